@@ -1,0 +1,140 @@
+import { hash } from 'node:crypto';
+import { canonicalBytes } from './canonical-json.js';
+
+/**
+ * Salted disclosures (SD-JWT style, RFC 9901 §4.2): each sensitive field of an event is stored
+ * as `JCS([salt, json_pointer, value])` and the leaf commits only to
+ * `b64url(SHA-256(DISCLOSURE_DOMAIN || disclosure))`. Deleting a disclosure (erasure, retention)
+ * leaves every hash, proof and checkpoint intact; the salt makes the digest unguessable.
+ */
+export const DISCLOSURE_DOMAIN = 'auditrail/disclosure/v1\n';
+const DOMAIN_BYTES = Buffer.from(DISCLOSURE_DOMAIN, 'utf8');
+
+/** Salt length in bytes: 128 bits, as RFC 9901 §9.3 recommends. */
+export const SALT_BYTES = 16;
+
+/** Fields stored as their own disclosure, so they can be erased or withheld one by one. */
+export const SENSITIVE_POINTERS = [
+  '/action/params',
+  '/outcome/result',
+  '/outcome/error_message',
+  '/context/reasoning',
+  '/context/user_message',
+  '/context/data_subject_ids',
+  '/actor/on_behalf_of',
+] as const;
+
+/** Pointers of person-identifying actor fields, split out only when the actor is a user. */
+export const PERSON_ACTOR_POINTERS = ['/actor/id', '/actor/name'] as const;
+
+export interface DisclosurePart {
+  pointer: string;
+  value: unknown;
+}
+
+/**
+ * Builds one disclosure's bytes.
+ *
+ * @example
+ * makeDisclosure(salt16, '/action/params', { amount: 120 }) // JCS(["<b64url salt>","/action/params",{"amount":120}])
+ */
+export function makeDisclosure(salt: Uint8Array, pointer: string, value: unknown): Buffer {
+  if (salt.length !== SALT_BYTES) throw new RangeError(`disclosure salt must be ${SALT_BYTES} bytes`);
+  return canonicalBytes([Buffer.from(salt).toString('base64url'), pointer, value]);
+}
+
+/**
+ * The digest a leaf commits to: `b64url(SHA-256("auditrail/disclosure/v1\n" || disclosure))`.
+ *
+ * @example
+ * disclosureDigest(Buffer.from('["c2FsdA","",{}]')) // 43 base64url characters
+ */
+export function disclosureDigest(disclosure: Uint8Array): string {
+  return hash('sha256', Buffer.concat([DOMAIN_BYTES, disclosure]), 'base64url');
+}
+
+/** Parses disclosure bytes strictly: a 3-element array [salt (16 bytes b64url), pointer, value]. */
+export function parseDisclosure(bytes: Uint8Array): { salt: string; pointer: string; value: unknown } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (e) {
+    throw new Error('disclosure is not JSON', { cause: e });
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3) throw new Error('disclosure must be a 3-element array');
+  const [salt, pointer, value] = parsed as [unknown, unknown, unknown];
+  if (typeof salt !== 'string' || Buffer.from(salt, 'base64url').length !== SALT_BYTES) {
+    throw new Error('disclosure salt must be 16 bytes of base64url');
+  }
+  if (typeof pointer !== 'string' || (pointer !== '' && !pointer.startsWith('/'))) {
+    throw new Error('disclosure pointer must be a JSON pointer');
+  }
+  return { salt, pointer, value };
+}
+
+function unescapeToken(t: string): string {
+  return t.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+/**
+ * Splits an event into disclosure parts: one per sensitive field present, and the rest of the
+ * body under the pointer `""`. Pure; does not mutate `event`.
+ *
+ * @example
+ * splitEvent({ type: 'x.a', action: { type: 't', params: { q: 1 } } }, ['/action/params'])
+ * // [{ pointer: '', value: { type: 'x.a', action: { type: 't' } } }, { pointer: '/action/params', value: { q: 1 } }]
+ */
+export function splitEvent(event: Record<string, unknown>, pointers: readonly string[]): DisclosurePart[] {
+  const rest: Record<string, unknown> = { ...event };
+  const parts: DisclosurePart[] = [];
+  for (const pointer of pointers) {
+    const tokens = pointer.split('/').slice(1).map(unescapeToken);
+    if (tokens.length === 0) continue;
+    // Copy along the path so the caller's object is untouched.
+    let node: Record<string, unknown> = rest;
+    let ok = true;
+    for (let i = 0; i < tokens.length - 1; i++) {
+      const key = tokens[i] as string;
+      const child = node[key];
+      if (typeof child !== 'object' || child === null || Array.isArray(child)) {
+        ok = false;
+        break;
+      }
+      const copy = { ...(child as Record<string, unknown>) };
+      node[key] = copy;
+      node = copy;
+    }
+    const last = tokens[tokens.length - 1] as string;
+    if (!ok || !(last in node) || node[last] === undefined) continue;
+    parts.push({ pointer, value: node[last] });
+    delete node[last];
+  }
+  parts.unshift({ pointer: '', value: rest });
+  return parts;
+}
+
+/**
+ * Reassembles an event from its disclosure parts (the inverse of {@link splitEvent}); parts
+ * that were erased are simply absent.
+ */
+export function assembleEvent(parts: readonly DisclosurePart[]): Record<string, unknown> {
+  const base = parts.find((p) => p.pointer === '');
+  const out: Record<string, unknown> =
+    base && typeof base.value === 'object' && base.value !== null ? structuredClone(base.value as object) as Record<string, unknown> : {};
+  for (const part of parts) {
+    if (part.pointer === '') continue;
+    const tokens = part.pointer.split('/').slice(1).map(unescapeToken);
+    let node: Record<string, unknown> = out;
+    for (let i = 0; i < tokens.length - 1; i++) {
+      const key = tokens[i] as string;
+      let child = node[key];
+      if (typeof child !== 'object' || child === null) {
+        child = {};
+        node[key] = child;
+      }
+      node = child as Record<string, unknown>;
+    }
+    node[tokens[tokens.length - 1] as string] = part.value;
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+import { canonicalBytes } from './canonical-json.js';
+
+/**
+ * The leaf record a log commits to (RFC 8785 canonical JSON, stored and hashed byte for byte):
+ * `{v, log, seq, ts, type, eid, d}`. It holds no personal data: only the event's class, its id,
+ * and the sorted digests of its salted disclosures.
+ */
+export interface LeafRecord {
+  v: 1;
+  log: string;
+  seq: number;
+  ts: string;
+  type: string;
+  eid: string;
+  d: string[];
+  src?: { kid: string; sig: string };
+}
+
+/** Leaf records larger than this are refused (C2SP tlog-tiles entries must stay < 64 KiB). */
+export const MAX_LEAF_BYTES = 16 * 1024;
+
+/**
+ * Encodes a leaf record to its canonical bytes.
+ *
+ * @example
+ * encodeLeaf({ v: 1, log: 'auditrail.local/t/acme/default', seq: 0, ts: '2026-11-22T10:00:00.000000Z',
+ *   type: 'action.intent', eid: '019a…', d: ['…'] })
+ */
+export function encodeLeaf(rec: LeafRecord): Buffer {
+  const bytes = canonicalBytes(rec);
+  if (bytes.length > MAX_LEAF_BYTES) throw new RangeError(`leaf record is ${bytes.length} bytes (max ${MAX_LEAF_BYTES})`);
+  return bytes;
+}
+
+const KEYS = new Set(['v', 'log', 'seq', 'ts', 'type', 'eid', 'd', 'src']);
+const DIGEST_RE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Parses leaf bytes strictly. Throws an Error naming the first problem (not JSON, unknown or
+ * missing member, wrong type, unsorted digests).
+ */
+export function parseLeaf(bytes: Uint8Array): LeafRecord {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new Error('leaf is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('leaf is not an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new Error(`leaf has unknown member ${JSON.stringify(k)}`);
+  if (o['v'] !== 1) throw new Error('leaf version must be 1');
+  if (typeof o['log'] !== 'string') throw new Error('leaf log must be a string');
+  if (!Number.isSafeInteger(o['seq']) || (o['seq'] as number) < 0) throw new Error('leaf seq must be a non-negative integer');
+  if (typeof o['ts'] !== 'string') throw new Error('leaf ts must be a string');
+  if (typeof o['type'] !== 'string') throw new Error('leaf type must be a string');
+  if (typeof o['eid'] !== 'string') throw new Error('leaf eid must be a string');
+  const d = o['d'];
+  if (!Array.isArray(d)) throw new Error('leaf d must be an array');
+  for (let i = 0; i < d.length; i++) {
+    const x: unknown = d[i];
+    if (typeof x !== 'string' || !DIGEST_RE.test(x)) throw new Error(`leaf d[${i}] is not a digest`);
+    if (i > 0 && (d[i - 1] as string) >= x) throw new Error('leaf digests are not sorted and unique');
+  }
+  const src = o['src'];
+  if (src !== undefined) {
+    if (typeof src !== 'object' || src === null) throw new Error('leaf src must be an object');
+    const s = src as Record<string, unknown>;
+    if (typeof s['kid'] !== 'string' || typeof s['sig'] !== 'string') throw new Error('leaf src needs kid and sig');
+  }
+  return o as unknown as LeafRecord;
+}

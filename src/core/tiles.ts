@@ -1,0 +1,252 @@
+/**
+ * C2SP tlog-tiles storage layout for the Merkle tree (design §7.6).
+ *
+ * A tile at level L, index N holds up to 256 hashes: those of the perfect nodes of height 8·L
+ * numbered 256·N … 256·N+255 (level 0 = leaf hashes). A tile of width 256 is full and immutable;
+ * only the rightmost tile of each level is partial, so an append rewrites at most one tile per
+ * level, and any node of the tree is at most 2^7 − 1 hashes away from a stored one.
+ */
+import { Buffer } from 'node:buffer';
+import { HASH_SIZE, checkUint, hashChildren } from './merkle.js';
+import type { NodeReader } from './merkle.js';
+
+/** Tree levels per tile level (C2SP tlog-tiles). */
+export const TILE_HEIGHT = 8;
+/** Hashes in a full tile: 2^TILE_HEIGHT. */
+export const TILE_WIDTH = 256;
+
+const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
+// 8·7 = 56 > 53: a tree of ≤ 2^53−1 leaves has no nodes above tile level 6.
+const MAX_TILE_LEVEL = 6;
+
+/**
+ * One stored tile: `hashes` is `width` × 32 bytes (width 1…256).
+ *
+ * @example
+ * const row: TileRow = { level: 0, index: 0, width: 2, hashes: Buffer.concat([h0, h1]) };
+ */
+export interface TileRow {
+  level: number;
+  index: number;
+  width: number;
+  hashes: Buffer;
+}
+
+function tileKey(level: number, index: number): string {
+  return `${level}/${index}`;
+}
+
+/**
+ * Collects the nodes a batch of appends completes into tile rows (design §7.6 write path, step 3).
+ * Seed it with the current partial (rightmost) tile of each level as stored, pass its `onNode` to
+ * {@link CompactRange.append}, then upsert the rows `changed()` returns: each touched tile once,
+ * with its full new content. Throws if a node arrives out of order or for a tile that was neither
+ * seeded nor starts with it (a missing seed would silently truncate a tile).
+ *
+ * @example
+ * const acc = new TileAccumulator(partialTiles(cr.size).map(({ level, index }) => store.tile(level, index)));
+ * for (const leafHash of batch) cr.append(leafHash, acc.onNode);
+ * for (const row of acc.changed()) store.upsertTile(row);
+ */
+export class TileAccumulator {
+  readonly #tiles = new Map<string, { level: number; index: number; width: number; buf: Buffer }>();
+  readonly #touched = new Set<string>();
+
+  constructor(partials: readonly TileRow[]) {
+    for (const p of partials) {
+      checkUint('tile level', p.level, MAX_TILE_LEVEL);
+      checkUint('tile index', p.index);
+      checkUint('tile width', p.width, TILE_WIDTH);
+      if (p.width === 0) throw new RangeError(`tile ${tileKey(p.level, p.index)} has width 0`);
+      if (p.hashes.length !== p.width * HASH_SIZE) {
+        throw new RangeError(
+          `tile ${tileKey(p.level, p.index)} of width ${p.width} must hold ${p.width * HASH_SIZE} bytes, got ${p.hashes.length}`,
+        );
+      }
+      const key = tileKey(p.level, p.index);
+      if (this.#tiles.has(key)) throw new Error(`tile ${key} seeded twice`);
+      const buf = Buffer.alloc(TILE_BYTES);
+      p.hashes.copy(buf);
+      this.#tiles.set(key, { level: p.level, index: p.index, width: p.width, buf });
+    }
+  }
+
+  /** Node callback for {@link CompactRange.append}; ignores levels that are not multiples of 8. */
+  readonly onNode = (level: number, index: number, hash: Buffer): void => {
+    if (level % TILE_HEIGHT !== 0) return;
+    const tileLevel = level / TILE_HEIGHT;
+    const tileIndex = Math.floor(index / TILE_WIDTH);
+    const pos = index % TILE_WIDTH;
+    const key = tileKey(tileLevel, tileIndex);
+    let tile = this.#tiles.get(key);
+    if (tile === undefined) {
+      if (pos !== 0) throw new Error(`tile ${key} was not seeded but node ${index} (level ${level}) lands in it`);
+      tile = { level: tileLevel, index: tileIndex, width: 0, buf: Buffer.alloc(TILE_BYTES) };
+      this.#tiles.set(key, tile);
+    }
+    if (pos !== tile.width) {
+      throw new Error(`tile ${key} has width ${tile.width} but node ${index} (level ${level}) is at ${pos}`);
+    }
+    if (hash.length !== HASH_SIZE) throw new RangeError(`node hashes must be ${HASH_SIZE} bytes`);
+    hash.copy(tile.buf, pos * HASH_SIZE);
+    tile.width++;
+    this.#touched.add(key);
+  };
+
+  /** The touched tiles with their new content (copies), ordered by level then index. */
+  changed(): TileRow[] {
+    const rows: TileRow[] = [];
+    for (const key of this.#touched) {
+      const t = this.#tiles.get(key)!;
+      rows.push({
+        level: t.level,
+        index: t.index,
+        width: t.width,
+        hashes: Buffer.from(t.buf.subarray(0, t.width * HASH_SIZE)),
+      });
+    }
+    return rows.sort((a, b) => a.level - b.level || a.index - b.index);
+  }
+}
+
+/**
+ * The partial (rightmost, width < 256) tiles of a log of `size` leaves, one per level at most:
+ * what to load and seed a {@link TileAccumulator} with before appending.
+ *
+ * @example
+ * partialTiles(70000)
+ * // [{ level: 0, index: 273, width: 112 }, { level: 1, index: 1, width: 17 }, { level: 2, index: 0, width: 1 }]
+ */
+export function partialTiles(size: number): { level: number; index: number; width: number }[] {
+  checkUint('size', size);
+  const out: { level: number; index: number; width: number }[] = [];
+  // Level L holds floor(size / 256^L) complete nodes of height 8·L.
+  for (let level = 0, count = size; count > 0; level++, count = Math.floor(count / TILE_WIDTH)) {
+    const width = count % TILE_WIDTH;
+    if (width > 0) out.push({ level, index: Math.floor(count / TILE_WIDTH), width });
+  }
+  return out;
+}
+
+// Offset (in hashes) of in-tile height r within an expanded full tile: 256 + 128 + … (r terms).
+function expandedOffset(r: number): number {
+  return 2 * TILE_WIDTH - (2 * TILE_WIDTH) / 2 ** r;
+}
+// Heights 0…7 of a full tile: 256 + 128 + … + 2 = 510 hashes (height 8 lives in the tile above).
+const EXPANDED_HASHES = expandedOffset(TILE_HEIGHT);
+
+/**
+ * {@link NodeReader} over stored tiles for a tree of `size` leaves. A node of height 8k+r is the
+ * hash of 2^r consecutive hashes of the level-k tile (RFC 6962 §2.1). Full tiles are immutable, so
+ * their expanded interior heights are kept in an LRU cache (`cacheSize` tiles, default 64, about
+ * 16 KiB each): repeated proofs then only rehash the partial right edge. Throws an Error naming
+ * the tile if one is missing, too short, or not a whole number of hashes.
+ *
+ * @example
+ * const reader = new TileNodeReader((level, index) => tiles.get(`${level}/${index}`), size);
+ * inclusionProof(seq, size, reader);
+ */
+export class TileNodeReader implements NodeReader {
+  readonly #getTile: (level: number, index: number) => Buffer | undefined;
+  readonly #size: number;
+  readonly #cacheSize: number;
+  // Map iteration order is insertion order: re-inserting on hit makes the first key least recent.
+  readonly #cache = new Map<string, Buffer>();
+
+  constructor(
+    getTile: (level: number, index: number) => Buffer | undefined,
+    size: number,
+    options?: { cacheSize?: number },
+  ) {
+    checkUint('size', size);
+    const cacheSize = options?.cacheSize ?? 64;
+    checkUint('cacheSize', cacheSize);
+    this.#getTile = getTile;
+    this.#size = size;
+    this.#cacheSize = cacheSize;
+  }
+
+  node(level: number, index: number): Buffer {
+    checkUint('level', level, 63);
+    checkUint('index', index);
+    if ((index + 1) * 2 ** level > this.#size) {
+      throw new RangeError(`node (${level}, ${index}) is outside a tree of ${this.#size} leaves`);
+    }
+    const tileLevel = Math.floor(level / TILE_HEIGHT);
+    const r = level % TILE_HEIGHT;
+    const count = 2 ** r;
+    const first = index * count; // first covered node of height 8·tileLevel
+    const tileIndex = Math.floor(first / TILE_WIDTH);
+    const pos = first % TILE_WIDTH;
+    const key = tileKey(tileLevel, tileIndex);
+
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      this.#cache.delete(key);
+      this.#cache.set(key, cached);
+      return readExpanded(cached, r, pos / count);
+    }
+
+    const tile = this.#getTile(tileLevel, tileIndex);
+    if (tile === undefined) throw new Error(`tile ${key} is missing (needed for node ${level}/${index})`);
+    if (tile.length % HASH_SIZE !== 0 || tile.length > TILE_BYTES) {
+      throw new Error(`tile ${key} is ${tile.length} bytes, not 1…${TILE_WIDTH} hashes of ${HASH_SIZE} bytes`);
+    }
+    if (tile.length < (pos + count) * HASH_SIZE) {
+      throw new Error(
+        `tile ${key} is too short: ${tile.length / HASH_SIZE} hashes, node ${level}/${index} needs ${pos + count}`,
+      );
+    }
+    if (tile.length === TILE_BYTES && this.#cacheSize > 0) {
+      const expanded = expandTile(tile);
+      this.#cache.set(key, expanded);
+      if (this.#cache.size > this.#cacheSize) {
+        const oldest = this.#cache.keys().next();
+        if (oldest.done !== true) this.#cache.delete(oldest.value);
+      }
+      return readExpanded(expanded, r, pos / count);
+    }
+    return hashUp(tile.subarray(pos * HASH_SIZE, (pos + count) * HASH_SIZE));
+  }
+}
+
+function readExpanded(expanded: Buffer, r: number, i: number): Buffer {
+  const at = (expandedOffset(r) + i) * HASH_SIZE;
+  return Buffer.from(expanded.subarray(at, at + HASH_SIZE));
+}
+
+// All heights 0…7 of a full tile, one contiguous buffer (design §7.12: no arrays of small Buffers).
+function expandTile(tile: Buffer): Buffer {
+  const out = Buffer.alloc(EXPANDED_HASHES * HASH_SIZE);
+  tile.copy(out);
+  for (let r = 1; r < TILE_HEIGHT; r++) {
+    const below = expandedOffset(r - 1);
+    const here = expandedOffset(r);
+    for (let i = 0; i < TILE_WIDTH >> r; i++) {
+      const l = (below + 2 * i) * HASH_SIZE;
+      hashChildren(out.subarray(l, l + HASH_SIZE), out.subarray(l + HASH_SIZE, l + 2 * HASH_SIZE)).copy(
+        out,
+        (here + i) * HASH_SIZE,
+      );
+    }
+  }
+  return out;
+}
+
+// MTH of a power-of-two run of hashes (a perfect subtree), pairwise level by level.
+function hashUp(run: Buffer): Buffer {
+  let n = run.length / HASH_SIZE;
+  if (n === 1) return Buffer.from(run);
+  const work = Buffer.from(run);
+  while (n > 1) {
+    for (let i = 0; i < n / 2; i++) {
+      const l = 2 * i * HASH_SIZE;
+      hashChildren(work.subarray(l, l + HASH_SIZE), work.subarray(l + HASH_SIZE, l + 2 * HASH_SIZE)).copy(
+        work,
+        i * HASH_SIZE,
+      );
+    }
+    n /= 2;
+  }
+  return Buffer.from(work.subarray(0, HASH_SIZE));
+}

@@ -1,0 +1,291 @@
+import { openCheckpoint } from './checkpoint.js';
+import { disclosureDigest } from './disclosure.js';
+import { parseLeaf } from './leaf.js';
+import { CompactRange, HASH_SIZE, hashLeaf } from './merkle.js';
+import type { NoteVerifier } from './note.js';
+
+/**
+ * Offline verification of one log from its stored bytes (DESIGN §3 "Verify"): every leaf is
+ * re-hashed from its bytes, every disclosure re-digested and matched to its leaf, the tree
+ * rebuilt from the leaves, and every signed checkpoint checked (signature, then root at its
+ * size). Each failure is reported with its `seq` and kind; verification never stops at the first.
+ */
+export type FailureKind =
+  | 'payload_edited'
+  | 'payload_deleted'
+  | 'leaf_edited'
+  | 'leaf_malformed'
+  | 'index_edited'
+  | 'entry_deleted'
+  | 'reordered'
+  | 'truncated'
+  | 'forged_entry'
+  | 'cross_log'
+  | 'tile_mismatch'
+  | 'head_mismatch'
+  | 'checkpoint_forged'
+  | 'checkpoint_mismatch'
+  | 'rolled_back';
+
+export interface VerifyFailure {
+  /** The entry (or, for checkpoints, the tree size) the failure is about; null when global. */
+  seq: number | null;
+  kind: FailureKind;
+  detail: string;
+}
+
+export interface Redaction {
+  seq: number;
+  pointer: string;
+  /** The `data.erased` / `retention.purged` event that erased it. */
+  by_seq: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  log: string;
+  size: number;
+  /** Hex root recomputed from the stored leaves. */
+  root: string;
+  checkpoints_verified: number;
+  /** Entries after the newest signed checkpoint (valid, but not yet committed to by a signature). */
+  unsigned_tail: number;
+  redactions: Redaction[];
+  failures: VerifyFailure[];
+}
+
+/** One stored entry as the verifier sees it (structurally the store's rows). */
+export interface VerifyEntry {
+  entry: { seq: number; leaf: Uint8Array; leafHash: Uint8Array; eid: string; type: string; ts: string };
+  disclosures: readonly { pointer: string; disclosure: Uint8Array | null; erasedBySeq: number | null }[];
+}
+
+export interface LogVerifierOptions {
+  origin: string;
+  /** Trusted verifier keys for this log (never read from the database under test). */
+  verifiers: readonly NoteVerifier[];
+  /** Stored checkpoint notes. */
+  checkpoints: readonly string[];
+  /** Checkpoints handed out earlier and kept elsewhere (witness file, auditor's copy). */
+  witnessed?: readonly string[];
+  /** Stored tile hash of a node at a level multiple of 8, for cross-checking tiles. */
+  tileHash?: (level: number, index: number) => Uint8Array | undefined;
+  /** Cap on the number of failures kept (the count is still exact). */
+  maxFailures?: number;
+}
+
+interface SignedHead {
+  size: number;
+  root: Buffer;
+  source: 'stored' | 'witnessed';
+}
+
+const ZERO = Buffer.alloc(HASH_SIZE);
+
+export class LogVerifier {
+  private readonly range = new CompactRange();
+  private readonly failures: VerifyFailure[] = [];
+  private failureCount = 0;
+  private readonly redactions: Redaction[] = [];
+  private readonly heads: SignedHead[] = [];
+  private headIdx = 0;
+  private checkpointsVerified = 0;
+  private lastTs = '';
+  private lastGoodCheckpoint = 0;
+  private readonly maxFailures: number;
+  private readonly leafCheck: (level: number, index: number, hash: Buffer) => void;
+  private tileFailures = 0;
+  private pushedBeyond = 0;
+
+  constructor(private readonly options: LogVerifierOptions) {
+    this.maxFailures = options.maxFailures ?? 10_000;
+    for (const note of options.checkpoints) this.addHead(note, 'stored');
+    for (const note of options.witnessed ?? []) this.addHead(note, 'witnessed');
+    this.heads.sort((a, b) => a.size - b.size);
+    const tileHash = options.tileHash;
+    this.leafCheck = tileHash
+      ? (level, index, hash) => {
+          if (level % 8 !== 0) return;
+          const stored = tileHash(level / 8, index);
+          if (stored && !hash.equals(stored) && this.tileFailures++ < 100) {
+            this.fail(
+              level === 0 ? index : null,
+              'tile_mismatch',
+              `stored tile hash at level ${level} index ${index} differs from the hash recomputed from the leaves`,
+            );
+          }
+        }
+      : () => undefined;
+  }
+
+  private fail(seq: number | null, kind: FailureKind, detail: string): void {
+    this.failureCount++;
+    if (this.failures.length < this.maxFailures) this.failures.push({ seq, kind, detail });
+  }
+
+  private addHead(note: string, source: SignedHead['source']): void {
+    try {
+      const cp = openCheckpoint(note, this.options.verifiers, this.options.origin);
+      this.heads.push({ size: cp.size, root: cp.root, source });
+    } catch (e) {
+      const size = /^[^\n]*\n(\d+)\n/.exec(note)?.[1];
+      this.fail(
+        size === undefined ? null : Number(size),
+        'checkpoint_forged',
+        `${source} checkpoint${size === undefined ? '' : ` of size ${size}`} does not verify with the log's key: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /** Next seq expected. */
+  get position(): number {
+    return this.range.size;
+  }
+
+  /** Feeds the next stored entry; entries must come in ascending seq order (gaps are reported). */
+  push(e: VerifyEntry): void {
+    const seq = e.entry.seq;
+    if (seq < this.range.size) {
+      this.fail(seq, 'reordered', `entry ${seq} appears twice or out of order`);
+      return;
+    }
+    while (this.range.size < seq) this.missing(this.range.size);
+    this.check(e);
+  }
+
+  private missing(seq: number): void {
+    this.fail(seq, 'entry_deleted', `no entry stored at seq ${seq}`);
+    // Keep the tree aligned with the stored tile so later checkpoints are still checked.
+    const fromTile = this.options.tileHash?.(0, seq);
+    const h = fromTile?.length === HASH_SIZE ? fromTile : ZERO;
+    this.appendLeaf(Buffer.from(h));
+  }
+
+  private check(e: VerifyEntry): void {
+    const { entry } = e;
+    const seq = entry.seq;
+    const hash = hashLeaf(entry.leaf);
+    if (!hash.equals(entry.leafHash)) {
+      this.fail(seq, 'leaf_edited', 'leaf bytes do not hash to the stored leaf hash');
+    }
+    let leaf;
+    try {
+      leaf = parseLeaf(entry.leaf);
+    } catch (err) {
+      this.fail(seq, 'leaf_malformed', (err as Error).message);
+      this.appendLeaf(hash);
+      return;
+    }
+    if (leaf.log !== this.options.origin) {
+      this.fail(seq, 'cross_log', `entry belongs to log ${leaf.log} (seq ${leaf.seq}), not ${this.options.origin}`);
+    } else if (leaf.seq !== seq) {
+      this.fail(seq, 'reordered', `entry ${leaf.seq} is stored at seq ${seq}`);
+    }
+    if (leaf.eid !== entry.eid || leaf.type !== entry.type || leaf.ts !== entry.ts) {
+      this.fail(seq, 'index_edited', 'the eid/type/ts columns differ from the leaf record');
+    }
+    if (leaf.ts < this.lastTs) {
+      this.fail(seq, 'reordered', `ts ${leaf.ts} is earlier than the previous entry's ${this.lastTs}`);
+    } else {
+      this.lastTs = leaf.ts;
+    }
+    const covered = new Set<string>();
+    for (const d of e.disclosures) {
+      if (d.disclosure === null) {
+        if (d.erasedBySeq === null) {
+          this.fail(seq, 'payload_deleted', `disclosure ${d.pointer || '(body)'} was removed without an erasure record`);
+        } else {
+          this.redactions.push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
+        }
+        continue;
+      }
+      const digest = disclosureDigest(d.disclosure);
+      if (!leaf.d.includes(digest)) {
+        this.fail(seq, 'payload_edited', `disclosure ${d.pointer || '(body)'} does not match any digest in the leaf`);
+      } else {
+        covered.add(digest);
+      }
+    }
+    const erased = e.disclosures.length - covered.size;
+    if (leaf.d.length > covered.size + Math.max(0, erased)) {
+      this.fail(seq, 'payload_deleted', `${leaf.d.length - covered.size} committed disclosure(s) are missing`);
+    }
+    this.appendLeaf(hash);
+  }
+
+  private appendLeaf(hash: Buffer): void {
+    this.range.append(hash, this.leafCheck);
+    const size = this.range.size;
+    while (this.headIdx < this.heads.length && this.heads[this.headIdx]!.size <= size) {
+      const h = this.heads[this.headIdx++]!;
+      if (h.size < size) continue;
+      this.checkHead(h);
+    }
+  }
+
+  private checkHead(h: SignedHead): void {
+    const root = h.size === 0 ? new CompactRange().root() : this.range.root();
+    if (root.equals(h.root)) {
+      this.checkpointsVerified++;
+      this.lastGoodCheckpoint = Math.max(this.lastGoodCheckpoint, h.size);
+      return;
+    }
+    this.fail(
+      h.size,
+      h.source === 'witnessed' ? 'rolled_back' : 'checkpoint_mismatch',
+      `the tree of the first ${h.size} stored entries does not match the ${h.source} signed checkpoint` +
+        (h.source === 'witnessed' ? ' handed out earlier: history was rewritten' : ''),
+    );
+  }
+
+  /**
+   * Ends verification. `head` is the log row (size and root) as stored; entries beyond it and
+   * checkpoints beyond the stored entries are reported.
+   */
+  finish(head: { size: number; root: Uint8Array }): VerifyReport {
+    if (this.range.size > head.size) {
+      this.pushedBeyond = this.range.size - head.size;
+      const signedBeyond = this.heads.some((h) => h.size > head.size);
+      if (!signedBeyond) {
+        this.fail(
+          head.size,
+          'forged_entry',
+          `${this.pushedBeyond} entr${this.pushedBeyond === 1 ? 'y' : 'ies'} from seq ${head.size} on lie beyond the log head and no signed checkpoint`,
+        );
+      }
+    }
+    const expected = Math.max(head.size, ...this.heads.map((h) => h.size));
+    if (this.range.size < expected) {
+      const witnessedMax = Math.max(0, ...this.heads.filter((h) => h.source === 'witnessed').map((h) => h.size));
+      const storedMax = Math.max(head.size, 0, ...this.heads.filter((h) => h.source === 'stored').map((h) => h.size));
+      if (witnessedMax > this.range.size && witnessedMax > storedMax) {
+        this.fail(
+          this.range.size,
+          'rolled_back',
+          `the database holds ${this.range.size} entries but a checkpoint of size ${witnessedMax} was handed out: an older copy was restored or the log rewritten`,
+        );
+      } else {
+        this.fail(
+          this.range.size,
+          'truncated',
+          `entries ${this.range.size}..${expected - 1} are missing: the log head or a signed checkpoint covers ${expected}`,
+        );
+      }
+    }
+    const root = this.range.size === head.size ? this.range.root() : null;
+    if (root && !root.equals(Buffer.from(head.root))) {
+      this.fail(null, 'head_mismatch', 'the stored log head does not match the tree recomputed from the entries');
+    }
+    const size = this.range.size;
+    return {
+      ok: this.failureCount === 0,
+      log: this.options.origin,
+      size,
+      root: this.range.root().toString('hex'),
+      checkpoints_verified: this.checkpointsVerified,
+      unsigned_tail: Math.max(0, size - this.lastGoodCheckpoint),
+      redactions: this.redactions,
+      failures: this.failures,
+    };
+  }
+}

@@ -1,0 +1,78 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import * as addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import { ValidationError, type ValidationIssue } from '../errors.js';
+import { EVENT_SCHEMA } from './schema.js';
+import type { AuditEvent } from './types.js';
+
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
+type AddFormats = (ajv: Ajv2020, formats: string[]) => Ajv2020;
+const addFormats = (addFormatsModule as unknown as { default: AddFormats }).default;
+
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+addFormats(ajv, ['date-time']);
+const check = ajv.compile(EVENT_SCHEMA);
+
+function issueOf(e: ErrorObject): ValidationIssue {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return {
+        field: `${e.instancePath}/${String(p['missingProperty'])}`,
+        rule: 'required',
+        message: 'is required',
+      };
+    case 'additionalProperties':
+      return {
+        field: `${e.instancePath}/${String(p['additionalProperty'])}`,
+        rule: 'additionalProperties',
+        message: 'is not a known field (custom data goes in metadata)',
+      };
+    case 'enum':
+      return {
+        field: e.instancePath,
+        rule: 'enum',
+        message: `must be one of ${(p['allowedValues'] as unknown[]).map(String).join(', ')}`,
+      };
+    default:
+      return { field: e.instancePath, rule: e.keyword, message: e.message ?? 'is invalid' };
+  }
+}
+
+/**
+ * Validates an event against the v1 schema. Throws a {@link ValidationError} naming each bad
+ * field (as a JSON pointer) and the rule it broke.
+ *
+ * @example
+ * validateEvent({ type: 'action.intent', actor: { type: 'robot', id: 'a' } });
+ * // ValidationError: invalid event: /actor/type must be one of agent, user, service, system (enum)
+ */
+export function validateEvent(input: unknown): asserts input is AuditEvent {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError([{ field: '', rule: 'type', message: 'must be a JSON object' }]);
+  }
+  if (check(input)) return;
+  const errors = check.errors ?? [];
+  // `type` uses anyOf (known or x.*): report it once, clearly, instead of ajv's three sub-errors.
+  const issues: ValidationIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    let issue: ValidationIssue;
+    if (e.instancePath === '/type' && (e.keyword === 'anyOf' || e.keyword === 'enum' || e.keyword === 'pattern')) {
+      issue = {
+        field: '/type',
+        rule: 'enum',
+        message: 'must be a known event type (see docs/concepts.md) or a custom type under x.',
+      };
+    } else if (e.keyword === 'anyOf' || e.keyword === 'if') {
+      continue;
+    } else {
+      issue = issueOf(e);
+    }
+    const key = `${issue.field}|${issue.rule}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push(issue);
+  }
+  throw new ValidationError(issues.length > 0 ? issues : [{ field: '', rule: 'schema', message: 'is invalid' }]);
+}

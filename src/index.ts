@@ -1,0 +1,34 @@
+/**
+ * auditrail — a tamper-evident, verifiable audit trail for AI agents.
+ *
+ * @example
+ * import { openAuditTrail } from 'auditrail';
+ * const trail = await openAuditTrail({ tenant: 'acme' });
+ * await trail.record({ type: 'action.intent', actor: { type: 'agent', id: 'support-bot' },
+ *   action: { type: 'read:order', target: 'order/1042' } });
+ * console.log((await trail.verify()).ok);
+ * await trail.close();
+ */
+export {
+  AuditTrail,
+  openAuditTrail,
+  originOf,
+  resolveDb,
+  toRecordedEvent,
+  verifyStoredLog,
+  DEFAULT_DB,
+  type AuditTrailOptions,
+  type QueryOptions,
+  type QueryPage,
+} from './sdk/audit-trail.js';
+export type { Receipt } from './sdk/append-plan.js';
+export { KeyRing } from './sdk/keys.js';
+export { AuditError, ValidationError, type AuditErrorCode, type ValidationIssue } from './errors.js';
+export type { AuditEvent, RecordedEvent, Actor, EventType, RiskLevel, Decision, OutcomeStatus } from './event/types.js';
+export { EVENT_SCHEMA, EVENT_TYPES } from './event/schema.js';
+export { validateEvent } from './event/validate.js';
+export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';
+export type { VerifyReport, VerifyFailure, FailureKind } from './core/verify-log.js';
+export { createRedactor, REDACTED, type RedactionOptions, type Redactor } from './redact/index.js';
+export { openStore } from './store/open-store.js';
+export type { AuditStore, EventFilter } from './store/store.js';

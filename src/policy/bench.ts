@@ -1,0 +1,192 @@
+/**
+ * Policy evaluation benchmark: a realistic 200-rule bundle (literal and wildcard action globs,
+ * targets, actor / tenant / environment / delegation matches, CEL conditions) evaluated over a
+ * varied set of inputs. Called by the benchmark runner; reproduce with
+ * `node --import tsx -e "import('./src/policy/bench.ts').then(m => console.log(m.benchPolicyEvaluation()))"`.
+ */
+import { parsePolicy } from './bundle.js';
+import { evaluate } from './evaluate.js';
+import type { PolicyBundle, PolicyInput } from './types.js';
+
+const SERVICES = 20;
+const TIERS = ['untrusted', 'standard', 'trusted'] as const;
+
+/**
+ * The benchmark bundle's YAML: 200 rules, ten per service, plus the common cases of docs/policy.md.
+ *
+ * @example
+ * parsePolicy(benchBundleYaml()).rules.length; // 200
+ */
+export function benchBundleYaml(): string {
+  const rules: string[] = [];
+  const add = (lines: string[]): void => {
+    rules.push(`  - ${lines[0]}`, ...lines.slice(1).map((l) => `    ${l}`));
+  };
+  add(['id: deny-critical-risk', 'match: { risk_level: critical }', 'effect: deny', 'risk: critical']);
+  add(['id: limit-delegation', 'match: { delegation: { depth_min: 4 } }', 'effect: deny', 'risk: high']);
+  for (let s = 0; s < SERVICES - 1; s++) {
+    const svc = `svc${s}`;
+    add([
+      `id: ${svc}-block-prod-deletes`,
+      `match: { action: "${svc}.db.delete*", target: "prod/*" }`,
+      'effect: deny',
+      'risk: critical',
+    ]);
+    add([
+      `id: ${svc}-approve-large-refunds`,
+      `match: { action: "${svc}.write:refund", actor: { trust_tier: [standard, trusted] } }`,
+      `when: "params.amount > ${(s + 1) * 100}.0 || actor.trust_tier != 'trusted'"`,
+      'effect: require_approval',
+      'approvers: [oncall_sre, finance_lead]',
+      'approval_ttl: 15m',
+      'risk: high',
+    ]);
+    add([
+      `id: ${svc}-untrusted-writes`,
+      `match: { action: "${svc}.write:*", actor: { trust_tier: untrusted } }`,
+      'effect: deny',
+    ]);
+    add([
+      `id: ${svc}-tenant-export`,
+      `match: { action: "${svc}.export*", tenant: [acme, globex], environment: prod }`,
+      `when: "size(action.side_effects) == 0 && !('pii' in actor.tags)"`,
+      'effect: allow',
+    ]);
+    add([
+      `id: ${svc}-admin-tools`,
+      `match: { action: "${svc}.*.admin.?", actor: { tags: [admin, oncall] } }`,
+      'effect: require_approval',
+      'approvers: [security]',
+    ]);
+    add([
+      `id: ${svc}-delegated-writes`,
+      `match: { action: "${svc}.write:*", delegation: { depth_min: 2, root_agent: "planner-*" } }`,
+      'effect: require_approval',
+      'approvers: [oncall_sre]',
+    ]);
+    add([
+      `id: ${svc}-staging-anything`,
+      `match: { action: "${svc}.*", environment: [staging, dev], actor: { type: agent } }`,
+      'effect: allow',
+      'risk: low',
+    ]);
+    add([
+      `id: ${svc}-send-mail`,
+      `match: { action: "${svc}.send:email", target: "*@example.com" }`,
+      `when: "params.recipients.size() <= 10"`,
+      'effect: allow',
+    ]);
+    add([`id: ${svc}-reads`, `match: { action: ["${svc}.read:*", "${svc}.list:*"] }`, 'effect: allow', 'risk: low']);
+    add([
+      `id: ${svc}-writes-business-hours`,
+      `match: { action: "${svc}.write:*", actor: { id: "agent-*" } }`,
+      `when: "has(context.purpose) && context.purpose != ''"`,
+      'effect: allow',
+      'risk: medium',
+    ]);
+  }
+  add(['id: tool-web-search', 'match: { action: ["search:web", "search:docs"] }', 'effect: allow']);
+  add(['id: tool-code-exec', 'match: { action: "exec:*" }', `when: "environment != 'prod'"`, 'effect: allow']);
+  add(['id: anything-prod-critical', 'match: { action: "*", target: "prod/secrets/*" }', 'effect: deny']);
+  add([
+    'id: big-payments',
+    'match: { action: "*pay*" }',
+    'when: "params.amount >= 10000.0"',
+    'effect: require_approval',
+    'approvers: [cfo]',
+  ]);
+  add(['id: mcp-tools', 'match: { action: "mcp.*", actor: { type: [agent, service] } }', 'effect: allow']);
+  add([
+    'id: user-actions',
+    'match: { actor: { type: user } }',
+    `when: "metadata.client_ip.startsWith('10.')"`,
+    'effect: allow',
+  ]);
+  add(['id: fs-write', 'match: { action: "io.fs.write_file", target: ["/tmp/*", "/work/*"] }', 'effect: allow']);
+  add(['id: fs-read', 'match: { action: "io.fs.read_file" }', 'effect: allow', 'risk: low']);
+  return ['policy_id: bench', 'version: 1', 'default: deny', 'rules:', ...rules, ''].join('\n');
+}
+
+/** A varied, deterministic set of inputs: exact hits, wildcard hits, CEL both ways, defaults. */
+export function benchInputs(count = 512): PolicyInput[] {
+  const inputs: PolicyInput[] = [];
+  for (let i = 0; i < count; i++) {
+    const svc = `svc${i % SERVICES}`;
+    const tier = TIERS[i % TIERS.length] as string;
+    const actor = { id: `agent-${i % 37}`, type: i % 11 === 0 ? 'user' : 'agent', trust_tier: tier, tags: ['ops'] };
+    const shape = i % 12;
+    let input: PolicyInput;
+    if (shape === 0) input = { action: { type: `${svc}.read:ticket`, target: `tickets/${i}` }, actor };
+    else if (shape === 1) {
+      input = { action: { type: `${svc}.write:refund`, params: { amount: (i * 37) % 2000 } }, actor };
+    } else if (shape === 2) input = { action: { type: `${svc}.db.delete_row`, target: `prod/users/${i}` }, actor };
+    else if (shape === 3) {
+      input = {
+        action: { type: `${svc}.export_csv`, side_effects: [] },
+        actor,
+        tenant: i % 2 === 0 ? 'acme' : 'initech',
+        environment: 'prod',
+      };
+    } else if (shape === 4) {
+      input = {
+        action: { type: `${svc}.write:note` },
+        actor,
+        delegation: { depth: i % 4, root_agent: 'planner-main' },
+        context: { purpose: 'customer follow-up' },
+      };
+    } else if (shape === 5) {
+      input = {
+        action: { type: `${svc}.send:email`, target: 'bob@example.com', params: { recipients: ['a', 'b'] } },
+        actor,
+      };
+    } else if (shape === 6) input = { action: { type: 'search:web', params: { q: 'x' } }, actor };
+    else if (shape === 7) {
+      input = { action: { type: 'payments.pay_invoice', params: { amount: i * 13 } }, actor, metadata: {} };
+    } else if (shape === 8) input = { action: { type: `mcp.github.create_issue` }, actor };
+    else if (shape === 9) input = { action: { type: 'io.fs.write_file', target: `/etc/passwd${i}` }, actor };
+    else if (shape === 10) {
+      input = { action: { type: `unknown.tool${i}` }, actor, metadata: { client_ip: '10.0.0.1', environment: 'dev' } };
+    } else input = { action: { type: `${svc}.ops.admin.x` }, actor: { ...actor, tags: ['admin', 'oncall'] } };
+    inputs.push(input);
+  }
+  return inputs;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)] ?? 0;
+}
+
+/**
+ * Measures `evaluate()` per call (wall clock around each call, default clock inside it).
+ *
+ * @example
+ * const r = benchPolicyEvaluation(50_000);
+ * console.log(`p50 ${r.p50_us} µs, p99 ${r.p99_us} µs over ${r.rules} rules`);
+ */
+export function benchPolicyEvaluation(iterations = 100_000): { p50_us: number; p99_us: number; rules: number } {
+  const bundle: PolicyBundle = parsePolicy(benchBundleYaml(), 'bench.yaml');
+  const inputs = benchInputs();
+  // Warm up the JIT before measuring.
+  const warmup = Math.max(5_000, Math.floor(iterations / 5));
+  let sink = 0;
+  for (let i = 0; i < warmup; i++) {
+    sink += evaluate(bundle, inputs[i % inputs.length] as PolicyInput).conditions_evaluated.length;
+  }
+  const samples = new Float64Array(iterations);
+  for (let i = 0; i < iterations; i++) {
+    const input = inputs[i % inputs.length] as PolicyInput;
+    const t0 = performance.now();
+    const d = evaluate(bundle, input);
+    samples[i] = (performance.now() - t0) * 1000;
+    sink += d.conditions_evaluated.length;
+  }
+  if (sink < 0) throw new Error('unreachable');
+  samples.sort();
+  const round = (v: number): number => Math.round(v * 100) / 100;
+  return {
+    p50_us: round(percentile(samples, 50)),
+    p99_us: round(percentile(samples, 99)),
+    rules: bundle.rules.length,
+  };
+}

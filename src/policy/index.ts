@@ -1,0 +1,22 @@
+/**
+ * The policy layer: bundle loading, CEL conditions, a pure `evaluate()`, and diffs between
+ * versions. See docs/policy.md.
+ */
+export { PolicyError, formatIssue, parsePolicy, MAX_POLICY_TEXT, MAX_RULES } from './bundle.js';
+export { loadPolicyFile } from './load.js';
+export { evaluate } from './evaluate.js';
+export type { EvaluateOptions } from './evaluate.js';
+export { diffPolicies } from './diff.js';
+export { CONDITION_VARIABLES } from './condition.js';
+export type {
+  ConditionResult,
+  Effect,
+  PolicyBundle,
+  PolicyDecision,
+  PolicyDiff,
+  PolicyInput,
+  PolicyIssue,
+  PolicyMode,
+  PolicyRule,
+  RiskLevel,
+} from './types.js';

@@ -1,0 +1,348 @@
+/**
+ * Secret detectors for string values.
+ *
+ * Each detector is a global regex plus a `locate` step that returns the `[start, end)` range to
+ * redact, or `undefined` to reject a match that only looks like a secret (a card number failing
+ * Luhn, `Basic usage` that does not decode to `user:password`). Only the secret range is
+ * replaced, so `curl -H 'Authorization: Bearer abc.def'` keeps `curl -H 'Authorization: Bearer `
+ * and the closing quote: an auditor still sees what happened, and never the credential.
+ *
+ * Every built-in detector names a cheap `hint`; the redactor first tests one regex combining all
+ * hints ({@link BUILTIN_TRIGGER}) and runs nothing else on the vast majority of strings.
+ */
+
+/**
+ * An extra value pattern. Every match is redacted, or only its named group `secret` when the
+ * pattern has one. `validate` receives the text that would be redacted and may reject it.
+ *
+ * @example
+ * const internal: ValuePattern = {
+ *   name: 'acme-token',
+ *   pattern: /acme_[a-z0-9]{32}/,
+ *   validate: (match) => !match.endsWith('0000'),
+ * };
+ */
+export interface ValuePattern {
+  name: string;
+  pattern: RegExp;
+  validate?: (match: string) => boolean;
+}
+
+/** A compiled detector. `pattern` carries the `g` flag, and `d` when `locate` reads group indices. */
+export interface Detector {
+  readonly name: string;
+  /** A cheap stateless pre-check; `null` runs the detector on every string. */
+  readonly hint: RegExp | null;
+  readonly pattern: RegExp;
+  /** The range to redact for a match, or `undefined` to reject the match. */
+  readonly locate: (match: RegExpExecArray, input: string) => Range | undefined;
+}
+
+/** A half-open `[start, end)` range of UTF-16 code units. */
+export type Range = readonly [start: number, end: number];
+
+/**
+ * The Luhn (ISO/IEC 7812-1 Annex B) check over a string of decimal digits. Anything but
+ * two or more ASCII digits is invalid; strip spaces and dashes first.
+ *
+ * @example
+ * luhnValid('4111111111111111') // true
+ * luhnValid('4111111111111112') // false
+ */
+export function luhnValid(digits: string): boolean {
+  if (digits.length < 2) return false;
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    const d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) sum += d > 4 ? d * 2 - 9 : d * 2;
+    else sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function whole(match: RegExpExecArray): Range {
+  return [match.index, match.index + match[0].length];
+}
+
+/** The range of the named group `secret` (the pattern needs the `d` flag), else the whole match. */
+export function secretGroup(match: RegExpExecArray): Range {
+  const range = match.indices?.groups?.['secret'];
+  return range === undefined ? whole(match) : range;
+}
+
+function wholeIf(accept: (text: string) => boolean) {
+  return (match: RegExpExecArray): Range | undefined => (accept(match[0]) ? whole(match) : undefined);
+}
+
+function groupIf(accept: (text: string) => boolean) {
+  return (match: RegExpExecArray, input: string): Range | undefined => {
+    const range = secretGroup(match);
+    return accept(input.slice(range[0], range[1])) ? range : undefined;
+  };
+}
+
+const always = (): boolean => true;
+const HAS_DIGIT = /\d/;
+const HAS_LETTER = /[A-Za-z]/;
+const HAS_UPPER = /[A-Z]/;
+const HAS_LOWER = /[a-z]/;
+
+// RFC 7617: the Basic credential is base64("user-id:password"); a word such as `Basic usage`
+// decodes to bytes that are not printable text with a colon.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const BASIC_PLAINTEXT = /^[^:\p{Cc}]+:[^\p{Cc}]*$/u;
+function isBasicCredential(b64: string): boolean {
+  if (b64.length % 4 === 1) return false;
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.from(b64, 'base64'));
+  } catch {
+    return false;
+  }
+  return BASIC_PLAINTEXT.test(text);
+}
+
+// RFC 6750 §2.1 token68; without an `Authorization:` in front, demand something that looks
+// random so that "the Bearer scheme" or "bearer tokens" in prose stay.
+function isBearerCredential(token: string): boolean {
+  if (token.length >= 8 && HAS_DIGIT.test(token) && HAS_LETTER.test(token)) return true;
+  return token.length >= 20 && HAS_UPPER.test(token) && HAS_LOWER.test(token);
+}
+
+// AWS secret access keys are 40 random base64 characters: mixed case, so a 40-hex git SHA
+// next to the word "secret" is not one.
+function isAwsSecret(text: string): boolean {
+  return HAS_UPPER.test(text) && HAS_LOWER.test(text) && /[\d/+]/.test(text);
+}
+
+// Card grouping: 13–19 digits, Luhn-valid, first digit 2–6 (Visa, Mastercard, Amex, Discover,
+// JCB, Diners, UnionPay). Leading 1 (millisecond timestamps), 7–9 (ISBN-13 978/979) excluded.
+function isCardNumber(text: string): boolean {
+  const digits = text.replace(/[ -]/g, '');
+  return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
+}
+
+/** The built-in detectors, in no particular order (overlapping ranges are merged). */
+export const BUILTIN_DETECTORS: readonly Detector[] = [
+  {
+    // RFC 7468 §10/§11 labels plus the PKCS#1/SEC1/OpenSSH/PGP variants. An unterminated block
+    // (truncated `head` output) is redacted to the end of the string.
+    name: 'pem-private-key',
+    hint: /PRIVATE KEY/,
+    pattern:
+      /-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+    locate: whole,
+  },
+  {
+    // RFC 7519 §3: base64url(header).base64url(payload).base64url(signature); the header is a
+    // JSON object, so it starts with `eyJ` (`{"`). The signature is empty for `alg: none`.
+    name: 'jwt',
+    hint: /eyJ/,
+    pattern: /(?<![\w-])eyJ[\w-]{10,}\.[\w-]{2,}\.[\w-]*/g,
+    locate: whole,
+  },
+  {
+    name: 'bearer-credential',
+    hint: /bearer/i,
+    pattern: /(?<![\w-])bearer[ \t]+(?<secret>[\w.~+/-]*[\w~+/-]=*)/dgi,
+    locate: groupIf(isBearerCredential),
+  },
+  {
+    name: 'basic-credential',
+    hint: /basic/i,
+    pattern: /(?<![\w-])basic[ \t]+(?<secret>[A-Za-z0-9+/]{4,}={0,2})(?![\w+/=-])/dgi,
+    locate: groupIf(isBasicCredential),
+  },
+  {
+    name: 'aws-access-key-id',
+    hint: /AKIA|ASIA/,
+    pattern: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
+    locate: whole,
+  },
+  {
+    // Only near its context: "aws", "secret" or an access key id up to 40 characters before,
+    // on the same line (`aws_secret_access_key=...`, `AKIA... wJalr...`).
+    name: 'aws-secret-access-key',
+    hint: /aws|secret|AKIA|ASIA/i,
+    pattern:
+      /(?:aws|secret|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,40}?(?<![A-Za-z0-9/+])(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
+    locate: groupIf(isAwsSecret),
+  },
+  {
+    // ghp_ personal, gho_ OAuth, ghu_ user-to-server, ghs_ server-to-server, ghr_ refresh;
+    // fine-grained personal tokens are github_pat_<22>_<59>.
+    name: 'github-token',
+    hint: /gh[pousr]_|github_pat_/,
+    pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])/g,
+    locate: whole,
+  },
+  {
+    // Personal, deploy, runner, pipeline-trigger, feed, OAuth-app, service-account, CI-build,
+    // incoming-mail tokens; newer ones carry `.`-separated parts.
+    name: 'gitlab-token',
+    hint: /gl(?:pat|dt|rt|ptt|ft|oas|soat|cbt|imt)-/,
+    pattern: /(?<![\w-])gl(?:pat|dt|rt|ptt|ft|oas|soat|cbt|imt)-[\w-]{20,}(?:\.[\w-]+)*(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    name: 'slack-token',
+    hint: /xox[abposr]-|xapp-/,
+    pattern: /(?<![\w-])(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}(?![\w-])/g,
+    locate: wholeIf((text) => HAS_DIGIT.test(text)),
+  },
+  {
+    // The path after /services/ is the credential; the host stays so the reader knows what it was.
+    name: 'slack-webhook',
+    hint: /hooks\.slack\.com/,
+    pattern: /hooks\.slack\.com\/(?:services|workflows|triggers)\/(?<secret>[\w/-]{8,})/dg,
+    locate: secretGroup,
+  },
+  {
+    // Secret and restricted keys (live and test) and webhook signing secrets; the publishable
+    // `pk_` keys are public and stay.
+    name: 'stripe-key',
+    hint: /[sr]k_(?:live|test)_|whsec_/,
+    pattern: /(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,}={0,2})(?![A-Za-z0-9_])/g,
+    locate: whole,
+  },
+  {
+    name: 'anthropic-key',
+    hint: /sk-ant-/,
+    pattern: /(?<![\w-])sk-ant-[\w-]{20,}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // Legacy `sk-` + 48, project `sk-proj-`, service-account `sk-svcacct-`, admin `sk-admin-`.
+    // Demanding 20+ characters with a digit and a letter keeps "task-sk-ew" and `sk-learn`.
+    name: 'openai-key',
+    hint: /sk-/,
+    pattern: /(?<![\w-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[\w-]{20,}(?![\w-])/g,
+    locate: wholeIf((text) => HAS_DIGIT.test(text.slice(3)) && HAS_LETTER.test(text.slice(3))),
+  },
+  {
+    name: 'google-api-key',
+    hint: /AIza/,
+    pattern: /(?<![\w-])AIza[\w-]{35}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    name: 'huggingface-token',
+    hint: /hf_/,
+    pattern: /(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])/g,
+    locate: wholeIf((text) => HAS_UPPER.test(text) && HAS_LOWER.test(text)),
+  },
+  {
+    name: 'npm-token',
+    hint: /npm_/,
+    pattern: /(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g,
+    locate: whole,
+  },
+  {
+    // Contiguous 13–19 digits, 4-4-4-4(-3) or 4-6-5/4-6-4 (Amex, Diners) with one kind of
+    // separator; not inside a longer word, number, decimal, date, path or `+` phone number.
+    name: 'card-number',
+    hint: /[2-6]\d{3}[ -]?\d{4}/,
+    pattern:
+      /(?<![\w.,+/:-])(?:[2-6]\d{12,18}|[2-6]\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|3\d{3}([ -])\d{6}\2\d{4,5})(?![\w]|[.,]\d)/g,
+    locate: wholeIf(isCardNumber),
+  },
+  {
+    // RFC 3986 §3.2.1 userinfo "user:password@": only the password goes; scheme, user, host and
+    // path stay. The password may contain unescaped `@` or `:`; the last `@` ends it.
+    name: 'url-password',
+    hint: /:\/\//,
+    pattern: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/[^\s:/?#@"'<>]*:(?<secret>[^\s/?#"'<>]+)@/dg,
+    locate: secretGroup,
+  },
+  {
+    // Presigned URLs (S3 SigV4, GCS V4, Azure SAS `sig`) are bearer capabilities until they expire.
+    name: 'signed-url-signature',
+    hint: /[?&](?:x-amz-signature|x-goog-signature|sig|signature)=/i,
+    pattern: /[?&](?:x-amz-signature|x-goog-signature|sig|signature)=(?<secret>[^&#\s"'<>]+)/dgi,
+    locate: secretGroup,
+  },
+];
+
+// Values after `password=` that are placeholders rather than secrets.
+const PLACEHOLDER =
+  /^(?:null|nil|none|undefined|true|false|\*+|\.{3}|…|\$\{?[A-Za-z_]\w*\}?|\{\{[^{}]*\}\}|<[^<>]*>)$/i;
+
+// A secret key name in free text followed by `=`, `:`, `:=` or `=>` and a value: env files
+// (`DB_PASSWORD=...`), headers (`X-Api-Key: ...`), query strings (`?access_token=...`), embedded
+// JSON or YAML (`"api_key": "..."`, `password: ...`), CLI flags (`--password=...`). An HTTP auth
+// scheme before the value is kept. A double-quoted value ends at the next `"` or `\"` (escaped JSON).
+const ASSIGNMENT =
+  /(?<![\w.])(?<key>[A-Za-z_][\w.-]{0,63})(?:\\?["'])?[ \t]*(?::=|=>|[:=])[ \t]*(?:\\?"(?<dq>[^"\n]{1,512}?)(?=\\?"|$)|'(?<sq>[^'\n]{1,512})'|(?:(?:bearer|basic|token|digest|bot|negotiate)[ \t]+)?(?<bare>[^\s"'`,;&]{1,512}))/dgi;
+
+// `Cookie: a=b; c=d` holds several pairs; take them all.
+const COOKIE_PAIRS = /(?:;[ \t]*[^\s;"'`,&]+)*/y;
+const COOKIE_KEY = /cookie/i;
+
+/**
+ * The detector for `secret_key_name = value` in free text, judging key names with `isSecretKey`.
+ * `stems` is a regex source matching every secret key name (for the hint), or `null` when key
+ * names cannot be predicted (extra key regexes), in which case any `=` or `:` triggers it.
+ */
+export function assignmentDetector(isSecretKey: (key: string) => boolean, stems: string | null): Detector {
+  return {
+    name: 'secret-assignment',
+    hint: stems === null ? /[:=]/ : new RegExp(stems, 'i'),
+    pattern: ASSIGNMENT,
+    locate: (match, input) => {
+      const groups = match.indices?.groups;
+      const key = match.groups?.['key'];
+      if (groups === undefined || key === undefined || !isSecretKey(key)) return undefined;
+      const range = groups['dq'] ?? groups['sq'] ?? groups['bare'];
+      if (range === undefined) return undefined;
+      let end = range[1];
+      if (groups['bare'] !== undefined && COOKIE_KEY.test(key)) {
+        COOKIE_PAIRS.lastIndex = end;
+        if (COOKIE_PAIRS.exec(input) !== null) end = COOKIE_PAIRS.lastIndex;
+      }
+      return PLACEHOLDER.test(input.slice(range[0], end)) ? undefined : [range[0], end];
+    },
+  };
+}
+
+/** Compiles a user {@link ValuePattern} into a detector that runs on every string. */
+export function patternDetector(pattern: ValuePattern): Detector {
+  if (!(pattern.pattern instanceof RegExp)) {
+    throw new TypeError(`extraPatterns: pattern ${JSON.stringify(pattern.name)} is not a RegExp`);
+  }
+  const source = pattern.pattern;
+  const wantsGroup = source.source.includes('(?<secret>');
+  let flags = source.flags.replace('y', '');
+  if (!flags.includes('g')) flags += 'g';
+  if (wantsGroup && !flags.includes('d')) flags += 'd';
+  const regex = new RegExp(source.source, flags);
+  const validate = pattern.validate;
+  return {
+    name: pattern.name,
+    hint: null,
+    pattern: regex,
+    locate: (match, input) => {
+      const range = wantsGroup ? secretGroup(match) : whole(match);
+      if (range[1] <= range[0]) return undefined;
+      if (validate !== undefined && !validate(input.slice(range[0], range[1]))) return undefined;
+      return range;
+    },
+  };
+}
+
+/** One case-insensitive regex that every string holding a built-in secret matches. */
+export const BUILTIN_TRIGGER = combineHints(BUILTIN_DETECTORS);
+
+/** A case-insensitive union of the detectors' hints (a superset of each). */
+export function combineHints(detectors: readonly Detector[], extra: readonly string[] = []): RegExp {
+  const sources = detectors.flatMap((d) => (d.hint === null ? [] : [d.hint.source]));
+  return new RegExp([...sources, ...extra].join('|'), 'i');
+}
+
+/**
+ * Shortest string any built-in detector can redact: `pwd=abcd` (8); the card, Basic, URL
+ * and token formats are all longer.
+ */
+export const MIN_SECRET_LENGTH = 8;

@@ -1,0 +1,532 @@
+import { dirname, join } from 'node:path';
+import { formatCheckpoint, openCheckpoint, signCheckpoint } from '../core/checkpoint.js';
+import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
+import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
+import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
+import type { ProofBundle } from '../core/proof-bundle.js';
+import { TileNodeReader } from '../core/tiles.js';
+import { LogVerifier, type VerifyReport } from '../core/verify-log.js';
+import { AuditError } from '../errors.js';
+import type { AuditEvent, RecordedEvent } from '../event/types.js';
+import { nowMs } from '../internal/time.js';
+import { createRedactor, type RedactionOptions } from '../redact/index.js';
+import { openStore } from '../store/open-store.js';
+import type { AuditStore, EventFilter, LogHead, StoredEvent } from '../store/store.js';
+import { tileKey } from '../store/store.js';
+import { planAppend, type Receipt } from './append-plan.js';
+import { BatchingWriter } from './batching-writer.js';
+import { KeyRing } from './keys.js';
+import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
+
+export const DEFAULT_DB = './.auditrail/audit.db';
+export const DEFAULT_LOG = 'default';
+export const ORIGIN_HOST = 'auditrail.local';
+
+export interface AuditTrailOptions {
+  /** Tenant id (opaque, no personal data). */
+  tenant: string;
+  /** Log name within the tenant (default `default`); origin is `auditrail.local/t/<tenant>/<log>`. */
+  log?: string;
+  /** SQLite file path or `postgres://` URL; default `$AUDITRAIL_DB` or `./.auditrail/audit.db`. */
+  db?: string;
+  /** A store instance (e.g. the in-memory store from `auditrail/testing`); overrides `db`. */
+  store?: AuditStore;
+  /** Where the signing key and witness state live; default `<db dir>/keys`, memory for a store. */
+  keyDir?: string | null;
+  /** Extra redaction rules and allowlists. */
+  redaction?: RedactionOptions;
+  /** Publish a checkpoint when the log grew and this many ms passed (default 5000; 0 disables). */
+  checkpointIntervalMs?: number;
+  /** Largest batch per transaction (default 256). */
+  maxBatch?: number;
+  /** Fire-and-forget: queue length where `emit` starts returning false (default 10,000). */
+  highWaterMark?: number;
+  /** Fire-and-forget: hard bound on the queue (default 100,000); `emit` throws beyond it. */
+  maxQueue?: number;
+  /** Called when a background write or checkpoint fails; the events stay queued. */
+  onError?: (error: unknown) => void;
+  /** Injected clock (epoch ms, fractional allowed). */
+  now?: () => number;
+}
+
+export interface QueryOptions extends EventFilter {
+  /** Max events returned (default 100, max 10,000). */
+  limit?: number;
+  /** Opaque cursor from a previous page's `next_cursor`. */
+  cursor?: string;
+  /** `asc` (oldest first, default) or `desc`. */
+  order?: 'asc' | 'desc';
+}
+
+export interface QueryPage {
+  events: RecordedEvent[];
+  /** Pass as `cursor` to get the next page; null at the end. */
+  next_cursor: string | null;
+}
+
+/** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
+export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
+  const parts = [];
+  const erased: { pointer: string; by_seq: number | null }[] = [];
+  for (const d of s.disclosures) {
+    if (d.disclosure === null) {
+      erased.push({ pointer: d.pointer, by_seq: d.erasedBySeq });
+      continue;
+    }
+    const { pointer, value } = parseDisclosure(d.disclosure);
+    parts.push({ pointer, value });
+  }
+  const body = assembleEvent(parts) as unknown as AuditEvent;
+  const out: RecordedEvent = {
+    seq: s.entry.seq,
+    ts: s.entry.ts,
+    leaf_hash: s.entry.leafHash.toString('hex'),
+    log: origin,
+    ...body,
+    event_id: s.entry.eid,
+    type: s.entry.type as AuditEvent['type'],
+  };
+  if (erased.length > 0) out.erased = erased;
+  return out;
+}
+
+function reader(tiles: Map<string, Buffer>, size: number): NodeReader {
+  return new TileNodeReader((level, index) => tiles.get(tileKey(level, index)), size);
+}
+
+/** Tiles needed to serve `run` over a tree of `size` (node requests mapped to tile coordinates). */
+function tilesFor(size: number, run: (r: NodeReader) => void): { level: number; index: number }[] {
+  const need = new Map<string, { level: number; index: number }>();
+  const dummy = Buffer.alloc(32);
+  run({
+    node(level, index) {
+      const k = Math.floor(level / 8);
+      const first = index * 2 ** (level % 8);
+      const t = { level: k, index: Math.floor(first / 256) };
+      need.set(tileKey(t.level, t.index), t);
+      return dummy;
+    },
+  });
+  void size;
+  return [...need.values()];
+}
+
+/**
+ * An audit trail bound to one tenant log. Create it with {@link openAuditTrail}.
+ *
+ * @example
+ * const trail = await openAuditTrail({ tenant: 'acme' });
+ * const receipt = await trail.record({ type: 'action.intent', actor: { type: 'agent', id: 'bot' },
+ *   action: { type: 'write:refund', target: 'order/1042', params: { amount: 120 } } });
+ * console.log(receipt.seq, receipt.leaf_hash);
+ * await trail.close();
+ */
+export class AuditTrail {
+  readonly origin: string;
+  readonly tenant: string;
+  private readonly writer: BatchingWriter<PreparedEvent, Receipt>;
+  private readonly redactor;
+  private readonly now: () => number;
+  private head: LogHead;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private lastCheckpointAt = 0;
+  private checkpointing: Promise<string> | null = null;
+  private closed = false;
+
+  /** @internal use {@link openAuditTrail}. */
+  constructor(
+    readonly store: AuditStore,
+    readonly keys: KeyRing,
+    head: LogHead,
+    private readonly options: AuditTrailOptions,
+    private readonly ownsStore: boolean,
+  ) {
+    this.origin = head.origin;
+    this.tenant = options.tenant;
+    this.head = head;
+    this.now = options.now ?? nowMs;
+    this.redactor = createRedactor(options.redaction);
+    this.writer = new BatchingWriter<PreparedEvent, Receipt>({
+      flush: (items) => this.commit(items),
+      maxBatch: options.maxBatch ?? 256,
+      ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
+      ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
+      onError: (e) => this.reportError(e),
+    });
+  }
+
+  private reportError(e: unknown): void {
+    if (this.options.onError) this.options.onError(e);
+    else process.emitWarning(`auditrail: ${(e as Error).message ?? String(e)}`, 'AuditTrailWarning');
+  }
+
+  /** The log's current size (entries committed). */
+  get size(): number {
+    return this.head.size;
+  }
+
+  private async commit(items: PreparedEvent[]): Promise<Receipt[]> {
+    const receipts = await this.store.append(
+      this.origin,
+      items.map((i) => i.eid),
+      (ctx) => {
+        const r = planAppend(ctx, items, this.now());
+        this.head = { ...ctx.head, ...r.plan.head };
+        return r;
+      },
+    );
+    // An event id reused for different content is a producer bug, not a re-send: refuse it.
+    for (let i = 0; i < receipts.length; i++) {
+      if (!receipts[i]!.duplicate) continue;
+      const stored = await this.store.getByEid(this.head.logId, items[i]!.eid);
+      if (stored && contentKey(stripLogFields(toRecordedEvent(stored, this.origin))) !== contentKey(items[i]!.event)) {
+        throw new AuditError(
+          'conflict',
+          `event_id ${items[i]!.eid} was already recorded (seq ${receipts[i]!.seq}) with different content`,
+        );
+      }
+    }
+    this.scheduleCheckpoint();
+    return receipts;
+  }
+
+  private prepare(event: AuditEvent): PreparedEvent {
+    return prepareEvent(event, { tenant: this.tenant, redactor: this.redactor, now: this.now });
+  }
+
+  /**
+   * Records one event. Resolves with its receipt only once the event is committed durably; a bad
+   * event rejects with a ValidationError and nothing of it is stored. Re-recording an event with
+   * the same `event_id` stores it once and resolves with the same receipt.
+   *
+   * @example
+   * const { seq } = await trail.record({ type: 'action.succeeded', actor: { type: 'agent', id: 'bot' },
+   *   outcome: { status: 'success', duration_ms: 41 } });
+   */
+  record(event: AuditEvent): Promise<Receipt> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    let prepared: PreparedEvent;
+    try {
+      prepared = this.prepare(event);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return this.writer.write(prepared);
+  }
+
+  /**
+   * Fire-and-forget: validates and queues the event, returns at once. Returns false when the
+   * queue is above its high-water mark — await {@link drain} before emitting more. Throws when
+   * the event is invalid or the queue is at its hard bound; queued events are never dropped.
+   */
+  emit(event: AuditEvent): boolean {
+    if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
+    return this.writer.enqueue(this.prepare(event));
+  }
+
+  /** Resolves when the fire-and-forget queue is below its high-water mark. */
+  drain(): Promise<void> {
+    return this.writer.drain();
+  }
+
+  /** Events queued but not yet committed. */
+  get pending(): number {
+    return this.writer.pending;
+  }
+
+  /** Commits everything queued so far. */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  private scheduleCheckpoint(): void {
+    const interval = this.options.checkpointIntervalMs ?? 5000;
+    if (interval <= 0 || this.checkpointTimer || this.closed) return;
+    const wait = Math.max(0, this.lastCheckpointAt + interval - Date.now());
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = null;
+      this.checkpoint().catch((e: unknown) => this.reportError(e));
+    }, wait);
+    this.checkpointTimer.unref();
+  }
+
+  /**
+   * Signs and stores a checkpoint of the current tree (C2SP signed note) and returns it. Before
+   * signing, checks that the new tree is consistent with the last checkpoint (self-witness) and
+   * that the stored tiles give the stored root; it refuses to sign otherwise.
+   */
+  async checkpoint(): Promise<string> {
+    await this.flush();
+    while (this.checkpointing) await this.checkpointing;
+    this.checkpointing = this.signCheckpoint();
+    try {
+      return await this.checkpointing;
+    } finally {
+      this.checkpointing = null;
+    }
+  }
+
+  private async signCheckpoint(): Promise<string> {
+    const head = await this.store.getLog(this.origin);
+    if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
+    this.head = head;
+    const signer = this.keys.signer(this.origin);
+    const verifier = this.keys.verifier(this.origin);
+    const prev = await this.store.latestCheckpoint(head.logId);
+    this.lastCheckpointAt = Date.now();
+    if (prev && prev.size === head.size) {
+      if (!prev.root.equals(head.root)) {
+        throw new AuditError('conflict', `refusing to sign: the log head differs from the checkpoint at size ${prev.size}`);
+      }
+      return prev.note;
+    }
+    const tiles = await this.store.getTiles(
+      head.logId,
+      tilesFor(head.size, (r) => {
+        rootOf(head.size, r);
+        if (prev) consistencyProof(prev.size, head.size, r);
+      }),
+    );
+    const r = reader(tiles, head.size);
+    const root = head.size === 0 ? EMPTY_ROOT : rootOf(head.size, r);
+    if (!root.equals(head.root)) {
+      throw new AuditError('conflict', `refusing to sign: stored tiles give a different root than the log head`);
+    }
+    if (prev) {
+      if (verifier) openCheckpoint(prev.note, [verifier], this.origin);
+      const proof = consistencyProof(prev.size, head.size, r);
+      if (!verifyConsistency(prev.size, head.size, proof, prev.root, head.root)) {
+        throw new AuditError(
+          'conflict',
+          `refusing to sign: size ${head.size} is not consistent with the checkpoint at size ${prev.size}`,
+        );
+      }
+    }
+    const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, [signer]);
+    await this.store.addCheckpoint(head.logId, {
+      size: head.size,
+      root: head.root,
+      note,
+      createdAt: new Date().toISOString(),
+    });
+    const witnessed = this.keys.loadWitness(this.origin);
+    const witnessedSize = witnessed ? Number(/^[^\n]*\n(\d+)\n/.exec(witnessed)?.[1] ?? -1) : -1;
+    if (head.size > witnessedSize) this.keys.saveWitness(this.origin, note);
+    return note;
+  }
+
+  /** The latest signed checkpoint, or undefined before the first one. */
+  async latestCheckpoint(): Promise<string | undefined> {
+    return (await this.store.latestCheckpoint(this.head.logId))?.note;
+  }
+
+  /** The log's verifier key in C2SP vkey form (`name+keyid+base64`). */
+  verifierKey(): string {
+    return this.keys.verifierKey(this.origin);
+  }
+
+  /**
+   * Lists events matching `filter`, in seq order, a page at a time.
+   *
+   * @example
+   * let page = await trail.query({ session_id: 's-1', limit: 50 });
+   * while (page.next_cursor) page = await trail.query({ session_id: 's-1', cursor: page.next_cursor });
+   */
+  async query(options: QueryOptions = {}): Promise<QueryPage> {
+    const { limit = 100, cursor, order = 'asc', ...filter } = options;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new AuditError('invalid_argument', 'limit must be an integer from 1 to 10000');
+    }
+    let after: number | undefined;
+    let before: number | undefined;
+    if (cursor !== undefined) {
+      const m = /^([ad])(\d+)$/.exec(cursor);
+      if (!m || (m[1] === 'a') !== (order === 'asc')) throw new AuditError('invalid_argument', 'cursor is not valid for this query');
+      if (order === 'asc') after = Number(m[2]);
+      else before = Number(m[2]);
+    }
+    const rows = await this.store.query(this.head.logId, filter, {
+      ...(after !== undefined ? { after } : {}),
+      ...(before !== undefined ? { before } : {}),
+      limit: limit + 1,
+      order,
+    });
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      events: page.map((s) => toRecordedEvent(s, this.origin)),
+      next_cursor: more && last ? `${order === 'asc' ? 'a' : 'd'}${last.entry.seq}` : null,
+    };
+  }
+
+  /** Counts events matching `filter`. */
+  count(filter: EventFilter = {}): Promise<number> {
+    return this.store.countEvents(this.head.logId, filter);
+  }
+
+  /** One event by seq or event_id. */
+  async get(ref: number | string): Promise<RecordedEvent | undefined> {
+    const s =
+      typeof ref === 'number' ? await this.store.getBySeq(this.head.logId, ref) : await this.store.getByEid(this.head.logId, ref);
+    return s ? toRecordedEvent(s, this.origin) : undefined;
+  }
+
+  /**
+   * Verifies the whole log from stored bytes: leaves, disclosures, tree, tiles, every stored
+   * checkpoint, and the last checkpoint handed out (witness file). Returns a report listing
+   * every failure; it does not throw for tampering.
+   */
+  async verify(options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {}): Promise<VerifyReport> {
+    await this.flush();
+    return verifyStoredLog(this.store, this.keys, this.origin, options);
+  }
+
+  /**
+   * A self-contained inclusion proof bundle for one event (checkable offline with
+   * `verifyProofBundle` or `auditrail verify-proof`). Signs a new checkpoint first when the
+   * latest one does not cover `seq`.
+   */
+  async prove(seq: number): Promise<ProofBundle> {
+    await this.flush();
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new AuditError('invalid_argument', 'seq must be a non-negative integer');
+    const stored = await this.store.getBySeq(this.head.logId, seq);
+    if (!stored) throw new AuditError('not_found', `no event with seq ${seq} in ${this.origin}`);
+    let cp = await this.store.latestCheckpoint(this.head.logId);
+    if (!cp || cp.size <= seq) {
+      await this.checkpoint();
+      cp = await this.store.latestCheckpoint(this.head.logId);
+    }
+    if (!cp) throw new AuditError('not_found', 'no checkpoint available');
+    const size = cp.size;
+    const tiles = await this.store.getTiles(this.head.logId, tilesFor(size, (r) => inclusionProof(seq, size, r)));
+    const proof = inclusionProof(seq, size, reader(tiles, size));
+    return {
+      format: 'auditrail-proof/v1',
+      log: this.origin,
+      seq,
+      leaf: stored.entry.leaf.toString('base64'),
+      disclosures: stored.disclosures.filter((d) => d.disclosure !== null).map((d) => d.disclosure!.toString('utf8')),
+      inclusion: { tree_size: size, proof: proof.map((h) => h.toString('base64')) },
+      checkpoint: cp.note,
+      verifier_key: this.verifierKey(),
+    };
+  }
+
+  /** A consistency proof between two tree sizes (RFC 9162 §2.1.4), base64 hashes. */
+  async proveConsistency(size1: number, size2: number): Promise<string[]> {
+    await this.flush();
+    const tiles = await this.store.getTiles(this.head.logId, tilesFor(size2, (r) => consistencyProof(size1, size2, r)));
+    return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
+  }
+
+  /** Flushes, publishes a final checkpoint if the log grew, and closes the store if it owns it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.writer.close();
+      const latest = await this.store.latestCheckpoint(this.head.logId);
+      const head = await this.store.getLog(this.origin);
+      if (head && head.size > 0 && (!latest || latest.size < head.size)) await this.checkpoint();
+    } finally {
+      this.closed = true;
+      if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+      if (this.ownsStore) await this.store.close();
+    }
+  }
+}
+
+function stripLogFields(e: RecordedEvent): AuditEvent {
+  const { seq: _s, ts: _t, leaf_hash: _l, log: _g, erased: _e, ...rest } = e;
+  return rest;
+}
+
+/** Verifies one stored log (see {@link AuditTrail.verify}); used by the SDK and the CLI. */
+export async function verifyStoredLog(
+  store: AuditStore,
+  keys: KeyRing,
+  origin: string,
+  options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
+): Promise<VerifyReport> {
+  const head = await store.getLog(origin);
+  if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
+  const { parseVerifierKey } = await import('../core/note.js');
+  const verifiers = (options.trustedKeys ?? []).map((k) => parseVerifierKey(k));
+  const local = keys.verifier(origin);
+  if (local) verifiers.push(local);
+  const checkpoints = (await store.listCheckpoints(head.logId)).map((c) => c.note);
+  const witness = keys.loadWitness(origin);
+  const { maxSeq } = await store.storedSize(head.logId);
+  const end = Math.max(head.size, (maxSeq ?? -1) + 1);
+  // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
+  const upper = new Map<string, Buffer>();
+  const levels: { level: number; index: number }[] = [];
+  for (let level = 1, n = Math.floor(head.size / 256); n > 0; level++, n = Math.floor(n / 256)) {
+    for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
+  }
+  for (const [k, v] of await store.getTiles(head.logId, levels)) upper.set(k, v);
+  let level0 = new Map<string, Buffer>();
+  const verifier = new LogVerifier({
+    origin,
+    verifiers,
+    checkpoints,
+    witnessed: witness ? [witness] : [],
+    tileHash: (level, index) => {
+      const t = level === 0 ? level0.get(tileKey(0, Math.floor(index / 256))) : upper.get(tileKey(level, Math.floor(index / 256)));
+      if (!t) return undefined;
+      const off = (index % 256) * 32;
+      return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
+    },
+  });
+  const CHUNK = 8192;
+  let done = 0;
+  for await (const chunk of store.scan(head.logId, 0, end, CHUNK)) {
+    const first = chunk[0]?.entry.seq ?? done;
+    const keysNeeded = [];
+    for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++) keysNeeded.push({ level: 0, index: t });
+    level0 = await store.getTiles(head.logId, keysNeeded);
+    for (const e of chunk) verifier.push(e);
+    done += chunk.length;
+    options.onProgress?.(done, end);
+  }
+  return verifier.finish(head);
+}
+
+/** Resolves the database location: option, then `$AUDITRAIL_DB`, then `./.auditrail/audit.db`. */
+export function resolveDb(db?: string): string {
+  return db ?? process.env['AUDITRAIL_DB'] ?? DEFAULT_DB;
+}
+
+/** The origin (checkpoint name) of a tenant log. */
+export function originOf(tenant: string, log: string = DEFAULT_LOG): string {
+  return `${ORIGIN_HOST}/t/${tenant}/${log}`;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Opens (creating if needed) the audit trail of a tenant log.
+ *
+ * @example
+ * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
+ * const pg = await openAuditTrail({ tenant: 'acme', db: 'postgres://127.0.0.1/audit' });
+ */
+export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
+  if (!NAME_RE.test(options.tenant)) {
+    throw new AuditError('invalid_argument', 'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"');
+  }
+  const logName = options.log ?? DEFAULT_LOG;
+  if (!NAME_RE.test(logName)) {
+    throw new AuditError('invalid_argument', 'log must be 1-64 characters of letters, digits, ".", "_" or "-"');
+  }
+  const db = resolveDb(options.db);
+  const store = options.store ?? (await openStore(db));
+  const keyDir =
+    options.keyDir !== undefined ? options.keyDir : options.store ? null : db.startsWith('postgres') ? join('.auditrail', 'keys') : join(dirname(db), 'keys');
+  const keys = new KeyRing(keyDir);
+  const origin = originOf(options.tenant, logName);
+  const head = await store.openLog(origin, options.tenant, EMPTY_ROOT);
+  return new AuditTrail(store, keys, head, options, options.store === undefined);
+}
+
+export { formatCheckpoint };

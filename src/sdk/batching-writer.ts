@@ -1,0 +1,155 @@
+import { AuditError } from '../errors.js';
+
+/**
+ * Groups concurrent writes into one transaction (DESIGN §4). `write()` resolves only after the
+ * batch holding it is committed. Items queued with `enqueue()` (fire-and-forget) are kept until
+ * they are committed: a failed flush is retried with back-off and reported through `onError`,
+ * never dropped.
+ */
+export interface BatchingWriterOptions<T, R> {
+  /** Commits a batch; resolves with one result per item, in order. */
+  flush: (items: T[]) => Promise<R[]>;
+  /** Largest batch per transaction. */
+  maxBatch?: number;
+  /** Fire-and-forget queue size above which `enqueue` returns false (back-pressure). */
+  highWaterMark?: number;
+  /** Hard bound: `enqueue` throws `queue_full` beyond it. */
+  maxQueue?: number;
+  /** Called when a background flush fails (the items stay queued and are retried). */
+  onError?: (error: unknown) => void;
+}
+
+interface Pending<T, R> {
+  item: T;
+  resolve?: (r: R) => void;
+  reject?: (e: unknown) => void;
+}
+
+export class BatchingWriter<T, R> {
+  private queue: Pending<T, R>[] = [];
+  private scheduled = false;
+  private flushing: Promise<void> | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelay = 0;
+  private drainWaiters: (() => void)[] = [];
+  private closed = false;
+  private readonly maxBatch: number;
+  private readonly highWaterMark: number;
+  private readonly maxQueue: number;
+
+  constructor(private readonly options: BatchingWriterOptions<T, R>) {
+    this.maxBatch = options.maxBatch ?? 256;
+    this.highWaterMark = options.highWaterMark ?? 10_000;
+    this.maxQueue = options.maxQueue ?? 100_000;
+  }
+
+  /** Items waiting to be committed. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Queues `item` and resolves with its result once committed. */
+  write(item: T): Promise<R> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Fire-and-forget: queues `item` and returns at once. Returns false when the queue is above
+   * its high-water mark (slow down, or await `drain()`); throws `queue_full` above the hard bound.
+   */
+  enqueue(item: T): boolean {
+    if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
+    if (this.queue.length >= this.maxQueue) {
+      throw new AuditError('queue_full', `the write queue holds ${this.queue.length} events; await drain() first`);
+    }
+    this.queue.push({ item });
+    this.schedule();
+    return this.queue.length < this.highWaterMark;
+  }
+
+  /** Resolves when the queue is below its high-water mark. */
+  drain(): Promise<void> {
+    if (this.queue.length < this.highWaterMark) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Commits everything queued so far. Rejects if a batch cannot be committed. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.flushing) await this.flushing;
+      if (this.queue.length === 0) return;
+      if (this.retryTimer) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+      }
+      const failed = await this.runBatch();
+      if (failed) throw failed;
+    }
+  }
+
+  /** Flushes, then refuses further writes. */
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      this.closed = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runBatch().then(() => {
+        if (this.queue.length > 0 && !this.retryTimer) this.schedule();
+      });
+    });
+  }
+
+  /** Runs one batch; returns the error if it failed (awaited items are rejected, queued ones kept). */
+  private async runBatch(): Promise<unknown> {
+    if (this.flushing || this.queue.length === 0) return undefined;
+    const batch = this.queue.splice(0, this.maxBatch);
+    let failure: unknown;
+    let release!: () => void;
+    this.flushing = new Promise((r) => (release = r));
+    try {
+      const results = await this.options.flush(batch.map((p) => p.item));
+      this.retryDelay = 0;
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(results[i]!);
+    } catch (e) {
+      failure = e;
+      const keep: Pending<T, R>[] = [];
+      for (const p of batch) {
+        if (p.reject) p.reject(e);
+        else keep.push(p);
+      }
+      if (keep.length > 0) {
+        // Fire-and-forget events are never dropped: put them back and retry with back-off.
+        this.queue.unshift(...keep);
+        this.options.onError?.(e);
+        this.retryDelay = Math.min(5000, this.retryDelay === 0 ? 50 : this.retryDelay * 2);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.schedule();
+        }, this.retryDelay);
+        this.retryTimer.unref();
+      }
+    } finally {
+      this.flushing = null;
+      release();
+      if (this.queue.length < this.highWaterMark && this.drainWaiters.length > 0) {
+        const waiters = this.drainWaiters;
+        this.drainWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+    return failure;
+  }
+}

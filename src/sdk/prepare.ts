@@ -1,0 +1,131 @@
+import { canonicalBytes } from '../core/canonical-json.js';
+import {
+  disclosureDigest,
+  makeDisclosure,
+  PERSON_ACTOR_POINTERS,
+  SALT_BYTES,
+  SENSITIVE_POINTERS,
+  splitEvent,
+} from '../core/disclosure.js';
+import { AuditError, ValidationError } from '../errors.js';
+import { MAX_EVENT_BYTES } from '../event/schema.js';
+import type { AuditEvent } from '../event/types.js';
+import { validateEvent } from '../event/validate.js';
+import { randomBytesFast, uuidv7 } from '../internal/ids.js';
+import type { Redactor } from '../redact/index.js';
+import type { IndexRow } from '../store/store.js';
+
+/** An event made ready for the log outside the write lock: validated, redacted, split, committed. */
+export interface PreparedEvent {
+  eid: string;
+  type: string;
+  /** Sorted disclosure digests (the leaf's `d`). */
+  digests: string[];
+  disclosures: { pointer: string; bytes: Buffer }[];
+  index: Omit<IndexRow, 'seq'>;
+  /** The event as it will be read back (after redaction, with defaults filled in). */
+  event: AuditEvent & { event_id: string };
+}
+
+export interface PrepareOptions {
+  tenant: string;
+  redactor: Redactor;
+  /** Extra pointers to store as their own disclosure. */
+  sensitivePointers?: readonly string[];
+  now?: () => number;
+  random?: (n: number) => Buffer;
+}
+
+const LEVEL_BY_PREFIX: Record<string, 'pipeline' | 'agent' | 'decision'> = {
+  policy: 'decision',
+  approval: 'decision',
+  action: 'agent',
+  delegation: 'agent',
+  context: 'agent',
+  agent: 'agent',
+};
+
+/**
+ * Validates, redacts and splits one event into salted disclosures. Throws {@link ValidationError}
+ * for a bad event (nothing is stored). Pure apart from the injected clock and randomness.
+ */
+export function prepareEvent(input: unknown, options: PrepareOptions): PreparedEvent {
+  validateEvent(input);
+  const now = options.now ?? Date.now;
+  const base: AuditEvent & { event_id: string } = {
+    ...input,
+    event_id: input.event_id ?? uuidv7(now()),
+    tenant: input.tenant ?? options.tenant,
+    time: input.time ?? new Date(now()).toISOString(),
+    level: input.level ?? LEVEL_BY_PREFIX[input.type.split('.')[0] ?? ''] ?? 'pipeline',
+    schema_version: 1,
+  };
+  if (base.tenant !== options.tenant) {
+    throw new ValidationError([
+      { field: '/tenant', rule: 'const', message: `must be ${JSON.stringify(options.tenant)}, the tenant of this trail` },
+    ]);
+  }
+  // Redaction runs before anything is hashed or stored (DESIGN §2). `redacted` is ours to set.
+  const { redacted: _ignored, ...body } = base;
+  const { value, pointers } = options.redactor(body);
+  const event = value as AuditEvent & { event_id: string };
+  if (pointers.length > 0) event.redacted = pointers;
+
+  const sensitive: string[] = [...SENSITIVE_POINTERS, ...(options.sensitivePointers ?? [])];
+  if (event.actor.type === 'user') sensitive.push(...PERSON_ACTOR_POINTERS);
+  const parts = splitEvent(event as unknown as Record<string, unknown>, sensitive);
+  const random = options.random ?? randomBytesFast;
+  const disclosures: { pointer: string; bytes: Buffer }[] = [];
+  const digests: string[] = [];
+  let total = 0;
+  for (const part of parts) {
+    let bytes: Buffer;
+    try {
+      bytes = makeDisclosure(random(SALT_BYTES), part.pointer, part.value);
+    } catch (e) {
+      throw new ValidationError([
+        { field: part.pointer, rule: 'json', message: `cannot be stored as JSON: ${(e as Error).message}` },
+      ]);
+    }
+    total += bytes.length;
+    disclosures.push({ pointer: part.pointer, bytes });
+    digests.push(disclosureDigest(bytes));
+  }
+  if (total > MAX_EVENT_BYTES) {
+    throw new ValidationError([
+      { field: '', rule: 'maxBytes', message: `is ${total} bytes once canonical, above the ${MAX_EVENT_BYTES} limit` },
+    ]);
+  }
+  digests.sort();
+  const actorId = event.actor.type === 'user' ? null : event.actor.id;
+  return {
+    eid: event.event_id,
+    type: event.type,
+    digests,
+    disclosures,
+    event,
+    index: {
+      tenant: event.tenant ?? null,
+      session_id: event.session_id ?? null,
+      run_id: event.run_id ?? null,
+      trace_id: event.trace_id ?? null,
+      actor_id: actorId ?? `user:${event.actor.id}`,
+      action_type: event.action?.type ?? null,
+      target: event.action?.target ?? null,
+      decision: event.policy?.decision ?? null,
+      status: event.outcome?.status ?? null,
+      risk: event.risk_level ?? event.policy?.risk ?? null,
+      time: event.time ?? null,
+    },
+  };
+}
+
+/** Canonical bytes of an event's content, ignoring fields the log sets: used to detect id reuse. */
+export function contentKey(event: AuditEvent): string {
+  const { redacted: _r, ...rest } = event;
+  try {
+    return canonicalBytes(rest).toString('utf8');
+  } catch (e) {
+    throw new AuditError('invalid_argument', 'event is not JSON', { cause: e });
+  }
+}

@@ -1,0 +1,270 @@
+import { AuditError } from '../../errors.js';
+import type {
+  AppendContext,
+  AppendPlan,
+  ApprovalRow,
+  AuditStore,
+  CheckpointRow,
+  DisclosureRow,
+  EntryRow,
+  EventFilter,
+  ExistingEntry,
+  IndexRow,
+  LogHead,
+  StoredEvent,
+} from '../store.js';
+import { tileKey } from '../store.js';
+
+interface MemLog {
+  head: LogHead;
+  entries: EntryRow[];
+  disclosures: Map<number, DisclosureRow[]>;
+  index: Map<number, IndexRow & { type: string; ts: string }>;
+  byEid: Map<string, number>;
+  tiles: Map<string, Buffer>;
+  checkpoints: CheckpointRow[];
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+/**
+ * An in-memory {@link AuditStore} for tests and examples: same contract as the SQLite and
+ * PostgreSQL stores, nothing durable. Exported from `auditrail/testing`.
+ *
+ * @example
+ * const trail = await openAuditTrail({ tenant: 't', store: new MemoryStore() });
+ */
+export class MemoryStore implements AuditStore {
+  readonly kind = 'memory' as const;
+  private readonly logs = new Map<string, MemLog>();
+  private readonly byId = new Map<number, MemLog>();
+  private readonly approvals = new Map<string, ApprovalRow>();
+  private readonly meta = new Map<string, string>();
+  private lock: Promise<unknown> = Promise.resolve();
+  /** Set to make the next appends fail (fault injection in tests). */
+  failAppends: Error | null = null;
+
+  private log(logId: number): MemLog {
+    const l = this.byId.get(logId);
+    if (!l) throw new AuditError('not_found', `log ${logId} does not exist`);
+    return l;
+  }
+
+  openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead> {
+    let l = this.logs.get(origin);
+    if (!l) {
+      const head: LogHead = { logId: this.logs.size + 1, origin, tenant, size: 0, root: emptyRoot, rightEdge: Buffer.alloc(0), lastTs: null };
+      l = { head, entries: [], disclosures: new Map(), index: new Map(), byEid: new Map(), tiles: new Map(), checkpoints: [] };
+      this.logs.set(origin, l);
+      this.byId.set(head.logId, l);
+    }
+    return Promise.resolve({ ...l.head });
+  }
+
+  getLog(origin: string): Promise<LogHead | undefined> {
+    const l = this.logs.get(origin);
+    return Promise.resolve(l ? { ...l.head } : undefined);
+  }
+
+  listLogs(): Promise<LogHead[]> {
+    return Promise.resolve([...this.logs.values()].map((l) => ({ ...l.head })));
+  }
+
+  append<T>(origin: string, eids: readonly string[], plan: (ctx: AppendContext) => { plan: AppendPlan; result: T }): Promise<T> {
+    const run = async (): Promise<T> => {
+      await Promise.resolve();
+      if (this.failAppends) throw new AuditError('store_failure', this.failAppends.message, { cause: this.failAppends });
+      const l = this.logs.get(origin);
+      if (!l) throw new AuditError('not_found', `log ${origin} does not exist`);
+      const existing = new Map<string, ExistingEntry>();
+      for (const eid of eids) {
+        const seq = l.byEid.get(eid);
+        if (seq !== undefined) existing.set(eid, { seq, leafHash: l.entries[seq]!.leafHash, eid });
+      }
+      const partialTiles = [];
+      let n = l.head.size;
+      for (let level = 0; n > 0; level++, n = Math.floor(n / 256)) {
+        if (n % 256 === 0) continue;
+        const index = Math.floor(n / 256);
+        const hashes = l.tiles.get(tileKey(level, index))!;
+        partialTiles.push({ level, index, width: hashes.length / 32, hashes });
+      }
+      const { plan: p, result } = plan({ head: { ...l.head }, existing, partialTiles });
+      // Same constraints as the SQL stores' keys: consecutive seqs, unique ids; all or nothing.
+      const eidsSeen = new Set<string>();
+      p.entries.forEach((e, i) => {
+        if (e.seq !== l.head.size + i || l.entries[e.seq] || l.byEid.has(e.eid) || eidsSeen.has(e.eid)) {
+          throw new AuditError('store_failure', `append to ${origin} failed: entry ${e.seq} (${e.eid}) conflicts`);
+        }
+        eidsSeen.add(e.eid);
+      });
+      for (const e of p.entries) {
+        l.entries[e.seq] = e;
+        l.byEid.set(e.eid, e.seq);
+      }
+      for (const d of p.disclosures) {
+        const list = l.disclosures.get(d.seq) ?? [];
+        list.push({ ...d });
+        l.disclosures.set(d.seq, list);
+      }
+      p.index.forEach((x, i) => l.index.set(x.seq, { ...x, type: p.entries[i]!.type, ts: p.entries[i]!.ts }));
+      for (const t of p.tiles) l.tiles.set(tileKey(t.level, t.index), Buffer.from(t.hashes));
+      l.head = { ...l.head, ...p.head };
+      return result;
+    };
+    const next = this.lock.then(run, run);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  private stored(l: MemLog, seq: number): StoredEvent | undefined {
+    const entry = l.entries[seq];
+    if (!entry) return undefined;
+    return { entry, disclosures: (l.disclosures.get(seq) ?? []).map((d) => ({ ...d })) };
+  }
+
+  readEvents(logId: number, from: number, to: number): Promise<StoredEvent[]> {
+    const l = this.log(logId);
+    const out: StoredEvent[] = [];
+    for (let s = from; s < Math.min(to, l.entries.length); s++) {
+      const e = this.stored(l, s);
+      if (e) out.push(e);
+    }
+    return Promise.resolve(out);
+  }
+
+  getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined> {
+    return Promise.resolve(this.stored(this.log(logId), seq));
+  }
+
+  getByEid(logId: number, eid: string): Promise<StoredEvent | undefined> {
+    const l = this.log(logId);
+    const seq = l.byEid.get(eid);
+    return Promise.resolve(seq === undefined ? undefined : this.stored(l, seq));
+  }
+
+  private matches(x: IndexRow & { type: string; ts: string }, f: EventFilter): boolean {
+    for (const [k, v] of Object.entries(f) as [keyof EventFilter, string | undefined][]) {
+      if (v === undefined) continue;
+      if (k === 'since') {
+        if (x.ts < v) return false;
+      } else if (k === 'until') {
+        if (x.ts >= v) return false;
+      } else {
+        const have = x[k];
+        if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
+          if (typeof have !== 'string' || !globToRegExp(v).test(have)) return false;
+        } else if (have !== v) return false;
+      }
+    }
+    return true;
+  }
+
+  query(
+    logId: number,
+    filter: EventFilter,
+    options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
+  ): Promise<StoredEvent[]> {
+    const l = this.log(logId);
+    const seqs = [...l.index.keys()].sort((a, b) => (options.order === 'asc' ? a - b : b - a));
+    const out: StoredEvent[] = [];
+    for (const s of seqs) {
+      if (options.after !== undefined && s <= options.after) continue;
+      if (options.before !== undefined && s >= options.before) continue;
+      if (!this.matches(l.index.get(s)!, filter)) continue;
+      const e = this.stored(l, s);
+      if (e) out.push(e);
+      if (out.length >= options.limit) break;
+    }
+    return Promise.resolve(out);
+  }
+
+  countEvents(logId: number, filter: EventFilter): Promise<number> {
+    const l = this.log(logId);
+    let n = 0;
+    for (const x of l.index.values()) if (this.matches(x, filter)) n++;
+    return Promise.resolve(n);
+  }
+
+  getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
+    const l = this.log(logId);
+    const out = new Map<string, Buffer>();
+    for (const k of keys) {
+      const t = l.tiles.get(tileKey(k.level, k.index));
+      if (t) out.set(tileKey(k.level, k.index), t);
+    }
+    return Promise.resolve(out);
+  }
+
+  addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {
+    const l = this.log(logId);
+    if (!l.checkpoints.some((c) => c.size === row.size)) {
+      l.checkpoints.push(row);
+      l.checkpoints.sort((a, b) => a.size - b.size);
+    }
+    return Promise.resolve();
+  }
+
+  listCheckpoints(logId: number): Promise<CheckpointRow[]> {
+    return Promise.resolve([...this.log(logId).checkpoints]);
+  }
+
+  latestCheckpoint(logId: number): Promise<CheckpointRow | undefined> {
+    const c = this.log(logId).checkpoints;
+    return Promise.resolve(c[c.length - 1]);
+  }
+
+  async *scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<StoredEvent[]> {
+    for (let a = from; a < to; a += chunk) yield await this.readEvents(logId, a, Math.min(to, a + chunk));
+  }
+
+  storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }> {
+    const l = this.log(logId);
+    const count = l.entries.filter(Boolean).length;
+    return Promise.resolve({ count, maxSeq: l.entries.length > 0 ? l.entries.length - 1 : null });
+  }
+
+  putApproval(row: ApprovalRow): Promise<void> {
+    if (this.approvals.has(row.id)) return Promise.reject(new AuditError('conflict', `approval ${row.id} exists`));
+    this.approvals.set(row.id, { ...row });
+    return Promise.resolve();
+  }
+
+  getApproval(id: string): Promise<ApprovalRow | undefined> {
+    const a = this.approvals.get(id);
+    return Promise.resolve(a ? { ...a } : undefined);
+  }
+
+  listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]> {
+    return Promise.resolve(
+      [...this.approvals.values()].filter((a) => !status || a.status === status).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+    );
+  }
+
+  updateApproval(
+    id: string,
+    from: ApprovalRow['status'],
+    to: Partial<Pick<ApprovalRow, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>>,
+  ): Promise<boolean> {
+    const a = this.approvals.get(id);
+    if (!a || a.status !== from) return Promise.resolve(false);
+    const defined = Object.fromEntries(Object.entries(to).filter(([, v]) => v !== undefined));
+    this.approvals.set(id, { ...a, ...defined });
+    return Promise.resolve(true);
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return Promise.resolve(this.meta.get(key));
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    this.meta.set(key, value);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

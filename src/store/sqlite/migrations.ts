@@ -1,0 +1,131 @@
+/**
+ * SQLite schema, as ordered migrations. Each applied migration is recorded with the SHA-256 of
+ * its SQL; opening a database whose recorded checksum differs from the code's is refused, so a
+ * silently edited schema cannot pass for the published one.
+ */
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'verifiable-log',
+    sql: `
+CREATE TABLE logs (
+  log_id     INTEGER PRIMARY KEY,
+  origin     TEXT NOT NULL UNIQUE,
+  tenant     TEXT NOT NULL,
+  state      TEXT NOT NULL DEFAULT 'active',
+  tree_size  INTEGER NOT NULL DEFAULT 0,
+  root_hash  BLOB NOT NULL,
+  right_edge BLOB NOT NULL,
+  last_ts    TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE entries (
+  log_id    INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  leaf      BLOB NOT NULL,
+  leaf_hash BLOB NOT NULL,
+  eid       TEXT NOT NULL,
+  type      TEXT NOT NULL,
+  ts        TEXT NOT NULL,
+  PRIMARY KEY (log_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX entries_eid ON entries(log_id, eid);
+CREATE TABLE disclosures (
+  log_id        INTEGER NOT NULL,
+  seq           INTEGER NOT NULL,
+  unit          INTEGER NOT NULL,
+  pointer       TEXT NOT NULL,
+  disclosure    BLOB,
+  erased_by_seq INTEGER,
+  erased_at     TEXT,
+  PRIMARY KEY (log_id, seq, unit)
+) WITHOUT ROWID;
+CREATE TABLE events (
+  log_id      INTEGER NOT NULL,
+  seq         INTEGER NOT NULL,
+  ts          TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  tenant      TEXT,
+  session_id  TEXT,
+  run_id      TEXT,
+  trace_id    TEXT,
+  actor_id    TEXT,
+  action_type TEXT,
+  target      TEXT,
+  decision    TEXT,
+  status      TEXT,
+  risk        TEXT,
+  time        TEXT,
+  PRIMARY KEY (log_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX events_session ON events(log_id, session_id, seq) WHERE session_id IS NOT NULL;
+CREATE INDEX events_run ON events(log_id, run_id, seq) WHERE run_id IS NOT NULL;
+CREATE INDEX events_trace ON events(log_id, trace_id, seq) WHERE trace_id IS NOT NULL;
+CREATE INDEX events_actor ON events(log_id, actor_id, seq);
+CREATE INDEX events_action ON events(log_id, action_type, seq) WHERE action_type IS NOT NULL;
+CREATE INDEX events_type ON events(log_id, type, seq);
+CREATE INDEX events_ts ON events(log_id, ts);
+CREATE TABLE tiles (
+  log_id INTEGER NOT NULL,
+  level  INTEGER NOT NULL,
+  idx    INTEGER NOT NULL,
+  width  INTEGER NOT NULL,
+  hashes BLOB NOT NULL,
+  PRIMARY KEY (log_id, level, idx)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+  log_id     INTEGER NOT NULL,
+  size       INTEGER NOT NULL,
+  root_hash  BLOB NOT NULL,
+  note       TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (log_id, size)
+);
+CREATE TABLE approvals (
+  id             TEXT PRIMARY KEY,
+  log_origin     TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  request_digest TEXT NOT NULL,
+  approvers      TEXT NOT NULL,
+  expires_at     TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  request        TEXT NOT NULL,
+  decided_by     TEXT,
+  decided_at     TEXT,
+  reason         TEXT
+);
+CREATE INDEX approvals_status ON approvals(status, created_at);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- Defence in depth (the proof does not rely on it): the log is append-only.
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+  BEGIN SELECT RAISE(ABORT, 'auditrail: entries are append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'auditrail: entries are append-only'); END;
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+  BEGIN SELECT RAISE(ABORT, 'auditrail: checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+  BEGIN SELECT RAISE(ABORT, 'auditrail: checkpoints are append-only'); END;
+-- Disclosures may only be erased (value set to NULL, naming the erasure event), never rewritten.
+CREATE TRIGGER disclosures_erase_only BEFORE UPDATE ON disclosures
+  WHEN NEW.disclosure IS NOT NULL OR NEW.erased_by_seq IS NULL OR NEW.pointer IS NOT OLD.pointer
+    OR NEW.seq IS NOT OLD.seq OR NEW.unit IS NOT OLD.unit OR NEW.log_id IS NOT OLD.log_id
+  BEGIN SELECT RAISE(ABORT, 'auditrail: disclosures can only be erased'); END;
+CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures
+  BEGIN SELECT RAISE(ABORT, 'auditrail: disclosures can only be erased'); END;
+-- Full tiles are immutable; partial tiles only grow by appending hashes.
+CREATE TRIGGER tiles_append_only BEFORE UPDATE ON tiles
+  WHEN OLD.width = 256 OR NEW.width < OLD.width OR substr(NEW.hashes, 1, length(OLD.hashes)) IS NOT OLD.hashes
+    OR NEW.level IS NOT OLD.level OR NEW.idx IS NOT OLD.idx OR NEW.log_id IS NOT OLD.log_id
+  BEGIN SELECT RAISE(ABORT, 'auditrail: tiles are append-only'); END;
+CREATE TRIGGER tiles_no_delete BEFORE DELETE ON tiles
+  BEGIN SELECT RAISE(ABORT, 'auditrail: tiles are append-only'); END;
+`,
+  },
+];

@@ -1,0 +1,522 @@
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { AuditError } from '../../errors.js';
+import type {
+  AppendContext,
+  AppendPlan,
+  ApprovalRow,
+  AuditStore,
+  CheckpointRow,
+  DisclosureRow,
+  EntryRow,
+  EventFilter,
+  ExistingEntry,
+  LogHead,
+  StoredEvent,
+} from '../store.js';
+import { tileKey } from '../store.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+export interface SqliteStoreOptions {
+  /** Open read-only (verification, export); no migration is applied. */
+  readonly?: boolean;
+}
+
+const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
+  tenant: 'tenant',
+  session_id: 'session_id',
+  run_id: 'run_id',
+  trace_id: 'trace_id',
+  actor_id: 'actor_id',
+  action_type: 'action_type',
+  target: 'target',
+  type: 'type',
+  decision: 'decision',
+  status: 'status',
+  risk: 'risk',
+  since: 'ts',
+  until: 'ts',
+};
+
+function headOf(r: Row): LogHead {
+  return {
+    logId: r['log_id'] as number,
+    origin: r['origin'] as string,
+    tenant: r['tenant'] as string,
+    size: r['tree_size'] as number,
+    root: r['root_hash'] as Buffer,
+    rightEdge: r['right_edge'] as Buffer,
+    lastTs: (r['last_ts'] as string | null) ?? null,
+  };
+}
+
+function entryOf(r: unknown[]): EntryRow {
+  return {
+    seq: r[0] as number,
+    leaf: r[1] as Buffer,
+    leafHash: r[2] as Buffer,
+    eid: r[3] as string,
+    type: r[4] as string,
+    ts: r[5] as string,
+  };
+}
+
+function approvalOf(r: Row): ApprovalRow {
+  return {
+    id: r['id'] as string,
+    logOrigin: r['log_origin'] as string,
+    status: r['status'] as ApprovalRow['status'],
+    requestDigest: r['request_digest'] as string,
+    approvers: JSON.parse(r['approvers'] as string) as string[],
+    expiresAt: r['expires_at'] as string,
+    createdAt: r['created_at'] as string,
+    request: r['request'] as string,
+    decidedBy: (r['decided_by'] as string | null) ?? null,
+    decidedAt: (r['decided_at'] as string | null) ?? null,
+    reason: (r['reason'] as string | null) ?? null,
+  };
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
+ * is on disk before `append` resolves. The file is created with mode 0600 in a 0700 directory.
+ *
+ * @example
+ * const store = openSqliteStore('./.auditrail/audit.db');
+ */
+export class SqliteStore implements AuditStore {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  readonly path: string;
+  private readonly stmts;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.path = path === ':memory:' ? path : resolve(path);
+    if (this.path !== ':memory:' && !options.readonly) {
+      const dir = dirname(this.path);
+      if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!existsSync(this.path)) closeSync(openSync(this.path, 'a', 0o600));
+      chmodSync(this.path, 0o600);
+    }
+    try {
+      this.db = new Database(this.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    } catch (e) {
+      throw new AuditError('store_failure', `cannot open SQLite database ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
+    this.db.pragma('busy_timeout = 5000');
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    }
+    this.db.pragma('cache_size = -65536');
+    const db = this.db;
+    this.stmts = {
+      logByOrigin: db.prepare('SELECT * FROM logs WHERE origin = ?'),
+      logById: db.prepare('SELECT * FROM logs WHERE log_id = ?'),
+      listLogs: db.prepare('SELECT * FROM logs ORDER BY log_id'),
+      insertLog: db.prepare(
+        'INSERT INTO logs (origin, tenant, tree_size, root_hash, right_edge, created_at) VALUES (?, ?, 0, ?, ?, ?)',
+      ),
+      updateLog: db.prepare(
+        'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ? AND tree_size = ?',
+      ),
+      eid: db.prepare('SELECT seq, leaf_hash, eid FROM entries WHERE log_id = ? AND eid = ?').raw(),
+      insertEntry: db.prepare(
+        'INSERT INTO entries (log_id, seq, leaf, leaf_hash, eid, type, ts) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertDisclosure: db.prepare(
+        'INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (?, ?, ?, ?, ?)',
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO events (log_id, seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type,
+           target, decision, status, risk, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertTile: db.prepare(
+        `INSERT INTO tiles (log_id, level, idx, width, hashes) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (log_id, level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes`,
+      ),
+      tile: db.prepare('SELECT hashes FROM tiles WHERE log_id = ? AND level = ? AND idx = ?').pluck(),
+      entriesRange: db
+        .prepare(
+          'SELECT seq, leaf, leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
+        )
+        .raw(),
+      disclosuresRange: db
+        .prepare(
+          'SELECT seq, unit, pointer, disclosure, erased_by_seq FROM disclosures WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq, unit',
+        )
+        .raw(),
+      entryBySeq: db
+        .prepare('SELECT seq, leaf, leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND seq = ?')
+        .raw(),
+      entryByEid: db
+        .prepare('SELECT seq, leaf, leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND eid = ?')
+        .raw(),
+      storedSize: db.prepare('SELECT count(*) AS n, max(seq) AS m FROM entries WHERE log_id = ?'),
+      insertCheckpoint: db.prepare(
+        'INSERT OR IGNORE INTO checkpoints (log_id, size, root_hash, note, created_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      checkpoints: db.prepare('SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size'),
+      latestCheckpoint: db.prepare(
+        'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+      ),
+      putApproval: db.prepare(
+        `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at, request,
+           decided_by, decided_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getApproval: db.prepare('SELECT * FROM approvals WHERE id = ?'),
+      listApprovals: db.prepare('SELECT * FROM approvals ORDER BY created_at'),
+      listApprovalsByStatus: db.prepare('SELECT * FROM approvals WHERE status = ? ORDER BY created_at'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+    };
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    const applied = new Map(
+      (this.db.prepare('SELECT id, checksum FROM migrations').all() as Row[]).map((r) => [
+        r['id'] as number,
+        r['checksum'] as string,
+      ]),
+    );
+    for (const m of SQLITE_MIGRATIONS) {
+      const checksum = createHash('sha256').update(m.sql).digest('hex');
+      const have = applied.get(m.id);
+      if (have !== undefined) {
+        if (have !== checksum) {
+          throw new AuditError(
+            'store_failure',
+            `migration ${m.id} (${m.name}) in ${this.path} has checksum ${have}, expected ${checksum}: the schema was altered`,
+          );
+        }
+        continue;
+      }
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
+          .run(m.id, m.name, checksum, new Date().toISOString());
+      }).immediate();
+    }
+  }
+
+  /** Migrations recorded in this database, with their checksums. */
+  migrations(): { id: number; name: string; checksum: string }[] {
+    return this.db.prepare('SELECT id, name, checksum FROM migrations ORDER BY id').all() as {
+      id: number;
+      name: string;
+      checksum: string;
+    }[];
+  }
+
+  openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead> {
+    const existing = this.stmts.logByOrigin.get(origin) as Row | undefined;
+    if (existing) return Promise.resolve(headOf(existing));
+    this.stmts.insertLog.run(origin, tenant, emptyRoot, Buffer.alloc(0), new Date().toISOString());
+    return Promise.resolve(headOf(this.stmts.logByOrigin.get(origin) as Row));
+  }
+
+  getLog(origin: string): Promise<LogHead | undefined> {
+    const r = this.stmts.logByOrigin.get(origin) as Row | undefined;
+    return Promise.resolve(r ? headOf(r) : undefined);
+  }
+
+  listLogs(): Promise<LogHead[]> {
+    return Promise.resolve((this.stmts.listLogs.all() as Row[]).map(headOf));
+  }
+
+  append<T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+  ): Promise<T> {
+    try {
+      const run = this.db.transaction(() => {
+        const row = this.stmts.logByOrigin.get(origin) as Row | undefined;
+        if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
+        const head = headOf(row);
+        const existing = new Map<string, ExistingEntry>();
+        for (const eid of eids) {
+          const r = this.stmts.eid.get(head.logId, eid) as unknown[] | undefined;
+          if (r) existing.set(eid, { seq: r[0] as number, leafHash: r[1] as Buffer, eid });
+        }
+        const partialTiles = [];
+        for (const t of partialTilesOf(head.size)) {
+          const hashes = this.stmts.tile.get(head.logId, t.level, t.index) as Buffer | undefined;
+          if (!hashes) throw new AuditError('store_failure', `tile ${t.level}/${t.index} of ${origin} is missing`);
+          partialTiles.push({ level: t.level, index: t.index, width: hashes.length / 32, hashes });
+        }
+        const { plan: p, result } = plan({ head, existing, partialTiles });
+        this.write(head, p);
+        return result;
+      });
+      return Promise.resolve(run.immediate());
+    } catch (e) {
+      if (e instanceof AuditError) return Promise.reject(e);
+      return Promise.reject(
+        new AuditError('store_failure', `append to ${origin} failed: ${(e as Error).message}`, { cause: e }),
+      );
+    }
+  }
+
+  private write(head: LogHead, p: AppendPlan): void {
+    const id = head.logId;
+    const s = this.stmts;
+    for (const e of p.entries) s.insertEntry.run(id, e.seq, e.leaf, e.leafHash, e.eid, e.type, e.ts);
+    for (const d of p.disclosures) s.insertDisclosure.run(id, d.seq, d.unit, d.pointer, d.disclosure);
+    for (let i = 0; i < p.index.length; i++) {
+      const x = p.index[i]!;
+      const e = p.entries[i]!;
+      s.insertEvent.run(
+        id,
+        x.seq,
+        e.ts,
+        e.type,
+        x.tenant,
+        x.session_id,
+        x.run_id,
+        x.trace_id,
+        x.actor_id,
+        x.action_type,
+        x.target,
+        x.decision,
+        x.status,
+        x.risk,
+        x.time,
+      );
+    }
+    for (const t of p.tiles) s.upsertTile.run(id, t.level, t.index, t.width, t.hashes);
+    if (p.entries.length > 0) {
+      const r = s.updateLog.run(p.head.size, p.head.root, p.head.rightEdge, p.head.lastTs, id, head.size);
+      if (r.changes !== 1) throw new AuditError('conflict', `log ${head.origin} moved during append`);
+    }
+  }
+
+  private attach(entries: EntryRow[], logId: number, from: number, to: number): StoredEvent[] {
+    if (entries.length === 0) return [];
+    const ds = this.stmts.disclosuresRange.all(logId, from, to) as unknown[][];
+    return mergeDisclosures(entries, ds);
+  }
+
+  readEvents(logId: number, from: number, to: number): Promise<StoredEvent[]> {
+    const entries = (this.stmts.entriesRange.all(logId, from, to) as unknown[][]).map(entryOf);
+    return Promise.resolve(this.attach(entries, logId, from, to));
+  }
+
+  getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined> {
+    const r = this.stmts.entryBySeq.get(logId, seq) as unknown[] | undefined;
+    if (!r) return Promise.resolve(undefined);
+    return Promise.resolve(this.attach([entryOf(r)], logId, seq, seq + 1)[0]);
+  }
+
+  getByEid(logId: number, eid: string): Promise<StoredEvent | undefined> {
+    const r = this.stmts.entryByEid.get(logId, eid) as unknown[] | undefined;
+    if (!r) return Promise.resolve(undefined);
+    const e = entryOf(r);
+    return Promise.resolve(this.attach([e], logId, e.seq, e.seq + 1)[0]);
+  }
+
+  private where(logId: number, filter: EventFilter): { sql: string; args: unknown[] } {
+    const clauses = ['v.log_id = ?'];
+    const args: unknown[] = [logId];
+    for (const [k, v] of Object.entries(filter) as [keyof EventFilter, string | undefined][]) {
+      if (v === undefined) continue;
+      const col = FILTER_COLUMNS[k];
+      if (!col) continue;
+      if (k === 'since') clauses.push(`v.ts >= ?`);
+      else if (k === 'until') clauses.push(`v.ts < ?`);
+      else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
+        clauses.push(`v.${col} GLOB ?`);
+      } else clauses.push(`v.${col} = ?`);
+      args.push(v);
+    }
+    return { sql: clauses.join(' AND '), args };
+  }
+
+  query(
+    logId: number,
+    filter: EventFilter,
+    options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
+  ): Promise<StoredEvent[]> {
+    const w = this.where(logId, filter);
+    let sql = w.sql;
+    const args = [...w.args];
+    if (options.after !== undefined) {
+      sql += ' AND v.seq > ?';
+      args.push(options.after);
+    }
+    if (options.before !== undefined) {
+      sql += ' AND v.seq < ?';
+      args.push(options.before);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT e.seq, e.leaf, e.leaf_hash, e.eid, e.type, e.ts FROM events v
+         JOIN entries e ON e.log_id = v.log_id AND e.seq = v.seq
+         WHERE ${sql} ORDER BY v.seq ${options.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`,
+      )
+      .raw()
+      .all(...args, options.limit) as unknown[][];
+    const entries = rows.map(entryOf);
+    if (entries.length === 0) return Promise.resolve([]);
+    const seqs = entries.map((e) => e.seq);
+    const ds: unknown[][] = [];
+    const lookup = this.db.prepare(
+      'SELECT seq, unit, pointer, disclosure, erased_by_seq FROM disclosures WHERE log_id = ? AND seq = ? ORDER BY unit',
+    );
+    for (const seq of seqs) ds.push(...(lookup.raw().all(logId, seq) as unknown[][]));
+    const sorted = options.order === 'desc' ? [...entries].sort((a, b) => a.seq - b.seq) : entries;
+    const merged = mergeDisclosures(sorted, ds.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number)));
+    return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
+  }
+
+  countEvents(logId: number, filter: EventFilter): Promise<number> {
+    const w = this.where(logId, filter);
+    const r = this.db.prepare(`SELECT count(*) FROM events v WHERE ${w.sql}`).pluck().get(...w.args) as number;
+    return Promise.resolve(r);
+  }
+
+  getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    for (const k of keys) {
+      const h = this.stmts.tile.get(logId, k.level, k.index) as Buffer | undefined;
+      if (h) out.set(tileKey(k.level, k.index), h);
+    }
+    return Promise.resolve(out);
+  }
+
+  addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {
+    this.stmts.insertCheckpoint.run(logId, row.size, row.root, row.note, row.createdAt);
+    return Promise.resolve();
+  }
+
+  listCheckpoints(logId: number): Promise<CheckpointRow[]> {
+    return Promise.resolve((this.stmts.checkpoints.all(logId) as Row[]).map(checkpointOf));
+  }
+
+  latestCheckpoint(logId: number): Promise<CheckpointRow | undefined> {
+    const r = this.stmts.latestCheckpoint.get(logId) as Row | undefined;
+    return Promise.resolve(r ? checkpointOf(r) : undefined);
+  }
+
+  async *scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<StoredEvent[]> {
+    for (let a = from; a < to; a += chunk) {
+      const b = Math.min(to, a + chunk);
+      yield this.attach((this.stmts.entriesRange.all(logId, a, b) as unknown[][]).map(entryOf), logId, a, b);
+      await Promise.resolve();
+    }
+  }
+
+  storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }> {
+    const r = this.stmts.storedSize.get(logId) as Row;
+    return Promise.resolve({ count: r['n'] as number, maxSeq: (r['m'] as number | null) ?? null });
+  }
+
+  putApproval(a: ApprovalRow): Promise<void> {
+    this.stmts.putApproval.run(
+      a.id,
+      a.logOrigin,
+      a.status,
+      a.requestDigest,
+      JSON.stringify(a.approvers),
+      a.expiresAt,
+      a.createdAt,
+      a.request,
+      a.decidedBy,
+      a.decidedAt,
+      a.reason,
+    );
+    return Promise.resolve();
+  }
+
+  getApproval(id: string): Promise<ApprovalRow | undefined> {
+    const r = this.stmts.getApproval.get(id) as Row | undefined;
+    return Promise.resolve(r ? approvalOf(r) : undefined);
+  }
+
+  listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]> {
+    const rows = (status ? this.stmts.listApprovalsByStatus.all(status) : this.stmts.listApprovals.all()) as Row[];
+    return Promise.resolve(rows.map(approvalOf));
+  }
+
+  updateApproval(
+    id: string,
+    from: ApprovalRow['status'],
+    to: Partial<Pick<ApprovalRow, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>>,
+  ): Promise<boolean> {
+    const r = this.db
+      .prepare(
+        `UPDATE approvals SET status = coalesce(?, status), decided_by = coalesce(?, decided_by),
+           decided_at = coalesce(?, decided_at), reason = coalesce(?, reason) WHERE id = ? AND status = ?`,
+      )
+      .run(to.status ?? null, to.decidedBy ?? null, to.decidedAt ?? null, to.reason ?? null, id, from);
+    return Promise.resolve(r.changes === 1);
+  }
+
+  getMeta(key: string): Promise<string | undefined> {
+    return Promise.resolve(this.stmts.getMeta.get(key) as string | undefined);
+  }
+
+  setMeta(key: string, value: string): Promise<void> {
+    this.stmts.setMeta.run(key, value);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+}
+
+function checkpointOf(r: Row): CheckpointRow {
+  return {
+    size: r['size'] as number,
+    root: r['root_hash'] as Buffer,
+    note: r['note'] as string,
+    createdAt: r['created_at'] as string,
+  };
+}
+
+/** Joins disclosure rows (sorted by seq, unit) onto entries (sorted by seq). */
+export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  let j = 0;
+  for (const entry of entries) {
+    while (j < ds.length && (ds[j]![0] as number) < entry.seq) j++;
+    const list: DisclosureRow[] = [];
+    while (j < ds.length && (ds[j]![0] as number) === entry.seq) {
+      const d = ds[j]!;
+      list.push({
+        seq: d[0] as number,
+        unit: d[1] as number,
+        pointer: d[2] as string,
+        disclosure: (d[3] as Buffer | null) ?? null,
+        erasedBySeq: (d[4] as number | null) ?? null,
+      });
+      j++;
+    }
+    out.push({ entry, disclosures: list });
+  }
+  return out;
+}
+
+/** The rightmost (partial) tile of each level for a tree of `size` leaves (C2SP tlog-tiles). */
+export function partialTilesOf(size: number): { level: number; index: number }[] {
+  const out: { level: number; index: number }[] = [];
+  let n = size;
+  for (let level = 0; n > 0; level++) {
+    if (n % 256 !== 0) out.push({ level, index: Math.floor(n / 256) });
+    n = Math.floor(n / 256);
+  }
+  return out;
+}

@@ -1,0 +1,170 @@
+import type { TileRow } from '../core/tiles.js';
+
+/**
+ * Storage for verifiable logs. Stores persist bytes and never compute hashes: everything that is
+ * hashed or signed is computed by `core/` (through the `plan` callback of {@link AuditStore.append})
+ * and handed to the store as bytes. One contract suite (`store.contract.ts`) runs against every
+ * implementation.
+ */
+
+/** The state of one log: its tree head and what is needed to extend it. */
+export interface LogHead {
+  logId: number;
+  origin: string;
+  tenant: string;
+  size: number;
+  root: Buffer;
+  /** Compact range [0, size): concatenated 32-byte perfect-subtree roots, largest first. */
+  rightEdge: Buffer;
+  lastTs: string | null;
+}
+
+export interface EntryRow {
+  seq: number;
+  leaf: Buffer;
+  leafHash: Buffer;
+  eid: string;
+  type: string;
+  ts: string;
+}
+
+export interface DisclosureRow {
+  seq: number;
+  unit: number;
+  pointer: string;
+  /** JCS([salt, pointer, value]); null once erased. */
+  disclosure: Buffer | null;
+  erasedBySeq: number | null;
+}
+
+/** Columns used for filtering; they mirror fields of the event (never hashed, only indexed). */
+export interface IndexRow {
+  seq: number;
+  tenant: string | null;
+  session_id: string | null;
+  run_id: string | null;
+  trace_id: string | null;
+  actor_id: string | null;
+  action_type: string | null;
+  target: string | null;
+  decision: string | null;
+  status: string | null;
+  risk: string | null;
+  time: string | null;
+}
+
+export interface AppendPlan {
+  entries: EntryRow[];
+  disclosures: DisclosureRow[];
+  index: IndexRow[];
+  tiles: TileRow[];
+  head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null };
+}
+
+export interface ExistingEntry {
+  seq: number;
+  leafHash: Buffer;
+  eid: string;
+}
+
+/** What the store hands the planner inside the append transaction, with the log row locked. */
+export interface AppendContext {
+  head: LogHead;
+  /** Entries already stored under the batch's event ids (idempotent re-sends). */
+  existing: Map<string, ExistingEntry>;
+  /** The current rightmost (partial) tile of each level. */
+  partialTiles: TileRow[];
+}
+
+export interface CheckpointRow {
+  size: number;
+  root: Buffer;
+  note: string;
+  createdAt: string;
+}
+
+export interface EventFilter {
+  tenant?: string;
+  session_id?: string;
+  run_id?: string;
+  trace_id?: string;
+  actor_id?: string;
+  action_type?: string;
+  target?: string;
+  type?: string;
+  decision?: string;
+  status?: string;
+  risk?: string;
+  /** Inclusive lower bound on the log's `ts` (RFC 3339). */
+  since?: string;
+  /** Exclusive upper bound on the log's `ts`. */
+  until?: string;
+}
+
+export interface StoredEvent {
+  entry: EntryRow;
+  disclosures: DisclosureRow[];
+}
+
+export interface ApprovalRow {
+  id: string;
+  logOrigin: string;
+  status: 'pending' | 'granted' | 'denied' | 'expired' | 'used';
+  requestDigest: string;
+  approvers: string[];
+  expiresAt: string;
+  createdAt: string;
+  request: string;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  reason: string | null;
+}
+
+export interface AuditStore {
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
+  /** Returns the log, creating it (empty) if it does not exist. */
+  openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead>;
+  getLog(origin: string): Promise<LogHead | undefined>;
+  listLogs(): Promise<LogHead[]>;
+  /**
+   * One durable transaction: lock the log, look up `eids`, call `plan` with the locked state and
+   * write what it returns. Resolves only after the commit is durable.
+   */
+  append<T>(origin: string, eids: readonly string[], plan: (ctx: AppendContext) => { plan: AppendPlan; result: T }): Promise<T>;
+  /** Entries with seq in [from, to), ascending, with their disclosures. */
+  readEvents(logId: number, from: number, to: number): Promise<StoredEvent[]>;
+  getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined>;
+  getByEid(logId: number, eid: string): Promise<StoredEvent | undefined>;
+  /** Filtered listing in seq order (descending when `order` is 'desc'), after the cursor seq. */
+  query(
+    logId: number,
+    filter: EventFilter,
+    options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
+  ): Promise<StoredEvent[]>;
+  countEvents(logId: number, filter: EventFilter): Promise<number>;
+  getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>>;
+  addCheckpoint(logId: number, row: CheckpointRow): Promise<void>;
+  listCheckpoints(logId: number): Promise<CheckpointRow[]>;
+  latestCheckpoint(logId: number): Promise<CheckpointRow | undefined>;
+  /** Streams every entry of a log in seq order, in chunks, for verification. */
+  scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<StoredEvent[]>;
+  /** All seqs actually stored, to tell deletions from truncation (verification only). */
+  storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }>;
+  putApproval(row: ApprovalRow): Promise<void>;
+  getApproval(id: string): Promise<ApprovalRow | undefined>;
+  listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]>;
+  /** Compare-and-set of an approval's status; false when it was not in `from`. */
+  updateApproval(
+    id: string,
+    from: ApprovalRow['status'],
+    to: Partial<Pick<ApprovalRow, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>>,
+  ): Promise<boolean>;
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Key of a tile in maps returned by {@link AuditStore.getTiles}. */
+export function tileKey(level: number, index: number): string {
+  return `${level}/${index}`;
+}

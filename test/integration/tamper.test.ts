@@ -1,0 +1,203 @@
+import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import { copyFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { signCheckpoint } from '../../src/core/checkpoint.js';
+import { encodeLeaf, parseLeaf } from '../../src/core/leaf.js';
+import { hashLeaf } from '../../src/core/merkle.js';
+import { generateSigner } from '../../src/core/note.js';
+import type { FailureKind, VerifyReport } from '../../src/core/verify-log.js';
+import { openAuditTrail } from '../../src/index.js';
+import { sampleEvent, tempDir } from './helpers.js';
+
+const N = 40;
+
+async function makeLog(dir: string, n = N, tenant = 'acme', log?: string): Promise<string> {
+  const db = join(dir, 'audit.db');
+  const trail = await openAuditTrail({ tenant, db, checkpointIntervalMs: 0, ...(log ? { log } : {}) });
+  for (let i = 0; i < n; i++) {
+    await trail.record(sampleEvent(i));
+    if (i === 19) await trail.checkpoint();
+  }
+  await trail.checkpoint();
+  await trail.close();
+  return db;
+}
+
+/** Opens the file with plain SQL, as an attacker with database access would, triggers dropped. */
+function tamper(db: string, sql: (d: Database.Database) => void): void {
+  const d = new Database(db);
+  for (const t of d.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[]) {
+    d.exec(`DROP TRIGGER ${t}`);
+  }
+  sql(d);
+  d.close();
+}
+
+async function verify(db: string, tenant = 'acme', log?: string): Promise<VerifyReport> {
+  const trail = await openAuditTrail({ tenant, db, checkpointIntervalMs: 0, ...(log ? { log } : {}) });
+  try {
+    return await trail.verify();
+  } finally {
+    await trail.close();
+  }
+}
+
+function assertFailure(r: VerifyReport, kind: FailureKind, seq: number | null): void {
+  assert.equal(r.ok, false, 'verify must fail');
+  assert.ok(
+    r.failures.some((f) => f.kind === kind && (seq === null || f.seq === seq)),
+    `expected ${kind} at seq ${seq}, got ${JSON.stringify(r.failures)}`,
+  );
+}
+
+describe('tamper suite (real SQLite file, triggers dropped)', () => {
+  it('an untouched log verifies', async () => {
+    const db = await makeLog(tempDir());
+    const r = await verify(db);
+    assert.equal(r.ok, true, JSON.stringify(r.failures));
+    assert.equal(r.size, N);
+    assert.equal(r.checkpoints_verified, 3); // sizes 20, 40 and the witnessed 40
+    assert.equal(r.unsigned_tail, 0);
+  });
+
+  it('catches an edited payload and names the seq', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) =>
+      d
+        .prepare("UPDATE disclosures SET disclosure = CAST(replace(CAST(disclosure AS TEXT), 'shipped', 'refunded') AS BLOB) WHERE seq = 5 AND pointer = '/outcome/result'")
+        .run(),
+    );
+    const r = await verify(db);
+    assertFailure(r, 'payload_edited', 5);
+    assert.equal(r.failures.length, 1);
+  });
+
+  it('catches a deleted payload', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => d.prepare("DELETE FROM disclosures WHERE seq = 8 AND pointer = ''").run());
+    assertFailure(await verify(db), 'payload_deleted', 8);
+  });
+
+  it('catches an edited leaf', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 7').pluck().get() as Buffer;
+      const rec = parseLeaf(leaf);
+      d.prepare('UPDATE entries SET leaf = ? WHERE seq = 7').run(encodeLeaf({ ...rec, type: 'action.failed' }));
+    });
+    assertFailure(await verify(db), 'leaf_edited', 7);
+  });
+
+  it('catches a leaf rewritten together with its stored hash', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 12').pluck().get() as Buffer;
+      const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
+      d.prepare('UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 12').run(forged, hashLeaf(forged), 'action.failed');
+    });
+    const r = await verify(db);
+    assertFailure(r, 'tile_mismatch', 12);
+    assertFailure(r, 'checkpoint_mismatch', 20);
+  });
+
+  it('catches a deleted entry', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      d.prepare('DELETE FROM entries WHERE seq = 10').run();
+      d.prepare('DELETE FROM disclosures WHERE seq = 10').run();
+      d.prepare('DELETE FROM events WHERE seq = 10').run();
+    });
+    const r = await verify(db);
+    assertFailure(r, 'entry_deleted', 10);
+    // The tree stays aligned (tile hash), so nothing else is blamed.
+    assert.deepEqual(r.failures.map((f) => f.kind), ['entry_deleted']);
+  });
+
+  it('catches two swapped entries', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      d.prepare('UPDATE entries SET seq = -1 WHERE seq = 3').run();
+      d.prepare('UPDATE entries SET seq = 3 WHERE seq = 4').run();
+      d.prepare('UPDATE entries SET seq = 4 WHERE seq = -1').run();
+    });
+    const r = await verify(db);
+    assertFailure(r, 'reordered', 3);
+    assertFailure(r, 'reordered', 4);
+  });
+
+  it('catches a truncated tail', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      d.prepare('DELETE FROM entries WHERE seq >= 35').run();
+      d.prepare('DELETE FROM disclosures WHERE seq >= 35').run();
+    });
+    assertFailure(await verify(db), 'truncated', 35);
+  });
+
+  it('catches a truncated tail even when the head and checkpoints are rolled back too', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      d.prepare('DELETE FROM entries WHERE seq >= 20').run();
+      d.prepare('DELETE FROM disclosures WHERE seq >= 20').run();
+      d.prepare('DELETE FROM checkpoints WHERE size > 20').run();
+      const cp = d.prepare('SELECT root_hash FROM checkpoints WHERE size = 20').pluck().get() as Buffer;
+      d.prepare("UPDATE logs SET tree_size = 20, root_hash = ?, right_edge = x''").run(cp);
+    });
+    assertFailure(await verify(db), 'rolled_back', 20);
+  });
+
+  it('catches a forged entry inserted after the head', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 39').pluck().get() as Buffer;
+      const forged = encodeLeaf({ ...parseLeaf(leaf), seq: N, eid: 'forged-1' });
+      d.prepare("INSERT INTO entries VALUES (1, ?, ?, ?, 'forged-1', 'action.intent', ?)").run(N, forged, hashLeaf(forged), parseLeaf(leaf).ts);
+    });
+    assertFailure(await verify(db), 'forged_entry', N);
+  });
+
+  it('catches a checkpoint replaced by one signed with another key', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      const row = d.prepare('SELECT size, root_hash FROM checkpoints WHERE size = 20').get() as { size: number; root_hash: Buffer };
+      const other = generateSigner('auditrail.local/t/acme/default').signer;
+      const note = signCheckpoint({ origin: 'auditrail.local/t/acme/default', size: 20, root: row.root_hash }, [other]);
+      d.prepare('UPDATE checkpoints SET note = ? WHERE size = 20').run(note);
+    });
+    assertFailure(await verify(db), 'checkpoint_forged', 20);
+  });
+
+  it('catches an older copy of the database restored after newer checkpoints were handed out', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
+    await trail.checkpoint();
+    await trail.close();
+    copyFileSync(db, join(dir, 'backup.db'));
+    const again = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    for (let i = 20; i < 30; i++) await again.record(sampleEvent(i));
+    await again.checkpoint(); // handed out: the witness file now holds size 30
+    await again.close();
+    rmSync(`${db}-wal`, { force: true });
+    rmSync(`${db}-shm`, { force: true });
+    copyFileSync(join(dir, 'backup.db'), db);
+    assertFailure(await verify(db), 'rolled_back', 20);
+  });
+
+  it('catches an entry moved to another log', async () => {
+    const dir = tempDir();
+    const db = await makeLog(dir, N, 'acme', 'prod');
+    await makeLog(dir, 10, 'acme', 'staging');
+    tamper(db, (d) => {
+      const ids = d.prepare('SELECT origin, log_id FROM logs').all() as { origin: string; log_id: number }[];
+      const prod = ids.find((x) => x.origin.endsWith('/prod'))!.log_id;
+      const staging = ids.find((x) => x.origin.endsWith('/staging'))!.log_id;
+      d.prepare('UPDATE entries SET log_id = ?, seq = 10 WHERE log_id = ? AND seq = 6').run(staging, prod);
+    });
+    assertFailure(await verify(db, 'acme', 'prod'), 'entry_deleted', 6);
+    assertFailure(await verify(db, 'acme', 'staging'), 'cross_log', 10);
+  });
+});
