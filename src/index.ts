@@ -24,7 +24,15 @@ export {
 export type { Receipt } from './sdk/append-plan.js';
 export { KeyRing } from './sdk/keys.js';
 export { AuditError, ValidationError, type AuditErrorCode, type ValidationIssue } from './errors.js';
-export type { AuditEvent, RecordedEvent, Actor, EventType, RiskLevel, Decision, OutcomeStatus } from './event/types.js';
+export type {
+  AuditEvent,
+  RecordedEvent,
+  Actor,
+  EventType,
+  RiskLevel,
+  Decision,
+  OutcomeStatus,
+} from './event/types.js';
 export { EVENT_SCHEMA, EVENT_TYPES } from './event/schema.js';
 export { validateEvent } from './event/validate.js';
 export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';

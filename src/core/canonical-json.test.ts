@@ -28,7 +28,10 @@ describe('canonicalize (RFC 8785)', () => {
     assert.throws(() => canonicalize(new Map()), /Map/);
   });
   it('serialises numbers with the ECMAScript shortest form', () => {
-    assert.equal(canonicalize([1e21, 1e-7, -0, 0.1 + 0.2, 5e-324]), '[1e+21,1e-7,0,0.30000000000000004,5e-324]');
+    assert.equal(
+      canonicalize([1e21, 1e-7, -0, 0.1 + 0.2, 5e-324]),
+      '[1e+21,1e-7,0,0.30000000000000004,5e-324]',
+    );
   });
   it('rejects pathological nesting', () => {
     let deep: unknown = 1;

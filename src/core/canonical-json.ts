@@ -52,7 +52,9 @@ function write(value: unknown, depth: number): string {
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) {
         if (value instanceof Date) return write(value.toISOString(), depth);
-        throw new CanonicalJsonError(`cannot canonicalize a ${value.constructor?.name ?? 'non-plain'} object`);
+        throw new CanonicalJsonError(
+          `cannot canonicalize a ${value.constructor?.name ?? 'non-plain'} object`,
+        );
       }
       const obj = value as Record<string, unknown>;
       // Default sort compares UTF-16 code units, exactly what RFC 8785 §3.2.3 asks.

@@ -61,7 +61,8 @@ describe('checkpoint text (c2sp.org/tlog-checkpoint)', () => {
       [`o\n1\n${root}\n\n`, /extension/],
       [`o\n1\n${root}\nok\n\n`, /extension/],
     ];
-    for (const [text, message] of cases) assert.throws(() => parseCheckpoint(text), message, JSON.stringify(text));
+    for (const [text, message] of cases)
+      assert.throws(() => parseCheckpoint(text), message, JSON.stringify(text));
   });
 
   it('refuses to format bad checkpoints', () => {
@@ -95,7 +96,10 @@ describe('signed checkpoints', () => {
 
   it('rejects another origin or a checkpoint only a witness vouches for', () => {
     const note = signCheckpoint(sampleCheckpoint(), [log, witness]);
-    assert.throws(() => openCheckpoint(note, [logV], 'audit.example.com/t/other/prod'), code('name_mismatch'));
+    assert.throws(
+      () => openCheckpoint(note, [logV], 'audit.example.com/t/other/prod'),
+      code('name_mismatch'),
+    );
     assert.throws(() => openCheckpoint(note, [witnessV]), code('name_mismatch'));
     const foreign = signCheckpoint({ ...sampleCheckpoint(), origin: 'evil.example/log' }, [log]);
     assert.throws(() => openCheckpoint(foreign, [logV]), code('name_mismatch'));

@@ -82,7 +82,11 @@ export function parseCheckpoint(text: string): Checkpoint {
   const size = Number(sizeLine);
   if (!Number.isSafeInteger(size)) throw new Error('checkpoint size exceeds 2^53-1');
   const root = Buffer.from(rootLine, 'base64');
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(rootLine) || root.toString('base64') !== rootLine || root.length !== HASH_SIZE) {
+  if (
+    !/^[A-Za-z0-9+/]{43}=$/.test(rootLine) ||
+    root.toString('base64') !== rootLine ||
+    root.length !== HASH_SIZE
+  ) {
     throw new Error(`checkpoint root must be the canonical base64 of ${HASH_SIZE} bytes`);
   }
   for (const ext of lines.slice(3)) {
@@ -126,11 +130,17 @@ export function openCheckpoint(
     throw new NoteError('malformed', (e as Error).message, { cause: e });
   }
   if (expectedOrigin !== undefined && cp.origin !== expectedOrigin) {
-    throw new NoteError('name_mismatch', `checkpoint origin ${cp.origin} is not the expected ${expectedOrigin}`);
+    throw new NoteError(
+      'name_mismatch',
+      `checkpoint origin ${cp.origin} is not the expected ${expectedOrigin}`,
+    );
   }
   // tlog-checkpoint §Signatures: the log's key name matches the origin.
   if (!opened.verifiedBy.includes(cp.origin)) {
-    throw new NoteError('name_mismatch', `checkpoint for ${cp.origin} is not signed by a trusted key of that name`);
+    throw new NoteError(
+      'name_mismatch',
+      `checkpoint for ${cp.origin} is not signed by a trusted key of that name`,
+    );
   }
   return { ...cp, note: opened };
 }

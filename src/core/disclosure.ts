@@ -120,7 +120,9 @@ export function splitEvent(event: Record<string, unknown>, pointers: readonly st
 export function assembleEvent(parts: readonly DisclosurePart[]): Record<string, unknown> {
   const base = parts.find((p) => p.pointer === '');
   const out: Record<string, unknown> =
-    base && typeof base.value === 'object' && base.value !== null ? structuredClone(base.value as object) as Record<string, unknown> : {};
+    base && typeof base.value === 'object' && base.value !== null
+      ? (structuredClone(base.value) as Record<string, unknown>)
+      : {};
   for (const part of parts) {
     if (part.pointer === '') continue;
     const tokens = part.pointer.split('/').slice(1).map(unescapeToken);

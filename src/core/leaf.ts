@@ -28,7 +28,8 @@ export const MAX_LEAF_BYTES = 16 * 1024;
  */
 export function encodeLeaf(rec: LeafRecord): Buffer {
   const bytes = canonicalBytes(rec);
-  if (bytes.length > MAX_LEAF_BYTES) throw new RangeError(`leaf record is ${bytes.length} bytes (max ${MAX_LEAF_BYTES})`);
+  if (bytes.length > MAX_LEAF_BYTES)
+    throw new RangeError(`leaf record is ${bytes.length} bytes (max ${MAX_LEAF_BYTES})`);
   return bytes;
 }
 
@@ -48,10 +49,12 @@ export function parseLeaf(bytes: Uint8Array): LeafRecord {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('leaf is not an object');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!KEYS.has(k)) throw new Error(`leaf has unknown member ${JSON.stringify(k)}`);
+  for (const k of Object.keys(o))
+    if (!KEYS.has(k)) throw new Error(`leaf has unknown member ${JSON.stringify(k)}`);
   if (o['v'] !== 1) throw new Error('leaf version must be 1');
   if (typeof o['log'] !== 'string') throw new Error('leaf log must be a string');
-  if (!Number.isSafeInteger(o['seq']) || (o['seq'] as number) < 0) throw new Error('leaf seq must be a non-negative integer');
+  if (!Number.isSafeInteger(o['seq']) || (o['seq'] as number) < 0)
+    throw new Error('leaf seq must be a non-negative integer');
   if (typeof o['ts'] !== 'string') throw new Error('leaf ts must be a string');
   if (typeof o['type'] !== 'string') throw new Error('leaf type must be a string');
   if (typeof o['eid'] !== 'string') throw new Error('leaf eid must be a string');
@@ -66,7 +69,8 @@ export function parseLeaf(bytes: Uint8Array): LeafRecord {
   if (src !== undefined) {
     if (typeof src !== 'object' || src === null) throw new Error('leaf src must be an object');
     const s = src as Record<string, unknown>;
-    if (typeof s['kid'] !== 'string' || typeof s['sig'] !== 'string') throw new Error('leaf src needs kid and sig');
+    if (typeof s['kid'] !== 'string' || typeof s['sig'] !== 'string')
+      throw new Error('leaf src needs kid and sig');
   }
   return o as unknown as LeafRecord;
 }

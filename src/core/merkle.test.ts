@@ -55,7 +55,10 @@ function referenceMth(leaves: readonly Buffer[]): Buffer {
 
 describe('hashes (RFC 6962 §2.1)', () => {
   it('has the known empty root', () => {
-    assert.equal(EMPTY_ROOT.toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    assert.equal(
+      EMPTY_ROOT.toString('hex'),
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
     assert.equal(HASH_SIZE, 32);
   });
   it('prefixes leaves with 0x00 and nodes with 0x01', () => {
@@ -105,7 +108,11 @@ describe('subtreeRoot', () => {
     };
     for (let start = 0; start <= 37; start++) {
       for (let end = start; end <= 37; end++) {
-        assert.deepEqual(subtreeRoot(start, end, reader), referenceMth(leaves.slice(start, end)), `[${start}, ${end})`);
+        assert.deepEqual(
+          subtreeRoot(start, end, reader),
+          referenceMth(leaves.slice(start, end)),
+          `[${start}, ${end})`,
+        );
       }
     }
     reads = 0;
@@ -127,7 +134,7 @@ describe('subtreeRoot', () => {
 describe('CompactRange', () => {
   it('matches the reference MTH for random trees and reports every completed node', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 300, size: "max" }), (leaves) => {
+      fc.property(fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 300, size: 'max' }), (leaves) => {
         const cr = new CompactRange();
         const hashes = leaves.map((l) => hashLeaf(l));
         const reader = new MemoryNodeReader(hashes);
@@ -145,7 +152,8 @@ describe('CompactRange', () => {
         });
         // Every perfect node of the final tree was reported exactly once.
         let expected = 0;
-        for (let level = 0; 2 ** level <= leaves.length; level++) expected += Math.floor(leaves.length / 2 ** level);
+        for (let level = 0; 2 ** level <= leaves.length; level++)
+          expected += Math.floor(leaves.length / 2 ** level);
         assert.equal(seen.length, expected);
         assert.equal(new Set(seen).size, expected);
         assert.equal(cr.size, leaves.length);
@@ -189,7 +197,10 @@ describe('CompactRange', () => {
     assert.throws(() => CompactRange.decode(3, Buffer.alloc(65)), RangeError);
     assert.throws(() => new CompactRange().append(Buffer.alloc(31)), RangeError);
     const max = Number.MAX_SAFE_INTEGER; // 53 one-bits
-    const full = new CompactRange(max, Array.from({ length: 53 }, () => Buffer.alloc(32)));
+    const full = new CompactRange(
+      max,
+      Array.from({ length: 53 }, () => Buffer.alloc(32)),
+    );
     assert.equal(full.hashes.length, 53);
     assert.throws(() => full.append(Buffer.alloc(32)), RangeError);
     const big = new CompactRange(2 ** 52, [Buffer.alloc(32, 7)]);

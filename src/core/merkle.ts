@@ -86,8 +86,8 @@ export function checkUint(what: string, n: number, max: number = MAX): void {
   }
 }
 
-/** @internal Number of set bits of a safe non-negative integer. */
-export function popcount(n: number): number {
+/** Number of set bits of a safe non-negative integer. */
+function popcount(n: number): number {
   let count = 0;
   // Split in two 32-bit halves: bit operators only see 32 bits.
   for (let x of [n % 2 ** 32, Math.floor(n / 2 ** 32)]) {
@@ -167,7 +167,9 @@ export class CompactRange {
   constructor(size = 0, hashes: Buffer[] = []) {
     checkUint('size', size);
     if (hashes.length !== popcount(size)) {
-      throw new RangeError(`a compact range of size ${size} has ${popcount(size)} hashes, got ${hashes.length}`);
+      throw new RangeError(
+        `a compact range of size ${size} has ${popcount(size)} hashes, got ${hashes.length}`,
+      );
     }
     for (const h of hashes) {
       if (h.length !== HASH_SIZE) throw new RangeError(`compact range hashes must be ${HASH_SIZE} bytes`);
@@ -234,10 +236,13 @@ export class CompactRange {
     checkUint('size', size);
     const count = popcount(size);
     if (bytes.length !== count * HASH_SIZE) {
-      throw new RangeError(`a compact range of size ${size} encodes to ${count * HASH_SIZE} bytes, got ${bytes.length}`);
+      throw new RangeError(
+        `a compact range of size ${size} encodes to ${count * HASH_SIZE} bytes, got ${bytes.length}`,
+      );
     }
     const hashes: Buffer[] = [];
-    for (let i = 0; i < count; i++) hashes.push(Buffer.from(bytes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)));
+    for (let i = 0; i < count; i++)
+      hashes.push(Buffer.from(bytes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)));
     return new CompactRange(size, hashes);
   }
 }

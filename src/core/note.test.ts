@@ -41,8 +41,14 @@ describe('C2SP signed-note example vector', () => {
   });
 
   it('rejects tampering with the text or the signature', () => {
-    assert.throws(() => openNote(example.note.replace('example', 'exampel'), [verifier]), code('bad_signature'));
-    assert.throws(() => openNote(example.note.replace('message.', 'message!'), [verifier]), code('bad_signature'));
+    assert.throws(
+      () => openNote(example.note.replace('example', 'exampel'), [verifier]),
+      code('bad_signature'),
+    );
+    assert.throws(
+      () => openNote(example.note.replace('message.', 'message!'), [verifier]),
+      code('bad_signature'),
+    );
     const [text, sigLine] = example.note.split('\n\n') as [string, string];
     const b64 = sigLine.slice('— example.com/foo '.length, -1);
     const raw = Buffer.from(b64, 'base64');
@@ -86,7 +92,10 @@ describe('signing and opening notes', () => {
 
   it('round-trips with several signers, ignoring unknown ones', () => {
     const note = signNote('hello\n\nworld — ünïcödé 🙂\n', [a, b]);
-    assert.match(note, /^hello\n\nworld — ünïcödé 🙂\n\n— log\.example\/a [A-Za-z0-9+/]{91}=\n— witness\.example\/b \S+\n$/);
+    assert.match(
+      note,
+      /^hello\n\nworld — ünïcödé 🙂\n\n— log\.example\/a [A-Za-z0-9+/]{91}=\n— witness\.example\/b \S+\n$/,
+    );
     const both = openNote(note, [va, vb]);
     assert.equal(both.text, 'hello\n\nworld — ünïcödé 🙂\n');
     assert.deepEqual(both.verifiedBy, ['log.example/a', 'witness.example/b']);
@@ -107,7 +116,10 @@ describe('signing and opening notes', () => {
     assert.equal(again.publicKey.length, 32);
     openNote(signNote('x\n', [again]), [verifierOf(signer)]);
     assert.throws(() => signerFromPrivateKey('log.example/c', Buffer.from('junk')), code('malformed'));
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'der', type: 'pkcs8' });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      format: 'der',
+      type: 'pkcs8',
+    });
     assert.throws(() => signerFromPrivateKey('log.example/c', ec), /Ed25519/);
     assert.throws(() => signerFromPrivateKey('bad name', privateKeyPkcs8Der), code('malformed'));
     assert.throws(() => generateSigner('a+b'), code('malformed'));
@@ -166,7 +178,8 @@ describe('signing and opening notes', () => {
       'hello\n\n— log.example/a ' + sig + '\nnot a signature\n',
       'x'.repeat(1 << 20) + '\n\n— log.example/a ' + sig + '\n', // too long
     ];
-    for (const m of malformed) assert.throws(() => openNote(m, [va]), code('malformed'), JSON.stringify(m.slice(0, 60)));
+    for (const m of malformed)
+      assert.throws(() => openNote(m, [va]), code('malformed'), JSON.stringify(m.slice(0, 60)));
     // Non-canonical base64 (non-zero padding bits) is rejected too.
     const raw = Buffer.from(sig, 'base64');
     const last = sig.replace(/=+$/, '');

@@ -200,7 +200,11 @@ export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
 function verifierFromPublicKey(name: string, publicKey: Buffer): NoteVerifier {
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    key = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
   } catch {
     throw new NoteError('malformed', 'invalid Ed25519 public key');
   }
@@ -239,7 +243,8 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
   const name = vkey.slice(0, i);
   const idHex = vkey.slice(i + 1, j);
   checkName(name);
-  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new NoteError('malformed', 'verifier key ID must be 8 lowercase hex digits');
+  if (!/^[0-9a-f]{8}$/.test(idHex))
+    throw new NoteError('malformed', 'verifier key ID must be 8 lowercase hex digits');
   const key = decodeBase64Strict(vkey.slice(j + 1));
   if (key === undefined) throw new NoteError('malformed', 'verifier key is not canonical base64');
   if (key.length !== 1 + ED25519_PUBLIC_KEY_SIZE || key[0] !== ED25519_TYPE) {
@@ -258,7 +263,10 @@ function checkText(text: string): void {
     throw new NoteError('malformed', 'note text must be non-empty and end with a newline');
   }
   if (!isCleanText(text)) {
-    throw new NoteError('malformed', 'note text must be well-formed Unicode without control characters but newline');
+    throw new NoteError(
+      'malformed',
+      'note text must be well-formed Unicode without control characters but newline',
+    );
   }
 }
 
@@ -273,7 +281,8 @@ export function signNote(text: string, signers: readonly NoteSigner[]): string {
   checkText(text);
   if (text.length > MAX_NOTE_LENGTH) throw new NoteError('malformed', 'note text is too long');
   if (signers.length === 0) throw new NoteError('no_signature', 'signNote needs at least one signer');
-  if (signers.length > MAX_SIGNATURES) throw new NoteError('malformed', `more than ${MAX_SIGNATURES} signers`);
+  if (signers.length > MAX_SIGNATURES)
+    throw new NoteError('malformed', `more than ${MAX_SIGNATURES} signers`);
   const message = Buffer.from(text, 'utf8');
   let out = text + '\n';
   for (const s of signers) {
@@ -315,15 +324,20 @@ export function openNote(note: string, verifiers: readonly NoteVerifier[]): Open
     throw new NoteError('malformed', `note must be a string of at most ${MAX_NOTE_LENGTH} characters`);
   }
   if (!isCleanText(note)) {
-    throw new NoteError('malformed', 'note must be well-formed Unicode without control characters but newline');
+    throw new NoteError(
+      'malformed',
+      'note must be well-formed Unicode without control characters but newline',
+    );
   }
   if (!note.endsWith('\n')) throw new NoteError('malformed', 'note must end with a newline');
   // signed-note §Format: the text ends at the last empty line; it keeps its final newline.
   const split = note.lastIndexOf('\n\n');
-  if (split < 0 || split + 2 === note.length) throw new NoteError('no_signature', 'note has no signature lines');
+  if (split < 0 || split + 2 === note.length)
+    throw new NoteError('no_signature', 'note has no signature lines');
   const text = note.slice(0, split + 1);
   const lines = note.slice(split + 2, -1).split('\n');
-  if (lines.length > MAX_SIGNATURES) throw new NoteError('malformed', `note has more than ${MAX_SIGNATURES} signatures`);
+  if (lines.length > MAX_SIGNATURES)
+    throw new NoteError('malformed', `note has more than ${MAX_SIGNATURES} signatures`);
 
   const known = new Map<string, NoteVerifier>();
   for (const v of verifiers) known.set(`${v.name}\n${v.keyId.toString('hex')}`, v);

@@ -97,7 +97,8 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
     failures.push(`checkpoint: ${(e as Error).message}`);
     return result(null);
   }
-  if (cp.size !== b.inclusion.tree_size) failures.push(`inclusion proof is for size ${b.inclusion.tree_size}, checkpoint is ${cp.size}`);
+  if (cp.size !== b.inclusion.tree_size)
+    failures.push(`inclusion proof is for size ${b.inclusion.tree_size}, checkpoint is ${cp.size}`);
   const leafBytes = Buffer.from(b.leaf, 'base64');
   let leaf;
   try {
@@ -108,7 +109,9 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
   }
   if (leaf.log !== b.log) failures.push(`leaf belongs to log ${leaf.log}, not ${b.log}`);
   if (leaf.seq !== seq) failures.push(`leaf has seq ${leaf.seq}, bundle claims ${seq}`);
-  const proof = (b.inclusion.proof as unknown[]).map((p) => Buffer.from(typeof p === 'string' ? p : '', 'base64'));
+  const proof = (b.inclusion.proof as unknown[]).map((p) =>
+    Buffer.from(typeof p === 'string' ? p : '', 'base64'),
+  );
   if (!verifyInclusion(hashLeaf(leafBytes), seq, cp.size, proof, cp.root)) {
     failures.push(`inclusion proof of seq ${seq} does not lead to the checkpoint root`);
   }

@@ -4,7 +4,13 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { MemoryNodeReader, hashLeaf, rootOf } from './merkle.js';
-import { consistencyProof, inclusionProof, rootFromInclusionProof, verifyConsistency, verifyInclusion } from './proof.js';
+import {
+  consistencyProof,
+  inclusionProof,
+  rootFromInclusionProof,
+  verifyConsistency,
+  verifyInclusion,
+} from './proof.js';
 
 const VECTORS = join(import.meta.dirname, '../../test/vectors/rfc6962-merkle');
 
@@ -64,7 +70,10 @@ describe('transparency-dev/merkle vectors', () => {
         const proof = (c.proof ?? []).map(b64);
         assert.equal(verifyInclusion(b64(c.leafHash), c.leafIdx, c.treeSize, proof, b64(c.root)), !c.wantErr);
         if (!c.wantErr) {
-          assert.deepEqual(rootFromInclusionProof(b64(c.leafHash), c.leafIdx, c.treeSize, proof), b64(c.root));
+          assert.deepEqual(
+            rootFromInclusionProof(b64(c.leafHash), c.leafIdx, c.treeSize, proof),
+            b64(c.root),
+          );
           if (c.treeSize <= TEST_LEAVES.length && b64(c.leafHash).equals(TEST_LEAVES[c.leafIdx]!)) {
             assert.deepEqual(inclusionProof(c.leafIdx, c.treeSize, testTree), proof);
             assert.deepEqual(rootOf(c.treeSize, testTree), b64(c.root));

@@ -80,7 +80,8 @@ export class TileAccumulator {
     const key = tileKey(tileLevel, tileIndex);
     let tile = this.#tiles.get(key);
     if (tile === undefined) {
-      if (pos !== 0) throw new Error(`tile ${key} was not seeded but node ${index} (level ${level}) lands in it`);
+      if (pos !== 0)
+        throw new Error(`tile ${key} was not seeded but node ${index} (level ${level}) lands in it`);
       tile = { level: tileLevel, index: tileIndex, width: 0, buf: Buffer.alloc(TILE_BYTES) };
       this.#tiles.set(key, tile);
     }
@@ -190,7 +191,9 @@ export class TileNodeReader implements NodeReader {
     const tile = this.#getTile(tileLevel, tileIndex);
     if (tile === undefined) throw new Error(`tile ${key} is missing (needed for node ${level}/${index})`);
     if (tile.length % HASH_SIZE !== 0 || tile.length > TILE_BYTES) {
-      throw new Error(`tile ${key} is ${tile.length} bytes, not 1…${TILE_WIDTH} hashes of ${HASH_SIZE} bytes`);
+      throw new Error(
+        `tile ${key} is ${tile.length} bytes, not 1…${TILE_WIDTH} hashes of ${HASH_SIZE} bytes`,
+      );
     }
     if (tile.length < (pos + count) * HASH_SIZE) {
       throw new Error(

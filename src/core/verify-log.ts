@@ -177,7 +177,11 @@ export class LogVerifier {
       return;
     }
     if (leaf.log !== this.options.origin) {
-      this.fail(seq, 'cross_log', `entry belongs to log ${leaf.log} (seq ${leaf.seq}), not ${this.options.origin}`);
+      this.fail(
+        seq,
+        'cross_log',
+        `entry belongs to log ${leaf.log} (seq ${leaf.seq}), not ${this.options.origin}`,
+      );
     } else if (leaf.seq !== seq) {
       this.fail(seq, 'reordered', `entry ${leaf.seq} is stored at seq ${seq}`);
     }
@@ -193,7 +197,11 @@ export class LogVerifier {
     for (const d of e.disclosures) {
       if (d.disclosure === null) {
         if (d.erasedBySeq === null) {
-          this.fail(seq, 'payload_deleted', `disclosure ${d.pointer || '(body)'} was removed without an erasure record`);
+          this.fail(
+            seq,
+            'payload_deleted',
+            `disclosure ${d.pointer || '(body)'} was removed without an erasure record`,
+          );
         } else {
           this.redactions.push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
         }
@@ -201,14 +209,22 @@ export class LogVerifier {
       }
       const digest = disclosureDigest(d.disclosure);
       if (!leaf.d.includes(digest)) {
-        this.fail(seq, 'payload_edited', `disclosure ${d.pointer || '(body)'} does not match any digest in the leaf`);
+        this.fail(
+          seq,
+          'payload_edited',
+          `disclosure ${d.pointer || '(body)'} does not match any digest in the leaf`,
+        );
       } else {
         covered.add(digest);
       }
     }
     const erased = e.disclosures.length - covered.size;
     if (leaf.d.length > covered.size + Math.max(0, erased)) {
-      this.fail(seq, 'payload_deleted', `${leaf.d.length - covered.size} committed disclosure(s) are missing`);
+      this.fail(
+        seq,
+        'payload_deleted',
+        `${leaf.d.length - covered.size} committed disclosure(s) are missing`,
+      );
     }
     this.appendLeaf(hash);
   }
@@ -256,8 +272,15 @@ export class LogVerifier {
     }
     const expected = Math.max(head.size, ...this.heads.map((h) => h.size));
     if (this.range.size < expected) {
-      const witnessedMax = Math.max(0, ...this.heads.filter((h) => h.source === 'witnessed').map((h) => h.size));
-      const storedMax = Math.max(head.size, 0, ...this.heads.filter((h) => h.source === 'stored').map((h) => h.size));
+      const witnessedMax = Math.max(
+        0,
+        ...this.heads.filter((h) => h.source === 'witnessed').map((h) => h.size),
+      );
+      const storedMax = Math.max(
+        head.size,
+        0,
+        ...this.heads.filter((h) => h.source === 'stored').map((h) => h.size),
+      );
       if (witnessedMax > this.range.size && witnessedMax > storedMax) {
         this.fail(
           this.range.size,
@@ -274,7 +297,11 @@ export class LogVerifier {
     }
     const root = this.range.size === head.size ? this.range.root() : null;
     if (root && !root.equals(Buffer.from(head.root))) {
-      this.fail(null, 'head_mismatch', 'the stored log head does not match the tree recomputed from the entries');
+      this.fail(
+        null,
+        'head_mismatch',
+        'the stored log head does not match the tree recomputed from the entries',
+      );
     }
     const size = this.range.size;
     return {

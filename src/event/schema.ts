@@ -54,7 +54,8 @@ export const EVENT_SCHEMA = {
     schema_version: { const: 1 },
     event_id: {
       ...id,
-      description: 'Producer id, time-ordered (UUIDv7/ULID). The idempotency key: a re-sent event is stored once.',
+      description:
+        'Producer id, time-ordered (UUIDv7/ULID). The idempotency key: a re-sent event is stored once.',
     },
     type: {
       type: 'string',

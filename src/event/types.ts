@@ -1,4 +1,10 @@
-import type { DATA_CLASSIFICATIONS, DECISIONS, EVENT_TYPES, OUTCOME_STATUSES, RISK_LEVELS } from './schema.js';
+import type {
+  DATA_CLASSIFICATIONS,
+  DECISIONS,
+  EVENT_TYPES,
+  OUTCOME_STATUSES,
+  RISK_LEVELS,
+} from './schema.js';
 
 export type EventType = (typeof EVENT_TYPES)[number] | `x.${string}`;
 export type RiskLevel = (typeof RISK_LEVELS)[number];

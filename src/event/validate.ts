@@ -58,7 +58,10 @@ export function validateEvent(input: unknown): asserts input is AuditEvent {
   const seen = new Set<string>();
   for (const e of errors) {
     let issue: ValidationIssue;
-    if (e.instancePath === '/type' && (e.keyword === 'anyOf' || e.keyword === 'enum' || e.keyword === 'pattern')) {
+    if (
+      e.instancePath === '/type' &&
+      (e.keyword === 'anyOf' || e.keyword === 'enum' || e.keyword === 'pattern')
+    ) {
       issue = {
         field: '/type',
         rule: 'enum',
@@ -74,5 +77,7 @@ export function validateEvent(input: unknown): asserts input is AuditEvent {
     seen.add(key);
     issues.push(issue);
   }
-  throw new ValidationError(issues.length > 0 ? issues : [{ field: '', rule: 'schema', message: 'is invalid' }]);
+  throw new ValidationError(
+    issues.length > 0 ? issues : [{ field: '', rule: 'schema', message: 'is invalid' }],
+  );
 }

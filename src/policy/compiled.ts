@@ -36,21 +36,20 @@ export interface CompiledRule {
  *
  * - `exact`: for every action type some rule names literally, every rule whose action globs match
  *   it, tested once at load, so evaluation skips the action test.
- * - any other type: the rules in `always` (no action constraint, or a glob starting with a
- *   wildcard) plus those on the `prefixes` trie path the type spells out (keyed by each wildcard
- *   glob's literal prefix). Those still run their action test; a rule naming only literal types
- *   is never among them.
+ * - any other type: walk the `prefixes` trie (keyed by each wildcard glob's literal prefix) along
+ *   the type's characters; the deepest node reached lists the rules with no action constraint or
+ *   a leading wildcard, plus every rule whose prefix lies on that path. Those still run their
+ *   action test; a rule naming only literal types is never among them.
  */
 export interface ActionIndex {
   readonly exact: ReadonlyMap<string, readonly CompiledRule[]>;
-  readonly always: readonly CompiledRule[];
   readonly prefixes: PrefixNode;
 }
 
-/** A character trie of literal prefixes; `rules` are those whose prefix ends at this node. */
+/** A character trie of literal prefixes, each node holding its merged candidate list. */
 export interface PrefixNode {
   readonly children: Map<number, PrefixNode>;
-  rules: CompiledRule[] | null;
+  candidates: readonly CompiledRule[];
 }
 
 export interface CompiledBundle {
@@ -59,14 +58,19 @@ export interface CompiledBundle {
 }
 
 // Past this many literal × rule tests at load, leave `exact` empty (evaluation stays correct via
-// the prefix buckets, only slower): bounds load time for very large bundles.
+// the trie, only slower): bounds load time for very large bundles.
 const MAX_INDEX_WORK = 4_000_000;
+
+interface BuildNode {
+  readonly children: Map<number, BuildNode>;
+  readonly own: CompiledRule[];
+}
 
 /** Builds the action-type index for rules in bundle order. */
 export function buildActionIndex(rules: readonly CompiledRule[]): ActionIndex {
   const literals = new Set<string>();
   const always: CompiledRule[] = [];
-  const root: PrefixNode = { children: new Map(), rules: null };
+  const root: BuildNode = { children: new Map(), own: [] };
   for (const r of rules) {
     const globs = r.actionGlobs;
     if (globs === null) {
@@ -89,12 +93,12 @@ export function buildActionIndex(rules: readonly CompiledRule[]): ActionIndex {
         const c = p.charCodeAt(i);
         let next = node.children.get(c);
         if (next === undefined) {
-          next = { children: new Map(), rules: null };
+          next = { children: new Map(), own: [] };
           node.children.set(c, next);
         }
         node = next;
       }
-      (node.rules ??= []).push(r);
+      node.own.push(r);
     }
   }
   const exact = new Map<string, readonly CompiledRule[]>();
@@ -106,44 +110,32 @@ export function buildActionIndex(rules: readonly CompiledRule[]): ActionIndex {
       );
     }
   }
-  return { exact, always, prefixes: root };
+  return { exact, prefixes: finish(root, always) };
 }
 
-function byOrder(a: CompiledRule, b: CompiledRule): number {
-  return a.order - b.order;
+// Each node's list = its parent's list + its own rules, merged in bundle order and deduplicated
+// (a rule with two globs can sit on one path twice). Nodes without rules share the parent's array.
+function finish(node: BuildNode, inherited: readonly CompiledRule[]): PrefixNode {
+  let candidates = inherited;
+  if (node.own.length > 0) {
+    const merged = new Set([...inherited, ...node.own]);
+    candidates = [...merged].sort((a, b) => a.order - b.order);
+  }
+  const children = new Map<number, PrefixNode>();
+  for (const [c, child] of node.children) children.set(c, finish(child, candidates));
+  return { children, candidates };
 }
 
-/**
- * The rules that may match `type` when no rule names it literally, in bundle order. Allocates
- * only when more than one bucket applies.
- */
+/** The rules that may match `type` when no rule names it literally, in bundle order. */
 export function wildcardCandidates(index: ActionIndex, type: string): readonly CompiledRule[] {
-  let single: readonly CompiledRule[] | null = index.always.length > 0 ? index.always : null;
-  let merged: CompiledRule[] | null = null;
-  let node: PrefixNode | undefined = index.prefixes;
-  // Walk the type's characters down the trie; every node passed ends a prefix of the type.
-  for (let i = 0; node !== undefined; i++) {
-    const bucket = node.rules;
-    if (bucket !== null) {
-      if (single === null) single = bucket;
-      else {
-        merged ??= [...single];
-        for (const r of bucket) merged.push(r);
-      }
-    }
-    if (i === type.length || node.children.size === 0) break;
-    node = node.children.get(type.charCodeAt(i));
+  let node = index.prefixes;
+  // Every node passed ends a prefix of the type; the deepest one's list includes the others'.
+  for (let i = 0; i < type.length; i++) {
+    const next = node.children.get(type.charCodeAt(i));
+    if (next === undefined) break;
+    node = next;
   }
-  if (merged === null) return single ?? [];
-  merged.sort(byOrder);
-  // A rule with two globs can sit in two buckets: keep it once.
-  let w = 0;
-  for (let i = 0; i < merged.length; i++) {
-    const r = merged[i] as CompiledRule;
-    if (w === 0 || merged[w - 1] !== r) merged[w++] = r;
-  }
-  merged.length = w;
-  return merged;
+  return node.candidates;
 }
 
 const registry = new WeakMap<PolicyBundle, CompiledBundle>();

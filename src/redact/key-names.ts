@@ -276,12 +276,28 @@ export function isSecretKey(key: string): boolean {
 }
 
 /**
- * A regex source matching the stems of every default secret word, for cheap pre-checks on
- * free text (`password=...` inside a log line). Case-insensitive use intended.
+ * Literals at least one of which every default secret key name written with `_`, `-`, `.` or
+ * camelCase contains, lower-cased: the pre-check for `password=...` inside free text.
  */
-export const SECRET_KEY_STEMS =
-  'token|secret|passw|pwd|passphrase|passcode|authorization|cookie|credential|creds|bearer|' +
-  'api.?key|private.?key|signing.?key|encryption.?key|master.?key|hmac.?key|ssn|cvv|cvc';
+export const SECRET_KEY_HINTS: readonly string[] = [
+  'token',
+  'secret',
+  'passw',
+  'pwd',
+  'passphrase',
+  'passcode',
+  'authorization',
+  'cookie',
+  'credential',
+  'creds',
+  'bearer',
+  'apikey',
+  'privatekey',
+  'ssn',
+  'cvv',
+  'cvc',
+  ...SECRET_PHRASES.flatMap((phrase) => ['', '_', '-', '.'].map((joiner) => phrase.join(joiner))),
+];
 
 /** Escapes `text` for use inside a regex source. */
 export function escapeRegExp(text: string): string {

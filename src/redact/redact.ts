@@ -14,19 +14,9 @@
  *
  * Plain objects and arrays are walked; other objects (Date, Map, class instances) pass as they are.
  */
-import {
-  createKeyClassifier,
-  escapeRegExp,
-  SECRET_KEY_STEMS,
-  splitKeyWords,
-} from './key-names.js';
-import {
-  assignmentDetector,
-  BUILTIN_DETECTORS,
-  combineHints,
-  MIN_SECRET_LENGTH,
-  patternDetector,
-} from './value-patterns.js';
+import { HintScanner } from './hint-scanner.js';
+import { createKeyClassifier, SECRET_KEY_HINTS, splitKeyWords } from './key-names.js';
+import { assignmentDetector, BUILTIN_DETECTORS, MIN_SECRET_LENGTH, patternDetector } from './value-patterns.js';
 import type { Detector, ValuePattern } from './value-patterns.js';
 
 /** What replaces a secret. */
@@ -123,7 +113,7 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
 
 class Redaction {
   private readonly isSecretKey: (key: string) => boolean;
-  private readonly trigger: RegExp;
+  private readonly hints: HintScanner;
   private readonly detectors: readonly Detector[];
   private readonly extraDetectors: readonly Detector[];
   private readonly minLength: number;
@@ -138,19 +128,19 @@ class Redaction {
     const extraKeys = options.extraKeys ?? [];
     this.isSecretKey = createKeyClassifier({ extraKeys, allowKeys: options.allowKeys ?? [] });
 
-    // The free-text assignment detector needs a hint matching every secret key name, extras too.
-    const extraStems: string[] = [];
+    // The free-text assignment detector needs a literal that every secret key name contains; a
+    // phrase's longest word does. Its key pattern is ASCII, so other words can never match there.
+    const keyHints: string[] = [...SECRET_KEY_HINTS];
     let predictable = true;
     for (const rule of extraKeys) {
-      if (typeof rule === 'string') extraStems.push(splitKeyWords(rule).map(escapeRegExp).join('.?'));
-      else predictable = false;
+      if (typeof rule !== 'string') predictable = false;
+      else {
+        const longest = splitKeyWords(rule).reduce((a, b) => (b.length > a.length ? b : a), '');
+        if (/^[\x20-\x7e]+$/.test(longest)) keyHints.push(longest);
+      }
     }
-    const assignment = assignmentDetector(
-      this.isSecretKey,
-      predictable ? [SECRET_KEY_STEMS, ...extraStems].join('|') : null,
-    );
-    this.detectors = [...BUILTIN_DETECTORS, assignment];
-    this.trigger = combineHints(this.detectors);
+    this.detectors = [...BUILTIN_DETECTORS, assignmentDetector(this.isSecretKey, predictable ? keyHints : null)];
+    this.hints = new HintScanner(this.detectors);
     this.extraDetectors = (options.extraPatterns ?? []).map(patternDetector);
     this.minLength = this.extraDetectors.length > 0 ? 1 : MIN_SECRET_LENGTH;
 
@@ -310,9 +300,10 @@ class Redaction {
   scan(text: string): string {
     if (text.length < this.minLength || this.allowExact.has(text)) return text;
     const ranges: number[] = [];
-    if (this.trigger.test(text)) {
-      for (const detector of this.detectors) {
-        if (detector.hint === null || detector.hint.test(text)) collect(detector, text, ranges);
+    const candidates = this.hints.scan(text);
+    if (candidates !== 0) {
+      for (let i = 0; i < this.detectors.length; i++) {
+        if ((candidates & (1 << i)) !== 0) collect(this.detectors[i] as Detector, text, ranges);
       }
     }
     for (const detector of this.extraDetectors) collect(detector, text, ranges);

@@ -7,8 +7,9 @@
  * replaced, so `curl -H 'Authorization: Bearer abc.def'` keeps `curl -H 'Authorization: Bearer `
  * and the closing quote: an auditor still sees what happened, and never the credential.
  *
- * Every built-in detector names a cheap `hint`; the redactor first tests one regex combining all
- * hints ({@link BUILTIN_TRIGGER}) and runs nothing else on the vast majority of strings.
+ * Every built-in detector names literal `hints`, one of which each of its matches contains; the
+ * redactor runs a detector only on strings where `HintScanner` saw one of them, which leaves the
+ * vast majority of strings to a single pass over their characters.
  */
 
 /**
@@ -31,8 +32,10 @@ export interface ValuePattern {
 /** A compiled detector. `pattern` carries the `g` flag, and `d` when `locate` reads group indices. */
 export interface Detector {
   readonly name: string;
-  /** A cheap stateless pre-check; `null` runs the detector on every string. */
-  readonly hint: RegExp | null;
+  /** Literals one of which every match contains (case-insensitive); `null` runs it on every string. */
+  readonly hints: readonly string[] | null;
+  /** Or: a match holds at least this many digits in a run (see `HintScanner`). */
+  readonly digitRun?: number;
   readonly pattern: RegExp;
   /** The range to redact for a match, or `undefined` to reject the match. */
   readonly locate: (match: RegExpExecArray, input: string) => Range | undefined;
@@ -125,13 +128,16 @@ function isCardNumber(text: string): boolean {
   return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
 }
 
+const GITLAB_PREFIXES = ['pat', 'dt', 'rt', 'ptt', 'ft', 'oas', 'soat', 'cbt', 'imt'];
+const SIGNATURE_PARAMS = ['x-amz-signature', 'x-goog-signature', 'sig', 'signature'];
+
 /** The built-in detectors, in no particular order (overlapping ranges are merged). */
 export const BUILTIN_DETECTORS: readonly Detector[] = [
   {
     // RFC 7468 §10/§11 labels plus the PKCS#1/SEC1/OpenSSH/PGP variants. An unterminated block
     // (truncated `head` output) is redacted to the end of the string.
     name: 'pem-private-key',
-    hint: /PRIVATE KEY/,
+    hints: ['PRIVATE KEY'],
     pattern:
       /-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
     locate: whole,
@@ -140,25 +146,25 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // RFC 7519 §3: base64url(header).base64url(payload).base64url(signature); the header is a
     // JSON object, so it starts with `eyJ` (`{"`). The signature is empty for `alg: none`.
     name: 'jwt',
-    hint: /eyJ/,
+    hints: ['eyJ'],
     pattern: /(?<![\w-])eyJ[\w-]{10,}\.[\w-]{2,}\.[\w-]*/g,
     locate: whole,
   },
   {
     name: 'bearer-credential',
-    hint: /bearer/i,
+    hints: ['bearer'],
     pattern: /(?<![\w-])bearer[ \t]+(?<secret>[\w.~+/-]*[\w~+/-]=*)/dgi,
     locate: groupIf(isBearerCredential),
   },
   {
     name: 'basic-credential',
-    hint: /basic/i,
+    hints: ['basic'],
     pattern: /(?<![\w-])basic[ \t]+(?<secret>[A-Za-z0-9+/]{4,}={0,2})(?![\w+/=-])/dgi,
     locate: groupIf(isBasicCredential),
   },
   {
     name: 'aws-access-key-id',
-    hint: /AKIA|ASIA/,
+    hints: ['AKIA', 'ASIA'],
     pattern: /(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])/g,
     locate: whole,
   },
@@ -166,7 +172,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // Only near its context: "aws", "secret" or an access key id up to 40 characters before,
     // on the same line (`aws_secret_access_key=...`, `AKIA... wJalr...`).
     name: 'aws-secret-access-key',
-    hint: /aws|secret|AKIA|ASIA/i,
+    hints: ['aws', 'secret', 'AKIA', 'ASIA'],
     pattern:
       /(?:aws|secret|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,40}?(?<![A-Za-z0-9/+])(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
     locate: groupIf(isAwsSecret),
@@ -175,7 +181,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // ghp_ personal, gho_ OAuth, ghu_ user-to-server, ghs_ server-to-server, ghr_ refresh;
     // fine-grained personal tokens are github_pat_<22>_<59>.
     name: 'github-token',
-    hint: /gh[pousr]_|github_pat_/,
+    hints: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
     pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])/g,
     locate: whole,
   },
@@ -183,20 +189,20 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // Personal, deploy, runner, pipeline-trigger, feed, OAuth-app, service-account, CI-build,
     // incoming-mail tokens; newer ones carry `.`-separated parts.
     name: 'gitlab-token',
-    hint: /gl(?:pat|dt|rt|ptt|ft|oas|soat|cbt|imt)-/,
-    pattern: /(?<![\w-])gl(?:pat|dt|rt|ptt|ft|oas|soat|cbt|imt)-[\w-]{20,}(?:\.[\w-]+)*(?![\w-])/g,
+    hints: GITLAB_PREFIXES.map((p) => `gl${p}-`),
+    pattern: new RegExp(`(?<![\\w-])gl(?:${GITLAB_PREFIXES.join('|')})-[\\w-]{20,}(?:\\.[\\w-]+)*(?![\\w-])`, 'g'),
     locate: whole,
   },
   {
     name: 'slack-token',
-    hint: /xox[abposr]-|xapp-/,
+    hints: ['xoxa-', 'xoxb-', 'xoxp-', 'xoxo-', 'xoxs-', 'xoxr-', 'xapp-'],
     pattern: /(?<![\w-])(?:xox[abposr]|xapp)-[A-Za-z0-9-]{10,}(?![\w-])/g,
     locate: wholeIf((text) => HAS_DIGIT.test(text)),
   },
   {
     // The path after /services/ is the credential; the host stays so the reader knows what it was.
     name: 'slack-webhook',
-    hint: /hooks\.slack\.com/,
+    hints: ['hooks.slack.com/'],
     pattern: /hooks\.slack\.com\/(?:services|workflows|triggers)\/(?<secret>[\w/-]{8,})/dg,
     locate: secretGroup,
   },
@@ -204,13 +210,13 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // Secret and restricted keys (live and test) and webhook signing secrets; the publishable
     // `pk_` keys are public and stay.
     name: 'stripe-key',
-    hint: /[sr]k_(?:live|test)_|whsec_/,
+    hints: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_'],
     pattern: /(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,}={0,2})(?![A-Za-z0-9_])/g,
     locate: whole,
   },
   {
     name: 'anthropic-key',
-    hint: /sk-ant-/,
+    hints: ['sk-ant-'],
     pattern: /(?<![\w-])sk-ant-[\w-]{20,}(?![\w-])/g,
     locate: whole,
   },
@@ -218,25 +224,25 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // Legacy `sk-` + 48, project `sk-proj-`, service-account `sk-svcacct-`, admin `sk-admin-`.
     // Demanding 20+ characters with a digit and a letter keeps "task-sk-ew" and `sk-learn`.
     name: 'openai-key',
-    hint: /sk-/,
+    hints: ['sk-'],
     pattern: /(?<![\w-])sk-(?!ant-)(?:proj-|svcacct-|admin-)?[\w-]{20,}(?![\w-])/g,
     locate: wholeIf((text) => HAS_DIGIT.test(text.slice(3)) && HAS_LETTER.test(text.slice(3))),
   },
   {
     name: 'google-api-key',
-    hint: /AIza/,
+    hints: ['AIza'],
     pattern: /(?<![\w-])AIza[\w-]{35}(?![\w-])/g,
     locate: whole,
   },
   {
     name: 'huggingface-token',
-    hint: /hf_/,
+    hints: ['hf_'],
     pattern: /(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}(?![A-Za-z0-9_])/g,
     locate: wholeIf((text) => HAS_UPPER.test(text) && HAS_LOWER.test(text)),
   },
   {
     name: 'npm-token',
-    hint: /npm_/,
+    hints: ['npm_'],
     pattern: /(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])/g,
     locate: whole,
   },
@@ -244,7 +250,8 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // Contiguous 13–19 digits, 4-4-4-4(-3) or 4-6-5/4-6-4 (Amex, Diners) with one kind of
     // separator; not inside a longer word, number, decimal, date, path or `+` phone number.
     name: 'card-number',
-    hint: /[2-6]\d{3}[ -]?\d{4}/,
+    hints: [],
+    digitRun: 13,
     pattern:
       /(?<![\w.,+/:-])(?:[2-6]\d{12,18}|[2-6]\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|3\d{3}([ -])\d{6}\2\d{4,5})(?![\w]|[.,]\d)/g,
     locate: wholeIf(isCardNumber),
@@ -253,15 +260,15 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // RFC 3986 §3.2.1 userinfo "user:password@": only the password goes; scheme, user, host and
     // path stay. The password may contain unescaped `@` or `:`; the last `@` ends it.
     name: 'url-password',
-    hint: /:\/\//,
+    hints: ['://'],
     pattern: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/[^\s:/?#@"'<>]*:(?<secret>[^\s/?#"'<>]+)@/dg,
     locate: secretGroup,
   },
   {
     // Presigned URLs (S3 SigV4, GCS V4, Azure SAS `sig`) are bearer capabilities until they expire.
     name: 'signed-url-signature',
-    hint: /[?&](?:x-amz-signature|x-goog-signature|sig|signature)=/i,
-    pattern: /[?&](?:x-amz-signature|x-goog-signature|sig|signature)=(?<secret>[^&#\s"'<>]+)/dgi,
+    hints: SIGNATURE_PARAMS.flatMap((p) => [`?${p}=`, `&${p}=`]),
+    pattern: new RegExp(`[?&](?:${SIGNATURE_PARAMS.join('|')})=(?<secret>[^&#\\s"'<>]+)`, 'dgi'),
     locate: secretGroup,
   },
 ];
@@ -283,13 +290,16 @@ const COOKIE_KEY = /cookie/i;
 
 /**
  * The detector for `secret_key_name = value` in free text, judging key names with `isSecretKey`.
- * `stems` is a regex source matching every secret key name (for the hint), or `null` when key
- * names cannot be predicted (extra key regexes), in which case any `=` or `:` triggers it.
+ * `hints` are literals that every secret key name contains, or `null` when key names cannot be
+ * predicted (extra key regexes); then any `=` or `:` lets it run.
  */
-export function assignmentDetector(isSecretKey: (key: string) => boolean, stems: string | null): Detector {
+export function assignmentDetector(
+  isSecretKey: (key: string) => boolean,
+  hints: readonly string[] | null,
+): Detector {
   return {
     name: 'secret-assignment',
-    hint: stems === null ? /[:=]/ : new RegExp(stems, 'i'),
+    hints: hints ?? [':', '='],
     pattern: ASSIGNMENT,
     locate: (match, input) => {
       const groups = match.indices?.groups;
@@ -321,7 +331,7 @@ export function patternDetector(pattern: ValuePattern): Detector {
   const validate = pattern.validate;
   return {
     name: pattern.name,
-    hint: null,
+    hints: null,
     pattern: regex,
     locate: (match, input) => {
       const range = wantsGroup ? secretGroup(match) : whole(match);
@@ -330,15 +340,6 @@ export function patternDetector(pattern: ValuePattern): Detector {
       return range;
     },
   };
-}
-
-/** One case-insensitive regex that every string holding a built-in secret matches. */
-export const BUILTIN_TRIGGER = combineHints(BUILTIN_DETECTORS);
-
-/** A case-insensitive union of the detectors' hints (a superset of each). */
-export function combineHints(detectors: readonly Detector[], extra: readonly string[] = []): RegExp {
-  const sources = detectors.flatMap((d) => (d.hint === null ? [] : [d.hint.source]));
-  return new RegExp([...sources, ...extra].join('|'), 'i');
 }
 
 /**

@@ -38,7 +38,12 @@ export function planAppend(
   for (const item of items) {
     const prior = ctx.existing.get(item.eid);
     if (prior) {
-      receipts.push({ seq: prior.seq, event_id: item.eid, leaf_hash: prior.leafHash.toString('hex'), duplicate: true });
+      receipts.push({
+        seq: prior.seq,
+        event_id: item.eid,
+        leaf_hash: prior.leafHash.toString('hex'),
+        duplicate: true,
+      });
       continue;
     }
     const again = inBatch.get(item.eid);
@@ -47,7 +52,15 @@ export function planAppend(
       continue;
     }
     const seq = range.size;
-    const leaf = encodeLeaf({ v: 1, log: head.origin, seq, ts, type: item.type, eid: item.eid, d: item.digests });
+    const leaf = encodeLeaf({
+      v: 1,
+      log: head.origin,
+      seq,
+      ts,
+      type: item.type,
+      eid: item.eid,
+      d: item.digests,
+    });
     const leafHash = hashLeaf(leaf);
     range.append(leafHash, tiles.onNode);
     entries.push({ seq, leaf, leafHash, eid: item.eid, type: item.type, ts });
@@ -66,7 +79,12 @@ export function planAppend(
       disclosures,
       index,
       tiles: entries.length > 0 ? tiles.changed() : [],
-      head: { size: range.size, root: range.root(), rightEdge: range.encode(), lastTs: entries.length > 0 ? ts : head.lastTs },
+      head: {
+        size: range.size,
+        root: range.root(),
+        rightEdge: range.encode(),
+        lastTs: entries.length > 0 ? ts : head.lastTs,
+      },
     },
     result: receipts,
   };

@@ -179,7 +179,13 @@ export class AuditTrail {
     for (let i = 0; i < receipts.length; i++) {
       if (!receipts[i]!.duplicate) continue;
       const stored = await this.store.getByEid(this.head.logId, items[i]!.eid);
-      if (stored && contentKey(stripLogFields(toRecordedEvent(stored, this.origin))) !== contentKey(items[i]!.event)) {
+      const item = items[i]!;
+      const ignoreTime = item.timeDefaulted;
+      if (
+        stored &&
+        contentKey(stripLogFields(toRecordedEvent(stored, this.origin)), ignoreTime) !==
+          contentKey(item.event, ignoreTime)
+      ) {
         throw new AuditError(
           'conflict',
           `event_id ${items[i]!.eid} was already recorded (seq ${receipts[i]!.seq}) with different content`,
@@ -209,7 +215,9 @@ export class AuditTrail {
     try {
       prepared = this.prepare(event);
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(
+        e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
+      );
     }
     return this.writer.write(prepared);
   }
@@ -276,7 +284,10 @@ export class AuditTrail {
     this.lastCheckpointAt = Date.now();
     if (prev && prev.size === head.size) {
       if (!prev.root.equals(head.root)) {
-        throw new AuditError('conflict', `refusing to sign: the log head differs from the checkpoint at size ${prev.size}`);
+        throw new AuditError(
+          'conflict',
+          `refusing to sign: the log head differs from the checkpoint at size ${prev.size}`,
+        );
       }
       return prev.note;
     }
@@ -290,7 +301,10 @@ export class AuditTrail {
     const r = reader(tiles, head.size);
     const root = head.size === 0 ? EMPTY_ROOT : rootOf(head.size, r);
     if (!root.equals(head.root)) {
-      throw new AuditError('conflict', `refusing to sign: stored tiles give a different root than the log head`);
+      throw new AuditError(
+        'conflict',
+        `refusing to sign: stored tiles give a different root than the log head`,
+      );
     }
     if (prev) {
       if (verifier) openCheckpoint(prev.note, [verifier], this.origin);
@@ -341,7 +355,8 @@ export class AuditTrail {
     let before: number | undefined;
     if (cursor !== undefined) {
       const m = /^([ad])(\d+)$/.exec(cursor);
-      if (!m || (m[1] === 'a') !== (order === 'asc')) throw new AuditError('invalid_argument', 'cursor is not valid for this query');
+      if (!m || (m[1] === 'a') !== (order === 'asc'))
+        throw new AuditError('invalid_argument', 'cursor is not valid for this query');
       if (order === 'asc') after = Number(m[2]);
       else before = Number(m[2]);
     }
@@ -368,7 +383,9 @@ export class AuditTrail {
   /** One event by seq or event_id. */
   async get(ref: number | string): Promise<RecordedEvent | undefined> {
     const s =
-      typeof ref === 'number' ? await this.store.getBySeq(this.head.logId, ref) : await this.store.getByEid(this.head.logId, ref);
+      typeof ref === 'number'
+        ? await this.store.getBySeq(this.head.logId, ref)
+        : await this.store.getByEid(this.head.logId, ref);
     return s ? toRecordedEvent(s, this.origin) : undefined;
   }
 
@@ -377,7 +394,9 @@ export class AuditTrail {
    * checkpoint, and the last checkpoint handed out (witness file). Returns a report listing
    * every failure; it does not throw for tampering.
    */
-  async verify(options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {}): Promise<VerifyReport> {
+  async verify(
+    options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
+  ): Promise<VerifyReport> {
     await this.flush();
     return verifyStoredLog(this.store, this.keys, this.origin, options);
   }
@@ -389,7 +408,8 @@ export class AuditTrail {
    */
   async prove(seq: number): Promise<ProofBundle> {
     await this.flush();
-    if (!Number.isSafeInteger(seq) || seq < 0) throw new AuditError('invalid_argument', 'seq must be a non-negative integer');
+    if (!Number.isSafeInteger(seq) || seq < 0)
+      throw new AuditError('invalid_argument', 'seq must be a non-negative integer');
     const stored = await this.store.getBySeq(this.head.logId, seq);
     if (!stored) throw new AuditError('not_found', `no event with seq ${seq} in ${this.origin}`);
     let cp = await this.store.latestCheckpoint(this.head.logId);
@@ -399,14 +419,19 @@ export class AuditTrail {
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const size = cp.size;
-    const tiles = await this.store.getTiles(this.head.logId, tilesFor(size, (r) => inclusionProof(seq, size, r)));
+    const tiles = await this.store.getTiles(
+      this.head.logId,
+      tilesFor(size, (r) => inclusionProof(seq, size, r)),
+    );
     const proof = inclusionProof(seq, size, reader(tiles, size));
     return {
       format: 'auditrail-proof/v1',
       log: this.origin,
       seq,
       leaf: stored.entry.leaf.toString('base64'),
-      disclosures: stored.disclosures.filter((d) => d.disclosure !== null).map((d) => d.disclosure!.toString('utf8')),
+      disclosures: stored.disclosures
+        .filter((d) => d.disclosure !== null)
+        .map((d) => d.disclosure!.toString('utf8')),
       inclusion: { tree_size: size, proof: proof.map((h) => h.toString('base64')) },
       checkpoint: cp.note,
       verifier_key: this.verifierKey(),
@@ -416,7 +441,10 @@ export class AuditTrail {
   /** A consistency proof between two tree sizes (RFC 9162 §2.1.4), base64 hashes. */
   async proveConsistency(size1: number, size2: number): Promise<string[]> {
     await this.flush();
-    const tiles = await this.store.getTiles(this.head.logId, tilesFor(size2, (r) => consistencyProof(size1, size2, r)));
+    const tiles = await this.store.getTiles(
+      this.head.logId,
+      tilesFor(size2, (r) => consistencyProof(size1, size2, r)),
+    );
     return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
   }
 
@@ -472,7 +500,10 @@ export async function verifyStoredLog(
     checkpoints,
     witnessed: witness ? [witness] : [],
     tileHash: (level, index) => {
-      const t = level === 0 ? level0.get(tileKey(0, Math.floor(index / 256))) : upper.get(tileKey(level, Math.floor(index / 256)));
+      const t =
+        level === 0
+          ? level0.get(tileKey(0, Math.floor(index / 256)))
+          : upper.get(tileKey(level, Math.floor(index / 256)));
       if (!t) return undefined;
       const off = (index % 256) * 32;
       return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
@@ -483,7 +514,8 @@ export async function verifyStoredLog(
   for await (const chunk of store.scan(head.logId, 0, end, CHUNK)) {
     const first = chunk[0]?.entry.seq ?? done;
     const keysNeeded = [];
-    for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++) keysNeeded.push({ level: 0, index: t });
+    for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++)
+      keysNeeded.push({ level: 0, index: t });
     level0 = await store.getTiles(head.logId, keysNeeded);
     for (const e of chunk) verifier.push(e);
     done += chunk.length;
@@ -513,16 +545,28 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  */
 export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
   if (!NAME_RE.test(options.tenant)) {
-    throw new AuditError('invalid_argument', 'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"');
+    throw new AuditError(
+      'invalid_argument',
+      'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"',
+    );
   }
   const logName = options.log ?? DEFAULT_LOG;
   if (!NAME_RE.test(logName)) {
-    throw new AuditError('invalid_argument', 'log must be 1-64 characters of letters, digits, ".", "_" or "-"');
+    throw new AuditError(
+      'invalid_argument',
+      'log must be 1-64 characters of letters, digits, ".", "_" or "-"',
+    );
   }
   const db = resolveDb(options.db);
   const store = options.store ?? (await openStore(db));
   const keyDir =
-    options.keyDir !== undefined ? options.keyDir : options.store ? null : db.startsWith('postgres') ? join('.auditrail', 'keys') : join(dirname(db), 'keys');
+    options.keyDir !== undefined
+      ? options.keyDir
+      : options.store
+        ? null
+        : db.startsWith('postgres')
+          ? join('.auditrail', 'keys')
+          : join(dirname(db), 'keys');
   const keys = new KeyRing(keyDir);
   const origin = originOf(options.tenant, logName);
   const head = await store.openLog(origin, options.tenant, EMPTY_ROOT);

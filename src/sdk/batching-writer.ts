@@ -64,7 +64,10 @@ export class BatchingWriter<T, R> {
   enqueue(item: T): boolean {
     if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
     if (this.queue.length >= this.maxQueue) {
-      throw new AuditError('queue_full', `the write queue holds ${this.queue.length} events; await drain() first`);
+      throw new AuditError(
+        'queue_full',
+        `the write queue holds ${this.queue.length} events; await drain() first`,
+      );
     }
     this.queue.push({ item });
     this.schedule();
@@ -87,7 +90,11 @@ export class BatchingWriter<T, R> {
         this.retryTimer = null;
       }
       const failed = await this.runBatch();
-      if (failed) throw failed;
+      if (failed !== undefined) {
+        throw failed instanceof Error
+          ? failed
+          : new AuditError('store_failure', 'flush failed', { cause: failed });
+      }
     }
   }
 

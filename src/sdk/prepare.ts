@@ -25,6 +25,8 @@ export interface PreparedEvent {
   index: Omit<IndexRow, 'seq'>;
   /** The event as it will be read back (after redaction, with defaults filled in). */
   event: AuditEvent & { event_id: string };
+  /** True when `time` was filled in from the clock (so a re-send may differ in it). */
+  timeDefaulted: boolean;
 }
 
 export interface PrepareOptions {
@@ -62,7 +64,11 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   };
   if (base.tenant !== options.tenant) {
     throw new ValidationError([
-      { field: '/tenant', rule: 'const', message: `must be ${JSON.stringify(options.tenant)}, the tenant of this trail` },
+      {
+        field: '/tenant',
+        rule: 'const',
+        message: `must be ${JSON.stringify(options.tenant)}, the tenant of this trail`,
+      },
     ]);
   }
   // Redaction runs before anything is hashed or stored (DESIGN §2). `redacted` is ours to set.
@@ -93,7 +99,11 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   }
   if (total > MAX_EVENT_BYTES) {
     throw new ValidationError([
-      { field: '', rule: 'maxBytes', message: `is ${total} bytes once canonical, above the ${MAX_EVENT_BYTES} limit` },
+      {
+        field: '',
+        rule: 'maxBytes',
+        message: `is ${total} bytes once canonical, above the ${MAX_EVENT_BYTES} limit`,
+      },
     ]);
   }
   digests.sort();
@@ -104,6 +114,7 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
     digests,
     disclosures,
     event,
+    timeDefaulted: input.time === undefined,
     index: {
       tenant: event.tenant ?? null,
       session_id: event.session_id ?? null,
@@ -121,8 +132,9 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
 }
 
 /** Canonical bytes of an event's content, ignoring fields the log sets: used to detect id reuse. */
-export function contentKey(event: AuditEvent): string {
-  const { redacted: _r, ...rest } = event;
+export function contentKey(event: AuditEvent, ignoreTime = false): string {
+  const { redacted: _r, time, ...rest } = event;
+  if (!ignoreTime && time !== undefined) (rest as AuditEvent).time = time;
   try {
     return canonicalBytes(rest).toString('utf8');
   } catch (e) {

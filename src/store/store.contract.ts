@@ -24,8 +24,17 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       },
       { tenant: 'acme', redactor },
     );
-  const appendAll = async (store: AuditStore, origin: string, items: ReturnType<typeof prep>[], now = Date.now()) =>
-    store.append(origin, items.map((x) => x.eid), (ctx) => planAppend(ctx, items, now));
+  const appendAll = async (
+    store: AuditStore,
+    origin: string,
+    items: ReturnType<typeof prep>[],
+    now = Date.now(),
+  ) =>
+    store.append(
+      origin,
+      items.map((x) => x.eid),
+      (ctx) => planAppend(ctx, items, now),
+    );
 
   describe(`AuditStore contract: ${name}`, { skip: skip ?? false }, () => {
     it('creates a log once and returns the same head', async () => {
@@ -45,11 +54,17 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
       const r1 = await appendAll(store, head.origin, [prep(0), prep(1), prep(2)]);
       const r2 = await appendAll(store, head.origin, [prep(3)]);
-      assert.deepEqual([...r1, ...r2].map((r) => r.seq), [0, 1, 2, 3]);
+      assert.deepEqual(
+        [...r1, ...r2].map((r) => r.seq),
+        [0, 1, 2, 3],
+      );
       const after = await store.getLog(head.origin);
       assert.equal(after?.size, 4);
       const events = await store.readEvents(head.logId, 0, 10);
-      assert.deepEqual(events.map((e) => e.entry.seq), [0, 1, 2, 3]);
+      assert.deepEqual(
+        events.map((e) => e.entry.seq),
+        [0, 1, 2, 3],
+      );
       assert.ok(events.every((e) => e.disclosures.length === 2));
       assert.equal((await store.getByEid(head.logId, 'evt-2'))?.entry.seq, 2);
       assert.equal((await store.getBySeq(head.logId, 3))?.entry.eid, 'evt-3');
@@ -61,7 +76,14 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
       await appendAll(store, head.origin, [prep(0)]);
       const again = await appendAll(store, head.origin, [prep(0), prep(1), prep(1)]);
-      assert.deepEqual(again.map((r) => [r.seq, r.duplicate ?? false]), [[0, true], [1, false], [1, true]]);
+      assert.deepEqual(
+        again.map((r) => [r.seq, r.duplicate ?? false]),
+        [
+          [0, true],
+          [1, false],
+          [1, true],
+        ],
+      );
       assert.equal((await store.getLog(head.origin))?.size, 2);
       await store.close();
     });
@@ -84,15 +106,39 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
     it('filters, orders and pages queries', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
-      await appendAll(store, head.origin, Array.from({ length: 12 }, (_, i) => prep(i)));
+      await appendAll(
+        store,
+        head.origin,
+        Array.from({ length: 12 }, (_, i) => prep(i)),
+      );
       const s1 = await store.query(head.logId, { session_id: 's-1' }, { limit: 10, order: 'asc' });
-      assert.deepEqual(s1.map((e) => e.entry.seq), [1, 4, 7, 10]);
+      assert.deepEqual(
+        s1.map((e) => e.entry.seq),
+        [1, 4, 7, 10],
+      );
       const desc = await store.query(head.logId, { action_type: 'write:*' }, { limit: 2, order: 'desc' });
-      assert.deepEqual(desc.map((e) => e.entry.seq), [11, 9]);
-      const page2 = await store.query(head.logId, { action_type: 'write:*' }, { limit: 2, order: 'desc', before: 9 });
-      assert.deepEqual(page2.map((e) => e.entry.seq), [7, 5]);
-      const after = await store.query(head.logId, { actor_id: 'agent-0' }, { limit: 3, order: 'asc', after: 4 });
-      assert.deepEqual(after.map((e) => e.entry.seq), [6, 8, 10]);
+      assert.deepEqual(
+        desc.map((e) => e.entry.seq),
+        [11, 9],
+      );
+      const page2 = await store.query(
+        head.logId,
+        { action_type: 'write:*' },
+        { limit: 2, order: 'desc', before: 9 },
+      );
+      assert.deepEqual(
+        page2.map((e) => e.entry.seq),
+        [7, 5],
+      );
+      const after = await store.query(
+        head.logId,
+        { actor_id: 'agent-0' },
+        { limit: 3, order: 'asc', after: 4 },
+      );
+      assert.deepEqual(
+        after.map((e) => e.entry.seq),
+        [6, 8, 10],
+      );
       assert.equal(await store.countEvents(head.logId, { session_id: 's-0' }), 4);
       assert.equal(await store.countEvents(head.logId, { type: 'action.*' }), 12);
       assert.ok(s1.every((e) => e.disclosures.length === 2));
@@ -102,7 +148,11 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
     it('stores tiles and checkpoints', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
-      await appendAll(store, head.origin, Array.from({ length: 300 }, (_, i) => prep(i)));
+      await appendAll(
+        store,
+        head.origin,
+        Array.from({ length: 300 }, (_, i) => prep(i)),
+      );
       const tiles = await store.getTiles(head.logId, [
         { level: 0, index: 0 },
         { level: 0, index: 1 },
@@ -115,7 +165,10 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       await store.addCheckpoint(h.logId, { size: 300, root: h.root, note: 'n300', createdAt: 't' });
       await store.addCheckpoint(h.logId, { size: 300, root: h.root, note: 'again', createdAt: 't' });
       await store.addCheckpoint(h.logId, { size: 10, root: h.root, note: 'n10', createdAt: 't' });
-      assert.deepEqual((await store.listCheckpoints(h.logId)).map((c) => c.note), ['n10', 'n300']);
+      assert.deepEqual(
+        (await store.listCheckpoints(h.logId)).map((c) => c.note),
+        ['n10', 'n300'],
+      );
       assert.equal((await store.latestCheckpoint(h.logId))?.size, 300);
       const seen: number[] = [];
       for await (const chunk of store.scan(h.logId, 0, 300, 128)) seen.push(chunk.length);
@@ -141,7 +194,14 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       };
       await store.putApproval(row);
       assert.equal((await store.listApprovals('pending')).length, 1);
-      assert.equal(await store.updateApproval('apr-1', 'pending', { status: 'granted', decidedBy: 'alice', reason: 'ok' }), true);
+      assert.equal(
+        await store.updateApproval('apr-1', 'pending', {
+          status: 'granted',
+          decidedBy: 'alice',
+          reason: 'ok',
+        }),
+        true,
+      );
       assert.equal(await store.updateApproval('apr-1', 'pending', { status: 'denied' }), false);
       const got = await store.getApproval('apr-1');
       assert.equal(got?.status, 'granted');

@@ -130,7 +130,11 @@ export interface AuditStore {
    * One durable transaction: lock the log, look up `eids`, call `plan` with the locked state and
    * write what it returns. Resolves only after the commit is durable.
    */
-  append<T>(origin: string, eids: readonly string[], plan: (ctx: AppendContext) => { plan: AppendPlan; result: T }): Promise<T>;
+  append<T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+  ): Promise<T>;
   /** Entries with seq in [from, to), ascending, with their disclosures. */
   readEvents(logId: number, from: number, to: number): Promise<StoredEvent[]>;
   getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined>;

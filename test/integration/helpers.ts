@@ -21,7 +21,12 @@ export function sampleEvent(i: number, session = 's-1'): AuditEvent {
       type: 'policy.decision',
       actor: { type: 'system', id: 'policy-engine' },
       action: { type: 'read:order', target: `order/${1000 + i}` },
-      policy: { decision: 'allow', matched_rule: 'allow-reads', policy_id: 'support', reason: 'reads are allowed' },
+      policy: {
+        decision: 'allow',
+        matched_rule: 'allow-reads',
+        policy_id: 'support',
+        reason: 'reads are allowed',
+      },
     },
     {
       type: 'action.succeeded',

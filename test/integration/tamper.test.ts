@@ -28,7 +28,10 @@ async function makeLog(dir: string, n = N, tenant = 'acme', log?: string): Promi
 /** Opens the file with plain SQL, as an attacker with database access would, triggers dropped. */
 function tamper(db: string, sql: (d: Database.Database) => void): void {
   const d = new Database(db);
-  for (const t of d.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[]) {
+  for (const t of d
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    .pluck()
+    .all() as string[]) {
     d.exec(`DROP TRIGGER ${t}`);
   }
   sql(d);
@@ -66,7 +69,9 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     const db = await makeLog(tempDir());
     tamper(db, (d) =>
       d
-        .prepare("UPDATE disclosures SET disclosure = CAST(replace(CAST(disclosure AS TEXT), 'shipped', 'refunded') AS BLOB) WHERE seq = 5 AND pointer = '/outcome/result'")
+        .prepare(
+          "UPDATE disclosures SET disclosure = CAST(replace(CAST(disclosure AS TEXT), 'shipped', 'refunded') AS BLOB) WHERE seq = 5 AND pointer = '/outcome/result'",
+        )
         .run(),
     );
     const r = await verify(db);
@@ -85,7 +90,9 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     tamper(db, (d) => {
       const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 7').pluck().get() as Buffer;
       const rec = parseLeaf(leaf);
-      d.prepare('UPDATE entries SET leaf = ? WHERE seq = 7').run(encodeLeaf({ ...rec, type: 'action.failed' }));
+      d.prepare('UPDATE entries SET leaf = ? WHERE seq = 7').run(
+        encodeLeaf({ ...rec, type: 'action.failed' }),
+      );
     });
     assertFailure(await verify(db), 'leaf_edited', 7);
   });
@@ -95,7 +102,11 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     tamper(db, (d) => {
       const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 12').pluck().get() as Buffer;
       const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
-      d.prepare('UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 12').run(forged, hashLeaf(forged), 'action.failed');
+      d.prepare('UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 12').run(
+        forged,
+        hashLeaf(forged),
+        'action.failed',
+      );
     });
     const r = await verify(db);
     assertFailure(r, 'tile_mismatch', 12);
@@ -112,7 +123,10 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     const r = await verify(db);
     assertFailure(r, 'entry_deleted', 10);
     // The tree stays aligned (tile hash), so nothing else is blamed.
-    assert.deepEqual(r.failures.map((f) => f.kind), ['entry_deleted']);
+    assert.deepEqual(
+      r.failures.map((f) => f.kind),
+      ['entry_deleted'],
+    );
   });
 
   it('catches two swapped entries', async () => {
@@ -153,7 +167,12 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     tamper(db, (d) => {
       const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 39').pluck().get() as Buffer;
       const forged = encodeLeaf({ ...parseLeaf(leaf), seq: N, eid: 'forged-1' });
-      d.prepare("INSERT INTO entries VALUES (1, ?, ?, ?, 'forged-1', 'action.intent', ?)").run(N, forged, hashLeaf(forged), parseLeaf(leaf).ts);
+      d.prepare("INSERT INTO entries VALUES (1, ?, ?, ?, 'forged-1', 'action.intent', ?)").run(
+        N,
+        forged,
+        hashLeaf(forged),
+        parseLeaf(leaf).ts,
+      );
     });
     assertFailure(await verify(db), 'forged_entry', N);
   });
@@ -161,9 +180,15 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
   it('catches a checkpoint replaced by one signed with another key', async () => {
     const db = await makeLog(tempDir());
     tamper(db, (d) => {
-      const row = d.prepare('SELECT size, root_hash FROM checkpoints WHERE size = 20').get() as { size: number; root_hash: Buffer };
+      const row = d.prepare('SELECT size, root_hash FROM checkpoints WHERE size = 20').get() as {
+        size: number;
+        root_hash: Buffer;
+      };
       const other = generateSigner('auditrail.local/t/acme/default').signer;
-      const note = signCheckpoint({ origin: 'auditrail.local/t/acme/default', size: 20, root: row.root_hash }, [other]);
+      const note = signCheckpoint(
+        { origin: 'auditrail.local/t/acme/default', size: 20, root: row.root_hash },
+        [other],
+      );
       d.prepare('UPDATE checkpoints SET note = ? WHERE size = 20').run(note);
     });
     assertFailure(await verify(db), 'checkpoint_forged', 20);

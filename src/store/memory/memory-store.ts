@@ -26,7 +26,12 @@ interface MemLog {
 }
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 
 /**
@@ -55,8 +60,24 @@ export class MemoryStore implements AuditStore {
   openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead> {
     let l = this.logs.get(origin);
     if (!l) {
-      const head: LogHead = { logId: this.logs.size + 1, origin, tenant, size: 0, root: emptyRoot, rightEdge: Buffer.alloc(0), lastTs: null };
-      l = { head, entries: [], disclosures: new Map(), index: new Map(), byEid: new Map(), tiles: new Map(), checkpoints: [] };
+      const head: LogHead = {
+        logId: this.logs.size + 1,
+        origin,
+        tenant,
+        size: 0,
+        root: emptyRoot,
+        rightEdge: Buffer.alloc(0),
+        lastTs: null,
+      };
+      l = {
+        head,
+        entries: [],
+        disclosures: new Map(),
+        index: new Map(),
+        byEid: new Map(),
+        tiles: new Map(),
+        checkpoints: [],
+      };
       this.logs.set(origin, l);
       this.byId.set(head.logId, l);
     }
@@ -72,10 +93,15 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve([...this.logs.values()].map((l) => ({ ...l.head })));
   }
 
-  append<T>(origin: string, eids: readonly string[], plan: (ctx: AppendContext) => { plan: AppendPlan; result: T }): Promise<T> {
+  append<T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+  ): Promise<T> {
     const run = async (): Promise<T> => {
       await Promise.resolve();
-      if (this.failAppends) throw new AuditError('store_failure', this.failAppends.message, { cause: this.failAppends });
+      if (this.failAppends)
+        throw new AuditError('store_failure', this.failAppends.message, { cause: this.failAppends });
       const l = this.logs.get(origin);
       if (!l) throw new AuditError('not_found', `log ${origin} does not exist`);
       const existing = new Map<string, ExistingEntry>();
@@ -96,7 +122,10 @@ export class MemoryStore implements AuditStore {
       const eidsSeen = new Set<string>();
       p.entries.forEach((e, i) => {
         if (e.seq !== l.head.size + i || l.entries[e.seq] || l.byEid.has(e.eid) || eidsSeen.has(e.eid)) {
-          throw new AuditError('store_failure', `append to ${origin} failed: entry ${e.seq} (${e.eid}) conflicts`);
+          throw new AuditError(
+            'store_failure',
+            `append to ${origin} failed: entry ${e.seq} (${e.eid}) conflicts`,
+          );
         }
         eidsSeen.add(e.eid);
       });
@@ -227,7 +256,8 @@ export class MemoryStore implements AuditStore {
   }
 
   putApproval(row: ApprovalRow): Promise<void> {
-    if (this.approvals.has(row.id)) return Promise.reject(new AuditError('conflict', `approval ${row.id} exists`));
+    if (this.approvals.has(row.id))
+      return Promise.reject(new AuditError('conflict', `approval ${row.id} exists`));
     this.approvals.set(row.id, { ...row });
     return Promise.resolve();
   }
@@ -239,7 +269,9 @@ export class MemoryStore implements AuditStore {
 
   listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]> {
     return Promise.resolve(
-      [...this.approvals.values()].filter((a) => !status || a.status === status).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+      [...this.approvals.values()]
+        .filter((a) => !status || a.status === status)
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
     );
   }
 

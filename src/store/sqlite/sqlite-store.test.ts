@@ -26,7 +26,7 @@ describe('SqliteStore specifics', () => {
     const store = new SqliteStore(path);
     const m = store.migrations();
     assert.equal(m[0]?.id, 1);
-    assert.match(m[0]!.checksum, /^[0-9a-f]{64}$/);
+    assert.match(m[0].checksum, /^[0-9a-f]{64}$/);
     store.db.prepare('UPDATE migrations SET checksum = ? WHERE id = 1').run('0'.repeat(64));
     await store.close();
     assert.throws(() => new SqliteStore(path), /checksum .* the schema was altered/);
@@ -35,10 +35,14 @@ describe('SqliteStore specifics', () => {
   it('refuses UPDATE and DELETE of log entries, checkpoints and full tiles', async () => {
     const store = new SqliteStore(join(dir, 'trig', 'audit.db'));
     const db = store.db;
-    db.prepare("INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', x'00', x'', 'now')").run();
+    db.prepare(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', x'00', x'', 'now')",
+    ).run();
     db.prepare("INSERT INTO entries VALUES (1, 0, x'7b7d', x'00', 'e', 'x.t', 'ts')").run();
     db.prepare("INSERT INTO checkpoints VALUES (1, 1, x'00', 'note', 'now')").run();
-    db.prepare("INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (1, 0, 0, '', x'5b5d')").run();
+    db.prepare(
+      "INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (1, 0, 0, '', x'5b5d')",
+    ).run();
     assert.throws(() => db.prepare("UPDATE entries SET leaf = x'00'").run(), /append-only/);
     assert.throws(() => db.prepare('DELETE FROM entries').run(), /append-only/);
     assert.throws(() => db.prepare("UPDATE checkpoints SET note = 'x'").run(), /append-only/);

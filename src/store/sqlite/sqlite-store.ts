@@ -103,9 +103,16 @@ export class SqliteStore implements AuditStore {
       chmodSync(this.path, 0o600);
     }
     try {
-      this.db = new Database(this.path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      this.db = new Database(this.path, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      });
     } catch (e) {
-      throw new AuditError('store_failure', `cannot open SQLite database ${this.path}: ${(e as Error).message}`, { cause: e });
+      throw new AuditError(
+        'store_failure',
+        `cannot open SQLite database ${this.path}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     this.db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
@@ -163,7 +170,9 @@ export class SqliteStore implements AuditStore {
       insertCheckpoint: db.prepare(
         'INSERT OR IGNORE INTO checkpoints (log_id, size, root_hash, note, created_at) VALUES (?, ?, ?, ?, ?)',
       ),
-      checkpoints: db.prepare('SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size'),
+      checkpoints: db.prepare(
+        'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size',
+      ),
       latestCheckpoint: db.prepare(
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
       ),
@@ -175,7 +184,9 @@ export class SqliteStore implements AuditStore {
       listApprovals: db.prepare('SELECT * FROM approvals ORDER BY created_at'),
       listApprovalsByStatus: db.prepare('SELECT * FROM approvals WHERE status = ? ORDER BY created_at'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
     };
   }
 
@@ -201,12 +212,14 @@ export class SqliteStore implements AuditStore {
         }
         continue;
       }
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db
-          .prepare('INSERT INTO migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
-          .run(m.id, m.name, checksum, new Date().toISOString());
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(m.sql);
+          this.db
+            .prepare('INSERT INTO migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
+            .run(m.id, m.name, checksum, new Date().toISOString());
+        })
+        .immediate();
     }
   }
 
@@ -253,7 +266,8 @@ export class SqliteStore implements AuditStore {
         const partialTiles = [];
         for (const t of partialTilesOf(head.size)) {
           const hashes = this.stmts.tile.get(head.logId, t.level, t.index) as Buffer | undefined;
-          if (!hashes) throw new AuditError('store_failure', `tile ${t.level}/${t.index} of ${origin} is missing`);
+          if (!hashes)
+            throw new AuditError('store_failure', `tile ${t.level}/${t.index} of ${origin} is missing`);
           partialTiles.push({ level: t.level, index: t.index, width: hashes.length / 32, hashes });
         }
         const { plan: p, result } = plan({ head, existing, partialTiles });
@@ -376,13 +390,19 @@ export class SqliteStore implements AuditStore {
     );
     for (const seq of seqs) ds.push(...(lookup.raw().all(logId, seq) as unknown[][]));
     const sorted = options.order === 'desc' ? [...entries].sort((a, b) => a.seq - b.seq) : entries;
-    const merged = mergeDisclosures(sorted, ds.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number)));
+    const merged = mergeDisclosures(
+      sorted,
+      ds.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number)),
+    );
     return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
   }
 
   countEvents(logId: number, filter: EventFilter): Promise<number> {
     const w = this.where(logId, filter);
-    const r = this.db.prepare(`SELECT count(*) FROM events v WHERE ${w.sql}`).pluck().get(...w.args) as number;
+    const r = this.db
+      .prepare(`SELECT count(*) FROM events v WHERE ${w.sql}`)
+      .pluck()
+      .get(...w.args) as number;
     return Promise.resolve(r);
   }
 
@@ -445,7 +465,9 @@ export class SqliteStore implements AuditStore {
   }
 
   listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]> {
-    const rows = (status ? this.stmts.listApprovalsByStatus.all(status) : this.stmts.listApprovals.all()) as Row[];
+    const rows = (
+      status ? this.stmts.listApprovalsByStatus.all(status) : this.stmts.listApprovals.all()
+    ) as Row[];
     return Promise.resolve(rows.map(approvalOf));
   }
 
