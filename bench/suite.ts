@@ -28,7 +28,7 @@ export interface BenchResult {
   name: string;
   value: number;
   unit: string;
-  target?: Target;
+  target?: Target | undefined;
   /** Short context printed beside the figure (sample size, a cause). */
   note?: string;
 }

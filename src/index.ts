@@ -40,3 +40,26 @@ export type { VerifyReport, VerifyFailure, FailureKind } from './core/verify-log
 export { createRedactor, REDACTED, type RedactionOptions, type Redactor } from './redact/index.js';
 export { openStore } from './store/open-store.js';
 export type { AuditStore, EventFilter } from './store/store.js';
+export {
+  Governor,
+  guard,
+  ActionDeniedError,
+  ApprovalRequiredError,
+  type ActionSpec,
+  type Decision,
+  type GovernorOptions,
+  type RunOptions,
+  type RunResult,
+} from './sdk/governor.js';
+export { Approvals, ApprovalError, requestDigest, type ApprovalRequestInfo } from './sdk/approvals.js';
+export {
+  parsePolicy,
+  loadPolicyFile,
+  evaluate,
+  diffPolicies,
+  PolicyError,
+  type PolicyBundle,
+  type PolicyDecision,
+  type PolicyDiff,
+  type PolicyInput,
+} from './policy/index.js';

@@ -76,7 +76,7 @@ export function helpText(spec: CommandSpec): string {
 }
 
 // node:util parseArgs messages are long and suggest `--`; say what is wrong and name the flag.
-function usageFromParseArgs(e: Error & { code?: string }): UsageError {
+function usageFromParseArgs(e: Error & { code?: unknown }): UsageError {
   const quoted = /'([^']*)'/.exec(e.message)?.[1] ?? '';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':

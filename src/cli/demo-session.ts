@@ -64,7 +64,7 @@ const SUPPORT: Actor = { type: 'agent', id: 'acme-support', name: 'Acme Support'
 const RESEARCHER: Actor = { type: 'agent', id: 'kb-researcher', name: 'KB Researcher', on_behalf_of: 'acme-support' };
 const POLICY: Actor = { type: 'system', id: 'policy-engine' };
 const GATEWAY: Actor = { type: 'service', id: 'tool-gateway' };
-const MONITOR: Actor = { type: 'system', id: 'guardrail-monitor' };
+const MONITOR: Actor = { type: 'system', id: 'guardrails' };
 const LEAD: Actor = { type: 'user', id: 'maria.chen', name: 'Maria Chen', auth_method: 'sso' };
 
 const SONNET = { provider: 'anthropic', name: 'claude-sonnet-4-5' };
@@ -151,13 +151,13 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     context: { reasoning: 'Load the ticket to see the history of this conversation.' },
   });
   done(45, run(1), span, SUPPORT, { type: 'read:ticket', target: ticket }, { status: 'open', priority: 'normal' });
-  span = decide(1200, run(1), SUPPORT, { type: 'read:customer', target: `customer/${customer}` }, allowRead);
-  done(60, run(1), span, SUPPORT, { type: 'read:customer', target: `customer/${customer}` }, { tier: 'gold', since: 2019 });
+  span = decide(1200, run(1), SUPPORT, { type: 'read:customer', target: customer }, allowRead);
+  done(60, run(1), span, SUPPORT, { type: 'read:customer', target: customer }, { tier: 'gold', since: 2019 });
   span = decide(900, run(1), SUPPORT, { type: 'read:order', target: `order/${order}` }, allowRead);
   done(80, run(1), span, SUPPORT, { type: 'read:order', target: `order/${order}` }, { status: 'shipped', total: 49.99, charges: 2 });
 
   // Run 2: the payments API fails once, the gateway retries, the second attempt works.
-  const charges = { type: 'call:payments.list_charges', target: `payments/customer/${customer}` };
+  const charges = { type: 'stripe:charges.list', target: customer };
   span = decide(
     1500,
     run(2),
@@ -194,7 +194,7 @@ export function demoSession(start: number, index: number): AuditEvent[] {
   });
 
   // Run 3: the prescription record is PHI; reading it needs a stated purpose.
-  const rx = { type: 'read:prescription', target: `rx/RX-${55120 + n}` };
+  const rx = { type: 'read:rx', target: `rx/RX-${55120 + n}` };
   const phi: NonNullable<AuditEvent['context']> = {
     data_classification: 'phi',
     data_subject_ids: [`patient-${20931 + n}`],
@@ -212,7 +212,7 @@ export function demoSession(start: number, index: number): AuditEvent[] {
   done(70, run(3), span, SUPPORT, rx, { status: 'awaiting_pharmacist_review', refills_left: 2 });
 
   // Run 4: the carrier API times out; a retry is refused with an expired token (echoed in the error).
-  const track = { type: 'call:shipping.track', target: `shipment/1Z${hex(5).toUpperCase()}` };
+  const track = { type: 'ups:track', target: `1Z${hex(4).toUpperCase()}` };
   span = decide(
     1300,
     run(4),
@@ -241,8 +241,8 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     dispatch: { job_id: trackJob, attempt: 2, max_attempts: 2 },
     outcome: { status: 'failure', error_message: `401 Unauthorized: token expired (Authorization: Bearer ${DEMO_SECRETS.bearerToken})`, duration_ms: 240 },
   });
-  span = decide(900, run(4), SUPPORT, { type: 'read:status_page', target: 'https://status.carrier.example' }, allowRead);
-  done(300, run(4), span, SUPPORT, { type: 'read:status_page', target: 'https://status.carrier.example' }, { incident: 'regional delays', eta_days: 2 });
+  span = decide(900, run(4), SUPPORT, { type: 'http:get', target: 'status.ups.example' }, allowRead);
+  done(300, run(4), span, SUPPORT, { type: 'http:get', target: 'status.ups.example' }, { incident: 'regional delays', eta_days: 2 });
 
   // Run 5: a refund above the limit needs a team lead's approval.
   const refund = { type: 'write:refund', target: `order/${order}` };
@@ -280,15 +280,15 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     1700,
     run(6),
     SUPPORT,
-    { type: 'delete:payment_method', target: `customer/${customer}/card_${hex(3)}` },
+    { type: 'delete:card', target: `${customer}/4242` },
     { decision: 'deny', matched_rule: 'no-agent-payment-method-deletes', reason: 'agents may not delete payment methods; hand off to a human', risk: 'high' },
     { context: { reasoning: 'The customer wants the old card removed.' } },
   );
-  span = decide(800, run(6), SUPPORT, { type: 'write:ticket.handoff', target: ticket, params: { queue: 'billing-humans' } }, { decision: 'allow', matched_rule: 'allow-handoffs', risk: 'low' });
-  done(120, run(6), span, SUPPORT, { type: 'write:ticket.handoff', target: ticket }, { queue: 'billing-humans', position: 3 });
+  span = decide(800, run(6), SUPPORT, { type: 'write:handoff', target: ticket, params: { queue: 'billing-humans' } }, { decision: 'allow', matched_rule: 'allow-handoffs', risk: 'low' });
+  done(120, run(6), span, SUPPORT, { type: 'write:handoff', target: ticket }, { queue: 'billing-humans', position: 3 });
 
   // Run 7: the agent cancels the wrong order; the monitor notices and the agent undoes it.
-  const cancel = { type: 'write:order.cancel', target: `order/${wrongOrder}` };
+  const cancel = { type: 'write:cancel', target: `order/${wrongOrder}` };
   span = decide(1400, run(7), SUPPORT, cancel, { decision: 'allow', matched_rule: 'allow-cancel-unshipped', reason: 'unshipped orders may be cancelled', risk: 'medium' }, {
     context: { reasoning: 'Cancel the duplicate order so it is not charged again.' },
   });
@@ -302,7 +302,7 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     context: { reasoning: `order ${wrongOrder} is a different product; the duplicate was a charge, not an order` },
     metadata: { detector: 'intent-drift', score: 0.91 },
   });
-  const restore = { type: 'write:order.restore', target: `order/${wrongOrder}` };
+  const restore = { type: 'write:restore', target: `order/${wrongOrder}` };
   span = decide(1100, run(7), SUPPORT, restore, { decision: 'allow', matched_rule: 'allow-undo-own-actions', reason: 'agents may undo their own actions', risk: 'low' });
   s.add(260, {
     type: 'action.undone',
@@ -317,7 +317,7 @@ export function demoSession(start: number, index: number): AuditEvent[] {
   // Run 8: a research sub-agent looks up the shipping-delay policy; one fetch is off-limits.
   const chain = {
     chain: [
-      { agent_id: 'acme-support', delegated_at: new Date(start + 200_000).toISOString(), permissions_granted: ['search:kb', 'http:fetch'] },
+      { agent_id: 'acme-support', delegated_at: new Date(start + 200_000).toISOString(), permissions_granted: ['search:kb', 'http:get'] },
       { agent_id: 'kb-researcher' },
     ],
     depth: 1,
@@ -327,7 +327,7 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     type: 'delegation.started',
     run_id: run(8),
     actor: SUPPORT,
-    action: { type: 'delegate', target: 'agent/kb-researcher' },
+    action: { type: 'delegate', target: 'kb-researcher' },
     delegation: chain,
     context: { reasoning: 'Find the current policy on shipping delays for prescriptions.' },
   });
@@ -337,7 +337,7 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     600,
     run(8),
     RESEARCHER,
-    { type: 'http:fetch', target: 'https://pastebin.example/raw/8f2k' },
+    { type: 'http:get', target: 'pastebin.example/8f2k' },
     { decision: 'deny', matched_rule: 'egress-allowlist', reason: 'pastebin.example is not on the egress allowlist', risk: 'high' },
     { delegation: chain },
   );
@@ -355,15 +355,15 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     1600,
     run(9),
     SUPPORT,
-    { type: 'write:account.password_reset', target: `account/${customer}`, params: { new_password: DEMO_SECRETS.password, notify: true } },
+    { type: 'write:password', target: `account/${customer}`, params: { new_password: DEMO_SECRETS.password, notify: true } },
     { decision: 'deny', matched_rule: 'identity-verification-required', reason: 'password changes need identity verification by a human', risk: 'critical' },
     { context: { reasoning: 'The customer asked to set a new password in the chat.' } },
   );
-  const email = { type: 'write:email.send', target: `customer/${customer}` };
+  const email = { type: 'send:email', target: customer };
   span = decide(1100, run(9), SUPPORT, { ...email, params: { template: 'refund_confirmation', order } }, { decision: 'allow', matched_rule: 'allow-templated-email', risk: 'low' });
   s.add(10, { type: 'action.dispatched', run_id: run(9), span_id: span, actor: GATEWAY, action: email, dispatch: { topic: 'tools.email', job_id: `job-${hex(4)}`, attempt: 1, max_attempts: 5, status: 'sent' } });
   done(420, run(9), span, GATEWAY, email, { message_id: `msg-${hex(6)}` });
-  const update = { type: 'write:ticket.update', target: ticket };
+  const update = { type: 'write:ticket', target: ticket };
   span = decide(900, run(9), SUPPORT, { ...update, params: { status: 'pending_customer' } }, { decision: 'allow', matched_rule: 'allow-ticket-updates', risk: 'low' });
   done(90, run(9), span, SUPPORT, update, { status: 'pending_customer' });
   s.add(500, {

@@ -37,10 +37,10 @@ export function colors(io: Io, stream: 'stdout' | 'stderr' = 'stdout'): Colors {
   };
 }
 
-/** Width to lay tables out in: the terminal's, capped at 100 so output reads well; 100 when piped. */
-export function outputWidth(io: Io): number {
+/** Width to lay tables out in: the terminal's (at most `cap`), or 100 when piped. */
+export function outputWidth(io: Io, cap = 100): number {
   const cols = io.isTTY.stdout ? (io.columns ?? 100) : 100;
-  return Math.max(60, Math.min(cols, 100));
+  return Math.max(60, Math.min(cols, cap));
 }
 
 // Control characters in stored data must not reach the terminal (escape-sequence injection).
@@ -78,6 +78,8 @@ export interface Column {
   align?: 'left' | 'right';
   /** Never narrower than this when the table has to shrink. */
   min?: number;
+  /** Never wider than this: longer cells are truncated. */
+  max?: number;
 }
 
 export interface Cell {
@@ -101,7 +103,9 @@ const GAP = '  ';
 export function renderTable(columns: Column[], rows: Row[], options: { width: number; colors: Colors }): string {
   const { width, colors: c } = options;
   const text = (cell: string | Cell | undefined): string => clean(typeof cell === 'string' ? cell : (cell?.text ?? ''));
-  const widths = columns.map((col, i) => Math.max(col.header.length, ...rows.map((r) => text(r.cells[i]).length)));
+  const widths = columns.map((col, i) =>
+    Math.min(col.max ?? Infinity, Math.max(col.header.length, ...rows.map((r) => text(r.cells[i]).length))),
+  );
   const total = (): number => widths.reduce((a, b) => a + b, 0) + GAP.length * (columns.length - 1);
   while (total() > width) {
     let widest = -1;
@@ -136,7 +140,9 @@ export function renderTable(columns: Column[], rows: Row[], options: { width: nu
     });
     out.push(cells.join(GAP).trimEnd());
     if (row.note) {
-      for (const line of wrap(clean(row.note), width - indent - 2)) out.push(c.dim(`${' '.repeat(indent)}↳ ${line}`));
+      wrap(clean(row.note), width - indent - 2).forEach((line, i) =>
+        out.push(c.dim(`${' '.repeat(indent)}${i === 0 ? '↳' : ' '} ${line}`)),
+      );
     }
   }
   return out.join('\n') + '\n';

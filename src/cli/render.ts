@@ -45,6 +45,15 @@ function csvValues(e: RecordedEvent): unknown[] {
   return CSV_COLUMNS.map((c) => byColumn[c]);
 }
 
+/**
+ * An event for JSON output: what the log assigned (seq, ts, leaf_hash, log), then event_id and
+ * type, then the event's other fields in their stored order.
+ */
+export function presentEvent(e: RecordedEvent): RecordedEvent {
+  const { seq, ts, leaf_hash, log, event_id, type, ...rest } = e;
+  return { seq, ts, leaf_hash, log, event_id, type, ...rest };
+}
+
 /** The decision, approval, status or phase an event reports, for the "result" column. */
 export function resultOf(e: RecordedEvent): string {
   if (e.policy) return e.policy.decision;
@@ -52,7 +61,8 @@ export function resultOf(e: RecordedEvent): string {
   if (e.approval?.decision) return e.approval.decision;
   if (e.type === 'action.retried' && e.dispatch?.attempt !== undefined) return `attempt ${e.dispatch.attempt}`;
   if (e.dispatch?.status) return e.dispatch.status;
-  return '';
+  const phase = e.metadata?.['phase'];
+  return typeof phase === 'string' ? phase : '';
 }
 
 export function paintResult(result: string, c: Colors): Cell {
@@ -69,7 +79,8 @@ export function paintResult(result: string, c: Colors): Cell {
 
 function actorOf(e: RecordedEvent): string {
   if (!e.actor) return '';
-  return e.actor.type === 'agent' || e.actor.type === 'system' ? e.actor.id : `${e.actor.type}:${e.actor.id}`;
+  // People are told apart from software: their ids are indexed as `user:<id>` too.
+  return e.actor.type === 'user' ? `user:${e.actor.id}` : e.actor.id;
 }
 
 function actionOf(e: RecordedEvent): string {
@@ -107,10 +118,17 @@ export function notesOf(e: RecordedEvent, seqOf: (eventId: string) => number | u
     const seq = seqOf(e.undo.of_event_id);
     notes.push(`undoes ${seq !== undefined ? `seq ${seq}` : e.undo.of_event_id}${e.undo.reason ? `: ${quote(e.undo.reason)}` : ''}`);
   }
-  if (e.delegation?.chain?.length) {
+  if (e.type === 'anomaly.detected') {
+    const detector = e.metadata?.['detector'];
+    const score = e.metadata?.['score'];
+    if (typeof detector === 'string') notes.push(`${detector}${typeof score === 'number' ? ` (score ${score})` : ''}`);
+    if (e.context?.reasoning) notes.push(quote(e.context.reasoning));
+  }
+  // The chain on the delegation events themselves; inside it, "on behalf of" on intents says enough.
+  if (e.type.startsWith('delegation.') && e.delegation?.chain?.length) {
     notes.push(`chain ${e.delegation.chain.map((l) => l.agent_id).join(' → ')} (depth ${e.delegation.depth ?? '?'})`);
   }
-  if (e.actor?.on_behalf_of) notes.push(`on behalf of ${e.actor.on_behalf_of}`);
+  if (e.type === 'action.intent' && e.actor?.on_behalf_of) notes.push(`on behalf of ${e.actor.on_behalf_of}`);
   const ctx = e.context;
   if (ctx?.data_classification && ctx.data_classification !== 'public' && ctx.data_classification !== 'internal') {
     const n = ctx.data_subject_ids?.length ?? 0;
@@ -142,7 +160,7 @@ export function timelineTable(
     { header: 'seq', align: 'right', min: 3 },
     { header: options.clock === 'time' ? 'time' : 'ts (UTC)', min: 8 },
     { header: 'type', min: 12 },
-    { header: 'actor', min: 8 },
+    { header: 'actor', min: 8, max: 15 },
     { header: 'action → target', min: 16 },
     { header: 'result', min: 6 },
   ];
@@ -182,8 +200,8 @@ export class EventWriter {
   async write(events: RecordedEvent[]): Promise<void> {
     let chunk = '';
     for (const e of events) {
-      if (this.format === 'jsonl') chunk += `${JSON.stringify(e)}\n`;
-      else if (this.format === 'json') chunk += `${this.count === 0 ? '\n' : ',\n'}${JSON.stringify(e)}`;
+      if (this.format === 'jsonl') chunk += `${JSON.stringify(presentEvent(e))}\n`;
+      else if (this.format === 'json') chunk += `${this.count === 0 ? '\n' : ',\n'}${JSON.stringify(presentEvent(e))}`;
       else chunk += csvRow(csvValues(e));
       this.count++;
     }

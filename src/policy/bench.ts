@@ -111,41 +111,50 @@ export function benchBundleYaml(): string {
 export function benchInputs(count = 512): PolicyInput[] {
   const inputs: PolicyInput[] = [];
   for (let i = 0; i < count; i++) {
-    const svc = `svc${i % SERVICES}`;
-    const tier = TIERS[i % TIERS.length] as string;
-    const actor = { id: `agent-${i % 37}`, type: i % 11 === 0 ? 'user' : 'agent', trust_tier: tier, tags: ['ops'] };
+    // Vary every dimension independently of the input's shape (i % 12).
+    const round = Math.floor(i / 12);
+    const svc = `svc${round % SERVICES}`;
+    const tier = TIERS[round % TIERS.length] as string;
+    const actor = { id: `agent-${round % 37}`, type: round % 7 === 0 ? 'user' : 'agent', trust_tier: tier, tags: ['ops'] };
     const shape = i % 12;
     let input: PolicyInput;
     if (shape === 0) input = { action: { type: `${svc}.read:ticket`, target: `tickets/${i}` }, actor };
     else if (shape === 1) {
-      input = { action: { type: `${svc}.write:refund`, params: { amount: (i * 37) % 2000 } }, actor };
+      input = { action: { type: `${svc}.write:refund`, params: { amount: (round * 370) % 2000 } }, actor };
     } else if (shape === 2) input = { action: { type: `${svc}.db.delete_row`, target: `prod/users/${i}` }, actor };
     else if (shape === 3) {
       input = {
         action: { type: `${svc}.export_csv`, side_effects: [] },
         actor,
-        tenant: i % 2 === 0 ? 'acme' : 'initech',
+        tenant: round % 2 === 0 ? 'acme' : 'initech',
         environment: 'prod',
       };
     } else if (shape === 4) {
       input = {
         action: { type: `${svc}.write:note` },
         actor,
-        delegation: { depth: i % 4, root_agent: 'planner-main' },
+        delegation: { depth: round % 5, root_agent: 'planner-main' },
         context: { purpose: 'customer follow-up' },
       };
     } else if (shape === 5) {
       input = {
-        action: { type: `${svc}.send:email`, target: 'bob@example.com', params: { recipients: ['a', 'b'] } },
+        action: {
+          type: `${svc}.send:email`,
+          target: round % 3 === 0 ? 'eve@evil.test' : 'bob@example.com',
+          params: { recipients: ['a', 'b'] },
+        },
         actor,
       };
     } else if (shape === 6) input = { action: { type: 'search:web', params: { q: 'x' } }, actor };
     else if (shape === 7) {
-      input = { action: { type: 'payments.pay_invoice', params: { amount: i * 13 } }, actor, metadata: {} };
+      input = { action: { type: 'payments.pay_invoice', params: { amount: round * 1000 } }, actor };
     } else if (shape === 8) input = { action: { type: `mcp.github.create_issue` }, actor };
-    else if (shape === 9) input = { action: { type: 'io.fs.write_file', target: `/etc/passwd${i}` }, actor };
+    else if (shape === 9) {
+      input = { action: { type: 'io.fs.write_file', target: round % 2 === 0 ? `/tmp/out${i}` : '/etc/passwd' }, actor };
+    }
     else if (shape === 10) {
-      input = { action: { type: `unknown.tool${i}` }, actor, metadata: { client_ip: '10.0.0.1', environment: 'dev' } };
+      const client_ip = round % 4 === 0 ? '192.168.0.1' : '10.0.0.1';
+      input = { action: { type: `unknown.tool${i}` }, actor, metadata: { client_ip, environment: 'dev' } };
     } else input = { action: { type: `${svc}.ops.admin.x` }, actor: { ...actor, tags: ['admin', 'oncall'] } };
     inputs.push(input);
   }

@@ -143,6 +143,12 @@ class Checker {
     this.issues.push(issue);
   }
 
+  /** All issues, in file order (issues without a position first). */
+  error(): PolicyError {
+    const key = (i: PolicyIssue): number => (i.line ?? 0) * 1e6 + (i.column ?? 0);
+    return new PolicyError([...this.issues].sort((a, b) => key(a) - key(b)));
+  }
+
   at(node: YamlNode | null | undefined, path: string, message: string): void {
     this.issue(node?.range?.[0], path, message);
   }
@@ -155,10 +161,13 @@ class Checker {
     }
     if (!isScalar(node) && !isMap(node) && !isSeq(node)) return;
     if (node.anchor !== undefined && node.anchor !== '') {
-      this.at(node, path, `YAML anchors (&${node.anchor}) are not supported in policy bundles`);
+      // The node's range starts after its anchor; point at the `&name` itself.
+      const start = node.range?.[0] ?? 0;
+      const at = this.text.lastIndexOf(`&${node.anchor}`, start);
+      this.issue(at >= 0 ? at : start, path, `YAML anchors (&${node.anchor}) are not supported in policy bundles`);
     }
     if (node.tag !== undefined && !CORE_TAGS.has(node.tag)) {
-      this.at(node, path, `YAML tag ${node.tag} is not supported in policy bundles`);
+      this.issue(this.tagStart(node.range?.[0] ?? 0), path, `YAML tag ${node.tag} is not supported in policy bundles`);
     }
     if (isMap(node)) {
       for (const pair of node.items) {
@@ -172,6 +181,15 @@ class Checker {
     }
   }
 
+  // A node's range starts after its tag: find the `!tag` token written before it.
+  private tagStart(start: number): number {
+    let i = start - 1;
+    while (i >= 0 && /\s/.test(this.text[i] ?? '')) i--;
+    let j = i;
+    while (j > 0 && !/\s/.test(this.text[j - 1] ?? '')) j--;
+    return this.text[j] === '!' ? j : start;
+  }
+
   /** The entries of a mapping, reporting non-string and unknown keys. */
   fields(node: YamlNode | null, path: string, allowed: readonly string[]): Map<string, Entry> | null {
     if (!isMap(node)) {
@@ -179,7 +197,7 @@ class Checker {
       return null;
     }
     const out = new Map<string, Entry>();
-    for (const pair of (node as YAMLMap<unknown, unknown>).items) {
+    for (const pair of (node).items) {
       const key = scalarKey(pair);
       const keyNode = pair.key as YamlNode;
       if (key === null) {
@@ -325,7 +343,7 @@ function describeNode(node: unknown): string {
     const v = node.value;
     if (v === null) return 'null';
     if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-    return String(v as number | boolean);
+    return String(v);
   }
   return 'an unsupported YAML node';
 }
@@ -542,7 +560,7 @@ export function parsePolicy(yamlText: string, file?: string): PolicyBundle {
   const c = new Checker(yamlText, file);
   if (yamlText.length > MAX_POLICY_TEXT) {
     c.issue(undefined, '', `bundle larger than ${MAX_POLICY_TEXT} characters`);
-    throw new PolicyError(c.issues);
+    throw c.error();
   }
   const doc = parseDocument(yamlText, {
     lineCounter: c.lineCounter,
@@ -553,18 +571,18 @@ export function parsePolicy(yamlText: string, file?: string): PolicyBundle {
     strict: true,
   });
   for (const e of [...doc.errors, ...doc.warnings]) c.issue(e.pos[0], '', e.message);
-  if (c.issues.length > 0) throw new PolicyError(c.issues);
+  if (c.issues.length > 0) throw c.error();
 
   const root = doc.contents as YamlNode | null;
   c.rejectExotic(root, '');
-  if (c.issues.length > 0) throw new PolicyError(c.issues);
+  if (c.issues.length > 0) throw c.error();
   if (root === null) {
     c.issue(0, '', 'bundle is empty');
-    throw new PolicyError(c.issues);
+    throw c.error();
   }
 
   const f = c.fields(root, '', TOP_KEYS);
-  if (f === null) throw new PolicyError(c.issues);
+  if (f === null) throw c.error();
 
   const idEntry = c.required(f, root, '', 'policy_id');
   const policyId =
@@ -628,7 +646,7 @@ export function parsePolicy(yamlText: string, file?: string): PolicyBundle {
   }
 
   if (c.issues.length > 0 || policyId === null || version === null || defaultEffect === null || mode === null) {
-    throw new PolicyError(c.issues);
+    throw c.error();
   }
 
   const source = deepFreeze(doc.toJS({ maxAliasCount: 0 }) as unknown);

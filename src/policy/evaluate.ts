@@ -90,7 +90,7 @@ function readFacts(input: PolicyInput): Facts | string {
     const t = actor.tags;
     if (t !== undefined && t !== null) {
       if (!Array.isArray(t) || !t.every((x) => typeof x === 'string')) return 'actor.tags must be a list of strings';
-      tags = t as string[];
+      tags = t;
     }
   }
 

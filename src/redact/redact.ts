@@ -14,7 +14,7 @@
  *
  * Plain objects and arrays are walked; other objects (Date, Map, class instances) pass as they are.
  */
-import { HintScanner } from './hint-scanner.js';
+import { createHintScanner } from './hint-scanner.js';
 import { createKeyClassifier, SECRET_KEY_HINTS, splitKeyWords } from './key-names.js';
 import { assignmentDetector, BUILTIN_DETECTORS, MIN_SECRET_LENGTH, patternDetector } from './value-patterns.js';
 import type { Detector, ValuePattern } from './value-patterns.js';
@@ -113,7 +113,7 @@ export function createRedactor(options: RedactionOptions = {}): Redactor {
 
 class Redaction {
   private readonly isSecretKey: (key: string) => boolean;
-  private readonly hints: HintScanner;
+  private readonly hints: (text: string) => number;
   private readonly detectors: readonly Detector[];
   private readonly extraDetectors: readonly Detector[];
   private readonly minLength: number;
@@ -140,7 +140,7 @@ class Redaction {
       }
     }
     this.detectors = [...BUILTIN_DETECTORS, assignmentDetector(this.isSecretKey, predictable ? keyHints : null)];
-    this.hints = new HintScanner(this.detectors);
+    this.hints = createHintScanner(this.detectors);
     this.extraDetectors = (options.extraPatterns ?? []).map(patternDetector);
     this.minLength = this.extraDetectors.length > 0 ? 1 : MIN_SECRET_LENGTH;
 
@@ -300,7 +300,7 @@ class Redaction {
   scan(text: string): string {
     if (text.length < this.minLength || this.allowExact.has(text)) return text;
     const ranges: number[] = [];
-    const candidates = this.hints.scan(text);
+    const candidates = this.hints(text);
     if (candidates !== 0) {
       for (let i = 0; i < this.detectors.length; i++) {
         if ((candidates & (1 << i)) !== 0) collect(this.detectors[i] as Detector, text, ranges);

@@ -348,6 +348,8 @@ export class AuditTrail {
    */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
     const { limit = 100, cursor, order = 'asc', ...filter } = options;
+    // Read your own writes: queued fire-and-forget events are committed first.
+    if (this.writer.pending > 0) await this.flush();
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AuditError('invalid_argument', 'limit must be an integer from 1 to 10000');
     }
@@ -376,12 +378,14 @@ export class AuditTrail {
   }
 
   /** Counts events matching `filter`. */
-  count(filter: EventFilter = {}): Promise<number> {
+  async count(filter: EventFilter = {}): Promise<number> {
+    if (this.writer.pending > 0) await this.flush();
     return this.store.countEvents(this.head.logId, filter);
   }
 
   /** One event by seq or event_id. */
   async get(ref: number | string): Promise<RecordedEvent | undefined> {
+    if (this.writer.pending > 0) await this.flush();
     const s =
       typeof ref === 'number'
         ? await this.store.getBySeq(this.head.logId, ref)

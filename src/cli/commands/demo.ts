@@ -1,7 +1,7 @@
 import type { AuditTrail, VerifyReport } from '../../index.js';
 import { bool, execute, EXIT_FAILED, EXIT_OK, positiveInt, str, TARGET_OPTIONS, type CommandSpec } from '../args.js';
 import { DEMO_SESSION_EVENTS, DEMO_SESSION_SPAN_MS, demoSession } from '../demo-session.js';
-import { colors, formatDuration, groupDigits, outputWidth } from '../format.js';
+import { colors, formatDuration, groupDigits, outputWidth, wrap } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
 import { timelineTable } from '../render.js';
@@ -22,7 +22,7 @@ export const spec: CommandSpec = {
     ...TARGET_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
-  examples: ['auditrail demo --show', 'auditrail demo --events 100000 --db /tmp/bench.db'],
+  examples: ['auditrail demo --show', 'auditrail demo --events 100000 --db /tmp/bench/audit.db'],
 };
 
 /** Records `total` events, session after session, with the fire-and-forget API. */
@@ -108,7 +108,8 @@ export function run(args: string[], io: Io): Promise<number> {
         `checkpoint: size ${groupDigits(checkpointSize)}, signed by ${trail.verifierKey().split('+').slice(0, 2).join('+')}`,
       ];
       if (redactedFields > 0) {
-        lines.push(`redacted:   ${redactedFields} fields before storage (${pointers.slice(0, 3).join(', ')}${pointers.length > 3 ? ', …' : ''})`);
+        const text = `${redactedFields} fields before storage: ${pointers.join(', ')}`;
+        wrap(text, outputWidth(io) - 12).forEach((line, i) => lines.push(`${i === 0 ? 'redacted:' : ''}`.padEnd(12) + line));
       }
       for (const f of report.failures.slice(0, 20)) lines.push(c.red(`  seq ${f.seq ?? '-'}  ${f.kind}  ${f.detail}`));
       io.stdout.write(lines.join('\n') + '\n');

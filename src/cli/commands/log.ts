@@ -43,7 +43,7 @@ export function run(args: string[], io: Io): Promise<number> {
         for await (const page of pages(trail, selection, state)) events.push(...page);
         count = events.length;
         if (count > 0) {
-          io.stdout.write(timelineTable(events, { width: outputWidth(io), colors: colors(io), clock: 'ts' }));
+          io.stdout.write(timelineTable(events, { width: outputWidth(io, 160), colors: colors(io), clock: 'ts' }));
         }
       } else {
         const writer = new EventWriter(writerSink(io.stdout), format);

@@ -1,5 +1,6 @@
 import { CliError, execute, EXIT_OK, TARGET_OPTIONS, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
+import { presentEvent } from '../render.js';
 import { resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
@@ -21,7 +22,7 @@ export function run(args: string[], io: Io): Promise<number> {
       if (!event) {
         throw new CliError(`no event with ${typeof key === 'number' ? 'seq' : 'event_id'} ${ref} in ${trail.origin} (size ${trail.size})`);
       }
-      io.stdout.write(`${JSON.stringify(event, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify(presentEvent(event), null, 2)}\n`);
       return EXIT_OK;
     });
   });

@@ -1,0 +1,11 @@
+/**
+ * Every benchmark group, in the order they run (a group's `needs` must come before it). To add
+ * figures, write `bench/cases/<name>.ts` calling `addBenchmark` and import it here.
+ */
+import './sqlite-commit.js';
+import './baseline.js';
+import './ingest.js';
+import './bulk-append.js';
+import './verify.js';
+import './proof.js';
+import './timeline.js';

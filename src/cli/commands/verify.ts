@@ -1,0 +1,81 @@
+import type { VerifyReport } from '../../index.js';
+import { bool, execute, EXIT_FAILED, EXIT_OK, strs, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
+import { colors, groupDigits } from '../format.js';
+import type { Io } from '../io.js';
+import { progress } from '../progress.js';
+import { resolveTarget, withTrail } from '../target.js';
+
+export const spec: CommandSpec = {
+  name: 'verify',
+  usage: 'verify [--json] [--key VKEY]... [--db PATH] [--tenant ID] [--log NAME]',
+  summary: 'Verify the whole log from its stored bytes and list every failure.',
+  description:
+    'Re-hashes every leaf and disclosure, rebuilds the Merkle tree, checks the stored tiles and every\n' +
+    'signed checkpoint, and compares with the last checkpoint handed out (rollback). It does not stop\n' +
+    'at the first failure. Exit code 1 when anything fails. --key adds a trusted verifier key (repeatable).',
+  options: {
+    json: { type: 'boolean', help: 'print the report as JSON' },
+    key: { type: 'string', value: 'VKEY', multiple: true, help: 'trust this C2SP verifier key (see `keys show`)' },
+    ...TARGET_OPTIONS,
+  },
+  positionals: { min: 0, max: 0 },
+  examples: ['auditrail verify', 'auditrail verify --json --key "$(cat demo.vkey)" | jq .failures'],
+};
+
+/** The `--json` shape (docs/cli.md): stable keys, in this order. */
+export function reportJson(r: VerifyReport): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    log: r.log,
+    size: r.size,
+    root: r.root,
+    checkpoints_verified: r.checkpoints_verified,
+    unsigned_tail: r.unsigned_tail,
+    redactions: r.redactions,
+    failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
+  };
+}
+
+function human(r: VerifyReport, io: Io): string {
+  const c = colors(io);
+  const lines = [
+    `log:         ${r.log}`,
+    `size:        ${groupDigits(r.size)} entries`,
+    `root:        ${r.root}`,
+    `checkpoints: ${r.checkpoints_verified} verified${r.unsigned_tail > 0 ? `, ${groupDigits(r.unsigned_tail)} entries after the newest one (not yet signed)` : ''}`,
+  ];
+  if (r.redactions.length > 0) lines.push(`erased:      ${r.redactions.length} fields (by data.erased / retention.purged events)`);
+  if (r.ok) {
+    lines.push(c.green('OK'));
+  } else {
+    lines.push(c.red(`FAILED: ${r.failures.length} failure${r.failures.length === 1 ? '' : 's'}`));
+    const seqWidth = Math.max(3, ...r.failures.map((f) => String(f.seq ?? '-').length));
+    const kindWidth = Math.max(...r.failures.map((f) => f.kind.length));
+    for (const f of r.failures) {
+      lines.push(`  seq ${String(f.seq ?? '-').padStart(seqWidth)}  ${c.red(f.kind.padEnd(kindWidth))}  ${f.detail}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function run(args: string[], io: Io): Promise<number> {
+  return execute(spec, args, io, async ({ values }) => {
+    const trustedKeys = strs(values, 'key');
+    return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+      const bar = progress(io, 'verifying');
+      let report: VerifyReport;
+      try {
+        report = await trail.verify({ onProgress: (done, total) => bar.update(done, total), trustedKeys });
+      } catch (e) {
+        // A malformed --key surfaces as the SDK's NoteError; it is the user's value that is wrong.
+        if (trustedKeys.length > 0 && e instanceof Error && e.name === 'NoteError') throw new UsageError(`--key: ${e.message}`);
+        throw e;
+      } finally {
+        bar.end();
+      }
+      if (report.size === 0 && !bool(values, 'json')) io.stderr.write(`note: ${report.log} is empty (check --tenant and --log)\n`);
+      io.stdout.write(bool(values, 'json') ? `${JSON.stringify(reportJson(report), null, 2)}\n` : human(report, io));
+      return report.ok ? EXIT_OK : EXIT_FAILED;
+    });
+  });
+}

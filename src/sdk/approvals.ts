@@ -1,0 +1,295 @@
+import { hash } from 'node:crypto';
+import { canonicalize } from '../core/canonical-json.js';
+import { AuditError } from '../errors.js';
+import type { Actor } from '../event/types.js';
+import { uuidv7 } from '../internal/ids.js';
+import type { ApprovalRow } from '../store/store.js';
+import type { AuditTrail } from './audit-trail.js';
+
+/** The action a request is about, as the policy saw it. */
+export interface ApprovalAction {
+  type: string;
+  target?: string;
+  params?: unknown;
+  side_effects?: string[];
+}
+
+/** A pending approval, as callbacks and adapters see it. */
+export interface ApprovalRequestInfo {
+  id: string;
+  approvers: string[];
+  expires_at: string;
+  /** `sha256:` of JCS({action: {type, target, params}, policy_snapshot}); the grant is bound to it. */
+  request_digest: string;
+  action: ApprovalAction;
+  matched_rule: string | null;
+  reason: string;
+}
+
+/** Raised when an approval cannot be given or used; `code` tells why. */
+export class ApprovalError extends AuditError {
+  override name = 'ApprovalError';
+}
+
+/**
+ * The digest an approval is bound to: the action, its parameters and the policy snapshot that
+ * asked for the approval. A grant for one request cannot authorise a different action.
+ */
+export function requestDigest(action: ApprovalAction, policySnapshot: string): string {
+  const body = canonicalize({
+    action: { type: action.type, target: action.target ?? null, params: action.params ?? null },
+    policy_snapshot: policySnapshot,
+  });
+  return `sha256:${hash('sha256', body, 'hex')}`;
+}
+
+function infoOf(row: ApprovalRow): ApprovalRequestInfo {
+  const req = JSON.parse(row.request) as {
+    action: ApprovalAction;
+    matched_rule: string | null;
+    reason: string;
+  };
+  return {
+    id: row.id,
+    approvers: row.approvers,
+    expires_at: row.expiresAt,
+    request_digest: row.requestDigest,
+    action: req.action,
+    matched_rule: req.matched_rule,
+    reason: req.reason,
+  };
+}
+
+export interface ApprovalContext {
+  actor: Actor;
+  session_id?: string;
+  run_id?: string;
+  parent_event_id?: string;
+}
+
+/**
+ * Persisted human approvals (DESIGN §5): a request is stored (it survives a restart), bound to
+ * its request digest, expires, can be used once, and only by an approver the rule names. Every
+ * step is recorded in the trail: `approval.requested`, `.granted`, `.denied`, `.expired`.
+ *
+ * @example
+ * const approvals = new Approvals(trail);
+ * await approvals.approve(id, { as: 'finance_lead', reason: 'refund verified with the customer' });
+ */
+export class Approvals {
+  constructor(
+    readonly trail: AuditTrail,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Persists a new request and records `approval.requested`. */
+  async request(
+    action: ApprovalAction,
+    policy: {
+      snapshot: string;
+      matched_rule: string | null;
+      reason: string;
+      approvers: string[];
+      ttlMs: number;
+    },
+    ctx: ApprovalContext,
+  ): Promise<ApprovalRequestInfo> {
+    if (policy.approvers.length === 0) {
+      throw new ApprovalError(
+        'invalid_argument',
+        `rule ${policy.matched_rule ?? '(default)'} names no approvers`,
+      );
+    }
+    const id = `apr_${uuidv7(this.now())}`;
+    const now = this.now();
+    const row: ApprovalRow = {
+      id,
+      logOrigin: this.trail.origin,
+      status: 'pending',
+      requestDigest: requestDigest(action, policy.snapshot),
+      approvers: [...policy.approvers],
+      expiresAt: new Date(now + policy.ttlMs).toISOString(),
+      createdAt: new Date(now).toISOString(),
+      request: JSON.stringify({ action, matched_rule: policy.matched_rule, reason: policy.reason, ctx }),
+      decidedBy: null,
+      decidedAt: null,
+      reason: null,
+    };
+    await this.trail.store.putApproval(row);
+    await this.trail.record({
+      type: 'approval.requested',
+      actor: ctx.actor,
+      ...(ctx.session_id ? { session_id: ctx.session_id } : {}),
+      ...(ctx.run_id ? { run_id: ctx.run_id } : {}),
+      ...(ctx.parent_event_id ? { parent_event_id: ctx.parent_event_id } : {}),
+      action,
+      approval: {
+        required: true,
+        request_id: id,
+        request_digest: row.requestDigest,
+        approvers: row.approvers,
+        decision: 'pending',
+        expires_at: row.expiresAt,
+        reason: policy.reason,
+      },
+    });
+    return infoOf(row);
+  }
+
+  /** A granted, unused, unexpired request with this digest (a re-attempt after a restart). */
+  async findGranted(digest: string): Promise<ApprovalRequestInfo | undefined> {
+    const now = new Date(this.now()).toISOString();
+    const row = (await this.trail.store.listApprovals('granted')).find(
+      (r) => r.logOrigin === this.trail.origin && r.requestDigest === digest && r.expiresAt > now,
+    );
+    return row ? infoOf(row) : undefined;
+  }
+
+  /** Pending requests of this trail's log (expired ones are marked and recorded first). */
+  async list(
+    status: ApprovalRow['status'] | 'all' = 'pending',
+  ): Promise<
+    (ApprovalRequestInfo & { status: string; decided_by: string | null; decision_reason: string | null })[]
+  > {
+    await this.expireDue();
+    const rows = await this.trail.store.listApprovals(status === 'all' ? undefined : status);
+    return rows
+      .filter((r) => r.logOrigin === this.trail.origin)
+      .map((r) => ({ ...infoOf(r), status: r.status, decided_by: r.decidedBy, decision_reason: r.reason }));
+  }
+
+  async get(id: string): Promise<ApprovalRow | undefined> {
+    const row = await this.trail.store.getApproval(id);
+    return row && row.logOrigin === this.trail.origin ? row : undefined;
+  }
+
+  private async load(id: string): Promise<ApprovalRow> {
+    const row = await this.get(id);
+    if (!row) throw new ApprovalError('not_found', `no approval request ${id}`);
+    return row;
+  }
+
+  /** Grants a pending request as `as` (who must be one of the rule's approvers). */
+  approve(id: string, by: { as: string; reason?: string }): Promise<void> {
+    return this.decide(id, 'granted', by);
+  }
+
+  /** Denies a pending request as `as` (who must be one of the rule's approvers). */
+  deny(id: string, by: { as: string; reason?: string }): Promise<void> {
+    return this.decide(id, 'denied', by);
+  }
+
+  private async decide(
+    id: string,
+    verdict: 'granted' | 'denied',
+    by: { as: string; reason?: string },
+  ): Promise<void> {
+    const row = await this.load(id);
+    if (row.status !== 'pending')
+      throw new ApprovalError('conflict', `approval ${id} is already ${row.status}`);
+    if (row.expiresAt <= new Date(this.now()).toISOString()) {
+      await this.expire(row);
+      throw new ApprovalError('conflict', `approval ${id} expired at ${row.expiresAt}`);
+    }
+    if (!by.as || !row.approvers.includes(by.as)) {
+      throw new ApprovalError(
+        'invalid_argument',
+        `${JSON.stringify(by.as)} may not decide ${id}; the rule names ${row.approvers.join(', ')}`,
+      );
+    }
+    const decidedAt = new Date(this.now()).toISOString();
+    const ok = await this.trail.store.updateApproval(id, 'pending', {
+      status: verdict,
+      decidedBy: by.as,
+      decidedAt,
+      ...(by.reason !== undefined ? { reason: by.reason } : {}),
+    });
+    if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
+    const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
+    await this.trail.record({
+      type: verdict === 'granted' ? 'approval.granted' : 'approval.denied',
+      actor: { type: 'user', id: by.as },
+      ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
+      ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
+      ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
+      action: req.action,
+      approval: {
+        required: true,
+        request_id: id,
+        request_digest: row.requestDigest,
+        approver: by.as,
+        decision: verdict,
+        decided_at: decidedAt,
+        ...(by.reason !== undefined ? { reason: by.reason } : {}),
+      },
+    });
+  }
+
+  private async expire(row: ApprovalRow): Promise<void> {
+    if (!(await this.trail.store.updateApproval(row.id, 'pending', { status: 'expired' }))) return;
+    const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
+    await this.trail.record({
+      type: 'approval.expired',
+      actor: { type: 'system', id: 'auditrail' },
+      ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
+      ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
+      ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
+      action: req.action,
+      approval: {
+        required: true,
+        request_id: row.id,
+        request_digest: row.requestDigest,
+        decision: 'expired',
+        expires_at: row.expiresAt,
+      },
+      outcome: { status: 'cancelled', error_message: 'approval expired' },
+    });
+  }
+
+  /** Marks and records every pending request of this log whose time is up. */
+  async expireDue(): Promise<number> {
+    const now = new Date(this.now()).toISOString();
+    let n = 0;
+    for (const row of await this.trail.store.listApprovals('pending')) {
+      if (row.logOrigin === this.trail.origin && row.expiresAt <= now) {
+        await this.expire(row);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Waits until the request is decided or expires (polling the store, so a decision made by
+   * another process — the CLI, the dashboard — is seen). Returns the final status.
+   */
+  async wait(id: string, options: { pollMs?: number; signal?: AbortSignal } = {}): Promise<ApprovalRow> {
+    const poll = options.pollMs ?? 250;
+    for (;;) {
+      const row = await this.load(id);
+      if (row.status !== 'pending') return row;
+      if (row.expiresAt <= new Date(this.now()).toISOString()) {
+        await this.expire(row);
+        return this.load(id);
+      }
+      if (options.signal?.aborted) throw new ApprovalError('closed', `stopped waiting for approval ${id}`);
+      await new Promise((r) =>
+        setTimeout(r, Math.min(poll, Math.max(1, Date.parse(row.expiresAt) - this.now()))),
+      );
+    }
+  }
+
+  /** Uses a granted request once, checking it is bound to this exact action. */
+  async consume(id: string, digest: string): Promise<ApprovalRow> {
+    const row = await this.load(id);
+    if (row.requestDigest !== digest) {
+      throw new ApprovalError('conflict', `approval ${id} was granted for a different action or policy`);
+    }
+    if (row.status !== 'granted')
+      throw new ApprovalError('conflict', `approval ${id} is ${row.status}, not granted`);
+    if (!(await this.trail.store.updateApproval(id, 'granted', { status: 'used' }))) {
+      throw new ApprovalError('conflict', `approval ${id} was already used`);
+    }
+    return row;
+  }
+}

@@ -1,0 +1,304 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parsePolicy } from '../policy/index.js';
+import { MemoryStore } from '../testing/index.js';
+import { openAuditTrail, type AuditTrail } from './audit-trail.js';
+import { ActionDeniedError, ApprovalRequiredError, Governor, guard } from './governor.js';
+
+const POLICY = `
+policy_id: support-agent
+version: 3
+default: deny
+rules:
+  - id: block-prod-deletes
+    match: { action: "db.delete*", target: "prod/*" }
+    effect: deny
+    risk: critical
+    reason: Deletes in production are never automatic
+  - id: no-deep-delegation
+    match: { delegation: { depth_min: 2 } }
+    effect: deny
+    reason: Sub-agents may not delegate further
+  - id: approve-large-refunds
+    match: { action: "write:refund", actor: { trust_tier: [standard, trusted] } }
+    when: "params.amount > 500.0 || actor.trust_tier != 'trusted'"
+    effect: require_approval
+    approvers: [oncall_sre, finance_lead]
+    approval_ttl: 15m
+    risk: high
+  - id: allow-refunds
+    match: { action: "write:refund" }
+    effect: allow
+  - id: allow-reads
+    match: { action: "read:*" }
+    effect: allow
+    risk: low
+`;
+
+const agent = { type: 'agent' as const, id: 'support-bot', trust_tier: 'trusted' };
+
+async function setup(policyText = POLICY, extra: Partial<ConstructorParameters<typeof Governor>[0]> = {}) {
+  const store = new MemoryStore();
+  const trail = await openAuditTrail({ tenant: 'acme', store, checkpointIntervalMs: 0 });
+  const gov = new Governor({
+    trail,
+    policy: parsePolicy(policyText),
+    actor: agent,
+    session_id: 's-1',
+    approvals: { pollMs: 5 },
+    ...extra,
+  });
+  return { store, trail, gov };
+}
+
+async function types(trail: AuditTrail): Promise<string[]> {
+  await trail.flush();
+  return (await trail.query({ limit: 1000 })).events.map((e) => e.type);
+}
+
+describe('Governor', () => {
+  it('records intent and decision before an allowed action runs, then its outcome', async () => {
+    const { trail, gov } = await setup();
+    let sizeWhenRun = -1;
+    const result = await gov.run({ type: 'read:order', target: 'order/1', params: { id: 1 } }, () => {
+      sizeWhenRun = trail.size;
+      return Promise.resolve({ status: 'shipped' });
+    });
+    assert.deepEqual(result, { status: 'shipped' });
+    assert.equal(
+      sizeWhenRun,
+      4,
+      'policy.updated, intent, decision and dispatch were committed before the tool ran',
+    );
+    assert.deepEqual(await types(trail), [
+      'policy.updated',
+      'action.intent',
+      'policy.decision',
+      'action.dispatched',
+      'action.succeeded',
+    ]);
+    const decision = (await trail.query({ type: 'policy.decision' })).events[0]!;
+    assert.equal(decision.policy?.matched_rule, 'allow-reads');
+    assert.equal(decision.policy?.policy_version, 3);
+    assert.match(decision.policy?.policy_snapshot ?? '', /^sha256:[0-9a-f]{64}$/);
+    assert.ok((decision.policy?.evaluation_us ?? -1) >= 0);
+    const outcome = (await trail.query({ type: 'action.succeeded' })).events[0]!;
+    assert.deepEqual(outcome.outcome?.result, { status: 'shipped' });
+    assert.equal(outcome.parent_event_id, decision.parent_event_id);
+  });
+
+  it('denies without running and gives the model a readable reason', async () => {
+    const { trail, gov } = await setup();
+    let ran = false;
+    const del = guard(gov, () => ((ran = true), Promise.resolve()), {
+      type: 'db.delete_row',
+      target: 'prod/users/7',
+    });
+    await assert.rejects(
+      del(),
+      (e: unknown) =>
+        e instanceof ActionDeniedError && /Deletes in production are never automatic/.test(e.message),
+    );
+    assert.equal(ran, false);
+    const d = (await trail.query({ decision: 'deny' })).events[0]!;
+    assert.equal(d.policy?.matched_rule, 'block-prod-deletes');
+    assert.equal(d.outcome?.status, 'denied');
+    assert.equal(d.risk_level, 'critical');
+    await assert.rejects(
+      gov.run({ type: 'unknown:thing' }, () => Promise.resolve()),
+      /default rule/,
+    );
+  });
+
+  it('evaluates CEL conditions and records them', async () => {
+    const { trail, gov } = await setup();
+    await gov.run({ type: 'write:refund', params: { amount: 120 } }, () => Promise.resolve('ok'));
+    const d = (await trail.query({ type: 'policy.decision' })).events[0]!;
+    assert.equal(d.policy?.matched_rule, 'allow-refunds');
+    assert.deepEqual(d.policy?.conditions_evaluated, [
+      { expression: "params.amount > 500.0 || actor.trust_tier != 'trusted'", result: false },
+    ]);
+  });
+
+  it('holds an action for a named approver and records who approved and why', async () => {
+    const requests: string[] = [];
+    const { trail, gov } = await setup(POLICY, {
+      approvals: { pollMs: 5, onRequest: (r) => void requests.push(r.id) },
+    });
+    let ran = false;
+    const p = gov.run(
+      { type: 'write:refund', target: 'order/9', params: { amount: 900 } },
+      () => ((ran = true), Promise.resolve('refunded')),
+    );
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 2));
+    assert.equal(ran, false);
+    const [pending] = await gov.approvals.list();
+    assert.deepEqual(pending?.approvers, ['oncall_sre', 'finance_lead']);
+    await assert.rejects(
+      gov.approvals.approve(requests[0]!, { as: 'mallory' }),
+      /may not decide .* oncall_sre, finance_lead/,
+    );
+    await gov.approvals.approve(requests[0]!, { as: 'finance_lead', reason: 'verified with the customer' });
+    assert.equal(await p, 'refunded');
+    const granted = (await trail.query({ type: 'approval.granted' })).events[0]!;
+    assert.equal(granted.approval?.approver, 'finance_lead');
+    assert.equal(granted.approval?.reason, 'verified with the customer');
+    assert.match(granted.approval?.request_digest ?? '', /^sha256:/);
+    assert.ok((await types(trail)).includes('approval.requested'));
+    await assert.rejects(gov.approvals.approve(requests[0]!, { as: 'oncall_sre' }), /already used/);
+  });
+
+  it('does not run when the approver denies', async () => {
+    const { gov } = await setup(POLICY, {
+      approvals: {
+        pollMs: 5,
+        onRequest: (r) =>
+          void setTimeout(
+            () => void gov.approvals.deny(r.id, { as: 'oncall_sre', reason: 'fraud pattern' }),
+            5,
+          ),
+      },
+    });
+    let ran = false;
+    await assert.rejects(
+      gov.run({ type: 'write:refund', params: { amount: 900 } }, () => ((ran = true), Promise.resolve())),
+      /denied by oncall_sre: fraud pattern/,
+    );
+    assert.equal(ran, false);
+  });
+
+  it('records approval.expired and does not run when nobody decides in time', async () => {
+    const { trail, gov } = await setup(POLICY.replace('approval_ttl: 15m', 'approval_ttl: 1s'));
+    let ran = false;
+    await assert.rejects(
+      gov.run({ type: 'write:refund', params: { amount: 900 } }, () => ((ran = true), Promise.resolve())),
+      /expired/,
+    );
+    assert.equal(ran, false);
+    assert.ok((await types(trail)).includes('approval.expired'));
+  });
+
+  it('throws ApprovalRequiredError without waiting, and binds a grant to its action', async () => {
+    const { gov } = await setup(POLICY, { approvals: { wait: false } });
+    const err = await gov
+      .run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve())
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof ApprovalRequiredError);
+    await gov.approvals.approve(err.approval.id, { as: 'oncall_sre', reason: 'ok' });
+    await assert.rejects(gov.approvals.consume(err.approval.id, 'sha256:other'), /different action/);
+    // A re-attempt of the same action (e.g. after a restart) uses the persisted grant, once.
+    assert.equal(
+      await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('done')),
+      'done',
+    );
+    await assert.rejects(
+      gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve()),
+      ApprovalRequiredError,
+    );
+  });
+
+  it('fails closed when the log cannot be written', async () => {
+    const { store, gov } = await setup();
+    await gov.run({ type: 'read:x' }, () => Promise.resolve());
+    store.failAppends = new Error('disk full');
+    let ran = false;
+    await assert.rejects(
+      gov.run({ type: 'read:x' }, () => ((ran = true), Promise.resolve())),
+      /audit log unavailable, action not run: .*disk full/,
+    );
+    assert.equal(ran, false);
+  });
+
+  it('retries with attempt numbers and dead-letters after the last attempt', async () => {
+    const { trail, gov } = await setup();
+    let calls = 0;
+    const flaky = () => (++calls < 3 ? Promise.reject(new Error(`boom ${calls}`)) : Promise.resolve('ok'));
+    assert.equal(await gov.run({ type: 'read:x' }, flaky, { retries: 2, backoffMs: 1 }), 'ok');
+    const retried = (await trail.query({ type: 'action.retried' })).events;
+    assert.deepEqual(
+      retried.map((e) => [e.dispatch?.attempt, e.outcome?.error_message]),
+      [
+        [1, 'boom 1'],
+        [2, 'boom 2'],
+      ],
+    );
+    assert.equal((await trail.query({ type: 'action.succeeded' })).events[0]?.dispatch?.attempt, 3);
+    await assert.rejects(
+      gov.run({ type: 'read:y' }, () => Promise.reject(new Error('down')), { retries: 1, backoffMs: 1 }),
+      /down/,
+    );
+    await trail.flush();
+    assert.equal((await trail.query({ type: 'action.dead_lettered' })).events.length, 1);
+    assert.equal((await trail.query({ type: 'action.failed' })).events[0]?.outcome?.error_message, 'down');
+  });
+
+  it('records a timeout and an undo linked to the original action', async () => {
+    const { trail, gov } = await setup();
+    await assert.rejects(
+      gov.run({ type: 'read:slow' }, () => new Promise(() => undefined), { timeoutMs: 20 }),
+      /timed out after 20 ms/,
+    );
+    let undone = false;
+    const r = await gov.runDetailed(
+      { type: 'write:refund', params: { amount: 10 } },
+      () => Promise.resolve('r1'),
+      {
+        undo: () => ((undone = true), Promise.resolve()),
+      },
+    );
+    await r.undo!();
+    assert.equal(undone, true);
+    await trail.flush();
+    assert.equal((await trail.query({ type: 'action.timed_out' })).events[0]?.outcome?.status, 'timeout');
+    const u = (await trail.query({ type: 'action.undone' })).events[0]!;
+    assert.equal(u.undo?.of_event_id, r.outcome_event_id);
+  });
+
+  it('records delegation chains and lets policies match on depth', async () => {
+    const { trail, gov } = await setup();
+    const sub = await gov.delegate({ type: 'agent', id: 'billing-helper', trust_tier: 'trusted' }, [
+      'read:*',
+    ]);
+    await sub.run({ type: 'read:invoice' }, () => Promise.resolve());
+    const deeper = await sub.delegate({ type: 'agent', id: 'pdf-helper' }, ['read:*']);
+    await assert.rejects(
+      deeper.run({ type: 'read:invoice' }, () => Promise.resolve()),
+      /Sub-agents may not delegate further/,
+    );
+    const started = (await trail.query({ type: 'delegation.started' })).events;
+    assert.equal(started.length, 2);
+    assert.deepEqual(
+      started[1]?.delegation?.chain?.map((c) => c.agent_id),
+      ['support-bot', 'billing-helper'],
+    );
+    assert.equal(started[1]?.delegation?.root_agent, 'support-bot');
+    const intent = (await trail.query({ type: 'action.intent', actor_id: 'billing-helper' })).events[0]!;
+    assert.equal(intent.delegation?.depth, 1);
+  });
+
+  it('in shadow mode records the decision but does not enforce it', async () => {
+    const { trail, gov } = await setup(POLICY.replace('default: deny', 'default: deny\nmode: shadow'));
+    assert.equal(
+      await gov.run({ type: 'db.delete_row', target: 'prod/users/1' }, () => Promise.resolve('ran')),
+      'ran',
+    );
+    const d = (await trail.query({ type: 'policy.decision' })).events[0]!;
+    assert.equal(d.policy?.decision, 'deny');
+    assert.equal(d.policy?.mode, 'shadow');
+  });
+
+  it('records policy.updated with a diff when a changed bundle is loaded', async () => {
+    const { store, trail, gov } = await setup();
+    await gov.run({ type: 'read:x' }, () => Promise.resolve());
+    const again = new Governor({ trail, policy: parsePolicy(POLICY), actor: agent });
+    await again.run({ type: 'read:x' }, () => Promise.resolve());
+    const v4 = POLICY.replace('version: 3', 'version: 4').replace(/ {2}- id: allow-reads[\s\S]*$/, '');
+    const next = new Governor({ trail, policy: parsePolicy(v4), actor: agent, loadedBy: 'alice' });
+    await assert.rejects(next.run({ type: 'read:x' }, () => Promise.resolve()));
+    const updates = (await trail.query({ type: 'policy.updated' })).events;
+    assert.equal(updates.length, 2);
+    assert.equal(updates[1]?.actor.id, 'alice');
+    assert.deepEqual((updates[1]?.action?.params as { removed: string[] }).removed, ['allow-reads']);
+    assert.ok(await store.getMeta('policy:support-agent'));
+  });
+});

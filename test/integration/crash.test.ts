@@ -1,0 +1,125 @@
+/**
+ * Crash safety: a child process records events from concurrent loops and is killed with SIGKILL
+ * at a random moment, over and over on the same SQLite file. After every kill, each receipt the
+ * child printed (it prints only after `record()` resolved, i.e. after the durable commit) must be
+ * in the log with the same seq, and the whole log must verify. Odd trials also sign a checkpoint
+ * every 10 ms, so that kills land inside checkpointing too.
+ *
+ * Reproduce a run with CRASH_SEED=<seed printed by the test>; CRASH_TRIALS sets the trial count.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openAuditTrail } from '../../src/index.js';
+import { tempDir } from './helpers.js';
+
+const TRIALS = Number(process.env['CRASH_TRIALS'] ?? 20);
+const SEED = Number(process.env['CRASH_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LINE = /^(\S+) (\d+)$/;
+
+/** mulberry32, so a failing run can be replayed from its seed. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Trial {
+  /** event id → seq, from every complete line the child printed. */
+  acked: Map<string, number>;
+  signal: NodeJS.Signals | null;
+}
+
+/** Runs the child until `delayMs` after its first receipt line, then kills it with SIGKILL. */
+function recordUntilKilled(db: string, delayMs: number, checkpointMs: number | undefined): Promise<Trial> {
+  const args = ['--import', 'tsx', CHILD, db, ...(checkpointMs === undefined ? [] : [String(checkpointMs)])];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const acked = new Map<string, number>();
+  let partial = '';
+  let stderr = '';
+  let bad: string | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  // A child that never gets going (startup failure, hang) must not hang the test.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (s: string) => (stderr += s));
+  child.stdout.on('data', (s: string) => {
+    const lines = (partial + s).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const m = LINE.exec(line);
+      if (m) acked.set(m[1]!, Number(m[2]));
+      else bad ??= line;
+    }
+    if (acked.size > 0 && killTimer === undefined) killTimer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(guard);
+      clearTimeout(killTimer);
+      if (signal !== 'SIGKILL' || killTimer === undefined) {
+        reject(new Error(`child ended with code ${code} signal ${signal} before it was killed:\n${stderr}`));
+        return;
+      }
+      if (bad !== undefined) {
+        reject(new Error(`child printed an unexpected line: ${JSON.stringify(bad)}`));
+        return;
+      }
+      resolve({ acked, signal });
+    });
+  });
+}
+
+describe('crash safety (SIGKILL during record, real SQLite file)', () => {
+  it(`keeps every acknowledged event over ${TRIALS} kills, and the log verifies`, { timeout: 180_000 }, async (t) => {
+    t.diagnostic(`CRASH_SEED=${SEED}`);
+    const random = seededRandom(SEED);
+    const db = join(tempDir('auditrail-crash-'), 'audit.db');
+    const all = new Map<string, number>();
+    let lastSize = 0;
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const delay = 50 + Math.floor(random() * 351);
+      const { acked } = await recordUntilKilled(db, delay, trial % 2 === 1 ? 10 : undefined);
+      assert.ok(acked.size > 0, `trial ${trial}: no receipt before the kill`);
+      const trail = await openAuditTrail({ tenant: 'crash', db, checkpointIntervalMs: 0 });
+      try {
+        for (const [eventId, seq] of acked) {
+          const e = await trail.get(eventId);
+          assert.ok(e, `trial ${trial} (kill ${delay} ms after the first receipt): acknowledged ${eventId} is lost`);
+          assert.equal(e.seq, seq, `trial ${trial}: ${eventId} was acknowledged with seq ${seq}, stored at ${e.seq}`);
+          all.set(eventId, seq);
+        }
+        const report = await trail.verify();
+        assert.ok(report.ok, `trial ${trial}: ${JSON.stringify(report.failures.slice(0, 5))}`);
+        assert.ok(report.size >= lastSize + acked.size, `trial ${trial}: the log shrank or lost events`);
+        lastSize = report.size;
+        t.diagnostic(
+          `trial ${trial}: killed ${delay} ms after the first receipt, ${acked.size} acknowledged, ` +
+            `log size ${report.size}, unsigned tail ${report.unsigned_tail}`,
+        );
+      } finally {
+        await trail.close();
+      }
+    }
+    // Every acknowledgement of every trial survives all the later crashes and recoveries.
+    const trail = await openAuditTrail({ tenant: 'crash', db, checkpointIntervalMs: 0 });
+    try {
+      for (const [eventId, seq] of all) assert.equal((await trail.get(eventId))?.seq, seq, `${eventId} lost later`);
+      assert.equal(new Set(all.values()).size, all.size, 'two acknowledged events share a seq');
+      assert.ok((await trail.verify()).ok);
+    } finally {
+      await trail.close();
+    }
+  });
+});
