@@ -63,3 +63,4 @@ export {
   type PolicyDiff,
   type PolicyInput,
 } from './policy/index.js';
+export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/policy-replay.js';

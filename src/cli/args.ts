@@ -51,7 +51,11 @@ export const TARGET_OPTIONS: Record<string, OptionSpec> = {
     help: 'database file (default: $AUDITRAIL_DB, else ./.auditrail/audit.db)',
   },
   tenant: { type: 'string', value: 'ID', help: 'tenant (default: $AUDITRAIL_TENANT, else demo)' },
-  log: { type: 'string', value: 'NAME', help: 'log name within the tenant (default: $AUDITRAIL_LOG, else default)' },
+  log: {
+    type: 'string',
+    value: 'NAME',
+    help: 'log name within the tenant (default: $AUDITRAIL_LOG, else default)',
+  },
 };
 
 const HELP: Record<string, OptionSpec> = { help: { type: 'boolean', short: 'h', help: 'show this help' } };
@@ -133,7 +137,7 @@ export function parse(spec: CommandSpec, args: string[]): Parsed {
   if (positionals.length > spec.positionals.max) {
     throw new UsageError(`unexpected argument '${positionals[spec.positionals.max]}'`);
   }
-  return { values: parsed.values as Values, positionals };
+  return { values: parsed.values, positionals };
 }
 
 /** A string flag's value (the last one when repeated). */
@@ -174,7 +178,8 @@ export function oneOf<T extends string>(flag: string, value: string, allowed: re
 export function reportError(e: unknown, io: Io, spec?: CommandSpec): number {
   if (e instanceof UsageError) {
     io.stderr.write(`error: ${e.message}\n`);
-    if (spec) io.stderr.write(`Usage: auditrail ${spec.usage}\nRun 'auditrail ${spec.name} --help' for details.\n`);
+    if (spec)
+      io.stderr.write(`Usage: auditrail ${spec.usage}\nRun 'auditrail ${spec.name} --help' for details.\n`);
     return EXIT_USAGE;
   }
   const message = e instanceof Error ? e.message : String(e);
@@ -203,6 +208,10 @@ export async function execute(
   try {
     return await body(parse(spec, args));
   } catch (e) {
+    // The CLI checks its own values first; what the SDK still rejects as an argument (a tenant or
+    // log name) came from the command line too.
+    if (e instanceof AuditError && e.code === 'invalid_argument')
+      return reportError(new UsageError(e.message), io, spec);
     return reportError(e, io, spec);
   }
 }

@@ -61,7 +61,12 @@ class Session {
 }
 
 const SUPPORT: Actor = { type: 'agent', id: 'acme-support', name: 'Acme Support', trust_tier: 'standard' };
-const RESEARCHER: Actor = { type: 'agent', id: 'kb-researcher', name: 'KB Researcher', on_behalf_of: 'acme-support' };
+const RESEARCHER: Actor = {
+  type: 'agent',
+  id: 'kb-researcher',
+  name: 'KB Researcher',
+  on_behalf_of: 'acme-support',
+};
 const POLICY: Actor = { type: 'system', id: 'policy-engine' };
 const GATEWAY: Actor = { type: 'service', id: 'tool-gateway' };
 const MONITOR: Actor = { type: 'system', id: 'guardrails' };
@@ -119,12 +124,25 @@ export function demoSession(start: number, index: number): AuditEvent[] {
       span_id: span,
       actor: POLICY,
       action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
-      policy: { policy_id: 'acme-support', policy_version: 7, mode: 'enforce', evaluation_us: 40 + Math.floor(Math.random() * 200), ...policy },
+      policy: {
+        policy_id: 'acme-support',
+        policy_version: 7,
+        mode: 'enforce',
+        evaluation_us: 40 + Math.floor(Math.random() * 200),
+        ...policy,
+      },
       ...(extra.delegation ? { delegation: extra.delegation } : {}),
     });
     return span;
   };
-  const done = (afterMs: number, runId: string, span: string, actor: Actor, action: AuditEvent['action'], result: unknown): string =>
+  const done = (
+    afterMs: number,
+    runId: string,
+    span: string,
+    actor: Actor,
+    action: AuditEvent['action'],
+    result: unknown,
+  ): string =>
     s.add(afterMs, {
       type: 'action.succeeded',
       run_id: runId,
@@ -133,7 +151,12 @@ export function demoSession(start: number, index: number): AuditEvent[] {
       ...(action ? { action } : {}),
       outcome: { status: 'success', result, duration_ms: Math.round(afterMs * (0.7 + Math.random() * 0.3)) },
     });
-  const allowRead = { decision: 'allow', matched_rule: 'allow-support-reads', reason: 'support agents may read support data', risk: 'low' } as const;
+  const allowRead = {
+    decision: 'allow',
+    matched_rule: 'allow-support-reads',
+    reason: 'support agents may read support data',
+    risk: 'low',
+  } as const;
 
   // Run 1: triage — the session starts, the agent reads the ticket, the customer, the order.
   s.add(0, {
@@ -150,11 +173,25 @@ export function demoSession(start: number, index: number): AuditEvent[] {
   let span = decide(1800, run(1), SUPPORT, { type: 'read:ticket', target: ticket }, allowRead, {
     context: { reasoning: 'Load the ticket to see the history of this conversation.' },
   });
-  done(45, run(1), span, SUPPORT, { type: 'read:ticket', target: ticket }, { status: 'open', priority: 'normal' });
+  done(
+    45,
+    run(1),
+    span,
+    SUPPORT,
+    { type: 'read:ticket', target: ticket },
+    { status: 'open', priority: 'normal' },
+  );
   span = decide(1200, run(1), SUPPORT, { type: 'read:customer', target: customer }, allowRead);
   done(60, run(1), span, SUPPORT, { type: 'read:customer', target: customer }, { tier: 'gold', since: 2019 });
   span = decide(900, run(1), SUPPORT, { type: 'read:order', target: `order/${order}` }, allowRead);
-  done(80, run(1), span, SUPPORT, { type: 'read:order', target: `order/${order}` }, { status: 'shipped', total: 49.99, charges: 2 });
+  done(
+    80,
+    run(1),
+    span,
+    SUPPORT,
+    { type: 'read:order', target: `order/${order}` },
+    { status: 'shipped', total: 49.99, charges: 2 },
+  );
 
   // Run 2: the payments API fails once, the gateway retries, the second attempt works.
   const charges = { type: 'stripe:charges.list', target: customer };
@@ -163,11 +200,23 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     run(2),
     SUPPORT,
     { ...charges, params: { customer, limit: 10, api_key: DEMO_SECRETS.stripeKey } },
-    { decision: 'allow', matched_rule: 'allow-payments-read', reason: 'read-only payment lookups are allowed', risk: 'medium' },
+    {
+      decision: 'allow',
+      matched_rule: 'allow-payments-read',
+      reason: 'read-only payment lookups are allowed',
+      risk: 'medium',
+    },
     { context: { reasoning: 'Two charges on one order: list the charges to confirm the duplicate.' } },
   );
   const job = `job-${hex(4)}`;
-  s.add(5, { type: 'action.dispatched', run_id: run(2), span_id: span, actor: GATEWAY, action: charges, dispatch: { topic: 'tools.payments', job_id: job, attempt: 1, max_attempts: 3, status: 'sent' } });
+  s.add(5, {
+    type: 'action.dispatched',
+    run_id: run(2),
+    span_id: span,
+    actor: GATEWAY,
+    action: charges,
+    dispatch: { topic: 'tools.payments', job_id: job, attempt: 1, max_attempts: 3, status: 'sent' },
+  });
   s.add(1500, {
     type: 'action.failed',
     run_id: run(2),
@@ -175,7 +224,11 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     actor: GATEWAY,
     action: charges,
     dispatch: { job_id: job, attempt: 1, max_attempts: 3 },
-    outcome: { status: 'failure', error_message: 'HTTP 503 from payments API: upstream connect timeout', duration_ms: 1502 },
+    outcome: {
+      status: 'failure',
+      error_message: 'HTTP 503 from payments API: upstream connect timeout',
+      duration_ms: 1502,
+    },
   });
   s.add(800, {
     type: 'action.retried',
@@ -205,10 +258,24 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     run(3),
     SUPPORT,
     rx,
-    { decision: 'allow', matched_rule: 'phi-minimum-necessary', reason: 'PHI read allowed with a stated purpose (minimum necessary)', risk: 'high' },
-    { context: { ...phi, reasoning: 'The customer asked where the refill is; the prescription status says.' } },
+    {
+      decision: 'allow',
+      matched_rule: 'phi-minimum-necessary',
+      reason: 'PHI read allowed with a stated purpose (minimum necessary)',
+      risk: 'high',
+    },
+    {
+      context: { ...phi, reasoning: 'The customer asked where the refill is; the prescription status says.' },
+    },
   );
-  s.add(30, { type: 'context.accessed', run_id: run(3), span_id: span, actor: SUPPORT, action: rx, context: { ...phi, data_accessed: [rx.target] } });
+  s.add(30, {
+    type: 'context.accessed',
+    run_id: run(3),
+    span_id: span,
+    actor: SUPPORT,
+    action: rx,
+    context: { ...phi, data_accessed: [rx.target] },
+  });
   done(70, run(3), span, SUPPORT, rx, { status: 'awaiting_pharmacist_review', refills_left: 2 });
 
   // Run 4: the carrier API times out; a retry is refused with an expired token (echoed in the error).
@@ -217,11 +284,26 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     1300,
     run(4),
     SUPPORT,
-    { ...track, params: { carrier: 'ups', headers: { Authorization: `Bearer ${DEMO_SECRETS.bearerToken}` } } },
-    { decision: 'allow', matched_rule: 'allow-carrier-lookups', reason: 'carrier tracking is read-only', risk: 'low' },
+    {
+      ...track,
+      params: { carrier: 'ups', headers: { Authorization: `Bearer ${DEMO_SECRETS.bearerToken}` } },
+    },
+    {
+      decision: 'allow',
+      matched_rule: 'allow-carrier-lookups',
+      reason: 'carrier tracking is read-only',
+      risk: 'low',
+    },
   );
   const trackJob = `job-${hex(4)}`;
-  s.add(5, { type: 'action.dispatched', run_id: run(4), span_id: span, actor: GATEWAY, action: track, dispatch: { topic: 'tools.shipping', job_id: trackJob, attempt: 1, max_attempts: 2, status: 'sent' } });
+  s.add(5, {
+    type: 'action.dispatched',
+    run_id: run(4),
+    span_id: span,
+    actor: GATEWAY,
+    action: track,
+    dispatch: { topic: 'tools.shipping', job_id: trackJob, attempt: 1, max_attempts: 2, status: 'sent' },
+  });
   s.add(30_000, {
     type: 'action.timed_out',
     run_id: run(4),
@@ -229,9 +311,20 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     actor: GATEWAY,
     action: track,
     dispatch: { job_id: trackJob, attempt: 1, max_attempts: 2 },
-    outcome: { status: 'timeout', error_message: 'carrier API did not answer within 30 s', duration_ms: 30_000 },
+    outcome: {
+      status: 'timeout',
+      error_message: 'carrier API did not answer within 30 s',
+      duration_ms: 30_000,
+    },
   });
-  s.add(1000, { type: 'action.retried', run_id: run(4), span_id: span, actor: GATEWAY, action: track, dispatch: { topic: 'tools.shipping', job_id: trackJob, attempt: 2, max_attempts: 2, status: 'sent' } });
+  s.add(1000, {
+    type: 'action.retried',
+    run_id: run(4),
+    span_id: span,
+    actor: GATEWAY,
+    action: track,
+    dispatch: { topic: 'tools.shipping', job_id: trackJob, attempt: 2, max_attempts: 2, status: 'sent' },
+  });
   s.add(240, {
     type: 'action.failed',
     run_id: run(4),
@@ -239,10 +332,21 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     actor: GATEWAY,
     action: track,
     dispatch: { job_id: trackJob, attempt: 2, max_attempts: 2 },
-    outcome: { status: 'failure', error_message: `401 Unauthorized: token expired (Authorization: Bearer ${DEMO_SECRETS.bearerToken})`, duration_ms: 240 },
+    outcome: {
+      status: 'failure',
+      error_message: `401 Unauthorized: token expired (Authorization: Bearer ${DEMO_SECRETS.bearerToken})`,
+      duration_ms: 240,
+    },
   });
   span = decide(900, run(4), SUPPORT, { type: 'http:get', target: 'status.ups.example' }, allowRead);
-  done(300, run(4), span, SUPPORT, { type: 'http:get', target: 'status.ups.example' }, { incident: 'regional delays', eta_days: 2 });
+  done(
+    300,
+    run(4),
+    span,
+    SUPPORT,
+    { type: 'http:get', target: 'status.ups.example' },
+    { incident: 'regional delays', eta_days: 2 },
+  );
 
   // Run 5: a refund above the limit needs a team lead's approval.
   const refund = { type: 'write:refund', target: `order/${order}` };
@@ -251,7 +355,13 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     run(5),
     SUPPORT,
     { ...refund, params: { amount: 49.99, currency: 'USD', reason: 'duplicate charge' } },
-    { decision: 'require_approval', matched_rule: 'refunds-need-lead-approval', reason: 'refunds above $25 need a team lead', risk: 'high', approvers: ['maria.chen'] },
+    {
+      decision: 'require_approval',
+      matched_rule: 'refunds-need-lead-approval',
+      reason: 'refunds above $25 need a team lead',
+      risk: 'high',
+      approvers: ['maria.chen'],
+    },
     { context: { reasoning: 'Both charges are for the same order; refund the second one.' } },
   );
   const request = `apr-${hex(6)}`;
@@ -262,7 +372,13 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     actor: SUPPORT,
     action: refund,
     risk_level: 'high',
-    approval: { required: true, request_id: request, approvers: ['maria.chen'], decision: 'pending', expires_at: new Date(start + 3_600_000).toISOString() },
+    approval: {
+      required: true,
+      request_id: request,
+      approvers: ['maria.chen'],
+      decision: 'pending',
+      expires_at: new Date(start + 3_600_000).toISOString(),
+    },
   });
   s.add(95_000, {
     type: 'approval.granted',
@@ -270,9 +386,27 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     span_id: span,
     actor: LEAD,
     action: refund,
-    approval: { request_id: request, approver: 'maria.chen', decision: 'granted', reason: 'duplicate charge confirmed in the payments log' },
+    approval: {
+      request_id: request,
+      approver: 'maria.chen',
+      decision: 'granted',
+      reason: 'duplicate charge confirmed in the payments log',
+    },
   });
-  s.add(10, { type: 'action.dispatched', run_id: run(5), span_id: span, actor: GATEWAY, action: refund, dispatch: { topic: 'tools.payments', job_id: `job-${hex(4)}`, attempt: 1, max_attempts: 1, status: 'sent' } });
+  s.add(10, {
+    type: 'action.dispatched',
+    run_id: run(5),
+    span_id: span,
+    actor: GATEWAY,
+    action: refund,
+    dispatch: {
+      topic: 'tools.payments',
+      job_id: `job-${hex(4)}`,
+      attempt: 1,
+      max_attempts: 1,
+      status: 'sent',
+    },
+  });
   done(650, run(5), span, GATEWAY, refund, { refund_id: `re_${hex(6)}`, status: 'succeeded' });
 
   // Run 6: deleting a payment method is never an agent's call; the agent hands off instead.
@@ -281,17 +415,47 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     run(6),
     SUPPORT,
     { type: 'delete:card', target: `${customer}/4242` },
-    { decision: 'deny', matched_rule: 'no-agent-payment-method-deletes', reason: 'agents may not delete payment methods; hand off to a human', risk: 'high' },
+    {
+      decision: 'deny',
+      matched_rule: 'no-agent-payment-method-deletes',
+      reason: 'agents may not delete payment methods; hand off to a human',
+      risk: 'high',
+    },
     { context: { reasoning: 'The customer wants the old card removed.' } },
   );
-  span = decide(800, run(6), SUPPORT, { type: 'write:handoff', target: ticket, params: { queue: 'billing-humans' } }, { decision: 'allow', matched_rule: 'allow-handoffs', risk: 'low' });
-  done(120, run(6), span, SUPPORT, { type: 'write:handoff', target: ticket }, { queue: 'billing-humans', position: 3 });
+  span = decide(
+    800,
+    run(6),
+    SUPPORT,
+    { type: 'write:handoff', target: ticket, params: { queue: 'billing-humans' } },
+    { decision: 'allow', matched_rule: 'allow-handoffs', risk: 'low' },
+  );
+  done(
+    120,
+    run(6),
+    span,
+    SUPPORT,
+    { type: 'write:handoff', target: ticket },
+    { queue: 'billing-humans', position: 3 },
+  );
 
   // Run 7: the agent cancels the wrong order; the monitor notices and the agent undoes it.
   const cancel = { type: 'write:cancel', target: `order/${wrongOrder}` };
-  span = decide(1400, run(7), SUPPORT, cancel, { decision: 'allow', matched_rule: 'allow-cancel-unshipped', reason: 'unshipped orders may be cancelled', risk: 'medium' }, {
-    context: { reasoning: 'Cancel the duplicate order so it is not charged again.' },
-  });
+  span = decide(
+    1400,
+    run(7),
+    SUPPORT,
+    cancel,
+    {
+      decision: 'allow',
+      matched_rule: 'allow-cancel-unshipped',
+      reason: 'unshipped orders may be cancelled',
+      risk: 'medium',
+    },
+    {
+      context: { reasoning: 'Cancel the duplicate order so it is not charged again.' },
+    },
+  );
   const cancelled = done(210, run(7), span, SUPPORT, cancel, { status: 'cancelled' });
   s.add(400, {
     type: 'anomaly.detected',
@@ -299,11 +463,18 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     actor: MONITOR,
     action: cancel,
     risk_level: 'medium',
-    context: { reasoning: `order ${wrongOrder} is a different product; the duplicate was a charge, not an order` },
+    context: {
+      reasoning: `order ${wrongOrder} is a different product; the duplicate was a charge, not an order`,
+    },
     metadata: { detector: 'intent-drift', score: 0.91 },
   });
   const restore = { type: 'write:restore', target: `order/${wrongOrder}` };
-  span = decide(1100, run(7), SUPPORT, restore, { decision: 'allow', matched_rule: 'allow-undo-own-actions', reason: 'agents may undo their own actions', risk: 'low' });
+  span = decide(1100, run(7), SUPPORT, restore, {
+    decision: 'allow',
+    matched_rule: 'allow-undo-own-actions',
+    reason: 'agents may undo their own actions',
+    risk: 'low',
+  });
   s.add(260, {
     type: 'action.undone',
     run_id: run(7),
@@ -317,7 +488,11 @@ export function demoSession(start: number, index: number): AuditEvent[] {
   // Run 8: a research sub-agent looks up the shipping-delay policy; one fetch is off-limits.
   const chain = {
     chain: [
-      { agent_id: 'acme-support', delegated_at: new Date(start + 200_000).toISOString(), permissions_granted: ['search:kb', 'http:get'] },
+      {
+        agent_id: 'acme-support',
+        delegated_at: new Date(start + 200_000).toISOString(),
+        permissions_granted: ['search:kb', 'http:get'],
+      },
       { agent_id: 'kb-researcher' },
     ],
     depth: 1,
@@ -331,14 +506,28 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     delegation: chain,
     context: { reasoning: 'Find the current policy on shipping delays for prescriptions.' },
   });
-  span = decide(700, run(8), RESEARCHER, { type: 'search:kb', target: 'kb/shipping-delays' }, allowRead, { delegation: chain });
-  done(150, run(8), span, RESEARCHER, { type: 'search:kb', target: 'kb/shipping-delays' }, { articles: ['KB-311', 'KB-207'] });
+  span = decide(700, run(8), RESEARCHER, { type: 'search:kb', target: 'kb/shipping-delays' }, allowRead, {
+    delegation: chain,
+  });
+  done(
+    150,
+    run(8),
+    span,
+    RESEARCHER,
+    { type: 'search:kb', target: 'kb/shipping-delays' },
+    { articles: ['KB-311', 'KB-207'] },
+  );
   decide(
     600,
     run(8),
     RESEARCHER,
     { type: 'http:get', target: 'pastebin.example/8f2k' },
-    { decision: 'deny', matched_rule: 'egress-allowlist', reason: 'pastebin.example is not on the egress allowlist', risk: 'high' },
+    {
+      decision: 'deny',
+      matched_rule: 'egress-allowlist',
+      reason: 'pastebin.example is not on the egress allowlist',
+      risk: 'high',
+    },
     { delegation: chain },
   );
   s.add(900, {
@@ -346,7 +535,11 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     run_id: run(8),
     actor: RESEARCHER,
     delegation: chain,
-    outcome: { status: 'success', result: { summary: 'KB-311: refills delayed by carrier incidents ship free next-day' }, duration_ms: 2300 },
+    outcome: {
+      status: 'success',
+      result: { summary: 'KB-311: refills delayed by carrier incidents ship free next-day' },
+      duration_ms: 2300,
+    },
   });
 
   // Run 9: a password reset is denied (the new password in the params is redacted), then the
@@ -355,22 +548,53 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     1600,
     run(9),
     SUPPORT,
-    { type: 'write:password', target: `account/${customer}`, params: { new_password: DEMO_SECRETS.password, notify: true } },
-    { decision: 'deny', matched_rule: 'identity-verification-required', reason: 'password changes need identity verification by a human', risk: 'critical' },
+    {
+      type: 'write:password',
+      target: `account/${customer}`,
+      params: { new_password: DEMO_SECRETS.password, notify: true },
+    },
+    {
+      decision: 'deny',
+      matched_rule: 'identity-verification-required',
+      reason: 'password changes need identity verification by a human',
+      risk: 'critical',
+    },
     { context: { reasoning: 'The customer asked to set a new password in the chat.' } },
   );
   const email = { type: 'send:email', target: customer };
-  span = decide(1100, run(9), SUPPORT, { ...email, params: { template: 'refund_confirmation', order } }, { decision: 'allow', matched_rule: 'allow-templated-email', risk: 'low' });
-  s.add(10, { type: 'action.dispatched', run_id: run(9), span_id: span, actor: GATEWAY, action: email, dispatch: { topic: 'tools.email', job_id: `job-${hex(4)}`, attempt: 1, max_attempts: 5, status: 'sent' } });
+  span = decide(
+    1100,
+    run(9),
+    SUPPORT,
+    { ...email, params: { template: 'refund_confirmation', order } },
+    { decision: 'allow', matched_rule: 'allow-templated-email', risk: 'low' },
+  );
+  s.add(10, {
+    type: 'action.dispatched',
+    run_id: run(9),
+    span_id: span,
+    actor: GATEWAY,
+    action: email,
+    dispatch: { topic: 'tools.email', job_id: `job-${hex(4)}`, attempt: 1, max_attempts: 5, status: 'sent' },
+  });
   done(420, run(9), span, GATEWAY, email, { message_id: `msg-${hex(6)}` });
   const update = { type: 'write:ticket', target: ticket };
-  span = decide(900, run(9), SUPPORT, { ...update, params: { status: 'pending_customer' } }, { decision: 'allow', matched_rule: 'allow-ticket-updates', risk: 'low' });
+  span = decide(
+    900,
+    run(9),
+    SUPPORT,
+    { ...update, params: { status: 'pending_customer' } },
+    { decision: 'allow', matched_rule: 'allow-ticket-updates', risk: 'low' },
+  );
   done(90, run(9), span, SUPPORT, update, { status: 'pending_customer' });
   s.add(500, {
     type: 'agent.lifecycle',
     run_id: run(9),
     actor: SUPPORT,
-    metadata: { phase: 'finished', resolution: 'refund issued, refill delay explained, handed off card removal' },
+    metadata: {
+      phase: 'finished',
+      resolution: 'refund issued, refill delay explained, handed off card removal',
+    },
   });
   return s.events;
 }

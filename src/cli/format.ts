@@ -100,9 +100,14 @@ const GAP = '  ';
  * their `min`) and their cells are truncated with an ellipsis. Colour is applied after padding,
  * so escape codes never disturb the alignment.
  */
-export function renderTable(columns: Column[], rows: Row[], options: { width: number; colors: Colors }): string {
+export function renderTable(
+  columns: Column[],
+  rows: Row[],
+  options: { width: number; colors: Colors },
+): string {
   const { width, colors: c } = options;
-  const text = (cell: string | Cell | undefined): string => clean(typeof cell === 'string' ? cell : (cell?.text ?? ''));
+  const text = (cell: string | Cell | undefined): string =>
+    clean(typeof cell === 'string' ? cell : (cell?.text ?? ''));
   const widths = columns.map((col, i) =>
     Math.min(col.max ?? Infinity, Math.max(col.header.length, ...rows.map((r) => text(r.cells[i]).length))),
   );
@@ -131,7 +136,10 @@ export function renderTable(columns: Column[], rows: Row[], options: { width: nu
     ),
   );
   // Notes start under the third column (after seq and time), where the eye already is.
-  const indent = Math.min(widths.slice(0, 2).reduce((a, b) => a + b + GAP.length, 0), 24);
+  const indent = Math.min(
+    widths.slice(0, 2).reduce((a, b) => a + b + GAP.length, 0),
+    24,
+  );
   for (const row of rows) {
     const cells = columns.map((_, i) => {
       const cell = row.cells[i];
@@ -151,7 +159,8 @@ export function renderTable(columns: Column[], rows: Row[], options: { width: nu
 /** RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
 export function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
-  let s = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
+  let s =
+    typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
   // A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection); make it text.
   if (/^[=+\-@\t\r]/.test(s) && typeof value === 'string') s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -19,22 +19,52 @@ interface Command {
 }
 
 const COMMANDS: Command[] = [
-  { name: 'demo', summary: 'record a realistic agent session and verify it', load: () => import('./commands/demo.js') },
+  {
+    name: 'demo',
+    summary: 'record a realistic agent session and verify it',
+    load: () => import('./commands/demo.js'),
+  },
   { name: 'log', summary: 'list events, with filters', load: () => import('./commands/log.js') },
   { name: 'show', summary: 'print one event as JSON', load: () => import('./commands/show.js') },
-  { name: 'verify', summary: 'verify the whole log; exit 1 on any failure', load: () => import('./commands/verify.js') },
-  { name: 'prove', summary: 'write an inclusion proof bundle for one event', load: () => import('./commands/prove.js') },
-  { name: 'verify-proof', summary: 'check a proof bundle offline, without the database', load: () => import('./commands/verify-proof.js') },
-  { name: 'export', summary: 'export events as JSON Lines, JSON or CSV', load: () => import('./commands/export.js') },
-  { name: 'checkpoint', summary: 'print the signed checkpoint (C2SP signed note)', load: () => import('./commands/checkpoint.js') },
-  { name: 'keys', summary: "keys show: print the log's verifier key", load: () => import('./commands/keys.js') },
+  {
+    name: 'verify',
+    summary: 'verify the whole log; exit 1 on any failure',
+    load: () => import('./commands/verify.js'),
+  },
+  {
+    name: 'prove',
+    summary: 'write an inclusion proof bundle for one event',
+    load: () => import('./commands/prove.js'),
+  },
+  {
+    name: 'verify-proof',
+    summary: 'check a proof bundle offline, without the database',
+    load: () => import('./commands/verify-proof.js'),
+  },
+  {
+    name: 'export',
+    summary: 'export events as JSON Lines, JSON or CSV',
+    load: () => import('./commands/export.js'),
+  },
+  {
+    name: 'checkpoint',
+    summary: 'print the signed checkpoint (C2SP signed note)',
+    load: () => import('./commands/checkpoint.js'),
+  },
+  {
+    name: 'keys',
+    summary: "keys show: print the log's verifier key",
+    load: () => import('./commands/keys.js'),
+  },
 ];
 
 const USAGE = 'Usage: auditrail <command> [options]';
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -107,7 +137,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return (await topic.load()).run(['--help'], io);
   }
   if (name.startsWith('-')) {
-    io.stderr.write(`error: unknown flag ${name} (flags go after the command)\n${USAGE}\nRun 'auditrail help' for the command list.\n`);
+    io.stderr.write(
+      `error: unknown flag ${name} (flags go after the command)\n${USAGE}\nRun 'auditrail help' for the command list.\n`,
+    );
     return EXIT_USAGE;
   }
   const command = COMMANDS.find((c) => c.name === name);

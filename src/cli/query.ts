@@ -1,4 +1,10 @@
-import { EVENT_SCHEMA, EVENT_TYPES, type AuditTrail, type QueryOptions, type RecordedEvent } from '../index.js';
+import {
+  EVENT_SCHEMA,
+  EVENT_TYPES,
+  type AuditTrail,
+  type QueryOptions,
+  type RecordedEvent,
+} from '../index.js';
 import { oneOf, positiveInt, str, UsageError, type OptionSpec, type Values } from './args.js';
 
 /** The filter flags `log` and `export` share; each maps to one `trail.query()` field. */
@@ -41,11 +47,14 @@ export function parseTimeBound(flag: string, value: string, now: number): string
   }
   const m = RFC3339.exec(value);
   const bad = (): UsageError =>
-    new UsageError(`${flag} must be an RFC 3339 time (2025-06-01T12:00:00Z) or an age (30m, 24h, 7d), got '${value}'`);
+    new UsageError(
+      `${flag} must be an RFC 3339 time (2025-06-01T12:00:00Z) or an age (30m, 24h, 7d), got '${value}'`,
+    );
   if (!m) throw bad();
   const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
   const dayOk = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).getUTCDate() === Number(d);
-  if (Number(mo) < 1 || Number(mo) > 12 || !dayOk || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) throw bad();
+  if (Number(mo) < 1 || Number(mo) > 12 || !dayOk || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59)
+    throw bad();
   const ms = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}${zone.toUpperCase()}`);
   if (!Number.isFinite(ms)) throw bad();
   return `${new Date(ms).toISOString().slice(0, 19)}.${frac.padEnd(6, '0').slice(0, 6)}Z`;
@@ -61,7 +70,14 @@ export interface Selection {
 /** Reads the filter flags into a query; bad values are usage errors naming the flag. */
 export function readSelection(values: Values, now: number, defaultLimit?: number): Selection {
   const filter: Selection['filter'] = {};
-  const plain = { session: 'session_id', run: 'run_id', trace: 'trace_id', actor: 'actor_id', action: 'action_type', target: 'target' } as const;
+  const plain = {
+    session: 'session_id',
+    run: 'run_id',
+    trace: 'trace_id',
+    actor: 'actor_id',
+    action: 'action_type',
+    target: 'target',
+  } as const;
   for (const [flag, field] of Object.entries(plain)) {
     const v = str(values, flag);
     if (v !== undefined) filter[field] = v;

@@ -1,5 +1,14 @@
 import type { RecordedEvent } from '../index.js';
-import { csvRow, formatDuration, groupDigits, renderTable, type Cell, type Colors, type Column, type Row } from './format.js';
+import {
+  csvRow,
+  formatDuration,
+  groupDigits,
+  renderTable,
+  type Cell,
+  type Colors,
+  type Column,
+  type Row,
+} from './format.js';
 import type { Sink } from './io.js';
 
 /** Output formats of commands that list events. */
@@ -59,7 +68,8 @@ export function resultOf(e: RecordedEvent): string {
   if (e.policy) return e.policy.decision;
   if (e.outcome) return e.outcome.status;
   if (e.approval?.decision) return e.approval.decision;
-  if (e.type === 'action.retried' && e.dispatch?.attempt !== undefined) return `attempt ${e.dispatch.attempt}`;
+  if (e.type === 'action.retried' && e.dispatch?.attempt !== undefined)
+    return `attempt ${e.dispatch.attempt}`;
   if (e.dispatch?.status) return e.dispatch.status;
   const phase = e.metadata?.['phase'];
   return typeof phase === 'string' ? phase : '';
@@ -71,7 +81,10 @@ export function paintResult(result: string, c: Colors): Cell {
       ? c.green
       : result === 'deny' || result === 'failure' || result === 'denied' || result === 'blocked'
         ? c.red
-        : result === 'require_approval' || result === 'timeout' || result === 'pending' || result.startsWith('attempt')
+        : result === 'require_approval' ||
+            result === 'timeout' ||
+            result === 'pending' ||
+            result.startsWith('attempt')
           ? c.yellow
           : undefined;
   return paint ? { text: result, paint } : { text: result };
@@ -108,7 +121,9 @@ export function notesOf(e: RecordedEvent, seqOf: (eventId: string) => number | u
     if (a.request_id) notes.push(`request ${a.request_id}`);
   }
   if (e.type === 'action.retried' && e.dispatch?.attempt !== undefined) {
-    notes.push(`attempt ${e.dispatch.attempt}${e.dispatch.max_attempts ? ` of ${e.dispatch.max_attempts}` : ''}`);
+    notes.push(
+      `attempt ${e.dispatch.attempt}${e.dispatch.max_attempts ? ` of ${e.dispatch.max_attempts}` : ''}`,
+    );
   }
   if (e.outcome?.error_message) notes.push(`error: ${quote(e.outcome.error_message)}`);
   if (e.outcome?.duration_ms !== undefined && e.outcome.status !== 'success') {
@@ -116,26 +131,39 @@ export function notesOf(e: RecordedEvent, seqOf: (eventId: string) => number | u
   }
   if (e.undo) {
     const seq = seqOf(e.undo.of_event_id);
-    notes.push(`undoes ${seq !== undefined ? `seq ${seq}` : e.undo.of_event_id}${e.undo.reason ? `: ${quote(e.undo.reason)}` : ''}`);
+    notes.push(
+      `undoes ${seq !== undefined ? `seq ${seq}` : e.undo.of_event_id}${e.undo.reason ? `: ${quote(e.undo.reason)}` : ''}`,
+    );
   }
   if (e.type === 'anomaly.detected') {
     const detector = e.metadata?.['detector'];
     const score = e.metadata?.['score'];
-    if (typeof detector === 'string') notes.push(`${detector}${typeof score === 'number' ? ` (score ${score})` : ''}`);
+    if (typeof detector === 'string')
+      notes.push(`${detector}${typeof score === 'number' ? ` (score ${score})` : ''}`);
     if (e.context?.reasoning) notes.push(quote(e.context.reasoning));
   }
   // The chain on the delegation events themselves; inside it, "on behalf of" on intents says enough.
   if (e.type.startsWith('delegation.') && e.delegation?.chain?.length) {
-    notes.push(`chain ${e.delegation.chain.map((l) => l.agent_id).join(' → ')} (depth ${e.delegation.depth ?? '?'})`);
+    notes.push(
+      `chain ${e.delegation.chain.map((l) => l.agent_id).join(' → ')} (depth ${e.delegation.depth ?? '?'})`,
+    );
   }
   if (e.type === 'action.intent' && e.actor?.on_behalf_of) notes.push(`on behalf of ${e.actor.on_behalf_of}`);
   const ctx = e.context;
-  if (ctx?.data_classification && ctx.data_classification !== 'public' && ctx.data_classification !== 'internal') {
+  if (
+    ctx?.data_classification &&
+    ctx.data_classification !== 'public' &&
+    ctx.data_classification !== 'internal'
+  ) {
     const n = ctx.data_subject_ids?.length ?? 0;
-    notes.push(`${ctx.data_classification.toUpperCase()}${n > 0 ? `, ${n} data subject${n > 1 ? 's' : ''}` : ''}`);
+    notes.push(
+      `${ctx.data_classification.toUpperCase()}${n > 0 ? `, ${n} data subject${n > 1 ? 's' : ''}` : ''}`,
+    );
   }
   if (e.model && (e.model.input_tokens !== undefined || e.model.output_tokens !== undefined)) {
-    notes.push(`${e.model.name ?? 'model'} ${groupDigits(e.model.input_tokens ?? 0)}→${groupDigits(e.model.output_tokens ?? 0)} tok`);
+    notes.push(
+      `${e.model.name ?? 'model'} ${groupDigits(e.model.input_tokens ?? 0)}→${groupDigits(e.model.output_tokens ?? 0)} tok`,
+    );
   }
   if (e.redacted?.length) notes.push(`redacted: ${e.redacted.join(', ')}`);
   if (e.erased?.length) notes.push(`erased: ${e.erased.map((x) => x.pointer).join(', ')}`);
@@ -201,7 +229,8 @@ export class EventWriter {
     let chunk = '';
     for (const e of events) {
       if (this.format === 'jsonl') chunk += `${JSON.stringify(presentEvent(e))}\n`;
-      else if (this.format === 'json') chunk += `${this.count === 0 ? '\n' : ',\n'}${JSON.stringify(presentEvent(e))}`;
+      else if (this.format === 'json')
+        chunk += `${this.count === 0 ? '\n' : ',\n'}${JSON.stringify(presentEvent(e))}`;
       else chunk += csvRow(csvValues(e));
       this.count++;
     }

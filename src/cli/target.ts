@@ -50,7 +50,11 @@ export function displayDb(db: string, io: Io): string {
  * Opens the target's audit trail. Reading commands pass `mustExist` so that a mistyped `--db`
  * is reported instead of silently creating an empty database.
  */
-export async function openTarget(target: Target, io: Io, options: { mustExist: boolean }): Promise<AuditTrail> {
+export async function openTarget(
+  target: Target,
+  io: Io,
+  options: { mustExist: boolean },
+): Promise<AuditTrail> {
   if (options.mustExist && !isUrl(target.db) && !existsSync(target.db)) {
     throw new CliError(
       `no audit database at ${displayDb(target.db, io)} (create one with 'auditrail demo', or pass --db / set AUDITRAIL_DB)`,

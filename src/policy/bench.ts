@@ -76,7 +76,12 @@ export function benchBundleYaml(): string {
       `when: "params.recipients.size() <= 10"`,
       'effect: allow',
     ]);
-    add([`id: ${svc}-reads`, `match: { action: ["${svc}.read:*", "${svc}.list:*"] }`, 'effect: allow', 'risk: low']);
+    add([
+      `id: ${svc}-reads`,
+      `match: { action: ["${svc}.read:*", "${svc}.list:*"] }`,
+      'effect: allow',
+      'risk: low',
+    ]);
     add([
       `id: ${svc}-writes-business-hours`,
       `match: { action: "${svc}.write:*", actor: { id: "agent-*" } }`,
@@ -86,7 +91,12 @@ export function benchBundleYaml(): string {
     ]);
   }
   add(['id: tool-web-search', 'match: { action: ["search:web", "search:docs"] }', 'effect: allow']);
-  add(['id: tool-code-exec', 'match: { action: "exec:*" }', `when: "environment != 'prod'"`, 'effect: allow']);
+  add([
+    'id: tool-code-exec',
+    'match: { action: "exec:*" }',
+    `when: "environment != 'prod'"`,
+    'effect: allow',
+  ]);
   add(['id: anything-prod-critical', 'match: { action: "*", target: "prod/secrets/*" }', 'effect: deny']);
   add([
     'id: big-payments',
@@ -99,15 +109,22 @@ export function benchBundleYaml(): string {
   add([
     'id: user-actions',
     'match: { actor: { type: user } }',
-    `when: "metadata.client_ip.startsWith('10.')"`,
+    `when: "has(metadata.client_ip) && metadata.client_ip.startsWith('10.')"`,
     'effect: allow',
   ]);
-  add(['id: fs-write', 'match: { action: "io.fs.write_file", target: ["/tmp/*", "/work/*"] }', 'effect: allow']);
+  add([
+    'id: fs-write',
+    'match: { action: "io.fs.write_file", target: ["/tmp/*", "/work/*"] }',
+    'effect: allow',
+  ]);
   add(['id: fs-read', 'match: { action: "io.fs.read_file" }', 'effect: allow', 'risk: low']);
   return ['policy_id: bench', 'version: 1', 'default: deny', 'rules:', ...rules, ''].join('\n');
 }
 
-/** A varied, deterministic set of inputs: exact hits, wildcard hits, CEL both ways, defaults. */
+/**
+ * A varied, deterministic set of inputs: exact and wildcard action hits, CEL both ways, defaults,
+ * and one condition error.
+ */
 export function benchInputs(count = 512): PolicyInput[] {
   const inputs: PolicyInput[] = [];
   for (let i = 0; i < count; i++) {
@@ -115,13 +132,19 @@ export function benchInputs(count = 512): PolicyInput[] {
     const round = Math.floor(i / 12);
     const svc = `svc${round % SERVICES}`;
     const tier = TIERS[round % TIERS.length] as string;
-    const actor = { id: `agent-${round % 37}`, type: round % 7 === 0 ? 'user' : 'agent', trust_tier: tier, tags: ['ops'] };
+    const actor = {
+      id: `agent-${round % 37}`,
+      type: round % 7 === 0 ? 'user' : 'agent',
+      trust_tier: tier,
+      tags: ['ops'],
+    };
     const shape = i % 12;
     let input: PolicyInput;
     if (shape === 0) input = { action: { type: `${svc}.read:ticket`, target: `tickets/${i}` }, actor };
     else if (shape === 1) {
       input = { action: { type: `${svc}.write:refund`, params: { amount: (round * 370) % 2000 } }, actor };
-    } else if (shape === 2) input = { action: { type: `${svc}.db.delete_row`, target: `prod/users/${i}` }, actor };
+    } else if (shape === 2)
+      input = { action: { type: `${svc}.db.delete_row`, target: `prod/users/${i}` }, actor };
     else if (shape === 3) {
       input = {
         action: { type: `${svc}.export_csv`, side_effects: [] },
@@ -150,12 +173,22 @@ export function benchInputs(count = 512): PolicyInput[] {
       input = { action: { type: 'payments.pay_invoice', params: { amount: round * 1000 } }, actor };
     } else if (shape === 8) input = { action: { type: `mcp.github.create_issue` }, actor };
     else if (shape === 9) {
-      input = { action: { type: 'io.fs.write_file', target: round % 2 === 0 ? `/tmp/out${i}` : '/etc/passwd' }, actor };
-    }
-    else if (shape === 10) {
+      input = {
+        action: { type: 'io.fs.write_file', target: round % 2 === 0 ? `/tmp/out${i}` : '/etc/passwd' },
+        actor,
+      };
+    } else if (shape === 10) {
       const client_ip = round % 4 === 0 ? '192.168.0.1' : '10.0.0.1';
       input = { action: { type: `unknown.tool${i}` }, actor, metadata: { client_ip, environment: 'dev' } };
     } else input = { action: { type: `${svc}.ops.admin.x` }, actor: { ...actor, tags: ['admin', 'oncall'] } };
+    // One input in `count` makes a condition fail at run time (fail-closed deny): rare, as in
+    // production, where it means a malformed event or a policy bug.
+    if (i === count - 1) {
+      input = {
+        action: { type: `${svc}.write:refund`, params: {} },
+        actor: { ...actor, trust_tier: 'trusted' },
+      };
+    }
     inputs.push(input);
   }
   return inputs;
@@ -173,7 +206,11 @@ function percentile(sorted: Float64Array, p: number): number {
  * const r = benchPolicyEvaluation(50_000);
  * console.log(`p50 ${r.p50_us} µs, p99 ${r.p99_us} µs over ${r.rules} rules`);
  */
-export function benchPolicyEvaluation(iterations = 100_000): { p50_us: number; p99_us: number; rules: number } {
+export function benchPolicyEvaluation(iterations = 100_000): {
+  p50_us: number;
+  p99_us: number;
+  rules: number;
+} {
   const bundle: PolicyBundle = parsePolicy(benchBundleYaml(), 'bench.yaml');
   const inputs = benchInputs();
   // Warm up the JIT before measuring.

@@ -123,12 +123,9 @@ describe('parsePolicy: validation errors, located', () => {
   const head = ['policy_id: support-agent', 'version: 3', 'rules:'];
 
   it('unknown key, with a suggestion', () => {
-    assert.deepEqual(
-      problems(lines(...head, '  - id: r', '    efect: allow', '    effect: allow')),
-      [
-        'policy.yaml:5:5: rules[0].efect: unknown key "efect"; did you mean "effect"? (allowed: id, description, match, when, effect, risk, reason, approvers, approval_ttl)',
-      ],
-    );
+    assert.deepEqual(problems(lines(...head, '  - id: r', '    efect: allow', '    effect: allow')), [
+      'policy.yaml:5:5: rules[0].efect: unknown key "efect"; did you mean "effect"? (allowed: id, description, match, when, effect, risk, reason, approvers, approval_ttl)',
+    ]);
   });
 
   it('unknown top-level and nested keys', () => {
@@ -179,14 +176,12 @@ describe('parsePolicy: validation errors, located', () => {
   });
 
   it('bad CEL: unknown variable and wrong result type fail at load', () => {
-    assert.deepEqual(
-      problems(lines(...head, '  - id: r', '    when: "user.age > 1"', '    effect: allow')),
-      ['policy.yaml:5:12: rules[0].when: invalid CEL expression: Unknown variable: user'],
-    );
-    assert.deepEqual(
-      problems(lines(...head, '  - id: r', '    when: "1 + 2"', '    effect: allow')),
-      ['policy.yaml:5:11: rules[0].when: invalid CEL expression: expression must evaluate to bool, not int'],
-    );
+    assert.deepEqual(problems(lines(...head, '  - id: r', '    when: "user.age > 1"', '    effect: allow')), [
+      'policy.yaml:5:12: rules[0].when: invalid CEL expression: Unknown variable: user',
+    ]);
+    assert.deepEqual(problems(lines(...head, '  - id: r', '    when: "1 + 2"', '    effect: allow')), [
+      'policy.yaml:5:11: rules[0].when: invalid CEL expression: expression must evaluate to bool, not int',
+    ]);
     assert.deepEqual(
       problems(lines(...head, '  - id: r', `    when: "'a' + 1 == 'a1'"`, '    effect: allow')),
       ['policy.yaml:5:12: rules[0].when: invalid CEL expression: no such overload: string + int'],
@@ -195,7 +190,17 @@ describe('parsePolicy: validation errors, located', () => {
 
   it('duplicate rule id, naming the first', () => {
     assert.deepEqual(
-      problems(lines(...head, '  - id: r', '    effect: allow', '  - id: x', '    effect: deny', '  - id: r', '    effect: deny')),
+      problems(
+        lines(
+          ...head,
+          '  - id: r',
+          '    effect: allow',
+          '  - id: x',
+          '    effect: deny',
+          '  - id: r',
+          '    effect: deny',
+        ),
+      ),
       ['policy.yaml:8:9: rules[2].id: duplicate rule id "r" (first defined at line 4)'],
     );
   });
@@ -216,7 +221,9 @@ describe('parsePolicy: validation errors, located', () => {
 
   it('approvers on a rule that does not require approval', () => {
     assert.deepEqual(
-      problems(lines(...head, '  - id: r', '    effect: allow', '    approvers: [a]', '    approval_ttl: 1h')),
+      problems(
+        lines(...head, '  - id: r', '    effect: allow', '    approvers: [a]', '    approval_ttl: 1h'),
+      ),
       [
         'policy.yaml:6:5: rules[0].approvers: only allowed when effect is require_approval',
         'policy.yaml:7:5: rules[0].approval_ttl: only allowed when effect is require_approval',
@@ -291,7 +298,14 @@ describe('parsePolicy: validation errors, located', () => {
 
   it('glob syntax', () => {
     assert.deepEqual(
-      problems(lines(...head, '  - id: r', '    match: { action: "db.[a-z]*", target: "prod/**" }', '    effect: deny')),
+      problems(
+        lines(
+          ...head,
+          '  - id: r',
+          '    match: { action: "db.[a-z]*", target: "prod/**" }',
+          '    effect: deny',
+        ),
+      ),
       [
         'policy.yaml:5:22: rules[0].match.action: glob "db.[a-z]*" uses reserved character "[" (write "\\[" to match it literally)',
         'policy.yaml:5:43: rules[0].match.target: glob "prod/**" uses "**": "*" already matches any characters, "/" and "." included',
@@ -340,10 +354,9 @@ describe('parsePolicy: validation errors, located', () => {
   });
 
   it('refuses custom and non-core tags', () => {
-    assert.deepEqual(
-      problems(lines('policy_id: p', 'version: 1', 'description: !custom x', 'rules: []')),
-      ['policy.yaml:3:14: Unresolved tag: !custom'],
-    );
+    assert.deepEqual(problems(lines('policy_id: p', 'version: 1', 'description: !custom x', 'rules: []')), [
+      'policy.yaml:3:14: Unresolved tag: !custom',
+    ]);
     assert.deepEqual(
       problems(lines('policy_id: p', 'version: 1', 'description: !!binary aGk=', 'rules: []')),
       ['policy.yaml:3:14: description: YAML tag tag:yaml.org,2002:binary is not supported in policy bundles'],
@@ -458,8 +471,8 @@ describe('parsePolicy: snapshot', () => {
       ['version: 3', 'version: 4'],
       ['default: deny', 'default: allow'],
       ['mode: enforce', 'mode: shadow'],
-      ['"db.delete*"', '"db.remove*"'],
-      ['"prod/*"', '"prod/db/*"'],
+      ["'db.delete*'", "'db.remove*'"],
+      ["'prod/*'", "'prod/db/*'"],
       ['effect: deny', 'effect: require_approval\n    approvers: [x]'],
       ['risk: critical', 'risk: high'],
       ['never automatic', 'never automatic.'],

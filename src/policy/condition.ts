@@ -6,7 +6,13 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type { ParseResult } from '@marcbachmann/cel-js';
 
-/** The variables a condition can read; see docs/policy.md "CEL variables". */
+/**
+ * The variables a condition can read; see docs/policy.md "CEL variables". Any other name fails
+ * when the bundle loads.
+ *
+ * @example
+ * CONDITION_VARIABLES.includes('params'); // true
+ */
 export const CONDITION_VARIABLES = [
   'action',
   'params',

@@ -86,7 +86,7 @@ describe('diffPolicies', () => {
   it('reports every changed field, including fields added or dropped', () => {
     const edited = EXAMPLE.replace('    risk: critical\n', '')
       .replace('never automatic', 'never automatic, ask the DBA')
-      .replace('target: "prod/*"', 'target: ["prod/*", "dr/*"]')
+      .replace("target: 'prod/*'", 'target: ["prod/*", "dr/*"]')
       .replace('approvers: [oncall_sre, finance_lead]', 'approvers: [oncall_sre]')
       .replace('approval_ttl: 15m', 'approval_ttl: 1h')
       .replace('effect: allow', 'effect: require_approval\n    approvers: [x]');
@@ -121,8 +121,16 @@ describe('diffPolicies', () => {
 
   it('a rule moved past others is the one reported as moved', () => {
     const rules = (ids: string[]): string =>
-      ['policy_id: p', 'version: 1', 'rules:', ...ids.flatMap((id) => [`  - id: ${id}`, '    effect: allow'])].join('\n');
-    const d = diffPolicies(parsePolicy(rules(['a', 'b', 'c', 'd'])), parsePolicy(rules(['b', 'c', 'd', 'a'])));
+      [
+        'policy_id: p',
+        'version: 1',
+        'rules:',
+        ...ids.flatMap((id) => [`  - id: ${id}`, '    effect: allow']),
+      ].join('\n');
+    const d = diffPolicies(
+      parsePolicy(rules(['a', 'b', 'c', 'd'])),
+      parsePolicy(rules(['b', 'c', 'd', 'a'])),
+    );
     assert.deepEqual(d.changed, [{ id: 'a', fields: ['position'] }]);
   });
 });

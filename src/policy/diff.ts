@@ -17,7 +17,13 @@ const RULE_FIELDS = [
   'approvers',
   'approval_ttl',
 ] as const;
-const SETTINGS = ['policy_id', 'description', 'risk_defaults', 'default_approvers', 'default_approval_ttl'] as const;
+const SETTINGS = [
+  'policy_id',
+  'description',
+  'risk_defaults',
+  'default_approvers',
+  'default_approval_ttl',
+] as const;
 const MAX_VALUE_TEXT = 200;
 
 function asObject(v: unknown): Obj {

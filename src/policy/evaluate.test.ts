@@ -16,7 +16,14 @@ const run = (input: PolicyInput, b: PolicyBundle = bundle): PolicyDecision => ev
 /** A bundle of `rules` (YAML lines, each rule starting with `- `) with the given header. */
 function policy(rules: string[], header: string[] = []): PolicyBundle {
   return parsePolicy(
-    ['policy_id: test', 'version: 1', ...header, rules.length === 0 ? 'rules: []' : 'rules:', ...rules.map((l) => `  ${l}`), ''].join('\n'),
+    [
+      'policy_id: test',
+      'version: 1',
+      ...header,
+      rules.length === 0 ? 'rules: []' : 'rules:',
+      ...rules.map((l) => `  ${l}`),
+      '',
+    ].join('\n'),
   );
 }
 
@@ -175,8 +182,14 @@ describe('evaluate: fail-closed', () => {
       [{ action: { type: 'x' }, actor: { tags: 'admin' } }, 'actor.tags must be a list of strings'],
       [{ action: { type: 'x' }, actor: { trust_tier: 3 } }, 'actor.trust_tier must be a string'],
       [{ action: { type: 'x' }, tenant: ['a'] }, 'tenant must be a string'],
-      [{ action: { type: 'x' }, delegation: { depth: -1 } }, 'delegation.depth must be a non-negative integer'],
-      [{ action: { type: 'x' }, delegation: { depth: '2' } }, 'delegation.depth must be a non-negative integer'],
+      [
+        { action: { type: 'x' }, delegation: { depth: -1 } },
+        'delegation.depth must be a non-negative integer',
+      ],
+      [
+        { action: { type: 'x' }, delegation: { depth: '2' } },
+        'delegation.depth must be a non-negative integer',
+      ],
       [{ action: { type: 'x' }, delegation: { chain: 'a>b' } }, 'delegation.chain must be a list'],
       [null, 'input must be an object'],
     ];
@@ -196,7 +209,14 @@ describe('evaluate: fail-closed', () => {
 
 describe('evaluate: match keys', () => {
   it('first matching rule wins, in bundle order', () => {
-    const rules = ['- id: first', '  match: { action: "a*" }', '  effect: deny', '- id: second', '  match: { action: "ab" }', '  effect: allow'];
+    const rules = [
+      '- id: first',
+      '  match: { action: "a*" }',
+      '  effect: deny',
+      '- id: second',
+      '  match: { action: "ab" }',
+      '  effect: allow',
+    ];
     assert.equal(decidingRule(rules, { action: { type: 'ab' } }), 'first');
     const reversed = [...rules.slice(3), ...rules.slice(0, 3)];
     assert.equal(decidingRule(reversed, { action: { type: 'ab' } }), 'second');
@@ -235,7 +255,13 @@ describe('evaluate: match keys', () => {
     assert.equal(decidingRule(rules, with_({ tags: ['finance'] })), null, 'all tags are required');
     assert.equal(decidingRule(rules, with_({ tags: [] })), null);
     assert.equal(decidingRule(rules, { action: { type: 'x' } }), null, 'no actor, no match');
-    assert.equal(decidingRule(['- id: t', '  match: { actor: { tags: pii } }', '  effect: deny'], with_({ tags: ['pii'] })), 't');
+    assert.equal(
+      decidingRule(
+        ['- id: t', '  match: { actor: { tags: pii } }', '  effect: deny'],
+        with_({ tags: ['pii'] }),
+      ),
+      't',
+    );
   });
 
   it('tenant, environment (explicit, else metadata.environment) and risk_level', () => {
@@ -245,7 +271,12 @@ describe('evaluate: match keys', () => {
       '  effect: require_approval',
       '  approvers: [a]',
     ];
-    const base: PolicyInput = { action: { type: 'x' }, tenant: 'acme', environment: 'prod', risk_level: 'high' };
+    const base: PolicyInput = {
+      action: { type: 'x' },
+      tenant: 'acme',
+      environment: 'prod',
+      risk_level: 'high',
+    };
     assert.equal(decidingRule(rules, base), 'r');
     assert.equal(decidingRule(rules, { ...base, tenant: 'globex-eu' }), 'r');
     assert.equal(decidingRule(rules, { ...base, tenant: 'initech' }), null);
@@ -273,7 +304,10 @@ describe('evaluate: match keys', () => {
       '  effect: allow',
     ];
     const at = (delegation: PolicyInput['delegation']): string | null =>
-      decidingRule(rules, delegation === undefined ? { action: { type: 'x' } } : { action: { type: 'x' }, delegation });
+      decidingRule(
+        rules,
+        delegation === undefined ? { action: { type: 'x' } } : { action: { type: 'x' }, delegation },
+      );
     assert.equal(at(undefined), 'direct');
     assert.equal(at({ depth: 0 }), 'direct');
     assert.equal(at({ depth: 1, root_agent: 'planner-main' }), 'planner-delegated');
@@ -290,7 +324,12 @@ describe('evaluate: match keys', () => {
 
 describe('evaluate: CEL variables', () => {
   const input: PolicyInput = {
-    action: { type: 'write:refund', target: 'orders/7', params: { amount: 700, currency: 'EUR' }, side_effects: ['payment'] },
+    action: {
+      type: 'write:refund',
+      target: 'orders/7',
+      params: { amount: 700, currency: 'EUR' },
+      side_effects: ['payment'],
+    },
     actor: { id: 'agent-7', type: 'agent', trust_tier: 'standard', tags: ['finance'], name: 'Refunder' },
     tenant: 'acme',
     delegation: { chain: [{ agent_id: 'planner' }], depth: 1, root_agent: 'planner' },
@@ -361,7 +400,15 @@ describe('evaluate: defaults, risk and approvals', () => {
 
   it('risk_defaults fill in for rules (and the default) that name no risk', () => {
     const b = policy(
-      ['- id: a', '  match: { action: "a" }', '  effect: allow', '- id: b', '  match: { action: "b" }', '  effect: allow', '  risk: high'],
+      [
+        '- id: a',
+        '  match: { action: "a" }',
+        '  effect: allow',
+        '- id: b',
+        '  match: { action: "b" }',
+        '  effect: allow',
+        '  risk: high',
+      ],
       ['risk_defaults: { allow: low, deny: medium }'],
     );
     assert.equal(run({ action: { type: 'a' } }, b).risk, 'low');
@@ -370,7 +417,10 @@ describe('evaluate: defaults, risk and approvals', () => {
   });
 
   it('a decision owns its arrays', () => {
-    const d = run({ action: { type: 'write:refund', params: { amount: 900 } }, actor: { trust_tier: 'trusted' } });
+    const d = run({
+      action: { type: 'write:refund', params: { amount: 900 } },
+      actor: { trust_tier: 'trusted' },
+    });
     d.approvers?.push('mallory');
     assert.deepEqual(bundle.rules[1]?.approvers, ['oncall_sre', 'finance_lead']);
   });
@@ -387,7 +437,10 @@ describe('evaluate: defaults, risk and approvals', () => {
 describe('evaluate: the action index agrees with a linear scan', () => {
   // An independent oracle: globs to RegExp by hand, rules tried one by one.
   const toRegExp = (glob: string): RegExp =>
-    new RegExp(`^${[...glob].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c === '.' ? '\\.' : c)).join('')}$`, 'su');
+    new RegExp(
+      `^${[...glob].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c === '.' ? '\\.' : c)).join('')}$`,
+      'su',
+    );
   const globArb = fc
     .array(fc.constantFrom('a', 'b', '.', '*', '?'), { minLength: 1, maxLength: 4 })
     .map((cs) => cs.join(''))
@@ -399,20 +452,26 @@ describe('evaluate: the action index agrees with a linear scan', () => {
 
   it('for random bundles and action types', () => {
     fc.assert(
-      fc.property(fc.array(ruleArb, { maxLength: 12 }), fc.array(typeArb, { minLength: 1, maxLength: 8 }), (rules, types) => {
-        const b = policy(
-          rules.flatMap((globs, i) => [
-            `- id: r${i}`,
-            ...(globs === null ? [] : [`  match: { action: ${JSON.stringify(globs)} }`]),
-            '  effect: allow',
-          ]),
-        );
-        for (const type of types) {
-          const expected = rules.findIndex((globs) => globs === null || globs.some((g) => toRegExp(g).test(type)));
-          const got = run({ action: { type } }, b).matched_rule;
-          assert.equal(got, expected === -1 ? null : `r${expected}`, `type ${type}`);
-        }
-      }),
+      fc.property(
+        fc.array(ruleArb, { maxLength: 12 }),
+        fc.array(typeArb, { minLength: 1, maxLength: 8 }),
+        (rules, types) => {
+          const b = policy(
+            rules.flatMap((globs, i) => [
+              `- id: r${i}`,
+              ...(globs === null ? [] : [`  match: { action: ${JSON.stringify(globs)} }`]),
+              '  effect: allow',
+            ]),
+          );
+          for (const type of types) {
+            const expected = rules.findIndex(
+              (globs) => globs === null || globs.some((g) => toRegExp(g).test(type)),
+            );
+            const got = run({ action: { type } }, b).matched_rule;
+            assert.equal(got, expected === -1 ? null : `r${expected}`, `type ${type}`);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

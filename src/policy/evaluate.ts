@@ -8,9 +8,21 @@ import { runCondition } from './condition.js';
 import type { ConditionVariables } from './condition.js';
 import { compiledOf, wildcardCandidates } from './compiled.js';
 import type { CompiledRule } from './compiled.js';
-import type { ConditionResult, Effect, PolicyBundle, PolicyDecision, PolicyInput, PolicyRule } from './types.js';
+import type {
+  ConditionResult,
+  Effect,
+  PolicyBundle,
+  PolicyDecision,
+  PolicyInput,
+  PolicyRule,
+} from './types.js';
 
-/** Options for {@link evaluate}. */
+/**
+ * Options for {@link evaluate}.
+ *
+ * @example
+ * evaluate(bundle, input, { now: () => clock.micros() }); // a test's fixed clock
+ */
 export interface EvaluateOptions {
   /** A monotonic clock in microseconds, used only to fill `evaluation_us`. */
   now?: () => number;
@@ -89,7 +101,8 @@ function readFacts(input: PolicyInput): Facts | string {
     if (trustTier === undefined) return 'actor.trust_tier must be a string';
     const t = actor.tags;
     if (t !== undefined && t !== null) {
-      if (!Array.isArray(t) || !t.every((x) => typeof x === 'string')) return 'actor.tags must be a list of strings';
+      if (!Array.isArray(t) || !t.every((x) => typeof x === 'string'))
+        return 'actor.tags must be a list of strings';
       tags = t;
     }
   }
@@ -254,7 +267,11 @@ function round(us: number): number {
  * d.approvers; // ['oncall_sre', 'finance_lead']
  * d.conditions_evaluated; // [{ expression: "params.amount > 500.0 || …", result: true }]
  */
-export function evaluate(bundle: PolicyBundle, input: PolicyInput, options: EvaluateOptions = {}): PolicyDecision {
+export function evaluate(
+  bundle: PolicyBundle,
+  input: PolicyInput,
+  options: EvaluateOptions = {},
+): PolicyDecision {
   const now = options.now ?? defaultNow;
   const start = now();
   const compiled = compiledOf(bundle);
@@ -284,7 +301,15 @@ export function evaluate(bundle: PolicyBundle, input: PolicyInput, options: Eval
       if (!result) continue;
     }
     const rule = r.rule;
-    return decide(bundle, conditions, now, start, rule.effect, rule, rule.reason ?? `matched rule "${rule.id}"`);
+    return decide(
+      bundle,
+      conditions,
+      now,
+      start,
+      rule.effect,
+      rule,
+      rule.reason ?? `matched rule "${rule.id}"`,
+    );
   }
   const fallback = bundle.defaultEffect;
   return decide(bundle, conditions, now, start, fallback, null, `no rule matched; default ${fallback}`);

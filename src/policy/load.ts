@@ -19,9 +19,12 @@ export async function loadPolicyFile(path: string): Promise<PolicyBundle> {
     // Check the size first: an accidental multi-gigabyte path should not be read into memory.
     const info = await stat(path);
     if (info.size > MAX_POLICY_TEXT) {
-      throw new PolicyError([{ file: path, path: '', message: `file larger than ${MAX_POLICY_TEXT} bytes` }], {
-        code: 'policy_unreadable',
-      });
+      throw new PolicyError(
+        [{ file: path, path: '', message: `file larger than ${MAX_POLICY_TEXT} bytes` }],
+        {
+          code: 'policy_unreadable',
+        },
+      );
     }
     text = await readFile(path, 'utf8');
   } catch (error) {

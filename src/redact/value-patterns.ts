@@ -81,12 +81,13 @@ function wholeIf(accept: (text: string) => boolean) {
 }
 
 /**
- * The named group `secret`, which ends `trailing` characters before the end of the match.
- * Computed from lengths: the `d` flag would tell the same and triple the cost of a match in V8.
+ * Capture group 1, the secret, which ends `trailing` characters before the end of the match.
+ * Computed from lengths: the `d` flag would tell the same and triple the cost of a match in V8
+ * (named groups cost too, so the built-in patterns number theirs).
  */
 function tail(trailing: number, accept: (secret: string) => boolean = always) {
   return (match: RegExpExecArray): Range | undefined => {
-    const secret = match.groups?.['secret'];
+    const secret = match[1];
     if (secret === undefined || !accept(secret)) return undefined;
     const end = match.index + match[0].length - trailing;
     return [end - secret.length, end];
@@ -159,13 +160,13 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
   {
     name: 'bearer-credential',
     hints: ['bearer'],
-    pattern: /(?<![\w-])bearer[ \t]+(?<secret>[\w.~+/-]*[\w~+/-]=*)/gi,
+    pattern: /(?<![\w-])bearer[ \t]+([\w.~+/-]*[\w~+/-]=*)/gi,
     locate: tail(0, isBearerCredential),
   },
   {
     name: 'basic-credential',
     hints: ['basic'],
-    pattern: /(?<![\w-])basic[ \t]+(?<secret>[A-Za-z0-9+/]{4,}={0,2})(?![\w+/=-])/gi,
+    pattern: /(?<![\w-])basic[ \t]+([A-Za-z0-9+/]{4,}={0,2})(?![\w+/=-])/gi,
     locate: tail(0, isBasicCredential),
   },
   {
@@ -180,7 +181,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     name: 'aws-secret-access-key',
     hints: ['aws', 'secret', 'AKIA', 'ASIA'],
     pattern:
-      /(?:aws|secret|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,40}?(?<![A-Za-z0-9/+])(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
+      /(?:aws|secret|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,40}?(?<![A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
     locate: tail(0, isAwsSecret),
   },
   {
@@ -209,7 +210,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // The path after /services/ is the credential; the host stays so the reader knows what it was.
     name: 'slack-webhook',
     hints: ['hooks.slack.com/'],
-    pattern: /hooks\.slack\.com\/(?:services|workflows|triggers)\/(?<secret>[\w/-]{8,})/g,
+    pattern: /hooks\.slack\.com\/(?:services|workflows|triggers)\/([\w/-]{8,})/g,
     locate: tail(0),
   },
   {
@@ -267,14 +268,14 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // path stay. The password may contain unescaped `@` or `:`; the last `@` ends it.
     name: 'url-password',
     hints: ['://'],
-    pattern: /:\/\/[^\s:/?#@"'<>]*:(?<secret>[^\s/?#"'<>]+)@/g,
+    pattern: /:\/\/[^\s:/?#@"'<>]*:([^\s/?#"'<>]+)@/g,
     locate: tail(1),
   },
   {
     // Presigned URLs (S3 SigV4, GCS V4, Azure SAS `sig`) are bearer capabilities until they expire.
     name: 'signed-url-signature',
     hints: SIGNATURE_PARAMS.flatMap((p) => [`?${p}=`, `&${p}=`]),
-    pattern: new RegExp(`[?&](?:${SIGNATURE_PARAMS.join('|')})=(?<secret>[^&#\\s"'<>]+)`, 'gi'),
+    pattern: new RegExp(`[?&](?:${SIGNATURE_PARAMS.join('|')})=([^&#\\s"'<>]+)`, 'gi'),
     locate: tail(0),
   },
 ];
@@ -290,7 +291,7 @@ const PLACEHOLDER =
 // The match starts at the operator and a lookbehind reads the key, so that the engine stops
 // only at `:` and `=`, not at every word.
 const ASSIGNMENT =
-  /(?::=|=>|[:=])(?<=(?<![\w.])(?<key>[A-Za-z_][\w.-]{0,63})(?:\\?["'])?[ \t]*(?::=|=>|[:=]))[ \t]*(?:\\?"(?<dq>[^"\n]{1,512}?)(?=\\?"|$)|'(?<sq>[^'\n]{1,512})'|(?:(?:bearer|basic|token|digest|bot|negotiate)[ \t]+)?(?<bare>[^\s"'`,;&]{1,512}))/gi;
+  /(?::=|=>|[:=])(?<=(?<![\w.])([A-Za-z_][\w.-]{0,63})(?:\\?["'])?[ \t]*(?::=|=>|[:=]))[ \t]*(?:\\?"([^"\n]{1,512}?)(?=\\?"|$)|'([^'\n]{1,512})'|(?:(?:bearer|basic|token|digest|bot|negotiate)[ \t]+)?([^\s"'`,;&]{1,512}))/gi;
 
 // `Cookie: a=b; c=d` holds several pairs; take them all.
 const COOKIE_PAIRS = /(?:;[ \t]*[^\s;"'`,&]+)*/y;
@@ -310,16 +311,16 @@ export function assignmentDetector(
     hints: hints ?? [':', '='],
     pattern: ASSIGNMENT,
     locate: (match, input) => {
-      const groups = match.groups;
-      const key = groups?.['key'];
-      if (groups === undefined || key === undefined || !isSecretKey(key)) return undefined;
+      // Groups: 1 key, 2 double-quoted value, 3 single-quoted value, 4 bare value.
+      const key = match[1];
+      if (key === undefined || !isSecretKey(key)) return undefined;
       // Each value form is a suffix of the match; a single-quoted one is followed by its quote.
-      const single = groups['sq'];
-      const value = groups['dq'] ?? single ?? groups['bare'];
+      const single = match[3];
+      const value = match[2] ?? single ?? match[4];
       if (value === undefined || PLACEHOLDER.test(value)) return undefined;
       let end = match.index + match[0].length - (single === undefined ? 0 : 1);
       const start = end - value.length;
-      if (groups['bare'] !== undefined && COOKIE_KEY.test(key)) {
+      if (match[4] !== undefined && COOKIE_KEY.test(key)) {
         COOKIE_PAIRS.lastIndex = end;
         if (COOKIE_PAIRS.exec(input) !== null) end = COOKIE_PAIRS.lastIndex;
       }

@@ -1,5 +1,14 @@
 import type { AuditTrail, VerifyReport } from '../../index.js';
-import { bool, execute, EXIT_FAILED, EXIT_OK, positiveInt, str, TARGET_OPTIONS, type CommandSpec } from '../args.js';
+import {
+  bool,
+  execute,
+  EXIT_FAILED,
+  EXIT_OK,
+  positiveInt,
+  str,
+  TARGET_OPTIONS,
+  type CommandSpec,
+} from '../args.js';
 import { DEMO_SESSION_EVENTS, DEMO_SESSION_SPAN_MS, demoSession } from '../demo-session.js';
 import { colors, formatDuration, groupDigits, outputWidth, wrap } from '../format.js';
 import type { Io } from '../io.js';
@@ -17,7 +26,11 @@ export const spec: CommandSpec = {
     'storage, PHI, token usage and trace ids. --events N repeats sessions up to N events (for\n' +
     'benchmarks). Running it again appends a new session to the same log.',
   options: {
-    events: { type: 'string', value: 'N', help: `record N events (default ${DEMO_SESSION_EVENTS}, one session)` },
+    events: {
+      type: 'string',
+      value: 'N',
+      help: `record N events (default ${DEMO_SESSION_EVENTS}, one session)`,
+    },
     show: { type: 'boolean', help: 'print the (first) session as a timeline' },
     ...TARGET_OPTIONS,
   },
@@ -52,7 +65,10 @@ async function record(trail: AuditTrail, total: number, io: Io): Promise<string[
 }
 
 /** The hint commands, repeating the target flags the user gave. */
-function hints(args: { db?: string | undefined; tenant?: string | undefined; log?: string | undefined }, seq: number): string[] {
+function hints(
+  args: { db?: string | undefined; tenant?: string | undefined; log?: string | undefined },
+  seq: number,
+): string[] {
   const flags = [
     args.db !== undefined ? ` --db ${args.db}` : '',
     args.tenant !== undefined ? ` --tenant ${args.tenant}` : '',
@@ -68,7 +84,8 @@ function hints(args: { db?: string | undefined; tenant?: string | undefined; log
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const eventsText = str(values, 'events');
-    const total = eventsText !== undefined ? positiveInt('--events', eventsText, 10_000_000) : DEMO_SESSION_EVENTS;
+    const total =
+      eventsText !== undefined ? positiveInt('--events', eventsText, 10_000_000) : DEMO_SESSION_EVENTS;
     const target = resolveTarget(values, io);
     const c = colors(io);
     return withTrail(target, io, { mustExist: false }, async (trail) => {
@@ -91,14 +108,16 @@ export function run(args: string[], io: Io): Promise<number> {
       const shown = (await trail.query({ session_id: first, limit: DEMO_SESSION_EVENTS * 2 })).events;
       if (bool(values, 'show')) {
         io.stdout.write(timelineTable(shown, { width: outputWidth(io), colors: c, clock: 'time' }));
-        if (sessionIds.length > 1) io.stdout.write(c.dim(`(first of ${groupDigits(sessionIds.length)} sessions)`) + '\n');
+        if (sessionIds.length > 1)
+          io.stdout.write(c.dim(`(first of ${groupDigits(sessionIds.length)} sessions)`) + '\n');
         io.stdout.write('\n');
       }
 
       const rate = total >= 1000 ? `, ${groupDigits(total / (elapsed / 1000))} events/s` : '';
       const pointers = [...new Set(shown.flatMap((e) => e.redacted ?? []))];
       const redactedFields = shown.reduce((n, e) => n + (e.redacted?.length ?? 0), 0);
-      const sessions = sessionIds.length === 1 ? `session ${first}` : `${groupDigits(sessionIds.length)} sessions`;
+      const sessions =
+        sessionIds.length === 1 ? `session ${first}` : `${groupDigits(sessionIds.length)} sessions`;
       const ok = report.ok ? c.green('OK') : c.red(`FAILED (${report.failures.length} failures)`);
       const lines = [
         `${c.bold(`recorded ${groupDigits(total)} events`)} in ${displayDb(target.db, io)} (${sessions}, ${formatDuration(elapsed)}${rate})`,
@@ -109,14 +128,24 @@ export function run(args: string[], io: Io): Promise<number> {
       ];
       if (redactedFields > 0) {
         const text = `${redactedFields} fields before storage: ${pointers.join(', ')}`;
-        wrap(text, outputWidth(io) - 12).forEach((line, i) => lines.push(`${i === 0 ? 'redacted:' : ''}`.padEnd(12) + line));
+        wrap(text, outputWidth(io) - 12).forEach((line, i) =>
+          lines.push(`${i === 0 ? 'redacted:' : ''}`.padEnd(12) + line),
+        );
       }
-      for (const f of report.failures.slice(0, 20)) lines.push(c.red(`  seq ${f.seq ?? '-'}  ${f.kind}  ${f.detail}`));
+      for (const f of report.failures.slice(0, 20))
+        lines.push(c.red(`  seq ${f.seq ?? '-'}  ${f.kind}  ${f.detail}`));
       io.stdout.write(lines.join('\n') + '\n');
 
       const denied = shown.find((e) => e.redacted?.length);
       const sample = denied?.seq ?? shown[0]?.seq ?? 0;
-      io.stdout.write(`\n${c.dim('Try:')}\n${hints({ db: str(values, 'db'), tenant: str(values, 'tenant'), log: str(values, 'log') }, sample).map((h) => `  ${h}`).join('\n')}\n`);
+      io.stdout.write(
+        `\n${c.dim('Try:')}\n${hints(
+          { db: str(values, 'db'), tenant: str(values, 'tenant'), log: str(values, 'log') },
+          sample,
+        )
+          .map((h) => `  ${h}`)
+          .join('\n')}\n`,
+      );
       return report.ok ? EXIT_OK : EXIT_FAILED;
     });
   });

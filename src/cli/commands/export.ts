@@ -24,7 +24,10 @@ export const spec: CommandSpec = {
     ...TARGET_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
-  examples: ['auditrail export -o audit.jsonl', 'auditrail export --format csv --since 7d --decision deny -o denials.csv'],
+  examples: [
+    'auditrail export -o audit.jsonl',
+    'auditrail export --format csv --since 7d --decision deny -o denials.csv',
+  ],
 };
 
 export function run(args: string[], io: Io): Promise<number> {
@@ -34,7 +37,9 @@ export function run(args: string[], io: Io): Promise<number> {
     const out = str(values, 'output');
     const toFile = out !== undefined && out !== '-';
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
-      const total = io.isTTY.stderr ? Math.min(await trail.count(selection.filter), selection.limit ?? Infinity) : undefined;
+      const total = io.isTTY.stderr
+        ? Math.min(await trail.count(selection.filter), selection.limit ?? Infinity)
+        : undefined;
       const sink: Sink = toFile ? fileSink(resolve(io.cwd, out)) : writerSink(io.stdout);
       const bar = progress(io, 'exporting');
       try {

@@ -16,7 +16,8 @@ export const spec: CommandSpec = {
 
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values, positionals }) => {
-    if (positionals[0] !== 'show') throw new UsageError(`unknown subcommand 'keys ${positionals[0]}' (expected 'keys show')`);
+    if (positionals[0] !== 'show')
+      throw new UsageError(`unknown subcommand 'keys ${positionals[0]}' (expected 'keys show')`);
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, (trail) => {
       io.stdout.write(`${trail.verifierKey()}\n`);
       return Promise.resolve(EXIT_OK);

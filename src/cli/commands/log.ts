@@ -43,7 +43,9 @@ export function run(args: string[], io: Io): Promise<number> {
         for await (const page of pages(trail, selection, state)) events.push(...page);
         count = events.length;
         if (count > 0) {
-          io.stdout.write(timelineTable(events, { width: outputWidth(io, 160), colors: colors(io), clock: 'ts' }));
+          io.stdout.write(
+            timelineTable(events, { width: outputWidth(io, 160), colors: colors(io), clock: 'ts' }),
+          );
         }
       } else {
         const writer = new EventWriter(writerSink(io.stdout), format);
@@ -51,9 +53,14 @@ export function run(args: string[], io: Io): Promise<number> {
         for await (const page of pages(trail, selection, state)) await writer.write(page);
         count = await writer.finish();
       }
-      if (count === 0) io.stderr.write(`no events match in ${trail.origin}${trail.size === 0 ? ' (the log is empty)' : ''}\n`);
+      if (count === 0)
+        io.stderr.write(
+          `no events match in ${trail.origin}${trail.size === 0 ? ' (the log is empty)' : ''}\n`,
+        );
       if (state.more) {
-        io.stderr.write(`(showing ${groupDigits(count)} events; more match: raise --limit, or use auditrail export)\n`);
+        io.stderr.write(
+          `(showing ${groupDigits(count)} events; more match: raise --limit, or use auditrail export)\n`,
+        );
       }
       return EXIT_OK;
     });

@@ -22,7 +22,8 @@ export const spec: CommandSpec = {
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values, positionals }) => {
     const seqText = positionals[0]!;
-    if (!/^\d{1,15}$/.test(seqText)) throw new UsageError(`<seq> must be a non-negative integer, got '${seqText}'`);
+    if (!/^\d{1,15}$/.test(seqText))
+      throw new UsageError(`<seq> must be a non-negative integer, got '${seqText}'`);
     const out = str(values, 'output');
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
       const bundle = await trail.prove(Number(seqText));
@@ -38,7 +39,9 @@ export function run(args: string[], io: Io): Promise<number> {
           sink.abort();
           throw e;
         }
-        io.stderr.write(`wrote the proof of seq ${bundle.seq} (tree size ${bundle.inclusion.tree_size}) to ${out}\n`);
+        io.stderr.write(
+          `wrote the proof of seq ${bundle.seq} (tree size ${bundle.inclusion.tree_size}) to ${out}\n`,
+        );
       }
       return EXIT_OK;
     });

@@ -7,7 +7,8 @@ export const spec: CommandSpec = {
   name: 'show',
   usage: 'show <seq|event_id> [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Print one event as JSON: the stored fields plus seq, ts, leaf_hash and log.',
-  description: 'A reference of digits only is a seq; anything else is an event_id. Exit code 1 when there is no such event.',
+  description:
+    'A reference of digits only is a seq; anything else is an event_id. Exit code 1 when there is no such event.',
   options: { ...TARGET_OPTIONS },
   positionals: { min: 1, max: 1, names: '<seq|event_id>' },
   examples: ['auditrail show 12', 'auditrail show 0197a3f0-6a4e-7c1d-9b2e-3f4a5b6c7d8e'],
@@ -20,7 +21,9 @@ export function run(args: string[], io: Io): Promise<number> {
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
       const event = await trail.get(key);
       if (!event) {
-        throw new CliError(`no event with ${typeof key === 'number' ? 'seq' : 'event_id'} ${ref} in ${trail.origin} (size ${trail.size})`);
+        throw new CliError(
+          `no event with ${typeof key === 'number' ? 'seq' : 'event_id'} ${ref} in ${trail.origin} (size ${trail.size})`,
+        );
       }
       io.stdout.write(`${JSON.stringify(presentEvent(event), null, 2)}\n`);
       return EXIT_OK;

@@ -27,7 +27,8 @@ export const spec: CommandSpec = {
 function readBundle(path: string, shown: string): unknown {
   let text: string;
   try {
-    if (statSync(path).size > MAX_BUNDLE_BYTES) throw new CliError(`${shown} is larger than ${MAX_BUNDLE_BYTES} bytes; not a proof bundle`);
+    if (statSync(path).size > MAX_BUNDLE_BYTES)
+      throw new CliError(`${shown} is larger than ${MAX_BUNDLE_BYTES} bytes; not a proof bundle`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if (e instanceof CliError) throw e;
@@ -44,21 +45,30 @@ export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, ({ values, positionals }) => {
     const file = positionals[0]!;
     const key = str(values, 'key');
-    const result = verifyProofBundle(readBundle(resolve(io.cwd, file), file), key !== undefined ? { trustedKey: key } : {});
+    const result = verifyProofBundle(
+      readBundle(resolve(io.cwd, file), file),
+      key !== undefined ? { trustedKey: key } : {},
+    );
     if (bool(values, 'json')) {
       io.stdout.write(`${JSON.stringify({ ...result, trusted_key: key !== undefined }, null, 2)}\n`);
       return Promise.resolve(result.ok ? EXIT_OK : EXIT_FAILED);
     }
     const c = colors(io);
     if (result.ok) {
-      io.stdout.write(`${c.green('OK')}: seq ${result.seq} is in ${result.log} at tree size ${result.tree_size}\n`);
+      io.stdout.write(
+        `${c.green('OK')}: seq ${result.seq} is in ${result.log} at tree size ${result.tree_size}\n`,
+      );
       if (key === undefined) {
-        io.stderr.write("note: checked with the bundle's own key; pass --key with your trusted copy to prove who signed it\n");
+        io.stderr.write(
+          "note: checked with the bundle's own key; pass --key with your trusted copy to prove who signed it\n",
+        );
       }
       io.stdout.write(`${JSON.stringify(result.event, null, 2)}\n`);
       return Promise.resolve(EXIT_OK);
     }
-    io.stdout.write(`${c.red('FAILED')}: the proof of seq ${result.seq} in ${result.log || '(unknown log)'} does not hold\n`);
+    io.stdout.write(
+      `${c.red('FAILED')}: the proof of seq ${result.seq} in ${result.log || '(unknown log)'} does not hold\n`,
+    );
     for (const f of result.failures) io.stdout.write(`  - ${f}\n`);
     return Promise.resolve(EXIT_FAILED);
   });

@@ -1,5 +1,14 @@
 import type { VerifyReport } from '../../index.js';
-import { bool, execute, EXIT_FAILED, EXIT_OK, strs, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
+import {
+  bool,
+  execute,
+  EXIT_FAILED,
+  EXIT_OK,
+  strs,
+  TARGET_OPTIONS,
+  UsageError,
+  type CommandSpec,
+} from '../args.js';
 import { colors, groupDigits } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
@@ -15,7 +24,12 @@ export const spec: CommandSpec = {
     'at the first failure. Exit code 1 when anything fails. --key adds a trusted verifier key (repeatable).',
   options: {
     json: { type: 'boolean', help: 'print the report as JSON' },
-    key: { type: 'string', value: 'VKEY', multiple: true, help: 'trust this C2SP verifier key (see `keys show`)' },
+    key: {
+      type: 'string',
+      value: 'VKEY',
+      multiple: true,
+      help: 'trust this C2SP verifier key (see `keys show`)',
+    },
     ...TARGET_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
@@ -44,7 +58,8 @@ function human(r: VerifyReport, io: Io): string {
     `root:        ${r.root}`,
     `checkpoints: ${r.checkpoints_verified} verified${r.unsigned_tail > 0 ? `, ${groupDigits(r.unsigned_tail)} entries after the newest one (not yet signed)` : ''}`,
   ];
-  if (r.redactions.length > 0) lines.push(`erased:      ${r.redactions.length} fields (by data.erased / retention.purged events)`);
+  if (r.redactions.length > 0)
+    lines.push(`erased:      ${r.redactions.length} fields (by data.erased / retention.purged events)`);
   if (r.ok) {
     lines.push(c.green('OK'));
   } else {
@@ -52,7 +67,9 @@ function human(r: VerifyReport, io: Io): string {
     const seqWidth = Math.max(3, ...r.failures.map((f) => String(f.seq ?? '-').length));
     const kindWidth = Math.max(...r.failures.map((f) => f.kind.length));
     for (const f of r.failures) {
-      lines.push(`  seq ${String(f.seq ?? '-').padStart(seqWidth)}  ${c.red(f.kind.padEnd(kindWidth))}  ${f.detail}`);
+      lines.push(
+        `  seq ${String(f.seq ?? '-').padStart(seqWidth)}  ${c.red(f.kind.padEnd(kindWidth))}  ${f.detail}`,
+      );
     }
   }
   return lines.join('\n') + '\n';
@@ -68,13 +85,17 @@ export function run(args: string[], io: Io): Promise<number> {
         report = await trail.verify({ onProgress: (done, total) => bar.update(done, total), trustedKeys });
       } catch (e) {
         // A malformed --key surfaces as the SDK's NoteError; it is the user's value that is wrong.
-        if (trustedKeys.length > 0 && e instanceof Error && e.name === 'NoteError') throw new UsageError(`--key: ${e.message}`);
+        if (trustedKeys.length > 0 && e instanceof Error && e.name === 'NoteError')
+          throw new UsageError(`--key: ${e.message}`);
         throw e;
       } finally {
         bar.end();
       }
-      if (report.size === 0 && !bool(values, 'json')) io.stderr.write(`note: ${report.log} is empty (check --tenant and --log)\n`);
-      io.stdout.write(bool(values, 'json') ? `${JSON.stringify(reportJson(report), null, 2)}\n` : human(report, io));
+      if (report.size === 0 && !bool(values, 'json'))
+        io.stderr.write(`note: ${report.log} is empty (check --tenant and --log)\n`);
+      io.stdout.write(
+        bool(values, 'json') ? `${JSON.stringify(reportJson(report), null, 2)}\n` : human(report, io),
+      );
       return report.ok ? EXIT_OK : EXIT_FAILED;
     });
   });
