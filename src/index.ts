@@ -46,7 +46,7 @@ export {
   ActionDeniedError,
   ApprovalRequiredError,
   type ActionSpec,
-  type Decision,
+  type Decision as ActionDecision,
   type GovernorOptions,
   type RunOptions,
   type RunResult,

@@ -96,12 +96,20 @@ export class LogVerifier {
   private readonly leafCheck: (level: number, index: number, hash: Buffer) => void;
   private tileFailures = 0;
   private pushedBeyond = 0;
+  private readonly erasureSeqs = new Set<number>();
 
   constructor(private readonly options: LogVerifierOptions) {
     this.maxFailures = options.maxFailures ?? 10_000;
     for (const note of options.checkpoints) this.addHead(note, 'stored');
     for (const note of options.witnessed ?? []) this.addHead(note, 'witnessed');
-    this.heads.sort((a, b) => a.size - b.size);
+    this.heads.sort((a, b) => a.size - b.size || (a.source === 'stored' ? -1 : 1));
+    // The same checkpoint held in the witness file and in the database counts once.
+    for (let i = this.heads.length - 1; i > 0; i--) {
+      const a = this.heads[i - 1]!;
+      const b = this.heads[i]!;
+      if (a.size === b.size && a.root.equals(b.root)) this.heads.splice(i, 1);
+    }
+    while (this.heads[0]?.size === 0) this.checkHead(this.heads.shift()!);
     const tileHash = options.tileHash;
     this.leafCheck = tileHash
       ? (level, index, hash) => {
@@ -194,38 +202,36 @@ export class LogVerifier {
       this.lastTs = leaf.ts;
     }
     const covered = new Set<string>();
+    let erased = 0;
     for (const d of e.disclosures) {
+      const where = d.pointer || '(body)';
       if (d.disclosure === null) {
         if (d.erasedBySeq === null) {
-          this.fail(
-            seq,
-            'payload_deleted',
-            `disclosure ${d.pointer || '(body)'} was removed without an erasure record`,
-          );
+          this.fail(seq, 'payload_deleted', `disclosure ${where} was removed without an erasure record`);
         } else {
+          // Checked in finish(): the erasure must be a data.erased / retention.purged entry of this log.
+          erased++;
           this.redactions.push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
         }
         continue;
       }
       const digest = disclosureDigest(d.disclosure);
       if (!leaf.d.includes(digest)) {
-        this.fail(
-          seq,
-          'payload_edited',
-          `disclosure ${d.pointer || '(body)'} does not match any digest in the leaf`,
-        );
+        this.fail(seq, 'payload_edited', `disclosure ${where} does not match any digest in the leaf`);
+      } else if (covered.has(digest)) {
+        this.fail(seq, 'payload_edited', `disclosure ${where} is stored twice (another one was overwritten)`);
       } else {
         covered.add(digest);
       }
     }
-    const erased = e.disclosures.length - covered.size;
-    if (leaf.d.length > covered.size + Math.max(0, erased)) {
+    if (leaf.d.length > covered.size + erased) {
       this.fail(
         seq,
         'payload_deleted',
-        `${leaf.d.length - covered.size} committed disclosure(s) are missing`,
+        `${leaf.d.length - covered.size - erased} committed disclosure(s) are missing`,
       );
     }
+    if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
     this.appendLeaf(hash);
   }
 
@@ -259,10 +265,25 @@ export class LogVerifier {
    * checkpoints beyond the stored entries are reported.
    */
   finish(head: { size: number; root: Uint8Array }): VerifyReport {
+    for (const r of this.redactions) {
+      if (!this.erasureSeqs.has(r.by_seq)) {
+        this.fail(
+          r.seq,
+          'payload_deleted',
+          `disclosure ${r.pointer || '(body)'} is marked erased by seq ${r.by_seq}, which is not an erasure event of this log`,
+        );
+      }
+    }
     if (this.range.size > head.size) {
       this.pushedBeyond = this.range.size - head.size;
       const signedBeyond = this.heads.some((h) => h.size > head.size);
-      if (!signedBeyond) {
+      if (signedBeyond) {
+        this.fail(
+          null,
+          'head_mismatch',
+          `the stored log head says size ${head.size} but signed checkpoints cover more entries`,
+        );
+      } else {
         this.fail(
           head.size,
           'forged_entry',

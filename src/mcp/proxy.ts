@@ -116,7 +116,8 @@ function summarizeResult(result: unknown): unknown {
   }
   if ('structuredContent' in result) {
     const json = JSON.stringify(result['structuredContent']) ?? '';
-    out['structuredContent'] = json.length <= 8192 ? result['structuredContent'] : { omitted_chars: json.length };
+    out['structuredContent'] =
+      json.length <= 8192 ? result['structuredContent'] : { omitted_chars: json.length };
   }
   if (result['isError'] === true) out['isError'] = true;
   return out;
@@ -210,7 +211,9 @@ class McpProxy {
   }
 
   private track<T>(p: Promise<T>): void {
-    const tracked = p.catch((e: unknown) => this.diag(`could not record: ${e instanceof Error ? e.message : String(e)}`));
+    const tracked = p.catch((e: unknown) =>
+      this.diag(`could not record: ${e instanceof Error ? e.message : String(e)}`),
+    );
     this.pending.add(tracked);
     void tracked.finally(() => this.pending.delete(tracked));
   }
@@ -238,6 +241,9 @@ class McpProxy {
       actor: this.actor(),
       session_id: this.sessionId,
       ...(this.options.environment ? { environment: this.options.environment } : {}),
+      // The client already has its answer when the outcome is written; a proxy can be killed
+      // at any time, so the outcome is committed, not queued.
+      durableOutcome: true,
       approvals: {
         wait: true,
         pollMs: this.options.approvalPollMs ?? 500,
@@ -424,7 +430,9 @@ class McpProxy {
       const params = message.params;
       const requestId = isObject(params) ? params['requestId'] : undefined;
       const held =
-        typeof requestId === 'string' || typeof requestId === 'number' ? this.held.get(idKey(requestId)) : undefined;
+        typeof requestId === 'string' || typeof requestId === 'number'
+          ? this.held.get(idKey(requestId))
+          : undefined;
       if (held) {
         held.controller.abort(new AuditError('closed', 'cancelled by the client'));
         // The server never saw a call still being governed: nothing to cancel there.
@@ -446,7 +454,9 @@ class McpProxy {
       ...(version !== undefined ? { version } : {}),
       ...(title !== undefined ? { title } : {}),
       ...(protocolVersion !== undefined ? { protocolVersion } : {}),
-      ...(isObject(params['capabilities']) ? { capabilities: Object.keys(params['capabilities']).slice(0, 32) } : {}),
+      ...(isObject(params['capabilities'])
+        ? { capabilities: Object.keys(params['capabilities']).slice(0, 32) }
+        : {}),
     };
     this.clientActor = {
       type: 'agent',
@@ -462,7 +472,10 @@ class McpProxy {
     const info = isObject(result['serverInfo']) ? result['serverInfo'] : {};
     const name = shortText(info['name']);
     const version = shortText(info['version']);
-    this.serverInfo = { ...(name !== undefined ? { name } : {}), ...(version !== undefined ? { version } : {}) };
+    this.serverInfo = {
+      ...(name !== undefined ? { name } : {}),
+      ...(version !== undefined ? { version } : {}),
+    };
     const negotiated = shortText(result['protocolVersion']);
     if (this.lifecycleStarted) return;
     this.lifecycleStarted = true;
@@ -477,7 +490,9 @@ class McpProxy {
             ...this.clientMetadata(),
             ...(negotiated !== undefined ? { protocol_version: negotiated } : {}),
             server: this.serverInfo,
-            ...(isObject(response['error']) ? { initialize_error: shortText(response['error']['message']) } : {}),
+            ...(isObject(response['error'])
+              ? { initialize_error: shortText(response['error']['message']) }
+              : {}),
           },
         },
       }),
@@ -517,7 +532,11 @@ class McpProxy {
       (params['arguments'] !== undefined && !isObject(params['arguments']))
     ) {
       this.toClient(
-        errorResponse(id, INVALID_PARAMS, 'Invalid params: tools/call needs a string "name" and an object "arguments"'),
+        errorResponse(
+          id,
+          INVALID_PARAMS,
+          'Invalid params: tools/call needs a string "name" and an object "arguments"',
+        ),
       );
       return;
     }
@@ -543,10 +562,14 @@ class McpProxy {
         return;
       }
       if (isRefusal(e) && !(e instanceof AuditError && e.code === 'store_failure')) {
-        this.toClient(resultResponse(id, { content: [{ type: 'text', text: refusalText(e) }], isError: true }));
+        this.toClient(
+          resultResponse(id, { content: [{ type: 'text', text: refusalText(e) }], isError: true }),
+        );
       } else {
         // The audit log could not be written (fail-closed) or the proxy failed: a protocol error.
-        this.diag(`tools/call ${params['name']} not forwarded: ${e instanceof Error ? e.message : String(e)}`);
+        this.diag(
+          `tools/call ${params['name']} not forwarded: ${e instanceof Error ? e.message : String(e)}`,
+        );
         this.toClient(errorResponse(id, INTERNAL_ERROR, refusalText(e)));
       }
     } finally {
@@ -554,7 +577,12 @@ class McpProxy {
     }
   }
 
-  private forward(message: JsonRpcRequest, key: string, held: HeldCall, signal: AbortSignal): Promise<RecordedResult> {
+  private forward(
+    message: JsonRpcRequest,
+    key: string,
+    held: HeldCall,
+    signal: AbortSignal,
+  ): Promise<RecordedResult> {
     return new Promise<RecordedResult>((resolve, reject) => {
       if (this.serverExited) {
         reject(new AuditError('closed', 'MCP server exited'));
@@ -570,8 +598,11 @@ class McpProxy {
         held.answered = true;
         const error = response['error'];
         const result = response['result'];
-        if (isObject(error)) reject(new ToolCallFailed(clip(String(error['message'] ?? 'JSON-RPC error'), 4000)));
-        else if (isObject(result) && result['isError'] === true) reject(new ToolCallFailed(clip(textOf(result), 4000)));
+        if (isObject(error)) {
+          const text = typeof error['message'] === 'string' ? error['message'] : 'JSON-RPC error';
+          reject(new ToolCallFailed(clip(text, 4000)));
+        } else if (isObject(result) && result['isError'] === true)
+          reject(new ToolCallFailed(clip(textOf(result), 4000)));
         else resolve(new RecordedResult(result));
       });
       held.forwarded = true;
@@ -588,7 +619,9 @@ class McpProxy {
     try {
       message = JSON.parse(line);
     } catch {
-      this.diag('dropped a line from the server that is not JSON (servers must write only messages to stdout)');
+      this.diag(
+        'dropped a line from the server that is not JSON (servers must write only messages to stdout)',
+      );
       return;
     }
     for (const m of Array.isArray(message) ? (message as unknown[]) : [message]) {

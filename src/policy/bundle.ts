@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode, Pair } from 'yaml';
 import { canonicalBytes } from '../core/canonical-json.js';
-import { compileCondition } from './condition.js';
+import { MAX_CONDITION_LENGTH, compileCondition } from './condition.js';
 import type { CompiledCondition } from './condition.js';
 import { buildActionIndex, registerCompiled } from './compiled.js';
 import type { CompiledRule } from './compiled.js';
@@ -231,7 +231,11 @@ class Checker {
     return e;
   }
 
-  string(e: Entry, path: string, opts: { pattern?: RegExp; what?: string } = {}): string | null {
+  string(
+    e: Entry,
+    path: string,
+    opts: { pattern?: RegExp; what?: string; max?: number } = {},
+  ): string | null {
     const v = e.value;
     if (!isScalar(v) || typeof v.value !== 'string') {
       this.at(v ?? e.keyNode, path, `must be a string (got ${describeNode(v)})`);
@@ -242,8 +246,9 @@ class Checker {
       this.at(v, path, 'must not be empty');
       return null;
     }
-    if (s.length > MAX_TEXT_FIELD) {
-      this.at(v, path, `longer than ${MAX_TEXT_FIELD} characters`);
+    const max = opts.max ?? MAX_TEXT_FIELD;
+    if (s.length > max) {
+      this.at(v, path, `longer than ${max} characters`);
       return null;
     }
     if (opts.pattern !== undefined && !opts.pattern.test(s)) {
@@ -320,7 +325,7 @@ class Checker {
   }
 
   condition(e: Entry, path: string): CompiledCondition | null {
-    const expression = this.string(e, path);
+    const expression = this.string(e, path, { max: MAX_CONDITION_LENGTH });
     if (expression === null) return null;
     const compiled = compileCondition(expression);
     if ('program' in compiled) return compiled;

@@ -37,8 +37,9 @@ const HEX = '0123456789abcdef';
 const BASE32 = UPPER + '234567';
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-/** Random text over `alphabet` that has an upper-case letter, a lower-case letter and a digit. */
+/** Random text over `alphabet` (which must hold all three) with an upper-case letter, a lower-case letter and a digit. */
 function mixed(alphabet: string, length: number): string {
+  assert.ok(/[A-Z]/.test(alphabet) && /[a-z]/.test(alphabet) && /\d/.test(alphabet));
   for (;;) {
     const text = rand(alphabet, length);
     if (/[A-Z]/.test(text) && /[a-z]/.test(text) && /\d/.test(text)) return text;
@@ -143,7 +144,7 @@ function secrets(): Secret[] {
   add('OpenAI project key', 'openai-key', 'sk' + '-proj-' + mixed(B64URL, 156));
   add('Anthropic key', 'anthropic-key', 'sk' + '-ant-api03-' + mixed(B64URL, 93) + 'AA');
   add('Google API key', 'google-api-key', 'AI' + 'za' + mixed(B64URL, 35));
-  add('Hugging Face token', 'huggingface-token', 'hf' + '_' + mixed(UPPER + LOWER, 34).replace(/\d/g, 'q'));
+  add('Hugging Face token', 'huggingface-token', 'hf' + '_' + rand(UPPER, 3) + rand(LOWER + UPPER, 31));
   add('npm token', 'npm-token', 'npm' + '_' + mixed(ALNUM, 36));
 
   add('Visa, contiguous', 'card-number', card('4', 16));

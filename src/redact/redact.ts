@@ -229,11 +229,16 @@ class Redaction {
         }
       }
       path[path.length - 1] = outKey;
+      const mark = pointers.length;
       let next: unknown;
       if ((info.secret || (pairSecret && key === 'value')) && this.redactsUnderSecretKey(item, path)) {
         pointers.push(toPointer(path));
         next = REDACTED;
       } else next = this.walk(item, path, depth + 1, pointers);
+      // A renamed member whose value is redacted too is one pointer, listed once.
+      if (outKey !== key && pointers.length > mark && pointers[mark] === pointers[mark - 1]) {
+        pointers.splice(mark, 1);
+      }
 
       if (out === undefined && (next !== item || outKey !== key)) {
         out = {};

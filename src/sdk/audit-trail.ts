@@ -165,17 +165,21 @@ export class AuditTrail {
     return this.head.size;
   }
 
-  private async commit(items: PreparedEvent[]): Promise<Receipt[]> {
+  private async commit(items: PreparedEvent[]): Promise<(Receipt | AuditError)[]> {
+    let next: LogHead | undefined;
     const receipts = await this.store.append(
       this.origin,
       items.map((i) => i.eid),
       (ctx) => {
         const r = planAppend(ctx, items, this.now());
-        this.head = { ...ctx.head, ...r.plan.head };
+        next = { ...ctx.head, ...r.plan.head };
         return r;
       },
     );
-    // An event id reused for different content is a producer bug, not a re-send: refuse it.
+    if (next) this.head = next;
+    // An event id reused for different content is a producer bug, not a re-send: refuse that one
+    // event (the rest of the batch is committed).
+    const out: (Receipt | AuditError)[] = [...receipts];
     for (let i = 0; i < receipts.length; i++) {
       if (!receipts[i]!.duplicate) continue;
       const stored = await this.store.getByEid(this.head.logId, items[i]!.eid);
@@ -186,14 +190,14 @@ export class AuditTrail {
         contentKey(stripLogFields(toRecordedEvent(stored, this.origin)), ignoreTime) !==
           contentKey(item.event, ignoreTime)
       ) {
-        throw new AuditError(
+        out[i] = new AuditError(
           'conflict',
           `event_id ${items[i]!.eid} was already recorded (seq ${receipts[i]!.seq}) with different content`,
         );
       }
     }
     this.scheduleCheckpoint();
-    return receipts;
+    return out;
   }
 
   private prepare(event: AuditEvent): PreparedEvent {
@@ -278,9 +282,16 @@ export class AuditTrail {
     const head = await this.store.getLog(this.origin);
     if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
     this.head = head;
+    const prev = await this.store.latestCheckpoint(head.logId);
+    if (prev && !this.keys.hasKey()) {
+      // Never mint a new key for a log that already has signed history: that would fork it.
+      throw new AuditError(
+        'key_failure',
+        `the signing key ${this.keys.keyPath} is missing but ${this.origin} has checkpoints; restore the key`,
+      );
+    }
     const signer = this.keys.signer(this.origin);
     const verifier = this.keys.verifier(this.origin);
-    const prev = await this.store.latestCheckpoint(head.logId);
     this.lastCheckpointAt = Date.now();
     if (prev && prev.size === head.size) {
       if (!prev.root.equals(head.root)) {
@@ -307,7 +318,17 @@ export class AuditTrail {
       );
     }
     if (prev) {
-      if (verifier) openCheckpoint(prev.note, [verifier], this.origin);
+      try {
+        if (verifier) openCheckpoint(prev.note, [verifier], this.origin);
+      } catch (e) {
+        throw new AuditError(
+          'key_failure',
+          `refusing to sign: the last checkpoint does not verify with ${this.keys.keyPath}`,
+          {
+            cause: e,
+          },
+        );
+      }
       const proof = consistencyProof(prev.size, head.size, r);
       if (!verifyConsistency(prev.size, head.size, proof, prev.root, head.root)) {
         throw new AuditError(
@@ -445,6 +466,19 @@ export class AuditTrail {
   /** A consistency proof between two tree sizes (RFC 9162 §2.1.4), base64 hashes. */
   async proveConsistency(size1: number, size2: number): Promise<string[]> {
     await this.flush();
+    const head = await this.store.getLog(this.origin);
+    if (
+      !Number.isSafeInteger(size1) ||
+      !Number.isSafeInteger(size2) ||
+      size1 < 0 ||
+      size1 > size2 ||
+      size2 > (head?.size ?? 0)
+    ) {
+      throw new AuditError(
+        'invalid_argument',
+        `sizes must satisfy 0 <= size1 <= size2 <= ${head?.size ?? 0}`,
+      );
+    }
     const tiles = await this.store.getTiles(
       this.head.logId,
       tilesFor(size2, (r) => consistencyProof(size1, size2, r)),
@@ -483,11 +517,20 @@ export async function verifyStoredLog(
   const head = await store.getLog(origin);
   if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
   const { parseVerifierKey } = await import('../core/note.js');
-  const verifiers = (options.trustedKeys ?? []).map((k) => parseVerifierKey(k));
-  const local = keys.verifier(origin);
-  if (local) verifiers.push(local);
   const checkpoints = (await store.listCheckpoints(head.logId)).map((c) => c.note);
   const witness = keys.loadWitness(origin);
+  // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
+  const verifiers = (options.trustedKeys ?? []).map((k) => parseVerifierKey(k));
+  if (verifiers.length === 0) {
+    const local = keys.verifier(origin);
+    if (local) verifiers.push(local);
+    else if (checkpoints.length > 0 || witness) {
+      throw new AuditError(
+        'key_failure',
+        `no verifier key for ${origin}: pass the log's vkey (auditrail keys show) or restore ${keys.keyPath}`,
+      );
+    }
+  }
   const { maxSeq } = await store.storedSize(head.logId);
   const end = Math.max(head.size, (maxSeq ?? -1) + 1);
   // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.

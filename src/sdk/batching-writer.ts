@@ -7,8 +7,11 @@ import { AuditError } from '../errors.js';
  * never dropped.
  */
 export interface BatchingWriterOptions<T, R> {
-  /** Commits a batch; resolves with one result per item, in order. */
-  flush: (items: T[]) => Promise<R[]>;
+  /**
+   * Commits a batch; resolves with one result per item, in order. An Error in place of a result
+   * refuses that item alone (its promise rejects; a fire-and-forget item is reported via onError).
+   */
+  flush: (items: T[]) => Promise<(R | Error)[]>;
   /** Largest batch per transaction. */
   maxBatch?: number;
   /** Fire-and-forget queue size above which `enqueue` returns false (back-pressure). */
@@ -129,7 +132,14 @@ export class BatchingWriter<T, R> {
     try {
       const results = await this.options.flush(batch.map((p) => p.item));
       this.retryDelay = 0;
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(results[i]!);
+      for (let i = 0; i < batch.length; i++) {
+        const r = results[i]!;
+        const p = batch[i]!;
+        if (r instanceof Error) {
+          if (p.reject) p.reject(r);
+          else this.options.onError?.(r);
+        } else p.resolve?.(r);
+      }
     } catch (e) {
       failure = e;
       const keep: Pending<T, R>[] = [];

@@ -178,6 +178,8 @@ export class Governor {
       });
       await trail.store.setMeta(key, JSON.stringify({ snapshot: p.snapshot, source: p.source }));
     })();
+    // A failed write is retried on the next decision, not cached.
+    this.policyChecked.catch(() => (this.policyChecked = null));
     return this.policyChecked;
   }
 
@@ -199,7 +201,7 @@ export class Governor {
   }
 
   /**
-   * Records intent and decision (durably, in one commit) and returns the decision, creating
+   * Records intent and decision (durably; concurrent writes share one commit) and returns the decision, creating
    * an approval request when the policy asks for one. For frameworks with their own approval UI.
    */
   async decide(action: ActionSpec): Promise<Decision> {
@@ -223,9 +225,7 @@ export class Governor {
       },
       tenant: o.trail.tenant,
       ...(o.environment ? { environment: o.environment } : {}),
-      ...(o.delegation
-        ? { delegation: o.delegation }
-        : {}),
+      ...(o.delegation ? { delegation: o.delegation } : {}),
       ...(o.session_id ? { session_id: o.session_id } : {}),
       ...(o.run_id ? { run_id: o.run_id } : {}),
       ...(action.reasoning ? { context: { reasoning: action.reasoning } } : {}),
@@ -351,6 +351,19 @@ export class Governor {
     if (decision.enforced && decision.decision === 'require_approval') {
       const req = decision.approval;
       if (!req) throw new ActionDeniedError(decision, 'approval required but no request exists');
+      // The grant is bound to the action it was asked for: a different action cannot use it.
+      const digest = requestDigest(
+        {
+          type: action.type,
+          ...(action.target !== undefined ? { target: action.target } : {}),
+          ...(action.params !== undefined ? { params: action.params } : {}),
+          ...(action.side_effects ? { side_effects: action.side_effects } : {}),
+        },
+        decision.policy.policy_snapshot,
+      );
+      if (digest !== req.request_digest) {
+        throw new ActionDeniedError(decision, `approval ${req.id} was requested for a different action`);
+      }
       if (this.options.approvals?.wait === false) {
         const row = await this.approvals.get(req.id);
         if (row?.status !== 'granted') throw new ApprovalRequiredError(req);
@@ -367,7 +380,7 @@ export class Governor {
       }
       if (row.status === 'expired')
         throw new ActionDeniedError(decision, `approval ${req.id} expired before anyone decided`);
-      await this.approvals.consume(req.id, req.request_digest);
+      await this.approvals.consume(req.id, digest);
     }
     return this.dispatch(decision, action, fn, options);
   }

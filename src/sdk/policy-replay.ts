@@ -50,7 +50,9 @@ function inputOf(intent: RecordedEvent, decision: RecordedEvent, tenant: string)
     },
     tenant: src.tenant ?? tenant,
     ...(typeof env === 'string' ? { environment: env } : {}),
-    ...(src.delegation ? { delegation: src.delegation as { chain?: unknown[]; depth?: number; root_agent?: string } } : {}),
+    ...(src.delegation
+      ? { delegation: src.delegation as { chain?: unknown[]; depth?: number; root_agent?: string } }
+      : {}),
     ...(src.context ? { context: src.context } : {}),
     ...(src.metadata ? { metadata: src.metadata } : {}),
     ...(src.session_id ? { session_id: src.session_id } : {}),

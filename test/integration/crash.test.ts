@@ -20,6 +20,8 @@ const SEED = Number(process.env['CRASH_SEED'] ?? Math.floor(Math.random() * 2 **
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LINE = /^(\S+) (\d+)$/;
+/** Children loading ahead of their trial. */
+const AHEAD = 3;
 
 /** mulberry32, so a failing run can be replayed from its seed. */
 function seededRandom(seed: number): () => number {
@@ -36,20 +38,31 @@ function seededRandom(seed: number): () => number {
 interface Trial {
   /** event id → seq, from every complete line the child printed. */
   acked: Map<string, number>;
-  signal: NodeJS.Signals | null;
+  /** Milliseconds from "go" to the first receipt line. */
+  firstReceiptMs: number;
 }
 
-/** Runs the child until `delayMs` after its first receipt line, then kills it with SIGKILL. */
-function recordUntilKilled(db: string, delayMs: number, checkpointMs: number | undefined): Promise<Trial> {
+interface Child {
+  /** Starts recording; kills the child `delayMs` after its first receipt line. */
+  run(delayMs: number): Promise<Trial>;
+  kill(): void;
+}
+
+/**
+ * Spawns a child that loads and then waits for `run()`, so that Node and tsx start-up overlap
+ * the trials before it.
+ */
+function spawnChild(db: string, checkpointMs: number | undefined): Child {
   const args = ['--import', 'tsx', CHILD, db, ...(checkpointMs === undefined ? [] : [String(checkpointMs)])];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const acked = new Map<string, number>();
   let partial = '';
   let stderr = '';
   let bad: string | undefined;
   let killTimer: NodeJS.Timeout | undefined;
-  // A child that never gets going (startup failure, hang) must not hang the test.
-  const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  let guard: NodeJS.Timeout | undefined;
+  let goAt = 0;
+  let firstAt = 0;
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => (stderr += s));
@@ -61,65 +74,106 @@ function recordUntilKilled(db: string, delayMs: number, checkpointMs: number | u
       if (m) acked.set(m[1]!, Number(m[2]));
       else bad ??= line;
     }
-    if (acked.size > 0 && killTimer === undefined) killTimer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    if (acked.size > 0 && killTimer === undefined) {
+      firstAt = performance.now();
+      killTimer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    }
   });
-  return new Promise((resolve, reject) => {
+  let delayMs = 0;
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => {
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    async run(delay) {
+      delayMs = delay;
+      // A child that never gets going (start-up failure, hang) must not hang the test.
+      guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      goAt = performance.now();
+      child.stdin.end('go\n');
+      const { code, signal } = await closed;
       clearTimeout(guard);
       clearTimeout(killTimer);
       if (signal !== 'SIGKILL' || killTimer === undefined) {
-        reject(new Error(`child ended with code ${code} signal ${signal} before it was killed:\n${stderr}`));
-        return;
+        throw new Error(`child ended with code ${code} signal ${signal} before it was killed:\n${stderr}`);
       }
-      if (bad !== undefined) {
-        reject(new Error(`child printed an unexpected line: ${JSON.stringify(bad)}`));
-        return;
-      }
-      resolve({ acked, signal });
-    });
-  });
+      if (bad !== undefined) throw new Error(`child printed an unexpected line: ${JSON.stringify(bad)}`);
+      return { acked, firstReceiptMs: firstAt - goAt };
+    },
+    kill() {
+      clearTimeout(guard);
+      clearTimeout(killTimer);
+      child.kill('SIGKILL');
+    },
+  };
 }
 
 describe('crash safety (SIGKILL during record, real SQLite file)', () => {
-  it(`keeps every acknowledged event over ${TRIALS} kills, and the log verifies`, { timeout: 180_000 }, async (t) => {
-    t.diagnostic(`CRASH_SEED=${SEED}`);
-    const random = seededRandom(SEED);
-    const db = join(tempDir('auditrail-crash-'), 'audit.db');
-    const all = new Map<string, number>();
-    let lastSize = 0;
-    for (let trial = 0; trial < TRIALS; trial++) {
-      const delay = 50 + Math.floor(random() * 351);
-      const { acked } = await recordUntilKilled(db, delay, trial % 2 === 1 ? 10 : undefined);
-      assert.ok(acked.size > 0, `trial ${trial}: no receipt before the kill`);
+  it(
+    `keeps every acknowledged event over ${TRIALS} kills, and the log verifies`,
+    { timeout: 180_000 },
+    async (t) => {
+      t.diagnostic(`CRASH_SEED=${SEED}`);
+      const random = seededRandom(SEED);
+      const db = join(tempDir('auditrail-crash-'), 'audit.db');
+      const all = new Map<string, number>();
+      let lastSize = 0;
+      // Children are started ahead (they load, then wait for "go"), so start-up overlaps the trials.
+      const ready: Child[] = [];
+      let spawned = 0;
+      const refill = (): void => {
+        while (ready.length < AHEAD && spawned < TRIALS) {
+          ready.push(spawnChild(db, spawned % 2 === 1 ? 10 : undefined));
+          spawned++;
+        }
+      };
+      t.after(() => ready.forEach((c) => c.kill()));
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const delay = 50 + Math.floor(random() * 351);
+        refill();
+        const current = ready.shift()!;
+        refill();
+        const { acked, firstReceiptMs } = await current.run(delay);
+        const checkStart = performance.now();
+        assert.ok(acked.size > 0, `trial ${trial}: no receipt before the kill`);
+        const trail = await openAuditTrail({ tenant: 'crash', db, checkpointIntervalMs: 0 });
+        try {
+          for (const [eventId, seq] of acked) {
+            const e = await trail.get(eventId);
+            assert.ok(
+              e,
+              `trial ${trial} (kill ${delay} ms after the first receipt): acknowledged ${eventId} is lost`,
+            );
+            assert.equal(
+              e.seq,
+              seq,
+              `trial ${trial}: ${eventId} was acknowledged with seq ${seq}, stored at ${e.seq}`,
+            );
+            all.set(eventId, seq);
+          }
+          const report = await trail.verify();
+          assert.ok(report.ok, `trial ${trial}: ${JSON.stringify(report.failures.slice(0, 5))}`);
+          assert.ok(report.size >= lastSize + acked.size, `trial ${trial}: the log shrank or lost events`);
+          lastSize = report.size;
+          t.diagnostic(
+            `trial ${trial}: first receipt after ${firstReceiptMs.toFixed(0)} ms, killed ${delay} ms later, ` +
+              `${acked.size} acknowledged, log size ${report.size}, unsigned tail ${report.unsigned_tail}, ` +
+              `checked in ${(performance.now() - checkStart).toFixed(0)} ms`,
+          );
+        } finally {
+          await trail.close();
+        }
+      }
+      // Every acknowledgement of every trial survives all the later crashes and recoveries.
       const trail = await openAuditTrail({ tenant: 'crash', db, checkpointIntervalMs: 0 });
       try {
-        for (const [eventId, seq] of acked) {
-          const e = await trail.get(eventId);
-          assert.ok(e, `trial ${trial} (kill ${delay} ms after the first receipt): acknowledged ${eventId} is lost`);
-          assert.equal(e.seq, seq, `trial ${trial}: ${eventId} was acknowledged with seq ${seq}, stored at ${e.seq}`);
-          all.set(eventId, seq);
-        }
-        const report = await trail.verify();
-        assert.ok(report.ok, `trial ${trial}: ${JSON.stringify(report.failures.slice(0, 5))}`);
-        assert.ok(report.size >= lastSize + acked.size, `trial ${trial}: the log shrank or lost events`);
-        lastSize = report.size;
-        t.diagnostic(
-          `trial ${trial}: killed ${delay} ms after the first receipt, ${acked.size} acknowledged, ` +
-            `log size ${report.size}, unsigned tail ${report.unsigned_tail}`,
-        );
+        for (const [eventId, seq] of all)
+          assert.equal((await trail.get(eventId))?.seq, seq, `${eventId} lost later`);
+        assert.equal(new Set(all.values()).size, all.size, 'two acknowledged events share a seq');
+        assert.ok((await trail.verify()).ok);
       } finally {
         await trail.close();
       }
-    }
-    // Every acknowledgement of every trial survives all the later crashes and recoveries.
-    const trail = await openAuditTrail({ tenant: 'crash', db, checkpointIntervalMs: 0 });
-    try {
-      for (const [eventId, seq] of all) assert.equal((await trail.get(eventId))?.seq, seq, `${eventId} lost later`);
-      assert.equal(new Set(all.values()).size, all.size, 'two acknowledged events share a seq');
-      assert.ok((await trail.verify()).ok);
-    } finally {
-      await trail.close();
-    }
-  });
+    },
+  );
 });

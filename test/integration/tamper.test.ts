@@ -61,7 +61,7 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     const r = await verify(db);
     assert.equal(r.ok, true, JSON.stringify(r.failures));
     assert.equal(r.size, N);
-    assert.equal(r.checkpoints_verified, 3); // sizes 20, 40 and the witnessed 40
+    assert.equal(r.checkpoints_verified, 2); // sizes 20 and 40 (the witness file holds 40 too)
     assert.equal(r.unsigned_tail, 0);
   });
 
@@ -83,6 +83,74 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     const db = await makeLog(tempDir());
     tamper(db, (d) => d.prepare("DELETE FROM disclosures WHERE seq = 8 AND pointer = ''").run());
     assertFailure(await verify(db), 'payload_deleted', 8);
+  });
+
+  it('catches a payload overwritten with a copy of another payload of the same entry', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      const body = d
+        .prepare("SELECT disclosure FROM disclosures WHERE seq = 5 AND pointer = ''")
+        .pluck()
+        .get() as Buffer;
+      d.prepare("UPDATE disclosures SET disclosure = ? WHERE seq = 5 AND pointer = '/outcome/result'").run(
+        body,
+      );
+    });
+    assertFailure(await verify(db), 'payload_edited', 5);
+  });
+
+  it('catches a payload rewritten as TEXT', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) =>
+      d.prepare("UPDATE disclosures SET disclosure = 'hello' WHERE seq = 2 AND pointer = ''").run(),
+    );
+    assertFailure(await verify(db), 'payload_edited', 2);
+  });
+
+  it('catches a payload erased without a real erasure event', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) =>
+      d
+        .prepare(
+          "UPDATE disclosures SET disclosure = NULL, erased_by_seq = 999 WHERE seq = 3 AND pointer = '/action/params'",
+        )
+        .run(),
+    );
+    assertFailure(await verify(db), 'payload_deleted', 3);
+  });
+
+  it('catches a log head lowered below signed checkpoints', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => d.prepare('UPDATE logs SET tree_size = 30').run());
+    assertFailure(await verify(db), 'head_mismatch', null);
+  });
+
+  it('checks against an auditor key, not a replaced key file', async () => {
+    const dir = tempDir();
+    const db = await makeLog(dir);
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const auditorKey = trail.verifierKey();
+    await trail.close();
+    // An attacker swaps the key file and re-signs every checkpoint with the new key.
+    rmSync(join(dir, 'keys'), { recursive: true });
+    const attacker = generateSigner('auditrail.local/t/acme/default');
+    tamper(db, (d) => {
+      for (const row of d.prepare('SELECT size, root_hash FROM checkpoints').all() as {
+        size: number;
+        root_hash: Buffer;
+      }[]) {
+        const note = signCheckpoint(
+          { origin: 'auditrail.local/t/acme/default', size: row.size, root: row.root_hash },
+          [attacker.signer],
+        );
+        d.prepare('UPDATE checkpoints SET note = ? WHERE size = ?').run(note, row.size);
+      }
+    });
+    const again = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const r = await again.verify({ trustedKeys: [auditorKey] });
+    await again.close();
+    assertFailure(r, 'checkpoint_forged', 20);
+    assertFailure(r, 'checkpoint_forged', 40);
   });
 
   it('catches an edited leaf', async () => {

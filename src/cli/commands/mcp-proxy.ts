@@ -7,7 +7,8 @@ import { resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'mcp-proxy',
-  usage: 'mcp-proxy --policy FILE [--db PATH] [--tenant ID] [--server NAME] [--actor ID] -- <server command...>',
+  usage:
+    'mcp-proxy --policy FILE [--db PATH] [--tenant ID] [--server NAME] [--actor ID] -- <server command...>',
   summary: 'Run an MCP server behind a governing, recording proxy (stdio).',
   description:
     'Put this in front of a stdio MCP server in your client configuration (Claude Desktop, Cursor, an\n' +
@@ -16,12 +17,20 @@ export const spec: CommandSpec = {
     'the arguments) and recorded before it reaches the server. A denied call gets a tool result with\n' +
     'isError: true and the reason, which the model reads. A call that needs an approval waits (up to\n' +
     "the rule's TTL) for `auditrail approvals approve ID --as NAME`. The client's initialize and the\n" +
-    'server\'s tool lists are recorded too. Everything else passes through unchanged. Only protocol\n' +
-    'messages go to stdout; diagnostics and the server\'s stderr go to stderr.',
+    "server's tool lists are recorded too. Everything else passes through unchanged. Only protocol\n" +
+    "messages go to stdout; diagnostics and the server's stderr go to stderr.",
   options: {
-    policy: { type: 'string', value: 'FILE', help: 'the policy bundle (YAML or JSON) every tools/call is checked against' },
+    policy: {
+      type: 'string',
+      value: 'FILE',
+      help: 'the policy bundle (YAML or JSON) every tools/call is checked against',
+    },
     ...TARGET_OPTIONS,
-    server: { type: 'string', value: 'NAME', help: "target name policies match (default: the server's serverInfo.name)" },
+    server: {
+      type: 'string',
+      value: 'NAME',
+      help: "target name policies match (default: the server's serverInfo.name)",
+    },
     actor: {
       type: 'string',
       value: 'ID',
@@ -50,7 +59,9 @@ export function run(args: string[], io: Io, input: Readable = process.stdin): Pr
     if (!policyPath) throw new UsageError('mcp-proxy needs --policy FILE');
     const [command, ...commandArgs] = server;
     if (command === undefined || command === '') {
-      throw new UsageError("mcp-proxy needs the server command after '--' (e.g. -- npx -y @modelcontextprotocol/server-everything)");
+      throw new UsageError(
+        "mcp-proxy needs the server command after '--' (e.g. -- npx -y @modelcontextprotocol/server-everything)",
+      );
     }
     const policy = await loadPolicyFile(policyPath);
     const actor = str(values, 'actor');
@@ -69,7 +80,9 @@ export function run(args: string[], io: Io, input: Readable = process.stdin): Pr
         env: { ...io.env },
         cwd: io.cwd,
         ...(serverName !== undefined ? { server: serverName } : {}),
-        ...(actor !== undefined ? { actor: { type: 'agent' as const, id: actor, auth_method: 'operator' } } : {}),
+        ...(actor !== undefined
+          ? { actor: { type: 'agent' as const, id: actor, auth_method: 'operator' } }
+          : {}),
         ...(session !== undefined ? { session_id: session } : {}),
         ...(environment !== undefined ? { environment } : {}),
       }),

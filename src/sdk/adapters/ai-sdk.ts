@@ -129,7 +129,8 @@ export function governAiSdkTools<TOOLS extends ToolSet>(
         const entry = await cache.decide(governor, opts.toolCallId, action);
         try {
           if ('error' in entry) throw entry.error;
-          if (mode === 'sdk' && needsHumanApproval(entry)) await assertApprovalRecorded(governor, entry.decision);
+          if (mode === 'sdk' && needsHumanApproval(entry))
+            await assertApprovalRecorded(governor, entry.decision);
           const run = await governor.execute(
             entry.decision,
             action,
@@ -212,7 +213,11 @@ export async function recordAiSdkApprovalResponses(
     if (m.role !== 'assistant' || typeof m.content === 'string') continue;
     for (const part of m.content) {
       if (part.type === 'tool-call') {
-        calls.set(part.toolCallId, { toolCallId: part.toolCallId, toolName: part.toolName, input: part.input });
+        calls.set(part.toolCallId, {
+          toolCallId: part.toolCallId,
+          toolName: part.toolName,
+          input: part.input,
+        });
       } else if (part.type === 'tool-approval-request') {
         requests.set(part.approvalId, part.toolCallId);
       }

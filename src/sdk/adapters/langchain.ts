@@ -9,7 +9,11 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { Serialized } from '@langchain/core/load/serializable';
 import { ToolMessage } from '@langchain/core/messages';
 import type { LLMResult } from '@langchain/core/outputs';
-import { DynamicStructuredTool, type StructuredToolInterface, type ToolRunnableConfig } from '@langchain/core/tools';
+import {
+  DynamicStructuredTool,
+  type StructuredToolInterface,
+  type ToolRunnableConfig,
+} from '@langchain/core/tools';
 import type { Actor, AuditEvent } from '../../event/types.js';
 import type { AuditTrail } from '../audit-trail.js';
 import type { Governor, RunOptions } from '../governor.js';
@@ -152,7 +156,9 @@ interface Started {
 }
 
 function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
 }
 
 function str(v: unknown): string | undefined {
@@ -287,7 +293,8 @@ export class AuditCallbackHandler extends BaseCallbackHandler {
   ): void {
     // A governed tool's inner tool runs as its child: skip both.
     const governed =
-      metadata?.[GOVERNED_METADATA_KEY] === true || (parentRunId !== undefined && this.governedRuns.has(parentRunId));
+      metadata?.[GOVERNED_METADATA_KEY] === true ||
+      (parentRunId !== undefined && this.governedRuns.has(parentRunId));
     if (governed) this.governedRuns.add(runId);
     let parsed: unknown = input;
     try {

@@ -79,7 +79,10 @@ function registryOf(governor: Governor): Registry {
   return r;
 }
 
-function runOptionsOf(options: OpenAIAgentsGovernanceOptions, signal: AbortSignal | undefined): RunOptions<unknown> {
+function runOptionsOf(
+  options: OpenAIAgentsGovernanceOptions,
+  signal: AbortSignal | undefined,
+): RunOptions<unknown> {
   return {
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),
@@ -98,7 +101,11 @@ function approvalHook(
     const entry = await cache.decide(governor, callId, toolAction(name, input, options));
     if ((options.approvals ?? 'sdk') === 'sdk' && needsHumanApproval(entry)) return true;
     if (typeof own === 'function') {
-      return await (own as (c: RunContext, i: unknown, id?: string) => Promise<boolean>)(runContext, input, callId);
+      return await (own as (c: RunContext, i: unknown, id?: string) => Promise<boolean>)(
+        runContext,
+        input,
+        callId,
+      );
     }
     return own === true;
   };
@@ -148,7 +155,11 @@ export function governedTool<
   type Execute = (input: unknown, runContext?: RunContext<Context>, details?: Details) => Promise<unknown>;
   type Details = { toolCall?: { callId?: string }; signal?: AbortSignal };
   type OnError = (runContext: RunContext<Context>, error: unknown, details?: Details) => unknown;
-  const loose = options as unknown as { execute: Execute; errorFunction?: OnError | null; needsApproval?: unknown };
+  const loose = options as unknown as {
+    execute: Execute;
+    errorFunction?: OnError | null;
+    needsApproval?: unknown;
+  };
   const ownError = loose.errorFunction;
   const execute: Execute = async (input, runContext, details) => {
     const callId = details?.toolCall?.callId;
@@ -187,9 +198,9 @@ export function governedTool<
     errorFunction,
     needsApproval: approvalHook(governor, name, governance, loose.needsApproval),
   };
-  return tool(governed as unknown as ToolOptions<TParameters, Context, TOutputSchema>) as ReturnType<
-    typeof tool<TParameters, Context, string, TOutputSchema>
-  >;
+  return tool<TParameters, Context, string, TOutputSchema>(
+    governed as unknown as ToolOptions<TParameters, Context, TOutputSchema>,
+  );
 }
 
 /**
@@ -212,11 +223,7 @@ export function governFunctionTool<Context, TParameters extends ToolInputParamet
   const original = tool.invoke.bind(tool);
   return {
     ...tool,
-    needsApproval: approvalHook(governor, name, governance, tool.needsApproval) as FunctionTool<
-      Context,
-      TParameters,
-      Result
-    >['needsApproval'],
+    needsApproval: approvalHook(governor, name, governance, tool.needsApproval),
     invoke: async (runContext, input, details) => {
       const callId = details?.toolCall?.callId;
       const action = toolAction(name, parseArguments(input), governance);
@@ -279,8 +286,12 @@ export async function resolveOpenAIAgentsApproval(
   const id =
     cached && 'decision' in cached
       ? cached.decision.approval?.id
-      : (await findPendingApproval(governor, toolAction(name, parseArguments(item.arguments ?? ''), actions.get(name))))
-          ?.id;
+      : (
+          await findPendingApproval(
+            governor,
+            toolAction(name, parseArguments(item.arguments ?? ''), actions.get(name)),
+          )
+        )?.id;
   if (id !== undefined) {
     await recordVerdict(governor, id, {
       approved: verdict.approved,

@@ -5,7 +5,13 @@
  */
 import { AuditError } from '../../errors.js';
 import { ApprovalError, requestDigest, type ApprovalRequestInfo } from '../approvals.js';
-import { ActionDeniedError, ApprovalRequiredError, type ActionSpec, type Decision, type Governor } from '../governor.js';
+import {
+  ActionDeniedError,
+  ApprovalRequiredError,
+  type ActionSpec,
+  type Decision,
+  type Governor,
+} from '../governor.js';
 
 /**
  * How one tool's calls map to actions. A partial spec is merged over the default
@@ -42,7 +48,8 @@ export function toolAction(name: string, input: unknown, options: ToolActionOpti
 }
 
 /** One tool call's decision, kept between the framework's approval check and its execution. */
-export type CachedDecision = { action: ActionSpec; decision: Decision } | { action: ActionSpec; error: unknown };
+export type CachedDecision =
+  { action: ActionSpec; decision: Decision } | { action: ActionSpec; error: unknown };
 
 /**
  * A bounded map of tool-call id to decision. Frameworks call the approval hook once per call

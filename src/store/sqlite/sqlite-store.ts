@@ -54,11 +54,18 @@ function headOf(r: Row): LogHead {
   };
 }
 
+// Stored data is attacker-controlled: a column rewritten as TEXT still reaches the verifier as bytes.
+function bytes(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  return Buffer.from(String(v ?? ''), 'utf8');
+}
+
 function entryOf(r: unknown[]): EntryRow {
   return {
     seq: r[0] as number,
-    leaf: r[1] as Buffer,
-    leafHash: r[2] as Buffer,
+    leaf: bytes(r[1]),
+    leafHash: bytes(r[2]),
     eid: r[3] as string,
     type: r[4] as string,
     ts: r[5] as string,
@@ -522,7 +529,7 @@ export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEv
         seq: d[0] as number,
         unit: d[1] as number,
         pointer: d[2] as string,
-        disclosure: (d[3] as Buffer | null) ?? null,
+        disclosure: d[3] === null || d[3] === undefined ? null : bytes(d[3]),
         erasedBySeq: (d[4] as number | null) ?? null,
       });
       j++;

@@ -27,7 +27,12 @@ function callTool(toolCallId: string, toolName: string, input: unknown): Generat
 }
 
 function say(text: string): GenerateResult {
-  return { content: [{ type: 'text', text }], finishReason: { unified: 'stop', raw: 'stop' }, usage, warnings: [] };
+  return {
+    content: [{ type: 'text', text }],
+    finishReason: { unified: 'stop', raw: 'stop' },
+    usage,
+    warnings: [],
+  };
 }
 
 /** A scripted model: one response per call; records every prompt it was sent. */
@@ -89,7 +94,10 @@ describe('AI SDK adapter (ai v6, MockLanguageModelV3)', () => {
   it('runs an allowed tool and records intent, decision, dispatch and outcome', async () => {
     s = await setup();
     const ran: string[] = [];
-    const { model, prompts } = scripted(callTool('c1', 'get_weather', { city: 'Paris' }), say('Sunny in Paris.'));
+    const { model, prompts } = scripted(
+      callTool('c1', 'get_weather', { city: 'Paris' }),
+      say('Sunny in Paris.'),
+    );
     const result = await generateText({
       model,
       tools: governAiSdkTools(s.governor, makeTools(ran)),
@@ -113,7 +121,10 @@ describe('AI SDK adapter (ai v6, MockLanguageModelV3)', () => {
   it('does not run a denied tool; the model reads the rule and reason as a tool error', async () => {
     s = await setup();
     const ran: string[] = [];
-    const { model, prompts } = scripted(callTool('c1', 'delete_order', { order: '1042' }), say('I cannot delete it.'));
+    const { model, prompts } = scripted(
+      callTool('c1', 'delete_order', { order: '1042' }),
+      say('I cannot delete it.'),
+    );
     const result = await generateText({
       model,
       tools: governAiSdkTools(s.governor, makeTools(ran)),
@@ -134,7 +145,10 @@ describe('AI SDK adapter (ai v6, MockLanguageModelV3)', () => {
     s = await setup();
     const ran: string[] = [];
     const tools = governAiSdkTools(s.governor, makeTools(ran));
-    const { model, prompts } = scripted(callTool('c1', 'refund', { order: '1042', amount: 900 }), say('Refunded.'));
+    const { model, prompts } = scripted(
+      callTool('c1', 'refund', { order: '1042', amount: 900 }),
+      say('Refunded.'),
+    );
     const messages: ModelMessage[] = [{ role: 'user', content: 'Refund order 1042' }];
     const first = await generateText({ model, tools, messages, stopWhen: stepCountIs(3) });
     assert.deepEqual(ran, []);
@@ -170,7 +184,10 @@ describe('AI SDK adapter (ai v6, MockLanguageModelV3)', () => {
     s = await setup();
     const ran: string[] = [];
     const tools = governAiSdkTools(s.governor, makeTools(ran));
-    const { model, prompts } = scripted(callTool('c1', 'refund', { order: '1042', amount: 900 }), say('Not refunded.'));
+    const { model, prompts } = scripted(
+      callTool('c1', 'refund', { order: '1042', amount: 900 }),
+      say('Not refunded.'),
+    );
     const messages: ModelMessage[] = [{ role: 'user', content: 'Refund order 1042' }];
     const first = await generateText({ model, tools, messages });
     const request = first.content.find((p) => p.type === 'tool-approval-request');
@@ -207,7 +224,11 @@ describe('AI SDK adapter (ai v6, MockLanguageModelV3)', () => {
     const ran: string[] = [];
     const { model } = scripted(callTool('c1', 'refund', { order: '7', amount: 30 }), say('Done.'));
     const messages: ModelMessage[] = [{ role: 'user', content: 'Refund order 7' }];
-    const first = await generateText({ model, tools: governAiSdkTools(s.governor, makeTools(ran)), messages });
+    const first = await generateText({
+      model,
+      tools: governAiSdkTools(s.governor, makeTools(ran)),
+      messages,
+    });
     const request = first.content.find((p) => p.type === 'tool-approval-request');
     assert.ok(request);
     // The client answers; a new request handler wraps the tools anew (no in-memory state).

@@ -2,7 +2,13 @@
  * What the adapter integration tests share: one policy (allow / deny / require approval), an
  * in-memory trail with a governor, and readers for what the trail recorded.
  */
-import { Governor, openAuditTrail, parsePolicy, type AuditTrail, type RecordedEvent } from '../../../src/index.js';
+import {
+  Governor,
+  openAuditTrail,
+  parsePolicy,
+  type AuditTrail,
+  type RecordedEvent,
+} from '../../../src/index.js';
 import { MemoryStore } from '../../../src/testing/index.js';
 
 export const POLICY = `

@@ -4,8 +4,8 @@ import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import {
   AIMessageChunk,
   HumanMessage,
-  ToolMessage,
   type BaseMessage,
+  type ToolMessage,
   type UsageMetadata,
 } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
@@ -19,11 +19,11 @@ import { events, lifecycle, setup, type Setup } from './fixtures.js';
 class ScriptedChatModel extends FakeStreamingChatModel {
   // The base class rebinds to a plain FakeStreamingChatModel; keep this one (it ignores tool specs).
   override bindTools(): ReturnType<FakeStreamingChatModel['bindTools']> {
-    return this.withConfig({}) as unknown as ReturnType<FakeStreamingChatModel['bindTools']>;
+    return this.withConfig({});
   }
 
   override async _generate(messages: BaseMessage[]): Promise<ChatResult> {
-    const result = await super._generate(messages, {} as this['ParsedCallOptions']);
+    const result = await super._generate(messages, {});
     const message = result.generations[0]!.message as unknown as { usage_metadata?: UsageMetadata };
     message.usage_metadata = { input_tokens: 12, output_tokens: 7, total_tokens: 19 };
     return result;
@@ -97,11 +97,15 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     s = await setup();
     const ran: string[] = [];
     const governed = governLangChainTool(s.governor, makeTools(ran).get_weather);
-    const { toolMessage, secondInput } = await turn(modelCalling('get_weather', { city: 'Paris' }), governed, []);
+    const { toolMessage, secondInput } = await turn(
+      modelCalling('get_weather', { city: 'Paris' }),
+      governed,
+      [],
+    );
     assert.deepEqual(ran, ['get_weather']);
-    assert.equal(toolMessage.content, 'sunny in Paris');
+    assert.equal(toolMessage.text, 'sunny in Paris');
     assert.equal(toolMessage.tool_call_id, 'c1');
-    assert.ok(secondInput.some((m) => m.content === 'sunny in Paris'));
+    assert.ok(secondInput.some((m) => m.text === 'sunny in Paris'));
     assert.deepEqual(await lifecycle(s.trail, 'tool:get_weather'), [
       'action.intent',
       'policy.decision',
@@ -116,11 +120,15 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     s = await setup();
     const ran: string[] = [];
     const governed = governLangChainTool(s.governor, makeTools(ran).delete_order);
-    const { toolMessage, secondInput } = await turn(modelCalling('delete_order', { order: '1042' }), governed, []);
+    const { toolMessage, secondInput } = await turn(
+      modelCalling('delete_order', { order: '1042' }),
+      governed,
+      [],
+    );
     assert.deepEqual(ran, []);
     assert.equal(toolMessage.status, 'error');
-    assert.match(String(toolMessage.content), /block-deletes: Deletes are never automatic/);
-    assert.ok(secondInput.some((m) => /Deletes are never automatic/.test(String(m.content))));
+    assert.match(toolMessage.text, /block-deletes: Deletes are never automatic/);
+    assert.ok(secondInput.some((m) => /Deletes are never automatic/.test(m.text)));
     assert.deepEqual(await lifecycle(s.trail, 'tool:delete_order'), ['action.intent', 'policy.decision']);
   });
 
@@ -144,14 +152,15 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     const approver = (async () => {
       for (;;) {
         const [pending] = await s.governor.approvals.list('pending');
-        if (pending) return s.governor.approvals.approve(pending.id, { as: 'finance_lead', reason: 'ok by me' });
+        if (pending)
+          return s.governor.approvals.approve(pending.id, { as: 'finance_lead', reason: 'ok by me' });
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
     const { toolMessage } = await turn(modelCalling('refund', { order: '1042', amount: 900 }), governed, []);
     await approver;
     assert.deepEqual(ran, ['refund']);
-    assert.equal(toolMessage.content, 'refunded 1042');
+    assert.equal(toolMessage.text, 'refunded 1042');
     assert.deepEqual(await lifecycle(s.trail, 'tool:refund'), [
       'action.intent',
       'policy.decision',
@@ -171,7 +180,8 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     const approver = (async () => {
       for (;;) {
         const [pending] = await s.governor.approvals.list('pending');
-        if (pending) return s.governor.approvals.deny(pending.id, { as: 'finance_lead', reason: 'duplicate' });
+        if (pending)
+          return s.governor.approvals.deny(pending.id, { as: 'finance_lead', reason: 'duplicate' });
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
@@ -179,7 +189,7 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     await approver;
     assert.deepEqual(ran, []);
     assert.equal(toolMessage.status, 'error');
-    assert.match(String(toolMessage.content), /denied by finance_lead: duplicate/);
+    assert.match(toolMessage.text, /denied by finance_lead: duplicate/);
     assert.ok((await lifecycle(s.trail, 'tool:refund')).includes('approval.denied'));
   });
 
@@ -190,12 +200,12 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     const call = { id: 'c1', name: 'refund', args: { order: '77', amount: 5 }, type: 'tool_call' as const };
     const first = (await governed.invoke(call)) as ToolMessage;
     assert.equal(first.status, 'error');
-    assert.match(String(first.content), /^Not run yet: approval apr_\S+ required from finance_lead/);
+    assert.match(first.text, /^Not run yet: approval apr_\S+ required from finance_lead/);
     const [pending] = await s.governor.approvals.list('pending');
     assert.ok(pending);
     await s.governor.approvals.approve(pending.id, { as: 'finance_lead' });
     const second = (await governed.invoke({ ...call, id: 'c2' })) as ToolMessage;
-    assert.equal(second.content, 'refunded 77');
+    assert.equal(second.text, 'refunded 77');
     assert.deepEqual(ran, ['refund']);
   });
 
@@ -212,7 +222,12 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     const log = await events(s.trail);
     const usage = log.filter((e) => e.type === 'x.model.usage');
     assert.equal(usage.length, 4);
-    assert.deepEqual(usage[0]?.model, { name: 'ScriptedChatModel', provider: 'ScriptedChatModel', input_tokens: 12, output_tokens: 7 });
+    assert.deepEqual(usage[0]?.model, {
+      name: 'ScriptedChatModel',
+      provider: 'ScriptedChatModel',
+      input_tokens: 12,
+      output_tokens: 7,
+    });
     const accessed = log.filter((e) => e.type === 'context.accessed');
     assert.equal(accessed.length, 1, 'only the ungoverned tool run');
     assert.deepEqual(accessed[0]?.action?.params, { city: 'Rome' });

@@ -63,7 +63,12 @@ describe('OpenAI Agents adapter (@openai/agents 0.20, ScriptedModel)', () => {
       [functionCall('get_weather', { city: 'Paris' }, { callId: 'c1' })],
       [assistantMessage('Sunny.')],
     ]);
-    const agent = new Agent({ name: 'support', instructions: 'help', model, tools: makeTools(s.governor, ran) });
+    const agent = new Agent({
+      name: 'support',
+      instructions: 'help',
+      model,
+      tools: makeTools(s.governor, ran),
+    });
     const result = await new Runner().run(agent, 'Weather in Paris?');
     assert.equal(result.finalOutput, 'Sunny.');
     assert.deepEqual(ran, ['get_weather']);
@@ -83,7 +88,12 @@ describe('OpenAI Agents adapter (@openai/agents 0.20, ScriptedModel)', () => {
       [functionCall('delete_order', { order: '1042' }, { callId: 'c1' })],
       [assistantMessage('I may not.')],
     ]);
-    const agent = new Agent({ name: 'support', instructions: 'help', model, tools: makeTools(s.governor, ran) });
+    const agent = new Agent({
+      name: 'support',
+      instructions: 'help',
+      model,
+      tools: makeTools(s.governor, ran),
+    });
     const result = await new Runner().run(agent, 'Delete order 1042');
     assert.equal(result.finalOutput, 'I may not.');
     assert.deepEqual(ran, []);
@@ -98,7 +108,12 @@ describe('OpenAI Agents adapter (@openai/agents 0.20, ScriptedModel)', () => {
       [functionCall('refund', { order: '1042', amount: 900 }, { callId: 'c1' })],
       [assistantMessage('Refunded.')],
     ]);
-    const agent = new Agent({ name: 'support', instructions: 'help', model, tools: makeTools(s.governor, ran) });
+    const agent = new Agent({
+      name: 'support',
+      instructions: 'help',
+      model,
+      tools: makeTools(s.governor, ran),
+    });
     const runner = new Runner();
     let result = await runner.run(agent, 'Refund order 1042');
     assert.equal(result.interruptions.length, 1);
@@ -133,7 +148,12 @@ describe('OpenAI Agents adapter (@openai/agents 0.20, ScriptedModel)', () => {
       [functionCall('refund', { order: '1042', amount: 900 }, { callId: 'c1' })],
       [assistantMessage('Not refunded.')],
     ]);
-    const agent = new Agent({ name: 'support', instructions: 'help', model, tools: makeTools(s.governor, ran) });
+    const agent = new Agent({
+      name: 'support',
+      instructions: 'help',
+      model,
+      tools: makeTools(s.governor, ran),
+    });
     const runner = new Runner();
     let result = await runner.run(agent, 'Refund order 1042');
     const [item] = result.interruptions;
@@ -158,7 +178,12 @@ describe('OpenAI Agents adapter (@openai/agents 0.20, ScriptedModel)', () => {
       [functionCall('refund', { order: '5', amount: 1 }, { callId: 'c1' })],
       [assistantMessage('ok')],
     ]);
-    const agent = new Agent({ name: 'support', instructions: 'help', model, tools: makeTools(s.governor, ran) });
+    const agent = new Agent({
+      name: 'support',
+      instructions: 'help',
+      model,
+      tools: makeTools(s.governor, ran),
+    });
     const runner = new Runner();
     let result = await runner.run(agent, 'Refund order 5');
     const [item] = result.interruptions;
