@@ -257,7 +257,7 @@ export function createKeyClassifier(options: KeyClassifierOptions = {}): (key: s
 }
 
 /** A copy of `regex` without the `g` and `y` flags, so that `test()` keeps no state between calls. */
-export function statelessRegExp(regex: RegExp): RegExp {
+function statelessRegExp(regex: RegExp): RegExp {
   return regex.global || regex.sticky ? new RegExp(regex.source, regex.flags.replace(/[gy]/g, '')) : regex;
 }
 
@@ -298,8 +298,3 @@ export const SECRET_KEY_HINTS: readonly string[] = [
   'cvc',
   ...SECRET_PHRASES.flatMap((phrase) => ['', '_', '-', '.'].map((joiner) => phrase.join(joiner))),
 ];
-
-/** Escapes `text` for use inside a regex source. */
-export function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-}

@@ -261,7 +261,15 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     digitRun: 13,
     pattern:
       /(?<![\w.,+/:-])(?:[2-6]\d{12,18}|[2-6]\d{3}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|3\d{3}([ -])\d{6}\2\d{4,5})(?![\w]|[.,]\d)/g,
-    locate: wholeIf(isCardNumber),
+    locate: (match) => {
+      if (isCardNumber(match[0])) return whole(match);
+      // 4-4-4-4 then a 3-digit group that is not part of it ("... 1111 004"): the first 16 may be a card.
+      const head = match[0].slice(0, 19);
+      if (match[1] !== undefined && match[0].length === 23 && isCardNumber(head)) {
+        return [match.index, match.index + head.length];
+      }
+      return undefined;
+    },
   },
   {
     // RFC 3986 §3.2.1 userinfo "user:password@": only the password goes; scheme, user, host and

@@ -127,7 +127,8 @@ export function run(args: string[], io: Io): Promise<number> {
         `checkpoint: size ${groupDigits(checkpointSize)}, signed by ${trail.verifierKey().split('+').slice(0, 2).join('+')}`,
       ];
       if (redactedFields > 0) {
-        const text = `${redactedFields} fields before storage: ${pointers.join(', ')}`;
+        const where = sessionIds.length > 1 ? ' in the first session' : '';
+        const text = `${redactedFields} fields${where} before storage: ${pointers.join(', ')}`;
         wrap(text, outputWidth(io) - 12).forEach((line, i) =>
           lines.push(`${i === 0 ? 'redacted:' : ''}`.padEnd(12) + line),
         );
@@ -136,16 +137,11 @@ export function run(args: string[], io: Io): Promise<number> {
         lines.push(c.red(`  seq ${f.seq ?? '-'}  ${f.kind}  ${f.detail}`));
       io.stdout.write(lines.join('\n') + '\n');
 
-      const denied = shown.find((e) => e.redacted?.length);
-      const sample = denied?.seq ?? shown[0]?.seq ?? 0;
-      io.stdout.write(
-        `\n${c.dim('Try:')}\n${hints(
-          { db: str(values, 'db'), tenant: str(values, 'tenant'), log: str(values, 'log') },
-          sample,
-        )
-          .map((h) => `  ${h}`)
-          .join('\n')}\n`,
-      );
+      // Point the hints at an event with a redacted secret: the most telling one to open.
+      const sample = shown.find((e) => e.redacted?.length)?.seq ?? shown[0]?.seq ?? 0;
+      const given = { db: str(values, 'db'), tenant: str(values, 'tenant'), log: str(values, 'log') };
+      const tries = hints(given, sample).map((h) => `  ${h}`);
+      io.stdout.write(`\n${c.dim('Try:')}\n${tries.join('\n')}\n`);
       return report.ok ? EXIT_OK : EXIT_FAILED;
     });
   });
