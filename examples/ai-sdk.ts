@@ -55,7 +55,7 @@ const tools = governAiSdkTools(governor, {
   delete_order: tool({
     description: 'Delete an order',
     inputSchema: order,
-    execute: () => Promise.reject(new Error('never reached: the policy denies it')),
+    execute: ({ order: id }) => Promise.resolve({ deleted: id }), // never runs: the policy denies it
   }),
   refund: tool({
     description: 'Refund an order',

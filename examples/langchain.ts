@@ -56,7 +56,8 @@ const tools = [
     description: 'Look up an order',
     schema: order,
   }),
-  tool(() => Promise.reject(new Error('never reached: the policy denies it')), {
+  // Never runs: the policy denies it.
+  tool(({ order: id }) => Promise.resolve(`deleted ${id}`), {
     name: 'delete_order',
     description: 'Delete an order',
     schema: order,

@@ -56,7 +56,7 @@ const tools = [
     name: 'delete_order',
     description: 'Delete an order',
     parameters: order,
-    execute: () => 'never reached: the policy denies it',
+    execute: ({ order: id }) => `deleted ${id}`, // never runs: the policy denies it
   }),
   governedTool(governor, {
     name: 'refund',
