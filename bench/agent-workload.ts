@@ -29,7 +29,14 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const AGENTS = ['support-bot', 'billing-agent', 'devops-copilot', 'sales-assistant', 'research-agent', 'hr-helper'];
+const AGENTS = [
+  'support-bot',
+  'billing-agent',
+  'devops-copilot',
+  'sales-assistant',
+  'research-agent',
+  'hr-helper',
+];
 const PEOPLE = ['alice@example.com', 'bob@example.com', 'carol@example.com', 'dan@example.com'];
 const WORDS = (
   'the customer asked about order status refund policy delivery window invoice total account ' +
@@ -52,7 +59,11 @@ const TOOLS: Tool[] = [
     action: 'read:order',
     target: (r) => `order/${100000 + int(r, 900000)}`,
     params: (r) => ({ order_id: 100000 + int(r, 900000), include: ['items', 'shipping'] }),
-    result: (r) => ({ status: ['shipped', 'pending', 'delivered'][int(r, 3)], items: int(r, 5) + 1, eta: '2026-02-03' }),
+    result: (r) => ({
+      status: ['shipped', 'pending', 'delivered'][int(r, 3)],
+      items: int(r, 5) + 1,
+      eta: '2026-02-03',
+    }),
     risk: 'low',
   },
   {
@@ -74,14 +85,20 @@ const TOOLS: Tool[] = [
   {
     action: 'exec:sql',
     target: () => 'db/analytics-replica',
-    params: (r) => ({ sql: `SELECT count(*) FROM orders WHERE created_at > now() - interval '${int(r, 30)} days'` }),
+    params: (r) => ({
+      sql: `SELECT count(*) FROM orders WHERE created_at > now() - interval '${int(r, 30)} days'`,
+    }),
     result: (r) => ({ rows: 1, value: int(r, 100000), elapsed_ms: int(r, 900) }),
     risk: 'medium',
   },
   {
     action: 'send:email',
     target: (r) => `customer/${int(r, 1e6)}`,
-    params: (r) => ({ template: 'order-update', locale: 'en', vars: { first_name: 'Sam', order: int(r, 1e6) } }),
+    params: (r) => ({
+      template: 'order-update',
+      locale: 'en',
+      vars: { first_name: 'Sam', order: int(r, 1e6) },
+    }),
     result: (r) => ({ message_id: `<${int(r, 1e9)}@mail.example.com>`, queued: true }),
     risk: 'medium',
   },
@@ -151,7 +168,11 @@ function sessionEvents(r: () => number, sessionId: string): AuditEvent[] {
       context: { reasoning: sentence(r, 20 + int(r, 30)) },
     });
     const decision: Decision =
-      tool.risk === 'critical' || (tool.risk === 'high' && shape < 0.5) ? 'require_approval' : shape > 0.95 ? 'deny' : 'allow';
+      tool.risk === 'critical' || (tool.risk === 'high' && shape < 0.5)
+        ? 'require_approval'
+        : shape > 0.95
+          ? 'deny'
+          : 'allow';
     out.push({
       ...base,
       ...trace,
@@ -203,7 +224,14 @@ function sessionEvents(r: () => number, sessionId: string): AuditEvent[] {
         action,
         outcome: { status: 'failure', error_message: 'upstream timed out after 3000 ms', duration_ms: 3000 },
       });
-      out.push({ ...base, ...trace, type: 'action.retried', actor, action, dispatch: { attempt: 2, max_attempts: 3 } });
+      out.push({
+        ...base,
+        ...trace,
+        type: 'action.retried',
+        actor,
+        action,
+        dispatch: { attempt: 2, max_attempts: 3 },
+      });
     }
     out.push({
       ...base,

@@ -30,7 +30,8 @@ function select(all: readonly Benchmark[], only: string[] | undefined): Benchmar
   const wanted = new Set<string>();
   const add = (name: string): void => {
     const b = all.find((x) => x.name === name);
-    if (!b) throw new Error(`no benchmark group named ${name} (groups: ${all.map((x) => x.name).join(', ')})`);
+    if (!b)
+      throw new Error(`no benchmark group named ${name} (groups: ${all.map((x) => x.name).join(', ')})`);
     if (wanted.has(name)) return;
     wanted.add(name);
     for (const n of b.needs ?? []) add(n);
@@ -66,7 +67,10 @@ function table(rows: Row[]): string {
   const head = ['name', 'value', 'unit', 'target', 'result', 'note'];
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]): string =>
-    c.map((s, i) => (i === 1 ? s.padStart(width[i]!) : s.padEnd(width[i]!))).join('  ').trimEnd();
+    c
+      .map((s, i) => (i === 1 ? s.padStart(width[i]!) : s.padEnd(width[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(width.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
@@ -99,7 +103,11 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     console.log('usage: npm run bench [-- --quick] [--only group,group] [--rebuild] [--strict]');
-    console.log(`groups: ${benchmarks().map((b) => b.name).join(', ')}`);
+    console.log(
+      `groups: ${benchmarks()
+        .map((b) => b.name)
+        .join(', ')}`,
+    );
     return 0;
   }
   const quick = values.quick;
@@ -164,7 +172,11 @@ async function main(): Promise<number> {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     seconds: Math.round(seconds),
     groups: groups.map((g) => g.name),
-    machine: { ...machine(), loadavg_before: loadBefore.map((l) => +l.toFixed(2)), loadavg_after: loadavg().map((l) => +l.toFixed(2)) },
+    machine: {
+      ...machine(),
+      loadavg_before: loadBefore.map((l) => +l.toFixed(2)),
+      loadavg_after: loadavg().map((l) => +l.toFixed(2)),
+    },
     results: rows.map((r) => ({
       group: r.group,
       name: r.name,

@@ -64,7 +64,8 @@ const registry: Benchmark[] = [];
 
 /** Registers a benchmark group; groups run in registration order. */
 export function addBenchmark(benchmark: Benchmark): void {
-  if (registry.some((b) => b.name === benchmark.name)) throw new Error(`benchmark ${benchmark.name} is registered twice`);
+  if (registry.some((b) => b.name === benchmark.name))
+    throw new Error(`benchmark ${benchmark.name} is registered twice`);
   registry.push(benchmark);
 }
 

@@ -35,7 +35,13 @@ addBenchmark({
       }
       const note = `p50 over ${n} random seqs of ${log.size}`;
       return [
-        { name: 'proof.p50', value: percentile(both, 0.5), unit: 'ms', target: below(1), note: 'generate + verify' },
+        {
+          name: 'proof.p50',
+          value: percentile(both, 0.5),
+          unit: 'ms',
+          target: below(1),
+          note: 'generate + verify',
+        },
         { name: 'proof.generate_p50', value: percentile(prove, 0.5), unit: 'ms', note },
         { name: 'proof.verify_p50', value: percentile(check, 0.5), unit: 'ms', note },
       ];

@@ -22,7 +22,8 @@ addBenchmark({
         const t = performance.now();
         const page = await trail.query({ session_id: session, limit: 100 });
         const ms = performance.now() - t;
-        if (page.events.length !== 100) throw new Error(`session ${session} has ${page.events.length} events, not 100`);
+        if (page.events.length !== 100)
+          throw new Error(`session ${session} has ${page.events.length} events, not 100`);
         if (i >= 0) samples[i] = ms;
       }
       const note = `${n} random sessions of ${log.sessions.length}`;

@@ -25,7 +25,8 @@ addBenchmark({
       const start = performance.now();
       const report = await trail.verify();
       const seconds = since(start) / 1000;
-      if (!report.ok) throw new Error(`the benchmark log does not verify: ${JSON.stringify(report.failures.slice(0, 3))}`);
+      if (!report.ok)
+        throw new Error(`the benchmark log does not verify: ${JSON.stringify(report.failures.slice(0, 3))}`);
       results.push({
         name: 'verify.events_per_s',
         value: report.size / seconds,

@@ -56,6 +56,21 @@ const COMMANDS: Command[] = [
     summary: "keys show: print the log's verifier key",
     load: () => import('./commands/keys.js'),
   },
+  {
+    name: 'policy',
+    summary: 'check a policy bundle, or replay recorded actions under it',
+    load: () => import('./commands/policy.js'),
+  },
+  {
+    name: 'approvals',
+    summary: 'list, approve or deny pending approval requests',
+    load: () => import('./commands/approvals.js'),
+  },
+  {
+    name: 'mcp-proxy',
+    summary: 'govern and log every tools/call between an MCP client and a stdio server',
+    load: () => import('./commands/mcp-proxy.js'),
+  },
 ];
 
 const USAGE = 'Usage: auditrail <command> [options]';

@@ -287,7 +287,8 @@ class McpProxy {
         max,
       );
       child.stdout?.on('data', (chunk: Buffer) => fromServer.push(chunk));
-      child.stderr?.on('data', (chunk: Buffer) => this.options.diagnostics.write(chunk.toString('utf8')));
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (chunk: string) => this.options.diagnostics.write(chunk));
       child.stdin?.on('error', (e) => this.diag(`server input closed: ${e.message}`));
 
       const input = this.options.input;
@@ -333,7 +334,7 @@ class McpProxy {
         this.outstanding.clear();
         for (const h of this.held.values()) h.controller.abort(new AuditError('closed', 'MCP server exited'));
         const exitCode = this.clientClosed ? 0 : spawnFailed ? 1 : (code ?? 1);
-        if (!this.clientClosed && code !== 0) {
+        if (!this.clientClosed && !spawnFailed && code !== 0) {
           this.diag(`server exited (${signal ? `signal ${signal}` : `code ${code}`})`);
         }
         void this.finish(this.clientClosed ? 'client closed' : 'server exited', code, signal).then(() =>

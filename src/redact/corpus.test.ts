@@ -50,7 +50,11 @@ const b64url = (text: string): string => Buffer.from(text).toString('base64url')
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
 function jwt(header: object, payload: object, signatureLength: number): string {
-  return [b64url(JSON.stringify(header)), b64url(JSON.stringify(payload)), rand(B64URL, signatureLength)].join('.');
+  return [
+    b64url(JSON.stringify(header)),
+    b64url(JSON.stringify(payload)),
+    rand(B64URL, signatureLength),
+  ].join('.');
 }
 
 function pem(label: string): { text: string; core: string } {
@@ -98,9 +102,19 @@ function secrets(): Secret[] {
   const basic = b64('deploy:' + password());
   add('Authorization header with Basic', 'basic-credential', 'Authorization: Basic ' + basic, basic);
   add('HS256 JWT', 'jwt', hs256);
-  add('RS256 JWT', 'jwt', jwt({ alg: 'RS256', kid: rand(HEX, 16) }, { sub: 'svc', scope: 'read write' }, 342));
+  add(
+    'RS256 JWT',
+    'jwt',
+    jwt({ alg: 'RS256', kid: rand(HEX, 16) }, { sub: 'svc', scope: 'read write' }, 342),
+  );
 
-  for (const label of ['RSA PRIVATE KEY', 'PRIVATE KEY', 'EC PRIVATE KEY', 'OPENSSH PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']) {
+  for (const label of [
+    'RSA PRIVATE KEY',
+    'PRIVATE KEY',
+    'EC PRIVATE KEY',
+    'OPENSSH PRIVATE KEY',
+    'ENCRYPTED PRIVATE KEY',
+  ]) {
     const key = pem(label);
     add(`PEM ${label}`, 'pem-private-key', key.text, key.core);
   }
@@ -108,14 +122,23 @@ function secrets(): Secret[] {
   add('AWS access key id (AKIA)', 'aws-access-key-id', 'AK' + 'IA' + rand(BASE32, 16));
   add('AWS temporary access key id (ASIA)', 'aws-access-key-id', 'AS' + 'IA' + rand(BASE32, 16));
   const awsSecret = mixed(B64, 40);
-  add('AWS secret in a credentials file', 'aws-secret-access-key', 'aws_secret_access_key=' + awsSecret, awsSecret);
+  add(
+    'AWS secret in a credentials file',
+    'aws-secret-access-key',
+    'aws_secret_access_key=' + awsSecret,
+    awsSecret,
+  );
   const awsSecret2 = mixed(B64, 40);
   add('AWS secret after "AWS secret:"', 'aws-secret-access-key', 'AWS secret: ' + awsSecret2, awsSecret2);
 
   for (const kind of ['p', 'o', 'u', 's', 'r']) {
     add(`GitHub gh${kind}_ token`, 'github-token', 'gh' + kind + '_' + mixed(ALNUM, 36));
   }
-  add('GitHub fine-grained PAT', 'github-token', 'github' + '_pat_' + mixed(ALNUM, 22) + '_' + mixed(ALNUM, 59));
+  add(
+    'GitHub fine-grained PAT',
+    'github-token',
+    'github' + '_pat_' + mixed(ALNUM, 22) + '_' + mixed(ALNUM, 59),
+  );
   add('GitLab PAT', 'gitlab-token', 'gl' + 'pat-' + mixed(ALNUM + '_-', 20));
 
   for (const kind of ['b', 'p', 'a', 'r']) {
@@ -131,7 +154,12 @@ function secrets(): Secret[] {
   add(
     'Slack incoming webhook',
     'slack-webhook',
-    'https://hooks.slack.com/services/T' + rand(UPPER + DIGITS, 8) + '/B' + rand(UPPER + DIGITS, 10) + '/' + hookSecret,
+    'https://hooks.slack.com/services/T' +
+      rand(UPPER + DIGITS, 8) +
+      '/B' +
+      rand(UPPER + DIGITS, 10) +
+      '/' +
+      hookSecret,
     hookSecret,
   );
 
@@ -218,7 +246,10 @@ function lookAlikes(): { name: string; value: unknown; key?: string }[] {
     { name: 'URL with a user and no password', value: 'https://git@github.com/x' },
     { name: 'PostgreSQL URL without credentials', value: 'postgres://host/db' },
     { name: 'URL with a port', value: 'https://example.com:8443/path?x=1&y=2' },
-    { name: '"Bearer" in prose', value: 'Use the Bearer scheme in the Authorization header for bearer tokens.' },
+    {
+      name: '"Bearer" in prose',
+      value: 'Use the Bearer scheme in the Authorization header for bearer tokens.',
+    },
     { name: '"Basic" in prose', value: 'Basic usage: run the tool twice' },
     { name: 'token counts in text', value: 'tokens_used: 1234, max_tokens=4096, token_count: 17' },
     { name: 'a SHA next to the word secret', value: 'rotated the secret in commit ' + rand(HEX, 40) },

@@ -5,7 +5,12 @@ import { createHintScanner } from './hint-scanner.js';
 
 describe('createHintScanner', () => {
   it('finds overlapping literals (the Aho–Corasick paper example)', () => {
-    const scan = createHintScanner([{ hints: ['he'] }, { hints: ['she'] }, { hints: ['his'] }, { hints: ['hers'] }]);
+    const scan = createHintScanner([
+      { hints: ['he'] },
+      { hints: ['she'] },
+      { hints: ['his'] },
+      { hints: ['hers'] },
+    ]);
     assert.equal(scan('ushers'), 0b1011);
     assert.equal(scan('this'), 0b0100);
     assert.equal(scan('nothing'), 0);

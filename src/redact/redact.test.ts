@@ -125,7 +125,8 @@ describe('isSecretKey', () => {
     '',
     '---',
   ];
-  for (const key of secret) it(`${JSON.stringify(key)} is secret`, () => assert.equal(isSecretKey(key), true));
+  for (const key of secret)
+    it(`${JSON.stringify(key)} is secret`, () => assert.equal(isSecretKey(key), true));
   for (const key of notSecret) {
     it(`${JSON.stringify(key)} is not secret`, () => assert.equal(isSecretKey(key), false));
   }
@@ -139,11 +140,26 @@ describe('isSecretKey', () => {
   });
 
   it('every secret key written with _ - . or camelCase contains a free-text hint', () => {
-    const words = fc.constantFrom('token', 'secret', 'password', 'api', 'key', 'private', 'cookie', 'db', 'x', 'max');
+    const words = fc.constantFrom(
+      'token',
+      'secret',
+      'password',
+      'api',
+      'key',
+      'private',
+      'cookie',
+      'db',
+      'x',
+      'max',
+    );
     const key = fc
-      .tuple(fc.array(words, { minLength: 1, maxLength: 4 }), fc.constantFrom('', '_', '-', '.', 'camel', 'UPPER'))
+      .tuple(
+        fc.array(words, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('', '_', '-', '.', 'camel', 'UPPER'),
+      )
       .map(([parts, joiner]) => {
-        if (joiner === 'camel') return parts.map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1))).join('');
+        if (joiner === 'camel')
+          return parts.map((p, i) => (i === 0 ? p : p[0]!.toUpperCase() + p.slice(1))).join('');
         if (joiner === 'UPPER') return parts.join('_').toUpperCase();
         return parts.join(joiner);
       });
@@ -189,7 +205,15 @@ describe('createRedactor: secret keys', () => {
       cookie: REDACTED,
       apiKey: REDACTED,
     });
-    assert.deepEqual(pointers, ['/password', '/token', '/secret', '/credentials', '/api_key', '/cookie', '/apiKey']);
+    assert.deepEqual(pointers, [
+      '/password',
+      '/token',
+      '/secret',
+      '/credentials',
+      '/api_key',
+      '/cookie',
+      '/apiKey',
+    ]);
   });
 
   it('leaves null, undefined, empty strings and earlier redactions under a secret key', () => {
@@ -226,7 +250,9 @@ describe('createRedactor: secret keys', () => {
 
 describe('createRedactor: values', () => {
   it('replaces only the secret inside a longer string', () => {
-    const { value, pointers } = redact({ cmd: "curl -H 'Authorization: Bearer abc.def' https://api.example.com" });
+    const { value, pointers } = redact({
+      cmd: "curl -H 'Authorization: Bearer abc.def' https://api.example.com",
+    });
     assert.equal(value.cmd, `curl -H 'Authorization: Bearer ${REDACTED}' https://api.example.com`);
     assert.deepEqual(pointers, ['/cmd']);
   });
@@ -257,7 +283,10 @@ describe('createRedactor: values', () => {
   });
 
   it('takes every pair of a Cookie header', () => {
-    assert.equal(redact('Cookie: a=1b2c3d; sid=9f8e7d; theme=dark\nHost: x').value, `Cookie: ${REDACTED}\nHost: x`);
+    assert.equal(
+      redact('Cookie: a=1b2c3d; sid=9f8e7d; theme=dark\nHost: x').value,
+      `Cookie: ${REDACTED}\nHost: x`,
+    );
   });
 
   it('does not redact placeholders after a secret key name', () => {
@@ -419,7 +448,12 @@ describe('createRedactor: options', () => {
         { name: 'ticket-pin', pattern: /PIN (?<secret>\d{4})/g },
       ],
     });
-    const { value, pointers } = r({ a: 'key acme_ab12cd34 here', b: 'acme_abcd0000', c: 'PIN 1234 for you', d: 'x' });
+    const { value, pointers } = r({
+      a: 'key acme_ab12cd34 here',
+      b: 'acme_abcd0000',
+      c: 'PIN 1234 for you',
+      d: 'x',
+    });
     assert.equal(value.a, `key ${REDACTED} here`);
     assert.equal(value.b, 'acme_abcd0000');
     assert.equal(value.c, `PIN ${REDACTED} for you`);
@@ -484,7 +518,10 @@ describe('createRedactor: properties', () => {
     fc.constantFrom(...secrets),
     fc.tuple(fc.string(), fc.constantFrom(...secrets), fc.string()).map(([a, s, b]) => `${a} ${s} ${b}`),
   );
-  const key = fc.oneof(fc.string(), fc.constantFrom('password', 'token', 'a/b', 'm~n', 'author', GITHUB_TOKEN));
+  const key = fc.oneof(
+    fc.string(),
+    fc.constantFrom('password', 'token', 'a/b', 'm~n', 'author', GITHUB_TOKEN),
+  );
   const { value: json } = fc.letrec((tie) => ({
     value: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },

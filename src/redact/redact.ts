@@ -16,7 +16,12 @@
  */
 import { createHintScanner } from './hint-scanner.js';
 import { createKeyClassifier, SECRET_KEY_HINTS, splitKeyWords } from './key-names.js';
-import { assignmentDetector, BUILTIN_DETECTORS, MIN_SECRET_LENGTH, patternDetector } from './value-patterns.js';
+import {
+  assignmentDetector,
+  BUILTIN_DETECTORS,
+  MIN_SECRET_LENGTH,
+  patternDetector,
+} from './value-patterns.js';
 import type { Detector, ValuePattern } from './value-patterns.js';
 
 /** What replaces a secret. */
@@ -139,7 +144,10 @@ class Redaction {
         if (/^[\x20-\x7e]+$/.test(longest)) keyHints.push(longest);
       }
     }
-    this.detectors = [...BUILTIN_DETECTORS, assignmentDetector(this.isSecretKey, predictable ? keyHints : null)];
+    this.detectors = [
+      ...BUILTIN_DETECTORS,
+      assignmentDetector(this.isSecretKey, predictable ? keyHints : null),
+    ];
     this.hints = createHintScanner(this.detectors);
     this.extraDetectors = (options.extraPatterns ?? []).map(patternDetector);
     this.minLength = this.extraDetectors.length > 0 ? 1 : MIN_SECRET_LENGTH;
@@ -279,7 +287,8 @@ class Redaction {
     const scanned = this.scan(key);
     const info: KeyInfo = { secret: this.isSecretKey(key), rename: scanned === key ? undefined : scanned };
     if (key.length <= CACHEABLE_KEY_LENGTH) {
-      if (this.keyCache.size >= KEY_CACHE_LIMIT) this.keyCache.delete(this.keyCache.keys().next().value as string);
+      if (this.keyCache.size >= KEY_CACHE_LIMIT)
+        this.keyCache.delete(this.keyCache.keys().next().value as string);
       this.keyCache.set(key, info);
     }
     return info;
@@ -387,4 +396,3 @@ function toPointer(path: Path): string {
   }
   return pointer;
 }
-

@@ -189,7 +189,8 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // fine-grained personal tokens are github_pat_<22>_<59>.
     name: 'github-token',
     hints: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'],
-    pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])/g,
+    pattern:
+      /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])/g,
     locate: whole,
   },
   {
@@ -197,7 +198,10 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // incoming-mail tokens; newer ones carry `.`-separated parts.
     name: 'gitlab-token',
     hints: GITLAB_PREFIXES.map((p) => `gl${p}-`),
-    pattern: new RegExp(`(?<![\\w-])gl(?:${GITLAB_PREFIXES.join('|')})-[\\w-]{20,}(?:\\.[\\w-]+)*(?![\\w-])`, 'g'),
+    pattern: new RegExp(
+      `(?<![\\w-])gl(?:${GITLAB_PREFIXES.join('|')})-[\\w-]{20,}(?:\\.[\\w-]+)*(?![\\w-])`,
+      'g',
+    ),
     locate: whole,
   },
   {
@@ -218,7 +222,8 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     // `pk_` keys are public and stay.
     name: 'stripe-key',
     hints: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_', 'whsec_'],
-    pattern: /(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,}={0,2})(?![A-Za-z0-9_])/g,
+    pattern:
+      /(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9+/]{20,}={0,2})(?![A-Za-z0-9_])/g,
     locate: whole,
   },
   {

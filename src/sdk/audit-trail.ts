@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { formatCheckpoint, openCheckpoint, signCheckpoint } from '../core/checkpoint.js';
 import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
 import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
@@ -520,7 +520,13 @@ export async function verifyStoredLog(
   const checkpoints = (await store.listCheckpoints(head.logId)).map((c) => c.note);
   const witness = keys.loadWitness(origin);
   // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
-  const verifiers = (options.trustedKeys ?? []).map((k) => parseVerifierKey(k));
+  const verifiers = (options.trustedKeys ?? []).map((k) => {
+    try {
+      return parseVerifierKey(k);
+    } catch (e) {
+      throw new AuditError('invalid_argument', `not a verifier key (name+keyid+base64): ${(e as Error).message}`, { cause: e });
+    }
+  });
   if (verifiers.length === 0) {
     const local = keys.verifier(origin);
     if (local) verifiers.push(local);
@@ -614,7 +620,8 @@ export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditT
         : db.startsWith('postgres')
           ? join('.auditrail', 'keys')
           : join(dirname(db), 'keys');
-  const keys = new KeyRing(keyDir);
+  // The witness state is per database file (or URL), so databases sharing a key directory stay apart.
+  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db));
   const origin = originOf(options.tenant, logName);
   const head = await store.openLog(origin, options.tenant, EMPTY_ROOT);
   return new AuditTrail(store, keys, head, options, options.store === undefined);

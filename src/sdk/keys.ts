@@ -18,8 +18,14 @@ export class KeyRing {
   private readonly signers = new Map<string, NoteSigner>();
   private readonly memoryWitness = new Map<string, string>();
 
-  /** `dir` null keeps the key and witness state in memory only (tests, in-memory stores). */
-  constructor(readonly dir: string | null) {}
+  /**
+   * `dir` null keeps the key and witness state in memory only (tests, in-memory stores).
+   * `scope` separates the witness state of databases sharing one key directory.
+   */
+  constructor(
+    readonly dir: string | null,
+    readonly scope = 'default',
+  ) {}
 
   get keyPath(): string {
     return this.dir === null ? '(memory)' : join(this.dir, 'log-signing.key');
@@ -87,7 +93,7 @@ export class KeyRing {
   }
 
   private witnessPath(origin: string): string {
-    return join(this.dir ?? '.', 'witness', `${encodeURIComponent(origin)}.cp`);
+    return join(this.dir ?? '.', 'witness', encodeURIComponent(this.scope), `${encodeURIComponent(origin)}.cp`);
   }
 
   /** Records the latest checkpoint handed out for `origin` (atomically, 0600). */

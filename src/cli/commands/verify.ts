@@ -1,3 +1,4 @@
+import { AuditError } from '../../index.js';
 import type { VerifyReport } from '../../index.js';
 import {
   bool,
@@ -84,8 +85,8 @@ export function run(args: string[], io: Io): Promise<number> {
       try {
         report = await trail.verify({ onProgress: (done, total) => bar.update(done, total), trustedKeys });
       } catch (e) {
-        // A malformed --key surfaces as the SDK's NoteError; it is the user's value that is wrong.
-        if (trustedKeys.length > 0 && e instanceof Error && e.name === 'NoteError')
+        // A malformed --key is the user's value that is wrong: a usage error.
+        if (trustedKeys.length > 0 && e instanceof AuditError && e.code === 'invalid_argument')
           throw new UsageError(`--key: ${e.message}`);
         throw e;
       } finally {

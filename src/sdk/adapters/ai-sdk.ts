@@ -14,6 +14,7 @@ import {
   findPendingApproval,
   needsHumanApproval,
   recordVerdict,
+  refusedOutright,
   toolAction,
   type ToolActionOptions,
 } from './tool-action.js';
@@ -121,6 +122,7 @@ export function governAiSdkTools<TOOLS extends ToolSet>(
       needsApproval: async (input, opts) => {
         const entry = await cache.decide(governor, opts.toolCallId, toolAction(name, input, options));
         if (mode === 'sdk' && needsHumanApproval(entry)) return true;
+        if (refusedOutright(entry)) return false;
         if (typeof own === 'function') return await own(input, opts);
         return own === true;
       },

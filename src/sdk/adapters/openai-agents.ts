@@ -26,6 +26,7 @@ import {
   needsHumanApproval,
   recordVerdict,
   refusalText,
+  refusedOutright,
   toolAction,
   type CachedDecision,
   type ToolActionOptions,
@@ -100,6 +101,7 @@ function approvalHook(
   return async (runContext, input, callId) => {
     const entry = await cache.decide(governor, callId, toolAction(name, input, options));
     if ((options.approvals ?? 'sdk') === 'sdk' && needsHumanApproval(entry)) return true;
+    if (refusedOutright(entry)) return false;
     if (typeof own === 'function') {
       return await (own as (c: RunContext, i: unknown, id?: string) => Promise<boolean>)(
         runContext,

@@ -111,6 +111,14 @@ export function needsHumanApproval(entry: CachedDecision): boolean {
 }
 
 /**
+ * True when the call will be refused whatever a person says (an enforced `deny`, or a decision
+ * that could not be recorded): asking for a human approval first would only waste their time.
+ */
+export function refusedOutright(entry: CachedDecision): boolean {
+  return 'error' in entry || (entry.decision.enforced && entry.decision.decision === 'deny');
+}
+
+/**
  * The text a model reads when a call is not run. It names the rule and the reason so the model
  * can explain or choose another way; it never includes the call's arguments.
  */

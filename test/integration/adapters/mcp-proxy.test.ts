@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -136,6 +136,7 @@ describe('MCP proxy (real stdio server, official MCP SDK client)', () => {
 
   after(async () => {
     await client?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('passes tools/list through and records the tool names and the client identity', async () => {
