@@ -494,6 +494,8 @@ describe('createRedactor: cost', () => {
       '://a:'.repeat(2048),
       'x@'.repeat(5120) + '://',
       '"password": "'.repeat(790),
+      'token ' + 'a='.repeat(5000),
+      'secret ' + 'aws '.repeat(2500),
     ];
     for (const text of inputs) {
       const ms = median(() => redact(text));

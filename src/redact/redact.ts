@@ -9,7 +9,8 @@
  *   `null`, `undefined` and `''`, which carry nothing; likewise the `value` of a name/value pair
  *   whose `name` or `key` is a secret key name (HAR headers, Kubernetes env vars);
  * - in every string (values, array elements, and object keys), the substrings that the value
- *   detectors find (see `value-patterns.ts`); the surrounding text stays;
+ *   detectors find (see `value-patterns.ts`); the surrounding text stays. A key holding a secret
+ *   is renamed, so that no pointer ever carries one: its pointer names the renamed member;
  * - any subtree nested deeper than {@link MAX_DEPTH} (fail closed; also ends cycles).
  *
  * Plain objects and arrays are walked; other objects (Date, Map, class instances) pass as they are.
@@ -27,7 +28,7 @@ import type { Detector, ValuePattern } from './value-patterns.js';
 /** What replaces a secret. */
 export const REDACTED = '***REDACTED***';
 
-/** Nesting deeper than this is replaced whole (RFC 8785 canonicalization refuses more anyway). */
+/** Nesting deeper than this is replaced whole (`canonicalize` refuses deeper than 128 anyway). */
 export const MAX_DEPTH = 100;
 
 /**
@@ -43,7 +44,10 @@ export const MAX_DEPTH = 100;
  * };
  */
 export interface RedactionOptions {
-  /** Extra secret key words (matched as a word sequence, like `mfa_code`) or regexes on the whole key. */
+  /**
+   * Extra secret key words, matched as a word sequence (`'mfa code'` matches `mfaCode`, `MFA_CODE`)
+   * without the default rules' metadata exceptions, or regexes tested on the whole key.
+   */
   extraKeys?: readonly (string | RegExp)[];
   /** Extra value patterns; each one runs on every string (no pre-check can cover it). */
   extraPatterns?: readonly ValuePattern[];
@@ -101,10 +105,10 @@ const CACHEABLE_KEY_LENGTH = 128;
  * const redact = createRedactor({ allowKeys: ['PWD'] });
  * const { value, pointers } = redact({
  *   headers: { Authorization: 'Bearer abc.def' },
- *   command: "curl -u admin:hunter2 https://admin:hunter2@example.com",
+ *   command: 'psql postgres://admin:hunter2@db.internal/app',
  * });
  * // value:    { headers: { Authorization: '***REDACTED***' },
- * //            command: 'curl -u admin:hunter2 https://admin:***REDACTED***@example.com' }
+ * //            command: 'psql postgres://admin:***REDACTED***@db.internal/app' }
  * // pointers: ['/headers/Authorization', '/command']
  */
 export function createRedactor(options: RedactionOptions = {}): Redactor {
@@ -369,7 +373,8 @@ function collect(detector: Detector, text: string, ranges: number[]): void {
     const range = detector.locate(m, text);
     if (range !== undefined && range[1] > range[0]) {
       ranges.push(range[0], range[1]);
-      if (m[0].length === 0) regex.lastIndex++;
+      // Go on after the redacted range, which may extend past the match (a value read by `locate`).
+      regex.lastIndex = Math.max(regex.lastIndex, range[1], m.index + 1);
     } else {
       // Rejected: look again from the next character, a real secret may start inside this match
       // (`url=https://host/?token=...`).

@@ -8,7 +8,7 @@
  * and the closing quote: an auditor still sees what happened, and never the credential.
  *
  * Every built-in detector names literal `hints`, one of which each of its matches contains; the
- * redactor runs a detector only on strings where `HintScanner` saw one of them, which leaves the
+ * redactor runs a detector only on strings where the hint scanner (`hint-scanner.ts`) saw one, which leaves the
  * vast majority of strings to a single pass over their characters.
  */
 
@@ -34,7 +34,7 @@ export interface Detector {
   readonly name: string;
   /** Literals one of which every match contains (case-insensitive); `null` runs it on every string. */
   readonly hints: readonly string[] | null;
-  /** Or: a match holds at least this many digits in a run (see `HintScanner`). */
+  /** Or: a match holds at least this many digits in a run (see `hint-scanner.ts`). */
   readonly digitRun?: number;
   readonly pattern: RegExp;
   /** The range to redact for a match, or `undefined` to reject the match. */
@@ -71,7 +71,7 @@ function whole(match: RegExpExecArray): Range {
 }
 
 /** The range of the named group `secret` (the pattern needs the `d` flag), else the whole match. */
-export function secretGroup(match: RegExpExecArray): Range {
+function secretGroup(match: RegExpExecArray): Range {
   const range = match.indices?.groups?.['secret'];
   return range === undefined ? whole(match) : range;
 }
@@ -299,12 +299,16 @@ const PLACEHOLDER =
 
 // A secret key name in free text followed by `=`, `:`, `:=` or `=>` and a value: env files
 // (`DB_PASSWORD=...`), headers (`X-Api-Key: ...`), query strings (`?access_token=...`), embedded
-// JSON or YAML (`"api_key": "..."`, `password: ...`), CLI flags (`--password=...`). An HTTP auth
-// scheme before the value is kept. A double-quoted value ends at the next `"` or `\"` (escaped JSON).
-// The match starts at the operator and a lookbehind reads the key, so that the engine stops
-// only at `:` and `=`, not at every word.
-const ASSIGNMENT =
-  /(?::=|=>|[:=])(?<=(?<![\w.])([A-Za-z_][\w.-]{0,63})(?:\\?["'])?[ \t]*(?::=|=>|[:=]))[ \t]*(?:\\?"([^"\n]{1,512}?)(?=\\?"|$)|'([^'\n]{1,512})'|(?:(?:bearer|basic|token|digest|bot|negotiate)[ \t]+)?([^\s"'`,;&]{1,512}))/gi;
+// JSON or YAML (`"api_key": "..."`, `password: ...`), CLI flags (`--password=...`).
+//
+// Two steps, so that a key that is not secret costs no look at its value: ASSIGNMENT finds an
+// operator and, in a lookbehind, the key before it (the engine stops only at `:` and `=`, not at
+// every word); VALUE, anchored after the operator, reads the value when the key is secret.
+const ASSIGNMENT = /(?::=|=>|[:=])(?<=(?<![\w.])([A-Za-z_][\w.-]{0,63})(?:\\?["'])?[ \t]*(?::=|=>|[:=]))/g;
+// Groups: 1 double-quoted value, ending at the next `"` or `\"` (escaped JSON); 2 single-quoted
+// value; 3 bare value, after an HTTP auth scheme, which stays.
+const VALUE =
+  /[ \t]*(?:\\?"([^"\n]{1,512}?)(?=\\?"|$)|'([^'\n]{1,512})'|(?:(?:bearer|basic|token|digest|bot|negotiate)[ \t]+)?([^\s"'`,;&]{1,512}))/iy;
 
 // `Cookie: a=b; c=d` holds several pairs; take them all.
 const COOKIE_PAIRS = /(?:;[ \t]*[^\s;"'`,&]+)*/y;
@@ -324,16 +328,18 @@ export function assignmentDetector(
     hints: hints ?? [':', '='],
     pattern: ASSIGNMENT,
     locate: (match, input) => {
-      // Groups: 1 key, 2 double-quoted value, 3 single-quoted value, 4 bare value.
       const key = match[1];
       if (key === undefined || !isSecretKey(key)) return undefined;
+      VALUE.lastIndex = match.index + match[0].length;
+      const value = VALUE.exec(input);
+      if (value === null) return undefined;
       // Each value form is a suffix of the match; a single-quoted one is followed by its quote.
-      const single = match[3];
-      const value = match[2] ?? single ?? match[4];
-      if (value === undefined || PLACEHOLDER.test(value)) return undefined;
-      let end = match.index + match[0].length - (single === undefined ? 0 : 1);
-      const start = end - value.length;
-      if (match[4] !== undefined && COOKIE_KEY.test(key)) {
+      const single = value[2];
+      const text = value[1] ?? single ?? value[3];
+      if (text === undefined || PLACEHOLDER.test(text)) return undefined;
+      let end = value.index + value[0].length - (single === undefined ? 0 : 1);
+      const start = end - text.length;
+      if (value[3] !== undefined && COOKIE_KEY.test(key)) {
         COOKIE_PAIRS.lastIndex = end;
         if (COOKIE_PAIRS.exec(input) !== null) end = COOKIE_PAIRS.lastIndex;
       }
@@ -368,7 +374,8 @@ export function patternDetector(pattern: ValuePattern): Detector {
 }
 
 /**
- * Shortest string any built-in detector can redact: `pwd=abcd` (8); the card, Basic, URL
- * and token formats are all longer.
+ * Strings shorter than this are not scanned. Every built-in credential format is longer; only a
+ * `key=value` assignment could be shorter (`pwd=abc`), and a three-character value is not worth
+ * a scan of every short string on the ingestion path.
  */
 export const MIN_SECRET_LENGTH = 8;

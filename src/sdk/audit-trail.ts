@@ -524,7 +524,11 @@ export async function verifyStoredLog(
     try {
       return parseVerifierKey(k);
     } catch (e) {
-      throw new AuditError('invalid_argument', `not a verifier key (name+keyid+base64): ${(e as Error).message}`, { cause: e });
+      throw new AuditError(
+        'invalid_argument',
+        `not a verifier key (name+keyid+base64): ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   });
   if (verifiers.length === 0) {

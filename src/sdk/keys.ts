@@ -93,7 +93,12 @@ export class KeyRing {
   }
 
   private witnessPath(origin: string): string {
-    return join(this.dir ?? '.', 'witness', encodeURIComponent(this.scope), `${encodeURIComponent(origin)}.cp`);
+    return join(
+      this.dir ?? '.',
+      'witness',
+      encodeURIComponent(this.scope),
+      `${encodeURIComponent(origin)}.cp`,
+    );
   }
 
   /** Records the latest checkpoint handed out for `origin` (atomically, 0600). */

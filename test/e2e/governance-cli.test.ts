@@ -49,7 +49,10 @@ function setup() {
   const db = join(dir, 'audit.db');
   writeFileSync(join(dir, 'v1.yaml'), V1);
   writeFileSync(join(dir, 'v2.yaml'), V2);
-  writeFileSync(join(dir, 'bad.yaml'), V1.replace('effect: allow\n  - id: allow-reads', 'effect: permit\n  - id: allow-reads'));
+  writeFileSync(
+    join(dir, 'bad.yaml'),
+    V1.replace('effect: allow\n  - id: allow-reads', 'effect: permit\n  - id: allow-reads'),
+  );
   return { dir, db };
 }
 
@@ -67,8 +70,14 @@ describe('auditrail policy', () => {
   it('test replays recorded actions under a new bundle and counts what would change', async () => {
     const { dir, db } = setup();
     const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
-    const gov = new Governor({ trail, policy: parsePolicy(V1), actor: { type: 'agent', id: 'bot' }, approvals: { wait: false } });
-    for (const amount of [10, 20, 30]) await gov.run({ type: 'write:refund', params: { amount } }, () => Promise.resolve());
+    const gov = new Governor({
+      trail,
+      policy: parsePolicy(V1),
+      actor: { type: 'agent', id: 'bot' },
+      approvals: { wait: false },
+    });
+    for (const amount of [10, 20, 30])
+      await gov.run({ type: 'write:refund', params: { amount } }, () => Promise.resolve());
     await gov.run({ type: 'read:order' }, () => Promise.resolve());
     await trail.close();
     const r = await run(['policy', 'test', '--policy', join(dir, 'v2.yaml'), '--since', '1h'], db);
@@ -76,7 +85,10 @@ describe('auditrail policy', () => {
     assert.match(r.out, /Replayed 4 decisions .* 3 would change, 1 unchanged/);
     assert.match(r.out, /allow -> deny\s+3/);
     const json = await run(['policy', 'test', '--policy', join(dir, 'v2.yaml'), '--json'], db);
-    const report = JSON.parse(json.out) as { changes: { to_rule: string }[]; transitions: Record<string, number> };
+    const report = JSON.parse(json.out) as {
+      changes: { to_rule: string }[];
+      transitions: Record<string, number>;
+    };
     assert.deepEqual(report.transitions, { 'allow -> deny': 3 });
     assert.equal(report.changes[0]?.to_rule, 'no-small-refunds');
     assert.equal((await run(['policy', 'test'], db)).code, 2);
@@ -87,8 +99,15 @@ describe('auditrail approvals', () => {
   it('lists a pending request and lets only a named approver grant it, once', async () => {
     const { db } = setup();
     const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
-    const gov = new Governor({ trail, policy: parsePolicy(V1), actor: { type: 'agent', id: 'bot' }, approvals: { wait: false } });
-    const err = await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve()).catch((e: unknown) => e);
+    const gov = new Governor({
+      trail,
+      policy: parsePolicy(V1),
+      actor: { type: 'agent', id: 'bot' },
+      approvals: { wait: false },
+    });
+    const err = await gov
+      .run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve())
+      .catch((e: unknown) => e);
     assert.ok(err instanceof ApprovalRequiredError);
     const id = err.approval.id;
     const list = await run(['approvals', 'list'], db);
@@ -98,11 +117,17 @@ describe('auditrail approvals', () => {
     assert.equal(wrong.code, 1);
     assert.match(wrong.err, /"mallory" may not decide .* finance_lead/);
     assert.equal((await run(['approvals', 'approve', id], db)).code, 2);
-    const ok = await run(['approvals', 'approve', id, '--as', 'finance_lead', '--reason', 'customer verified'], db);
+    const ok = await run(
+      ['approvals', 'approve', id, '--as', 'finance_lead', '--reason', 'customer verified'],
+      db,
+    );
     assert.equal(ok.code, 0, ok.err);
     assert.equal((await run(['approvals', 'deny', id, '--as', 'finance_lead'], db)).code, 1);
     // The agent's re-attempt uses the grant made from the CLI (another connection), exactly once.
-    assert.equal(await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('paid')), 'paid');
+    assert.equal(
+      await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('paid')),
+      'paid',
+    );
     const granted = (await trail.query({ type: 'approval.granted' })).events[0]!;
     assert.equal(granted.approval?.approver, 'finance_lead');
     assert.equal(granted.approval?.reason, 'customer verified');

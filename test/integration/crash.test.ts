@@ -2,8 +2,9 @@
  * Crash safety: a child process records events from concurrent loops and is killed with SIGKILL
  * at a random moment, over and over on the same SQLite file. After every kill, each receipt the
  * child printed (it prints only after `record()` resolved, i.e. after the durable commit) must be
- * in the log with the same seq, and the whole log must verify. Odd trials also sign a checkpoint
- * every 10 ms, so that kills land inside checkpointing too.
+ * in the log with the same seq, and the whole log must verify. Odd trials set
+ * `checkpointIntervalMs: 10`, so that kills can land inside checkpointing too; the parent's
+ * `close()` after each check signs a checkpoint, so every child starts on a signed log.
  *
  * Reproduce a run with CRASH_SEED=<seed printed by the test>; CRASH_TRIALS sets the trial count.
  */

@@ -58,7 +58,8 @@ function headOf(r: Row): LogHead {
 function bytes(v: unknown): Buffer {
   if (Buffer.isBuffer(v)) return v;
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  return Buffer.from(String(v ?? ''), 'utf8');
+  if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(v.toString(), 'utf8');
+  return Buffer.alloc(0);
 }
 
 function entryOf(r: unknown[]): EntryRow {
