@@ -9,3 +9,4 @@ import './bulk-append.js';
 import './verify.js';
 import './proof.js';
 import './timeline.js';
+import './governance.js';

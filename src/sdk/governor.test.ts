@@ -68,7 +68,7 @@ describe('Governor', () => {
     assert.equal(
       sizeWhenRun,
       4,
-      'policy.updated, intent, decision and dispatch were committed before the tool ran',
+      'policy.updated, intent and decision were committed before the tool ran',
     );
     assert.deepEqual(await types(trail), [
       'policy.updated',

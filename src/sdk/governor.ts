@@ -399,15 +399,14 @@ export class Governor {
     };
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      await this.write([
-        {
-          ...this.base(),
-          type: 'action.dispatched',
-          parent_event_id: decision.intent_event_id,
-          action: eventAction,
-          dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
-        },
-      ]);
+      // Intent and decision are already durable; the dispatch record travels with the outcome's commit.
+      await this.outcome({
+        ...this.base(),
+        type: 'action.dispatched',
+        parent_event_id: decision.intent_event_id,
+        action: eventAction,
+        dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
+      });
       const started = performance.now();
       const controller = new AbortController();
       const onAbort = () => controller.abort(options.signal?.reason);

@@ -127,6 +127,9 @@ export class SqliteStore implements AuditStore {
       this.db.pragma('journal_mode = WAL');
       // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
       this.db.pragma('synchronous = FULL');
+      // Checkpoint the WAL into the database every ~32 MiB instead of 4 MiB: fewer checkpoint
+      // stalls on the write path; readers are unaffected.
+      this.db.pragma('wal_autocheckpoint = 8192');
       this.db.pragma('foreign_keys = ON');
       this.migrate();
     }
@@ -174,6 +177,7 @@ export class SqliteStore implements AuditStore {
       entryByEid: db
         .prepare('SELECT seq, leaf, leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND eid = ?')
         .raw(),
+      tsAtOrAfter: db.prepare('SELECT ts FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT 1').pluck(),
       storedSize: db.prepare('SELECT count(*) AS n, max(seq) AS m FROM entries WHERE log_id = ?'),
       insertCheckpoint: db.prepare(
         'INSERT OR IGNORE INTO checkpoints (log_id, size, root_hash, note, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -355,14 +359,30 @@ export class SqliteStore implements AuditStore {
       if (v === undefined) continue;
       const col = FILTER_COLUMNS[k];
       if (!col) continue;
-      if (k === 'since') clauses.push(`v.ts >= ?`);
-      else if (k === 'until') clauses.push(`v.ts < ?`);
-      else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
+      if (k === 'since' || k === 'until') {
+        // ts never decreases along seq: bound the seq range (primary key) and check ts too.
+        clauses.push(`v.seq ${k === 'since' ? '>=' : '<'} ? AND v.ts ${k === 'since' ? '>=' : '<'} ?`);
+        args.push(this.firstSeqAtOrAfter(logId, v));
+      } else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
         clauses.push(`v.${col} GLOB ?`);
       } else clauses.push(`v.${col} = ?`);
       args.push(v);
     }
     return { sql: clauses.join(' AND '), args };
+  }
+
+  /** The smallest seq whose ts is >= `ts` (the log size when none): binary search on the key. */
+  private firstSeqAtOrAfter(logId: number, ts: string): number {
+    const size = ((this.stmts.logById.get(logId) as Row | undefined)?.['tree_size'] as number | undefined) ?? 0;
+    let lo = 0;
+    let hi = size;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const at = this.stmts.tsAtOrAfter.get(logId, mid) as string | undefined;
+      if (at === undefined || at >= ts) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   query(

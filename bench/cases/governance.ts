@@ -1,0 +1,104 @@
+/**
+ * Governance figures (issue: governed actions): policy evaluation latency on a 200-rule bundle,
+ * the latency one sequential agent sees for a guarded no-op (intent + decision durable before it
+ * runs; outcome queued), and the throughput of 64 concurrent agents with intent, decision and
+ * outcome all durable.
+ */
+import { join } from 'node:path';
+import { openAuditTrail } from '../../src/index.js';
+import { benchPolicyEvaluation } from '../../src/policy/bench.js';
+import { parsePolicy } from '../../src/policy/index.js';
+import { Governor } from '../../src/sdk/governor.js';
+import { addBenchmark, atLeast, below, percentile } from '../suite.js';
+
+const POLICY = `policy_id: bench
+version: 1
+default: deny
+rules:
+  - id: allow-noop
+    match: { action: "bench:noop" }
+    effect: allow
+`;
+
+addBenchmark({
+  name: 'policy',
+  run(ctx) {
+    const r = benchPolicyEvaluation(ctx.scale(50_000, 200_000));
+    const note = `${r.rules}-rule bundle`;
+    return Promise.resolve([
+      { name: 'policy.eval_p50', value: r.p50_us, unit: 'µs', note },
+      { name: 'policy.eval_p99', value: r.p99_us, unit: 'µs', target: below(20), note },
+    ]);
+  },
+});
+
+addBenchmark({
+  name: 'guard',
+  needs: ['sqlite-commit'],
+  async run(ctx) {
+    const policy = parsePolicy(POLICY);
+    const noop = () => Promise.resolve();
+    // One sequential agent.
+    const seqTrail = await openAuditTrail({
+      tenant: 'bench',
+      db: join(ctx.tmpDir, 'guard-seq', 'audit.db'),
+      checkpointIntervalMs: 0,
+    });
+    const gov = new Governor({ trail: seqTrail, policy, actor: { type: 'agent', id: 'agent-0' } });
+    for (let i = 0; i < 20; i++) await gov.run({ type: 'bench:noop', params: { i } }, noop);
+    const n = ctx.scale(300, 1000);
+    const samples = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await gov.run({ type: 'bench:noop', target: `item/${i}`, params: { i } }, noop);
+      samples[i] = performance.now() - t;
+    }
+    await seqTrail.close();
+    const commit = ctx.result('sqlite.commit_p50');
+    const p50 = percentile(samples, 0.5);
+
+    // 64 concurrent agents, every record durable before the next step.
+    const trail = await openAuditTrail({
+      tenant: 'bench',
+      db: join(ctx.tmpDir, 'guard-par', 'audit.db'),
+      checkpointIntervalMs: 0,
+    });
+    const agents = Array.from(
+      { length: 64 },
+      (_, a) =>
+        new Governor({ trail, policy, actor: { type: 'agent', id: `agent-${a}` }, durableOutcome: true }),
+    );
+    await agents[0]!.run({ type: 'bench:noop' }, noop);
+    const seconds = ctx.scale(3, 10);
+    let done = 0;
+    const end = performance.now() + seconds * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      agents.map(async (g, a) => {
+        for (let i = 0; performance.now() < end; i++) {
+          await g.run({ type: 'bench:noop', target: `agent-${a}/${i}`, params: { i } }, noop);
+          done++;
+        }
+      }),
+    );
+    const perSecond = done / ((performance.now() - t0) / 1000);
+    await trail.close();
+    return [
+      {
+        name: 'guard.sequential_p50',
+        value: p50,
+        unit: 'ms',
+        ...(commit !== undefined ? { target: below(commit * 1.5, '1.5 × sqlite.commit_p50') } : {}),
+        note: `${n} guarded no-ops, one agent`,
+      },
+      { name: 'guard.sequential_p99', value: percentile(samples, 0.99), unit: 'ms' },
+      {
+        name: 'guard.concurrent_actions_per_s',
+        value: perSecond,
+        unit: 'actions/s',
+        target: atLeast(5000),
+        note: '64 agents; intent, decision, outcome durable',
+      },
+    ];
+  },
+});
