@@ -38,9 +38,9 @@ function rebatch(plans: readonly AppendPlan[], size: number): AppendPlan[] {
 addBenchmark({
   name: 'baseline',
   async run(ctx) {
-    const n = ctx.scale(20_000, 100_000);
+    const n = ctx.scale(10_000, 100_000);
     ctx.log(`baseline: planning the rows of ${n} events`);
-    const planned = await plannedBatches(await workloadEvents(ctx, n), 256);
+    const planned = await plannedBatches(workloadEvents(n), 256);
     const results: BenchResult[] = [];
     for (const batch of [64, 256]) {
       const batches = rebatch(planned, batch);

@@ -12,8 +12,8 @@ addBenchmark({
   name: 'bulk',
   needs: ['baseline'],
   async run(ctx) {
-    const n = ctx.scale(40_000, 200_000);
-    const events = await workloadEvents(ctx, n);
+    const n = ctx.scale(10_000, 200_000);
+    const events = workloadEvents(n);
     const trail = await openAuditTrail({ tenant: 'bench', db: join(ctx.tmpDir, 'bulk.db') });
     try {
       for (const e of warmupEvents(2_000)) if (!trail.emit(e)) await trail.drain();

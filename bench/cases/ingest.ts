@@ -14,8 +14,8 @@ addBenchmark({
   name: 'ingest',
   needs: ['baseline'],
   async run(ctx) {
-    const n = ctx.scale(20_000, 100_000);
-    const events = await workloadEvents(ctx, n);
+    const n = ctx.scale(10_000, 100_000);
+    const events = workloadEvents(n);
     const trail = await openAuditTrail({ tenant: 'bench', db: join(ctx.tmpDir, 'ingest.db') });
     try {
       await Promise.all(warmupEvents(2_000).map((e) => trail.record(e)));

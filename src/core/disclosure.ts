@@ -49,7 +49,9 @@ export function makeDisclosure(salt: Uint8Array, pointer: string, value: unknown
  * @example
  * disclosureDigest(Buffer.from('["c2FsdA","",{}]')) // 43 base64url characters
  */
-export function disclosureDigest(disclosure: Uint8Array): string {
+export function disclosureDigest(disclosure: Uint8Array | string): string {
+  // A string is the disclosure's UTF-8 text, hashed as its UTF-8 bytes (no copy).
+  if (typeof disclosure === 'string') return hash('sha256', DISCLOSURE_DOMAIN + disclosure, 'base64url');
   return hash('sha256', Buffer.concat([DOMAIN_BYTES, disclosure]), 'base64url');
 }
 
@@ -119,9 +121,10 @@ export function splitEvent(event: Record<string, unknown>, pointers: readonly st
  */
 export function assembleEvent(parts: readonly DisclosurePart[]): Record<string, unknown> {
   const base = parts.find((p) => p.pointer === '');
+  // Copy only along the paths written to, so the parts' values are never mutated.
   const out: Record<string, unknown> =
-    base && typeof base.value === 'object' && base.value !== null
-      ? (structuredClone(base.value) as Record<string, unknown>)
+    base && typeof base.value === 'object' && base.value !== null && !Array.isArray(base.value)
+      ? { ...(base.value as Record<string, unknown>) }
       : {};
   for (const part of parts) {
     if (part.pointer === '') continue;
@@ -129,12 +132,13 @@ export function assembleEvent(parts: readonly DisclosurePart[]): Record<string, 
     let node: Record<string, unknown> = out;
     for (let i = 0; i < tokens.length - 1; i++) {
       const key = tokens[i] as string;
-      let child = node[key];
-      if (typeof child !== 'object' || child === null) {
-        child = {};
-        node[key] = child;
-      }
-      node = child as Record<string, unknown>;
+      const child = node[key];
+      const copy: Record<string, unknown> =
+        typeof child === 'object' && child !== null && !Array.isArray(child)
+          ? { ...(child as Record<string, unknown>) }
+          : {};
+      node[key] = copy;
+      node = copy;
     }
     node[tokens[tokens.length - 1] as string] = part.value;
   }

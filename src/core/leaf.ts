@@ -40,10 +40,14 @@ const DIGEST_RE = /^[A-Za-z0-9_-]{43}$/;
  * Parses leaf bytes strictly. Throws an Error naming the first problem (not JSON, unknown or
  * missing member, wrong type, unsorted digests).
  */
-export function parseLeaf(bytes: Uint8Array): LeafRecord {
+export function parseLeaf(bytes: Uint8Array | string): LeafRecord {
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    v = JSON.parse(
+      typeof bytes === 'string'
+        ? bytes
+        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+    );
   } catch {
     throw new Error('leaf is not JSON');
   }

@@ -233,6 +233,18 @@ function verifierFromPublicKey(name: string, publicKey: Buffer): NoteVerifier {
  * v.keyId.toString('hex') // '530d903a'
  */
 export function parseVerifierKey(vkey: string): NoteVerifier {
+  // Parsing builds a KeyObject (the costly part of checking one proof); keys repeat, so keep a few.
+  const known = typeof vkey === 'string' ? parsedKeys.get(vkey) : undefined;
+  if (known) return known;
+  const verifier = parseVerifierKeyUncached(vkey);
+  if (parsedKeys.size >= 256) parsedKeys.clear();
+  parsedKeys.set(vkey, verifier);
+  return verifier;
+}
+
+const parsedKeys = new Map<string, NoteVerifier>();
+
+function parseVerifierKeyUncached(vkey: string): NoteVerifier {
   if (typeof vkey !== 'string' || vkey.length > MAX_VKEY_LENGTH) {
     throw new NoteError('malformed', 'verifier key must be a string of at most 4096 characters');
   }

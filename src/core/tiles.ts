@@ -152,16 +152,21 @@ export class TileNodeReader implements NodeReader {
   readonly #size: number;
   readonly #cacheSize: number;
   // Map iteration order is insertion order: re-inserting on hit makes the first key least recent.
-  readonly #cache = new Map<string, Buffer>();
+  readonly #cache: Map<string, Buffer>;
 
+  /**
+   * `options.cache` may be shared by every reader of one log: it holds only full tiles, which
+   * are immutable, so a reader for any tree size can use what another one expanded.
+   */
   constructor(
     getTile: (level: number, index: number) => Buffer | undefined,
     size: number,
-    options?: { cacheSize?: number },
+    options?: { cacheSize?: number; cache?: Map<string, Buffer> },
   ) {
     checkUint('size', size);
     const cacheSize = options?.cacheSize ?? 64;
     checkUint('cacheSize', cacheSize);
+    this.#cache = options?.cache ?? new Map<string, Buffer>();
     this.#getTile = getTile;
     this.#size = size;
     this.#cacheSize = cacheSize;

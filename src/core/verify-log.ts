@@ -1,7 +1,7 @@
 import { openCheckpoint } from './checkpoint.js';
 import { disclosureDigest } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
-import { CompactRange, HASH_SIZE, hashLeaf } from './merkle.js';
+import { CompactRange, HASH_SIZE, hashLeaf, hashLeafText } from './merkle.js';
 import type { NoteVerifier } from './note.js';
 
 /**
@@ -56,8 +56,20 @@ export interface VerifyReport {
 
 /** One stored entry as the verifier sees it (structurally the store's rows). */
 export interface VerifyEntry {
-  entry: { seq: number; leaf: Uint8Array; leafHash: Uint8Array; eid: string; type: string; ts: string };
-  disclosures: readonly { pointer: string; disclosure: Uint8Array | null; erasedBySeq: number | null }[];
+  /** `leaf` is the record's bytes or, equivalently, their exact UTF-8 text. */
+  entry: {
+    seq: number;
+    leaf: Uint8Array | string;
+    leafHash: Uint8Array;
+    eid: string;
+    type: string;
+    ts: string;
+  };
+  disclosures: readonly {
+    pointer: string;
+    disclosure: Uint8Array | string | null;
+    erasedBySeq: number | null;
+  }[];
 }
 
 export interface LogVerifierOptions {
@@ -172,7 +184,7 @@ export class LogVerifier {
   private check(e: VerifyEntry): void {
     const { entry } = e;
     const seq = entry.seq;
-    const hash = hashLeaf(entry.leaf);
+    const hash = typeof entry.leaf === 'string' ? hashLeafText(entry.leaf) : hashLeaf(entry.leaf);
     if (!hash.equals(entry.leafHash)) {
       this.fail(seq, 'leaf_edited', 'leaf bytes do not hash to the stored leaf hash');
     }

@@ -90,8 +90,11 @@ export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
   return out;
 }
 
-function reader(tiles: Map<string, Buffer>, size: number): NodeReader {
-  return new TileNodeReader((level, index) => tiles.get(tileKey(level, index)), size);
+function reader(tiles: Map<string, Buffer>, size: number, cache?: Map<string, Buffer>): NodeReader {
+  return new TileNodeReader((level, index) => tiles.get(tileKey(level, index)), size, {
+    cacheSize: 1024,
+    ...(cache ? { cache } : {}),
+  });
 }
 
 /** Tiles needed to serve `run` over a tree of `size` (node requests mapped to tile coordinates). */
@@ -132,6 +135,8 @@ export class AuditTrail {
   private lastCheckpointAt = 0;
   private checkpointing: Promise<string> | null = null;
   private closed = false;
+  /** Expanded full tiles of this log (immutable, so shared by every proof). */
+  private readonly fullTiles = new Map<string, Buffer>();
 
   /** @internal use {@link openAuditTrail}. */
   constructor(
@@ -448,7 +453,7 @@ export class AuditTrail {
       this.head.logId,
       tilesFor(size, (r) => inclusionProof(seq, size, r)),
     );
-    const proof = inclusionProof(seq, size, reader(tiles, size));
+    const proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
     return {
       format: 'auditrail-proof/v1',
       log: this.origin,

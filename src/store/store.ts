@@ -101,6 +101,12 @@ export interface EventFilter {
   until?: string;
 }
 
+/** An entry as verification reads it: bytes, or their exact UTF-8 text. */
+export interface ScanRow {
+  entry: Omit<EntryRow, 'leaf'> & { leaf: Buffer | string };
+  disclosures: (Omit<DisclosureRow, 'disclosure'> & { disclosure: Buffer | string | null })[];
+}
+
 export interface StoredEvent {
   entry: EntryRow;
   disclosures: DisclosureRow[];
@@ -150,8 +156,11 @@ export interface AuditStore {
   addCheckpoint(logId: number, row: CheckpointRow): Promise<void>;
   listCheckpoints(logId: number): Promise<CheckpointRow[]>;
   latestCheckpoint(logId: number): Promise<CheckpointRow | undefined>;
-  /** Streams every entry of a log in seq order, in chunks, for verification. */
-  scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<StoredEvent[]>;
+  /**
+   * Streams every entry of a log in seq order, in chunks, for verification. Leaf and disclosure
+   * bytes may come as their UTF-8 text (cheaper to read and hash) when that text is exact.
+   */
+  scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<ScanRow[]>;
   /** All seqs actually stored, to tell deletions from truncation (verification only). */
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }>;
   putApproval(row: ApprovalRow): Promise<void>;

@@ -11,6 +11,7 @@ import type {
   ExistingEntry,
   IndexRow,
   LogHead,
+  ScanRow,
   StoredEvent,
 } from '../store.js';
 import { tileKey } from '../store.js';
@@ -245,7 +246,7 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve(c[c.length - 1]);
   }
 
-  async *scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<StoredEvent[]> {
+  async *scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<ScanRow[]> {
     for (let a = from; a < to; a += chunk) yield await this.readEvents(logId, a, Math.min(to, a + chunk));
   }
 

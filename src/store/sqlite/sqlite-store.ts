@@ -14,6 +14,7 @@ import type {
   EventFilter,
   ExistingEntry,
   LogHead,
+  ScanRow,
   StoredEvent,
 } from '../store.js';
 import { tileKey } from '../store.js';
@@ -177,7 +178,23 @@ export class SqliteStore implements AuditStore {
       entryByEid: db
         .prepare('SELECT seq, leaf, leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND eid = ?')
         .raw(),
-      tsAtOrAfter: db.prepare('SELECT ts FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT 1').pluck(),
+      scanEntries: db
+        .prepare(
+          'SELECT seq, CAST(leaf AS TEXT), leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
+        )
+        .raw(),
+      scanDisclosures: db
+        .prepare(
+          'SELECT seq, unit, pointer, CAST(disclosure AS TEXT), erased_by_seq FROM disclosures WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq, unit',
+        )
+        .raw(),
+      leafBlob: db.prepare('SELECT leaf FROM entries WHERE log_id = ? AND seq = ?').pluck(),
+      disclosureBlob: db
+        .prepare('SELECT disclosure FROM disclosures WHERE log_id = ? AND seq = ? AND unit = ?')
+        .pluck(),
+      tsAtOrAfter: db
+        .prepare('SELECT ts FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT 1')
+        .pluck(),
       storedSize: db.prepare('SELECT count(*) AS n, max(seq) AS m FROM entries WHERE log_id = ?'),
       insertCheckpoint: db.prepare(
         'INSERT OR IGNORE INTO checkpoints (log_id, size, root_hash, note, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -373,7 +390,8 @@ export class SqliteStore implements AuditStore {
 
   /** The smallest seq whose ts is >= `ts` (the log size when none): binary search on the key. */
   private firstSeqAtOrAfter(logId: number, ts: string): number {
-    const size = ((this.stmts.logById.get(logId) as Row | undefined)?.['tree_size'] as number | undefined) ?? 0;
+    const size =
+      ((this.stmts.logById.get(logId) as Row | undefined)?.['tree_size'] as number | undefined) ?? 0;
     let lo = 0;
     let hi = size;
     while (lo < hi) {
@@ -401,36 +419,40 @@ export class SqliteStore implements AuditStore {
       sql += ' AND v.seq < ?';
       args.push(options.before);
     }
-    const rows = this.db
-      .prepare(
-        `SELECT e.seq, e.leaf, e.leaf_hash, e.eid, e.type, e.ts FROM events v
-         JOIN entries e ON e.log_id = v.log_id AND e.seq = v.seq
-         WHERE ${sql} ORDER BY v.seq ${options.order === 'desc' ? 'DESC' : 'ASC'} LIMIT ?`,
-      )
-      .raw()
-      .all(...args, options.limit) as unknown[][];
-    const entries = rows.map(entryOf);
-    if (entries.length === 0) return Promise.resolve([]);
-    const seqs = entries.map((e) => e.seq);
-    const ds: unknown[][] = [];
-    const lookup = this.db.prepare(
-      'SELECT seq, unit, pointer, disclosure, erased_by_seq FROM disclosures WHERE log_id = ? AND seq = ? ORDER BY unit',
-    );
-    for (const seq of seqs) ds.push(...(lookup.raw().all(logId, seq) as unknown[][]));
-    const sorted = options.order === 'desc' ? [...entries].sort((a, b) => a.seq - b.seq) : entries;
-    const merged = mergeDisclosures(
-      sorted,
-      ds.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number)),
-    );
+    const dir = options.order === 'desc' ? 'DESC' : 'ASC';
+    const page = `SELECT v.seq FROM events v WHERE ${sql} ORDER BY v.seq ${dir} LIMIT ?`;
+    const rows = this.cached(
+      `SELECT e.seq, e.leaf, e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
+       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq ORDER BY e.seq`,
+    ).all(...args, options.limit, logId) as unknown[][];
+    if (rows.length === 0) return Promise.resolve([]);
+    // The page's disclosures in one statement over the same index walk.
+    const ds = this.cached(
+      `SELECT d.seq, d.unit, d.pointer, d.disclosure, d.erased_by_seq FROM (${page}) p
+       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq ORDER BY d.seq, d.unit`,
+    ).all(...args, options.limit, logId) as unknown[][];
+    const merged = mergeDisclosures(rows.map(entryOf), ds);
     return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
+  }
+
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Raw prepared statements by SQL text (query shapes repeat: filters vary by value, not by form). */
+  private cached(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql).raw();
+      if (this.statements.size > 256) this.statements.clear();
+      this.statements.set(sql, st);
+    }
+    return st;
   }
 
   countEvents(logId: number, filter: EventFilter): Promise<number> {
     const w = this.where(logId, filter);
-    const r = this.db
-      .prepare(`SELECT count(*) FROM events v WHERE ${w.sql}`)
-      .pluck()
-      .get(...w.args) as number;
+    const r = (
+      this.cached(`SELECT count(*) FROM events v WHERE ${w.sql}`).get(...w.args) as unknown[]
+    )[0] as number;
     return Promise.resolve(r);
   }
 
@@ -457,10 +479,47 @@ export class SqliteStore implements AuditStore {
     return Promise.resolve(r ? checkpointOf(r) : undefined);
   }
 
-  async *scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<StoredEvent[]> {
+  async *scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<ScanRow[]> {
+    const s = this.stmts;
     for (let a = from; a < to; a += chunk) {
       const b = Math.min(to, a + chunk);
-      yield this.attach((this.stmts.entriesRange.all(logId, a, b) as unknown[][]).map(entryOf), logId, a, b);
+      // Text is read without copying into Buffers; a value whose text holds U+FFFD may not be
+      // valid UTF-8 (or may be a rewritten one), so that one is re-read as exact bytes.
+      const entries = (s.scanEntries.all(logId, a, b) as unknown[][]).map((r) => {
+        let leaf = r[1] as string | Buffer;
+        if (typeof leaf !== 'string' || leaf.includes('\uFFFD')) leaf = bytes(s.leafBlob.get(logId, r[0]));
+        return {
+          seq: r[0] as number,
+          leaf,
+          leafHash: bytes(r[2]),
+          eid: r[3] as string,
+          type: r[4] as string,
+          ts: r[5] as string,
+        };
+      });
+      const ds = s.scanDisclosures.all(logId, a, b) as unknown[][];
+      const out: ScanRow[] = [];
+      let j = 0;
+      for (const entry of entries) {
+        while (j < ds.length && (ds[j]![0] as number) < entry.seq) j++;
+        const list: ScanRow['disclosures'] = [];
+        while (j < ds.length && (ds[j]![0] as number) === entry.seq) {
+          const d = ds[j++]!;
+          let disclosure = d[3] as string | Buffer | null;
+          if (disclosure !== null && (typeof disclosure !== 'string' || disclosure.includes('\uFFFD'))) {
+            disclosure = bytes(s.disclosureBlob.get(logId, d[0], d[1]));
+          }
+          list.push({
+            seq: d[0] as number,
+            unit: d[1] as number,
+            pointer: d[2] as string,
+            disclosure,
+            erasedBySeq: (d[4] as number | null) ?? null,
+          });
+        }
+        out.push({ entry, disclosures: list });
+      }
+      yield out;
       await Promise.resolve();
     }
   }
