@@ -13,12 +13,12 @@ import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import './cases/index.js';
 import { benchmarks, passes, since, type BenchContext, type BenchResult, type Benchmark } from './suite.js';
 
-const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+// bench/ of the package (npm runs scripts at its root; the suite itself runs compiled from build/bench).
+const BENCH_DIR = join(process.cwd(), 'bench');
 
 interface Row extends BenchResult {
   group: string;

@@ -28,15 +28,22 @@ const MAX_DEPTH = 128;
 // Lone surrogates make the UTF-8 form ill-defined (RFC 8785 §3.2.2.2 requires well-formed Unicode).
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+// Characters JSON escapes, and surrogates (which need the lone-surrogate check).
+// eslint-disable-next-line no-control-regex
+const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 function write(value: unknown, depth: number): string {
   if (depth > MAX_DEPTH) throw new CanonicalJsonError(`nesting deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case 'string':
+      // Fast path: nothing to escape and no surrogates at all (most strings).
+      if (!NEEDS_CARE.test(value)) return `"${value}"`;
       if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError('string contains a lone surrogate');
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new CanonicalJsonError(`number ${value} has no JSON form`);
-      return JSON.stringify(value);
+      // ECMAScript Number::toString is the JSON form of a finite number (and -0 prints as 0).
+      return String(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {

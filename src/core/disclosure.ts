@@ -78,6 +78,19 @@ function unescapeToken(t: string): string {
   return t.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
+const pointerTokens = new Map<string, string[]>();
+
+/** RFC 6901 reference tokens of a pointer (memoised: the same few pointers recur on every event). */
+function tokensOf(pointer: string): string[] {
+  let t = pointerTokens.get(pointer);
+  if (!t) {
+    t = pointer.split('/').slice(1).map(unescapeToken);
+    if (pointerTokens.size > 1024) pointerTokens.clear();
+    pointerTokens.set(pointer, t);
+  }
+  return t;
+}
+
 /**
  * Splits an event into disclosure parts: one per sensitive field present, and the rest of the
  * body under the pointer `""`. Pure; does not mutate `event`.
@@ -90,7 +103,7 @@ export function splitEvent(event: Record<string, unknown>, pointers: readonly st
   const rest: Record<string, unknown> = { ...event };
   const parts: DisclosurePart[] = [];
   for (const pointer of pointers) {
-    const tokens = pointer.split('/').slice(1).map(unescapeToken);
+    const tokens = tokensOf(pointer);
     if (tokens.length === 0) continue;
     // Copy along the path so the caller's object is untouched.
     let node: Record<string, unknown> = rest;
@@ -128,7 +141,7 @@ export function assembleEvent(parts: readonly DisclosurePart[]): Record<string, 
       : {};
   for (const part of parts) {
     if (part.pointer === '') continue;
-    const tokens = part.pointer.split('/').slice(1).map(unescapeToken);
+    const tokens = tokensOf(part.pointer);
     let node: Record<string, unknown> = out;
     for (let i = 0; i < tokens.length - 1; i++) {
       const key = tokens[i] as string;
