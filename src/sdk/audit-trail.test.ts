@@ -242,3 +242,29 @@ describe('AuditTrail behaviour (memory store)', () => {
     );
   });
 });
+
+describe('AuditTrail under continuous load', () => {
+  it('lets flush, checkpoint and timers finish while producers keep recording', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    let stop = false;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const producers = Array.from({ length: 8 }, async (_, p) => {
+      for (let i = 0; !stop; i++) await trail.record(sampleEvent(i, `s-${p}`));
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = performance.now();
+    const note = await trail.checkpoint();
+    const took = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(producers);
+    clearInterval(timer);
+    assert.ok(took < 2000, `checkpoint took ${took} ms under load`);
+    assert.ok(ticks >= 5, `timers starved: ${ticks} ticks`);
+    assert.match(note, /^auditrail\.local\/t\/acme\/default\n\d+\n/);
+    assert.equal((await trail.verify()).ok, true);
+    await trail.close();
+  });
+});

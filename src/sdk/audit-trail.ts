@@ -132,7 +132,8 @@ export class AuditTrail {
   private readonly now: () => number;
   private head: LogHead;
   private checkpointTimer: NodeJS.Timeout | null = null;
-  private lastCheckpointAt = 0;
+  /** The first periodic checkpoint comes one interval after opening, not at the first commit. */
+  private lastCheckpointAt = Date.now();
   private checkpointing: Promise<string> | null = null;
   private closed = false;
   /** Expanded full tiles of this log (immutable, so shared by every proof). */

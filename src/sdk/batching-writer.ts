@@ -23,6 +23,8 @@ export interface BatchingWriterOptions<T, R> {
 }
 
 interface Pending<T, R> {
+  /** Arrival number: flush() waits for the items that arrived before it was called, no later ones. */
+  n: number;
   item: T;
   resolve?: (r: R) => void;
   reject?: (e: unknown) => void;
@@ -30,6 +32,7 @@ interface Pending<T, R> {
 
 export class BatchingWriter<T, R> {
   private queue: Pending<T, R>[] = [];
+  private enqueued = 0;
   private scheduled = false;
   private flushing: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -55,7 +58,7 @@ export class BatchingWriter<T, R> {
   write(item: T): Promise<R> {
     if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ n: ++this.enqueued, item, resolve, reject });
       this.schedule();
     });
   }
@@ -72,7 +75,7 @@ export class BatchingWriter<T, R> {
         `the write queue holds ${this.queue.length} events; await drain() first`,
       );
     }
-    this.queue.push({ item });
+    this.queue.push({ n: ++this.enqueued, item });
     this.schedule();
     return this.queue.length < this.highWaterMark;
   }
@@ -85,9 +88,16 @@ export class BatchingWriter<T, R> {
 
   /** Commits everything queued so far. Rejects if a batch cannot be committed. */
   async flush(): Promise<void> {
+    // Only what was queued before this call: producers that keep recording must not keep a
+    // flush (or a checkpoint, or close) running forever while timers and I/O starve.
+    const target = this.enqueued;
     for (;;) {
-      if (this.flushing) await this.flushing;
-      if (this.queue.length === 0) return;
+      if (this.flushing) {
+        await this.flushing;
+        continue;
+      }
+      const head = this.queue[0];
+      if (!head || head.n > target) return;
       if (this.retryTimer) {
         clearTimeout(this.retryTimer);
         this.retryTimer = null;

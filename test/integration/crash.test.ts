@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -116,7 +117,9 @@ describe('crash safety (SIGKILL during record, real SQLite file)', () => {
     async (t) => {
       t.diagnostic(`CRASH_SEED=${SEED}`);
       const random = seededRandom(SEED);
-      const db = join(tempDir('auditrail-crash-'), 'audit.db');
+      const dir = tempDir('auditrail-crash-');
+      const db = join(dir, 'audit.db');
+      t.diagnostic(`database: ${db} (kept if the test fails)`);
       const all = new Map<string, number>();
       let lastSize = 0;
       // Children are started ahead (they load, then wait for "go"), so start-up overlaps the trials.
@@ -175,6 +178,7 @@ describe('crash safety (SIGKILL during record, real SQLite file)', () => {
       } finally {
         await trail.close();
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   );
 });
