@@ -450,10 +450,11 @@ export class AuditTrail {
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const size = cp.size;
-    const tiles = await this.store.getTiles(
-      this.head.logId,
-      tilesFor(size, (r) => inclusionProof(seq, size, r)),
+    // Full tiles already expanded in the cache need no read (they never change).
+    const needed = tilesFor(size, (r) => inclusionProof(seq, size, r)).filter(
+      (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
     );
+    const tiles = await this.store.getTiles(this.head.logId, needed);
     const proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
     return {
       format: 'auditrail-proof/v1',

@@ -145,7 +145,11 @@ export interface AuditStore {
   readEvents(logId: number, from: number, to: number): Promise<StoredEvent[]>;
   getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined>;
   getByEid(logId: number, eid: string): Promise<StoredEvent | undefined>;
-  /** Filtered listing in seq order (descending when `order` is 'desc'), after the cursor seq. */
+  /**
+   * Filtered listing in seq order (descending when `order` is 'desc'), after the cursor seq.
+   * Listings carry no leaf bytes (`entry.leaf` may be empty): a timeline never needs them, and
+   * proofs read the entry with {@link AuditStore.getBySeq}.
+   */
   query(
     logId: number,
     filter: EventFilter,

@@ -424,7 +424,7 @@ export class SqliteStore implements AuditStore {
     const dir = options.order === 'desc' ? 'DESC' : 'ASC';
     const page = `SELECT v.seq FROM events v WHERE ${sql} ORDER BY v.seq ${dir} LIMIT ?`;
     const rows = this.cached(
-      `SELECT e.seq, e.leaf, e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
+      `SELECT e.seq, x'', e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
        CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq ORDER BY e.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
     if (rows.length === 0) return Promise.resolve([]);
