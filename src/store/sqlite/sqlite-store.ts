@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { partialTiles as partialTilesOf } from '../../core/tiles.js';
 import { AuditError } from '../../errors.js';
 import type {
   AppendContext,
@@ -617,17 +618,6 @@ export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEv
       j++;
     }
     out.push({ entry, disclosures: list });
-  }
-  return out;
-}
-
-/** The rightmost (partial) tile of each level for a tree of `size` leaves (C2SP tlog-tiles). */
-export function partialTilesOf(size: number): { level: number; index: number }[] {
-  const out: { level: number; index: number }[] = [];
-  let n = size;
-  for (let level = 0; n > 0; level++) {
-    if (n % 256 !== 0) out.push({ level, index: Math.floor(n / 256) });
-    n = Math.floor(n / 256);
   }
   return out;
 }
