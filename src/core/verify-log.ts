@@ -107,7 +107,6 @@ export class LogVerifier {
   private readonly maxFailures: number;
   private readonly leafCheck: (level: number, index: number, hash: Buffer) => void;
   private tileFailures = 0;
-  private pushedBeyond = 0;
   private readonly erasureSeqs = new Set<number>();
 
   constructor(private readonly options: LogVerifierOptions) {
@@ -283,7 +282,7 @@ export class LogVerifier {
       }
     }
     if (this.range.size > head.size) {
-      this.pushedBeyond = this.range.size - head.size;
+      const beyond = this.range.size - head.size;
       const signedBeyond = this.heads.some((h) => h.size > head.size);
       if (signedBeyond) {
         this.fail(
@@ -295,7 +294,7 @@ export class LogVerifier {
         this.fail(
           head.size,
           'forged_entry',
-          `${this.pushedBeyond} entr${this.pushedBeyond === 1 ? 'y' : 'ies'} from seq ${head.size} on lie beyond the log head and no signed checkpoint`,
+          `${beyond} entr${beyond === 1 ? 'y' : 'ies'} from seq ${head.size} on lie beyond the log head and no signed checkpoint`,
         );
       }
     }
@@ -340,7 +339,7 @@ export class LogVerifier {
       root: this.range.root().toString('hex'),
       checkpoints_verified: this.checkpointsVerified,
       unsigned_tail: Math.max(0, size - this.lastGoodCheckpoint),
-      redactions: this.redactions,
+      redactions: this.redactions.filter((r) => this.erasureSeqs.has(r.by_seq)),
       failures: this.failures,
     };
   }

@@ -1,5 +1,6 @@
 import { basename, dirname, join } from 'node:path';
-import { formatCheckpoint, openCheckpoint, signCheckpoint } from '../core/checkpoint.js';
+import { openCheckpoint, signCheckpoint } from '../core/checkpoint.js';
+import { parseVerifierKey } from '../core/note.js';
 import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
 import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
@@ -98,7 +99,7 @@ function reader(tiles: Map<string, Buffer>, size: number, cache?: Map<string, Bu
 }
 
 /** Tiles needed to serve `run` over a tree of `size` (node requests mapped to tile coordinates). */
-function tilesFor(size: number, run: (r: NodeReader) => void): { level: number; index: number }[] {
+function tilesFor(run: (r: NodeReader) => void): { level: number; index: number }[] {
   const need = new Map<string, { level: number; index: number }>();
   const dummy = Buffer.alloc(32);
   run({
@@ -110,7 +111,6 @@ function tilesFor(size: number, run: (r: NodeReader) => void): { level: number; 
       return dummy;
     },
   });
-  void size;
   return [...need.values()];
 }
 
@@ -310,7 +310,7 @@ export class AuditTrail {
     }
     const tiles = await this.store.getTiles(
       head.logId,
-      tilesFor(head.size, (r) => {
+      tilesFor((r) => {
         rootOf(head.size, r);
         if (prev) consistencyProof(prev.size, head.size, r);
       }),
@@ -451,7 +451,7 @@ export class AuditTrail {
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const size = cp.size;
     // Full tiles already expanded in the cache need no read (they never change).
-    const needed = tilesFor(size, (r) => inclusionProof(seq, size, r)).filter(
+    const needed = tilesFor((r) => inclusionProof(seq, size, r)).filter(
       (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
     );
     const tiles = await this.store.getTiles(this.head.logId, needed);
@@ -488,7 +488,7 @@ export class AuditTrail {
     }
     const tiles = await this.store.getTiles(
       this.head.logId,
-      tilesFor(size2, (r) => consistencyProof(size1, size2, r)),
+      tilesFor((r) => consistencyProof(size1, size2, r)),
     );
     return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
   }
@@ -523,7 +523,6 @@ export async function verifyStoredLog(
 ): Promise<VerifyReport> {
   const head = await store.getLog(origin);
   if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
-  const { parseVerifierKey } = await import('../core/note.js');
   const checkpoints = (await store.listCheckpoints(head.logId)).map((c) => c.note);
   const witness = keys.loadWitness(origin);
   // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
@@ -637,5 +636,3 @@ export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditT
   const head = await store.openLog(origin, options.tenant, EMPTY_ROOT);
   return new AuditTrail(store, keys, head, options, options.store === undefined);
 }
-
-export { formatCheckpoint };

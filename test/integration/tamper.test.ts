@@ -116,7 +116,9 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
         )
         .run(),
     );
-    assertFailure(await verify(db), 'payload_deleted', 3);
+    const r = await verify(db);
+    assertFailure(r, 'payload_deleted', 3);
+    assert.deepEqual(r.redactions, [], 'a forged erasure is not listed as a redaction');
   });
 
   it('catches a log head lowered below signed checkpoints', async () => {
