@@ -18,6 +18,7 @@ import { planAppend, type Receipt } from './append-plan.js';
 import { BatchingWriter } from './batching-writer.js';
 import { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
+import { WorkerAppender } from './worker-appender.js';
 
 export const DEFAULT_DB = './.auditrail/audit.db';
 export const DEFAULT_LOG = 'default';
@@ -48,6 +49,11 @@ export interface AuditTrailOptions {
   onError?: (error: unknown) => void;
   /** Injected clock (epoch ms, fractional allowed). */
   now?: () => number;
+  /**
+   * Commit batches on a write thread with its own connection, so the next batch is prepared
+   * while this one is fsynced (default true for a SQLite file this trail opens itself).
+   */
+  writeThread?: boolean;
 }
 
 export interface QueryOptions extends EventFilter {
@@ -64,6 +70,9 @@ export interface QueryPage {
   /** Pass as `cursor` to get the next page; null at the end. */
   next_cursor: string | null;
 }
+
+/** Batches up to this size commit on the caller's thread when the write thread is idle. */
+const DIRECT_BATCH = 8;
 
 /** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
 export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
@@ -138,6 +147,7 @@ export class AuditTrail {
   private closed = false;
   /** Expanded full tiles of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
+  private readonly appender: WorkerAppender | null;
 
   /** @internal use {@link openAuditTrail}. */
   constructor(
@@ -152,12 +162,23 @@ export class AuditTrail {
     this.head = head;
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
+    this.appender =
+      ownsStore &&
+      options.writeThread !== false &&
+      store.kind === 'sqlite' &&
+      store.location !== undefined &&
+      store.location !== ':memory:'
+        ? new WorkerAppender(store.location)
+        : null;
     this.writer = new BatchingWriter<PreparedEvent, Receipt>({
       flush: (items) => this.commit(items),
       maxBatch: options.maxBatch ?? 256,
       ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
       ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
       onError: (e) => this.reportError(e),
+      // With a write thread, hand it the next batch while the current one commits.
+      maxInFlight: this.appender ? 2 : 1,
+      eagerBatch: () => (this.appender?.ready ? 32 : Infinity),
     });
   }
 
@@ -173,15 +194,24 @@ export class AuditTrail {
 
   private async commit(items: PreparedEvent[]): Promise<(Receipt | AuditError)[]> {
     let next: LogHead | undefined;
-    const receipts = await this.store.append(
-      this.origin,
-      items.map((i) => i.eid),
-      (ctx) => {
-        const r = planAppend(ctx, items, this.now());
-        next = { ...ctx.head, ...r.plan.head };
-        return r;
-      },
-    );
+    let receipts: Receipt[];
+    const a = this.appender;
+    // A few events with the write thread idle (one agent waiting) commit here: no thread hop.
+    if (a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
+      const r = await a.append(this.origin, items, this.now());
+      receipts = r.receipts;
+      if (r.head) next = { ...this.head, ...r.head };
+    } else {
+      receipts = await this.store.append(
+        this.origin,
+        items.map((i) => i.eid),
+        (ctx) => {
+          const r = planAppend(ctx, items, this.now());
+          next = { ...ctx.head, ...r.plan.head };
+          return r;
+        },
+      );
+    }
     if (next) this.head = next;
     // An event id reused for different content is a producer bug, not a re-send: refuse that one
     // event (the rest of the batch is committed).
@@ -498,12 +528,14 @@ export class AuditTrail {
     if (this.closed) return;
     try {
       await this.writer.close();
+      await this.appender?.close();
       const latest = await this.store.latestCheckpoint(this.head.logId);
       const head = await this.store.getLog(this.origin);
       if (head && head.size > 0 && (!latest || latest.size < head.size)) await this.checkpoint();
     } finally {
       this.closed = true;
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+      await this.appender?.close();
       if (this.ownsStore) await this.store.close();
     }
   }

@@ -20,6 +20,17 @@ export interface BatchingWriterOptions<T, R> {
   maxQueue?: number;
   /** Called when a background flush fails (the items stay queued and are retried). */
   onError?: (error: unknown) => void;
+  /**
+   * Batches committing at once (default 1). Above 1, the next batch is handed over while the
+   * previous one commits, for a `flush` that queues work elsewhere (a write thread) in order.
+   */
+  maxInFlight?: number;
+  /**
+   * With room in flight, hand over a batch as soon as this many items are queued instead of at
+   * the end of the current turn, so that its commit overlaps the producers still preparing.
+   * Asked at each write; only for a `flush` that does not commit synchronously.
+   */
+  eagerBatch?: () => number;
 }
 
 interface Pending<T, R> {
@@ -34,7 +45,9 @@ export class BatchingWriter<T, R> {
   private queue: Pending<T, R>[] = [];
   private enqueued = 0;
   private scheduled = false;
-  private flushing: Promise<void> | null = null;
+  /** First arrival number of each batch being committed. */
+  private readonly inFlight = new Set<number>();
+  private batchDone: (() => void)[] = [];
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = 0;
   private drainWaiters: (() => void)[] = [];
@@ -42,11 +55,15 @@ export class BatchingWriter<T, R> {
   private readonly maxBatch: number;
   private readonly highWaterMark: number;
   private readonly maxQueue: number;
+  private readonly maxInFlight: number;
+  private readonly eagerBatch: () => number;
 
   constructor(private readonly options: BatchingWriterOptions<T, R>) {
     this.maxBatch = options.maxBatch ?? 256;
     this.highWaterMark = options.highWaterMark ?? 10_000;
     this.maxQueue = options.maxQueue ?? 100_000;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+    this.eagerBatch = options.eagerBatch ?? (() => Infinity);
   }
 
   /** Items waiting to be committed. */
@@ -92,22 +109,24 @@ export class BatchingWriter<T, R> {
     // flush (or a checkpoint, or close) running forever while timers and I/O starve.
     const target = this.enqueued;
     for (;;) {
-      if (this.flushing) {
-        await this.flushing;
+      const head = this.queue[0];
+      const queuedBefore = head !== undefined && head.n <= target;
+      const committingBefore = [...this.inFlight].some((first) => first <= target);
+      if (!queuedBefore && !committingBefore) return;
+      if (queuedBefore && this.inFlight.size < this.maxInFlight) {
+        if (this.retryTimer) {
+          clearTimeout(this.retryTimer);
+          this.retryTimer = null;
+        }
+        const failed = await this.runBatch();
+        if (failed !== undefined) {
+          throw failed instanceof Error
+            ? failed
+            : new AuditError('store_failure', 'flush failed', { cause: failed });
+        }
         continue;
       }
-      const head = this.queue[0];
-      if (!head || head.n > target) return;
-      if (this.retryTimer) {
-        clearTimeout(this.retryTimer);
-        this.retryTimer = null;
-      }
-      const failed = await this.runBatch();
-      if (failed !== undefined) {
-        throw failed instanceof Error
-          ? failed
-          : new AuditError('store_failure', 'flush failed', { cause: failed });
-      }
+      await new Promise<void>((r) => this.batchDone.push(r));
     }
   }
 
@@ -122,23 +141,31 @@ export class BatchingWriter<T, R> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing || this.retryTimer) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
+    if (this.queue.length >= this.eagerBatch() && this.inFlight.size < this.maxInFlight && !this.retryTimer) {
       void this.runBatch().then(() => {
         if (this.queue.length > 0 && !this.retryTimer) this.schedule();
       });
+      return;
+    }
+    if (this.scheduled || this.inFlight.size >= this.maxInFlight || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.inFlight.size < this.maxInFlight && !this.retryTimer) {
+        void this.runBatch().then(() => {
+          if (this.queue.length > 0 && !this.retryTimer) this.schedule();
+        });
+      }
     });
   }
 
   /** Runs one batch; returns the error if it failed (awaited items are rejected, queued ones kept). */
   private async runBatch(): Promise<unknown> {
-    if (this.flushing || this.queue.length === 0) return undefined;
+    if (this.inFlight.size >= this.maxInFlight || this.queue.length === 0) return undefined;
     const batch = this.queue.splice(0, this.maxBatch);
+    const first = batch[0]!.n;
+    this.inFlight.add(first);
     let failure: unknown;
-    let release!: () => void;
-    this.flushing = new Promise((r) => (release = r));
     try {
       const results = await this.options.flush(batch.map((p) => p.item));
       this.retryDelay = 0;
@@ -162,6 +189,7 @@ export class BatchingWriter<T, R> {
         this.queue.unshift(...keep);
         this.options.onError?.(e);
         this.retryDelay = Math.min(5000, this.retryDelay === 0 ? 50 : this.retryDelay * 2);
+        if (this.retryTimer) clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;
           this.schedule();
@@ -169,8 +197,10 @@ export class BatchingWriter<T, R> {
         this.retryTimer.unref();
       }
     } finally {
-      this.flushing = null;
-      release();
+      this.inFlight.delete(first);
+      const done = this.batchDone;
+      this.batchDone = [];
+      for (const d of done) d();
       if (this.queue.length < this.highWaterMark && this.drainWaiters.length > 0) {
         const waiters = this.drainWaiters;
         this.drainWaiters = [];

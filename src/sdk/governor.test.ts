@@ -70,7 +70,6 @@ describe('Governor', () => {
       'policy.updated',
       'action.intent',
       'policy.decision',
-      'action.dispatched',
       'action.succeeded',
     ]);
     const decision = (await trail.query({ type: 'policy.decision' })).events[0]!;
@@ -226,6 +225,30 @@ describe('Governor', () => {
     await trail.flush();
     assert.equal((await trail.query({ type: 'action.dead_lettered' })).events.length, 1);
     assert.equal((await trail.query({ type: 'action.failed' })).events[0]?.outcome?.error_message, 'down');
+  });
+
+  it('records action.dispatched as each attempt starts when recordDispatch is on', async () => {
+    const { trail, gov } = await setup(POLICY, { recordDispatch: true });
+    let calls = 0;
+    const flaky = () => (++calls < 2 ? Promise.reject(new Error('busy')) : Promise.resolve('ok'));
+    await gov.run({ type: 'read:x', target: 'x/1' }, flaky, { retries: 1, backoffMs: 1 });
+    const life = (await types(trail)).filter((t) => t !== 'policy.updated');
+    assert.deepEqual(life, [
+      'action.intent',
+      'policy.decision',
+      'action.dispatched',
+      'action.retried',
+      'action.dispatched',
+      'action.succeeded',
+    ]);
+    const dispatched = (await trail.query({ type: 'action.dispatched' })).events;
+    assert.deepEqual(
+      dispatched.map((e) => [e.dispatch?.attempt, e.dispatch?.status]),
+      [
+        [1, 'running'],
+        [2, 'running'],
+      ],
+    );
   });
 
   it('records a timeout and an undo linked to the original action', async () => {

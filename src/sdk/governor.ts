@@ -42,6 +42,12 @@ export interface GovernorOptions {
   failOpen?: boolean;
   /** Await the outcome event's commit before returning (default false: queued, never dropped). */
   durableOutcome?: boolean;
+  /**
+   * Also record `action.dispatched` as each attempt starts (default false). Without it the
+   * dispatch is recorded in the outcome event's `dispatch` block (job id, attempt, duration);
+   * turn it on for long-running tools, so that a running action shows in the log.
+   */
+  recordDispatch?: boolean;
   /** Who loads the policy (recorded with `policy.updated`); default the OS user. */
   loadedBy?: string;
   /** @internal delegation chain of a sub-agent governor. */
@@ -399,14 +405,16 @@ export class Governor {
     };
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      // Intent and decision are already durable; the dispatch record travels with the outcome's commit.
-      await this.outcome({
-        ...this.base(),
-        type: 'action.dispatched',
-        parent_event_id: decision.intent_event_id,
-        action: eventAction,
-        dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
-      });
+      if (this.options.recordDispatch) {
+        // Intent and decision are already durable; the dispatch record travels with the outcome's commit.
+        await this.outcome({
+          ...this.base(),
+          type: 'action.dispatched',
+          parent_event_id: decision.intent_event_id,
+          action: eventAction,
+          dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
+        });
+      }
       const started = performance.now();
       const controller = new AbortController();
       const onAbort = () => controller.abort(options.signal?.reason);

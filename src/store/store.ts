@@ -128,6 +128,8 @@ export interface ApprovalRow {
 
 export interface AuditStore {
   readonly kind: 'sqlite' | 'postgres' | 'memory';
+  /** Where the data lives (a SQLite file path, ':memory:', a URL); absent for an in-process store. */
+  readonly location?: string;
   /** Returns the log, creating it (empty) if it does not exist. */
   openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead>;
   getLog(origin: string): Promise<LogHead | undefined>;

@@ -104,6 +104,10 @@ export class SqliteStore implements AuditStore {
   readonly path: string;
   private readonly stmts;
 
+  get location(): string {
+    return this.path;
+  }
+
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path === ':memory:' ? path : resolve(path);
     if (this.path !== ':memory:' && !options.readonly) {

@@ -109,7 +109,6 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
     assert.deepEqual(await lifecycle(s.trail, 'tool:get_weather'), [
       'action.intent',
       'policy.decision',
-      'action.dispatched',
       'action.succeeded',
     ]);
     const outcome = (await events(s.trail)).find((e) => e.type === 'action.succeeded');
@@ -166,7 +165,6 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
       'policy.decision',
       'approval.requested',
       'approval.granted',
-      'action.dispatched',
       'action.succeeded',
     ]);
     const granted = (await events(s.trail)).find((e) => e.type === 'approval.granted');

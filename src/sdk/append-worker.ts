@@ -1,0 +1,56 @@
+/**
+ * The write thread (DESIGN §4 write path): owns a second connection to the SQLite file and runs
+ * the in-transaction half of each append, so that preparing the next batch (validation,
+ * redaction, hashing) on the main thread overlaps this batch's commit and fsync.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { AuditError } from '../errors.js';
+import { openStore } from '../store/open-store.js';
+import { planAppend, type Receipt } from './append-plan.js';
+import type { PreparedEvent } from './prepare.js';
+import type { WireReply, WireRequest } from './worker-appender.js';
+
+const port = parentPort;
+if (!port) throw new Error('append-worker runs as a worker thread');
+const store = await openStore((workerData as { path: string }).path);
+
+port.on('message', (m: WireRequest) => {
+  if (m.op === 'close') {
+    void store.close().then(() => port.postMessage({ id: m.id, ok: true } satisfies WireReply));
+    return;
+  }
+  // Structured clone delivers Uint8Arrays: view them as Buffers (no copy).
+  const items = m.items.map((i) => ({
+    ...i,
+    disclosures: i.disclosures.map((d) => ({ pointer: d.pointer, bytes: asBuffer(d.bytes) })),
+  })) as PreparedEvent[];
+  let head: NonNullable<WireReply['head']> | undefined;
+  store
+    .append(
+      m.origin,
+      items.map((i) => i.eid),
+      (ctx) => {
+        const r = planAppend(ctx, items, m.nowMs);
+        head = r.plan.head;
+        return r;
+      },
+    )
+    .then(
+      (receipts: Receipt[]) =>
+        port.postMessage({ id: m.id, ok: true, receipts, ...(head ? { head } : {}) } satisfies WireReply),
+      (e: unknown) =>
+        port.postMessage({
+          id: m.id,
+          ok: false,
+          error: {
+            code: e instanceof AuditError ? e.code : 'store_failure',
+            message: e instanceof Error ? e.message : String(e),
+          },
+        } satisfies WireReply),
+    );
+});
+port.postMessage({ id: 0, ok: true } satisfies WireReply);
+
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}

@@ -1,0 +1,156 @@
+import { Worker } from 'node:worker_threads';
+import { AuditError, type AuditErrorCode } from '../errors.js';
+import type { LogHead } from '../store/store.js';
+import type { Receipt } from './append-plan.js';
+import type { PreparedEvent } from './prepare.js';
+
+/** What crosses to the write thread: the parts of a prepared event the transaction needs. */
+type WireItem = Pick<PreparedEvent, 'eid' | 'type' | 'digests' | 'disclosures' | 'index'>;
+
+export type WireRequest =
+  | { op: 'append'; id: number; origin: string; items: WireItem[]; nowMs: number }
+  | { op: 'close'; id: number };
+
+export interface WireReply {
+  id: number;
+  ok: boolean;
+  receipts?: Receipt[];
+  head?: { size: number; root: Uint8Array; rightEdge: Uint8Array; lastTs: string | null };
+  error?: { code: AuditErrorCode; message: string };
+}
+
+type HeadUpdate = Pick<LogHead, 'size' | 'root' | 'rightEdge' | 'lastTs'>;
+
+interface Waiter {
+  resolve: (r: WireReply) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Runs appends on a worker thread holding its own connection to the same SQLite file (WAL lets
+ * the main thread keep reading meanwhile). The thread starts in the background; until it is
+ * ready, and again if it dies, {@link ready} is false and the caller appends on its own
+ * connection. A batch in flight when the thread dies is rejected, never reported as stored.
+ */
+export class WorkerAppender {
+  private worker: Worker | null = null;
+  private started = false;
+  private isReady = false;
+  private closed = false;
+  private nextId = 1;
+  private readonly waiters = new Map<number, Waiter>();
+
+  constructor(private readonly path: string) {}
+
+  /** True when appends can go to the write thread; starts it on first ask. */
+  get ready(): boolean {
+    if (!this.started && !this.closed) this.start();
+    return this.isReady;
+  }
+
+  /** True while a batch is on the write thread. */
+  get busy(): boolean {
+    return this.waiters.size > 0;
+  }
+
+  private start(): void {
+    this.started = true;
+    const self = new URL(import.meta.url);
+    // From source (tests, tsx) the worker is TypeScript: register tsx inside it first.
+    const worker = self.pathname.endsWith('.ts')
+      ? new Worker(
+          `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(
+            new URL('./append-worker.ts', self).href,
+          )}); });`,
+          { eval: true, workerData: { path: this.path } },
+        )
+      : new Worker(new URL('./append-worker.js', self), { workerData: { path: this.path } });
+    worker.unref();
+    this.worker = worker;
+    worker.on('message', (m: WireReply) => {
+      if (m.id === 0) {
+        this.isReady = !this.closed;
+        return;
+      }
+      const w = this.waiters.get(m.id);
+      if (!w) return;
+      this.waiters.delete(m.id);
+      if (this.waiters.size === 0) worker.unref();
+      w.resolve(m);
+    });
+    const fail = (e: unknown) => {
+      this.isReady = false;
+      this.worker = null;
+      // A later batch may start a fresh thread (or go through the caller's connection).
+      this.started = false;
+      const err = new AuditError(
+        'store_failure',
+        `write thread stopped: ${(e as Error).message ?? String(e)}`,
+        {
+          cause: e,
+        },
+      );
+      for (const w of this.waiters.values()) w.reject(err);
+      this.waiters.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (this.worker === worker) fail(new Error(`exit code ${code}`));
+    });
+  }
+
+  private call(req: WireRequest): Promise<WireReply> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new AuditError('store_failure', 'write thread is not running'));
+    return new Promise<WireReply>((resolve, reject) => {
+      this.waiters.set(req.id, { resolve, reject });
+      // Keep the process alive while a batch is in flight (fire-and-forget events included).
+      worker.ref();
+      worker.postMessage(req);
+    });
+  }
+
+  /** Appends prepared events in one durable transaction on the write thread. */
+  async append(
+    origin: string,
+    items: readonly PreparedEvent[],
+    nowMs: number,
+  ): Promise<{ receipts: Receipt[]; head: HeadUpdate | undefined }> {
+    const wire: WireItem[] = items.map((i) => ({
+      eid: i.eid,
+      type: i.type,
+      digests: i.digests,
+      disclosures: i.disclosures,
+      index: i.index,
+    }));
+    const r = await this.call({ op: 'append', id: this.nextId++, origin, items: wire, nowMs });
+    if (!r.ok) throw new AuditError(r.error?.code ?? 'store_failure', r.error?.message ?? 'append failed');
+    const h = r.head;
+    return {
+      receipts: r.receipts ?? [],
+      head: h
+        ? {
+            size: h.size,
+            root: Buffer.from(h.root.buffer, h.root.byteOffset, h.root.byteLength),
+            rightEdge: Buffer.from(h.rightEdge.buffer, h.rightEdge.byteOffset, h.rightEdge.byteLength),
+            lastTs: h.lastTs,
+          }
+        : undefined,
+    };
+  }
+
+  /** Closes the thread's connection and ends it. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.isReady = false;
+    const worker = this.worker;
+    if (!worker) return;
+    try {
+      await this.call({ op: 'close', id: this.nextId++ });
+    } catch {
+      // Already gone: nothing to close.
+    }
+    this.worker = null;
+    await worker.terminate();
+  }
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AuditError } from '../errors.js';
+import { sampleEvent, tempDir } from '../../test/integration/helpers.js';
+import { openAuditTrail, type AuditTrail } from './audit-trail.js';
+import type { WorkerAppender } from './worker-appender.js';
+
+function appenderOf(trail: AuditTrail): WorkerAppender {
+  const a = (trail as unknown as { appender: WorkerAppender | null }).appender;
+  assert.ok(a, 'a trail on a SQLite file has a write thread');
+  return a;
+}
+
+async function untilReady(a: WorkerAppender): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!a.ready) {
+    if (Date.now() > deadline) throw new Error('write thread did not start');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('write thread', () => {
+  it('commits concurrent batches on its own connection; every receipt is in the verified log', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const a = appenderOf(trail);
+    await untilReady(a);
+    let sawBusy = false;
+    const receipts = await Promise.all(
+      Array.from({ length: 600 }, async (_, i) => {
+        const p = trail.record(sampleEvent(i));
+        sawBusy ||= a.busy;
+        return p;
+      }),
+    );
+    assert.ok(sawBusy, 'batches went to the write thread');
+    assert.deepEqual(
+      receipts.map((r) => r.seq).sort((x, y) => x - y),
+      Array.from({ length: 600 }, (_, i) => i),
+    );
+    assert.equal(trail.size, 600, 'the head follows the write thread');
+    await trail.close();
+    const again = await openAuditTrail({ tenant: 'acme', db, writeThread: false });
+    assert.equal(again.size, 600);
+    for (const r of receipts.filter((_, i) => i % 97 === 0)) {
+      assert.equal((await again.get(r.seq))?.leaf_hash, r.leaf_hash);
+    }
+    const report = await again.verify();
+    assert.equal(report.ok, true, JSON.stringify(report.failures.slice(0, 3)));
+    await again.close();
+  });
+
+  it('rejects the batches in flight when the thread dies, then keeps recording', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const a = appenderOf(trail);
+    await untilReady(a);
+    const inFlight = Array.from({ length: 200 }, (_, i) => trail.record(sampleEvent(i)));
+    // Let the first batch reach the thread, then kill it.
+    await new Promise((r) => setImmediate(r));
+    const worker = (a as unknown as { worker: { terminate(): Promise<number> } | null }).worker;
+    assert.ok(worker);
+    await worker.terminate();
+    const settled = await Promise.allSettled(inFlight);
+    const rejected = settled.filter((s) => s.status === 'rejected');
+    for (const s of rejected) {
+      assert.ok(s.reason instanceof AuditError);
+      assert.equal(s.reason.code, 'store_failure');
+    }
+    const acknowledged = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    // Later records still commit (on this thread until a new write thread is up).
+    const later = await trail.record(sampleEvent(1000));
+    await trail.close();
+    const again = await openAuditTrail({ tenant: 'acme', db, writeThread: false });
+    for (const r of [...acknowledged, later]) {
+      assert.equal((await again.get(r.event_id))?.leaf_hash, r.leaf_hash, `acknowledged seq ${r.seq} kept`);
+    }
+    const report = await again.verify();
+    assert.equal(report.ok, true, JSON.stringify(report.failures.slice(0, 3)));
+    // A rejected record may still have committed (the reply was lost, not the commit): it is
+    // then in the log once, and re-sending it is answered as a duplicate.
+    assert.ok(again.size >= acknowledged.length + 1);
+    await again.close();
+  });
+
+  it('is not used for an in-memory database or when turned off', async () => {
+    const trail = await openAuditTrail({ tenant: 'acme', db: join(tempDir(), 'a.db'), writeThread: false });
+    assert.equal((trail as unknown as { appender: unknown }).appender, null);
+    await trail.record(sampleEvent(0));
+    await trail.close();
+  });
+});
