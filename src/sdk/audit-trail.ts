@@ -168,7 +168,17 @@ export class AuditTrail {
       store.kind === 'sqlite' &&
       store.location !== undefined &&
       store.location !== ':memory:'
-        ? new WorkerAppender(store.location)
+        ? new WorkerAppender(store.location, (e) =>
+            this.reportError(
+              new AuditError(
+                'store_failure',
+                `write thread unavailable, writing on this thread: ${String(e)}`,
+                {
+                  cause: e,
+                },
+              ),
+            ),
+          )
         : null;
     this.writer = new BatchingWriter<PreparedEvent, Receipt>({
       flush: (items) => this.commit(items),
@@ -178,7 +188,7 @@ export class AuditTrail {
       onError: (e) => this.reportError(e),
       // With a write thread, hand it the next batch while the current one commits.
       maxInFlight: this.appender ? 2 : 1,
-      eagerBatch: () => (this.appender?.ready ? 32 : Infinity),
+      eagerBatch: () => (this.appender?.ready && !this.appender.busy ? 32 : Infinity),
     });
   }
 

@@ -40,7 +40,11 @@ export class WorkerAppender {
   private nextId = 1;
   private readonly waiters = new Map<number, Waiter>();
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    /** Told when the thread cannot start (appends then stay on the caller's thread). */
+    private readonly onStartFailure?: (e: unknown) => void,
+  ) {}
 
   /** True when appends can go to the write thread; starts it on first ask. */
   get ready(): boolean {
@@ -79,10 +83,13 @@ export class WorkerAppender {
       w.resolve(m);
     });
     const fail = (e: unknown) => {
+      const wasReady = this.isReady;
       this.isReady = false;
       this.worker = null;
-      // A later batch may start a fresh thread (or go through the caller's connection).
-      this.started = false;
+      // A thread that died while working is replaced on a later batch; one that never came up
+      // is not retried: appends stay on the caller's connection.
+      this.started = !wasReady;
+      if (!wasReady) this.onStartFailure?.(e);
       const err = new AuditError(
         'store_failure',
         `write thread stopped: ${(e as Error).message ?? String(e)}`,
