@@ -257,6 +257,17 @@ describe('createRedactor: values', () => {
     assert.deepEqual(pointers, ['/cmd']);
   });
 
+  it('keeps the brackets and punctuation around a secret that did not open them', () => {
+    const cases: [string, string][] = [
+      ['(token: Bearer abcdefghijklmnop1234567890)', `(token: Bearer ${REDACTED})`],
+      ['[api_key=abc123xyz987]', `[api_key=${REDACTED}]`],
+      ['see {secret: q1w2e3r4t5}.', `see {secret: ${REDACTED}}.`],
+      // Brackets the value opened are part of it.
+      ['token=abc(def)', `token=${REDACTED}`],
+    ];
+    for (const [input, expected] of cases) assert.equal(redact({ s: input }).value.s, expected, input);
+  });
+
   it('keeps the URL around its password', () => {
     const { value } = redact('postgres://app:pa55word@db.internal:5432/prod?sslmode=require');
     assert.equal(value, `postgres://app:${REDACTED}@db.internal:5432/prod?sslmode=require`);

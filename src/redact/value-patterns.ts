@@ -339,6 +339,8 @@ export function assignmentDetector(
       if (text === undefined || PLACEHOLDER.test(text)) return undefined;
       let end = value.index + value[0].length - (single === undefined ? 0 : 1);
       const start = end - text.length;
+      // A bare value stops before a closing bracket it did not open: `(token: abc)` keeps `)`.
+      if (value[3] !== undefined) end = start + unclosedTail(text);
       if (value[3] !== undefined && COOKIE_KEY.test(key)) {
         COOKIE_PAIRS.lastIndex = end;
         if (COOKIE_PAIRS.exec(input) !== null) end = COOKIE_PAIRS.lastIndex;
@@ -346,6 +348,26 @@ export function assignmentDetector(
       return [start, end];
     },
   };
+}
+
+const OPENER: Record<string, string> = { ')': '(', ']': '[', '}': '{', '>': '<' };
+
+/**
+ * Length of `text` without the closing brackets at its end that have no opener inside it (and
+ * the sentence punctuation after them): `(token: abc)` and `{secret: abc}.` keep their ends.
+ */
+function unclosedTail(text: string): number {
+  let end = text.length;
+  for (;;) {
+    let k = end;
+    while (k > 1 && '.!?'.includes(text[k - 1]!)) k--;
+    const close = text[k - 1]!;
+    const open = OPENER[close];
+    if (open === undefined || k <= 1) return end;
+    const body = text.slice(0, k - 1);
+    if (body.split(open).length > body.split(close).length) return end;
+    end = k - 1;
+  }
 }
 
 /** Compiles a user {@link ValuePattern} into a detector that runs on every string. */
