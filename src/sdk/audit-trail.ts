@@ -187,8 +187,8 @@ export class AuditTrail {
       ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
       onError: (e) => this.reportError(e),
       // With a write thread, hand it the next batch while the current one commits.
-      maxInFlight: this.appender ? 2 : 1,
-      eagerBatch: () => (this.appender?.ready && !this.appender.busy ? 32 : Infinity),
+      maxInFlight: this.appender ? 4 : 1,
+      eagerBatch: () => (this.appender?.ready ? (this.appender.busy ? 256 : 32) : Infinity),
     });
   }
 
