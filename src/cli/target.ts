@@ -66,6 +66,8 @@ export async function openTarget(
     db: target.db,
     // The CLI signs explicitly (demo, checkpoint, prove) and on close; no background timer.
     checkpointIntervalMs: 0,
+    // Commands write a few events, or one at a time (mcp-proxy): starting a write thread costs more than it saves.
+    writeThread: false,
     onError: (e) => void io.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`),
   });
 }
