@@ -290,12 +290,12 @@ export class SqliteStore implements AuditStore {
     plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
   ): Promise<T> {
     try {
-      const run = this.db.transaction(() => {
+      const run = this.db.transaction((lookup: boolean) => {
         const row = this.stmts.logByOrigin.get(origin) as Row | undefined;
         if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
         const head = headOf(row);
         const existing = new Map<string, ExistingEntry>();
-        for (const eid of eids) {
+        for (const eid of lookup ? eids : []) {
           const r = this.stmts.eid.get(head.logId, eid) as unknown[] | undefined;
           if (r) existing.set(eid, { seq: r[0] as number, leafHash: r[1] as Buffer, eid });
         }
@@ -310,7 +310,16 @@ export class SqliteStore implements AuditStore {
         this.write(head, p);
         return result;
       });
-      return Promise.resolve(run.immediate());
+      // Re-sent event ids are rare: insert without looking them up, and only when the unique
+      // index refuses one (the whole transaction rolls back) plan again knowing what is stored.
+      let result: T;
+      try {
+        result = run.immediate(false);
+      } catch (e) {
+        if (!isEidConflict(e)) throw e;
+        result = run.immediate(true);
+      }
+      return Promise.resolve(result);
     } catch (e) {
       if (e instanceof AuditError) return Promise.reject(e);
       return Promise.reject(
@@ -592,6 +601,13 @@ export class SqliteStore implements AuditStore {
     if (this.db.open) this.db.close();
     return Promise.resolve();
   }
+}
+
+function isEidConflict(e: unknown): boolean {
+  return (
+    (e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+    (e as Error).message.includes('entries.log_id, entries.eid')
+  );
 }
 
 function checkpointOf(r: Row): CheckpointRow {
