@@ -100,32 +100,39 @@ function tokensOf(pointer: string): string[] {
  * // [{ pointer: '', value: { type: 'x.a', action: { type: 't' } } }, { pointer: '/action/params', value: { q: 1 } }]
  */
 export function splitEvent(event: Record<string, unknown>, pointers: readonly string[]): DisclosurePart[] {
-  const rest: Record<string, unknown> = { ...event };
+  let rest: Record<string, unknown> = event;
   const parts: DisclosurePart[] = [];
   for (const pointer of pointers) {
     const tokens = tokensOf(pointer);
     if (tokens.length === 0) continue;
-    // Copy along the path so the caller's object is untouched.
-    let node: Record<string, unknown> = rest;
-    let ok = true;
+    // Find the value first; most sensitive pointers are absent from most events.
+    const path: Record<string, unknown>[] = [rest];
+    let node = rest;
     for (let i = 0; i < tokens.length - 1; i++) {
-      const key = tokens[i] as string;
-      const child = node[key];
-      if (typeof child !== 'object' || child === null || Array.isArray(child)) {
-        ok = false;
-        break;
-      }
-      const copy = { ...(child as Record<string, unknown>) };
-      node[key] = copy;
-      node = copy;
+      const child = node[tokens[i] as string];
+      if (typeof child !== 'object' || child === null || Array.isArray(child)) break;
+      node = child as Record<string, unknown>;
+      path.push(node);
     }
     const last = tokens[tokens.length - 1] as string;
-    if (!ok || !(last in node) || node[last] === undefined) continue;
+    if (path.length !== tokens.length || node[last] === undefined || !Object.hasOwn(node, last)) continue;
     parts.push({ pointer, value: node[last] });
-    delete node[last];
+    // Copy along the path, leaving the caller's objects untouched (no `delete`: it would turn
+    // the copies into slow dictionary objects).
+    let replacement = without(node, last);
+    for (let i = path.length - 2; i >= 0; i--) {
+      replacement = { ...path[i], [tokens[i] as string]: replacement };
+    }
+    rest = replacement;
   }
-  parts.unshift({ pointer: '', value: rest });
+  parts.unshift({ pointer: '', value: rest === event ? { ...event } : rest });
   return parts;
+}
+
+function without(obj: Record<string, unknown>, key: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj)) if (k !== key) out[k] = obj[k];
+  return out;
 }
 
 /**
