@@ -12,7 +12,18 @@ import type { WireReply, WireRequest } from './worker-appender.js';
 
 const port = parentPort;
 if (!port) throw new Error('append-worker runs as a worker thread');
-const store = await openStore((workerData as { path: string }).path);
+let store: Awaited<ReturnType<typeof openStore>>;
+try {
+  store = await openStore((workerData as { path: string }).path);
+} catch (e) {
+  // Tell the caller why, then end: it keeps appending on its own connection.
+  port.postMessage({
+    id: 0,
+    ok: false,
+    error: { code: 'store_failure', message: e instanceof Error ? e.message : String(e) },
+  } satisfies WireReply);
+  process.exit(1);
+}
 
 port.on('message', (m: WireRequest) => {
   if (m.op === 'close') {

@@ -63,25 +63,15 @@ export class WorkerAppender {
     // From source (tests, tsx) the worker is TypeScript: register tsx inside it first.
     const worker = self.pathname.endsWith('.ts')
       ? new Worker(
+          // A load error must end the thread (an 'error' event), not leave it idle.
           `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(
             new URL('./append-worker.ts', self).href,
-          )}); });`,
+          )}); }).catch((e) => setImmediate(() => { throw e; }));`,
           { eval: true, workerData: { path: this.path } },
         )
       : new Worker(new URL('./append-worker.js', self), { workerData: { path: this.path } });
     worker.unref();
     this.worker = worker;
-    worker.on('message', (m: WireReply) => {
-      if (m.id === 0) {
-        this.isReady = !this.closed;
-        return;
-      }
-      const w = this.waiters.get(m.id);
-      if (!w) return;
-      this.waiters.delete(m.id);
-      if (this.waiters.size === 0) worker.unref();
-      w.resolve(m);
-    });
     const fail = (e: unknown) => {
       const wasReady = this.isReady;
       this.isReady = false;
@@ -90,16 +80,23 @@ export class WorkerAppender {
       // is not retried: appends stay on the caller's connection.
       this.started = !wasReady;
       if (!wasReady) this.onStartFailure?.(e);
-      const err = new AuditError(
-        'store_failure',
-        `write thread stopped: ${(e as Error).message ?? String(e)}`,
-        {
-          cause: e,
-        },
-      );
+      const why = e instanceof Error ? e.message : String(e);
+      const err = new AuditError('store_failure', `write thread stopped: ${why}`, { cause: e });
       for (const w of this.waiters.values()) w.reject(err);
       this.waiters.clear();
     };
+    worker.on('message', (m: WireReply) => {
+      if (m.id === 0) {
+        if (m.ok) this.isReady = !this.closed;
+        else fail(new Error(m.error?.message ?? 'the write thread could not start'));
+        return;
+      }
+      const w = this.waiters.get(m.id);
+      if (!w) return;
+      this.waiters.delete(m.id);
+      if (this.waiters.size === 0) worker.unref();
+      w.resolve(m);
+    });
     worker.on('error', fail);
     worker.on('exit', (code) => {
       if (this.worker === worker) fail(new Error(`exit code ${code}`));
@@ -109,6 +106,10 @@ export class WorkerAppender {
   private call(req: WireRequest): Promise<WireReply> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new AuditError('store_failure', 'write thread is not running'));
+    return this.callOn(worker, req);
+  }
+
+  private callOn(worker: Worker, req: WireRequest): Promise<WireReply> {
     return new Promise<WireReply>((resolve, reject) => {
       this.waiters.set(req.id, { resolve, reject });
       // Keep the process alive while a batch is in flight (fire-and-forget events included).
@@ -149,15 +150,26 @@ export class WorkerAppender {
   /** Closes the thread's connection and ends it. */
   async close(): Promise<void> {
     this.closed = true;
+    const wasReady = this.isReady;
     this.isReady = false;
     const worker = this.worker;
     if (!worker) return;
-    try {
-      await this.call({ op: 'close', id: this.nextId++ });
-    } catch {
-      // Already gone: nothing to close.
-    }
     this.worker = null;
+    if (wasReady) {
+      // Let it close its connection; a thread that does not answer is ended anyway.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.callOn(worker, { op: 'close', id: this.nextId++ }),
+          new Promise((r) => (timer = setTimeout(r, 5000))),
+        ]);
+      } catch {
+        // Already gone: nothing to close.
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     await worker.terminate();
+    this.waiters.clear();
   }
 }

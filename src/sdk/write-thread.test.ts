@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AuditError } from '../errors.js';
 import { sampleEvent, tempDir } from '../../test/integration/helpers.js';
 import { openAuditTrail, type AuditTrail } from './audit-trail.js';
-import type { WorkerAppender } from './worker-appender.js';
+import { WorkerAppender } from './worker-appender.js';
 
 function appenderOf(trail: AuditTrail): WorkerAppender {
   const a = (trail as unknown as { appender: WorkerAppender | null }).appender;
@@ -82,6 +83,28 @@ describe('write thread', () => {
     // then in the log once, and re-sending it is answered as a duplicate.
     assert.ok(again.size >= acknowledged.length + 1);
     await again.close();
+  });
+
+  it('falls back to the calling thread, reporting once, when the thread cannot open the database', async () => {
+    const failures: unknown[] = [];
+    // A regular file where the database's directory should be.
+    const file = join(tempDir(), 'not-a-dir');
+    writeFileSync(file, '');
+    const a = new WorkerAppender(join(file, 'sub', 'audit.db'), (e) => failures.push(e));
+    const deadline = Date.now() + 30_000;
+    while (failures.length === 0 && Date.now() < deadline) {
+      assert.equal(a.ready, false);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(failures.length, 1);
+    assert.match(String(failures[0]), /ENOTDIR/);
+    // Asking again does not start another thread.
+    for (let i = 0; i < 5; i++) {
+      assert.equal(a.ready, false);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(failures.length, 1);
+    await a.close();
   });
 
   it('is not used for an in-memory database or when turned off', async () => {
