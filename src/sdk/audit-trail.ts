@@ -168,17 +168,10 @@ export class AuditTrail {
       store.kind === 'sqlite' &&
       store.location !== undefined &&
       store.location !== ':memory:'
-        ? new WorkerAppender(store.location, (e) =>
-            this.reportError(
-              new AuditError(
-                'store_failure',
-                `write thread unavailable, writing on this thread: ${String(e)}`,
-                {
-                  cause: e,
-                },
-              ),
-            ),
-          )
+        ? new WorkerAppender(store.location, (e) => {
+            const why = `write thread unavailable, writing on this thread: ${String(e)}`;
+            this.reportError(new AuditError('store_failure', why, { cause: e }));
+          })
         : null;
     this.writer = new BatchingWriter<PreparedEvent, Receipt>({
       flush: (items) => this.commit(items),
@@ -538,7 +531,6 @@ export class AuditTrail {
     if (this.closed) return;
     try {
       await this.writer.close();
-      await this.appender?.close();
       const latest = await this.store.latestCheckpoint(this.head.logId);
       const head = await this.store.getLog(this.origin);
       if (head && head.size > 0 && (!latest || latest.size < head.size)) await this.checkpoint();

@@ -100,4 +100,31 @@ describe('BatchingWriter', () => {
     await closing;
     assert.deepEqual(g.calls.at(-1)!.items, [1], 'retried, not dropped');
   });
+  it('keeps arrival order when two batches in flight fail, so flush still waits for the first items', async () => {
+    const g = gatedFlush();
+    const w = new BatchingWriter<number, number>({
+      flush: g.flush,
+      maxBatch: 2,
+      maxInFlight: 2,
+      onError: () => undefined,
+    });
+    for (const i of [1, 2, 3, 4]) w.enqueue(i);
+    await tick();
+    // The earlier batch fails first, then the later one (whose items go back in front).
+    g.calls[0]!.release(new Error('disk full'));
+    await tick();
+    g.calls[1]!.release(new Error('disk full'));
+    await tick();
+    assert.equal(w.pending, 4);
+    let flushed = false;
+    const f = w.flush().then(() => (flushed = true));
+    await tick();
+    assert.deepEqual(g.calls[2]?.items, [1, 2], 'the earliest items are retried first');
+    g.calls[2]!.release();
+    await tick();
+    assert.equal(flushed, false, 'items 3 and 4 came before the flush too');
+    g.calls[3]!.release();
+    await f;
+    assert.deepEqual(g.calls[3]!.items, [3, 4]);
+  });
 });

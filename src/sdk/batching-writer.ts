@@ -186,7 +186,8 @@ export class BatchingWriter<T, R> {
       }
       if (keep.length > 0) {
         // Fire-and-forget events are never dropped: put them back and retry with back-off.
-        this.queue.unshift(...keep);
+        // In arrival order, also when another batch failed meanwhile (flush relies on it).
+        this.queue = keep.concat(this.queue).sort((a, b) => a.n - b.n);
         this.options.onError?.(e);
         this.retryDelay = Math.min(5000, this.retryDelay === 0 ? 50 : this.retryDelay * 2);
         if (this.retryTimer) clearTimeout(this.retryTimer);
