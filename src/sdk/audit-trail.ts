@@ -18,7 +18,7 @@ import { planAppend, type Receipt } from './append-plan.js';
 import { BatchingWriter } from './batching-writer.js';
 import { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
-import { WorkerAppender } from './worker-appender.js';
+import { acquireWriteThread, type WorkerAppender } from './worker-appender.js';
 
 export const DEFAULT_DB = './.auditrail/audit.db';
 export const DEFAULT_LOG = 'default';
@@ -148,6 +148,7 @@ export class AuditTrail {
   /** Expanded full tiles of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
   private readonly appender: WorkerAppender | null;
+  private readonly releaseThread: (() => Promise<void>) | null;
 
   /** @internal use {@link openAuditTrail}. */
   constructor(
@@ -162,17 +163,19 @@ export class AuditTrail {
     this.head = head;
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
-    this.appender =
+    const thread =
       ownsStore &&
       options.writeThread !== false &&
       store.kind === 'sqlite' &&
       store.location !== undefined &&
       store.location !== ':memory:'
-        ? new WorkerAppender(store.location, (e) => {
+        ? acquireWriteThread(store.location, (e) => {
             const why = `write thread unavailable, writing on this thread: ${String(e)}`;
             this.reportError(new AuditError('store_failure', why, { cause: e }));
           })
         : null;
+    this.appender = thread?.appender ?? null;
+    this.releaseThread = thread?.release ?? null;
     this.writer = new BatchingWriter<PreparedEvent, Receipt>({
       flush: (items) => this.commit(items),
       maxBatch: options.maxBatch ?? 256,
@@ -537,7 +540,7 @@ export class AuditTrail {
     } finally {
       this.closed = true;
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-      await this.appender?.close();
+      await this.releaseThread?.();
       if (this.ownsStore) await this.store.close();
     }
   }

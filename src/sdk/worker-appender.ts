@@ -40,11 +40,19 @@ export class WorkerAppender {
   private nextId = 1;
   private readonly waiters = new Map<number, Waiter>();
 
+  /** Told when the thread cannot start (appends then stay on the callers' threads). */
+  readonly startFailureListeners = new Set<(e: unknown) => void>();
+
   constructor(
     private readonly path: string,
-    /** Told when the thread cannot start (appends then stay on the caller's thread). */
-    private readonly onStartFailure?: (e: unknown) => void,
-  ) {}
+    onStartFailure?: (e: unknown) => void,
+  ) {
+    if (onStartFailure) this.startFailureListeners.add(onStartFailure);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /** True when appends can go to the write thread; starts it on first ask. */
   get ready(): boolean {
@@ -79,7 +87,7 @@ export class WorkerAppender {
       // A thread that died while working is replaced on a later batch; one that never came up
       // is not retried: appends stay on the caller's connection.
       this.started = !wasReady;
-      if (!wasReady) this.onStartFailure?.(e);
+      if (!wasReady) for (const l of this.startFailureListeners) l(e);
       const why = e instanceof Error ? e.message : String(e);
       const err = new AuditError('store_failure', `write thread stopped: ${why}`, { cause: e });
       for (const w of this.waiters.values()) w.reject(err);
@@ -172,4 +180,37 @@ export class WorkerAppender {
     await worker.terminate();
     this.waiters.clear();
   }
+}
+
+const shared = new Map<string, { appender: WorkerAppender; users: number }>();
+
+/**
+ * The write thread of a database file, shared by every trail of this process on that file: one
+ * thread and one connection per file, however many tenant logs it holds. The last `release`
+ * ends the thread.
+ */
+export function acquireWriteThread(
+  path: string,
+  onStartFailure: (e: unknown) => void,
+): { appender: WorkerAppender; release: () => Promise<void> } {
+  let entry = shared.get(path);
+  if (!entry || entry.appender.isClosed) {
+    entry = { appender: new WorkerAppender(path), users: 0 };
+    shared.set(path, entry);
+  }
+  const e = entry;
+  e.users++;
+  e.appender.startFailureListeners.add(onStartFailure);
+  let released = false;
+  return {
+    appender: e.appender,
+    release: async () => {
+      if (released) return;
+      released = true;
+      e.appender.startFailureListeners.delete(onStartFailure);
+      if (--e.users > 0) return;
+      if (shared.get(path) === e) shared.delete(path);
+      await e.appender.close();
+    },
+  };
 }

@@ -52,6 +52,29 @@ describe('write thread', () => {
     await again.close();
   });
 
+  it('is shared by the trails of one database file, and ends with the last of them', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const acme = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const globex = await openAuditTrail({ tenant: 'globex', db, checkpointIntervalMs: 0 });
+    const a = appenderOf(acme);
+    assert.equal(appenderOf(globex), a, 'one thread for the file');
+    await untilReady(a);
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? acme : globex).record(sampleEvent(i, `s-${i % 2}`))),
+    );
+    await acme.close();
+    assert.equal(a.isClosed, false, 'still used by the other trail');
+    await Promise.all(Array.from({ length: 50 }, (_, i) => globex.record(sampleEvent(500 + i))));
+    await globex.close();
+    assert.equal(a.isClosed, true);
+    for (const tenant of ['acme', 'globex']) {
+      const t = await openAuditTrail({ tenant, db, writeThread: false });
+      assert.equal(t.size, tenant === 'acme' ? 100 : 150);
+      assert.equal((await t.verify()).ok, true);
+      await t.close();
+    }
+  });
+
   it('rejects the batches in flight when the thread dies, then keeps recording', async () => {
     const db = join(tempDir(), 'audit.db');
     const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
