@@ -4,6 +4,7 @@
  * runs; outcome queued), and the throughput of 64 concurrent agents with intent, decision and
  * outcome all durable.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { openAuditTrail, type AuditEvent } from '../../src/index.js';
 import { benchPolicyEvaluation } from '../../src/policy/bench.js';
@@ -75,6 +76,7 @@ addBenchmark({
     const seconds = ctx.scale(3, 10);
     let done = 0;
     const end = performance.now() + seconds * 1000;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(
       agents.map(async (g, a) => {
@@ -85,6 +87,8 @@ addBenchmark({
       }),
     );
     const perSecond = done / ((performance.now() - t0) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuPerAction = (cpu.user + cpu.system) / done;
     await trail.close();
 
     // The floor under both figures on this machine: the rows of guarded no-ops (intent,
@@ -100,6 +104,20 @@ addBenchmark({
       floorSamples[i] = performance.now() - t;
     });
     floorDb.close();
+    // What must be durable before the tool runs: the intent and decision rows alone.
+    const preDb = openPlainSqlite(join(ctx.tmpDir, 'guard-floor-pre.db'));
+    const insertPre = rowInserter(preDb);
+    const prePlans = await plannedBatches(
+      events.filter((e) => e.type === 'action.intent' || e.type === 'policy.decision'),
+      2,
+    );
+    const preSamples = new Float64Array(prePlans.length);
+    prePlans.forEach((plan, i) => {
+      const t = performance.now();
+      insertPre(plan);
+      preSamples[i] = performance.now() - t;
+    });
+    preDb.close();
     const parDb = openPlainSqlite(join(ctx.tmpDir, 'guard-floor-par.db'));
     const insertPar = rowInserter(parDb);
     // 64 agents, each with one step waiting: about 96 events per transaction.
@@ -125,6 +143,18 @@ addBenchmark({
         note: '64 agents; intent, decision, outcome durable',
       },
       {
+        name: 'guard.cpu_per_action',
+        value: cpuPerAction,
+        unit: 'µs',
+        note: `CPU of all threads per action in the 64-agent run (${cores()} cores)`,
+      },
+      {
+        name: 'guard.floor_pre_commit_p50',
+        value: percentile(preSamples, 0.5),
+        unit: 'ms',
+        note: "an action's intent and decision as plain rows, one commit",
+      },
+      {
         name: 'guard.floor_commit_p50',
         value: percentile(floorSamples, 0.5),
         unit: 'ms',
@@ -139,6 +169,10 @@ addBenchmark({
     ];
   },
 });
+
+function cores(): number {
+  return availableParallelism();
+}
 
 /** The events `n` guarded no-ops record (intent, decision, outcome), as a producer sent them. */
 async function guardedEvents(policy: ReturnType<typeof parsePolicy>, n: number): Promise<AuditEvent[]> {
