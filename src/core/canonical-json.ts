@@ -65,14 +65,14 @@ function write(value: unknown, depth: number): string {
       }
       const obj = value as Record<string, unknown>;
       // Default sort compares UTF-16 code units, exactly what RFC 8785 §3.2.3 asks.
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
+      const keys = Object.keys(obj).sort();
       let out = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
-        if (i > 0) out += ',';
-        out += write(k, depth + 1) + ':' + write(obj[k], depth + 1);
+        const v = obj[k];
+        if (v === undefined) continue;
+        if (out.length > 1) out += ',';
+        out += write(k, depth + 1) + ':' + write(v, depth + 1);
       }
       return out + '}';
     }

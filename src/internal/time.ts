@@ -8,8 +8,23 @@
 export function formatTs(epochMs: number): string {
   const ms = Math.floor(epochMs);
   const micros = Math.floor((epochMs - ms) * 1000);
-  const iso = new Date(ms).toISOString(); // 2025-11-22T14:35:11.123Z
+  const iso = isoTime(ms); // 2025-11-22T14:35:11.123Z
   return `${iso.slice(0, 23)}${String(micros).padStart(3, '0')}Z`;
+}
+
+let isoMs = Number.NaN;
+let isoText = '';
+
+/**
+ * `new Date(ms).toISOString()` for an integer epoch millisecond, remembered for the last one
+ * asked (events recorded in the same millisecond share it; formatting a Date is not free).
+ */
+export function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
 }
 
 const TS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;

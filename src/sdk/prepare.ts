@@ -12,6 +12,7 @@ import { MAX_EVENT_BYTES } from '../event/schema.js';
 import type { AuditEvent } from '../event/types.js';
 import { validateEvent } from '../event/validate.js';
 import { randomBytesFast, uuidv7 } from '../internal/ids.js';
+import { isoTime } from '../internal/time.js';
 import type { Redactor } from '../redact/index.js';
 import type { IndexRow } from '../store/store.js';
 
@@ -54,12 +55,13 @@ const LEVEL_BY_PREFIX: Record<string, 'pipeline' | 'agent' | 'decision'> = {
 export function prepareEvent(input: unknown, options: PrepareOptions): PreparedEvent {
   validateEvent(input);
   const now = options.now ?? Date.now;
+  const dot = input.type.indexOf('.');
   const base: AuditEvent & { event_id: string } = {
     ...input,
     event_id: input.event_id ?? uuidv7(now()),
     tenant: input.tenant ?? options.tenant,
-    time: input.time ?? new Date(now()).toISOString(),
-    level: input.level ?? LEVEL_BY_PREFIX[input.type.split('.')[0] ?? ''] ?? 'pipeline',
+    time: input.time ?? isoTime(now()),
+    level: input.level ?? LEVEL_BY_PREFIX[dot < 0 ? input.type : input.type.slice(0, dot)] ?? 'pipeline',
     schema_version: 1,
   };
   if (base.tenant !== options.tenant) {
