@@ -146,7 +146,7 @@ addBenchmark({
         name: 'guard.cpu_per_action',
         value: cpuPerAction,
         unit: 'µs',
-        note: `CPU of all threads per action in the 64-agent run (${cores()} cores)`,
+        note: `CPU of all threads per action in the 64-agent run (${availableParallelism()} cores)`,
       },
       {
         name: 'guard.floor_pre_commit_p50',
@@ -169,10 +169,6 @@ addBenchmark({
     ];
   },
 });
-
-function cores(): number {
-  return availableParallelism();
-}
 
 /** The events `n` guarded no-ops record (intent, decision, outcome), as a producer sent them. */
 async function guardedEvents(policy: ReturnType<typeof parsePolicy>, n: number): Promise<AuditEvent[]> {
