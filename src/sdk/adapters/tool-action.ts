@@ -47,6 +47,28 @@ export function toolAction(name: string, input: unknown, options: ToolActionOpti
   return out;
 }
 
+/** A tool call as agent frameworks describe one: the tool's name and the arguments the model sent. */
+export interface ToolCallInput {
+  name: string;
+  args?: unknown;
+  id?: string;
+}
+
+/**
+ * The action a framework's tool call is, as the policy sees it: `{ type: 'tool:<name>', params:
+ * args }` unless `options.actions` maps the tool otherwise. Every adapter uses this mapping; call
+ * it to govern a framework auditrail has no adapter for, so its calls match the same policy.
+ *
+ * @example
+ * const action = toolCallToAction({ name: 'refund', args: { order: '1042', amount: 120 } });
+ * // { type: 'tool:refund', params: { order: '1042', amount: 120 } }
+ * const decision = await governor.decide(action);
+ * if (decision.decision === 'allow') await governor.execute(decision, action, () => refund('1042', 120));
+ */
+export function toolCallToAction(call: ToolCallInput, options: ToolActionOptions = {}): ActionSpec {
+  return toolAction(call.name, call.args, options);
+}
+
 /** One tool call's decision, kept between the framework's approval check and its execution. */
 export type CachedDecision =
   { action: ActionSpec; decision: Decision } | { action: ActionSpec; error: unknown };
