@@ -10,7 +10,7 @@
  */
 import { ToolMessage } from '@langchain/core/messages';
 import { interrupt, isGraphInterrupt, type Command } from '@langchain/langgraph';
-import { createMiddleware } from 'langchain';
+import { createMiddleware, type AgentMiddleware } from 'langchain';
 import type { Actor } from '../../event/types.js';
 import type { PolicyBundle } from '../../policy/index.js';
 import type { ApprovalRequestInfo } from '../approvals.js';
@@ -195,7 +195,7 @@ function refusalMessage(call: CallLike, text: string): ToolMessage {
  *   }), config);
  * }
  */
-export function auditrailMiddleware(options: AuditrailMiddlewareOptions) {
+export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentMiddleware {
   const governor = governorOf(options);
   const trail = governor.options.trail;
   const cache = new DecisionCache();
