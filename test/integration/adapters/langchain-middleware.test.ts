@@ -228,6 +228,51 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'denied');
   });
 
+  it('two calls paused in one turn are answered by interrupt id: one approved runs, one rejected does not', async () => {
+    s = await setup();
+    const ran: string[] = [];
+    const model = fakeModel()
+      .respondWithTools([
+        { id: 'call-1', name: 'refund', args: { order: '1', amount: 200 } },
+        { id: 'call-2', name: 'refund', args: { order: '2', amount: 300 } },
+      ])
+      .respond(new AIMessage('done'));
+    const agent = createAgent({
+      model,
+      tools: makeTools(ran),
+      middleware: [governed()],
+      checkpointer: new MemorySaver(),
+    });
+    const config = { configurable: { thread_id: 't-two' } };
+    const first = (await agent.invoke(
+      { messages: [{ role: 'user', content: 'refund both' }] },
+      config,
+    )) as AgentResult;
+    const interrupts = first.__interrupt__ ?? [];
+    assert.equal(interrupts.length, 2);
+    const answers: Record<string, unknown> = {};
+    for (const { id, value } of interrupts) {
+      assert.ok(id !== undefined && isApprovalInterrupt(value));
+      const approve = (value.params as { order: string }).order === '1';
+      answers[id] = {
+        decision: approve ? 'approve' : 'reject',
+        approver: 'finance_lead',
+        request_id: value.request_id,
+      };
+    }
+    const done = (await agent.invoke(new Command({ resume: answers }), config)) as AgentResult;
+    assert.deepEqual(ran, ['refund']);
+    const replies = done.messages.filter((m) => m.getType() === 'tool').map((m) => m.text);
+    assert.equal(replies.length, 2);
+    assert.ok(replies.includes('refunded 1'));
+    assert.ok(replies.some((t) => /^Not run: approval apr_\S+ rejected by finance_lead$/.test(t)));
+    const log = await events(s.trail);
+    assert.equal(log.filter((e) => e.type === 'action.intent').length, 2, 'each call decided once');
+    assert.equal(log.filter((e) => e.type === 'approval.granted').length, 1);
+    assert.equal(log.filter((e) => e.type === 'approval.denied').length, 1);
+    assert.equal(log.filter((e) => e.type === 'action.succeeded').length, 1);
+  });
+
   it('an approval by someone the rule does not name is refused, and the refused attempt is recorded', async () => {
     s = await setup();
     const ran: string[] = [];
