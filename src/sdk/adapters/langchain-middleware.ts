@@ -175,7 +175,7 @@ function refusalMessage(call: CallLike, text: string): ToolMessage {
  * decision is recorded as `approval.granted` / `approval.denied` by the named approver (who must
  * be one the rule names), then the grant is used once for this call. A resume that cannot be
  * recorded — an approver the rule does not name, another request's id, a malformed value — is
- * refused, and the refused attempt is recorded (`action.failed`, outcome `blocked`).
+ * refused, and the refused attempt is recorded (`action.cancelled`, outcome `blocked`).
  *
  * A checkpointer is required (LangGraph's rule for interrupts). Paused calls are remembered per
  * thread and tool call id in this process; after a restart a resumed call is decided again.
@@ -228,7 +228,7 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
     let text = `Not run: ${why}`;
     try {
       await trail.record({
-        type: 'action.failed',
+        type: 'action.cancelled',
         actor: o.actor,
         ...(o.session_id ? { session_id: o.session_id } : {}),
         ...(o.run_id ? { run_id: o.run_id } : {}),

@@ -199,6 +199,7 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
       'used',
       'the grant is used once',
     );
+    assert.equal((await s.trail.verify()).ok, true);
   });
 
   it('resumed with a rejection, the tool does not run and approval.denied names the approver', async () => {
@@ -286,7 +287,7 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     );
     const log = await events(s.trail);
     assert.equal(log.filter((e) => e.type === 'approval.granted').length, 0);
-    const refused = only(log, 'action.failed');
+    const refused = only(log, 'action.cancelled');
     assert.equal(refused.outcome?.status, 'blocked');
     assert.equal(refused.approval?.request_id, paused.request_id);
     assert.equal(refused.parent_event_id, only(log, 'action.intent').event_id);
@@ -316,7 +317,7 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     );
     const log = await events(s.trail);
     assert.equal(log.filter((e) => e.type === 'approval.granted').length, 0);
-    const refused = only(log, 'action.failed');
+    const refused = only(log, 'action.cancelled');
     assert.equal(refused.outcome?.status, 'blocked');
     assert.equal(refused.approval?.request_id, pausedA.request_id);
     assert.deepEqual(refused.metadata?.['resume'], {
@@ -326,6 +327,7 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     });
     assert.equal((await s.governor.approvals.get(pausedA.request_id))?.status, 'pending');
     assert.equal((await s.governor.approvals.get(pausedB.request_id))?.status, 'pending');
+    assert.equal((await s.trail.verify()).ok, true);
   });
 
   it('a resume value that is not an approval decision is refused and recorded', async () => {
@@ -336,7 +338,7 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     const done = await agent.resume('t-bad', { approved: true });
     assert.deepEqual(ran, []);
     assert.match(toolReply(done).text, /is not an approval decision/);
-    const refused = only(await events(s.trail), 'action.failed');
+    const refused = only(await events(s.trail), 'action.cancelled');
     assert.equal(refused.approval?.request_id, paused.request_id);
     assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'pending');
   });
@@ -357,6 +359,7 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     const granted = only(await events(s.trail), 'approval.granted');
     assert.equal(granted.approval?.request_id, paused.request_id);
     assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'used');
+    assert.equal((await s.trail.verify()).ok, true);
   });
 
   it('builds its own governor from trail and policy, and maps calls with toolToAction', async () => {
