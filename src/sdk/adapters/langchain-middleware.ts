@@ -187,13 +187,13 @@ function refusalMessage(call: CallLike, text: string): ToolMessage {
  * });
  * const config = { configurable: { thread_id: 'order-1042' } };
  * let result = await agent.invoke({ messages: [{ role: 'user', content: 'Refund order 1042' }] }, config);
- * for (const { value } of result.__interrupt__ ?? []) {
- *   if (!isApprovalInterrupt(value)) continue;
+ * const answers: Record<string, ApprovalResume> = {};
+ * for (const { id, value } of result.__interrupt__ ?? []) {
+ *   if (id === undefined || !isApprovalInterrupt(value)) continue;
  *   const ok = await askAHuman(value); // your UI
- *   result = await agent.invoke(new Command({
- *     resume: { decision: ok ? 'approve' : 'reject', approver: currentUser.id, request_id: value.request_id },
- *   }), config);
+ *   answers[id] = { decision: ok ? 'approve' : 'reject', approver: currentUser.id, request_id: value.request_id };
  * }
+ * result = await agent.invoke(new Command({ resume: answers }), config); // one answer per paused call
  */
 export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentMiddleware {
   const governor = governorOf(options);
@@ -245,7 +245,9 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
         },
       });
     } catch (e) {
-      text += ` (and the refusal could not be recorded: ${(e as Error).message})`;
+      // The model reads this text: say that the record failed, not the store's error.
+      text += ' (the refusal could not be recorded)';
+      process.emitWarning(`auditrail: a refused LangChain resume was not recorded: ${(e as Error).message}`);
     }
     return refusalMessage(call, text);
   }
