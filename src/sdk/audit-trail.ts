@@ -1,6 +1,7 @@
 import { basename, dirname, join } from 'node:path';
-import { openCheckpoint, signCheckpoint } from '../core/checkpoint.js';
-import { parseVerifierKey } from '../core/note.js';
+import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../core/checkpoint.js';
+import type { ConsistencyBundle } from '../core/consistency.js';
+import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
 import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
 import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
@@ -529,6 +530,43 @@ export class AuditTrail {
     return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
   }
 
+  /**
+   * A consistency proof file (`auditrail-consistency/v1`) from a checkpoint saved earlier to the
+   * latest stored one, for `verifyConsistency()` / `auditrail verify-consistency --proof`. Signs
+   * nothing. Throws AuditError('invalid_argument') for a note that is not a checkpoint of this
+   * log, 'conflict' when the latest checkpoint is smaller than the saved one.
+   *
+   * @example
+   * const bundle = await trail.proveConsistencyFrom(readFileSync('march.checkpoint', 'utf8'));
+   * verifyConsistency(readFileSync('march.checkpoint', 'utf8'), bundle.checkpoint, bundle.proof, vkey).ok;
+   */
+  async proveConsistencyFrom(oldCheckpoint: string): Promise<ConsistencyBundle> {
+    let old;
+    try {
+      old = peekCheckpoint(oldCheckpoint);
+    } catch (e) {
+      throw new AuditError('invalid_argument', `not a signed checkpoint: ${(e as Error).message}`, { cause: e });
+    }
+    if (old.origin !== this.origin)
+      throw new AuditError('invalid_argument', `the checkpoint is of ${old.origin}, not ${this.origin}`);
+    const latest = await this.store.latestCheckpoint(this.head.logId);
+    if (!latest || latest.size < old.size) {
+      throw new AuditError(
+        'conflict',
+        `the latest checkpoint of ${this.origin} has size ${latest?.size ?? 0}, smaller than the saved one (${old.size})`,
+      );
+    }
+    return {
+      format: 'auditrail-consistency/v1',
+      log: this.origin,
+      old_size: old.size,
+      new_size: latest.size,
+      proof: await this.proveConsistency(old.size, latest.size),
+      checkpoint: latest.note,
+      verifier_key: this.verifierKey(),
+    };
+  }
+
   /** Flushes, publishes a final checkpoint if the log grew, and closes the store if it owns it. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -574,6 +612,9 @@ export async function verifyStoredLog(
       );
     }
   });
+  // Another log's key would make every checkpoint look forged: say what is actually wrong.
+  const mismatch = trustedKeyMismatch(origin, verifiers, () => keys.verifier(origin));
+  if (mismatch !== undefined) throw new AuditError('key_failure', mismatch);
   if (verifiers.length === 0) {
     const local = keys.verifier(origin);
     if (local) verifiers.push(local);
