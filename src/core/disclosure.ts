@@ -60,7 +60,11 @@ export function disclosureDigest(disclosure: Uint8Array | string): string {
  * Reference tokens a pointer may not hold (after unescaping): JavaScript gives them special
  * meaning on plain objects, so a naive reassembly could reach `Object.prototype`.
  */
-export const FORBIDDEN_POINTER_TOKENS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export const FORBIDDEN_POINTER_TOKENS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);
 
 /**
  * Why `pointer` is not an acceptable disclosure pointer, or undefined when it is: `""` or an RFC

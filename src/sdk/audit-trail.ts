@@ -531,38 +531,66 @@ export class AuditTrail {
   }
 
   /**
-   * A consistency proof file (`auditrail-consistency/v1`) from a checkpoint saved earlier to the
-   * latest stored one, for `verifyConsistency()` / `auditrail verify-consistency --proof`. Signs
-   * nothing. Throws AuditError('invalid_argument') for a note that is not a checkpoint of this
-   * log, 'conflict' when the latest checkpoint is smaller than the saved one.
+   * A consistency proof file (`auditrail-consistency/v1`) from a checkpoint saved earlier to
+   * `newCheckpoint` (default: the latest stored one), for `verifyConsistency()` and
+   * `auditrail verify-consistency --proof`. Reads the sizes without checking signatures (the
+   * verifier does that) and signs nothing. Throws AuditError('invalid_argument') for a note that
+   * is not a checkpoint of this log, 'conflict' when the new checkpoint is smaller than the old
+   * one or larger than the log.
    *
    * @example
-   * const bundle = await trail.proveConsistencyFrom(readFileSync('march.checkpoint', 'utf8'));
-   * verifyConsistency(readFileSync('march.checkpoint', 'utf8'), bundle.checkpoint, bundle.proof, vkey).ok;
+   * const saved = readFileSync('march.checkpoint', 'utf8');
+   * const bundle = await trail.proveConsistencyFrom(saved);
+   * verifyConsistency(saved, bundle.checkpoint, bundle.proof, vkey).ok; // true if only appended
    */
-  async proveConsistencyFrom(oldCheckpoint: string): Promise<ConsistencyBundle> {
-    let old;
-    try {
-      old = peekCheckpoint(oldCheckpoint);
-    } catch (e) {
-      throw new AuditError('invalid_argument', `not a signed checkpoint: ${(e as Error).message}`, { cause: e });
-    }
-    if (old.origin !== this.origin)
-      throw new AuditError('invalid_argument', `the checkpoint is of ${old.origin}, not ${this.origin}`);
-    const latest = await this.store.latestCheckpoint(this.head.logId);
-    if (!latest || latest.size < old.size) {
+  async proveConsistencyFrom(oldCheckpoint: string, newCheckpoint?: string): Promise<ConsistencyBundle> {
+    await this.flush();
+    const peek = (which: string, note: string): { size: number } => {
+      let cp;
+      try {
+        cp = peekCheckpoint(note);
+      } catch (e) {
+        throw new AuditError(
+          'invalid_argument',
+          `${which} is not a signed checkpoint: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+      if (cp.origin !== this.origin)
+        throw new AuditError(
+          'invalid_argument',
+          `${which} is a checkpoint of ${cp.origin}, not of ${this.origin}`,
+        );
+      return cp;
+    };
+    const old = peek('the old checkpoint', oldCheckpoint);
+    const latest =
+      newCheckpoint === undefined ? await this.store.latestCheckpoint(this.head.logId) : undefined;
+    const note = newCheckpoint ?? latest?.note;
+    if (note === undefined) throw new AuditError('not_found', `${this.origin} has no checkpoint yet`);
+    const size = latest?.size ?? peek('the new checkpoint', note).size;
+    const head = (await this.store.getLog(this.origin))?.size ?? 0;
+    if (size < old.size) {
       throw new AuditError(
         'conflict',
-        `the latest checkpoint of ${this.origin} has size ${latest?.size ?? 0}, smaller than the saved one (${old.size})`,
+        `the new checkpoint has size ${size}, smaller than the old one (${old.size})`,
+      );
+    }
+    if (size > head) {
+      throw new AuditError(
+        'conflict',
+        `${this.origin} holds ${head} entries, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
       );
     }
     return {
       format: 'auditrail-consistency/v1',
       log: this.origin,
       old_size: old.size,
-      new_size: latest.size,
-      proof: await this.proveConsistency(old.size, latest.size),
-      checkpoint: latest.note,
+      new_size: size,
+      proof: await this.proveConsistency(old.size, size),
+      checkpoint: note,
       verifier_key: this.verifierKey(),
     };
   }
