@@ -290,8 +290,8 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
 const parsedKeys = new Map<string, NoteVerifier>();
 
 function parseVerifierKeyUncached(vkey: string): NoteVerifier {
-  if (typeof vkey !== 'string' || vkey.length > MAX_VKEY_LENGTH) {
-    throw new NoteError('malformed', 'verifier key must be a string of at most 4096 characters');
+  if (typeof vkey !== 'string' || exceedsUtf8Bytes(vkey, MAX_VKEY_LENGTH)) {
+    throw new NoteError('malformed', 'verifier key must be a string of at most 4096 bytes of UTF-8');
   }
   // The name has no '+', the hex ID neither; base64 may contain '+', so split twice only.
   const i = vkey.indexOf('+');

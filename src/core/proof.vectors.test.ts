@@ -90,6 +90,11 @@ describe('transparency-dev/merkle vectors', () => {
   };
 
   describe('consistency', () => {
+    it('every case listed as stricter exists and is accepted by the vectors', () => {
+      for (const name of Object.keys(STRICTER)) {
+        assert.equal(load<ConsistencyCase>(join(VECTORS, 'consistency', name)).wantErr, false, name);
+      }
+    });
     for (const file of consistency) {
       const c = load<ConsistencyCase>(file);
       const stricter = STRICTER[relative(join(VECTORS, 'consistency'), file)];

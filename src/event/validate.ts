@@ -53,16 +53,32 @@ function escapeToken(t: string): string {
   return t.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** Fast pass: true if some string or member name needs a closer look (no paths built). */
+function suspectText(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return SURROGATE.test(value);
+  if (typeof value !== 'object' || value === null || depth > MAX_WALK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (suspectText(v, depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (k === '__proto__' || SURROGATE.test(k)) return true;
+    if (suspectText((value as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
+}
+
 /**
  * Text the log could not commit to as shown: strings and member names with a lone surrogate
  * (no UTF-8 form, so the stored bytes would differ from the value the producer holds), and
  * members named `__proto__` (a JavaScript reader merging the event would change a prototype).
- * Returns one issue per field, with its JSON pointer.
+ * Returns one issue per field, with its JSON pointer. Runs only after {@link suspectText}.
  */
 function textIssues(value: unknown, path: string, depth: number, out: ValidationIssue[]): void {
   if (out.length >= 20 || depth > MAX_WALK_DEPTH) return;
   if (typeof value === 'string') {
-    if (SURROGATE.test(value) && hasLoneSurrogate(value))
+    if (hasLoneSurrogate(value))
       out.push({ field: path, rule: 'unicode', message: 'holds a lone surrogate (not valid Unicode text)' });
     return;
   }
@@ -77,7 +93,7 @@ function textIssues(value: unknown, path: string, depth: number, out: Validation
       out.push({ field, rule: 'name', message: 'is a member name JavaScript readers cannot hold safely' });
       continue;
     }
-    if (SURROGATE.test(k) && hasLoneSurrogate(k)) {
+    if (hasLoneSurrogate(k)) {
       out.push({ field, rule: 'unicode', message: 'is a member name with a lone surrogate' });
       continue;
     }
@@ -98,9 +114,11 @@ export function validateEvent(input: unknown): asserts input is AuditEvent {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError([{ field: '', rule: 'type', message: 'must be a JSON object' }]);
   }
-  const text: ValidationIssue[] = [];
-  textIssues(input, '', 0, text);
-  if (text.length > 0) throw new ValidationError(text);
+  if (suspectText(input, 0)) {
+    const text: ValidationIssue[] = [];
+    textIssues(input, '', 0, text);
+    if (text.length > 0) throw new ValidationError(text);
+  }
   if (quickCheck(input) || check(input)) return;
   const errors = check.errors ?? [];
   // `type` uses anyOf (known or x.*): report it once, clearly, instead of ajv's three sub-errors.
