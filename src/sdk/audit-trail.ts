@@ -536,7 +536,7 @@ export class AuditTrail {
    * `auditrail verify-consistency --proof`. Reads the sizes without checking signatures (the
    * verifier does that) and signs nothing. Throws AuditError('invalid_argument') for a note that
    * is not a checkpoint of this log, 'conflict' when the new checkpoint is smaller than the old
-   * one or larger than the log.
+   * one or larger than the log, 'key_failure' when the log's key is missing.
    *
    * @example
    * const saved = readFileSync('march.checkpoint', 'utf8');
@@ -584,6 +584,9 @@ export class AuditTrail {
         `${this.origin} holds ${head} entries, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
       );
     }
+    // Reading never creates a key: without one there is nothing the proof could be checked with.
+    if (!this.keys.hasKey())
+      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.keys.keyPath}`);
     return {
       format: 'auditrail-consistency/v1',
       log: this.origin,
