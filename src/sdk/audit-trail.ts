@@ -581,7 +581,7 @@ export class AuditTrail {
     if (size > head) {
       throw new AuditError(
         'conflict',
-        `${this.origin} holds ${head} entries, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
+        `${this.origin} holds ${head} entr${head === 1 ? 'y' : 'ies'}, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
       );
     }
     // Reading never creates a key: without one there is nothing the proof could be checked with.
