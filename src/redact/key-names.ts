@@ -114,6 +114,10 @@ const METADATA_AFTER: ReadonlySet<string> = new Set([
   'created',
   'updated',
   'version',
+  // Where a secret is read from, not the secret: `--password-file /run/pw`, `secret_path`.
+  'file',
+  'path',
+  'prompt',
 ]);
 
 // `token` preceded by one of these is a cursor, a tokenizer symbol or a count, not a credential.
