@@ -342,26 +342,35 @@ class Redaction {
   }
 
   private replace(text: string, ranges: number[]): string {
-    const kept = this.allowedRanges(text);
-    const spans: [number, number][] = [];
+    const kept = this.allowInside.length > 0 ? this.allowedRanges(text) : [];
+    // Flat arrays and one join: a text with many secrets must not cost an object per secret.
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let sorted = true;
     for (let i = 0; i < ranges.length; i += 2) {
       const start = ranges[i] as number;
       const end = ranges[i + 1] as number;
-      const secret = text.slice(start, end);
-      if (secret === REDACTED || this.allowExact.has(secret)) continue;
-      if (kept.some(([s, e]) => s <= start && end <= e)) continue;
-      spans.push([start, end]);
+      if (end - start === REDACTED.length && text.startsWith(REDACTED, start)) continue;
+      if (this.allowExact.size > 0 && this.allowExact.has(text.slice(start, end))) continue;
+      if (kept.length > 0 && kept.some(([s, e]) => s <= start && end <= e)) continue;
+      if (starts.length > 0 && start < (starts[starts.length - 1] as number)) sorted = false;
+      starts.push(start);
+      ends.push(end);
     }
-    if (spans.length === 0) return text;
-    spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    if (starts.length === 0) return text;
+    const order = sorted ? undefined : starts.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]!);
     // Overlapping or touching spans become one marker.
-    let out = '';
+    const parts: string[] = [];
     let at = -1;
-    for (const [start, end] of spans) {
-      if (start > at) out += text.slice(Math.max(at, 0), start) + REDACTED;
+    for (let k = 0; k < starts.length; k++) {
+      const i = order === undefined ? k : (order[k] as number);
+      const start = starts[i] as number;
+      const end = ends[i] as number;
+      if (start > at) parts.push(text.slice(Math.max(at, 0), start), REDACTED);
       if (end > at) at = end;
     }
-    return out + text.slice(at);
+    parts.push(text.slice(at));
+    return parts.join('');
   }
 
   private allowedRanges(text: string): [number, number][] {
