@@ -281,6 +281,13 @@ describe('secrets at rest', () => {
 
       // And the redacted records are there: the secrets were stored, as ***REDACTED***.
       const d = new Database(db, { readonly: true });
+      // The index column of the action's target holds the redacted form (a Telegram bot URL).
+      const telegram = d
+        .prepare("SELECT target FROM events WHERE target LIKE 'https://api.telegram.org/bot%'")
+        .pluck()
+        .all() as string[];
+      assert.ok(telegram.length > 0);
+      for (const t of telegram) assert.equal(t, 'https://api.telegram.org/bot***REDACTED***/sendMessage');
       const reasons = d
         .prepare('SELECT reason FROM approvals WHERE reason IS NOT NULL')
         .pluck()
