@@ -546,6 +546,7 @@ function lookAlikes(): LookAlike[] {
     { name: 'flag followed by the next flag', value: 'psql --password -h db.internal' },
     { name: 'flag with a placeholder', value: 'vault login -token $VAULT_TOKEN' },
     { name: 'password file flag', value: 'mysql --password-file /run/secrets/db.pw' },
+    { name: 'password from stdin', value: 'docker login --password-stdin registry.example.com' },
     { name: 'mysql with a port and a prompt', value: 'mysql -h db -P 3306 -u app -p' },
     { name: 'ssh port flag', value: 'ssh -p 2222 deploy@web-1 && scp -P 2222 a.tgz web-1:' },
     { name: 'sshpass reading a file', value: 'sshpass -f /run/pw ssh web-1' },
