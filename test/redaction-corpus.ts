@@ -565,7 +565,7 @@ function lookAlikes(): LookAlike[] {
     { name: 'nextPageToken key', key: 'nextPageToken', value: 'CAUQAA' },
     { name: 'password_file key', key: 'password_file', value: '/run/secrets/db.pw' },
     { name: 'argv without secrets', key: 'args', value: ['ls', '-la', '--color', 'auto'] },
-    { name: 'argv with a non-secret flag', key: 'args', value: ['git', '--work-tree', '/srv/app', 'status'] },
+    { name: 'argv with a non-secret flag', key: 'argv', value: ['git', '--work-tree', '/srv/app', 'status'] },
   ];
 }
 
