@@ -257,17 +257,6 @@ export class AuditTrail {
     return out;
   }
 
-  /**
-   * `value` as this trail would store it: its redactor (the same rules as every record) applied.
-   * For copies kept outside the log, such as an approval prompt saved by an agent framework.
-   *
-   * @example
-   * trail.redact({ card: '4111 1111 1111 1111' }); // { card: '***REDACTED***' }
-   */
-  redact<T>(value: T): T {
-    return this.redactor(value).value;
-  }
-
   private prepare(event: AuditEvent): PreparedEvent {
     return prepareEvent(event, { tenant: this.tenant, redactor: this.redactor, now: this.now });
   }

@@ -14,7 +14,7 @@ import { createMiddleware, type AgentMiddleware } from 'langchain';
 import type { Actor } from '../../event/types.js';
 import type { PolicyBundle } from '../../policy/index.js';
 import type { ApprovalRequestInfo } from '../approvals.js';
-import type { AuditTrail } from '../audit-trail.js';
+import { redactorOf, type AuditTrail } from '../audit-trail.js';
 import { Governor, type ActionSpec, type Decision, type RunOptions } from '../governor.js';
 import {
   DecisionCache,
@@ -198,6 +198,8 @@ function refusalMessage(call: CallLike, text: string): ToolMessage {
 export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentMiddleware {
   const governor = governorOf(options);
   const trail = governor.options.trail;
+  // The interrupt value is stored by LangGraph's checkpointer: the trail's own rules apply to it.
+  const redact = redactorOf(trail);
   const cache = new DecisionCache();
   // Calls that raised an interrupt: on their re-run, the resume value decides, not the row.
   const paused = new Set<string>();
@@ -329,11 +331,11 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
       request_id: req.id,
       request_digest: req.request_digest,
       tool_call: { name: call.name, ...(call.id !== undefined ? { id: call.id } : {}) },
-      action: trail.redact({
+      action: redact({
         type: action.type,
         ...(action.target !== undefined ? { target: action.target } : {}),
-      }),
-      ...(action.params !== undefined ? { params: trail.redact(action.params) } : {}),
+      }).value,
+      ...(action.params !== undefined ? { params: redact(action.params).value } : {}),
       approvers: req.approvers,
       expires_at: req.expires_at,
       matched_rule: req.matched_rule,
