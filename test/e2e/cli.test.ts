@@ -137,7 +137,9 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
   it('--show prints a timeline within 100 columns, with redactions and the story', () => {
     const lines = demo.stdout.split('\n');
     assert.match(lines[0]!, /^\s*seq\s+time\s+type\s+actor\s+action → target\s+result$/);
-    for (const line of lines) assert.ok(line.length <= 100, `line too wide (${line.length}): ${line}`);
+    // The database path is the caller's, of any length: the layout is what must fit.
+    for (const line of lines.map((l) => l.split(db).join('<db>')))
+      assert.ok(line.length <= 100, `line too wide (${line.length}): ${line}`);
     for (const type of [
       'approval.granted',
       'action.retried',
