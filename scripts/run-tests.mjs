@@ -1,7 +1,7 @@
 // Runs every *.test.ts under src/ and test/ with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring filter...]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,8 +25,13 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(2);
 }
-// Spec output for people, TAP to a file so the closing line can state the counts plainly.
-const tap = join(mkdtempSync(join(tmpdir(), 'auditrail-tests-')), 'results.tap');
+// Spec output for people, TAP to a file so the closing line can state the counts plainly. The
+// tests get their own TMPDIR inside the run's directory, and the whole of it is removed at the
+// end: a test that is killed or forgets a directory leaves nothing behind.
+const base = mkdtempSync(join(tmpdir(), 'auditrail-tests-'));
+const tap = join(base, 'results.tap');
+const testTmp = join(base, 'tmp');
+mkdirSync(testTmp);
 const r = spawnSync(
   process.execPath,
   [
@@ -40,7 +45,7 @@ const r = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, TMPDIR: testTmp } },
 );
 let summary = '';
 try {
@@ -50,5 +55,6 @@ try {
 } catch {
   summary = '';
 }
+rmSync(base, { recursive: true, force: true });
 if (summary) console.log(summary);
 process.exit(r.status ?? 1);
