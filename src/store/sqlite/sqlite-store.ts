@@ -494,6 +494,7 @@ export class SqliteStore implements AuditStore {
 
   addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {
     this.stmts.insertCheckpoint.run(logId, row.size, row.root, row.note, row.createdAt);
+    this.committed();
     return Promise.resolve();
   }
 
@@ -570,6 +571,7 @@ export class SqliteStore implements AuditStore {
       a.decidedAt,
       a.reason,
     );
+    this.committed();
     return Promise.resolve();
   }
 
@@ -596,6 +598,7 @@ export class SqliteStore implements AuditStore {
            decided_at = coalesce(?, decided_at), reason = coalesce(?, reason) WHERE id = ? AND status = ?`,
       )
       .run(to.status ?? null, to.decidedBy ?? null, to.decidedAt ?? null, to.reason ?? null, id, from);
+    this.committed();
     return Promise.resolve(r.changes === 1);
   }
 
@@ -605,12 +608,13 @@ export class SqliteStore implements AuditStore {
 
   setMeta(key: string, value: string): Promise<void> {
     this.stmts.setMeta.run(key, value);
+    this.committed();
     return Promise.resolve();
   }
 
   private walTimer: NodeJS.Timeout | null = null;
 
-  /** After each append commit: truncate the WAL once no commit has come for {@link WAL_IDLE_MS}. */
+  /** After each commit: truncate the WAL once no commit has come for {@link WAL_IDLE_MS}. */
   private committed(): void {
     if (this.path === ':memory:') return;
     if (this.walTimer) {
