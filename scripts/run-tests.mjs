@@ -26,8 +26,9 @@ if (files.length === 0) {
   process.exit(2);
 }
 // Spec output for people, TAP to a file so the closing line can state the counts plainly. The
-// tests get their own TMPDIR inside the run's directory, and the whole of it is removed at the
-// end: a test that is killed or forgets a directory leaves nothing behind.
+// tests get their own TMPDIR inside the run's directory, and the whole of it is removed after a
+// passing run: a test that is killed or forgets a directory leaves nothing behind. A failing run
+// keeps it (databases of failed tests) and says where.
 const base = mkdtempSync(join(tmpdir(), 'auditrail-tests-'));
 const tap = join(base, 'results.tap');
 const testTmp = join(base, 'tmp');
@@ -55,6 +56,8 @@ try {
 } catch {
   summary = '';
 }
-rmSync(base, { recursive: true, force: true });
+if (r.status === 0) rmSync(base, { recursive: true, force: true });
+else rmSync(tap, { force: true });
 if (summary) console.log(summary);
+if (r.status !== 0) console.log(`temporary files of this run: ${testTmp} (remove when done)`);
 process.exit(r.status ?? 1);

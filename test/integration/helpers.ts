@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import type { AuditEvent } from '../../src/event/types.js';
 
 const made: string[] = [];
-// Each test file runs in its own process: its directories go when it exits, pass or fail.
-process.on('exit', () => {
+// Each test file runs in its own process: its directories go when it exits after passing, and
+// stay for a look after a failure (scripts/run-tests.mjs says where).
+process.on('exit', (code) => {
+  if (code !== 0) return;
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-/** A fresh temporary directory for one test, removed when the test process exits. */
+/** A fresh temporary directory for one test, removed when the test process exits cleanly. */
 export function tempDir(prefix = 'auditrail-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   made.push(d);
