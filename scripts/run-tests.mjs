@@ -1,8 +1,8 @@
 // Runs every *.test.ts under src/ and test/ with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring filter...]
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 function findTests(dir) {
@@ -33,6 +33,10 @@ const base = mkdtempSync(join(tmpdir(), 'auditrail-tests-'));
 const tap = join(base, 'results.tap');
 const testTmp = join(base, 'tmp');
 mkdirSync(testTmp);
+// tsx keeps its compile cache in $TMPDIR/tsx-<euid>: share the usual one instead of starting cold.
+const tsxCache = `tsx-${process.geteuid?.() ?? userInfo().username}`;
+mkdirSync(join(tmpdir(), tsxCache), { recursive: true, mode: 0o700 });
+symlinkSync(join(tmpdir(), tsxCache), join(testTmp, tsxCache));
 const r = spawnSync(
   process.execPath,
   [
