@@ -7,6 +7,9 @@ export { loadPolicyFile } from './load.js';
 export { evaluate } from './evaluate.js';
 export type { EvaluateOptions } from './evaluate.js';
 export { diffPolicies } from './diff.js';
+export { DIFF_KEY_PREFIX, diffRecord, recordedConditions, verifyDiffPayload } from './record.js';
+export type { DiffRecord, RecordedConditions } from './record.js';
+export { canonicalTarget } from './path.js';
 export { CONDITION_VARIABLES } from './condition.js';
 export type {
   ConditionResult,
