@@ -121,6 +121,10 @@ class BudgetExceeded extends Error {
   }
 }
 
+// One instance, thrown again and again: after an overrun, loops already running end by throwing
+// at each step, and building a new Error each time would be most of their cost.
+const OVERRUN = new BudgetExceeded();
+
 /**
  * The CEL budget of one decision. Deterministic: the same bundle and input spend the same units,
  * whatever the machine's load, so a decision never depends on timing.
@@ -144,7 +148,7 @@ export class CostMeter {
     // Errors inside `exists()` are swallowed by CEL's error semantics; an exhausted meter throws
     // again at every later charge, so a swallowed overrun stops the remaining work quickly, and
     // runCondition reports it whatever the result.
-    if (this.#left < 0) throw new BudgetExceeded();
+    if (this.#left < 0) throw OVERRUN;
   }
 }
 
@@ -217,7 +221,7 @@ function wrap(node: InternalNode): void {
   if (node.op === 'comprehension') {
     node.handle = (items, ...rest) => {
       // Counting a map's keys costs as much as the loop would: not once the budget is gone.
-      if (activeMeter?.exhausted === true) throw new BudgetExceeded();
+      if (activeMeter?.exhausted === true) throw OVERRUN;
       charge(1 + elementCount(items));
       return handle(items, ...rest);
     };
