@@ -409,6 +409,9 @@ export class SqliteStore implements AuditStore {
         args.push(this.firstSeqAtOrAfter(logId, v));
       } else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
         clauses.push(`v.${col} GLOB ?`);
+        // Filters have `*` and `?` only (policy/glob.ts compileFilterGlob): `[` is literal.
+        args.push(v.replace(/\[/g, '[[]'));
+        continue;
       } else clauses.push(`v.${col} = ?`);
       args.push(v);
     }
