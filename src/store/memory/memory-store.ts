@@ -13,7 +13,10 @@ import type {
   LogHead,
   ScanRow,
   StoredEvent,
+  StoredIndexRow,
+  TileInfo,
 } from '../store.js';
+import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
 
 interface MemLog {
@@ -254,6 +257,69 @@ export class MemoryStore implements AuditStore {
     const l = this.log(logId);
     const count = l.entries.filter(Boolean).length;
     return Promise.resolve({ count, maxSeq: l.entries.length > 0 ? l.entries.length - 1 : null });
+  }
+
+  private sortedIndex(l: MemLog): number[] {
+    return [...l.index.keys()].sort((a, b) => a - b);
+  }
+
+  readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const l = this.log(logId);
+    const out: StoredIndexRow[] = [];
+    for (const s of this.sortedIndex(l)) {
+      if (after !== null && s <= after) continue;
+      out.push({ ...l.index.get(s)! });
+      if (out.length >= limit) break;
+    }
+    return Promise.resolve(out);
+  }
+
+  replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void> {
+    const l = this.log(logId);
+    for (const s of [...l.index.keys()]) if (s >= from && s < to) l.index.delete(s);
+    for (const r of rows) l.index.set(r.seq, { ...r });
+    return Promise.resolve();
+  }
+
+  pruneIndex(logId: number, size: number): Promise<number> {
+    const l = this.log(logId);
+    let n = 0;
+    for (const s of [...l.index.keys()]) {
+      if (!Number.isSafeInteger(s) || s < 0 || s >= size) {
+        l.index.delete(s);
+        n++;
+      }
+    }
+    return Promise.resolve(n);
+  }
+
+  listTiles(logId: number): Promise<TileInfo[]> {
+    const out: TileInfo[] = [];
+    for (const [key, hashes] of this.log(logId).tiles) {
+      const [level, index] = key.split('/').map(Number) as [number, number];
+      out.push({ level, index, width: hashes.length / 32, bytes: hashes.length });
+    }
+    return Promise.resolve(out.sort((a, b) => a.level - b.level || a.index - b.index));
+  }
+
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
+    const l = this.log(logId);
+    for (const t of tiles) l.tiles.set(tileKey(t.level, t.index), Buffer.from(t.hashes));
+    return Promise.resolve();
+  }
+
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void> {
+    const l = this.log(logId);
+    l.head = { ...l.head, ...head };
+    return Promise.resolve();
+  }
+
+  /** Test hook: the log's index rows, mutable (tamper tests of the in-memory store). */
+  indexRowsForTest(logId: number): Map<number, StoredIndexRow> {
+    return this.log(logId).index;
   }
 
   putApproval(row: ApprovalRow): Promise<void> {

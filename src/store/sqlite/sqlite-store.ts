@@ -17,7 +17,10 @@ import type {
   LogHead,
   ScanRow,
   StoredEvent,
+  StoredIndexRow,
+  TileInfo,
 } from '../store.js';
+import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -211,6 +214,24 @@ export class SqliteStore implements AuditStore {
       ),
       latestCheckpoint: db.prepare(
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+      ),
+      indexFirst: db.prepare(
+        `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
+           status, risk, time FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
+      ),
+      indexAfter: db.prepare(
+        `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
+           status, risk, time FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      deleteIndexRange: db.prepare('DELETE FROM events WHERE log_id = ? AND seq >= ? AND seq < ?'),
+      pruneIndex: db.prepare(
+        "DELETE FROM events WHERE log_id = ? AND NOT (typeof(seq) = 'integer' AND seq >= 0 AND seq < ?)",
+      ),
+      listTiles: db.prepare(
+        'SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? ORDER BY level, idx',
+      ),
+      setHead: db.prepare(
+        'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ?',
       ),
       putApproval: db.prepare(
         `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at, request,
@@ -543,6 +564,91 @@ export class SqliteStore implements AuditStore {
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }> {
     const r = this.stmts.storedSize.get(logId) as Row;
     return Promise.resolve({ count: r['n'] as number, maxSeq: (r['m'] as number | null) ?? null });
+  }
+
+  readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const rows = (
+      after === null
+        ? this.stmts.indexFirst.all(logId, limit)
+        : this.stmts.indexAfter.all(logId, after, limit)
+    ) as StoredIndexRow[];
+    return Promise.resolve(rows);
+  }
+
+  replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void> {
+    return this.guard('rebuild the index', () =>
+      this.db
+        .transaction(() => {
+          this.stmts.deleteIndexRange.run(logId, from, to);
+          for (const x of rows) {
+            this.stmts.insertEvent.run(
+              logId,
+              x.seq,
+              x.ts,
+              x.type,
+              x.tenant,
+              x.session_id,
+              x.run_id,
+              x.trace_id,
+              x.actor_id,
+              x.action_type,
+              x.target,
+              x.decision,
+              x.status,
+              x.risk,
+              x.time,
+            );
+          }
+        })
+        .immediate(),
+    );
+  }
+
+  pruneIndex(logId: number, size: number): Promise<number> {
+    return this.guard('prune the index', () => this.stmts.pruneIndex.run(logId, size).changes);
+  }
+
+  listTiles(logId: number): Promise<TileInfo[]> {
+    const rows = this.stmts.listTiles.all(logId) as Row[];
+    return Promise.resolve(
+      rows.map((r) => ({
+        level: r['level'] as number,
+        index: r['idx'] as number,
+        width: r['width'] as number,
+        bytes: (r['bytes'] as number | null) ?? 0,
+      })),
+    );
+  }
+
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
+    return this.guard('write tiles', () =>
+      this.db
+        .transaction(() => {
+          for (const t of tiles) this.stmts.upsertTile.run(logId, t.level, t.index, t.width, t.hashes);
+        })
+        .immediate(),
+    );
+  }
+
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void> {
+    return this.guard('set the log head', () => {
+      this.stmts.setHead.run(head.size, head.root, head.rightEdge, head.lastTs, logId);
+    });
+  }
+
+  /** Runs a write, turning a SQLite error (a read-only file, a trigger) into an AuditError. */
+  private guard<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      if (e instanceof AuditError) return Promise.reject(e);
+      return Promise.reject(
+        new AuditError('store_failure', `cannot ${what}: ${(e as Error).message}`, { cause: e }),
+      );
+    }
   }
 
   putApproval(a: ApprovalRow): Promise<void> {
