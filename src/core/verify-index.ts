@@ -232,7 +232,7 @@ export class IndexVerifier {
       this.fail(
         seq,
         'index_mismatch',
-        `index column${differ.length === 1 ? '' : 's'} ${differ.join(', ')} of entry ${seq} differ from the verified event`,
+        `index column${differ.length === 1 ? '' : 's'} ${differ.join(', ')} of entry ${seq} ${differ.length === 1 ? 'differs' : 'differ'} from the verified event`,
       );
     }
   }

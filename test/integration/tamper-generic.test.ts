@@ -30,7 +30,7 @@ const FILTERS = [
   'risk',
 ] as const;
 /** Values probed per filter (the most frequent ones, plus the middle row's). */
-const VALUES_PER_FILTER = 5;
+const VALUES_PER_FILTER = 3;
 
 const quietIo = (cwd: string): Io => ({
   stdout: { write: () => undefined },
@@ -93,8 +93,11 @@ async function outputs(db: string, probes: Probes): Promise<Map<string, string>>
   };
   try {
     await see('log', () => allPages(trail, {}));
-    await see('log --order desc --limit 20', async () => (await trail.query({ order: 'desc', limit: 20 })).events);
-    await see('export (pages of 50)', () => allPages(trail, {}, 50));
+    await see(
+      'log --order desc --limit 20',
+      async () => (await trail.query({ order: 'desc', limit: 20 })).events,
+    );
+    await see('export (pages of 100)', () => allPages(trail, {}, 100));
     for (const f of probes.filters) await see(`log ${JSON.stringify(f)}`, () => allPages(trail, f));
     for (const s of probes.seqs) await see(`show ${s}`, () => trail.get(s));
     for (const e of probes.eids) await see(`show ${e}`, () => trail.get(e));
@@ -158,7 +161,8 @@ function uniqueColumns(d: Database.Database, table: string, cols: Column[]): Set
   const out = new Set(cols.filter((c) => c.pk > 0).map((c) => c.name));
   for (const idx of d.prepare(`PRAGMA index_list(${q(table)})`).all() as { name: string; unique: number }[]) {
     if (!idx.unique) continue;
-    for (const c of d.prepare(`PRAGMA index_info(${q(idx.name)})`).all() as { name: string }[]) out.add(c.name);
+    for (const c of d.prepare(`PRAGMA index_info(${q(idx.name)})`).all() as { name: string }[])
+      out.add(c.name);
   }
   return out;
 }
@@ -171,7 +175,12 @@ function changedKey(v: Value): Value {
 }
 
 /** Every mutation of every table: one edit per column, one deletion, one inserted copy. */
-function mutations(db: string): { mutations: Mutation[]; tables: string[]; midSeqs: number[]; eids: string[] } {
+function mutations(db: string): {
+  mutations: Mutation[];
+  tables: string[];
+  midSeqs: number[];
+  eids: string[];
+} {
   const d = new Database(db, { readonly: true });
   const out: Mutation[] = [];
   const midSeqs: number[] = [];
@@ -184,7 +193,10 @@ function mutations(db: string): { mutations: Mutation[]; tables: string[]; midSe
     const cols = d.prepare(`PRAGMA table_info(${q(table)})`).all() as Column[];
     const pk = cols.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
     const keyCols = pk.length > 0 ? pk.map((c) => c.name) : ['rowid'];
-    const count = d.prepare(`SELECT count(*) FROM ${q(table)}`).pluck().get() as number;
+    const count = d
+      .prepare(`SELECT count(*) FROM ${q(table)}`)
+      .pluck()
+      .get() as number;
     if (count === 0) continue;
     const row = d
       .prepare(
@@ -202,7 +214,9 @@ function mutations(db: string): { mutations: Mutation[]; tables: string[]; midSe
         apply: (w) => {
           for (const v of candidates(w, table, col.name, row[col.name] ?? null)) {
             try {
-              if (w.prepare(`UPDATE ${q(table)} SET ${q(col.name)} = ? WHERE ${where}`).run(v, ...key).changes)
+              if (
+                w.prepare(`UPDATE ${q(table)} SET ${q(col.name)} = ? WHERE ${where}`).run(v, ...key).changes
+              )
                 return true;
             } catch {
               // A unique key refused this value: try the next one.
@@ -250,7 +264,9 @@ function probesOf(db: string, midSeqs: number[], eids: string[]): Probes {
   for (const col of FILTERS) {
     const values = new Set(
       d
-        .prepare(`SELECT ${col} FROM events WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ?`)
+        .prepare(
+          `SELECT ${col} FROM events WHERE ${col} IS NOT NULL GROUP BY ${col} ORDER BY count(*) DESC LIMIT ?`,
+        )
         .pluck()
         .all(VALUES_PER_FILTER) as string[],
     );
@@ -321,7 +337,8 @@ describe('generic tamper test: every table, every column of a demo database', ()
       );
       if (changed.length > 0) {
         visible++;
-        if (result.ok) missed.push(`${m.label}: changes ${changed.slice(0, 3).join('; ')} but verify says OK`);
+        if (result.ok)
+          missed.push(`${m.label}: changes ${changed.slice(0, 3).join('; ')} but verify says OK`);
       }
       rmSync(a, { recursive: true, force: true });
       rmSync(b, { recursive: true, force: true });
