@@ -161,6 +161,20 @@ describe('IndexVerifier', () => {
     );
   });
 
+  it('skips rows at or above the covered end (appended while verifying), but not other extras', () => {
+    const iv = new IndexVerifier();
+    iv.addRows([
+      ...entries.map(storedRow),
+      { ...storedRow(entries[0]!), seq: 7 },
+      { ...storedRow(entries[0]!), seq: 'x' },
+    ]);
+    for (const e of entries) iv.push(e);
+    assert.deepEqual(
+      iv.finish(5).map((x) => [x.seq, x.kind]),
+      [[null, 'index_extra']],
+    );
+  });
+
   it('reports a second row for the same seq as extra', () => {
     const rows = entries.map(storedRow);
     rows.splice(2, 0, { ...rows[2]! });
@@ -210,6 +224,16 @@ describe('tile set', () => {
     assert.deepEqual(
       checkTileSet(600, [...t, { level: 0, index: 9, width: 1, bytes: 32 }]).map((f) => [f.seq, f.kind]),
       [[null, 'tile_mismatch']],
+    );
+  });
+
+  it('accepts right-edge tiles of a log that grew while it was verified, and nothing else', () => {
+    assert.deepEqual(checkTileSet(600, tiles(900), { grew: true }), []);
+    assert.equal(checkTileSet(600, tiles(900)).length, 3);
+    const fullEdited = tiles(900).map((x) => (x.level === 0 && x.index === 0 ? { ...x, width: 255 } : x));
+    assert.deepEqual(
+      checkTileSet(600, fullEdited, { grew: true }).map((f) => [f.seq, f.kind]),
+      [[0, 'tile_mismatch']],
     );
   });
 });

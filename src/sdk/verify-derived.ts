@@ -58,15 +58,20 @@ export class DerivedRowsCheck {
     verifiers: readonly NoteVerifier[],
     witnessed: string | undefined,
   ): Promise<VerifyFailure[]> {
+    const tiles = await this.store.listTiles(this.head.logId);
+    // Appends by another writer while this ran: their rows are not this run's to judge.
+    const now = await this.store.getLog(this.head.origin);
+    const grew = now !== undefined && now.size > this.head.size;
+    const covered = grew ? report.size : null;
     // Rows past the last entry are extra; drain them page by page.
-    this.index.finish();
+    this.index.finish(covered);
     while (!this.done) {
       await this.page();
-      this.index.finish();
+      this.index.finish(covered);
     }
     return [
-      ...this.index.finish(),
-      ...checkTileSet(report.size, await this.store.listTiles(this.head.logId)),
+      ...this.index.finish(covered),
+      ...checkTileSet(report.size, tiles, { grew }),
       ...checkLogRow(this.head, { size: report.size, rightEdge: tree.rightEdge }, this.index.last),
       ...checkCheckpointRows(checkpoints, verifiers, this.head.origin, witnessed, report.size),
       ...(await renamedLogRows(this.store, this.head)),
