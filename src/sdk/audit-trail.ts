@@ -475,8 +475,8 @@ export class AuditTrail {
   }
 
   /**
-   * Rebuilds the derived rows (query index, missing tiles, the log row's head) from the verified
-   * entries, then verifies again. Refused (nothing written) when verification finds anything else
+   * Rebuilds the derived rows (query index, missing tiles, the log row's head, the newest
+   * checkpoint row from the witness copy) from the verified entries, then verifies again. Refused (nothing written) when verification finds anything else
    * wrong: an entry, a disclosure or a checkpoint is never rewritten.
    *
    * @example
@@ -487,7 +487,7 @@ export class AuditTrail {
     options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
   ): Promise<RebuildReport> {
     await this.flush();
-    const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false };
+    const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
     const before = await verifyStoredLog(this.store, this.keys, this.origin, options);
     if (before.ok) return { before, after: before, refused: null, rebuilt };
     const blocking = [...new Set(before.failures.map((f) => f.kind))].filter(
@@ -503,7 +503,7 @@ export class AuditTrail {
     }
     const head = await this.store.getLog(this.origin);
     if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
-    const done = await rebuildDerivedRows(this.store, head, before);
+    const done = await rebuildDerivedRows(this.store, head, before, this.keys.loadWitness(this.origin));
     const after = await verifyStoredLog(this.store, this.keys, this.origin, options);
     const now = await this.store.getLog(this.origin);
     if (now) this.head = now;

@@ -1,3 +1,4 @@
+import { parseCheckpoint } from '../core/checkpoint.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
@@ -113,6 +114,7 @@ export const REBUILDABLE_KINDS: ReadonlySet<FailureKind> = new Set<FailureKind>(
   'index_extra',
   'tile_missing',
   'head_mismatch',
+  'checkpoint_missing',
 ]);
 
 /** What `rebuildIndex()` did. */
@@ -123,7 +125,14 @@ export interface RebuildReport {
   after: VerifyReport | null;
   /** Why the rebuild was refused: failures that derived rows cannot explain. */
   refused: string | null;
-  rebuilt: { index_rows: number; index_rows_removed: number; tiles: number; head: boolean };
+  rebuilt: {
+    index_rows: number;
+    index_rows_removed: number;
+    tiles: number;
+    head: boolean;
+    /** Checkpoint rows restored from the witness file. */
+    checkpoints: number;
+  };
 }
 
 function sameRow(a: StoredIndexRow | undefined, b: StoredIndexRow): boolean {
@@ -135,15 +144,17 @@ function sameRow(a: StoredIndexRow | undefined, b: StoredIndexRow): boolean {
 /**
  * Rebuilds the derived rows of a log from its entries, after `before` (a verification of the same
  * log) found only failures of derived rows: the index rows (chunk by chunk, each chunk one
- * transaction), missing or short tiles, and the log row's head. Idempotent: an interrupted
+ * transaction), missing or short tiles, the log row's head, and the newest checkpoint row from
+ * the witness copy (`witnessed`). Idempotent: an interrupted
  * rebuild is finished by running it again. The caller verifies again afterwards.
  */
 export async function rebuildDerivedRows(
   store: AuditStore,
   head: LogHead,
   before: VerifyReport,
+  witnessed?: string,
 ): Promise<RebuildReport['rebuilt']> {
-  const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false };
+  const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
   const size = before.size;
   const tilesStored = new Map(
     (await store.listTiles(head.logId)).map((t) => [`${t.level}/${t.index}`, t.bytes]),
@@ -215,6 +226,21 @@ export async function rebuildDerivedRows(
   ) {
     await store.setHead(head.logId, { size, root, rightEdge, lastTs });
     rebuilt.head = true;
+  }
+  // The newest checkpoint row deleted: verify opened the witness copy with the trusted keys and
+  // matched it to the entries, so that signed note is stored again, byte for byte.
+  const missing = before.failures.find((f) => f.kind === 'checkpoint_missing');
+  if (missing && witnessed !== undefined) {
+    const cp = parseCheckpoint(witnessed.slice(0, witnessed.indexOf('\n\n') + 1));
+    if (cp.size === missing.seq) {
+      await store.addCheckpoint(head.logId, {
+        size: cp.size,
+        root: cp.root,
+        note: witnessed,
+        createdAt: new Date().toISOString(),
+      });
+      rebuilt.checkpoints++;
+    }
   }
   return rebuilt;
 }

@@ -417,7 +417,13 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
       assert.equal(r.refused, null);
       assert.equal(r.before.ok, false);
       assert.equal(r.after?.ok, true, JSON.stringify(r.after?.failures));
-      assert.deepEqual(r.rebuilt, { index_rows: 2, index_rows_removed: 1, tiles: 1, head: true });
+      assert.deepEqual(r.rebuilt, {
+        index_rows: 2,
+        index_rows_removed: 1,
+        tiles: 1,
+        head: true,
+        checkpoints: 0,
+      });
       const s1 = (await trail.query({ session_id: 's-1', limit: 100 })).events.map((e) => e.seq);
       assert.deepEqual(
         s1,
@@ -429,6 +435,20 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
       await trail.close();
     }
     assert.equal((await verify(db)).ok, true);
+  });
+
+  it('rebuildIndex() stores the deleted newest checkpoint again from the witness copy', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare('DELETE FROM checkpoints WHERE size = 40').run());
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      const r = await trail.rebuildIndex();
+      assert.equal(r.rebuilt.checkpoints, 1);
+      assert.equal(r.after?.ok, true, JSON.stringify(r.after?.failures));
+      assert.equal(r.after?.checkpoints_verified, 2);
+    } finally {
+      await trail.close();
+    }
   });
 
   it('rebuildIndex() refuses, and writes nothing, when an entry itself does not verify', async () => {

@@ -107,6 +107,7 @@ function rebuildSummary(r: RebuildReport): string {
     `${groupDigits(b.tiles)} tile${b.tiles === 1 ? '' : 's'} written`,
   ];
   if (b.head) parts.push('log head reset');
+  if (b.checkpoints > 0) parts.push(`${b.checkpoints} checkpoint restored from the witness file`);
   return `rebuilt: ${parts.join(', ')} (${r.before.failures.length} failure${r.before.failures.length === 1 ? '' : 's'} before)\n`;
 }
 
