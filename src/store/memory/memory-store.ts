@@ -143,6 +143,7 @@ export class MemoryStore implements AuditStore {
         l.disclosures.set(d.seq, list);
       }
       p.index.forEach((x, i) => l.index.set(x.seq, { ...x, type: p.entries[i]!.type, ts: p.entries[i]!.ts }));
+      if (p.index.length > 0) this.sortedIndex.delete(l);
       for (const t of p.tiles) l.tiles.set(tileKey(t.level, t.index), Buffer.from(t.hashes));
       l.head = { ...l.head, ...p.head };
       return result;
@@ -259,18 +260,31 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve({ count, maxSeq: l.entries.length > 0 ? l.entries.length - 1 : null });
   }
 
-  private sortedIndex(l: MemLog): number[] {
-    return [...l.index.keys()].sort((a, b) => a - b);
+  /** Index seqs in order, sorted once per change of the index (pages must not re-sort). */
+  private readonly sortedIndex = new WeakMap<MemLog, number[]>();
+
+  private indexOrder(l: MemLog): number[] {
+    let keys = this.sortedIndex.get(l);
+    if (!keys) {
+      keys = [...l.index.keys()].sort((a, b) => a - b);
+      this.sortedIndex.set(l, keys);
+    }
+    return keys;
   }
 
   readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
     const l = this.log(logId);
-    const out: StoredIndexRow[] = [];
-    for (const s of this.sortedIndex(l)) {
-      if (after !== null && s <= after) continue;
-      out.push({ ...l.index.get(s)! });
-      if (out.length >= limit) break;
+    const keys = this.indexOrder(l);
+    // First position after `after` by binary search.
+    let lo = 0;
+    let hi = keys.length;
+    while (after !== null && lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (keys[mid]! <= after) lo = mid + 1;
+      else hi = mid;
     }
+    const out: StoredIndexRow[] = [];
+    for (let i = lo; i < keys.length && out.length < limit; i++) out.push({ ...l.index.get(keys[i]!)! });
     return Promise.resolve(out);
   }
 
@@ -278,6 +292,7 @@ export class MemoryStore implements AuditStore {
     const l = this.log(logId);
     for (const s of [...l.index.keys()]) if (s >= from && s < to) l.index.delete(s);
     for (const r of rows) l.index.set(r.seq, { ...r });
+    this.sortedIndex.delete(l);
     return Promise.resolve();
   }
 
@@ -287,6 +302,7 @@ export class MemoryStore implements AuditStore {
     for (const s of [...l.index.keys()]) {
       if (!Number.isSafeInteger(s) || s < 0 || s >= size) {
         l.index.delete(s);
+        this.sortedIndex.delete(l);
         n++;
       }
     }
@@ -315,11 +331,6 @@ export class MemoryStore implements AuditStore {
     const l = this.log(logId);
     l.head = { ...l.head, ...head };
     return Promise.resolve();
-  }
-
-  /** Test hook: the log's index rows, mutable (tamper tests of the in-memory store). */
-  indexRowsForTest(logId: number): Map<number, StoredIndexRow> {
-    return this.log(logId).index;
   }
 
   putApproval(row: ApprovalRow): Promise<void> {
