@@ -11,7 +11,7 @@ import { LogVerifier, type VerifyReport } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
-import { createRedactor, type RedactionOptions } from '../redact/index.js';
+import { createRedactor, type RedactionOptions, type Redactor } from '../redact/index.js';
 import { openStore } from '../store/open-store.js';
 import type { AuditStore, EventFilter, LogHead, StoredEvent } from '../store/store.js';
 import { tileKey } from '../store/store.js';
@@ -80,6 +80,19 @@ export interface QueryPage {
 
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
 const DIRECT_BATCH = 8;
+
+/** Each trail's redactor, for what the SDK stores beside the log (approval rows). Not public. */
+const REDACTORS = new WeakMap<AuditTrail, Redactor>();
+
+/**
+ * The redactor of `trail` (built from its `redaction` options), so that rows stored outside the
+ * log pass through the same rules as the log's events. Internal: not exported by the package.
+ */
+export function redactorOf(trail: AuditTrail): Redactor {
+  const redactor = REDACTORS.get(trail);
+  if (redactor === undefined) throw new AuditError('invalid_argument', 'not an audit trail');
+  return redactor;
+}
 
 /** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
 export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
@@ -170,6 +183,7 @@ export class AuditTrail {
     this.head = head;
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
+    REDACTORS.set(this, this.redactor);
     const thread =
       ownsStore &&
       options.writeThread !== false &&
@@ -410,6 +424,21 @@ export class AuditTrail {
   }
 
   /**
+   * Before a read: read your own writes when the queue can drain (queued fire-and-forget events
+   * are committed first), but never fail a read because it cannot. A failed flush keeps the events
+   * queued and is already reported through `onError` (or to the `record()` callers); the read then
+   * sees the committed events only.
+   */
+  private async settle(): Promise<void> {
+    if (this.writer.pending === 0) return;
+    try {
+      await this.flush();
+    } catch {
+      // Reported elsewhere (see above); reading committed data does not depend on it.
+    }
+  }
+
+  /**
    * Lists events matching `filter`, in seq order, a page at a time.
    *
    * @example
@@ -418,8 +447,7 @@ export class AuditTrail {
    */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
     const { limit = 100, cursor, order = 'asc', ...filter } = options;
-    // Read your own writes: queued fire-and-forget events are committed first.
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AuditError('invalid_argument', 'limit must be an integer from 1 to 10000');
     }
@@ -449,13 +477,13 @@ export class AuditTrail {
 
   /** Counts events matching `filter`. */
   async count(filter: EventFilter = {}): Promise<number> {
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     return this.store.countEvents(this.head.logId, filter);
   }
 
   /** One event by seq or event_id. */
   async get(ref: number | string): Promise<RecordedEvent | undefined> {
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     const s =
       typeof ref === 'number'
         ? await this.store.getBySeq(this.head.logId, ref)

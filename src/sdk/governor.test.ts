@@ -37,9 +37,18 @@ rules:
 
 const agent = { type: 'agent' as const, id: 'support-bot', trust_tier: 'trusted' };
 
-async function setup(policyText = POLICY, extra: Partial<ConstructorParameters<typeof Governor>[0]> = {}) {
+async function setup(
+  policyText = POLICY,
+  extra: Partial<ConstructorParameters<typeof Governor>[0]> = {},
+  onError?: (e: unknown) => void,
+) {
   const store = new MemoryStore();
-  const trail = await openAuditTrail({ tenant: 'acme', store, checkpointIntervalMs: 0 });
+  const trail = await openAuditTrail({
+    tenant: 'acme',
+    store,
+    checkpointIntervalMs: 0,
+    ...(onError ? { onError } : {}),
+  });
   const gov = new Governor({
     trail,
     policy: parsePolicy(policyText),
@@ -193,7 +202,9 @@ describe('Governor', () => {
   });
 
   it('fails closed when the log cannot be written', async () => {
-    const { store, gov } = await setup();
+    // The first action's outcome is queued (fire-and-forget); its failed commit is reported here.
+    const errors: unknown[] = [];
+    const { store, trail, gov } = await setup(POLICY, {}, (e) => errors.push(e));
     await gov.run({ type: 'read:x' }, () => Promise.resolve());
     store.failAppends = new Error('disk full');
     let ran = false;
@@ -202,6 +213,15 @@ describe('Governor', () => {
       /audit log unavailable, action not run: .*disk full/,
     );
     assert.equal(ran, false);
+    assert.ok(
+      errors.every((e) => /disk full/.test(String(e))),
+      'only the injected failure is reported',
+    );
+    // The queued outcome was kept, and commits once the store recovers.
+    store.failAppends = null;
+    await trail.flush();
+    assert.equal((await trail.query({ type: 'action.succeeded' })).events.length, 1);
+    await trail.close();
   });
 
   it('retries with attempt numbers and dead-letters after the last attempt', async () => {
