@@ -679,7 +679,9 @@ export class SqliteStore implements AuditStore {
   /** Runs a write, turning a SQLite error (a read-only file, a trigger) into an AuditError. */
   private guard<T>(what: string, fn: () => T): Promise<T> {
     try {
-      return Promise.resolve(fn());
+      const result = fn();
+      this.committed();
+      return Promise.resolve(result);
     } catch (e) {
       if (e instanceof AuditError) return Promise.reject(e);
       return Promise.reject(
