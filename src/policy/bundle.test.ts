@@ -522,7 +522,7 @@ describe('parsePolicy: duplicate keys in linear time', () => {
     const start = performance.now();
     assert.throws(
       () => parsePolicy(lines.join('\n'), 'flood.yaml'),
-      /flood\.yaml: line 260: more than 256 top-level keys/,
+      /flood\.yaml: line 257: more than 256 top-level keys/,
     );
     // The quadratic duplicate check took 89 s; the flood is now refused before the YAML parse.
     assert.ok(performance.now() - start < 1000, `${performance.now() - start} ms`);
