@@ -4,7 +4,7 @@ import { AuditError } from '../errors.js';
 import type { Actor } from '../event/types.js';
 import { uuidv7 } from '../internal/ids.js';
 import type { ApprovalRow } from '../store/store.js';
-import type { AuditTrail } from './audit-trail.js';
+import { storeOf, type AuditTrail } from './audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
 export interface ApprovalAction {
@@ -115,7 +115,7 @@ export class Approvals {
       decidedAt: null,
       reason: null,
     };
-    await this.trail.store.putApproval(row);
+    await storeOf(this.trail).putApproval(row);
     await this.trail.record({
       type: 'approval.requested',
       actor: ctx.actor,
@@ -139,7 +139,7 @@ export class Approvals {
   /** A granted, unused, unexpired request with this digest (a re-attempt after a restart). */
   async findGranted(digest: string): Promise<ApprovalRequestInfo | undefined> {
     const now = new Date(this.now()).toISOString();
-    const row = (await this.trail.store.listApprovals('granted')).find(
+    const row = (await storeOf(this.trail).listApprovals('granted')).find(
       (r) => r.logOrigin === this.trail.origin && r.requestDigest === digest && r.expiresAt > now,
     );
     return row ? infoOf(row) : undefined;
@@ -152,14 +152,14 @@ export class Approvals {
     (ApprovalRequestInfo & { status: string; decided_by: string | null; decision_reason: string | null })[]
   > {
     await this.expireDue();
-    const rows = await this.trail.store.listApprovals(status === 'all' ? undefined : status);
+    const rows = await storeOf(this.trail).listApprovals(status === 'all' ? undefined : status);
     return rows
       .filter((r) => r.logOrigin === this.trail.origin)
       .map((r) => ({ ...infoOf(r), status: r.status, decided_by: r.decidedBy, decision_reason: r.reason }));
   }
 
   async get(id: string): Promise<ApprovalRow | undefined> {
-    const row = await this.trail.store.getApproval(id);
+    const row = await storeOf(this.trail).getApproval(id);
     return row && row.logOrigin === this.trail.origin ? row : undefined;
   }
 
@@ -198,7 +198,7 @@ export class Approvals {
       );
     }
     const decidedAt = new Date(this.now()).toISOString();
-    const ok = await this.trail.store.updateApproval(id, 'pending', {
+    const ok = await storeOf(this.trail).updateApproval(id, 'pending', {
       status: verdict,
       decidedBy: by.as,
       decidedAt,
@@ -226,7 +226,7 @@ export class Approvals {
   }
 
   private async expire(row: ApprovalRow): Promise<void> {
-    if (!(await this.trail.store.updateApproval(row.id, 'pending', { status: 'expired' }))) return;
+    if (!(await storeOf(this.trail).updateApproval(row.id, 'pending', { status: 'expired' }))) return;
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       type: 'approval.expired',
@@ -250,7 +250,7 @@ export class Approvals {
   async expireDue(): Promise<number> {
     const now = new Date(this.now()).toISOString();
     let n = 0;
-    for (const row of await this.trail.store.listApprovals('pending')) {
+    for (const row of await storeOf(this.trail).listApprovals('pending')) {
       if (row.logOrigin === this.trail.origin && row.expiresAt <= now) {
         await this.expire(row);
         n++;
@@ -287,7 +287,7 @@ export class Approvals {
     }
     if (row.status !== 'granted')
       throw new ApprovalError('conflict', `approval ${id} is ${row.status}, not granted`);
-    if (!(await this.trail.store.updateApproval(id, 'granted', { status: 'used' }))) {
+    if (!(await storeOf(this.trail).updateApproval(id, 'granted', { status: 'used' }))) {
       throw new ApprovalError('conflict', `approval ${id} was already used`);
     }
     return row;

@@ -10,7 +10,7 @@ import {
   type PolicyDecision,
 } from '../policy/index.js';
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
-import type { AuditTrail } from './audit-trail.js';
+import { storeOf, type AuditTrail } from './audit-trail.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {
@@ -151,7 +151,7 @@ export class Governor {
       const p = this.options.policy;
       const key = `policy:${p.policyId}`;
       const trail = this.options.trail;
-      const prev = await trail.store.getMeta(key);
+      const prev = await storeOf(trail).getMeta(key);
       const prevState = prev ? (JSON.parse(prev) as { snapshot: string; source: unknown }) : null;
       if (prevState?.snapshot === p.snapshot) return;
       let previous: PolicyBundle | null = null;
@@ -182,7 +182,7 @@ export class Governor {
           mode: p.mode,
         },
       });
-      await trail.store.setMeta(key, JSON.stringify({ snapshot: p.snapshot, source: p.source }));
+      await storeOf(trail).setMeta(key, JSON.stringify({ snapshot: p.snapshot, source: p.source }));
     })();
     // A failed write is retried on the next decision, not cached.
     this.policyChecked.catch(() => (this.policyChecked = null));
