@@ -43,6 +43,8 @@ export function requestDigest(action: ApprovalAction, policySnapshot: string): s
   return `sha256:${hash('sha256', body, 'hex')}`;
 }
 
+const APPROVAL_ID = /^apr_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function infoOf(row: ApprovalRow): ApprovalRequestInfo {
   const req = JSON.parse(row.request) as {
     action: ApprovalAction;
@@ -65,6 +67,8 @@ export interface ApprovalContext {
   session_id?: string;
   run_id?: string;
   parent_event_id?: string;
+  /** The id to give the request (`apr_` + UUIDv7), when the decision event already names it. */
+  request_id?: string;
 }
 
 /**
@@ -100,7 +104,10 @@ export class Approvals {
         `rule ${policy.matched_rule ?? '(default)'} names no approvers`,
       );
     }
-    const id = `apr_${uuidv7(this.now())}`;
+    if (ctx.request_id !== undefined && !APPROVAL_ID.test(ctx.request_id)) {
+      throw new ApprovalError('invalid_argument', 'request_id must be apr_ followed by a UUID');
+    }
+    const id = ctx.request_id ?? `apr_${uuidv7(this.now())}`;
     const now = this.now();
     const row: ApprovalRow = {
       id,

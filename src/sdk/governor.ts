@@ -246,6 +246,12 @@ export class Governor {
     };
     const risk = (action.risk ?? policy.risk) as RiskLevel | undefined;
     const enforced = policy.mode === 'enforce';
+    // The approval this decision is held for is named in the decision itself: a grant kept from
+    // an earlier attempt (a resumed or restored run) or the id of the request made below.
+    const needsApproval = policy.decision === 'require_approval' && enforced;
+    const digest = needsApproval ? requestDigest(eventAction, policy.policy_snapshot) : '';
+    const reusable = needsApproval ? await this.approvals.findGranted(digest) : undefined;
+    const approvalId = needsApproval ? (reusable?.id ?? newApprovalId()) : undefined;
     const intent: AuditEvent = {
       ...this.base(),
       type: 'action.intent',
@@ -277,6 +283,16 @@ export class Governor {
       ...(policy.decision === 'deny' && enforced
         ? { outcome: { status: 'denied' as const, error_message: policy.reason } }
         : {}),
+      ...(approvalId
+        ? {
+            approval: {
+              required: true,
+              request_id: approvalId,
+              request_digest: digest,
+              decision: reusable ? ('granted' as const) : ('pending' as const),
+            },
+          }
+        : {}),
     };
     await this.write([intent, decisionEvent]);
     const decision: Decision = {
@@ -288,9 +304,7 @@ export class Governor {
       decision_event_id: decisionId,
       policy,
     };
-    if (policy.decision === 'require_approval' && enforced) {
-      const digest = requestDigest(eventAction, policy.policy_snapshot);
-      const reusable = await this.approvals.findGranted(digest);
+    if (approvalId) {
       decision.approval =
         reusable ??
         (await this.approvals.request(
@@ -304,6 +318,7 @@ export class Governor {
           },
           {
             actor: o.actor,
+            request_id: approvalId,
             parent_event_id: intentId,
             ...(o.session_id ? { session_id: o.session_id } : {}),
             ...(o.run_id ? { run_id: o.run_id } : {}),
@@ -386,9 +401,43 @@ export class Governor {
       }
       if (row.status === 'expired')
         throw new ActionDeniedError(decision, `approval ${req.id} expired before anyone decided`);
-      await this.approvals.consume(req.id, digest);
+      const used = await this.approvals.consume(req.id, digest);
+      // Every execution event names the grant that allowed it (and, by its parent, the intent).
+      return this.dispatch(decision, action, fn, options, {
+        required: true,
+        request_id: used.id,
+        request_digest: used.requestDigest,
+        decision: 'granted',
+        ...(used.decidedBy ? { approver: used.decidedBy } : {}),
+        ...(used.decidedAt ? { decided_at: used.decidedAt } : {}),
+      });
     }
     return this.dispatch(decision, action, fn, options);
+  }
+
+  /**
+   * Records that an execution was refused before it ran (outcome `blocked`), e.g. a framework
+   * said "approved" but the trail holds no grant: the refused attempt is part of the story.
+   */
+  async recordBlocked(decision: Decision, action: ActionSpec, message: string): Promise<void> {
+    await this.write([
+      {
+        ...this.base(),
+        type: 'action.cancelled',
+        parent_event_id: decision.intent_event_id,
+        action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
+        ...(decision.approval
+          ? {
+              approval: {
+                required: true,
+                request_id: decision.approval.id,
+                request_digest: decision.approval.request_digest,
+              },
+            }
+          : {}),
+        outcome: { status: 'blocked', error_message: message.slice(0, 4000) },
+      },
+    ]);
   }
 
   private async dispatch<R>(
@@ -396,8 +445,10 @@ export class Governor {
     action: ActionSpec,
     fn: (signal: AbortSignal) => Promise<R>,
     options: RunOptions<R>,
+    grant?: NonNullable<AuditEvent['approval']>,
   ): Promise<RunResult<R>> {
     const attempts = 1 + Math.max(0, options.retries ?? 0);
+    const approval = grant ? { approval: grant } : {};
     const jobId = decision.intent_event_id;
     const eventAction = {
       type: action.type,
@@ -411,6 +462,7 @@ export class Governor {
           ...this.base(),
           type: 'action.dispatched',
           parent_event_id: decision.intent_event_id,
+          ...approval,
           action: eventAction,
           dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
         });
@@ -448,6 +500,7 @@ export class Governor {
           type: 'action.succeeded',
           event_id: outcomeId,
           parent_event_id: decision.intent_event_id,
+          ...approval,
           action: { ...eventAction, ...(action.side_effects ? { side_effects: action.side_effects } : {}) },
           dispatch: { job_id: jobId, status: 'done', attempt, max_attempts: attempts },
           outcome: {
@@ -485,6 +538,7 @@ export class Governor {
           ...this.base(),
           type,
           parent_event_id: decision.intent_event_id,
+          ...approval,
           action: eventAction,
           dispatch: { job_id: jobId, status: last ? 'failed' : 'retrying', attempt, max_attempts: attempts },
           outcome: {
@@ -498,6 +552,7 @@ export class Governor {
             ...this.base(),
             type: 'action.retried',
             parent_event_id: decision.intent_event_id,
+            ...approval,
             action: eventAction,
             dispatch: { job_id: jobId, status: 'retrying', attempt, max_attempts: attempts },
           });
@@ -508,6 +563,7 @@ export class Governor {
               ...this.base(),
               type: 'action.dead_lettered',
               parent_event_id: decision.intent_event_id,
+              ...approval,
               action: eventAction,
               dispatch: { job_id: jobId, status: 'dead_lettered', attempt, max_attempts: attempts },
               outcome: {
@@ -625,6 +681,10 @@ export class Governor {
       },
     ]);
   }
+}
+
+function newApprovalId(): string {
+  return `apr_${uuidv7()}`;
 }
 
 function round(ms: number): number {
