@@ -205,13 +205,6 @@ export class Approvals {
       );
     }
     const decidedAt = new Date(this.now()).toISOString();
-    const ok = await storeOf(this.trail).updateApproval(id, 'pending', {
-      status: verdict,
-      decidedBy: by.as,
-      decidedAt,
-      ...(by.reason !== undefined ? { reason: by.reason } : {}),
-    });
-    if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       type: verdict === 'granted' ? 'approval.granted' : 'approval.denied',
@@ -230,6 +223,15 @@ export class Approvals {
         ...(by.reason !== undefined ? { reason: by.reason } : {}),
       },
     });
+    // The row changes only after the decision is in the log: an agent polling the row (another
+    // process) must never run on a grant the log does not hold yet.
+    const ok = await storeOf(this.trail).updateApproval(id, 'pending', {
+      status: verdict,
+      decidedBy: by.as,
+      decidedAt,
+      ...(by.reason !== undefined ? { reason: by.reason } : {}),
+    });
+    if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
   }
 
   private async expire(row: ApprovalRow): Promise<void> {

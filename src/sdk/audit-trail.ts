@@ -695,5 +695,7 @@ export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditT
   const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db));
   const origin = originOf(options.tenant, logName);
   const head = await store.openLog(origin, options.tenant, EMPTY_ROOT);
-  return new AuditTrail(store, keys, head, options, options.store === undefined);
+  // The trail keeps no reference to the store in its options either (see storeOf).
+  const { store: _given, ...kept } = options;
+  return new AuditTrail(store, keys, head, kept, options.store === undefined);
 }
