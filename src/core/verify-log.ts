@@ -406,7 +406,7 @@ class ApprovalCheck {
     try {
       const value = parseDisclosure(typeof body === 'string' ? Buffer.from(body) : body).value;
       if (value === null || typeof value !== 'object') return;
-      e = value as ApprovalFields;
+      e = value;
     } catch {
       return; // A malformed body is reported by the digest checks, not here.
     }
