@@ -69,6 +69,9 @@ export interface ApprovalContext {
   parent_event_id?: string;
   /** The id to give the request (`apr_` + UUIDv7), when the decision event already names it. */
   request_id?: string;
+  /** W3C trace context of the action, carried by every approval event of the request. */
+  trace_id?: string;
+  span_id?: string;
 }
 
 /**
@@ -129,6 +132,8 @@ export class Approvals {
       ...(ctx.session_id ? { session_id: ctx.session_id } : {}),
       ...(ctx.run_id ? { run_id: ctx.run_id } : {}),
       ...(ctx.parent_event_id ? { parent_event_id: ctx.parent_event_id } : {}),
+      ...(ctx.trace_id ? { trace_id: ctx.trace_id } : {}),
+      ...(ctx.span_id ? { span_id: ctx.span_id } : {}),
       action,
       approval: {
         required: true,
@@ -212,6 +217,8 @@ export class Approvals {
       ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
       ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
       ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
+      ...(req.ctx.trace_id ? { trace_id: req.ctx.trace_id } : {}),
+      ...(req.ctx.span_id ? { span_id: req.ctx.span_id } : {}),
       action: req.action,
       approval: {
         required: true,
@@ -243,6 +250,8 @@ export class Approvals {
       ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
       ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
       ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
+      ...(req.ctx.trace_id ? { trace_id: req.ctx.trace_id } : {}),
+      ...(req.ctx.span_id ? { span_id: req.ctx.span_id } : {}),
       action: req.action,
       approval: {
         required: true,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { AuditError } from '../errors.js';
 import type { Actor, AuditEvent, RiskLevel } from '../event/types.js';
@@ -21,6 +22,10 @@ export interface ActionSpec {
   /** The agent's "why", stored as an erasable disclosure. */
   reasoning?: string;
   risk?: RiskLevel;
+  /** More context for the intent (data classification, subjects, purpose…); policies can read it. */
+  context?: Omit<NonNullable<AuditEvent['context']>, 'reasoning'>;
+  /** The model that proposed the action, and its token usage, recorded with the intent. */
+  model?: AuditEvent['model'];
 }
 
 export interface GovernorOptions {
@@ -62,6 +67,8 @@ export interface Decision {
   enforced: boolean;
   intent_event_id: string;
   decision_event_id: string;
+  /** The W3C span id every event of this action carries (when the governor has a trace id). */
+  span_id?: string;
   policy: PolicyDecision;
   approval?: ApprovalRequestInfo;
 }
@@ -133,13 +140,13 @@ export class Governor {
     return this.options.actor;
   }
 
-  private base(): Omit<AuditEvent, 'type'> {
+  private base(span?: string): Omit<AuditEvent, 'type'> {
     const o = this.options;
     return {
       actor: o.actor,
       ...(o.session_id ? { session_id: o.session_id } : {}),
       ...(o.run_id ? { run_id: o.run_id } : {}),
-      ...(o.trace_id ? { trace_id: o.trace_id } : {}),
+      ...(o.trace_id ? { trace_id: o.trace_id, span_id: span ?? newSpanId() } : {}),
       ...(o.delegation ? { delegation: o.delegation } : {}),
       ...(o.environment ? { metadata: { environment: o.environment } } : {}),
     };
@@ -215,6 +222,10 @@ export class Governor {
       if (!this.options.failOpen) throw e;
     });
     const o = this.options;
+    const context =
+      action.context || action.reasoning
+        ? { ...action.context, ...(action.reasoning ? { reasoning: action.reasoning } : {}) }
+        : undefined;
     const policy = evaluate(o.policy, {
       action: {
         type: action.type,
@@ -234,9 +245,10 @@ export class Governor {
       ...(o.delegation ? { delegation: o.delegation } : {}),
       ...(o.session_id ? { session_id: o.session_id } : {}),
       ...(o.run_id ? { run_id: o.run_id } : {}),
-      ...(action.reasoning ? { context: { reasoning: action.reasoning } } : {}),
+      ...(context ? { context } : {}),
     });
     const intentId = uuidv7();
+    const span = o.trace_id ? newSpanId() : undefined;
     const decisionId = uuidv7();
     const eventAction = {
       type: action.type,
@@ -253,15 +265,16 @@ export class Governor {
     const reusable = needsApproval ? await this.approvals.findGranted(digest) : undefined;
     const approvalId = needsApproval ? (reusable?.id ?? newApprovalId()) : undefined;
     const intent: AuditEvent = {
-      ...this.base(),
+      ...this.base(span),
       type: 'action.intent',
       event_id: intentId,
       action: eventAction,
       ...(risk ? { risk_level: risk } : {}),
-      ...(action.reasoning ? { context: { reasoning: action.reasoning } } : {}),
+      ...(context ? { context } : {}),
+      ...(action.model ? { model: action.model } : {}),
     };
     const decisionEvent: AuditEvent = {
-      ...this.base(),
+      ...this.base(span),
       type: 'policy.decision',
       event_id: decisionId,
       parent_event_id: intentId,
@@ -302,6 +315,7 @@ export class Governor {
       enforced,
       intent_event_id: intentId,
       decision_event_id: decisionId,
+      ...(span ? { span_id: span } : {}),
       policy,
     };
     if (approvalId) {
@@ -320,6 +334,8 @@ export class Governor {
             actor: o.actor,
             request_id: approvalId,
             parent_event_id: intentId,
+            ...(o.trace_id ? { trace_id: o.trace_id } : {}),
+            ...(span ? { span_id: span } : {}),
             ...(o.session_id ? { session_id: o.session_id } : {}),
             ...(o.run_id ? { run_id: o.run_id } : {}),
           },
@@ -422,7 +438,7 @@ export class Governor {
   async recordBlocked(decision: Decision, action: ActionSpec, message: string): Promise<void> {
     await this.write([
       {
-        ...this.base(),
+        ...this.base(decision.span_id),
         type: 'action.cancelled',
         parent_event_id: decision.intent_event_id,
         action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
@@ -459,7 +475,7 @@ export class Governor {
       if (this.options.recordDispatch) {
         // Intent and decision are already durable; the dispatch record travels with the outcome's commit.
         await this.outcome({
-          ...this.base(),
+          ...this.base(decision.span_id),
           type: 'action.dispatched',
           parent_event_id: decision.intent_event_id,
           ...approval,
@@ -496,7 +512,7 @@ export class Governor {
             ]));
         const outcomeId = uuidv7();
         await this.outcome({
-          ...this.base(),
+          ...this.base(decision.span_id),
           type: 'action.succeeded',
           event_id: outcomeId,
           parent_event_id: decision.intent_event_id,
@@ -535,7 +551,7 @@ export class Governor {
               ? 'action.failed'
               : 'action.retried';
         await this.outcome({
-          ...this.base(),
+          ...this.base(decision.span_id),
           type,
           parent_event_id: decision.intent_event_id,
           ...approval,
@@ -549,7 +565,7 @@ export class Governor {
         });
         if (timedOut && !last) {
           await this.outcome({
-            ...this.base(),
+            ...this.base(decision.span_id),
             type: 'action.retried',
             parent_event_id: decision.intent_event_id,
             ...approval,
@@ -560,7 +576,7 @@ export class Governor {
         if (last) {
           if (attempts > 1 && !cancelled) {
             await this.outcome({
-              ...this.base(),
+              ...this.base(decision.span_id),
               type: 'action.dead_lettered',
               parent_event_id: decision.intent_event_id,
               ...approval,
@@ -681,6 +697,10 @@ export class Governor {
       },
     ]);
   }
+}
+
+function newSpanId(): string {
+  return randomBytes(8).toString('hex');
 }
 
 function newApprovalId(): string {
