@@ -178,7 +178,7 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
     // The governor records the failed attempt as action.retried, then the next attempt's dispatch.
     const retried = events.find((e) => e.type === 'action.retried');
     assert.equal(retried?.dispatch?.attempt, 1);
-    const next = events.find((e) => e.seq > retried!.seq && e.parent_event_id === retried?.parent_event_id);
+    const next = events.find((e) => e.seq > retried.seq && e.parent_event_id === retried?.parent_event_id);
     assert.equal(next?.dispatch?.attempt, 2);
     const undone = events.find((e) => e.type === 'action.undone');
     assert.ok(
