@@ -1,9 +1,11 @@
 // The governance commands of the CLI (policy check / policy test / approvals), run in process
 // through main(argv, io) against a real SQLite file that a Governor wrote to.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { DEMO_POLICY_FILE, DEMO_POLICY_YAML } from '../../src/cli/demo-session.js';
 import { main, type Io } from '../../src/cli/main.js';
@@ -14,6 +16,8 @@ import {
   openAuditTrail,
   parsePolicy,
 } from '../../src/index.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 const V1 = `policy_id: support-agent
 version: 1
@@ -204,6 +208,49 @@ describe('auditrail demo under the shipped policy', () => {
       const outcome = events.find((e) => e.type === 'action.succeeded' && e.approval?.request_id === id);
       assert.ok(outcome && granted && outcome.seq > granted.seq);
       assert.equal(outcome.parent_event_id, held[0]!.parent_event_id);
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
+  });
+});
+
+describe('an approval given from another process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'auditrail-approve-proc-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is in the log before the waiting agent runs: the outcome follows the grant, verify passes', async () => {
+    const db = join(dir, 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      let approver: Promise<number | null> | undefined;
+      const gov = new Governor({
+        trail,
+        policy: parsePolicy(V1),
+        actor: { type: 'agent', id: 'bot' },
+        // Poll as fast as possible: a grant the row shows before the log holds it would run here.
+        approvals: {
+          pollMs: 1,
+          onRequest: (req) => {
+            approver = new Promise((resolve) => {
+              const child = spawn(
+                process.execPath,
+                ['--import', 'tsx', MAIN, 'approvals', 'approve', req.id, '--as', 'finance_lead'],
+                { env: { ...process.env, AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme' }, stdio: 'ignore' },
+              );
+              child.on('exit', (code) => resolve(code));
+            });
+          },
+        },
+      });
+      const run = await gov.runDetailed({ type: 'write:refund', params: { amount: 900 } }, () =>
+        Promise.resolve('paid'),
+      );
+      assert.equal(await approver, 0);
+      const granted = (await trail.query({ type: 'approval.granted' })).events[0];
+      const outcome = await trail.get(run.outcome_event_id);
+      assert.ok(granted && outcome && granted.seq < outcome.seq);
+      assert.equal(outcome.approval?.request_id, granted.approval?.request_id);
       assert.equal((await trail.verify()).ok, true);
     } finally {
       await trail.close();
