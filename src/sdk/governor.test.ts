@@ -408,6 +408,54 @@ describe('Governor: approvals linked in the log', () => {
     assert.match(report.failures[0]!.detail, new RegExp(err.approval.id));
   });
 
+  it('verify follows request ids through approval.requested, and needs the grant before the run', async () => {
+    // Events as another producer might write them: decision and outcome name no request.
+    const actor = { type: 'agent' as const, id: 'bot' };
+    const story = (intent: string, grantFirst: boolean, grant = true) => {
+      const req = `apr_${intent}`;
+      const granted = {
+        type: 'approval.granted' as const,
+        actor: { type: 'user' as const, id: 'lead' },
+        parent_event_id: intent,
+        approval: { request_id: req, decision: 'granted' as const },
+      };
+      const ran = {
+        type: 'action.succeeded' as const,
+        actor,
+        parent_event_id: intent,
+        outcome: { status: 'success' as const },
+      };
+      return [
+        { type: 'action.intent' as const, event_id: intent, actor, action: { type: 'write:refund' } },
+        {
+          type: 'policy.decision' as const,
+          actor,
+          parent_event_id: intent,
+          policy: { decision: 'require_approval' as const, mode: 'enforce' as const },
+        },
+        {
+          type: 'approval.requested' as const,
+          actor,
+          parent_event_id: intent,
+          approval: { request_id: req, decision: 'pending' as const },
+        },
+        ...(grant ? (grantFirst ? [granted, ran] : [ran, granted]) : [ran]),
+      ];
+    };
+    const { trail } = await setup();
+    const events = [...story('i-1', true), ...story('i-2', false), ...story('i-3', true, false)];
+    for (const e of events) await trail.record(e);
+    const report = await trail.verify();
+    const ran = (await trail.query({ type: 'action.succeeded' })).events;
+    assert.deepEqual(
+      report.failures.map((f) => [f.seq, f.kind]),
+      [
+        [ran[1]!.seq, 'unapproved_execution'],
+        [ran[2]!.seq, 'unapproved_execution'],
+      ],
+    );
+  });
+
   it('does not flag shadow-mode executions or actions that needed no approval', async () => {
     const { trail, gov } = await setup(POLICY.replace('version: 3', 'version: 3\nmode: shadow'));
     await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve());
