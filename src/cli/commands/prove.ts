@@ -1,32 +1,51 @@
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { execute, EXIT_OK, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
+import { CliError, execute, EXIT_OK, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
 import { fileSink, type Io } from '../io.js';
 import { resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'prove',
-  usage: 'prove <seq> [-o FILE] [--db PATH] [--tenant ID] [--log NAME]',
+  usage: 'prove (<seq> | --consistency OLD.checkpoint) [-o FILE] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Write a self-contained proof that one event is in the log (JSON proof bundle).',
   description:
     "The bundle holds the event's leaf and disclosures, an inclusion proof, a signed checkpoint and the\n" +
     'verifier key; `auditrail verify-proof` checks it without the database. A new checkpoint is signed\n' +
-    'first when the latest one does not cover the event yet.',
+    'first when the latest one does not cover the event yet.\n' +
+    'With --consistency OLD.checkpoint it writes instead a consistency proof (auditrail-consistency/v1)\n' +
+    'from that saved checkpoint to the latest one, for `auditrail verify-consistency OLD --proof FILE`.',
   options: {
     output: { type: 'string', short: 'o', value: 'FILE', help: 'write to FILE instead of stdout' },
+    consistency: {
+      type: 'string',
+      value: 'OLD',
+      help: 'prove that the log only appended since the checkpoint in file OLD',
+    },
     ...TARGET_OPTIONS,
   },
-  positionals: { min: 1, max: 1, names: '<seq>' },
-  examples: ['auditrail prove 12 -o proof.json', 'auditrail prove 12 > proof.json'],
+  positionals: { min: 0, max: 1, names: '<seq>' },
+  examples: [
+    'auditrail prove 12 -o proof.json',
+    'auditrail prove 12 > proof.json',
+    'auditrail prove --consistency old.checkpoint -o consistency.json',
+  ],
 };
 
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values, positionals }) => {
-    const seqText = positionals[0]!;
-    if (!/^\d{1,15}$/.test(seqText))
+    const seqText = positionals[0];
+    const oldFile = str(values, 'consistency');
+    if ((seqText === undefined) === (oldFile === undefined))
+      throw new UsageError('give either <seq> or --consistency OLD.checkpoint');
+    if (seqText !== undefined && !/^\d{1,15}$/.test(seqText))
       throw new UsageError(`<seq> must be a non-negative integer, got '${seqText}'`);
+    const oldNote = oldFile === undefined ? undefined : readNote(resolve(io.cwd, oldFile), oldFile);
     const out = str(values, 'output');
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
-      const bundle = await trail.prove(Number(seqText));
+      const bundle =
+        oldNote === undefined
+          ? await trail.prove(Number(seqText))
+          : await trail.proveConsistencyFrom(oldNote);
       const text = `${JSON.stringify(bundle, null, 2)}\n`;
       if (out === undefined || out === '-') {
         io.stdout.write(text);
@@ -40,10 +59,23 @@ export function run(args: string[], io: Io): Promise<number> {
           throw e;
         }
         io.stderr.write(
-          `wrote the proof of seq ${bundle.seq} (tree size ${bundle.inclusion.tree_size}) to ${out}\n`,
+          'seq' in bundle
+            ? `wrote the proof of seq ${bundle.seq} (tree size ${bundle.inclusion.tree_size}) to ${out}\n`
+            : `wrote the consistency proof from size ${bundle.old_size} to ${bundle.new_size} to ${out}\n`,
         );
       }
       return EXIT_OK;
     });
   });
+}
+
+/** A saved checkpoint: a signed note of at most 1 MiB. */
+function readNote(path: string, shown: string): string {
+  try {
+    if (statSync(path).size > 1 << 20) throw new CliError(`${shown} is larger than 1 MiB; not a checkpoint`);
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot read ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
 }
