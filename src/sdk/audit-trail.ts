@@ -422,6 +422,11 @@ export class AuditTrail {
     return (await this.#store.latestCheckpoint(this.head.logId))?.note;
   }
 
+  /** Whether this log's signing key exists here (nothing is created). */
+  hasSigningKey(): boolean {
+    return this.#keys.hasKey();
+  }
+
   /** The log's verifier key in C2SP vkey form (`name+keyid+base64`). */
   verifierKey(): string {
     return this.#keys.verifierKey(this.origin);
@@ -591,11 +596,11 @@ export class AuditTrail {
     };
     const old = peek('the old checkpoint', oldCheckpoint);
     const latest =
-      newCheckpoint === undefined ? await this.store.latestCheckpoint(this.head.logId) : undefined;
+      newCheckpoint === undefined ? await this.#store.latestCheckpoint(this.head.logId) : undefined;
     const note = newCheckpoint ?? latest?.note;
     if (note === undefined) throw new AuditError('not_found', `${this.origin} has no checkpoint yet`);
     const size = latest?.size ?? peek('the new checkpoint', note).size;
-    const head = (await this.store.getLog(this.origin))?.size ?? 0;
+    const head = (await this.#store.getLog(this.origin))?.size ?? 0;
     if (size < old.size) {
       throw new AuditError(
         'conflict',
@@ -609,8 +614,8 @@ export class AuditTrail {
       );
     }
     // Reading never creates a key: without one there is nothing the proof could be checked with.
-    if (!this.keys.hasKey())
-      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.keys.keyPath}`);
+    if (!this.#keys.hasKey())
+      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.#keys.keyPath}`);
     return {
       format: 'auditrail-consistency/v1',
       log: this.origin,
