@@ -11,7 +11,7 @@ import { LogVerifier, type VerifyReport } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
-import { createRedactor, type RedactionOptions } from '../redact/index.js';
+import { createRedactor, type RedactionOptions, type Redactor } from '../redact/index.js';
 import { openStore } from '../store/open-store.js';
 import type { AuditStore, EventFilter, LogHead, StoredEvent } from '../store/store.js';
 import { tileKey } from '../store/store.js';
@@ -74,6 +74,19 @@ export interface QueryPage {
 
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
 const DIRECT_BATCH = 8;
+
+/** Each trail's redactor, for what the SDK stores beside the log (approval rows). Not public. */
+const REDACTORS = new WeakMap<AuditTrail, Redactor>();
+
+/**
+ * The redactor of `trail` (built from its `redaction` options), so that rows stored outside the
+ * log pass through the same rules as the log's events. Internal: not exported by the package.
+ */
+export function redactorOf(trail: AuditTrail): Redactor {
+  const redactor = REDACTORS.get(trail);
+  if (redactor === undefined) throw new AuditError('invalid_argument', 'not an audit trail');
+  return redactor;
+}
 
 /** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
 export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
@@ -188,6 +201,7 @@ export class AuditTrail {
     this.head = head;
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
+    REDACTORS.set(this, this.redactor);
     const thread =
       ownsStore &&
       options.writeThread !== false &&
