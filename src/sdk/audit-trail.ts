@@ -447,6 +447,21 @@ export class AuditTrail {
   }
 
   /**
+   * Before a read: read your own writes when the queue can drain (queued fire-and-forget events
+   * are committed first), but never fail a read because it cannot. A failed flush keeps the events
+   * queued and is already reported through `onError` (or to the `record()` callers); the read then
+   * sees the committed events only.
+   */
+  private async settle(): Promise<void> {
+    if (this.writer.pending === 0) return;
+    try {
+      await this.flush();
+    } catch {
+      // Reported elsewhere (see above); reading committed data does not depend on it.
+    }
+  }
+
+  /**
    * Lists events matching `filter`, in seq order, a page at a time.
    *
    * @example
@@ -455,8 +470,7 @@ export class AuditTrail {
    */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
     const { limit = 100, cursor, order = 'asc', ...filter } = options;
-    // Read your own writes: queued fire-and-forget events are committed first.
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AuditError('invalid_argument', 'limit must be an integer from 1 to 10000');
     }
@@ -486,13 +500,13 @@ export class AuditTrail {
 
   /** Counts events matching `filter`. */
   async count(filter: EventFilter = {}): Promise<number> {
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     return this.#store.countEvents(this.head.logId, filter);
   }
 
   /** One event by seq or event_id. */
   async get(ref: number | string): Promise<RecordedEvent | undefined> {
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     const s =
       typeof ref === 'number'
         ? await this.#store.getBySeq(this.head.logId, ref)

@@ -141,6 +141,9 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       );
       assert.equal(await store.countEvents(head.logId, { session_id: 's-0' }), 4);
       assert.equal(await store.countEvents(head.logId, { type: 'action.*' }), 12);
+      // Wildcards are `*` and `?` only, the same in every store: `[` is a character.
+      assert.equal(await store.countEvents(head.logId, { action_type: 'wr?te:*' }), 6);
+      assert.equal(await store.countEvents(head.logId, { action_type: '[wr]ite:*' }), 0);
       assert.ok(s1.every((e) => e.disclosures.length === 2));
       await store.close();
     });

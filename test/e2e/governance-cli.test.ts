@@ -16,6 +16,7 @@ import {
   openAuditTrail,
   parsePolicy,
 } from '../../src/index.js';
+import { tempDir } from '../integration/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -56,7 +57,7 @@ async function run(args: string[], db: string): Promise<{ code: number; out: str
 }
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'auditrail-gov-cli-'));
+  const dir = tempDir('auditrail-gov-cli-');
   const db = join(dir, 'audit.db');
   writeFileSync(join(dir, 'v1.yaml'), V1);
   writeFileSync(join(dir, 'v2.yaml'), V2);
@@ -123,7 +124,9 @@ describe('auditrail approvals', () => {
     const id = err.approval.id;
     const list = await run(['approvals', 'list'], db);
     assert.equal(list.code, 0);
-    assert.ok(list.out.includes(id));
+    // The whole id (what `approve ID` takes) and what exactly would be approved.
+    assert.match(list.out, new RegExp(`^${id}\\s+pending\\s+write:refund\\s+finance_lead`, 'm'));
+    assert.match(list.out, /params \{"amount":900\} · rule approve-large-refunds/);
     const wrong = await run(['approvals', 'approve', id, '--as', 'mallory'], db);
     assert.equal(wrong.code, 1);
     assert.match(wrong.err, /"mallory" may not decide .* finance_lead/);

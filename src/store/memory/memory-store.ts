@@ -15,6 +15,7 @@ import type {
   StoredEvent,
 } from '../store.js';
 import { tileKey } from '../store.js';
+import { compileFilterGlob } from '../../policy/glob.js';
 
 interface MemLog {
   head: LogHead;
@@ -24,15 +25,6 @@ interface MemLog {
   byEid: Map<string, number>;
   tiles: Map<string, Buffer>;
   checkpoints: CheckpointRow[];
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(
-    `^${glob
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
 }
 
 /**
@@ -185,7 +177,7 @@ export class MemoryStore implements AuditStore {
       } else {
         const have = x[k];
         if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
-          if (typeof have !== 'string' || !globToRegExp(v).test(have)) return false;
+          if (typeof have !== 'string' || !compileFilterGlob(v)(have)) return false;
         } else if (have !== v) return false;
       }
     }

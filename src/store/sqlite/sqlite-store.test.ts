@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { storeContract } from '../store.contract.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 storeContract('sqlite', () => Promise.resolve(new SqliteStore(join(dir, `c${n++}`, 'audit.db'))));
 

@@ -28,6 +28,15 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
 }
 
+/** WAL pages (4 KiB) after which a commit checkpoints the WAL into the database (~16 MiB). */
+const WAL_AUTOCHECKPOINT_PAGES = 4096;
+/** Largest size the WAL file is left at after SQLite restarts it from the beginning. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+/** No append commit for this long: the WAL is checkpointed and truncated to 0 bytes. */
+export const WAL_IDLE_MS = 1000;
+/** How long a truncating checkpoint waits for other connections' readers and writers. */
+const WAL_TRUNCATE_BUSY_MS = 100;
+
 const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   tenant: 'tenant',
   session_id: 'session_id',
@@ -133,9 +142,10 @@ export class SqliteStore implements AuditStore {
       this.db.pragma('journal_mode = WAL');
       // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
       this.db.pragma('synchronous = FULL');
-      // Checkpoint the WAL into the database every ~32 MiB instead of 4 MiB: fewer checkpoint
-      // stalls on the write path; readers are unaffected.
-      this.db.pragma('wal_autocheckpoint = 8192');
+      // Checkpoint the WAL into the database every ~16 MiB (a single-event commit adds ~50 KB of
+      // frames), and cut the file back to 16 MiB when it restarts; idle and close truncate it to 0.
+      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+      this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       this.db.pragma('foreign_keys = ON');
       this.migrate();
     }
@@ -319,6 +329,7 @@ export class SqliteStore implements AuditStore {
         if (!isEidConflict(e)) throw e;
         result = run.immediate(true);
       }
+      this.committed();
       return Promise.resolve(result);
     } catch (e) {
       if (e instanceof AuditError) return Promise.reject(e);
@@ -398,6 +409,9 @@ export class SqliteStore implements AuditStore {
         args.push(this.firstSeqAtOrAfter(logId, v));
       } else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
         clauses.push(`v.${col} GLOB ?`);
+        // Filters have `*` and `?` only (policy/glob.ts compileFilterGlob): `[` is literal.
+        args.push(v.replace(/\[/g, '[[]'));
+        continue;
       } else clauses.push(`v.${col} = ?`);
       args.push(v);
     }
@@ -483,6 +497,7 @@ export class SqliteStore implements AuditStore {
 
   addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {
     this.stmts.insertCheckpoint.run(logId, row.size, row.root, row.note, row.createdAt);
+    this.committed();
     return Promise.resolve();
   }
 
@@ -559,6 +574,7 @@ export class SqliteStore implements AuditStore {
       a.decidedAt,
       a.reason,
     );
+    this.committed();
     return Promise.resolve();
   }
 
@@ -585,6 +601,7 @@ export class SqliteStore implements AuditStore {
            decided_at = coalesce(?, decided_at), reason = coalesce(?, reason) WHERE id = ? AND status = ?`,
       )
       .run(to.status ?? null, to.decidedBy ?? null, to.decidedAt ?? null, to.reason ?? null, id, from);
+    this.committed();
     return Promise.resolve(r.changes === 1);
   }
 
@@ -594,11 +611,59 @@ export class SqliteStore implements AuditStore {
 
   setMeta(key: string, value: string): Promise<void> {
     this.stmts.setMeta.run(key, value);
+    this.committed();
     return Promise.resolve();
   }
 
+  private walTimer: NodeJS.Timeout | null = null;
+
+  /** After each commit: truncate the WAL once no commit has come for {@link WAL_IDLE_MS}. */
+  private committed(): void {
+    if (this.path === ':memory:') return;
+    if (this.walTimer) {
+      this.walTimer.refresh();
+      return;
+    }
+    this.walTimer = setTimeout(() => {
+      this.walTimer = null;
+      this.truncateWal();
+    }, WAL_IDLE_MS);
+    // Never keeps a process alive: close() truncates too.
+    this.walTimer.unref();
+  }
+
+  /**
+   * Copies the WAL into the database and truncates it to 0 bytes (`wal_checkpoint(TRUNCATE)`).
+   * Returns false when a reader or writer of another connection kept it from completing (it is
+   * then tried again after the next commit, and SQLite's own checkpoints still bound the WAL).
+   * Never throws: it only reclaims disk space.
+   *
+   * @example
+   * store.truncateWal(); // the -wal file is now empty
+   */
+  truncateWal(): boolean {
+    if (!this.db.open || this.db.readonly || this.path === ':memory:') return false;
+    try {
+      // Waiting up to busy_timeout (5 s) for readers would stall the write path: give up quickly.
+      this.db.pragma(`busy_timeout = ${WAL_TRUNCATE_BUSY_MS}`);
+      const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      return r[0]?.busy === 0;
+    } catch {
+      return false;
+    } finally {
+      if (this.db.open) this.db.pragma('busy_timeout = 5000');
+    }
+  }
+
   close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.walTimer) clearTimeout(this.walTimer);
+    this.walTimer = null;
+    if (this.db.open) {
+      // The last connection to close removes the WAL itself; with others still open (the write
+      // thread, another process) it would stay at its largest size.
+      this.truncateWal();
+      this.db.close();
+    }
     return Promise.resolve();
   }
 }
