@@ -17,7 +17,10 @@ import type {
   LogHead,
   ScanRow,
   StoredEvent,
+  StoredIndexRow,
+  TileInfo,
 } from '../store.js';
+import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -82,6 +85,26 @@ function entryOf(r: unknown[]): EntryRow {
     type: r[4] as string,
     ts: r[5] as string,
   };
+}
+
+/** Values as stored (verification compares them, so nothing is coerced). */
+function indexRowOf(r: unknown[]): StoredIndexRow {
+  return {
+    seq: r[0],
+    ts: r[1],
+    type: r[2],
+    tenant: r[3],
+    session_id: r[4],
+    run_id: r[5],
+    trace_id: r[6],
+    actor_id: r[7],
+    action_type: r[8],
+    target: r[9],
+    decision: r[10],
+    status: r[11],
+    risk: r[12],
+    time: r[13],
+  } as StoredIndexRow;
 }
 
 function approvalOf(r: Row): ApprovalRow {
@@ -221,6 +244,28 @@ export class SqliteStore implements AuditStore {
       ),
       latestCheckpoint: db.prepare(
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+      ),
+      indexFirst: db
+        .prepare(
+          `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
+             status, risk, time FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
+      indexAfter: db
+        .prepare(
+          `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
+             status, risk, time FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
+      deleteIndexRange: db.prepare('DELETE FROM events WHERE log_id = ? AND seq >= ? AND seq < ?'),
+      pruneIndex: db.prepare(
+        "DELETE FROM events WHERE log_id = ? AND NOT (typeof(seq) = 'integer' AND seq >= 0 AND seq < ?)",
+      ),
+      listTiles: db.prepare(
+        'SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? ORDER BY level, idx',
+      ),
+      setHead: db.prepare(
+        'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ?',
       ),
       putApproval: db.prepare(
         `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at, request,
@@ -558,6 +603,94 @@ export class SqliteStore implements AuditStore {
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }> {
     const r = this.stmts.storedSize.get(logId) as Row;
     return Promise.resolve({ count: r['n'] as number, maxSeq: (r['m'] as number | null) ?? null });
+  }
+
+  readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const raw = (
+      after === null
+        ? this.stmts.indexFirst.all(logId, limit)
+        : this.stmts.indexAfter.all(logId, after, limit)
+    ) as unknown[][];
+    // Arrays are cheaper to read than row objects; the object is built with one fixed shape.
+    return Promise.resolve(raw.map(indexRowOf));
+  }
+
+  replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void> {
+    return this.guard('rebuild the index', () =>
+      this.db
+        .transaction(() => {
+          this.stmts.deleteIndexRange.run(logId, from, to);
+          for (const x of rows) {
+            this.stmts.insertEvent.run(
+              logId,
+              x.seq,
+              x.ts,
+              x.type,
+              x.tenant,
+              x.session_id,
+              x.run_id,
+              x.trace_id,
+              x.actor_id,
+              x.action_type,
+              x.target,
+              x.decision,
+              x.status,
+              x.risk,
+              x.time,
+            );
+          }
+        })
+        .immediate(),
+    );
+  }
+
+  pruneIndex(logId: number, size: number): Promise<number> {
+    return this.guard('prune the index', () => this.stmts.pruneIndex.run(logId, size).changes);
+  }
+
+  listTiles(logId: number): Promise<TileInfo[]> {
+    const rows = this.stmts.listTiles.all(logId) as Row[];
+    return Promise.resolve(
+      rows.map((r) => ({
+        level: r['level'] as number,
+        index: r['idx'] as number,
+        width: r['width'] as number,
+        bytes: (r['bytes'] as number | null) ?? 0,
+      })),
+    );
+  }
+
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
+    return this.guard('write tiles', () =>
+      this.db
+        .transaction(() => {
+          for (const t of tiles) this.stmts.upsertTile.run(logId, t.level, t.index, t.width, t.hashes);
+        })
+        .immediate(),
+    );
+  }
+
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void> {
+    return this.guard('set the log head', () => {
+      this.stmts.setHead.run(head.size, head.root, head.rightEdge, head.lastTs, logId);
+    });
+  }
+
+  /** Runs a write, turning a SQLite error (a read-only file, a trigger) into an AuditError. */
+  private guard<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      const result = fn();
+      this.committed();
+      return Promise.resolve(result);
+    } catch (e) {
+      if (e instanceof AuditError) return Promise.reject(e);
+      return Promise.reject(
+        new AuditError('store_failure', `cannot ${what}: ${(e as Error).message}`, { cause: e }),
+      );
+    }
   }
 
   putApproval(a: ApprovalRow): Promise<void> {
