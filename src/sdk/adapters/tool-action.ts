@@ -204,17 +204,21 @@ export async function recordVerdict(
 /**
  * Fails closed when a framework says a call was approved but the governor's request is still
  * pending: the approval happened in the app's UI and was never recorded, so there is no approver
- * on record. (A request granted elsewhere — the CLI, the dashboard — passes.)
+ * on record. The refused attempt is recorded (`action.cancelled`, outcome `blocked`, naming the
+ * request). (A request granted elsewhere — the CLI, the dashboard — passes.)
  */
 export async function assertApprovalRecorded(governor: Governor, decision: Decision): Promise<void> {
   const req = decision.approval;
   if (!req) return;
   const row = await governor.approvals.get(req.id);
   if (row?.status === 'pending') {
-    throw new ActionDeniedError(
+    const refused = new ActionDeniedError(
       decision,
       `approval ${req.id} is still pending in the audit trail: the approval given in the app was not recorded ` +
         `(record it with the adapter's approval helper, naming the approver)`,
     );
+    // The refused attempt is part of the action's story: record it (outcome `blocked`).
+    await governor.recordBlocked(decision, req.action, refused.message);
+    throw refused;
   }
 }
