@@ -224,32 +224,15 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
     req: ApprovalRequestInfo,
     call: CallLike,
     why: string,
-    claim: Record<string, unknown>,
   ): Promise<ToolMessage> {
-    const o = governor.options;
-    let text = `Not run: ${why}`;
+    const text = `Not run: ${why}`;
     try {
-      await trail.record({
-        type: 'action.cancelled',
-        actor: o.actor,
-        ...(o.session_id ? { session_id: o.session_id } : {}),
-        ...(o.run_id ? { run_id: o.run_id } : {}),
-        ...(o.trace_id ? { trace_id: o.trace_id } : {}),
-        ...(o.delegation ? { delegation: o.delegation } : {}),
-        parent_event_id: decision.intent_event_id,
-        action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
-        approval: { required: true, request_id: req.id, request_digest: req.request_digest },
-        outcome: { status: 'blocked', error_message: why.slice(0, 4000) },
-        metadata: {
-          source: 'langchain.middleware',
-          ...(call.id !== undefined ? { tool_call_id: call.id } : {}),
-          resume: claim,
-        },
-      });
+      // The refused attempt is part of the action's story (outcome `blocked`, naming the request).
+      await governor.recordBlocked({ ...decision, approval: req }, action, why);
     } catch (e) {
-      // The model reads this text: say that the record failed, not the store's error.
-      text += ' (the refusal could not be recorded)';
       process.emitWarning(`auditrail: a refused LangChain resume was not recorded: ${(e as Error).message}`);
+      // The model reads this text: say that the record failed, not the store's error.
+      return refusalMessage(call, `${text} (the refusal could not be recorded)`);
     }
     return refusalMessage(call, text);
   }
@@ -274,14 +257,8 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
         call,
         `the resume value for approval ${req.id} is not an approval decision ` +
           `(expected { decision: 'approve' | 'reject', approver, reason?, request_id? })`,
-        { malformed: true },
       );
     }
-    const claim = {
-      decision: resume.decision,
-      approver: resume.approver,
-      ...(resume.request_id !== undefined ? { request_id: resume.request_id } : {}),
-    };
     let target = req;
     if (resume.request_id !== undefined && resume.request_id !== req.id) {
       // After a restart the call was decided again with a new request, while the person answered
@@ -295,7 +272,6 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
           req,
           call,
           `the resume answers approval ${resume.request_id}, but this call waits on ${req.id}`,
-          claim,
         );
       }
       target = named;
@@ -315,7 +291,6 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
         call,
         `the ${resume.decision === 'approve' ? 'approval' : 'rejection'} of ${target.id} by ` +
           `${JSON.stringify(resume.approver)} was not recorded: ${(error as Error).message}`,
-        claim,
       );
     }
     if (resume.decision === 'reject') {

@@ -194,6 +194,10 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     assert.equal(granted.actor.id, 'finance_lead');
     assert.equal(requested.parent_event_id, intent.event_id);
     assert.equal(only(log, 'action.succeeded').parent_event_id, intent.event_id);
+    // The decision names the request it held the call for; the outcome names the grant that allowed it.
+    assert.equal(only(log, 'policy.decision').approval?.request_id, paused.request_id);
+    assert.equal(only(log, 'action.succeeded').approval?.request_id, paused.request_id);
+    assert.equal(only(log, 'action.succeeded').approval?.approver, 'finance_lead');
     assert.equal(
       (await s.governor.approvals.get(paused.request_id))?.status,
       'used',
@@ -291,7 +295,10 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     assert.equal(refused.outcome?.status, 'blocked');
     assert.equal(refused.approval?.request_id, paused.request_id);
     assert.equal(refused.parent_event_id, only(log, 'action.intent').event_id);
-    assert.deepEqual(refused.metadata?.['resume'], { decision: 'approve', approver: 'intern' });
+    assert.match(
+      refused.outcome?.error_message ?? '',
+      /^the approval of apr_\S+ by "intern" was not recorded/,
+    );
     assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'pending');
   });
 
@@ -320,11 +327,10 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     const refused = only(log, 'action.cancelled');
     assert.equal(refused.outcome?.status, 'blocked');
     assert.equal(refused.approval?.request_id, pausedA.request_id);
-    assert.deepEqual(refused.metadata?.['resume'], {
-      decision: 'approve',
-      approver: 'finance_lead',
-      request_id: pausedB.request_id,
-    });
+    assert.equal(
+      refused.outcome?.error_message,
+      `the resume answers approval ${pausedB.request_id}, but this call waits on ${pausedA.request_id}`,
+    );
     assert.equal((await s.governor.approvals.get(pausedA.request_id))?.status, 'pending');
     assert.equal((await s.governor.approvals.get(pausedB.request_id))?.status, 'pending');
     assert.equal((await s.trail.verify()).ok, true);
@@ -356,8 +362,13 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     });
     assert.deepEqual(ran, ['refund']);
     assert.equal(toolReply(done).text, 'refunded 1042');
-    const granted = only(await events(s.trail), 'approval.granted');
-    assert.equal(granted.approval?.request_id, paused.request_id);
+    const log = await events(s.trail);
+    assert.equal(only(log, 'approval.granted').approval?.request_id, paused.request_id);
+    assert.equal(
+      only(log, 'action.succeeded').approval?.request_id,
+      paused.request_id,
+      'the grant shown is the one used',
+    );
     assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'used');
     assert.equal((await s.trail.verify()).ok, true);
   });
