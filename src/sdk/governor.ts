@@ -13,7 +13,7 @@ import {
   type PolicyDecision,
 } from '../policy/index.js';
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
-import { storeOf, type AuditTrail } from './audit-trail.js';
+import { redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {
@@ -173,7 +173,10 @@ export class Governor {
       }
       // Any size of diff: the payload is stored apart (written first, so no event names a missing
       // one), the event holds its digest and counts (docs/policy.md "What is recorded").
-      const diff = diffRecord(diffPolicies(previous, p));
+      // Stored outside the log, so through the same redactor as everything else (a bundle may
+      // compare a parameter with a literal credential).
+      const redact = redactorOf(trail);
+      const diff = diffRecord(redact(diffPolicies(previous, p)).value);
       await storeOf(trail).setMeta(diff.key, diff.payload);
       await trail.record({
         type: 'policy.updated',
@@ -190,7 +193,10 @@ export class Governor {
           mode: p.mode,
         },
       });
-      await storeOf(trail).setMeta(key, JSON.stringify({ snapshot: p.snapshot, source: p.source }));
+      await storeOf(trail).setMeta(
+        key,
+        JSON.stringify({ snapshot: p.snapshot, source: redact(p.source).value }),
+      );
     })();
     // A failed write is retried on the next decision, not cached.
     this.policyChecked.catch(() => (this.policyChecked = null));
