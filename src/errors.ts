@@ -1,20 +1,67 @@
+import { CoreError } from './core/errors.js';
+
 /**
- * The few error classes auditrail throws. Each carries a typed `code` so callers can branch
- * without parsing messages, and a `cause` where one exists.
+ * The error classes auditrail throws. Each carries a typed `code` so callers can branch
+ * without parsing messages, and a `cause` where one exists. The codes are stable: each will map
+ * one-to-one to an HTTP problem type (docs/sdk.md, "Errors").
  *
  * @example
  * try { await trail.record(event); } catch (e) { if (e instanceof ValidationError) console.error(e.issues); }
  */
 export type AuditErrorCode =
+  /** An event failed its schema: nothing of it was stored. */
   | 'invalid_event'
+  /** An argument, id, name or option the caller passed is not valid. */
   | 'invalid_argument'
+  /** The log, event, approval or checkpoint asked for does not exist. */
   | 'not_found'
+  /** The trail was closed, or the caller cancelled. */
   | 'closed'
+  /** Fire-and-forget queue full: back-pressure, retry after `drain()`. */
   | 'queue_full'
+  /** The store could not be read or written. */
   | 'store_failure'
+  /** The request contradicts the stored state (already decided, used, smaller checkpoint…). */
   | 'conflict'
+  /** A signing or verifier key is missing, unreadable or for another log. */
   | 'key_failure'
-  | 'proof_invalid';
+  /** A proof, checkpoint or stored record does not parse or does not verify. */
+  | 'proof_invalid'
+  /** The policy (or an approver) refused the action. */
+  | 'denied'
+  /** The action waits for a human approval that was not given yet. */
+  | 'approval_required'
+  /** A policy bundle failed to parse or compile. */
+  | 'policy_invalid'
+  /** A policy file could not be read (missing, unreadable, too large). */
+  | 'policy_unreadable'
+  /** A governed action ran out of its time. */
+  | 'timeout';
+
+/**
+ * The HTTP status each code will map to (an RFC 9457 problem type per code), and the complete list
+ * of codes: a code added to {@link AuditErrorCode} does not compile until it has a row here and in
+ * docs/sdk.md ("Errors"), which a test compares with this map.
+ *
+ * @example
+ * AUDIT_ERROR_HTTP_STATUS['denied'] // 403
+ */
+export const AUDIT_ERROR_HTTP_STATUS: Readonly<Record<AuditErrorCode, number>> = {
+  invalid_event: 422,
+  invalid_argument: 400,
+  not_found: 404,
+  closed: 503,
+  queue_full: 429,
+  store_failure: 503,
+  conflict: 409,
+  key_failure: 500,
+  proof_invalid: 422,
+  denied: 403,
+  approval_required: 403,
+  policy_invalid: 422,
+  policy_unreadable: 400,
+  timeout: 504,
+};
 
 /** Base class: every error auditrail raises on purpose is an AuditError. */
 export class AuditError extends Error {
@@ -55,4 +102,29 @@ export class ValidationError extends AuditError {
         : 'invalid event',
     );
   }
+}
+
+/**
+ * A core error (malformed bytes, a failed proof or signature, a value with no canonical form)
+ * as the AuditError a caller sees, with the core error as its `cause`. `what` prefixes the
+ * message (e.g. `the old checkpoint`). Anything else is returned unchanged when it is already an
+ * AuditError, else wrapped as `fallback`.
+ *
+ * @example
+ * try { parseCheckpoint(text) } catch (e) { throw fromCoreError(e, 'the checkpoint') } // AuditError('proof_invalid')
+ */
+export function fromCoreError(
+  e: unknown,
+  what?: string,
+  fallback: AuditErrorCode = 'proof_invalid',
+): AuditError {
+  if (e instanceof AuditError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const text = what === undefined ? message : `${what}: ${message}`;
+  if (e instanceof CoreError) {
+    return new AuditError(e.code === 'not_canonical' ? 'invalid_argument' : 'proof_invalid', text, {
+      cause: e,
+    });
+  }
+  return new AuditError(fallback, text, { cause: e });
 }

@@ -24,7 +24,13 @@ export {
 export type { Receipt } from './sdk/append-plan.js';
 export { REBUILDABLE_KINDS, type RebuildReport } from './sdk/verify-derived.js';
 export { KeyRing } from './sdk/keys.js';
-export { AuditError, ValidationError, type AuditErrorCode, type ValidationIssue } from './errors.js';
+export {
+  AuditError,
+  ValidationError,
+  AUDIT_ERROR_HTTP_STATUS,
+  type AuditErrorCode,
+  type ValidationIssue,
+} from './errors.js';
 export type {
   AuditEvent,
   RecordedEvent,
@@ -47,13 +53,20 @@ export {
   guard,
   ActionDeniedError,
   ApprovalRequiredError,
+  TimeoutError,
   type ActionSpec,
   type Decision as ActionDecision,
   type GovernorOptions,
   type RunOptions,
   type RunResult,
 } from './sdk/governor.js';
-export { Approvals, ApprovalError, requestDigest, type ApprovalRequestInfo } from './sdk/approvals.js';
+export {
+  Approvals,
+  ApprovalError,
+  requestDigest,
+  type ApprovalRequestInfo,
+  type ApprovalsOptions,
+} from './sdk/approvals.js';
 export {
   toolCallToAction,
   type ToolActions,

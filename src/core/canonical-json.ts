@@ -1,3 +1,5 @@
+import { CoreError } from './errors.js';
+
 /**
  * RFC 8785 JSON Canonicalization Scheme (JCS).
  *
@@ -19,9 +21,14 @@ export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalize(value), 'utf8');
 }
 
-/** Raised for a value that has no canonical JSON form. */
-export class CanonicalJsonError extends Error {
+/** Raised for a value that has no canonical JSON form (code `not_canonical`). */
+export class CanonicalJsonError extends CoreError {
   override readonly name = 'CanonicalJsonError';
+  declare readonly code: 'not_canonical';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super('not_canonical', message, options);
+  }
 }
 
 const MAX_DEPTH = 128;

@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import { HASH_SIZE } from './merkle.js';
 import { NoteError, openNote, signNote } from './note.js';
 import type { NoteSigner, NoteVerifier, OpenedNote } from './note.js';
+import { CoreError } from './errors.js';
 
 /**
  * A tree head: the log's origin, its number of leaves and the RFC 6962 root at that size.
@@ -46,13 +47,16 @@ function isCleanLine(s: string): boolean {
  */
 export function formatCheckpoint(cp: Checkpoint): string {
   if (typeof cp.origin !== 'string' || cp.origin.length === 0 || !isCleanLine(cp.origin)) {
-    throw new Error('checkpoint origin must be a non-empty line without control characters');
+    throw new CoreError('malformed', 'checkpoint origin must be a non-empty line without control characters');
   }
   if (!Number.isSafeInteger(cp.size) || cp.size < 0) {
-    throw new Error(`checkpoint size must be an integer in [0, 2^53-1], got ${String(cp.size)}`);
+    throw new CoreError(
+      'malformed',
+      `checkpoint size must be an integer in [0, 2^53-1], got ${String(cp.size)}`,
+    );
   }
   if (!(cp.root instanceof Uint8Array) || cp.root.length !== HASH_SIZE) {
-    throw new Error(`checkpoint root must be ${HASH_SIZE} bytes`);
+    throw new CoreError('malformed', `checkpoint root must be ${HASH_SIZE} bytes`);
   }
   return `${cp.origin}\n${cp.size}\n${Buffer.from(cp.root).toString('base64')}\n`;
 }
@@ -67,31 +71,35 @@ export function formatCheckpoint(cp: Checkpoint): string {
  * parseCheckpoint('example.com/log\n3\nrt3Qh…=\n') // { origin: 'example.com/log', size: 3, root: <Buffer …> }
  */
 export function parseCheckpoint(text: string): Checkpoint {
-  if (typeof text !== 'string' || !text.endsWith('\n')) throw new Error('checkpoint must end with a newline');
+  if (typeof text !== 'string' || !text.endsWith('\n'))
+    throw new CoreError('malformed', 'checkpoint must end with a newline');
   const lines = text.slice(0, -1).split('\n');
   const [origin, sizeLine, rootLine] = lines;
   if (origin === undefined || sizeLine === undefined || rootLine === undefined) {
-    throw new Error('checkpoint must have at least 3 lines (origin, size, root)');
+    throw new CoreError('malformed', 'checkpoint must have at least 3 lines (origin, size, root)');
   }
   if (origin.length === 0 || !isCleanLine(origin)) {
-    throw new Error('checkpoint origin must be a non-empty line without control characters');
+    throw new CoreError('malformed', 'checkpoint origin must be a non-empty line without control characters');
   }
   if (!/^(0|[1-9][0-9]*)$/.test(sizeLine)) {
-    throw new Error('checkpoint size must be a decimal number without leading zeros');
+    throw new CoreError('malformed', 'checkpoint size must be a decimal number without leading zeros');
   }
   const size = Number(sizeLine);
-  if (!Number.isSafeInteger(size)) throw new Error('checkpoint size exceeds 2^53-1');
+  if (!Number.isSafeInteger(size)) throw new CoreError('malformed', 'checkpoint size exceeds 2^53-1');
   const root = Buffer.from(rootLine, 'base64');
   if (
     !/^[A-Za-z0-9+/]{43}=$/.test(rootLine) ||
     root.toString('base64') !== rootLine ||
     root.length !== HASH_SIZE
   ) {
-    throw new Error(`checkpoint root must be the canonical base64 of ${HASH_SIZE} bytes`);
+    throw new CoreError('malformed', `checkpoint root must be the canonical base64 of ${HASH_SIZE} bytes`);
   }
   for (const ext of lines.slice(3)) {
     if (ext.length === 0 || !isCleanLine(ext)) {
-      throw new Error('checkpoint extension lines must be non-empty, without control characters');
+      throw new CoreError(
+        'malformed',
+        'checkpoint extension lines must be non-empty, without control characters',
+      );
     }
   }
   return { origin, size, root };

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { canonicalBytes } from './canonical-json.js';
 import { decodeBase64UrlStrict } from './note.js';
+import { CoreError } from './errors.js';
 
 /**
  * Salted disclosures (SD-JWT style, RFC 9901 §4.2): each sensitive field of an event is stored
@@ -100,7 +101,7 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch (e) {
-    throw new Error('not valid UTF-8', { cause: e });
+    throw new CoreError('malformed', 'not valid UTF-8', { cause: e });
   }
 }
 
@@ -116,15 +117,19 @@ export function parseDisclosure(bytes: Uint8Array): { salt: string; pointer: str
   try {
     parsed = JSON.parse(decodeUtf8Strict(bytes));
   } catch (e) {
-    throw new Error('disclosure is not JSON in valid UTF-8', { cause: e });
+    throw new CoreError('malformed', 'disclosure is not JSON in valid UTF-8', { cause: e });
   }
-  if (!Array.isArray(parsed) || parsed.length !== 3) throw new Error('disclosure must be a 3-element array');
+  if (!Array.isArray(parsed) || parsed.length !== 3)
+    throw new CoreError('malformed', 'disclosure must be a 3-element array');
   const [salt, pointer, value] = parsed as [unknown, unknown, unknown];
   if (typeof salt !== 'string' || decodeBase64UrlStrict(salt)?.length !== SALT_BYTES) {
-    throw new Error('disclosure salt must be 16 bytes of canonical base64url (22 characters)');
+    throw new CoreError(
+      'malformed',
+      'disclosure salt must be 16 bytes of canonical base64url (22 characters)',
+    );
   }
   const problem = pointerProblem(pointer);
-  if (problem !== undefined) throw new Error(`disclosure pointer ${problem}`);
+  if (problem !== undefined) throw new CoreError('malformed', `disclosure pointer ${problem}`);
   return { salt, pointer: pointer as string, value };
 }
 

@@ -1,5 +1,6 @@
 import { canonicalBytes } from './canonical-json.js';
 import { decodeUtf8Strict } from './disclosure.js';
+import { CoreError } from './errors.js';
 
 /**
  * The leaf record a log commits to (RFC 8785 canonical JSON, stored and hashed byte for byte):
@@ -55,33 +56,36 @@ export function parseLeaf(bytes: Uint8Array | string): LeafRecord {
   try {
     v = JSON.parse(text);
   } catch {
-    throw new Error('leaf is not JSON');
+    throw new CoreError('malformed', 'leaf is not JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('leaf is not an object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new CoreError('malformed', 'leaf is not an object');
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o))
-    if (!KEYS.has(k)) throw new Error(`leaf has unknown member ${JSON.stringify(k)}`);
-  if (o['v'] !== 1) throw new Error('leaf version must be 1');
-  if (typeof o['log'] !== 'string') throw new Error('leaf log must be a string');
+    if (!KEYS.has(k)) throw new CoreError('malformed', `leaf has unknown member ${JSON.stringify(k)}`);
+  if (o['v'] !== 1) throw new CoreError('malformed', 'leaf version must be 1');
+  if (typeof o['log'] !== 'string') throw new CoreError('malformed', 'leaf log must be a string');
   if (!Number.isSafeInteger(o['seq']) || (o['seq'] as number) < 0)
-    throw new Error('leaf seq must be a non-negative integer');
-  if (typeof o['ts'] !== 'string') throw new Error('leaf ts must be a string');
-  if (typeof o['type'] !== 'string') throw new Error('leaf type must be a string');
-  if (typeof o['eid'] !== 'string') throw new Error('leaf eid must be a string');
+    throw new CoreError('malformed', 'leaf seq must be a non-negative integer');
+  if (typeof o['ts'] !== 'string') throw new CoreError('malformed', 'leaf ts must be a string');
+  if (typeof o['type'] !== 'string') throw new CoreError('malformed', 'leaf type must be a string');
+  if (typeof o['eid'] !== 'string') throw new CoreError('malformed', 'leaf eid must be a string');
   const d = o['d'];
-  if (!Array.isArray(d)) throw new Error('leaf d must be an array');
+  if (!Array.isArray(d)) throw new CoreError('malformed', 'leaf d must be an array');
   for (let i = 0; i < d.length; i++) {
     const x: unknown = d[i];
-    if (typeof x !== 'string' || !DIGEST_RE.test(x)) throw new Error(`leaf d[${i}] is not a digest`);
-    if (i > 0 && (d[i - 1] as string) >= x) throw new Error('leaf digests are not sorted and unique');
+    if (typeof x !== 'string' || !DIGEST_RE.test(x))
+      throw new CoreError('malformed', `leaf d[${i}] is not a digest`);
+    if (i > 0 && (d[i - 1] as string) >= x)
+      throw new CoreError('malformed', 'leaf digests are not sorted and unique');
   }
   const src = o['src'];
   if (src !== undefined) {
     if (typeof src !== 'object' || src === null || Array.isArray(src))
-      throw new Error('leaf src must be an object');
+      throw new CoreError('malformed', 'leaf src must be an object');
     const s = src as Record<string, unknown>;
     if (typeof s['kid'] !== 'string' || typeof s['sig'] !== 'string')
-      throw new Error('leaf src needs kid and sig');
+      throw new CoreError('malformed', 'leaf src needs kid and sig');
   }
   return o as unknown as LeafRecord;
 }
@@ -90,6 +94,6 @@ function decodeLeafText(bytes: Uint8Array): string {
   try {
     return decodeUtf8Strict(bytes);
   } catch {
-    throw new Error('leaf is not valid UTF-8');
+    throw new CoreError('malformed', 'leaf is not valid UTF-8');
   }
 }

@@ -215,6 +215,7 @@ export class CompactRange {
     // Each trailing 1-bit of size is a perfect subtree of the same height to merge with.
     while (index % 2 === 1) {
       const left = this.#hashes.pop();
+      // Unreachable: a set low bit of size always has its perfect subtree on the stack.
       if (left === undefined) throw new Error('compact range invariant broken');
       node = hashChildren(left, node);
       level++;

@@ -16,6 +16,7 @@ import {
   verify as cryptoVerify,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { CoreError } from './errors.js';
 
 type NoteErrorCode = 'malformed' | 'unknown_key' | 'bad_signature' | 'no_signature' | 'name_mismatch';
 
@@ -27,13 +28,12 @@ type NoteErrorCode = 'malformed' | 'unknown_key' | 'bad_signature' | 'no_signatu
  * @example
  * try { openNote(note, verifiers) } catch (e) { if (e instanceof NoteError) e.code } // 'bad_signature'
  */
-export class NoteError extends Error {
+export class NoteError extends CoreError {
   override readonly name = 'NoteError';
-  readonly code: NoteErrorCode;
+  declare readonly code: NoteErrorCode;
 
   constructor(code: NoteErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
   }
 }
 

@@ -9,6 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { EMPTY_ROOT, HASH_SIZE, checkUint, hashChildren, splitPoint, subtreeRoot } from './merkle.js';
 import type { NodeReader } from './merkle.js';
+import { CoreError } from './errors.js';
 
 /**
  * A proof that cannot be generated or evaluated: `malformed` (wrong length, bad hash sizes),
@@ -17,13 +18,12 @@ import type { NodeReader } from './merkle.js';
  * @example
  * try { rootFromInclusionProof(leaf, 9, 8, proof) } catch (e) { (e as ProofError).code } // 'range'
  */
-export class ProofError extends Error {
+export class ProofError extends CoreError {
   override readonly name = 'ProofError';
-  readonly code: 'malformed' | 'mismatch' | 'range';
+  declare readonly code: 'malformed' | 'mismatch' | 'range';
 
   constructor(code: 'malformed' | 'mismatch' | 'range', message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
   }
 }
 

@@ -9,6 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { HASH_SIZE, checkUint, hashChildren } from './merkle.js';
 import type { NodeReader } from './merkle.js';
+import { CoreError } from './errors.js';
 
 /** Tree levels per tile level (C2SP tlog-tiles). */
 export const TILE_HEIGHT = 8;
@@ -64,7 +65,7 @@ export class TileAccumulator {
         );
       }
       const key = tileKey(p.level, p.index);
-      if (this.#tiles.has(key)) throw new Error(`tile ${key} seeded twice`);
+      if (this.#tiles.has(key)) throw new CoreError('malformed', `tile ${key} seeded twice`);
       const buf = Buffer.alloc(TILE_BYTES);
       p.hashes.copy(buf);
       this.#tiles.set(key, { level: p.level, index: p.index, width: p.width, buf });
@@ -81,12 +82,18 @@ export class TileAccumulator {
     let tile = this.#tiles.get(key);
     if (tile === undefined) {
       if (pos !== 0)
-        throw new Error(`tile ${key} was not seeded but node ${index} (level ${level}) lands in it`);
+        throw new CoreError(
+          'missing',
+          `tile ${key} was not seeded but node ${index} (level ${level}) lands in it`,
+        );
       tile = { level: tileLevel, index: tileIndex, width: 0, buf: Buffer.alloc(TILE_BYTES) };
       this.#tiles.set(key, tile);
     }
     if (pos !== tile.width) {
-      throw new Error(`tile ${key} has width ${tile.width} but node ${index} (level ${level}) is at ${pos}`);
+      throw new CoreError(
+        'malformed',
+        `tile ${key} has width ${tile.width} but node ${index} (level ${level}) is at ${pos}`,
+      );
     }
     if (hash.length !== HASH_SIZE) throw new RangeError(`node hashes must be ${HASH_SIZE} bytes`);
     hash.copy(tile.buf, pos * HASH_SIZE);
@@ -194,14 +201,17 @@ export class TileNodeReader implements NodeReader {
     }
 
     const tile = this.#getTile(tileLevel, tileIndex);
-    if (tile === undefined) throw new Error(`tile ${key} is missing (needed for node ${level}/${index})`);
+    if (tile === undefined)
+      throw new CoreError('missing', `tile ${key} is missing (needed for node ${level}/${index})`);
     if (tile.length % HASH_SIZE !== 0 || tile.length > TILE_BYTES) {
-      throw new Error(
+      throw new CoreError(
+        'malformed',
         `tile ${key} is ${tile.length} bytes, not 1…${TILE_WIDTH} hashes of ${HASH_SIZE} bytes`,
       );
     }
     if (tile.length < (pos + count) * HASH_SIZE) {
-      throw new Error(
+      throw new CoreError(
+        'malformed',
         `tile ${key} is too short: ${tile.length / HASH_SIZE} hashes, node ${level}/${index} needs ${pos + count}`,
       );
     }

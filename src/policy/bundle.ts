@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node as YamlNode, Pair } from 'yaml';
 import { canonicalBytes } from '../core/canonical-json.js';
+import { AuditError } from '../errors.js';
 import { MAX_CONDITION_LENGTH, compileCondition } from './condition.js';
 import type { CompiledCondition } from './condition.js';
 import { buildActionIndex, registerCompiled } from './compiled.js';
@@ -29,9 +30,9 @@ import type { Effect, PolicyBundle, PolicyIssue, PolicyMode, PolicyRule, RiskLev
  *   if (e instanceof PolicyError) for (const i of e.issues) console.error(formatIssue(i));
  * }
  */
-export class PolicyError extends Error {
+export class PolicyError extends AuditError {
   override readonly name = 'PolicyError';
-  readonly code: 'policy_invalid' | 'policy_unreadable';
+  declare readonly code: 'policy_invalid' | 'policy_unreadable';
   readonly issues: PolicyIssue[];
 
   constructor(
@@ -40,8 +41,13 @@ export class PolicyError extends Error {
   ) {
     const head =
       issues.length === 1 ? 'invalid policy bundle' : `invalid policy bundle (${issues.length} problems)`;
-    super(`${head}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`, { cause: options.cause });
-    this.code = options.code ?? 'policy_invalid';
+    super(
+      options.code ?? 'policy_invalid',
+      `${head}:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+      {
+        cause: options.cause,
+      },
+    );
     this.issues = issues;
   }
 }

@@ -11,6 +11,7 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type { ASTNode, ParseResult } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { AuditError } from '../errors.js';
 
 /**
  * The variables a condition can read; see docs/policy.md "CEL variables". Any other name fails
@@ -115,9 +116,9 @@ export const BUDGET_EXCEEDED = 'condition exceeded its budget';
  */
 export const DEFAULT_COST_BUDGET = 20_000;
 
-class BudgetExceeded extends Error {
+class BudgetExceeded extends AuditError {
   constructor() {
-    super(BUDGET_EXCEEDED);
+    super('policy_invalid', BUDGET_EXCEEDED);
   }
 }
 
@@ -229,7 +230,10 @@ function wrap(node: InternalNode): void {
     node.handle = (args) => {
       const [text, pattern] = args as unknown[];
       if (typeof text !== 'string' || typeof pattern !== 'string') {
-        throw new Error('found no matching overload for matches(): it takes a string and a string');
+        throw new AuditError(
+          'policy_invalid',
+          'found no matching overload for matches(): it takes a string and a string',
+        );
       }
       return regexTest(pattern, text);
     };
@@ -317,7 +321,8 @@ export function regexSizeEstimate(pattern: string): number {
 function regexTest(pattern: string, text: string): boolean {
   const size = regexSizeEstimate(pattern);
   if (size > MAX_REGEX_SIZE) {
-    throw new Error(
+    throw new AuditError(
+      'policy_invalid',
       `regular expression too large (program of about ${size} instructions, limit ${MAX_REGEX_SIZE})`,
     );
   }
@@ -330,7 +335,7 @@ function regexTest(pattern: string, text: string): boolean {
       re = RE2JS.compile(pattern);
     } catch {
       const shown = pattern.length > 200 ? `${pattern.slice(0, 200)}…` : pattern;
-      throw new Error(`Invalid regular expression: ${shown}`);
+      throw new AuditError('policy_invalid', `Invalid regular expression: ${shown}`);
     }
     if (regexCache.size >= REGEX_CACHE_SIZE) regexCache.clear();
     regexCache.set(pattern, re);

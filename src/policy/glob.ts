@@ -8,6 +8,8 @@
  * suggest path semantics that `*` does not have. Matching is case-sensitive.
  */
 
+import { AuditError } from '../errors.js';
+
 /** A compiled test for one string. */
 export type StringMatcher = (value: string) => boolean;
 
@@ -172,7 +174,7 @@ function segmentMatcher(tokens: readonly Token[]): StringMatcher {
  */
 export function compileGlob(pattern: string): StringMatcher {
   const tokens = tokenize(pattern);
-  if (typeof tokens === 'string') throw new Error(tokens);
+  if (typeof tokens === 'string') throw new AuditError('policy_invalid', tokens);
   return compileTokens(tokens);
 }
 
@@ -240,7 +242,7 @@ export function compileFilterGlob(pattern: string): StringMatcher {
  */
 export function literalText(pattern: string): string | null {
   const tokens = tokenize(pattern);
-  if (typeof tokens === 'string') throw new Error(tokens);
+  if (typeof tokens === 'string') throw new AuditError('policy_invalid', tokens);
   const [only] = tokens;
   return tokens.length === 1 && only?.kind === 'literal' ? only.text : null;
 }
@@ -254,7 +256,7 @@ export function literalText(pattern: string): string | null {
  */
 export function literalPrefix(pattern: string): string {
   const tokens = tokenize(pattern);
-  if (typeof tokens === 'string') throw new Error(tokens);
+  if (typeof tokens === 'string') throw new AuditError('policy_invalid', tokens);
   const [first] = tokens;
   return first?.kind === 'literal' ? first.text : '';
 }

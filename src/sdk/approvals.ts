@@ -4,7 +4,7 @@ import { AuditError } from '../errors.js';
 import type { Actor } from '../event/types.js';
 import { uuidv7 } from '../internal/ids.js';
 import type { ApprovalRow } from '../store/store.js';
-import { redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
+import { clockOf, redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
 export interface ApprovalAction {
@@ -26,9 +26,24 @@ export interface ApprovalRequestInfo {
   reason: string;
 }
 
-/** Raised when an approval cannot be given or used; `code` tells why. */
+/**
+ * Raised when an approval cannot be given or used; `code` tells why: `not_found`, `conflict`
+ * (already decided, used, expired, bound to another action), `invalid_argument` (an approver the
+ * rule does not name), `closed` (the wait was cancelled).
+ *
+ * @example
+ * try { await approvals.approve(id, { as: 'bob' }) } catch (e) { if (e instanceof ApprovalError) e.code } // 'invalid_argument'
+ */
 export class ApprovalError extends AuditError {
   override name = 'ApprovalError';
+}
+
+/** Where approvals take the time and new request ids from (tests inject fixed ones). */
+export interface ApprovalsOptions {
+  /** Epoch ms; default the trail's clock. */
+  now?: () => number;
+  /** Request ids are `apr_` + one of these; default a UUIDv7 from `now`. */
+  ids?: () => string;
 }
 
 /**
@@ -43,7 +58,9 @@ export function requestDigest(action: ApprovalAction, policySnapshot: string): s
   return `sha256:${hash('sha256', body, 'hex')}`;
 }
 
-const APPROVAL_ID = /^apr_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// `apr_` + a UUID by default, or an injected id: printable, no spaces or quotes, so it can be
+// pasted into `auditrail approvals approve <id>` as is.
+const APPROVAL_ID = /^apr_[A-Za-z0-9._:-]{1,120}$/;
 
 function infoOf(row: ApprovalRow): ApprovalRequestInfo {
   const req = JSON.parse(row.request) as {
@@ -67,7 +84,7 @@ export interface ApprovalContext {
   session_id?: string;
   run_id?: string;
   parent_event_id?: string;
-  /** The id to give the request (`apr_` + UUIDv7), when the decision event already names it. */
+  /** The id to give the request (`apr_` + an id), when the decision event already names it. */
   request_id?: string;
   /** W3C trace context of the action, carried by every approval event of the request. */
   trace_id?: string;
@@ -84,10 +101,17 @@ export interface ApprovalContext {
  * await approvals.approve(id, { as: 'finance_lead', reason: 'refund verified with the customer' });
  */
 export class Approvals {
+  private readonly now: () => number;
+  private readonly ids: () => string;
+
   constructor(
     readonly trail: AuditTrail,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: ApprovalsOptions = {},
+  ) {
+    const now = options.now ?? clockOf(trail);
+    this.now = now;
+    this.ids = options.ids ?? (() => uuidv7(now()));
+  }
 
   /** Persists a new request and records `approval.requested`. */
   async request(
@@ -108,9 +132,12 @@ export class Approvals {
       );
     }
     if (ctx.request_id !== undefined && !APPROVAL_ID.test(ctx.request_id)) {
-      throw new ApprovalError('invalid_argument', 'request_id must be apr_ followed by a UUID');
+      throw new ApprovalError(
+        'invalid_argument',
+        'request_id must be apr_ followed by an id of [A-Za-z0-9._:-]',
+      );
     }
-    const id = ctx.request_id ?? `apr_${uuidv7(this.now())}`;
+    const id = ctx.request_id ?? `apr_${this.ids()}`;
     const now = this.now();
     const row: ApprovalRow = {
       id,
@@ -118,8 +145,8 @@ export class Approvals {
       status: 'pending',
       requestDigest: requestDigest(action, policy.snapshot),
       approvers: [...policy.approvers],
-      expiresAt: new Date(now + policy.ttlMs).toISOString(),
-      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(Math.floor(now + policy.ttlMs)).toISOString(),
+      createdAt: new Date(Math.floor(now)).toISOString(),
       // Stored beside the log, so redacted by the log's rules; the digest above binds the raw action.
       request: JSON.stringify(
         redactorOf(this.trail)({ action, matched_rule: policy.matched_rule, reason: policy.reason, ctx })
@@ -131,6 +158,7 @@ export class Approvals {
     };
     await storeOf(this.trail).putApproval(row);
     await this.trail.record({
+      event_id: this.ids(),
       type: 'approval.requested',
       actor: ctx.actor,
       ...(ctx.session_id ? { session_id: ctx.session_id } : {}),
@@ -154,7 +182,7 @@ export class Approvals {
 
   /** A granted, unused, unexpired request with this digest (a re-attempt after a restart). */
   async findGranted(digest: string): Promise<ApprovalRequestInfo | undefined> {
-    const now = new Date(this.now()).toISOString();
+    const now = isoNow(this.now);
     const row = (await storeOf(this.trail).listApprovals('granted')).find(
       (r) => r.logOrigin === this.trail.origin && r.requestDigest === digest && r.expiresAt > now,
     );
@@ -203,7 +231,7 @@ export class Approvals {
     const row = await this.load(id);
     if (row.status !== 'pending')
       throw new ApprovalError('conflict', `approval ${id} is already ${row.status}`);
-    if (row.expiresAt <= new Date(this.now()).toISOString()) {
+    if (row.expiresAt <= isoNow(this.now)) {
       await this.expire(row);
       throw new ApprovalError('conflict', `approval ${id} expired at ${row.expiresAt}`);
     }
@@ -213,9 +241,10 @@ export class Approvals {
         `${JSON.stringify(by.as)} may not decide ${id}; the rule names ${row.approvers.join(', ')}`,
       );
     }
-    const decidedAt = new Date(this.now()).toISOString();
+    const decidedAt = isoNow(this.now);
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
+      event_id: this.ids(),
       type: verdict === 'granted' ? 'approval.granted' : 'approval.denied',
       actor: { type: 'user', id: by.as },
       ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
@@ -249,6 +278,7 @@ export class Approvals {
     if (!(await storeOf(this.trail).updateApproval(row.id, 'pending', { status: 'expired' }))) return;
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
+      event_id: this.ids(),
       type: 'approval.expired',
       actor: { type: 'system', id: 'auditrail' },
       ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
@@ -270,7 +300,7 @@ export class Approvals {
 
   /** Marks and records every pending request of this log whose time is up. */
   async expireDue(): Promise<number> {
-    const now = new Date(this.now()).toISOString();
+    const now = isoNow(this.now);
     let n = 0;
     for (const row of await storeOf(this.trail).listApprovals('pending')) {
       if (row.logOrigin === this.trail.origin && row.expiresAt <= now) {
@@ -290,7 +320,7 @@ export class Approvals {
     for (;;) {
       const row = await this.load(id);
       if (row.status !== 'pending') return row;
-      if (row.expiresAt <= new Date(this.now()).toISOString()) {
+      if (row.expiresAt <= isoNow(this.now)) {
         await this.expire(row);
         return this.load(id);
       }
@@ -314,4 +344,9 @@ export class Approvals {
     }
     return row;
   }
+}
+
+// The trail's clock may have a fractional part (microseconds); stored times keep milliseconds.
+function isoNow(now: () => number): string {
+  return new Date(Math.floor(now())).toISOString();
 }

@@ -152,6 +152,12 @@ export function storeOf(trail: AuditTrail): AuditStore {
   return i.store;
 }
 
+/** @internal The trail's clock (epoch ms), the default of the governor and approvals; not exported by the package. */
+export function clockOf(trail: AuditTrail): () => number {
+  // Bracket access reads the private member: the clock stays off the public surface.
+  return trail['now'];
+}
+
 /** @internal The trail's key ring, for SDK internals; not exported by the package. */
 export function keysOf(trail: AuditTrail): KeyRing {
   const i = INTERNALS.get(trail);

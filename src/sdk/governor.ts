@@ -13,7 +13,7 @@ import {
   type PolicyDecision,
 } from '../policy/index.js';
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
-import { redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
+import { clockOf, redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {
@@ -57,6 +57,16 @@ export interface GovernorOptions {
   recordDispatch?: boolean;
   /** Who loads the policy (recorded with `policy.updated`); default the OS user. */
   loadedBy?: string;
+  /**
+   * The clock (epoch ms) for the governor's own times and its approvals' expiry; default the
+   * trail's clock (so `openAuditTrail({ now })` makes both deterministic).
+   */
+  now?: () => number;
+  /**
+   * The id source for every event the governor records and for approval request ids
+   * (`apr_` + id); default a UUIDv7 from `now`. `sequentialIds()` from `auditrail/testing` fits.
+   */
+  ids?: () => string;
   /** @internal delegation chain of a sub-agent governor. */
   delegation?: NonNullable<AuditEvent['delegation']>;
 }
@@ -96,27 +106,51 @@ export interface RunResult<R> {
   undo?: () => Promise<void>;
 }
 
-/** The policy (or an approver) refused the action; the message carries the reason. */
+/**
+ * The policy (or an approver) refused the action (code `denied`); the message carries the reason.
+ *
+ * @example
+ * try { await gov.run(action, fn) } catch (e) { if (e instanceof ActionDeniedError) e.decision.matched_rule }
+ */
 export class ActionDeniedError extends AuditError {
   override name = 'ActionDeniedError';
+  declare readonly code: 'denied';
   constructor(
     readonly decision: Decision,
     message = `action denied by ${decision.matched_rule ?? 'the default rule'}: ${decision.reason}`,
   ) {
-    super('invalid_argument', message);
+    super('denied', message);
   }
 }
 
-/** The action needs an approval and the governor was told not to wait for it. */
+/**
+ * The action needs an approval and the governor was told not to wait for it (code
+ * `approval_required`); `approval` names the request to decide.
+ *
+ * @example
+ * catch (e) { if (e instanceof ApprovalRequiredError) notify(e.approval.id, e.approval.approvers) }
+ */
 export class ApprovalRequiredError extends AuditError {
   override name = 'ApprovalRequiredError';
+  declare readonly code: 'approval_required';
   constructor(readonly approval: ApprovalRequestInfo) {
-    super('conflict', `approval ${approval.id} required from ${approval.approvers.join(' or ')}`);
+    super('approval_required', `approval ${approval.id} required from ${approval.approvers.join(' or ')}`);
   }
 }
 
-class TimeoutError extends Error {
+/**
+ * A governed attempt ran longer than its `timeoutMs` (code `timeout`); recorded as
+ * `action.timed_out`, and thrown by `run()` when it was the last attempt.
+ *
+ * @example
+ * await gov.run(action, fn, { timeoutMs: 5000 }).catch((e) => e instanceof TimeoutError); // true when slow
+ */
+export class TimeoutError extends AuditError {
   override name = 'TimeoutError';
+  declare readonly code: 'timeout';
+  constructor(message: string) {
+    super('timeout', message);
+  }
 }
 
 /**
@@ -133,9 +167,14 @@ export class Governor {
   readonly approvals: Approvals;
   private policyChecked: Promise<void> | null = null;
   private readonly undoers = new Map<string, () => Promise<void>>();
+  private readonly now: () => number;
+  private readonly ids: () => string;
 
   constructor(readonly options: GovernorOptions) {
-    this.approvals = new Approvals(options.trail);
+    const now = options.now ?? clockOf(options.trail);
+    this.now = now;
+    this.ids = options.ids ?? (() => uuidv7(now()));
+    this.approvals = new Approvals(options.trail, { now, ids: this.ids });
   }
 
   get actor(): Actor {
@@ -179,6 +218,7 @@ export class Governor {
       const diff = diffRecord(redact(diffPolicies(previous, p)).value);
       await storeOf(trail).setMeta(diff.key, diff.payload);
       await trail.record({
+        event_id: this.ids(),
         type: 'policy.updated',
         actor: { type: 'user', id: this.options.loadedBy ?? safeUser() },
         action: { type: 'policy.load', target: p.policyId, params: diff.params },
@@ -205,7 +245,7 @@ export class Governor {
 
   private async write(events: AuditEvent[]): Promise<void> {
     try {
-      await Promise.all(events.map((e) => this.options.trail.record(e)));
+      await Promise.all(events.map((e) => this.options.trail.record(this.withId(e))));
     } catch (e) {
       if (!this.options.failOpen) {
         throw new AuditError(
@@ -254,9 +294,9 @@ export class Governor {
       ...(o.run_id ? { run_id: o.run_id } : {}),
       ...(context ? { context } : {}),
     });
-    const intentId = uuidv7();
+    const intentId = this.ids();
     const span = o.trace_id ? newSpanId() : undefined;
-    const decisionId = uuidv7();
+    const decisionId = this.ids();
     const eventAction = {
       type: action.type,
       ...(action.target !== undefined ? { target: action.target } : {}),
@@ -270,7 +310,7 @@ export class Governor {
     const needsApproval = policy.decision === 'require_approval' && enforced;
     const digest = needsApproval ? requestDigest(eventAction, policy.policy_snapshot) : '';
     const reusable = needsApproval ? await this.approvals.findGranted(digest) : undefined;
-    const approvalId = needsApproval ? (reusable?.id ?? newApprovalId()) : undefined;
+    const approvalId = needsApproval ? (reusable?.id ?? `apr_${this.ids()}`) : undefined;
     const intent: AuditEvent = {
       ...this.base(span),
       type: 'action.intent',
@@ -517,7 +557,7 @@ export class Governor {
                 );
               }),
             ]));
-        const outcomeId = uuidv7();
+        const outcomeId = this.ids();
         await this.outcome({
           ...this.base(decision.span_id),
           type: 'action.succeeded',
@@ -606,8 +646,14 @@ export class Governor {
     throw lastError;
   }
 
-  private async outcome(event: AuditEvent): Promise<void> {
+  // Every event the governor writes takes its id from the injected source.
+  private withId(event: AuditEvent): AuditEvent {
+    return event.event_id === undefined ? { event_id: this.ids(), ...event } : event;
+  }
+
+  private async outcome(input: AuditEvent): Promise<void> {
     const trail = this.options.trail;
+    const event = this.withId(input);
     if (this.options.durableOutcome) {
       await this.write([event]);
       return;
@@ -674,7 +720,7 @@ export class Governor {
     const parent = this.options.delegation;
     const link = {
       agent_id: this.options.actor.id,
-      delegated_at: new Date().toISOString(),
+      delegated_at: new Date(Math.floor(this.now())).toISOString(),
       permissions_granted: permissions,
     };
     const delegation = {
@@ -708,10 +754,6 @@ export class Governor {
 
 function newSpanId(): string {
   return randomBytes(8).toString('hex');
-}
-
-function newApprovalId(): string {
-  return `apr_${uuidv7()}`;
 }
 
 function round(ms: number): number {
