@@ -105,26 +105,22 @@ export class ValidationError extends AuditError {
 }
 
 /**
- * A core error (malformed bytes, a failed proof or signature, a value with no canonical form)
- * as the AuditError a caller sees, with the core error as its `cause`. `what` prefixes the
- * message (e.g. `the old checkpoint`). Anything else is returned unchanged when it is already an
- * AuditError, else wrapped as `fallback`.
+ * A core error (malformed bytes, a failed proof or signature, a missing tile, a value with no
+ * canonical form) as the AuditError a caller sees, with the core error as its `cause`; anything
+ * else is returned unchanged. `what` prefixes the message. Codes: `missing` → `store_failure`
+ * (the store lacks what the log needs), `not_canonical` → `invalid_argument`, the rest →
+ * `proof_invalid`.
  *
  * @example
- * try { parseCheckpoint(text) } catch (e) { throw fromCoreError(e, 'the checkpoint') } // AuditError('proof_invalid')
+ * try { return inclusionProof(seq, size, reader) } catch (e) { throw fromCoreError(e, 'proof') }
  */
-export function fromCoreError(
-  e: unknown,
-  what?: string,
-  fallback: AuditErrorCode = 'proof_invalid',
-): AuditError {
-  if (e instanceof AuditError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  const text = what === undefined ? message : `${what}: ${message}`;
-  if (e instanceof CoreError) {
-    return new AuditError(e.code === 'not_canonical' ? 'invalid_argument' : 'proof_invalid', text, {
-      cause: e,
-    });
-  }
-  return new AuditError(fallback, text, { cause: e });
+export function fromCoreError(e: unknown, what?: string): unknown {
+  if (!(e instanceof CoreError)) return e;
+  const code: AuditErrorCode =
+    e.code === 'missing'
+      ? 'store_failure'
+      : e.code === 'not_canonical'
+        ? 'invalid_argument'
+        : 'proof_invalid';
+  return new AuditError(code, what === undefined ? e.message : `${what}: ${e.message}`, { cause: e });
 }

@@ -8,7 +8,7 @@ import { consistencyProof, inclusionProof, verifyConsistency } from '../core/pro
 import type { ProofBundle } from '../core/proof-bundle.js';
 import { TileNodeReader } from '../core/tiles.js';
 import { LogVerifier, type VerifyReport } from '../core/verify-log.js';
-import { AuditError } from '../errors.js';
+import { AuditError, fromCoreError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
 import { createRedactor, type RedactionOptions, type Redactor } from '../redact/index.js';
@@ -366,6 +366,8 @@ export class AuditTrail {
     this.checkpointing = this.signCheckpoint();
     try {
       return await this.checkpointing;
+    } catch (e) {
+      throw fromCoreError(e, 'cannot sign a checkpoint');
     } finally {
       this.checkpointing = null;
     }
@@ -597,7 +599,12 @@ export class AuditTrail {
       (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
     );
     const tiles = await this.#store.getTiles(this.head.logId, needed);
-    const proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
+    let proof: Buffer[];
+    try {
+      proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
+    } catch (e) {
+      throw fromCoreError(e, `cannot prove seq ${seq}`);
+    }
     return {
       format: 'auditrail-proof/v1',
       log: this.origin,
@@ -632,7 +639,11 @@ export class AuditTrail {
       this.head.logId,
       tilesFor((r) => consistencyProof(size1, size2, r)),
     );
-    return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
+    try {
+      return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
+    } catch (e) {
+      throw fromCoreError(e, `cannot prove ${size1} -> ${size2}`);
+    }
   }
 
   /**
