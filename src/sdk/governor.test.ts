@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePolicy, verifyDiffPayload } from '../policy/index.js';
 import { jcsDigest } from '../policy/record.js';
-import { MemoryStore } from '../testing/index.js';
+import { MemoryStore, fixedClock, sequentialIds } from '../testing/index.js';
 import { openAuditTrail, type AuditTrail } from './audit-trail.js';
-import { ActionDeniedError, ApprovalRequiredError, Governor, guard } from './governor.js';
+import { ActionDeniedError, ApprovalRequiredError, Governor, TimeoutError, guard } from './governor.js';
 
 const POLICY = `
 policy_id: support-agent
@@ -502,5 +502,90 @@ describe('Governor: approvals linked in the log', () => {
     assert.equal(reachable(gov).has(store), false);
     assert.equal(reachable(trail).has(store), false);
     assert.equal(reachable(gov.approvals).has(store), false);
+  });
+});
+
+describe('Governor: injected clock and ids', () => {
+  // One governed life: an allowed read, a denied delete, a held refund that is granted and run.
+  async function story() {
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      store: new MemoryStore(),
+      checkpointIntervalMs: 0,
+      now: fixedClock(Date.UTC(2026, 0, 1), 1),
+    });
+    const gov = new Governor({
+      trail,
+      policy: parsePolicy(POLICY),
+      actor: agent,
+      loadedBy: 'ops',
+      ids: sequentialIds(),
+      approvals: { wait: false },
+    });
+    await gov.run({ type: 'read:order', target: 'order/1' }, () => Promise.resolve('ok'));
+    const denied = await gov
+      .run({ type: 'db.delete_row', target: 'prod/users/7' }, () => Promise.resolve())
+      .catch((e: unknown) => e);
+    const refund = { type: 'write:refund', params: { amount: 900 } };
+    const held = await gov.run(refund, () => Promise.resolve()).catch((e: unknown) => e);
+    assert.ok(held instanceof ApprovalRequiredError);
+    await gov.approvals.approve(held.approval.id, { as: 'finance_lead', reason: 'verified' });
+    await gov.run(refund, () => Promise.resolve('refunded'));
+    await trail.flush();
+    const events = (await trail.query({ limit: 1000 })).events.map((e) => ({
+      event_id: e.event_id,
+      type: e.type,
+      ts: e.ts,
+      request_id: e.approval?.request_id,
+      expires_at: e.approval?.expires_at,
+    }));
+    await trail.close();
+    return { events, denied, held };
+  }
+
+  it('records the same ids, times and approval ids on every run with sequentialIds and a fixed clock', async () => {
+    const first = await story();
+    const second = await story();
+    assert.deepEqual(first.events, second.events);
+    // Every event the governor and its approvals wrote took its id from the sequence, in order.
+    assert.deepEqual(
+      first.events.map((e) => `${e.event_id} ${e.type}`),
+      [
+        'evt-000001 policy.updated',
+        'evt-000002 action.intent',
+        'evt-000003 policy.decision',
+        'evt-000004 action.succeeded',
+        'evt-000005 action.intent',
+        'evt-000006 policy.decision',
+        'evt-000007 action.intent',
+        'evt-000008 policy.decision',
+        // evt-000009 is the request: apr_evt-000009
+        'evt-000010 approval.requested',
+        'evt-000011 approval.granted',
+        'evt-000012 action.intent',
+        'evt-000013 policy.decision',
+        'evt-000014 action.succeeded',
+      ],
+    );
+    assert.equal(first.held instanceof ApprovalRequiredError && first.held.approval.id, 'apr_evt-000009');
+    const requested = first.events.find((e) => e.type === 'approval.requested')!;
+    assert.equal(requested.request_id, 'apr_evt-000009');
+    // The approval's expiry comes from the injected clock (15 min after the request), not the wall clock.
+    assert.ok(requested.expires_at?.startsWith('2026-01-01T00:15:00'), requested.expires_at);
+  });
+
+  it('raises denied, approval_required and timeout as AuditErrors with those codes', async () => {
+    const { denied, held } = await story();
+    assert.ok(denied instanceof ActionDeniedError);
+    assert.equal(denied.code, 'denied');
+    assert.ok(held instanceof ApprovalRequiredError);
+    assert.equal(held.code, 'approval_required');
+    const { gov } = await setup();
+    const slow = await gov
+      .run({ type: 'read:slow' }, () => new Promise(() => undefined), { timeoutMs: 10 })
+      .catch((e: unknown) => e);
+    assert.ok(slow instanceof TimeoutError);
+    assert.equal(slow.code, 'timeout');
+    assert.match(slow.message, /timed out after 10 ms/);
   });
 });

@@ -14,7 +14,13 @@ export function fixedClock(start = Date.UTC(2026, 0, 1), stepMs = 1): () => numb
   return () => (t += stepMs);
 }
 
-/** Sequential, time-ordered-looking event ids: `evt-000001`, `evt-000002`, … */
+/**
+ * Sequential, time-ordered-looking ids: `evt-000001`, `evt-000002`, … For `event_id`, and for the
+ * `ids` option of `Governor` and `Approvals` (every event they record, and approval ids).
+ *
+ * @example
+ * const gov = new Governor({ trail, policy, actor, ids: sequentialIds() }); // intent evt-000002, …
+ */
 export function sequentialIds(prefix = 'evt'): () => string {
   let n = 0;
   return () => `${prefix}-${String(++n).padStart(6, '0')}`;
