@@ -62,6 +62,33 @@ export function requestDigest(action: ApprovalAction, policySnapshot: string): s
 // pasted into `auditrail approvals approve <id>` as is.
 const APPROVAL_ID = /^apr_[A-Za-z0-9._:-]{1,120}$/;
 
+// The waits of this process, by request id: a decision made in this process wakes them at once;
+// one made by another process (the CLI, the dashboard) is seen by the next poll of the store.
+const waiters = new Map<string, Set<() => void>>();
+
+function wakeWaiters(id: string): void {
+  for (const wake of waiters.get(id) ?? []) wake();
+}
+
+/** Resolves after `ms`, when this process decides `id`, or on abort, whichever comes first. */
+function sleepUntilDecided(id: string, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    let set = waiters.get(id);
+    if (set === undefined) waiters.set(id, (set = new Set()));
+    const mine = set;
+    const wake = (): void => {
+      clearTimeout(timer);
+      mine.delete(wake);
+      if (mine.size === 0 && waiters.get(id) === mine) waiters.delete(id);
+      signal?.removeEventListener('abort', wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    mine.add(wake);
+    signal?.addEventListener('abort', wake, { once: true });
+  });
+}
+
 function infoOf(row: ApprovalRow): ApprovalRequestInfo {
   const req = JSON.parse(row.request) as {
     action: ApprovalAction;
@@ -122,6 +149,8 @@ export class Approvals {
       reason: string;
       approvers: string[];
       ttlMs: number;
+      /** @internal the governor's {@link requestDigest} of this same action and snapshot (computed once). */
+      digest?: string;
     },
     ctx: ApprovalContext,
   ): Promise<ApprovalRequestInfo> {
@@ -143,7 +172,7 @@ export class Approvals {
       id,
       logOrigin: this.trail.origin,
       status: 'pending',
-      requestDigest: requestDigest(action, policy.snapshot),
+      requestDigest: policy.digest ?? requestDigest(action, policy.snapshot),
       approvers: [...policy.approvers],
       expiresAt: new Date(Math.floor(now + policy.ttlMs)).toISOString(),
       createdAt: new Date(Math.floor(now)).toISOString(),
@@ -272,10 +301,12 @@ export class Approvals {
       ...(by.reason !== undefined ? { reason: redactorOf(this.trail)(by.reason).value } : {}),
     });
     if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
+    wakeWaiters(id);
   }
 
   private async expire(row: ApprovalRow): Promise<void> {
     if (!(await storeOf(this.trail).updateApproval(row.id, 'pending', { status: 'expired' }))) return;
+    wakeWaiters(row.id);
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       event_id: this.ids(),
@@ -312,8 +343,12 @@ export class Approvals {
   }
 
   /**
-   * Waits until the request is decided or expires (polling the store, so a decision made by
-   * another process — the CLI, the dashboard — is seen). Returns the final status.
+   * Waits until the request is decided or expires. A decision made in this process ends the wait
+   * at once; one made by another process (the CLI, the dashboard) is seen by polling the store
+   * every `pollMs` (default 250). Returns the final row.
+   *
+   * @example
+   * const row = await approvals.wait(id, { pollMs: 1000 }); // row.status: 'granted' | 'denied' | 'expired'
    */
   async wait(id: string, options: { pollMs?: number; signal?: AbortSignal } = {}): Promise<ApprovalRow> {
     const poll = options.pollMs ?? 250;
@@ -325,8 +360,10 @@ export class Approvals {
         return this.load(id);
       }
       if (options.signal?.aborted) throw new ApprovalError('closed', `stopped waiting for approval ${id}`);
-      await new Promise((r) =>
-        setTimeout(r, Math.min(poll, Math.max(1, Date.parse(row.expiresAt) - this.now()))),
+      await sleepUntilDecided(
+        id,
+        Math.min(poll, Math.max(1, Date.parse(row.expiresAt) - this.now())),
+        options.signal,
       );
     }
   }

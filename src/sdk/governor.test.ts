@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePolicy, verifyDiffPayload } from '../policy/index.js';
 import { jcsDigest } from '../policy/record.js';
+import { AuditError } from '../errors.js';
 import { MemoryStore, fixedClock, sequentialIds } from '../testing/index.js';
+import { Approvals } from './approvals.js';
 import { openAuditTrail, type AuditTrail } from './audit-trail.js';
 import { ActionDeniedError, ApprovalRequiredError, Governor, TimeoutError, guard } from './governor.js';
 
@@ -587,5 +589,32 @@ describe('Governor: injected clock and ids', () => {
     assert.ok(slow instanceof TimeoutError);
     assert.equal(slow.code, 'timeout');
     assert.match(slow.message, /timed out after 10 ms/);
+  });
+  it('a wait ends as soon as this process decides; the poll is only for other processes', async () => {
+    const requests: string[] = [];
+    // A poll of a minute: only the in-process notification can end these waits in time.
+    const { trail, gov } = await setup(POLICY, {
+      approvals: { pollMs: 60_000, onRequest: (r) => void requests.push(r.id) },
+    });
+    const refund = (amount: number) => ({ type: 'write:refund', params: { amount } });
+    const started = Date.now();
+    const granted = gov.run(refund(900), () => Promise.resolve('refunded'));
+    while (requests.length === 0) await new Promise((r) => setTimeout(r, 2));
+    // Decided through another Approvals of the same trail, as a server in this process would.
+    await new Approvals(trail).approve(requests[0]!, { as: 'finance_lead' });
+    assert.equal(await granted, 'refunded');
+    const denied = gov.run(refund(901), () => Promise.resolve('refunded'));
+    while (requests.length === 1) await new Promise((r) => setTimeout(r, 2));
+    await gov.approvals.deny(requests[1]!, { as: 'oncall_sre', reason: 'no' });
+    await assert.rejects(denied, (e: unknown) => e instanceof ActionDeniedError && e.code === 'denied');
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    // A cancelled wait also ends at once, not at the next poll.
+    const controller = new AbortController();
+    const waiting = gov.run(refund(902), () => Promise.resolve('x'), { signal: controller.signal });
+    while (requests.length === 2) await new Promise((r) => setTimeout(r, 2));
+    const before = Date.now();
+    controller.abort();
+    await assert.rejects(waiting, (e: unknown) => e instanceof AuditError && e.code === 'closed');
+    assert.ok(Date.now() - before < 10_000);
   });
 });

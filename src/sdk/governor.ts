@@ -376,6 +376,7 @@ export class Governor {
             reason: policy.reason,
             approvers: policy.approvers ?? [],
             ttlMs: policy.approval_ttl_ms ?? 15 * 60_000,
+            digest,
           },
           {
             actor: o.actor,
