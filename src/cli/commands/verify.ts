@@ -62,7 +62,7 @@ function human(r: VerifyReport, io: Io): string {
   if (r.redactions.length > 0)
     lines.push(`erased:      ${r.redactions.length} fields (by data.erased / retention.purged events)`);
   if (r.ok) {
-    lines.push(c.green('OK'));
+    lines.push(r.size === 0 ? c.green('OK (the log is empty: nothing recorded yet)') : c.green('OK'));
   } else {
     lines.push(c.red(`FAILED: ${r.failures.length} failure${r.failures.length === 1 ? '' : 's'}`));
     const seqWidth = Math.max(3, ...r.failures.map((f) => String(f.seq ?? '-').length));
