@@ -69,7 +69,8 @@ function hints(io: Io, target: Target, seq: number): string[] {
   return [
     commandLine(io, target, 'log', '--decision', 'deny'),
     commandLine(io, target, 'show', String(seq)),
-    `${commandLine(io, target, 'prove', String(seq), '-o', 'proof.json')} && ${cliName(io)} verify-proof proof.json`,
+    commandLine(io, target, 'prove', String(seq), '-o', 'proof.json'),
+    `${cliName(io)} verify-proof proof.json`,
   ];
 }
 
