@@ -37,6 +37,7 @@ export type {
 export { EVENT_SCHEMA, EVENT_TYPES } from './event/schema.js';
 export { validateEvent } from './event/validate.js';
 export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';
+export { verifyConsistency, type ConsistencyBundle, type ConsistencyResult } from './core/consistency.js';
 export type { VerifyReport, VerifyFailure, FailureKind } from './core/verify-log.js';
 export { createRedactor, REDACTED, type RedactionOptions, type Redactor } from './redact/index.js';
 export { openStore } from './store/open-store.js';

@@ -47,6 +47,11 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/verify-proof.js'),
   },
   {
+    name: 'verify-consistency',
+    summary: 'check that the log only appended since a saved checkpoint',
+    load: () => import('./commands/verify-consistency.js'),
+  },
+  {
     name: 'export',
     summary: 'export events as JSON Lines, JSON or CSV',
     load: () => import('./commands/export.js'),

@@ -144,3 +144,22 @@ export function openCheckpoint(
   }
   return { ...cp, note: opened };
 }
+
+/**
+ * Reads a signed checkpoint's origin, size and root WITHOUT checking any signature: for choosing
+ * which proof to compute, never for trusting it (use {@link openCheckpoint} for that). Throws
+ * NoteError('malformed') when the note has no blank line before its signatures or its body does
+ * not parse.
+ *
+ * @example
+ * peekCheckpoint(savedNote).size // 1200
+ */
+export function peekCheckpoint(note: string): Checkpoint {
+  const split = typeof note === 'string' ? note.lastIndexOf('\n\n') : -1;
+  if (split < 0) throw new NoteError('malformed', 'not a signed note (no blank line before the signatures)');
+  try {
+    return parseCheckpoint(note.slice(0, split + 1));
+  } catch (e) {
+    throw new NoteError('malformed', (e as Error).message, { cause: e });
+  }
+}

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { canonicalBytes } from './canonical-json.js';
+import { decodeBase64UrlStrict } from './note.js';
 
 /**
  * Salted disclosures (SD-JWT style, RFC 9901 §4.2): each sensitive field of an event is stored
@@ -55,23 +56,76 @@ export function disclosureDigest(disclosure: Uint8Array | string): string {
   return hash('sha256', Buffer.concat([DOMAIN_BYTES, disclosure]), 'base64url');
 }
 
-/** Parses disclosure bytes strictly: a 3-element array [salt (16 bytes b64url), pointer, value]. */
+/**
+ * Reference tokens a pointer may not hold (after unescaping): JavaScript gives them special
+ * meaning on plain objects, so a naive reassembly could reach `Object.prototype`.
+ */
+export const FORBIDDEN_POINTER_TOKENS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+]);
+
+/**
+ * Why `pointer` is not an acceptable disclosure pointer, or undefined when it is: `""` or an RFC
+ * 6901 pointer starting with `/`, every `~` followed by `0` or `1`, and no token (unescaped)
+ * equal to `__proto__`, `constructor` or `prototype` (docs/verification.md §3.2).
+ *
+ * @example
+ * pointerProblem('/action/params') // undefined
+ * pointerProblem('/__proto__/x')   // 'holds the reserved token "__proto__"'
+ */
+export function pointerProblem(pointer: unknown): string | undefined {
+  if (typeof pointer !== 'string') return 'is not a string';
+  if (pointer === '') return undefined;
+  if (!pointer.startsWith('/')) return 'must be "" or start with "/"';
+  if (/~(?![01])/.test(pointer)) return 'has a "~" not followed by "0" or "1"';
+  for (const t of tokensOf(pointer)) {
+    if (FORBIDDEN_POINTER_TOKENS.has(t)) return `holds the reserved token ${JSON.stringify(t)}`;
+  }
+  return undefined;
+}
+
+// Invalid UTF-8 is an error, not U+FFFD: another verifier must not see a different value. A
+// byte order mark is kept (and then fails JSON parsing), as Buffer#toString would.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes UTF-8 strictly: throws on invalid sequences (overlong forms, surrogates, truncation).
+ *
+ * @example
+ * decodeUtf8Strict(Buffer.from('héllo')) // 'héllo';  decodeUtf8Strict(Buffer.of(0xc3)) // throws
+ */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (e) {
+    throw new Error('not valid UTF-8', { cause: e });
+  }
+}
+
+/**
+ * Parses disclosure bytes strictly (docs/verification.md §3.2): valid UTF-8 JSON, a 3-element
+ * array [salt (canonical base64url of 16 bytes), pointer (see {@link pointerProblem}), value].
+ *
+ * @example
+ * parseDisclosure(Buffer.from('["Ueg0vLsznunRFD2XpECDkA","/action/params",{"amount":120}]')).pointer // '/action/params'
+ */
 export function parseDisclosure(bytes: Uint8Array): { salt: string; pointer: string; value: unknown } {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    parsed = JSON.parse(decodeUtf8Strict(bytes));
   } catch (e) {
-    throw new Error('disclosure is not JSON', { cause: e });
+    throw new Error('disclosure is not JSON in valid UTF-8', { cause: e });
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) throw new Error('disclosure must be a 3-element array');
   const [salt, pointer, value] = parsed as [unknown, unknown, unknown];
-  if (typeof salt !== 'string' || Buffer.from(salt, 'base64url').length !== SALT_BYTES) {
-    throw new Error('disclosure salt must be 16 bytes of base64url');
+  if (typeof salt !== 'string' || decodeBase64UrlStrict(salt)?.length !== SALT_BYTES) {
+    throw new Error('disclosure salt must be 16 bytes of canonical base64url (22 characters)');
   }
-  if (typeof pointer !== 'string' || (pointer !== '' && !pointer.startsWith('/'))) {
-    throw new Error('disclosure pointer must be a JSON pointer');
-  }
-  return { salt, pointer, value };
+  const problem = pointerProblem(pointer);
+  if (problem !== undefined) throw new Error(`disclosure pointer ${problem}`);
+  return { salt, pointer: pointer as string, value };
 }
 
 function unescapeToken(t: string): string {
@@ -131,36 +185,58 @@ export function splitEvent(event: Record<string, unknown>, pointers: readonly st
 
 function without(obj: Record<string, unknown>, key: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) if (k !== key) out[k] = obj[k];
+  for (const k of Object.keys(obj)) if (k !== key) setOwn(out, k, obj[k]);
   return out;
 }
 
 /**
- * Reassembles an event from its disclosure parts (the inverse of {@link splitEvent}); parts
- * that were erased are simply absent.
+ * Sets an own, enumerable member whatever its name: `__proto__` is the one accessor on plain
+ * objects (assigning it would change the prototype), so it is defined, not assigned.
+ */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+/** A shallow copy; spread defines members (CreateDataProperty), so an own `__proto__` stays a member. */
+function copyOf(obj: Record<string, unknown>): Record<string, unknown> {
+  return { ...obj };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reassembles an event from its disclosure parts (the inverse of {@link splitEvent},
+ * docs/verification.md §3.3); parts that were erased are simply absent. The body is the first
+ * part with pointer `""` (`{}` if it is absent or not an object); the others are applied in order.
+ * Members are only ever read and written as own properties, so no pointer reaches a prototype;
+ * parts whose pointer {@link pointerProblem} refuses are skipped.
+ *
+ * @example
+ * assembleEvent([{ pointer: '', value: { type: 'x.a' } }, { pointer: '/action/params', value: { q: 1 } }])
+ * // { type: 'x.a', action: { params: { q: 1 } } }
  */
 export function assembleEvent(parts: readonly DisclosurePart[]): Record<string, unknown> {
   const base = parts.find((p) => p.pointer === '');
   // Copy only along the paths written to, so the parts' values are never mutated.
-  const out: Record<string, unknown> =
-    base && typeof base.value === 'object' && base.value !== null && !Array.isArray(base.value)
-      ? { ...(base.value as Record<string, unknown>) }
-      : {};
+  const out: Record<string, unknown> = base && isObject(base.value) ? copyOf(base.value) : {};
   for (const part of parts) {
-    if (part.pointer === '') continue;
+    if (part.pointer === '' || pointerProblem(part.pointer) !== undefined) continue;
     const tokens = tokensOf(part.pointer);
     let node: Record<string, unknown> = out;
     for (let i = 0; i < tokens.length - 1; i++) {
       const key = tokens[i] as string;
-      const child = node[key];
-      const copy: Record<string, unknown> =
-        typeof child === 'object' && child !== null && !Array.isArray(child)
-          ? { ...(child as Record<string, unknown>) }
-          : {};
-      node[key] = copy;
+      const child = Object.hasOwn(node, key) ? node[key] : undefined;
+      const copy = isObject(child) ? copyOf(child) : {};
+      setOwn(node, key, copy);
       node = copy;
     }
-    node[tokens[tokens.length - 1] as string] = part.value;
+    setOwn(node, tokens[tokens.length - 1] as string, part.value);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { canonicalBytes } from './canonical-json.js';
+import { decodeUtf8Strict } from './disclosure.js';
 
 /**
  * The leaf record a log commits to (RFC 8785 canonical JSON, stored and hashed byte for byte):
@@ -34,20 +35,25 @@ export function encodeLeaf(rec: LeafRecord): Buffer {
 }
 
 const KEYS = new Set(['v', 'log', 'seq', 'ts', 'type', 'eid', 'd', 'src']);
-const DIGEST_RE = /^[A-Za-z0-9_-]{43}$/;
+// 43 base64url characters of 32 bytes: the last one carries 4 bits and two zero bits, so only
+// these 16 characters can end a canonical digest (docs/verification.md §4.1).
+const DIGEST_RE = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /**
- * Parses leaf bytes strictly. Throws an Error naming the first problem (not JSON, unknown or
- * missing member, wrong type, unsorted digests).
+ * Parses leaf bytes strictly (docs/verification.md §4.1). Throws an Error naming the first
+ * problem (invalid UTF-8, not JSON, unknown or missing member, wrong type, a non-canonical or
+ * unsorted digest). A string is taken as the leaf's already decoded text.
+ *
+ * @example
+ * parseLeaf(Buffer.from(entry.leaf)).seq // 12
  */
 export function parseLeaf(bytes: Uint8Array | string): LeafRecord {
+  // Invalid UTF-8 is refused, not replaced by U+FFFD: the hash is over bytes another verifier
+  // would decode differently.
+  const text = typeof bytes === 'string' ? bytes : decodeLeafText(bytes);
   let v: unknown;
   try {
-    v = JSON.parse(
-      typeof bytes === 'string'
-        ? bytes
-        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
-    );
+    v = JSON.parse(text);
   } catch {
     throw new Error('leaf is not JSON');
   }
@@ -71,10 +77,19 @@ export function parseLeaf(bytes: Uint8Array | string): LeafRecord {
   }
   const src = o['src'];
   if (src !== undefined) {
-    if (typeof src !== 'object' || src === null) throw new Error('leaf src must be an object');
+    if (typeof src !== 'object' || src === null || Array.isArray(src))
+      throw new Error('leaf src must be an object');
     const s = src as Record<string, unknown>;
     if (typeof s['kid'] !== 'string' || typeof s['sig'] !== 'string')
       throw new Error('leaf src needs kid and sig');
   }
   return o as unknown as LeafRecord;
+}
+
+function decodeLeafText(bytes: Uint8Array): string {
+  try {
+    return decodeUtf8Strict(bytes);
+  } catch {
+    throw new Error('leaf is not valid UTF-8');
+  }
 }

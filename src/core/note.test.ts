@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   NoteError,
+  decodeBase64Strict,
+  decodeBase64UrlStrict,
+  exceedsUtf8Bytes,
   formatVerifierKey,
+  hasLoneSurrogate,
+  trustedKeyMismatch,
   generateSigner,
   keyId,
   openNote,
@@ -242,5 +247,146 @@ describe('verifier keys', () => {
     assert.ok(key.length > 0);
     assert.throws(() => formatVerifierKey('ok', Buffer.alloc(31)), code('malformed'));
     assert.throws(() => formatVerifierKey('', Buffer.alloc(32)), code('malformed'));
+  });
+});
+
+describe('strict base64 (docs/verification.md §1)', () => {
+  // Property-style: random byte strings, each with every lenient spelling a decoder might accept.
+  it('accepts exactly the canonical spelling of random byte strings', () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let n = 0; n < 300; n++) {
+      const bytes = Buffer.from(
+        Array.from({ length: Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)),
+      );
+      const std = bytes.toString('base64');
+      const url = bytes.toString('base64url');
+      assert.deepEqual(decodeBase64Strict(std), bytes);
+      assert.deepEqual(decodeBase64UrlStrict(url), bytes);
+      const i = Math.floor(rnd() * (std.length + 1));
+      const lenientStd = [
+        `${std.slice(0, i)} ${std.slice(i)}`,
+        `${std.slice(0, i)}\n${std.slice(i)}`,
+        `${std.slice(0, i)}\r\n${std.slice(i)}`,
+        `${std}\t`,
+        std.replace(/=/g, ''),
+        `${std}=`,
+        std.replace(/\+/g, '-').replace(/\//g, '_'),
+        url,
+      ].filter((v) => v !== std);
+      for (const v of lenientStd) assert.equal(decodeBase64Strict(v), undefined, JSON.stringify(v));
+      const lenientUrl = [
+        `${url.slice(0, i)} ${url.slice(i)}`,
+        `${url}\n`,
+        std,
+        `${url}=`,
+        url.replace(/-/g, '+').replace(/_/g, '/'),
+      ].filter((v) => v !== url);
+      for (const v of lenientUrl) assert.equal(decodeBase64UrlStrict(v), undefined, JSON.stringify(v));
+    }
+  });
+
+  it('refuses non-zero trailing bits and impossible lengths', () => {
+    assert.deepEqual(decodeBase64Strict('AQI='), Buffer.of(1, 2));
+    assert.equal(decodeBase64Strict('AQJ='), undefined); // same bytes, low bits set
+    assert.equal(decodeBase64Strict('AR=='), undefined);
+    assert.equal(decodeBase64Strict('A==='), undefined);
+    assert.equal(decodeBase64Strict('=AAA'), undefined);
+    assert.deepEqual(decodeBase64UrlStrict('AQI'), Buffer.of(1, 2));
+    assert.equal(decodeBase64UrlStrict('AQJ'), undefined);
+    assert.equal(decodeBase64UrlStrict('A'), undefined);
+    assert.equal(decodeBase64UrlStrict('AR'), undefined);
+    assert.deepEqual(decodeBase64UrlStrict(''), Buffer.alloc(0));
+  });
+});
+
+describe('note text rules (docs/verification.md §5.4)', () => {
+  const s = generateSigner('log.example/t').signer;
+  const v = parseVerifierKey(formatVerifierKey(s.name, s.publicKey));
+
+  it('refuses each ASCII control character but newline, and allows DEL and C1 controls', () => {
+    for (let c = 0; c < 0x20; c++) {
+      if (c === 0x0a) continue;
+      const text = `a${String.fromCharCode(c)}b\n`;
+      assert.throws(() => signNote(text, [s]), code('malformed'), `U+${c.toString(16)}`);
+      // Forged note: the signature is over the bytes, so only the text rule stops it.
+      const note = signNote('aXb\n', [s]).replace('X', String.fromCharCode(c));
+      assert.throws(() => openNote(note, [v]), code('malformed'), `U+${c.toString(16)}`);
+    }
+    for (const c of ['\u007f', '\u0085', '\u009f', '\u2028']) {
+      assert.equal(openNote(signNote(`a${c}b\n`, [s]), [v]).text, `a${c}b\n`);
+    }
+  });
+
+  it('counts the 1 MiB limit in UTF-8 bytes, not characters', () => {
+    const sig = signNote('x\n', [s]).slice(2); // '\n— name sig\n'
+    const fill = (n: number, ch: string): string => ch.repeat(n);
+    // Exactly 1 MiB of ASCII (the signature is by a trusted key, so only the size can fail).
+    const ascii = `${fill((1 << 20) - Buffer.byteLength(sig) - 1, 'a')}\n`;
+    assert.equal(Buffer.byteLength(`${ascii}${sig}`), 1 << 20);
+    assert.throws(() => openNote(`${ascii}${sig}`, [v]), code('bad_signature'));
+    assert.throws(() => openNote(`a${ascii}${sig}`, [v]), /at most 1048576 bytes/);
+    // 400 000 characters of 3 bytes each: fewer than 2^20 characters, more than 2^20 bytes.
+    const wide = `${fill(400_000, '€')}\n`;
+    assert.ok(wide.length < 1 << 20 && Buffer.byteLength(wide) > 1 << 20);
+    assert.throws(() => openNote(`${wide}${sig}`, [v]), /at most 1048576 bytes/);
+    assert.throws(() => signNote(wide, [s]), /too long/);
+    assert.equal(exceedsUtf8Bytes('€€', 6), false);
+    assert.equal(exceedsUtf8Bytes('€€', 5), true);
+    assert.equal(exceedsUtf8Bytes('😀', 4), false);
+    assert.equal(exceedsUtf8Bytes('😀', 3), true);
+  });
+
+  it('refuses lone surrogates anywhere in the note', () => {
+    assert.equal(hasLoneSurrogate('a\uD800b'), true);
+    assert.equal(hasLoneSurrogate('a\uDC00'), true);
+    assert.equal(hasLoneSurrogate('\uDC00\uD800'), true);
+    assert.equal(hasLoneSurrogate('😀'), false);
+    const note = signNote('aXb\n', [s]).replace('X', '\uD800');
+    assert.throws(() => openNote(note, [v]), code('malformed'));
+  });
+});
+
+describe('trustedKeyMismatch', () => {
+  const own = generateSigner('auditrail.local/t/acme/default').signer;
+  const ownV = parseVerifierKey(formatVerifierKey(own.name, own.publicKey));
+  const sameName = generateSigner('auditrail.local/t/acme/default').signer;
+  const sameNameV = parseVerifierKey(formatVerifierKey(sameName.name, sameName.publicKey));
+  const other = generateSigner('auditrail.local/t/beta/default').signer;
+  const otherV = parseVerifierKey(formatVerifierKey(other.name, other.publicKey));
+  const origin = 'auditrail.local/t/acme/default';
+
+  it("names another log's key, and a key ID that is not the log's own", () => {
+    assert.match(
+      trustedKeyMismatch(origin, [otherV])!,
+      /is for another log, not auditrail\.local\/t\/acme\/default/,
+    );
+    assert.match(
+      trustedKeyMismatch(origin, [sameNameV], () => ownV)!,
+      new RegExp(
+        `key ID of the trusted key .*\\+${sameNameV.keyId.toString('hex')} does not match this log's key .*\\+${ownV.keyId.toString('hex')}`,
+      ),
+    );
+  });
+
+  it('says nothing when a key may be right or the log key is unknown', () => {
+    assert.equal(trustedKeyMismatch(origin, []), undefined);
+    assert.equal(
+      trustedKeyMismatch(origin, [ownV], () => ownV),
+      undefined,
+    );
+    assert.equal(
+      trustedKeyMismatch(origin, [sameNameV, ownV], () => ownV),
+      undefined,
+    );
+    assert.equal(trustedKeyMismatch(origin, [sameNameV]), undefined);
+    assert.equal(
+      trustedKeyMismatch(origin, [sameNameV], () => undefined),
+      undefined,
+    );
+    const unreadable = (): NoteVerifier => {
+      throw new Error('mode 644');
+    };
+    assert.equal(trustedKeyMismatch(origin, [sameNameV], unreadable), undefined);
   });
 });

@@ -74,11 +74,15 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 // Go's golang.org/x/mod/sumdb/note limit; the spec asks verifiers to accept at least 16.
 const MAX_SIGNATURES = 100;
 // Bounds parsing work; checkpoints are ~200 bytes, 100 post-quantum signatures ~700 KB.
-const MAX_NOTE_LENGTH = 1 << 20;
+// Counted in UTF-8 bytes, the unit every other implementation sees (docs/verification.md §5.4).
+const MAX_NOTE_BYTES = 1 << 20;
 const MAX_VKEY_LENGTH = 4096;
 const SIG_PREFIX = '\u2014 '; // em dash, space
 
-/** True if `s` is well-formed Unicode without control characters other than `\n` (signed-note §Format). */
+/**
+ * True if `s` is well-formed Unicode without ASCII control characters (U+0000–U+001F) other than
+ * `\n` (signed-note §Format, as Go's sumdb/note checks it). U+007F and C1 controls are allowed.
+ */
 function isCleanText(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -99,11 +103,52 @@ function isValidName(name: string): boolean {
   return name.length > 0 && !name.includes('\n') && isCleanText(name) && !/[\p{White_Space}+]/u.test(name);
 }
 
-/** Standard base64 with padding (RFC 4648 §4), canonical only: re-encoding gives the same string. */
-function decodeBase64Strict(s: string): Buffer | undefined {
-  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True if `s` has a lone surrogate (a UTF-16 half without its pair): such a string has no UTF-8
+ * form, so each implementation would encode, hash or show it differently. Linear time.
+ *
+ * @example
+ * hasLoneSurrogate('a\uD800') // true;  hasLoneSurrogate('😀') // false
+ */
+export function hasLoneSurrogate(s: string): boolean {
+  return LONE_SURROGATE.test(s);
+}
+
+/** True if `s` holds more than `max` bytes once UTF-8 encoded (checks the cheap bound first). */
+export function exceedsUtf8Bytes(s: string, max: number): boolean {
+  // A UTF-16 code unit is at least one UTF-8 byte, at most three.
+  if (s.length > max) return true;
+  if (s.length * 3 <= max) return false;
+  return Buffer.byteLength(s, 'utf8') > max;
+}
+
+/**
+ * Standard base64 with padding (RFC 4648 §4), canonical only: no white space, no URL-safe
+ * characters, correct padding, zero trailing bits, so re-encoding gives the same string
+ * (docs/verification.md §1). Returns undefined for anything else.
+ *
+ * @example
+ * decodeBase64Strict('AQI=') // <Buffer 01 02>;  decodeBase64Strict('AQJ=') // undefined (trailing bits)
+ */
+export function decodeBase64Strict(s: string): Buffer | undefined {
+  if (typeof s !== 'string' || s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return undefined;
   const bytes = Buffer.from(s, 'base64');
   return bytes.toString('base64') === s ? bytes : undefined;
+}
+
+/**
+ * URL-safe base64 without padding (RFC 4648 §5), canonical only: no `=`, no `+` or `/`, no
+ * white space, zero trailing bits. Returns undefined for anything else.
+ *
+ * @example
+ * decodeBase64UrlStrict('AQI') // <Buffer 01 02>;  decodeBase64UrlStrict('AQI=') // undefined
+ */
+export function decodeBase64UrlStrict(s: string): Buffer | undefined {
+  if (typeof s !== 'string' || s.length % 4 === 1 || !/^[A-Za-z0-9_-]*$/.test(s)) return undefined;
+  const bytes = Buffer.from(s, 'base64url');
+  return bytes.toString('base64url') === s ? bytes : undefined;
 }
 
 /**
@@ -245,8 +290,8 @@ export function parseVerifierKey(vkey: string): NoteVerifier {
 const parsedKeys = new Map<string, NoteVerifier>();
 
 function parseVerifierKeyUncached(vkey: string): NoteVerifier {
-  if (typeof vkey !== 'string' || vkey.length > MAX_VKEY_LENGTH) {
-    throw new NoteError('malformed', 'verifier key must be a string of at most 4096 characters');
+  if (typeof vkey !== 'string' || exceedsUtf8Bytes(vkey, MAX_VKEY_LENGTH)) {
+    throw new NoteError('malformed', 'verifier key must be a string of at most 4096 bytes of UTF-8');
   }
   // The name has no '+', the hex ID neither; base64 may contain '+', so split twice only.
   const i = vkey.indexOf('+');
@@ -291,7 +336,7 @@ function checkText(text: string): void {
  */
 export function signNote(text: string, signers: readonly NoteSigner[]): string {
   checkText(text);
-  if (text.length > MAX_NOTE_LENGTH) throw new NoteError('malformed', 'note text is too long');
+  if (exceedsUtf8Bytes(text, MAX_NOTE_BYTES)) throw new NoteError('malformed', 'note text is too long');
   if (signers.length === 0) throw new NoteError('no_signature', 'signNote needs at least one signer');
   if (signers.length > MAX_SIGNATURES)
     throw new NoteError('malformed', `more than ${MAX_SIGNATURES} signers`);
@@ -332,8 +377,8 @@ export interface OpenedNote {
  * openNote('hello\n\n— example.com/foo Uw2Q…=\n', [parseVerifierKey(vkey)]).text // 'hello\n'
  */
 export function openNote(note: string, verifiers: readonly NoteVerifier[]): OpenedNote {
-  if (typeof note !== 'string' || note.length > MAX_NOTE_LENGTH) {
-    throw new NoteError('malformed', `note must be a string of at most ${MAX_NOTE_LENGTH} characters`);
+  if (typeof note !== 'string' || exceedsUtf8Bytes(note, MAX_NOTE_BYTES)) {
+    throw new NoteError('malformed', `note must be a string of at most ${MAX_NOTE_BYTES} bytes of UTF-8`);
   }
   if (!isCleanText(note)) {
     throw new NoteError(
@@ -389,4 +434,38 @@ export function openNote(note: string, verifiers: readonly NoteVerifier[]): Open
     throw new NoteError('unknown_key', 'note is not signed by any trusted key');
   }
   return { text, verifiedBy, signatures };
+}
+
+/**
+ * Why the `trusted` keys cannot be the key of the log `origin`, or undefined when they may be:
+ * none is named like the origin (another log's key), or, when the log's own key is known
+ * (`logKey()` returns it; an error or undefined means unknown), none has its key ID. Lets a
+ * verifier say "wrong key" instead of calling every checkpoint forged.
+ *
+ * @example
+ * trustedKeyMismatch('auditrail.local/t/acme/default', [parseVerifierKey(otherLogsVkey)])
+ * // 'the trusted key auditrail.local/t/beta/default+1a2b3c4d is for another log, not auditrail.local/t/acme/default'
+ */
+export function trustedKeyMismatch(
+  origin: string,
+  trusted: readonly NoteVerifier[],
+  logKey?: () => NoteVerifier | undefined,
+): string | undefined {
+  if (trusted.length === 0) return undefined;
+  const shown = trusted.map((v) => `${v.name}+${v.keyId.toString('hex')}`).join(', ');
+  const named = trusted.filter((v) => v.name === origin);
+  if (named.length === 0) return `the trusted key ${shown} is for another log, not ${origin}`;
+  let own: NoteVerifier | undefined;
+  try {
+    own = logKey?.();
+  } catch {
+    own = undefined; // an unreadable local key is not evidence either way
+  }
+  if (own !== undefined && !named.some((v) => v.keyId.equals(own.keyId))) {
+    return (
+      `the key ID of the trusted key ${shown} does not match this log's key ` +
+      `${origin}+${own.keyId.toString('hex')}: it is another log's key, or this log's key was replaced`
+    );
+  }
+  return undefined;
 }

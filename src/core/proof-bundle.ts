@@ -2,7 +2,7 @@ import { openCheckpoint } from './checkpoint.js';
 import { assembleEvent, disclosureDigest, parseDisclosure } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import { hashLeaf } from './merkle.js';
-import { parseVerifierKey } from './note.js';
+import { decodeBase64Strict, hasLoneSurrogate, parseVerifierKey } from './note.js';
 import { verifyInclusion } from './proof.js';
 
 /**
@@ -39,7 +39,8 @@ const MAX_BUNDLE_DISCLOSURES = 64;
 const MAX_PROOF_HASHES = 64;
 
 /**
- * Checks a proof bundle. `trustedKey` (a C2SP vkey) should come from the auditor's own copy of
+ * Checks a proof bundle as docs/verification.md §6 specifies, collecting every failure.
+ * `trustedKey` (a C2SP vkey) should come from the auditor's own copy of
  * the log's key; without it the bundle's own key is used and the result only shows internal
  * consistency.
  *
@@ -65,12 +66,14 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
   if (
     typeof b.log !== 'string' ||
     !Number.isSafeInteger(b.seq) ||
+    (b.seq as number) < 0 ||
     typeof b.leaf !== 'string' ||
     !Array.isArray(b.disclosures) ||
     b.disclosures.length > MAX_BUNDLE_DISCLOSURES ||
     typeof b.inclusion !== 'object' ||
     b.inclusion === null ||
     !Number.isSafeInteger(b.inclusion.tree_size) ||
+    b.inclusion.tree_size < 0 ||
     !Array.isArray(b.inclusion.proof) ||
     b.inclusion.proof.length > MAX_PROOF_HASHES ||
     typeof b.checkpoint !== 'string' ||
@@ -99,7 +102,13 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
   }
   if (cp.size !== b.inclusion.tree_size)
     failures.push(`inclusion proof is for size ${b.inclusion.tree_size}, checkpoint is ${cp.size}`);
-  const leafBytes = Buffer.from(b.leaf, 'base64');
+  // Strict base64 everywhere (docs/verification.md §1): a lenient decoder would accept bytes that
+  // another verifier rejects, or decode them differently.
+  const leafBytes = decodeBase64Strict(b.leaf);
+  if (leafBytes === undefined) {
+    failures.push('leaf is not canonical base64');
+    return result(null);
+  }
   let leaf;
   try {
     leaf = parseLeaf(leafBytes);
@@ -109,9 +118,12 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
   }
   if (leaf.log !== b.log) failures.push(`leaf belongs to log ${leaf.log}, not ${b.log}`);
   if (leaf.seq !== seq) failures.push(`leaf has seq ${leaf.seq}, bundle claims ${seq}`);
-  const proof = (b.inclusion.proof as unknown[]).map((p) =>
-    Buffer.from(typeof p === 'string' ? p : '', 'base64'),
-  );
+  const proof: Buffer[] = [];
+  for (const [i, p] of (b.inclusion.proof as unknown[]).entries()) {
+    const h = typeof p === 'string' ? decodeBase64Strict(p) : undefined;
+    if (h?.length !== 32) failures.push(`inclusion proof hash ${i} is not canonical base64 of 32 bytes`);
+    proof.push(h ?? Buffer.alloc(0));
+  }
   if (!verifyInclusion(hashLeaf(leafBytes), seq, cp.size, proof, cp.root)) {
     failures.push(`inclusion proof of seq ${seq} does not lead to the checkpoint root`);
   }
@@ -119,6 +131,11 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
   for (const [i, d] of (b.disclosures as unknown[]).entries()) {
     if (typeof d !== 'string') {
       failures.push(`disclosure ${i} is not a string`);
+      continue;
+    }
+    // A lone surrogate has no UTF-8 form: each implementation would hash different bytes.
+    if (hasLoneSurrogate(d)) {
+      failures.push(`disclosure ${i} is not well-formed Unicode (lone surrogate)`);
       continue;
     }
     const bytes = Buffer.from(d, 'utf8');

@@ -190,11 +190,11 @@ export function verifyInclusion(
  * Verifies that the tree of `size2` leaves with root `root2` extends the tree of `size1` leaves
  * with root `root1` (RFC 9162 §2.1.4.2). Never throws for bad input.
  *
- * Edge cases (all transparency-dev vectors agree): size1 == size2 needs an empty proof and
- * byte-equal roots; size1 == 0 needs an empty proof and root1 == EMPTY_ROOT (every tree extends
- * the empty one; Go's transparency-dev/merkle rejects size1 == 0 outright, we accept this one true
- * statement so that `consistencyProof(0, n)` round-trips); size1 > size2 fails. Otherwise both
- * roots and every proof hash must be 32 bytes.
+ * Both roots and every proof hash must be 32 bytes, in every case. Edge cases: size1 == size2
+ * needs an empty proof and byte-equal roots; size1 == 0 needs an empty proof and
+ * root1 == EMPTY_ROOT (every tree extends the empty one; Go's transparency-dev/merkle rejects
+ * size1 == 0 outright, we accept this one true statement so that `consistencyProof(0, n)`
+ * round-trips); size1 > size2 fails.
  *
  * @example
  * verifyConsistency(old.size, cur.size, proof, old.root, cur.root) // true | false
@@ -225,18 +225,16 @@ function checkConsistency(
   checkArg('size2', size2);
   if (size1 > size2) throw new ProofError('range', `size1 (${size1}) > size2 (${size2})`);
   checkProof(proof);
-  if (!(root1 instanceof Uint8Array) || !(root2 instanceof Uint8Array)) {
-    throw new ProofError('malformed', 'roots must be byte arrays');
-  }
+  // Every root is 32 bytes, also when the sizes are equal (docs/verification.md §4.4; stricter
+  // than the transparency-dev vectors, which accept equal roots of any length there).
+  if (!isHash(root1) || !isHash(root2)) throw new ProofError('malformed', `roots must be ${HASH_SIZE} bytes`);
   if (size1 === size2) {
-    // Same tree: consistent iff the roots are the same bytes (transparency-dev semantics; the
-    // vectors accept equal roots of any length here). The empty tree has one possible root.
+    // Same tree: consistent iff the roots are the same bytes. The empty tree has one possible root.
     if (proof.length !== 0) throw new ProofError('malformed', 'size1 == size2 needs an empty proof');
     if (!bytesEqual(root1, root2)) throw new ProofError('mismatch', 'roots differ');
     if (size1 === 0 && !bytesEqual(root1, EMPTY_ROOT)) throw new ProofError('mismatch', 'not the empty root');
     return;
   }
-  if (!isHash(root1) || !isHash(root2)) throw new ProofError('malformed', `roots must be ${HASH_SIZE} bytes`);
   if (size1 === 0) {
     // Every tree extends the empty one: nothing to prove, but the claimed old root must be right.
     if (proof.length !== 0) throw new ProofError('malformed', 'size1 == 0 needs an empty proof');

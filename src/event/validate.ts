@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import * as addFormatsModule from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
+import { hasLoneSurrogate } from '../core/note.js';
 import { ValidationError, type ValidationIssue } from '../errors.js';
 import { EVENT_SCHEMA } from './schema.js';
 import type { AuditEvent } from './types.js';
@@ -44,9 +45,66 @@ function issueOf(e: ErrorObject): ValidationIssue {
   }
 }
 
+// Deeper than canonical JSON allows (128) is refused later anyway; stop walking there.
+const MAX_WALK_DEPTH = 130;
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+function escapeToken(t: string): string {
+  return t.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Fast pass: true if some string or member name needs a closer look (no paths built). */
+function suspectText(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return SURROGATE.test(value);
+  if (typeof value !== 'object' || value === null || depth > MAX_WALK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (suspectText(v, depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (k === '__proto__' || SURROGATE.test(k)) return true;
+    if (suspectText((value as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * Text the log could not commit to as shown: strings and member names with a lone surrogate
+ * (no UTF-8 form, so the stored bytes would differ from the value the producer holds), and
+ * members named `__proto__` (a JavaScript reader merging the event would change a prototype).
+ * Returns one issue per field, with its JSON pointer. Runs only after {@link suspectText}.
+ */
+function textIssues(value: unknown, path: string, depth: number, out: ValidationIssue[]): void {
+  if (out.length >= 20 || depth > MAX_WALK_DEPTH) return;
+  if (typeof value === 'string') {
+    if (hasLoneSurrogate(value))
+      out.push({ field: path, rule: 'unicode', message: 'holds a lone surrogate (not valid Unicode text)' });
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) textIssues(value[i], `${path}/${i}`, depth + 1, out);
+    return;
+  }
+  for (const k of Object.keys(value)) {
+    const field = `${path}/${escapeToken(k)}`;
+    if (k === '__proto__') {
+      out.push({ field, rule: 'name', message: 'is a member name JavaScript readers cannot hold safely' });
+      continue;
+    }
+    if (hasLoneSurrogate(k)) {
+      out.push({ field, rule: 'unicode', message: 'is a member name with a lone surrogate' });
+      continue;
+    }
+    textIssues((value as Record<string, unknown>)[k], field, depth + 1, out);
+  }
+}
+
 /**
  * Validates an event against the v1 schema. Throws a {@link ValidationError} naming each bad
- * field (as a JSON pointer) and the rule it broke.
+ * field (as a JSON pointer) and the rule it broke. Text must be valid Unicode everywhere (no lone
+ * surrogate in any string or member name) and no member may be named `__proto__`.
  *
  * @example
  * validateEvent({ type: 'action.intent', actor: { type: 'robot', id: 'a' } });
@@ -55,6 +113,11 @@ function issueOf(e: ErrorObject): ValidationIssue {
 export function validateEvent(input: unknown): asserts input is AuditEvent {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError([{ field: '', rule: 'type', message: 'must be a JSON object' }]);
+  }
+  if (suspectText(input, 0)) {
+    const text: ValidationIssue[] = [];
+    textIssues(input, '', 0, text);
+    if (text.length > 0) throw new ValidationError(text);
   }
   if (quickCheck(input) || check(input)) return;
   const errors = check.errors ?? [];

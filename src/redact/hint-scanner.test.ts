@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { createHintScanner } from './hint-scanner.js';
+import { createHintScanner, hintBit } from './hint-scanner.js';
 
 describe('createHintScanner', () => {
   it('finds overlapping literals (the Aho–Corasick paper example)', () => {
@@ -42,8 +42,24 @@ describe('createHintScanner', () => {
     assert.equal(scan(''), 0b10);
   });
 
+  it('shares bits beyond 31 detectors, so that each one still runs when its hint is seen', () => {
+    const detectors = Array.from({ length: 40 }, (_, i) => ({ hints: [`h${i}x`] }));
+    const scan = createHintScanner(detectors);
+    assert.equal(hintBit(35), hintBit(4));
+    assert.equal(scan('h35x'), hintBit(35));
+    assert.equal(scan('h4x'), hintBit(4));
+    assert.equal(scan('h30x h31x'), hintBit(30) | hintBit(0));
+  });
+
+  it('reports a dot after a long word run', () => {
+    const scan = createHintScanner([{ hints: [], dotRun: 24 }]);
+    assert.equal(scan('a'.repeat(24) + '.x'), 0b1);
+    assert.equal(scan('a'.repeat(23) + '.x'), 0);
+    assert.equal(scan('a'.repeat(20) + ' ' + 'a'.repeat(20) + '.'), 0);
+    assert.equal(scan('a'.repeat(30)), 0);
+  });
+
   it('rejects what it cannot scan for', () => {
-    assert.throws(() => createHintScanner(Array.from({ length: 32 }, () => ({ hints: ['a'] }))), /31/);
     assert.throws(() => createHintScanner([{ hints: ['caf\u00e9'] }]), /ASCII/);
     assert.throws(() => createHintScanner([{ hints: [''] }]), /empty/);
   });

@@ -14,13 +14,28 @@ export interface Hints {
   readonly hints: readonly string[] | null;
   /** Alternatively, at least this many digits in a run where single spaces or dashes may separate them. */
   readonly digitRun?: number;
+  /** Alternatively, a `.` right after at least this many characters of `[A-Za-z0-9_-]`. */
+  readonly dotRun?: number;
 }
 
-const MAX_DETECTORS = 31;
+/** Bits in the mask; detector `i` owns bit `i % MASK_BITS`. */
+const MASK_BITS = 31;
 
 /**
- * Builds a scanner for the hints of up to 31 detectors at once. It returns a bitmask: bit `i`
- * is set when detector `i` may match the string.
+ * The bit of detector `i` in a scanner's mask. Beyond 31 detectors, detectors share bits: a
+ * shared bit runs both of them when either one's hint is seen, which costs time, never a miss.
+ *
+ * @example
+ * hintBit(2)  // 0b100
+ * hintBit(33) // 0b100 (shared with detector 2)
+ */
+export function hintBit(i: number): number {
+  return 1 << (i % MASK_BITS);
+}
+
+/**
+ * Builds a scanner for the hints of the given detectors. It returns a bitmask: bit
+ * {@link hintBit}`(i)` is set when detector `i` may match the string.
  *
  * @example
  * const scan = createHintScanner([{ hints: ['ghp_'] }, { hints: [], digitRun: 13 }]);
@@ -28,18 +43,23 @@ const MAX_DETECTORS = 31;
  * scan('4111 1111 1111 1111')    // 0b10
  */
 export function createHintScanner(detectors: readonly Hints[]): (text: string) => number {
-  if (detectors.length > MAX_DETECTORS) throw new RangeError(`at most ${MAX_DETECTORS} detectors`);
   let always = 0;
   let digitRun = Infinity;
   let digitMask = 0;
+  let dotRun = Infinity;
+  let dotMask = 0;
   const literals: { text: string; bit: number }[] = [];
   detectors.forEach((d, i) => {
-    const bit = 1 << i;
+    const bit = hintBit(i);
     if (d.hints === null) always |= bit;
     else for (const hint of d.hints) literals.push({ text: hint.toLowerCase(), bit });
     if (d.digitRun !== undefined) {
       digitMask |= bit;
       digitRun = Math.min(digitRun, d.digitRun);
+    }
+    if (d.dotRun !== undefined) {
+      dotMask |= bit;
+      dotRun = Math.min(dotRun, d.dotRun);
     }
   });
 
@@ -114,14 +134,26 @@ export function createHintScanner(detectors: readonly Hints[]): (text: string) =
     // "digits in a run with single separators", cheaper to count.
     let digits = 0;
     let longest = 0;
+    // Characters of `[A-Za-z0-9_-]` since the last other one, and whether a `.` ended a long run.
+    let word = 0;
+    let dotted = false;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       state = delta[state * classes + (c < 128 ? classOf[c]! : 0)]!;
       mask |= output[state]!;
       if ((c - 48) >>> 0 < 10) {
         if (++digits > longest) longest = digits;
-      } else if (c !== 32 && c !== 45) digits = 0;
+        word++;
+      } else {
+        if (c !== 32 && c !== 45) digits = 0;
+        if (((c | 32) - 97) >>> 0 < 26 || c === 95 || c === 45) word++;
+        else {
+          if (c === 46 && word >= dotRun) dotted = true;
+          word = 0;
+        }
+      }
     }
-    return longest >= digitRun ? mask | digitMask : mask;
+    if (longest >= digitRun) mask |= digitMask;
+    return dotted ? mask | dotMask : mask;
   };
 }

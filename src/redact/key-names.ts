@@ -114,6 +114,11 @@ const METADATA_AFTER: ReadonlySet<string> = new Set([
   'created',
   'updated',
   'version',
+  // Where a secret is read from, not the secret: `--password-file /run/pw`, `--password-stdin`.
+  'file',
+  'path',
+  'prompt',
+  'stdin',
 ]);
 
 // `token` preceded by one of these is a cursor, a tokenizer symbol or a count, not a credential.

@@ -116,6 +116,10 @@ describe('isSecretKey', () => {
     'secretName',
     'password_length',
     'password_updated_at',
+    'password_file',
+    'passwordFile',
+    'secret_path',
+    'token_prompt',
     'cookie_name',
     'nextPageToken',
     'page_token',
@@ -322,6 +326,43 @@ describe('createRedactor: values', () => {
     const other = GITHUB_TOKEN.slice(0, -1) + 'Q';
     const { value } = redact({ [GITHUB_TOKEN]: 1, [other]: 2 });
     assert.deepEqual(value, { [REDACTED]: 1, [`${REDACTED} (2)`]: 2 });
+  });
+});
+
+describe('createRedactor: command lines', () => {
+  const pw = 'Hx7' + 'q2Lm9' + 'Zr4';
+  it('redacts the element after a secret flag in an argument array, and lists its pointer', () => {
+    const { value, pointers } = redact({ args: ['psql', '--password', pw, '-h', 'db'] });
+    assert.deepEqual(value.args, ['psql', '--password', REDACTED, '-h', 'db']);
+    assert.deepEqual(pointers, ['/args/2']);
+  });
+
+  it("keeps mysql's -p and redacts what sticks to it", () => {
+    const { value } = redact({ args: ['mysql', '-u', 'root', `-p${pw}`] });
+    assert.deepEqual(value.args, ['mysql', '-u', 'root', `-p${REDACTED}`]);
+  });
+
+  it('leaves a flag followed by the next flag, and -p of other commands', () => {
+    const input = { a: ['psql', '--password', '-h', 'db'], b: ['ssh', '-p2222', 'web'], c: ['ls', '-la'] };
+    const { value, pointers } = redact(input);
+    assert.deepEqual(pointers, []);
+    assert.equal(value, input);
+  });
+
+  it('honours allowPointers inside an argument array', () => {
+    const r = createRedactor({ allowPointers: ['/args/2'] });
+    assert.deepEqual(r({ args: ['x', '--token', pw] }).pointers, []);
+  });
+
+  it('redacts a flag value in text unless it is a plain word of prose', () => {
+    assert.equal(redact(`psql --password ${pw} -h db`).value, `psql --password ${REDACTED} -h db`);
+    assert.equal(redact('then use --password to sign in').pointers.length, 0);
+    assert.equal(redact('then use --password correcthorsebattery').pointers.length, 1);
+  });
+
+  it('redacts the words after AUTH only in a text about Redis', () => {
+    assert.equal(redact(`redis-cli AUTH default ${pw}`).value, `redis-cli AUTH ${REDACTED}`);
+    assert.equal(redact(`AUTH default ${pw}`).pointers.length, 0);
   });
 });
 

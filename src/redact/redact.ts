@@ -15,11 +15,13 @@
  *
  * Plain objects and arrays are walked; other objects (Date, Map, class instances) pass as they are.
  */
-import { createHintScanner } from './hint-scanner.js';
+import { createHintScanner, hintBit } from './hint-scanner.js';
 import { createKeyClassifier, SECRET_KEY_HINTS, splitKeyWords } from './key-names.js';
 import {
   assignmentDetector,
+  base64JsonDetector,
   BUILTIN_DETECTORS,
+  flagDetector,
   MIN_SECRET_LENGTH,
   patternDetector,
 } from './value-patterns.js';
@@ -151,6 +153,8 @@ class Redaction {
     this.detectors = [
       ...BUILTIN_DETECTORS,
       assignmentDetector(this.isSecretKey, predictable ? keyHints : null),
+      flagDetector(this.isSecretKey, predictable ? keyHints : null),
+      base64JsonDetector((text) => this.scan(text) !== text),
     ];
     this.hints = createHintScanner(this.detectors);
     this.extraDetectors = (options.extraPatterns ?? []).map(patternDetector);
@@ -203,11 +207,19 @@ class Redaction {
 
   private walkArray(array: readonly unknown[], path: Path, depth: number, pointers: string[]): unknown {
     let out: unknown[] | undefined;
+    const argv = argvSecrets(array, this.isSecretKey);
     path.push(0);
     for (let i = 0; i < array.length; i++) {
       path[path.length - 1] = i;
       const item = array[i];
-      const next = this.walk(item, path, depth + 1, pointers);
+      const kept = argv?.get(i);
+      let next: unknown;
+      if (kept === undefined || item === REDACTED || this.pointerAllowed(path)) {
+        next = this.walk(item, path, depth + 1, pointers);
+      } else {
+        pointers.push(toPointer(path));
+        next = (item as string).slice(0, kept) + REDACTED;
+      }
       if (next !== item) {
         out ??= array.slice();
         out[i] = next;
@@ -321,7 +333,7 @@ class Redaction {
     const candidates = this.hints(text);
     if (candidates !== 0) {
       for (let i = 0; i < this.detectors.length; i++) {
-        if ((candidates & (1 << i)) !== 0) collect(this.detectors[i] as Detector, text, ranges);
+        if ((candidates & hintBit(i)) !== 0) collect(this.detectors[i] as Detector, text, ranges);
       }
     }
     for (const detector of this.extraDetectors) collect(detector, text, ranges);
@@ -330,26 +342,35 @@ class Redaction {
   }
 
   private replace(text: string, ranges: number[]): string {
-    const kept = this.allowedRanges(text);
-    const spans: [number, number][] = [];
+    const kept = this.allowInside.length > 0 ? this.allowedRanges(text) : [];
+    // Flat arrays and one join: a text with many secrets must not cost an object per secret.
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let sorted = true;
     for (let i = 0; i < ranges.length; i += 2) {
       const start = ranges[i] as number;
       const end = ranges[i + 1] as number;
-      const secret = text.slice(start, end);
-      if (secret === REDACTED || this.allowExact.has(secret)) continue;
-      if (kept.some(([s, e]) => s <= start && end <= e)) continue;
-      spans.push([start, end]);
+      if (end - start === REDACTED.length && text.startsWith(REDACTED, start)) continue;
+      if (this.allowExact.size > 0 && this.allowExact.has(text.slice(start, end))) continue;
+      if (kept.length > 0 && kept.some(([s, e]) => s <= start && end <= e)) continue;
+      if (starts.length > 0 && start < (starts[starts.length - 1] as number)) sorted = false;
+      starts.push(start);
+      ends.push(end);
     }
-    if (spans.length === 0) return text;
-    spans.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    if (starts.length === 0) return text;
+    const order = sorted ? undefined : starts.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]!);
     // Overlapping or touching spans become one marker.
-    let out = '';
+    const parts: string[] = [];
     let at = -1;
-    for (const [start, end] of spans) {
-      if (start > at) out += text.slice(Math.max(at, 0), start) + REDACTED;
+    for (let k = 0; k < starts.length; k++) {
+      const i = order === undefined ? k : (order[k] as number);
+      const start = starts[i] as number;
+      const end = ends[i] as number;
+      if (start > at) parts.push(text.slice(Math.max(at, 0), start), REDACTED);
       if (end > at) at = end;
     }
-    return out + text.slice(at);
+    parts.push(text.slice(at));
+    return parts.join('');
   }
 
   private allowedRanges(text: string): [number, number][] {
@@ -363,6 +384,55 @@ class Redaction {
     }
     return kept;
   }
+}
+
+const ARGV_FLAG = /^--?([A-Za-z][\w.-]{0,63})$/;
+const MYSQL_COMMAND = /^(?:mysql\w*|mariadb[\w-]*)$/;
+
+/**
+ * The elements of a command line given as an array (`execFile` arguments, a container's
+ * `command`) that hold a secret, each with how many of its characters stay: the value after a
+ * flag named by a secret key (`["--password", "x"]`), mysql's `-pSECRET`, `sshpass -p SECRET`,
+ * `redis-cli -a SECRET` and the words after a Redis `AUTH`. `undefined` when there are none.
+ */
+function argvSecrets(
+  array: readonly unknown[],
+  isSecretKey: (key: string) => boolean,
+): Map<number, number> | undefined {
+  const first = array[0];
+  if (array.length < 2 || typeof first !== 'string') return undefined;
+  const command = first
+    .slice(first.lastIndexOf('/') + 1)
+    .toLowerCase()
+    .replace(/\.exe$/, '');
+  const redis = command === 'redis-cli';
+  if (!redis && command !== 'auth') {
+    // Cheap pre-check on the hot path: a command line with a secret has a flag in it.
+    let flag = false;
+    for (const item of array) if (typeof item === 'string' && item.charCodeAt(0) === 45) flag = true;
+    if (!flag) return undefined;
+  }
+  let found: Map<number, number> | undefined;
+  const mark = (i: number, kept: number): void => {
+    const item = array[i];
+    if (typeof item === 'string' && item.length > kept) (found ??= new Map()).set(i, kept);
+  };
+  if (command === 'auth') for (let i = 1; i <= 2; i++) mark(i, 0);
+  for (let i = 1; i < array.length; i++) {
+    const prev = array[i - 1];
+    const item = array[i];
+    if (typeof item !== 'string' || typeof prev !== 'string') continue;
+    const flag = ARGV_FLAG.exec(prev);
+    if (flag !== null && !item.startsWith('-') && isSecretKey(flag[1] as string)) mark(i, 0);
+    else if (MYSQL_COMMAND.test(command) && item.startsWith('-p') && item.length > 2) mark(i, 2);
+    else if (command === 'sshpass' && prev === '-p') mark(i, 0);
+    else if (redis && (prev === '-a' || prev === '--pass')) mark(i, 0);
+    else if (redis && item.toUpperCase() === 'AUTH') {
+      mark(i + 1, 0);
+      mark(i + 2, 0);
+    }
+  }
+  return found;
 }
 
 /** Runs one detector over `text`, appending accepted `[start, end)` pairs to `ranges`. */

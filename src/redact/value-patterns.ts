@@ -36,6 +36,8 @@ export interface Detector {
   readonly hints: readonly string[] | null;
   /** Or: a match holds at least this many digits in a run (see `hint-scanner.ts`). */
   readonly digitRun?: number;
+  /** Or: a match holds a `.` right after this many characters of `[A-Za-z0-9_-]`. */
+  readonly dotRun?: number;
   readonly pattern: RegExp;
   /** The range to redact for a match, or `undefined` to reject the match. */
   readonly locate: (match: RegExpExecArray, input: string) => Range | undefined;
@@ -94,6 +96,25 @@ function tail(trailing: number, accept: (secret: string) => boolean = always) {
   };
 }
 
+/** The first capture group that took part in the match; each alternative ends with its group. */
+function anyTail(match: RegExpExecArray): Range | undefined {
+  for (let g = 1; g < match.length; g++) {
+    const secret = match[g];
+    if (secret === undefined) continue;
+    const end = match.index + match[0].length;
+    return [end - secret.length, end];
+  }
+  return undefined;
+}
+
+/** The range of the first group that took part (the pattern needs the `d` flag). */
+function firstGroup(match: RegExpExecArray): Range | undefined {
+  const indices = match.indices;
+  if (indices === undefined) return undefined;
+  for (let g = 1; g < indices.length; g++) if (indices[g] !== undefined) return indices[g];
+  return undefined;
+}
+
 const always = (): boolean => true;
 const HAS_DIGIT = /\d/;
 const HAS_LETTER = /[A-Za-z]/;
@@ -122,6 +143,12 @@ function isBearerCredential(token: string): boolean {
   return token.length >= 20 && HAS_UPPER.test(token) && HAS_LOWER.test(token);
 }
 
+// Discord bot tokens start with the bot's user id (a snowflake, 17 to 20 digits) in base64.
+function isDiscordToken(token: string): boolean {
+  const id = Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('latin1');
+  return /^\d{17,20}$/.test(id);
+}
+
 // AWS secret access keys are 40 random base64 characters: mixed case, so a 40-hex git SHA
 // next to the word "secret" is not one.
 function isAwsSecret(text: string): boolean {
@@ -133,6 +160,25 @@ function isAwsSecret(text: string): boolean {
 function isCardNumber(text: string): boolean {
   const digits = text.replace(/[ -]/g, '');
   return digits.length >= 13 && digits.length <= 19 && luhnValid(digits);
+}
+
+/**
+ * `AUTH x` counts only in a string that mentions Redis (an upper-case AUTH in a log line is not
+ * a command). The answer is kept for the string at hand, so many matches cost one look at it.
+ */
+function redisLocate(): (match: RegExpExecArray, input: string) => Range | undefined {
+  let seen: string | undefined;
+  let mentionsRedis = false;
+  return (match, input) => {
+    if (match[4] !== undefined) {
+      if (input !== seen) {
+        seen = input;
+        mentionsRedis = /redis/i.test(input);
+      }
+      if (!mentionsRedis) return undefined;
+    }
+    return firstGroup(match);
+  };
 }
 
 const GITLAB_PREFIXES = ['pat', 'dt', 'rt', 'ptt', 'ft', 'oas', 'soat', 'cbt', 'imt'];
@@ -176,12 +222,13 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     locate: whole,
   },
   {
-    // Only near its context: "aws", "secret" or an access key id up to 40 characters before,
-    // on the same line (`aws_secret_access_key=...`, `AKIA... wJalr...`).
+    // Only near its context: the word "aws", "secret key", "secret access key" or an access key
+    // id up to 40 characters before, on the same line (`aws_secret_access_key=...`,
+    // `AKIA... wJalr...`). "secret" alone is not enough: "the secret santa draw id is ..." stays.
     name: 'aws-secret-access-key',
     hints: ['aws', 'secret', 'AKIA', 'ASIA'],
     pattern:
-      /(?:aws|secret|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,40}?(?<![A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
+      /(?:(?<![A-Za-z])aws|secret[ _.-]?(?:access[ _.-]?)?key|(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16})[^\n]{0,40}?(?<![A-Za-z0-9/+])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/gi,
     locate: tail(0, isAwsSecret),
   },
   {
@@ -291,6 +338,118 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
     pattern: new RegExp(`[?&](?:${SIGNATURE_PARAMS.join('|')})=([^&#\\s"'<>]+)`, 'gi'),
     locate: tail(0),
   },
+  {
+    // Azure Storage and Service Bus / Event Hubs connection strings (`AccountKey=`,
+    // `SharedAccessKey=`) and SAS tokens (`sig=`), also outside a URL query.
+    name: 'azure-key',
+    hints: ['accountkey=', 'sharedaccesskey=', 'sig='],
+    pattern:
+      /(?<![\w-])(?:(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{20,}={0,2})|sig=([A-Za-z0-9%+/=]{16,}))/gi,
+    locate: anyTail,
+  },
+  {
+    // API key SIDs (`SK` + 32 hex) and 32-hex auth tokens near the word "Twilio".
+    name: 'twilio',
+    hints: ['SK', 'twilio'],
+    pattern:
+      /(?<![A-Za-z0-9])SK[0-9a-fA-F]{32}(?![A-Za-z0-9])|(?:[Tt]wilio|TWILIO)[^\n]{0,40}?(?<![A-Za-z0-9])([0-9a-f]{32})(?![A-Za-z0-9])/g,
+    locate: (match) => (match[1] === undefined ? whole(match) : tail(0)(match)),
+  },
+  {
+    name: 'sendgrid-key',
+    hints: ['SG.'],
+    pattern: /(?<![\w-])SG\.[\w-]{22}\.[\w-]{43}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // Mailgun private API keys; `pubkey-` validation keys are public and stay.
+    name: 'mailgun-key',
+    hints: ['key-'],
+    pattern: /(?<![\w-])key-[0-9a-f]{32}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // Admin API access tokens, custom-app, private-app tokens and shared secrets.
+    name: 'shopify-token',
+    hints: ['shpat_', 'shpca_', 'shppa_', 'shpss_'],
+    pattern: /(?<![\w-])shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // Access tokens (`EAAA…`), OAuth access and application secrets; `sq0idp-` ids are public.
+    name: 'square-token',
+    hints: ['EAAA', 'sq0atp-', 'sq0csp-'],
+    pattern: /(?<![\w-])(?:EAAA[\w-]{56,100}|sq0(?:atp|csp)-[\w-]{22,60})(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // base64(bot user id) . timestamp . HMAC; the first part must decode to the id's digits.
+    name: 'discord-bot-token',
+    hints: [],
+    dotRun: 23,
+    pattern: /(?<![\w-])[MNO][\w-]{22,27}\.[\w-]{6,7}\.[\w-]{27,40}(?![\w-])/g,
+    locate: wholeIf(isDiscordToken),
+  },
+  {
+    // <bot id>:<35 characters>; in `https://api.telegram.org/bot<token>/...` after `bot`.
+    name: 'telegram-bot-token',
+    hints: [':a'],
+    pattern: /(?:(?<=bot)|(?<![\w:-]))\d{5,16}:A[\w-]{34}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // PyPI (and TestPyPI) API tokens are macaroons: `pypi-` + base64 starting `Ag`.
+    name: 'pypi-token',
+    hints: ['pypi-'],
+    pattern: /(?<![\w-])pypi-Ag[\w-]{50,}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // HashiCorp Vault service, batch and recovery tokens (Vault 1.10+ formats).
+    name: 'vault-token',
+    hints: ['hvs.', 'hvb.', 'hvr.'],
+    pattern: /(?<![\w.-])hv[sbr]\.[\w-]{24,}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // Service (`dp.st.<config>.`), CLI, personal, service-account, SCIM and audit tokens.
+    name: 'doppler-token',
+    hints: ['dp.st.', 'dp.ct.', 'dp.pt.', 'dp.sa.', 'dp.scim.', 'dp.audit.'],
+    pattern: /(?<![\w.-])dp\.(?:st|ct|pt|sa|scim|audit)\.(?:[\w-]{1,64}\.)?[A-Za-z0-9]{40,44}(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    name: 'databricks-token',
+    hints: ['dapi'],
+    pattern: /(?<![\w-])dapi[0-9a-f]{32}(?:-\d)?(?![\w-])/g,
+    locate: whole,
+  },
+  {
+    // `mysql -u root -pSECRET db` (the password sticks to `-p`; `-p SECRET` would prompt and
+    // take SECRET as the database). Up to 24 arguments may sit between the command and `-p`.
+    name: 'mysql-password-argument',
+    hints: ['mysql', 'mariadb'],
+    pattern:
+      /(?<![\w-])(?:mysql\w{0,16}|mariadb[\w-]{0,16})(?:\.exe)?(?:[ \t]+(?!-p)[^\s;&|]{1,256}){0,24}?[ \t]+-p(?:'([^'\n]{1,256})'|"([^"\n]{1,256})"|([^\s"'`;&|]{1,256}))/dg,
+    locate: firstGroup,
+  },
+  {
+    // `sshpass -p SECRET ssh host`, options without an argument (`-v`, `-e`) allowed before `-p`.
+    name: 'sshpass-password',
+    hints: ['sshpass'],
+    pattern:
+      /(?<![\w-])sshpass(?:[ \t]+-[A-Za-oq-z]\S{0,16}){0,8}?[ \t]+-p[ \t]*(?:'([^'\n]{1,256})'|"([^"\n]{1,256})"|([^\s"'`;&|]{1,256}))/dg,
+    locate: firstGroup,
+  },
+  {
+    // `redis-cli -a SECRET` / `--pass SECRET`, and the `AUTH [user] SECRET` command (both words
+    // go: which one is the password depends on the count, which trailing text makes unsure).
+    name: 'redis-password',
+    hints: ['redis-cli', 'auth '],
+    pattern:
+      /(?<![\w-])(?:redis-cli(?:[ \t]+(?!-a[ \t]|--pass[ \t])[^\s;&|]{1,256}){0,24}?[ \t]+(?:-a|--pass)[ \t]+(?:'([^'\n]{1,256})'|"([^"\n]{1,256})"|([^\s"'`;&|]{1,256}))|AUTH[ \t]+([^\s"'`;&|]{1,256}(?:[ \t]+[^\s"'`;&|]{1,256})?))/dg,
+    locate: redisLocate(),
+  },
 ];
 
 // Values after `password=` that are placeholders rather than secrets.
@@ -347,6 +506,58 @@ export function assignmentDetector(
       }
       return [start, end];
     },
+  };
+}
+
+// `--password SECRET`, `-token SECRET`: a flag named by a secret key, a space, then its value.
+const FLAG = /(?<![\w-])--?([A-Za-z][\w.-]{0,63})[ \t]+/g;
+const FLAG_VALUE = /"([^"\n]{1,512})"|'([^'\n]{1,512})'|([^\s"'`;&|]{1,512})/y;
+// A plain lower-case word after a flag in prose ("use --password to log in") is not a secret.
+const PROSE_WORD = /^[a-z]{1,11}[.,:!?)]?$/;
+
+/**
+ * The detector for a secret given as a command-line argument after a flag named by a secret
+ * key (`psql --password hunter2`, `vault login -token s3cr3t`). The `--flag=value` form is the
+ * assignment detector's. A value starting with `-` is the next flag (`psql --password -h db`).
+ */
+export function flagDetector(
+  isSecretKey: (key: string) => boolean,
+  hints: readonly string[] | null,
+): Detector {
+  return {
+    name: 'secret-flag',
+    hints: hints ?? ['-'],
+    pattern: FLAG,
+    locate: (match, input) => {
+      const key = match[1];
+      if (key === undefined || !isSecretKey(key)) return undefined;
+      FLAG_VALUE.lastIndex = match.index + match[0].length;
+      const value = FLAG_VALUE.exec(input);
+      if (value === null) return undefined;
+      const bare = value[3];
+      const text = value[1] ?? value[2] ?? bare;
+      if (text === undefined || text.startsWith('-') || PLACEHOLDER.test(text)) return undefined;
+      if (bare !== undefined && PROSE_WORD.test(bare)) return undefined;
+      const start = value.index + (bare === undefined ? 1 : 0);
+      return [start, start + text.length];
+    },
+  };
+}
+
+/**
+ * The detector for base64 (or base64url) of a JSON object, `{"password": "..."}` as
+ * `eyJwYXNzd29yZCI6...`: the blob goes whole when its decoded text holds a secret, as
+ * `holdsSecret` (the redactor's own scan) judges. Decoding shrinks the text by a quarter, so even
+ * nested blobs cost a bounded multiple of the input's length.
+ */
+export function base64JsonDetector(holdsSecret: (text: string) => boolean): Detector {
+  return {
+    name: 'base64-json',
+    // `{"`, `{ "`, `{\n ` / `{\n"` / `{\n\t` encoded.
+    hints: ['eyJ', 'eyAi', 'ewog', 'ewoi', 'ewoJ'],
+    pattern: /(?<![\w+/-])(?:eyJ|eyAi|ewo[giJ])[\w+/-]{13,}={0,2}(?![\w+/=-])/g,
+    locate: (match) =>
+      holdsSecret(Buffer.from(match[0], 'base64').toString('utf8')) ? whole(match) : undefined,
   };
 }
 

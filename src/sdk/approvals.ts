@@ -4,7 +4,7 @@ import { AuditError } from '../errors.js';
 import type { Actor } from '../event/types.js';
 import { uuidv7 } from '../internal/ids.js';
 import type { ApprovalRow } from '../store/store.js';
-import type { AuditTrail } from './audit-trail.js';
+import { redactorOf, type AuditTrail } from './audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
 export interface ApprovalAction {
@@ -110,7 +110,11 @@ export class Approvals {
       approvers: [...policy.approvers],
       expiresAt: new Date(now + policy.ttlMs).toISOString(),
       createdAt: new Date(now).toISOString(),
-      request: JSON.stringify({ action, matched_rule: policy.matched_rule, reason: policy.reason, ctx }),
+      // Stored beside the log, so redacted by the log's rules; the digest above binds the raw action.
+      request: JSON.stringify(
+        redactorOf(this.trail)({ action, matched_rule: policy.matched_rule, reason: policy.reason, ctx })
+          .value,
+      ),
       decidedBy: null,
       decidedAt: null,
       reason: null,
@@ -206,7 +210,7 @@ export class Approvals {
       status: verdict,
       decidedBy: by.as,
       decidedAt,
-      ...(by.reason !== undefined ? { reason: by.reason } : {}),
+      ...(by.reason !== undefined ? { reason: redactorOf(this.trail)(by.reason).value } : {}),
     });
     if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };

@@ -1,6 +1,7 @@
 import { basename, dirname, join } from 'node:path';
-import { openCheckpoint, signCheckpoint } from '../core/checkpoint.js';
-import { parseVerifierKey } from '../core/note.js';
+import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../core/checkpoint.js';
+import type { ConsistencyBundle } from '../core/consistency.js';
+import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
 import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
 import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
@@ -10,7 +11,7 @@ import { LogVerifier, type VerifyReport } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
-import { createRedactor, type RedactionOptions } from '../redact/index.js';
+import { createRedactor, type RedactionOptions, type Redactor } from '../redact/index.js';
 import { openStore } from '../store/open-store.js';
 import type { AuditStore, EventFilter, LogHead, StoredEvent } from '../store/store.js';
 import { tileKey } from '../store/store.js';
@@ -79,6 +80,19 @@ export interface QueryPage {
 
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
 const DIRECT_BATCH = 8;
+
+/** Each trail's redactor, for what the SDK stores beside the log (approval rows). Not public. */
+const REDACTORS = new WeakMap<AuditTrail, Redactor>();
+
+/**
+ * The redactor of `trail` (built from its `redaction` options), so that rows stored outside the
+ * log pass through the same rules as the log's events. Internal: not exported by the package.
+ */
+export function redactorOf(trail: AuditTrail): Redactor {
+  const redactor = REDACTORS.get(trail);
+  if (redactor === undefined) throw new AuditError('invalid_argument', 'not an audit trail');
+  return redactor;
+}
 
 /** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
 export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
@@ -172,6 +186,7 @@ export class AuditTrail {
     this.head = head;
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
+    REDACTORS.set(this, this.redactor);
     const thread =
       ownsStore &&
       !this.readonly &&
@@ -570,6 +585,74 @@ export class AuditTrail {
     return consistencyProof(size1, size2, reader(tiles, size2)).map((h) => h.toString('base64'));
   }
 
+  /**
+   * A consistency proof file (`auditrail-consistency/v1`) from a checkpoint saved earlier to
+   * `newCheckpoint` (default: the latest stored one), for `verifyConsistency()` and
+   * `auditrail verify-consistency --proof`. Reads the sizes without checking signatures (the
+   * verifier does that) and signs nothing. Throws AuditError('invalid_argument') for a note that
+   * is not a checkpoint of this log, 'conflict' when the new checkpoint is smaller than the old
+   * one or larger than the log, 'key_failure' when the log's key is missing.
+   *
+   * @example
+   * const saved = readFileSync('march.checkpoint', 'utf8');
+   * const bundle = await trail.proveConsistencyFrom(saved);
+   * verifyConsistency(saved, bundle.checkpoint, bundle.proof, vkey).ok; // true if only appended
+   */
+  async proveConsistencyFrom(oldCheckpoint: string, newCheckpoint?: string): Promise<ConsistencyBundle> {
+    await this.flush();
+    const peek = (which: string, note: string): { size: number } => {
+      let cp;
+      try {
+        cp = peekCheckpoint(note);
+      } catch (e) {
+        throw new AuditError(
+          'invalid_argument',
+          `${which} is not a signed checkpoint: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+      if (cp.origin !== this.origin)
+        throw new AuditError(
+          'invalid_argument',
+          `${which} is a checkpoint of ${cp.origin}, not of ${this.origin}`,
+        );
+      return cp;
+    };
+    const old = peek('the old checkpoint', oldCheckpoint);
+    const latest =
+      newCheckpoint === undefined ? await this.store.latestCheckpoint(this.head.logId) : undefined;
+    const note = newCheckpoint ?? latest?.note;
+    if (note === undefined) throw new AuditError('not_found', `${this.origin} has no checkpoint yet`);
+    const size = latest?.size ?? peek('the new checkpoint', note).size;
+    const head = (await this.store.getLog(this.origin))?.size ?? 0;
+    if (size < old.size) {
+      throw new AuditError(
+        'conflict',
+        `the new checkpoint has size ${size}, smaller than the old one (${old.size})`,
+      );
+    }
+    if (size > head) {
+      throw new AuditError(
+        'conflict',
+        `${this.origin} holds ${head} entr${head === 1 ? 'y' : 'ies'}, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
+      );
+    }
+    // Reading never creates a key: without one there is nothing the proof could be checked with.
+    if (!this.keys.hasKey())
+      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.keys.keyPath}`);
+    return {
+      format: 'auditrail-consistency/v1',
+      log: this.origin,
+      old_size: old.size,
+      new_size: size,
+      proof: await this.proveConsistency(old.size, size),
+      checkpoint: note,
+      verifier_key: this.verifierKey(),
+    };
+  }
+
   /** Flushes, publishes a final checkpoint if the log grew, and closes the store if it owns it. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -616,6 +699,9 @@ export async function verifyStoredLog(
       );
     }
   });
+  // Another log's key would make every checkpoint look forged: say what is actually wrong.
+  const mismatch = trustedKeyMismatch(origin, verifiers, () => keys.verifier(origin));
+  if (mismatch !== undefined) throw new AuditError('key_failure', mismatch);
   if (verifiers.length === 0) {
     const local = keys.verifier(origin);
     if (local) verifiers.push(local);

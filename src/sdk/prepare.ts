@@ -3,6 +3,7 @@ import {
   disclosureDigest,
   makeDisclosure,
   PERSON_ACTOR_POINTERS,
+  pointerProblem,
   SALT_BYTES,
   SENSITIVE_POINTERS,
   splitEvent,
@@ -79,6 +80,15 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   const event = value as AuditEvent & { event_id: string };
   if (pointers.length > 0) event.redacted = pointers;
 
+  // Verifiers refuse these pointers (docs/verification.md §3.2): never commit to one.
+  for (const p of options.sensitivePointers ?? []) {
+    const problem = pointerProblem(p);
+    if (problem !== undefined || p === '')
+      throw new AuditError(
+        'invalid_argument',
+        `sensitive pointer ${JSON.stringify(p)} ${problem ?? 'is the body'}`,
+      );
+  }
   const sensitive: string[] = [...SENSITIVE_POINTERS, ...(options.sensitivePointers ?? [])];
   if (event.actor.type === 'user') sensitive.push(...PERSON_ACTOR_POINTERS);
   const parts = splitEvent(event as unknown as Record<string, unknown>, sensitive);

@@ -24,15 +24,24 @@ export const spec: CommandSpec = {
   examples: ['auditrail verify-proof proof.json --key "$(cat demo.vkey)"'],
 };
 
+// docs/verification.md §1: invalid UTF-8 is refused, never replaced by U+FFFD.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function readBundle(path: string, shown: string): unknown {
-  let text: string;
+  let bytes: Buffer;
   try {
     if (statSync(path).size > MAX_BUNDLE_BYTES)
       throw new CliError(`${shown} is larger than ${MAX_BUNDLE_BYTES} bytes; not a proof bundle`);
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new CliError(`cannot read ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new CliError(`${shown} is not UTF-8 text`);
   }
   try {
     return JSON.parse(text) as unknown;
