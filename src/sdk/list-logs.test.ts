@@ -31,7 +31,7 @@ describe('openAuditTrail({ readonly: true })', () => {
   it('reads, verifies and proves a signed log; refuses every write; close signs nothing', async () => {
     const dir = tempDir();
     const db = join(dir, 'audit.db');
-    const w = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const w = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0, writeThread: false });
     await w.record(EVENT);
     await w.record(EVENT);
     await w.checkpoint();

@@ -86,7 +86,7 @@ function fingerprint(path: string): { hash: string; mode: string } {
 /** A database with tenant `acme` (the README's snippet), a signed checkpoint, and its vkey. */
 async function acmeDb(dir: string, events = 4, sign = true): Promise<string> {
   const db = join(dir, 'audit.db');
-  const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+  const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0, writeThread: false });
   for (let i = 0; i < events; i++) {
     await trail.record({
       type: 'action.intent',

@@ -82,7 +82,7 @@ describe('processes racing on one database', { timeout: 180_000 }, () => {
       const dir = tempDir('auditrail-key-race-');
       dirs.push(dir);
       const db = join(dir, 'audit.db');
-      const setup = await openAuditTrail({ tenant: 'race', db, checkpointIntervalMs: 0 });
+      const setup = await openAuditTrail({ tenant: 'race', db, checkpointIntervalMs: 0, writeThread: false });
       for (let i = 0; i < 5; i++) await setup.record(sampleEvent(i));
       // Closing would sign; the store is closed without a checkpoint by reading only.
       assert.equal(setup.keys.hasKey(), false);
