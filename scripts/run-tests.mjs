@@ -1,8 +1,8 @@
 // Runs every *.test.ts under src/ and test/ with node's test runner (TypeScript through tsx).
 // Usage: node scripts/run-tests.mjs [substring filter...]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 function findTests(dir) {
@@ -25,8 +25,18 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(2);
 }
-// Spec output for people, TAP to a file so the closing line can state the counts plainly.
-const tap = join(mkdtempSync(join(tmpdir(), 'auditrail-tests-')), 'results.tap');
+// Spec output for people, TAP to a file so the closing line can state the counts plainly. The
+// tests get their own TMPDIR inside the run's directory, and the whole of it is removed after a
+// passing run: a test that is killed or forgets a directory leaves nothing behind. A failing run
+// keeps it (databases of failed tests) and says where.
+const base = mkdtempSync(join(tmpdir(), 'auditrail-tests-'));
+const tap = join(base, 'results.tap');
+const testTmp = join(base, 'tmp');
+mkdirSync(testTmp);
+// tsx keeps its compile cache in $TMPDIR/tsx-<euid>: share the usual one instead of starting cold.
+const tsxCache = `tsx-${process.geteuid?.() ?? userInfo().username}`;
+mkdirSync(join(tmpdir(), tsxCache), { recursive: true, mode: 0o700 });
+symlinkSync(join(tmpdir(), tsxCache), join(testTmp, tsxCache));
 const r = spawnSync(
   process.execPath,
   [
@@ -40,7 +50,7 @@ const r = spawnSync(
     `--test-reporter-destination=${tap}`,
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, TMPDIR: testTmp } },
 );
 let summary = '';
 try {
@@ -50,5 +60,8 @@ try {
 } catch {
   summary = '';
 }
+if (r.status === 0) rmSync(base, { recursive: true, force: true });
+else rmSync(tap, { force: true });
 if (summary) console.log(summary);
+if (r.status !== 0) console.log(`temporary files of this run: ${testTmp} (remove when done)`);
 process.exit(r.status ?? 1);

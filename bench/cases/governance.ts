@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { openAuditTrail, type AuditEvent } from '../../src/index.js';
-import { benchPolicyEvaluation } from '../../src/policy/bench.js';
+import { benchPolicyAdversarial, benchPolicyEvaluation } from '../../src/policy/bench.js';
 import { parsePolicy } from '../../src/policy/index.js';
 import { Governor } from '../../src/sdk/governor.js';
 import { MemoryStore } from '../../src/testing/index.js';
@@ -29,9 +29,17 @@ addBenchmark({
   run(ctx) {
     const r = benchPolicyEvaluation(ctx.scale(50_000, 200_000));
     const note = `${r.rules}-rule bundle`;
+    const a = benchPolicyAdversarial(ctx.scale(3, 10));
     return Promise.resolve([
       { name: 'policy.eval_p50', value: r.p50_us, unit: 'µs', note },
       { name: 'policy.eval_p99', value: r.p99_us, unit: 'µs', target: below(20), note },
+      {
+        name: 'policy.adversarial_p100',
+        value: a.p100_ms,
+        unit: 'ms',
+        target: below(10),
+        note: `worst of ${a.cases} adversarial decisions: ${a.worst}`,
+      },
     ]);
   },
 });

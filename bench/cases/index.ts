@@ -10,3 +10,4 @@ import './verify.js';
 import './proof.js';
 import './timeline.js';
 import './governance.js';
+import './storage.js';

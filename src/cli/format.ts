@@ -156,11 +156,23 @@ export function renderTable(
   return out.join('\n') + '\n';
 }
 
-/** RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
+// Control characters other than tab, CR and LF (which RFC 4180 quoting carries) must not reach a
+// spreadsheet or a terminal showing the file: NUL truncates cells, ESC and BEL drive terminals.
+// eslint-disable-next-line no-control-regex
+const CSV_CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
+
+/**
+ * RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled. Other control
+ * characters are written as visible `\u001b` escapes.
+ *
+ * @example
+ * csvField('a,b'); // '"a,b"'
+ */
 export function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
-  let s =
-    typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
+  let s = (
+    typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value)
+  ).replace(CSV_CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   // A cell starting with = + - @ is run as a formula by spreadsheets (CSV injection); make it text.
   if (/^[=+\-@\t\r]/.test(s) && typeof value === 'string') s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

@@ -159,6 +159,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return EXIT_OK;
   }
   if (name === 'help') {
+    // `help --help` (or `help help`): the command list is the help's own help.
+    if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h' || rest[0] === 'help')) {
+      io.stdout.write(overview());
+      return EXIT_OK;
+    }
     const topic = COMMANDS.find((c) => c.name === rest[0]);
     if (!topic || rest.length > 1) return unknownCommand(rest.join(' '), io);
     return (await topic.load()).run(['--help'], io);

@@ -13,7 +13,11 @@ export const FILTER_OPTIONS: Record<string, OptionSpec> = {
   run: { type: 'string', value: 'ID', help: 'only this run_id' },
   trace: { type: 'string', value: 'HEX', help: 'only this trace_id' },
   actor: { type: 'string', value: 'ID', help: 'only this actor id (people: user:ID)' },
-  type: { type: 'string', value: 'TYPE', help: 'only this event type, e.g. action.failed' },
+  type: {
+    type: 'string',
+    value: 'TYPE',
+    help: "only this event type, e.g. action.failed; * and ? match as in globs: 'action.*'",
+  },
   action: { type: 'string', value: 'TYPE', help: 'only this action type, e.g. write:refund' },
   target: { type: 'string', value: 'TARGET', help: 'only this action target, e.g. order/1042' },
   decision: { type: 'string', value: 'D', help: 'only this policy decision: allow, deny, require_approval' },
@@ -29,6 +33,8 @@ const DECISIONS = EVENT_SCHEMA.properties.policy.properties.decision.enum;
 const STATUSES = EVENT_SCHEMA.properties.outcome.properties.status.enum;
 const RISKS = EVENT_SCHEMA.properties.risk_level.enum;
 const CUSTOM_TYPE = /^x\.[a-z0-9_]+(\.[a-z0-9_]+)*$/;
+/** A type glob as `trail.query({ type })` takes it: `*` any run of characters, `?` one. */
+const TYPE_GLOB = /^[a-z0-9_.*?]+$/;
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const RFC3339 =
@@ -83,7 +89,20 @@ export function readSelection(values: Values, now: number, defaultLimit?: number
     if (v !== undefined) filter[field] = v;
   }
   const type = str(values, 'type');
-  if (type !== undefined) {
+  if (type !== undefined && /[*?]/.test(type)) {
+    // A glob: the SDK matches it against stored types. Its text before the first wildcard must
+    // begin a known or custom (`x.`) type, else it is a typo that would silently match nothing.
+    const prefix = /^[^*?]*/.exec(type)![0];
+    if (
+      !TYPE_GLOB.test(type) ||
+      ![...EVENT_TYPES, 'x.'].some((t) => t.startsWith(prefix) || prefix.startsWith('x.'))
+    ) {
+      throw new UsageError(
+        `--type '${type}' matches no event type (globs use * and ?, e.g. 'action.*', 'approval.*')`,
+      );
+    }
+    filter.type = type;
+  } else if (type !== undefined) {
     if (!(EVENT_TYPES as readonly string[]).includes(type) && !CUSTOM_TYPE.test(type)) {
       const near = EVENT_TYPES.filter((t) => t.includes(type) || type.includes(t.split('.')[1] ?? t));
       throw new UsageError(

@@ -26,6 +26,8 @@ export const CSV_COLUMNS = [
   'action_type',
   'target',
   'decision',
+  'matched_rule',
+  'reason',
   'status',
   'risk',
   'session_id',
@@ -45,6 +47,9 @@ function csvValues(e: RecordedEvent): unknown[] {
     action_type: e.action?.type,
     target: e.action?.target,
     decision: e.policy?.decision,
+    matched_rule: e.policy?.matched_rule,
+    // The policy's reason on a decision, the approver's on an approval.
+    reason: e.policy?.reason ?? e.approval?.reason,
     status: e.outcome?.status,
     risk,
     session_id: e.session_id,
@@ -170,6 +175,9 @@ export function notesOf(e: RecordedEvent, seqOf: (eventId: string) => number | u
   return notes.join(' · ');
 }
 
+/** Below this width the timeline has no actor column (the actor is shown in the notes). */
+export const NARROW_WIDTH = 90;
+
 /**
  * The timeline table: seq, time, type, actor, action → target, result, with notes under each
  * row. `time` is the producer's clock (`time`) or the log's (`ts`).
@@ -184,22 +192,28 @@ export function timelineTable(
     const t = options.clock === 'time' ? (e.time ?? e.ts) : e.ts;
     return options.clock === 'time' ? t.slice(11, 19) : `${t.slice(0, 10)} ${t.slice(11, 19)}`;
   };
+  // Narrow terminals (80 columns): the actor moves into the notes so that type, action and result
+  // keep their room. The time is never shortened.
+  const withActor = options.width >= NARROW_WIDTH;
   const columns: Column[] = [
     { header: 'seq', align: 'right', min: 3 },
-    { header: options.clock === 'time' ? 'time' : 'ts (UTC)', min: 8 },
-    { header: 'type', min: 12 },
-    { header: 'actor', min: 8, max: 15 },
-    { header: 'action → target', min: 16 },
+    { header: options.clock === 'time' ? 'time' : 'ts (UTC)', min: options.clock === 'time' ? 8 : 19 },
+    // Types are short and tell rows apart: never cut (up to action.dead_lettered).
+    { header: 'type', min: Math.min(20, Math.max(4, ...events.map((e) => e.type.length))) },
+    ...(withActor ? [{ header: 'actor', min: 8, max: 15 }] : []),
+    { header: 'action → target', min: 12 },
     { header: 'result', min: 6 },
   ];
   const rows: Row[] = events.map((e) => {
-    const note = notesOf(e, (id) => seqByEid.get(id));
+    const notes = notesOf(e, (id) => seqByEid.get(id));
+    const actor = withActor ? '' : actorOf(e);
+    const note = actor ? `actor ${actor}${notes ? ` · ${notes}` : ''}` : notes;
     return {
       cells: [
         { text: String(e.seq), paint: c.dim },
         { text: timeOf(e), paint: c.dim },
         { text: e.type, paint: c.cyan },
-        actorOf(e),
+        ...(withActor ? [actorOf(e)] : []),
         actionOf(e),
         paintResult(resultOf(e), c),
       ],

@@ -16,6 +16,12 @@ export type FailureKind =
   | 'leaf_edited'
   | 'leaf_malformed'
   | 'index_edited'
+  | 'index_missing'
+  | 'index_mismatch'
+  | 'index_extra'
+  | 'tile_missing'
+  | 'checkpoint_missing'
+  | 'checkpoint_edited'
   | 'entry_deleted'
   | 'reordered'
   | 'truncated'
@@ -154,6 +160,11 @@ export class LogVerifier {
         `${source} checkpoint${size === undefined ? '' : ` of size ${size}`} does not verify with the log's key: ${(e as Error).message}`,
       );
     }
+  }
+
+  /** The compact range of the tree rebuilt so far (what the log row's `right_edge` must hold). */
+  get rightEdge(): Buffer {
+    return this.range.encode();
   }
 
   /** Next seq expected. */

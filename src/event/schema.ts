@@ -139,6 +139,14 @@ export const EVENT_SCHEMA = {
             properties: { expression: text, result: { type: ['boolean', 'string'] } },
           },
         },
+        conditions_omitted: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['count', 'digest'],
+          description:
+            'Conditions of rules that did not decide: their count and sha256 of the JCS list of {expression, result}',
+          properties: { count: { type: 'integer', minimum: 1 }, digest: shortText },
+        },
         reason: text,
         mode: { enum: ['enforce', 'shadow'] },
         evaluation_us: { type: 'number', minimum: 0 },

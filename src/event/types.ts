@@ -59,6 +59,8 @@ export interface AuditEvent {
     policy_version?: number;
     policy_snapshot?: string;
     conditions_evaluated?: { expression: string; result: boolean | string }[];
+    /** The other conditions run (of rules that did not decide): how many, and their digest. */
+    conditions_omitted?: { count: number; digest: string };
     reason?: string;
     mode?: 'enforce' | 'shadow';
     evaluation_us?: number;

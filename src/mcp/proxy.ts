@@ -176,8 +176,9 @@ interface ClientInfo {
 /**
  * Runs the proxy until the client closes its input (the server is then asked to exit, per the
  * stdio shutdown sequence) or the server exits (requests still open are answered with an error).
- * Resolves with an exit code: 0 after a client-initiated shutdown, else the server's code. The
- * caller owns `trail` (open and close it).
+ * Resolves with an exit code: 0 after a client-initiated shutdown, else the server's code; a server
+ * that could not start (spawn error, or a non-zero exit before it wrote anything) is never 0,
+ * even when the client had already closed. The caller owns `trail` (open and close it).
  *
  * @example
  * const code = await runMcpProxy({
@@ -207,6 +208,8 @@ class McpProxy {
   private lifecycleStarted = false;
   private clientClosed = false;
   private serverExited = false;
+  /** The server wrote at least one line: it started. */
+  private serverSpoke = false;
 
   constructor(private readonly options: McpProxyOptions) {
     this.sessionId = options.session_id ?? `mcp-${uuidv7()}`;
@@ -352,8 +355,12 @@ class McpProxy {
         }
         this.outstanding.clear();
         for (const h of this.held.values()) h.controller.abort(new AuditError('closed', 'MCP server exited'));
-        const exitCode = this.clientClosed ? 0 : spawnFailed ? 1 : (code ?? 1);
-        if (!this.clientClosed && !spawnFailed && code !== 0) {
+        // Exited non-zero without a word: it did not start (bad arguments, missing module, …).
+        const notStarted = !this.serverSpoke && code !== null && code !== 0;
+        const exitCode = spawnFailed ? 1 : notStarted ? code : this.clientClosed ? 0 : (code ?? 1);
+        if (notStarted && !spawnFailed) {
+          this.diag(`server exited (code ${code}) before it wrote anything`);
+        } else if (!this.clientClosed && !spawnFailed && code !== 0) {
           this.diag(`server exited (${signal ? `signal ${signal}` : `code ${code}`})`);
         }
         void this.finish(this.clientClosed ? 'client closed' : 'server exited', code, signal).then(() =>
@@ -635,6 +642,7 @@ class McpProxy {
   // ---- server → client ----
 
   private onServerLine(line: string): void {
+    this.serverSpoke = true;
     let message: unknown;
     try {
       message = JSON.parse(line);

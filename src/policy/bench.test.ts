@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { benchBundleYaml, benchInputs, benchPolicyEvaluation } from './bench.js';
+import {
+  adversarialCases,
+  benchBundleYaml,
+  benchInputs,
+  benchPolicyAdversarial,
+  benchPolicyEvaluation,
+} from './bench.js';
 import { parsePolicy } from './bundle.js';
 import { evaluate } from './evaluate.js';
 
@@ -32,5 +38,31 @@ describe('benchPolicyEvaluation', () => {
     ]) {
       assert.ok(seen.has(k), k);
     }
+  });
+});
+
+describe('adversarial decisions', () => {
+  for (const c of adversarialCases()) {
+    it(`${c.name}: ${c.decision}, in bounded time`, () => {
+      let d = evaluate(c.bundle, c.input); // warm-up
+      // The best of three: load on a shared machine adds spikes, a regression adds seconds.
+      let ms = Infinity;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        d = evaluate(c.bundle, c.input);
+        ms = Math.min(ms, performance.now() - t0);
+      }
+      assert.equal(d.decision, c.decision);
+      assert.ok(d.reason.includes(c.reason), d.reason);
+      // Generous (the target is 10 ms, on a quiet machine): fails on any return of backtracking
+      // or unbounded loops, which take seconds.
+      assert.ok(ms < 100, `${ms.toFixed(1)} ms`);
+    });
+  }
+
+  it('benchPolicyAdversarial reports the worst case', () => {
+    const r = benchPolicyAdversarial(1);
+    assert.equal(r.cases, adversarialCases().length);
+    assert.ok(r.p100_ms > 0 && r.worst !== '', JSON.stringify(r));
   });
 });

@@ -236,3 +236,173 @@ export function benchPolicyEvaluation(iterations = 100_000): {
     rules: bundle.rules.length,
   };
 }
+
+/** One adversarial decision: a bundle, an input built to stall a naive engine, what it decides. */
+export interface AdversarialCase {
+  readonly name: string;
+  readonly bundle: PolicyBundle;
+  readonly input: PolicyInput;
+  readonly decision: 'allow' | 'deny' | 'require_approval';
+  /** A fragment the decision's reason contains. */
+  readonly reason: string;
+}
+
+const ruleYaml = (rules: string[]): string =>
+  ['policy_id: adversarial', 'version: 1', 'default: deny', 'rules:', ...rules.map((r) => `  ${r}`), ''].join(
+    '\n',
+  );
+
+/**
+ * Globs, regular expressions, comprehensions and inputs that took seconds to minutes before
+ * evaluation was bounded (the issue's measurements), and a few more of the same families.
+ *
+ * @example
+ * for (const c of adversarialCases()) evaluate(c.bundle, c.input).decision === c.decision; // true
+ */
+export function adversarialCases(): AdversarialCase[] {
+  const list = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+  const cases: AdversarialCase[] = [];
+  const add = (name: string, rules: string[], input: PolicyInput, decision: Effect, reason: string): void => {
+    cases.push({ name, bundle: parsePolicy(ruleYaml(rules)), input, decision, reason });
+  };
+  type Effect = AdversarialCase['decision'];
+  add(
+    'glob a*a*a*a*a*a*b, 1,024-character type',
+    ['- id: r', '  match: { action: "a*a*a*a*a*a*b" }', '  effect: allow'],
+    { action: { type: 'a'.repeat(1024) } },
+    'deny',
+    'no rule matched',
+  );
+  add(
+    'glob *a*a*a*a*a*a*a*a*a*a*a*a*b on actor id, 100,000 characters',
+    ['- id: r', '  match: { actor: { id: "*a*a*a*a*a*a*a*a*a*a*a*a*b" } }', '  effect: allow'],
+    { action: { type: 'x' }, actor: { id: 'a'.repeat(100_000) } },
+    'deny',
+    'no rule matched',
+  );
+  add(
+    'glob s3://*/*/*/*.key, 1,005-character target',
+    ['- id: r', '  match: { target: "s3:*/*/*/*.key" }', '  effect: allow'],
+    { action: { type: 'x', target: 's3:' + 'x/'.repeat(500) } },
+    'deny',
+    'no rule matched',
+  );
+  add(
+    "CEL matches '^([a-zA-Z0-9_.-]+)*@corp[.]com$', 40-character parameter",
+    ['- id: r', '  when: "params.email.matches(\'^([a-zA-Z0-9_.-]+)*@corp[.]com$\')"', '  effect: allow'],
+    { action: { type: 'x', params: { email: 'a'.repeat(40) + '!' } } },
+    'deny',
+    'no rule matched',
+  );
+  add(
+    'CEL matches, nested quantifiers, 10,000-character parameter',
+    ['- id: r', "  when: \"params.s.matches('^(a+)+$') || params.s.matches('(x+x+)+y')\"", '  effect: allow'],
+    { action: { type: 'x', params: { s: 'a'.repeat(10_000) + '!' } } },
+    'deny',
+    'no rule matched',
+  );
+  add(
+    'CEL matches, pattern from the input with huge counted repetition',
+    ['- id: r', '  when: "\'abc\'.matches(params.p)"', '  effect: allow'],
+    { action: { type: 'x', params: { p: '[a-z]{1000}'.repeat(10) } } },
+    'deny',
+    'too large',
+  );
+  add(
+    'CEL triple-nested exists() over 400 elements',
+    [
+      '- id: r',
+      '  when: "params.l.exists(a, params.l.exists(b, params.l.exists(c, a + b + c < 0.0)))"',
+      '  effect: allow',
+    ],
+    { action: { type: 'x', params: { l: list(400) } } },
+    'deny',
+    'condition exceeded its budget',
+  );
+  add(
+    'CEL nested map() over 1,000 elements',
+    ['- id: r', '  when: "params.l.map(x, params.l.map(y, x * y)).size() > 0"', '  effect: allow'],
+    { action: { type: 'x', params: { l: list(1000) } } },
+    'deny',
+    'condition exceeded its budget',
+  );
+  add(
+    'CEL triple-nested exists() over a 400-key map',
+    [
+      '- id: r',
+      '  when: "params.m.exists(k, params.m.exists(j, params.m.exists(i, i == \'z\')))"',
+      '  effect: allow',
+    ],
+    { action: { type: 'x', params: { m: Object.fromEntries(list(400).map((i) => [`k${i}`, i])) } } },
+    'deny',
+    'condition exceeded its budget',
+  );
+  add(
+    'CEL string operations on 256 KiB of text in a loop',
+    ['- id: r', '  when: "params.l.exists(x, params.s.contains(params.t + string(x)))"', '  effect: allow'],
+    { action: { type: 'x', params: { l: list(1000), s: 'a'.repeat(120_000), t: 'b'.repeat(120_000) } } },
+    'deny',
+    'condition exceeded its budget',
+  );
+  const many = list(2000).map(
+    (i) => `- { id: r${i}, match: { action: "x*" }, when: "params.l.exists(v, v == ${i}.5)", effect: allow }`,
+  );
+  add(
+    '2,000 rules whose conditions scan a 1,000-element list',
+    many,
+    { action: { type: 'xy', params: { l: list(1000) } } },
+    'deny',
+    'condition exceeded its budget',
+  );
+  let deep: unknown = 'leaf';
+  for (let i = 0; i < 10_000; i++) deep = { d: deep };
+  add(
+    'params nested 10,000 levels deep',
+    ['- id: r', '  when: "has(params.d)"', '  effect: allow'],
+    { action: { type: 'x', params: deep } },
+    'deny',
+    'nested deeper',
+  );
+  add(
+    'params with 1,000,000 elements',
+    ['- id: r', '  when: "size(params.l) > 0"', '  effect: allow'],
+    { action: { type: 'x', params: { l: new Array<number>(1_000_000).fill(1) } } },
+    'deny',
+    'more than',
+  );
+  add(
+    'params with 1 MiB of text',
+    ['- id: r', '  when: "params.s.contains(\'x\')"', '  effect: allow'],
+    { action: { type: 'x', params: { s: 'y'.repeat(1024 * 1024) } } },
+    'deny',
+    'characters of text',
+  );
+  return cases;
+}
+
+/**
+ * The worst decision time over {@link adversarialCases}, each decided `rounds` times after a
+ * warm-up: the `policy.adversarial_p100` figure (target < 10 ms).
+ *
+ * @example
+ * const r = benchPolicyAdversarial();
+ * console.log(`${r.p100_ms} ms (${r.worst})`);
+ */
+export function benchPolicyAdversarial(rounds = 5): { p100_ms: number; worst: string; cases: number } {
+  const cases = adversarialCases();
+  for (const c of cases) evaluate(c.bundle, c.input);
+  let p100 = 0;
+  let worst = '';
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) {
+      const t0 = performance.now();
+      evaluate(c.bundle, c.input);
+      const ms = performance.now() - t0;
+      if (ms > p100) {
+        p100 = ms;
+        worst = c.name;
+      }
+    }
+  }
+  return { p100_ms: Math.round(p100 * 1000) / 1000, worst, cases: cases.length };
+}

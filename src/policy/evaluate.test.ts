@@ -476,3 +476,136 @@ describe('evaluate: the action index agrees with a linear scan', () => {
     );
   });
 });
+
+describe('evaluate: path targets are matched in canonical form', () => {
+  const files = policy([
+    '- id: allow-tmp',
+    "  match: { action: 'read_text_file', target: '/tmp/allowed/*' }",
+    '  effect: allow',
+    '- id: target-condition',
+    "  match: { action: 'read_cel' }",
+    '  when: "action.target.startsWith(\'/tmp/allowed/\')"',
+    '  effect: allow',
+  ]);
+  const read = (target: string, type = 'read_text_file'): PolicyDecision =>
+    run({ action: { type, target } }, files);
+
+  it('allows a path inside the allowed directory, however it is written', () => {
+    for (const t of [
+      '/tmp/allowed/x.txt',
+      '/tmp/allowed//x.txt',
+      '/tmp/allowed/./x.txt',
+      '/tmp/allowed/a/../x',
+    ]) {
+      assert.equal(read(t).decision, 'allow', t);
+    }
+  });
+
+  it('does not let classic traversal forms out of it', () => {
+    const escapes: [string, RegExp][] = [
+      ['/tmp/allowed/../outside/secret.txt', /no rule matched/],
+      ['/tmp/allowed/%2e%2e/outside/secret.txt', /no rule matched/],
+      ['/tmp/allowed/%2E%2E/outside', /no rule matched/],
+      ['/tmp/allowed/..%2foutside/secret.txt', /no rule matched/],
+      ['/tmp/allowed/..%2Foutside', /no rule matched/],
+      ['/tmp/allowed/%252e%252e/outside', /encoded twice/],
+      ['/tmp/allowed/..\\outside', /backslash/],
+      ['/tmp/allowed/x%00.txt', /NUL/],
+      ['/tmp/allowed/../../../../etc/passwd', /escapes above its root/],
+    ];
+    for (const [t, reason] of escapes) {
+      const d = read(t);
+      assert.equal(d.decision, 'deny', t);
+      assert.match(d.reason, reason, t);
+    }
+  });
+
+  it('conditions see the canonical target too', () => {
+    assert.equal(read('/tmp/allowed/x', 'read_cel').decision, 'allow');
+    assert.equal(read('/tmp/allowed/../x', 'read_cel').decision, 'deny');
+  });
+
+  it('leaves flat targets as they are', () => {
+    const b = policy(["- { id: r, match: { target: 'prod/*' }, effect: allow }"]);
+    assert.equal(run({ action: { type: 'x', target: 'prod/db/users' } }, b).decision, 'allow');
+  });
+});
+
+describe('evaluate: bounded cost', () => {
+  it('a condition over its budget denies with "condition exceeded its budget"', () => {
+    const b = policy([
+      '- id: scan',
+      '  when: "params.l.exists(a, params.l.exists(b, a + b < 0.0))"',
+      '  effect: allow',
+    ]);
+    const l = Array.from({ length: 300 }, (_, i) => i);
+    const d = run({ action: { type: 'x', params: { l } } }, b);
+    assert.equal(d.decision, 'deny');
+    assert.equal(d.matched_rule, 'scan');
+    assert.match(d.reason, /condition exceeded its budget/);
+    assert.deepEqual(d.conditions_evaluated, [
+      {
+        expression: 'params.l.exists(a, params.l.exists(b, a + b < 0.0))',
+        result: 'condition exceeded its budget',
+      },
+    ]);
+    // A small list is well within it, and a larger budget admits the large one.
+    assert.equal(run({ action: { type: 'x', params: { l: [1, 2, 3] } } }, b).decision, 'deny');
+    assert.match(run({ action: { type: 'x', params: { l: [1, 2, 3] } } }, b).reason, /no rule matched/);
+    assert.match(
+      evaluate(b, { action: { type: 'x', params: { l } } }, { costBudget: 1e6 }).reason,
+      /no rule/,
+    );
+  });
+
+  it('the budget is per decision: the same input always decides the same', () => {
+    const rules = Array.from(
+      { length: 50 },
+      (_, i) => `- { id: r${i}, when: "params.l.exists(v, v == ${i}.5)", effect: allow }`,
+    );
+    const b = policy(rules);
+    const input = { action: { type: 'x', params: { l: Array.from({ length: 1000 }, (_, i) => i) } } };
+    const first = run(input, b);
+    assert.match(first.reason, /condition exceeded its budget/);
+    for (let i = 0; i < 5; i++) assert.deepEqual(run(input, b), first);
+  });
+
+  it('matches() uses RE2: linear time, RE2 syntax', () => {
+    const b = policy([
+      '- { id: corp, when: "params.email.matches(\'^([a-zA-Z0-9_.-]+)*@corp[.]com$\')", effect: allow }',
+    ]);
+    assert.equal(run({ action: { type: 'x', params: { email: 'bob@corp.com' } } }, b).decision, 'allow');
+    const t0 = performance.now();
+    assert.equal(
+      run({ action: { type: 'x', params: { email: 'a'.repeat(5000) + '!' } } }, b).decision,
+      'deny',
+    );
+    assert.ok(performance.now() - t0 < 500);
+    // A lookahead is JavaScript syntax, not RE2: an error, so a deny.
+    const look = policy(['- { id: r, when: "params.s.matches(params.p)", effect: allow }']);
+    const d = run({ action: { type: 'x', params: { s: 'ab', p: 'a(?=b)' } } }, look);
+    assert.equal(d.decision, 'deny');
+    assert.match(d.reason, /Invalid regular expression/);
+  });
+
+  it('refuses oversized inputs before any rule runs', () => {
+    const b = policy(['- { id: r, effect: allow }']);
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = [deep];
+    const cases: [unknown, RegExp][] = [
+      [{ s: 'x'.repeat(300 * 1024) }, /characters of text/],
+      [{ l: new Array<number>(20_000).fill(0) }, /more than 10000 values/],
+      [deep, /nested deeper than 32/],
+    ];
+    for (const [params, reason] of cases) {
+      const d = run({ action: { type: 'x', params } }, b);
+      assert.equal(d.decision, 'deny');
+      assert.match(d.reason, /^invalid input \(fail-closed\): /);
+      assert.match(d.reason, reason);
+    }
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    assert.equal(run({ action: { type: 'x', params: cyclic } }, b).decision, 'deny');
+    assert.equal(run({ action: { type: 'x', params: { s: 'x'.repeat(1000) } } }, b).decision, 'allow');
+  });
+});

@@ -4,10 +4,11 @@
  * default does. A condition that fails at run time decides `deny` (fail-closed), as does an input
  * that is malformed. No I/O, no clock but the injected `now`.
  */
-import { runCondition } from './condition.js';
+import { CostMeter, DEFAULT_COST_BUDGET, runCondition } from './condition.js';
 import type { ConditionVariables } from './condition.js';
 import { compiledOf, wildcardCandidates } from './compiled.js';
 import type { CompiledRule } from './compiled.js';
+import { canonicalTarget } from './path.js';
 import type {
   ConditionResult,
   Effect,
@@ -26,7 +27,19 @@ import type {
 export interface EvaluateOptions {
   /** A monotonic clock in microseconds, used only to fill `evaluation_us`. */
   now?: () => number;
+  /**
+   * CEL cost units this decision may spend, all conditions together (default
+   * {@link DEFAULT_COST_BUDGET}); a condition that goes over fails, and the decision denies.
+   */
+  costBudget?: number;
 }
+
+/**
+ * Bounds on what conditions read (`params`, `context`, `metadata`, `actor`), checked before any
+ * rule runs: the CEL budget bounds the steps, these bound what one step can touch. The
+ * characters match the event size limit (an event holding more cannot be recorded anyway).
+ */
+export const INPUT_LIMITS = Object.freeze({ values: 10_000, depth: 32, characters: 256 * 1024 });
 
 const defaultNow = (): number => performance.now() * 1000;
 
@@ -82,8 +95,17 @@ function readFacts(input: PolicyInput): Facts | string {
   if (!isObject(action)) return 'action must be an object';
   const type = action['type'];
   if (typeof type !== 'string' || type === '') return 'action.type must be a non-empty string';
-  const target = optString(action['target']);
-  if (target === undefined) return 'action.target must be a string';
+  const rawTarget = optString(action['target']);
+  if (rawTarget === undefined) return 'action.target must be a string';
+  let target: string | null = null;
+  if (rawTarget !== null) {
+    // Rules and conditions see the canonical form; the caller records the raw value.
+    const canonical = canonicalTarget(rawTarget);
+    if ('error' in canonical) return canonical.error;
+    target = canonical.value;
+  }
+  const tooBig = oversized([action['params'], input.context, input.metadata, input.actor]);
+  if (tooBig !== null) return tooBig;
 
   const actorRaw = input.actor as unknown;
   let actorId: string | null | undefined = null;
@@ -144,6 +166,37 @@ function readFacts(input: PolicyInput): Facts | string {
     depth,
     rootAgent,
   };
+}
+
+// Walks the values conditions can read, stopping at the first limit passed: O(limits), whatever
+// the input (a cyclic object counts as too many values).
+function oversized(roots: readonly unknown[]): string | null {
+  let values = 0;
+  let characters = 0;
+  const stack: [unknown, number][] = roots.map((r) => [r, 1]);
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (++values > INPUT_LIMITS.values) return `input has more than ${INPUT_LIMITS.values} values`;
+    if (typeof v === 'string') characters += v.length;
+    else if (typeof v === 'object' && v !== null) {
+      if (depth > INPUT_LIMITS.depth) return `input is nested deeper than ${INPUT_LIMITS.depth} levels`;
+      if (Array.isArray(v)) {
+        if (v.length > INPUT_LIMITS.values) return `input has more than ${INPUT_LIMITS.values} values`;
+        for (const x of v) stack.push([x, depth + 1]);
+      } else {
+        for (const key in v) {
+          if (!Object.hasOwn(v, key)) continue;
+          characters += key.length;
+          if (++values > INPUT_LIMITS.values) return `input has more than ${INPUT_LIMITS.values} values`;
+          stack.push([(v as Obj)[key], depth + 1]);
+        }
+      }
+    }
+    if (characters > INPUT_LIMITS.characters) {
+      return `input has more than ${INPUT_LIMITS.characters} characters of text`;
+    }
+  }
+  return null;
 }
 
 // DESIGN.md §2: delegation.depth; without it, the chain's length; without a chain, 0 (the actor
@@ -286,13 +339,15 @@ export function evaluate(
   const candidates = exact ?? wildcardCandidates(compiled.index, facts.type);
   const actionChecked = exact !== undefined;
   let variables: ConditionVariables | undefined;
+  let meter: CostMeter | undefined;
 
   for (const r of candidates) {
     if (!matches(r, facts, actionChecked)) continue;
     const condition = r.condition;
     if (condition !== null) {
       variables ??= conditionVariables(input, facts);
-      const result = runCondition(condition, variables);
+      meter ??= new CostMeter(options.costBudget ?? DEFAULT_COST_BUDGET);
+      const result = runCondition(condition, variables, meter);
       conditions.push({ expression: condition.expression, result });
       if (typeof result === 'string') {
         const reason = `rule "${r.rule.id}": condition failed, denied (fail-closed): ${result}`;

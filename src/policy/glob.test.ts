@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileGlob, compileGlobList, globError, literalPrefix, literalText } from './glob.js';
+import {
+  compileFilterGlob,
+  compileGlob,
+  compileGlobList,
+  globError,
+  literalPrefix,
+  literalText,
+} from './glob.js';
 
 describe('glob semantics', () => {
   const cases: [glob: string, value: string, expected: boolean][] = [
@@ -96,5 +103,76 @@ describe('glob helpers', () => {
     const literals = compileGlobList(['a', 'b']);
     assert.equal(literals('b'), true);
     assert.equal(literals('c'), false);
+  });
+});
+
+// Today's semantics as a RegExp, kept only as the reference the matcher is compared with (on
+// short values, where backtracking is harmless).
+function referenceMatch(glob: string, value: string): boolean {
+  let source = '^';
+  let one = false;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '\\') {
+      source += (glob[++i] as string).replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+    } else if (c === '*') source += '.*';
+    else if (c === '?') {
+      source += '.';
+      one = true;
+    } else source += c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+  }
+  return new RegExp(source + '$', one ? 'su' : 's').test(value);
+}
+
+describe('glob matcher agrees with the reference semantics', () => {
+  it('on random globs and values over a small alphabet', () => {
+    // A fixed linear congruential generator: the same cases on every run.
+    let seed = 12345;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const globAlphabet = ['a', 'b', '/', '*', '?', '\\*', 'ab', '😀'];
+    const valueAlphabet = ['a', 'b', '/', '*', '😀'];
+    for (let n = 0; n < 4000; n++) {
+      let glob = '';
+      const len = 1 + next(7);
+      for (let i = 0; i < len; i++) glob += globAlphabet[next(globAlphabet.length)] as string;
+      if (globError(glob) !== null) continue;
+      let value = '';
+      const vlen = next(9);
+      for (let i = 0; i < vlen; i++) value += valueAlphabet[next(valueAlphabet.length)] as string;
+      assert.equal(compileGlob(glob)(value), referenceMatch(glob, value), `${glob} vs ${value}`);
+    }
+  });
+});
+
+describe('glob matching time is linear (no backtracking)', () => {
+  const adversarial: [glob: string, value: string][] = [
+    ['a*a*a*a*a*a*b', 'a'.repeat(1024)],
+    ['a*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(100_000)],
+    ['s3://*/*/*/*.key', 's3://' + '/'.repeat(1000)],
+    ['*?*?*?*?*?*?*x', 'y'.repeat(50_000)],
+    ['*a?a?a?a?a*c', 'ab'.repeat(40_000)],
+  ];
+  for (const [glob, value] of adversarial) {
+    it(`${glob} against ${value.length} characters, under 50 ms`, () => {
+      const m = compileGlob(glob);
+      const start = performance.now();
+      assert.equal(m(value), false);
+      assert.ok(performance.now() - start < 50, `took ${performance.now() - start} ms`);
+    });
+  }
+});
+
+describe('filter globs (query filters)', () => {
+  it('have `*` and `?` as wildcards and everything else literal', () => {
+    assert.equal(compileFilterGlob('io.fs.*')('io.fs.read'), true);
+    assert.equal(compileFilterGlob('io.fs.*')('ioXfs.read'), false);
+    assert.equal(compileFilterGlob('a?c')('abc'), true);
+    assert.equal(compileFilterGlob('[x]*')('[x]y'), true);
+    assert.equal(compileFilterGlob('a\\b*')('a\\bc'), true);
+    assert.equal(compileFilterGlob('a**b')('a/x/b'), true);
+    assert.equal(compileFilterGlob('a*a*a*a*a*a*b')('a'.repeat(5000)), false);
   });
 });

@@ -63,12 +63,107 @@ export function globError(pattern: string): string | null {
   return typeof t === 'string' ? t : null;
 }
 
-const REGEX_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
+type Part = { kind: 'literal'; text: string } | { kind: 'one' };
+
+/** A run of literals and `?` between two `*`. */
+type Segment = readonly Part[];
+
+// Where a segment matches starting at `i`: the end index, or -1. `?` takes one code point (a
+// surrogate pair counts once), a literal its exact UTF-16 units. No choice is made, so no
+// backtracking: one call is O(segment length).
+function matchForward(seg: Segment, v: string, i: number): number {
+  for (const p of seg) {
+    if (p.kind === 'literal') {
+      if (!v.startsWith(p.text, i)) return -1;
+      i += p.text.length;
+    } else {
+      if (i >= v.length) return -1;
+      i += (v.codePointAt(i) as number) > 0xffff ? 2 : 1;
+    }
+  }
+  return i;
+}
+
+// The same from the right: where a segment that ends at `end` starts, or -1.
+function matchBackward(seg: Segment, v: string, end: number): number {
+  for (let k = seg.length - 1; k >= 0; k--) {
+    const p = seg[k] as Part;
+    if (p.kind === 'literal') {
+      if (end < p.text.length || !v.endsWith(p.text, end)) return -1;
+      end -= p.text.length;
+    } else {
+      if (end <= 0) return -1;
+      const low = v.charCodeAt(end - 1);
+      const high = end >= 2 ? v.charCodeAt(end - 2) : 0;
+      end -= low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff ? 2 : 1;
+    }
+  }
+  return end;
+}
+
+// Inside a surrogate pair: with `?` in a glob, `*` takes whole code points, so a segment may not
+// start there.
+function splitsPair(v: string, i: number): boolean {
+  if (i <= 0 || i >= v.length) return false;
+  const low = v.charCodeAt(i);
+  const high = v.charCodeAt(i - 1);
+  return low >= 0xdc00 && low <= 0xdfff && high >= 0xd800 && high <= 0xdbff;
+}
+
+/**
+ * A linear-time matcher for any token list: the glob is cut at its `*` into segments; the first
+ * must match at the start, the last at the end, and each middle one is placed at its leftmost
+ * match after the previous one. Leftmost is always right for `*`-only wildcards (a later `*` can
+ * absorb whatever an earlier placement leaves), so nothing is ever retried: at most
+ * O(value length × glob length) character comparisons, with no RegExp backtracking.
+ */
+function segmentMatcher(tokens: readonly Token[]): StringMatcher {
+  const segments: Part[][] = [[]];
+  let codePoints = false;
+  for (const t of tokens) {
+    if (t.kind === 'star') segments.push([]);
+    else {
+      if (t.kind === 'one') codePoints = true;
+      (segments[segments.length - 1] as Part[]).push(t);
+    }
+  }
+  const first = segments[0] as Segment;
+  if (segments.length === 1) return (v) => matchForward(first, v, 0) === v.length;
+  const last = segments[segments.length - 1] as Segment;
+  const middle = segments.slice(1, -1).filter((s) => s.length > 0);
+  return (v) => {
+    let pos = matchForward(first, v, 0);
+    if (pos < 0) return false;
+    const limit = matchBackward(last, v, v.length);
+    if (limit < pos) return false;
+    for (const seg of middle) {
+      const head = seg[0] as Part;
+      let found = -1;
+      for (let i = pos; i <= limit; i++) {
+        // Jump to the next place the segment's leading literal occurs.
+        if (head.kind === 'literal') {
+          i = v.indexOf(head.text, i);
+          if (i < 0 || i > limit) return false;
+        }
+        if (codePoints && splitsPair(v, i)) continue;
+        const end = matchForward(seg, v, i);
+        if (end >= 0 && end <= limit) {
+          found = end;
+          break;
+        }
+      }
+      if (found < 0) return false;
+      pos = found;
+    }
+    return true;
+  };
+}
 
 /**
  * Compiles a glob to a matcher, once. Literal globs compare with `===`, a single trailing or
- * leading `*` with `startsWith` / `endsWith`; anything else becomes an anchored RegExp.
- * Throws on an invalid glob (validate with {@link globError} first).
+ * leading `*` with `startsWith` / `endsWith`; anything else runs a segment matcher whose cost is
+ * linear in the value (for a given glob): no regular expression, no backtracking, so no value
+ * can stall it. Throws on an invalid glob (validate with {@link globError} first).
  *
  * @example
  * const m = compileGlob('prod/*');
@@ -78,6 +173,10 @@ const REGEX_SYNTAX = /[\\^$.*+?()[\]{}|/]/g;
 export function compileGlob(pattern: string): StringMatcher {
   const tokens = tokenize(pattern);
   if (typeof tokens === 'string') throw new Error(tokens);
+  return compileTokens(tokens);
+}
+
+function compileTokens(tokens: readonly Token[]): StringMatcher {
   const [first, second, third] = tokens;
   if (tokens.length === 1 && first?.kind === 'literal') {
     const text = first.text;
@@ -103,19 +202,32 @@ export function compileGlob(pattern: string): StringMatcher {
     const min = prefix.length + suffix.length;
     return (v) => v.length >= min && v.startsWith(prefix) && v.endsWith(suffix);
   }
-  let source = '^';
-  let one = false;
-  for (const t of tokens) {
-    if (t.kind === 'star') source += '.*';
-    else if (t.kind === 'one') {
-      source += '.';
-      one = true;
-    } else source += t.text.replace(REGEX_SYNTAX, '\\$&');
+  return segmentMatcher(tokens);
+}
+
+/**
+ * A matcher for a query filter's wildcard value (`action_type`, `target`, `type` filters): `*`
+ * and `?` as in policy globs, every other character literal (no escapes, no reserved
+ * characters; `**` is `*`). This is the subset of SQLite `GLOB` the stores agree on, so the
+ * memory store filters exactly like the SQLite one for the values filters accept.
+ *
+ * @example
+ * const m = compileFilterGlob('io.fs.*');
+ * m('io.fs.read_text_file'); // true
+ */
+export function compileFilterGlob(pattern: string): StringMatcher {
+  const tokens: Token[] = [];
+  let literal = '';
+  for (const c of pattern) {
+    if (c === '*' || c === '?') {
+      if (literal !== '') tokens.push({ kind: 'literal', text: literal });
+      literal = '';
+      if (c === '?') tokens.push({ kind: 'one' });
+      else if (tokens[tokens.length - 1]?.kind !== 'star') tokens.push({ kind: 'star' });
+    } else literal += c;
   }
-  // `s`: `.` also matches line breaks. `u` (slower) only where it changes the outcome: it makes
-  // `?` one code point rather than one UTF-16 unit; `*` matches the same either way.
-  const re = new RegExp(source + '$', one ? 'su' : 's');
-  return (v) => re.test(v);
+  if (literal !== '' || tokens.length === 0) tokens.push({ kind: 'literal', text: literal });
+  return compileTokens(tokens);
 }
 
 /**

@@ -4,10 +4,13 @@
  */
 export { PolicyError, formatIssue, parsePolicy, MAX_POLICY_TEXT, MAX_RULES } from './bundle.js';
 export { loadPolicyFile } from './load.js';
-export { evaluate } from './evaluate.js';
+export { evaluate, INPUT_LIMITS } from './evaluate.js';
 export type { EvaluateOptions } from './evaluate.js';
 export { diffPolicies } from './diff.js';
-export { CONDITION_VARIABLES } from './condition.js';
+export { DIFF_KEY_PREFIX, diffRecord, recordedConditions, verifyDiffPayload } from './record.js';
+export type { DiffRecord, RecordedConditions } from './record.js';
+export { canonicalTarget } from './path.js';
+export { CONDITION_VARIABLES, DEFAULT_COST_BUDGET, MAX_REGEX_SIZE } from './condition.js';
 export type {
   ConditionResult,
   Effect,

@@ -212,6 +212,35 @@ describe('AuditTrail behaviour (memory store)', () => {
     assert.equal((await trail.verify()).ok, true);
   });
 
+  it('answers get, query and count from committed data while emitted events cannot commit', async () => {
+    const store = new MemoryStore();
+    const errors: unknown[] = [];
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      store,
+      checkpointIntervalMs: 0,
+      onError: (e) => errors.push(e),
+    });
+    const committed = await trail.record(sampleEvent(0));
+    store.failAppends = new Error('disk full');
+    trail.emit(sampleEvent(1));
+    trail.emit(sampleEvent(2));
+    assert.equal((await trail.get(committed.seq))?.event_id, committed.event_id);
+    assert.equal(await trail.get(1), undefined, 'the queued event is not there yet');
+    assert.deepEqual(
+      (await trail.query()).events.map((e) => e.seq),
+      [0],
+    );
+    assert.equal(await trail.count(), 1);
+    assert.equal(trail.pending, 2, 'the queued events are kept');
+    assert.ok(errors.length >= 1, 'the failure is reported through onError');
+    // Once the store recovers, reads see their own writes again.
+    store.failAppends = null;
+    assert.equal(await trail.count(), 3);
+    assert.equal((await trail.get(2))?.type, sampleEvent(2).type);
+    await trail.close();
+  });
+
   it('rejects awaited records when the store fails, and recovers', async () => {
     const store = new MemoryStore();
     const trail = await openAuditTrail({ tenant: 'acme', store, checkpointIntervalMs: 0 });

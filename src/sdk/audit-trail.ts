@@ -16,6 +16,12 @@ import { openStore } from '../store/open-store.js';
 import type { AuditStore, EventFilter, LogHead, StoredEvent } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from './append-plan.js';
+import {
+  DerivedRowsCheck,
+  rebuildDerivedRows,
+  REBUILDABLE_KINDS,
+  type RebuildReport,
+} from './verify-derived.js';
 import { BatchingWriter } from './batching-writer.js';
 import { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
@@ -442,6 +448,21 @@ export class AuditTrail {
   }
 
   /**
+   * Before a read: read your own writes when the queue can drain (queued fire-and-forget events
+   * are committed first), but never fail a read because it cannot. A failed flush keeps the events
+   * queued and is already reported through `onError` (or to the `record()` callers); the read then
+   * sees the committed events only.
+   */
+  private async settle(): Promise<void> {
+    if (this.writer.pending === 0) return;
+    try {
+      await this.flush();
+    } catch {
+      // Reported elsewhere (see above); reading committed data does not depend on it.
+    }
+  }
+
+  /**
    * Lists events matching `filter`, in seq order, a page at a time.
    *
    * @example
@@ -450,8 +471,7 @@ export class AuditTrail {
    */
   async query(options: QueryOptions = {}): Promise<QueryPage> {
     const { limit = 100, cursor, order = 'asc', ...filter } = options;
-    // Read your own writes: queued fire-and-forget events are committed first.
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) {
       throw new AuditError('invalid_argument', 'limit must be an integer from 1 to 10000');
     }
@@ -481,13 +501,13 @@ export class AuditTrail {
 
   /** Counts events matching `filter`. */
   async count(filter: EventFilter = {}): Promise<number> {
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     return this.store.countEvents(this.head.logId, filter);
   }
 
   /** One event by seq or event_id. */
   async get(ref: number | string): Promise<RecordedEvent | undefined> {
-    if (this.writer.pending > 0) await this.flush();
+    await this.settle();
     const s =
       typeof ref === 'number'
         ? await this.store.getBySeq(this.head.logId, ref)
@@ -505,6 +525,42 @@ export class AuditTrail {
   ): Promise<VerifyReport> {
     await this.flush();
     return verifyStoredLog(this.store, this.keys, this.origin, options);
+  }
+
+  /**
+   * Rebuilds the derived rows (query index, missing tiles, the log row's head, the newest
+   * checkpoint row from the witness copy) from the verified entries, then verifies again. Refused (nothing written) when verification finds anything else
+   * wrong: an entry, a disclosure or a checkpoint is never rewritten.
+   *
+   * @example
+   * const r = await trail.rebuildIndex();
+   * if (r.refused) console.error(r.refused); else console.log(r.after?.ok, r.rebuilt);
+   */
+  async rebuildIndex(
+    options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
+  ): Promise<RebuildReport> {
+    await this.flush();
+    const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
+    const before = await verifyStoredLog(this.store, this.keys, this.origin, options);
+    if (before.ok) return { before, after: before, refused: null, rebuilt };
+    const blocking = [...new Set(before.failures.map((f) => f.kind))].filter(
+      (k) => !REBUILDABLE_KINDS.has(k),
+    );
+    if (blocking.length > 0) {
+      return {
+        before,
+        after: null,
+        refused: `the log itself does not verify (${blocking.join(', ')}): derived rows are rebuilt only from verified entries`,
+        rebuilt,
+      };
+    }
+    const head = await this.store.getLog(this.origin);
+    if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
+    const done = await rebuildDerivedRows(this.store, head, before, this.keys.loadWitness(this.origin));
+    const after = await verifyStoredLog(this.store, this.keys, this.origin, options);
+    const now = await this.store.getLog(this.origin);
+    if (now) this.head = now;
+    return { before, after, refused: null, rebuilt: done };
   }
 
   /**
@@ -685,7 +741,8 @@ export async function verifyStoredLog(
 ): Promise<VerifyReport> {
   const head = await store.getLog(origin);
   if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
-  const checkpoints = (await store.listCheckpoints(head.logId)).map((c) => c.note);
+  const checkpointRows = await store.listCheckpoints(head.logId);
+  const checkpoints = checkpointRows.map((c) => c.note);
   const witness = keys.loadWitness(origin);
   // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
   const verifiers = (options.trustedKeys ?? []).map((k) => {
@@ -717,7 +774,7 @@ export async function verifyStoredLog(
   // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
   const upper = new Map<string, Buffer>();
   const levels: { level: number; index: number }[] = [];
-  for (let level = 1, n = Math.floor(head.size / 256); n > 0; level++, n = Math.floor(n / 256)) {
+  for (let level = 1, n = Math.floor(end / 256); n > 0; level++, n = Math.floor(n / 256)) {
     for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
   }
   for (const [k, v] of await store.getTiles(head.logId, levels)) upper.set(k, v);
@@ -738,6 +795,7 @@ export async function verifyStoredLog(
     },
   });
   const CHUNK = 8192;
+  const derived = new DerivedRowsCheck(store, head);
   let done = 0;
   for await (const chunk of store.scan(head.logId, 0, end, CHUNK)) {
     const first = chunk[0]?.entry.seq ?? done;
@@ -745,11 +803,28 @@ export async function verifyStoredLog(
     for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++)
       keysNeeded.push({ level: 0, index: t });
     level0 = await store.getTiles(head.logId, keysNeeded);
-    for (const e of chunk) verifier.push(e);
+    await derived.beforeChunk(chunk);
+    for (const e of chunk) {
+      verifier.push(e);
+      derived.push(e);
+    }
     done += chunk.length;
     options.onProgress?.(done, end);
   }
-  return verifier.finish(head);
+  const report = verifier.finish(head);
+  // Derived rows (index, tiles, log row, checkpoint rows) must say what the verified data says.
+  const more = await derived.finish(
+    report,
+    { rightEdge: verifier.rightEdge },
+    checkpointRows,
+    verifiers,
+    witness,
+  );
+  if (more.length > 0) {
+    report.failures.push(...more);
+    report.ok = false;
+  }
+  return report;
 }
 
 /** Resolves the database location: option, then `$AUDITRAIL_DB`, then `./.auditrail/audit.db`. */

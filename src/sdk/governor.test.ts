@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePolicy } from '../policy/index.js';
+import { parsePolicy, verifyDiffPayload } from '../policy/index.js';
+import { jcsDigest } from '../policy/record.js';
 import { MemoryStore } from '../testing/index.js';
 import { openAuditTrail, type AuditTrail } from './audit-trail.js';
 import { ActionDeniedError, ApprovalRequiredError, Governor, guard } from './governor.js';
@@ -37,9 +38,18 @@ rules:
 
 const agent = { type: 'agent' as const, id: 'support-bot', trust_tier: 'trusted' };
 
-async function setup(policyText = POLICY, extra: Partial<ConstructorParameters<typeof Governor>[0]> = {}) {
+async function setup(
+  policyText = POLICY,
+  extra: Partial<ConstructorParameters<typeof Governor>[0]> = {},
+  onError?: (e: unknown) => void,
+) {
   const store = new MemoryStore();
-  const trail = await openAuditTrail({ tenant: 'acme', store, checkpointIntervalMs: 0 });
+  const trail = await openAuditTrail({
+    tenant: 'acme',
+    store,
+    checkpointIntervalMs: 0,
+    ...(onError ? { onError } : {}),
+  });
   const gov = new Governor({
     trail,
     policy: parsePolicy(policyText),
@@ -110,9 +120,13 @@ describe('Governor', () => {
     await gov.run({ type: 'write:refund', params: { amount: 120 } }, () => Promise.resolve('ok'));
     const d = (await trail.query({ type: 'policy.decision' })).events[0]!;
     assert.equal(d.policy?.matched_rule, 'allow-refunds');
-    assert.deepEqual(d.policy?.conditions_evaluated, [
-      { expression: "params.amount > 500.0 || actor.trust_tier != 'trusted'", result: false },
-    ]);
+    // The deciding rule has no condition; the one that ran (false) is counted and digested.
+    assert.deepEqual(d.policy?.conditions_evaluated, []);
+    assert.equal(d.policy?.conditions_omitted?.count, 1);
+    assert.equal(
+      d.policy?.conditions_omitted?.digest,
+      jcsDigest([{ expression: "params.amount > 500.0 || actor.trust_tier != 'trusted'", result: false }]),
+    );
   });
 
   it('holds an action for a named approver and records who approved and why', async () => {
@@ -193,7 +207,9 @@ describe('Governor', () => {
   });
 
   it('fails closed when the log cannot be written', async () => {
-    const { store, gov } = await setup();
+    // The first action's outcome is queued (fire-and-forget); its failed commit is reported here.
+    const errors: unknown[] = [];
+    const { store, trail, gov } = await setup(POLICY, {}, (e) => errors.push(e));
     await gov.run({ type: 'read:x' }, () => Promise.resolve());
     store.failAppends = new Error('disk full');
     let ran = false;
@@ -202,6 +218,15 @@ describe('Governor', () => {
       /audit log unavailable, action not run: .*disk full/,
     );
     assert.equal(ran, false);
+    assert.ok(
+      errors.every((e) => /disk full/.test(String(e))),
+      'only the injected failure is reported',
+    );
+    // The queued outcome was kept, and commits once the store recovers.
+    store.failAppends = null;
+    await trail.flush();
+    assert.equal((await trail.query({ type: 'action.succeeded' })).events.length, 1);
+    await trail.close();
   });
 
   it('retries with attempt numbers and dead-letters after the last attempt', async () => {
@@ -317,7 +342,13 @@ describe('Governor', () => {
     const updates = (await trail.query({ type: 'policy.updated' })).events;
     assert.equal(updates.length, 2);
     assert.equal(updates[1]?.actor.id, 'alice');
-    assert.deepEqual((updates[1]?.action?.params as { removed: string[] }).removed, ['allow-reads']);
+    const params = updates[1]?.action?.params as { removed: number; diff_digest: string };
+    assert.equal(params.removed, 1);
+    const diff = verifyDiffPayload(
+      params.diff_digest,
+      await store.getMeta(`policy-diff:${params.diff_digest}`),
+    );
+    assert.deepEqual(diff?.removed, ['allow-reads']);
     assert.ok(await store.getMeta('policy:support-agent'));
   });
 });

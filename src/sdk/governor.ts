@@ -4,7 +4,9 @@ import type { Actor, AuditEvent, RiskLevel } from '../event/types.js';
 import { uuidv7 } from '../internal/ids.js';
 import {
   diffPolicies,
+  diffRecord,
   evaluate,
+  recordedConditions,
   parsePolicy,
   type PolicyBundle,
   type PolicyDecision,
@@ -162,15 +164,14 @@ export class Governor {
           previous = null;
         }
       }
-      const diff = diffPolicies(previous, p);
+      // Any size of diff: the payload is stored apart (written first, so no event names a missing
+      // one), the event holds its digest and counts (docs/policy.md "What is recorded").
+      const diff = diffRecord(diffPolicies(previous, p));
+      await trail.store.setMeta(diff.key, diff.payload);
       await trail.record({
         type: 'policy.updated',
         actor: { type: 'user', id: this.options.loadedBy ?? safeUser() },
-        action: {
-          type: 'policy.load',
-          target: p.policyId,
-          params: { diff: diff.text, added: diff.added, removed: diff.removed, changed: diff.changed },
-        },
+        action: { type: 'policy.load', target: p.policyId, params: diff.params },
         policy: {
           decision: 'allow',
           policy_id: p.policyId,
@@ -267,7 +268,7 @@ export class Governor {
         policy_id: policy.policy_id,
         policy_version: policy.policy_version,
         policy_snapshot: policy.policy_snapshot,
-        conditions_evaluated: policy.conditions_evaluated,
+        ...recordedConditions(o.policy, policy),
         reason: policy.reason,
         mode: policy.mode,
         evaluation_us: policy.evaluation_us,

@@ -8,6 +8,7 @@ import {
   SENSITIVE_POINTERS,
   splitEvent,
 } from '../core/disclosure.js';
+import { deriveIndexValues } from '../core/index-row.js';
 import { AuditError, ValidationError } from '../errors.js';
 import { MAX_EVENT_BYTES } from '../event/schema.js';
 import type { AuditEvent } from '../event/types.js';
@@ -119,7 +120,6 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
     ]);
   }
   digests.sort();
-  const actorId = event.actor.type === 'user' ? null : event.actor.id;
   return {
     eid: event.event_id,
     type: event.type,
@@ -127,19 +127,8 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
     disclosures,
     event,
     timeDefaulted: input.time === undefined,
-    index: {
-      tenant: event.tenant ?? null,
-      session_id: event.session_id ?? null,
-      run_id: event.run_id ?? null,
-      trace_id: event.trace_id ?? null,
-      actor_id: actorId ?? `user:${event.actor.id}`,
-      action_type: event.action?.type ?? null,
-      target: event.action?.target ?? null,
-      decision: event.policy?.decision ?? null,
-      status: event.outcome?.status ?? null,
-      risk: event.risk_level ?? event.policy?.risk ?? null,
-      time: event.time ?? null,
-    },
+    // The same derivation verify uses to check the stored index rows.
+    index: deriveIndexValues(event),
   };
 }
 

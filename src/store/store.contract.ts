@@ -141,6 +141,9 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       );
       assert.equal(await store.countEvents(head.logId, { session_id: 's-0' }), 4);
       assert.equal(await store.countEvents(head.logId, { type: 'action.*' }), 12);
+      // Wildcards are `*` and `?` only, the same in every store: `[` is a character.
+      assert.equal(await store.countEvents(head.logId, { action_type: 'wr?te:*' }), 6);
+      assert.equal(await store.countEvents(head.logId, { action_type: '[wr]ite:*' }), 0);
       assert.ok(s1.every((e) => e.disclosures.length === 2));
       await store.close();
     });
@@ -174,6 +177,92 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       for await (const chunk of store.scan(h.logId, 0, 300, 128)) seen.push(chunk.length);
       assert.deepEqual(seen, [128, 128, 44]);
       assert.deepEqual(await store.storedSize(h.logId), { count: 300, maxSeq: 299 });
+      await store.close();
+    });
+
+    it('reads index rows in keyset pages and replaces, prunes and rebuilds derived rows', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const items = Array.from({ length: 5 }, (_, i) => prep(i));
+      await appendAll(store, head.origin, items);
+      const all = await store.readIndex(head.logId, null, 100);
+      assert.deepEqual(
+        all.map((r) => r.seq),
+        [0, 1, 2, 3, 4],
+      );
+      const stored = await store.readEvents(head.logId, 0, 5);
+      assert.deepEqual(all[2], {
+        seq: 2,
+        type: 'action.intent',
+        ts: stored[2]!.entry.ts,
+        ...items[2]!.index,
+      });
+      const page1 = await store.readIndex(head.logId, null, 2);
+      const page2 = await store.readIndex(head.logId, page1[1]!.seq, 2);
+      const page3 = await store.readIndex(head.logId, page2[1]!.seq, 2);
+      assert.deepEqual(
+        [...page1, ...page2, ...page3].map((r) => r.seq),
+        [0, 1, 2, 3, 4],
+      );
+      // Replace rows 1..2 by one edited row and one row far outside the log, then prune.
+      await store.replaceIndex(head.logId, 1, 3, [{ ...all[1]!, session_id: 'moved' }]);
+      await store.replaceIndex(head.logId, 9, 10, [{ ...all[4]!, seq: 9 }]);
+      assert.deepEqual(
+        (await store.readIndex(head.logId, null, 100)).map((r) => [r.seq, r.session_id]),
+        [
+          [0, 's-0'],
+          [1, 'moved'],
+          [3, 's-0'],
+          [4, 's-1'],
+          [9, 's-1'],
+        ],
+      );
+      assert.equal(await store.countEvents(head.logId, { session_id: 'moved' }), 1);
+      assert.equal(await store.pruneIndex(head.logId, 5), 1);
+      assert.deepEqual(
+        (await store.readIndex(head.logId, null, 100)).map((r) => r.seq),
+        [0, 1, 3, 4],
+      );
+      await store.close();
+    });
+
+    it('lists tiles, writes missing ones and sets the head', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      await appendAll(
+        store,
+        head.origin,
+        Array.from({ length: 300 }, (_, i) => prep(i)),
+      );
+      assert.deepEqual(await store.listTiles(head.logId), [
+        { level: 0, index: 0, width: 256, bytes: 256 * 32 },
+        { level: 0, index: 1, width: 44, bytes: 44 * 32 },
+        { level: 1, index: 0, width: 1, bytes: 32 },
+      ]);
+      const h = (await store.getLog(head.origin))!;
+      const partial = (await store.getTiles(h.logId, [{ level: 0, index: 1 }])).get('0/1')!;
+      const grown = Buffer.concat([partial, Buffer.alloc(32, 1)]);
+      await store.putTiles(h.logId, [
+        { level: 0, index: 1, width: 45, hashes: grown },
+        { level: 2, index: 0, width: 1, hashes: Buffer.alloc(32, 2) },
+      ]);
+      const tiles = await store.getTiles(h.logId, [
+        { level: 0, index: 1 },
+        { level: 2, index: 0 },
+      ]);
+      assert.ok(tiles.get('0/1')?.equals(grown));
+      assert.ok(tiles.get('2/0')?.equals(Buffer.alloc(32, 2)));
+      await store.setHead(h.logId, {
+        size: 299,
+        root: Buffer.alloc(32, 3),
+        rightEdge: Buffer.alloc(64, 4),
+        lastTs: 'then',
+      });
+      const after = (await store.getLog(head.origin))!;
+      assert.equal(after.size, 299);
+      assert.ok(after.root.equals(Buffer.alloc(32, 3)));
+      assert.ok(after.rightEdge.equals(Buffer.alloc(64, 4)));
+      assert.equal(after.lastTs, 'then');
       await store.close();
     });
 

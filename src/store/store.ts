@@ -53,6 +53,22 @@ export interface IndexRow {
   time: string | null;
 }
 
+/** An index row with the leaf's `type` and `ts`, as stored (verification and rebuild). */
+export interface StoredIndexRow extends IndexRow {
+  type: string;
+  ts: string;
+}
+
+/** A stored tile's key and sizes (verification checks the set of tiles is complete). */
+export interface TileInfo {
+  level: number;
+  index: number;
+  /** The `width` column. */
+  width: number;
+  /** Length of the stored hashes, in bytes. */
+  bytes: number;
+}
+
 export interface AppendPlan {
   entries: EntryRow[];
   disclosures: DisclosureRow[];
@@ -169,6 +185,24 @@ export interface AuditStore {
   scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<ScanRow[]>;
   /** All seqs actually stored, to tell deletions from truncation (verification only). */
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }>;
+  /**
+   * Index rows of a log with seq greater than `after` (all when null), ascending, at most
+   * `limit`: keyset pages for verification. Values come back as stored, unchecked.
+   */
+  readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]>;
+  /** In one transaction, replaces the index rows with seq in [from, to) by `rows` (rebuild). */
+  replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void>;
+  /** Deletes the index rows whose seq is not an integer in [0, size); returns how many (rebuild). */
+  pruneIndex(logId: number, size: number): Promise<number>;
+  /** Every stored tile of a log, by level then index (about size / 255 rows). */
+  listTiles(logId: number): Promise<TileInfo[]>;
+  /** Writes tiles in one transaction: a missing one is inserted, a partial one grows (rebuild). */
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void>;
+  /** Sets the log row's head to values computed from verified entries (rebuild). */
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void>;
   putApproval(row: ApprovalRow): Promise<void>;
   getApproval(id: string): Promise<ApprovalRow | undefined>;
   listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]>;

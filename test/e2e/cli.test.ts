@@ -137,7 +137,9 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
   it('--show prints a timeline within 100 columns, with redactions and the story', () => {
     const lines = demo.stdout.split('\n');
     assert.match(lines[0]!, /^\s*seq\s+time\s+type\s+actor\s+action → target\s+result$/);
-    for (const line of lines) assert.ok(line.length <= 100, `line too wide (${line.length}): ${line}`);
+    // The database path is the caller's, of any length: the layout is what must fit.
+    for (const line of lines.map((l) => l.split(db).join('<db>')))
+      assert.ok(line.length <= 100, `line too wide (${line.length}): ${line}`);
     for (const type of [
       'approval.granted',
       'action.retried',
@@ -322,6 +324,8 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
       'action_type',
       'target',
       'decision',
+      'matched_rule',
+      'reason',
       'status',
       'risk',
       'session_id',
@@ -329,7 +333,11 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
       'leaf_hash',
     ]);
     assert.ok(rows.length > 60);
-    assert.ok(rows.slice(1).every((r) => r.length === 14 && /^[0-9a-f]{64}$/.test(r[13]!)));
+    assert.ok(rows.slice(1).every((r) => r.length === 16 && /^[0-9a-f]{64}$/.test(r[15]!)));
+    // A decision row says which rule decided and why.
+    const denied = rows.find((r) => r[3] === 'policy.decision' && r[8] === 'deny');
+    assert.ok(denied, 'the demo has a denial');
+    assert.ok(denied[9] !== '' && denied[10] !== '', `rule and reason: ${denied.join(' | ')}`);
     const json = JSON.parse(cli(['export', '--format', 'json'], db).stdout) as unknown[];
     assert.equal(json.length, rows.length - 1);
   });
@@ -355,6 +363,8 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
       [['log', '--limit', '0'], /--limit must be an integer/],
       [['log', '--decision', 'maybe'], /--decision must be one of allow, deny, require_approval/],
       [['log', '--type', 'action.fail'], /did you mean action\.failed/],
+      [['log', '--type', 'acton.*'], /--type 'acton\.\*' matches no event type/],
+      [['log', '--follow', '--format', 'json'], /--follow prints a stream/],
       [['log', '--db'], /flag --db needs a value/],
       [['show'], /missing <seq\|event_id>/],
       [['prove', 'abc'], /<seq> must be a non-negative integer/],
@@ -499,10 +509,23 @@ describe('CSV quoting', () => {
     assert.equal(csvRow(['a', 'b,c']), 'a,"b,c"\r\n');
   });
 
+  it('writes control characters other than tab, CR and LF as visible escapes', () => {
+    assert.equal(csvField('a\x00b\x1b[31mc\x07'), 'a\\u0000b\\u001b[31mc\\u0007');
+    assert.equal(csvField('x\u009by'), 'x\\u009by');
+    assert.equal(csvField('tab\there'), 'tab\there');
+    assert.equal(csvField('\x1b=cmd'), '\\u001b=cmd');
+  });
+
   it('exports awkward targets so that a CSV parser reads them back exactly', async () => {
     const dir = tempDir();
     const db = join(dir, 'audit.db');
-    const targets = ['order/1042, "gift wrap"', 'line one\nline two', '-1 refund', 'naïve, ünïcode'];
+    const targets = [
+      'order/1042, "gift wrap"',
+      'line one\nline two',
+      '-1 refund',
+      'naïve, ünïcode',
+      'nul\x00 esc\x1b[2J bel\x07',
+    ];
     const trail = await openAuditTrail({ tenant: 'demo', db, checkpointIntervalMs: 0 });
     for (const target of targets) {
       await trail.record({
@@ -515,9 +538,16 @@ describe('CSV quoting', () => {
     const r = cli(['export', '--format', 'csv'], db);
     assert.equal(r.code, 0, r.stderr);
     const rows = parseCsv(r.stdout).slice(1);
+    for (const c of ['\x00', '\x07', '\x1b'])
+      assert.ok(!r.stdout.includes(c), 'no raw NUL, BEL or ESC in the CSV');
     assert.deepEqual(
       rows.map((row) => row[7]),
-      targets.map((t) => (t.startsWith('-') ? `'${t}` : t)),
+      targets.map((t) =>
+        (t.startsWith('-') ? `'${t}` : t)
+          .replace('\x00', '\\u0000')
+          .replace('\x1b', '\\u001b')
+          .replace('\x07', '\\u0007'),
+      ),
     );
     assert.ok(rows.every((row) => row[5] === 'bot,"x"'));
     const log = await quick(['log', '--format', 'csv'], db);
@@ -548,6 +578,19 @@ describe('help', () => {
     const demoHelp = cli(['demo', '-h']);
     assert.equal(demoHelp.code, 0);
     assert.match(demoHelp.stdout, /Example/);
+  });
+
+  it('help --help (and help help) print the command list', async () => {
+    const list = (await inProcess(['help'])).stdout;
+    for (const args of [
+      ['help', '--help'],
+      ['help', '-h'],
+      ['help', 'help'],
+    ]) {
+      const r = await inProcess(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.equal(r.stdout, list, args.join(' '));
+    }
   });
 
   it('help of an unknown command exits 2', async () => {

@@ -1,12 +1,12 @@
 // The governance commands of the CLI (policy check / policy test / approvals), run in process
 // through main(argv, io) against a real SQLite file that a Governor wrote to.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { main, type Io } from '../../src/cli/main.js';
 import { ApprovalRequiredError, Governor, openAuditTrail, parsePolicy } from '../../src/index.js';
+import { tempDir } from '../integration/helpers.js';
 
 const V1 = `policy_id: support-agent
 version: 1
@@ -45,7 +45,7 @@ async function run(args: string[], db: string): Promise<{ code: number; out: str
 }
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), 'auditrail-gov-cli-'));
+  const dir = tempDir('auditrail-gov-cli-');
   const db = join(dir, 'audit.db');
   writeFileSync(join(dir, 'v1.yaml'), V1);
   writeFileSync(join(dir, 'v2.yaml'), V2);
@@ -112,7 +112,9 @@ describe('auditrail approvals', () => {
     const id = err.approval.id;
     const list = await run(['approvals', 'list'], db);
     assert.equal(list.code, 0);
-    assert.ok(list.out.includes(id));
+    // The whole id (what `approve ID` takes) and what exactly would be approved.
+    assert.match(list.out, new RegExp(`^${id}\\s+pending\\s+write:refund\\s+finance_lead`, 'm'));
+    assert.match(list.out, /params \{"amount":900\} · rule approve-large-refunds/);
     const wrong = await run(['approvals', 'approve', id, '--as', 'mallory'], db);
     assert.equal(wrong.code, 1);
     assert.match(wrong.err, /"mallory" may not decide .* finance_lead/);

@@ -1,11 +1,21 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent } from '../../src/event/types.js';
 
-/** A fresh temporary directory for one test. */
+const made: string[] = [];
+// Each test file runs in its own process: its directories go when it exits after passing, and
+// stay for a look after a failure (scripts/run-tests.mjs says where).
+process.on('exit', (code) => {
+  if (code !== 0) return;
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory for one test, removed when the test process exits cleanly. */
 export function tempDir(prefix = 'auditrail-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 /** A varied, realistic event number `i` of a session. */

@@ -249,6 +249,13 @@ describe('secrets at rest', () => {
       );
       assert.ok(!approved.text.includes(dbPassword.core), approved.text);
 
+      // The CLI's close folded the WAL into the file (closing truncates it): one more event with
+      // secrets puts fresh pages in the WAL for the scan below.
+      await trail.record({
+        type: 'action.intent',
+        actor: { type: 'agent', id: 'bot' },
+        action: { type: 'deploy:api', params: { stripe: cliSecret.text, slack: slack.text } },
+      });
       // While the trail is open: the WAL holds the latest pages, not yet folded into the file.
       assert.ok(existsSync(`${db}-wal`), 'the WAL exists while the trail is open');
       assert.ok(statSync(`${db}-wal`).size > 0, 'the WAL holds pages while the trail is open');

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { copyFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { copyFileSync, cpSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { signCheckpoint } from '../../src/core/checkpoint.js';
 import { encodeLeaf, parseLeaf } from '../../src/core/leaf.js';
 import { hashLeaf } from '../../src/core/merkle.js';
@@ -294,5 +294,179 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     });
     assertFailure(await verify(db, 'acme', 'prod'), 'entry_deleted', 6);
     assertFailure(await verify(db, 'acme', 'staging'), 'cross_log', 10);
+  });
+});
+
+describe('tamper suite: derived rows (query index, tiles, log row, checkpoint rows)', () => {
+  let base: string | undefined;
+  const dirs: string[] = [];
+  const dirOf = (): string => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  /** A fresh copy of one 40-event log (database and keys), so each case starts untouched. */
+  async function freshLog(): Promise<string> {
+    base ??= await makeLog(dirOf());
+    const dir = dirOf();
+    cpSync(dirname(base), dir, { recursive: true });
+    return join(dir, 'audit.db');
+  }
+
+  it('reports a deleted index row as index_missing at its seq', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare('DELETE FROM events WHERE seq = 10').run());
+    const r = await verify(db);
+    assertFailure(r, 'index_missing', 10);
+    assert.deepEqual(
+      r.failures.map((f) => f.kind),
+      ['index_missing'],
+    );
+  });
+
+  it('reports each edited index column as index_mismatch', async () => {
+    const edits: [string, number, string][] = [
+      ['session_id', 4, "'s-2'"],
+      ['actor_id', 4, "'support-bot'"],
+      ['type', 4, "'action.failed'"],
+      ['ts', 4, "'2000-01-01T00:00:00.000000Z'"],
+      ['target', 4, "'order/1'"],
+      ['status', 5, "'failure'"],
+      ['decision', 4, "'deny'"],
+      ['run_id', 4, 'NULL'],
+      ['risk', 4, "'high'"],
+    ];
+    for (const [col, seq, value] of edits) {
+      const db = await freshLog();
+      tamper(db, (d) => d.prepare(`UPDATE events SET ${col} = ${value} WHERE seq = ?`).run(seq));
+      const r = await verify(db);
+      assert.equal(r.ok, false, `${col}: ${JSON.stringify(r.failures)}`);
+      assertFailure(r, 'index_mismatch', seq);
+      assert.match(r.failures[0]!.detail, new RegExp(`\\b${col}\\b`), col);
+    }
+  });
+
+  it('reports an index row without an entry as index_extra', async () => {
+    const db = await freshLog();
+    tamper(db, (d) =>
+      d
+        .prepare(
+          "INSERT INTO events (log_id, seq, ts, type, session_id) SELECT log_id, 77, ts, type, 's-1' FROM events WHERE seq = 3",
+        )
+        .run(),
+    );
+    assertFailure(await verify(db), 'index_extra', 77);
+  });
+
+  it('reports a log row whose origin was renamed', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare("UPDATE logs SET origin = 'auditrail.local/t/acme/other'").run());
+    assertFailure(await verify(db), 'cross_log', null);
+  });
+
+  it('reports an edited right_edge or last_ts of the log row', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare("UPDATE logs SET right_edge = x'00', last_ts = '1999'").run());
+    const r = await verify(db);
+    assert.equal(r.failures.filter((f) => f.kind === 'head_mismatch').length, 2);
+  });
+
+  it('reports a checkpoint row whose root_hash or size column differs from its note', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => {
+      d.prepare('UPDATE checkpoints SET root_hash = zeroblob(32) WHERE size = 20').run();
+      d.prepare('UPDATE checkpoints SET size = 41 WHERE size = 40').run();
+    });
+    const r = await verify(db);
+    assertFailure(r, 'checkpoint_edited', 20);
+    assertFailure(r, 'checkpoint_edited', 40);
+  });
+
+  it('reports the deleted latest checkpoint row as checkpoint_missing (the witness file holds it)', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare('DELETE FROM checkpoints WHERE size = 40').run());
+    const r = await verify(db);
+    assertFailure(r, 'checkpoint_missing', 40);
+  });
+
+  it('reports a deleted or shortened tile as tile_missing', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare('DELETE FROM tiles').run());
+    assertFailure(await verify(db), 'tile_missing', 0);
+    const db2 = await freshLog();
+    tamper(db2, (d) => d.prepare('UPDATE tiles SET hashes = substr(hashes, 1, 320), width = 10').run());
+    assertFailure(await verify(db2), 'tile_missing', 0);
+  });
+
+  it('rebuildIndex() repairs the index, a missing tile and the log row from verified entries', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => {
+      d.prepare("UPDATE events SET session_id = 'elsewhere' WHERE seq = 4").run();
+      d.prepare('DELETE FROM events WHERE seq = 7').run();
+      d.prepare("INSERT INTO events (log_id, seq, ts, type) VALUES (1, 500, 'x', 'y')").run();
+      d.prepare('DELETE FROM tiles').run();
+      d.prepare("UPDATE logs SET last_ts = '1999'").run();
+    });
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      const r = await trail.rebuildIndex();
+      assert.equal(r.refused, null);
+      assert.equal(r.before.ok, false);
+      assert.equal(r.after?.ok, true, JSON.stringify(r.after?.failures));
+      assert.deepEqual(r.rebuilt, {
+        index_rows: 2,
+        index_rows_removed: 1,
+        tiles: 1,
+        head: true,
+        checkpoints: 0,
+      });
+      const s1 = (await trail.query({ session_id: 's-1', limit: 100 })).events.map((e) => e.seq);
+      assert.deepEqual(
+        s1,
+        Array.from({ length: N }, (_, i) => i),
+      );
+      const proof = await trail.prove(7);
+      assert.equal(proof.seq, 7);
+    } finally {
+      await trail.close();
+    }
+    assert.equal((await verify(db)).ok, true);
+  });
+
+  it('rebuildIndex() stores the deleted newest checkpoint again from the witness copy', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => d.prepare('DELETE FROM checkpoints WHERE size = 40').run());
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      const r = await trail.rebuildIndex();
+      assert.equal(r.rebuilt.checkpoints, 1);
+      assert.equal(r.after?.ok, true, JSON.stringify(r.after?.failures));
+      assert.equal(r.after?.checkpoints_verified, 2);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('rebuildIndex() refuses, and writes nothing, when an entry itself does not verify', async () => {
+    const db = await freshLog();
+    tamper(db, (d) => {
+      d.prepare('DELETE FROM events WHERE seq = 7').run();
+      d.prepare(
+        "UPDATE disclosures SET disclosure = CAST(replace(CAST(disclosure AS TEXT), 'shipped', 'refunded') AS BLOB) WHERE seq = 5 AND pointer = '/outcome/result'",
+      ).run();
+    });
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      const r = await trail.rebuildIndex();
+      assert.match(r.refused ?? '', /payload_edited/);
+      assert.equal(r.after, null);
+    } finally {
+      await trail.close();
+    }
+    assertFailure(await verify(db), 'index_missing', 7);
   });
 });

@@ -1,4 +1,4 @@
-import { Approvals, ApprovalError } from '../../index.js';
+import { Approvals, ApprovalError, createRedactor } from '../../index.js';
 import {
   bool,
   CliError,
@@ -9,7 +9,7 @@ import {
   UsageError,
   type CommandSpec,
 } from '../args.js';
-import { colors, renderTable } from '../format.js';
+import { colors, outputWidth, renderTable } from '../format.js';
 import type { Io } from '../io.js';
 import { commandLine, resolveTarget, withTrail } from '../target.js';
 
@@ -63,28 +63,41 @@ export function run(args: string[], io: Io): Promise<number> {
           );
           return EXIT_OK;
         }
+        // The id is what `approve ID` needs: never shortened. The params are what is approved.
+        const redact = createRedactor();
+        const idWidth = Math.max(2, ...rows.map((r) => r.id.length));
         io.stdout.write(
           renderTable(
             [
-              { header: 'id' },
-              { header: 'status' },
-              { header: 'action' },
-              { header: 'target' },
-              { header: 'approvers' },
-              { header: 'expires' },
+              { header: 'id', min: idWidth },
+              { header: 'status', min: 7 },
+              { header: 'action → target', min: 16 },
+              {
+                header: 'approvers',
+                min: Math.min(24, Math.max(9, ...rows.map((r) => r.approvers.join(', ').length))),
+              },
+              { header: 'expires (UTC)', min: 19 },
             ],
             rows.map((r) => ({
               cells: [
                 r.id,
                 r.status,
-                r.action.type,
-                r.action.target ?? '',
+                r.action.target ? `${r.action.type} → ${r.action.target}` : r.action.type,
                 r.approvers.join(', '),
-                r.expires_at,
+                `${r.expires_at.slice(0, 10)} ${r.expires_at.slice(11, 19)}`,
               ],
-              note: r.reason,
+              note: [
+                // Shown through the redactor: the screen is no place for a credential in a param.
+                `params ${r.action.params === undefined ? '(none)' : JSON.stringify(redact(r.action.params).value)}`,
+                r.matched_rule ? `rule ${r.matched_rule}${r.reason ? `: ${r.reason}` : ''}` : r.reason,
+                r.decided_by
+                  ? `${r.status} by ${r.decided_by}${r.decision_reason ? `: ${r.decision_reason}` : ''}`
+                  : '',
+              ]
+                .filter(Boolean)
+                .join(' · '),
             })),
-            { width: 120, colors: colors(io) },
+            { width: outputWidth(io, 160), colors: colors(io) },
           ),
         );
         return EXIT_OK;

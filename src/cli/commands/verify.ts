@@ -1,10 +1,11 @@
-import { AuditError } from '../../index.js';
-import type { VerifyReport } from '../../index.js';
+import { AuditError, REBUILDABLE_KINDS } from '../../index.js';
+import type { RebuildReport, VerifyReport } from '../../index.js';
 import {
   bool,
   execute,
   EXIT_FAILED,
   EXIT_OK,
+  str,
   strs,
   TARGET_OPTIONS,
   UsageError,
@@ -17,12 +18,15 @@ import { resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'verify',
-  usage: 'verify [--json] [--key VKEY]... [--db PATH] [--tenant ID] [--log NAME]',
+  usage: 'verify [--json] [--key VKEY]... [--rebuild-index] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Verify the whole log from its stored bytes and list every failure.',
   description:
     'Re-hashes every leaf and disclosure, rebuilds the Merkle tree, checks the stored tiles and every\n' +
     'signed checkpoint, and compares with the last checkpoint handed out (rollback). It does not stop\n' +
-    'at the first failure. Exit code 1 when anything fails. --key adds a trusted verifier key (repeatable).',
+    'at the first failure. It also checks the derived rows (query index, tiles, log row, checkpoint rows)\n' +
+    'against the verified data. Exit code 1 when anything fails. --key adds a trusted verifier key\n' +
+    '(repeatable). --rebuild-index (writes) rebuilds the derived rows from the verified entries when\n' +
+    'only derived rows failed, then verifies again.',
   options: {
     json: { type: 'boolean', help: 'print the report as JSON' },
     key: {
@@ -31,10 +35,18 @@ export const spec: CommandSpec = {
       multiple: true,
       help: 'trust this C2SP verifier key (see `keys show`)',
     },
+    'rebuild-index': {
+      type: 'boolean',
+      help: 'rebuild the query index, missing tiles and the log row from verified entries (writes)',
+    },
     ...TARGET_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
-  examples: ['auditrail verify', 'auditrail verify --json --key "$(cat demo.vkey)" | jq .failures'],
+  examples: [
+    'auditrail verify',
+    'auditrail verify --json --key "$(cat demo.vkey)" | jq .failures',
+    'auditrail verify --rebuild-index',
+  ],
 };
 
 /** The `--json` shape (docs/cli.md): stable keys, in this order. */
@@ -76,14 +88,45 @@ function human(r: VerifyReport, io: Io): string {
   return lines.join('\n') + '\n';
 }
 
+/** The same command with `--rebuild-index`, repeating the target flags the user gave. */
+function rebuildHint(values: Parameters<typeof str>[0], keys: string[]): string {
+  const flags = ['db', 'tenant', 'log']
+    .map((f) => [f, str(values, f)] as const)
+    .filter(([, v]) => v !== undefined)
+    .map(([f, v]) => ` --${f} '${v!.replace(/'/g, "'\\''")}'`)
+    .join('');
+  const keyFlags = keys.map((k) => ` --key '${k}'`).join('');
+  return `auditrail verify --rebuild-index${flags}${keyFlags}`;
+}
+
+function rebuildSummary(r: RebuildReport): string {
+  const b = r.rebuilt;
+  const parts = [
+    `${groupDigits(b.index_rows)} index row${b.index_rows === 1 ? '' : 's'} written`,
+    `${groupDigits(b.index_rows_removed)} removed`,
+    `${groupDigits(b.tiles)} tile${b.tiles === 1 ? '' : 's'} written`,
+  ];
+  if (b.head) parts.push('log head reset');
+  if (b.checkpoints > 0) parts.push(`${b.checkpoints} checkpoint restored from the witness file`);
+  return `rebuilt: ${parts.join(', ')} (${r.before.failures.length} failure${r.before.failures.length === 1 ? '' : 's'} before)\n`;
+}
+
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const trustedKeys = strs(values, 'key');
+    const rebuild = bool(values, 'rebuild-index');
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
-      const bar = progress(io, 'verifying');
+      const bar = progress(io, rebuild ? 'rebuilding' : 'verifying');
       let report: VerifyReport;
+      let rebuilt: RebuildReport | null = null;
       try {
-        report = await trail.verify({ onProgress: (done, total) => bar.update(done, total), trustedKeys });
+        const onProgress = (done: number, total: number): void => bar.update(done, total);
+        if (rebuild) {
+          rebuilt = await trail.rebuildIndex({ onProgress, trustedKeys });
+          report = rebuilt.after ?? rebuilt.before;
+        } else {
+          report = await trail.verify({ onProgress, trustedKeys });
+        }
       } catch (e) {
         // A malformed --key is the user's value that is wrong: a usage error.
         if (trustedKeys.length > 0 && e instanceof AuditError && e.code === 'invalid_argument')
@@ -94,9 +137,29 @@ export function run(args: string[], io: Io): Promise<number> {
       }
       if (report.size === 0 && !bool(values, 'json'))
         io.stderr.write(`note: ${report.log} is empty (check --tenant and --log)\n`);
-      io.stdout.write(
-        bool(values, 'json') ? `${JSON.stringify(reportJson(report), null, 2)}\n` : human(report, io),
-      );
+      if (rebuilt && !bool(values, 'json')) {
+        if (rebuilt.refused) io.stderr.write(`not rebuilt: ${rebuilt.refused}\n`);
+        else if (rebuilt.before.ok) io.stderr.write('nothing to rebuild: every derived row verifies\n');
+        else io.stderr.write(rebuildSummary(rebuilt));
+      }
+      const json = reportJson(report);
+      if (rebuilt) {
+        json['rebuild'] = {
+          refused: rebuilt.refused,
+          rebuilt: rebuilt.rebuilt,
+          failures_before: rebuilt.before.failures.map((f) => ({
+            seq: f.seq,
+            kind: f.kind,
+            detail: f.detail,
+          })),
+        };
+      }
+      io.stdout.write(bool(values, 'json') ? `${JSON.stringify(json, null, 2)}\n` : human(report, io));
+      if (!rebuild && !report.ok && report.failures.every((f) => REBUILDABLE_KINDS.has(f.kind))) {
+        io.stderr.write(
+          `every failure is in a derived row; rebuild them from the verified entries with:\n  ${rebuildHint(values, trustedKeys)}\n`,
+        );
+      }
       return report.ok ? EXIT_OK : EXIT_FAILED;
     });
   });

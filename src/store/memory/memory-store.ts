@@ -13,8 +13,12 @@ import type {
   LogHead,
   ScanRow,
   StoredEvent,
+  StoredIndexRow,
+  TileInfo,
 } from '../store.js';
+import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
+import { compileFilterGlob } from '../../policy/glob.js';
 
 interface MemLog {
   head: LogHead;
@@ -24,15 +28,6 @@ interface MemLog {
   byEid: Map<string, number>;
   tiles: Map<string, Buffer>;
   checkpoints: CheckpointRow[];
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(
-    `^${glob
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
 }
 
 /**
@@ -140,6 +135,7 @@ export class MemoryStore implements AuditStore {
         l.disclosures.set(d.seq, list);
       }
       p.index.forEach((x, i) => l.index.set(x.seq, { ...x, type: p.entries[i]!.type, ts: p.entries[i]!.ts }));
+      if (p.index.length > 0) this.sortedIndex.delete(l);
       for (const t of p.tiles) l.tiles.set(tileKey(t.level, t.index), Buffer.from(t.hashes));
       l.head = { ...l.head, ...p.head };
       return result;
@@ -185,7 +181,7 @@ export class MemoryStore implements AuditStore {
       } else {
         const have = x[k];
         if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
-          if (typeof have !== 'string' || !globToRegExp(v).test(have)) return false;
+          if (typeof have !== 'string' || !compileFilterGlob(v)(have)) return false;
         } else if (have !== v) return false;
       }
     }
@@ -254,6 +250,79 @@ export class MemoryStore implements AuditStore {
     const l = this.log(logId);
     const count = l.entries.filter(Boolean).length;
     return Promise.resolve({ count, maxSeq: l.entries.length > 0 ? l.entries.length - 1 : null });
+  }
+
+  /** Index seqs in order, sorted once per change of the index (pages must not re-sort). */
+  private readonly sortedIndex = new WeakMap<MemLog, number[]>();
+
+  private indexOrder(l: MemLog): number[] {
+    let keys = this.sortedIndex.get(l);
+    if (!keys) {
+      keys = [...l.index.keys()].sort((a, b) => a - b);
+      this.sortedIndex.set(l, keys);
+    }
+    return keys;
+  }
+
+  readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const l = this.log(logId);
+    const keys = this.indexOrder(l);
+    // First position after `after` by binary search.
+    let lo = 0;
+    let hi = keys.length;
+    while (after !== null && lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (keys[mid]! <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: StoredIndexRow[] = [];
+    for (let i = lo; i < keys.length && out.length < limit; i++) out.push({ ...l.index.get(keys[i]!)! });
+    return Promise.resolve(out);
+  }
+
+  replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void> {
+    const l = this.log(logId);
+    for (const s of [...l.index.keys()]) if (s >= from && s < to) l.index.delete(s);
+    for (const r of rows) l.index.set(r.seq, { ...r });
+    this.sortedIndex.delete(l);
+    return Promise.resolve();
+  }
+
+  pruneIndex(logId: number, size: number): Promise<number> {
+    const l = this.log(logId);
+    let n = 0;
+    for (const s of [...l.index.keys()]) {
+      if (!Number.isSafeInteger(s) || s < 0 || s >= size) {
+        l.index.delete(s);
+        this.sortedIndex.delete(l);
+        n++;
+      }
+    }
+    return Promise.resolve(n);
+  }
+
+  listTiles(logId: number): Promise<TileInfo[]> {
+    const out: TileInfo[] = [];
+    for (const [key, hashes] of this.log(logId).tiles) {
+      const [level, index] = key.split('/').map(Number) as [number, number];
+      out.push({ level, index, width: hashes.length / 32, bytes: hashes.length });
+    }
+    return Promise.resolve(out.sort((a, b) => a.level - b.level || a.index - b.index));
+  }
+
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
+    const l = this.log(logId);
+    for (const t of tiles) l.tiles.set(tileKey(t.level, t.index), Buffer.from(t.hashes));
+    return Promise.resolve();
+  }
+
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void> {
+    const l = this.log(logId);
+    l.head = { ...l.head, ...head };
+    return Promise.resolve();
   }
 
   putApproval(row: ApprovalRow): Promise<void> {

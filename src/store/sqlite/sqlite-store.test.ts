@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { AuditError } from '../../errors.js';
 import { storeContract } from '../store.contract.js';
 import { SqliteStore } from './sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 storeContract('sqlite', () => Promise.resolve(new SqliteStore(join(dir, `c${n++}`, 'audit.db'))));
 
@@ -51,6 +53,33 @@ describe('SqliteStore specifics', () => {
     assert.throws(() => db.prepare('DELETE FROM disclosures').run(), /only be erased/);
     // The sanctioned erasure path: value to NULL, naming the erasure event.
     db.prepare('UPDATE disclosures SET disclosure = NULL, erased_by_seq = 5').run();
+    await store.close();
+  });
+
+  it('prunes index rows whose seq is not an integer, and reports a refused tile write as an AuditError', async () => {
+    const store = new SqliteStore(join(dir, 'derived', 'audit.db'));
+    const db = store.db;
+    db.prepare(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', x'00', x'', 'now')",
+    ).run();
+    for (const seq of [0, 1.5, 'x', -1]) {
+      db.prepare("INSERT INTO events (log_id, seq, ts, type) VALUES (1, ?, 'ts', 'x.t')").run(seq);
+    }
+    assert.deepEqual(
+      (await store.readIndex(1, null, 10)).map((r) => r.seq),
+      [-1, 0, 1.5, 'x'],
+    );
+    assert.equal(await store.pruneIndex(1, 1), 3);
+    assert.deepEqual(
+      (await store.readIndex(1, null, 10)).map((r) => r.seq),
+      [0],
+    );
+    const full = Buffer.alloc(256 * 32, 1);
+    await store.putTiles(1, [{ level: 0, index: 0, width: 256, hashes: full }]);
+    await assert.rejects(
+      store.putTiles(1, [{ level: 0, index: 0, width: 256, hashes: Buffer.alloc(256 * 32, 2) }]),
+      (e: unknown) => e instanceof AuditError && e.code === 'store_failure' && /append-only/.test(e.message),
+    );
     await store.close();
   });
 });

@@ -17,7 +17,10 @@ import type {
   LogHead,
   ScanRow,
   StoredEvent,
+  StoredIndexRow,
+  TileInfo,
 } from '../store.js';
+import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 
@@ -27,6 +30,15 @@ export interface SqliteStoreOptions {
   /** Open read-only (verification, export); no migration is applied. */
   readonly?: boolean;
 }
+
+/** WAL pages (4 KiB) after which a commit checkpoints the WAL into the database (~16 MiB). */
+const WAL_AUTOCHECKPOINT_PAGES = 4096;
+/** Largest size the WAL file is left at after SQLite restarts it from the beginning. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+/** No append commit for this long: the WAL is checkpointed and truncated to 0 bytes. */
+export const WAL_IDLE_MS = 1000;
+/** How long a truncating checkpoint waits for other connections' readers and writers. */
+const WAL_TRUNCATE_BUSY_MS = 100;
 
 const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   tenant: 'tenant',
@@ -73,6 +85,26 @@ function entryOf(r: unknown[]): EntryRow {
     type: r[4] as string,
     ts: r[5] as string,
   };
+}
+
+/** Values as stored (verification compares them, so nothing is coerced). */
+function indexRowOf(r: unknown[]): StoredIndexRow {
+  return {
+    seq: r[0],
+    ts: r[1],
+    type: r[2],
+    tenant: r[3],
+    session_id: r[4],
+    run_id: r[5],
+    trace_id: r[6],
+    actor_id: r[7],
+    action_type: r[8],
+    target: r[9],
+    decision: r[10],
+    status: r[11],
+    risk: r[12],
+    time: r[13],
+  } as StoredIndexRow;
 }
 
 function approvalOf(r: Row): ApprovalRow {
@@ -260,9 +292,10 @@ export class SqliteStore implements AuditStore {
         this.db.pragma('journal_mode = WAL');
         // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
         this.db.pragma('synchronous = FULL');
-        // Checkpoint the WAL into the database every ~32 MiB instead of 4 MiB: fewer checkpoint
-        // stalls on the write path; readers are unaffected.
-        this.db.pragma('wal_autocheckpoint = 8192');
+        // Checkpoint the WAL into the database every ~16 MiB (a single-event commit adds ~50 KB of
+        // frames), and cut the file back to 16 MiB when it restarts; idle and close truncate it to 0.
+        this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+        this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
         this.db.pragma('foreign_keys = ON');
         this.migrate(tables);
       }
@@ -342,6 +375,28 @@ export class SqliteStore implements AuditStore {
       ),
       latestCheckpoint: db.prepare(
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
+      ),
+      indexFirst: db
+        .prepare(
+          `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
+             status, risk, time FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
+      indexAfter: db
+        .prepare(
+          `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
+             status, risk, time FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
+      deleteIndexRange: db.prepare('DELETE FROM events WHERE log_id = ? AND seq >= ? AND seq < ?'),
+      pruneIndex: db.prepare(
+        "DELETE FROM events WHERE log_id = ? AND NOT (typeof(seq) = 'integer' AND seq >= 0 AND seq < ?)",
+      ),
+      listTiles: db.prepare(
+        'SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? ORDER BY level, idx',
+      ),
+      setHead: db.prepare(
+        'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ?',
       ),
       putApproval: db.prepare(
         `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at, request,
@@ -487,6 +542,7 @@ export class SqliteStore implements AuditStore {
         if (!isEidConflict(e)) throw e;
         result = run.immediate(true);
       }
+      this.committed();
       return Promise.resolve(result);
     } catch (e) {
       if (e instanceof AuditError) return Promise.reject(e);
@@ -566,6 +622,9 @@ export class SqliteStore implements AuditStore {
         args.push(this.firstSeqAtOrAfter(logId, v));
       } else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
         clauses.push(`v.${col} GLOB ?`);
+        // Filters have `*` and `?` only (policy/glob.ts compileFilterGlob): `[` is literal.
+        args.push(v.replace(/\[/g, '[[]'));
+        continue;
       } else clauses.push(`v.${col} = ?`);
       args.push(v);
     }
@@ -657,6 +716,7 @@ export class SqliteStore implements AuditStore {
     } catch (e) {
       return Promise.reject(storeError(e, 'cannot store the checkpoint'));
     }
+    this.committed();
     return Promise.resolve();
   }
 
@@ -719,6 +779,94 @@ export class SqliteStore implements AuditStore {
     return Promise.resolve({ count: r['n'] as number, maxSeq: (r['m'] as number | null) ?? null });
   }
 
+  readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const raw = (
+      after === null
+        ? this.stmts.indexFirst.all(logId, limit)
+        : this.stmts.indexAfter.all(logId, after, limit)
+    ) as unknown[][];
+    // Arrays are cheaper to read than row objects; the object is built with one fixed shape.
+    return Promise.resolve(raw.map(indexRowOf));
+  }
+
+  replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void> {
+    return this.guard('rebuild the index', () =>
+      this.db
+        .transaction(() => {
+          this.stmts.deleteIndexRange.run(logId, from, to);
+          for (const x of rows) {
+            this.stmts.insertEvent.run(
+              logId,
+              x.seq,
+              x.ts,
+              x.type,
+              x.tenant,
+              x.session_id,
+              x.run_id,
+              x.trace_id,
+              x.actor_id,
+              x.action_type,
+              x.target,
+              x.decision,
+              x.status,
+              x.risk,
+              x.time,
+            );
+          }
+        })
+        .immediate(),
+    );
+  }
+
+  pruneIndex(logId: number, size: number): Promise<number> {
+    return this.guard('prune the index', () => this.stmts.pruneIndex.run(logId, size).changes);
+  }
+
+  listTiles(logId: number): Promise<TileInfo[]> {
+    const rows = this.stmts.listTiles.all(logId) as Row[];
+    return Promise.resolve(
+      rows.map((r) => ({
+        level: r['level'] as number,
+        index: r['idx'] as number,
+        width: r['width'] as number,
+        bytes: (r['bytes'] as number | null) ?? 0,
+      })),
+    );
+  }
+
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
+    return this.guard('write tiles', () =>
+      this.db
+        .transaction(() => {
+          for (const t of tiles) this.stmts.upsertTile.run(logId, t.level, t.index, t.width, t.hashes);
+        })
+        .immediate(),
+    );
+  }
+
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void> {
+    return this.guard('set the log head', () => {
+      this.stmts.setHead.run(head.size, head.root, head.rightEdge, head.lastTs, logId);
+    });
+  }
+
+  /** Runs a write, turning a SQLite error (a read-only file, a trigger) into an AuditError. */
+  private guard<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      const result = fn();
+      this.committed();
+      return Promise.resolve(result);
+    } catch (e) {
+      if (e instanceof AuditError) return Promise.reject(e);
+      return Promise.reject(
+        new AuditError('store_failure', `cannot ${what}: ${(e as Error).message}`, { cause: e }),
+      );
+    }
+  }
+
   putApproval(a: ApprovalRow): Promise<void> {
     const refused = this.refuseReadonly('store an approval request');
     if (refused) return refused;
@@ -735,6 +883,7 @@ export class SqliteStore implements AuditStore {
       a.decidedAt,
       a.reason,
     );
+    this.committed();
     return Promise.resolve();
   }
 
@@ -763,6 +912,7 @@ export class SqliteStore implements AuditStore {
            decided_at = coalesce(?, decided_at), reason = coalesce(?, reason) WHERE id = ? AND status = ?`,
       )
       .run(to.status ?? null, to.decidedBy ?? null, to.decidedAt ?? null, to.reason ?? null, id, from);
+    this.committed();
     return Promise.resolve(r.changes === 1);
   }
 
@@ -774,11 +924,59 @@ export class SqliteStore implements AuditStore {
     const refused = this.refuseReadonly('write meta');
     if (refused) return refused;
     this.stmts.setMeta.run(key, value);
+    this.committed();
     return Promise.resolve();
   }
 
+  private walTimer: NodeJS.Timeout | null = null;
+
+  /** After each commit: truncate the WAL once no commit has come for {@link WAL_IDLE_MS}. */
+  private committed(): void {
+    if (this.path === ':memory:') return;
+    if (this.walTimer) {
+      this.walTimer.refresh();
+      return;
+    }
+    this.walTimer = setTimeout(() => {
+      this.walTimer = null;
+      this.truncateWal();
+    }, WAL_IDLE_MS);
+    // Never keeps a process alive: close() truncates too.
+    this.walTimer.unref();
+  }
+
+  /**
+   * Copies the WAL into the database and truncates it to 0 bytes (`wal_checkpoint(TRUNCATE)`).
+   * Returns false when a reader or writer of another connection kept it from completing (it is
+   * then tried again after the next commit, and SQLite's own checkpoints still bound the WAL).
+   * Never throws: it only reclaims disk space.
+   *
+   * @example
+   * store.truncateWal(); // the -wal file is now empty
+   */
+  truncateWal(): boolean {
+    if (!this.db.open || this.db.readonly || this.path === ':memory:') return false;
+    try {
+      // Waiting up to busy_timeout (5 s) for readers would stall the write path: give up quickly.
+      this.db.pragma(`busy_timeout = ${WAL_TRUNCATE_BUSY_MS}`);
+      const r = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      return r[0]?.busy === 0;
+    } catch {
+      return false;
+    } finally {
+      if (this.db.open) this.db.pragma('busy_timeout = 5000');
+    }
+  }
+
   close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.walTimer) clearTimeout(this.walTimer);
+    this.walTimer = null;
+    if (this.db.open) {
+      // The last connection to close removes the WAL itself; with others still open (the write
+      // thread, another process) it would stay at its largest size.
+      this.truncateWal();
+      this.db.close();
+    }
     return Promise.resolve();
   }
 }

@@ -361,6 +361,39 @@ describe('MCP proxy, in process (edge cases)', () => {
     await p.trail.close();
   });
 
+  it('exits non-zero when the server cannot start, also when the client has already closed', async () => {
+    const run = async (command: string, args: string[]) => {
+      const trail = await openAuditTrail({
+        tenant: 'acme',
+        store: new MemoryStore(),
+        checkpointIntervalMs: 0,
+      });
+      const input = new PassThrough();
+      input.end(); // a client that closed at once, as `echo | auditrail mcp-proxy …` or /dev/null
+      const diagnostics: string[] = [];
+      const code = await runMcpProxy({
+        trail,
+        policy,
+        command,
+        args,
+        input,
+        output: { write: () => undefined },
+        diagnostics: { write: (s: string) => void diagnostics.push(s) },
+      });
+      await trail.close();
+      return { code, diagnostics: diagnostics.join('') };
+    };
+    const missing = await run(join(tempDir('auditrail-mcp-'), 'no-such-server'), []);
+    assert.equal(missing.code, 1);
+    assert.match(missing.diagnostics, /cannot start .*no-such-server/);
+    const crashing = await run(process.execPath, ['-e', 'process.exit(4)']);
+    assert.equal(crashing.code, 4);
+    assert.match(crashing.diagnostics, /server exited \(code 4\) before it wrote anything/);
+    // A server that started and exits once the client is gone is a clean shutdown.
+    const clean = await run(process.execPath, ['-e', echoServer]);
+    assert.equal(clean.code, 0);
+  });
+
   it('the command rejects a missing --policy or server command with a usage error, writing nothing to stdout', async () => {
     const io = captureIo(process.cwd());
     assert.equal(await mcpProxyCommand(['--', 'node'], io, new PassThrough()), 2);

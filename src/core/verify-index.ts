@@ -1,0 +1,440 @@
+import { openCheckpoint } from './checkpoint.js';
+import { assembleEvent } from './disclosure.js';
+import {
+  deriveIndexValues,
+  feedsIndex,
+  INDEX_COLUMNS,
+  INDEX_SOURCES,
+  type IndexedEvent,
+  type IndexValues,
+} from './index-row.js';
+import type { NoteVerifier } from './note.js';
+import type { FailureKind, VerifyFailure } from './verify-log.js';
+
+/**
+ * Verification of the derived rows (DESIGN §4: "every derived row is checked by verify"): the
+ * query index, the tiles, the log row and the checkpoint rows are compared with what the verified
+ * leaves, disclosures and signed notes give. Whatever `query()`, `prove()` or `checkpoint()` reads
+ * from them is then exactly what verify vouched for. Pure: the SDK streams the rows in.
+ */
+
+/** One stored index row as read back: every value is attacker-controlled, so typed `unknown`. */
+export type StoredIndexValues = { readonly seq: unknown; readonly type: unknown; readonly ts: unknown } & {
+  readonly [K in keyof IndexValues]: unknown;
+};
+
+/** An expected index row: seq, type and ts from the leaf, the rest derived from the event. */
+export interface ExpectedIndexRow extends IndexValues {
+  seq: number;
+  type: string;
+  ts: string;
+}
+
+/** A stored entry with its disclosure rows (structurally the store's scan rows). */
+export interface IndexedEntry {
+  entry: { seq: number; type: string; ts: string };
+  disclosures: readonly {
+    unit: number;
+    pointer: string;
+    disclosure: Uint8Array | string | null;
+    erasedBySeq: number | null;
+  }[];
+}
+
+/** What the disclosures of one entry give for its index row. */
+export interface IndexExpectation {
+  /** Derived values, or null when the disclosures do not give them (erased or unreadable). */
+  values: IndexValues | null;
+  /** Columns that cannot be checked because a disclosure they are read from was erased. */
+  unchecked: ReadonlySet<keyof IndexValues>;
+  /** Problems with the disclosure rows themselves (renumbered units, moved pointers). */
+  problems: string[];
+}
+
+const feeds = new Map<string, boolean>();
+function feedsCached(pointer: string): boolean {
+  let f = feeds.get(pointer);
+  if (f === undefined) {
+    f = feedsIndex(pointer);
+    if (feeds.size > 1024) feeds.clear();
+    feeds.set(pointer, f);
+  }
+  return f;
+}
+
+/**
+ * Pointer and value of a disclosure `[salt, pointer, value]`; null when it is not one. Its text is
+ * parsed as is (no copy to bytes and back): authenticity is the leaf check's job (digest in `d`).
+ */
+function readDisclosure(d: Uint8Array | string): { pointer: string; value: unknown } | null {
+  try {
+    const parsed: unknown = JSON.parse(typeof d === 'string' ? d : Buffer.from(d).toString('utf8'));
+    if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[1] !== 'string') return null;
+    return { pointer: parsed[1], value: parsed[2] as unknown };
+  } catch {
+    return null;
+  }
+}
+
+function under(source: string, erased: string): boolean {
+  return erased === '' || source === erased || source.startsWith(`${erased}/`);
+}
+
+/**
+ * Derives the index values an entry's disclosures give, with the write path's own function.
+ * Only the disclosures that can hold an indexed field are parsed (the body, and e.g. a person's
+ * `/actor/id`), which keeps a full verify fast.
+ *
+ * @example
+ * const { values, unchecked } = expectIndex(scanRow);
+ */
+export function expectIndex(e: IndexedEntry): IndexExpectation {
+  const problems: string[] = [];
+  const parts: { pointer: string; value: unknown }[] = [];
+  const erased: string[] = [];
+  let unitsOk = true;
+  for (let i = 0; i < e.disclosures.length; i++) {
+    const d = e.disclosures[i]!;
+    if (d.unit !== i) unitsOk = false;
+    if (d.disclosure === null) {
+      erased.push(d.pointer);
+      continue;
+    }
+    if (!feedsCached(d.pointer)) continue;
+    const parsed = readDisclosure(d.disclosure);
+    // An unreadable disclosure is reported by the leaf check (its digest is not in the leaf).
+    if (!parsed) continue;
+    if (parsed.pointer !== d.pointer) {
+      problems.push(`the pointer column of disclosure unit ${d.unit} differs from the pointer it holds`);
+    }
+    parts.push(parsed);
+  }
+  if (!unitsOk) {
+    problems.push(
+      `disclosure units are ${e.disclosures.map((d) => d.unit).join(',')}, not 0..${e.disclosures.length - 1}`,
+    );
+  }
+  const unchecked = new Set<keyof IndexValues>();
+  for (const col of INDEX_COLUMNS) {
+    if (INDEX_SOURCES[col].some((s) => erased.some((p) => under(s, p)))) unchecked.add(col);
+  }
+  let values: IndexValues | null = null;
+  try {
+    values = deriveIndexValues(assembleEvent(parts) as unknown as IndexedEvent);
+  } catch {
+    values = null;
+  }
+  return { values, unchecked, problems };
+}
+
+/**
+ * The index row to store for an entry (rebuild): derived values, and for columns whose source
+ * was erased the value already stored (or null). Null when nothing can be derived.
+ *
+ * @example
+ * const row = expectedIndexRow(scanRow, storedRow);
+ */
+export function expectedIndexRow(e: IndexedEntry, stored?: StoredIndexValues): ExpectedIndexRow | null {
+  const x = expectIndex(e);
+  if (!x.values) return null;
+  const row: ExpectedIndexRow = { seq: e.entry.seq, type: e.entry.type, ts: e.entry.ts, ...x.values };
+  for (const col of x.unchecked) {
+    const v = stored?.[col];
+    row[col] = typeof v === 'string' ? v : null;
+  }
+  return row;
+}
+
+export interface IndexVerifierOptions {
+  /** Cap on the failures kept (the count is still exact). */
+  maxFailures?: number;
+}
+
+/**
+ * Merge-joins the stored entries (ascending seq) with the stored index rows (ascending seq, fed
+ * in pages with {@link IndexVerifier.addRows}): one index row per entry, with the values the
+ * entry's leaf and disclosures give, and no other rows. Memory is one page of rows.
+ *
+ * @example
+ * const iv = new IndexVerifier();
+ * iv.addRows(await store.readIndex(logId, null, 8192));
+ * for (const e of chunk) iv.push(e);
+ * iv.addRows(rest); const failures = iv.finish();
+ */
+export class IndexVerifier {
+  private rows: StoredIndexValues[] = [];
+  private next = 0;
+  private readonly failures: VerifyFailure[] = [];
+  private count = 0;
+  private readonly maxFailures: number;
+  /** The last entry pushed: its seq and ts (for the log row's `last_ts`). */
+  last: { seq: number; ts: string } | null = null;
+
+  constructor(options: IndexVerifierOptions = {}) {
+    this.maxFailures = options.maxFailures ?? 1000;
+  }
+
+  private fail(seq: number | null, kind: FailureKind, detail: string): void {
+    this.count++;
+    if (this.failures.length < this.maxFailures) this.failures.push({ seq, kind, detail });
+  }
+
+  /** Number of failures found so far (not capped). */
+  get failureCount(): number {
+    return this.count;
+  }
+
+  /** Appends the next page of stored index rows (ascending seq, as the store returns them). */
+  addRows(rows: readonly StoredIndexValues[]): void {
+    if (this.next > 0) {
+      this.rows = this.rows.slice(this.next);
+      this.next = 0;
+    }
+    for (const r of rows) this.rows.push(r);
+  }
+
+  /** The highest seq among the rows fed so far (-Infinity before any). */
+  get fedUpTo(): number {
+    for (let i = this.rows.length - 1; i >= this.next; i--) {
+      const s = this.rows[i]!.seq;
+      if (typeof s === 'number') return s;
+    }
+    return this.rows.length > this.next ? Infinity : -Infinity;
+  }
+
+  private extra(r: StoredIndexValues): void {
+    const s = r.seq;
+    if (typeof s === 'number' && Number.isSafeInteger(s)) {
+      this.fail(s, 'index_extra', `index row at seq ${s} has no stored entry in this log`);
+    } else {
+      this.fail(null, 'index_extra', 'an index row has a seq that is not an integer');
+    }
+  }
+
+  /** Feeds the next stored entry (ascending seq); the index rows up to its seq must be fed. */
+  push(e: IndexedEntry): void {
+    const seq = e.entry.seq;
+    let row: StoredIndexValues | undefined;
+    while (this.next < this.rows.length) {
+      const r = this.rows[this.next]!;
+      if (typeof r.seq === 'number' && r.seq > seq) break;
+      this.next++;
+      if (r.seq === seq && !row) row = r;
+      else this.extra(r);
+    }
+    this.last = { seq, ts: e.entry.ts };
+    const x = expectIndex(e);
+    for (const p of x.problems) this.fail(seq, 'payload_edited', p);
+    if (!row) {
+      this.fail(seq, 'index_missing', `no index row for entry ${seq}: filtered queries do not show it`);
+      return;
+    }
+    const differ: string[] = [];
+    if (row.type !== e.entry.type) differ.push('type');
+    if (row.ts !== e.entry.ts) differ.push('ts');
+    if (x.values) {
+      for (const col of INDEX_COLUMNS) {
+        if (!x.unchecked.has(col) && row[col] !== x.values[col]) differ.push(col);
+      }
+    } else if (x.unchecked.size < INDEX_COLUMNS.length) {
+      differ.push('(the disclosures give no index values)');
+    }
+    if (differ.length > 0) {
+      this.fail(
+        seq,
+        'index_mismatch',
+        `index column${differ.length === 1 ? '' : 's'} ${differ.join(', ')} of entry ${seq} ${differ.length === 1 ? 'differs' : 'differ'} from the verified event`,
+      );
+    }
+  }
+
+  /**
+   * Reports every row fed and not matched so far as extra (call after the last entry). Rows at an
+   * integer seq at or above `coveredEnd` are skipped: entries appended while verification ran
+   * are not verified by this run, and neither are their index rows.
+   */
+  finish(coveredEnd: number | null = null): VerifyFailure[] {
+    while (this.next < this.rows.length) {
+      const r = this.rows[this.next++]!;
+      if (
+        coveredEnd !== null &&
+        typeof r.seq === 'number' &&
+        Number.isSafeInteger(r.seq) &&
+        r.seq >= coveredEnd
+      )
+        continue;
+      this.extra(r);
+    }
+    this.rows = [];
+    this.next = 0;
+    return this.failures;
+  }
+}
+
+/** One stored tile's key and sizes, as listed by the store. */
+export interface StoredTileInfo {
+  level: number;
+  index: number;
+  /** The `width` column. */
+  width: number;
+  /** Length of the stored hashes in bytes. */
+  bytes: number;
+}
+
+const TILE_WIDTH = 256;
+const HASH = 32;
+
+/**
+ * Checks that the stored tiles are exactly those of a tree of `size` leaves (C2SP tlog-tiles):
+ * every full tile and the partial tile of each level present, with the right width, and none
+ * beyond the tree. Their hashes are compared with the tree by the leaf check.
+ *
+ * @example
+ * checkTileSet(300, await store.listTiles(logId)) // [] when complete
+ */
+export function checkTileSet(
+  size: number,
+  tiles: readonly StoredTileInfo[],
+  options: { max?: number; grew?: boolean } = {},
+): VerifyFailure[] {
+  const max = options.max ?? 100;
+  // A log that grew while it was verified has wider right-edge tiles and new ones beyond.
+  const grew = options.grew ?? false;
+  const out: VerifyFailure[] = [];
+  const push = (f: VerifyFailure): void => {
+    if (out.length < max) out.push(f);
+  };
+  const stored = new Map<string, StoredTileInfo>();
+  for (const t of tiles) stored.set(`${t.level}/${t.index}`, t);
+  const expected = new Set<string>();
+  for (let level = 0, count = size; count > 0; level++, count = Math.floor(count / TILE_WIDTH)) {
+    const n = Math.ceil(count / TILE_WIDTH);
+    for (let index = 0; index < n; index++) {
+      const key = `${level}/${index}`;
+      expected.add(key);
+      const want = index < Math.floor(count / TILE_WIDTH) ? TILE_WIDTH : count % TILE_WIDTH;
+      const firstLeaf = index * TILE_WIDTH ** (level + 1);
+      const t = stored.get(key);
+      if (!t) {
+        push({
+          seq: firstLeaf,
+          kind: 'tile_missing',
+          detail: `tile ${key} is missing: proofs that need it fail`,
+        });
+      } else if (t.bytes < want * HASH) {
+        push({
+          seq: firstLeaf,
+          kind: 'tile_missing',
+          detail: `tile ${key} holds ${Math.floor(t.bytes / HASH)} of its ${want} hashes`,
+        });
+      } else if (grew && want < TILE_WIDTH && t.bytes === t.width * HASH && t.width <= TILE_WIDTH) {
+        // The right-edge tile of this level grew with the log: as many hashes as it has now.
+      } else if (t.bytes !== want * HASH || t.width !== want) {
+        push({
+          seq: firstLeaf,
+          kind: 'tile_mismatch',
+          detail: `tile ${key} has width ${t.width} and ${t.bytes} bytes; the tree gives ${want} hashes`,
+        });
+      }
+    }
+  }
+  for (const [key, t] of stored) {
+    if (!expected.has(key) && !(grew && t.index >= edgeIndex(size, t.level))) {
+      push({
+        seq: null,
+        kind: 'tile_mismatch',
+        detail: `tile ${key} lies beyond the tree of ${size} leaves`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Index of the first tile of `level` not complete in a tree of `size` leaves. */
+function edgeIndex(size: number, level: number): number {
+  return Math.floor(Math.floor(size / TILE_WIDTH ** level) / TILE_WIDTH);
+}
+
+/**
+ * Checks the log row's derived columns against the tree rebuilt from the leaves: the compact
+ * range (`right_edge`) the next append extends, and `last_ts`, below which log time never goes.
+ * Size and root are checked by the leaf verification.
+ *
+ * @example
+ * checkLogRow(head, { size, rightEdge: verifier.rightEdge }, lastEntry)
+ */
+export function checkLogRow(
+  head: { size: number; rightEdge: Uint8Array; lastTs: string | null },
+  tree: { size: number; rightEdge: Uint8Array },
+  last: { seq: number; ts: string } | null,
+): VerifyFailure[] {
+  if (tree.size !== head.size) return [];
+  const out: VerifyFailure[] = [];
+  if (!Buffer.from(head.rightEdge).equals(Buffer.from(tree.rightEdge))) {
+    out.push({
+      seq: null,
+      kind: 'head_mismatch',
+      detail: 'the stored log head right_edge differs from the compact range of the stored entries',
+    });
+  }
+  const lastTs = head.size === 0 ? null : last?.seq === head.size - 1 ? last.ts : undefined;
+  if (lastTs !== undefined && head.lastTs !== lastTs) {
+    out.push({
+      seq: null,
+      kind: 'head_mismatch',
+      detail: "the stored log head last_ts differs from the last entry's ts",
+    });
+  }
+  return out;
+}
+
+/**
+ * Checks each stored checkpoint row's `size` and `root_hash` columns against its signed note (a
+ * note that does not open is reported by the leaf verification), and that the checkpoint handed
+ * out last (the witness copy) is still stored when the entries it covers are.
+ *
+ * @example
+ * checkCheckpointRows(rows, [verifier], origin, witnessNote, report.size)
+ */
+export function checkCheckpointRows(
+  rows: readonly { size: number; root: Uint8Array; note: string }[],
+  verifiers: readonly NoteVerifier[],
+  origin: string,
+  witnessed: string | undefined,
+  treeSize: number,
+): VerifyFailure[] {
+  const out: VerifyFailure[] = [];
+  const sizes = new Set<number>();
+  for (const row of rows) {
+    let cp;
+    try {
+      cp = openCheckpoint(row.note, verifiers, origin);
+    } catch {
+      continue;
+    }
+    sizes.add(cp.size);
+    if (cp.size !== row.size || !cp.root.equals(Buffer.from(row.root))) {
+      out.push({
+        seq: cp.size,
+        kind: 'checkpoint_edited',
+        detail: `the size or root_hash column of the checkpoint row differs from its signed note (size ${cp.size})`,
+      });
+    }
+  }
+  if (witnessed !== undefined) {
+    let w;
+    try {
+      w = openCheckpoint(witnessed, verifiers, origin);
+    } catch {
+      w = undefined;
+    }
+    if (w && w.size > 0 && w.size <= treeSize && !sizes.has(w.size)) {
+      out.push({
+        seq: w.size,
+        kind: 'checkpoint_missing',
+        detail: `the checkpoint of size ${w.size} handed out last (witness file) is not stored`,
+      });
+    }
+  }
+  return out;
+}
