@@ -125,7 +125,10 @@ describe('reading never writes', () => {
       t.skip(why);
       return;
     }
-    const copyDir = tempDir();
+    // Under /tmp itself: the test runner's own TMPDIR is private (0700), so `nobody` could not
+    // reach a directory inside it.
+    const copyDir = mkdtempSync('/tmp/auditrail-open-ro-');
+    dirs.push(copyDir);
     chmodSync(copyDir, 0o755);
     const copy = join(copyDir, 'audit.db');
     copyFileSync(db, copy);
