@@ -56,6 +56,12 @@ export {
 } from './sdk/governor.js';
 export { Approvals, ApprovalError, requestDigest, type ApprovalRequestInfo } from './sdk/approvals.js';
 export {
+  toolCallToAction,
+  type ToolActions,
+  type ToolActionOptions,
+  type ToolCallInput,
+} from './sdk/adapters/tool-action.js';
+export {
   parsePolicy,
   loadPolicyFile,
   evaluate,

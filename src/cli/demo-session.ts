@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Actor, AuditEvent } from '../index.js';
+import {
+  ActionDeniedError,
+  Approvals,
+  Governor,
+  parsePolicy,
+  type ActionSpec,
+  type Actor,
+  type AuditEvent,
+  type AuditTrail,
+  type PolicyBundle,
+} from '../index.js';
 
 /**
  * The demo's secrets. They are fake, and assembled from parts so that secret scanners do not
@@ -15,50 +25,141 @@ export const DEMO_SECRETS = {
   password: ['Tr0ub4dor', '3xample', 'Acme!'].join('&'),
 } as const;
 
-/** Events in one demo session (the script below). */
-export const DEMO_SESSION_EVENTS = 64;
+/** Where the demo's policy is published, for `auditrail policy test` (a test keeps them equal). */
+export const DEMO_POLICY_FILE = 'examples/policies/support-agent.yaml';
+
+/** The text of {@link DEMO_POLICY_FILE}; carried here so an installed CLI needs no examples folder. */
+export const DEMO_POLICY_YAML = `# The policy of the fictional "Acme Support" agent that 'auditrail demo' runs under.
+# Try it: auditrail demo && auditrail policy test examples/policies/support-agent.yaml
+#
+# Rules are tried in order; the first that matches decides. Nothing matched: the default (deny).
+policy_id: acme-support
+version: 7
+default: deny
+mode: enforce
+rules:
+  # Reads of support data: tickets, customers, orders, the knowledge base.
+  - id: allow-support-reads
+    match: { action: ['read:ticket', 'read:customer', 'read:order', 'search:kb'] }
+    effect: allow
+    risk: low
+    reason: support agents may read support data
+
+  # Prescriptions are PHI: readable only with a stated purpose (minimum necessary).
+  - id: phi-minimum-necessary
+    match: { action: 'read:rx' }
+    when: "has(context.purpose) && context.purpose != ''"
+    effect: allow
+    risk: high
+    reason: PHI read allowed with a stated purpose (minimum necessary)
+
+  - id: allow-payments-read
+    match: { action: 'stripe:charges.list' }
+    effect: allow
+    risk: medium
+    reason: read-only payment lookups are allowed
+
+  - id: allow-carrier-lookups
+    match: { action: 'ups:track' }
+    effect: allow
+    risk: low
+    reason: carrier tracking is read-only
+
+  # Outbound HTTP only to the hosts on the allowlist.
+  - id: allow-status-pages
+    match: { action: 'http:get', target: ['status.*.example', 'status.*.com'] }
+    effect: allow
+    risk: low
+    reason: public status pages are on the egress allowlist
+  - id: egress-allowlist
+    match: { action: 'http:get' }
+    effect: deny
+    risk: high
+    reason: the host is not on the egress allowlist
+
+  # Money: small refunds run, larger ones wait for a team lead.
+  - id: refunds-need-lead-approval
+    match: { action: 'write:refund' }
+    when: 'params.amount > 25.0'
+    effect: require_approval
+    approvers: [maria.chen, oncall_lead]
+    approval_ttl: 1h
+    risk: high
+    reason: refunds above $25 need a team lead
+  - id: allow-small-refunds
+    match: { action: 'write:refund' }
+    effect: allow
+    risk: medium
+    reason: refunds up to $25 are within the agent's limit
+
+  - id: no-agent-payment-method-deletes
+    match: { action: 'delete:card' }
+    effect: deny
+    risk: high
+    reason: agents may not delete payment methods; hand off to a human
+
+  - id: identity-verification-required
+    match: { action: 'write:password' }
+    effect: deny
+    risk: critical
+    reason: password changes need identity verification by a human
+
+  - id: allow-cancel-unshipped
+    match: { action: 'write:cancel', target: 'order/*' }
+    effect: allow
+    risk: medium
+    reason: unshipped orders may be cancelled
+
+  - id: allow-handoffs
+    match: { action: 'write:handoff' }
+    effect: allow
+    risk: low
+    reason: handing a conversation to a human is always allowed
+
+  - id: allow-templated-email
+    match: { action: 'send:email' }
+    effect: allow
+    risk: low
+    reason: templated emails to the customer of the ticket
+
+  - id: allow-ticket-updates
+    match: { action: 'write:ticket', target: 'ticket/*' }
+    effect: allow
+    risk: low
+    reason: agents keep their tickets up to date
+`;
+
+let parsed: PolicyBundle | undefined;
+
+/**
+ * The demo's policy bundle (parsed once).
+ *
+ * @example
+ * demoPolicy().policyId; // 'acme-support'
+ */
+export function demoPolicy(): PolicyBundle {
+  parsed ??= parsePolicy(DEMO_POLICY_YAML, DEMO_POLICY_FILE);
+  return parsed;
+}
+
+/** Events in one demo session (the script below), not counting a first `policy.updated`. */
+export const DEMO_SESSION_EVENTS = 73;
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
-/** RFC 9562 §5.7 UUIDv7 at `ms`: time-ordered, as the event model asks of event ids. */
-function uuidv7(ms: number): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(Math.floor(ms), 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-type Draft = Omit<AuditEvent, 'event_id' | 'time' | 'session_id' | 'trace_id'>;
-
-/** Builds one session's events on a simulated clock. */
-class Session {
-  readonly events: AuditEvent[] = [];
-  private clock: number;
-  readonly sessionId: string;
-  private readonly traceId = hex(16);
-
-  constructor(start: number) {
-    this.clock = start;
-    this.sessionId = `sess-${hex(4)}`;
-  }
-
-  /** Adds an event `afterMs` after the previous one; returns its event id. */
-  add(afterMs: number, draft: Draft): string {
-    this.clock += afterMs * (0.8 + Math.random() * 0.4);
-    const event_id = uuidv7(this.clock);
-    this.events.push({
-      event_id,
-      time: new Date(this.clock).toISOString(),
-      session_id: this.sessionId,
-      trace_id: this.traceId,
-      span_id: draft.span_id ?? hex(8),
-      ...draft,
-    });
-    return event_id;
-  }
-}
+/** Waits `ms`, or rejects as soon as `signal` aborts (a tool that honours cancellation). */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      },
+      { once: true },
+    );
+  });
 
 const SUPPORT: Actor = { type: 'agent', id: 'acme-support', name: 'Acme Support', trust_tier: 'standard' };
 const RESEARCHER: Actor = {
@@ -67,101 +168,80 @@ const RESEARCHER: Actor = {
   name: 'KB Researcher',
   on_behalf_of: 'acme-support',
 };
-const POLICY: Actor = { type: 'system', id: 'policy-engine' };
-const GATEWAY: Actor = { type: 'service', id: 'tool-gateway' };
 const MONITOR: Actor = { type: 'system', id: 'guardrails' };
-const LEAD: Actor = { type: 'user', id: 'maria.chen', name: 'Maria Chen', auth_method: 'sso' };
+/** The team lead the refund rule names as approver. */
+const LEAD = 'maria.chen';
 
 const SONNET = { provider: 'anthropic', name: 'claude-sonnet-4-5' };
 const HAIKU = { provider: 'anthropic', name: 'claude-haiku-4-5' };
 
+/** Runs `body`; a refusal by the policy is part of the story, anything else is not. */
+async function refused(body: () => Promise<unknown>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    if (!(e instanceof ActionDeniedError)) throw e;
+  }
+}
+
 /**
  * One realistic session of the fictional "Acme Support" agent, helping a customer who was
- * charged twice and is waiting for a prescription refill. It covers allows and denials with
- * reasons, an approval, a failure and a retry, a timeout, an undo, a delegation to a sub-agent,
- * secrets that must be redacted, PHI, token usage and trace context.
+ * charged twice and is waiting for a prescription refill. Every action goes through the real
+ * {@link Governor} under {@link DEMO_POLICY_YAML}: reads allowed, a payments call that fails once
+ * and is retried, a PHI read with a stated purpose, a carrier call that times out and then fails,
+ * a refund held until the team lead approves it, denials (a card delete, a password change, an
+ * off-allowlist fetch by a sub-agent), a wrong cancel that is undone, and a delegation. Secrets
+ * in parameters and error messages are redacted before storage. Returns the session id.
  *
  * @example
- * const events = demoSession(Date.now() - 5 * 60_000, 0); // 64 events, times over ~4 minutes
+ * const sessionId = await runDemoSession(trail, 0); // ~70 events, every action governed
  */
-export function demoSession(start: number, index: number): AuditEvent[] {
-  const s = new Session(start);
+export async function runDemoSession(
+  trail: AuditTrail,
+  index: number,
+  started?: (sessionId: string) => void,
+): Promise<string> {
+  const policy = demoPolicy();
   const n = index;
+  const sessionId = `sess-${hex(4)}`;
+  const traceId = hex(16);
+  started?.(sessionId);
   const ticket = `ticket/T-${4821 + n}`;
   const customer = `cust-${8841 + n}`;
   const order = 1042 + 2 * n;
   const wrongOrder = order + 1;
-  const run = (k: number): string => `${s.sessionId.replace('sess', 'run')}-${k}`;
-  const tokens = (base: number): { input_tokens: number; output_tokens: number } => ({
-    input_tokens: base + Math.floor(Math.random() * 400),
+  const run = (k: number): string => `${sessionId.replace('sess', 'run')}-${k}`;
+  const usage = (actor: Actor): NonNullable<AuditEvent['model']> => ({
+    ...(actor === RESEARCHER ? HAIKU : SONNET),
+    input_tokens: (actor === RESEARCHER ? 900 : 2400) + Math.floor(Math.random() * 400),
     output_tokens: 60 + Math.floor(Math.random() * 240),
   });
-
-  /** intent → policy decision; returns the intent's span so later steps share it. */
-  const decide = (
-    afterMs: number,
-    runId: string,
-    actor: Actor,
-    action: NonNullable<AuditEvent['action']>,
-    policy: NonNullable<AuditEvent['policy']>,
-    extra: Partial<Draft> = {},
-  ): string => {
-    const span = hex(8);
-    const risk = policy.risk ?? 'low';
-    s.add(afterMs, {
-      type: 'action.intent',
-      run_id: runId,
-      span_id: span,
-      actor,
-      action,
-      risk_level: risk,
-      model: { ...(actor === RESEARCHER ? HAIKU : SONNET), ...tokens(actor === RESEARCHER ? 900 : 2400) },
-      ...extra,
-    });
-    s.add(3, {
-      type: 'policy.decision',
-      run_id: runId,
-      span_id: span,
-      actor: POLICY,
-      action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
-      policy: {
-        policy_id: 'acme-support',
-        policy_version: 7,
-        mode: 'enforce',
-        evaluation_us: 40 + Math.floor(Math.random() * 200),
-        ...policy,
+  // The team lead's side: she sees the request (dashboard, CLI) and decides it, by name.
+  const lead = new Approvals(trail);
+  const governor = (k: number): Governor =>
+    new Governor({
+      trail,
+      policy,
+      actor: SUPPORT,
+      session_id: sessionId,
+      run_id: run(k),
+      trace_id: traceId,
+      environment: 'production',
+      recordDispatch: true,
+      approvals: {
+        pollMs: 5,
+        onRequest: (req) =>
+          lead.approve(req.id, { as: LEAD, reason: 'duplicate charge confirmed in the payments log' }),
       },
-      ...(extra.delegation ? { delegation: extra.delegation } : {}),
     });
-    return span;
-  };
-  const done = (
-    afterMs: number,
-    runId: string,
-    span: string,
-    actor: Actor,
-    action: AuditEvent['action'],
-    result: unknown,
-  ): string =>
-    s.add(afterMs, {
-      type: 'action.succeeded',
-      run_id: runId,
-      span_id: span,
-      actor,
-      ...(action ? { action } : {}),
-      outcome: { status: 'success', result, duration_ms: Math.round(afterMs * (0.7 + Math.random() * 0.3)) },
-    });
-  const allowRead = {
-    decision: 'allow',
-    matched_rule: 'allow-support-reads',
-    reason: 'support agents may read support data',
-    risk: 'low',
-  } as const;
+  const spec = (actor: Actor, action: ActionSpec): ActionSpec => ({ ...action, model: usage(actor) });
+  /** Events the agent's runtime records around the governed actions. */
+  const note = (k: number, event: Omit<AuditEvent, 'session_id' | 'run_id' | 'trace_id' | 'span_id'>) =>
+    trail.record({ ...event, session_id: sessionId, run_id: run(k), trace_id: traceId, span_id: hex(8) });
 
   // Run 1: triage — the session starts, the agent reads the ticket, the customer, the order.
-  s.add(0, {
+  await note(1, {
     type: 'agent.lifecycle',
-    run_id: run(1),
     actor: SUPPORT,
     context: {
       conversation_id: `conv-${hex(6)}`,
@@ -170,296 +250,133 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     },
     metadata: { phase: 'started', agent_version: '2.4.1', environment: 'production', channel: 'chat' },
   });
-  let span = decide(1800, run(1), SUPPORT, { type: 'read:ticket', target: ticket }, allowRead, {
-    context: { reasoning: 'Load the ticket to see the history of this conversation.' },
-  });
-  done(
-    45,
-    run(1),
-    span,
-    SUPPORT,
-    { type: 'read:ticket', target: ticket },
-    { status: 'open', priority: 'normal' },
+  let g = governor(1);
+  await g.run(
+    spec(SUPPORT, {
+      type: 'read:ticket',
+      target: ticket,
+      reasoning: 'Load the ticket to see the history of this conversation.',
+    }),
+    () => Promise.resolve({ status: 'open', priority: 'normal' }),
   );
-  span = decide(1200, run(1), SUPPORT, { type: 'read:customer', target: customer }, allowRead);
-  done(60, run(1), span, SUPPORT, { type: 'read:customer', target: customer }, { tier: 'gold', since: 2019 });
-  span = decide(900, run(1), SUPPORT, { type: 'read:order', target: `order/${order}` }, allowRead);
-  done(
-    80,
-    run(1),
-    span,
-    SUPPORT,
-    { type: 'read:order', target: `order/${order}` },
-    { status: 'shipped', total: 49.99, charges: 2 },
+  await g.run(spec(SUPPORT, { type: 'read:customer', target: customer }), () =>
+    Promise.resolve({ tier: 'gold', since: 2019 }),
+  );
+  await g.run(spec(SUPPORT, { type: 'read:order', target: `order/${order}` }), () =>
+    Promise.resolve({ status: 'shipped', total: 49.99, charges: 2 }),
   );
 
-  // Run 2: the payments API fails once, the gateway retries, the second attempt works.
-  const charges = { type: 'stripe:charges.list', target: customer };
-  span = decide(
-    1500,
-    run(2),
-    SUPPORT,
-    { ...charges, params: { customer, limit: 10, api_key: DEMO_SECRETS.stripeKey } },
-    {
-      decision: 'allow',
-      matched_rule: 'allow-payments-read',
-      reason: 'read-only payment lookups are allowed',
-      risk: 'medium',
+  // Run 2: the payments API fails once; the second attempt works.
+  g = governor(2);
+  let attempts = 0;
+  await g.run(
+    spec(SUPPORT, {
+      type: 'stripe:charges.list',
+      target: customer,
+      params: { customer, limit: 10, api_key: DEMO_SECRETS.stripeKey },
+      reasoning: 'Two charges on one order: list the charges to confirm the duplicate.',
+    }),
+    () => {
+      if (++attempts === 1)
+        return Promise.reject(new Error('HTTP 503 from payments API: upstream connect timeout'));
+      return Promise.resolve({
+        charges: [
+          { id: `ch_${hex(6)}`, amount: 4999, currency: 'usd' },
+          { id: `ch_${hex(6)}`, amount: 4999, currency: 'usd' },
+        ],
+      });
     },
-    { context: { reasoning: 'Two charges on one order: list the charges to confirm the duplicate.' } },
+    { retries: 2, backoffMs: 5 },
   );
-  const job = `job-${hex(4)}`;
-  s.add(5, {
-    type: 'action.dispatched',
-    run_id: run(2),
-    span_id: span,
-    actor: GATEWAY,
-    action: charges,
-    dispatch: { topic: 'tools.payments', job_id: job, attempt: 1, max_attempts: 3, status: 'sent' },
-  });
-  s.add(1500, {
-    type: 'action.failed',
-    run_id: run(2),
-    span_id: span,
-    actor: GATEWAY,
-    action: charges,
-    dispatch: { job_id: job, attempt: 1, max_attempts: 3 },
-    outcome: {
-      status: 'failure',
-      error_message: 'HTTP 503 from payments API: upstream connect timeout',
-      duration_ms: 1502,
-    },
-  });
-  s.add(800, {
-    type: 'action.retried',
-    run_id: run(2),
-    span_id: span,
-    actor: GATEWAY,
-    action: charges,
-    dispatch: { topic: 'tools.payments', job_id: job, attempt: 2, max_attempts: 3, status: 'sent' },
-    metadata: { backoff_ms: 800 },
-  });
-  done(390, run(2), span, GATEWAY, charges, {
-    charges: [
-      { id: `ch_${hex(6)}`, amount: 4999, currency: 'usd' },
-      { id: `ch_${hex(6)}`, amount: 4999, currency: 'usd' },
-    ],
-  });
 
-  // Run 3: the prescription record is PHI; reading it needs a stated purpose.
+  // Run 3: the prescription record is PHI; the policy lets it be read for a stated purpose.
+  g = governor(3);
   const rx = { type: 'read:rx', target: `rx/RX-${55120 + n}` };
-  const phi: NonNullable<AuditEvent['context']> = {
-    data_classification: 'phi',
+  const phi = {
+    data_classification: 'phi' as const,
     data_subject_ids: [`patient-${20931 + n}`],
     purpose: 'answer the customer’s question about a refill delivery',
   };
-  span = decide(
-    2100,
-    run(3),
-    SUPPORT,
-    rx,
-    {
-      decision: 'allow',
-      matched_rule: 'phi-minimum-necessary',
-      reason: 'PHI read allowed with a stated purpose (minimum necessary)',
-      risk: 'high',
+  await g.run(
+    spec(SUPPORT, {
+      ...rx,
+      context: phi,
+      reasoning: 'The customer asked where the refill is; the prescription status says.',
+    }),
+    async () => {
+      await note(3, {
+        type: 'context.accessed',
+        actor: SUPPORT,
+        action: rx,
+        context: { ...phi, data_accessed: [rx.target] },
+      });
+      return { status: 'awaiting_pharmacist_review', refills_left: 2 };
     },
-    {
-      context: { ...phi, reasoning: 'The customer asked where the refill is; the prescription status says.' },
-    },
-  );
-  s.add(30, {
-    type: 'context.accessed',
-    run_id: run(3),
-    span_id: span,
-    actor: SUPPORT,
-    action: rx,
-    context: { ...phi, data_accessed: [rx.target] },
-  });
-  done(70, run(3), span, SUPPORT, rx, { status: 'awaiting_pharmacist_review', refills_left: 2 });
-
-  // Run 4: the carrier API times out; a retry is refused with an expired token (echoed in the error).
-  const track = { type: 'ups:track', target: `1Z${hex(4).toUpperCase()}` };
-  span = decide(
-    1300,
-    run(4),
-    SUPPORT,
-    {
-      ...track,
-      params: { carrier: 'ups', headers: { Authorization: `Bearer ${DEMO_SECRETS.bearerToken}` } },
-    },
-    {
-      decision: 'allow',
-      matched_rule: 'allow-carrier-lookups',
-      reason: 'carrier tracking is read-only',
-      risk: 'low',
-    },
-  );
-  const trackJob = `job-${hex(4)}`;
-  s.add(5, {
-    type: 'action.dispatched',
-    run_id: run(4),
-    span_id: span,
-    actor: GATEWAY,
-    action: track,
-    dispatch: { topic: 'tools.shipping', job_id: trackJob, attempt: 1, max_attempts: 2, status: 'sent' },
-  });
-  s.add(30_000, {
-    type: 'action.timed_out',
-    run_id: run(4),
-    span_id: span,
-    actor: GATEWAY,
-    action: track,
-    dispatch: { job_id: trackJob, attempt: 1, max_attempts: 2 },
-    outcome: {
-      status: 'timeout',
-      error_message: 'carrier API did not answer within 30 s',
-      duration_ms: 30_000,
-    },
-  });
-  s.add(1000, {
-    type: 'action.retried',
-    run_id: run(4),
-    span_id: span,
-    actor: GATEWAY,
-    action: track,
-    dispatch: { topic: 'tools.shipping', job_id: trackJob, attempt: 2, max_attempts: 2, status: 'sent' },
-  });
-  s.add(240, {
-    type: 'action.failed',
-    run_id: run(4),
-    span_id: span,
-    actor: GATEWAY,
-    action: track,
-    dispatch: { job_id: trackJob, attempt: 2, max_attempts: 2 },
-    outcome: {
-      status: 'failure',
-      error_message: `401 Unauthorized: token expired (Authorization: Bearer ${DEMO_SECRETS.bearerToken})`,
-      duration_ms: 240,
-    },
-  });
-  span = decide(900, run(4), SUPPORT, { type: 'http:get', target: 'status.ups.example' }, allowRead);
-  done(
-    300,
-    run(4),
-    span,
-    SUPPORT,
-    { type: 'http:get', target: 'status.ups.example' },
-    { incident: 'regional delays', eta_days: 2 },
   );
 
-  // Run 5: a refund above the limit needs a team lead's approval.
-  const refund = { type: 'write:refund', target: `order/${order}` };
-  span = decide(
-    2600,
-    run(5),
-    SUPPORT,
-    { ...refund, params: { amount: 49.99, currency: 'USD', reason: 'duplicate charge' } },
-    {
-      decision: 'require_approval',
-      matched_rule: 'refunds-need-lead-approval',
-      reason: 'refunds above $25 need a team lead',
-      risk: 'high',
-      approvers: ['maria.chen'],
-    },
-    { context: { reasoning: 'Both charges are for the same order; refund the second one.' } },
+  // Run 4: the carrier API times out; the retry is refused with an expired token (echoed in the
+  // error); the agent falls back to the carrier's public status page.
+  g = governor(4);
+  let tracking = 0;
+  await g
+    .run(
+      spec(SUPPORT, {
+        type: 'ups:track',
+        target: `1Z${hex(4).toUpperCase()}`,
+        params: { carrier: 'ups', headers: { Authorization: `Bearer ${DEMO_SECRETS.bearerToken}` } },
+      }),
+      async (signal) => {
+        if (++tracking === 1) await sleep(1000, signal);
+        throw new Error(
+          `401 Unauthorized: token expired (Authorization: Bearer ${DEMO_SECRETS.bearerToken})`,
+        );
+      },
+      { timeoutMs: 25, retries: 1, backoffMs: 5 },
+    )
+    .catch(() => undefined);
+  await g.run(spec(SUPPORT, { type: 'http:get', target: 'status.ups.example' }), () =>
+    Promise.resolve({ incident: 'regional delays', eta_days: 2 }),
   );
-  const request = `apr-${hex(6)}`;
-  s.add(20, {
-    type: 'approval.requested',
-    run_id: run(5),
-    span_id: span,
-    actor: SUPPORT,
-    action: refund,
-    risk_level: 'high',
-    approval: {
-      required: true,
-      request_id: request,
-      approvers: ['maria.chen'],
-      decision: 'pending',
-      expires_at: new Date(start + 3_600_000).toISOString(),
-    },
-  });
-  s.add(95_000, {
-    type: 'approval.granted',
-    run_id: run(5),
-    span_id: span,
-    actor: LEAD,
-    action: refund,
-    approval: {
-      request_id: request,
-      approver: 'maria.chen',
-      decision: 'granted',
-      reason: 'duplicate charge confirmed in the payments log',
-    },
-  });
-  s.add(10, {
-    type: 'action.dispatched',
-    run_id: run(5),
-    span_id: span,
-    actor: GATEWAY,
-    action: refund,
-    dispatch: {
-      topic: 'tools.payments',
-      job_id: `job-${hex(4)}`,
-      attempt: 1,
-      max_attempts: 1,
-      status: 'sent',
-    },
-  });
-  done(650, run(5), span, GATEWAY, refund, { refund_id: `re_${hex(6)}`, status: 'succeeded' });
+
+  // Run 5: a refund above $25 waits for the team lead's approval, then runs under her grant.
+  g = governor(5);
+  await g.run(
+    spec(SUPPORT, {
+      type: 'write:refund',
+      target: `order/${order}`,
+      params: { amount: 49.99, currency: 'USD', reason: 'duplicate charge' },
+      reasoning: 'Both charges are for the same order; refund the second one.',
+    }),
+    () => Promise.resolve({ refund_id: `re_${hex(6)}`, status: 'succeeded' }),
+  );
 
   // Run 6: deleting a payment method is never an agent's call; the agent hands off instead.
-  decide(
-    1700,
-    run(6),
-    SUPPORT,
-    { type: 'delete:card', target: `${customer}/4242` },
-    {
-      decision: 'deny',
-      matched_rule: 'no-agent-payment-method-deletes',
-      reason: 'agents may not delete payment methods; hand off to a human',
-      risk: 'high',
-    },
-    { context: { reasoning: 'The customer wants the old card removed.' } },
+  g = governor(6);
+  await refused(() =>
+    g.run(
+      spec(SUPPORT, {
+        type: 'delete:card',
+        target: `${customer}/4242`,
+        reasoning: 'The customer wants the old card removed.',
+      }),
+      () => Promise.resolve(),
+    ),
   );
-  span = decide(
-    800,
-    run(6),
-    SUPPORT,
-    { type: 'write:handoff', target: ticket, params: { queue: 'billing-humans' } },
-    { decision: 'allow', matched_rule: 'allow-handoffs', risk: 'low' },
-  );
-  done(
-    120,
-    run(6),
-    span,
-    SUPPORT,
-    { type: 'write:handoff', target: ticket },
-    { queue: 'billing-humans', position: 3 },
+  await g.run(
+    spec(SUPPORT, { type: 'write:handoff', target: ticket, params: { queue: 'billing-humans' } }),
+    () => Promise.resolve({ queue: 'billing-humans', position: 3 }),
   );
 
   // Run 7: the agent cancels the wrong order; the monitor notices and the agent undoes it.
+  g = governor(7);
   const cancel = { type: 'write:cancel', target: `order/${wrongOrder}` };
-  span = decide(
-    1400,
-    run(7),
-    SUPPORT,
-    cancel,
-    {
-      decision: 'allow',
-      matched_rule: 'allow-cancel-unshipped',
-      reason: 'unshipped orders may be cancelled',
-      risk: 'medium',
-    },
-    {
-      context: { reasoning: 'Cancel the duplicate order so it is not charged again.' },
-    },
+  const cancelled = await g.runDetailed(
+    spec(SUPPORT, { ...cancel, reasoning: 'Cancel the duplicate order so it is not charged again.' }),
+    () => Promise.resolve({ status: 'cancelled' }),
+    { undo: () => Promise.resolve() },
   );
-  const cancelled = done(210, run(7), span, SUPPORT, cancel, { status: 'cancelled' });
-  s.add(400, {
+  await note(7, {
     type: 'anomaly.detected',
-    run_id: run(7),
     actor: MONITOR,
     action: cancel,
     risk_level: 'medium',
@@ -468,136 +385,54 @@ export function demoSession(start: number, index: number): AuditEvent[] {
     },
     metadata: { detector: 'intent-drift', score: 0.91 },
   });
-  const restore = { type: 'write:restore', target: `order/${wrongOrder}` };
-  span = decide(1100, run(7), SUPPORT, restore, {
-    decision: 'allow',
-    matched_rule: 'allow-undo-own-actions',
-    reason: 'agents may undo their own actions',
-    risk: 'low',
-  });
-  s.add(260, {
-    type: 'action.undone',
-    run_id: run(7),
-    span_id: span,
-    actor: SUPPORT,
-    action: restore,
-    undo: { of_event_id: cancelled, reason: 'cancelled the wrong order; restored it' },
-    outcome: { status: 'success', duration_ms: 240 },
-  });
+  await cancelled.undo?.();
 
   // Run 8: a research sub-agent looks up the shipping-delay policy; one fetch is off-limits.
-  const chain = {
-    chain: [
-      {
-        agent_id: 'acme-support',
-        delegated_at: new Date(start + 200_000).toISOString(),
-        permissions_granted: ['search:kb', 'http:get'],
-      },
-      { agent_id: 'kb-researcher' },
-    ],
-    depth: 1,
-    root_agent: 'acme-support',
-  };
-  s.add(1500, {
-    type: 'delegation.started',
-    run_id: run(8),
-    actor: SUPPORT,
-    action: { type: 'delegate', target: 'kb-researcher' },
-    delegation: chain,
-    context: { reasoning: 'Find the current policy on shipping delays for prescriptions.' },
-  });
-  span = decide(700, run(8), RESEARCHER, { type: 'search:kb', target: 'kb/shipping-delays' }, allowRead, {
-    delegation: chain,
-  });
-  done(
-    150,
-    run(8),
-    span,
-    RESEARCHER,
-    { type: 'search:kb', target: 'kb/shipping-delays' },
-    { articles: ['KB-311', 'KB-207'] },
+  g = governor(8);
+  const researcher = await g.delegate(RESEARCHER, ['search:kb', 'http:get']);
+  await researcher.run(spec(RESEARCHER, { type: 'search:kb', target: 'kb/shipping-delays' }), () =>
+    Promise.resolve({ articles: ['KB-311', 'KB-207'] }),
   );
-  decide(
-    600,
-    run(8),
-    RESEARCHER,
-    { type: 'http:get', target: 'pastebin.example/8f2k' },
-    {
-      decision: 'deny',
-      matched_rule: 'egress-allowlist',
-      reason: 'pastebin.example is not on the egress allowlist',
-      risk: 'high',
-    },
-    { delegation: chain },
+  await refused(() =>
+    researcher.run(spec(RESEARCHER, { type: 'http:get', target: 'pastebin.example/8f2k' }), () =>
+      Promise.resolve(),
+    ),
   );
-  s.add(900, {
-    type: 'delegation.ended',
-    run_id: run(8),
-    actor: RESEARCHER,
-    delegation: chain,
-    outcome: {
-      status: 'success',
-      result: { summary: 'KB-311: refills delayed by carrier incidents ship free next-day' },
-      duration_ms: 2300,
-    },
-  });
+  await researcher.endDelegation();
 
   // Run 9: a password reset is denied (the new password in the params is redacted), then the
   // agent confirms the refund by email and updates the ticket.
-  decide(
-    1600,
-    run(9),
-    SUPPORT,
-    {
-      type: 'write:password',
-      target: `account/${customer}`,
-      params: { new_password: DEMO_SECRETS.password, notify: true },
-    },
-    {
-      decision: 'deny',
-      matched_rule: 'identity-verification-required',
-      reason: 'password changes need identity verification by a human',
-      risk: 'critical',
-    },
-    { context: { reasoning: 'The customer asked to set a new password in the chat.' } },
+  g = governor(9);
+  await refused(() =>
+    g.run(
+      spec(SUPPORT, {
+        type: 'write:password',
+        target: `account/${customer}`,
+        params: { new_password: DEMO_SECRETS.password, notify: true },
+        reasoning: 'The customer asked to set a new password in the chat.',
+      }),
+      () => Promise.resolve(),
+    ),
   );
-  const email = { type: 'send:email', target: customer };
-  span = decide(
-    1100,
-    run(9),
-    SUPPORT,
-    { ...email, params: { template: 'refund_confirmation', order } },
-    { decision: 'allow', matched_rule: 'allow-templated-email', risk: 'low' },
+  await g.run(
+    spec(SUPPORT, {
+      type: 'send:email',
+      target: customer,
+      params: { template: 'refund_confirmation', order },
+    }),
+    () => Promise.resolve({ message_id: `msg-${hex(6)}` }),
   );
-  s.add(10, {
-    type: 'action.dispatched',
-    run_id: run(9),
-    span_id: span,
-    actor: GATEWAY,
-    action: email,
-    dispatch: { topic: 'tools.email', job_id: `job-${hex(4)}`, attempt: 1, max_attempts: 5, status: 'sent' },
-  });
-  done(420, run(9), span, GATEWAY, email, { message_id: `msg-${hex(6)}` });
-  const update = { type: 'write:ticket', target: ticket };
-  span = decide(
-    900,
-    run(9),
-    SUPPORT,
-    { ...update, params: { status: 'pending_customer' } },
-    { decision: 'allow', matched_rule: 'allow-ticket-updates', risk: 'low' },
+  await g.run(
+    spec(SUPPORT, { type: 'write:ticket', target: ticket, params: { status: 'pending_customer' } }),
+    () => Promise.resolve({ status: 'pending_customer' }),
   );
-  done(90, run(9), span, SUPPORT, update, { status: 'pending_customer' });
-  s.add(500, {
+  await note(9, {
     type: 'agent.lifecycle',
-    run_id: run(9),
     actor: SUPPORT,
     metadata: {
       phase: 'finished',
       resolution: 'refund issued, refill delay explained, handed off card removal',
     },
   });
-  return s.events;
+  return sessionId;
 }
-
-/** Simulated length of one session, for spreading repeated sessions over time. */
-export const DEMO_SESSION_SPAN_MS = 4 * 60_000;

@@ -1,5 +1,5 @@
 import { openCheckpoint } from './checkpoint.js';
-import { disclosureDigest } from './disclosure.js';
+import { disclosureDigest, parseDisclosure } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import { CompactRange, HASH_SIZE, hashLeaf, hashLeafText } from './merkle.js';
 import type { NoteVerifier } from './note.js';
@@ -31,7 +31,8 @@ export type FailureKind =
   | 'head_mismatch'
   | 'checkpoint_forged'
   | 'checkpoint_mismatch'
-  | 'rolled_back';
+  | 'rolled_back'
+  | 'unapproved_execution';
 
 export interface VerifyFailure {
   /** The entry (or, for checkpoints, the tree size) the failure is about; null when global. */
@@ -114,6 +115,9 @@ export class LogVerifier {
   private readonly leafCheck: (level: number, index: number, hash: Buffer) => void;
   private tileFailures = 0;
   private readonly erasureSeqs = new Set<number>();
+  private readonly approvalCheck = new ApprovalCheck((seq, detail) =>
+    this.fail(seq, 'unapproved_execution', detail),
+  );
 
   constructor(private readonly options: LogVerifierOptions) {
     this.maxFailures = options.maxFailures ?? 10_000;
@@ -224,6 +228,7 @@ export class LogVerifier {
       this.lastTs = leaf.ts;
     }
     const covered = new Set<string>();
+    let body: Uint8Array | string | undefined;
     let erased = 0;
     for (const d of e.disclosures) {
       const where = d.pointer || '(body)';
@@ -244,12 +249,15 @@ export class LogVerifier {
         this.fail(seq, 'payload_edited', `disclosure ${where} is stored twice (another one was overwritten)`);
       } else {
         covered.add(digest);
+        if (d.pointer === '') body = d.disclosure;
       }
     }
     // Rows reported as edited above still stand for a digest; only absent rows count as deleted.
     const missing = leaf.d.length - Math.max(e.disclosures.length, covered.size + erased);
     if (missing > 0) this.fail(seq, 'payload_deleted', `${missing} committed disclosure(s) are missing`);
     if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
+    // Only a body whose digest is committed in the leaf speaks for the event.
+    if (body !== undefined) this.approvalCheck.push(seq, leaf.type, body);
     this.appendLeaf(hash);
   }
 
@@ -353,5 +361,95 @@ export class LogVerifier {
       redactions: this.redactions.filter((r) => this.erasureSeqs.has(r.by_seq)),
       failures: this.failures,
     };
+  }
+}
+
+/** Event types that mean the action ran (or started to): they need a grant when one was required. */
+const EXECUTION_TYPES = new Set([
+  'action.dispatched',
+  'action.succeeded',
+  'action.failed',
+  'action.retried',
+  'action.timed_out',
+  'action.dead_lettered',
+  'action.cancelled',
+]);
+
+interface ApprovalFields {
+  parent_event_id?: unknown;
+  policy?: { decision?: unknown; mode?: unknown };
+  approval?: { request_id?: unknown; request_digest?: unknown };
+  outcome?: { status?: unknown };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * DESIGN §5: an action the policy held for approval runs only after a person granted it. Streams
+ * over the log once (constant work per event, memory per held action): an execution event whose
+ * intent's decision was an enforced `require_approval`, with no `approval.granted` for its
+ * request id (or request digest) earlier in the log, is an unapproved execution — e.g. an approval
+ * row flipped in the database, which the log never saw.
+ */
+class ApprovalCheck {
+  /** Intent event id -> the held decision (its seq and the request it names, if any). */
+  private readonly held = new Map<string, { seq: number; requestId: string | undefined }>();
+  /** Intent event id -> request id, from `approval.requested` (logs whose decisions name none). */
+  private readonly requested = new Map<string, string>();
+  private readonly grantedIds = new Set<string>();
+  private readonly grantedDigests = new Set<string>();
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly fail: (seq: number, detail: string) => void) {}
+
+  push(seq: number, type: string, body: Uint8Array | string): void {
+    const execution = EXECUTION_TYPES.has(type);
+    // Most events need no parsing: executions only matter once some action was held.
+    if (execution && this.held.size === 0) return;
+    if (
+      !execution &&
+      type !== 'policy.decision' &&
+      type !== 'approval.granted' &&
+      type !== 'approval.requested'
+    )
+      return;
+    let e: ApprovalFields;
+    try {
+      const value = parseDisclosure(typeof body === 'string' ? Buffer.from(body) : body).value;
+      if (value === null || typeof value !== 'object') return;
+      e = value;
+    } catch {
+      return; // A malformed body is reported by the digest checks, not here.
+    }
+    const parent = str(e.parent_event_id);
+    const requestId = str(e.approval?.request_id);
+    if (type === 'policy.decision') {
+      if (parent && e.policy?.decision === 'require_approval' && e.policy.mode !== 'shadow')
+        this.held.set(parent, { seq, requestId });
+      return;
+    }
+    if (type === 'approval.requested') {
+      if (parent && requestId) this.requested.set(parent, requestId);
+      return;
+    }
+    if (type === 'approval.granted') {
+      if (requestId) this.grantedIds.add(requestId);
+      const digest = str(e.approval?.request_digest);
+      if (digest) this.grantedDigests.add(digest);
+      return;
+    }
+    const status = e.outcome?.status;
+    if (!parent || status === 'blocked' || status === 'denied') return;
+    const held = this.held.get(parent);
+    if (!held || this.reported.has(parent)) return;
+    const id = requestId ?? held.requestId ?? this.requested.get(parent);
+    const digest = str(e.approval?.request_digest);
+    if ((id && this.grantedIds.has(id)) || (digest && this.grantedDigests.has(digest))) return;
+    this.reported.add(parent);
+    this.fail(
+      seq,
+      `${type} of intent ${parent} ran after require_approval (decision at seq ${held.seq}) ` +
+        `with no approval.granted${id ? ` for ${id}` : ''} before it`,
+    );
   }
 }

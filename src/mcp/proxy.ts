@@ -18,7 +18,7 @@ import { uuidv7 } from '../internal/ids.js';
 import type { PolicyBundle } from '../policy/index.js';
 import { isRefusal, refusalText, toolAction } from '../sdk/adapters/tool-action.js';
 import type { ApprovalRequestInfo } from '../sdk/approvals.js';
-import type { AuditTrail } from '../sdk/audit-trail.js';
+import { storeOf, type AuditTrail } from '../sdk/audit-trail.js';
 import { Governor, type ActionSpec } from '../sdk/governor.js';
 import {
   errorResponse,
@@ -87,10 +87,8 @@ export interface McpProxyOptions {
 function defaultApproveCommand(trail: AuditTrail, id: string): string {
   const q = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const [, , tenant = trail.tenant, log = 'default'] = trail.origin.split('/');
-  const db =
-    trail.store.location !== undefined && !trail.store.location.includes('://')
-      ? ` --db ${q(trail.store.location)}`
-      : '';
+  const location = storeOf(trail).location;
+  const db = location !== undefined && !location.includes('://') ? ` --db ${q(location)}` : '';
   return `auditrail approvals approve ${id} --as NAME${db} --tenant ${q(tenant)} --log ${q(log)}`;
 }
 

@@ -4,7 +4,7 @@ import { AuditError } from '../errors.js';
 import type { Actor } from '../event/types.js';
 import { uuidv7 } from '../internal/ids.js';
 import type { ApprovalRow } from '../store/store.js';
-import { redactorOf, type AuditTrail } from './audit-trail.js';
+import { redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
 export interface ApprovalAction {
@@ -43,6 +43,8 @@ export function requestDigest(action: ApprovalAction, policySnapshot: string): s
   return `sha256:${hash('sha256', body, 'hex')}`;
 }
 
+const APPROVAL_ID = /^apr_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function infoOf(row: ApprovalRow): ApprovalRequestInfo {
   const req = JSON.parse(row.request) as {
     action: ApprovalAction;
@@ -65,6 +67,11 @@ export interface ApprovalContext {
   session_id?: string;
   run_id?: string;
   parent_event_id?: string;
+  /** The id to give the request (`apr_` + UUIDv7), when the decision event already names it. */
+  request_id?: string;
+  /** W3C trace context of the action, carried by every approval event of the request. */
+  trace_id?: string;
+  span_id?: string;
 }
 
 /**
@@ -100,7 +107,10 @@ export class Approvals {
         `rule ${policy.matched_rule ?? '(default)'} names no approvers`,
       );
     }
-    const id = `apr_${uuidv7(this.now())}`;
+    if (ctx.request_id !== undefined && !APPROVAL_ID.test(ctx.request_id)) {
+      throw new ApprovalError('invalid_argument', 'request_id must be apr_ followed by a UUID');
+    }
+    const id = ctx.request_id ?? `apr_${uuidv7(this.now())}`;
     const now = this.now();
     const row: ApprovalRow = {
       id,
@@ -119,13 +129,15 @@ export class Approvals {
       decidedAt: null,
       reason: null,
     };
-    await this.trail.store.putApproval(row);
+    await storeOf(this.trail).putApproval(row);
     await this.trail.record({
       type: 'approval.requested',
       actor: ctx.actor,
       ...(ctx.session_id ? { session_id: ctx.session_id } : {}),
       ...(ctx.run_id ? { run_id: ctx.run_id } : {}),
       ...(ctx.parent_event_id ? { parent_event_id: ctx.parent_event_id } : {}),
+      ...(ctx.trace_id ? { trace_id: ctx.trace_id } : {}),
+      ...(ctx.span_id ? { span_id: ctx.span_id } : {}),
       action,
       approval: {
         required: true,
@@ -143,7 +155,7 @@ export class Approvals {
   /** A granted, unused, unexpired request with this digest (a re-attempt after a restart). */
   async findGranted(digest: string): Promise<ApprovalRequestInfo | undefined> {
     const now = new Date(this.now()).toISOString();
-    const row = (await this.trail.store.listApprovals('granted')).find(
+    const row = (await storeOf(this.trail).listApprovals('granted')).find(
       (r) => r.logOrigin === this.trail.origin && r.requestDigest === digest && r.expiresAt > now,
     );
     return row ? infoOf(row) : undefined;
@@ -158,7 +170,7 @@ export class Approvals {
     // A read-only trail records nothing: requests whose time is up are shown as expired instead.
     const now = new Date(this.now()).toISOString();
     if (!this.trail.readonly) await this.expireDue();
-    const rows = (await this.trail.store.listApprovals(status === 'all' ? undefined : status)).map((r) =>
+    const rows = (await storeOf(this.trail).listApprovals(status === 'all' ? undefined : status)).map((r) =>
       r.status === 'pending' && r.expiresAt <= now ? { ...r, status: 'expired' as const } : r,
     );
     return rows
@@ -167,7 +179,7 @@ export class Approvals {
   }
 
   async get(id: string): Promise<ApprovalRow | undefined> {
-    const row = await this.trail.store.getApproval(id);
+    const row = await storeOf(this.trail).getApproval(id);
     return row && row.logOrigin === this.trail.origin ? row : undefined;
   }
 
@@ -206,13 +218,6 @@ export class Approvals {
       );
     }
     const decidedAt = new Date(this.now()).toISOString();
-    const ok = await this.trail.store.updateApproval(id, 'pending', {
-      status: verdict,
-      decidedBy: by.as,
-      decidedAt,
-      ...(by.reason !== undefined ? { reason: redactorOf(this.trail)(by.reason).value } : {}),
-    });
-    if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       type: verdict === 'granted' ? 'approval.granted' : 'approval.denied',
@@ -220,6 +225,8 @@ export class Approvals {
       ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
       ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
       ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
+      ...(req.ctx.trace_id ? { trace_id: req.ctx.trace_id } : {}),
+      ...(req.ctx.span_id ? { span_id: req.ctx.span_id } : {}),
       action: req.action,
       approval: {
         required: true,
@@ -231,10 +238,19 @@ export class Approvals {
         ...(by.reason !== undefined ? { reason: by.reason } : {}),
       },
     });
+    // The row changes only after the decision is in the log: an agent polling the row (another
+    // process) must never run on a grant the log does not hold yet.
+    const ok = await storeOf(this.trail).updateApproval(id, 'pending', {
+      status: verdict,
+      decidedBy: by.as,
+      decidedAt,
+      ...(by.reason !== undefined ? { reason: redactorOf(this.trail)(by.reason).value } : {}),
+    });
+    if (!ok) throw new ApprovalError('conflict', `approval ${id} was decided concurrently`);
   }
 
   private async expire(row: ApprovalRow): Promise<void> {
-    if (!(await this.trail.store.updateApproval(row.id, 'pending', { status: 'expired' }))) return;
+    if (!(await storeOf(this.trail).updateApproval(row.id, 'pending', { status: 'expired' }))) return;
     const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       type: 'approval.expired',
@@ -242,6 +258,8 @@ export class Approvals {
       ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
       ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
       ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
+      ...(req.ctx.trace_id ? { trace_id: req.ctx.trace_id } : {}),
+      ...(req.ctx.span_id ? { span_id: req.ctx.span_id } : {}),
       action: req.action,
       approval: {
         required: true,
@@ -258,7 +276,7 @@ export class Approvals {
   async expireDue(): Promise<number> {
     const now = new Date(this.now()).toISOString();
     let n = 0;
-    for (const row of await this.trail.store.listApprovals('pending')) {
+    for (const row of await storeOf(this.trail).listApprovals('pending')) {
       if (row.logOrigin === this.trail.origin && row.expiresAt <= now) {
         await this.expire(row);
         n++;
@@ -295,7 +313,7 @@ export class Approvals {
     }
     if (row.status !== 'granted')
       throw new ApprovalError('conflict', `approval ${id} is ${row.status}, not granted`);
-    if (!(await this.trail.store.updateApproval(id, 'granted', { status: 'used' }))) {
+    if (!(await storeOf(this.trail).updateApproval(id, 'granted', { status: 'used' }))) {
       throw new ApprovalError('conflict', `approval ${id} was already used`);
     }
     return row;

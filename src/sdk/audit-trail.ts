@@ -149,6 +149,22 @@ function tilesFor(run: (r: NodeReader) => void): { level: number; index: number 
   return [...need.values()];
 }
 
+const INTERNALS = new WeakMap<AuditTrail, { store: AuditStore; keys: KeyRing }>();
+
+/** @internal The trail's store, for SDK internals (approvals, governor); not exported by the package. */
+export function storeOf(trail: AuditTrail): AuditStore {
+  const i = INTERNALS.get(trail);
+  if (!i) throw new AuditError('invalid_argument', 'not an audit trail opened by openAuditTrail');
+  return i.store;
+}
+
+/** @internal The trail's key ring, for SDK internals; not exported by the package. */
+export function keysOf(trail: AuditTrail): KeyRing {
+  const i = INTERNALS.get(trail);
+  if (!i) throw new AuditError('invalid_argument', 'not an audit trail opened by openAuditTrail');
+  return i.keys;
+}
+
 /**
  * An audit trail bound to one tenant log. Create it with {@link openAuditTrail}.
  *
@@ -178,14 +194,22 @@ export class AuditTrail {
   private readonly appender: WorkerAppender | null;
   private readonly releaseThread: (() => Promise<void>) | null;
 
+  // ES private: the store and keys are not reachable from the object an agent holds (an agent
+  // with the store could flip its own approval row); SDK internals use storeOf() / keysOf().
+  readonly #store: AuditStore;
+  readonly #keys: KeyRing;
+
   /** @internal use {@link openAuditTrail}. */
   constructor(
-    readonly store: AuditStore,
-    readonly keys: KeyRing,
+    store: AuditStore,
+    keys: KeyRing,
     head: LogHead,
     private readonly options: AuditTrailOptions,
     private readonly ownsStore: boolean,
   ) {
+    this.#store = store;
+    this.#keys = keys;
+    INTERNALS.set(this, { store, keys });
     this.origin = head.origin;
     this.tenant = options.tenant;
     this.readonly = options.readonly === true;
@@ -243,7 +267,7 @@ export class AuditTrail {
       receipts = r.receipts;
       if (r.head) next = { ...this.head, ...r.head };
     } else {
-      receipts = await this.store.append(
+      receipts = await this.#store.append(
         this.origin,
         items.map((i) => i.eid),
         (ctx) => {
@@ -259,7 +283,7 @@ export class AuditTrail {
     const out: (Receipt | AuditError)[] = [...receipts];
     for (let i = 0; i < receipts.length; i++) {
       if (!receipts[i]!.duplicate) continue;
-      const stored = await this.store.getByEid(this.head.logId, items[i]!.eid);
+      const stored = await this.#store.getByEid(this.head.logId, items[i]!.eid);
       const item = items[i]!;
       const ignoreTime = item.timeDefaulted;
       if (
@@ -366,19 +390,19 @@ export class AuditTrail {
   private async signCheckpoint(): Promise<string> {
     // The last checkpoint first, then the head: another process may sign a larger tree at any
     // time, and a head read after the checkpoint is never smaller than it.
-    const prev = await this.store.latestCheckpoint(this.head.logId);
-    const head = await this.store.getLog(this.origin);
+    const prev = await this.#store.latestCheckpoint(this.head.logId);
+    const head = await this.#store.getLog(this.origin);
     if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
     this.head = head;
-    if (prev && !this.keys.hasKey()) {
+    if (prev && !this.#keys.hasKey()) {
       // Never mint a new key for a log that already has signed history: that would fork it.
       throw new AuditError(
         'key_failure',
-        `the signing key ${this.keys.keyPath} is missing but ${this.origin} has checkpoints; restore the key`,
+        `the signing key ${this.#keys.keyPath} is missing but ${this.origin} has checkpoints; restore the key`,
       );
     }
-    const signer = this.keys.signer(this.origin);
-    const verifier = this.keys.verifier(this.origin);
+    const signer = this.#keys.signer(this.origin);
+    const verifier = this.#keys.verifier(this.origin);
     this.lastCheckpointAt = Date.now();
     if (prev && prev.size === head.size) {
       if (!prev.root.equals(head.root)) {
@@ -389,7 +413,7 @@ export class AuditTrail {
       }
       return prev.note;
     }
-    const tiles = await this.store.getTiles(
+    const tiles = await this.#store.getTiles(
       head.logId,
       tilesFor((r) => {
         rootOf(head.size, r);
@@ -410,7 +434,7 @@ export class AuditTrail {
       } catch (e) {
         throw new AuditError(
           'key_failure',
-          `refusing to sign: the last checkpoint does not verify with ${this.keys.keyPath}`,
+          `refusing to sign: the last checkpoint does not verify with ${this.#keys.keyPath}`,
           {
             cause: e,
           },
@@ -425,26 +449,31 @@ export class AuditTrail {
       }
     }
     const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, [signer]);
-    await this.store.addCheckpoint(head.logId, {
+    await this.#store.addCheckpoint(head.logId, {
       size: head.size,
       root: head.root,
       note,
       createdAt: new Date().toISOString(),
     });
-    const witnessed = this.keys.loadWitness(this.origin);
+    const witnessed = this.#keys.loadWitness(this.origin);
     const witnessedSize = witnessed ? Number(/^[^\n]*\n(\d+)\n/.exec(witnessed)?.[1] ?? -1) : -1;
-    if (head.size > witnessedSize) this.keys.saveWitness(this.origin, note);
+    if (head.size > witnessedSize) this.#keys.saveWitness(this.origin, note);
     return note;
   }
 
   /** The latest signed checkpoint, or undefined before the first one. */
   async latestCheckpoint(): Promise<string | undefined> {
-    return (await this.store.latestCheckpoint(this.head.logId))?.note;
+    return (await this.#store.latestCheckpoint(this.head.logId))?.note;
+  }
+
+  /** Whether this log's signing key exists here (nothing is created). */
+  hasSigningKey(): boolean {
+    return this.#keys.hasKey();
   }
 
   /** The log's verifier key in C2SP vkey form (`name+keyid+base64`). */
   verifierKey(): string {
-    return this.keys.verifierKey(this.origin);
+    return this.#keys.verifierKey(this.origin);
   }
 
   /**
@@ -484,7 +513,7 @@ export class AuditTrail {
       if (order === 'asc') after = Number(m[2]);
       else before = Number(m[2]);
     }
-    const rows = await this.store.query(this.head.logId, filter, {
+    const rows = await this.#store.query(this.head.logId, filter, {
       ...(after !== undefined ? { after } : {}),
       ...(before !== undefined ? { before } : {}),
       limit: limit + 1,
@@ -502,7 +531,7 @@ export class AuditTrail {
   /** Counts events matching `filter`. */
   async count(filter: EventFilter = {}): Promise<number> {
     await this.settle();
-    return this.store.countEvents(this.head.logId, filter);
+    return this.#store.countEvents(this.head.logId, filter);
   }
 
   /** One event by seq or event_id. */
@@ -510,8 +539,8 @@ export class AuditTrail {
     await this.settle();
     const s =
       typeof ref === 'number'
-        ? await this.store.getBySeq(this.head.logId, ref)
-        : await this.store.getByEid(this.head.logId, ref);
+        ? await this.#store.getBySeq(this.head.logId, ref)
+        : await this.#store.getByEid(this.head.logId, ref);
     return s ? toRecordedEvent(s, this.origin) : undefined;
   }
 
@@ -524,7 +553,7 @@ export class AuditTrail {
     options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
   ): Promise<VerifyReport> {
     await this.flush();
-    return verifyStoredLog(this.store, this.keys, this.origin, options);
+    return verifyStoredLog(this.#store, this.#keys, this.origin, options);
   }
 
   /**
@@ -541,7 +570,7 @@ export class AuditTrail {
   ): Promise<RebuildReport> {
     await this.flush();
     const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
-    const before = await verifyStoredLog(this.store, this.keys, this.origin, options);
+    const before = await verifyStoredLog(this.#store, this.#keys, this.origin, options);
     if (before.ok) return { before, after: before, refused: null, rebuilt };
     const blocking = [...new Set(before.failures.map((f) => f.kind))].filter(
       (k) => !REBUILDABLE_KINDS.has(k),
@@ -554,11 +583,11 @@ export class AuditTrail {
         rebuilt,
       };
     }
-    const head = await this.store.getLog(this.origin);
+    const head = await this.#store.getLog(this.origin);
     if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
-    const done = await rebuildDerivedRows(this.store, head, before, this.keys.loadWitness(this.origin));
-    const after = await verifyStoredLog(this.store, this.keys, this.origin, options);
-    const now = await this.store.getLog(this.origin);
+    const done = await rebuildDerivedRows(this.#store, head, before, this.#keys.loadWitness(this.origin));
+    const after = await verifyStoredLog(this.#store, this.#keys, this.origin, options);
+    const now = await this.#store.getLog(this.origin);
     if (now) this.head = now;
     return { before, after, refused: null, rebuilt: done };
   }
@@ -572,9 +601,9 @@ export class AuditTrail {
     await this.flush();
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new AuditError('invalid_argument', 'seq must be a non-negative integer');
-    const stored = await this.store.getBySeq(this.head.logId, seq);
+    const stored = await this.#store.getBySeq(this.head.logId, seq);
     if (!stored) throw new AuditError('not_found', `no event with seq ${seq} in ${this.origin}`);
-    let cp = await this.store.latestCheckpoint(this.head.logId);
+    let cp = await this.#store.latestCheckpoint(this.head.logId);
     if ((!cp || cp.size <= seq) && this.readonly) {
       // Reading never signs: say what is missing and how to get it.
       throw new AuditError(
@@ -584,7 +613,7 @@ export class AuditTrail {
     }
     if (!cp || cp.size <= seq) {
       await this.checkpoint();
-      cp = await this.store.latestCheckpoint(this.head.logId);
+      cp = await this.#store.latestCheckpoint(this.head.logId);
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const verifierKey = options.verifierKey ?? this.verifierKey();
@@ -602,7 +631,7 @@ export class AuditTrail {
     const needed = tilesFor((r) => inclusionProof(seq, size, r)).filter(
       (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
     );
-    const tiles = await this.store.getTiles(this.head.logId, needed);
+    const tiles = await this.#store.getTiles(this.head.logId, needed);
     const proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
     return {
       format: 'auditrail-proof/v1',
@@ -621,7 +650,7 @@ export class AuditTrail {
   /** A consistency proof between two tree sizes (RFC 9162 §2.1.4), base64 hashes. */
   async proveConsistency(size1: number, size2: number): Promise<string[]> {
     await this.flush();
-    const head = await this.store.getLog(this.origin);
+    const head = await this.#store.getLog(this.origin);
     if (
       !Number.isSafeInteger(size1) ||
       !Number.isSafeInteger(size2) ||
@@ -634,7 +663,7 @@ export class AuditTrail {
         `sizes must satisfy 0 <= size1 <= size2 <= ${head?.size ?? 0}`,
       );
     }
-    const tiles = await this.store.getTiles(
+    const tiles = await this.#store.getTiles(
       this.head.logId,
       tilesFor((r) => consistencyProof(size1, size2, r)),
     );
@@ -678,11 +707,11 @@ export class AuditTrail {
     };
     const old = peek('the old checkpoint', oldCheckpoint);
     const latest =
-      newCheckpoint === undefined ? await this.store.latestCheckpoint(this.head.logId) : undefined;
+      newCheckpoint === undefined ? await this.#store.latestCheckpoint(this.head.logId) : undefined;
     const note = newCheckpoint ?? latest?.note;
     if (note === undefined) throw new AuditError('not_found', `${this.origin} has no checkpoint yet`);
     const size = latest?.size ?? peek('the new checkpoint', note).size;
-    const head = (await this.store.getLog(this.origin))?.size ?? 0;
+    const head = (await this.#store.getLog(this.origin))?.size ?? 0;
     if (size < old.size) {
       throw new AuditError(
         'conflict',
@@ -696,8 +725,8 @@ export class AuditTrail {
       );
     }
     // Reading never creates a key: without one there is nothing the proof could be checked with.
-    if (!this.keys.hasKey())
-      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.keys.keyPath}`);
+    if (!this.#keys.hasKey())
+      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.#keys.keyPath}`);
     return {
       format: 'auditrail-consistency/v1',
       log: this.origin,
@@ -715,14 +744,14 @@ export class AuditTrail {
     try {
       await this.writer.close();
       if (this.readonly) return;
-      const latest = await this.store.latestCheckpoint(this.head.logId);
-      const head = await this.store.getLog(this.origin);
+      const latest = await this.#store.latestCheckpoint(this.head.logId);
+      const head = await this.#store.getLog(this.origin);
       if (head && head.size > 0 && (!latest || latest.size < head.size)) await this.checkpoint();
     } finally {
       this.closed = true;
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
       await this.releaseThread?.();
-      if (this.ownsStore) await this.store.close();
+      if (this.ownsStore) await this.#store.close();
     }
   }
 }
@@ -882,7 +911,9 @@ export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditT
     const head = readonly
       ? await existingLog(store, origin)
       : await store.openLog(origin, options.tenant, EMPTY_ROOT);
-    return new AuditTrail(store, keys, head, options, options.store === undefined);
+    // The trail keeps no reference to the store in its options either (see storeOf).
+    const { store: _given, ...kept } = options;
+    return new AuditTrail(store, keys, head, kept, options.store === undefined);
   } catch (e) {
     if (options.store === undefined) await store.close();
     throw e;

@@ -352,3 +352,155 @@ describe('Governor', () => {
     assert.ok(await store.getMeta('policy:support-agent'));
   });
 });
+
+/** Every object reachable from `root` through properties (own, enumerable or not; not functions). */
+function reachable(root: object): Set<unknown> {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [root];
+  while (queue.length > 0) {
+    const v = queue.shift();
+    if (v === null || typeof v !== 'object' || seen.has(v)) continue;
+    seen.add(v);
+    if (v instanceof Map) for (const [k, x] of v) queue.push(k, x);
+    if (v instanceof Set) for (const x of v) queue.push(x);
+    for (const key of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, key);
+      if (d && 'value' in d) queue.push(d.value);
+    }
+  }
+  return seen;
+}
+
+describe('Governor: approvals linked in the log', () => {
+  it('names the request in the decision, and the grant in every execution event', async () => {
+    const { trail, gov } = await setup(POLICY, {
+      approvals: {
+        pollMs: 5,
+        onRequest: (req) => gov.approvals.approve(req.id, { as: 'finance_lead', reason: 'checked' }),
+      },
+    });
+    const run = await gov.runDetailed({ type: 'write:refund', params: { amount: 900 } }, () =>
+      Promise.resolve('ok'),
+    );
+    await trail.flush();
+    const decision = (await trail.query({ type: 'policy.decision' })).events[0]!;
+    const requested = (await trail.query({ type: 'approval.requested' })).events[0]!;
+    const granted = (await trail.query({ type: 'approval.granted' })).events[0]!;
+    const outcome = (await trail.get(run.outcome_event_id))!;
+    const id = requested.approval?.request_id;
+    assert.match(id ?? '', /^apr_/);
+    assert.equal(decision.approval?.request_id, id);
+    assert.equal(decision.approval?.decision, 'pending');
+    assert.equal(granted.approval?.request_id, id);
+    assert.equal(granted.seq < outcome.seq, true);
+    assert.equal(outcome.parent_event_id, run.intent_event_id);
+    assert.equal(outcome.approval?.request_id, id);
+    assert.equal(outcome.approval?.approver, 'finance_lead');
+    assert.equal((await trail.verify()).ok, true);
+  });
+
+  it('a resumed run that reuses a grant names it in its decision and outcome', async () => {
+    const { trail, gov } = await setup(POLICY, { approvals: { wait: false } });
+    const action = { type: 'write:refund', params: { amount: 900 } };
+    const err = await gov.run(action, () => Promise.resolve()).catch((e: unknown) => e);
+    assert.ok(err instanceof ApprovalRequiredError);
+    await gov.approvals.approve(err.approval.id, { as: 'oncall_sre' });
+    // A new governor (a restarted process) decides the same action again.
+    const resumed = new Governor({ ...gov.options });
+    const run = await resumed.runDetailed(action, () => Promise.resolve('done'));
+    const decisions = (await trail.query({ type: 'policy.decision' })).events;
+    assert.equal(decisions.length, 2);
+    assert.equal(decisions[1]!.parent_event_id, run.intent_event_id);
+    assert.equal(decisions[1]!.approval?.request_id, err.approval.id);
+    assert.equal(decisions[1]!.approval?.decision, 'granted');
+    const outcome = (await trail.get(run.outcome_event_id))!;
+    assert.equal(outcome.approval?.request_id, err.approval.id);
+    assert.equal(outcome.approval?.approver, 'oncall_sre');
+    assert.equal((await trail.verify()).ok, true);
+  });
+
+  it('verify reports unapproved_execution when an approval row is flipped outside the log', async () => {
+    const { store, trail, gov } = await setup(POLICY, { approvals: { wait: false } });
+    const action = { type: 'write:refund', params: { amount: 900 } };
+    const err = await gov.run(action, () => Promise.resolve()).catch((e: unknown) => e);
+    assert.ok(err instanceof ApprovalRequiredError);
+    // The forgery: the row says granted, the log never saw a grant.
+    assert.ok(
+      await store.updateApproval(err.approval.id, 'pending', { status: 'granted', decidedBy: 'oncall_sre' }),
+    );
+    const run = await gov.runDetailed(action, () => Promise.resolve('refunded'));
+    const outcome = (await trail.get(run.outcome_event_id))!;
+    const report = await trail.verify();
+    assert.equal(report.ok, false);
+    assert.deepEqual(
+      report.failures.map((f) => [f.seq, f.kind]),
+      [[outcome.seq, 'unapproved_execution']],
+    );
+    assert.match(report.failures[0]!.detail, new RegExp(err.approval.id));
+  });
+
+  it('verify follows request ids through approval.requested, and needs the grant before the run', async () => {
+    // Events as another producer might write them: decision and outcome name no request.
+    const actor = { type: 'agent' as const, id: 'bot' };
+    const story = (intent: string, grantFirst: boolean, grant = true) => {
+      const req = `apr_${intent}`;
+      const granted = {
+        type: 'approval.granted' as const,
+        actor: { type: 'user' as const, id: 'lead' },
+        parent_event_id: intent,
+        approval: { request_id: req, decision: 'granted' as const },
+      };
+      const ran = {
+        type: 'action.succeeded' as const,
+        actor,
+        parent_event_id: intent,
+        outcome: { status: 'success' as const },
+      };
+      return [
+        { type: 'action.intent' as const, event_id: intent, actor, action: { type: 'write:refund' } },
+        {
+          type: 'policy.decision' as const,
+          actor,
+          parent_event_id: intent,
+          policy: { decision: 'require_approval' as const, mode: 'enforce' as const },
+        },
+        {
+          type: 'approval.requested' as const,
+          actor,
+          parent_event_id: intent,
+          approval: { request_id: req, decision: 'pending' as const },
+        },
+        ...(grant ? (grantFirst ? [granted, ran] : [ran, granted]) : [ran]),
+      ];
+    };
+    const { trail } = await setup();
+    const events = [...story('i-1', true), ...story('i-2', false), ...story('i-3', true, false)];
+    for (const e of events) await trail.record(e);
+    const report = await trail.verify();
+    const ran = (await trail.query({ type: 'action.succeeded' })).events;
+    assert.deepEqual(
+      report.failures.map((f) => [f.seq, f.kind]),
+      [
+        [ran[1]!.seq, 'unapproved_execution'],
+        [ran[2]!.seq, 'unapproved_execution'],
+      ],
+    );
+  });
+
+  it('does not flag shadow-mode executions or actions that needed no approval', async () => {
+    const { trail, gov } = await setup(POLICY.replace('version: 3', 'version: 3\nmode: shadow'));
+    await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve());
+    await gov.run({ type: 'read:order' }, () => Promise.resolve());
+    assert.equal((await trail.verify()).ok, true);
+  });
+
+  it('the store is not reachable from the trail, the governor or its approvals', async () => {
+    const { store, trail, gov } = await setup();
+    assert.ok(reachable({ x: [new Map([[1, store]])] }).has(store), 'the walk finds a nested store');
+    assert.equal('store' in trail, false);
+    assert.equal('keys' in trail, false);
+    assert.equal(reachable(gov).has(store), false);
+    assert.equal(reachable(trail).has(store), false);
+    assert.equal(reachable(gov.approvals).has(store), false);
+  });
+});

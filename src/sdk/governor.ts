@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { AuditError } from '../errors.js';
 import type { Actor, AuditEvent, RiskLevel } from '../event/types.js';
@@ -12,7 +13,7 @@ import {
   type PolicyDecision,
 } from '../policy/index.js';
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
-import type { AuditTrail } from './audit-trail.js';
+import { redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {
@@ -23,6 +24,10 @@ export interface ActionSpec {
   /** The agent's "why", stored as an erasable disclosure. */
   reasoning?: string;
   risk?: RiskLevel;
+  /** More context for the intent (data classification, subjects, purpose…); policies can read it. */
+  context?: Omit<NonNullable<AuditEvent['context']>, 'reasoning'>;
+  /** The model that proposed the action, and its token usage, recorded with the intent. */
+  model?: AuditEvent['model'];
 }
 
 export interface GovernorOptions {
@@ -64,6 +69,8 @@ export interface Decision {
   enforced: boolean;
   intent_event_id: string;
   decision_event_id: string;
+  /** The W3C span id every event of this action carries (when the governor has a trace id). */
+  span_id?: string;
   policy: PolicyDecision;
   approval?: ApprovalRequestInfo;
 }
@@ -135,13 +142,13 @@ export class Governor {
     return this.options.actor;
   }
 
-  private base(): Omit<AuditEvent, 'type'> {
+  private base(span?: string): Omit<AuditEvent, 'type'> {
     const o = this.options;
     return {
       actor: o.actor,
       ...(o.session_id ? { session_id: o.session_id } : {}),
       ...(o.run_id ? { run_id: o.run_id } : {}),
-      ...(o.trace_id ? { trace_id: o.trace_id } : {}),
+      ...(o.trace_id ? { trace_id: o.trace_id, span_id: span ?? newSpanId() } : {}),
       ...(o.delegation ? { delegation: o.delegation } : {}),
       ...(o.environment ? { metadata: { environment: o.environment } } : {}),
     };
@@ -153,7 +160,7 @@ export class Governor {
       const p = this.options.policy;
       const key = `policy:${p.policyId}`;
       const trail = this.options.trail;
-      const prev = await trail.store.getMeta(key);
+      const prev = await storeOf(trail).getMeta(key);
       const prevState = prev ? (JSON.parse(prev) as { snapshot: string; source: unknown }) : null;
       if (prevState?.snapshot === p.snapshot) return;
       let previous: PolicyBundle | null = null;
@@ -166,8 +173,11 @@ export class Governor {
       }
       // Any size of diff: the payload is stored apart (written first, so no event names a missing
       // one), the event holds its digest and counts (docs/policy.md "What is recorded").
-      const diff = diffRecord(diffPolicies(previous, p));
-      await trail.store.setMeta(diff.key, diff.payload);
+      // Stored outside the log, so through the same redactor as everything else (a bundle may
+      // compare a parameter with a literal credential).
+      const redact = redactorOf(trail);
+      const diff = diffRecord(redact(diffPolicies(previous, p)).value);
+      await storeOf(trail).setMeta(diff.key, diff.payload);
       await trail.record({
         type: 'policy.updated',
         actor: { type: 'user', id: this.options.loadedBy ?? safeUser() },
@@ -183,7 +193,10 @@ export class Governor {
           mode: p.mode,
         },
       });
-      await trail.store.setMeta(key, JSON.stringify({ snapshot: p.snapshot, source: p.source }));
+      await storeOf(trail).setMeta(
+        key,
+        JSON.stringify({ snapshot: p.snapshot, source: redact(p.source).value }),
+      );
     })();
     // A failed write is retried on the next decision, not cached.
     this.policyChecked.catch(() => (this.policyChecked = null));
@@ -216,6 +229,10 @@ export class Governor {
       if (!this.options.failOpen) throw e;
     });
     const o = this.options;
+    const context =
+      action.context || action.reasoning
+        ? { ...action.context, ...(action.reasoning ? { reasoning: action.reasoning } : {}) }
+        : undefined;
     const policy = evaluate(o.policy, {
       action: {
         type: action.type,
@@ -235,9 +252,10 @@ export class Governor {
       ...(o.delegation ? { delegation: o.delegation } : {}),
       ...(o.session_id ? { session_id: o.session_id } : {}),
       ...(o.run_id ? { run_id: o.run_id } : {}),
-      ...(action.reasoning ? { context: { reasoning: action.reasoning } } : {}),
+      ...(context ? { context } : {}),
     });
     const intentId = uuidv7();
+    const span = o.trace_id ? newSpanId() : undefined;
     const decisionId = uuidv7();
     const eventAction = {
       type: action.type,
@@ -247,16 +265,23 @@ export class Governor {
     };
     const risk = (action.risk ?? policy.risk) as RiskLevel | undefined;
     const enforced = policy.mode === 'enforce';
+    // The approval this decision is held for is named in the decision itself: a grant kept from
+    // an earlier attempt (a resumed or restored run) or the id of the request made below.
+    const needsApproval = policy.decision === 'require_approval' && enforced;
+    const digest = needsApproval ? requestDigest(eventAction, policy.policy_snapshot) : '';
+    const reusable = needsApproval ? await this.approvals.findGranted(digest) : undefined;
+    const approvalId = needsApproval ? (reusable?.id ?? newApprovalId()) : undefined;
     const intent: AuditEvent = {
-      ...this.base(),
+      ...this.base(span),
       type: 'action.intent',
       event_id: intentId,
       action: eventAction,
       ...(risk ? { risk_level: risk } : {}),
-      ...(action.reasoning ? { context: { reasoning: action.reasoning } } : {}),
+      ...(context ? { context } : {}),
+      ...(action.model ? { model: action.model } : {}),
     };
     const decisionEvent: AuditEvent = {
-      ...this.base(),
+      ...this.base(span),
       type: 'policy.decision',
       event_id: decisionId,
       parent_event_id: intentId,
@@ -278,6 +303,16 @@ export class Governor {
       ...(policy.decision === 'deny' && enforced
         ? { outcome: { status: 'denied' as const, error_message: policy.reason } }
         : {}),
+      ...(approvalId
+        ? {
+            approval: {
+              required: true,
+              request_id: approvalId,
+              request_digest: digest,
+              decision: reusable ? ('granted' as const) : ('pending' as const),
+            },
+          }
+        : {}),
     };
     await this.write([intent, decisionEvent]);
     const decision: Decision = {
@@ -287,11 +322,10 @@ export class Governor {
       enforced,
       intent_event_id: intentId,
       decision_event_id: decisionId,
+      ...(span ? { span_id: span } : {}),
       policy,
     };
-    if (policy.decision === 'require_approval' && enforced) {
-      const digest = requestDigest(eventAction, policy.policy_snapshot);
-      const reusable = await this.approvals.findGranted(digest);
+    if (approvalId) {
       decision.approval =
         reusable ??
         (await this.approvals.request(
@@ -305,7 +339,10 @@ export class Governor {
           },
           {
             actor: o.actor,
+            request_id: approvalId,
             parent_event_id: intentId,
+            ...(o.trace_id ? { trace_id: o.trace_id } : {}),
+            ...(span ? { span_id: span } : {}),
             ...(o.session_id ? { session_id: o.session_id } : {}),
             ...(o.run_id ? { run_id: o.run_id } : {}),
           },
@@ -387,9 +424,43 @@ export class Governor {
       }
       if (row.status === 'expired')
         throw new ActionDeniedError(decision, `approval ${req.id} expired before anyone decided`);
-      await this.approvals.consume(req.id, digest);
+      const used = await this.approvals.consume(req.id, digest);
+      // Every execution event names the grant that allowed it (and, by its parent, the intent).
+      return this.dispatch(decision, action, fn, options, {
+        required: true,
+        request_id: used.id,
+        request_digest: used.requestDigest,
+        decision: 'granted',
+        ...(used.decidedBy ? { approver: used.decidedBy } : {}),
+        ...(used.decidedAt ? { decided_at: used.decidedAt } : {}),
+      });
     }
     return this.dispatch(decision, action, fn, options);
+  }
+
+  /**
+   * Records that an execution was refused before it ran (outcome `blocked`), e.g. a framework
+   * said "approved" but the trail holds no grant: the refused attempt is part of the story.
+   */
+  async recordBlocked(decision: Decision, action: ActionSpec, message: string): Promise<void> {
+    await this.write([
+      {
+        ...this.base(decision.span_id),
+        type: 'action.cancelled',
+        parent_event_id: decision.intent_event_id,
+        action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
+        ...(decision.approval
+          ? {
+              approval: {
+                required: true,
+                request_id: decision.approval.id,
+                request_digest: decision.approval.request_digest,
+              },
+            }
+          : {}),
+        outcome: { status: 'blocked', error_message: message.slice(0, 4000) },
+      },
+    ]);
   }
 
   private async dispatch<R>(
@@ -397,8 +468,10 @@ export class Governor {
     action: ActionSpec,
     fn: (signal: AbortSignal) => Promise<R>,
     options: RunOptions<R>,
+    grant?: NonNullable<AuditEvent['approval']>,
   ): Promise<RunResult<R>> {
     const attempts = 1 + Math.max(0, options.retries ?? 0);
+    const approval = grant ? { approval: grant } : {};
     const jobId = decision.intent_event_id;
     const eventAction = {
       type: action.type,
@@ -409,9 +482,10 @@ export class Governor {
       if (this.options.recordDispatch) {
         // Intent and decision are already durable; the dispatch record travels with the outcome's commit.
         await this.outcome({
-          ...this.base(),
+          ...this.base(decision.span_id),
           type: 'action.dispatched',
           parent_event_id: decision.intent_event_id,
+          ...approval,
           action: eventAction,
           dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
         });
@@ -445,10 +519,11 @@ export class Governor {
             ]));
         const outcomeId = uuidv7();
         await this.outcome({
-          ...this.base(),
+          ...this.base(decision.span_id),
           type: 'action.succeeded',
           event_id: outcomeId,
           parent_event_id: decision.intent_event_id,
+          ...approval,
           action: { ...eventAction, ...(action.side_effects ? { side_effects: action.side_effects } : {}) },
           dispatch: { job_id: jobId, status: 'done', attempt, max_attempts: attempts },
           outcome: {
@@ -483,9 +558,10 @@ export class Governor {
               ? 'action.failed'
               : 'action.retried';
         await this.outcome({
-          ...this.base(),
+          ...this.base(decision.span_id),
           type,
           parent_event_id: decision.intent_event_id,
+          ...approval,
           action: eventAction,
           dispatch: { job_id: jobId, status: last ? 'failed' : 'retrying', attempt, max_attempts: attempts },
           outcome: {
@@ -496,9 +572,10 @@ export class Governor {
         });
         if (timedOut && !last) {
           await this.outcome({
-            ...this.base(),
+            ...this.base(decision.span_id),
             type: 'action.retried',
             parent_event_id: decision.intent_event_id,
+            ...approval,
             action: eventAction,
             dispatch: { job_id: jobId, status: 'retrying', attempt, max_attempts: attempts },
           });
@@ -506,9 +583,10 @@ export class Governor {
         if (last) {
           if (attempts > 1 && !cancelled) {
             await this.outcome({
-              ...this.base(),
+              ...this.base(decision.span_id),
               type: 'action.dead_lettered',
               parent_event_id: decision.intent_event_id,
+              ...approval,
               action: eventAction,
               dispatch: { job_id: jobId, status: 'dead_lettered', attempt, max_attempts: attempts },
               outcome: {
@@ -626,6 +704,14 @@ export class Governor {
       },
     ]);
   }
+}
+
+function newSpanId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+function newApprovalId(): string {
+  return `apr_${uuidv7()}`;
 }
 
 function round(ms: number): number {

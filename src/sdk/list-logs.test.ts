@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AuditError } from '../errors.js';
-import { openAuditTrail } from './audit-trail.js';
+import { openAuditTrail, storeOf } from './audit-trail.js';
 import { listLogs } from './list-logs.js';
 
 const dirs: string[] = [];
@@ -36,7 +36,7 @@ describe('openAuditTrail({ readonly: true })', () => {
     await w.record(EVENT);
     await w.checkpoint();
     await w.record(EVENT);
-    await w.store.close(); // without close(): the third event stays unsigned
+    await storeOf(w).close(); // without close(): the third event stays unsigned
     const bytes = readFileSync(db);
 
     const ro = await openAuditTrail({ tenant: 'acme', db, readonly: true });
@@ -53,7 +53,7 @@ describe('openAuditTrail({ readonly: true })', () => {
       await assert.rejects(ro.record(EVENT), isCode('read_only'));
       assert.throws(() => ro.emit(EVENT), isCode('read_only'));
       await assert.rejects(ro.checkpoint(), isCode('read_only'));
-      await assert.rejects(ro.store.setMeta('k', 'v'), isCode('read_only'));
+      await assert.rejects(storeOf(ro).setMeta('k', 'v'), isCode('read_only'));
     } finally {
       await ro.close();
     }
@@ -91,7 +91,7 @@ describe('listLogs', () => {
     await a.record(EVENT);
     await a.close();
     const b = await openAuditTrail({ tenant: 'globex', log: 'prod', db, checkpointIntervalMs: 0 });
-    await b.store.putApproval({
+    await storeOf(b).putApproval({
       id: 'apr_1',
       logOrigin: b.origin,
       status: 'pending',

@@ -1,12 +1,24 @@
 // The governance commands of the CLI (policy check / policy test / approvals), run in process
 // through main(argv, io) against a real SQLite file that a Governor wrote to.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { DEMO_POLICY_FILE, DEMO_POLICY_YAML } from '../../src/cli/demo-session.js';
 import { main, type Io } from '../../src/cli/main.js';
-import { ApprovalRequiredError, Governor, openAuditTrail, parsePolicy } from '../../src/index.js';
+import {
+  ApprovalRequiredError,
+  Governor,
+  loadPolicyFile,
+  openAuditTrail,
+  parsePolicy,
+} from '../../src/index.js';
 import { tempDir } from '../integration/helpers.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 const V1 = `policy_id: support-agent
 version: 1
@@ -134,5 +146,117 @@ describe('auditrail approvals', () => {
     assert.equal(granted.approval?.approver, 'finance_lead');
     assert.equal(granted.approval?.reason, 'customer verified');
     await trail.close();
+  });
+});
+
+describe('auditrail policy init', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'auditrail-policy-init-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a commented starter that loads as a valid bundle, and keeps an existing file', async () => {
+    const file = join(dir, 'policy.yaml');
+    const db = join(dir, 'audit.db');
+    const r = await run(['policy', 'init', file], db);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /auditrail policy check /);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /^# /m, 'commented');
+    const bundle = await loadPolicyFile(file);
+    assert.equal(bundle.defaultEffect, 'deny');
+    assert.ok(bundle.rules.some((rule) => rule.effect === 'require_approval'));
+    assert.equal((await run(['policy', 'check', file], db)).code, 0);
+    writeFileSync(file, 'mine');
+    const again = await run(['policy', 'init', file], db);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /exists.*--force/);
+    assert.equal(readFileSync(file, 'utf8'), 'mine');
+    assert.equal((await run(['policy', 'init', file, '--force'], db)).code, 0);
+    assert.equal(readFileSync(file, 'utf8'), text);
+  });
+});
+
+describe('auditrail demo under the shipped policy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'auditrail-demo-policy-'));
+  const db = join(dir, 'audit.db');
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('ships the policy the demo runs under', () => {
+    assert.equal(readFileSync(DEMO_POLICY_FILE, 'utf8'), DEMO_POLICY_YAML);
+  });
+
+  it('policy test replays every demo decision under it, none skipped, none changed', async () => {
+    assert.equal((await run(['demo'], db)).code, 0);
+    const r = await run(['policy', 'test', DEMO_POLICY_FILE, '--json'], db);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as { total: number; skipped: number; unchanged: number };
+    assert.ok(report.total >= 15, `replayed ${report.total}`);
+    assert.equal(report.skipped, 0);
+    assert.equal(report.unchanged, report.total);
+    const text = await run(['policy', 'test', DEMO_POLICY_FILE], db);
+    assert.match(text.out, new RegExp(`^Replayed ${report.total} decisions .*: 0 would change`));
+    assert.doesNotMatch(text.out, /skipped/);
+  });
+
+  it('links the held refund: decision, grant and outcome name the approval; verify passes', async () => {
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      const events = (await trail.query({ limit: 1000 })).events;
+      const held = events.filter((e) => e.policy?.decision === 'require_approval');
+      assert.equal(held.length, 1);
+      const id = held[0]!.approval?.request_id;
+      assert.match(id ?? '', /^apr_/);
+      const granted = events.find((e) => e.type === 'approval.granted');
+      assert.equal(granted?.approval?.request_id, id);
+      assert.equal(granted?.approval?.approver, 'maria.chen');
+      const outcome = events.find((e) => e.type === 'action.succeeded' && e.approval?.request_id === id);
+      assert.ok(outcome && granted && outcome.seq > granted.seq);
+      assert.equal(outcome.parent_event_id, held[0]!.parent_event_id);
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
+  });
+});
+
+describe('an approval given from another process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'auditrail-approve-proc-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is in the log before the waiting agent runs: the outcome follows the grant, verify passes', async () => {
+    const db = join(dir, 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      let approver: Promise<number | null> | undefined;
+      const gov = new Governor({
+        trail,
+        policy: parsePolicy(V1),
+        actor: { type: 'agent', id: 'bot' },
+        // Poll as fast as possible: a grant the row shows before the log holds it would run here.
+        approvals: {
+          pollMs: 1,
+          onRequest: (req) => {
+            approver = new Promise((resolve) => {
+              const child = spawn(
+                process.execPath,
+                ['--import', 'tsx', MAIN, 'approvals', 'approve', req.id, '--as', 'finance_lead'],
+                { env: { ...process.env, AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme' }, stdio: 'ignore' },
+              );
+              child.on('exit', (code) => resolve(code));
+            });
+          },
+        },
+      });
+      const run = await gov.runDetailed({ type: 'write:refund', params: { amount: 900 } }, () =>
+        Promise.resolve('paid'),
+      );
+      assert.equal(await approver, 0);
+      const granted = (await trail.query({ type: 'approval.granted' })).events[0];
+      const outcome = await trail.get(run.outcome_event_id);
+      assert.ok(granted && outcome && granted.seq < outcome.seq);
+      assert.equal(outcome.approval?.request_id, granted.approval?.request_id);
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
   });
 });

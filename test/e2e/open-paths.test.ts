@@ -24,6 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openAuditTrail } from '../../src/index.js';
+import { storeOf } from '../../src/sdk/audit-trail.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'auditrail.js');
@@ -95,7 +96,7 @@ async function acmeDb(dir: string, events = 4, sign = true): Promise<string> {
     });
   }
   if (sign) await trail.close();
-  else await trail.store.close();
+  else await storeOf(trail).close();
   return db;
 }
 

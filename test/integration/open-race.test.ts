@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openAuditTrail } from '../../src/index.js';
+import { keysOf, storeOf } from '../../src/sdk/audit-trail.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 const TRIALS = Number(process.env['OPEN_RACE_TRIALS'] ?? 3);
@@ -85,8 +86,8 @@ describe('processes racing on one database', { timeout: 180_000 }, () => {
       const setup = await openAuditTrail({ tenant: 'race', db, checkpointIntervalMs: 0, writeThread: false });
       for (let i = 0; i < 5; i++) await setup.record(sampleEvent(i));
       // Closing would sign; the store is closed without a checkpoint by reading only.
-      assert.equal(setup.keys.hasKey(), false);
-      await setup.store.close();
+      assert.equal(keysOf(setup).hasKey(), false);
+      await storeOf(setup).close();
 
       const results = await race('checkpoint', db, PROCS);
       for (const r of results) assert.equal(r.code, 0, `trial ${t}: ${r.line} ${r.stderr}`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openAuditTrail } from '../../src/index.js';
 import { MAX_POLICY_TEXT, MAX_RULES, parsePolicy, verifyDiffPayload } from '../../src/policy/index.js';
+import { storeOf } from '../../src/sdk/audit-trail.js';
 import { Governor } from '../../src/sdk/governor.js';
 import { tempDir } from './helpers.js';
 
@@ -66,12 +67,12 @@ describe('policy limits, end to end', () => {
         assert.equal(p.evidence, `meta:policy-diff:${p.diff_digest}`);
         const diff = verifyDiffPayload(
           p.diff_digest,
-          await trail.store.getMeta(`policy-diff:${p.diff_digest}`),
+          await storeOf(trail).getMeta(`policy-diff:${p.diff_digest}`),
         );
         assert.ok(diff !== null, 'the stored diff matches the digest the event holds');
         assert.equal(diff.added.length, added);
         // Any edit of the stored payload is detected.
-        const stored = (await trail.store.getMeta(`policy-diff:${p.diff_digest}`)) as string;
+        const stored = (await storeOf(trail).getMeta(`policy-diff:${p.diff_digest}`)) as string;
         assert.equal(verifyDiffPayload(p.diff_digest, `${stored} `), null);
       }
       const report = await trail.verify();

@@ -137,10 +137,17 @@ function eventWith(text: string, position: (typeof POSITIONS)[number], i: number
   }
 }
 
+// A bundle may hold a credential itself (a condition comparing a parameter with it): the bundle
+// source and its diff are stored outside the log and must be redacted too.
+const POLICY_SECRET = SECRETS.find((s) => s.name === 'Stripe live restricted key')!;
 const POLICY = `policy_id: secrets
 version: 1
 default: deny
 rules:
+  - id: refuse-a-leaked-key
+    match: { action: "deploy:*" }
+    when: 'has(params.key) && params.key == "${POLICY_SECRET.core}"'
+    effect: deny
   - id: approve-deploys
     match: { action: "deploy:*" }
     effect: require_approval

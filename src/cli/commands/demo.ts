@@ -1,4 +1,4 @@
-import type { AuditTrail, VerifyReport } from '../../index.js';
+import { AuditError, type AuditTrail, type VerifyReport } from '../../index.js';
 import {
   bool,
   execute,
@@ -9,7 +9,7 @@ import {
   TARGET_OPTIONS,
   type CommandSpec,
 } from '../args.js';
-import { DEMO_SESSION_EVENTS, DEMO_SESSION_SPAN_MS, demoSession } from '../demo-session.js';
+import { DEMO_POLICY_FILE, DEMO_SESSION_EVENTS, runDemoSession } from '../demo-session.js';
 import { colors, formatDuration, groupDigits, outputWidth, wrap } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
@@ -21,10 +21,11 @@ export const spec: CommandSpec = {
   usage: 'demo [--events N] [--show] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Record a realistic session of the fictional "Acme Support" agent, then verify the log.',
   description:
-    `One session is ${DEMO_SESSION_EVENTS} events: intents, policy allows and denials, an approval, a failure and\n` +
-    'a retry, a timeout, an undo, a delegation to a sub-agent, secrets that are redacted before\n' +
-    'storage, PHI, token usage and trace ids. --events N repeats sessions up to N events (for\n' +
-    'benchmarks). Running it again appends a new session to the same log.',
+    `One session is ${DEMO_SESSION_EVENTS} events, every action governed by the real Governor under\n` +
+    `${DEMO_POLICY_FILE}: intents, policy allows and denials, a refund held until a named approver\n` +
+    'grants it, a failure and a retry, a timeout, an undo, a delegation to a sub-agent, secrets that\n' +
+    'are redacted before storage, PHI, token usage and trace ids. --events N runs sessions until\n' +
+    'exactly N events are recorded (for benchmarks). Running it again appends to the same log.',
   options: {
     events: {
       type: 'string',
@@ -38,30 +39,72 @@ export const spec: CommandSpec = {
   examples: ['auditrail demo --show', 'auditrail demo --events 100000 --db /tmp/bench/audit.db'],
 };
 
-/** Records `total` events, session after session, with the fire-and-forget API. */
-async function record(trail: AuditTrail, total: number, io: Io): Promise<string[]> {
-  const sessions = Math.ceil(total / DEMO_SESSION_EVENTS);
-  const start = Date.now() - sessions * DEMO_SESSION_SPAN_MS;
+/** Sessions recorded at once with --events N: their commits share transactions. */
+const PARALLEL_SESSIONS = 8;
+
+/**
+ * Lets exactly `limit` more events through `trail.record` / `trail.emit`, then refuses the rest,
+ * which stops the sessions still running (the governor fails closed).
+ */
+function limitEvents(trail: AuditTrail, limit: number): { spent: () => boolean; restore: () => void } {
+  const record = trail.record.bind(trail);
+  const emit = trail.emit.bind(trail);
+  let left = limit;
+  const refusal = () => new AuditError('closed', `the demo recorded the ${limit} events asked for`);
+  trail.record = (event) => (left-- > 0 ? record(event) : Promise.reject(refusal()));
+  trail.emit = (event) => {
+    if (left-- <= 0) throw refusal();
+    return emit(event);
+  };
+  return {
+    spent: () => left <= 0,
+    restore: () => {
+      trail.record = record;
+      trail.emit = emit;
+    },
+  };
+}
+
+/**
+ * Runs governed demo sessions: one, or (with `total`) as many as it takes to record exactly
+ * `total` events, the last ones cut short. Returns the session ids.
+ */
+async function record(trail: AuditTrail, total: number | undefined, io: Io): Promise<string[]> {
   const bar = progress(io, 'recording');
+  const start = trail.size;
   const sessionIds: string[] = [];
-  let recorded = 0;
-  try {
-    for (let i = 0; recorded < total; i++) {
-      const events = demoSession(start + i * DEMO_SESSION_SPAN_MS, i);
-      if (events[0]?.session_id) sessionIds.push(events[0].session_id);
-      for (const event of events) {
-        if (recorded >= total) break;
-        // emit() returns false above the high-water mark: wait instead of piling up memory.
-        if (!trail.emit(event)) await trail.drain();
-        recorded++;
+  const limit = total === undefined ? null : limitEvents(trail, total);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (limit && !limit.spent()) {
+      const index = next++;
+      try {
+        await runDemoSession(trail, index, (id) => (sessionIds[index] = id));
+      } catch (e) {
+        if (!limit.spent()) throw e;
       }
-      bar.update(recorded, total);
+      if (total !== undefined) bar.update(Math.min(total, trail.size - start), total);
+    }
+  };
+  try {
+    if (!limit) {
+      await runDemoSession(trail, 0, (id) => sessionIds.push(id));
+    } else {
+      // One session first, alone: it records the policy load once, before the others start.
+      const index = next++;
+      try {
+        await runDemoSession(trail, index, (id) => (sessionIds[index] = id));
+      } catch (e) {
+        if (!limit.spent()) throw e;
+      }
+      await Promise.all(Array.from({ length: PARALLEL_SESSIONS }, () => worker()));
     }
     await trail.flush();
   } finally {
+    limit?.restore();
     bar.end();
   }
-  return sessionIds;
+  return sessionIds.filter((id) => id !== undefined);
 }
 
 /** The hint commands: each works when pasted as is (target flags and `npx` where needed). */
@@ -77,8 +120,7 @@ function hints(io: Io, target: Target, seq: number): string[] {
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const eventsText = str(values, 'events');
-    const total =
-      eventsText !== undefined ? positiveInt('--events', eventsText, 10_000_000) : DEMO_SESSION_EVENTS;
+    const total = eventsText !== undefined ? positiveInt('--events', eventsText, 10_000_000) : undefined;
     const target = resolveTarget(values, io);
     const c = colors(io);
     return withTrail(target, io, { mustExist: false }, async (trail) => {
@@ -86,6 +128,7 @@ export function run(args: string[], io: Io): Promise<number> {
       const t0 = performance.now();
       const sessionIds = await record(trail, total, io);
       const elapsed = performance.now() - t0;
+      const recorded = trail.size - before;
       const note = await trail.checkpoint();
       const checkpointSize = Number(note.split('\n')[1]);
 
@@ -106,14 +149,14 @@ export function run(args: string[], io: Io): Promise<number> {
         io.stdout.write('\n');
       }
 
-      const rate = total >= 1000 ? `, ${groupDigits(total / (elapsed / 1000))} events/s` : '';
+      const rate = recorded >= 1000 ? `, ${groupDigits(recorded / (elapsed / 1000))} events/s` : '';
       const pointers = [...new Set(shown.flatMap((e) => e.redacted ?? []))];
       const redactedFields = shown.reduce((n, e) => n + (e.redacted?.length ?? 0), 0);
       const sessions =
         sessionIds.length === 1 ? `session ${first}` : `${groupDigits(sessionIds.length)} sessions`;
       const ok = report.ok ? c.green('OK') : c.red(`FAILED (${report.failures.length} failures)`);
       const lines = [
-        `${c.bold(`recorded ${groupDigits(total)} events`)} in ${displayDb(target.db, io)} (${sessions}, ${formatDuration(elapsed)}${rate})`,
+        `${c.bold(`recorded ${groupDigits(recorded)} events`)} in ${displayDb(target.db, io)} (${sessions}, ${formatDuration(elapsed)}${rate})`,
         `log:        ${report.log} — ${groupDigits(report.size)} entries${before > 0 ? `, ${groupDigits(before)} from earlier runs` : ''}`,
         `verified:   ${ok} — every leaf, disclosure, tile and ${report.checkpoints_verified} signed checkpoint${report.checkpoints_verified === 1 ? '' : 's'}`,
         `root:       ${report.root}`,

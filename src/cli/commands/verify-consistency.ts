@@ -152,7 +152,7 @@ export function run(args: string[], io: Io): Promise<number> {
     }
 
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
-      const vkey = key ?? (trail.keys.hasKey() ? trail.verifierKey() : undefined);
+      const vkey = key ?? (trail.hasSigningKey() ? trail.verifierKey() : undefined);
       if (vkey === undefined)
         throw new CliError(`no verifier key for ${trail.origin} beside the database: pass --key VKEY`);
       let newNote: string;

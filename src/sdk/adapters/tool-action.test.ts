@@ -1,6 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DecisionCache, toolAction } from './tool-action.js';
+import { DecisionCache, toolAction, toolCallToAction } from './tool-action.js';
+
+describe('toolCallToAction', () => {
+  it('maps a framework tool call the way every adapter does', () => {
+    assert.deepEqual(toolCallToAction({ id: 'c1', name: 'refund', args: { order: '7' } }), {
+      type: 'tool:refund',
+      params: { order: '7' },
+    });
+    assert.deepEqual(toolCallToAction({ name: 'ping' }), { type: 'tool:ping' });
+    const actions = { refund: { type: 'write:refund', target: 'payments' } };
+    assert.deepEqual(toolCallToAction({ name: 'refund', args: { order: '7' } }, { actions }), {
+      type: 'write:refund',
+      target: 'payments',
+      params: { order: '7' },
+    });
+  });
+});
 
 describe('toolAction', () => {
   it('defaults to tool:<name> with the input as params', () => {

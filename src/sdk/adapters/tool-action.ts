@@ -47,6 +47,28 @@ export function toolAction(name: string, input: unknown, options: ToolActionOpti
   return out;
 }
 
+/** A tool call as agent frameworks describe one: the tool's name and the arguments the model sent. */
+export interface ToolCallInput {
+  name: string;
+  args?: unknown;
+  id?: string;
+}
+
+/**
+ * The action a framework's tool call is, as the policy sees it: `{ type: 'tool:<name>', params:
+ * args }` unless `options.actions` maps the tool otherwise. Every adapter uses this mapping; call
+ * it to govern a framework auditrail has no adapter for, so its calls match the same policy.
+ *
+ * @example
+ * const action = toolCallToAction({ name: 'refund', args: { order: '1042', amount: 120 } });
+ * // { type: 'tool:refund', params: { order: '1042', amount: 120 } }
+ * const decision = await governor.decide(action);
+ * if (decision.decision === 'allow') await governor.execute(decision, action, () => refund('1042', 120));
+ */
+export function toolCallToAction(call: ToolCallInput, options: ToolActionOptions = {}): ActionSpec {
+  return toolAction(call.name, call.args, options);
+}
+
 /** One tool call's decision, kept between the framework's approval check and its execution. */
 export type CachedDecision =
   { action: ActionSpec; decision: Decision } | { action: ActionSpec; error: unknown };
@@ -182,17 +204,21 @@ export async function recordVerdict(
 /**
  * Fails closed when a framework says a call was approved but the governor's request is still
  * pending: the approval happened in the app's UI and was never recorded, so there is no approver
- * on record. (A request granted elsewhere — the CLI, the dashboard — passes.)
+ * on record. The refused attempt is recorded (`action.cancelled`, outcome `blocked`, naming the
+ * request). (A request granted elsewhere — the CLI, the dashboard — passes.)
  */
 export async function assertApprovalRecorded(governor: Governor, decision: Decision): Promise<void> {
   const req = decision.approval;
   if (!req) return;
   const row = await governor.approvals.get(req.id);
   if (row?.status === 'pending') {
-    throw new ActionDeniedError(
+    const refused = new ActionDeniedError(
       decision,
       `approval ${req.id} is still pending in the audit trail: the approval given in the app was not recorded ` +
         `(record it with the adapter's approval helper, naming the approver)`,
     );
+    // The refused attempt is part of the action's story: record it (outcome `blocked`).
+    await governor.recordBlocked(decision, req.action, refused.message);
+    throw refused;
   }
 }

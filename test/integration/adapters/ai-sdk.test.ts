@@ -259,6 +259,15 @@ describe('AI SDK adapter (ai v6, MockLanguageModelV3)', () => {
     await generateText({ model, tools, messages });
     assert.deepEqual(ran, []);
     assert.match(toolResultsSeen(prompts[1]), /still pending in the audit trail/);
+    // The refused attempt is in the log, naming the request and the intent it belongs to.
+    const log = await events(s.trail);
+    const blocked = log.find((e) => e.type === 'action.cancelled' && e.outcome?.status === 'blocked');
+    const requested = log.find((e) => e.type === 'approval.requested');
+    assert.ok(blocked, log.map((e) => e.type).join());
+    assert.equal(blocked.approval?.request_id, requested?.approval?.request_id);
+    assert.equal(blocked.parent_event_id, requested?.parent_event_id);
+    assert.match(blocked.outcome?.error_message ?? '', /still pending/);
+    assert.equal((await s.trail.verify()).ok, true);
   });
 
   it("approvals: 'wait' holds execute until the request is decided elsewhere (CLI, dashboard)", async () => {

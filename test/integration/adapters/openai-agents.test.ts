@@ -191,6 +191,15 @@ describe('OpenAI Agents adapter (@openai/agents 0.20, ScriptedModel)', () => {
     result = await runner.run(agent, result.state);
     assert.deepEqual(ran, []);
     assert.match(outputsSeen(model), /still pending in the audit trail/);
+    // The refused attempt is in the log, naming the request and the intent it belongs to.
+    const log = await events(s.trail);
+    const blocked = log.find((e) => e.type === 'action.cancelled' && e.outcome?.status === 'blocked');
+    const requested = log.find((e) => e.type === 'approval.requested');
+    assert.ok(blocked, log.map((e) => e.type).join());
+    assert.equal(blocked.approval?.request_id, requested?.approval?.request_id);
+    assert.equal(blocked.parent_event_id, requested?.parent_event_id);
+    assert.match(blocked.outcome?.error_message ?? '', /still pending/);
+    assert.equal((await s.trail.verify()).ok, true);
   });
 
   it('governs an existing FunctionTool by wrapping its invoke', async () => {
