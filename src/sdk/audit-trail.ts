@@ -568,6 +568,7 @@ export class AuditTrail {
   async rebuildIndex(
     options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
   ): Promise<RebuildReport> {
+    if (this.readonly) throw this.readonlyError('rebuild derived rows');
     await this.flush();
     const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
     const before = await verifyStoredLog(this.#store, this.#keys, this.origin, options);

@@ -53,6 +53,7 @@ describe('openAuditTrail({ readonly: true })', () => {
       await assert.rejects(ro.record(EVENT), isCode('read_only'));
       assert.throws(() => ro.emit(EVENT), isCode('read_only'));
       await assert.rejects(ro.checkpoint(), isCode('read_only'));
+      await assert.rejects(ro.rebuildIndex(), isCode('read_only'));
       await assert.rejects(storeOf(ro).setMeta('k', 'v'), isCode('read_only'));
     } finally {
       await ro.close();
