@@ -36,7 +36,11 @@ export type AuditErrorCode =
   /** A policy file could not be read (missing, unreadable, too large). */
   | 'policy_unreadable'
   /** A governed action ran out of its time. */
-  | 'timeout';
+  | 'timeout'
+  /** A writing method was called on a trail or store opened with `readonly: true`. */
+  | 'read_only'
+  /** The file given as the database is not an auditrail database (or is empty, or not a file). */
+  | 'not_audit_database';
 
 /**
  * The HTTP status each code will map to (an RFC 9457 problem type per code), and the complete list
@@ -61,6 +65,8 @@ export const AUDIT_ERROR_HTTP_STATUS: Readonly<Record<AuditErrorCode, number>> =
   policy_invalid: 422,
   policy_unreadable: 400,
   timeout: 504,
+  read_only: 409,
+  not_audit_database: 500,
 };
 
 /** Base class: every error auditrail raises on purpose is an AuditError. */
