@@ -3,6 +3,7 @@
 // fixtures are never regenerated; a failure here means a change broke data already in the field.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,35 @@ const TYPES_V01: Record<string, number> = {
   'x.compat.note': 1,
 };
 const DEMO_SESSION = 'sess-05c17c24';
+
+/**
+ * SHA-256 of every data file as 0.1 wrote it: a regenerated or edited fixture is refused here
+ * (the README may be clarified; the data never changes).
+ */
+const FROZEN_V01: Record<string, string> = {
+  'audit.db': 'cbbacdc4598d4ee9f67b5d0ea07e4e036d62ec9612a5af39848213ca2aae0eac',
+  'consistency.json': '9a08ec73626a138745478ade4cbee853f4be56791bc9a24d5ebc7a628209a105',
+  'default.vkey': '03ff989334f49b63e73c900bdd77f4af3bd75d365d052a10fa42c62e6818434c',
+  'proof-erased.json': 'fbb9b9482ca143d17f703f36c99a548f2db39abee434b2fe5bf82bdbd6eec229',
+  'proof-first.json': '5d86e2f0b193a0d098fa078ffdc75820553ce24e07a327d98b31e61c6f5cd9a0',
+  'proof-last.json': 'd0481e1e2b65d420e07b76ef48ad833eb25b2679521eebe68b465868ac55fc7f',
+  'proof-middle.json': 'f72740c9080a93182d971ee29c568a7138bd2f35a715d3752a93921a1c722bd9',
+  'proof-staging.json': '91f3cb8d879bee699101b90208f33706ef5ed4981c71cbc25d64e0d87557f148',
+  'saved.checkpoint': 'a78c4a653e7db9e6b412e033676e700067b3e25ac83868439a10ab9f0b590289',
+  'staging.vkey': '04a6e883ea23b90025aea13a425a425a8013a653a6a28016e9af1e7ffcea9bb0',
+};
+
+describe('compat v0.1: the files', () => {
+  it('are exactly the frozen ones: no WAL, no key directory, no byte changed', () => {
+    assert.deepEqual(readdirSync(V01).sort(), [...Object.keys(FROZEN_V01), 'README.md'].sort());
+    for (const [name, sha] of Object.entries(FROZEN_V01)) {
+      const actual = createHash('sha256')
+        .update(readFileSync(join(V01, name)))
+        .digest('hex');
+      assert.equal(actual, sha, `${name} changed: frozen fixtures are never regenerated`);
+    }
+  });
+});
 
 describe('compat v0.1: the database', () => {
   let trail: AuditTrail;
