@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openAuditTrail, verifyConsistency, verifyProofBundle, type AuditTrail } from '../../src/index.js';
@@ -107,12 +107,21 @@ describe('compat v0.1: the database', () => {
   let db: string;
   before(async () => {
     db = copyDb();
-    trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
-    staging = await openAuditTrail({ tenant: 'acme', log: 'staging', db, checkpointIntervalMs: 0 });
+    // Read-only: the current version must read an old database without migrating or signing it.
+    trail = await openAuditTrail({ tenant: 'acme', db, readonly: true });
+    staging = await openAuditTrail({ tenant: 'acme', log: 'staging', db, readonly: true });
   });
   after(async () => {
     await staging.close();
     await trail.close();
+  });
+
+  it('was not changed by reading (no migration, no checkpoint, no key)', async () => {
+    await trail.verify({ trustedKeys: [vkey('default')] });
+    await trail.query({ limit: 5 });
+    const sha = createHash('sha256').update(readFileSync(db)).digest('hex');
+    assert.equal(sha, FROZEN_V01['audit.db']);
+    assert.equal(existsSync(join(dirname(db), 'keys')), false);
   });
 
   it('verifies with the published key, the erased field reported as a redaction', async () => {
