@@ -42,7 +42,7 @@ export class ApprovalError extends AuditError {
 export interface ApprovalsOptions {
   /** Epoch ms; default the trail's clock. */
   now?: () => number;
-  /** Request ids are `apr_` + one of these; default a UUIDv7 from `now`. */
+  /** Request ids are `apr_` + one of these (then `request_id` may be any such id); default a UUIDv7 from `now`. */
   ids?: () => string;
 }
 
@@ -58,9 +58,10 @@ export function requestDigest(action: ApprovalAction, policySnapshot: string): s
   return `sha256:${hash('sha256', body, 'hex')}`;
 }
 
-// `apr_` + a UUID by default, or an injected id: printable, no spaces or quotes, so it can be
-// pasted into `auditrail approvals approve <id>` as is.
-const APPROVAL_ID = /^apr_[A-Za-z0-9._:-]{1,120}$/;
+// `apr_` + a UUID; with an injected id source, `apr_` + any id of a safe alphabet (no spaces or
+// quotes, so it can be pasted into `auditrail approvals approve <id>` as is).
+const APPROVAL_ID = /^apr_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const INJECTED_APPROVAL_ID = /^apr_[A-Za-z0-9._:-]{1,120}$/;
 
 // The waits of this process, by request id: a decision made in this process wakes them at once;
 // one made by another process (the CLI, the dashboard) is seen by the next poll of the store.
@@ -130,14 +131,18 @@ export interface ApprovalContext {
 export class Approvals {
   private readonly now: () => number;
   private readonly ids: () => string;
+  private readonly idPattern: RegExp;
 
   constructor(
     readonly trail: AuditTrail,
-    options: ApprovalsOptions = {},
+    /** Options, or (as before options existed) the clock alone. */
+    options: ApprovalsOptions | (() => number) = {},
   ) {
+    if (typeof options === 'function') options = { now: options };
     const now = options.now ?? clockOf(trail);
     this.now = now;
     this.ids = options.ids ?? (() => uuidv7(now()));
+    this.idPattern = options.ids ? INJECTED_APPROVAL_ID : APPROVAL_ID;
   }
 
   /** Persists a new request and records `approval.requested`. */
@@ -160,10 +165,12 @@ export class Approvals {
         `rule ${policy.matched_rule ?? '(default)'} names no approvers`,
       );
     }
-    if (ctx.request_id !== undefined && !APPROVAL_ID.test(ctx.request_id)) {
+    if (ctx.request_id !== undefined && !this.idPattern.test(ctx.request_id)) {
       throw new ApprovalError(
         'invalid_argument',
-        'request_id must be apr_ followed by an id of [A-Za-z0-9._:-]',
+        this.idPattern === APPROVAL_ID
+          ? 'request_id must be apr_ followed by a UUID'
+          : 'request_id must be apr_ followed by an id of [A-Za-z0-9._:-]',
       );
     }
     const id = ctx.request_id ?? `apr_${this.ids()}`;
