@@ -59,6 +59,12 @@ export interface VerifyReport {
   unsigned_tail: number;
   redactions: Redaction[];
   failures: VerifyFailure[];
+  /**
+   * Incremental verification only: the first seq this run checked. Entries below it were not
+   * re-read; they are vouched for by the trusted checkpoint of that size, with which the stored
+   * tiles were shown consistent. Absent for a full verification (everything from seq 0).
+   */
+  verified_from?: number;
 }
 
 /** One stored entry as the verifier sees it (structurally the store's rows). */
@@ -91,6 +97,11 @@ export interface LogVerifierOptions {
   tileHash?: (level: number, index: number) => Uint8Array | undefined;
   /** Cap on the number of failures kept (the count is still exact). */
   maxFailures?: number;
+  /**
+   * Incremental verification: the compact range of a trusted tree (its root matched a trusted
+   * checkpoint). Verification starts at seq `start.size`; entries below it are not checked.
+   */
+  start?: CompactRange;
 }
 
 interface SignedHead {
@@ -102,7 +113,8 @@ interface SignedHead {
 const ZERO = Buffer.alloc(HASH_SIZE);
 
 export class LogVerifier {
-  private readonly range = new CompactRange();
+  private readonly range: CompactRange;
+  private readonly from: number;
   private readonly failures: VerifyFailure[] = [];
   private failureCount = 0;
   private readonly redactions: Redaction[] = [];
@@ -121,6 +133,9 @@ export class LogVerifier {
 
   constructor(private readonly options: LogVerifierOptions) {
     this.maxFailures = options.maxFailures ?? 10_000;
+    this.range = options.start?.clone() ?? new CompactRange();
+    this.from = this.range.size;
+    this.lastGoodCheckpoint = this.from;
     for (const note of options.checkpoints) this.addHead(note, 'stored');
     for (const note of options.witnessed ?? []) this.addHead(note, 'witnessed');
     this.heads.sort((a, b) => a.size - b.size || (a.source === 'stored' ? -1 : 1));
@@ -131,6 +146,12 @@ export class LogVerifier {
       if (a.size === b.size && a.root.equals(b.root)) this.heads.splice(i, 1);
     }
     while (this.heads[0]?.size === 0) this.checkHead(this.heads.shift()!);
+    // Incremental: signed heads inside the trusted part are not re-derived (their signatures were
+    // checked above); the one at the start itself is compared with the trusted tree.
+    while (this.from > 0 && this.headIdx < this.heads.length && this.heads[this.headIdx]!.size <= this.from) {
+      const h = this.heads[this.headIdx++]!;
+      if (h.size === this.from) this.checkHead(h);
+    }
     const tileHash = options.tileHash;
     this.leafCheck = tileHash
       ? (level, index, hash) => {
@@ -271,6 +292,19 @@ export class LogVerifier {
     }
   }
 
+  /**
+   * Incremental verification: the erasure events (by_seq) named by disclosures in the checked
+   * range that lie before it, so the caller can check them against the trusted tree.
+   */
+  priorErasures(): number[] {
+    return [...new Set(this.redactions.map((r) => r.by_seq).filter((s) => s < this.from))];
+  }
+
+  /** Marks `seq` (before the checked range) as an erasure event the caller proved in the trusted tree. */
+  acceptPriorErasure(seq: number): void {
+    if (seq < this.from) this.erasureSeqs.add(seq);
+  }
+
   private checkHead(h: SignedHead): void {
     const root = h.size === 0 ? new CompactRange().root() : this.range.root();
     if (root.equals(h.root)) {
@@ -360,6 +394,7 @@ export class LogVerifier {
       unsigned_tail: Math.max(0, size - this.lastGoodCheckpoint),
       redactions: this.redactions.filter((r) => this.erasureSeqs.has(r.by_seq)),
       failures: this.failures,
+      ...(this.from > 0 ? { verified_from: this.from } : {}),
     };
   }
 }

@@ -25,10 +25,14 @@ export class DerivedRowsCheck {
   private after: number | null = null;
   private done = false;
 
+  /** `from`: first seq checked (incremental verification); index rows below it are not read. */
   constructor(
     private readonly store: AuditStore,
     private readonly head: LogHead,
-  ) {}
+    from = 0,
+  ) {
+    if (from > 0) this.after = from - 1;
+  }
 
   private async page(): Promise<void> {
     if (this.done) return;
