@@ -95,6 +95,11 @@ export interface LogVerifierOptions {
   witnessed?: readonly string[];
   /** Stored tile hash of a node at a level multiple of 8, for cross-checking tiles. */
   tileHash?: (level: number, index: number) => Uint8Array | undefined;
+  /**
+   * Stored hash of a node at a level that is not a multiple of 8 (tree level and index), from the
+   * interior of an expanded full tile; undefined when none is stored.
+   */
+  interiorHash?: (level: number, index: number) => Uint8Array | undefined;
   /** Cap on the number of failures kept (the count is still exact). */
   maxFailures?: number;
   /**
@@ -153,9 +158,20 @@ export class LogVerifier {
       if (h.size === this.from) this.checkHead(h);
     }
     const tileHash = options.tileHash;
+    const interiorHash = options.interiorHash;
     this.leafCheck = tileHash
       ? (level, index, hash) => {
-          if (level % 8 !== 0) return;
+          if (level % 8 !== 0) {
+            const inner = interiorHash?.(level, index);
+            if (inner && !hash.equals(inner) && this.tileFailures++ < 100) {
+              this.fail(
+                null,
+                'tile_mismatch',
+                `stored interior hash of a full tile at level ${level} index ${index} differs from the hash recomputed from the leaves`,
+              );
+            }
+            return;
+          }
           const stored = tileHash(level / 8, index);
           if (stored && !hash.equals(stored) && this.tileFailures++ < 100) {
             this.fail(

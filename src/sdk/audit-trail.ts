@@ -8,7 +8,7 @@ import { CompactRange, EMPTY_ROOT, hashLeaf, rootOf, type NodeReader } from '../
 import type { NoteVerifier } from '../core/note.js';
 import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../core/proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
-import { TileNodeReader } from '../core/tiles.js';
+import { EXPANDED_TILE_BYTES, expandedPosition, TileNodeReader } from '../core/tiles.js';
 import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
@@ -824,6 +824,11 @@ export async function verifyStoredLog(
       if (!t) return undefined;
       const off = (index % 256) * 32;
       return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
+    },
+    interiorHash: (level, index) => {
+      const at = expandedPosition(level, index);
+      const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
+      return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
     },
   });
   const CHUNK = 8192;

@@ -78,7 +78,8 @@ export function reportJson(r: VerifyReport): Record<string, unknown> {
     checkpoints_verified: r.checkpoints_verified,
     unsigned_tail: r.unsigned_tail,
     redactions: r.redactions,
-    verified_from: r.verified_from ?? 0,
+    // Only for an incremental verification: where checking began.
+    ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
     failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
   };
 }
