@@ -328,7 +328,12 @@ export function checkTileSet(
           kind: 'tile_missing',
           detail: `tile ${key} holds ${Math.floor(t.bytes / HASH)} of its ${want} hashes`,
         });
-      } else if (grew && want < TILE_WIDTH && t.bytes === t.width * HASH && t.width <= TILE_WIDTH) {
+      } else if (
+        grew &&
+        want < TILE_WIDTH &&
+        (t.bytes === t.width * HASH || (t.width === TILE_WIDTH && t.bytes === EXPANDED_BYTES)) &&
+        t.width <= TILE_WIDTH
+      ) {
         // The right-edge tile of this level grew with the log: as many hashes as it has now.
       } else if (
         // A full tile is 256 hashes, or 510 with its interior heights (tiles.ts).
