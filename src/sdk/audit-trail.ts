@@ -800,8 +800,13 @@ export async function verifyStoredLog(
     early.push(...trusted.failures);
   }
   const from = start?.size ?? 0;
-  const { maxSeq } = await store.storedSize(head.logId);
-  const end = Math.max(head.size, (maxSeq ?? -1) + 1);
+  // Counting every stored seq costs a pass over the index: an incremental run looks for entries
+  // beyond the head at the head's size only (docs/verification.md §7.3).
+  const beyond =
+    start === undefined || (await store.getBySeq(head.logId, head.size)) !== undefined
+      ? (await store.storedSize(head.logId)).maxSeq
+      : null;
+  const end = Math.max(head.size, (beyond ?? -1) + 1);
   // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
   const upper = new Map<string, Buffer>();
   const levels: { level: number; index: number }[] = [];
