@@ -201,6 +201,9 @@ export function run(args: string[], io: Io): Promise<number> {
           e.message.startsWith('not a verifier key')
         )
           throw new UsageError(`--key: ${e.message}`);
+        // A checkpoint that does not verify is a failed verification (exit 1), not a usage error.
+        if (e instanceof AuditError && e.message.startsWith('the trusted checkpoint'))
+          throw new CliError(`${fromFile ?? 'the witness file'}: ${e.message}`);
         throw e;
       } finally {
         bar.end();
