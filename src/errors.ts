@@ -14,7 +14,11 @@ export type AuditErrorCode =
   | 'store_failure'
   | 'conflict'
   | 'key_failure'
-  | 'proof_invalid';
+  | 'proof_invalid'
+  /** A writing method was called on a trail or store opened with `readonly: true`. */
+  | 'read_only'
+  /** The file given as the database is not an auditrail database (or is empty, or not a file). */
+  | 'not_audit_database';
 
 /** Base class: every error auditrail raises on purpose is an AuditError. */
 export class AuditError extends Error {

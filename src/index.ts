@@ -23,6 +23,7 @@ export {
   type VerifyOptions,
 } from './sdk/audit-trail.js';
 export type { Receipt } from './sdk/append-plan.js';
+export { listLogs, type LogSummary } from './sdk/list-logs.js';
 export { REBUILDABLE_KINDS, type RebuildReport } from './sdk/verify-derived.js';
 export { KeyRing } from './sdk/keys.js';
 export { AuditError, ValidationError, type AuditErrorCode, type ValidationIssue } from './errors.js';

@@ -18,7 +18,7 @@ import { uuidv7 } from '../internal/ids.js';
 import type { PolicyBundle } from '../policy/index.js';
 import { isRefusal, refusalText, toolAction } from '../sdk/adapters/tool-action.js';
 import type { ApprovalRequestInfo } from '../sdk/approvals.js';
-import type { AuditTrail } from '../sdk/audit-trail.js';
+import { storeOf, type AuditTrail } from '../sdk/audit-trail.js';
 import { Governor, type ActionSpec } from '../sdk/governor.js';
 import {
   errorResponse,
@@ -75,6 +75,21 @@ export interface McpProxyOptions {
   maxMessageBytes?: number;
   /** After client EOF, how long the server gets to exit before SIGTERM (default 2000 ms). */
   shutdownGraceMs?: number;
+  /**
+   * The command printed for an operator to approve request `id` (it must work when pasted).
+   * Default: `auditrail approvals approve <id> --as NAME` with `--db`, `--tenant` and `--log`
+   * of this trail.
+   */
+  approveCommand?: (id: string) => string;
+}
+
+/** `auditrail approvals approve <id> --as NAME`, naming the trail's database, tenant and log. */
+function defaultApproveCommand(trail: AuditTrail, id: string): string {
+  const q = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const [, , tenant = trail.tenant, log = 'default'] = trail.origin.split('/');
+  const location = storeOf(trail).location;
+  const db = location !== undefined && !location.includes('://') ? ` --db ${q(location)}` : '';
+  return `auditrail approvals approve ${id} --as NAME${db} --tenant ${q(tenant)} --log ${q(log)}`;
 }
 
 /** What the log keeps of a tool result: bounded text, sizes for binary content. */
@@ -253,7 +268,9 @@ class McpProxy {
         onRequest: (req: ApprovalRequestInfo) =>
           this.diag(
             `approval ${req.id} required from ${req.approvers.join(' or ')} for ${req.action.type}` +
-              ` (expires ${req.expires_at}); approve with: auditrail approvals approve ${req.id} --as NAME`,
+              ` (expires ${req.expires_at}); approve with: ${
+                this.options.approveCommand?.(req.id) ?? defaultApproveCommand(this.options.trail, req.id)
+              }`,
           ),
       },
     });

@@ -167,10 +167,14 @@ export class Approvals {
   ): Promise<
     (ApprovalRequestInfo & { status: string; decided_by: string | null; decision_reason: string | null })[]
   > {
-    await this.expireDue();
-    const rows = await storeOf(this.trail).listApprovals(status === 'all' ? undefined : status);
+    // A read-only trail records nothing: requests whose time is up are shown as expired instead.
+    const now = new Date(this.now()).toISOString();
+    if (!this.trail.readonly) await this.expireDue();
+    const rows = (await storeOf(this.trail).listApprovals(status === 'all' ? undefined : status)).map((r) =>
+      r.status === 'pending' && r.expiresAt <= now ? { ...r, status: 'expired' as const } : r,
+    );
     return rows
-      .filter((r) => r.logOrigin === this.trail.origin)
+      .filter((r) => r.logOrigin === this.trail.origin && (status === 'all' || r.status === status))
       .map((r) => ({ ...infoOf(r), status: r.status, decided_by: r.decidedBy, decision_reason: r.reason }));
   }
 

@@ -63,6 +63,12 @@ export interface AuditTrailOptions {
    * while this one is fsynced (default true for a SQLite file this trail opens itself).
    */
   writeThread?: boolean;
+  /**
+   * Open for reading only: the store is opened with SQLite `readonly` and must exist, the log
+   * must exist, and nothing is ever created, chmodded or signed (no key, no checkpoint on
+   * `close()` or `prove()`, no witness write). Writing methods reject with code `read_only`.
+   */
+  readonly?: boolean;
 }
 
 export interface QueryOptions extends EventFilter {
@@ -183,6 +189,8 @@ export class AuditTrail {
   private lastCheckpointAt = Date.now();
   private checkpointing: Promise<string> | null = null;
   private closed = false;
+  /** True when opened with `readonly: true`: every writing method rejects with `read_only`. */
+  readonly readonly: boolean;
   /** Expanded full tiles of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
   private readonly appender: WorkerAppender | null;
@@ -206,12 +214,14 @@ export class AuditTrail {
     INTERNALS.set(this, { store, keys });
     this.origin = head.origin;
     this.tenant = options.tenant;
+    this.readonly = options.readonly === true;
     this.head = head;
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
     REDACTORS.set(this, this.redactor);
     const thread =
       ownsStore &&
+      !this.readonly &&
       options.writeThread !== false &&
       store.kind === 'sqlite' &&
       store.location !== undefined &&
@@ -233,6 +243,10 @@ export class AuditTrail {
       maxInFlight: this.appender ? 4 : 1,
       eagerBatch: () => (this.appender?.ready ? (this.appender.busy ? 256 : 32) : Infinity),
     });
+  }
+
+  private readonlyError(what: string): AuditError {
+    return new AuditError('read_only', `cannot ${what}: the audit trail of ${this.origin} is open read-only`);
   }
 
   private reportError(e: unknown): void {
@@ -304,6 +318,7 @@ export class AuditTrail {
    */
   record(event: AuditEvent): Promise<Receipt> {
     if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    if (this.readonly) return Promise.reject(this.readonlyError('record events'));
     let prepared: PreparedEvent;
     try {
       prepared = this.prepare(event);
@@ -322,6 +337,7 @@ export class AuditTrail {
    */
   emit(event: AuditEvent): boolean {
     if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
+    if (this.readonly) throw this.readonlyError('record events');
     return this.writer.enqueue(this.prepare(event));
   }
 
@@ -357,21 +373,29 @@ export class AuditTrail {
    * that the stored tiles give the stored root; it refuses to sign otherwise.
    */
   async checkpoint(): Promise<string> {
+    if (this.readonly) throw this.readonlyError('sign a checkpoint');
     await this.flush();
     while (this.checkpointing) await this.checkpointing;
     this.checkpointing = this.signCheckpoint();
     try {
       return await this.checkpointing;
+    } catch (e) {
+      if (e instanceof AuditError) throw e;
+      throw new AuditError('store_failure', `cannot sign a checkpoint of ${this.origin}: ${String(e)}`, {
+        cause: e,
+      });
     } finally {
       this.checkpointing = null;
     }
   }
 
   private async signCheckpoint(): Promise<string> {
+    // The last checkpoint first, then the head: another process may sign a larger tree at any
+    // time, and a head read after the checkpoint is never smaller than it.
+    const prev = await this.#store.latestCheckpoint(this.head.logId);
     const head = await this.#store.getLog(this.origin);
     if (!head) throw new AuditError('not_found', `log ${this.origin} does not exist`);
     this.head = head;
-    const prev = await this.#store.latestCheckpoint(head.logId);
     if (prev && !this.#keys.hasKey()) {
       // Never mint a new key for a log that already has signed history: that would fork it.
       throw new AuditError(
@@ -550,6 +574,7 @@ export class AuditTrail {
   async rebuildIndex(
     options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
   ): Promise<RebuildReport> {
+    if (this.readonly) throw this.readonlyError('rebuild derived rows');
     await this.flush();
     const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
     const before = await verifyStoredLog(this.#store, this.#keys, this.origin, options);
@@ -579,18 +604,35 @@ export class AuditTrail {
    * `verifyProofBundle` or `auditrail verify-proof`). Signs a new checkpoint first when the
    * latest one does not cover `seq`.
    */
-  async prove(seq: number): Promise<ProofBundle> {
+  async prove(seq: number, options: { verifierKey?: string } = {}): Promise<ProofBundle> {
     await this.flush();
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new AuditError('invalid_argument', 'seq must be a non-negative integer');
     const stored = await this.#store.getBySeq(this.head.logId, seq);
     if (!stored) throw new AuditError('not_found', `no event with seq ${seq} in ${this.origin}`);
     let cp = await this.#store.latestCheckpoint(this.head.logId);
+    if ((!cp || cp.size <= seq) && this.readonly) {
+      // Reading never signs: say what is missing and how to get it.
+      throw new AuditError(
+        'not_found',
+        `no signed checkpoint of ${this.origin} covers seq ${seq} yet (${cp ? `the latest has size ${cp.size}` : 'none is signed'}): sign one first (trail.checkpoint(), or auditrail checkpoint --sign)`,
+      );
+    }
     if (!cp || cp.size <= seq) {
       await this.checkpoint();
       cp = await this.#store.latestCheckpoint(this.head.logId);
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
+    const verifierKey = options.verifierKey ?? this.verifierKey();
+    try {
+      openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
+    } catch (e) {
+      throw new AuditError(
+        'key_failure',
+        `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
+        { cause: e },
+      );
+    }
     const size = cp.size;
     // Full tiles already expanded in the cache need no read (they never change).
     const needed = tilesFor((r) => inclusionProof(seq, size, r)).filter(
@@ -608,7 +650,7 @@ export class AuditTrail {
         .map((d) => d.disclosure!.toString('utf8')),
       inclusion: { tree_size: size, proof: proof.map((h) => h.toString('base64')) },
       checkpoint: cp.note,
-      verifier_key: this.verifierKey(),
+      verifier_key: verifierKey,
     };
   }
 
@@ -708,6 +750,7 @@ export class AuditTrail {
     if (this.closed) return;
     try {
       await this.writer.close();
+      if (this.readonly) return;
       const latest = await this.#store.latestCheckpoint(this.head.logId);
       const head = await this.#store.getLog(this.origin);
       if (head && head.size > 0 && (!latest || latest.size < head.size)) await this.checkpoint();
@@ -1014,9 +1057,11 @@ export function originOf(tenant: string, log: string = DEFAULT_LOG): string {
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
- * Opens (creating if needed) the audit trail of a tenant log.
+ * Opens (creating if needed) the audit trail of a tenant log; with `readonly: true`, opens an
+ * existing one for reading without writing anything.
  *
  * @example
+ * const ro = await openAuditTrail({ tenant: 'acme', readonly: true });  // verify, query, prove
  * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
  * const pg = await openAuditTrail({ tenant: 'acme', db: 'postgres://127.0.0.1/audit' });
  */
@@ -1035,7 +1080,8 @@ export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditT
     );
   }
   const db = resolveDb(options.db);
-  const store = options.store ?? (await openStore(db));
+  const readonly = options.readonly === true;
+  const store = options.store ?? (await openStore(db, { readonly }));
   const keyDir =
     options.keyDir !== undefined
       ? options.keyDir
@@ -1045,10 +1091,30 @@ export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditT
           ? join('.auditrail', 'keys')
           : join(dirname(db), 'keys');
   // The witness state is per database file (or URL), so databases sharing a key directory stay apart.
-  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db));
+  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db), {
+    readonly,
+  });
   const origin = originOf(options.tenant, logName);
-  const head = await store.openLog(origin, options.tenant, EMPTY_ROOT);
-  // The trail keeps no reference to the store in its options either (see storeOf).
-  const { store: _given, ...kept } = options;
-  return new AuditTrail(store, keys, head, kept, options.store === undefined);
+  try {
+    const head = readonly
+      ? await existingLog(store, origin)
+      : await store.openLog(origin, options.tenant, EMPTY_ROOT);
+    // The trail keeps no reference to the store in its options either (see storeOf).
+    const { store: _given, ...kept } = options;
+    return new AuditTrail(store, keys, head, kept, options.store === undefined);
+  } catch (e) {
+    if (options.store === undefined) await store.close();
+    throw e;
+  }
+}
+
+/** The head of a log that must already exist; not_found names the logs that do. */
+async function existingLog(store: AuditStore, origin: string): Promise<LogHead> {
+  const head = await store.getLog(origin);
+  if (head) return head;
+  const present = (await store.listLogs()).map((h) => h.origin);
+  throw new AuditError(
+    'not_found',
+    `log ${origin} does not exist${store.location !== undefined ? ` in ${store.location}` : ''} (logs present: ${present.length > 0 ? present.join(', ') : 'none'})`,
+  );
 }

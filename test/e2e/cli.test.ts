@@ -362,7 +362,7 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
   it('usage errors exit 2 with a message naming the problem and the usage line', async () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /unknown command 'frobnicate'/],
-      [['lgo'], /did you mean 'log'/],
+      [['lgo'], /did you mean .*'log'/],
       [['log', '--bogus'], /unknown flag --bogus/],
       [['log', '--since', 'yesterday'], /--since must be/],
       [['log', '--until', '2025-02-30'], /--until must be/],
@@ -638,12 +638,17 @@ describe('output plumbing (in process)', () => {
   });
 
   it('--tenant and AUDITRAIL_TENANT pick another log; a bad name is a usage error', async () => {
+    // An unknown log is reported with the logs present, never created.
     const r = await inProcess(['verify', '--json', '--tenant', 'other'], { cwd: dir });
-    const report = JSON.parse(r.stdout) as { log: string; size: number };
-    assert.equal(report.log, 'auditrail.local/t/other/default');
-    assert.equal(report.size, 0);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /log auditrail\.local\/t\/other\/default does not exist .*logs present: auditrail\.local\/t\/demo\/default/,
+    );
     const byEnv = await inProcess(['verify', '--json'], { cwd: dir, env: { AUDITRAIL_TENANT: 'other' } });
-    assert.equal((JSON.parse(byEnv.stdout) as { log: string }).log, 'auditrail.local/t/other/default');
+    assert.match(byEnv.stderr, /auditrail\.local\/t\/other\/default does not exist/);
+    const demo = await inProcess(['verify', '--json'], { cwd: dir, env: { AUDITRAIL_TENANT: 'demo' } });
+    assert.equal((JSON.parse(demo.stdout) as { log: string }).log, 'auditrail.local/t/demo/default');
     const bad = await inProcess(['verify', '--tenant', 'no spaces'], { cwd: dir });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: tenant must be/);

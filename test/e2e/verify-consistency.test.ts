@@ -206,10 +206,15 @@ describe('auditrail verify-consistency', () => {
     const f = join(dir, 'beta.checkpoint');
     writeFileSync(f, await ok(['checkpoint', '--tenant', 'beta'], two));
     await ok(['demo', '--events', '3'], two);
-    const r = await quick(['verify-consistency', f], two);
+    // Named another log: the flags that select OLD's log are given.
+    const r = await quick(['verify-consistency', f, '--tenant', 'demo'], two);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /pass --tenant beta --log default to check that log/);
     assert.equal((await quick(['verify-consistency', f, '--tenant', 'beta'], two)).code, 0);
+    // Named none: the log is the one OLD's origin names, in a database of several logs.
+    const auto = await quick(['verify-consistency', f], two);
+    assert.equal(auto.code, 0, auto.stdout + auto.stderr);
+    assert.match(auto.stdout, /OK: auditrail\.local\/t\/beta\/default only appended/);
   });
 });
 

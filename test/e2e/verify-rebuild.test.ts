@@ -58,9 +58,9 @@ describe('auditrail verify: derived rows and --rebuild-index', () => {
     assert.equal(failed.code, 1);
     assert.match(failed.stdout, /seq +5 +index_mismatch +index column session_id of entry 5 differs/);
     assert.match(failed.stdout, /seq +9 +index_missing/);
-    const hint = /^ {2}(auditrail verify --rebuild-index.*)$/m.exec(failed.stderr)?.[1];
+    const hint = /^ {2}((?:npx )?auditrail verify --rebuild-index.*)$/m.exec(failed.stderr)?.[1];
     assert.ok(hint, failed.stderr);
-    const rebuilt = await cli(argvOf(hint).slice(1), dir);
+    const rebuilt = await cli(argvOf(hint).slice(hint.startsWith('npx ') ? 2 : 1), dir);
     assert.equal(rebuilt.code, 0, rebuilt.stdout + rebuilt.stderr);
     assert.match(
       rebuilt.stderr,

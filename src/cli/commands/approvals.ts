@@ -11,7 +11,7 @@ import {
 } from '../args.js';
 import { colors, outputWidth, renderTable } from '../format.js';
 import type { Io } from '../io.js';
-import { resolveTarget, withTrail } from '../target.js';
+import { commandLine, resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'approvals',
@@ -47,7 +47,9 @@ export function run(args: string[], io: Io): Promise<number> {
     if (sub !== 'list' && !id) throw new UsageError(`missing ID (approvals ${sub} ID --as NAME)`);
     const as = str(values, 'as');
     if (sub !== 'list' && !as) throw new UsageError(`approvals ${sub} needs --as NAME`);
-    return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+    const target = resolveTarget(values, io);
+    // Listing only reads; deciding records the decision.
+    return withTrail(target, io, { mustExist: true, readonly: sub === 'list' }, async (trail) => {
       const approvals = new Approvals(trail);
       if (sub === 'list') {
         const rows = await approvals.list(bool(values, 'all') ? 'all' : 'pending');
@@ -56,7 +58,9 @@ export function run(args: string[], io: Io): Promise<number> {
           return EXIT_OK;
         }
         if (rows.length === 0) {
-          io.stdout.write('no pending approval requests\n');
+          io.stdout.write(
+            `no ${bool(values, 'all') ? '' : 'pending '}approval requests in ${trail.origin} (other logs: ${commandLine(io, target, 'logs')})\n`,
+          );
           return EXIT_OK;
         }
         // The id is what `approve ID` needs: never shortened. The params are what is approved.

@@ -14,7 +14,7 @@ import { colors, formatDuration, groupDigits, outputWidth, wrap } from '../forma
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
 import { timelineTable } from '../render.js';
-import { displayDb, resolveTarget, withTrail } from '../target.js';
+import { cliName, commandLine, displayDb, resolveTarget, withTrail, type Target } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'demo',
@@ -107,20 +107,13 @@ async function record(trail: AuditTrail, total: number | undefined, io: Io): Pro
   return sessionIds.filter((id) => id !== undefined);
 }
 
-/** The hint commands, repeating the target flags the user gave. */
-function hints(
-  args: { db?: string | undefined; tenant?: string | undefined; log?: string | undefined },
-  seq: number,
-): string[] {
-  const flags = [
-    args.db !== undefined ? ` --db ${args.db}` : '',
-    args.tenant !== undefined ? ` --tenant ${args.tenant}` : '',
-    args.log !== undefined ? ` --log ${args.log}` : '',
-  ].join('');
+/** The hint commands: each works when pasted as is (target flags and `npx` where needed). */
+function hints(io: Io, target: Target, seq: number): string[] {
   return [
-    `auditrail log${flags} --decision deny`,
-    `auditrail show${flags} ${seq}`,
-    `auditrail prove${flags} ${seq} -o proof.json && auditrail verify-proof proof.json`,
+    commandLine(io, target, 'log', '--decision', 'deny'),
+    commandLine(io, target, 'show', String(seq)),
+    commandLine(io, target, 'prove', String(seq), '-o', 'proof.json'),
+    `${cliName(io)} verify-proof proof.json`,
   ];
 }
 
@@ -182,8 +175,7 @@ export function run(args: string[], io: Io): Promise<number> {
 
       // Point the hints at an event with a redacted secret: the most telling one to open.
       const sample = shown.find((e) => e.redacted?.length)?.seq ?? shown[0]?.seq ?? 0;
-      const given = { db: str(values, 'db'), tenant: str(values, 'tenant'), log: str(values, 'log') };
-      const tries = hints(given, sample).map((h) => `  ${h}`);
+      const tries = hints(io, target, sample).map((h) => `  ${h}`);
       io.stdout.write(`\n${c.dim('Try:')}\n${tries.join('\n')}\n`);
       return report.ok ? EXIT_OK : EXIT_FAILED;
     });

@@ -3,7 +3,7 @@ import { loadPolicyFile } from '../../index.js';
 import { runMcpProxy } from '../../mcp/proxy.js';
 import { execute, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
-import { resolveTarget, withTrail } from '../target.js';
+import { commandLine, resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'mcp-proxy',
@@ -68,9 +68,13 @@ export function run(args: string[], io: Io, input: Readable = process.stdin): Pr
     const serverName = str(values, 'server');
     const session = str(values, 'session');
     const environment = str(values, 'environment');
-    return withTrail(resolveTarget(values, io), io, { mustExist: false }, (trail) =>
+    const target = resolveTarget(values, io);
+    return withTrail(target, io, { mustExist: false }, (trail) =>
       runMcpProxy({
         trail,
+        // Where the operator pastes it: the same database, tenant and log, and npx when needed.
+        approveCommand: (id) =>
+          commandLine({ ...io, cwd: '/' }, target, 'approvals', 'approve', id, '--as', 'NAME'),
         policy,
         command,
         args: commandArgs,

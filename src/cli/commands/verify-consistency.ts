@@ -151,7 +151,19 @@ export function run(args: string[], io: Io): Promise<number> {
       return print(io, verifyConsistency(oldNote, newNote, p.proof, vkey), json, key !== undefined);
     }
 
-    return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+    const target = resolveTarget(values, io);
+    // With no --tenant/--log, the log is the one OLD names (its origin), not a guess.
+    const named = /^auditrail\.local\/t\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)\n/.exec(oldNote);
+    if (named && target.tenantNamed === undefined && target.logNamed === undefined) {
+      Object.assign(target, {
+        tenant: named[1]!,
+        log: named[2]!,
+        origin: `auditrail.local/t/${named[1]}/${named[2]}`,
+        tenantNamed: named[1]!,
+        logNamed: named[2]!,
+      });
+    }
+    return withTrail(target, io, { mustExist: true }, async (trail) => {
       const vkey = key ?? (trail.hasSigningKey() ? trail.verifierKey() : undefined);
       if (vkey === undefined)
         throw new CliError(`no verifier key for ${trail.origin} beside the database: pass --key VKEY`);

@@ -17,7 +17,7 @@ import {
 import { colors, groupDigits } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
-import { resolveTarget, withTrail } from '../target.js';
+import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'verify',
@@ -100,7 +100,7 @@ function human(r: VerifyReport, io: Io): string {
   if (r.redactions.length > 0)
     lines.push(`erased:      ${r.redactions.length} fields (by data.erased / retention.purged events)`);
   if (r.ok) {
-    lines.push(c.green('OK'));
+    lines.push(r.size === 0 ? c.green('OK (the log is empty: nothing recorded yet)') : c.green('OK'));
   } else {
     lines.push(c.red(`FAILED: ${r.failures.length} failure${r.failures.length === 1 ? '' : 's'}`));
     const seqWidth = Math.max(3, ...r.failures.map((f) => String(f.seq ?? '-').length));
@@ -112,17 +112,6 @@ function human(r: VerifyReport, io: Io): string {
     }
   }
   return lines.join('\n') + '\n';
-}
-
-/** The same command with `--rebuild-index`, repeating the target flags the user gave. */
-function rebuildHint(values: Parameters<typeof str>[0], keys: string[]): string {
-  const flags = ['db', 'tenant', 'log']
-    .map((f) => [f, str(values, f)] as const)
-    .filter(([, v]) => v !== undefined)
-    .map(([f, v]) => ` --${f} '${v!.replace(/'/g, "'\\''")}'`)
-    .join('');
-  const keyFlags = keys.map((k) => ` --key '${k}'`).join('');
-  return `auditrail verify --rebuild-index${flags}${keyFlags}`;
 }
 
 function rebuildSummary(r: RebuildReport): string {
@@ -176,7 +165,9 @@ export function run(args: string[], io: Io): Promise<number> {
         : bool(values, 'since-checkpoint')
           ? true
           : undefined;
-    return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+    const target = resolveTarget(values, io);
+    // Verifying only reads; --rebuild-index is the one mode that writes (derived rows only).
+    return withTrail(target, io, { mustExist: true, readonly: !rebuild }, async (trail) => {
       const bar = progress(io, rebuild ? 'rebuilding' : 'verifying');
       let report: VerifyReport;
       let rebuilt: RebuildReport | null = null;
@@ -230,7 +221,7 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(bool(values, 'json') ? `${JSON.stringify(json, null, 2)}\n` : human(report, io));
       if (!rebuild && !report.ok && report.failures.every((f) => REBUILDABLE_KINDS.has(f.kind))) {
         io.stderr.write(
-          `every failure is in a derived row; rebuild them from the verified entries with:\n  ${rebuildHint(values, trustedKeys)}\n`,
+          `every failure is in a derived row; rebuild them from the verified entries with:\n  ${commandLine(io, target, 'verify', '--rebuild-index', ...trustedKeys.flatMap((k) => ['--key', shellQuote(k)]))}\n`,
         );
       }
       return report.ok ? EXIT_OK : EXIT_FAILED;

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { partialTiles as partialTilesOf } from '../../core/tiles.js';
 import { AuditError } from '../../errors.js';
@@ -22,7 +22,7 @@ import type {
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 
 type Row = Record<string, unknown>;
 
@@ -123,9 +123,148 @@ function approvalOf(r: Row): ApprovalRow {
   };
 }
 
+/** An AuditError as is; anything else (SqliteError, fs errors) wrapped with `what` and its cause. */
+function storeError(e: unknown, what: string): AuditError {
+  if (e instanceof AuditError) return e;
+  const code = (e as { code?: unknown }).code;
+  const readOnly = code === 'SQLITE_READONLY' || code === 'SQLITE_READONLY_DIRECTORY';
+  return new AuditError(
+    readOnly ? 'read_only' : 'store_failure',
+    `${what}: ${(e as Error).message ?? String(e)}`,
+    { cause: e },
+  );
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Refuses what cannot be an auditrail database before SQLite touches it: not a regular file
+ * (a directory, `/dev/null`), or a non-empty file without the SQLite header. Returns the size.
+ */
+function checkFile(path: string): number {
+  const st = statSync(path);
+  if (!st.isFile()) {
+    throw new AuditError('not_audit_database', `${path} is not a regular file, so not an auditrail database`);
+  }
+  if (st.size === 0) return 0;
+  const head = Buffer.alloc(16);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!head.equals(SQLITE_MAGIC)) {
+    throw new AuditError('not_audit_database', `${path} is not an auditrail database (not an SQLite file)`);
+  }
+  return st.size;
+}
+
+function sqliteOpen(name: string, readonly: boolean): Database.Database {
+  // URI filenames (for `immutable=1`) are enabled process-wide when the addon loads, from this
+  // variable; it is removed again so that child processes do not inherit it.
+  const set = process.env['SQLITE_USE_URI'] === undefined;
+  if (set) process.env['SQLITE_USE_URI'] = '1';
+  try {
+    return new Database(name, { readonly, fileMustExist: readonly });
+  } finally {
+    if (set) delete process.env['SQLITE_USE_URI'];
+  }
+}
+
+/**
+ * Opens an existing database read-only. SQLite reads a WAL-mode file through its `-shm` index,
+ * which it must create when absent; where the directory is not writable (an auditor's copy), the
+ * file is opened `immutable=1` instead, which needs no side file. That is only correct when no
+ * write-ahead log holds unmerged pages, so a non-empty `-wal` there is refused.
+ */
+function openReadonly(path: string): Database.Database {
+  if (path === ':memory:')
+    throw new AuditError('invalid_argument', 'an in-memory database cannot be read-only');
+  try {
+    if (!existsSync(path)) throw new AuditError('not_found', `no audit database at ${path}`);
+    if (checkFile(path) === 0) {
+      throw new AuditError('not_audit_database', `${path} is empty, not an auditrail database`);
+    }
+    const db = sqliteOpen(path, true);
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return db;
+    } catch (e) {
+      db.close();
+      const code = (e as { code?: unknown }).code;
+      if (code !== 'SQLITE_READONLY_DIRECTORY' && code !== 'SQLITE_CANTOPEN') throw e;
+    }
+    const wal = `${path}-wal`;
+    if (existsSync(wal) && statSync(wal).size > 0) {
+      throw new AuditError(
+        'store_failure',
+        `cannot read ${path}: its write-ahead log ${wal} has unmerged pages and the directory is not writable; ` +
+          'read it as a user who can write the directory, or copy it first (sqlite3 ' +
+          `'${path}' '.backup copy.db')`,
+      );
+    }
+    const uri = `file:${path.split('/').map(encodeURIComponent).join('/')}?immutable=1`;
+    const db2 = sqliteOpen(uri, true);
+    db2.prepare('SELECT count(*) FROM sqlite_master').get();
+    return db2;
+  } catch (e) {
+    throw storeError(e, `cannot open ${path} read-only`);
+  }
+}
+
+/**
+ * Opens (creating if needed) a database for writing. Only a file created here gets a mode
+ * (0600, in a new 0700 directory); an existing file keeps its mode.
+ */
+function openWritable(path: string): Database.Database {
+  try {
+    if (path !== ':memory:') {
+      const dir = dirname(path);
+      if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      try {
+        closeSync(openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        // An empty file is accepted: another process may be creating the database right now.
+        checkFile(path);
+      }
+    }
+    return sqliteOpen(path, false);
+  } catch (e) {
+    throw storeError(e, `cannot open ${path}`);
+  }
+}
+
+/**
+ * The tables present, after refusing an SQLite file that belongs to something else (tables but
+ * none of ours) and, read-only, one with no tables at all.
+ */
+function checkAuditDatabase(db: Database.Database, path: string, readonly: boolean): Set<string> {
+  const tables = new Set(
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[],
+  );
+  if (tables.size === 0) {
+    if (readonly)
+      throw new AuditError(
+        'not_audit_database',
+        `${path} is an empty SQLite database, not an auditrail database`,
+      );
+    return tables;
+  }
+  if (!tables.has('migrations') || !tables.has('logs') || !tables.has('meta')) {
+    throw new AuditError(
+      'not_audit_database',
+      `${path} is an SQLite database of something else (no auditrail tables); refusing to use it`,
+    );
+  }
+  return tables;
+}
+
 /**
  * The embedded default store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit
- * is on disk before `append` resolves. The file is created with mode 0600 in a 0700 directory.
+ * is on disk before `append` resolves. A file it creates gets mode 0600 (in a new 0700 directory);
+ * an existing file's mode is never changed. `readonly` opens with SQLite `readonly`.
  *
  * @example
  * const store = openSqliteStore('./.auditrail/audit.db');
@@ -134,6 +273,8 @@ export class SqliteStore implements AuditStore {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   readonly path: string;
+  /** Opened with SQLite `readonly`: no migration, no log creation, every write is refused. */
+  readonly readonly: boolean;
   private readonly stmts;
 
   get location(): string {
@@ -142,35 +283,25 @@ export class SqliteStore implements AuditStore {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path === ':memory:' ? path : resolve(path);
-    if (this.path !== ':memory:' && !options.readonly) {
-      const dir = dirname(this.path);
-      if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (!existsSync(this.path)) closeSync(openSync(this.path, 'a', 0o600));
-      chmodSync(this.path, 0o600);
-    }
+    this.readonly = options.readonly ?? false;
+    this.db = this.readonly ? openReadonly(this.path) : openWritable(this.path);
     try {
-      this.db = new Database(this.path, {
-        readonly: options.readonly ?? false,
-        fileMustExist: options.readonly ?? false,
-      });
+      this.db.pragma('busy_timeout = 5000');
+      const tables = checkAuditDatabase(this.db, this.path, this.readonly);
+      if (!this.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
+        this.db.pragma('synchronous = FULL');
+        // Checkpoint the WAL into the database every ~16 MiB (a single-event commit adds ~50 KB of
+        // frames), and cut the file back to 16 MiB when it restarts; idle and close truncate it to 0.
+        this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
+        this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+        this.db.pragma('foreign_keys = ON');
+        this.migrate(tables);
+      }
     } catch (e) {
-      throw new AuditError(
-        'store_failure',
-        `cannot open SQLite database ${this.path}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-    this.db.pragma('busy_timeout = 5000');
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
-      this.db.pragma('synchronous = FULL');
-      // Checkpoint the WAL into the database every ~16 MiB (a single-event commit adds ~50 KB of
-      // frames), and cut the file back to 16 MiB when it restarts; idle and close truncate it to 0.
-      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-      this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-      this.db.pragma('foreign_keys = ON');
-      this.migrate();
+      this.db.close();
+      throw storeError(e, `cannot open ${this.path}`);
     }
     this.db.pragma('cache_size = -65536');
     // Reads (timelines, proofs, verify) go through the OS page cache without copies.
@@ -281,37 +412,48 @@ export class SqliteStore implements AuditStore {
     };
   }
 
-  private migrate(): void {
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
-    );
+  /**
+   * Applies missing migrations in one `BEGIN IMMEDIATE` transaction, re-checked inside it, so
+   * processes opening a new database at the same moment apply each migration exactly once.
+   */
+  private migrate(tables: ReadonlySet<string>): void {
+    if (tables.has('migrations') && this.pendingMigrations().length === 0) return;
+    this.db
+      .transaction(() => {
+        this.db.exec(
+          'CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
+        );
+        for (const m of this.pendingMigrations()) {
+          this.db.exec(m.sql);
+          this.db
+            .prepare('INSERT INTO migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
+            .run(m.id, m.name, m.checksum, new Date().toISOString());
+        }
+      })
+      .immediate();
+  }
+
+  /** Migrations not yet applied; throws when an applied one differs from the code's. */
+  private pendingMigrations(): (Migration & { checksum: string })[] {
     const applied = new Map(
       (this.db.prepare('SELECT id, checksum FROM migrations').all() as Row[]).map((r) => [
         r['id'] as number,
         r['checksum'] as string,
       ]),
     );
+    const out = [];
     for (const m of SQLITE_MIGRATIONS) {
       const checksum = createHash('sha256').update(m.sql).digest('hex');
       const have = applied.get(m.id);
-      if (have !== undefined) {
-        if (have !== checksum) {
-          throw new AuditError(
-            'store_failure',
-            `migration ${m.id} (${m.name}) in ${this.path} has checksum ${have}, expected ${checksum}: the schema was altered`,
-          );
-        }
-        continue;
+      if (have === undefined) out.push({ ...m, checksum });
+      else if (have !== checksum) {
+        throw new AuditError(
+          'store_failure',
+          `migration ${m.id} (${m.name}) in ${this.path} has checksum ${have}, expected ${checksum}: the schema was altered`,
+        );
       }
-      this.db
-        .transaction(() => {
-          this.db.exec(m.sql);
-          this.db
-            .prepare('INSERT INTO migrations (id, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
-            .run(m.id, m.name, checksum, new Date().toISOString());
-        })
-        .immediate();
     }
+    return out;
   }
 
   /** Migrations recorded in this database, with their checksums. */
@@ -324,10 +466,27 @@ export class SqliteStore implements AuditStore {
   }
 
   openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead> {
-    const existing = this.stmts.logByOrigin.get(origin) as Row | undefined;
-    if (existing) return Promise.resolve(headOf(existing));
-    this.stmts.insertLog.run(origin, tenant, emptyRoot, Buffer.alloc(0), new Date().toISOString());
-    return Promise.resolve(headOf(this.stmts.logByOrigin.get(origin) as Row));
+    try {
+      const existing = this.stmts.logByOrigin.get(origin) as Row | undefined;
+      if (existing) return Promise.resolve(headOf(existing));
+      if (this.readonly) {
+        const present = (this.stmts.listLogs.all() as Row[]).map((r) => r['origin'] as string);
+        throw new AuditError(
+          'not_found',
+          `log ${origin} does not exist in ${this.path} (logs present: ${present.length > 0 ? present.join(', ') : 'none'})`,
+        );
+      }
+      // Re-checked inside the write transaction: another process may have created it meanwhile.
+      this.db
+        .transaction(() => {
+          if (this.stmts.logByOrigin.get(origin) === undefined)
+            this.stmts.insertLog.run(origin, tenant, emptyRoot, Buffer.alloc(0), new Date().toISOString());
+        })
+        .immediate();
+      return Promise.resolve(headOf(this.stmts.logByOrigin.get(origin) as Row));
+    } catch (e) {
+      return Promise.reject(storeError(e, `cannot open log ${origin}`));
+    }
   }
 
   getLog(origin: string): Promise<LogHead | undefined> {
@@ -339,11 +498,20 @@ export class SqliteStore implements AuditStore {
     return Promise.resolve((this.stmts.listLogs.all() as Row[]).map(headOf));
   }
 
+  /** Rejects a write on a read-only store with a clear error instead of SQLite's. */
+  private refuseReadonly(what: string): Promise<never> | null {
+    return this.readonly
+      ? Promise.reject(new AuditError('read_only', `cannot ${what}: ${this.path} is open read-only`))
+      : null;
+  }
+
   append<T>(
     origin: string,
     eids: readonly string[],
     plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
   ): Promise<T> {
+    const refused = this.refuseReadonly(`append to ${origin}`);
+    if (refused) return refused;
     try {
       const run = this.db.transaction((lookup: boolean) => {
         const row = this.stmts.logByOrigin.get(origin) as Row | undefined;
@@ -541,7 +709,13 @@ export class SqliteStore implements AuditStore {
   }
 
   addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {
-    this.stmts.insertCheckpoint.run(logId, row.size, row.root, row.note, row.createdAt);
+    const refused = this.refuseReadonly('store a checkpoint');
+    if (refused) return refused;
+    try {
+      this.stmts.insertCheckpoint.run(logId, row.size, row.root, row.note, row.createdAt);
+    } catch (e) {
+      return Promise.reject(storeError(e, 'cannot store the checkpoint'));
+    }
     this.committed();
     return Promise.resolve();
   }
@@ -694,6 +868,8 @@ export class SqliteStore implements AuditStore {
   }
 
   putApproval(a: ApprovalRow): Promise<void> {
+    const refused = this.refuseReadonly('store an approval request');
+    if (refused) return refused;
     this.stmts.putApproval.run(
       a.id,
       a.logOrigin,
@@ -728,6 +904,8 @@ export class SqliteStore implements AuditStore {
     from: ApprovalRow['status'],
     to: Partial<Pick<ApprovalRow, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>>,
   ): Promise<boolean> {
+    const refused = this.refuseReadonly('update an approval request');
+    if (refused) return refused;
     const r = this.db
       .prepare(
         `UPDATE approvals SET status = coalesce(?, status), decided_by = coalesce(?, decided_by),
@@ -743,6 +921,8 @@ export class SqliteStore implements AuditStore {
   }
 
   setMeta(key: string, value: string): Promise<void> {
+    const refused = this.refuseReadonly('write meta');
+    if (refused) return refused;
     this.stmts.setMeta.run(key, value);
     this.committed();
     return Promise.resolve();
