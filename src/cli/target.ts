@@ -135,6 +135,8 @@ export async function pickLog(target: Target, io: Io): Promise<Target> {
       (target.logNamed === undefined || l.log === target.logNamed),
   );
   if (logs.length === 1) return withOrigin(target, logs[0]!.tenant, logs[0]!.log);
+  // `--tenant T` alone means T's log `default` when it has one (docs/cli.md: --log defaults to it).
+  if (target.tenantNamed !== undefined && logs.some((l) => l.log === target.log)) return target;
   if (logs.length > 1) {
     throw new CliError(
       `${displayDb(target.db, io)} holds ${logs.length} logs${target.tenantNamed !== undefined ? ` of tenant ${target.tenantNamed}` : ''}; choose one with --tenant (and --log):\n${describeLogs(logs)}\n` +

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
 import {
   assembleEvent,
   decodeUtf8Strict,
+  disclosureDigest,
   makeDisclosure,
   parseDisclosure,
   pointerProblem,
@@ -131,5 +133,165 @@ describe('splitEvent', () => {
     const a = (body!.value as Record<string, Record<string, unknown>>)['action']!;
     assert.equal(Object.getPrototypeOf(a), Object.prototype);
     assert.deepEqual(Object.keys(a), ['type', '__proto__']);
+  });
+});
+
+describe('makeDisclosure and disclosureDigest', () => {
+  it('refuses a salt that is not 16 bytes', () => {
+    assert.throws(() => makeDisclosure(Buffer.alloc(15), '', {}), RangeError);
+    assert.throws(() => makeDisclosure(Buffer.alloc(17), '', {}), RangeError);
+  });
+
+  it('writes canonical JSON (members sorted, no whitespace)', () => {
+    const d = makeDisclosure(SALT, '/action/params', { b: 1, a: [true, null] });
+    assert.equal(d.toString('utf8'), `["${saltText}","/action/params",{"a":[true,null],"b":1}]`);
+  });
+
+  it('hashes the domain-separated bytes, the same for bytes and their text', () => {
+    const d = makeDisclosure(SALT, '/context/reasoning', 'zürich');
+    const expected = createHash('sha256')
+      .update(Buffer.concat([Buffer.from('auditrail/disclosure/v1\n'), d]))
+      .digest('base64url');
+    assert.equal(disclosureDigest(d), expected);
+    assert.equal(disclosureDigest(d.toString('utf8')), expected);
+    assert.equal(expected.length, 43);
+    // Without the domain it would be a plain SHA-256 of the bytes: it must not be.
+    assert.notEqual(expected, createHash('sha256').update(d).digest('base64url'));
+  });
+});
+
+describe('decodeUtf8Strict', () => {
+  it('decodes valid UTF-8 and keeps a byte order mark', () => {
+    assert.equal(decodeUtf8Strict(Buffer.from('héllo 🚀')), 'héllo 🚀');
+    assert.equal(decodeUtf8Strict(Buffer.of(0xef, 0xbb, 0xbf, 0x61)), '\ufeffa');
+  });
+
+  it('throws with the decoder error as cause', () => {
+    assert.throws(
+      () => decodeUtf8Strict(Buffer.of(0xff)),
+      (e: Error) => e.message === 'not valid UTF-8' && e.cause instanceof Error,
+    );
+  });
+});
+
+describe('parseDisclosure: shape', () => {
+  const cases: [string, Buffer, RegExp][] = [
+    ['text that is not JSON', Buffer.from('[1,'), /not JSON in valid UTF-8/],
+    ['a BOM before the JSON', Buffer.from(`\ufeff["${saltText}","",{}]`), /not JSON in valid UTF-8/],
+    ['an object', Buffer.from('{}'), /3-element array/],
+    ['two elements', Buffer.from(`["${saltText}",""]`), /3-element array/],
+    ['four elements', Buffer.from(`["${saltText}","",1,2]`), /3-element array/],
+    ['a numeric salt', disclosure(7 as unknown as string, '', {}), /salt must be 16 bytes/],
+    ['a short salt', disclosure(saltText.slice(0, 20), '', {}), /salt must be 16 bytes/],
+    ['a numeric pointer', disclosure(saltText, 1 as unknown as string, {}), /pointer is not a string/],
+    ['a relative pointer', disclosure(saltText, 'action', {}), /pointer must be "" or start with "\/"/],
+  ];
+  for (const [what, bytes, error] of cases) {
+    it(`refuses ${what}`, () => assert.throws(() => parseDisclosure(bytes), error));
+  }
+
+  it('accepts any JSON value, including null', () => {
+    assert.equal(parseDisclosure(disclosure(saltText, '/x', null)).value, null);
+    assert.deepEqual(parseDisclosure(disclosure(saltText, '/x', [1, 'a'])).value, [1, 'a']);
+  });
+});
+
+describe('pointerProblem', () => {
+  it('accepts "" and well-escaped pointers', () => {
+    for (const p of ['', '/', '/a', '/a/b', '/a~1b', '/a~0b', '/~01', '/0', '/a//b'])
+      assert.equal(pointerProblem(p), undefined, p);
+  });
+
+  it('names the problem of each bad pointer', () => {
+    assert.equal(pointerProblem(null), 'is not a string');
+    assert.equal(pointerProblem('a/b'), 'must be "" or start with "/"');
+    assert.equal(pointerProblem('/a~'), 'has a "~" not followed by "0" or "1"');
+    assert.equal(pointerProblem('/a~2'), 'has a "~" not followed by "0" or "1"');
+    assert.equal(pointerProblem('/x/constructor'), 'holds the reserved token "constructor"');
+    assert.equal(pointerProblem('/prototype'), 'holds the reserved token "prototype"');
+    // Tokens are checked after unescaping: "~1" is "/", so this is not "__proto__" but "__pro/to__".
+    assert.equal(pointerProblem('/__pro~1to__'), undefined);
+  });
+});
+
+describe('splitEvent: which fields become parts', () => {
+  it('puts the whole event in the body when no sensitive field is present', () => {
+    const event = { type: 'x.a', action: { type: 't' } };
+    const parts = splitEvent(event, ['/action/params', '/context/reasoning']);
+    assert.deepEqual(parts, [{ pointer: '', value: event }]);
+    assert.notEqual(parts[0]?.value, event); // a copy, not the caller's object
+  });
+
+  it('splits several fields, in pointer order, without mutating the event', () => {
+    const event = {
+      type: 'x.a',
+      action: { type: 't', params: { q: 1 } },
+      context: { reasoning: 'why', purpose: 'p' },
+    };
+    const before = structuredClone(event);
+    const parts = splitEvent(event, ['/context/reasoning', '/action/params']);
+    assert.deepEqual(parts, [
+      { pointer: '', value: { type: 'x.a', action: { type: 't' }, context: { purpose: 'p' } } },
+      { pointer: '/context/reasoning', value: 'why' },
+      { pointer: '/action/params', value: { q: 1 } },
+    ]);
+    assert.deepEqual(event, before);
+    assert.deepEqual(assembleEvent(parts), event);
+  });
+
+  it('skips a pointer through an array, a scalar, a missing or an undefined member, and ""', () => {
+    const event = { a: [{ b: 1 }], s: 'text', u: { v: undefined } };
+    const parts = splitEvent(event, ['/a/0/b', '/s/length', '/missing/x', '/u/v', '']);
+    assert.equal(parts.length, 1);
+    assert.deepEqual(parts[0]?.value, event);
+  });
+
+  it('does not split an inherited member', () => {
+    const action = Object.create({ params: { inherited: true } }) as Record<string, unknown>;
+    action['type'] = 't';
+    const parts = splitEvent({ action }, ['/action/params']);
+    assert.equal(parts.length, 1);
+  });
+
+  it('splits a falsy value (0, "", false, null) as a part', () => {
+    const parts = splitEvent({ a: { n: 0, s: '', f: false, z: null } }, ['/a/n', '/a/s', '/a/f', '/a/z']);
+    assert.deepEqual(
+      parts.map((p) => [p.pointer, p.value]),
+      [
+        ['', { a: {} }],
+        ['/a/n', 0],
+        ['/a/s', ''],
+        ['/a/f', false],
+        ['/a/z', null],
+      ],
+    );
+  });
+});
+
+describe('assembleEvent: edge cases', () => {
+  it('starts from {} without a body and skips parts whose pointer is refused', () => {
+    assert.deepEqual(
+      assembleEvent([
+        { pointer: '/a', value: 1 },
+        { pointer: 'b', value: 2 },
+        { pointer: '/c~2', value: 3 },
+        { pointer: '/constructor/x', value: 4 },
+      ]),
+      { a: 1 },
+    );
+  });
+
+  it('unescapes ~1 and ~0 in tokens', () => {
+    assert.deepEqual(assembleEvent([{ pointer: '/a~1b/c~0d', value: 1 }]), { 'a/b': { 'c~d': 1 } });
+  });
+
+  it('replaces a scalar on the path with an object', () => {
+    assert.deepEqual(
+      assembleEvent([
+        { pointer: '', value: { a: 5 } },
+        { pointer: '/a/b', value: 1 },
+      ]),
+      { a: { b: 1 } },
+    );
   });
 });

@@ -2,6 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { signCheckpoint } from './checkpoint.js';
+import { disclosureDigest, makeDisclosure } from './disclosure.js';
+import { encodeLeaf, type LeafRecord } from './leaf.js';
+import { hashLeaf, MemoryNodeReader, rootOf } from './merkle.js';
+import { formatVerifierKey, generateSigner } from './note.js';
+import { inclusionProof } from './proof.js';
 import { verifyProofBundle, type ProofBundle } from './proof-bundle.js';
 
 // docs/verification.md §9, kept as a vector so the spec's example is checked (test/vectors/README.md).
@@ -116,5 +122,193 @@ describe('verifyProofBundle on the worked example (docs/verification.md §9)', (
     );
     assert.equal(r.ok, false);
     assert.match(r.failures.join('\n'), /different verifier key/);
+  });
+});
+
+/**
+ * A bundle for seq `seq` of a fresh 5-entry log built from core pieces only, with `tweak` applied
+ * to the leaf record and the disclosures before they are committed (so the signature is valid
+ * and only the tweaked part is wrong).
+ */
+const ORIGIN = 'example.test/t/acme/default';
+const { signer } = generateSigner(ORIGIN);
+const vkey = formatVerifierKey(ORIGIN, signer.publicKey);
+function built(
+  seq = 2,
+  tweak: (leaf: LeafRecord, disclosures: Buffer[]) => void = () => undefined,
+): ProofBundle {
+  const leaves: Buffer[] = [];
+  let mine: { leaf: Buffer; disclosures: Buffer[] } | undefined;
+  for (let i = 0; i < 5; i++) {
+    const disclosures = [
+      makeDisclosure(Buffer.alloc(16, i), '', { type: 'x.test', n: i }),
+      makeDisclosure(Buffer.alloc(16, 100 + i), '/action/params', { secret: i }),
+    ];
+    const rec: LeafRecord = {
+      v: 1,
+      log: ORIGIN,
+      seq: i,
+      ts: `2026-01-01T00:00:0${i}.000000Z`,
+      type: 'x.test',
+      eid: `e-${i}`,
+      d: disclosures.map((d) => disclosureDigest(d)).sort(),
+    };
+    if (i === seq) tweak(rec, disclosures);
+    const leaf = encodeLeaf(rec);
+    leaves.push(leaf);
+    if (i === seq) mine = { leaf, disclosures };
+  }
+  const reader = new MemoryNodeReader(leaves.map((l) => hashLeaf(l)));
+  const root = rootOf(leaves.length, reader);
+  return {
+    format: 'auditrail-proof/v1',
+    log: ORIGIN,
+    seq,
+    leaf: mine!.leaf.toString('base64'),
+    disclosures: mine!.disclosures.map((d) => d.toString('utf8')),
+    inclusion: {
+      tree_size: leaves.length,
+      proof: inclusionProof(seq, leaves.length, reader).map((h) => h.toString('base64')),
+    },
+    checkpoint: signCheckpoint({ origin: ORIGIN, size: leaves.length, root }, [signer]),
+    verifier_key: vkey,
+  };
+}
+const failuresOf = (b: unknown, options: { trustedKey?: string } = { trustedKey: vkey }): string =>
+  verifyProofBundle(b, options).failures.join('\n');
+
+describe('verifyProofBundle: each check on a bundle built from core pieces', () => {
+  it('verifies every seq of the log and reassembles the event', () => {
+    for (let seq = 0; seq < 5; seq++) {
+      const r = verifyProofBundle(built(seq), { trustedKey: vkey });
+      assert.deepEqual(r.failures, []);
+      assert.deepEqual([r.ok, r.seq, r.tree_size, r.log], [true, seq, 5, ORIGIN]);
+      assert.deepEqual(r.event, { type: 'x.test', n: seq, action: { params: { secret: seq } } });
+    }
+  });
+
+  it('without a trusted key uses the bundle key (internal consistency only)', () => {
+    assert.equal(verifyProofBundle(built()).ok, true);
+  });
+
+  it('refuses what is not a bundle', () => {
+    for (const v of [null, 'text', 42, [], {}, { ...built(), format: 'auditrail-proof/v2' }]) {
+      const r = verifyProofBundle(v, { trustedKey: vkey });
+      assert.equal(r.ok, false);
+      assert.deepEqual(r.failures, ['not an auditrail-proof/v1 bundle']);
+      assert.equal(r.event, null);
+    }
+  });
+
+  it('refuses a missing or wrongly typed member', () => {
+    const b = built();
+    const broken: unknown[] = [
+      { ...b, log: 1 },
+      { ...b, seq: '2' },
+      { ...b, seq: 1.5 },
+      { ...b, leaf: undefined },
+      { ...b, disclosures: 'x' },
+      { ...b, disclosures: Array.from({ length: 65 }, () => '') },
+      { ...b, inclusion: null },
+      { ...b, inclusion: { tree_size: 5 } },
+      { ...b, inclusion: { tree_size: 5, proof: Array.from({ length: 65 }, () => '') } },
+      { ...b, checkpoint: undefined },
+      { ...b, verifier_key: null },
+    ];
+    for (const v of broken) assert.match(failuresOf(v), /missing a member or has one of the wrong type/);
+  });
+
+  it('reports a verifier key it cannot parse', () => {
+    assert.match(failuresOf(built(), { trustedKey: 'not a key' }), /^verifier key: /);
+    assert.match(failuresOf({ ...built(), verifier_key: 'nope' }, {}), /^verifier key: /);
+  });
+
+  it('refuses a checkpoint signed by another key, or of another log', () => {
+    const other = generateSigner(ORIGIN).signer;
+    const forged = {
+      ...built(),
+      checkpoint: signCheckpoint({ origin: ORIGIN, size: 5, root: Buffer.alloc(32) }, [other]),
+    };
+    assert.match(failuresOf(forged), /^checkpoint: /m);
+    const elsewhere = { ...built(), log: 'example.test/t/acme/other' };
+    assert.match(failuresOf(elsewhere), /^checkpoint: /m);
+  });
+
+  it('reports a tree size that differs from the checkpoint', () => {
+    const b = built();
+    b.inclusion.tree_size = 4;
+    const f = failuresOf(b);
+    assert.match(f, /inclusion proof is for size 4, checkpoint is 5/);
+    // The proof is checked against the signed size, so only the claim is reported.
+    assert.doesNotMatch(f, /does not lead/);
+  });
+
+  it('reports leaf bytes that are not a leaf record', () => {
+    assert.match(
+      failuresOf({ ...built(), leaf: Buffer.from('{"v":2}').toString('base64') }),
+      /^leaf: leaf version/m,
+    );
+    assert.match(
+      failuresOf({ ...built(), leaf: Buffer.from('[]').toString('base64') }),
+      /^leaf: leaf is not an object/m,
+    );
+  });
+
+  it('reports a leaf of another log or another seq than the bundle claims', () => {
+    const wrongLog = built(2, (rec) => {
+      rec.log = 'example.test/t/acme/other';
+    });
+    assert.match(
+      failuresOf(wrongLog),
+      /leaf belongs to log example.test\/t\/acme\/other, not example.test\/t\/acme\/default/,
+    );
+    const wrongSeq = built(2, (rec) => {
+      rec.seq = 3;
+    });
+    const f = failuresOf(wrongSeq);
+    assert.match(f, /leaf has seq 3, bundle claims 2/);
+    // The inclusion proof itself is fine: only the claim is wrong.
+    assert.doesNotMatch(f, /does not lead/);
+  });
+
+  it('reports a proof for another position, and a proof hash of the wrong length', () => {
+    assert.match(
+      failuresOf({ ...built(), seq: 1 }),
+      /inclusion proof of seq 1 does not lead to the checkpoint root/,
+    );
+    const b = built();
+    b.inclusion.proof[0] = Buffer.alloc(31).toString('base64');
+    b.inclusion.proof.push(7 as unknown as string);
+    const f = failuresOf(b);
+    assert.match(f, /inclusion proof hash 0 is not canonical base64 of 32 bytes/);
+    assert.match(f, /inclusion proof hash \d is not canonical base64 of 32 bytes/);
+  });
+
+  it('reports disclosures that are not strings or not committed to, and keeps the others', () => {
+    const b = built();
+    const extra = makeDisclosure(Buffer.alloc(16, 9), '/context/reasoning', 'added later').toString('utf8');
+    const r = verifyProofBundle({ ...b, disclosures: [b.disclosures[0], 5, extra] }, { trustedKey: vkey });
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.failures, [
+      'disclosure 1 is not a string',
+      'disclosure 2 is not committed to by the leaf',
+    ]);
+    assert.deepEqual(r.event, { type: 'x.test', n: 2 });
+  });
+
+  it('shows no event when no disclosure is given (all withheld or erased), and that is no failure', () => {
+    const r = verifyProofBundle({ ...built(), disclosures: [] }, { trustedKey: vkey });
+    assert.equal(r.ok, true);
+    assert.equal(r.event, null);
+  });
+
+  it('reports a committed disclosure that does not parse', () => {
+    const bad = Buffer.from('["short","",{}]');
+    const b = built(2, (rec, disclosures) => {
+      disclosures.push(bad);
+      rec.d = disclosures.map((d) => disclosureDigest(d)).sort();
+    });
+    const f = failuresOf(b);
+    assert.match(f, /^disclosure 2: disclosure salt must be 16 bytes/m);
   });
 });

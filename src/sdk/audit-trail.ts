@@ -683,14 +683,19 @@ export class AuditTrail {
    * `auditrail verify-consistency --proof`. Reads the sizes without checking signatures (the
    * verifier does that) and signs nothing. Throws AuditError('invalid_argument') for a note that
    * is not a checkpoint of this log, 'conflict' when the new checkpoint is smaller than the old
-   * one or larger than the log, 'key_failure' when the log's key is missing.
+   * one or larger than the log, 'key_failure' when the log's key is missing and no
+   * `verifierKey` (the auditor's trusted copy) is given.
    *
    * @example
    * const saved = readFileSync('march.checkpoint', 'utf8');
    * const bundle = await trail.proveConsistencyFrom(saved);
    * verifyConsistency(saved, bundle.checkpoint, bundle.proof, vkey).ok; // true if only appended
    */
-  async proveConsistencyFrom(oldCheckpoint: string, newCheckpoint?: string): Promise<ConsistencyBundle> {
+  async proveConsistencyFrom(
+    oldCheckpoint: string,
+    newCheckpoint?: string,
+    options: { verifierKey?: string } = {},
+  ): Promise<ConsistencyBundle> {
     await this.flush();
     const peek = (which: string, note: string): { size: number } => {
       let cp;
@@ -731,9 +736,13 @@ export class AuditTrail {
         `${this.origin} holds ${head} entr${head === 1 ? 'y' : 'ies'}, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
       );
     }
-    // Reading never creates a key: without one there is nothing the proof could be checked with.
-    if (!this.#keys.hasKey())
-      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.#keys.keyPath}`);
+    // Reading never creates a key. The proof itself needs none; the bundle names the key to check
+    // it with: the caller's trusted copy (an auditor's database copy has no private key), else ours.
+    if (options.verifierKey === undefined && !this.#keys.hasKey())
+      throw new AuditError(
+        'key_failure',
+        `no signing key for ${this.origin} at ${this.#keys.keyPath}: pass the log's verifier key`,
+      );
     return {
       format: 'auditrail-consistency/v1',
       log: this.origin,
@@ -741,7 +750,7 @@ export class AuditTrail {
       new_size: size,
       proof: await this.proveConsistency(old.size, size),
       checkpoint: note,
-      verifier_key: this.verifierKey(),
+      verifier_key: options.verifierKey ?? this.verifierKey(),
     };
   }
 

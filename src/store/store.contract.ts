@@ -4,7 +4,7 @@ import { EMPTY_ROOT } from '../core/merkle.js';
 import { planAppend } from '../sdk/append-plan.js';
 import { prepareEvent } from '../sdk/prepare.js';
 import { createRedactor } from '../redact/index.js';
-import type { AuditStore } from './store.js';
+import type { AuditStore, EventFilter } from './store.js';
 
 /**
  * The contract every {@link AuditStore} passes (SQLite, PostgreSQL, memory). A backend's test
@@ -263,6 +263,288 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.ok(after.root.equals(Buffer.alloc(32, 3)));
       assert.ok(after.rightEdge.equals(Buffer.alloc(64, 4)));
       assert.equal(after.lastTs, 'then');
+      await store.close();
+    });
+
+    it('reads events by seq range, seq and event id, with disclosures in unit order', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const items = Array.from({ length: 6 }, (_, i) =>
+        prep(i, { context: { reasoning: `why ${i}` }, outcome: { status: 'success', result: { i } } }),
+      );
+      await appendAll(store, head.origin, items);
+      assert.deepEqual(
+        (await store.readEvents(head.logId, 2, 5)).map((e) => e.entry.seq),
+        [2, 3, 4],
+      );
+      assert.deepEqual(await store.readEvents(head.logId, 6, 10), []);
+      assert.deepEqual(await store.readEvents(head.logId, 3, 3), []);
+      const e4 = await store.getBySeq(head.logId, 4);
+      assert.ok(e4);
+      assert.equal(e4.entry.eid, 'evt-4');
+      assert.equal(e4.entry.type, 'action.intent');
+      assert.ok(e4.entry.leaf.length > 0);
+      assert.equal(e4.entry.leafHash.length, 32);
+      // Unit 0 is the body; the rest follow in the order they were prepared, byte for byte.
+      assert.deepEqual(
+        e4.disclosures.map((d) => [d.seq, d.unit, d.pointer, d.erasedBySeq]),
+        items[4]!.disclosures.map((d, unit) => [4, unit, d.pointer, null]),
+      );
+      e4.disclosures.forEach((d, unit) =>
+        assert.ok(d.disclosure?.equals(items[4]!.disclosures[unit]!.bytes)),
+      );
+      const byEid = await store.getByEid(head.logId, 'evt-4');
+      assert.ok(byEid?.entry.leaf.equals(e4.entry.leaf));
+      assert.equal(await store.getBySeq(head.logId, 6), undefined);
+      assert.equal(await store.getBySeq(head.logId, -1), undefined);
+      assert.equal(await store.getByEid(head.logId, 'evt-99'), undefined);
+      await store.close();
+    });
+
+    it('keeps logs apart: seqs, reads, queries, counts and checkpoints are per log', async () => {
+      const store = await factory();
+      const a = await store.openLog('o/t/acme/a', 'acme', EMPTY_ROOT);
+      const b = await store.openLog('o/t/acme/b', 'acme', EMPTY_ROOT);
+      assert.notEqual(a.logId, b.logId);
+      await appendAll(store, a.origin, [prep(0), prep(1), prep(2)]);
+      // The same event ids in another log are new events there, not duplicates.
+      const rb = await appendAll(store, b.origin, [prep(0), prep(7)]);
+      assert.deepEqual(
+        rb.map((r) => [r.seq, r.duplicate ?? false]),
+        [
+          [0, false],
+          [1, false],
+        ],
+      );
+      assert.equal((await store.getByEid(b.logId, 'evt-7'))?.entry.seq, 1);
+      assert.equal(await store.getByEid(a.logId, 'evt-7'), undefined);
+      assert.equal(await store.countEvents(a.logId, {}), 3);
+      assert.equal(await store.countEvents(b.logId, {}), 2);
+      assert.deepEqual(
+        (await store.query(b.logId, {}, { limit: 10, order: 'asc' })).map((e) => e.entry.eid),
+        ['evt-0', 'evt-7'],
+      );
+      await store.addCheckpoint(a.logId, { size: 3, root: a.root, note: 'a3', createdAt: 't' });
+      assert.equal(await store.latestCheckpoint(b.logId), undefined);
+      assert.deepEqual(await store.listCheckpoints(b.logId), []);
+      assert.deepEqual(await store.storedSize(b.logId), { count: 2, maxSeq: 1 });
+      assert.deepEqual((await store.listLogs()).map((l) => [l.origin, l.size]).sort(), [
+        ['o/t/acme/a', 3],
+        ['o/t/acme/b', 2],
+      ]);
+      assert.equal((await store.getLog('o/t/acme/b'))?.tenant, 'acme');
+      await store.close();
+    });
+
+    it('answers an empty log', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      assert.equal(head.lastTs, null);
+      assert.equal(head.rightEdge.length, 0);
+      assert.deepEqual(await store.readEvents(head.logId, 0, 10), []);
+      assert.deepEqual(await store.query(head.logId, {}, { limit: 10, order: 'desc' }), []);
+      assert.equal(await store.countEvents(head.logId, {}), 0);
+      assert.deepEqual(await store.storedSize(head.logId), { count: 0, maxSeq: null });
+      assert.deepEqual(await store.readIndex(head.logId, null, 10), []);
+      assert.deepEqual(await store.listTiles(head.logId), []);
+      assert.equal((await store.getTiles(head.logId, [{ level: 0, index: 0 }])).size, 0);
+      assert.equal(await store.latestCheckpoint(head.logId), undefined);
+      const chunks: unknown[] = [];
+      for await (const c of store.scan(head.logId, 0, 0, 16)) chunks.push(c);
+      assert.equal(chunks.flat().length, 0);
+      await store.close();
+    });
+
+    it('applies each filter, literal or glob, and combines them with AND', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const decisions = ['allow', 'deny', 'require_approval'] as const;
+      const statuses = ['success', 'failure'] as const;
+      const risks = ['low', 'high'] as const;
+      const items = Array.from({ length: 12 }, (_, i) =>
+        prep(i, {
+          type: i < 6 ? 'policy.decision' : 'action.succeeded',
+          run_id: `run-${i % 4}`,
+          trace_id: i % 2 ? '0af7651916cd43dd8448eb211c80319c' : '4bf92f3577b34da6a3ce929d0e0e4736',
+          risk_level: risks[i % 2],
+          ...(i < 6
+            ? { policy: { decision: decisions[i % 3], reason: 'r' } }
+            : { outcome: { status: statuses[i % 2] } }),
+          action: {
+            type: i % 2 ? 'write:refund' : 'read:order',
+            target: i === 11 ? 'ordér/11' : `order/${i}`,
+          },
+        }),
+      );
+      // Three batches a second apart, so `since`/`until` have distinct log times to cut at.
+      await appendAll(store, head.origin, items.slice(0, 4), Date.UTC(2026, 0, 1, 0, 0, 0));
+      await appendAll(store, head.origin, items.slice(4, 8), Date.UTC(2026, 0, 1, 0, 0, 1));
+      await appendAll(store, head.origin, items.slice(8), Date.UTC(2026, 0, 1, 0, 0, 2));
+      const seqs = async (filter: EventFilter) => {
+        const rows = await store.query(head.logId, filter, { limit: 100, order: 'asc' });
+        assert.equal(await store.countEvents(head.logId, filter), rows.length, JSON.stringify(filter));
+        return rows.map((e) => e.entry.seq);
+      };
+      assert.deepEqual(await seqs({ tenant: 'acme' }), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      assert.deepEqual(await seqs({ tenant: 'other' }), []);
+      assert.deepEqual(await seqs({ run_id: 'run-1' }), [1, 5, 9]);
+      assert.deepEqual(await seqs({ trace_id: '0af7651916cd43dd8448eb211c80319c' }), [1, 3, 5, 7, 9, 11]);
+      assert.deepEqual(await seqs({ actor_id: 'agent-0' }), [0, 2, 4, 6, 8, 10]);
+      assert.deepEqual(await seqs({ type: 'policy.decision' }), [0, 1, 2, 3, 4, 5]);
+      assert.deepEqual(await seqs({ type: 'action.*' }), [6, 7, 8, 9, 10, 11]);
+      assert.deepEqual(await seqs({ type: 'policy' }), []);
+      assert.deepEqual(await seqs({ decision: 'deny' }), [1, 4]);
+      assert.deepEqual(await seqs({ decision: 'require_approval' }), [2, 5]);
+      assert.deepEqual(await seqs({ status: 'failure' }), [7, 9, 11]);
+      assert.deepEqual(await seqs({ risk: 'high' }), [1, 3, 5, 7, 9, 11]);
+      assert.deepEqual(await seqs({ target: 'order/1' }), [1]);
+      assert.deepEqual(await seqs({ target: 'order/1*' }), [1, 10]);
+      assert.deepEqual(await seqs({ target: '*/1?' }), [10, 11]);
+      // `?` is one character, also a non-ASCII one.
+      assert.deepEqual(await seqs({ target: 'ord?r/*' }), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      assert.deepEqual(await seqs({ action_type: 'write:refund' }), [1, 3, 5, 7, 9, 11]);
+      assert.deepEqual(await seqs({ action_type: '*:order' }), [0, 2, 4, 6, 8, 10]);
+      // Matching is case-sensitive, and only action_type, target and type take wildcards.
+      assert.deepEqual(await seqs({ action_type: 'WRITE:*' }), []);
+      assert.deepEqual(await seqs({ session_id: 's-*' }), []);
+      assert.deepEqual(await seqs({ since: '2026-01-01T00:00:01.000000Z' }), [4, 5, 6, 7, 8, 9, 10, 11]);
+      assert.deepEqual(await seqs({ until: '2026-01-01T00:00:01.000000Z' }), [0, 1, 2, 3]);
+      assert.deepEqual(
+        await seqs({ since: '2026-01-01T00:00:01.000000Z', until: '2026-01-01T00:00:02.000000Z' }),
+        [4, 5, 6, 7],
+      );
+      assert.deepEqual(
+        await seqs({ type: 'action.*', risk: 'high', since: '2026-01-01T00:00:02.000000Z' }),
+        [9, 11],
+      );
+      assert.deepEqual(await seqs({ decision: 'deny', status: 'failure' }), []);
+      await store.close();
+    });
+
+    it('pages with after and before together, in both orders', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      await appendAll(
+        store,
+        head.origin,
+        Array.from({ length: 10 }, (_, i) => prep(i)),
+      );
+      const page = async (o: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' }) =>
+        (await store.query(head.logId, {}, o)).map((e) => e.entry.seq);
+      assert.deepEqual(await page({ after: 2, before: 7, limit: 10, order: 'asc' }), [3, 4, 5, 6]);
+      assert.deepEqual(await page({ after: 2, before: 7, limit: 2, order: 'desc' }), [6, 5]);
+      assert.deepEqual(await page({ after: 9, limit: 10, order: 'asc' }), []);
+      assert.deepEqual(await page({ before: 0, limit: 10, order: 'desc' }), []);
+      assert.deepEqual(await page({ limit: 3, order: 'desc' }), [9, 8, 7]);
+      await store.close();
+    });
+
+    it('scans a seq range in chunks, bytes or their exact text', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const items = Array.from({ length: 7 }, (_, i) => prep(i));
+      await appendAll(store, head.origin, items);
+      const rows = [];
+      const sizes: number[] = [];
+      for await (const chunk of store.scan(head.logId, 2, 7, 2)) {
+        sizes.push(chunk.length);
+        rows.push(...chunk);
+      }
+      assert.deepEqual(sizes, [2, 2, 1]);
+      assert.deepEqual(
+        rows.map((r) => r.entry.seq),
+        [2, 3, 4, 5, 6],
+      );
+      const full = await store.readEvents(head.logId, 2, 7);
+      rows.forEach((r, i) => {
+        const want = full[i]!;
+        assert.equal(Buffer.from(r.entry.leaf).toString('utf8'), want.entry.leaf.toString('utf8'));
+        assert.ok(r.entry.leafHash.equals(want.entry.leafHash));
+        assert.deepEqual(
+          r.disclosures.map((d) => [
+            d.pointer,
+            d.disclosure === null ? null : Buffer.from(d.disclosure).toString('utf8'),
+          ]),
+          want.disclosures.map((d) => [d.pointer, d.disclosure?.toString('utf8') ?? null]),
+        );
+      });
+      await store.close();
+    });
+
+    it('advances the head (size, root, right edge, last ts) on each append', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const t = Date.UTC(2026, 0, 1);
+      await appendAll(store, head.origin, [prep(0), prep(1), prep(2)], t);
+      const h3 = (await store.getLog(head.origin))!;
+      assert.equal(h3.size, 3);
+      assert.equal(h3.root.length, 32);
+      assert.ok(!h3.root.equals(EMPTY_ROOT));
+      assert.equal(h3.rightEdge.length, 64); // subtrees of 2 and 1
+      assert.equal(h3.lastTs, '2026-01-01T00:00:00.000000Z');
+      // A clock that went back does not move log time back.
+      await appendAll(store, head.origin, [prep(3)], t - 5000);
+      const h4 = (await store.getLog(head.origin))!;
+      assert.equal(h4.rightEdge.length, 32);
+      assert.equal(h4.lastTs, '2026-01-01T00:00:00.000000Z');
+      assert.equal((await store.getBySeq(head.logId, 3))?.entry.ts, '2026-01-01T00:00:00.000000Z');
+      await store.close();
+    });
+
+    it('lists approvals by status, refuses unknown transitions, and keeps meta per key', async () => {
+      const store = await factory();
+      const base = {
+        logOrigin: 'o',
+        requestDigest: 'sha256:x',
+        approvers: ['alice', 'bob'],
+        expiresAt: '2030-01-01T00:00:00Z',
+        createdAt: '2026-01-01T00:00:00Z',
+        request: '{"action":{"type":"t"}}',
+        decidedBy: null,
+        decidedAt: null,
+        reason: null,
+      };
+      await store.putApproval({ ...base, id: 'apr-1', status: 'pending' });
+      await store.putApproval({ ...base, id: 'apr-2', status: 'pending' });
+      await store.putApproval({ ...base, id: 'apr-3', status: 'pending', logOrigin: 'other' });
+      assert.equal(await store.getApproval('apr-9'), undefined);
+      assert.equal(await store.updateApproval('apr-9', 'pending', { status: 'granted' }), false);
+      assert.equal(
+        await store.updateApproval('apr-1', 'pending', {
+          status: 'denied',
+          decidedBy: 'bob',
+          decidedAt: '2026-01-01T00:01:00Z',
+          reason: 'no',
+        }),
+        true,
+      );
+      assert.deepEqual(await store.getApproval('apr-1'), {
+        ...base,
+        id: 'apr-1',
+        status: 'denied',
+        decidedBy: 'bob',
+        decidedAt: '2026-01-01T00:01:00Z',
+        reason: 'no',
+      });
+      // A grant is used once: granted -> used succeeds one time only.
+      assert.equal(await store.updateApproval('apr-2', 'pending', { status: 'granted' }), true);
+      assert.equal(await store.updateApproval('apr-2', 'granted', { status: 'used' }), true);
+      assert.equal(await store.updateApproval('apr-2', 'granted', { status: 'used' }), false);
+      assert.deepEqual((await store.listApprovals()).map((r) => r.id).sort(), ['apr-1', 'apr-2', 'apr-3']);
+      assert.deepEqual(
+        (await store.listApprovals('pending')).map((r) => r.id),
+        ['apr-3'],
+      );
+      assert.deepEqual(
+        (await store.listApprovals('used')).map((r) => r.id),
+        ['apr-2'],
+      );
+      assert.deepEqual(await store.listApprovals('expired'), []);
+      assert.equal(await store.getMeta('missing'), undefined);
+      await store.setMeta('a', 'x');
+      await store.setMeta('b', '');
+      assert.equal(await store.getMeta('a'), 'x');
+      assert.equal(await store.getMeta('b'), '');
       await store.close();
     });
 
