@@ -20,6 +20,7 @@ export {
   type AuditTrailOptions,
   type QueryOptions,
   type QueryPage,
+  type VerifyOptions,
 } from './sdk/audit-trail.js';
 export type { Receipt } from './sdk/append-plan.js';
 export { listLogs, type LogSummary } from './sdk/list-logs.js';

@@ -5,7 +5,15 @@ import fc from 'fast-check';
 import { CompactRange, MemoryNodeReader, hashChildren, hashLeaf, rootOf } from './merkle.js';
 import type { NodeReader } from './merkle.js';
 import { consistencyProof, inclusionProof } from './proof.js';
-import { TILE_HEIGHT, TILE_WIDTH, TileAccumulator, TileNodeReader, partialTiles } from './tiles.js';
+import {
+  EXPANDED_TILE_BYTES,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  TileAccumulator,
+  TileNodeReader,
+  expandedPosition,
+  partialTiles,
+} from './tiles.js';
 import type { TileRow } from './tiles.js';
 
 // Leaf hashes derived from a counter: cheap, distinct, deterministic.
@@ -36,7 +44,8 @@ class TileStore {
     const keys = changed.map((r) => `${r.level}/${r.index}`);
     assert.equal(new Set(keys).size, keys.length, 'each tile once');
     for (const row of changed) {
-      assert.equal(row.hashes.length, row.width * 32);
+      // Full tiles carry their interior heights (510 hashes).
+      assert.equal(row.hashes.length, row.width === 256 ? EXPANDED_TILE_BYTES : row.width * 32);
       this.tiles.set(`${row.level}/${row.index}`, row.hashes);
       this.upserts++;
     }
@@ -125,9 +134,21 @@ describe('tiles', () => {
         for (const [key, hashes] of store.tiles) {
           const [level, index] = key.split('/').map(Number) as [number, number];
           const count = Math.floor(n / 256 ** level);
-          assert.equal(hashes.length / 32, Math.min(256, count - index * 256), `width of ${key}`);
-          for (let p = 0; p < hashes.length / 32; p++) {
+          const width = Math.min(256, count - index * 256);
+          assert.equal(hashes.length, width === 256 ? EXPANDED_TILE_BYTES : width * 32, `width of ${key}`);
+          for (let p = 0; p < width; p++) {
             assert.deepEqual(hashes.subarray(p * 32, p * 32 + 32), mem.node(8 * level, index * 256 + p));
+          }
+          // The interior of a full tile: every node of heights 1..7 inside it.
+          if (width === 256) {
+            for (let r = 1; r < 8; r++) {
+              for (let i = 0; i < 256 >> r; i++) {
+                const node = index * (256 >> r) + i;
+                const at = expandedPosition(8 * level + r, node);
+                assert.deepEqual([at.tileLevel, at.tileIndex], [level, index]);
+                assert.deepEqual(hashes.subarray(at.offset, at.offset + 32), mem.node(8 * level + r, node));
+              }
+            }
           }
         }
         const reader = new TileNodeReader(store.get, n, { cacheSize: 4 });
@@ -187,7 +208,7 @@ describe('tiles', () => {
     }
     assert.ok(store.get(2, 0), 'the level-2 tile exists once 65536 leaves are in');
     assert.equal(store.get(2, 0)!.length, 32);
-    assert.equal(store.get(1, 0)!.length, 256 * 32);
+    assert.equal(store.get(1, 0)!.length, EXPANDED_TILE_BYTES, 'a full tile is stored with its interior');
     assert.equal(store.get(0, 256)!.length, 32);
   });
 
@@ -215,6 +236,33 @@ describe('tiles', () => {
     const tiny = new TileNodeReader(store.get, n, { cacheSize: 1 });
     for (const i of [0, 600, 1200, 0, 2600])
       assert.deepEqual(inclusionProof(i, n, tiny), inclusionProof(i, n, mem));
+  });
+
+  it('reads proofs from the stored interior of full tiles; 256-hash full tiles still work', () => {
+    const n = 256 * 3 + 5;
+    const { store, leaves } = build(n, 13, mulberry32(13));
+    const mem = new MemoryNodeReader(leaves);
+    const legacy = (l: number, i: number) => store.get(l, i)?.subarray(0, 256 * 32);
+    const partial = (l: number, i: number) => {
+      const t = store.get(l, i);
+      return t && t.length === EXPANDED_TILE_BYTES ? t.subarray(0, 256 * 32) : t;
+    };
+    for (const seq of [0, 77, 255, 256, 700, n - 1]) {
+      const want = inclusionProof(seq, n, mem);
+      assert.deepEqual(inclusionProof(seq, n, new TileNodeReader(store.get, n, { cacheSize: 0 })), want);
+      assert.deepEqual(inclusionProof(seq, n, new TileNodeReader(partial, n, { cacheSize: 0 })), want);
+      assert.deepEqual(inclusionProof(seq, n, new TileNodeReader(partial, n)), want);
+    }
+    assert.equal(legacy(0, 0)!.length, 256 * 32);
+    // The interior is what the reader uses: a changed interior hash changes the proof.
+    const edited = Buffer.from(store.get(0, 1)!);
+    const at = expandedPosition(7, 3); // node (7, 3) covers leaves 384..511, in tile 0/1
+    assert.equal(at.tileIndex, 1);
+    edited.fill(0xee, at.offset, at.offset + 32);
+    const tampered = (l: number, i: number) => (l === 0 && i === 1 ? edited : store.get(l, i));
+    const proof = inclusionProof(300, n, new TileNodeReader(tampered, n, { cacheSize: 0 }));
+    assert.notDeepEqual(proof, inclusionProof(300, n, mem));
+    assert.deepEqual(proof[7], Buffer.alloc(32, 0xee));
   });
 
   it('throws clear errors for missing, short or malformed tiles and nodes outside the tree', () => {

@@ -5,6 +5,12 @@
  * numbered 256·N … 256·N+255 (level 0 = leaf hashes). A tile of width 256 is full and immutable;
  * only the rightmost tile of each level is partial, so an append rewrites at most one tile per
  * level, and any node of the tree is at most 2^7 − 1 hashes away from a stored one.
+ *
+ * A full tile is stored expanded: its 256 hashes followed by its interior heights 1…7 (128 + 64
+ * + … + 2 = 254 hashes, {@link EXPANDED_TILE_BYTES} in all), so a proof reads every node of it
+ * instead of rebuilding up to 254 hashes. The first 256 hashes are the C2SP tile; the interior is
+ * derived, and checked by verify like the rest. A full tile of exactly 256 hashes (written before
+ * this layout) is still read, and expanded in memory.
  */
 import { Buffer } from 'node:buffer';
 import { HASH_SIZE, checkUint, hashChildren } from './merkle.js';
@@ -20,8 +26,38 @@ const TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 // 8·7 = 56 > 53: a tree of ≤ 2^53−1 leaves has no nodes above tile level 6.
 const MAX_TILE_LEVEL = 6;
 
+// Offset (in hashes) of in-tile height r within an expanded full tile: 256 + 128 + … (r terms).
+function expandedOffset(r: number): number {
+  return 2 * TILE_WIDTH - (2 * TILE_WIDTH) / 2 ** r;
+}
+// Heights 0…7 of a full tile: 256 + 128 + … + 2 = 510 hashes (height 8 lives in the tile above).
+const EXPANDED_HASHES = expandedOffset(TILE_HEIGHT);
+/** Bytes of a full tile stored with its interior heights: 510 hashes of 32 bytes. */
+export const EXPANDED_TILE_BYTES = EXPANDED_HASHES * HASH_SIZE;
+
 /**
- * One stored tile: `hashes` is `width` × 32 bytes (width 1…256).
+ * Where node (`level`, `index`) of the tree lies in the expanded full tile that holds it:
+ * that tile's level and index, and the byte offset of the hash in the expanded layout.
+ *
+ * @example
+ * expandedPosition(1, 130) // { tileLevel: 0, tileIndex: 1, offset: (256 + 2) * 32 }
+ */
+export function expandedPosition(
+  level: number,
+  index: number,
+): { tileLevel: number; tileIndex: number; offset: number } {
+  const r = level % TILE_HEIGHT;
+  const perTile = TILE_WIDTH / 2 ** r;
+  return {
+    tileLevel: (level - r) / TILE_HEIGHT,
+    tileIndex: Math.floor(index / perTile),
+    offset: (expandedOffset(r) + (index % perTile)) * HASH_SIZE,
+  };
+}
+
+/**
+ * One stored tile: `hashes` is `width` × 32 bytes (width 1…256), or for a full tile written by
+ * {@link TileAccumulator} the expanded form ({@link EXPANDED_TILE_BYTES}).
  *
  * @example
  * const row: TileRow = { level: 0, index: 0, width: 2, hashes: Buffer.concat([h0, h1]) };
@@ -50,7 +86,10 @@ function tileKey(level: number, index: number): string {
  * for (const row of acc.changed()) store.upsertTile(row);
  */
 export class TileAccumulator {
-  readonly #tiles = new Map<string, { level: number; index: number; width: number; buf: Buffer }>();
+  readonly #tiles = new Map<
+    string,
+    { level: number; index: number; width: number; buf: Buffer; known: Uint8Array }
+  >();
   readonly #touched = new Set<string>();
 
   constructor(partials: readonly TileRow[]) {
@@ -66,15 +105,26 @@ export class TileAccumulator {
       }
       const key = tileKey(p.level, p.index);
       if (this.#tiles.has(key)) throw new CoreError('malformed', `tile ${key} seeded twice`);
-      const buf = Buffer.alloc(TILE_BYTES);
+      const buf = Buffer.alloc(EXPANDED_TILE_BYTES);
       p.hashes.copy(buf);
-      this.#tiles.set(key, { level: p.level, index: p.index, width: p.width, buf });
+      const known = new Uint8Array(EXPANDED_HASHES);
+      this.#tiles.set(key, { level: p.level, index: p.index, width: p.width, buf, known });
     }
   }
 
-  /** Node callback for {@link CompactRange.append}; ignores levels that are not multiples of 8. */
+  /**
+   * Node callback for {@link CompactRange.append}. Nodes at levels that are not multiples of 8
+   * are kept as the interior of their tile (the append computed them anyway).
+   */
   readonly onNode = (level: number, index: number, hash: Buffer): void => {
-    if (level % TILE_HEIGHT !== 0) return;
+    if (level % TILE_HEIGHT !== 0) {
+      const at = expandedPosition(level, index);
+      const tile = this.#tiles.get(tileKey(at.tileLevel, at.tileIndex));
+      if (tile === undefined || hash.length !== HASH_SIZE) return; // filled in by changed()
+      hash.copy(tile.buf, at.offset);
+      tile.known[at.offset / HASH_SIZE] = 1;
+      return;
+    }
     const tileLevel = level / TILE_HEIGHT;
     const tileIndex = Math.floor(index / TILE_WIDTH);
     const pos = index % TILE_WIDTH;
@@ -86,7 +136,13 @@ export class TileAccumulator {
           'missing',
           `tile ${key} was not seeded but node ${index} (level ${level}) lands in it`,
         );
-      tile = { level: tileLevel, index: tileIndex, width: 0, buf: Buffer.alloc(TILE_BYTES) };
+      tile = {
+        level: tileLevel,
+        index: tileIndex,
+        width: 0,
+        buf: Buffer.alloc(EXPANDED_TILE_BYTES),
+        known: new Uint8Array(EXPANDED_HASHES),
+      };
       this.#tiles.set(key, tile);
     }
     if (pos !== tile.width) {
@@ -101,16 +157,22 @@ export class TileAccumulator {
     this.#touched.add(key);
   };
 
-  /** The touched tiles with their new content (copies), ordered by level then index. */
+  /**
+   * The touched tiles with their new content (copies), ordered by level then index; full tiles
+   * expanded (their interior nodes not seen in this batch are hashed here).
+   */
   changed(): TileRow[] {
     const rows: TileRow[] = [];
     for (const key of this.#touched) {
       const t = this.#tiles.get(key)!;
+      if (t.width === TILE_WIDTH) fillInterior(t.buf, t.known);
       rows.push({
         level: t.level,
         index: t.index,
         width: t.width,
-        hashes: Buffer.from(t.buf.subarray(0, t.width * HASH_SIZE)),
+        hashes: Buffer.from(
+          t.buf.subarray(0, t.width === TILE_WIDTH ? EXPANDED_TILE_BYTES : t.width * HASH_SIZE),
+        ),
       });
     }
     return rows.sort((a, b) => a.level - b.level || a.index - b.index);
@@ -136,12 +198,22 @@ export function partialTiles(size: number): { level: number; index: number; widt
   return out;
 }
 
-// Offset (in hashes) of in-tile height r within an expanded full tile: 256 + 128 + … (r terms).
-function expandedOffset(r: number): number {
-  return 2 * TILE_WIDTH - (2 * TILE_WIDTH) / 2 ** r;
+// Hashes the interior nodes of an expanded full tile that `known` does not mark, bottom-up.
+function fillInterior(out: Buffer, known: Uint8Array): void {
+  for (let r = 1; r < TILE_HEIGHT; r++) {
+    const below = expandedOffset(r - 1);
+    const here = expandedOffset(r);
+    for (let i = 0; i < TILE_WIDTH >> r; i++) {
+      if (known[here + i] === 1) continue;
+      const l = (below + 2 * i) * HASH_SIZE;
+      hashChildren(out.subarray(l, l + HASH_SIZE), out.subarray(l + HASH_SIZE, l + 2 * HASH_SIZE)).copy(
+        out,
+        (here + i) * HASH_SIZE,
+      );
+      known[here + i] = 1;
+    }
+  }
 }
-// Heights 0…7 of a full tile: 256 + 128 + … + 2 = 510 hashes (height 8 lives in the tile above).
-const EXPANDED_HASHES = expandedOffset(TILE_HEIGHT);
 
 /**
  * {@link NodeReader} over stored tiles for a tree of `size` leaves. A node of height 8k+r is the
@@ -203,6 +275,11 @@ export class TileNodeReader implements NodeReader {
     const tile = this.#getTile(tileLevel, tileIndex);
     if (tile === undefined)
       throw new CoreError('missing', `tile ${key} is missing (needed for node ${level}/${index})`);
+    if (tile.length === EXPANDED_TILE_BYTES) {
+      // Stored with its interior: nothing to hash. Cached as is (a copy: the caller's buffer).
+      if (this.#cacheSize > 0) this.#remember(key, Buffer.from(tile));
+      return readExpanded(tile, r, pos / count);
+    }
     if (tile.length % HASH_SIZE !== 0 || tile.length > TILE_BYTES) {
       throw new CoreError(
         'malformed',
@@ -217,14 +294,26 @@ export class TileNodeReader implements NodeReader {
     }
     if (tile.length === TILE_BYTES && this.#cacheSize > 0) {
       const expanded = expandTile(tile);
-      this.#cache.set(key, expanded);
-      if (this.#cache.size > this.#cacheSize) {
-        const oldest = this.#cache.keys().next();
-        if (oldest.done !== true) this.#cache.delete(oldest.value);
-      }
+      this.#remember(key, expanded);
       return readExpanded(expanded, r, pos / count);
     }
-    return hashUp(tile.subarray(pos * HASH_SIZE, (pos + count) * HASH_SIZE));
+    if (count === 1) return Buffer.from(tile.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE));
+    // A perfect node inside a partial tile never changes once complete (the tile only grows):
+    // keep it, so the right edge is not rehashed for every proof.
+    const nodeKey = `${key}#${level}/${index}`;
+    const known = this.#cacheSize > 0 ? this.#cache.get(nodeKey) : undefined;
+    if (known !== undefined) return Buffer.from(known);
+    const h = hashUp(tile.subarray(pos * HASH_SIZE, (pos + count) * HASH_SIZE));
+    if (this.#cacheSize > 0) this.#remember(nodeKey, Buffer.from(h));
+    return h;
+  }
+
+  #remember(key: string, value: Buffer): void {
+    this.#cache.set(key, value);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
+    }
   }
 }
 
@@ -233,8 +322,15 @@ function readExpanded(expanded: Buffer, r: number, i: number): Buffer {
   return Buffer.from(expanded.subarray(at, at + HASH_SIZE));
 }
 
-// All heights 0…7 of a full tile, one contiguous buffer (design §7.12: no arrays of small Buffers).
-function expandTile(tile: Buffer): Buffer {
+/**
+ * All heights 0…7 of a full tile of 256 hashes, one contiguous buffer of
+ * {@link EXPANDED_TILE_BYTES} (design §7.12: no arrays of small Buffers): the form a full tile is
+ * stored in.
+ *
+ * @example
+ * expandTile(Buffer.concat(leafHashes)).subarray(256 * 32, 257 * 32) // hashChildren(leafHashes[0], leafHashes[1])
+ */
+export function expandTile(tile: Buffer): Buffer {
   const out = Buffer.alloc(EXPANDED_HASHES * HASH_SIZE);
   tile.copy(out);
   for (let r = 1; r < TILE_HEIGHT; r++) {

@@ -204,6 +204,24 @@ describe('tile set', () => {
     assert.equal(tiles(300).length, 3);
   });
 
+  it('accepts full tiles stored with their interior (510 hashes), and no other length', () => {
+    const expand = (t: ReturnType<typeof tiles>) =>
+      t.map((x) => (x.width === 256 ? { ...x, bytes: 510 * 32 } : x));
+    assert.deepEqual(checkTileSet(600, expand(tiles(600))), []);
+    assert.deepEqual(checkTileSet(600, expand(tiles(900)), { grew: true }), []);
+    const odd = tiles(600).map((x) => (x.level === 0 && x.index === 0 ? { ...x, bytes: 400 * 32 } : x));
+    assert.deepEqual(
+      checkTileSet(600, odd).map((f) => [f.seq, f.kind]),
+      [[0, 'tile_mismatch']],
+    );
+    // A partial tile is never expanded.
+    const partial = tiles(600).map((x) => (x.level === 0 && x.index === 2 ? { ...x, bytes: 510 * 32 } : x));
+    assert.deepEqual(
+      checkTileSet(600, partial).map((f) => [f.seq, f.kind]),
+      [[512, 'tile_mismatch']],
+    );
+  });
+
   it('reports missing, short, oversized and extra tiles', () => {
     const t = tiles(600);
     const missing = t.filter((x) => !(x.level === 0 && x.index === 1));

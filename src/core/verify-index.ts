@@ -283,6 +283,7 @@ export interface StoredTileInfo {
 
 const TILE_WIDTH = 256;
 const HASH = 32;
+const EXPANDED_BYTES = 510 * HASH;
 
 /**
  * Checks that the stored tiles are exactly those of a tree of `size` leaves (C2SP tlog-tiles):
@@ -327,9 +328,18 @@ export function checkTileSet(
           kind: 'tile_missing',
           detail: `tile ${key} holds ${Math.floor(t.bytes / HASH)} of its ${want} hashes`,
         });
-      } else if (grew && want < TILE_WIDTH && t.bytes === t.width * HASH && t.width <= TILE_WIDTH) {
+      } else if (
+        grew &&
+        want < TILE_WIDTH &&
+        (t.bytes === t.width * HASH || (t.width === TILE_WIDTH && t.bytes === EXPANDED_BYTES)) &&
+        t.width <= TILE_WIDTH
+      ) {
         // The right-edge tile of this level grew with the log: as many hashes as it has now.
-      } else if (t.bytes !== want * HASH || t.width !== want) {
+      } else if (
+        // A full tile is 256 hashes, or 510 with its interior heights (tiles.ts).
+        !(t.bytes === want * HASH || (want === TILE_WIDTH && t.bytes === EXPANDED_BYTES)) ||
+        t.width !== want
+      ) {
         push({
           seq: firstLeaf,
           kind: 'tile_mismatch',

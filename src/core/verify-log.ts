@@ -59,6 +59,12 @@ export interface VerifyReport {
   unsigned_tail: number;
   redactions: Redaction[];
   failures: VerifyFailure[];
+  /**
+   * Incremental verification only: the first seq this run checked. Entries below it were not
+   * re-read; they are vouched for by the trusted checkpoint of that size, with which the stored
+   * tiles were shown consistent. Absent for a full verification (everything from seq 0).
+   */
+  verified_from?: number;
 }
 
 /** One stored entry as the verifier sees it (structurally the store's rows). */
@@ -89,8 +95,18 @@ export interface LogVerifierOptions {
   witnessed?: readonly string[];
   /** Stored tile hash of a node at a level multiple of 8, for cross-checking tiles. */
   tileHash?: (level: number, index: number) => Uint8Array | undefined;
+  /**
+   * Stored hash of a node at a level that is not a multiple of 8 (tree level and index), from the
+   * interior of an expanded full tile; undefined when none is stored.
+   */
+  interiorHash?: (level: number, index: number) => Uint8Array | undefined;
   /** Cap on the number of failures kept (the count is still exact). */
   maxFailures?: number;
+  /**
+   * Incremental verification: the compact range of a trusted tree (its root matched a trusted
+   * checkpoint). Verification starts at seq `start.size`; entries below it are not checked.
+   */
+  start?: CompactRange;
 }
 
 interface SignedHead {
@@ -102,7 +118,8 @@ interface SignedHead {
 const ZERO = Buffer.alloc(HASH_SIZE);
 
 export class LogVerifier {
-  private readonly range = new CompactRange();
+  private readonly range: CompactRange;
+  private readonly from: number;
   private readonly failures: VerifyFailure[] = [];
   private failureCount = 0;
   private readonly redactions: Redaction[] = [];
@@ -121,6 +138,9 @@ export class LogVerifier {
 
   constructor(private readonly options: LogVerifierOptions) {
     this.maxFailures = options.maxFailures ?? 10_000;
+    this.range = options.start?.clone() ?? new CompactRange();
+    this.from = this.range.size;
+    this.lastGoodCheckpoint = this.from;
     for (const note of options.checkpoints) this.addHead(note, 'stored');
     for (const note of options.witnessed ?? []) this.addHead(note, 'witnessed');
     this.heads.sort((a, b) => a.size - b.size || (a.source === 'stored' ? -1 : 1));
@@ -131,10 +151,27 @@ export class LogVerifier {
       if (a.size === b.size && a.root.equals(b.root)) this.heads.splice(i, 1);
     }
     while (this.heads[0]?.size === 0) this.checkHead(this.heads.shift()!);
+    // Incremental: signed heads inside the trusted part are not re-derived (their signatures were
+    // checked above); the one at the start itself is compared with the trusted tree.
+    while (this.from > 0 && this.headIdx < this.heads.length && this.heads[this.headIdx]!.size <= this.from) {
+      const h = this.heads[this.headIdx++]!;
+      if (h.size === this.from) this.checkHead(h);
+    }
     const tileHash = options.tileHash;
+    const interiorHash = options.interiorHash;
     this.leafCheck = tileHash
       ? (level, index, hash) => {
-          if (level % 8 !== 0) return;
+          if (level % 8 !== 0) {
+            const inner = interiorHash?.(level, index);
+            if (inner && !hash.equals(inner) && this.tileFailures++ < 100) {
+              this.fail(
+                null,
+                'tile_mismatch',
+                `stored interior hash of a full tile at level ${level} index ${index} differs from the hash recomputed from the leaves`,
+              );
+            }
+            return;
+          }
           const stored = tileHash(level / 8, index);
           if (stored && !hash.equals(stored) && this.tileFailures++ < 100) {
             this.fail(
@@ -271,6 +308,19 @@ export class LogVerifier {
     }
   }
 
+  /**
+   * Incremental verification: the erasure events (by_seq) named by disclosures in the checked
+   * range that lie before it, so the caller can check them against the trusted tree.
+   */
+  priorErasures(): number[] {
+    return [...new Set(this.redactions.map((r) => r.by_seq).filter((s) => s < this.from))];
+  }
+
+  /** Marks `seq` (before the checked range) as an erasure event the caller proved in the trusted tree. */
+  acceptPriorErasure(seq: number): void {
+    if (seq < this.from) this.erasureSeqs.add(seq);
+  }
+
   private checkHead(h: SignedHead): void {
     const root = h.size === 0 ? new CompactRange().root() : this.range.root();
     if (root.equals(h.root)) {
@@ -360,6 +410,7 @@ export class LogVerifier {
       unsigned_tail: Math.max(0, size - this.lastGoodCheckpoint),
       redactions: this.redactions.filter((r) => this.erasureSeqs.has(r.by_seq)),
       failures: this.failures,
+      ...(this.from > 0 ? { verified_from: this.from } : {}),
     };
   }
 }

@@ -3,11 +3,13 @@ import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../core/checkpoi
 import type { ConsistencyBundle } from '../core/consistency.js';
 import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
 import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
-import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
-import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
+import { parseLeaf } from '../core/leaf.js';
+import { CompactRange, EMPTY_ROOT, hashLeaf, rootOf, type NodeReader } from '../core/merkle.js';
+import type { NoteVerifier } from '../core/note.js';
+import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../core/proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
-import { TileNodeReader } from '../core/tiles.js';
-import { LogVerifier, type VerifyReport } from '../core/verify-log.js';
+import { EXPANDED_TILE_BYTES, expandedPosition, TileNodeReader } from '../core/tiles.js';
+import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
 import { AuditError, fromCoreError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
@@ -555,11 +557,15 @@ export class AuditTrail {
   /**
    * Verifies the whole log from stored bytes: leaves, disclosures, tree, tiles, every stored
    * checkpoint, and the last checkpoint handed out (witness file). Returns a report listing
-   * every failure; it does not throw for tampering.
+   * every failure; it does not throw for tampering. With `sinceCheckpoint`, only what was
+   * appended after a checkpoint the caller trusts is re-read (the report's `verified_from`).
+   *
+   * @example
+   * const full = await trail.verify();
+   * const recent = await trail.verify({ sinceCheckpoint: readFileSync('last.checkpoint', 'utf8') });
+   * console.log(recent.ok, `checked seq ${recent.verified_from}..${recent.size - 1}`);
    */
-  async verify(
-    options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
-  ): Promise<VerifyReport> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     await this.flush();
     return verifyStoredLog(this.#store, this.#keys, this.origin, options);
   }
@@ -694,14 +700,19 @@ export class AuditTrail {
    * `auditrail verify-consistency --proof`. Reads the sizes without checking signatures (the
    * verifier does that) and signs nothing. Throws AuditError('invalid_argument') for a note that
    * is not a checkpoint of this log, 'conflict' when the new checkpoint is smaller than the old
-   * one or larger than the log, 'key_failure' when the log's key is missing.
+   * one or larger than the log, 'key_failure' when the log's key is missing and no
+   * `verifierKey` (the auditor's trusted copy) is given.
    *
    * @example
    * const saved = readFileSync('march.checkpoint', 'utf8');
    * const bundle = await trail.proveConsistencyFrom(saved);
    * verifyConsistency(saved, bundle.checkpoint, bundle.proof, vkey).ok; // true if only appended
    */
-  async proveConsistencyFrom(oldCheckpoint: string, newCheckpoint?: string): Promise<ConsistencyBundle> {
+  async proveConsistencyFrom(
+    oldCheckpoint: string,
+    newCheckpoint?: string,
+    options: { verifierKey?: string } = {},
+  ): Promise<ConsistencyBundle> {
     await this.flush();
     const peek = (which: string, note: string): { size: number } => {
       let cp;
@@ -742,9 +753,13 @@ export class AuditTrail {
         `${this.origin} holds ${head} entr${head === 1 ? 'y' : 'ies'}, fewer than the new checkpoint's size ${size}: it was rolled back, or another log signed it`,
       );
     }
-    // Reading never creates a key: without one there is nothing the proof could be checked with.
-    if (!this.#keys.hasKey())
-      throw new AuditError('key_failure', `no signing key for ${this.origin} at ${this.#keys.keyPath}`);
+    // Reading never creates a key. The proof itself needs none; the bundle names the key to check
+    // it with: the caller's trusted copy (an auditor's database copy has no private key), else ours.
+    if (options.verifierKey === undefined && !this.#keys.hasKey())
+      throw new AuditError(
+        'key_failure',
+        `no signing key for ${this.origin} at ${this.#keys.keyPath}: pass the log's verifier key`,
+      );
     return {
       format: 'auditrail-consistency/v1',
       log: this.origin,
@@ -752,7 +767,7 @@ export class AuditTrail {
       new_size: size,
       proof: await this.proveConsistency(old.size, size),
       checkpoint: note,
-      verifier_key: this.verifierKey(),
+      verifier_key: options.verifierKey ?? this.verifierKey(),
     };
   }
 
@@ -779,18 +794,26 @@ function stripLogFields(e: RecordedEvent): AuditEvent {
   return rest;
 }
 
-/** Verifies one stored log (see {@link AuditTrail.verify}); used by the SDK and the CLI. */
-export async function verifyStoredLog(
-  store: AuditStore,
+/** Options of {@link AuditTrail.verify} and {@link verifyStoredLog}. */
+export interface VerifyOptions {
+  onProgress?: (done: number, total: number) => void;
+  /** Trusted verifier keys (C2SP vkeys); they replace the local key file. */
+  trustedKeys?: string[];
+  /**
+   * Incremental verification: a signed checkpoint note of this log the caller already trusts
+   * (e.g. one saved after an earlier full verify), or `true` for the witness file's checkpoint.
+   * Only the entries after its size are re-read; see docs/verification.md §7.3.
+   */
+  sinceCheckpoint?: string | true;
+}
+
+/** The verifier keys to trust: the caller's, else the local key file's. */
+function resolveVerifiers(
   keys: KeyRing,
   origin: string,
-  options: { onProgress?: (done: number, total: number) => void; trustedKeys?: string[] } = {},
-): Promise<VerifyReport> {
-  const head = await store.getLog(origin);
-  if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
-  const checkpointRows = await store.listCheckpoints(head.logId);
-  const checkpoints = checkpointRows.map((c) => c.note);
-  const witness = keys.loadWitness(origin);
+  options: VerifyOptions,
+  needed: boolean,
+): NoteVerifier[] {
   // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
   const verifiers = (options.trustedKeys ?? []).map((k) => {
     try {
@@ -809,15 +832,50 @@ export async function verifyStoredLog(
   if (verifiers.length === 0) {
     const local = keys.verifier(origin);
     if (local) verifiers.push(local);
-    else if (checkpoints.length > 0 || witness) {
+    else if (needed) {
       throw new AuditError(
         'key_failure',
         `no verifier key for ${origin}: pass the log's vkey (auditrail keys show) or restore ${keys.keyPath}`,
       );
     }
   }
-  const { maxSeq } = await store.storedSize(head.logId);
-  const end = Math.max(head.size, (maxSeq ?? -1) + 1);
+  return verifiers;
+}
+
+/** Verifies one stored log (see {@link AuditTrail.verify}); used by the SDK and the CLI. */
+export async function verifyStoredLog(
+  store: AuditStore,
+  keys: KeyRing,
+  origin: string,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const head = await store.getLog(origin);
+  if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
+  const checkpointRows = await store.listCheckpoints(head.logId);
+  const checkpoints = checkpointRows.map((c) => c.note);
+  const witness = keys.loadWitness(origin);
+  const verifiers = resolveVerifiers(
+    keys,
+    origin,
+    options,
+    checkpoints.length > 0 || witness !== undefined || options.sinceCheckpoint !== undefined,
+  );
+  let start: CompactRange | undefined;
+  const early: VerifyFailure[] = [];
+  if (options.sinceCheckpoint !== undefined) {
+    const trusted = await trustedStart(store, head, options.sinceCheckpoint, witness, verifiers);
+    if ('report' in trusted) return trusted.report;
+    start = trusted.range;
+    early.push(...trusted.failures);
+  }
+  const from = start?.size ?? 0;
+  // Counting every stored seq costs a pass over the index: an incremental run looks for entries
+  // beyond the head at the head's size only (docs/verification.md §7.3).
+  const beyond =
+    start === undefined || (await store.getBySeq(head.logId, head.size)) !== undefined
+      ? (await store.storedSize(head.logId)).maxSeq
+      : null;
+  const end = Math.max(head.size, (beyond ?? -1) + 1);
   // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
   const upper = new Map<string, Buffer>();
   const levels: { level: number; index: number }[] = [];
@@ -831,6 +889,7 @@ export async function verifyStoredLog(
     verifiers,
     checkpoints,
     witnessed: witness ? [witness] : [],
+    ...(start ? { start } : {}),
     tileHash: (level, index) => {
       const t =
         level === 0
@@ -840,11 +899,16 @@ export async function verifyStoredLog(
       const off = (index % 256) * 32;
       return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
     },
+    interiorHash: (level, index) => {
+      const at = expandedPosition(level, index);
+      const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
+      return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
+    },
   });
   const CHUNK = 8192;
-  const derived = new DerivedRowsCheck(store, head);
+  const derived = new DerivedRowsCheck(store, head, from);
   let done = 0;
-  for await (const chunk of store.scan(head.logId, 0, end, CHUNK)) {
+  for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
     const first = chunk[0]?.entry.seq ?? done;
     const keysNeeded = [];
     for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++)
@@ -856,9 +920,19 @@ export async function verifyStoredLog(
       derived.push(e);
     }
     done += chunk.length;
-    options.onProgress?.(done, end);
+    options.onProgress?.(done, end - from);
+  }
+  // Erasures named in the checked range but recorded before it: proven in the trusted tree.
+  if (start) {
+    for (const seq of verifier.priorErasures()) {
+      if (await isTrustedErasure(store, head.logId, seq, start)) verifier.acceptPriorErasure(seq);
+    }
   }
   const report = verifier.finish(head);
+  if (early.length > 0) {
+    report.failures.unshift(...early);
+    report.ok = false;
+  }
   // Derived rows (index, tiles, log row, checkpoint rows) must say what the verified data says.
   const more = await derived.finish(
     report,
@@ -872,6 +946,128 @@ export async function verifyStoredLog(
     report.ok = false;
   }
   return report;
+}
+
+/** Leaf-level node requests of the compact range [0, size): one perfect subtree per set bit. */
+function rangeNodes(size: number, r: NodeReader): Buffer[] {
+  const out: Buffer[] = [];
+  let first = 0;
+  for (let level = 52; level >= 0; level--) {
+    const width = 2 ** level;
+    if (Math.floor(size / width) % 2 === 1) {
+      out.push(r.node(level, first / width));
+      first += width;
+    }
+  }
+  return out;
+}
+
+/**
+ * The starting point of an incremental verification: the trusted checkpoint opened with the
+ * trusted keys, the compact range at its size read from the stored tiles and matched with its
+ * root (so the tiles of the old part are the trusted tree), and a consistency proof from it to
+ * the stored head computed from the tiles. A `report` when nothing after it can be checked.
+ */
+async function trustedStart(
+  store: AuditStore,
+  head: LogHead,
+  since: string | true,
+  witness: string | undefined,
+  verifiers: NoteVerifier[],
+): Promise<{ range: CompactRange; failures: VerifyFailure[] } | { report: VerifyReport }> {
+  const origin = head.origin;
+  const note = since === true ? witness : since;
+  if (note === undefined) {
+    throw new AuditError(
+      'not_found',
+      `no witness checkpoint for ${origin} to start from: verify the whole log, or pass a saved checkpoint`,
+    );
+  }
+  let cp;
+  try {
+    cp = openCheckpoint(note, verifiers, origin);
+  } catch (e) {
+    throw new AuditError(
+      'invalid_argument',
+      `the trusted checkpoint does not verify as a checkpoint of ${origin}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const stop = (kind: VerifyFailure['kind'], detail: string): { report: VerifyReport } => ({
+    report: {
+      ok: false,
+      log: origin,
+      size: head.size,
+      root: head.root.toString('hex'),
+      checkpoints_verified: 0,
+      unsigned_tail: 0,
+      redactions: [],
+      failures: [{ seq: cp.size, kind, detail }],
+      verified_from: cp.size,
+    },
+  });
+  if (cp.size > head.size) {
+    return stop(
+      'rolled_back',
+      `the log holds ${head.size} entries but the trusted checkpoint has size ${cp.size}: an older copy was restored or the log rewritten`,
+    );
+  }
+  const size = cp.size;
+  const tiles = await store.getTiles(
+    head.logId,
+    tilesFor((r) => {
+      rangeNodes(size, r);
+      consistencyProof(size, head.size, r);
+    }),
+  );
+  const r = reader(tiles, head.size);
+  let range: CompactRange;
+  let proof: Buffer[];
+  try {
+    range = new CompactRange(size, rangeNodes(size, r));
+    proof = consistencyProof(size, head.size, r);
+  } catch (e) {
+    return stop('tile_missing', `the stored tiles cannot serve the trusted tree: ${(e as Error).message}`);
+  }
+  if (!range.root().equals(cp.root)) {
+    return stop(
+      'rolled_back',
+      `the stored tiles of entries 0..${size - 1} do not give the trusted checkpoint's root: history was rewritten`,
+    );
+  }
+  const failures: VerifyFailure[] = [];
+  if (!verifyConsistency(size, head.size, proof, cp.root, head.root)) {
+    failures.push({
+      seq: size,
+      kind: 'checkpoint_mismatch',
+      detail: `the stored tiles give no valid consistency proof from the trusted checkpoint (size ${size}) to the log head (size ${head.size})`,
+    });
+  }
+  return { range, failures };
+}
+
+/** Whether entry `seq` is an erasure event included in the trusted tree `trusted`. */
+async function isTrustedErasure(
+  store: AuditStore,
+  logId: number,
+  seq: number,
+  trusted: CompactRange,
+): Promise<boolean> {
+  const stored = await store.getBySeq(logId, seq);
+  if (!stored) return false;
+  try {
+    const type = parseLeaf(stored.entry.leaf).type;
+    if (type !== 'data.erased' && type !== 'retention.purged') return false;
+    const size = trusted.size;
+    const tiles = await store.getTiles(
+      logId,
+      tilesFor((r) => inclusionProof(seq, size, r)),
+    );
+    const proof = inclusionProof(seq, size, reader(tiles, size));
+    return verifyInclusion(hashLeaf(stored.entry.leaf), seq, size, proof, trusted.root());
+  } catch {
+    return false;
+  }
 }
 
 /** Resolves the database location: option, then `$AUDITRAIL_DB`, then `./.auditrail/audit.db`. */

@@ -2,7 +2,7 @@ import { parseCheckpoint } from '../core/checkpoint.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
-import type { TileRow } from '../core/tiles.js';
+import { expandTile, type TileRow } from '../core/tiles.js';
 import {
   checkCheckpointRows,
   checkLogRow,
@@ -25,10 +25,14 @@ export class DerivedRowsCheck {
   private after: number | null = null;
   private done = false;
 
+  /** `from`: first seq checked (incremental verification); index rows below it are not read. */
   constructor(
     private readonly store: AuditStore,
     private readonly head: LogHead,
-  ) {}
+    from = 0,
+  ) {
+    if (from > 0) this.after = from - 1;
+  }
 
   private async page(): Promise<void> {
     if (this.done) return;
@@ -165,7 +169,9 @@ export async function rebuildDerivedRows(
   const emit = (level: number, index: number, width: number): void => {
     const stored = tilesStored.get(`${level}/${index}`) ?? 0;
     if (stored >= width * 32) return;
-    puts.push({ level, index, width, hashes: Buffer.from(current[level]!.subarray(0, width * 32)) });
+    const hashes = current[level]!.subarray(0, width * 32);
+    // A full tile is written with its interior heights, as the write path does (tiles.ts).
+    puts.push({ level, index, width, hashes: width === 256 ? expandTile(hashes) : Buffer.from(hashes) });
   };
   const range = new CompactRange();
   const onNode = (level: number, index: number, hash: Buffer): void => {

@@ -402,6 +402,19 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
     assertFailure(await verify(db2), 'tile_missing', 0);
   });
 
+  it('reports tiles rewritten as TEXT or a number instead of failing to run', async () => {
+    for (const value of ['CAST(hashes AS TEXT)', "'not hashes'", '42']) {
+      const db = await freshLog();
+      tamper(db, (d) => d.prepare(`UPDATE tiles SET hashes = ${value}`).run());
+      const r = await verify(db);
+      assert.equal(r.ok, false, value);
+      assert.ok(
+        r.failures.some((f) => f.kind === 'tile_mismatch' || f.kind === 'tile_missing'),
+        `${value}: ${JSON.stringify(r.failures.slice(0, 3))}`,
+      );
+    }
+  });
+
   it('rebuildIndex() repairs the index, a missing tile and the log row from verified entries', async () => {
     const db = await freshLog();
     tamper(db, (d) => {

@@ -179,7 +179,7 @@ export function run(args: string[], io: Io): Promise<number> {
       let proof: string[] = [];
       let problem: string | undefined;
       try {
-        proof = (await trail.proveConsistencyFrom(oldNote, newNote)).proof;
+        proof = (await trail.proveConsistencyFrom(oldNote, newNote, { verifierKey: vkey })).proof;
       } catch (e) {
         if (!(e instanceof AuditError)) throw e;
         problem = e.message + originHint(oldNote, trail.origin);

@@ -1,10 +1,14 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { AuditError, REBUILDABLE_KINDS } from '../../index.js';
 import type { RebuildReport, VerifyReport } from '../../index.js';
 import {
   bool,
+  CliError,
   execute,
   EXIT_FAILED,
   EXIT_OK,
+  str,
   strs,
   TARGET_OPTIONS,
   UsageError,
@@ -17,7 +21,8 @@ import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js'
 
 export const spec: CommandSpec = {
   name: 'verify',
-  usage: 'verify [--json] [--key VKEY]... [--rebuild-index] [--db PATH] [--tenant ID] [--log NAME]',
+  usage:
+    'verify [--json] [--key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Verify the whole log from its stored bytes and list every failure.',
   description:
     'Re-hashes every leaf and disclosure, rebuilds the Merkle tree, checks the stored tiles and every\n' +
@@ -25,7 +30,11 @@ export const spec: CommandSpec = {
     'at the first failure. It also checks the derived rows (query index, tiles, log row, checkpoint rows)\n' +
     'against the verified data. Exit code 1 when anything fails. --key adds a trusted verifier key\n' +
     '(repeatable). --rebuild-index (writes) rebuilds the derived rows from the verified entries when\n' +
-    'only derived rows failed, then verifies again.',
+    'only derived rows failed, then verifies again.\n' +
+    '--since-checkpoint checks only what was appended after the checkpoint in the witness file (the\n' +
+    'last one handed out), --from-checkpoint FILE after a signed checkpoint you saved: its signature,\n' +
+    'the stored tiles against its root, a consistency proof to the head, and every entry and derived\n' +
+    'row after its size. Entries before it are not re-read; the report says from which seq it checked.',
   options: {
     json: { type: 'boolean', help: 'print the report as JSON' },
     key: {
@@ -33,6 +42,15 @@ export const spec: CommandSpec = {
       value: 'VKEY',
       multiple: true,
       help: 'trust this C2SP verifier key (see `keys show`)',
+    },
+    'since-checkpoint': {
+      type: 'boolean',
+      help: "check only entries after the witness file's checkpoint (incremental)",
+    },
+    'from-checkpoint': {
+      type: 'string',
+      value: 'FILE',
+      help: 'check only entries after this saved signed checkpoint (incremental)',
     },
     'rebuild-index': {
       type: 'boolean',
@@ -45,6 +63,8 @@ export const spec: CommandSpec = {
     'auditrail verify',
     'auditrail verify --json --key "$(cat demo.vkey)" | jq .failures',
     'auditrail verify --rebuild-index',
+    'auditrail verify --since-checkpoint',
+    'auditrail checkpoint > last.checkpoint && auditrail verify --from-checkpoint last.checkpoint',
   ],
 };
 
@@ -58,6 +78,8 @@ export function reportJson(r: VerifyReport): Record<string, unknown> {
     checkpoints_verified: r.checkpoints_verified,
     unsigned_tail: r.unsigned_tail,
     redactions: r.redactions,
+    // Only for an incremental verification: where checking began.
+    ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
     failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
   };
 }
@@ -68,6 +90,11 @@ function human(r: VerifyReport, io: Io): string {
     `log:         ${r.log}`,
     `size:        ${groupDigits(r.size)} entries`,
     `root:        ${r.root}`,
+    ...(r.verified_from !== undefined
+      ? [
+          `checked:     seq ${groupDigits(r.verified_from)} onward (entries before it were not re-read: the trusted checkpoint vouches for them)`,
+        ]
+      : []),
     `checkpoints: ${r.checkpoints_verified} verified${r.unsigned_tail > 0 ? `, ${groupDigits(r.unsigned_tail)} entries after the newest one (not yet signed)` : ''}`,
   ];
   if (r.redactions.length > 0)
@@ -99,10 +126,45 @@ function rebuildSummary(r: RebuildReport): string {
   return `rebuilt: ${parts.join(', ')} (${r.before.failures.length} failure${r.before.failures.length === 1 ? '' : 's'} before)\n`;
 }
 
+const MAX_CHECKPOINT_BYTES = 64 * 1024;
+// Invalid UTF-8 is refused, not replaced: the signature is over the exact bytes.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function readCheckpoint(io: Io, file: string): string {
+  const path = resolve(io.cwd, file);
+  let bytes: Buffer;
+  try {
+    if (statSync(path).size > MAX_CHECKPOINT_BYTES)
+      throw new CliError(`${file} is larger than ${MAX_CHECKPOINT_BYTES} bytes`);
+    bytes = readFileSync(path);
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new CliError(`${file} is not UTF-8 text`);
+  }
+}
+
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const trustedKeys = strs(values, 'key');
     const rebuild = bool(values, 'rebuild-index');
+    const fromFile = str(values, 'from-checkpoint');
+    if (fromFile !== undefined && bool(values, 'since-checkpoint'))
+      throw new UsageError('--since-checkpoint and --from-checkpoint cannot be combined');
+    if (rebuild && (fromFile !== undefined || bool(values, 'since-checkpoint')))
+      throw new UsageError(
+        '--rebuild-index verifies the whole log: drop --since-checkpoint / --from-checkpoint',
+      );
+    const since: string | true | undefined =
+      fromFile !== undefined
+        ? readCheckpoint(io, fromFile)
+        : bool(values, 'since-checkpoint')
+          ? true
+          : undefined;
     const target = resolveTarget(values, io);
     // Verifying only reads; --rebuild-index is the one mode that writes (derived rows only).
     return withTrail(target, io, { mustExist: true, readonly: !rebuild }, async (trail) => {
@@ -115,12 +177,24 @@ export function run(args: string[], io: Io): Promise<number> {
           rebuilt = await trail.rebuildIndex({ onProgress, trustedKeys });
           report = rebuilt.after ?? rebuilt.before;
         } else {
-          report = await trail.verify({ onProgress, trustedKeys });
+          report = await trail.verify({
+            onProgress,
+            trustedKeys,
+            ...(since !== undefined ? { sinceCheckpoint: since } : {}),
+          });
         }
       } catch (e) {
         // A malformed --key is the user's value that is wrong: a usage error.
-        if (trustedKeys.length > 0 && e instanceof AuditError && e.code === 'invalid_argument')
+        if (
+          trustedKeys.length > 0 &&
+          e instanceof AuditError &&
+          e.code === 'invalid_argument' &&
+          e.message.startsWith('not a verifier key')
+        )
           throw new UsageError(`--key: ${e.message}`);
+        // A checkpoint that does not verify is a failed verification (exit 1), not a usage error.
+        if (e instanceof AuditError && e.message.startsWith('the trusted checkpoint'))
+          throw new CliError(`${fromFile ?? 'the witness file'}: ${e.message}`);
         throw e;
       } finally {
         bar.end();

@@ -305,7 +305,8 @@ export class MemoryStore implements AuditStore {
     const out: TileInfo[] = [];
     for (const [key, hashes] of this.log(logId).tiles) {
       const [level, index] = key.split('/').map(Number) as [number, number];
-      out.push({ level, index, width: hashes.length / 32, bytes: hashes.length });
+      // A full tile holds its interior heights after its 256 hashes (core/tiles.ts).
+      out.push({ level, index, width: Math.min(256, hashes.length / 32), bytes: hashes.length });
     }
     return Promise.resolve(out.sort((a, b) => a.level - b.level || a.index - b.index));
   }

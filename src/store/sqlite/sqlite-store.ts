@@ -524,7 +524,8 @@ export class SqliteStore implements AuditStore {
         }
         const partialTiles = [];
         for (const t of partialTilesOf(head.size)) {
-          const hashes = this.stmts.tile.get(head.logId, t.level, t.index) as Buffer | undefined;
+          const raw: unknown = this.stmts.tile.get(head.logId, t.level, t.index);
+          const hashes = raw === undefined || raw === null ? undefined : bytes(raw);
           if (!hashes)
             throw new AuditError('store_failure', `tile ${t.level}/${t.index} of ${origin} is missing`);
           partialTiles.push({ level: t.level, index: t.index, width: hashes.length / 32, hashes });
@@ -702,8 +703,9 @@ export class SqliteStore implements AuditStore {
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
     for (const k of keys) {
-      const h = this.stmts.tile.get(logId, k.level, k.index) as Buffer | undefined;
-      if (h) out.set(tileKey(k.level, k.index), h);
+      // A tile rewritten as TEXT (or a number) still reaches the verifier as bytes, never a crash.
+      const h: unknown = this.stmts.tile.get(logId, k.level, k.index);
+      if (h !== undefined && h !== null) out.set(tileKey(k.level, k.index), bytes(h));
     }
     return Promise.resolve(out);
   }
