@@ -10,7 +10,16 @@
  * With --only the results go to bench/results/partial.json instead.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -195,8 +204,33 @@ async function main(): Promise<number> {
   writeFileSync(`${out}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
   renameSync(`${out}.tmp`, out);
   log(`wrote ${out}`);
+  if (!values.only) {
+    // One line per whole run, so a slowdown between commits shows in `git log -p` of this file.
+    const line = {
+      date: results.date,
+      commit: commitOf(),
+      mode: results.mode,
+      loadavg_before: results.machine.loadavg_before,
+      figures: Object.fromEntries(rows.map((r) => [r.name, r.value])),
+    };
+    appendFileSync(join(dir, 'history.jsonl'), `${JSON.stringify(line)}\n`);
+    log(`appended to ${join(dir, 'history.jsonl')}`);
+  }
   if (errors.length > 0) return 1;
   return values.strict && failed.length > 0 ? 1 : 0;
+}
+
+/** The commit measured (with `+` when the tree has changes), or null outside a git checkout. */
+function commitOf(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${head}+` : head;
+  } catch {
+    return null;
+  }
 }
 
 process.exitCode = await main();
