@@ -109,12 +109,12 @@ export const BUDGET_EXCEEDED = 'condition exceeded its budget';
 /**
  * Cost units one decision may spend on CEL, all its conditions together. A comprehension costs
  * one unit per element it ranges over (charged before it runs, as if it visited all), an
- * operator or function call one unit plus one per list element and per 64 string characters of
+ * operator or function call one unit plus one per list element and per 16 string characters of
  * its operands, `matches()` one per 8 characters of text and per pattern character. About
  * 0.1-0.3 µs of work per unit: the budget holds a decision's CEL to a few milliseconds, and
  * leaves room for, e.g., a check of every element of a 1,000-element list.
  */
-export const DEFAULT_COST_BUDGET = 20_000;
+export const DEFAULT_COST_BUDGET = 5_000;
 
 class BudgetExceeded extends AuditError {
   constructor() {
@@ -161,7 +161,7 @@ function charge(units: number): void {
 }
 
 function sizeCost(v: unknown): number {
-  if (typeof v === 'string') return v.length >>> 6;
+  if (typeof v === 'string') return v.length >>> 4;
   if (Array.isArray(v)) return v.length;
   if (v instanceof Map || v instanceof Set) return v.size;
   return 0;
@@ -181,7 +181,8 @@ function elementCount(v: unknown): number {
 const BINARY_OPERATORS = new Set(['==', '!=', '<', '<=', '>', '>=', '+', '-', '*', '/', '%', 'in', '[]']);
 
 // The library's AST after type-checking: each node carries the `handle` its evaluation calls
-// (cel-js 8); metering and RE2 are put in by wrapping those handles, once, at load.
+// (cel-js 8) with at most four arguments; metering and RE2 are put in by wrapping those handles,
+// once, at load (fixed arity: a rest parameter would allocate an array per operation).
 type Handle = (...args: unknown[]) => unknown;
 interface InternalNode {
   op: string;
@@ -220,11 +221,11 @@ function wrap(node: InternalNode): void {
   const handle = node.handle;
   if (typeof handle !== 'function') return;
   if (node.op === 'comprehension') {
-    node.handle = (items, ...rest) => {
+    node.handle = (items, b, c, d) => {
       // Counting a map's keys costs as much as the loop would: not once the budget is gone.
       if (activeMeter?.exhausted === true) throw OVERRUN;
       charge(1 + elementCount(items));
-      return handle(items, ...rest);
+      return handle(items, b, c, d);
     };
   } else if (node.op === 'rcall' && isMatchesCall(node)) {
     node.handle = (args) => {
@@ -238,16 +239,16 @@ function wrap(node: InternalNode): void {
       return regexTest(pattern, text);
     };
   } else if (node.op === 'call' || node.op === 'rcall') {
-    node.handle = (args, ...rest) => {
+    node.handle = (args, b, c, d) => {
       let units = 1;
       for (const a of args as unknown[]) units += sizeCost(a);
       charge(units);
-      return handle(args, ...rest);
+      return handle(args, b, c, d);
     };
   } else if (BINARY_OPERATORS.has(node.op)) {
-    node.handle = (left, right, ...rest) => {
+    node.handle = (left, right, c, d) => {
       charge(1 + sizeCost(left) + sizeCost(right));
-      return handle(left, right, ...rest);
+      return handle(left, right, c, d);
     };
   }
 }
