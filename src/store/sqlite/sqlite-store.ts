@@ -17,6 +17,7 @@ import type {
   LogHead,
   ScanRow,
   StoredEvent,
+  IndexRow,
   StoredIndexRow,
   TileInfo,
 } from '../store.js';
@@ -105,6 +106,27 @@ function indexRowOf(r: unknown[]): StoredIndexRow {
     risk: r[12],
     time: r[13],
   } as StoredIndexRow;
+}
+
+/** The values of one `events` row, in the order of the `insertEvent` statement. */
+function eventColumns(logId: number, x: IndexRow, ts: string, type: string): unknown[] {
+  return [
+    logId,
+    x.seq,
+    ts,
+    type,
+    x.tenant,
+    x.session_id,
+    x.run_id,
+    x.trace_id,
+    x.actor_id,
+    x.action_type,
+    x.target,
+    x.decision,
+    x.status,
+    x.risk,
+    x.time,
+  ];
 }
 
 function approvalOf(r: Row): ApprovalRow {
@@ -561,23 +583,7 @@ export class SqliteStore implements AuditStore {
     for (let i = 0; i < p.index.length; i++) {
       const x = p.index[i]!;
       const e = p.entries[i]!;
-      s.insertEvent.run(
-        id,
-        x.seq,
-        e.ts,
-        e.type,
-        x.tenant,
-        x.session_id,
-        x.run_id,
-        x.trace_id,
-        x.actor_id,
-        x.action_type,
-        x.target,
-        x.decision,
-        x.status,
-        x.risk,
-        x.time,
-      );
+      s.insertEvent.run(...eventColumns(id, x, e.ts, e.type));
     }
     for (const t of p.tiles) s.upsertTile.run(id, t.level, t.index, t.width, t.hashes);
     if (p.entries.length > 0) {
@@ -797,23 +803,7 @@ export class SqliteStore implements AuditStore {
         .transaction(() => {
           this.stmts.deleteIndexRange.run(logId, from, to);
           for (const x of rows) {
-            this.stmts.insertEvent.run(
-              logId,
-              x.seq,
-              x.ts,
-              x.type,
-              x.tenant,
-              x.session_id,
-              x.run_id,
-              x.trace_id,
-              x.actor_id,
-              x.action_type,
-              x.target,
-              x.decision,
-              x.status,
-              x.risk,
-              x.time,
-            );
+            this.stmts.insertEvent.run(...eventColumns(logId, x, x.ts, x.type));
           }
         })
         .immediate(),
