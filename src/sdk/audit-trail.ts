@@ -849,11 +849,13 @@ export async function verifyStoredLog(
   origin: string,
   options: VerifyOptions = {},
 ): Promise<VerifyReport> {
+  // The witness file first: a writer stores a checkpoint row before it hands the checkpoint out,
+  // so every checkpoint the file names is already in the rows (and under the head) read next.
+  const witness = keys.loadWitness(origin);
   const head = await store.getLog(origin);
   if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
   const checkpointRows = await store.listCheckpoints(head.logId);
   const checkpoints = checkpointRows.map((c) => c.note);
-  const witness = keys.loadWitness(origin);
   const verifiers = resolveVerifiers(
     keys,
     origin,
