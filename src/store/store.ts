@@ -1,3 +1,4 @@
+import type { IndexValues } from '../core/index-row.js';
 import type { TileRow } from '../core/tiles.js';
 
 /**
@@ -38,19 +39,8 @@ export interface DisclosureRow {
 }
 
 /** Columns used for filtering; they mirror fields of the event (never hashed, only indexed). */
-export interface IndexRow {
+export interface IndexRow extends IndexValues {
   seq: number;
-  tenant: string | null;
-  session_id: string | null;
-  run_id: string | null;
-  trace_id: string | null;
-  actor_id: string | null;
-  action_type: string | null;
-  target: string | null;
-  decision: string | null;
-  status: string | null;
-  risk: string | null;
-  time: string | null;
 }
 
 /** An index row with the leaf's `type` and `ts`, as stored (verification and rebuild). */

@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AuditError, verifyConsistency, type ConsistencyResult } from '../../index.js';
 import {
@@ -14,6 +13,7 @@ import {
 } from '../args.js';
 import { colors } from '../format.js';
 import type { Io } from '../io.js';
+import { readUtf8File } from '../read-text.js';
 import { resolveTarget, withTrail } from '../target.js';
 
 /** A signed note is at most 1 MiB (docs/verification.md §5.4); a proof file is a few KB. */
@@ -49,25 +49,8 @@ export const spec: CommandSpec = {
   ],
 };
 
-// Invalid UTF-8 is refused, not replaced: the signature is over the exact bytes.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function readText(io: Io, file: string): string {
-  const path = resolve(io.cwd, file);
-  let bytes: Buffer;
-  try {
-    if (statSync(path).size > MAX_FILE_BYTES)
-      throw new CliError(`${file} is larger than ${MAX_FILE_BYTES} bytes`);
-    bytes = readFileSync(path);
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new CliError(`${file} is not UTF-8 text`);
-  }
+  return readUtf8File(resolve(io.cwd, file), file, MAX_FILE_BYTES);
 }
 
 interface ProofFile {

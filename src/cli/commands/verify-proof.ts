@@ -1,9 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { verifyProofBundle } from '../../index.js';
 import { bool, CliError, execute, EXIT_FAILED, EXIT_OK, str, type CommandSpec } from '../args.js';
 import { colors } from '../format.js';
 import type { Io } from '../io.js';
+import { readUtf8File } from '../read-text.js';
 
 /** A proof bundle is a few KB; refuse anything absurdly large before reading it. */
 const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
@@ -24,25 +24,8 @@ export const spec: CommandSpec = {
   examples: ['auditrail verify-proof proof.json --key "$(cat demo.vkey)"'],
 };
 
-// docs/verification.md §1: invalid UTF-8 is refused, never replaced by U+FFFD.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function readBundle(path: string, shown: string): unknown {
-  let bytes: Buffer;
-  try {
-    if (statSync(path).size > MAX_BUNDLE_BYTES)
-      throw new CliError(`${shown} is larger than ${MAX_BUNDLE_BYTES} bytes; not a proof bundle`);
-    bytes = readFileSync(path);
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new CliError(`${shown} is not UTF-8 text`);
-  }
+  const text = readUtf8File(path, shown, MAX_BUNDLE_BYTES, '; not a proof bundle');
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -1,4 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AuditError, REBUILDABLE_KINDS } from '../../index.js';
 import type { RebuildReport, VerifyReport } from '../../index.js';
@@ -16,6 +15,7 @@ import {
 } from '../args.js';
 import { colors, groupDigits } from '../format.js';
 import type { Io } from '../io.js';
+import { readUtf8File } from '../read-text.js';
 import { progress } from '../progress.js';
 import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js';
 
@@ -127,25 +127,8 @@ function rebuildSummary(r: RebuildReport): string {
 }
 
 const MAX_CHECKPOINT_BYTES = 64 * 1024;
-// Invalid UTF-8 is refused, not replaced: the signature is over the exact bytes.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 function readCheckpoint(io: Io, file: string): string {
-  const path = resolve(io.cwd, file);
-  let bytes: Buffer;
-  try {
-    if (statSync(path).size > MAX_CHECKPOINT_BYTES)
-      throw new CliError(`${file} is larger than ${MAX_CHECKPOINT_BYTES} bytes`);
-    bytes = readFileSync(path);
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new CliError(`${file} is not UTF-8 text`);
-  }
+  return readUtf8File(resolve(io.cwd, file), file, MAX_CHECKPOINT_BYTES);
 }
 
 export function run(args: string[], io: Io): Promise<number> {
