@@ -10,7 +10,7 @@
 import { generateText, jsonSchema, stepCountIs, tool, type ModelMessage } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { Governor, openAuditTrail, parsePolicy } from '../src/index.js';
-import { governAiSdkTools, resolveAiSdkApproval } from '../src/sdk/adapters/ai-sdk.js';
+import { governAiSdkTools, resolveAiSdkApproval } from '../src/integrations/ai-sdk.js';
 import { MemoryStore } from '../src/testing/index.js';
 
 const policy = parsePolicy(`

@@ -12,7 +12,7 @@ import { Command, MemorySaver } from '@langchain/langgraph';
 import { AIMessage, createAgent, fakeModel, tool } from 'langchain';
 import { z } from 'zod';
 import { Governor, openAuditTrail, parsePolicy } from '../src/index.js';
-import { auditrailMiddleware, isApprovalInterrupt } from '../src/sdk/adapters/langchain-middleware.js';
+import { auditrailMiddleware, isApprovalInterrupt } from '../src/integrations/langchain-middleware.js';
 import { MemoryStore } from '../src/testing/index.js';
 
 const policy = parsePolicy(`

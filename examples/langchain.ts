@@ -14,7 +14,7 @@ import { tool } from '@langchain/core/tools';
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { z } from 'zod';
 import { Governor, openAuditTrail, parsePolicy } from '../src/index.js';
-import { AuditCallbackHandler, governLangChainTool } from '../src/sdk/adapters/langchain.js';
+import { AuditCallbackHandler, governLangChainTool } from '../src/integrations/langchain.js';
 import { MemoryStore } from '../src/testing/index.js';
 
 const policy = parsePolicy(`

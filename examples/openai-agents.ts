@@ -11,7 +11,7 @@ import { Agent, Runner, setTracingDisabled } from '@openai/agents';
 import { assistantMessage, functionCall, ScriptedModel } from '@openai/agents/testing';
 import { z } from 'zod';
 import { Governor, openAuditTrail, parsePolicy } from '../src/index.js';
-import { governedTool, resolveOpenAIAgentsApproval } from '../src/sdk/adapters/openai-agents.js';
+import { governedTool, resolveOpenAIAgentsApproval } from '../src/integrations/openai-agents.js';
 import { MemoryStore } from '../src/testing/index.js';
 
 setTracingDisabled(true); // offline: no trace export to the OpenAI platform

@@ -12,8 +12,8 @@ import { parseLeaf } from './core/leaf.js';
 import { AUDIT_ERROR_HTTP_STATUS, AuditError, fromCoreError, ValidationError } from './errors.js';
 import * as api from './index.js';
 import * as testing from './testing/index.js';
-import type { Decision } from './sdk/governor.js';
-import type { ApprovalRequestInfo } from './sdk/approvals.js';
+import type { Decision } from './sdk/governance/governor.js';
+import type { ApprovalRequestInfo } from './sdk/governance/approvals.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -158,7 +158,7 @@ describe('core errors', () => {
     // Each entry: an impossible state or a failure that is not ours (a simulated tool's error).
     const allowed = new Set([
       'core/merkle.ts', // compact range invariant
-      'sdk/append-worker.ts', // the module loaded outside a worker thread
+      'store/sqlite/append-worker.ts', // the module loaded outside a worker thread
       'policy/bench.ts', // keeps the benchmark's result alive
       'cli/demo-session.ts', // the demo's tool failing, as a real tool would
     ]);

@@ -9,20 +9,11 @@
  * console.log((await trail.verify()).ok);
  * await trail.close();
  */
-export {
-  AuditTrail,
-  openAuditTrail,
-  originOf,
-  resolveDb,
-  toRecordedEvent,
-  verifyStoredLog,
-  DEFAULT_DB,
-  type AuditTrailOptions,
-  type QueryOptions,
-  type QueryPage,
-  type VerifyOptions,
-} from './sdk/audit-trail.js';
-export type { Receipt } from './sdk/append-plan.js';
+export { AuditTrail, type AuditTrailOptions, type QueryOptions, type QueryPage } from './sdk/audit-trail.js';
+export { openAuditTrail, originOf, resolveDb, DEFAULT_DB } from './sdk/open.js';
+export { toRecordedEvent } from './sdk/internals.js';
+export { verifyStoredLog, type VerifyOptions } from './sdk/verify.js';
+export type { Receipt } from './core/append-plan.js';
 export { listLogs, type LogSummary } from './sdk/list-logs.js';
 export { REBUILDABLE_KINDS, type RebuildReport } from './sdk/verify-derived.js';
 export { KeyRing } from './sdk/keys.js';
@@ -61,20 +52,20 @@ export {
   type GovernorOptions,
   type RunOptions,
   type RunResult,
-} from './sdk/governor.js';
+} from './sdk/governance/governor.js';
 export {
   Approvals,
   ApprovalError,
   requestDigest,
   type ApprovalRequestInfo,
   type ApprovalsOptions,
-} from './sdk/approvals.js';
+} from './sdk/governance/approvals.js';
 export {
   toolCallToAction,
   type ToolActions,
   type ToolActionOptions,
   type ToolCallInput,
-} from './sdk/adapters/tool-action.js';
+} from './integrations/tool-action.js';
 export {
   parsePolicy,
   loadPolicyFile,
@@ -86,4 +77,4 @@ export {
   type PolicyDiff,
   type PolicyInput,
 } from './policy/index.js';
-export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/policy-replay.js';
+export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';

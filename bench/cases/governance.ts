@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openAuditTrail, type AuditEvent } from '../../src/index.js';
 import { benchPolicyAdversarial, benchPolicyEvaluation } from '../../src/policy/bench.js';
 import { parsePolicy } from '../../src/policy/index.js';
-import { Governor } from '../../src/sdk/governor.js';
+import { Governor } from '../../src/sdk/governance/governor.js';
 import { MemoryStore } from '../../src/testing/index.js';
 import { openPlainSqlite, rowInserter } from '../fixtures/plain-sqlite.js';
 import { plannedBatches } from '../fixtures/planned-rows.js';

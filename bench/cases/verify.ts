@@ -7,7 +7,7 @@ import { signCheckpoint } from '../../src/core/checkpoint.js';
 import { rootOf } from '../../src/core/merkle.js';
 import { TileNodeReader } from '../../src/core/tiles.js';
 import { openAuditTrail, type AuditTrail } from '../../src/index.js';
-import { keysOf, storeOf } from '../../src/sdk/audit-trail.js';
+import { keysOf, storeOf } from '../../src/sdk/internals.js';
 import { tileKey } from '../../src/store/store.js';
 import { LARGE_LOG_TENANT, largeLog } from '../fixtures/large-log.js';
 import { addBenchmark, atLeast, below, since, type BenchResult } from '../suite.js';

@@ -6,7 +6,7 @@ import { verifyProofBundle } from '../core/proof-bundle.js';
 import { AuditError, ValidationError } from '../errors.js';
 import type { AuditEvent } from '../event/types.js';
 import { MemoryStore } from '../testing/index.js';
-import { openAuditTrail } from './audit-trail.js';
+import { openAuditTrail } from './open.js';
 import { sampleEvent, tempDir } from '../../test/integration/helpers.js';
 
 const agent = { type: 'agent' as const, id: 'support-bot' };

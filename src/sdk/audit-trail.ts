@@ -1,37 +1,24 @@
-import { basename, dirname, join } from 'node:path';
 import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../core/checkpoint.js';
 import type { ConsistencyBundle } from '../core/consistency.js';
-import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
-import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
-import { parseLeaf } from '../core/leaf.js';
-import { CompactRange, EMPTY_ROOT, hashLeaf, rootOf, type NodeReader } from '../core/merkle.js';
-import type { NoteVerifier } from '../core/note.js';
-import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../core/proof.js';
+import { parseVerifierKey } from '../core/note.js';
+import { EMPTY_ROOT, rootOf } from '../core/merkle.js';
+import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
-import { EXPANDED_TILE_BYTES, expandedPosition, TileNodeReader } from '../core/tiles.js';
-import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
+import { type VerifyReport } from '../core/verify-log.js';
 import { AuditError, fromCoreError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
-import { createRedactor, type RedactionOptions, type Redactor } from '../redact/index.js';
-import { openStore } from '../store/open-store.js';
-import type { AuditStore, EventFilter, LogHead, StoredEvent } from '../store/store.js';
+import { createRedactor, type RedactionOptions } from '../redact/index.js';
+import type { AuditStore, EventFilter, LeafWriter, LogHead } from '../store/store.js';
 import { tileKey } from '../store/store.js';
-import { planAppend, type Receipt } from './append-plan.js';
-import {
-  DerivedRowsCheck,
-  rebuildDerivedRows,
-  REBUILDABLE_KINDS,
-  type RebuildReport,
-} from './verify-derived.js';
+import { planAppend, type Receipt } from '../core/append-plan.js';
+import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
 import { BatchingWriter } from './batching-writer.js';
-import { KeyRing } from './keys.js';
+import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
-import { acquireWriteThread, type WorkerAppender } from './worker-appender.js';
-
-export const DEFAULT_DB = './.auditrail/audit.db';
-export const DEFAULT_LOG = 'default';
-export const ORIGIN_HOST = 'auditrail.local';
+import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
+import { reader, tilesFor } from './tree-reads.js';
+import { verifyStoredLog, type VerifyOptions } from './verify.js';
 
 export interface AuditTrailOptions {
   /** Tenant id (opaque, no personal data). */
@@ -89,90 +76,6 @@ export interface QueryPage {
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
 const DIRECT_BATCH = 8;
 
-/** Each trail's redactor, for what the SDK stores beside the log (approval rows). Not public. */
-const REDACTORS = new WeakMap<AuditTrail, Redactor>();
-
-/**
- * The redactor of `trail` (built from its `redaction` options), so that rows stored outside the
- * log pass through the same rules as the log's events. Internal: not exported by the package.
- */
-export function redactorOf(trail: AuditTrail): Redactor {
-  const redactor = REDACTORS.get(trail);
-  if (redactor === undefined) throw new AuditError('invalid_argument', 'not an audit trail');
-  return redactor;
-}
-
-/** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
-export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
-  const parts = [];
-  const erased: { pointer: string; by_seq: number | null }[] = [];
-  for (const d of s.disclosures) {
-    if (d.disclosure === null) {
-      erased.push({ pointer: d.pointer, by_seq: d.erasedBySeq });
-      continue;
-    }
-    const { pointer, value } = parseDisclosure(d.disclosure);
-    parts.push({ pointer, value });
-  }
-  const body = assembleEvent(parts) as unknown as AuditEvent;
-  const out: RecordedEvent = {
-    seq: s.entry.seq,
-    ts: s.entry.ts,
-    leaf_hash: s.entry.leafHash.toString('hex'),
-    log: origin,
-    ...body,
-    event_id: s.entry.eid,
-    type: s.entry.type as AuditEvent['type'],
-  };
-  if (erased.length > 0) out.erased = erased;
-  return out;
-}
-
-function reader(tiles: Map<string, Buffer>, size: number, cache?: Map<string, Buffer>): NodeReader {
-  return new TileNodeReader((level, index) => tiles.get(tileKey(level, index)), size, {
-    cacheSize: 1024,
-    ...(cache ? { cache } : {}),
-  });
-}
-
-/** Tiles needed to serve `run` over a tree of `size` (node requests mapped to tile coordinates). */
-function tilesFor(run: (r: NodeReader) => void): { level: number; index: number }[] {
-  const need = new Map<string, { level: number; index: number }>();
-  const dummy = Buffer.alloc(32);
-  run({
-    node(level, index) {
-      const k = Math.floor(level / 8);
-      const first = index * 2 ** (level % 8);
-      const t = { level: k, index: Math.floor(first / 256) };
-      need.set(tileKey(t.level, t.index), t);
-      return dummy;
-    },
-  });
-  return [...need.values()];
-}
-
-const INTERNALS = new WeakMap<AuditTrail, { store: AuditStore; keys: KeyRing }>();
-
-/** @internal The trail's store, for SDK internals (approvals, governor); not exported by the package. */
-export function storeOf(trail: AuditTrail): AuditStore {
-  const i = INTERNALS.get(trail);
-  if (!i) throw new AuditError('invalid_argument', 'not an audit trail opened by openAuditTrail');
-  return i.store;
-}
-
-/** @internal The trail's clock (epoch ms), the default of the governor and approvals; not exported by the package. */
-export function clockOf(trail: AuditTrail): () => number {
-  // Bracket access reads the private member: the clock stays off the public surface.
-  return trail['now'];
-}
-
-/** @internal The trail's key ring, for SDK internals; not exported by the package. */
-export function keysOf(trail: AuditTrail): KeyRing {
-  const i = INTERNALS.get(trail);
-  if (!i) throw new AuditError('invalid_argument', 'not an audit trail opened by openAuditTrail');
-  return i.keys;
-}
-
 /**
  * An audit trail bound to one tenant log. Create it with {@link openAuditTrail}.
  *
@@ -199,8 +102,7 @@ export class AuditTrail {
   readonly readonly: boolean;
   /** Expanded full tiles of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
-  private readonly appender: WorkerAppender | null;
-  private readonly releaseThread: (() => Promise<void>) | null;
+  private readonly appender: LeafWriter | null;
 
   // ES private: the store and keys are not reachable from the object an agent holds (an agent
   // with the store could flip its own approval row); SDK internals use storeOf() / keysOf().
@@ -225,20 +127,14 @@ export class AuditTrail {
     this.now = options.now ?? nowMs;
     this.redactor = createRedactor(options.redaction);
     REDACTORS.set(this, this.redactor);
-    const thread =
-      ownsStore &&
-      !this.readonly &&
-      options.writeThread !== false &&
-      store.kind === 'sqlite' &&
-      store.location !== undefined &&
-      store.location !== ':memory:'
-        ? acquireWriteThread(store.location, (e) => {
+    // A store with its own committer (SQLite: a write thread) takes the batches when this trail owns it.
+    this.appender =
+      ownsStore && !this.readonly && options.writeThread !== false && store.openLeafWriter
+        ? store.openLeafWriter((e) => {
             const why = `write thread unavailable, writing on this thread: ${String(e)}`;
             this.reportError(new AuditError('store_failure', why, { cause: e }));
           })
         : null;
-    this.appender = thread?.appender ?? null;
-    this.releaseThread = thread?.release ?? null;
     this.writer = new BatchingWriter<PreparedEvent, Receipt>({
       flush: (items) => this.commit(items),
       maxBatch: options.maxBatch ?? 256,
@@ -783,366 +679,8 @@ export class AuditTrail {
     } finally {
       this.closed = true;
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-      await this.releaseThread?.();
+      await this.appender?.release();
       if (this.ownsStore) await this.#store.close();
     }
   }
-}
-
-function stripLogFields(e: RecordedEvent): AuditEvent {
-  const { seq: _s, ts: _t, leaf_hash: _l, log: _g, erased: _e, ...rest } = e;
-  return rest;
-}
-
-/** Options of {@link AuditTrail.verify} and {@link verifyStoredLog}. */
-export interface VerifyOptions {
-  onProgress?: (done: number, total: number) => void;
-  /** Trusted verifier keys (C2SP vkeys); they replace the local key file. */
-  trustedKeys?: string[];
-  /**
-   * Incremental verification: a signed checkpoint note of this log the caller already trusts
-   * (e.g. one saved after an earlier full verify), or `true` for the witness file's checkpoint.
-   * Only the entries after its size are re-read; see docs/verification.md §7.3.
-   */
-  sinceCheckpoint?: string | true;
-}
-
-/** The verifier keys to trust: the caller's, else the local key file's. */
-function resolveVerifiers(
-  keys: KeyRing,
-  origin: string,
-  options: VerifyOptions,
-  needed: boolean,
-): NoteVerifier[] {
-  // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
-  const verifiers = (options.trustedKeys ?? []).map((k) => {
-    try {
-      return parseVerifierKey(k);
-    } catch (e) {
-      throw new AuditError(
-        'invalid_argument',
-        `not a verifier key (name+keyid+base64): ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-  });
-  // Another log's key would make every checkpoint look forged: say what is actually wrong.
-  const mismatch = trustedKeyMismatch(origin, verifiers, () => keys.verifier(origin));
-  if (mismatch !== undefined) throw new AuditError('key_failure', mismatch);
-  if (verifiers.length === 0) {
-    const local = keys.verifier(origin);
-    if (local) verifiers.push(local);
-    else if (needed) {
-      throw new AuditError(
-        'key_failure',
-        `no verifier key for ${origin}: pass the log's vkey (auditrail keys show) or restore ${keys.keyPath}`,
-      );
-    }
-  }
-  return verifiers;
-}
-
-/** Verifies one stored log (see {@link AuditTrail.verify}); used by the SDK and the CLI. */
-export async function verifyStoredLog(
-  store: AuditStore,
-  keys: KeyRing,
-  origin: string,
-  options: VerifyOptions = {},
-): Promise<VerifyReport> {
-  // The witness file first: a writer stores a checkpoint row before it hands the checkpoint out,
-  // so every checkpoint the file names is already in the rows (and under the head) read next.
-  const witness = keys.loadWitness(origin);
-  const head = await store.getLog(origin);
-  if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
-  const checkpointRows = await store.listCheckpoints(head.logId);
-  const checkpoints = checkpointRows.map((c) => c.note);
-  const verifiers = resolveVerifiers(
-    keys,
-    origin,
-    options,
-    checkpoints.length > 0 || witness !== undefined || options.sinceCheckpoint !== undefined,
-  );
-  let start: CompactRange | undefined;
-  const early: VerifyFailure[] = [];
-  if (options.sinceCheckpoint !== undefined) {
-    const trusted = await trustedStart(store, head, options.sinceCheckpoint, witness, verifiers);
-    if ('report' in trusted) return trusted.report;
-    start = trusted.range;
-    early.push(...trusted.failures);
-  }
-  const from = start?.size ?? 0;
-  // Counting every stored seq costs a pass over the index: an incremental run looks for entries
-  // beyond the head at the head's size only (docs/verification.md §7.3).
-  const beyond =
-    start === undefined || (await store.getBySeq(head.logId, head.size)) !== undefined
-      ? (await store.storedSize(head.logId)).maxSeq
-      : null;
-  const end = Math.max(head.size, (beyond ?? -1) + 1);
-  // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
-  const upper = new Map<string, Buffer>();
-  const levels: { level: number; index: number }[] = [];
-  for (let level = 1, n = Math.floor(end / 256); n > 0; level++, n = Math.floor(n / 256)) {
-    for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
-  }
-  for (const [k, v] of await store.getTiles(head.logId, levels)) upper.set(k, v);
-  let level0 = new Map<string, Buffer>();
-  const verifier = new LogVerifier({
-    origin,
-    verifiers,
-    checkpoints,
-    witnessed: witness ? [witness] : [],
-    ...(start ? { start } : {}),
-    tileHash: (level, index) => {
-      const t =
-        level === 0
-          ? level0.get(tileKey(0, Math.floor(index / 256)))
-          : upper.get(tileKey(level, Math.floor(index / 256)));
-      if (!t) return undefined;
-      const off = (index % 256) * 32;
-      return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
-    },
-    interiorHash: (level, index) => {
-      const at = expandedPosition(level, index);
-      const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
-      return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
-    },
-  });
-  const CHUNK = 8192;
-  const derived = new DerivedRowsCheck(store, head, from);
-  let done = 0;
-  for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
-    const first = chunk[0]?.entry.seq ?? done;
-    const keysNeeded = [];
-    for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++)
-      keysNeeded.push({ level: 0, index: t });
-    level0 = await store.getTiles(head.logId, keysNeeded);
-    await derived.beforeChunk(chunk);
-    for (const e of chunk) {
-      verifier.push(e);
-      derived.push(e);
-    }
-    done += chunk.length;
-    options.onProgress?.(done, end - from);
-  }
-  // Erasures named in the checked range but recorded before it: proven in the trusted tree.
-  if (start) {
-    for (const seq of verifier.priorErasures()) {
-      if (await isTrustedErasure(store, head.logId, seq, start)) verifier.acceptPriorErasure(seq);
-    }
-  }
-  const report = verifier.finish(head);
-  if (early.length > 0) {
-    report.failures.unshift(...early);
-    report.ok = false;
-  }
-  // Derived rows (index, tiles, log row, checkpoint rows) must say what the verified data says.
-  const more = await derived.finish(
-    report,
-    { rightEdge: verifier.rightEdge },
-    checkpointRows,
-    verifiers,
-    witness,
-  );
-  if (more.length > 0) {
-    report.failures.push(...more);
-    report.ok = false;
-  }
-  return report;
-}
-
-/** Leaf-level node requests of the compact range [0, size): one perfect subtree per set bit. */
-function rangeNodes(size: number, r: NodeReader): Buffer[] {
-  const out: Buffer[] = [];
-  let first = 0;
-  for (let level = 52; level >= 0; level--) {
-    const width = 2 ** level;
-    if (Math.floor(size / width) % 2 === 1) {
-      out.push(r.node(level, first / width));
-      first += width;
-    }
-  }
-  return out;
-}
-
-/**
- * The starting point of an incremental verification: the trusted checkpoint opened with the
- * trusted keys, the compact range at its size read from the stored tiles and matched with its
- * root (so the tiles of the old part are the trusted tree), and a consistency proof from it to
- * the stored head computed from the tiles. A `report` when nothing after it can be checked.
- */
-async function trustedStart(
-  store: AuditStore,
-  head: LogHead,
-  since: string | true,
-  witness: string | undefined,
-  verifiers: NoteVerifier[],
-): Promise<{ range: CompactRange; failures: VerifyFailure[] } | { report: VerifyReport }> {
-  const origin = head.origin;
-  const note = since === true ? witness : since;
-  if (note === undefined) {
-    throw new AuditError(
-      'not_found',
-      `no witness checkpoint for ${origin} to start from: verify the whole log, or pass a saved checkpoint`,
-    );
-  }
-  let cp;
-  try {
-    cp = openCheckpoint(note, verifiers, origin);
-  } catch (e) {
-    throw new AuditError(
-      'invalid_argument',
-      `the trusted checkpoint does not verify as a checkpoint of ${origin}: ${(e as Error).message}`,
-      { cause: e },
-    );
-  }
-  const stop = (kind: VerifyFailure['kind'], detail: string): { report: VerifyReport } => ({
-    report: {
-      ok: false,
-      log: origin,
-      size: head.size,
-      root: head.root.toString('hex'),
-      checkpoints_verified: 0,
-      unsigned_tail: 0,
-      redactions: [],
-      failures: [{ seq: cp.size, kind, detail }],
-      verified_from: cp.size,
-    },
-  });
-  if (cp.size > head.size) {
-    return stop(
-      'rolled_back',
-      `the log holds ${head.size} entries but the trusted checkpoint has size ${cp.size}: an older copy was restored or the log rewritten`,
-    );
-  }
-  const size = cp.size;
-  const tiles = await store.getTiles(
-    head.logId,
-    tilesFor((r) => {
-      rangeNodes(size, r);
-      consistencyProof(size, head.size, r);
-    }),
-  );
-  const r = reader(tiles, head.size);
-  let range: CompactRange;
-  let proof: Buffer[];
-  try {
-    range = new CompactRange(size, rangeNodes(size, r));
-    proof = consistencyProof(size, head.size, r);
-  } catch (e) {
-    return stop('tile_missing', `the stored tiles cannot serve the trusted tree: ${(e as Error).message}`);
-  }
-  if (!range.root().equals(cp.root)) {
-    return stop(
-      'rolled_back',
-      `the stored tiles of entries 0..${size - 1} do not give the trusted checkpoint's root: history was rewritten`,
-    );
-  }
-  const failures: VerifyFailure[] = [];
-  if (!verifyConsistency(size, head.size, proof, cp.root, head.root)) {
-    failures.push({
-      seq: size,
-      kind: 'checkpoint_mismatch',
-      detail: `the stored tiles give no valid consistency proof from the trusted checkpoint (size ${size}) to the log head (size ${head.size})`,
-    });
-  }
-  return { range, failures };
-}
-
-/** Whether entry `seq` is an erasure event included in the trusted tree `trusted`. */
-async function isTrustedErasure(
-  store: AuditStore,
-  logId: number,
-  seq: number,
-  trusted: CompactRange,
-): Promise<boolean> {
-  const stored = await store.getBySeq(logId, seq);
-  if (!stored) return false;
-  try {
-    const type = parseLeaf(stored.entry.leaf).type;
-    if (type !== 'data.erased' && type !== 'retention.purged') return false;
-    const size = trusted.size;
-    const tiles = await store.getTiles(
-      logId,
-      tilesFor((r) => inclusionProof(seq, size, r)),
-    );
-    const proof = inclusionProof(seq, size, reader(tiles, size));
-    return verifyInclusion(hashLeaf(stored.entry.leaf), seq, size, proof, trusted.root());
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves the database location: option, then `$AUDITRAIL_DB`, then `./.auditrail/audit.db`. */
-export function resolveDb(db?: string): string {
-  return db ?? process.env['AUDITRAIL_DB'] ?? DEFAULT_DB;
-}
-
-/** The origin (checkpoint name) of a tenant log. */
-export function originOf(tenant: string, log: string = DEFAULT_LOG): string {
-  return `${ORIGIN_HOST}/t/${tenant}/${log}`;
-}
-
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/**
- * Opens (creating if needed) the audit trail of a tenant log; with `readonly: true`, opens an
- * existing one for reading without writing anything.
- *
- * @example
- * const ro = await openAuditTrail({ tenant: 'acme', readonly: true });  // verify, query, prove
- * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
- * const pg = await openAuditTrail({ tenant: 'acme', db: 'postgres://127.0.0.1/audit' });
- */
-export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
-  if (!NAME_RE.test(options.tenant)) {
-    throw new AuditError(
-      'invalid_argument',
-      'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"',
-    );
-  }
-  const logName = options.log ?? DEFAULT_LOG;
-  if (!NAME_RE.test(logName)) {
-    throw new AuditError(
-      'invalid_argument',
-      'log must be 1-64 characters of letters, digits, ".", "_" or "-"',
-    );
-  }
-  const db = resolveDb(options.db);
-  const readonly = options.readonly === true;
-  const store = options.store ?? (await openStore(db, { readonly }));
-  const keyDir =
-    options.keyDir !== undefined
-      ? options.keyDir
-      : options.store
-        ? null
-        : db.startsWith('postgres')
-          ? join('.auditrail', 'keys')
-          : join(dirname(db), 'keys');
-  // The witness state is per database file (or URL), so databases sharing a key directory stay apart.
-  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db), {
-    readonly,
-  });
-  const origin = originOf(options.tenant, logName);
-  try {
-    const head = readonly
-      ? await existingLog(store, origin)
-      : await store.openLog(origin, options.tenant, EMPTY_ROOT);
-    // The trail keeps no reference to the store in its options either (see storeOf).
-    const { store: _given, ...kept } = options;
-    return new AuditTrail(store, keys, head, kept, options.store === undefined);
-  } catch (e) {
-    if (options.store === undefined) await store.close();
-    throw e;
-  }
-}
-
-/** The head of a log that must already exist; not_found names the logs that do. */
-async function existingLog(store: AuditStore, origin: string): Promise<LogHead> {
-  const head = await store.getLog(origin);
-  if (head) return head;
-  const present = (await store.listLogs()).map((h) => h.origin);
-  throw new AuditError(
-    'not_found',
-    `log ${origin} does not exist${store.location !== undefined ? ` in ${store.location}` : ''} (logs present: ${present.length > 0 ? present.join(', ') : 'none'})`,
-  );
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AuditError } from '../errors.js';
-import { openAuditTrail, storeOf } from './audit-trail.js';
+import { openAuditTrail } from './open.js';
+import { storeOf } from './internals.js';
 import { listLogs } from './list-logs.js';
 
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 import { AuditError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
 import type { AuditStore } from '../store/store.js';
-import { ORIGIN_HOST, resolveDb } from './audit-trail.js';
+import { ORIGIN_HOST, resolveDb } from './open.js';
 
 /** One log of a database, as `auditrail logs` shows it. */
 export interface LogSummary {

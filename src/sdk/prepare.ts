@@ -16,16 +16,10 @@ import { validateEvent } from '../event/validate.js';
 import { randomBytesFast, uuidv7 } from '../internal/ids.js';
 import { isoTime } from '../internal/time.js';
 import type { Redactor } from '../redact/index.js';
-import type { IndexRow } from '../store/store.js';
+import type { PreparedLeaf } from '../core/append-plan.js';
 
 /** An event made ready for the log outside the write lock: validated, redacted, split, committed. */
-export interface PreparedEvent {
-  eid: string;
-  type: string;
-  /** Sorted disclosure digests (the leaf's `d`). */
-  digests: string[];
-  disclosures: { pointer: string; bytes: Buffer }[];
-  index: Omit<IndexRow, 'seq'>;
+export interface PreparedEvent extends PreparedLeaf {
   /** The event as it will be read back (after redaction, with defaults filled in). */
   event: AuditEvent & { event_id: string };
   /** True when `time` was filled in from the clock (so a re-send may differ in it). */

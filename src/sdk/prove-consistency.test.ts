@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { verifyConsistency } from '../core/consistency.js';
 import { AuditError } from '../errors.js';
 import { MemoryStore } from '../testing/index.js';
-import { openAuditTrail } from './audit-trail.js';
+import { openAuditTrail } from './open.js';
 import { sampleEvent } from '../../test/integration/helpers.js';
 
 const open = (store = new MemoryStore(), tenant = 'acme') =>

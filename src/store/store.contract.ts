@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { planAppend, type PreparedLeaf } from '../core/append-plan.js';
+import { disclosureDigest, makeDisclosure, SENSITIVE_POINTERS, splitEvent } from '../core/disclosure.js';
+import { deriveIndexValues } from '../core/index-row.js';
 import { EMPTY_ROOT } from '../core/merkle.js';
-import { planAppend } from '../sdk/append-plan.js';
-import { prepareEvent } from '../sdk/prepare.js';
-import { createRedactor } from '../redact/index.js';
 import type { AuditStore, EventFilter } from './store.js';
 
 /**
@@ -11,19 +12,32 @@ import type { AuditStore, EventFilter } from './store.js';
  * file calls `storeContract('name', factory)`; `factory` returns a fresh, empty store.
  */
 export function storeContract(name: string, factory: () => Promise<AuditStore>, skip?: string): void {
-  const redactor = createRedactor();
-  const prep = (i: number, extra: Record<string, unknown> = {}) =>
-    prepareEvent(
-      {
-        event_id: `evt-${i}`,
-        type: 'action.intent',
-        session_id: `s-${i % 3}`,
-        actor: { type: 'agent', id: `agent-${i % 2}` },
-        action: { type: i % 2 ? 'write:refund' : 'read:order', target: `order/${i}`, params: { n: i } },
-        ...extra,
-      },
-      { tenant: 'acme', redactor },
-    );
+  // Stores never see the SDK: the contract builds its leaves with core/ alone.
+  const prep = (i: number, extra: Record<string, unknown> = {}): PreparedLeaf => {
+    const event = {
+      event_id: `evt-${i}`,
+      type: 'action.intent',
+      tenant: 'acme',
+      time: '2026-01-01T00:00:00Z',
+      level: 'agent',
+      schema_version: 1,
+      session_id: `s-${i % 3}`,
+      actor: { type: 'agent', id: `agent-${i % 2}` },
+      action: { type: i % 2 ? 'write:refund' : 'read:order', target: `order/${i}`, params: { n: i } },
+      ...extra,
+    };
+    const disclosures = splitEvent(event, SENSITIVE_POINTERS).map((part) => ({
+      pointer: part.pointer,
+      bytes: makeDisclosure(randomBytes(16), part.pointer, part.value),
+    }));
+    return {
+      eid: event.event_id,
+      type: event.type,
+      digests: disclosures.map((d) => disclosureDigest(d.bytes)).sort(),
+      disclosures,
+      index: deriveIndexValues(event),
+    };
+  };
   const appendAll = async (
     store: AuditStore,
     origin: string,

@@ -1,4 +1,3 @@
-import type { IndexValues } from '../core/index-row.js';
 import type { TileRow } from '../core/tiles.js';
 
 /**
@@ -8,40 +7,25 @@ import type { TileRow } from '../core/tiles.js';
  * implementation.
  */
 
-/** The state of one log: its tree head and what is needed to extend it. */
-export interface LogHead {
-  logId: number;
-  origin: string;
-  tenant: string;
-  size: number;
-  root: Buffer;
-  /** Compact range [0, size): concatenated 32-byte perfect-subtree roots, largest first. */
-  rightEdge: Buffer;
-  lastTs: string | null;
-}
-
-export interface EntryRow {
-  seq: number;
-  leaf: Buffer;
-  leafHash: Buffer;
-  eid: string;
-  type: string;
-  ts: string;
-}
-
-export interface DisclosureRow {
-  seq: number;
-  unit: number;
-  pointer: string;
-  /** JCS([salt, pointer, value]); null once erased. */
-  disclosure: Buffer | null;
-  erasedBySeq: number | null;
-}
-
-/** Columns used for filtering; they mirror fields of the event (never hashed, only indexed). */
-export interface IndexRow extends IndexValues {
-  seq: number;
-}
+export type {
+  AppendContext,
+  AppendPlan,
+  DisclosureRow,
+  EntryRow,
+  ExistingEntry,
+  IndexRow,
+  LogHead,
+} from '../core/append-plan.js';
+import type {
+  AppendContext,
+  AppendPlan,
+  DisclosureRow,
+  EntryRow,
+  IndexRow,
+  LogHead,
+  PreparedLeaf,
+  Receipt,
+} from '../core/append-plan.js';
 
 /** An index row with the leaf's `type` and `ts`, as stored (verification and rebuild). */
 export interface StoredIndexRow extends IndexRow {
@@ -57,29 +41,6 @@ export interface TileInfo {
   width: number;
   /** Length of the stored hashes, in bytes. */
   bytes: number;
-}
-
-export interface AppendPlan {
-  entries: EntryRow[];
-  disclosures: DisclosureRow[];
-  index: IndexRow[];
-  tiles: TileRow[];
-  head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null };
-}
-
-export interface ExistingEntry {
-  seq: number;
-  leafHash: Buffer;
-  eid: string;
-}
-
-/** What the store hands the planner inside the append transaction, with the log row locked. */
-export interface AppendContext {
-  head: LogHead;
-  /** Entries already stored under the batch's event ids (idempotent re-sends). */
-  existing: Map<string, ExistingEntry>;
-  /** The current rightmost (partial) tile of each level. */
-  partialTiles: TileRow[];
 }
 
 export interface CheckpointRow {
@@ -130,6 +91,28 @@ export interface ApprovalRow {
   decidedBy: string | null;
   decidedAt: string | null;
   reason: string | null;
+}
+
+/**
+ * A store's own committer of prepared leaves, when it has one (SQLite: a write thread with its own
+ * connection, so the next batch is prepared while this one is fsynced). Planning still happens in
+ * core's `planAppend`, inside the store's transaction.
+ */
+export interface LeafWriter {
+  /** True when appends can go through this writer now (it may still be starting, or have died). */
+  readonly ready: boolean;
+  /** True while a batch is being committed. */
+  readonly busy: boolean;
+  append(
+    origin: string,
+    items: readonly PreparedLeaf[],
+    nowMs: number,
+  ): Promise<{
+    receipts: Receipt[];
+    head: Pick<LogHead, 'size' | 'root' | 'rightEdge' | 'lastTs'> | undefined;
+  }>;
+  /** Releases this user's hold; the writer ends with its last user. */
+  release(): Promise<void>;
 }
 
 export interface AuditStore {
@@ -202,6 +185,12 @@ export interface AuditStore {
     from: ApprovalRow['status'],
     to: Partial<Pick<ApprovalRow, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>>,
   ): Promise<boolean>;
+  /**
+   * The store's own leaf writer, or null when appends should go through {@link append} on the
+   * caller's thread. `onStartFailure` is told when the writer cannot start (appends then stay on
+   * the caller's thread).
+   */
+  openLeafWriter?(onStartFailure: (e: unknown) => void): LeafWriter | null;
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
   close(): Promise<void>;

@@ -24,7 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openAuditTrail } from '../../src/index.js';
-import { storeOf } from '../../src/sdk/audit-trail.js';
+import { storeOf } from '../../src/sdk/internals.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'auditrail.js');

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openAuditTrail } from '../../src/index.js';
-import { keysOf, storeOf } from '../../src/sdk/audit-trail.js';
+import { keysOf, storeOf } from '../../src/sdk/internals.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 const TRIALS = Number(process.env['OPEN_RACE_TRIALS'] ?? 3);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { openAuditTrail } from '../../src/index.js';
 import { MAX_POLICY_TEXT, MAX_RULES, parsePolicy, verifyDiffPayload } from '../../src/policy/index.js';
-import { storeOf } from '../../src/sdk/audit-trail.js';
-import { Governor } from '../../src/sdk/governor.js';
+import { storeOf } from '../../src/sdk/internals.js';
+import { Governor } from '../../src/sdk/governance/governor.js';
 import { tempDir } from './helpers.js';
 
 // The documented limits (docs/policy.md): a bundle at the maximum must run end to end in the

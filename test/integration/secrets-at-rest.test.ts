@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { main, type Io } from '../../src/cli/main.js';
 import type { AuditEvent } from '../../src/event/types.js';
 import { ApprovalRequiredError, Governor, openAuditTrail, parsePolicy } from '../../src/index.js';
-import { Approvals } from '../../src/sdk/approvals.js';
+import { Approvals } from '../../src/sdk/governance/approvals.js';
 import { ARGV_SECRETS, SECRETS } from '../redaction-corpus.js';
 import { tempDir } from './helpers.js';
 

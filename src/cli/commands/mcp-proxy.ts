@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { loadPolicyFile } from '../../index.js';
-import { runMcpProxy } from '../../mcp/proxy.js';
+import { runMcpProxy } from '../../integrations/mcp/proxy.js';
 import { execute, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
 import { commandLine, resolveTarget, withTrail } from '../target.js';

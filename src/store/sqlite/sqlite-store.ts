@@ -4,12 +4,14 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSy
 import { dirname, resolve } from 'node:path';
 import { partialTiles as partialTilesOf } from '../../core/tiles.js';
 import { AuditError } from '../../errors.js';
+import { acquireWriteThread, type WorkerAppender } from './write-thread.js';
 import type {
   AppendContext,
   AppendPlan,
   ApprovalRow,
   AuditStore,
   CheckpointRow,
+  LeafWriter,
   DisclosureRow,
   EntryRow,
   EventFilter,
@@ -906,6 +908,24 @@ export class SqliteStore implements AuditStore {
       .run(to.status ?? null, to.decidedBy ?? null, to.decidedAt ?? null, to.reason ?? null, id, from);
     this.committed();
     return Promise.resolve(r.changes === 1);
+  }
+
+  /** The write thread of this file (shared by every trail of the process on it); none in memory or read-only. */
+  openLeafWriter(onStartFailure: (e: unknown) => void): (LeafWriter & { thread: WorkerAppender }) | null {
+    if (this.readonly || this.path === ':memory:') return null;
+    const { appender, release } = acquireWriteThread(this.path, onStartFailure);
+    return {
+      /** The shared thread itself (tests look at its state). */
+      thread: appender,
+      get ready() {
+        return appender.ready;
+      },
+      get busy() {
+        return appender.busy;
+      },
+      append: (origin, items, nowMs) => appender.append(origin, items, nowMs),
+      release,
+    };
   }
 
   getMeta(key: string): Promise<string | undefined> {

@@ -6,7 +6,7 @@ import {
   governAiSdkTools,
   recordAiSdkApprovalResponses,
   resolveAiSdkApproval,
-} from '../../../src/sdk/adapters/ai-sdk.js';
+} from '../../../src/integrations/ai-sdk.js';
 import { events, lifecycle, setup, type Setup } from './fixtures.js';
 
 type GenerateResult = Awaited<ReturnType<MockLanguageModelV3['doGenerate']>>;

@@ -9,7 +9,7 @@ import {
   isApprovalInterrupt,
   type ApprovalInterrupt,
   type AuditrailMiddlewareOptions,
-} from '../../../src/sdk/adapters/langchain-middleware.js';
+} from '../../../src/integrations/langchain-middleware.js';
 import { POLICY, events, lifecycle, setup, type Setup } from './fixtures.js';
 import { parsePolicy } from '../../../src/index.js';
 

@@ -12,7 +12,7 @@ import type { ChatResult } from '@langchain/core/outputs';
 import { tool } from '@langchain/core/tools';
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { z } from 'zod';
-import { AuditCallbackHandler, governLangChainTool } from '../../../src/sdk/adapters/langchain.js';
+import { AuditCallbackHandler, governLangChainTool } from '../../../src/integrations/langchain.js';
 import { events, lifecycle, setup, type Setup } from './fixtures.js';
 
 /** LangChain's fake chat model, answering with the given tool calls and reporting token usage. */

@@ -11,7 +11,7 @@ import { run as approvalsCommand } from '../../../src/cli/commands/approvals.js'
 import { run as mcpProxyCommand } from '../../../src/cli/commands/mcp-proxy.js';
 import type { Io } from '../../../src/cli/io.js';
 import { openAuditTrail, parsePolicy, type RecordedEvent } from '../../../src/index.js';
-import { runMcpProxy } from '../../../src/mcp/proxy.js';
+import { runMcpProxy } from '../../../src/integrations/mcp/proxy.js';
 import { MemoryStore } from '../../../src/testing/index.js';
 import { tempDir } from '../helpers.js';
 
@@ -325,7 +325,7 @@ describe('MCP proxy, in process (edge cases)', () => {
       params: { name: 'get-sum', arguments: { a: 1, b: 1 } },
     });
     let pending: unknown[] = [];
-    const gov = (await import('../../../src/sdk/approvals.js')).Approvals;
+    const gov = (await import('../../../src/sdk/governance/approvals.js')).Approvals;
     const approvals = new gov(p.trail);
     while (pending.length === 0) {
       pending = await approvals.list('pending');

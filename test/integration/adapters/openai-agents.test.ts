@@ -7,7 +7,7 @@ import {
   governedTool,
   governFunctionTool,
   resolveOpenAIAgentsApproval,
-} from '../../../src/sdk/adapters/openai-agents.js';
+} from '../../../src/integrations/openai-agents.js';
 import type { Governor } from '../../../src/index.js';
 import { events, lifecycle, setup, type Setup } from './fixtures.js';
 

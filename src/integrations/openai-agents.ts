@@ -16,8 +16,8 @@ import {
   type ToolOutputSchema,
   type UnknownContext,
 } from '@openai/agents';
-import { AuditError } from '../../errors.js';
-import type { Governor, RunOptions } from '../governor.js';
+import { AuditError } from '../errors.js';
+import type { Governor, RunOptions } from '../sdk/governance/governor.js';
 import {
   assertApprovalRecorded,
   DecisionCache,

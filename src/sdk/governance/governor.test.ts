@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePolicy, verifyDiffPayload } from '../policy/index.js';
-import { jcsDigest } from '../policy/record.js';
-import { AuditError } from '../errors.js';
-import { MemoryStore, fixedClock, sequentialIds } from '../testing/index.js';
+import { parsePolicy, verifyDiffPayload } from '../../policy/index.js';
+import { jcsDigest } from '../../policy/record.js';
+import { AuditError } from '../../errors.js';
+import { MemoryStore, fixedClock, sequentialIds } from '../../testing/index.js';
 import { Approvals } from './approvals.js';
-import { openAuditTrail, type AuditTrail } from './audit-trail.js';
+import { openAuditTrail } from '../open.js';
+import { type AuditTrail } from '../audit-trail.js';
 import { ActionDeniedError, ApprovalRequiredError, Governor, TimeoutError, guard } from './governor.js';
 
 const POLICY = `

@@ -1,11 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { AuditError, type AuditErrorCode } from '../errors.js';
-import type { LogHead } from '../store/store.js';
-import type { Receipt } from './append-plan.js';
-import type { PreparedEvent } from './prepare.js';
+import { AuditError, type AuditErrorCode } from '../../errors.js';
+import type { LogHead } from '../store.js';
+import type { Receipt } from '../../core/append-plan.js';
+import type { PreparedLeaf } from '../../core/append-plan.js';
 
 /** What crosses to the write thread: the parts of a prepared event the transaction needs. */
-type WireItem = Pick<PreparedEvent, 'eid' | 'type' | 'digests' | 'disclosures' | 'index'>;
+type WireItem = PreparedLeaf;
 
 export type WireRequest =
   | { op: 'append'; id: number; origin: string; items: WireItem[]; nowMs: number }
@@ -129,7 +129,7 @@ export class WorkerAppender {
   /** Appends prepared events in one durable transaction on the write thread. */
   async append(
     origin: string,
-    items: readonly PreparedEvent[],
+    items: readonly PreparedLeaf[],
     nowMs: number,
   ): Promise<{ receipts: Receipt[]; head: HeadUpdate | undefined }> {
     const wire: WireItem[] = items.map((i) => ({

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { AuditError } from '../errors.js';
-import type { Actor, AuditEvent, RiskLevel } from '../event/types.js';
-import { uuidv7 } from '../internal/ids.js';
+import { AuditError } from '../../errors.js';
+import type { Actor, AuditEvent, RiskLevel } from '../../event/types.js';
+import { uuidv7 } from '../../internal/ids.js';
 import {
   diffPolicies,
   diffRecord,
@@ -11,9 +11,10 @@ import {
   parsePolicy,
   type PolicyBundle,
   type PolicyDecision,
-} from '../policy/index.js';
+} from '../../policy/index.js';
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
-import { clockOf, redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
+import { clockOf, redactorOf, storeOf } from '../internals.js';
+import { type AuditTrail } from '../audit-trail.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {

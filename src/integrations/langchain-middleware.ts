@@ -11,11 +11,12 @@
 import { ToolMessage } from '@langchain/core/messages';
 import { interrupt, isGraphInterrupt, type Command } from '@langchain/langgraph';
 import { createMiddleware, type AgentMiddleware } from 'langchain';
-import type { Actor } from '../../event/types.js';
-import type { PolicyBundle } from '../../policy/index.js';
-import type { ApprovalRequestInfo } from '../approvals.js';
-import { redactorOf, type AuditTrail } from '../audit-trail.js';
-import { Governor, type ActionSpec, type Decision, type RunOptions } from '../governor.js';
+import type { Actor } from '../event/types.js';
+import type { PolicyBundle } from '../policy/index.js';
+import type { ApprovalRequestInfo } from '../sdk/governance/approvals.js';
+import { redactorOf } from '../sdk/internals.js';
+import { type AuditTrail } from '../sdk/audit-trail.js';
+import { Governor, type ActionSpec, type Decision, type RunOptions } from '../sdk/governance/governor.js';
 import {
   DecisionCache,
   isRefusal,

@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AuditError } from '../errors.js';
-import { sampleEvent, tempDir } from '../../test/integration/helpers.js';
-import { openAuditTrail, type AuditTrail } from './audit-trail.js';
-import { WorkerAppender } from './worker-appender.js';
+import { AuditError } from '../../errors.js';
+import { sampleEvent, tempDir } from '../../../test/integration/helpers.js';
+import { openAuditTrail } from '../../sdk/open.js';
+import { type AuditTrail } from '../../sdk/audit-trail.js';
+import { WorkerAppender } from './write-thread.js';
 
 function appenderOf(trail: AuditTrail): WorkerAppender {
-  const a = (trail as unknown as { appender: WorkerAppender | null }).appender;
+  const a = (trail as unknown as { appender: { thread: WorkerAppender } | null }).appender;
   assert.ok(a, 'a trail on a SQLite file has a write thread');
-  return a;
+  return a.thread;
 }
 
 async function untilReady(a: WorkerAppender): Promise<void> {

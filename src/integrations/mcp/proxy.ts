@@ -12,14 +12,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AuditError } from '../errors.js';
-import type { Actor, AuditEvent } from '../event/types.js';
-import { uuidv7 } from '../internal/ids.js';
-import type { PolicyBundle } from '../policy/index.js';
-import { isRefusal, refusalText, toolAction } from '../sdk/adapters/tool-action.js';
-import type { ApprovalRequestInfo } from '../sdk/approvals.js';
-import { storeOf, type AuditTrail } from '../sdk/audit-trail.js';
-import { Governor, type ActionSpec } from '../sdk/governor.js';
+import { AuditError } from '../../errors.js';
+import type { Actor, AuditEvent } from '../../event/types.js';
+import { uuidv7 } from '../../internal/ids.js';
+import type { PolicyBundle } from '../../policy/index.js';
+import { isRefusal, refusalText, toolAction } from '../tool-action.js';
+import type { ApprovalRequestInfo } from '../../sdk/governance/approvals.js';
+import { storeOf } from '../../sdk/internals.js';
+import { type AuditTrail } from '../../sdk/audit-trail.js';
+import { Governor, type ActionSpec } from '../../sdk/governance/governor.js';
 import {
   errorResponse,
   idKey,

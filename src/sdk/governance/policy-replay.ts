@@ -1,6 +1,6 @@
-import type { AuditEvent, RecordedEvent } from '../event/types.js';
-import { evaluate, type Effect, type PolicyBundle } from '../policy/index.js';
-import type { AuditTrail } from './audit-trail.js';
+import type { AuditEvent, RecordedEvent } from '../../event/types.js';
+import { evaluate, type Effect, type PolicyBundle } from '../../policy/index.js';
+import type { AuditTrail } from '../audit-trail.js';
 
 export interface ReplayChange {
   seq: number;

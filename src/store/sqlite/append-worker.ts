@@ -4,11 +4,11 @@
  * redaction, hashing) on the main thread overlaps this batch's commit and fsync.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AuditError } from '../errors.js';
-import { openStore } from '../store/open-store.js';
-import { planAppend, type Receipt } from './append-plan.js';
-import type { PreparedEvent } from './prepare.js';
-import type { WireReply, WireRequest } from './worker-appender.js';
+import { AuditError } from '../../errors.js';
+import { openStore } from '../open-store.js';
+import { planAppend, type Receipt } from '../../core/append-plan.js';
+import type { PreparedLeaf } from '../../core/append-plan.js';
+import type { WireReply, WireRequest } from './write-thread.js';
 
 const port = parentPort;
 if (!port) throw new Error('append-worker runs as a worker thread');
@@ -34,7 +34,7 @@ port.on('message', (m: WireRequest) => {
   const items = m.items.map((i) => ({
     ...i,
     disclosures: i.disclosures.map((d) => ({ pointer: d.pointer, bytes: asBuffer(d.bytes) })),
-  })) as PreparedEvent[];
+  })) as PreparedLeaf[];
   let head: NonNullable<WireReply['head']> | undefined;
   store
     .append(

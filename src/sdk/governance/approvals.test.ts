@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuditError } from '../errors.js';
-import { MemoryStore } from '../store/memory/memory-store.js';
+import { AuditError } from '../../errors.js';
+import { MemoryStore } from '../../store/memory/memory-store.js';
 import { Approvals, ApprovalError, requestDigest, type ApprovalAction } from './approvals.js';
-import { openAuditTrail, type AuditTrail } from './audit-trail.js';
+import { openAuditTrail } from '../open.js';
+import { type AuditTrail } from '../audit-trail.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const HOUR = 3_600_000;

@@ -3,15 +3,15 @@
  * bounded per-call decision cache (frameworks ask "needs approval?" and "execute" separately,
  * sometimes more than once per call), and the text a model reads when a call is refused.
  */
-import { AuditError } from '../../errors.js';
-import { ApprovalError, requestDigest, type ApprovalRequestInfo } from '../approvals.js';
+import { AuditError } from '../errors.js';
+import { ApprovalError, requestDigest, type ApprovalRequestInfo } from '../sdk/governance/approvals.js';
 import {
   ActionDeniedError,
   ApprovalRequiredError,
   type ActionSpec,
   type Decision,
   type Governor,
-} from '../governor.js';
+} from '../sdk/governance/governor.js';
 
 /**
  * How one tool's calls map to actions. A partial spec is merged over the default

@@ -1,9 +1,77 @@
-import { encodeLeaf } from '../core/leaf.js';
-import { CompactRange, hashLeaf } from '../core/merkle.js';
-import { TileAccumulator } from '../core/tiles.js';
+import { encodeLeaf } from './leaf.js';
+import { CompactRange, hashLeaf } from './merkle.js';
+import { TileAccumulator } from './tiles.js';
 import { formatTs } from '../internal/time.js';
-import type { AppendContext, AppendPlan, DisclosureRow, EntryRow, IndexRow } from '../store/store.js';
-import type { PreparedEvent } from './prepare.js';
+import type { IndexValues } from './index-row.js';
+import type { TileRow } from './tiles.js';
+
+/** The state of one log: its tree head and what is needed to extend it. */
+export interface LogHead {
+  logId: number;
+  origin: string;
+  tenant: string;
+  size: number;
+  root: Buffer;
+  /** Compact range [0, size): concatenated 32-byte perfect-subtree roots, largest first. */
+  rightEdge: Buffer;
+  lastTs: string | null;
+}
+
+export interface EntryRow {
+  seq: number;
+  leaf: Buffer;
+  leafHash: Buffer;
+  eid: string;
+  type: string;
+  ts: string;
+}
+
+export interface DisclosureRow {
+  seq: number;
+  unit: number;
+  pointer: string;
+  /** JCS([salt, pointer, value]); null once erased. */
+  disclosure: Buffer | null;
+  erasedBySeq: number | null;
+}
+
+/** Columns used for filtering; they mirror fields of the event (never hashed, only indexed). */
+export interface IndexRow extends IndexValues {
+  seq: number;
+}
+
+export interface AppendPlan {
+  entries: EntryRow[];
+  disclosures: DisclosureRow[];
+  index: IndexRow[];
+  tiles: TileRow[];
+  head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null };
+}
+
+export interface ExistingEntry {
+  seq: number;
+  leafHash: Buffer;
+  eid: string;
+}
+
+/** What the store hands the planner inside the append transaction, with the log row locked. */
+export interface AppendContext {
+  head: LogHead;
+  /** Entries already stored under the batch's event ids (idempotent re-sends). */
+  existing: Map<string, ExistingEntry>;
+  /** The current rightmost (partial) tile of each level. */
+  partialTiles: TileRow[];
+}
+
+/** What the planner needs of one event, prepared outside the write lock. */
+export interface PreparedLeaf {
+  eid: string;
+  type: string;
+  /** Sorted disclosure digests (the leaf's `d`). */
+  digests: string[];
+  disclosures: { pointer: string; bytes: Buffer }[];
+  index: IndexValues;
+}
 
 /** What `record()` resolves with, once the event is durable. */
 export interface Receipt {
@@ -21,7 +89,7 @@ export interface Receipt {
  */
 export function planAppend(
   ctx: AppendContext,
-  items: readonly PreparedEvent[],
+  items: readonly PreparedLeaf[],
   nowMs: number,
 ): { plan: AppendPlan; result: Receipt[] } {
   const { head } = ctx;

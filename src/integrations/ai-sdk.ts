@@ -6,8 +6,8 @@
  * `ai` is an optional peer: this module imports only its types.
  */
 import type { ModelMessage, ToolApprovalResponse, ToolExecutionOptions, ToolSet } from 'ai';
-import { AuditError } from '../../errors.js';
-import type { Governor, RunOptions } from '../governor.js';
+import { AuditError } from '../errors.js';
+import type { Governor, RunOptions } from '../sdk/governance/governor.js';
 import {
   assertApprovalRecorded,
   DecisionCache,

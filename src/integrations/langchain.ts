@@ -14,9 +14,9 @@ import {
   type StructuredToolInterface,
   type ToolRunnableConfig,
 } from '@langchain/core/tools';
-import type { Actor, AuditEvent } from '../../event/types.js';
-import type { AuditTrail } from '../audit-trail.js';
-import type { Governor, RunOptions } from '../governor.js';
+import type { Actor, AuditEvent } from '../event/types.js';
+import type { AuditTrail } from '../sdk/audit-trail.js';
+import type { Governor, RunOptions } from '../sdk/governance/governor.js';
 import { isRefusal, refusalText, toolAction, type ToolActionOptions } from './tool-action.js';
 
 /** Marks a governed tool's runs, so {@link AuditCallbackHandler} does not record them twice. */

@@ -1,10 +1,11 @@
 import { hash } from 'node:crypto';
-import { canonicalize } from '../core/canonical-json.js';
-import { AuditError } from '../errors.js';
-import type { Actor } from '../event/types.js';
-import { uuidv7 } from '../internal/ids.js';
-import type { ApprovalRow } from '../store/store.js';
-import { clockOf, redactorOf, storeOf, type AuditTrail } from './audit-trail.js';
+import { canonicalize } from '../../core/canonical-json.js';
+import { AuditError } from '../../errors.js';
+import type { Actor } from '../../event/types.js';
+import { uuidv7 } from '../../internal/ids.js';
+import type { ApprovalRow } from '../../store/store.js';
+import { clockOf, redactorOf, storeOf } from '../internals.js';
+import { type AuditTrail } from '../audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
 export interface ApprovalAction {

@@ -1,0 +1,85 @@
+import { basename, dirname, join } from 'node:path';
+import { EMPTY_ROOT } from '../core/merkle.js';
+import { AuditError } from '../errors.js';
+import { openStore } from '../store/open-store.js';
+import type { AuditStore, LogHead } from '../store/store.js';
+import { KeyRing } from './keys.js';
+import { AuditTrail, type AuditTrailOptions } from './audit-trail.js';
+
+export const DEFAULT_DB = './.auditrail/audit.db';
+export const DEFAULT_LOG = 'default';
+export const ORIGIN_HOST = 'auditrail.local';
+
+export function resolveDb(db?: string): string {
+  return db ?? process.env['AUDITRAIL_DB'] ?? DEFAULT_DB;
+}
+
+/** The origin (checkpoint name) of a tenant log. */
+export function originOf(tenant: string, log: string = DEFAULT_LOG): string {
+  return `${ORIGIN_HOST}/t/${tenant}/${log}`;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Opens (creating if needed) the audit trail of a tenant log; with `readonly: true`, opens an
+ * existing one for reading without writing anything.
+ *
+ * @example
+ * const ro = await openAuditTrail({ tenant: 'acme', readonly: true });  // verify, query, prove
+ * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
+ * const pg = await openAuditTrail({ tenant: 'acme', db: 'postgres://127.0.0.1/audit' });
+ */
+export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
+  if (!NAME_RE.test(options.tenant)) {
+    throw new AuditError(
+      'invalid_argument',
+      'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"',
+    );
+  }
+  const logName = options.log ?? DEFAULT_LOG;
+  if (!NAME_RE.test(logName)) {
+    throw new AuditError(
+      'invalid_argument',
+      'log must be 1-64 characters of letters, digits, ".", "_" or "-"',
+    );
+  }
+  const db = resolveDb(options.db);
+  const readonly = options.readonly === true;
+  const store = options.store ?? (await openStore(db, { readonly }));
+  const keyDir =
+    options.keyDir !== undefined
+      ? options.keyDir
+      : options.store
+        ? null
+        : db.startsWith('postgres')
+          ? join('.auditrail', 'keys')
+          : join(dirname(db), 'keys');
+  // The witness state is per database file (or URL), so databases sharing a key directory stay apart.
+  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db), {
+    readonly,
+  });
+  const origin = originOf(options.tenant, logName);
+  try {
+    const head = readonly
+      ? await existingLog(store, origin)
+      : await store.openLog(origin, options.tenant, EMPTY_ROOT);
+    // The trail keeps no reference to the store in its options either (see storeOf).
+    const { store: _given, ...kept } = options;
+    return new AuditTrail(store, keys, head, kept, options.store === undefined);
+  } catch (e) {
+    if (options.store === undefined) await store.close();
+    throw e;
+  }
+}
+
+/** The head of a log that must already exist; not_found names the logs that do. */
+async function existingLog(store: AuditStore, origin: string): Promise<LogHead> {
+  const head = await store.getLog(origin);
+  if (head) return head;
+  const present = (await store.listLogs()).map((h) => h.origin);
+  throw new AuditError(
+    'not_found',
+    `log ${origin} does not exist${store.location !== undefined ? ` in ${store.location}` : ''} (logs present: ${present.length > 0 ? present.join(', ') : 'none'})`,
+  );
+}

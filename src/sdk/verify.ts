@@ -1,0 +1,292 @@
+import { openCheckpoint } from '../core/checkpoint.js';
+import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
+import { parseLeaf } from '../core/leaf.js';
+import { CompactRange, hashLeaf, type NodeReader } from '../core/merkle.js';
+import type { NoteVerifier } from '../core/note.js';
+import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../core/proof.js';
+import { EXPANDED_TILE_BYTES, expandedPosition } from '../core/tiles.js';
+import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
+import { AuditError } from '../errors.js';
+import type { AuditStore, LogHead } from '../store/store.js';
+import { tileKey } from '../store/store.js';
+import { DerivedRowsCheck } from './verify-derived.js';
+import type { KeyRing } from './keys.js';
+import { reader, tilesFor } from './tree-reads.js';
+
+/** Options of {@link AuditTrail.verify} and {@link verifyStoredLog}. */
+export interface VerifyOptions {
+  onProgress?: (done: number, total: number) => void;
+  /** Trusted verifier keys (C2SP vkeys); they replace the local key file. */
+  trustedKeys?: string[];
+  /**
+   * Incremental verification: a signed checkpoint note of this log the caller already trusts
+   * (e.g. one saved after an earlier full verify), or `true` for the witness file's checkpoint.
+   * Only the entries after its size are re-read; see docs/verification.md §7.3.
+   */
+  sinceCheckpoint?: string | true;
+}
+
+/** The verifier keys to trust: the caller's, else the local key file's. */
+function resolveVerifiers(
+  keys: KeyRing,
+  origin: string,
+  options: VerifyOptions,
+  needed: boolean,
+): NoteVerifier[] {
+  // Keys given by the caller (an auditor's own copy) replace the local key file, never add to it.
+  const verifiers = (options.trustedKeys ?? []).map((k) => {
+    try {
+      return parseVerifierKey(k);
+    } catch (e) {
+      throw new AuditError(
+        'invalid_argument',
+        `not a verifier key (name+keyid+base64): ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  });
+  // Another log's key would make every checkpoint look forged: say what is actually wrong.
+  const mismatch = trustedKeyMismatch(origin, verifiers, () => keys.verifier(origin));
+  if (mismatch !== undefined) throw new AuditError('key_failure', mismatch);
+  if (verifiers.length === 0) {
+    const local = keys.verifier(origin);
+    if (local) verifiers.push(local);
+    else if (needed) {
+      throw new AuditError(
+        'key_failure',
+        `no verifier key for ${origin}: pass the log's vkey (auditrail keys show) or restore ${keys.keyPath}`,
+      );
+    }
+  }
+  return verifiers;
+}
+
+/** Verifies one stored log (see {@link AuditTrail.verify}); used by the SDK and the CLI. */
+export async function verifyStoredLog(
+  store: AuditStore,
+  keys: KeyRing,
+  origin: string,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  // The witness file first: a writer stores a checkpoint row before it hands the checkpoint out,
+  // so every checkpoint the file names is already in the rows (and under the head) read next.
+  const witness = keys.loadWitness(origin);
+  const head = await store.getLog(origin);
+  if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
+  const checkpointRows = await store.listCheckpoints(head.logId);
+  const checkpoints = checkpointRows.map((c) => c.note);
+  const verifiers = resolveVerifiers(
+    keys,
+    origin,
+    options,
+    checkpoints.length > 0 || witness !== undefined || options.sinceCheckpoint !== undefined,
+  );
+  let start: CompactRange | undefined;
+  const early: VerifyFailure[] = [];
+  if (options.sinceCheckpoint !== undefined) {
+    const trusted = await trustedStart(store, head, options.sinceCheckpoint, witness, verifiers);
+    if ('report' in trusted) return trusted.report;
+    start = trusted.range;
+    early.push(...trusted.failures);
+  }
+  const from = start?.size ?? 0;
+  // Counting every stored seq costs a pass over the index: an incremental run looks for entries
+  // beyond the head at the head's size only (docs/verification.md §7.3).
+  const beyond =
+    start === undefined || (await store.getBySeq(head.logId, head.size)) !== undefined
+      ? (await store.storedSize(head.logId)).maxSeq
+      : null;
+  const end = Math.max(head.size, (beyond ?? -1) + 1);
+  // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
+  const upper = new Map<string, Buffer>();
+  const levels: { level: number; index: number }[] = [];
+  for (let level = 1, n = Math.floor(end / 256); n > 0; level++, n = Math.floor(n / 256)) {
+    for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
+  }
+  for (const [k, v] of await store.getTiles(head.logId, levels)) upper.set(k, v);
+  let level0 = new Map<string, Buffer>();
+  const verifier = new LogVerifier({
+    origin,
+    verifiers,
+    checkpoints,
+    witnessed: witness ? [witness] : [],
+    ...(start ? { start } : {}),
+    tileHash: (level, index) => {
+      const t =
+        level === 0
+          ? level0.get(tileKey(0, Math.floor(index / 256)))
+          : upper.get(tileKey(level, Math.floor(index / 256)));
+      if (!t) return undefined;
+      const off = (index % 256) * 32;
+      return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
+    },
+    interiorHash: (level, index) => {
+      const at = expandedPosition(level, index);
+      const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
+      return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
+    },
+  });
+  const CHUNK = 8192;
+  const derived = new DerivedRowsCheck(store, head, from);
+  let done = 0;
+  for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
+    const first = chunk[0]?.entry.seq ?? done;
+    const keysNeeded = [];
+    for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++)
+      keysNeeded.push({ level: 0, index: t });
+    level0 = await store.getTiles(head.logId, keysNeeded);
+    await derived.beforeChunk(chunk);
+    for (const e of chunk) {
+      verifier.push(e);
+      derived.push(e);
+    }
+    done += chunk.length;
+    options.onProgress?.(done, end - from);
+  }
+  // Erasures named in the checked range but recorded before it: proven in the trusted tree.
+  if (start) {
+    for (const seq of verifier.priorErasures()) {
+      if (await isTrustedErasure(store, head.logId, seq, start)) verifier.acceptPriorErasure(seq);
+    }
+  }
+  const report = verifier.finish(head);
+  if (early.length > 0) {
+    report.failures.unshift(...early);
+    report.ok = false;
+  }
+  // Derived rows (index, tiles, log row, checkpoint rows) must say what the verified data says.
+  const more = await derived.finish(
+    report,
+    { rightEdge: verifier.rightEdge },
+    checkpointRows,
+    verifiers,
+    witness,
+  );
+  if (more.length > 0) {
+    report.failures.push(...more);
+    report.ok = false;
+  }
+  return report;
+}
+
+/** Leaf-level node requests of the compact range [0, size): one perfect subtree per set bit. */
+function rangeNodes(size: number, r: NodeReader): Buffer[] {
+  const out: Buffer[] = [];
+  let first = 0;
+  for (let level = 52; level >= 0; level--) {
+    const width = 2 ** level;
+    if (Math.floor(size / width) % 2 === 1) {
+      out.push(r.node(level, first / width));
+      first += width;
+    }
+  }
+  return out;
+}
+
+/**
+ * The starting point of an incremental verification: the trusted checkpoint opened with the
+ * trusted keys, the compact range at its size read from the stored tiles and matched with its
+ * root (so the tiles of the old part are the trusted tree), and a consistency proof from it to
+ * the stored head computed from the tiles. A `report` when nothing after it can be checked.
+ */
+async function trustedStart(
+  store: AuditStore,
+  head: LogHead,
+  since: string | true,
+  witness: string | undefined,
+  verifiers: NoteVerifier[],
+): Promise<{ range: CompactRange; failures: VerifyFailure[] } | { report: VerifyReport }> {
+  const origin = head.origin;
+  const note = since === true ? witness : since;
+  if (note === undefined) {
+    throw new AuditError(
+      'not_found',
+      `no witness checkpoint for ${origin} to start from: verify the whole log, or pass a saved checkpoint`,
+    );
+  }
+  let cp;
+  try {
+    cp = openCheckpoint(note, verifiers, origin);
+  } catch (e) {
+    throw new AuditError(
+      'invalid_argument',
+      `the trusted checkpoint does not verify as a checkpoint of ${origin}: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+  const stop = (kind: VerifyFailure['kind'], detail: string): { report: VerifyReport } => ({
+    report: {
+      ok: false,
+      log: origin,
+      size: head.size,
+      root: head.root.toString('hex'),
+      checkpoints_verified: 0,
+      unsigned_tail: 0,
+      redactions: [],
+      failures: [{ seq: cp.size, kind, detail }],
+      verified_from: cp.size,
+    },
+  });
+  if (cp.size > head.size) {
+    return stop(
+      'rolled_back',
+      `the log holds ${head.size} entries but the trusted checkpoint has size ${cp.size}: an older copy was restored or the log rewritten`,
+    );
+  }
+  const size = cp.size;
+  const tiles = await store.getTiles(
+    head.logId,
+    tilesFor((r) => {
+      rangeNodes(size, r);
+      consistencyProof(size, head.size, r);
+    }),
+  );
+  const r = reader(tiles, head.size);
+  let range: CompactRange;
+  let proof: Buffer[];
+  try {
+    range = new CompactRange(size, rangeNodes(size, r));
+    proof = consistencyProof(size, head.size, r);
+  } catch (e) {
+    return stop('tile_missing', `the stored tiles cannot serve the trusted tree: ${(e as Error).message}`);
+  }
+  if (!range.root().equals(cp.root)) {
+    return stop(
+      'rolled_back',
+      `the stored tiles of entries 0..${size - 1} do not give the trusted checkpoint's root: history was rewritten`,
+    );
+  }
+  const failures: VerifyFailure[] = [];
+  if (!verifyConsistency(size, head.size, proof, cp.root, head.root)) {
+    failures.push({
+      seq: size,
+      kind: 'checkpoint_mismatch',
+      detail: `the stored tiles give no valid consistency proof from the trusted checkpoint (size ${size}) to the log head (size ${head.size})`,
+    });
+  }
+  return { range, failures };
+}
+
+/** Whether entry `seq` is an erasure event included in the trusted tree `trusted`. */
+async function isTrustedErasure(
+  store: AuditStore,
+  logId: number,
+  seq: number,
+  trusted: CompactRange,
+): Promise<boolean> {
+  const stored = await store.getBySeq(logId, seq);
+  if (!stored) return false;
+  try {
+    const type = parseLeaf(stored.entry.leaf).type;
+    if (type !== 'data.erased' && type !== 'retention.purged') return false;
+    const size = trusted.size;
+    const tiles = await store.getTiles(
+      logId,
+      tilesFor((r) => inclusionProof(seq, size, r)),
+    );
+    const proof = inclusionProof(seq, size, reader(tiles, size));
+    return verifyInclusion(hashLeaf(stored.entry.leaf), seq, size, proof, trusted.root());
+  } catch {
+    return false;
+  }
+}
