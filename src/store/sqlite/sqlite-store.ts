@@ -999,6 +999,7 @@ export class SqliteStore implements AuditStore {
   // -------------------------------------------------------------------------------------------
 
   private apiKeyTableReady = false;
+  private apiKeyById: Database.Statement | undefined;
 
   /** True when the table exists (created here unless read-only). */
   private apiKeyTable(): boolean {
@@ -1040,7 +1041,9 @@ export class SqliteStore implements AuditStore {
 
   getApiKey(id: string): Promise<ApiKeyRow | undefined> {
     if (!this.apiKeyTable()) return Promise.resolve(undefined);
-    const r = this.cached('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    // Every authenticated request looks its key up: one prepared statement.
+    this.apiKeyById ??= this.db.prepare('SELECT * FROM api_keys WHERE id = ?');
+    const r = this.apiKeyById.get(id) as Row | undefined;
     return Promise.resolve(r ? apiKeyOf(r) : undefined);
   }
 
@@ -1048,8 +1051,8 @@ export class SqliteStore implements AuditStore {
     if (!this.apiKeyTable()) return Promise.resolve([]);
     const rows = (
       tenant === undefined
-        ? this.cached('SELECT * FROM api_keys ORDER BY created_at, id').all()
-        : this.cached('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at, id').all(tenant)
+        ? this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all()
+        : this.db.prepare('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at, id').all(tenant)
     ) as Row[];
     return Promise.resolve(rows.map(apiKeyOf));
   }
