@@ -12,6 +12,13 @@
 export { AuditTrail, type AuditTrailOptions, type QueryOptions, type QueryPage } from './sdk/audit-trail.js';
 export { openAuditTrail, originOf, resolveDb, DEFAULT_DB } from './sdk/open.js';
 export { toRecordedEvent } from './sdk/internals.js';
+export {
+  RemoteAuditTrail,
+  type RemoteAuditTrailOptions,
+  type SpooledReceipt,
+} from './sdk/remote/remote-trail.js';
+export { RemoteError } from './sdk/remote/http-client.js';
+export { Spool, DEFAULT_SPOOL, type SpoolStatus } from './sdk/remote/spool.js';
 export { verifyStoredLog, type VerifyOptions } from './sdk/verify.js';
 export type { Receipt } from './core/append-plan.js';
 export { listLogs, type LogSummary } from './sdk/list-logs.js';
@@ -50,6 +57,7 @@ export {
   type ActionSpec,
   type Decision as ActionDecision,
   type GovernorOptions,
+  type GovernedTrail,
   type RunOptions,
   type RunResult,
 } from './sdk/governance/governor.js';

@@ -15,7 +15,7 @@ import {
   type ToolRunnableConfig,
 } from '@langchain/core/tools';
 import type { Actor, AuditEvent } from '../event/types.js';
-import type { AuditTrail } from '../sdk/audit-trail.js';
+import type { GovernedTrail } from '../sdk/governance/governor.js';
 import type { Governor, RunOptions } from '../sdk/governance/governor.js';
 import { isRefusal, refusalText, toolAction, type ToolActionOptions } from './tool-action.js';
 
@@ -140,7 +140,7 @@ export interface AuditCallbackOptions {
 
 /** Where the handler writes and as whom, when not given a governor. */
 export interface AuditCallbackTarget {
-  trail: AuditTrail;
+  trail: GovernedTrail;
   actor: Actor;
   session_id?: string;
   run_id?: string;

@@ -176,7 +176,7 @@ export async function findPendingApproval(
       ...(action.target !== undefined ? { target: action.target } : {}),
       ...(action.params !== undefined ? { params: action.params } : {}),
     },
-    governor.options.policy.snapshot,
+    governor.options.policy?.snapshot ?? '',
   );
   const pending = await governor.approvals.list('pending');
   // The newest request for this exact action: an older one may be for an earlier attempt.

@@ -7,13 +7,13 @@ import type { KeyRing } from './keys.js';
 import type { AuditTrail } from './audit-trail.js';
 
 /** Each trail's redactor, for what the SDK stores beside the log (approval rows). Not public. */
-export const REDACTORS = new WeakMap<AuditTrail, Redactor>();
+export const REDACTORS = new WeakMap<object, Redactor>();
 
 /**
  * The redactor of `trail` (built from its `redaction` options), so that rows stored outside the
  * log pass through the same rules as the log's events. Internal: not exported by the package.
  */
-export function redactorOf(trail: AuditTrail): Redactor {
+export function redactorOf(trail: object): Redactor {
   const redactor = REDACTORS.get(trail);
   if (redactor === undefined) throw new AuditError('invalid_argument', 'not an audit trail');
   return redactor;

@@ -5,6 +5,12 @@ import { openStore } from '../store/open-store.js';
 import type { AuditStore, LogHead } from '../store/store.js';
 import { KeyRing } from './keys.js';
 import { AuditTrail, type AuditTrailOptions } from './audit-trail.js';
+import type { Receipt } from '../core/append-plan.js';
+import {
+  RemoteAuditTrail,
+  type RemoteAuditTrailOptions,
+  type SpooledReceipt,
+} from './remote/remote-trail.js';
 
 export const DEFAULT_DB = './.auditrail/audit.db';
 export const DEFAULT_LOG = 'default';
@@ -23,14 +29,38 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * Opens (creating if needed) the audit trail of a tenant log; with `readonly: true`, opens an
- * existing one for reading without writing anything.
+ * existing one for reading without writing anything. Given `url` and `apiKey`, opens a
+ * {@link RemoteAuditTrail} on an `auditrail serve` instead (docs/remote.md); with `spool`,
+ * `record()` resolves once the event is fsynced in that local spool.
  *
  * @example
  * const ro = await openAuditTrail({ tenant: 'acme', readonly: true });  // verify, query, prove
  * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
  * const pg = await openAuditTrail({ tenant: 'acme', db: 'postgres://127.0.0.1/audit' });
+ * const remote = await openAuditTrail({ url: 'http://127.0.0.1:8700', apiKey, spool: './.auditrail/spool' });
  */
-export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail> {
+export async function openAuditTrail(
+  options: RemoteAuditTrailOptions & { spool: string },
+): Promise<RemoteAuditTrail<SpooledReceipt>>;
+export async function openAuditTrail(
+  options: RemoteAuditTrailOptions & { spool?: undefined },
+): Promise<RemoteAuditTrail<Receipt>>;
+export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail>;
+export async function openAuditTrail(
+  options: AuditTrailOptions | RemoteAuditTrailOptions,
+): Promise<AuditTrail | RemoteAuditTrail> {
+  if ('url' in options) {
+    if (
+      (options as { db?: unknown }).db !== undefined ||
+      (options as { store?: unknown }).store !== undefined
+    )
+      throw new AuditError('invalid_argument', 'give either url (a server) or db/store (embedded), not both');
+    return new RemoteAuditTrail(options);
+  }
+  return openEmbedded(options);
+}
+
+async function openEmbedded(options: AuditTrailOptions): Promise<AuditTrail> {
   if (!NAME_RE.test(options.tenant)) {
     throw new AuditError(
       'invalid_argument',

@@ -15,6 +15,9 @@ import {
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
 import { clockOf, idsOf, redactorOf, storeOf } from '../internals.js';
 import { type AuditTrail } from '../audit-trail.js';
+import type { HttpClient } from '../remote/http-client.js';
+import { REMOTE_CLIENTS, RemoteAuditTrail } from '../remote/remote-trail.js';
+import { RemoteGovernance } from './remote-governance.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {
@@ -31,9 +34,21 @@ export interface ActionSpec {
   model?: AuditEvent['model'];
 }
 
+/**
+ * What a Governor records into: the embedded {@link AuditTrail} or a {@link RemoteAuditTrail}.
+ * Both `record` (durable), `emit` (queued) and `drain`; the embedded one also holds approvals
+ * and policy state, the remote one reaches the server's (`/v1/decide`, `/v1/approvals`).
+ */
+export type GovernedTrail = AuditTrail | RemoteAuditTrail;
+
 export interface GovernorOptions {
-  trail: AuditTrail;
-  policy: PolicyBundle;
+  trail: GovernedTrail;
+  /**
+   * The policy evaluated here. Required with an embedded trail; with a remote trail, omit it to
+   * get decisions from the server's policy (`POST /v1/decide`), or give one to decide locally
+   * (allow and deny only: approvals need the server's policy; give the trail a `tenant`).
+   */
+  policy?: PolicyBundle;
   actor: Actor;
   environment?: string;
   session_id?: string;
@@ -165,17 +180,61 @@ export class TimeoutError extends AuditError {
  * await refund('1042', 120);
  */
 export class Governor {
-  readonly approvals: Approvals;
+  readonly #approvals: Approvals | null;
+  /** Decisions, approvals and outcomes over HTTP, for a remote trail without a local policy. */
+  readonly #server: RemoteGovernance | null;
+  readonly #http: HttpClient | null;
   private policyChecked: Promise<void> | null = null;
   private readonly undoers = new Map<string, () => Promise<void>>();
   private readonly now: () => number;
   private readonly ids: () => string;
 
   constructor(readonly options: GovernorOptions) {
-    const now = options.now ?? clockOf(options.trail);
+    const trail = options.trail;
+    if (trail instanceof RemoteAuditTrail) {
+      this.#http = REMOTE_CLIENTS.get(trail) ?? null;
+      if (options.policy && trail.tenant === undefined) {
+        throw new AuditError(
+          'invalid_argument',
+          'a local policy on a remote trail needs the tenant: openAuditTrail({ url, apiKey, tenant })',
+        );
+      }
+      const now = options.now ?? trail['now'];
+      this.now = now;
+      this.ids = options.ids ?? trail['ids'];
+      this.#approvals = null;
+      this.#server = options.policy ? null : new RemoteGovernance(this.#http!);
+      return;
+    }
+    if (!options.policy)
+      throw new AuditError('invalid_argument', 'a Governor on an embedded trail needs a policy');
+    this.#http = null;
+    this.#server = null;
+    const now = options.now ?? clockOf(trail);
     this.now = now;
-    this.ids = options.ids ?? idsOf(options.trail) ?? (() => uuidv7(now()));
-    this.approvals = new Approvals(options.trail, { now, ids: this.ids });
+    this.ids = options.ids ?? idsOf(trail) ?? (() => uuidv7(now()));
+    this.#approvals = new Approvals(trail, { now, ids: this.ids });
+  }
+
+  /**
+   * The approvals of an embedded trail. A remote trail's approvals are the server's
+   * (`GET /v1/approvals`, `auditrail approvals` on its database): this throws `invalid_argument`.
+   */
+  get approvals(): Approvals {
+    if (!this.#approvals) {
+      throw new AuditError(
+        'invalid_argument',
+        "a remote trail's approvals are on the server: use its /v1/approvals routes",
+      );
+    }
+    return this.#approvals;
+  }
+
+  /** The local policy (every caller checked there is one). */
+  private get policy(): PolicyBundle {
+    const p = this.options.policy;
+    if (!p) throw new AuditError('invalid_argument', 'this governor has no local policy');
+    return p;
   }
 
   get actor(): Actor {
@@ -197,9 +256,10 @@ export class Governor {
   /** Records `policy.updated` with a diff when this bundle differs from the one last loaded. */
   private ensurePolicyRecorded(): Promise<void> {
     this.policyChecked ??= (async () => {
-      const p = this.options.policy;
+      const p = this.policy;
       const key = `policy:${p.policyId}`;
       const trail = this.options.trail;
+      if (trail instanceof RemoteAuditTrail) return this.recordRemotePolicy(trail, p);
       const prev = await storeOf(trail).getMeta(key);
       const prevState = prev ? (JSON.parse(prev) as { snapshot: string; source: unknown }) : null;
       if (prevState?.snapshot === p.snapshot) return;
@@ -244,6 +304,35 @@ export class Governor {
     return this.policyChecked;
   }
 
+  /**
+   * A local policy on a remote trail: `policy.updated` when the log's latest one for this policy
+   * names another snapshot. The diff's counts and digest are recorded; its payload is not kept
+   * (the server holds no meta rows for a client).
+   */
+  private async recordRemotePolicy(trail: RemoteAuditTrail, p: PolicyBundle): Promise<void> {
+    const page = await trail.query({ type: 'policy.updated', target: p.policyId, order: 'desc', limit: 1 });
+    const last = page.events[0]?.policy;
+    if (last?.policy_snapshot === p.snapshot) return;
+    const diff = diffRecord(redactorOf(trail)(diffPolicies(null, p)).value);
+    const { evidence: _payloadNotKept, ...params } = diff.params;
+    await trail.record({
+      event_id: this.ids(),
+      type: 'policy.updated',
+      actor: { type: 'user', id: this.options.loadedBy ?? safeUser() },
+      action: { type: 'policy.load', target: p.policyId, params },
+      policy: {
+        decision: 'allow',
+        policy_id: p.policyId,
+        policy_version: p.version,
+        policy_snapshot: p.snapshot,
+        reason: last
+          ? `version ${last.policy_version ?? '?'} -> ${p.version} (loaded by a remote governor)`
+          : `first load of version ${p.version} (by a remote governor)`,
+        mode: p.mode,
+      },
+    });
+  }
+
   private async write(events: AuditEvent[]): Promise<void> {
     try {
       await Promise.all(events.map((e) => this.options.trail.record(this.withId(e))));
@@ -266,6 +355,7 @@ export class Governor {
    * an approval request when the policy asks for one. For frameworks with their own approval UI.
    */
   async decide(action: ActionSpec): Promise<Decision> {
+    if (this.#server) return this.#server.decide(this.options, action);
     await this.ensurePolicyRecorded().catch((e: unknown) => {
       if (!this.options.failOpen) throw e;
     });
@@ -274,7 +364,7 @@ export class Governor {
       action.context || action.reasoning
         ? { ...action.context, ...(action.reasoning ? { reasoning: action.reasoning } : {}) }
         : undefined;
-    const policy = evaluate(o.policy, {
+    const policy = evaluate(this.policy, {
       action: {
         type: action.type,
         ...(action.target !== undefined ? { target: action.target } : {}),
@@ -288,7 +378,7 @@ export class Governor {
         ...(o.actor.tags ? { tags: o.actor.tags } : {}),
         ...(o.actor.name ? { name: o.actor.name } : {}),
       },
-      tenant: o.trail.tenant,
+      tenant: o.trail.tenant ?? '',
       ...(o.environment ? { environment: o.environment } : {}),
       ...(o.delegation ? { delegation: o.delegation } : {}),
       ...(o.session_id ? { session_id: o.session_id } : {}),
@@ -308,7 +398,8 @@ export class Governor {
     const enforced = policy.mode === 'enforce';
     // The approval this decision is held for is named in the decision itself: a grant kept from
     // an earlier attempt (a resumed or restored run) or the id of the request made below.
-    const needsApproval = policy.decision === 'require_approval' && enforced;
+    // A remote trail holds no approval requests of a local policy: the action is refused below.
+    const needsApproval = policy.decision === 'require_approval' && enforced && this.#approvals !== null;
     const digest = needsApproval ? requestDigest(eventAction, policy.policy_snapshot) : '';
     const reusable = needsApproval ? await this.approvals.findGranted(digest) : undefined;
     const approvalId = needsApproval ? (reusable?.id ?? `apr_${this.ids()}`) : undefined;
@@ -334,7 +425,7 @@ export class Governor {
         policy_id: policy.policy_id,
         policy_version: policy.policy_version,
         policy_snapshot: policy.policy_snapshot,
-        ...recordedConditions(o.policy, policy),
+        ...recordedConditions(this.policy, policy),
         reason: policy.reason,
         mode: policy.mode,
         evaluation_us: policy.evaluation_us,
@@ -399,6 +490,10 @@ export class Governor {
     id: string,
     verdict: { approved: boolean; approver: string; reason?: string },
   ): Promise<void> {
+    if (this.#http) {
+      await RemoteGovernance.resolve(this.#http, id, verdict);
+      return;
+    }
     const by = { as: verdict.approver, ...(verdict.reason !== undefined ? { reason: verdict.reason } : {}) };
     if (verdict.approved) await this.approvals.approve(id, by);
     else await this.approvals.deny(id, by);
@@ -434,9 +529,20 @@ export class Governor {
     options: RunOptions<R> = {},
   ): Promise<RunResult<R>> {
     if (decision.enforced && decision.decision === 'deny') throw new ActionDeniedError(decision);
+    if (this.#server) {
+      const grant = await this.#server.awaitApproval(decision, this.options.approvals, options.signal);
+      return this.dispatch(decision, action, fn, options, grant);
+    }
     if (decision.enforced && decision.decision === 'require_approval') {
       const req = decision.approval;
-      if (!req) throw new ActionDeniedError(decision, 'approval required but no request exists');
+      if (!req) {
+        throw new ActionDeniedError(
+          decision,
+          this.#approvals
+            ? 'approval required but no request exists'
+            : "approval required, and a remote trail's approvals need the server's policy (omit the local policy)",
+        );
+      }
       // The grant is bound to the action it was asked for: a different action cannot use it.
       const digest = requestDigest(
         {
@@ -560,7 +666,7 @@ export class Governor {
               }),
             ]));
         const outcomeId = this.ids();
-        await this.outcome({
+        await this.finalOutcome(decision, {
           ...this.base(decision.span_id),
           type: 'action.succeeded',
           event_id: outcomeId,
@@ -599,7 +705,7 @@ export class Governor {
             : last
               ? 'action.failed'
               : 'action.retried';
-        await this.outcome({
+        await (last ? this.finalOutcome.bind(this, decision) : this.outcome.bind(this))({
           ...this.base(decision.span_id),
           type,
           parent_event_id: decision.intent_event_id,
@@ -651,6 +757,21 @@ export class Governor {
   // Every event the governor writes takes its id from the injected source.
   private withId(event: AuditEvent): AuditEvent {
     return event.event_id === undefined ? { event_id: this.ids(), ...event } : event;
+  }
+
+  /** The outcome that ends an action: through the server's outcome route when it decided. */
+  private async finalOutcome(decision: Decision, input: AuditEvent): Promise<void> {
+    if (!this.#server) return this.outcome(input);
+    const event = this.withId(input);
+    try {
+      await this.#server.outcome(decision.intent_event_id, event);
+    } catch (e) {
+      if (!(e instanceof AuditError) || (e.code !== 'store_failure' && e.code !== 'queue_full')) throw e;
+      // The server stays unreachable: the outcome is kept as an ordinary event (spooled or
+      // queued, never dropped); the route's approval bookkeeping is what is lost.
+      process.emitWarning(`auditrail: outcome sent as an event (${e.message})`, 'AuditTrailWarning');
+      await this.outcome(event);
+    }
   }
 
   private async outcome(input: AuditEvent): Promise<void> {
