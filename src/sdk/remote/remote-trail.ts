@@ -106,7 +106,7 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
   private closed = false;
   private closing: AbortController = new AbortController();
   // Spool path: events waiting for this turn's fsynced transaction.
-  private group: { event_id: string; body: string; done?: (e?: unknown) => void }[] = [];
+  private group: { event_id: string; body: string; done?: (e?: Error) => void }[] = [];
   private groupScheduled = false;
   private groupBytes = 0;
   private drainWaiters: (() => void)[] = [];
@@ -207,10 +207,10 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
     return new Promise<R>((resolve, reject) => {
       try {
         this.addToGroup(prepared, (e) =>
-          e === undefined ? resolve({ event_id: prepared.event_id, spooled: true } as R) : reject(e as Error),
+          e === undefined ? resolve({ event_id: prepared.event_id, spooled: true } as R) : reject(e),
         );
       } catch (e) {
-        reject(e as Error);
+        reject(e instanceof Error ? e : new AuditError('store_failure', String(e)));
       }
     });
   }
@@ -229,7 +229,7 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
     return this.group.length < (this.options.highWaterMark ?? 10_000);
   }
 
-  private addToGroup(event: AuditEvent & { event_id: string }, done?: (e?: unknown) => void): void {
+  private addToGroup(event: AuditEvent & { event_id: string }, done?: (e?: Error) => void): void {
     const spool = this.spool!;
     const body = JSON.stringify(event);
     const bytes = Buffer.byteLength(body);
@@ -265,11 +265,11 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
     this.group = [];
     this.groupBytes = 0;
     if (group.length === 0) return;
-    let error: unknown;
+    let error: Error | undefined;
     try {
       this.spool!.add(group);
     } catch (e) {
-      error = e;
+      error = e instanceof Error ? e : new AuditError('store_failure', String(e));
     }
     for (const g of group) {
       if (g.done) g.done(error);
