@@ -251,18 +251,20 @@ describe('Governor on a remote trail', () => {
     const gov = new Governor({ trail, actor: agent, run_id: 'run-gov' });
     const read = guard(
       gov,
-      async (id: string) => ({ id }),
+      (id: string) => Promise.resolve({ id }),
       (id) => ({ type: 'read:order', target: `order/${id}` }),
     );
     assert.deepEqual(await read('7'), { id: '7' });
     await assert.rejects(
-      gov.run({ type: 'delete:everything' }, async () => 1),
+      gov.run({ type: 'delete:everything' }, () => Promise.resolve(1)),
       ActionDeniedError,
     );
 
     const noWait = new Governor({ trail, actor: agent, run_id: 'run-gov', approvals: { wait: false } });
     await assert.rejects(
-      noWait.run({ type: 'write:refund', target: 'order/1', params: { amount: 5 } }, async () => 1),
+      noWait.run({ type: 'write:refund', target: 'order/1', params: { amount: 5 } }, () =>
+        Promise.resolve(1),
+      ),
       ApprovalRequiredError,
     );
 
@@ -302,9 +304,9 @@ describe('Governor on a remote trail', () => {
     assert.throws(() => new Governor({ trail: noTenant, actor: agent, policy: TEST_POLICY }), /tenant/);
     const trail = keep(await openAuditTrail({ url: s.url, apiKey: s.keys.a, tenant: 'acme' }));
     const gov = new Governor({ trail, actor: agent, policy: TEST_POLICY, run_id: 'run-local' });
-    assert.equal(await gov.run({ type: 'read:order', target: 'order/1' }, async () => 'ok'), 'ok');
+    assert.equal(await gov.run({ type: 'read:order', target: 'order/1' }, () => Promise.resolve('ok')), 'ok');
     await assert.rejects(
-      gov.run({ type: 'write:refund', target: 'order/1' }, async () => 'no'),
+      gov.run({ type: 'write:refund', target: 'order/1' }, () => Promise.resolve('no')),
       /server's policy/,
     );
     await trail.flush();
