@@ -277,7 +277,7 @@ describe('Governor on a remote trail', () => {
     });
     const refund = waiting.run(
       { type: 'write:refund', target: 'order/2', params: { amount: 9 } },
-      async () => 'refunded',
+      () => Promise.resolve('refunded'),
     );
     while (requested === '') await new Promise((r) => setTimeout(r, 10));
     const finance = keep(await openAuditTrail({ url: s.url, apiKey: s.keys.finance }));
