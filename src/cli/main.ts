@@ -87,6 +87,11 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/apikeys.js'),
   },
   {
+    name: 'spool',
+    summary: "show or drain a remote SDK's local spool of events for auditrail serve",
+    load: () => import('./commands/spool.js'),
+  },
+  {
     name: 'mcp-proxy',
     summary: 'govern and log every tools/call between an MCP client and a stdio server',
     load: () => import('./commands/mcp-proxy.js'),

@@ -1,0 +1,226 @@
+// The remote SDK against the real `auditrail serve` (dist/, `npm run build` first) on 127.0.0.1
+// with a real SQLite file: the server killed with SIGKILL at random moments while 16 producers
+// send, and the server stopped for a while as producers with a spool keep recording. Every
+// acknowledged event is in the log exactly once; `verify` passes; per-producer order holds.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openAuditTrail, type AuditEvent, type RemoteAuditTrail } from '../../src/index.js';
+import { tempDir } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'auditrail.js');
+const BUILT = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
+/** SIGKILL trials (the issue asks for at least 20). */
+const TRIALS = Number(process.env['AUDITRAIL_KILL_TRIALS'] ?? 20);
+/** How long the server stays stopped while spooling producers record (the issue's figure is 30 s). */
+const OUTAGE_MS = Number(process.env['AUDITRAIL_OUTAGE_S'] ?? 6) * 1000;
+const PRODUCERS = 16;
+
+const children: ChildProcess[] = [];
+after(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  key: string | null;
+}
+
+/** Starts `auditrail serve` from dist/ and resolves once it printed its URL (and first key). */
+function startServer(db: string, port: number): Promise<Server> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--db', db, '--port', String(port), '--quiet'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 30_000);
+    const onExit = (code: number | null): void => reject(new Error(`serve exited ${code}: ${out} ${err}`));
+    child.once('exit', onExit);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
+      if (!url) return;
+      const key = /^(atr_\S+)$/m.exec(out)?.[1] ?? null;
+      // A new database prints its first key after the URL: wait for it.
+      if (key === null && port === 0) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      resolve({ child, url, key });
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+function verifyDb(db: string): { code: number | null; out: string } {
+  const r = spawnSync(process.execPath, [BIN, 'verify', '--db', db, '--tenant', 'default'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+/** Every event of the producers, read back from the database file (after the server stopped). */
+async function storedByRun(db: string): Promise<Map<string, string[]>> {
+  const trail = await openAuditTrail({ tenant: 'default', db, readonly: true });
+  const byRun = new Map<string, string[]>();
+  try {
+    let cursor: string | null = null;
+    do {
+      const page = await trail.query({ type: 'x.reliability', limit: 10_000, ...(cursor ? { cursor } : {}) });
+      for (const e of page.events) {
+        const list = byRun.get(e.run_id!) ?? [];
+        list.push(e.event_id!);
+        byRun.set(e.run_id!, list);
+      }
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+  } finally {
+    await trail.close();
+  }
+  return byRun;
+}
+
+function event(producer: number, i: number): AuditEvent {
+  return {
+    type: 'x.reliability',
+    actor: { type: 'agent', id: `producer-${producer}` },
+    run_id: `producer-${producer}`,
+    action: { type: 'write:note', target: `note/${i}`, params: { i } },
+  };
+}
+
+describe(
+  'remote SDK reliability against a real server process',
+  { skip: BUILT ? false : 'dist/ is missing: run npm run build first' },
+  () => {
+    it(`SIGKILL at random moments (${TRIALS} trials) while ${PRODUCERS} producers send: every acknowledged event once, verify passes`, async () => {
+      const db = join(tempDir(), 'audit.db');
+      let server = await startServer(db, 0);
+      const key = server.key!;
+      const port = portOf(server.url);
+      const acked: Set<string>[] = Array.from({ length: PRODUCERS }, () => new Set());
+      const trails: RemoteAuditTrail[] = [];
+      let stop = false;
+      const producers = Array.from({ length: PRODUCERS }, async (_, p) => {
+        // No spool: record() resolves on the server's receipt, resending while the server restarts.
+        const trail = await openAuditTrail({
+          url: server.url,
+          apiKey: key,
+          deliveryTimeoutMs: 60_000,
+          retryBaseMs: 20,
+          retryMaxMs: 250,
+          requestTimeoutMs: 10_000,
+        });
+        trails.push(trail);
+        for (let i = 0; !stop; i++) {
+          const r = await trail.record(event(p, i));
+          acked[p]!.add(r.event_id);
+        }
+      });
+      for (let t = 0; t < TRIALS; t++) {
+        await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 500)));
+        server.child.kill('SIGKILL');
+        await exited(server.child);
+        server = await startServer(db, port);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await Promise.all(producers);
+      for (const t of trails) await t.close();
+      server.child.kill('SIGTERM');
+      await exited(server.child);
+      assert.equal(server.child.exitCode, 0, 'graceful stop after the trials');
+
+      const stored = await storedByRun(db);
+      let total = 0;
+      for (let p = 0; p < PRODUCERS; p++) {
+        const ids = stored.get(`producer-${p}`) ?? [];
+        assert.equal(new Set(ids).size, ids.length, `producer ${p}: no event stored twice`);
+        const have = new Set(ids);
+        for (const id of acked[p]!)
+          assert.ok(have.has(id), `producer ${p}: acknowledged ${id} is in the log`);
+        total += acked[p]!.size;
+      }
+      assert.ok(total > PRODUCERS * TRIALS, `enough events were acknowledged (${total})`);
+      const v = verifyDb(db);
+      assert.equal(v.code, 0, v.out);
+    });
+
+    it(`the server stopped for ${OUTAGE_MS / 1000} s while spooling producers record: every event once, in per-producer order`, async () => {
+      const dir = tempDir();
+      const db = join(dir, 'audit.db');
+      let server = await startServer(db, 0);
+      const key = server.key!;
+      const port = portOf(server.url);
+      const recorded: string[][] = Array.from({ length: PRODUCERS }, () => []);
+      const trails: RemoteAuditTrail[] = [];
+      let stop = false;
+      let duringOutage = 0;
+      let down = false;
+      const producers = Array.from({ length: PRODUCERS }, async (_, p) => {
+        const trail = await openAuditTrail({
+          url: server.url,
+          apiKey: key,
+          spool: join(dir, `spool-${p}`),
+          retryBaseMs: 50,
+          retryMaxMs: 500,
+          onError: () => undefined,
+        });
+        trails.push(trail);
+        for (let i = 0; !stop; i++) {
+          const r = await trail.record(event(p, i));
+          assert.equal(r.spooled, true);
+          recorded[p]!.push(r.event_id);
+          if (down) duringOutage++;
+          await new Promise((res) => setTimeout(res, 5));
+        }
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      server.child.kill('SIGTERM');
+      await exited(server.child);
+      down = true;
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      down = false;
+      server = await startServer(db, port);
+      await new Promise((r) => setTimeout(r, 1000));
+      stop = true;
+      await Promise.all(producers);
+      for (const t of trails) await t.flush();
+      for (const t of trails) await t.close();
+      assert.ok(
+        duringOutage > PRODUCERS,
+        `producers kept recording during the outage (${duringOutage} events)`,
+      );
+      server.child.kill('SIGTERM');
+      await exited(server.child);
+
+      const stored = await storedByRun(db);
+      for (let p = 0; p < PRODUCERS; p++) {
+        assert.deepEqual(
+          stored.get(`producer-${p}`),
+          recorded[p],
+          `producer ${p}: every event once, in order`,
+        );
+      }
+      const v = verifyDb(db);
+      assert.equal(v.code, 0, v.out);
+    });
+  },
+);
