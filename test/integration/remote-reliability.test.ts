@@ -40,12 +40,12 @@ function startServer(db: string, port: number): Promise<Server> {
   children.push(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 30_000);
     const onExit = (code: number | null): void => reject(new Error(`serve exited ${code}: ${out} ${err}`));
     child.once('exit', onExit);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
       if (!url) return;
@@ -86,7 +86,7 @@ async function storedByRun(db: string): Promise<Map<string, string[]>> {
       const page = await trail.query({ type: 'x.reliability', limit: 10_000, ...(cursor ? { cursor } : {}) });
       for (const e of page.events) {
         const list = byRun.get(e.run_id!) ?? [];
-        list.push(e.event_id!);
+        list.push(e.event_id);
         byRun.set(e.run_id!, list);
       }
       cursor = page.next_cursor;
@@ -123,7 +123,7 @@ describe(
         const trail = await openAuditTrail({
           url: server.url,
           apiKey: key,
-          deliveryTimeoutMs: 60_000,
+          deliveryTimeoutMs: 20_000,
           retryBaseMs: 20,
           retryMaxMs: 250,
           requestTimeoutMs: 10_000,
@@ -134,16 +134,29 @@ describe(
           acked[p]!.add(r.event_id);
         }
       });
-      for (let t = 0; t < TRIALS; t++) {
-        await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 500)));
-        server.child.kill('SIGKILL');
-        await exited(server.child);
-        server = await startServer(db, port);
+      const running = Promise.all(producers);
+      let trialError: unknown;
+      try {
+        for (let t = 0; t < TRIALS; t++) {
+          await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 500)));
+          server.child.kill('SIGKILL');
+          await exited(server.child);
+          server = await startServer(db, port);
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      } catch (e) {
+        trialError = e;
+      } finally {
+        stop = true;
       }
-      await new Promise((r) => setTimeout(r, 300));
-      stop = true;
-      await Promise.all(producers);
-      for (const t of trails) await t.close();
+      // A failed restart is the finding, not the producers' give-up that follows it.
+      const produced = await running.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      for (const t of trails) await t.close().catch(() => undefined);
+      if (trialError !== undefined) throw trialError as Error;
+      if (produced !== undefined) throw produced as Error;
       server.child.kill('SIGTERM');
       await exited(server.child);
       assert.equal(server.child.exitCode, 0, 'graceful stop after the trials');

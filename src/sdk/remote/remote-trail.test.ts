@@ -275,9 +275,8 @@ describe('Governor on a remote trail', () => {
       run_id: 'run-gov',
       approvals: { onRequest: (r) => void (requested = r.id) },
     });
-    const refund = waiting.run(
-      { type: 'write:refund', target: 'order/2', params: { amount: 9 } },
-      () => Promise.resolve('refunded'),
+    const refund = waiting.run({ type: 'write:refund', target: 'order/2', params: { amount: 9 } }, () =>
+      Promise.resolve('refunded'),
     );
     while (requested === '') await new Promise((r) => setTimeout(r, 10));
     const finance = keep(await openAuditTrail({ url: s.url, apiKey: s.keys.finance }));
