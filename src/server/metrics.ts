@@ -44,29 +44,35 @@ export class ServerMetrics {
         this.set((await store.listApprovals('pending')).length);
       },
     });
+    // No per-log label: the metrics of one server must not name every tenant to every admin key.
     new Gauge({
       name: 'auditrail_checkpoint_size',
-      help: 'Tree size of the latest signed checkpoint, per open log',
-      labelNames: ['log'],
+      help: 'Tree size of the most recently signed checkpoint (over every open log)',
       registers,
       async collect() {
-        for (const t of await trails.open()) {
-          const cp = await t.latestCheckpointInfo();
-          if (cp) this.set({ log: t.origin }, cp.size);
-        }
+        const latest = await latestCheckpoints(trails);
+        latest.sort((a, b) => b.created_at.localeCompare(a.created_at));
+        if (latest[0]) this.set(latest[0].size);
       },
     });
     new Gauge({
       name: 'auditrail_checkpoint_age_seconds',
-      help: 'Seconds since the latest checkpoint was signed, per open log',
-      labelNames: ['log'],
+      help: "Age of the stalest log's latest checkpoint, in seconds (over every open log)",
       registers,
       async collect() {
-        for (const t of await trails.open()) {
-          const cp = await t.latestCheckpointInfo();
-          if (cp) this.set({ log: t.origin }, Math.max(0, (Date.now() - Date.parse(cp.created_at)) / 1000));
-        }
+        const latest = await latestCheckpoints(trails);
+        const oldest = Math.min(...latest.map((c) => Date.parse(c.created_at)));
+        if (latest.length > 0) this.set(Math.max(0, (Date.now() - oldest) / 1000));
       },
     });
   }
+}
+
+async function latestCheckpoints(trails: TenantTrails): Promise<{ size: number; created_at: string }[]> {
+  const out = [];
+  for (const t of await trails.open()) {
+    const cp = await t.latestCheckpointInfo();
+    if (cp) out.push(cp);
+  }
+  return out;
 }

@@ -37,10 +37,10 @@ function startServer(
   children.push(child);
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
       const key = /^(atr_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$/m.exec(out)?.[1];

@@ -245,7 +245,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const { event_id } = req.params as { event_id: string };
       const trail = await ctx.trails.get(principalOf(req).tenant);
       const e = await trail.get(event_id);
-      if (!e) fail('not_found', `no event with event_id ${event_id}`);
+      if (!e) fail('not_found', 'no event with that event_id in this log');
       return e;
     },
   );
@@ -291,7 +291,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
           events.push(...page.events);
           cursor = page.next_cursor;
         } while (cursor !== null && events.length < MAX_TIMELINE);
-        if (events.length === 0) fail('not_found', `no events with ${field} ${id}`);
+        if (events.length === 0) fail('not_found', `no events with that ${field} in this log`);
         return { [field]: id, events, actions: groupTimeline(events), truncated: cursor !== null };
       },
     );

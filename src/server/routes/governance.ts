@@ -208,7 +208,8 @@ export function governanceRoutes(app: FastifyInstance, ctx: ServerContext): void
       };
       const trail = await ctx.trails.get(p.tenant);
       const intent = await trail.get(id);
-      if (!intent || intent.type !== 'action.intent') fail('not_found', `no action intent ${id}`);
+      if (!intent || intent.type !== 'action.intent')
+        fail('not_found', 'no action intent with that id in this log');
       const decision = await decisionOf(trail, intent);
       if (!decision) fail('conflict', `action ${id} has no recorded decision`);
       const verdict = decision.policy?.decision;
@@ -312,7 +313,7 @@ export function governanceRoutes(app: FastifyInstance, ctx: ServerContext): void
       const trail = await ctx.trails.get(principalOf(req).tenant);
       const approvals = new Approvals(trail);
       let row = await approvals.get(id);
-      if (!row) fail('not_found', `no approval request ${id}`);
+      if (!row) fail('not_found', 'no such approval request in this log');
       if (row.status === 'pending' && wait > 0) {
         const gone = new AbortController();
         req.raw.once('close', () => gone.abort());
@@ -354,7 +355,7 @@ export function governanceRoutes(app: FastifyInstance, ctx: ServerContext): void
         const trail = await ctx.trails.get(p.tenant);
         const approvals = new Approvals(trail);
         const row = await approvals.get(id);
-        if (!row) fail('not_found', `no approval request ${id}`);
+        if (!row) fail('not_found', 'no such approval request in this log');
         if (!row.approvers.includes(p.name)) {
           fail(
             'forbidden',
