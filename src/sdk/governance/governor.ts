@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { AuditError } from '../../errors.js';
-import type { Actor, AuditEvent, RiskLevel } from '../../event/types.js';
+import type { Actor, AuditEvent, Decision, RiskLevel } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
 import {
   diffPolicies,
@@ -84,7 +84,7 @@ export interface GovernorOptions {
 
 /** What the governor decided about one action, with the ids of the events that record it. */
 export interface ActionDecision {
-  decision: 'allow' | 'deny' | 'require_approval';
+  decision: Decision;
   reason: string;
   matched_rule: string | null;
   /** False in shadow mode: the decision was recorded, not enforced. */
@@ -297,7 +297,7 @@ export class Governor {
     const span = this.options.trace_id ? newSpanId() : undefined;
     const decisionId = this.ids();
     const eventAction = actionOf(action);
-    const risk = (action.risk ?? policy.risk) as RiskLevel | undefined;
+    const risk = action.risk ?? policy.risk;
     const enforced = policy.mode === 'enforce';
     // The approval this decision is held for is named in the decision itself: a grant kept from
     // an earlier attempt (a resumed or restored run) or the id of the request made below.
@@ -397,7 +397,7 @@ export class Governor {
         reason: policy.reason,
         mode: policy.mode,
         evaluation_us: policy.evaluation_us,
-        ...(policy.risk ? { risk: policy.risk as RiskLevel } : {}),
+        ...(policy.risk ? { risk: policy.risk } : {}),
         ...(policy.approvers ? { approvers: policy.approvers } : {}),
       },
       ...(policy.decision === 'deny' && enforced
