@@ -179,7 +179,7 @@ export class AuditTrail {
    * checkpoint, a ticket) that must not hold what the log itself would not.
    *
    * @example
-   * trail.redact({ card: '4111 1111 1111 1111', note: 'ok' }).value; // { card: '[REDACTED]', note: 'ok' }
+   * trail.redact({ card: '4111 1111 1111 1111', note: 'ok' }).value; // { card: '***REDACTED***', note: 'ok' }
    */
   redact<T>(value: T): RedactionResult<T> {
     return this.redactor(value);
