@@ -119,6 +119,8 @@ export interface Framework {
     denied: RegExp;
     rejected(requestId: string): RegExp;
     unrecorded?: RegExp;
+    /** An approval by someone the rule does not name, as the model reads it (when it does). */
+    wrongApprover?: RegExp;
   };
   /** Cases this framework cannot express, each with the reason printed as the skip message. */
   unsupported?: Partial<Record<CaseId, string>>;
@@ -323,7 +325,9 @@ export const cases: Case[] = [
     async run(d, f) {
       const first = paused(await d.call('refund', { order: '7', amount: 30 }));
       const after = await first.answer({ approved: true, approver: 'mallory' });
-      assert.match((after.kind === 'paused' ? after.refused : after.shown) ?? '', NOT_AN_APPROVER);
+      const said = (after.kind === 'paused' ? after.refused : after.shown) ?? '';
+      assert.match(said, NOT_AN_APPROVER);
+      if (f.says.wrongApprover) assert.match(said, f.says.wrongApprover);
       assert.deepEqual(d.ran, []);
       const type = `${f.prefix}refund`;
       assert.equal((await actionEvents(d, type)).filter((e) => e.type === 'approval.granted').length, 0);
@@ -336,6 +340,8 @@ export const cases: Case[] = [
         assert.equal(refused.approval?.request_id, first.requestId);
         assert.equal(refused.parent_event_id, only(log, 'action.intent').event_id);
         assert.match(refused.outcome?.error_message ?? '', NOT_AN_APPROVER);
+        // The model reads the refusal the log records.
+        assert.ok(after.shown.endsWith(refused.outcome?.error_message ?? '\u0000'), after.shown);
       } else {
         // Still paused: the approver the rule names can still decide.
         assert.equal(after.requestId, first.requestId);
