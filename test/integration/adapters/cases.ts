@@ -134,11 +134,16 @@ export interface Case {
   run(d: Driver, f: Framework): Promise<void>;
 }
 
-/** Starts the framework for case `c`, runs it, and closes the trail whatever happens. */
+/**
+ * Starts the framework for case `c`, runs it, checks that the log it left verifies, and closes
+ * the trail whatever happens.
+ */
 export async function runCase(f: Framework, c: Case): Promise<void> {
   const d = await f.start({ policy: policyFor(f.prefix), ...c.options?.(f) });
   try {
     await c.run(d, f);
+    const report = await d.trail.verify();
+    assert.equal(report.ok, true, JSON.stringify(report.failures));
   } finally {
     await d.close();
   }
