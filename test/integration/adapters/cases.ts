@@ -22,8 +22,9 @@ export type ToolName = 'get_weather' | 'delete_order' | 'refund' | 'export_repor
 export const SECRET = 'sk_live_51Habcdefghijklmnopqrstuv';
 
 /**
- * What each tool does, the same in every framework (and in the MCP test server): it answers with
- * text, except `export_report`, which fails like an HTTP client does, quoting the URL and its key.
+ * What each tool does, the same in every framework: it answers with text, except
+ * `export_report`, which fails like an HTTP client does, quoting the URL and its key. Keep it
+ * self-contained: the MCP test server runs its source (`toolBody.toString()`) in its own process.
  */
 export function toolBody(name: ToolName, args: Record<string, unknown>): string {
   switch (name) {
