@@ -16,6 +16,7 @@ import { acquireWriteThread, type WorkerAppender } from './write-thread.js';
 import type {
   AppendContext,
   AppendPlan,
+  ApiKeyRow,
   ApprovalRow,
   AuditStore,
   CheckpointRow,
@@ -1067,6 +1068,82 @@ export class SqliteStore implements AuditStore {
     }
     return Promise.resolve();
   }
+
+  // -------------------------------------------------------------------------------------------
+  // API keys of the HTTP server (see ApiKeyRow in store.ts). Their table is created on first use
+  // (not by a migration), so a database that never served HTTP has none.
+  // -------------------------------------------------------------------------------------------
+
+  private apiKeyTableReady = false;
+  private apiKeyById: Database.Statement | undefined;
+
+  /** True when the table exists (created here unless read-only). */
+  private apiKeyTable(): boolean {
+    if (this.apiKeyTableReady) return true;
+    if (!this.readonly) {
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS api_keys (
+           id TEXT PRIMARY KEY, hash BLOB NOT NULL, tenant TEXT NOT NULL, name TEXT NOT NULL,
+           scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)`,
+      );
+    }
+    this.apiKeyTableReady =
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").get() !==
+      undefined;
+    return this.apiKeyTableReady;
+  }
+
+  putApiKey(row: ApiKeyRow): Promise<void> {
+    const refused = this.refuseReadonly('store an API key');
+    if (refused) return refused;
+    return this.guard('store an API key', () => {
+      this.apiKeyTable();
+      const r = this.db
+        .prepare(
+          'INSERT OR IGNORE INTO api_keys (id, hash, tenant, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          row.id,
+          row.hash,
+          row.tenant,
+          row.name,
+          JSON.stringify(row.scopes),
+          row.createdAt,
+          row.revokedAt,
+        );
+      if (r.changes !== 1) throw new AuditError('conflict', `API key ${row.id} exists`);
+    });
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRow | undefined> {
+    if (!this.apiKeyTable()) return Promise.resolve(undefined);
+    // Every authenticated request looks its key up: one prepared statement.
+    this.apiKeyById ??= this.db.prepare('SELECT * FROM api_keys WHERE id = ?');
+    const r = this.apiKeyById.get(id) as Row | undefined;
+    return Promise.resolve(r ? apiKeyOf(r) : undefined);
+  }
+
+  listApiKeys(tenant?: string): Promise<ApiKeyRow[]> {
+    if (!this.apiKeyTable()) return Promise.resolve([]);
+    const rows = (
+      tenant === undefined
+        ? this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all()
+        : this.db.prepare('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at, id').all(tenant)
+    ) as Row[];
+    return Promise.resolve(rows.map(apiKeyOf));
+  }
+
+  revokeApiKey(id: string, at: string): Promise<boolean> {
+    const refused = this.refuseReadonly('revoke an API key');
+    if (refused) return refused;
+    return this.guard('revoke an API key', () => {
+      if (!this.apiKeyTable()) return false;
+      return (
+        this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id)
+          .changes === 1
+      );
+    });
+  }
 }
 
 function isEidConflict(e: unknown): boolean {
@@ -1106,4 +1183,16 @@ export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEv
     out.push({ entry, disclosures: list });
   }
   return out;
+}
+
+function apiKeyOf(r: Row): ApiKeyRow {
+  return {
+    id: r['id'] as string,
+    hash: bytes(r['hash']),
+    tenant: r['tenant'] as string,
+    name: r['name'] as string,
+    scopes: JSON.parse(r['scopes'] as string) as string[],
+    createdAt: r['created_at'] as string,
+    revokedAt: (r['revoked_at'] as string | null) ?? null,
+  };
 }
