@@ -601,15 +601,24 @@ export class SqliteStore implements AuditStore {
       : null;
   }
 
-  append<T>(
-    origin: string,
-    eids: readonly string[],
-    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
-  ): Promise<T> {
-    const refused = this.refuseReadonly(`append to ${origin}`);
-    if (refused) return refused;
-    try {
-      const run = this.db.transaction((lookup: boolean) => {
+  /** The append transaction, built once (better-sqlite3 builds four wrappers per `transaction()`). */
+  private appendTxFn: Database.Transaction<
+    (
+      origin: string,
+      eids: readonly string[],
+      plan: (ctx: AppendContext) => { plan: AppendPlan; result: unknown },
+      lookup: boolean,
+    ) => unknown
+  > | null = null;
+
+  private get appendTx(): NonNullable<SqliteStore['appendTxFn']> {
+    this.appendTxFn ??= this.db.transaction(
+      (
+        origin: string,
+        eids: readonly string[],
+        plan: (ctx: AppendContext) => { plan: AppendPlan; result: unknown },
+        lookup: boolean,
+      ) => {
         const row = this.stmts.logByOrigin.get(origin) as Row | undefined;
         if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
         const head = headOf(row);
@@ -629,15 +638,27 @@ export class SqliteStore implements AuditStore {
         const { plan: p, result } = plan({ head, existing, partialTiles });
         this.write(head, p);
         return result;
-      });
+      },
+    );
+    return this.appendTxFn;
+  }
+
+  append<T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+  ): Promise<T> {
+    const refused = this.refuseReadonly(`append to ${origin}`);
+    if (refused) return refused;
+    try {
       // Re-sent event ids are rare: insert without looking them up, and only when the unique
       // index refuses one (the whole transaction rolls back) plan again knowing what is stored.
       let result: T;
       try {
-        result = run.immediate(false);
+        result = this.appendTx.immediate(origin, eids, plan, false) as T;
       } catch (e) {
         if (!isEidConflict(e)) throw e;
-        result = run.immediate(true);
+        result = this.appendTx.immediate(origin, eids, plan, true) as T;
       }
       this.committed();
       return Promise.resolve(result);
