@@ -17,7 +17,7 @@ import { BatchingWriter } from './batching-writer.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
-import { reader, tilesFor } from './tree-reads.js';
+import { reader, readNodes, tilesFor } from './tree-reads.js';
 import { verifyStoredLog, type VerifyOptions } from './verify.js';
 
 export interface AuditTrailOptions {
@@ -105,8 +105,10 @@ export class AuditTrail {
   private closed = false;
   /** True when opened with `readonly: true`: every writing method rejects with `read_only`. */
   readonly readonly: boolean;
-  /** Expanded full tiles of this log (immutable, so shared by every proof). */
+  /** Expanded full tiles and complete partial-tile nodes of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
+  /** The last checkpoint note `prove()` verified, and the verifier key it verified under. */
+  private checkedCheckpoint: { note: string; verifierKey: string } | null = null;
   private readonly appender: LeafWriter | null;
 
   // ES private: the store and keys are not reachable from the object an agent holds (an agent
@@ -562,24 +564,31 @@ export class AuditTrail {
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const verifierKey = options.verifierKey ?? this.verifierKey();
-    try {
-      openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
-    } catch (e) {
-      throw new AuditError(
-        'key_failure',
-        `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
-        { cause: e },
-      );
+    // The same note under the same key verifies the same way: check a new note once, not per proof.
+    const checked = this.checkedCheckpoint;
+    if (checked?.note !== cp.note || checked.verifierKey !== verifierKey) {
+      try {
+        openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
+      } catch (e) {
+        throw new AuditError(
+          'key_failure',
+          `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
+          { cause: e },
+        );
+      }
+      this.checkedCheckpoint = { note: cp.note, verifierKey };
     }
     const size = cp.size;
-    // Full tiles already expanded in the cache need no read (they never change).
-    const needed = tilesFor((r) => inclusionProof(seq, size, r)).filter(
-      (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
-    );
-    const tiles = await this.#store.getTiles(this.head.logId, needed);
     let proof: Buffer[];
     try {
-      proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
+      // Only tiles the cache cannot serve are read (full tiles and complete nodes never change).
+      const nodes = await readNodes(
+        (r) => inclusionProof(seq, size, r),
+        size,
+        this.fullTiles,
+        (t) => this.#store.getTiles(this.head.logId, t),
+      );
+      proof = inclusionProof(seq, size, nodes);
     } catch (e) {
       throw fromCoreError(e, `cannot prove seq ${seq}`);
     }

@@ -143,11 +143,14 @@ function headOf(r: Row): LogHead {
 }
 
 // Stored data is attacker-controlled: a column rewritten as TEXT still reaches the verifier as bytes.
+// Zero bytes cannot be changed: one instance serves every empty value (query pages leave leaves out).
+const NO_BYTES = Buffer.alloc(0);
+
 function bytes(v: unknown): Buffer {
   if (Buffer.isBuffer(v)) return v;
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(v.toString(), 'utf8');
-  return Buffer.alloc(0);
+  return NO_BYTES;
 }
 
 function entryOf(r: unknown[]): EntryRow {
@@ -400,8 +403,10 @@ export class SqliteStore implements AuditStore {
     }
     this.db.function('auditrail_glob', { deterministic: true }, auditrailGlob);
     this.db.pragma('cache_size = -65536');
-    // Reads (timelines, proofs, verify) go through the OS page cache without copies.
-    this.db.pragma('mmap_size = 1073741824');
+    // Reads (timelines, proofs, verify) go through the OS page cache without copies: the whole
+    // file up to SQLite's build limit (SQLITE_MAX_MMAP_SIZE, 0x7fff0000 here), so a 1M-event log
+    // (~1.7 GB) is mapped whole rather than its last pages read through the page cache.
+    this.db.pragma('mmap_size = 2147418112');
     const db = this.db;
     this.stmts = {
       logByOrigin: db.prepare('SELECT * FROM logs WHERE origin = ?'),
@@ -771,17 +776,19 @@ export class SqliteStore implements AuditStore {
     }
     const dir = options.order === 'desc' ? 'DESC' : 'ASC';
     const page = `SELECT v.seq FROM events v WHERE ${sql} ORDER BY v.seq ${dir} LIMIT ?`;
+    // No outer ORDER BY: the joins keep the page's order (no temporary sort of the rows and
+    // their blobs); inAscendingOrder() checks it, and sorts only when it does not hold (desc).
     const rows = this.cached(
-      `SELECT e.seq, x'', e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
-       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq ORDER BY e.seq`,
+      `SELECT e.seq, NULL, e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
+       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
     if (rows.length === 0) return Promise.resolve([]);
     // The page's disclosures in one statement over the same index walk.
     const ds = this.cached(
       `SELECT d.seq, d.unit, d.pointer, d.disclosure, d.erased_by_seq FROM (${page}) p
-       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq ORDER BY d.seq, d.unit`,
+       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
-    const merged = mergeDisclosures(rows.map(entryOf), ds);
+    const merged = mergeDisclosures(inAscendingOrder(rows, 1).map(entryOf), inAscendingOrder(ds, 2));
     return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
   }
 
@@ -1181,6 +1188,19 @@ function checkpointOf(r: Row): CheckpointRow {
     note: r['note'] as string,
     createdAt: r['created_at'] as string,
   };
+}
+
+/**
+ * `rows` ordered by their first `columns` columns (integers: seq, then unit), ascending: as they
+ * are when already in that order (checked in one pass), else sorted in place.
+ */
+function inAscendingOrder(rows: unknown[][], columns: 1 | 2): unknown[][] {
+  const cmp = (a: unknown[], b: unknown[]): number =>
+    (a[0] as number) - (b[0] as number) || (columns === 2 ? (a[1] as number) - (b[1] as number) : 0);
+  for (let i = 1; i < rows.length; i++) {
+    if (cmp(rows[i - 1]!, rows[i]!) > 0) return rows.sort(cmp);
+  }
+  return rows;
 }
 
 /** Joins disclosure rows (sorted by seq, unit) onto entries (sorted by seq). */
