@@ -9,7 +9,7 @@ import { AuditError, fromCoreError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
 import { createRedactor, type RedactionOptions } from '../redact/index.js';
-import type { AuditStore, EventFilter, LeafWriter, LogHead } from '../store/store.js';
+import type { AuditStore, EventFilter, LeafWriter, LogHead, SideWrites } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
@@ -73,6 +73,11 @@ export interface QueryPage {
   next_cursor: string | null;
 }
 
+/** A prepared event waiting in the batching writer, with rows to commit in its transaction. */
+interface QueuedEvent extends PreparedEvent {
+  sideWrites?: SideWrites;
+}
+
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
 const DIRECT_BATCH = 8;
 
@@ -89,7 +94,7 @@ const DIRECT_BATCH = 8;
 export class AuditTrail {
   readonly origin: string;
   readonly tenant: string;
-  private readonly writer: BatchingWriter<PreparedEvent, Receipt>;
+  private readonly writer: BatchingWriter<QueuedEvent, Receipt>;
   private readonly redactor;
   private readonly now: () => number;
   private head: LogHead;
@@ -135,7 +140,7 @@ export class AuditTrail {
             this.reportError(new AuditError('store_failure', why, { cause: e }));
           })
         : null;
-    this.writer = new BatchingWriter<PreparedEvent, Receipt>({
+    this.writer = new BatchingWriter<QueuedEvent, Receipt>({
       flush: (items) => this.commit(items),
       maxBatch: options.maxBatch ?? 256,
       ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
@@ -161,12 +166,14 @@ export class AuditTrail {
     return this.head.size;
   }
 
-  private async commit(items: PreparedEvent[]): Promise<(Receipt | AuditError)[]> {
+  private async commit(items: QueuedEvent[]): Promise<(Receipt | AuditError)[]> {
     let next: LogHead | undefined;
     let receipts: Receipt[];
     const a = this.appender;
+    const sideWrites = sideWritesOf(items);
     // A few events with the write thread idle (one agent waiting) commit here: no thread hop.
-    if (a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
+    // Side writes (an approval request) always commit here, in the same transaction as the batch.
+    if (!sideWrites && a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
       const r = await a.append(this.origin, items, this.now());
       receipts = r.receipts;
       if (r.head) next = { ...this.head, ...r.head };
@@ -179,6 +186,7 @@ export class AuditTrail {
           next = { ...ctx.head, ...r.plan.head };
           return r;
         },
+        sideWrites,
       );
     }
     if (next) this.head = next;
@@ -224,6 +232,21 @@ export class AuditTrail {
     let prepared: PreparedEvent;
     try {
       prepared = this.prepare(event);
+    } catch (e) {
+      return Promise.reject(
+        e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
+      );
+    }
+    return this.writer.write(prepared);
+  }
+
+  /** {@link record}, committing `sideWrites` in the same transaction as the event (see recordWithSideWrites). */
+  private recordWith(event: AuditEvent, sideWrites: SideWrites): Promise<Receipt> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    if (this.readonly) return Promise.reject(this.readonlyError('record events'));
+    let prepared: QueuedEvent;
+    try {
+      prepared = { ...this.prepare(event), sideWrites };
     } catch (e) {
       return Promise.reject(
         e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
@@ -683,4 +706,13 @@ export class AuditTrail {
       if (this.ownsStore) await this.#store.close();
     }
   }
+}
+
+/** The side writes of a batch's events, merged; undefined when none has any. */
+function sideWritesOf(items: readonly QueuedEvent[]): SideWrites | undefined {
+  let approvals: SideWrites['approvals'] | undefined;
+  for (const i of items) {
+    if (i.sideWrites?.approvals?.length) approvals = [...(approvals ?? []), ...i.sideWrites.approvals];
+  }
+  return approvals ? { approvals } : undefined;
 }
