@@ -796,6 +796,48 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       await store.close();
     });
 
+    it('commits prepared leaves through its own leaf writer, when it has one', async (t) => {
+      const store = await factory();
+      const failures: unknown[] = [];
+      const writer = store.openLeafWriter?.((e) => failures.push(e)) ?? null;
+      if (writer === null) {
+        t.skip(`${name} has no leaf writer: every append goes through append()`);
+        await store.close();
+        return;
+      }
+      try {
+        const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+        await appendAll(store, head.origin, [prep(0)]);
+        // The writer starts in the background; until then appends go through append().
+        for (let i = 0; i < 200 && !writer.ready && failures.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.deepEqual(failures, []);
+        assert.equal(writer.ready, true);
+        // A time after the first append's: the writer stamps the time it is given.
+        const now = Date.UTC(2100, 0, 1);
+        const r = await writer.append(head.origin, [prep(1), prep(2), prep(0)], now);
+        assert.deepEqual(
+          r.receipts.map((x) => [x.seq, x.event_id, x.duplicate ?? false]),
+          [
+            [1, 'evt-1', false],
+            [2, 'evt-2', false],
+            [0, 'evt-0', true],
+          ],
+        );
+        const after = (await store.getLog(head.origin))!;
+        assert.equal(after.size, 3);
+        assert.equal(r.head?.size, 3);
+        assert.ok(r.head?.root.equals(after.root));
+        assert.equal((await store.getBySeq(head.logId, 2))?.entry.ts, '2100-01-01T00:00:00.000000Z');
+        assert.equal(after.lastTs, '2100-01-01T00:00:00.000000Z');
+        assert.equal(writer.busy, false);
+      } finally {
+        await writer.release();
+        await store.close();
+      }
+    });
+
     it('erases disclosures: plaintext gone, erasing seq named, hashes untouched, in every read', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
