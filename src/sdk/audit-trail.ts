@@ -46,6 +46,11 @@ export interface AuditTrailOptions {
   /** Injected clock (epoch ms, fractional allowed). */
   now?: () => number;
   /**
+   * Injected id source for events recorded without an `event_id`, and the default of the
+   * `Governor` and `Approvals` of this trail (e.g. `sequentialIds()` from `auditrail/testing`).
+   */
+  ids?: () => string;
+  /**
    * Commit batches on a write thread with its own connection, so the next batch is prepared
    * while this one is fsynced (default true for a SQLite file this trail opens itself).
    */
@@ -214,7 +219,12 @@ export class AuditTrail {
   }
 
   private prepare(event: AuditEvent): PreparedEvent {
-    return prepareEvent(event, { tenant: this.tenant, redactor: this.redactor, now: this.now });
+    return prepareEvent(event, {
+      tenant: this.tenant,
+      redactor: this.redactor,
+      now: this.now,
+      ...(this.options.ids ? { ids: this.options.ids } : {}),
+    });
   }
 
   /**

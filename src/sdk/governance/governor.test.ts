@@ -546,6 +546,39 @@ describe('Governor: injected clock and ids', () => {
     return { events, denied, held };
   }
 
+  it('takes its ids from the trail when only the trail is given an id source', async () => {
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      store: new MemoryStore(),
+      checkpointIntervalMs: 0,
+      now: fixedClock(Date.UTC(2026, 0, 1), 1),
+      ids: sequentialIds('t'),
+    });
+    const plain = await trail.record({ type: 'x.note', actor: agent });
+    assert.equal(plain.event_id, 't-000001', 'an event sent without event_id takes the next id');
+    const gov = new Governor({
+      trail,
+      policy: parsePolicy(POLICY),
+      actor: agent,
+      loadedBy: 'ops',
+      approvals: { wait: false },
+    });
+    await gov.run({ type: 'read:order', target: 'order/1' }, () => Promise.resolve('ok'));
+    const held = await gov
+      .run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve())
+      .catch((e: unknown) => e);
+    assert.ok(held instanceof ApprovalRequiredError);
+    assert.match(held.approval.id, /^apr_t-\d{6}$/, 'approval ids come from the same source');
+    await trail.flush();
+    const ids = (await trail.query({ limit: 100 })).events.map((e) => e.event_id);
+    assert.ok(
+      ids.every((id) => /^t-\d{6}$/.test(id)),
+      `every event id from the trail's source: ${ids.join(', ')}`,
+    );
+    assert.equal(new Set(ids).size, ids.length);
+    await trail.close();
+  });
+
   it('records the same ids, times and approval ids on every run with sequentialIds and a fixed clock', async () => {
     const first = await story();
     const second = await story();

@@ -13,7 +13,7 @@ import {
   type PolicyDecision,
 } from '../../policy/index.js';
 import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
-import { clockOf, redactorOf, storeOf } from '../internals.js';
+import { clockOf, idsOf, redactorOf, storeOf } from '../internals.js';
 import { type AuditTrail } from '../audit-trail.js';
 
 /** What a governed action is, as the policy sees it. */
@@ -206,7 +206,7 @@ export class Governor {
   constructor(readonly options: GovernorOptions) {
     const now = options.now ?? clockOf(options.trail);
     this.now = now;
-    this.ids = options.ids ?? (() => uuidv7(now()));
+    this.ids = options.ids ?? idsOf(options.trail) ?? (() => uuidv7(now()));
     this.approvals = new Approvals(options.trail, { now, ids: this.ids });
   }
 
