@@ -335,9 +335,12 @@ export function verifyEvidenceFiles(
       continue;
     }
     const leafBytes = decodeBase64Strict(o.leaf);
+    if (leafBytes === undefined) {
+      fail('entry_malformed', o.seq, `the leaf of seq ${o.seq} is not canonical base64`);
+      continue;
+    }
     let leaf: LeafRecord;
     try {
-      if (leafBytes === undefined) throw new Error('not canonical base64');
       leaf = parseLeaf(leafBytes);
     } catch (e) {
       fail('entry_malformed', o.seq, `the leaf of seq ${o.seq}: ${(e as Error).message}`);

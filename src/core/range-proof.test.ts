@@ -38,9 +38,9 @@ describe('range proofs', () => {
         fc.integer({ min: 2, max: 300 }).chain((size) =>
           fc.tuple(
             fc.constant(size),
-            fc.integer({ min: 0, max: size - 2 }).chain((from) =>
-              fc.tuple(fc.constant(from), fc.integer({ min: from + 2, max: size })),
-            ),
+            fc
+              .integer({ min: 0, max: size - 2 })
+              .chain((from) => fc.tuple(fc.constant(from), fc.integer({ min: from + 2, max: size }))),
             fc.nat(),
           ),
         ),

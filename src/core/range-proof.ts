@@ -23,7 +23,10 @@ function checkRange(from: number, to: number, size: number): void {
     throw new ProofError('range', (e as Error).message, { cause: e });
   }
   if (!(from < to && to <= size)) {
-    throw new ProofError('range', `range proof needs 0 <= from < to <= size, got [${from}, ${to}) of ${size}`);
+    throw new ProofError(
+      'range',
+      `range proof needs 0 <= from < to <= size, got [${from}, ${to}) of ${size}`,
+    );
   }
 }
 
