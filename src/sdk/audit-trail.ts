@@ -1,8 +1,9 @@
 import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../core/checkpoint.js';
 import type { ConsistencyBundle } from '../core/consistency.js';
 import { parseVerifierKey } from '../core/note.js';
-import { EMPTY_ROOT, rootOf } from '../core/merkle.js';
+import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
+import { rangeProof } from '../core/range-proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
 import { type VerifyReport } from '../core/verify-log.js';
 import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from '../errors.js';
@@ -70,6 +71,15 @@ export interface QueryOptions extends EventFilter {
   cursor?: string;
   /** `asc` (oldest first, default) or `desc`. */
   order?: 'asc' | 'desc';
+}
+
+/** A stored entry as {@link AuditTrail.readEntries} yields it. */
+export interface LogEntry {
+  seq: number;
+  /** The leaf record bytes (docs/verification.md §4.1). */
+  leaf: Buffer;
+  /** In unit order; `disclosure` is null once erased, `erased_by_seq` then names the erasure. */
+  disclosures: { pointer: string; disclosure: Buffer | null; erased_by_seq: number | null }[];
 }
 
 export interface QueryPage {
@@ -731,6 +741,71 @@ export class AuditTrail {
       checkpoint: note,
       verifier_key: options.verifierKey ?? this.verifierKey(),
     };
+  }
+
+  /**
+   * The stored entries with seq in [from, to), in seq order, a chunk at a time: each entry's leaf
+   * record bytes and its disclosures (bytes, or null once erased, with the erasure's seq). For
+   * evidence packages and independent re-verification; a query never needs it.
+   *
+   * @example
+   * for await (const chunk of trail.readEntries(0, trail.size)) for (const e of chunk) console.log(e.seq, e.leaf.length);
+   */
+  async *readEntries(from: number, to: number, chunk = 2000): AsyncGenerator<LogEntry[]> {
+    await this.settle();
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to)
+      throw new AuditError('invalid_argument', 'entries need integers 0 <= from <= to');
+    if (!Number.isSafeInteger(chunk) || chunk < 1)
+      throw new AuditError('invalid_argument', 'chunk must be a positive integer');
+    for (let at = from; at < to; at += chunk) {
+      const rows = await this.#store.readEvents(this.head.logId, at, Math.min(to, at + chunk));
+      yield rows.map((s) => ({
+        seq: s.entry.seq,
+        leaf: s.entry.leaf,
+        disclosures: s.disclosures.map((d) => ({
+          pointer: d.pointer,
+          disclosure: d.disclosure,
+          erased_by_seq: d.erasedBySeq,
+        })),
+      }));
+    }
+  }
+
+  /** Every stored signed checkpoint of this log, by size (C2SP signed notes). */
+  async checkpoints(): Promise<{ size: number; note: string }[]> {
+    await this.settle();
+    const rows = await this.#store.listCheckpoints(this.head.logId);
+    return rows.map((r) => ({ size: r.size, note: r.note })).sort((a, b) => a.size - b.size);
+  }
+
+  private async proofFromTiles(size: number, what: string, run: (r: NodeReader) => Buffer[]): Promise<string[]> {
+    await this.flush();
+    const head = await this.#store.getLog(this.origin);
+    if (!Number.isSafeInteger(size) || size < 1 || size > (head?.size ?? 0))
+      throw new AuditError('invalid_argument', `tree size must be an integer in [1, ${head?.size ?? 0}]`);
+    const needed = tilesFor(run).filter((t) => !this.fullTiles.has(tileKey(t.level, t.index)));
+    const tiles = await this.#store.getTiles(this.head.logId, needed);
+    try {
+      return run(reader(tiles, size, this.fullTiles)).map((h) => h.toString('base64'));
+    } catch (e) {
+      throw fromCoreError(e, `cannot prove ${what}`);
+    }
+  }
+
+  /** An RFC 9162 inclusion proof of `seq` in the tree of `size` entries, base64 hashes. */
+  proveInclusion(seq: number, size: number): Promise<string[]> {
+    return this.proofFromTiles(size, `seq ${seq}`, (r) => inclusionProof(seq, size, r));
+  }
+
+  /**
+   * A range proof (docs/verification.md §11.4) that entries [from, to) are in the tree of `size`
+   * entries: base64 hashes of the subtrees beside the range.
+   *
+   * @example
+   * const proof = await trail.proveRange(100, 200, trail.size);
+   */
+  proveRange(from: number, to: number, size: number): Promise<string[]> {
+    return this.proofFromTiles(size, `[${from}, ${to})`, (r) => rangeProof(from, to, size, r));
   }
 
   /** Flushes, publishes a final checkpoint if the log grew, and closes the store if it owns it. */
