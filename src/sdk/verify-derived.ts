@@ -17,26 +17,26 @@ import type { AuditStore, CheckpointRow, LogHead, ScanRow, StoredIndexRow } from
 const PAGE = 8192;
 
 /**
- * Streams the stored index rows beside the entries verify scans, and after the scan checks the
- * other derived rows (tiles, the log row, checkpoint rows). See `core/verify-index.ts`.
+ * Streams the stored index rows of a log from a seq on beside the entries verify scans, and
+ * merge-joins them (see `core/verify-index.ts` {@link IndexVerifier}).
  */
-export class DerivedRowsCheck {
-  private readonly index = new IndexVerifier();
+export class IndexRowStream {
+  readonly index = new IndexVerifier();
   private after: number | null = null;
-  private done = false;
+  protected done = false;
 
   /** `from`: first seq checked (incremental verification); index rows below it are not read. */
   constructor(
-    private readonly store: AuditStore,
-    private readonly head: LogHead,
+    protected readonly store: AuditStore,
+    protected readonly logId: number,
     from = 0,
   ) {
     if (from > 0) this.after = from - 1;
   }
 
-  private async page(): Promise<void> {
+  protected async page(): Promise<void> {
     if (this.done) return;
-    const rows = await this.store.readIndex(this.head.logId, this.after, PAGE);
+    const rows = await this.store.readIndex(this.logId, this.after, PAGE);
     const last = rows[rows.length - 1]?.seq;
     // Values that are not numbers sort after every number in SQL: nothing can follow them.
     if (rows.length < PAGE || typeof last !== 'number') this.done = true;
@@ -53,6 +53,21 @@ export class DerivedRowsCheck {
 
   push(e: ScanRow): void {
     this.index.push(e);
+  }
+}
+
+/**
+ * Streams the stored index rows beside the entries verify scans, and after the scan checks the
+ * other derived rows (tiles, the log row, checkpoint rows). See `core/verify-index.ts`.
+ */
+export class DerivedRowsCheck extends IndexRowStream {
+  /** `from`: first seq checked (incremental verification); index rows below it are not read. */
+  constructor(
+    store: AuditStore,
+    private readonly head: LogHead,
+    from = 0,
+  ) {
+    super(store, head.logId, from);
   }
 
   /** Failures of every derived row, once the entries were pushed and `report` finished. */

@@ -119,6 +119,12 @@ export interface AuditStore {
   readonly kind: 'sqlite' | 'postgres' | 'memory';
   /** Where the data lives (a SQLite file path, ':memory:', a URL); absent for an in-process store. */
   readonly location?: string;
+  /**
+   * True when other threads can open {@link AuditStore.location} read-only (`openStore`) and read
+   * the same committed data side by side (a SQLite file in WAL mode): verification then runs on
+   * several threads. Absent or false: one thread (in-memory stores).
+   */
+  readonly parallelReads?: boolean;
   /** Returns the log, creating it (empty) if it does not exist. */
   openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead>;
   getLog(origin: string): Promise<LogHead | undefined>;

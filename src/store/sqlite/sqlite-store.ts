@@ -305,6 +305,11 @@ export class SqliteStore implements AuditStore {
     return this.path;
   }
 
+  /** Worker threads can open the same file read-only (WAL: readers never block each other). */
+  get parallelReads(): boolean {
+    return this.path !== ':memory:';
+  }
+
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path === ':memory:' ? path : resolve(path);
     this.readonly = options.readonly ?? false;
