@@ -17,9 +17,14 @@ const trail = await openAuditTrail({ tenant: LARGE_LOG_TENANT, db, readonly: tru
 try {
   if (mode === 'full') {
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const r = await trail.verify();
     const ms = performance.now() - t;
-    console.log(`full: ${r.size} events in ${ms.toFixed(0)} ms = ${((r.size / ms) * 1000).toFixed(0)} events/s ok=${r.ok}`);
+    const used = process.cpuUsage(cpu);
+    console.log(
+      `full: ${r.size} events in ${ms.toFixed(0)} ms = ${((r.size / ms) * 1000).toFixed(0)} events/s ok=${r.ok}, ` +
+        `CPU ${((used.user + used.system) / r.size).toFixed(2)} µs/event`,
+    );
     if (!r.ok) console.log(JSON.stringify(r.failures.slice(0, 5)));
   } else {
     const store = storeOf(trail);
@@ -30,8 +35,12 @@ try {
     const note = signCheckpoint({ origin: trail.origin, size, root }, [keysOf(trail).signer(trail.origin)]);
     for (let i = 0; i < 3; i++) {
       const t = performance.now();
+      const cpu = process.cpuUsage();
       const r = await trail.verify({ sinceCheckpoint: note });
-      console.log(`incremental from ${size}: ${(performance.now() - t).toFixed(1)} ms ok=${r.ok}`);
+      const used = process.cpuUsage(cpu);
+      console.log(
+        `incremental from ${size}: ${(performance.now() - t).toFixed(1)} ms ok=${r.ok}, CPU ${((used.user + used.system) / 1000).toFixed(1)} ms`,
+      );
       if (!r.ok) console.log(JSON.stringify(r.failures.slice(0, 5)));
     }
   }

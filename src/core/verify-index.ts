@@ -1,5 +1,5 @@
 import { openCheckpoint } from './checkpoint.js';
-import { assembleEvent } from './disclosure.js';
+import { assembleEvent, parseDisclosureJson } from './disclosure.js';
 import {
   deriveIndexValues,
   feedsIndex,
@@ -68,7 +68,8 @@ function feedsCached(pointer: string): boolean {
  */
 function readDisclosure(d: Uint8Array | string): { pointer: string; value: unknown } | null {
   try {
-    const parsed: unknown = JSON.parse(typeof d === 'string' ? d : Buffer.from(d).toString('utf8'));
+    const parsed: unknown =
+      typeof d === 'string' ? parseDisclosureJson(d) : JSON.parse(Buffer.from(d).toString('utf8'));
     if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[1] !== 'string') return null;
     return { pointer: parsed[1], value: parsed[2] as unknown };
   } catch {

@@ -615,7 +615,7 @@ export function approvalFact(seq: number, type: string, body: Uint8Array | strin
     return undefined;
   let e: ApprovalFields;
   try {
-    const value = parseDisclosure(typeof body === 'string' ? Buffer.from(body) : body).value;
+    const value = parseDisclosure(body).value;
     if (value === null || typeof value !== 'object') return undefined;
     e = value;
   } catch {
@@ -624,24 +624,26 @@ export function approvalFact(seq: number, type: string, body: Uint8Array | strin
   const parent = str(e.parent_event_id);
   const requestId = str(e.approval?.request_id);
   const digest = str(e.approval?.request_digest);
-  const fact = (kind: ApprovalFact['kind']): ApprovalFact => ({
-    seq,
-    kind,
-    type,
-    ...(parent !== undefined ? { parent } : {}),
-    ...(requestId !== undefined ? { requestId } : {}),
-    ...(digest !== undefined ? { digest } : {}),
-  });
+  let kind: ApprovalFact['kind'];
   if (type === 'policy.decision') {
-    return parent && e.policy?.decision === 'require_approval' && e.policy.mode !== 'shadow'
-      ? fact('held')
-      : undefined;
+    if (!parent || e.policy?.decision !== 'require_approval' || e.policy.mode === 'shadow') return undefined;
+    kind = 'held';
+  } else if (type === 'approval.requested') {
+    if (!parent || !requestId) return undefined;
+    kind = 'requested';
+  } else if (type === 'approval.granted') {
+    if (!requestId && !digest) return undefined;
+    kind = 'granted';
+  } else {
+    const status = e.outcome?.status;
+    if (!parent || status === 'blocked' || status === 'denied') return undefined;
+    kind = 'execution';
   }
-  if (type === 'approval.requested') return parent && requestId ? fact('requested') : undefined;
-  if (type === 'approval.granted') return requestId || digest ? fact('granted') : undefined;
-  const status = e.outcome?.status;
-  if (!parent || status === 'blocked' || status === 'denied') return undefined;
-  return fact('execution');
+  const fact: ApprovalFact = { seq, kind, type };
+  if (parent !== undefined) fact.parent = parent;
+  if (requestId !== undefined) fact.requestId = requestId;
+  if (digest !== undefined) fact.digest = digest;
+  return fact;
 }
 
 /**

@@ -25,21 +25,25 @@ export class IndexRowStream {
   private after: number | null = null;
   protected done = false;
 
-  /** `from`: first seq checked (incremental verification); index rows below it are not read. */
+  /**
+   * `from`: first seq checked (incremental verification); index rows below it are not read.
+   * `pageSize`: rows per read (a short segment reads no more than it needs).
+   */
   constructor(
     protected readonly store: AuditStore,
     protected readonly logId: number,
     from = 0,
+    private readonly pageSize = PAGE,
   ) {
     if (from > 0) this.after = from - 1;
   }
 
   protected async page(): Promise<void> {
     if (this.done) return;
-    const rows = await this.store.readIndex(this.logId, this.after, PAGE);
+    const rows = await this.store.readIndex(this.logId, this.after, this.pageSize);
     const last = rows[rows.length - 1]?.seq;
     // Values that are not numbers sort after every number in SQL: nothing can follow them.
-    if (rows.length < PAGE || typeof last !== 'number') this.done = true;
+    if (rows.length < this.pageSize || typeof last !== 'number') this.done = true;
     else this.after = last;
     this.index.addRows(rows);
   }

@@ -111,7 +111,8 @@ function threadsFor(n: number): VerifyThread[] {
 /**
  * Threads to verify `entries` entries with: `requested` when given (0 or 1: none), else
  * `AUDITRAIL_VERIFY_THREADS` when set, else the cores available (at most 4) for a log of at
- * least {@link PARALLEL_MIN_ENTRIES} entries. An explicit count is used for any size (tests).
+ * least {@link PARALLEL_MIN_ENTRIES} entries (a quarter of that once threads were started). An explicit
+ * count is used for any size (tests).
  */
 export function verifyThreads(entries: number, requested: number | undefined): number {
   const env = process.env['AUDITRAIL_VERIFY_THREADS'];
@@ -122,7 +123,8 @@ export function verifyThreads(entries: number, requested: number | undefined): n
     }
     return entries > 1 && explicit > 1 ? explicit : 0;
   }
-  if (entries < PARALLEL_MIN_ENTRIES) return 0;
+  // Threads already started (an earlier verification in this process) pay off sooner.
+  if (entries < (pool.length > 0 ? PARALLEL_MIN_ENTRIES / 4 : PARALLEL_MIN_ENTRIES)) return 0;
   return Math.min(MAX_THREADS, availableParallelism());
 }
 

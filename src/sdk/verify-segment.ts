@@ -89,7 +89,8 @@ export async function verifySegment(
       return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
     },
   });
-  const index = new IndexRowStream(store, logId, job.indexFrom ?? 0);
+  // One more row than the segment holds tells there is nothing else in it.
+  const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1));
   for await (const chunk of store.scan(logId, offset, end, CHUNK)) {
     const first = chunk[0]?.entry.seq ?? offset;
     const last = chunk[chunk.length - 1]?.entry.seq ?? first;
