@@ -30,7 +30,10 @@ try {
     const store = storeOf(trail);
     const head = (await store.getLog(trail.origin))!;
     const size = head.size - Number(mode);
-    const tiles = await store.getTiles(head.logId, tilesFor((r) => rootOf(size, r)));
+    const tiles = await store.getTiles(
+      head.logId,
+      tilesFor((r) => rootOf(size, r)),
+    );
     const root = rootOf(size, reader(tiles, size));
     const note = signCheckpoint({ origin: trail.origin, size, root }, [keysOf(trail).signer(trail.origin)]);
     for (let i = 0; i < 3; i++) {

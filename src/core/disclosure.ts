@@ -109,7 +109,7 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
 // approval check, then the query index check) and parses it once.
 let lastText: string | undefined;
 let lastValue: unknown;
-let lastError: unknown;
+let lastError: Error | undefined;
 
 /**
  * `JSON.parse(text)`, remembering the last text: parsing the same string again returns the same
@@ -126,7 +126,7 @@ export function parseDisclosureJson(text: string): unknown {
       lastError = undefined;
     } catch (e) {
       lastValue = undefined;
-      lastError = e;
+      lastError = e instanceof Error ? e : new SyntaxError(String(e));
     }
   }
   if (lastError !== undefined) throw lastError;

@@ -297,8 +297,10 @@ const EXPANDED_BYTES = 510 * HASH;
 export function checkTileSet(
   size: number,
   tiles: readonly StoredTileInfo[],
-  options: { max?: number; grew?: boolean } = {},
+  options: { max?: number; grew?: boolean; fromLeaf?: number } = {},
 ): VerifyFailure[] {
+  // Incremental verification: only the tiles holding hashes of leaves from `fromLeaf` on.
+  const fromLeaf = options.fromLeaf ?? 0;
   const max = options.max ?? 100;
   // A log that grew while it was verified has wider right-edge tiles and new ones beyond.
   const grew = options.grew ?? false;
@@ -311,7 +313,7 @@ export function checkTileSet(
   const expected = new Set<string>();
   for (let level = 0, count = size; count > 0; level++, count = Math.floor(count / TILE_WIDTH)) {
     const n = Math.ceil(count / TILE_WIDTH);
-    for (let index = 0; index < n; index++) {
+    for (let index = Math.floor(fromLeaf / TILE_WIDTH ** (level + 1)); index < n; index++) {
       const key = `${level}/${index}`;
       expected.add(key);
       const want = index < Math.floor(count / TILE_WIDTH) ? TILE_WIDTH : count % TILE_WIDTH;
@@ -350,7 +352,8 @@ export function checkTileSet(
     }
   }
   for (const [key, t] of stored) {
-    if (!expected.has(key) && !(grew && t.index >= edgeIndex(size, t.level))) {
+    const old = fromLeaf > 0 && t.index < Math.floor(fromLeaf / TILE_WIDTH ** (t.level + 1));
+    if (!expected.has(key) && !old && !(grew && t.index >= edgeIndex(size, t.level))) {
       push({
         seq: null,
         kind: 'tile_mismatch',

@@ -65,13 +65,18 @@ export class IndexRowStream {
  * other derived rows (tiles, the log row, checkpoint rows). See `core/verify-index.ts`.
  */
 export class DerivedRowsCheck extends IndexRowStream {
-  /** `from`: first seq checked (incremental verification); index rows below it are not read. */
+  /**
+   * `from`: first seq checked (incremental verification); index rows below it are not read, and
+   * only the tiles holding hashes of entries from `from` on are checked. `indexFrom`: where
+   * index rows are read from when the entries before it were checked elsewhere (parallel runs).
+   */
   constructor(
     store: AuditStore,
     private readonly head: LogHead,
-    from = 0,
+    private readonly from = 0,
+    indexFrom = from,
   ) {
-    super(store, head.logId, from);
+    super(store, head.logId, indexFrom);
   }
 
   /** Failures of every derived row, once the entries were pushed and `report` finished. */
@@ -82,7 +87,7 @@ export class DerivedRowsCheck extends IndexRowStream {
     verifiers: readonly NoteVerifier[],
     witnessed: string | undefined,
   ): Promise<VerifyFailure[]> {
-    const tiles = await this.store.listTiles(this.head.logId);
+    const tiles = await this.store.listTiles(this.head.logId, this.from);
     // Appends by another writer while this ran: their rows are not this run's to judge.
     const now = await this.store.getLog(this.head.origin);
     const grew = now !== undefined && now.size > this.head.size;
@@ -95,7 +100,7 @@ export class DerivedRowsCheck extends IndexRowStream {
     }
     return [
       ...this.index.finish(covered),
-      ...checkTileSet(report.size, tiles, { grew }),
+      ...checkTileSet(report.size, tiles, { grew, fromLeaf: this.from }),
       ...checkLogRow(this.head, { size: report.size, rightEdge: tree.rightEdge }, this.index.last),
       ...checkCheckpointRows(checkpoints, verifiers, this.head.origin, witnessed, report.size),
       ...(await renamedLogRows(this.store, this.head)),

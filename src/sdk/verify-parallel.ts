@@ -152,7 +152,6 @@ export async function verifyInParallel(args: {
   verifier: LogVerifier;
   onProgress?: ((done: number, total: number) => void) | undefined;
 }): Promise<ParallelOutcome | null> {
-  const { from, end, verifier } = args;
   parallelVerifyStats.runs++;
   const outcome = await runSegments(args);
   if (!outcome) parallelVerifyStats.sequentialAgain++;

@@ -158,7 +158,7 @@ export async function verifyStoredLog(
       onProgress: options.onProgress,
     });
     if (parallel) {
-      const derived = new DerivedRowsCheck(store, head, end);
+      const derived = new DerivedRowsCheck(store, head, from, end);
       derived.index.last = parallel.last;
       return finishReport(store, head, verifier, derived, start, early, checkpointRows, verifiers, witness);
     }

@@ -173,8 +173,11 @@ export interface AuditStore {
   replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void>;
   /** Deletes the index rows whose seq is not an integer in [0, size); returns how many (rebuild). */
   pruneIndex(logId: number, size: number): Promise<number>;
-  /** Every stored tile of a log, by level then index (about size / 255 rows). */
-  listTiles(logId: number): Promise<TileInfo[]>;
+  /**
+   * Every stored tile of a log, by level then index (about size / 255 rows); with `fromLeaf`,
+   * only the tiles holding a hash of leaf `fromLeaf` or later (incremental verification).
+   */
+  listTiles(logId: number, fromLeaf?: number): Promise<TileInfo[]>;
   /** Writes tiles in one transaction: a missing one is inserted, a partial one grows (rebuild). */
   putTiles(logId: number, tiles: readonly TileRow[]): Promise<void>;
   /** Sets the log row's head to values computed from verified entries (rebuild). */

@@ -7,6 +7,7 @@ import type { VerifyReport } from '../../src/core/verify-log.js';
 import type { AuditEvent } from '../../src/event/types.js';
 import { openAuditTrail } from '../../src/index.js';
 import { parallelVerifyStats } from '../../src/sdk/verify-parallel.js';
+import { planSegments } from '../../src/sdk/verify-segment.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 /** 700 entries: with 2 threads, segments of 64 (planSegments); checkpoints at 200, 450 and 700. */
@@ -111,6 +112,28 @@ async function sameEverywhere(db: string, sinceCheckpoint?: string): Promise<Ver
 }
 
 describe('parallel verification (segments on worker threads)', () => {
+  it('plans segments whose leaves form perfect subtrees of the whole tree', () => {
+    assert.deepEqual(planSegments(0, 10, 4), [
+      [0, 4],
+      [4, 8],
+      [8, 10],
+    ]);
+    for (const [from, end, max] of [
+      [300, 1000, 64],
+      [990_000, 1_000_000, 1024],
+      [1, 2, 8],
+    ] as const) {
+      const segs = planSegments(from, end, max);
+      assert.equal(segs[0]![0], from);
+      assert.equal(segs[segs.length - 1]![1], end);
+      for (const [a, b] of segs) {
+        let width = 1;
+        while (width < b - a) width *= 2;
+        assert.ok(b - a <= max && a % width === 0, `${a}..${b}`);
+      }
+    }
+  });
+
   it('verifies an untouched log on the threads, without verifying it again here', async () => {
     const db = await makeLog(false);
     const before = { ...parallelVerifyStats };
