@@ -16,10 +16,18 @@ export const FILTER_OPTIONS: Record<string, OptionSpec> = {
   type: {
     type: 'string',
     value: 'TYPE',
-    help: "only this event type, e.g. action.failed; * and ? match as in globs: 'action.*'",
+    help: "only this event type, e.g. action.failed, or a glob: 'action.*'",
   },
-  action: { type: 'string', value: 'TYPE', help: 'only this action type, e.g. write:refund' },
-  target: { type: 'string', value: 'TARGET', help: 'only this action target, e.g. order/1042' },
+  action: {
+    type: 'string',
+    value: 'TYPE',
+    help: "only this action type, e.g. write:refund, or a glob: 'write:*'",
+  },
+  target: {
+    type: 'string',
+    value: 'TARGET',
+    help: "only this action target, e.g. order/1042, or a glob: 'order/10*'",
+  },
   decision: { type: 'string', value: 'D', help: 'only this policy decision: allow, deny, require_approval' },
   status: { type: 'string', value: 'S', help: 'only this outcome status: success, failure, timeout, …' },
   risk: { type: 'string', value: 'LEVEL', help: 'only this risk level: low, medium, high, critical' },

@@ -55,6 +55,12 @@ export function storeOf(trail: AuditTrail): AuditStore {
 }
 
 /** @internal The trail's clock (epoch ms), the default of the governor and approvals; not exported by the package. */
+/** @internal The trail's injected id source, if any: the default of the governor and approvals. */
+export function idsOf(trail: AuditTrail): (() => string) | undefined {
+  // Bracket access reads the private member: the options stay off the public surface.
+  return trail['options'].ids;
+}
+
 export function clockOf(trail: AuditTrail): () => number {
   // Bracket access reads the private member: the clock stays off the public surface.
   return trail['now'];

@@ -32,6 +32,8 @@ export interface PrepareOptions {
   /** Extra pointers to store as their own disclosure. */
   sensitivePointers?: readonly string[];
   now?: () => number;
+  /** Id source for an event without `event_id` (default UUIDv7 from the clock). */
+  ids?: () => string;
   random?: (n: number) => Buffer;
 }
 
@@ -54,7 +56,7 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   const dot = input.type.indexOf('.');
   const base: AuditEvent & { event_id: string } = {
     ...input,
-    event_id: input.event_id ?? uuidv7(now()),
+    event_id: input.event_id ?? (options.ids ? options.ids() : uuidv7(now())),
     tenant: input.tenant ?? options.tenant,
     time: input.time ?? isoTime(now()),
     level: input.level ?? LEVEL_BY_PREFIX[dot < 0 ? input.type : input.type.slice(0, dot)] ?? 'pipeline',

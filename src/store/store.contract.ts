@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { planAppend, type PreparedLeaf } from '../core/append-plan.js';
 import { disclosureDigest, makeDisclosure, SENSITIVE_POINTERS, splitEvent } from '../core/disclosure.js';
 import { deriveIndexValues } from '../core/index-row.js';
+import { compileFilterGlob } from '../core/glob.js';
+import { FILTER_GLOB_CASES } from '../core/glob.cases.js';
 import { EMPTY_ROOT } from '../core/merkle.js';
 import type { AuditStore, EventFilter } from './store.js';
 
@@ -600,6 +602,50 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       await store.setMeta('k', 'v1');
       await store.setMeta('k', 'v2');
       assert.equal(await store.getMeta('k'), 'v2');
+      await store.close();
+    });
+
+    it('matches action_type and target globs as the shared matcher does (core/glob.cases.ts)', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      // Every value of the table stored once, as both target and action type (the second has an
+      // index in SQLite, the first none), plus one event with neither.
+      const values = [...new Set(FILTER_GLOB_CASES.map(([, v]) => v))];
+      const items = values.map((v, i) => prep(i, { action: { type: v, target: v } }));
+      items.push(prep(values.length, { type: 'agent.lifecycle', action: undefined }));
+      await appendAll(store, head.origin, items);
+      const seqOf = new Map(values.map((v, i) => [v, i]));
+      for (const pattern of new Set(FILTER_GLOB_CASES.map(([p]) => p))) {
+        const matcher = compileFilterGlob(pattern);
+        const want = values.flatMap((v, i) => (matcher(v) ? [i] : []));
+        for (const field of ['target', 'action_type'] as const) {
+          const filter = { [field]: pattern };
+          const what = `${field} ${JSON.stringify(pattern).slice(0, 40)}`;
+          const asc = await store.query(head.logId, filter, { limit: 1000, order: 'asc' });
+          assert.deepEqual(
+            asc.map((e) => e.entry.seq),
+            want,
+            what,
+          );
+          const desc = await store.query(head.logId, filter, { limit: 1000, order: 'desc' });
+          assert.deepEqual(
+            desc.map((e) => e.entry.seq),
+            [...want].reverse(),
+            what,
+          );
+          assert.equal(await store.countEvents(head.logId, filter), want.length, what);
+        }
+      }
+      // And the table's own answers, in case the matcher and the table ever part.
+      for (const [pattern, value, expected] of FILTER_GLOB_CASES) {
+        const rows = await store.query(head.logId, { target: pattern }, { limit: 1000, order: 'asc' });
+        const seq = seqOf.get(value);
+        assert.equal(
+          rows.some((e) => e.entry.seq === seq),
+          expected,
+          `${JSON.stringify(pattern).slice(0, 40)} on ${JSON.stringify(value).slice(0, 40)}`,
+        );
+      }
       await store.close();
     });
   });

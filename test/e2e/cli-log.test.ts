@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main, type Io } from '../../src/cli/main.js';
+import { compileFilterGlob } from '../../src/core/glob.js';
 import { type RecordedEvent } from '../../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,6 +80,30 @@ describe('auditrail log', () => {
       (await inProcess(['log', '--type', 'approval.?ranted', '--format', 'jsonl'], { db })).stdout,
     );
     assert.ok(granted.length > 0 && granted.every((e) => e.type === 'approval.granted'));
+  });
+
+  it('--target and --action take the same globs as --type, matched by the shared matcher', async () => {
+    const all = jsonl((await inProcess(['log', '--limit', '1000', '--format', 'jsonl'], { db })).stdout);
+    const cases: [flag: '--target' | '--action', field: 'target' | 'type', glob: string][] = [
+      ['--target', 'target', 'order/*'],
+      ['--target', 'target', '*/*4*'],
+      ['--target', 'target', 'status.???.example'],
+      ['--action', 'type', 'write:*'],
+      ['--action', 'type', '*:ticket'],
+      ['--action', 'type', 'read:??'],
+    ];
+    for (const [flag, field, glob] of cases) {
+      const r = await inProcess(['log', flag, glob, '--limit', '1000', '--format', 'jsonl'], { db });
+      assert.equal(r.code, 0, r.stderr);
+      const m = compileFilterGlob(glob);
+      const want = all.filter((e) => typeof e.action?.[field] === 'string' && m(e.action[field]));
+      assert.deepEqual(
+        jsonl(r.stdout).map((e) => e.seq),
+        want.map((e) => e.seq),
+        `${flag} ${glob}`,
+      );
+      if (glob !== 'read:??') assert.ok(want.length > 0, `${flag} ${glob} selects something`);
+    }
   });
 });
 

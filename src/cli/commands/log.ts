@@ -18,7 +18,9 @@ export const spec: CommandSpec = {
     `Shows at most ${DEFAULT_LOG_LIMIT} events unless --limit says otherwise (a note on stderr says when there are more);\n` +
     'use `auditrail export` for everything. JSON output carries seq, ts, leaf_hash and log, then\n' +
     "the event's fields. Times are the log's receive time (ts), UTC. With --follow: the last N\n" +
-    'matching events, then each new one as it is committed, until Ctrl-C (exit 0).',
+    'matching events, then each new one as it is committed, until Ctrl-C (exit 0).\n\n' +
+    "--type, --action and --target take globs: * matches any run of characters ('/', '.' and ':'\n" +
+    'included), ? one character, everything else is literal; matching is case-sensitive.',
   options: {
     ...FILTER_OPTIONS,
     format: { type: 'string', value: 'FORMAT', help: 'table (default), json, jsonl or csv' },

@@ -4,7 +4,7 @@ import { AuditError } from '../../errors.js';
 import type { Actor } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
 import type { ApprovalRow } from '../../store/store.js';
-import { clockOf, redactorOf, storeOf } from '../internals.js';
+import { clockOf, idsOf, redactorOf, storeOf } from '../internals.js';
 import { type AuditTrail } from '../audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
@@ -142,8 +142,9 @@ export class Approvals {
     if (typeof options === 'function') options = { now: options };
     const now = options.now ?? clockOf(trail);
     this.now = now;
-    this.ids = options.ids ?? (() => uuidv7(now()));
-    this.idPattern = options.ids ? INJECTED_APPROVAL_ID : APPROVAL_ID;
+    const ids = options.ids ?? idsOf(trail);
+    this.ids = ids ?? (() => uuidv7(now()));
+    this.idPattern = ids ? INJECTED_APPROVAL_ID : APPROVAL_ID;
   }
 
   /** Persists a new request and records `approval.requested`. */

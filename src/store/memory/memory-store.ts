@@ -18,7 +18,7 @@ import type {
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
 import { tileKey } from '../store.js';
-import { compileFilterGlob } from '../../policy/glob.js';
+import { compileFilterGlob, isFilterGlob, type StringMatcher } from '../../core/glob.js';
 
 interface MemLog {
   head: LogHead;
@@ -171,21 +171,28 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve(seq === undefined ? undefined : this.stored(l, seq));
   }
 
-  private matches(x: IndexRow & { type: string; ts: string }, f: EventFilter): boolean {
-    for (const [k, v] of Object.entries(f) as [keyof EventFilter, string | undefined][]) {
-      if (v === undefined) continue;
-      if (k === 'since') {
-        if (x.ts < v) return false;
-      } else if (k === 'until') {
-        if (x.ts >= v) return false;
-      } else {
-        const have = x[k];
-        if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
-          if (typeof have !== 'string' || !compileFilterGlob(v)(have)) return false;
-        } else if (have !== v) return false;
-      }
+  /** A filter as one test per row; globs go through the shared matcher, compiled once. */
+  private matcher(f: EventFilter): (x: IndexRow & { type: string; ts: string }) => boolean {
+    const globs: [k: 'action_type' | 'target' | 'type', m: StringMatcher][] = [];
+    for (const k of ['action_type', 'target', 'type'] as const) {
+      const v = f[k];
+      if (v !== undefined && isFilterGlob(v)) globs.push([k, compileFilterGlob(v)]);
     }
-    return true;
+    return (x) => {
+      for (const [k, v] of Object.entries(f) as [keyof EventFilter, string | undefined][]) {
+        if (v === undefined) continue;
+        if (k === 'since') {
+          if (x.ts < v) return false;
+        } else if (k === 'until') {
+          if (x.ts >= v) return false;
+        } else if (!globs.some(([g]) => g === k) && x[k] !== v) return false;
+      }
+      for (const [k, m] of globs) {
+        const have = x[k];
+        if (typeof have !== 'string' || !m(have)) return false;
+      }
+      return true;
+    };
   }
 
   query(
@@ -195,11 +202,12 @@ export class MemoryStore implements AuditStore {
   ): Promise<StoredEvent[]> {
     const l = this.log(logId);
     const seqs = [...l.index.keys()].sort((a, b) => (options.order === 'asc' ? a - b : b - a));
+    const matches = this.matcher(filter);
     const out: StoredEvent[] = [];
     for (const s of seqs) {
       if (options.after !== undefined && s <= options.after) continue;
       if (options.before !== undefined && s >= options.before) continue;
-      if (!this.matches(l.index.get(s)!, filter)) continue;
+      if (!matches(l.index.get(s)!)) continue;
       const e = this.stored(l, s);
       if (e) out.push(e);
       if (out.length >= options.limit) break;
@@ -209,8 +217,9 @@ export class MemoryStore implements AuditStore {
 
   countEvents(logId: number, filter: EventFilter): Promise<number> {
     const l = this.log(logId);
+    const matches = this.matcher(filter);
     let n = 0;
-    for (const x of l.index.values()) if (this.matches(x, filter)) n++;
+    for (const x of l.index.values()) if (matches(x)) n++;
     return Promise.resolve(n);
   }
 

@@ -3,6 +3,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { partialTiles as partialTilesOf } from '../../core/tiles.js';
+import {
+  compileFilterGlob,
+  filterGlobPrefix,
+  isFilterGlob,
+  prefixUpperBound,
+  type StringMatcher,
+} from '../../core/glob.js';
+import { hasLoneSurrogate } from '../../core/note.js';
 import { AuditError } from '../../errors.js';
 import { acquireWriteThread, type WorkerAppender } from './write-thread.js';
 import type {
@@ -45,6 +53,68 @@ const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 export const WAL_IDLE_MS = 1000;
 /** How long a truncating checkpoint waits for other connections' readers and writers. */
 const WAL_TRUNCATE_BUSY_MS = 100;
+
+/** Compiled filter globs by pattern, for the `auditrail_glob` SQL function (called once per row). */
+const filterMatchers = new Map<string, StringMatcher>();
+let lastPattern = '';
+let lastMatcher: StringMatcher = compileFilterGlob(lastPattern);
+
+/**
+ * The SQL function `auditrail_glob(pattern, value)`: 1 when the shared filter matcher
+ * (core/glob.ts `compileFilterGlob`, the one every store uses) selects `value`, else 0.
+ */
+function auditrailGlob(pattern: unknown, value: unknown): number {
+  if (typeof pattern !== 'string' || typeof value !== 'string') return 0;
+  if (pattern !== lastPattern) {
+    let m = filterMatchers.get(pattern);
+    if (m === undefined) {
+      if (filterMatchers.size >= 64) filterMatchers.clear();
+      m = compileFilterGlob(pattern);
+      filterMatchers.set(pattern, m);
+    }
+    lastPattern = pattern;
+    lastMatcher = m;
+  }
+  return lastMatcher(value) ? 1 : 0;
+}
+
+/**
+ * A filter glob as a WHERE condition on `column`: the rows the shared matcher selects
+ * (`auditrail_glob`), behind native conditions every match meets, so that most rows never reach
+ * JavaScript. The text before the first wildcard becomes a range, `prefix <= column <
+ * prefixUpperBound(prefix)` (code point order, which is SQLite's BINARY collation over UTF-8),
+ * so an index on the column narrows the scan; each literal piece after it must occur in the
+ * value (`instr`). Two shapes are decided by these alone: a prefix and a trailing `*` (the
+ * range), and `*piece*` (the piece occurs).
+ */
+function globCondition(column: string, pattern: string): { sql: string; args: string[] } {
+  // Bound as UTF-8, a lone surrogate would become U+FFFD; the shared matcher matches nothing.
+  if (hasLoneSurrogate(pattern)) return { sql: '0', args: [] };
+  const prefix = filterGlobPrefix(pattern);
+  const upper = prefixUpperBound(prefix);
+  const rest = pattern.slice(prefix.length);
+  const pieces = [...new Set(rest.split(/[*?]+/).filter((p) => p !== ''))];
+  const terms: string[] = [];
+  const args: string[] = [];
+  if (prefix !== '') {
+    terms.push(`${column} >= ?`);
+    args.push(prefix);
+  } else terms.push(`${column} IS NOT NULL`);
+  if (upper !== null) {
+    terms.push(`${column} < ?`);
+    args.push(upper);
+  }
+  for (const piece of pieces) {
+    terms.push(`instr(${column}, ?) > 0`);
+    args.push(piece);
+  }
+  const decided = pieces.length === 0 ? !rest.includes('?') : /^\*+[^*?]+\*+$/.test(pattern);
+  if (!decided) {
+    terms.push(`auditrail_glob(?, ${column})`);
+    args.push(pattern);
+  }
+  return { sql: terms.join(' AND '), args };
+}
 
 const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   tenant: 'tenant',
@@ -335,6 +405,7 @@ export class SqliteStore implements AuditStore {
       this.db.close();
       throw storeError(e, `cannot open ${this.path}`);
     }
+    this.db.function('auditrail_glob', { deterministic: true }, auditrailGlob);
     this.db.pragma('cache_size = -65536');
     // Reads (timelines, proofs, verify) go through the OS page cache without copies.
     this.db.pragma('mmap_size = 1073741824');
@@ -646,10 +717,15 @@ export class SqliteStore implements AuditStore {
         // ts never decreases along seq: bound the seq range (primary key) and check ts too.
         clauses.push(`v.seq ${k === 'since' ? '>=' : '<'} ? AND v.ts ${k === 'since' ? '>=' : '<'} ?`);
         args.push(this.firstSeqAtOrAfter(logId, v));
-      } else if ((k === 'action_type' || k === 'target' || k === 'type') && /[*?]/.test(v)) {
-        clauses.push(`v.${col} GLOB ?`);
-        // Filters have `*` and `?` only (policy/glob.ts compileFilterGlob): `[` is literal.
-        args.push(v.replace(/\[/g, '[[]'));
+      } else if ((k === 'action_type' || k === 'target' || k === 'type') && isFilterGlob(v)) {
+        const g = globCondition(`v.${col}`, v);
+        clauses.push(g.sql);
+        args.push(...g.args);
+        continue;
+      } else if (hasLoneSurrogate(v)) {
+        // Stored values are well-formed, so nothing equals it; bound as UTF-8 it would turn
+        // into U+FFFD and could.
+        clauses.push('0');
         continue;
       } else clauses.push(`v.${col} = ?`);
       args.push(v);
