@@ -77,6 +77,16 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/approvals.js'),
   },
   {
+    name: 'serve',
+    summary: 'run the HTTP API (ingest, queries, proofs, decide, approvals) with API keys',
+    load: () => import('./commands/serve.js'),
+  },
+  {
+    name: 'apikeys',
+    summary: 'create, list or revoke the API keys of auditrail serve',
+    load: () => import('./commands/apikeys.js'),
+  },
+  {
     name: 'mcp-proxy',
     summary: 'govern and log every tools/call between an MCP client and a stdio server',
     load: () => import('./commands/mcp-proxy.js'),

@@ -29,6 +29,8 @@ export const EVENT_TYPES = [
   'key.added',
   'key.retired',
   'key.compromised',
+  'key.created',
+  'key.revoked',
 ] as const;
 
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;

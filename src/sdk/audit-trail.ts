@@ -5,7 +5,7 @@ import { EMPTY_ROOT, rootOf } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
 import { type VerifyReport } from '../core/verify-log.js';
-import { AuditError, fromCoreError } from '../errors.js';
+import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
 import { createRedactor, type RedactionOptions, type RedactionResult } from '../redact/index.js';
@@ -17,7 +17,7 @@ import { BatchingWriter } from './batching-writer.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
-import { reader, tilesFor } from './tree-reads.js';
+import { reader, readNodes, tilesFor } from './tree-reads.js';
 import { verifyStoredLog, type VerifyOptions } from './verify.js';
 
 export interface AuditTrailOptions {
@@ -105,8 +105,10 @@ export class AuditTrail {
   private closed = false;
   /** True when opened with `readonly: true`: every writing method rejects with `read_only`. */
   readonly readonly: boolean;
-  /** Expanded full tiles of this log (immutable, so shared by every proof). */
+  /** Expanded full tiles and complete partial-tile nodes of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
+  /** The last checkpoint note `prove()` verified, and the verifier key it verified under. */
+  private checkedCheckpoint: { note: string; verifierKey: string } | null = null;
   private readonly appender: LeafWriter | null;
 
   // ES private: the store and keys are not reachable from the object an agent holds (an agent
@@ -562,24 +564,31 @@ export class AuditTrail {
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const verifierKey = options.verifierKey ?? this.verifierKey();
-    try {
-      openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
-    } catch (e) {
-      throw new AuditError(
-        'key_failure',
-        `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
-        { cause: e },
-      );
+    // The same note under the same key verifies the same way: check a new note once, not per proof.
+    const checked = this.checkedCheckpoint;
+    if (checked?.note !== cp.note || checked.verifierKey !== verifierKey) {
+      try {
+        openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
+      } catch (e) {
+        throw new AuditError(
+          'key_failure',
+          `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
+          { cause: e },
+        );
+      }
+      this.checkedCheckpoint = { note: cp.note, verifierKey };
     }
     const size = cp.size;
-    // Full tiles already expanded in the cache need no read (they never change).
-    const needed = tilesFor((r) => inclusionProof(seq, size, r)).filter(
-      (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
-    );
-    const tiles = await this.#store.getTiles(this.head.logId, needed);
     let proof: Buffer[];
     try {
-      proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
+      // Only tiles the cache cannot serve are read (full tiles and complete nodes never change).
+      const nodes = await readNodes(
+        (r) => inclusionProof(seq, size, r),
+        size,
+        this.fullTiles,
+        (t) => this.#store.getTiles(this.head.logId, t),
+      );
+      proof = inclusionProof(seq, size, nodes);
     } catch (e) {
       throw fromCoreError(e, `cannot prove seq ${seq}`);
     }
@@ -715,6 +724,115 @@ export class AuditTrail {
       if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
       await this.appender?.release();
       if (this.ownsStore) await this.#store.close();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // All-or-nothing batches, for the HTTP server's `POST /v1/events`.
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * Records a batch all-or-nothing as far as validation goes: every event is validated, redacted
+   * and prepared before any is queued, so one bad event rejects the whole batch with a
+   * ValidationError whose issue fields are prefixed by the event's index (`/3/actor/type`) and
+   * nothing of the batch is stored. Resolves with the receipts, in order, once all are durable.
+   *
+   * @example
+   * const receipts = await trail.recordBatch([intent, decision]);
+   */
+  recordBatch(events: readonly AuditEvent[]): Promise<Receipt[]> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    if (this.readonly) return Promise.reject(this.readonlyError('record events'));
+    const prepared: PreparedEvent[] = [];
+    const issues: ValidationIssue[] = [];
+    for (let i = 0; i < events.length; i++) {
+      try {
+        prepared.push(this.prepare(events[i]!));
+      } catch (e) {
+        if (!(e instanceof ValidationError)) {
+          return Promise.reject(
+            e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
+          );
+        }
+        for (const issue of e.issues) issues.push({ ...issue, field: `/${i}${issue.field}` });
+      }
+    }
+    if (issues.length > 0) return Promise.reject(new ValidationError(issues));
+    return Promise.all(prepared.map((p) => this.writer.write(p)));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Transparency-log reads by coordinates (C2SP tlog-tiles), for the HTTP server's `/tile/...`
+  // paths and `/metrics`. Only what the latest signed checkpoint covers is served: a reader
+  // checks tiles against a checkpoint, and nothing unsigned leaves through these methods.
+  // -------------------------------------------------------------------------------------------
+
+  /** The latest checkpoint with its size and the time it was stored, or undefined before the first. */
+  async latestCheckpointInfo(): Promise<{ note: string; size: number; created_at: string } | undefined> {
+    const cp = await this.#store.latestCheckpoint(this.head.logId);
+    return cp ? { note: cp.note, size: cp.size, created_at: cp.createdAt } : undefined;
+  }
+
+  /**
+   * The C2SP tile at `level`/`index` of `width` hashes (256 = full), as the concatenated 32-byte
+   * hashes, when the latest signed checkpoint covers it; `not_found` otherwise.
+   *
+   * @example
+   * const tile = await trail.readTile(0, 0, 3); // the first three leaf hashes (96 bytes)
+   */
+  async readTile(level: number, index: number, width: number): Promise<Buffer> {
+    await this.coveredByCheckpoint(level, index, width);
+    const tiles = await this.#store.getTiles(this.head.logId, [{ level, index }]);
+    const tile = tiles.get(tileKey(level, index));
+    if (!tile || tile.length < width * 32) {
+      throw new AuditError('store_failure', `tile ${level}/${index} is missing or short in ${this.origin}`);
+    }
+    return tile.subarray(0, width * 32);
+  }
+
+  /**
+   * The C2SP entry bundle `index` of `width` entries: each leaf record (the exact hashed bytes)
+   * prefixed by its length as a big-endian uint16, when the latest signed checkpoint covers them.
+   *
+   * @example
+   * const bundle = await trail.readEntryBundle(0, 256); // the first 256 leaves
+   */
+  async readEntryBundle(index: number, width: number): Promise<Buffer> {
+    await this.coveredByCheckpoint(0, index, width);
+    const events = await this.#store.readEvents(this.head.logId, index * 256, index * 256 + width);
+    if (events.length !== width) {
+      throw new AuditError('store_failure', `entries of bundle ${index} are missing in ${this.origin}`);
+    }
+    const parts: Buffer[] = [];
+    for (const e of events) {
+      if (e.entry.leaf.length > 0xffff) {
+        throw new AuditError('store_failure', `leaf ${e.entry.seq} is too large for an entry bundle`);
+      }
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(e.entry.leaf.length);
+      parts.push(len, e.entry.leaf);
+    }
+    return Buffer.concat(parts);
+  }
+
+  private async coveredByCheckpoint(level: number, index: number, width: number): Promise<void> {
+    for (const [name, v, max] of [
+      ['level', level, 6],
+      ['index', index, Number.MAX_SAFE_INTEGER],
+      ['width', width, 256],
+    ] as const) {
+      if (!Number.isSafeInteger(v) || v < (name === 'width' ? 1 : 0) || v > max) {
+        throw new AuditError('invalid_argument', `tile ${name} out of range`);
+      }
+    }
+    const cp = await this.#store.latestCheckpoint(this.head.logId);
+    // Nodes at height 8·level in a tree of `size` leaves: floor(size / 256^level).
+    const nodes = cp ? Math.floor(cp.size / 256 ** level) : 0;
+    if (index * 256 + width > nodes) {
+      throw new AuditError(
+        'not_found',
+        `no tile ${level}/${index} of width ${width} under the latest checkpoint of ${this.origin}`,
+      );
     }
   }
 }

@@ -209,3 +209,33 @@ export interface AuditStore {
 export function tileKey(level: number, index: number): string {
   return `${level}/${index}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// API keys of the HTTP server (`auditrail serve`, `auditrail apikeys`). Kept in the store so every
+// backend (SQLite now, PostgreSQL later) holds them beside the logs they open; only hashes are
+// stored. The server module owns their meaning (src/server/api-keys.ts).
+// ---------------------------------------------------------------------------------------------
+
+/** One API key as stored: its public id (the lookup prefix) and the SHA-256 of the whole key. */
+export interface ApiKeyRow {
+  /** Public prefix of the key, e.g. `atr_1a2b3c4d5e6f7a8b`: shown in listings, used for lookup. */
+  id: string;
+  /** SHA-256 of the whole key (32 bytes); the key itself is never stored. */
+  hash: Buffer;
+  tenant: string;
+  /** The principal's name: recorded as the approver of approvals made with this key. */
+  name: string;
+  scopes: string[];
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface AuditStore {
+  /** Stores a new key; `conflict` when its id exists. */
+  putApiKey(row: ApiKeyRow): Promise<void>;
+  getApiKey(id: string): Promise<ApiKeyRow | undefined>;
+  /** Every key (revoked ones too), oldest first; only the keys of `tenant` when given. */
+  listApiKeys(tenant?: string): Promise<ApiKeyRow[]>;
+  /** Marks a key revoked at `at`; false when it does not exist or was already revoked. */
+  revokeApiKey(id: string, at: string): Promise<boolean>;
+}

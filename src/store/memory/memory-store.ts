@@ -1,5 +1,6 @@
 import { AuditError } from '../../errors.js';
 import type {
+  ApiKeyRow,
   AppendContext,
   AppendPlan,
   ApprovalRow,
@@ -379,6 +380,36 @@ export class MemoryStore implements AuditStore {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // API keys of the HTTP server (see ApiKeyRow in store.ts).
+  // -------------------------------------------------------------------------------------------
+
+  private readonly apiKeys = new Map<string, ApiKeyRow>();
+
+  putApiKey(row: ApiKeyRow): Promise<void> {
+    if (this.apiKeys.has(row.id))
+      return Promise.reject(new AuditError('conflict', `API key ${row.id} exists`));
+    this.apiKeys.set(row.id, { ...row, hash: Buffer.from(row.hash), scopes: [...row.scopes] });
+    return Promise.resolve();
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRow | undefined> {
+    const r = this.apiKeys.get(id);
+    return Promise.resolve(r ? { ...r, scopes: [...r.scopes] } : undefined);
+  }
+
+  listApiKeys(tenant?: string): Promise<ApiKeyRow[]> {
+    const rows = [...this.apiKeys.values()].filter((r) => tenant === undefined || r.tenant === tenant);
+    return Promise.resolve(rows.map((r) => ({ ...r, scopes: [...r.scopes] })));
+  }
+
+  revokeApiKey(id: string, at: string): Promise<boolean> {
+    const r = this.apiKeys.get(id);
+    if (!r || r.revokedAt !== null) return Promise.resolve(false);
+    r.revokedAt = at;
+    return Promise.resolve(true);
   }
 }
 

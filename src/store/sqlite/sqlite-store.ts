@@ -16,6 +16,7 @@ import { acquireWriteThread, type WorkerAppender } from './write-thread.js';
 import type {
   AppendContext,
   AppendPlan,
+  ApiKeyRow,
   ApprovalRow,
   AuditStore,
   CheckpointRow,
@@ -145,11 +146,14 @@ function headOf(r: Row): LogHead {
 }
 
 // Stored data is attacker-controlled: a column rewritten as TEXT still reaches the verifier as bytes.
+// Zero bytes cannot be changed: one instance serves every empty value (query pages leave leaves out).
+const NO_BYTES = Buffer.alloc(0);
+
 function bytes(v: unknown): Buffer {
   if (Buffer.isBuffer(v)) return v;
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(v.toString(), 'utf8');
-  return Buffer.alloc(0);
+  return NO_BYTES;
 }
 
 function entryOf(r: unknown[]): EntryRow {
@@ -407,8 +411,10 @@ export class SqliteStore implements AuditStore {
     }
     this.db.function('auditrail_glob', { deterministic: true }, auditrailGlob);
     this.db.pragma('cache_size = -65536');
-    // Reads (timelines, proofs, verify) go through the OS page cache without copies.
-    this.db.pragma('mmap_size = 1073741824');
+    // Reads (timelines, proofs, verify) go through the OS page cache without copies: the whole
+    // file up to SQLite's build limit (SQLITE_MAX_MMAP_SIZE, 0x7fff0000 here), so a 1M-event log
+    // (~1.7 GB) is mapped whole rather than its last pages read through the page cache.
+    this.db.pragma('mmap_size = 2147418112');
     const db = this.db;
     this.stmts = {
       logByOrigin: db.prepare('SELECT * FROM logs WHERE origin = ?'),
@@ -617,15 +623,24 @@ export class SqliteStore implements AuditStore {
       : null;
   }
 
-  append<T>(
-    origin: string,
-    eids: readonly string[],
-    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
-  ): Promise<T> {
-    const refused = this.refuseReadonly(`append to ${origin}`);
-    if (refused) return refused;
-    try {
-      const run = this.db.transaction((lookup: boolean) => {
+  /** The append transaction, built once (better-sqlite3 builds four wrappers per `transaction()`). */
+  private appendTxFn: Database.Transaction<
+    (
+      origin: string,
+      eids: readonly string[],
+      plan: (ctx: AppendContext) => { plan: AppendPlan; result: unknown },
+      lookup: boolean,
+    ) => unknown
+  > | null = null;
+
+  private get appendTx(): NonNullable<SqliteStore['appendTxFn']> {
+    this.appendTxFn ??= this.db.transaction(
+      (
+        origin: string,
+        eids: readonly string[],
+        plan: (ctx: AppendContext) => { plan: AppendPlan; result: unknown },
+        lookup: boolean,
+      ) => {
         const row = this.stmts.logByOrigin.get(origin) as Row | undefined;
         if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
         const head = headOf(row);
@@ -645,15 +660,27 @@ export class SqliteStore implements AuditStore {
         const { plan: p, result } = plan({ head, existing, partialTiles });
         this.write(head, p);
         return result;
-      });
+      },
+    );
+    return this.appendTxFn;
+  }
+
+  append<T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+  ): Promise<T> {
+    const refused = this.refuseReadonly(`append to ${origin}`);
+    if (refused) return refused;
+    try {
       // Re-sent event ids are rare: insert without looking them up, and only when the unique
       // index refuses one (the whole transaction rolls back) plan again knowing what is stored.
       let result: T;
       try {
-        result = run.immediate(false);
+        result = this.appendTx.immediate(origin, eids, plan, false) as T;
       } catch (e) {
         if (!isEidConflict(e)) throw e;
-        result = run.immediate(true);
+        result = this.appendTx.immediate(origin, eids, plan, true) as T;
       }
       this.committed();
       return Promise.resolve(result);
@@ -766,17 +793,19 @@ export class SqliteStore implements AuditStore {
     }
     const dir = options.order === 'desc' ? 'DESC' : 'ASC';
     const page = `SELECT v.seq FROM events v WHERE ${sql} ORDER BY v.seq ${dir} LIMIT ?`;
+    // No outer ORDER BY: the joins keep the page's order (no temporary sort of the rows and
+    // their blobs); inAscendingOrder() checks it, and sorts only when it does not hold (desc).
     const rows = this.cached(
-      `SELECT e.seq, x'', e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
-       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq ORDER BY e.seq`,
+      `SELECT e.seq, NULL, e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
+       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
     if (rows.length === 0) return Promise.resolve([]);
     // The page's disclosures in one statement over the same index walk.
     const ds = this.cached(
       `SELECT d.seq, d.unit, d.pointer, d.disclosure, d.erased_by_seq FROM (${page}) p
-       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq ORDER BY d.seq, d.unit`,
+       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
-    const merged = mergeDisclosures(rows.map(entryOf), ds);
+    const merged = mergeDisclosures(inAscendingOrder(rows, 1).map(entryOf), inAscendingOrder(ds, 2));
     return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
   }
 
@@ -1094,6 +1123,82 @@ export class SqliteStore implements AuditStore {
     }
     return Promise.resolve();
   }
+
+  // -------------------------------------------------------------------------------------------
+  // API keys of the HTTP server (see ApiKeyRow in store.ts). Their table is created on first use
+  // (not by a migration), so a database that never served HTTP has none.
+  // -------------------------------------------------------------------------------------------
+
+  private apiKeyTableReady = false;
+  private apiKeyById: Database.Statement | undefined;
+
+  /** True when the table exists (created here unless read-only). */
+  private apiKeyTable(): boolean {
+    if (this.apiKeyTableReady) return true;
+    if (!this.readonly) {
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS api_keys (
+           id TEXT PRIMARY KEY, hash BLOB NOT NULL, tenant TEXT NOT NULL, name TEXT NOT NULL,
+           scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)`,
+      );
+    }
+    this.apiKeyTableReady =
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").get() !==
+      undefined;
+    return this.apiKeyTableReady;
+  }
+
+  putApiKey(row: ApiKeyRow): Promise<void> {
+    const refused = this.refuseReadonly('store an API key');
+    if (refused) return refused;
+    return this.guard('store an API key', () => {
+      this.apiKeyTable();
+      const r = this.db
+        .prepare(
+          'INSERT OR IGNORE INTO api_keys (id, hash, tenant, name, scopes, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          row.id,
+          row.hash,
+          row.tenant,
+          row.name,
+          JSON.stringify(row.scopes),
+          row.createdAt,
+          row.revokedAt,
+        );
+      if (r.changes !== 1) throw new AuditError('conflict', `API key ${row.id} exists`);
+    });
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRow | undefined> {
+    if (!this.apiKeyTable()) return Promise.resolve(undefined);
+    // Every authenticated request looks its key up: one prepared statement.
+    this.apiKeyById ??= this.db.prepare('SELECT * FROM api_keys WHERE id = ?');
+    const r = this.apiKeyById.get(id) as Row | undefined;
+    return Promise.resolve(r ? apiKeyOf(r) : undefined);
+  }
+
+  listApiKeys(tenant?: string): Promise<ApiKeyRow[]> {
+    if (!this.apiKeyTable()) return Promise.resolve([]);
+    const rows = (
+      tenant === undefined
+        ? this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all()
+        : this.db.prepare('SELECT * FROM api_keys WHERE tenant = ? ORDER BY created_at, id').all(tenant)
+    ) as Row[];
+    return Promise.resolve(rows.map(apiKeyOf));
+  }
+
+  revokeApiKey(id: string, at: string): Promise<boolean> {
+    const refused = this.refuseReadonly('revoke an API key');
+    if (refused) return refused;
+    return this.guard('revoke an API key', () => {
+      if (!this.apiKeyTable()) return false;
+      return (
+        this.db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id)
+          .changes === 1
+      );
+    });
+  }
 }
 
 function isEidConflict(e: unknown): boolean {
@@ -1110,6 +1215,19 @@ function checkpointOf(r: Row): CheckpointRow {
     note: r['note'] as string,
     createdAt: r['created_at'] as string,
   };
+}
+
+/**
+ * `rows` ordered by their first `columns` columns (integers: seq, then unit), ascending: as they
+ * are when already in that order (checked in one pass), else sorted in place.
+ */
+function inAscendingOrder(rows: unknown[][], columns: 1 | 2): unknown[][] {
+  const cmp = (a: unknown[], b: unknown[]): number =>
+    (a[0] as number) - (b[0] as number) || (columns === 2 ? (a[1] as number) - (b[1] as number) : 0);
+  for (let i = 1; i < rows.length; i++) {
+    if (cmp(rows[i - 1]!, rows[i]!) > 0) return rows.sort(cmp);
+  }
+  return rows;
 }
 
 /** Joins disclosure rows (sorted by seq, unit) onto entries (sorted by seq). */
@@ -1133,4 +1251,16 @@ export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEv
     out.push({ entry, disclosures: list });
   }
   return out;
+}
+
+function apiKeyOf(r: Row): ApiKeyRow {
+  return {
+    id: r['id'] as string,
+    hash: bytes(r['hash']),
+    tenant: r['tenant'] as string,
+    name: r['name'] as string,
+    scopes: JSON.parse(r['scopes'] as string) as string[],
+    createdAt: r['created_at'] as string,
+    revokedAt: (r['revoked_at'] as string | null) ?? null,
+  };
 }

@@ -1,0 +1,63 @@
+import { loadPolicyFile } from '../../index.js';
+import { serve } from '../../server/index.js';
+import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
+import type { Io } from '../io.js';
+import { displayDb, resolveTarget } from '../target.js';
+
+export const spec: CommandSpec = {
+  name: 'serve',
+  usage: 'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--trust-proxy]',
+  summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
+  description:
+    'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
+    'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
+    'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.',
+  options: {
+    db: {
+      type: 'string',
+      value: 'PATH',
+      help: 'database file (default: $AUDITRAIL_DB, else ./.auditrail/audit.db)',
+    },
+    host: { type: 'string', value: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
+    port: { type: 'string', value: 'N', help: 'port (default 8700; 0 picks a free one)' },
+    policy: { type: 'string', value: 'FILE', help: 'policy bundle for POST /v1/decide' },
+    tenant: { type: 'string', value: 'ID', help: 'tenant of the first admin key (default: default)' },
+    'trust-proxy': { type: 'boolean', help: 'trust X-Forwarded-* from a TLS proxy in front' },
+    quiet: { type: 'boolean', help: 'no request log on stderr' },
+  },
+  positionals: { min: 0, max: 0 },
+  examples: [
+    'auditrail serve --policy examples/policies/support-agent.yaml',
+    'auditrail apikeys create --tenant acme --name ci-bot --scope ingest,read',
+  ],
+};
+
+export function run(args: string[], io: Io): Promise<number> {
+  return execute(spec, args, io, async ({ values }) => {
+    const target = resolveTarget(values, io);
+    const portText = str(values, 'port') ?? '8700';
+    const port = portText === '0' ? 0 : positiveInt('--port', portText, 65535);
+    const policyFile = str(values, 'policy');
+    const policy = policyFile !== undefined ? await loadPolicyFile(policyFile) : null;
+    const host = str(values, 'host') ?? '127.0.0.1';
+    if (!/^[A-Za-z0-9.:-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address: '${host}'`);
+    const s = await serve({
+      db: target.db,
+      host,
+      port,
+      policy,
+      firstKeyTenant: str(values, 'tenant') ?? 'default',
+      trustProxy: bool(values, 'trust-proxy'),
+      logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
+    });
+    io.stdout.write(`auditrail serve: ${s.url} (database ${displayDb(target.db, io)})\n`);
+    if (s.firstKey) {
+      io.stdout.write(
+        `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,
+      );
+    }
+    await s.closed;
+    io.stdout.write('auditrail serve: stopped (final checkpoints signed)\n');
+    return EXIT_OK;
+  });
+}

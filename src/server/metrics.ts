@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditStore } from '../store/store.js';
+import type { TenantTrails } from './tenants.js';
+
+/** The server's Prometheus metrics, in a registry of its own (several servers may share a process). */
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly ingested: Counter;
+  readonly commitSeconds: Histogram;
+
+  constructor(trails: TenantTrails, store: AuditStore) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'auditrail_http_requests_total',
+      help: 'HTTP requests by route, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.ingested = new Counter({
+      name: 'auditrail_ingest_events_total',
+      help: 'Events committed through POST /v1/events (duplicates not counted)',
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: 'auditrail_commit_duration_seconds',
+      help: 'Time from a validated POST /v1/events batch to its durable commit',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    new Gauge({
+      name: 'auditrail_queue_depth',
+      help: 'Events queued for commit, over every open tenant log',
+      registers,
+      async collect() {
+        this.set((await trails.open()).reduce((n, t) => n + t.pending, 0));
+      },
+    });
+    new Gauge({
+      name: 'auditrail_pending_approvals',
+      help: 'Approval requests waiting for a decision (all tenants)',
+      registers,
+      async collect() {
+        this.set((await store.listApprovals('pending')).length);
+      },
+    });
+    // No per-log label: the metrics of one server must not name every tenant to every admin key.
+    new Gauge({
+      name: 'auditrail_checkpoint_size',
+      help: 'Tree size of the most recently signed checkpoint (over every open log)',
+      registers,
+      async collect() {
+        const latest = await latestCheckpoints(trails);
+        latest.sort((a, b) => b.created_at.localeCompare(a.created_at));
+        if (latest[0]) this.set(latest[0].size);
+      },
+    });
+    new Gauge({
+      name: 'auditrail_checkpoint_age_seconds',
+      help: "Age of the stalest log's latest checkpoint, in seconds (over every open log)",
+      registers,
+      async collect() {
+        const latest = await latestCheckpoints(trails);
+        const oldest = Math.min(...latest.map((c) => Date.parse(c.created_at)));
+        if (latest.length > 0) this.set(Math.max(0, (Date.now() - oldest) / 1000));
+      },
+    });
+  }
+}
+
+async function latestCheckpoints(trails: TenantTrails): Promise<{ size: number; created_at: string }[]> {
+  const out = [];
+  for (const t of await trails.open()) {
+    const cp = await t.latestCheckpointInfo();
+    if (cp) out.push(cp);
+  }
+  return out;
+}

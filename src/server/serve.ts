@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { SCOPES, type CreatedKey } from './api-keys.js';
+import { buildServer, type ServerOptions } from './app.js';
+
+export interface ServeOptions extends ServerOptions {
+  host?: string;
+  port?: number;
+  /** Tenant of the first admin key, made when the database holds no key (default `default`). */
+  firstKeyTenant?: string;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** `http://host:port` as bound (the real port when 0 was asked). */
+  url: string;
+  /** The first admin key, when this start created it (shown once, never stored in clear). */
+  firstKey: CreatedKey | null;
+  /** Resolves after a graceful close (SIGTERM/SIGINT or {@link RunningServer.close}). */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `auditrail serve`: builds the server, creates the first admin key when the database has
+ * none, listens, and on SIGTERM or SIGINT closes gracefully — stop accepting, end long-polls,
+ * finish in-flight requests, flush, sign each log's final checkpoint.
+ *
+ * @example
+ * const s = await serve({ db: './.auditrail/audit.db', port: 8700 });
+ * console.log(s.url, s.firstKey?.key);
+ */
+export async function serve(options: ServeOptions = {}, signals = true): Promise<RunningServer> {
+  const app = await buildServer(options);
+  let firstKey: CreatedKey | null = null;
+  try {
+    if (await app.auditrail.hasNoKeys()) {
+      firstKey = await app.auditrail.createKey({
+        tenant: options.firstKeyTenant ?? 'default',
+        name: 'admin',
+        scopes: SCOPES,
+        createdBy: 'auditrail-serve',
+      });
+    }
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8700 });
+  } catch (e) {
+    await app.close();
+    throw e;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 8700);
+  const host = options.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let closing: Promise<void> | null = null;
+  let started!: (p: Promise<void>) => void;
+  const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
+    .then((p) => p)
+    .finally(() => {
+      if (onSignal) {
+        process.removeListener('SIGTERM', onSignal);
+        process.removeListener('SIGINT', onSignal);
+      }
+    });
+  // app.close() resolves after every onClose hook ran (the logs' final checkpoints included).
+  const close = (): Promise<void> => {
+    if (closing === null) {
+      closing = app.close();
+      started(closing);
+    }
+    return closing;
+  };
+  let onSignal: (() => void) | null = null;
+  if (signals) {
+    onSignal = () => void close().catch(() => undefined);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return { app, url, firstKey, closed, close };
+}
