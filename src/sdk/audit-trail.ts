@@ -9,7 +9,7 @@ import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
 import { createRedactor, type RedactionOptions, type RedactionResult } from '../redact/index.js';
-import type { AuditStore, EventFilter, LeafWriter, LogHead } from '../store/store.js';
+import type { AuditStore, EventFilter, LeafWriter, LogHead, SideWrites } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
@@ -78,6 +78,11 @@ export interface QueryPage {
   next_cursor: string | null;
 }
 
+/** A prepared event waiting in the batching writer, with rows to commit in its transaction. */
+interface QueuedEvent extends PreparedEvent {
+  sideWrites?: SideWrites;
+}
+
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
 const DIRECT_BATCH = 8;
 
@@ -94,7 +99,7 @@ const DIRECT_BATCH = 8;
 export class AuditTrail {
   readonly origin: string;
   readonly tenant: string;
-  private readonly writer: BatchingWriter<PreparedEvent, Receipt>;
+  private readonly writer: BatchingWriter<QueuedEvent, Receipt>;
   private readonly redactor;
   private readonly now: () => number;
   private head: LogHead;
@@ -142,7 +147,7 @@ export class AuditTrail {
             this.reportError(new AuditError('store_failure', why, { cause: e }));
           })
         : null;
-    this.writer = new BatchingWriter<PreparedEvent, Receipt>({
+    this.writer = new BatchingWriter<QueuedEvent, Receipt>({
       flush: (items) => this.commit(items),
       maxBatch: options.maxBatch ?? 256,
       ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
@@ -192,12 +197,14 @@ export class AuditTrail {
     return this.redactor(value);
   }
 
-  private async commit(items: PreparedEvent[]): Promise<(Receipt | AuditError)[]> {
+  private async commit(items: QueuedEvent[]): Promise<(Receipt | AuditError)[]> {
     let next: LogHead | undefined;
     let receipts: Receipt[];
     const a = this.appender;
+    const sideWrites = sideWritesOf(items);
     // A few events with the write thread idle (one agent waiting) commit here: no thread hop.
-    if (a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
+    // Side writes (an approval request) always commit here, in the same transaction as the batch.
+    if (!sideWrites && a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
       const r = await a.append(this.origin, items, this.now());
       receipts = r.receipts;
       if (r.head) next = { ...this.head, ...r.head };
@@ -210,6 +217,7 @@ export class AuditTrail {
           next = { ...ctx.head, ...r.plan.head };
           return r;
         },
+        sideWrites,
       );
     }
     if (next) this.head = next;
@@ -260,6 +268,21 @@ export class AuditTrail {
     let prepared: PreparedEvent;
     try {
       prepared = this.prepare(event);
+    } catch (e) {
+      return Promise.reject(
+        e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
+      );
+    }
+    return this.writer.write(prepared);
+  }
+
+  /** {@link record}, committing `sideWrites` in the same transaction as the event (see recordWithSideWrites). */
+  private recordWith(event: AuditEvent, sideWrites: SideWrites): Promise<Receipt> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    if (this.readonly) return Promise.reject(this.readonlyError('record events'));
+    let prepared: QueuedEvent;
+    try {
+      prepared = { ...this.prepare(event), sideWrites };
     } catch (e) {
       return Promise.reject(
         e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
@@ -835,4 +858,13 @@ export class AuditTrail {
       );
     }
   }
+}
+
+/** The side writes of a batch's events, merged; undefined when none has any. */
+function sideWritesOf(items: readonly QueuedEvent[]): SideWrites | undefined {
+  let approvals: SideWrites['approvals'] | undefined;
+  for (const i of items) {
+    if (i.sideWrites?.approvals?.length) approvals = [...(approvals ?? []), ...i.sideWrites.approvals];
+  }
+  return approvals ? { approvals } : undefined;
 }
