@@ -120,17 +120,50 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
+// The last disclosure text parsed, and what it gave: verification reads each body twice (the
+// approval check, then the query index check) and parses it once.
+let lastText: string | undefined;
+let lastValue: unknown;
+let lastError: Error | undefined;
+
+/**
+ * `JSON.parse(text)`, remembering the last text: parsing the same string again returns the same
+ * value (which callers must not mutate) or throws the same error.
+ *
+ * @example
+ * parseDisclosureJson('["c2FsdA","",{}]') // ['c2FsdA', '', {}]
+ */
+export function parseDisclosureJson(text: string): unknown {
+  if (text !== lastText) {
+    lastText = text;
+    try {
+      lastValue = JSON.parse(text);
+      lastError = undefined;
+    } catch (e) {
+      lastValue = undefined;
+      lastError = e instanceof Error ? e : new SyntaxError(String(e));
+    }
+  }
+  if (lastError !== undefined) throw lastError;
+  return lastValue;
+}
+
 /**
  * Parses disclosure bytes strictly (docs/verification.md §3.2): valid UTF-8 JSON, a 3-element
- * array [salt (canonical base64url of 16 bytes), pointer (see {@link pointerProblem}), value].
+ * array [salt (canonical base64url of 16 bytes), pointer (see {@link pointerProblem}), value]. A
+ * string is taken as the disclosure's already (strictly) decoded text.
  *
  * @example
  * parseDisclosure(Buffer.from('["Ueg0vLsznunRFD2XpECDkA","/action/params",{"amount":120}]')).pointer // '/action/params'
  */
-export function parseDisclosure(bytes: Uint8Array): { salt: string; pointer: string; value: unknown } {
+export function parseDisclosure(bytes: Uint8Array | string): {
+  salt: string;
+  pointer: string;
+  value: unknown;
+} {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decodeUtf8Strict(bytes));
+    parsed = typeof bytes === 'string' ? parseDisclosureJson(bytes) : JSON.parse(decodeUtf8Strict(bytes));
   } catch (e) {
     throw new CoreError('malformed', 'disclosure is not JSON in valid UTF-8', { cause: e });
   }

@@ -283,6 +283,11 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
         { level: 0, index: 1, width: 44, bytes: 44 * 32 },
         { level: 1, index: 0, width: 1, bytes: 32 },
       ]);
+      // From a leaf on (incremental verification): the tiles holding its hash or later ones.
+      assert.deepEqual(await store.listTiles(head.logId, 256), [
+        { level: 0, index: 1, width: 44, bytes: 44 * 32 },
+        { level: 1, index: 0, width: 1, bytes: 32 },
+      ]);
       const h = (await store.getLog(head.origin))!;
       const partial = (await store.getTiles(h.logId, [{ level: 0, index: 1 }])).get('0/1')!;
       const grown = Buffer.concat([partial, Buffer.alloc(32, 1)]);

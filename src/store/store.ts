@@ -193,8 +193,11 @@ export interface LogStore {
     erasedAt: string,
   ): Promise<number>;
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>>;
-  /** Every stored tile of a log, by level then index (about size / 255 rows). */
-  listTiles(logId: number): Promise<TileInfo[]>;
+  /**
+   * Every stored tile of a log, by level then index (about size / 255 rows); with `fromLeaf`,
+   * only the tiles holding a hash of leaf `fromLeaf` or later (incremental verification).
+   */
+  listTiles(logId: number, fromLeaf?: number): Promise<TileInfo[]>;
   /** Writes tiles in one transaction: a missing one is inserted, a partial one grows (rebuild). */
   putTiles(logId: number, tiles: readonly TileRow[]): Promise<void>;
   /** Stores a checkpoint; one per size (a second one of the same size is ignored). */
@@ -290,6 +293,12 @@ export interface AuditStore extends LogStore, IndexStore, ApprovalStore, CursorS
   readonly kind: 'sqlite' | 'postgres' | 'memory';
   /** Where the data lives (a SQLite file path, ':memory:', a URL); absent for an in-process store. */
   readonly location?: string;
+  /**
+   * True when other threads can open {@link AuditStore.location} read-only (`openStore`) and read
+   * the same committed data side by side (a SQLite file in WAL mode): verification then runs on
+   * several threads. Absent or false: one thread (in-memory stores).
+   */
+  readonly parallelReads?: boolean;
   close(): Promise<void>;
 }
 

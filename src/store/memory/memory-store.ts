@@ -348,10 +348,11 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve(n);
   }
 
-  listTiles(logId: number): Promise<TileInfo[]> {
+  listTiles(logId: number, fromLeaf = 0): Promise<TileInfo[]> {
     const out: TileInfo[] = [];
     for (const [key, hashes] of this.log(logId).tiles) {
       const [level, index] = key.split('/').map(Number) as [number, number];
+      if (index < firstTileIndex(level, fromLeaf)) continue;
       // A full tile holds its interior heights after its 256 hashes (core/tiles.ts).
       out.push({ level, index, width: Math.min(256, hashes.length / 32), bytes: hashes.length });
     }
@@ -479,4 +480,9 @@ export class MemoryStore implements AuditStore {
     r.revokedAt = at;
     return Promise.resolve(true);
   }
+}
+
+/** Index of the tile of `level` holding the hash of leaf `leaf` (C2SP tlog-tiles: 256 per tile). */
+function firstTileIndex(level: number, leaf: number): number {
+  return Math.floor(leaf / 256 ** (level + 1));
 }

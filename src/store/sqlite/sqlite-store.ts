@@ -40,6 +40,9 @@ import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 
 type Row = Record<string, unknown>;
 
+/** Highest tile level of a tree of up to 2^53 leaves (256^7 > 2^53). */
+const MAX_TILE_LEVEL = 6;
+
 export interface SqliteStoreOptions {
   /** Open read-only (verification, export); no migration is applied. */
   readonly?: boolean;
@@ -520,6 +523,11 @@ export class SqliteStore implements AuditStore {
     return this.path;
   }
 
+  /** Worker threads can open the same file read-only (WAL: readers never block each other). */
+  get parallelReads(): boolean {
+    return this.path !== ':memory:';
+  }
+
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path === ':memory:' ? path : resolve(path);
     this.readonly = options.readonly ?? false;
@@ -636,6 +644,15 @@ export class SqliteStore implements AuditStore {
       ),
       listTiles: db.prepare(
         'SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? ORDER BY level, idx',
+      ),
+      listTilesFrom: db.prepare(
+        `SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND level = ? AND idx >= ?
+         ORDER BY idx`,
+      ),
+      // Levels 0..6 hold every tile of a tree of up to 2^53 leaves; anything else is listed whole.
+      listTilesOdd: db.prepare(
+        `SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND (level < 0 OR level > ${MAX_TILE_LEVEL})
+         ORDER BY level, idx`,
       ),
       setHead: db.prepare(
         'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ?',
@@ -1088,8 +1105,18 @@ export class SqliteStore implements AuditStore {
     return this.guard('prune the index', () => this.stmts.pruneIndex.run(logId, size).changes);
   }
 
-  listTiles(logId: number): Promise<TileInfo[]> {
-    const rows = this.stmts.listTiles.all(logId) as Row[];
+  listTiles(logId: number, fromLeaf = 0): Promise<TileInfo[]> {
+    let rows: Row[];
+    if (fromLeaf <= 0) rows = this.stmts.listTiles.all(logId) as Row[];
+    else {
+      // Per level, from the tile holding leaf `fromLeaf` on: the old tiles are not read at all.
+      rows = [];
+      for (let level = 0; level <= MAX_TILE_LEVEL; level++) {
+        const from = Math.floor(fromLeaf / 256 ** (level + 1));
+        for (const r of this.stmts.listTilesFrom.all(logId, level, from) as Row[]) rows.push(r);
+      }
+      for (const r of this.stmts.listTilesOdd.all(logId) as Row[]) rows.push(r);
+    }
     return Promise.resolve(
       rows.map((r) => ({
         level: r['level'] as number,
