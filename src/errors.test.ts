@@ -11,8 +11,9 @@ import { parseDisclosure } from './core/disclosure.js';
 import { parseLeaf } from './core/leaf.js';
 import { AUDIT_ERROR_HTTP_STATUS, AuditError, fromCoreError, ValidationError } from './errors.js';
 import * as api from './index.js';
+import * as store from './store/index.js';
 import * as testing from './testing/index.js';
-import type { Decision } from './sdk/governance/governor.js';
+import type { ActionDecision } from './sdk/governance/governor.js';
 import type { ApprovalRequestInfo } from './sdk/governance/approvals.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,7 +33,7 @@ const decision = {
   enforced: true,
   intent_event_id: 'i',
   decision_event_id: 'd',
-} as unknown as Decision;
+} as unknown as ActionDecision;
 const request = { id: 'apr_1', approvers: ['lead'] } as unknown as ApprovalRequestInfo;
 
 // One instance of each exported class, as the product raises it.
@@ -66,7 +67,7 @@ const expectedCodes: Record<string, string> = {
 
 describe('error classes', () => {
   it('every error class the package exports is an AuditError with a code from the one union', () => {
-    const exported = [...errorClasses(api), ...errorClasses(testing)];
+    const exported = [...errorClasses(api), ...errorClasses(testing), ...errorClasses(store)];
     assert.deepEqual(exported.map(([n]) => n).sort(), Object.keys(samples).sort());
     for (const [name, cls] of exported) {
       assert.ok(cls === AuditError || cls.prototype instanceof AuditError, `${name} extends AuditError`);

@@ -8,7 +8,7 @@ import { type VerifyReport } from '../core/verify-log.js';
 import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
-import { createRedactor, type RedactionOptions } from '../redact/index.js';
+import { createRedactor, type RedactionOptions, type RedactionResult } from '../redact/index.js';
 import type { AuditStore, EventFilter, LeafWriter, LogHead } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
@@ -164,6 +164,30 @@ export class AuditTrail {
   /** The log's current size (entries committed). */
   get size(): number {
     return this.head.size;
+  }
+
+  /**
+   * Where the log's database is: a SQLite file path (or `:memory:`), a URL without its
+   * credentials; undefined for an in-process store. For messages that name the database.
+   *
+   * @example
+   * console.log(`auditrail verify --db ${trail.location}`); // auditrail verify --db /srv/app/.auditrail/audit.db
+   */
+  get location(): string | undefined {
+    const at = this.#store.location;
+    return at === undefined ? undefined : at.replace(/\/\/[^@/]*@/, '//');
+  }
+
+  /**
+   * Redacts `value` with this trail's rules (its `redaction` options), as an event field is
+   * redacted before it is hashed or stored: for data an app keeps beside the log (a framework's
+   * checkpoint, a ticket) that must not hold what the log itself would not.
+   *
+   * @example
+   * trail.redact({ card: '4111 1111 1111 1111', note: 'ok' }).value; // { card: '***REDACTED***', note: 'ok' }
+   */
+  redact<T>(value: T): RedactionResult<T> {
+    return this.redactor(value);
   }
 
   private async commit(items: PreparedEvent[]): Promise<(Receipt | AuditError)[]> {

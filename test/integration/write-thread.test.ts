@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AuditError } from '../../errors.js';
-import { sampleEvent, tempDir } from '../../../test/integration/helpers.js';
-import { openAuditTrail } from '../../sdk/open.js';
-import { type AuditTrail } from '../../sdk/audit-trail.js';
-import { WorkerAppender } from './write-thread.js';
+import { AuditError } from '../../src/errors.js';
+import { sampleEvent, tempDir } from './helpers.js';
+import { openAuditTrail } from '../../src/sdk/open.js';
+import { type AuditTrail } from '../../src/sdk/audit-trail.js';
+import { WorkerAppender } from '../../src/store/sqlite/write-thread.js';
 
 function appenderOf(trail: AuditTrail): WorkerAppender {
   const a = (trail as unknown as { appender: { thread: WorkerAppender } | null }).appender;

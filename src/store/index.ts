@@ -1,0 +1,37 @@
+/**
+ * The store SPI, exported as `auditrail/store`, for those who implement a store: the interface
+ * every store implements, the rows it persists, and {@link openStore} for the built-in backends.
+ * A store persists bytes and derived rows and never computes a hash: everything hashed or signed
+ * is computed by the SDK's core (the `plan` callback of `AuditStore.append`) and handed over as
+ * bytes. Every store must pass the contract suite (`src/store/store.contract.ts`, run from a
+ * source checkout; see docs/sdk.md "Implementing a store").
+ *
+ * @example
+ * import { openAuditTrail } from 'auditrail';
+ * import type { AuditStore } from 'auditrail/store';
+ * class MyStore implements AuditStore { … }
+ * const trail = await openAuditTrail({ tenant: 'acme', store: new MyStore() });
+ */
+export type {
+  AppendContext,
+  AppendPlan,
+  ApprovalRow,
+  AuditStore,
+  CheckpointRow,
+  DisclosureRow,
+  EntryRow,
+  EventFilter,
+  ExistingEntry,
+  IndexRow,
+  LeafWriter,
+  LogHead,
+  ScanRow,
+  StoredEvent,
+  StoredIndexRow,
+  TileInfo,
+} from './store.js';
+export type { PreparedLeaf, Receipt } from '../core/append-plan.js';
+export type { IndexValues } from '../core/index-row.js';
+export type { TileRow } from '../core/tiles.js';
+export { tileKey } from './store.js';
+export { openStore } from './open-store.js';
