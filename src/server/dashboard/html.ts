@@ -56,7 +56,7 @@ function render(v: HtmlValue): string {
   if (typeof v === 'string') return escapeHtml(v);
   if (typeof v === 'number' || typeof v === 'boolean') return escapeHtml(String(v));
   if (isSafe(v)) return v.text;
-  return (v).map(render).join('');
+  return v.map(render).join('');
 }
 
 /**

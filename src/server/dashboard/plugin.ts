@@ -164,6 +164,9 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
     if (origin !== undefined && origin !== 'null' && new URL(origin).host !== req.headers.host) {
       throw new AuditError('denied', 'cross-origin form posts are refused');
     }
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      throw new AuditError('denied', 'dashboard actions are posted by its forms only');
+    }
     const t = formOf(req)['_csrf'];
     if (typeof t !== 'string' || !sameToken(t, s.csrf)) {
       throw new AuditError('denied', 'the form is stale or forged (CSRF token mismatch): reload the page');
