@@ -218,6 +218,11 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script),
   );
 
+  // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+  app.get('/favicon.ico', guarded, (_req, reply) =>
+    reply.code(204).header('cache-control', 'max-age=86400').send(),
+  );
+
   app.get('/login', guarded, async (req, reply) => {
     if (open) return reply.redirect('/', 303);
     const t = Sessions.token();
