@@ -169,7 +169,11 @@ describe('core errors', () => {
         const path = join(dir, entry.name);
         const relPath = rel ? `${rel}/${entry.name}` : entry.name;
         if (entry.isDirectory()) walk(path, relPath);
-        else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !allowed.has(relPath)) {
+        else if (
+          /\.ts$/.test(entry.name) &&
+          !/\.(test|contract|cases)\.ts$/.test(entry.name) &&
+          !allowed.has(relPath)
+        ) {
           if (/throw new Error\(/.test(readFileSync(path, 'utf8'))) offenders.push(relPath);
         }
       }

@@ -14,7 +14,13 @@
  */
 
 // The trail: open, record, query, verify, prove.
-export { AuditTrail, type AuditTrailOptions, type QueryOptions, type QueryPage } from './sdk/audit-trail.js';
+export {
+  AuditTrail,
+  type AuditTrailOptions,
+  type LogEntry,
+  type QueryOptions,
+  type QueryPage,
+} from './sdk/audit-trail.js';
 export { openAuditTrail } from './sdk/open.js';
 export type { VerifyOptions } from './sdk/verify.js';
 export type { RebuildReport } from './sdk/verify-derived.js';
@@ -48,6 +54,17 @@ export { REDACTED, type RedactionOptions, type RedactionResult } from './redact/
 export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';
 export { verifyConsistency, type ConsistencyBundle, type ConsistencyResult } from './core/consistency.js';
 export type { VerifyReport, VerifyFailure, FailureKind } from './core/verify-log.js';
+// Evidence packages are checked offline from their files alone (src/report unpacks the archive).
+export {
+  verifyEvidenceFiles,
+  EVIDENCE_FORMAT,
+  type EvidenceReport,
+  type EvidenceFailure,
+  type EvidenceFailureKind,
+  type EvidenceEntry,
+  type EvidenceRole,
+  type EvidenceSummary,
+} from './core/evidence.js';
 
 // Policy: parse, load, evaluate, compare, replay.
 export {

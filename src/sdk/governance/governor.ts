@@ -97,6 +97,30 @@ export interface ActionDecision {
   approval?: ApprovalRequestInfo;
 }
 
+/**
+ * The request digest {@link Governor.decide} computed, by decision, with the action it was
+ * computed from: `run` executes the action it decided, so the digest is computed once per action.
+ */
+const DECIDED_DIGESTS = new WeakMap<
+  ActionDecision,
+  { action: ActionSpec; type: string; target: unknown; params: unknown; digest: string }
+>();
+
+/** The request digest of `action` under the decision's policy snapshot (reused from decide when it is the same action). */
+function digestFor(decision: ActionDecision, action: ActionSpec): string {
+  const d = DECIDED_DIGESTS.get(decision);
+  if (
+    d &&
+    d.action === action &&
+    d.type === action.type &&
+    d.target === action.target &&
+    d.params === action.params
+  ) {
+    return d.digest;
+  }
+  return requestDigest(actionOf(action), decision.policy.policy_snapshot);
+}
+
 export interface RunOptions<R> {
   /** Abort the attempt after this many ms (recorded as `action.timed_out`). */
   timeoutMs?: number;
@@ -321,6 +345,13 @@ export class Governor {
       policy,
     };
     if (binding) {
+      DECIDED_DIGESTS.set(decision, {
+        action,
+        type: action.type,
+        target: action.target,
+        params: action.params,
+        digest: binding.digest,
+      });
       decision.approval = binding.reusable ?? (await this.requestApproval(eventAction, policy, binding, ids));
     }
     return decision;
@@ -496,7 +527,7 @@ export class Governor {
     const req = decision.approval;
     if (!req) throw new ActionDeniedError(decision, 'approval required but no request exists');
     // The grant is bound to the action it was asked for: a different action cannot use it.
-    const digest = requestDigest(actionOf(action), decision.policy.policy_snapshot);
+    const digest = digestFor(decision, action);
     if (digest !== req.request_digest) {
       throw new ActionDeniedError(decision, `approval ${req.id} was requested for a different action`);
     }
