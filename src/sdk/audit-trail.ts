@@ -778,7 +778,11 @@ export class AuditTrail {
     return rows.map((r) => ({ size: r.size, note: r.note })).sort((a, b) => a.size - b.size);
   }
 
-  private async proofFromTiles(size: number, what: string, run: (r: NodeReader) => Buffer[]): Promise<string[]> {
+  private async proofFromTiles(
+    size: number,
+    what: string,
+    run: (r: NodeReader) => Buffer[],
+  ): Promise<string[]> {
     await this.flush();
     const head = await this.#store.getLog(this.origin);
     if (!Number.isSafeInteger(size) || size < 1 || size > (head?.size ?? 0))
