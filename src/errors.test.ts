@@ -11,8 +11,9 @@ import { parseDisclosure } from './core/disclosure.js';
 import { parseLeaf } from './core/leaf.js';
 import { AUDIT_ERROR_HTTP_STATUS, AuditError, fromCoreError, ValidationError } from './errors.js';
 import * as api from './index.js';
+import * as store from './store/index.js';
 import * as testing from './testing/index.js';
-import type { Decision } from './sdk/governance/governor.js';
+import type { ActionDecision } from './sdk/governance/governor.js';
 import type { ApprovalRequestInfo } from './sdk/governance/approvals.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,7 +33,7 @@ const decision = {
   enforced: true,
   intent_event_id: 'i',
   decision_event_id: 'd',
-} as unknown as Decision;
+} as unknown as ActionDecision;
 const request = { id: 'apr_1', approvers: ['lead'] } as unknown as ApprovalRequestInfo;
 
 // One instance of each exported class, as the product raises it.
@@ -44,6 +45,13 @@ const samples: Record<string, () => AuditError> = {
   ApprovalRequiredError: () => new api.ApprovalRequiredError(request),
   TimeoutError: () => new api.TimeoutError('timed out after 5 ms'),
   ApprovalError: () => new api.ApprovalError('conflict', 'used'),
+  RemoteError: () =>
+    new api.RemoteError(
+      'store_failure',
+      'request to http://127.0.0.1:8700 failed: ECONNREFUSED',
+      0,
+      'network',
+    ),
   PolicyError: () => {
     try {
       api.parsePolicy('policy_id: p\nversion: 1\nrules: [{ id: r, effect: permit }]\n');
@@ -62,11 +70,12 @@ const expectedCodes: Record<string, string> = {
   TimeoutError: 'timeout',
   ApprovalError: 'conflict',
   PolicyError: 'policy_invalid',
+  RemoteError: 'store_failure',
 };
 
 describe('error classes', () => {
   it('every error class the package exports is an AuditError with a code from the one union', () => {
-    const exported = [...errorClasses(api), ...errorClasses(testing)];
+    const exported = [...errorClasses(api), ...errorClasses(testing), ...errorClasses(store)];
     assert.deepEqual(exported.map(([n]) => n).sort(), Object.keys(samples).sort());
     for (const [name, cls] of exported) {
       assert.ok(cls === AuditError || cls.prototype instanceof AuditError, `${name} extends AuditError`);
@@ -168,7 +177,11 @@ describe('core errors', () => {
         const path = join(dir, entry.name);
         const relPath = rel ? `${rel}/${entry.name}` : entry.name;
         if (entry.isDirectory()) walk(path, relPath);
-        else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !allowed.has(relPath)) {
+        else if (
+          /\.ts$/.test(entry.name) &&
+          !/\.(test|contract|cases)\.ts$/.test(entry.name) &&
+          !allowed.has(relPath)
+        ) {
           if (/throw new Error\(/.test(readFileSync(path, 'utf8'))) offenders.push(relPath);
         }
       }

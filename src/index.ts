@@ -1,5 +1,8 @@
 /**
- * auditrail — a tamper-evident, verifiable audit trail for AI agents.
+ * auditrail — a tamper-evident, verifiable audit trail for AI agents. This entry is the facade
+ * users import: open a trail, record, query, verify and prove; check proofs as an auditor;
+ * govern actions with a policy. Store implementers use `auditrail/store`, tests
+ * `auditrail/testing`, framework users `auditrail/adapters/*` and `auditrail/mcp`.
  *
  * @example
  * import { openAuditTrail } from 'auditrail';
@@ -9,21 +12,31 @@
  * console.log((await trail.verify()).ok);
  * await trail.close();
  */
-export { AuditTrail, type AuditTrailOptions, type QueryOptions, type QueryPage } from './sdk/audit-trail.js';
-export { openAuditTrail, originOf, resolveDb, DEFAULT_DB } from './sdk/open.js';
-export { toRecordedEvent } from './sdk/internals.js';
+
+// The trail: open, record, query, verify, prove.
+export {
+  AuditTrail,
+  type AuditTrailOptions,
+  type LogEntry,
+  type QueryOptions,
+  type QueryPage,
+} from './sdk/audit-trail.js';
+export { openAuditTrail } from './sdk/open.js';
+export type { VerifyOptions } from './sdk/verify.js';
+export type { RebuildReport } from './sdk/verify-derived.js';
+export type { Receipt } from './core/append-plan.js';
+export { listLogs, type LogSummary } from './sdk/list-logs.js';
+
+// A trail on an `auditrail serve` process: openAuditTrail({ url, apiKey, spool? }).
 export {
   RemoteAuditTrail,
   type RemoteAuditTrailOptions,
   type SpooledReceipt,
 } from './sdk/remote/remote-trail.js';
 export { RemoteError } from './sdk/remote/http-client.js';
-export { Spool, DEFAULT_SPOOL, type SpoolStatus } from './sdk/remote/spool.js';
-export { verifyStoredLog, type VerifyOptions } from './sdk/verify.js';
-export type { Receipt } from './core/append-plan.js';
-export { listLogs, type LogSummary } from './sdk/list-logs.js';
-export { REBUILDABLE_KINDS, type RebuildReport } from './sdk/verify-derived.js';
-export { KeyRing } from './sdk/keys.js';
+export type { SpoolStatus } from './sdk/remote/spool.js';
+
+// Errors: one class, typed codes.
 export {
   AuditError,
   ValidationError,
@@ -31,6 +44,8 @@ export {
   type AuditErrorCode,
   type ValidationIssue,
 } from './errors.js';
+
+// Events.
 export type {
   AuditEvent,
   RecordedEvent,
@@ -42,38 +57,25 @@ export type {
 } from './event/types.js';
 export { EVENT_SCHEMA, EVENT_TYPES } from './event/schema.js';
 export { validateEvent } from './event/validate.js';
+export { REDACTED, type RedactionOptions, type RedactionResult } from './redact/index.js';
+
+// For auditors: checks that need nothing but the bundle and a verifier key.
 export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';
 export { verifyConsistency, type ConsistencyBundle, type ConsistencyResult } from './core/consistency.js';
 export type { VerifyReport, VerifyFailure, FailureKind } from './core/verify-log.js';
-export { createRedactor, REDACTED, type RedactionOptions, type Redactor } from './redact/index.js';
-export { openStore } from './store/open-store.js';
-export type { AuditStore, EventFilter } from './store/store.js';
+// Evidence packages are checked offline from their files alone (src/report unpacks the archive).
 export {
-  Governor,
-  guard,
-  ActionDeniedError,
-  ApprovalRequiredError,
-  TimeoutError,
-  type ActionSpec,
-  type Decision as ActionDecision,
-  type GovernorOptions,
-  type GovernedTrail,
-  type RunOptions,
-  type RunResult,
-} from './sdk/governance/governor.js';
-export {
-  Approvals,
-  ApprovalError,
-  requestDigest,
-  type ApprovalRequestInfo,
-  type ApprovalsOptions,
-} from './sdk/governance/approvals.js';
-export {
-  toolCallToAction,
-  type ToolActions,
-  type ToolActionOptions,
-  type ToolCallInput,
-} from './integrations/tool-action.js';
+  verifyEvidenceFiles,
+  EVIDENCE_FORMAT,
+  type EvidenceReport,
+  type EvidenceFailure,
+  type EvidenceFailureKind,
+  type EvidenceEntry,
+  type EvidenceRole,
+  type EvidenceSummary,
+} from './core/evidence.js';
+
+// Policy: parse, load, evaluate, compare, replay.
 export {
   parsePolicy,
   loadPolicyFile,
@@ -86,3 +88,34 @@ export {
   type PolicyInput,
 } from './policy/index.js';
 export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';
+
+// Governance: decide and run actions, approvals.
+export {
+  Governor,
+  guard,
+  ActionDeniedError,
+  ApprovalRequiredError,
+  TimeoutError,
+  type ActionDecision,
+  type ActionSpec,
+  type ApprovalVerdict,
+  type GovernedTrail,
+  type GovernorOptions,
+  type RunOptions,
+  type RunResult,
+} from './sdk/governance/governor.js';
+export {
+  Approvals,
+  ApprovalError,
+  requestDigest,
+  type ApprovalAction,
+  type ApprovalRequestInfo,
+  type ApprovalsOptions,
+} from './sdk/governance/approvals.js';
+export type { ApprovalRow } from './store/store.js';
+export {
+  toolCallToAction,
+  type ToolActions,
+  type ToolActionOptions,
+  type ToolCallInput,
+} from './sdk/governance/tool-call.js';

@@ -27,7 +27,7 @@ addBenchmark({
           name: 'bulk.events_per_s',
           value: n / seconds,
           unit: 'events/s',
-          target: relativeTo(ctx, 'baseline.batch256', 0.6),
+          target: relativeTo(ctx, 'baseline.batch256', 0.7),
           note: `${n} events, emit/drain/flush`,
         },
       ];

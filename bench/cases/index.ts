@@ -10,4 +10,5 @@ import './verify.js';
 import './proof.js';
 import './timeline.js';
 import './governance.js';
+import './mcp-proxy.js';
 import './storage.js';

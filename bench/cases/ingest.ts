@@ -37,7 +37,7 @@ addBenchmark({
           name: 'ingest.events_per_s',
           value: n / seconds,
           unit: 'events/s',
-          target: relativeTo(ctx, 'baseline.batch64', 0.6),
+          target: relativeTo(ctx, 'baseline.batch64', 0.7),
           note,
         },
         { name: 'ingest.p50', value: percentile(latency, 0.5), unit: 'ms', note: 'record() to receipt' },

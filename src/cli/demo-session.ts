@@ -370,7 +370,7 @@ export async function runDemoSession(
   // Run 7: the agent cancels the wrong order; the monitor notices and the agent undoes it.
   g = governor(7);
   const cancel = { type: 'write:cancel', target: `order/${wrongOrder}` };
-  const cancelled = await g.runDetailed(
+  const cancelled = await g.run(
     spec(SUPPORT, { ...cancel, reasoning: 'Cancel the duplicate order so it is not charged again.' }),
     () => Promise.resolve({ status: 'cancelled' }),
     { undo: () => Promise.resolve() },

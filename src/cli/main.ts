@@ -52,6 +52,21 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/verify-consistency.js'),
   },
   {
+    name: 'evidence',
+    summary: 'write an evidence package an auditor verifies offline',
+    load: () => import('./commands/evidence.js'),
+  },
+  {
+    name: 'verify-evidence',
+    summary: 'check an evidence package offline, without the database',
+    load: () => import('./commands/verify-evidence.js'),
+  },
+  {
+    name: 'check',
+    summary: 'run the completeness rules; exit 1 on findings',
+    load: () => import('./commands/check.js'),
+  },
+  {
     name: 'export',
     summary: 'export events as JSON Lines, JSON or CSV',
     load: () => import('./commands/export.js'),

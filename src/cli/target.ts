@@ -1,13 +1,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import {
-  DEFAULT_DB,
-  listLogs,
-  openAuditTrail,
-  originOf,
-  type AuditTrail,
-  type LogSummary,
-} from '../index.js';
+import { listLogs, openAuditTrail, type AuditTrail, type LogSummary } from '../index.js';
+import { DEFAULT_DB, originOf } from '../sdk/internal-api.js';
 import { CliError, str, type Values } from './args.js';
 import type { Io } from './io.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import {
   assembleEvent,
   decodeUtf8Strict,
@@ -10,6 +11,7 @@ import {
   pointerProblem,
   splitEvent,
 } from './disclosure.js';
+import { decodeBase64UrlStrict } from './note.js';
 
 const SALT = Buffer.alloc(16, 7);
 const saltText = SALT.toString('base64url'); // 'BwcHBwcHBwcHBwcHBwcHBw'
@@ -37,6 +39,27 @@ describe('parseDisclosure (docs/verification.md §3.2)', () => {
     for (const salt of bad) {
       assert.throws(() => parseDisclosure(disclosure(salt, '', {})), /salt/, JSON.stringify(salt));
     }
+  });
+
+  it('accepts a salt exactly when it is the canonical base64url of 16 bytes', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=';
+    const spellings = fc.oneof(
+      fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64url')),
+      fc.string({ unit: fc.constantFrom(...alphabet), minLength: 20, maxLength: 24 }),
+    );
+    fc.assert(
+      fc.property(spellings, (salt) => {
+        const canonical = decodeBase64UrlStrict(salt)?.length === 16;
+        let accepted = true;
+        try {
+          parseDisclosure(disclosure(salt, '', {}));
+        } catch {
+          accepted = false;
+        }
+        assert.equal(accepted, canonical, salt);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses invalid UTF-8 instead of replacing it', () => {

@@ -1,6 +1,5 @@
 import { hash } from 'node:crypto';
-import { canonicalBytes } from './canonical-json.js';
-import { decodeBase64UrlStrict } from './note.js';
+import { canonicalize } from './canonical-json.js';
 import { CoreError } from './errors.js';
 
 /**
@@ -14,6 +13,10 @@ const DOMAIN_BYTES = Buffer.from(DISCLOSURE_DOMAIN, 'utf8');
 
 /** Salt length in bytes: 128 bits, as RFC 9901 §9.3 recommends. */
 export const SALT_BYTES = 16;
+
+// Canonical unpadded base64url of 16 bytes (what decodeBase64UrlStrict accepts at that length,
+// without decoding): 22 characters, the last carrying 2 bits then 4 zero bits (A, Q, g or w).
+const CANONICAL_SALT = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
 /** Fields stored as their own disclosure, so they can be erased or withheld one by one. */
 export const SENSITIVE_POINTERS = [
@@ -41,8 +44,20 @@ export interface DisclosurePart {
  * makeDisclosure(salt16, '/action/params', { amount: 120 }) // JCS(["<b64url salt>","/action/params",{"amount":120}])
  */
 export function makeDisclosure(salt: Uint8Array, pointer: string, value: unknown): Buffer {
+  return Buffer.from(makeDisclosureText(salt, pointer, value), 'utf8');
+}
+
+/**
+ * {@link makeDisclosure} as text (its bytes are the UTF-8 of it): {@link disclosureDigest} hashes
+ * the text without an intermediate copy.
+ *
+ * @example
+ * disclosureDigest(makeDisclosureText(salt16, '/action/params', { amount: 120 }))
+ */
+export function makeDisclosureText(salt: Uint8Array, pointer: string, value: unknown): string {
   if (salt.length !== SALT_BYTES) throw new RangeError(`disclosure salt must be ${SALT_BYTES} bytes`);
-  return canonicalBytes([Buffer.from(salt).toString('base64url'), pointer, value]);
+  const b64 = (Buffer.isBuffer(salt) ? salt : Buffer.from(salt)).toString('base64url');
+  return canonicalize([b64, pointer, value]);
 }
 
 /**
@@ -105,24 +120,57 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
+// The last disclosure text parsed, and what it gave: verification reads each body twice (the
+// approval check, then the query index check) and parses it once.
+let lastText: string | undefined;
+let lastValue: unknown;
+let lastError: Error | undefined;
+
+/**
+ * `JSON.parse(text)`, remembering the last text: parsing the same string again returns the same
+ * value (which callers must not mutate) or throws the same error.
+ *
+ * @example
+ * parseDisclosureJson('["c2FsdA","",{}]') // ['c2FsdA', '', {}]
+ */
+export function parseDisclosureJson(text: string): unknown {
+  if (text !== lastText) {
+    lastText = text;
+    try {
+      lastValue = JSON.parse(text);
+      lastError = undefined;
+    } catch (e) {
+      lastValue = undefined;
+      lastError = e instanceof Error ? e : new SyntaxError(String(e));
+    }
+  }
+  if (lastError !== undefined) throw lastError;
+  return lastValue;
+}
+
 /**
  * Parses disclosure bytes strictly (docs/verification.md §3.2): valid UTF-8 JSON, a 3-element
- * array [salt (canonical base64url of 16 bytes), pointer (see {@link pointerProblem}), value].
+ * array [salt (canonical base64url of 16 bytes), pointer (see {@link pointerProblem}), value]. A
+ * string is taken as the disclosure's already (strictly) decoded text.
  *
  * @example
  * parseDisclosure(Buffer.from('["Ueg0vLsznunRFD2XpECDkA","/action/params",{"amount":120}]')).pointer // '/action/params'
  */
-export function parseDisclosure(bytes: Uint8Array): { salt: string; pointer: string; value: unknown } {
+export function parseDisclosure(bytes: Uint8Array | string): {
+  salt: string;
+  pointer: string;
+  value: unknown;
+} {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(decodeUtf8Strict(bytes));
+    parsed = typeof bytes === 'string' ? parseDisclosureJson(bytes) : JSON.parse(decodeUtf8Strict(bytes));
   } catch (e) {
     throw new CoreError('malformed', 'disclosure is not JSON in valid UTF-8', { cause: e });
   }
   if (!Array.isArray(parsed) || parsed.length !== 3)
     throw new CoreError('malformed', 'disclosure must be a 3-element array');
   const [salt, pointer, value] = parsed as [unknown, unknown, unknown];
-  if (typeof salt !== 'string' || decodeBase64UrlStrict(salt)?.length !== SALT_BYTES) {
+  if (typeof salt !== 'string' || !CANONICAL_SALT.test(salt)) {
     throw new CoreError(
       'malformed',
       'disclosure salt must be 16 bytes of canonical base64url (22 characters)',

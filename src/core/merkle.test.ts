@@ -132,6 +132,33 @@ describe('subtreeRoot', () => {
 });
 
 describe('CompactRange', () => {
+  it('appendSubtree gives the range of appending the subtree leaves one by one', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 4 }), (start, level) => {
+        const width = 2 ** level;
+        const at = Math.ceil(start / width) * width;
+        const hashes = Array.from({ length: at + width }, (_, i) => hashLeaf(Buffer.of(i)));
+        const one = new CompactRange();
+        const seenOne: string[] = [];
+        hashes.forEach((h) => one.append(h, (l, i) => seenOne.push(`${l}/${i}`)));
+        const joined = new CompactRange();
+        for (const h of hashes.slice(0, at)) joined.append(h);
+        const seen: string[] = [];
+        joined.appendSubtree(level, new MemoryNodeReader(hashes).node(level, at / width), (l, i) =>
+          seen.push(`${l}/${i}`),
+        );
+        assert.deepEqual(joined.encode(), one.encode());
+        assert.equal(joined.size, one.size);
+        // The subtree and every parent it completes, as appending its last leaf reports them.
+        assert.deepEqual(seen, seenOne.slice(seenOne.indexOf(`${level}/${at / width}`)));
+      }),
+    );
+    assert.throws(
+      () => new CompactRange(3, [Buffer.alloc(32), Buffer.alloc(32)]).appendSubtree(1, Buffer.alloc(32)),
+      RangeError,
+    );
+  });
+
   it('matches the reference MTH for random trees and reports every completed node', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 300, size: 'max' }), (leaves) => {

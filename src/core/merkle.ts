@@ -226,6 +226,43 @@ export class CompactRange {
     this.#size++;
   }
 
+  /**
+   * Appends the root of a perfect subtree of 2^level leaves (e.g. one verified elsewhere, on
+   * another thread), as if its leaves were appended one by one; `size` must be a multiple of
+   * 2^level (RangeError otherwise). `onNode` is called for the subtree itself and for every
+   * parent it completes, bottom-up.
+   *
+   * @example
+   * const left = new CompactRange(); left.append(h0); left.append(h1);
+   * left.appendSubtree(1, hashChildren(h2, h3)); // the same range as appending h0…h3
+   */
+  appendSubtree(
+    level: number,
+    hash: Buffer,
+    onNode?: (level: number, index: number, hash: Buffer) => void,
+  ): void {
+    checkUint('level', level, 52);
+    if (hash.length !== HASH_SIZE) throw new RangeError(`subtree hash must be ${HASH_SIZE} bytes`);
+    const width = 2 ** level;
+    if (this.#size % width !== 0) {
+      throw new RangeError(`a subtree of ${width} leaves cannot start at leaf ${this.#size}`);
+    }
+    if (this.#size + width > MAX) throw new RangeError('tree is full (2^53−1 leaves)');
+    let node: Buffer = Buffer.from(hash);
+    let index = this.#size / width;
+    onNode?.(level, index, node);
+    while (index % 2 === 1) {
+      const left = this.#hashes.pop();
+      if (left === undefined) throw new Error('compact range invariant broken');
+      node = hashChildren(left, node);
+      level++;
+      index = (index - 1) / 2;
+      onNode?.(level, index, node);
+    }
+    this.#hashes.push(node);
+    this.#size += width;
+  }
+
   /** MTH of the range (RFC 9162 §2.1.1): the subtree roots folded right to left. */
   root(): Buffer {
     const n = this.#hashes.length;

@@ -49,6 +49,25 @@ describe('verifyProofBundle on the worked example (docs/verification.md §9)', (
     assert.deepEqual(r.event, example.event);
   });
 
+  it('a checkpoint that verified once vouches only for the same note, key and log', () => {
+    assert.equal(verifyProofBundle(bundle(), { trustedKey }).ok, true);
+    // The same note under another key of the same name: the signature is checked again.
+    const other = formatVerifierKey(example.bundle.log, generateSigner(example.bundle.log).signer.publicKey);
+    const byOther = verifyProofBundle({ ...bundle(), verifier_key: other }, { trustedKey: other });
+    assert.equal(byOther.ok, false);
+    assert.match(byOther.failures.join('; '), /checkpoint: /);
+    // The same note and key for another log name: the origin is checked again.
+    const elsewhere = verifyProofBundle({ ...bundle(), log: `${example.bundle.log}x` }, { trustedKey });
+    assert.match(elsewhere.failures.join('; '), /checkpoint: /);
+    // One more character in the note: a new note, checked again.
+    const edited = verifyProofBundle(
+      { ...bundle(), checkpoint: example.bundle.checkpoint.replace('\n\n', '\nx\n\n') },
+      { trustedKey },
+    );
+    assert.match(edited.failures.join('; '), /checkpoint: /);
+    assert.equal(verifyProofBundle(bundle(), { trustedKey }).ok, true);
+  });
+
   it('refuses every lenient base64 spelling of the leaf (whitespace, alphabets, padding, trailing bits)', () => {
     const variants = lenientVariants(example.bundle.leaf);
     assert.ok(variants.length >= 5);

@@ -1,8 +1,8 @@
-import { openCheckpoint } from './checkpoint.js';
+import { openCheckpoint, type Checkpoint } from './checkpoint.js';
 import { assembleEvent, disclosureDigest, parseDisclosure } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import { hashLeaf } from './merkle.js';
-import { decodeBase64Strict, hasLoneSurrogate, parseVerifierKey } from './note.js';
+import { decodeBase64Strict, hasLoneSurrogate, parseVerifierKey, type NoteVerifier } from './note.js';
 import { verifyInclusion } from './proof.js';
 
 /**
@@ -37,6 +37,26 @@ export interface ProofBundleResult {
 
 const MAX_BUNDLE_DISCLOSURES = 64;
 const MAX_PROOF_HASHES = 64;
+
+/**
+ * Checkpoints that opened (signature and origin checked), by the exact key, origin and note
+ * text: the bundles of one log mostly share one checkpoint, and the same inputs always give the
+ * same result, so its Ed25519 signature is checked once, not per bundle. Only successes are kept.
+ */
+const openedCheckpoints = new Map<string, Checkpoint>();
+const MAX_OPENED_CHECKPOINTS = 16;
+
+function openCheckpointOnce(note: string, verifier: NoteVerifier, vkey: string, log: string): Checkpoint {
+  // JSON of the three strings: no two different triples give the same key.
+  const key = JSON.stringify([vkey, log, note]);
+  const known = openedCheckpoints.get(key);
+  if (known !== undefined) return known;
+  const { origin, size, root } = openCheckpoint(note, [verifier], log);
+  const cp = { origin, size, root };
+  if (openedCheckpoints.size >= MAX_OPENED_CHECKPOINTS) openedCheckpoints.clear();
+  openedCheckpoints.set(key, cp);
+  return cp;
+}
 
 /**
  * Checks a proof bundle as docs/verification.md §6 specifies, collecting every failure.
@@ -95,7 +115,7 @@ export function verifyProofBundle(input: unknown, options: { trustedKey?: string
   }
   let cp;
   try {
-    cp = openCheckpoint(b.checkpoint, [verifier], b.log);
+    cp = openCheckpointOnce(b.checkpoint, verifier, options.trustedKey ?? b.verifier_key, b.log);
   } catch (e) {
     failures.push(`checkpoint: ${(e as Error).message}`);
     return result(null);

@@ -218,9 +218,10 @@ function fillInterior(out: Buffer, known: Uint8Array): void {
 /**
  * {@link NodeReader} over stored tiles for a tree of `size` leaves. A node of height 8k+r is the
  * hash of 2^r consecutive hashes of the level-k tile (RFC 6962 §2.1). Full tiles are immutable, so
- * their expanded interior heights are kept in an LRU cache (`cacheSize` tiles, default 64, about
- * 16 KiB each): repeated proofs then only rehash the partial right edge. Throws an Error naming
- * the tile if one is missing, too short, or not a whole number of hashes.
+ * their expanded interior heights are kept in an LRU cache (`cacheSize` entries, default 64, about
+ * 16 KiB each for a tile), with the complete nodes read from partial tiles (32 bytes each, they
+ * never change either): repeated proofs then read no tile of the right edge again. Throws an
+ * Error naming the tile if one is missing, too short, or not a whole number of hashes.
  *
  * @example
  * const reader = new TileNodeReader((level, index) => tiles.get(`${level}/${index}`), size);
@@ -252,27 +253,12 @@ export class TileNodeReader implements NodeReader {
   }
 
   node(level: number, index: number): Buffer {
-    checkUint('level', level, 63);
-    checkUint('index', index);
-    if ((index + 1) * 2 ** level > this.#size) {
-      throw new RangeError(`node (${level}, ${index}) is outside a tree of ${this.#size} leaves`);
-    }
-    const tileLevel = Math.floor(level / TILE_HEIGHT);
-    const r = level % TILE_HEIGHT;
-    const count = 2 ** r;
-    const first = index * count; // first covered node of height 8·tileLevel
-    const tileIndex = Math.floor(first / TILE_WIDTH);
-    const pos = first % TILE_WIDTH;
-    const key = tileKey(tileLevel, tileIndex);
+    const at = this.#locate(level, index);
+    const known = this.#fromCache(at);
+    if (known !== undefined) return known;
 
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) {
-      this.#cache.delete(key);
-      this.#cache.set(key, cached);
-      return readExpanded(cached, r, pos / count);
-    }
-
-    const tile = this.#getTile(tileLevel, tileIndex);
+    const { key, r, count, pos } = at;
+    const tile = this.#getTile(at.tileLevel, at.tileIndex);
     if (tile === undefined)
       throw new CoreError('missing', `tile ${key} is missing (needed for node ${level}/${index})`);
     if (tile.length === EXPANDED_TILE_BYTES) {
@@ -297,15 +283,68 @@ export class TileNodeReader implements NodeReader {
       this.#remember(key, expanded);
       return readExpanded(expanded, r, pos / count);
     }
-    if (count === 1) return Buffer.from(tile.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE));
     // A perfect node inside a partial tile never changes once complete (the tile only grows):
-    // keep it, so the right edge is not rehashed for every proof.
-    const nodeKey = `${key}#${level}/${index}`;
-    const known = this.#cacheSize > 0 ? this.#cache.get(nodeKey) : undefined;
-    if (known !== undefined) return Buffer.from(known);
-    const h = hashUp(tile.subarray(pos * HASH_SIZE, (pos + count) * HASH_SIZE));
-    if (this.#cacheSize > 0) this.#remember(nodeKey, Buffer.from(h));
+    // keep it, so the right edge is neither read nor rehashed for every proof.
+    const h =
+      count === 1
+        ? Buffer.from(tile.subarray(pos * HASH_SIZE, (pos + 1) * HASH_SIZE))
+        : hashUp(tile.subarray(pos * HASH_SIZE, (pos + count) * HASH_SIZE));
+    if (this.#cacheSize > 0) this.#remember(at.nodeKey, Buffer.from(h));
     return h;
+  }
+
+  /**
+   * The hash of node (`level`, `index`) when the cache alone holds it (an expanded full tile, or
+   * a node of a partial tile computed before), else undefined: no tile is read. Lets a caller
+   * whose storage is asynchronous fetch only the tiles a proof still lacks. Throws a RangeError
+   * like {@link node} for a node outside the tree.
+   *
+   * @example
+   * const h = reader.cachedNode(8, 3) ?? (await fetchTileAndRead(8, 3));
+   */
+  cachedNode(level: number, index: number): Buffer | undefined {
+    return this.#fromCache(this.#locate(level, index));
+  }
+
+  #locate(level: number, index: number): NodePosition {
+    checkUint('level', level, 63);
+    checkUint('index', index);
+    if ((index + 1) * 2 ** level > this.#size) {
+      throw new RangeError(`node (${level}, ${index}) is outside a tree of ${this.#size} leaves`);
+    }
+    const tileLevel = Math.floor(level / TILE_HEIGHT);
+    const r = level % TILE_HEIGHT;
+    const count = 2 ** r;
+    const first = index * count; // first covered node of height 8·tileLevel
+    const tileIndex = Math.floor(first / TILE_WIDTH);
+    const key = tileKey(tileLevel, tileIndex);
+    return {
+      tileLevel,
+      tileIndex,
+      r,
+      count,
+      pos: first % TILE_WIDTH,
+      key,
+      nodeKey: `${key}#${level}/${index}`,
+    };
+  }
+
+  // Full tiles are cached by tile key, partial-tile nodes by node key; a hit becomes most recent.
+  #fromCache(at: NodePosition): Buffer | undefined {
+    if (this.#cacheSize === 0) return undefined;
+    const tile = this.#touch(at.key);
+    if (tile !== undefined) return readExpanded(tile, at.r, at.pos / at.count);
+    const node = this.#touch(at.nodeKey);
+    return node === undefined ? undefined : Buffer.from(node);
+  }
+
+  #touch(key: string): Buffer | undefined {
+    const v = this.#cache.get(key);
+    if (v !== undefined) {
+      this.#cache.delete(key);
+      this.#cache.set(key, v);
+    }
+    return v;
   }
 
   #remember(key: string, value: Buffer): void {
@@ -315,6 +354,19 @@ export class TileNodeReader implements NodeReader {
       if (oldest.done !== true) this.#cache.delete(oldest.value);
     }
   }
+}
+
+interface NodePosition {
+  tileLevel: number;
+  tileIndex: number;
+  /** Height of the node within its tile (0…7). */
+  r: number;
+  /** Hashes of the tile the node covers (2^r). */
+  count: number;
+  /** Position of its first covered hash in the tile. */
+  pos: number;
+  key: string;
+  nodeKey: string;
 }
 
 function readExpanded(expanded: Buffer, r: number, i: number): Buffer {

@@ -204,6 +204,23 @@ describe('tile set', () => {
     assert.equal(tiles(300).length, 3);
   });
 
+  it('checks only the tiles from a leaf on (incremental verification)', () => {
+    const size = 65536 + 3;
+    const recent = tiles(size).filter((t) => t.index >= Math.floor(60000 / 256 ** (t.level + 1)));
+    assert.deepEqual(checkTileSet(size, recent, { fromLeaf: 60000 }), []);
+    const missing = recent.filter((t) => !(t.level === 0 && t.index === 240));
+    assert.deepEqual(
+      checkTileSet(size, missing, { fromLeaf: 60000 }).map((f) => [f.seq, f.kind]),
+      [[240 * 256, 'tile_missing']],
+    );
+    assert.deepEqual(
+      checkTileSet(size, recent.slice(1), {})
+        .map((f) => f.kind)
+        .slice(0, 1),
+      ['tile_missing'],
+    );
+  });
+
   it('accepts full tiles stored with their interior (510 hashes), and no other length', () => {
     const expand = (t: ReturnType<typeof tiles>) =>
       t.map((x) => (x.width === 256 ? { ...x, bytes: 510 * 32 } : x));

@@ -1,5 +1,5 @@
 import { openCheckpoint } from './checkpoint.js';
-import { assembleEvent } from './disclosure.js';
+import { assembleEvent, parseDisclosureJson } from './disclosure.js';
 import {
   deriveIndexValues,
   feedsIndex,
@@ -68,7 +68,8 @@ function feedsCached(pointer: string): boolean {
  */
 function readDisclosure(d: Uint8Array | string): { pointer: string; value: unknown } | null {
   try {
-    const parsed: unknown = JSON.parse(typeof d === 'string' ? d : Buffer.from(d).toString('utf8'));
+    const parsed: unknown =
+      typeof d === 'string' ? parseDisclosureJson(d) : JSON.parse(Buffer.from(d).toString('utf8'));
     if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[1] !== 'string') return null;
     return { pointer: parsed[1], value: parsed[2] as unknown };
   } catch {
@@ -296,8 +297,10 @@ const EXPANDED_BYTES = 510 * HASH;
 export function checkTileSet(
   size: number,
   tiles: readonly StoredTileInfo[],
-  options: { max?: number; grew?: boolean } = {},
+  options: { max?: number; grew?: boolean; fromLeaf?: number } = {},
 ): VerifyFailure[] {
+  // Incremental verification: only the tiles holding hashes of leaves from `fromLeaf` on.
+  const fromLeaf = options.fromLeaf ?? 0;
   const max = options.max ?? 100;
   // A log that grew while it was verified has wider right-edge tiles and new ones beyond.
   const grew = options.grew ?? false;
@@ -310,7 +313,7 @@ export function checkTileSet(
   const expected = new Set<string>();
   for (let level = 0, count = size; count > 0; level++, count = Math.floor(count / TILE_WIDTH)) {
     const n = Math.ceil(count / TILE_WIDTH);
-    for (let index = 0; index < n; index++) {
+    for (let index = Math.floor(fromLeaf / TILE_WIDTH ** (level + 1)); index < n; index++) {
       const key = `${level}/${index}`;
       expected.add(key);
       const want = index < Math.floor(count / TILE_WIDTH) ? TILE_WIDTH : count % TILE_WIDTH;
@@ -349,7 +352,8 @@ export function checkTileSet(
     }
   }
   for (const [key, t] of stored) {
-    if (!expected.has(key) && !(grew && t.index >= edgeIndex(size, t.level))) {
+    const old = fromLeaf > 0 && t.index < Math.floor(fromLeaf / TILE_WIDTH ** (t.level + 1));
+    if (!expected.has(key) && !old && !(grew && t.index >= edgeIndex(size, t.level))) {
       push({
         seq: null,
         kind: 'tile_mismatch',

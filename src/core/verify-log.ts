@@ -107,6 +107,41 @@ export interface LogVerifierOptions {
    * checkpoint). Verification starts at seq `start.size`; entries below it are not checked.
    */
   start?: CompactRange;
+  /**
+   * Segment mode (parallel verification): the entries pushed are the part of a larger tree that
+   * starts at seq `offset`, a multiple of the next power of two at or above the segment's length,
+   * so the segment's leaves form perfect subtrees of the whole tree. Its tree is rebuilt locally
+   * (node indices of the tile checks are the whole tree's), approval facts are collected instead
+   * of checked, and {@link LogVerifier.segmentResult} hands what the whole log's verifier needs to
+   * {@link LogVerifier.absorb}. `snapshots`: tree sizes (signed heads) at which the segment's
+   * compact range is kept, so their roots can be checked.
+   */
+  segment?: { offset: number; snapshots?: readonly number[] };
+}
+
+/**
+ * What one segment's verification gives the whole log's verifier (structured-clone safe: it
+ * crosses from a worker thread).
+ */
+export interface SegmentResult {
+  offset: number;
+  /** Entries checked (the segment's tree size). */
+  size: number;
+  /** The segment's compact range, encoded ({@link CompactRange.encode}). */
+  hashes: Uint8Array;
+  /** The compact range of the segment's first `size - offset` leaves, at each requested size. */
+  snapshots: { size: number; hashes: Uint8Array }[];
+  /** Failures found in the segment, tile mismatches included (they must be zero to merge). */
+  failures: number;
+  /** ts of the first entry whose leaf parsed, and the highest ts seen; null when none parsed. */
+  firstTs: string | null;
+  lastTs: string;
+  redactions: Redaction[];
+  erasureSeqs: number[];
+  /** Approval facts other than executions, in seq order. */
+  facts: ApprovalFact[];
+  /** Execution facts, in seq order (kept by the worker until asked for, see sdk/verify-parallel). */
+  executions: number;
 }
 
 interface SignedHead {
@@ -135,11 +170,24 @@ export class LogVerifier {
   private readonly approvalCheck = new ApprovalCheck((seq, detail) =>
     this.fail(seq, 'unapproved_execution', detail),
   );
+  /** Segment mode: seq of the segment's first leaf (0 otherwise: the tree is the whole log's). */
+  private readonly offset: number;
+  private readonly segment: boolean;
+  private firstTs: string | null = null;
+  private readonly snapshots: { size: number; hashes: Uint8Array }[] = [];
+  private readonly snapshotSizes: ReadonlySet<number>;
+  private readonly facts: ApprovalFact[] = [];
+  /** Segment mode: execution facts, kept apart (only those of held intents are ever needed). */
+  readonly executionFacts: ApprovalFact[] = [];
 
   constructor(private readonly options: LogVerifierOptions) {
     this.maxFailures = options.maxFailures ?? 10_000;
+    this.segment = options.segment !== undefined;
+    this.offset = options.segment?.offset ?? 0;
+    this.snapshotSizes = new Set(options.segment?.snapshots ?? []);
+    if (this.segment && options.start) throw new RangeError('a segment has no trusted start');
     this.range = options.start?.clone() ?? new CompactRange();
-    this.from = this.range.size;
+    this.from = this.offset + this.range.size;
     this.lastGoodCheckpoint = this.from;
     for (const note of options.checkpoints) this.addHead(note, 'stored');
     for (const note of options.witnessed ?? []) this.addHead(note, 'witnessed');
@@ -159,7 +207,8 @@ export class LogVerifier {
     }
     const tileHash = options.tileHash;
     const interiorHash = options.interiorHash;
-    this.leafCheck = tileHash
+    const offset = this.offset;
+    const check: (level: number, index: number, hash: Buffer) => void = tileHash
       ? (level, index, hash) => {
           if (level % 8 !== 0) {
             const inner = interiorHash?.(level, index);
@@ -182,6 +231,9 @@ export class LogVerifier {
           }
         }
       : () => undefined;
+    // A segment's local node (level, i) is node (level, i + offset / 2^level) of the whole tree.
+    this.leafCheck =
+      offset === 0 ? check : (level, index, hash) => check(level, index + offset / 2 ** level, hash);
   }
 
   private fail(seq: number | null, kind: FailureKind, detail: string): void {
@@ -210,17 +262,27 @@ export class LogVerifier {
 
   /** Next seq expected. */
   get position(): number {
-    return this.range.size;
+    return this.offset + this.range.size;
+  }
+
+  /** Sizes of the signed heads (stored and witnessed checkpoints that opened), ascending. */
+  get signedSizes(): number[] {
+    return this.heads.map((h) => h.size);
+  }
+
+  /** Failures found so far, tile mismatches included (also those beyond the kept ones). */
+  get problems(): number {
+    return this.failureCount + this.tileFailures;
   }
 
   /** Feeds the next stored entry; entries must come in ascending seq order (gaps are reported). */
   push(e: VerifyEntry): void {
     const seq = e.entry.seq;
-    if (seq < this.range.size) {
+    if (seq < this.position) {
       this.fail(seq, 'reordered', `entry ${seq} appears twice or out of order`);
       return;
     }
-    while (this.range.size < seq) this.missing(this.range.size);
+    while (this.position < seq) this.missing(this.position);
     this.check(e);
   }
 
@@ -259,6 +321,7 @@ export class LogVerifier {
     if (leaf.eid !== entry.eid || leaf.type !== entry.type || leaf.ts !== entry.ts) {
       this.fail(seq, 'index_edited', 'the eid/type/ts columns differ from the leaf record');
     }
+    if (this.firstTs === null) this.firstTs = leaf.ts;
     if (leaf.ts < this.lastTs) {
       this.fail(seq, 'reordered', `ts ${leaf.ts} is earlier than the previous entry's ${this.lastTs}`);
     } else {
@@ -294,13 +357,23 @@ export class LogVerifier {
     if (missing > 0) this.fail(seq, 'payload_deleted', `${missing} committed disclosure(s) are missing`);
     if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
     // Only a body whose digest is committed in the leaf speaks for the event.
-    if (body !== undefined) this.approvalCheck.push(seq, leaf.type, body);
+    if (body !== undefined) {
+      if (!this.segment) this.approvalCheck.push(seq, leaf.type, body);
+      else {
+        const fact = approvalFact(seq, leaf.type, body);
+        if (fact) (fact.kind === 'execution' ? this.executionFacts : this.facts).push(fact);
+      }
+    }
     this.appendLeaf(hash);
   }
 
   private appendLeaf(hash: Buffer): void {
     this.range.append(hash, this.leafCheck);
-    const size = this.range.size;
+    const size = this.position;
+    if (this.segment) {
+      if (this.snapshotSizes.has(size)) this.snapshots.push({ size, hashes: this.range.encode() });
+      return;
+    }
     while (this.headIdx < this.heads.length && this.heads[this.headIdx]!.size <= size) {
       const h = this.heads[this.headIdx++]!;
       if (h.size < size) continue;
@@ -321,8 +394,63 @@ export class LogVerifier {
     if (seq < this.from) this.erasureSeqs.add(seq);
   }
 
-  private checkHead(h: SignedHead): void {
-    const root = h.size === 0 ? new CompactRange().root() : this.range.root();
+  /**
+   * Segment mode: what the whole log's verifier needs from this segment (see
+   * {@link LogVerifier.absorb}).
+   */
+  segmentResult(): SegmentResult {
+    const erasureSeqs = [...this.erasureSeqs];
+    return {
+      offset: this.offset,
+      size: this.range.size,
+      hashes: this.range.encode(),
+      snapshots: this.snapshots,
+      failures: this.problems,
+      firstTs: this.firstTs,
+      lastTs: this.lastTs,
+      redactions: this.redactions,
+      erasureSeqs,
+      facts: this.facts,
+      executions: this.executionFacts.length,
+    };
+  }
+
+  /**
+   * Takes in a segment verified elsewhere (in seq order, the next one starting at
+   * {@link LogVerifier.position}): its subtrees join the tree (stored tiles checked for every node
+   * they complete), signed heads inside it are checked from its snapshots, its redactions and
+   * erasures are kept. Returns false when the segment cannot stand in for pushing its entries one
+   * by one here without changing the report (it had failures, its first ts is earlier than an
+   * earlier segment's, a tile or signed head differs): the caller must then verify sequentially
+   * with a new verifier, this one being left in an unspecified state. Approval facts are the
+   * caller's (see {@link ApprovalCheck}).
+   */
+  absorb(s: SegmentResult): boolean {
+    if (s.offset !== this.position) {
+      throw new RangeError(`segment at ${s.offset} absorbed at position ${this.position}`);
+    }
+    if (s.failures > 0) return false;
+    if (s.firstTs !== null && s.firstTs < this.lastTs) return false;
+    const before = this.problems;
+    const end = s.offset + s.size;
+    while (this.headIdx < this.heads.length && this.heads[this.headIdx]!.size <= end) {
+      const h = this.heads[this.headIdx++]!;
+      if (h.size <= s.offset) continue;
+      const snap = s.snapshots.find((x) => x.size === h.size);
+      if (!snap) return false;
+      const at = this.range.clone();
+      joinRange(at, h.size - s.offset, snap.hashes);
+      this.checkHead(h, at.root());
+    }
+    joinRange(this.range, s.size, s.hashes, this.leafCheck);
+    if (s.lastTs > this.lastTs) this.lastTs = s.lastTs;
+    for (const r of s.redactions) this.redactions.push(r);
+    for (const seq of s.erasureSeqs) this.erasureSeqs.add(seq);
+    return this.problems === before;
+  }
+
+  private checkHead(h: SignedHead, treeRoot?: Buffer): void {
+    const root = h.size === 0 ? new CompactRange().root() : (treeRoot ?? this.range.root());
     if (root.equals(h.root)) {
       this.checkpointsVerified++;
       this.lastGoodCheckpoint = Math.max(this.lastGoodCheckpoint, h.size);
@@ -415,6 +543,25 @@ export class LogVerifier {
   }
 }
 
+/**
+ * Appends to `range` a segment's compact range of `size` leaves (`hashes`, encoded): one perfect
+ * subtree per set bit of `size`, largest first.
+ */
+function joinRange(
+  range: CompactRange,
+  size: number,
+  hashes: Uint8Array,
+  onNode?: (level: number, index: number, hash: Buffer) => void,
+): void {
+  let i = 0;
+  for (let level = 52; level >= 0; level--) {
+    if (Math.floor(size / 2 ** level) % 2 !== 1) continue;
+    if ((i + 1) * HASH_SIZE > hashes.length) throw new RangeError('segment compact range too short');
+    range.appendSubtree(level, Buffer.from(hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)), onNode);
+    i++;
+  }
+}
+
 /** Event types that mean the action ran (or started to): they need a grant when one was required. */
 const EXECUTION_TYPES = new Set([
   'action.dispatched',
@@ -436,13 +583,82 @@ interface ApprovalFields {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /**
+ * What one event tells the approval check (see {@link ApprovalCheck}): a held decision, an
+ * approval request or grant, or an execution of an intent. Structured-clone safe.
+ */
+export interface ApprovalFact {
+  seq: number;
+  kind: 'held' | 'requested' | 'granted' | 'execution';
+  /** The event type (executions: named in the failure). */
+  type: string;
+  /** The intent's event id (`parent_event_id`). */
+  parent?: string;
+  requestId?: string;
+  digest?: string;
+}
+
+/**
+ * The approval fact of an event whose body (the disclosure at pointer `""`, committed in its
+ * leaf) is `body`; undefined for events the check ignores.
+ *
+ * @example
+ * approvalFact(7, 'approval.granted', body) // { seq: 7, kind: 'granted', requestId: 'apr-1', … }
+ */
+export function approvalFact(seq: number, type: string, body: Uint8Array | string): ApprovalFact | undefined {
+  const execution = EXECUTION_TYPES.has(type);
+  if (
+    !execution &&
+    type !== 'policy.decision' &&
+    type !== 'approval.granted' &&
+    type !== 'approval.requested'
+  )
+    return undefined;
+  let e: ApprovalFields;
+  try {
+    const value = parseDisclosure(body).value;
+    if (value === null || typeof value !== 'object') return undefined;
+    e = value;
+  } catch {
+    return undefined; // A malformed body is reported by the digest checks, not here.
+  }
+  const parent = str(e.parent_event_id);
+  const requestId = str(e.approval?.request_id);
+  const digest = str(e.approval?.request_digest);
+  let kind: ApprovalFact['kind'];
+  if (type === 'policy.decision') {
+    if (!parent || e.policy?.decision !== 'require_approval' || e.policy.mode === 'shadow') return undefined;
+    kind = 'held';
+  } else if (type === 'approval.requested') {
+    if (!parent || !requestId) return undefined;
+    kind = 'requested';
+  } else if (type === 'approval.granted') {
+    if (!requestId && !digest) return undefined;
+    kind = 'granted';
+  } else {
+    const status = e.outcome?.status;
+    if (!parent || status === 'blocked' || status === 'denied') return undefined;
+    kind = 'execution';
+  }
+  const fact: ApprovalFact = { seq, kind, type };
+  if (parent !== undefined) fact.parent = parent;
+  if (requestId !== undefined) fact.requestId = requestId;
+  if (digest !== undefined) fact.digest = digest;
+  return fact;
+}
+
+/**
  * DESIGN §5: an action the policy held for approval runs only after a person granted it. Streams
  * over the log once (constant work per event, memory per held action): an execution event whose
  * intent's decision was an enforced `require_approval`, with no `approval.granted` for its
  * request id (or request digest) earlier in the log, is an unapproved execution — e.g. an approval
- * row flipped in the database, which the log never saw.
+ * row flipped in the database, which the log never saw. Fed events ({@link ApprovalCheck.push})
+ * or their facts ({@link ApprovalCheck.apply}, in seq order).
+ *
+ * @example
+ * const check = new ApprovalCheck((seq, detail) => failures.push({ seq, detail }));
+ * for (const f of facts) check.apply(f);
  */
-class ApprovalCheck {
+export class ApprovalCheck {
   /** Intent event id -> the held decision (its seq and the request it names, if any). */
   private readonly held = new Map<string, { seq: number; requestId: string | undefined }>();
   /** Intent event id -> request id, from `approval.requested` (logs whose decisions name none). */
@@ -454,52 +670,37 @@ class ApprovalCheck {
   constructor(private readonly fail: (seq: number, detail: string) => void) {}
 
   push(seq: number, type: string, body: Uint8Array | string): void {
-    const execution = EXECUTION_TYPES.has(type);
     // Most events need no parsing: executions only matter once some action was held.
-    if (execution && this.held.size === 0) return;
-    if (
-      !execution &&
-      type !== 'policy.decision' &&
-      type !== 'approval.granted' &&
-      type !== 'approval.requested'
-    )
-      return;
-    let e: ApprovalFields;
-    try {
-      const value = parseDisclosure(typeof body === 'string' ? Buffer.from(body) : body).value;
-      if (value === null || typeof value !== 'object') return;
-      e = value;
-    } catch {
-      return; // A malformed body is reported by the digest checks, not here.
-    }
-    const parent = str(e.parent_event_id);
-    const requestId = str(e.approval?.request_id);
-    if (type === 'policy.decision') {
-      if (parent && e.policy?.decision === 'require_approval' && e.policy.mode !== 'shadow')
-        this.held.set(parent, { seq, requestId });
+    if (this.held.size === 0 && EXECUTION_TYPES.has(type)) return;
+    const fact = approvalFact(seq, type, body);
+    if (fact) this.apply(fact);
+  }
+
+  apply(f: ApprovalFact): void {
+    const parent = f.parent;
+    if (f.kind === 'held') {
+      if (parent) this.held.set(parent, { seq: f.seq, requestId: f.requestId });
       return;
     }
-    if (type === 'approval.requested') {
-      if (parent && requestId) this.requested.set(parent, requestId);
+    if (f.kind === 'requested') {
+      if (parent && f.requestId) this.requested.set(parent, f.requestId);
       return;
     }
-    if (type === 'approval.granted') {
-      if (requestId) this.grantedIds.add(requestId);
-      const digest = str(e.approval?.request_digest);
-      if (digest) this.grantedDigests.add(digest);
+    if (f.kind === 'granted') {
+      if (f.requestId) this.grantedIds.add(f.requestId);
+      if (f.digest) this.grantedDigests.add(f.digest);
       return;
     }
-    const status = e.outcome?.status;
-    if (!parent || status === 'blocked' || status === 'denied') return;
+    if (!parent) return;
     const held = this.held.get(parent);
     if (!held || this.reported.has(parent)) return;
-    const id = requestId ?? held.requestId ?? this.requested.get(parent);
-    const digest = str(e.approval?.request_digest);
+    const id = f.requestId ?? held.requestId ?? this.requested.get(parent);
+    const digest = f.digest;
     if ((id && this.grantedIds.has(id)) || (digest && this.grantedDigests.has(digest))) return;
     this.reported.add(parent);
     this.fail(
-      seq,
-      `${type} of intent ${parent} ran after require_approval (decision at seq ${held.seq}) ` +
+      f.seq,
+      `${f.type} of intent ${parent} ran after require_approval (decision at seq ${held.seq}) ` +
         `with no approval.granted${id ? ` for ${id}` : ''} before it`,
     );
   }

@@ -6,8 +6,13 @@
  * `ai` is an optional peer: this module imports only its types.
  */
 import type { ModelMessage, ToolApprovalResponse, ToolExecutionOptions, ToolSet } from 'ai';
-import { AuditError } from '../errors.js';
-import type { Governor, RunOptions } from '../sdk/governance/governor.js';
+import {
+  AuditError,
+  type ApprovalVerdict,
+  type Governor,
+  type RunOptions,
+  type ToolActionOptions,
+} from '../index.js';
 import {
   assertApprovalRecorded,
   DecisionCache,
@@ -16,7 +21,6 @@ import {
   recordVerdict,
   refusedOutright,
   toolAction,
-  type ToolActionOptions,
 } from './tool-action.js';
 
 export interface AiSdkGovernanceOptions extends ToolActionOptions {
@@ -35,13 +39,7 @@ export interface AiSdkGovernanceOptions extends ToolActionOptions {
   retries?: number;
 }
 
-/** A person's verdict on a paused tool call. */
-export interface ApprovalVerdict {
-  approved: boolean;
-  /** Who decided; must be one of the approvers the policy rule names. */
-  approver: string;
-  reason?: string;
-}
+export type { ApprovalVerdict } from '../index.js';
 
 /** The part of a `tool-approval-request` output the helpers read. */
 export interface AiSdkApprovalRequest {
@@ -133,11 +131,14 @@ export function governAiSdkTools<TOOLS extends ToolSet>(
           if ('error' in entry) throw entry.error;
           if (mode === 'sdk' && needsHumanApproval(entry))
             await assertApprovalRecorded(governor, entry.decision);
-          const run = await governor.execute(
-            entry.decision,
+          const run = await governor.run(
             action,
             (signal) => runTool(tool, input, { ...opts, abortSignal: signal }),
-            { ...runOptions, ...(opts.abortSignal ? { signal: opts.abortSignal } : {}) },
+            {
+              ...runOptions,
+              ...(opts.abortSignal ? { signal: opts.abortSignal } : {}),
+              decision: entry.decision,
+            },
           );
           return run.result;
         } finally {

@@ -11,29 +11,22 @@
 import { ToolMessage } from '@langchain/core/messages';
 import { interrupt, isGraphInterrupt, type Command } from '@langchain/langgraph';
 import { createMiddleware, type AgentMiddleware } from 'langchain';
-import type { Actor } from '../event/types.js';
-import type { PolicyBundle } from '../policy/index.js';
-import type { ApprovalRequestInfo } from '../sdk/governance/approvals.js';
-import { redactorOf } from '../sdk/internals.js';
-import { type AuditTrail } from '../sdk/audit-trail.js';
-import { Governor, type ActionSpec, type Decision, type RunOptions } from '../sdk/governance/governor.js';
 import {
-  DecisionCache,
-  isRefusal,
-  needsHumanApproval,
-  recordVerdict,
-  refusalText,
+  Governor,
   toolCallToAction,
+  type ActionDecision,
+  type ActionSpec,
+  type Actor,
+  type ApprovalRequestInfo,
+  type AuditTrail,
+  type PolicyBundle,
+  type RunOptions,
   type ToolActionOptions,
   type ToolCallInput,
-} from './tool-action.js';
+} from '../index.js';
+import { DecisionCache, isRefusal, needsHumanApproval, recordVerdict, refusalText } from './tool-action.js';
 
-export {
-  toolCallToAction,
-  type ToolActions,
-  type ToolActionOptions,
-  type ToolCallInput,
-} from './tool-action.js';
+export { toolCallToAction, type ToolActions, type ToolActionOptions, type ToolCallInput } from '../index.js';
 
 /** What the middleware governs with: a governor, or what to build one from. */
 export type AuditrailMiddlewareTarget =
@@ -200,7 +193,6 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
   const governor = governorOf(options);
   const trail = governor.options.trail;
   // The interrupt value is stored by LangGraph's checkpointer: the trail's own rules apply to it.
-  const redact = redactorOf(trail);
   const cache = new DecisionCache();
   // Calls that raised an interrupt: on their re-run, the resume value decides, not the row.
   const paused = new Set<string>();
@@ -220,7 +212,7 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
 
   /** Records an attempt governance refused after the decision (the decision event already exists). */
   async function refuse(
-    decision: Decision,
+    decision: ActionDecision,
     action: ActionSpec,
     req: ApprovalRequestInfo,
     call: CallLike,
@@ -243,12 +235,12 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
    * the refusal when the answer cannot be recorded as given.
    */
   async function admit(
-    decision: Decision,
+    decision: ActionDecision,
     action: ActionSpec,
     req: ApprovalRequestInfo,
     call: CallLike,
     answer: unknown,
-  ): Promise<Decision | ToolMessage> {
+  ): Promise<ActionDecision | ToolMessage> {
     const resume = parseResume(answer);
     if (!resume) {
       return refuse(
@@ -307,11 +299,11 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
       request_id: req.id,
       request_digest: req.request_digest,
       tool_call: { name: call.name, ...(call.id !== undefined ? { id: call.id } : {}) },
-      action: redact({
+      action: trail.redact({
         type: action.type,
         ...(action.target !== undefined ? { target: action.target } : {}),
       }).value,
-      ...(action.params !== undefined ? { params: redact(action.params).value } : {}),
+      ...(action.params !== undefined ? { params: trail.redact(action.params).value } : {}),
       approvers: req.approvers,
       expires_at: req.expires_at,
       matched_rule: req.matched_rule,
@@ -350,12 +342,10 @@ export function auditrailMiddleware(options: AuditrailMiddlewareOptions): AgentM
             decision = admitted;
           }
         }
-        const run = await governor.execute(
+        const run = await governor.run(action, async () => new ToolOutcome(await handler(request)), {
+          ...runOptions(request.runtime.signal),
           decision,
-          action,
-          async () => new ToolOutcome(await handler(request)),
-          runOptions(request.runtime.signal),
-        );
+        });
         return run.result.value;
       } catch (error) {
         if (isGraphInterrupt(error)) throw error;

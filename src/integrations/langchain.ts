@@ -14,10 +14,8 @@ import {
   type StructuredToolInterface,
   type ToolRunnableConfig,
 } from '@langchain/core/tools';
-import type { Actor, AuditEvent } from '../event/types.js';
-import type { GovernedTrail } from '../sdk/governance/governor.js';
-import type { Governor, RunOptions } from '../sdk/governance/governor.js';
-import { isRefusal, refusalText, toolAction, type ToolActionOptions } from './tool-action.js';
+import type { Actor, AuditEvent, GovernedTrail, Governor, RunOptions, ToolActionOptions } from '../index.js';
+import { isRefusal, refusalText, toolAction } from './tool-action.js';
 
 /** Marks a governed tool's runs, so {@link AuditCallbackHandler} does not record them twice. */
 export const GOVERNED_METADATA_KEY = 'auditrail_governed';
@@ -111,7 +109,7 @@ export function governLangChainTool(
             ),
           { ...runOptions, ...(config?.signal ? { signal: config.signal } : {}) },
         );
-        return outcome.value;
+        return outcome.result.value;
       } catch (error) {
         if (!isRefusal(error)) throw error;
         if (call?.id !== undefined) {

@@ -16,8 +16,13 @@ import {
   type ToolOutputSchema,
   type UnknownContext,
 } from '@openai/agents';
-import { AuditError } from '../errors.js';
-import type { Governor, RunOptions } from '../sdk/governance/governor.js';
+import {
+  AuditError,
+  type ApprovalVerdict,
+  type Governor,
+  type RunOptions,
+  type ToolActionOptions,
+} from '../index.js';
 import {
   assertApprovalRecorded,
   DecisionCache,
@@ -29,7 +34,6 @@ import {
   refusedOutright,
   toolAction,
   type CachedDecision,
-  type ToolActionOptions,
 } from './tool-action.js';
 
 export interface OpenAIAgentsGovernanceOptions extends ToolActionOptions {
@@ -48,12 +52,8 @@ export interface OpenAIAgentsGovernanceOptions extends ToolActionOptions {
   retries?: number;
 }
 
-/** A person's verdict on an interruption. */
-export interface ApprovalVerdict {
-  approved: boolean;
-  /** Who decided; must be one of the approvers the policy rule names. */
-  approver: string;
-  reason?: string;
+/** A person's verdict on an interruption: the governor's {@link ApprovalVerdict}, and what the model reads. */
+export interface InterruptionVerdict extends ApprovalVerdict {
   /** Text the model reads when rejected (default: the approver and reason). */
   message?: string;
 }
@@ -168,11 +168,10 @@ export function governedTool<
     const action = toolAction(name, input, governance);
     try {
       const entry = await admitted(governor, governance, await cache.decide(governor, callId, action));
-      const run = await governor.execute(
-        entry.decision,
+      const run = await governor.run(
         action,
         () => Promise.resolve(loose.execute(input, runContext, details)),
-        runOptionsOf(governance, details?.signal),
+        { ...runOptionsOf(governance, details?.signal), decision: entry.decision },
       );
       return run.result;
     } finally {
@@ -231,12 +230,10 @@ export function governFunctionTool<Context, TParameters extends ToolInputParamet
       const action = toolAction(name, parseArguments(input), governance);
       try {
         const entry = await admitted(governor, governance, await cache.decide(governor, callId, action));
-        const run = await governor.execute(
-          entry.decision,
-          action,
-          () => original(runContext, input, details),
-          runOptionsOf(governance, details?.signal),
-        );
+        const run = await governor.run(action, () => original(runContext, input, details), {
+          ...runOptionsOf(governance, details?.signal),
+          decision: entry.decision,
+        });
         return run.result;
       } catch (error) {
         if (isRefusal(error)) return refusalText(error);
@@ -276,7 +273,7 @@ export async function resolveOpenAIAgentsApproval(
   governor: Governor,
   state: ApprovableState,
   item: RunToolApprovalItem,
-  verdict: ApprovalVerdict,
+  verdict: InterruptionVerdict,
 ): Promise<void> {
   const raw = item.rawItem as { type?: string; callId?: string };
   const name = item.name;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DecisionCache, toolAction, toolCallToAction } from './tool-action.js';
+import { toolCallToAction } from '../index.js';
+import { DecisionCache, toolAction } from './tool-action.js';
 
 describe('toolCallToAction', () => {
   it('maps a framework tool call the way every adapter does', () => {

@@ -3,75 +3,29 @@
  * bounded per-call decision cache (frameworks ask "needs approval?" and "execute" separately,
  * sometimes more than once per call), and the text a model reads when a call is refused.
  */
-import { AuditError } from '../errors.js';
-import { ApprovalError, requestDigest, type ApprovalRequestInfo } from '../sdk/governance/approvals.js';
 import {
   ActionDeniedError,
+  ApprovalError,
   ApprovalRequiredError,
+  AuditError,
+  requestDigest,
+  toolCallToAction,
+  type ActionDecision,
   type ActionSpec,
-  type Decision,
+  type ApprovalRequestInfo,
+  type ApprovalVerdict,
   type Governor,
-} from '../sdk/governance/governor.js';
+  type ToolActionOptions,
+} from '../index.js';
 
-/**
- * How one tool's calls map to actions. A partial spec is merged over the default
- * (`{ type: 'tool:<name>', params: input }`); a function replaces it.
- *
- * @example
- * const actions: ToolActions = {
- *   refund: (input) => ({ type: 'write:refund', target: `order/${(input as { order: string }).order}`, params: input }),
- *   search: { type: 'read:search', side_effects: [] },
- * };
- */
-export type ToolActions = Record<string, Partial<ActionSpec> | ((input: unknown) => ActionSpec)>;
-
-/** Options every adapter takes. */
-export interface ToolActionOptions {
-  /** Per-tool mapping to actions (see {@link ToolActions}); tools not named get the default. */
-  actions?: ToolActions;
-  /** Prefix of the default action type (default `tool:`; the MCP proxy uses `mcp:`). */
-  prefix?: string;
-}
-
-/** The action a call of `name` with `input` is, under `options`. */
+/** The action a call of `name` with `input` is, under `options` (see `toolCallToAction`). */
 export function toolAction(name: string, input: unknown, options: ToolActionOptions = {}): ActionSpec {
-  const base: ActionSpec = { type: `${options.prefix ?? 'tool:'}${name}` };
-  if (input !== undefined) base.params = input;
-  const mapped = options.actions && Object.hasOwn(options.actions, name) ? options.actions[name] : undefined;
-  if (mapped === undefined) return base;
-  if (typeof mapped === 'function') return mapped(input);
-  const out: ActionSpec = { ...base };
-  for (const [k, v] of Object.entries(mapped)) {
-    if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
-  }
-  return out;
-}
-
-/** A tool call as agent frameworks describe one: the tool's name and the arguments the model sent. */
-export interface ToolCallInput {
-  name: string;
-  args?: unknown;
-  id?: string;
-}
-
-/**
- * The action a framework's tool call is, as the policy sees it: `{ type: 'tool:<name>', params:
- * args }` unless `options.actions` maps the tool otherwise. Every adapter uses this mapping; call
- * it to govern a framework auditrail has no adapter for, so its calls match the same policy.
- *
- * @example
- * const action = toolCallToAction({ name: 'refund', args: { order: '1042', amount: 120 } });
- * // { type: 'tool:refund', params: { order: '1042', amount: 120 } }
- * const decision = await governor.decide(action);
- * if (decision.decision === 'allow') await governor.execute(decision, action, () => refund('1042', 120));
- */
-export function toolCallToAction(call: ToolCallInput, options: ToolActionOptions = {}): ActionSpec {
-  return toolAction(call.name, call.args, options);
+  return toolCallToAction({ name, args: input }, options);
 }
 
 /** One tool call's decision, kept between the framework's approval check and its execution. */
 export type CachedDecision =
-  { action: ActionSpec; decision: Decision } | { action: ActionSpec; error: unknown };
+  { action: ActionSpec; decision: ActionDecision } | { action: ActionSpec; error: unknown };
 
 /**
  * A bounded map of tool-call id to decision. Frameworks call the approval hook once per call
@@ -190,7 +144,7 @@ export async function findPendingApproval(
 export async function recordVerdict(
   governor: Governor,
   approvalId: string,
-  verdict: { approved: boolean; approver: string; reason?: string },
+  verdict: ApprovalVerdict,
 ): Promise<void> {
   const row = await governor.approvals.get(approvalId);
   const want = verdict.approved ? 'granted' : 'denied';
@@ -207,7 +161,7 @@ export async function recordVerdict(
  * on record. The refused attempt is recorded (`action.cancelled`, outcome `blocked`, naming the
  * request). (A request granted elsewhere — the CLI, the dashboard — passes.)
  */
-export async function assertApprovalRecorded(governor: Governor, decision: Decision): Promise<void> {
+export async function assertApprovalRecorded(governor: Governor, decision: ActionDecision): Promise<void> {
   const req = decision.approval;
   if (!req) return;
   const row = await governor.approvals.get(req.id);

@@ -6,7 +6,7 @@
  */
 import { parsePolicy } from './bundle.js';
 import { evaluate } from './evaluate.js';
-import type { PolicyBundle, PolicyInput } from './types.js';
+import type { Decision, PolicyBundle, PolicyInput } from './types.js';
 
 const SERVICES = 20;
 const TIERS = ['untrusted', 'standard', 'trusted'] as const;
@@ -242,7 +242,7 @@ export interface AdversarialCase {
   readonly name: string;
   readonly bundle: PolicyBundle;
   readonly input: PolicyInput;
-  readonly decision: 'allow' | 'deny' | 'require_approval';
+  readonly decision: Decision;
   /** A fragment the decision's reason contains. */
   readonly reason: string;
 }
@@ -262,10 +262,15 @@ const ruleYaml = (rules: string[]): string =>
 export function adversarialCases(): AdversarialCase[] {
   const list = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
   const cases: AdversarialCase[] = [];
-  const add = (name: string, rules: string[], input: PolicyInput, decision: Effect, reason: string): void => {
+  const add = (
+    name: string,
+    rules: string[],
+    input: PolicyInput,
+    decision: Decision,
+    reason: string,
+  ): void => {
     cases.push({ name, bundle: parsePolicy(ruleYaml(rules)), input, decision, reason });
   };
-  type Effect = AdversarialCase['decision'];
   add(
     'glob a*a*a*a*a*a*b, 1,024-character type',
     ['- id: r', '  match: { action: "a*a*a*a*a*a*b" }', '  effect: allow'],

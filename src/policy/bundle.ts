@@ -16,7 +16,8 @@ import { buildActionIndex, registerCompiled } from './compiled.js';
 import type { CompiledRule } from './compiled.js';
 import { compileGlobList, globError } from './glob.js';
 import type { StringMatcher } from './glob.js';
-import type { Effect, PolicyBundle, PolicyIssue, PolicyMode, PolicyRule, RiskLevel } from './types.js';
+import { RULE_KEYS } from './types.js';
+import type { Decision, PolicyBundle, PolicyIssue, PolicyMode, PolicyRule, RiskLevel } from './types.js';
 
 /**
  * A bundle that failed to load, with every problem found (not only the first), each located by
@@ -74,7 +75,7 @@ export const MAX_POLICY_TEXT = 1024 * 1024;
 /** Most rules a bundle may hold. */
 export const MAX_RULES = 10_000;
 
-const EFFECTS: readonly Effect[] = ['allow', 'deny', 'require_approval'];
+const EFFECTS: readonly Decision[] = ['allow', 'deny', 'require_approval'];
 const MODES: readonly PolicyMode[] = ['enforce', 'shadow'];
 const RISKS: readonly RiskLevel[] = ['low', 'medium', 'high', 'critical'];
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
@@ -92,17 +93,6 @@ const TOP_KEYS = [
   'default_approvers',
   'default_approval_ttl',
   'rules',
-] as const;
-const RULE_KEYS = [
-  'id',
-  'description',
-  'match',
-  'when',
-  'effect',
-  'risk',
-  'reason',
-  'approvers',
-  'approval_ttl',
 ] as const;
 const MATCH_KEYS = [
   'action',
@@ -689,20 +679,20 @@ export function parsePolicy(yamlText: string, file?: string): PolicyBundle {
   const versionEntry = c.required(f, root, '', 'version');
   const version = versionEntry === undefined ? null : c.integer(versionEntry, 'version', 1);
   const defaultEntry = f.get('default');
-  const defaultEffect: Effect | null =
+  const defaultEffect: Decision | null =
     defaultEntry === undefined ? 'deny' : c.oneOf(defaultEntry, 'default', EFFECTS);
   const modeEntry = f.get('mode');
   const mode: PolicyMode | null = modeEntry === undefined ? 'enforce' : c.oneOf(modeEntry, 'mode', MODES);
   const descriptionEntry = f.get('description');
   const description = descriptionEntry === undefined ? null : c.string(descriptionEntry, 'description');
 
-  const riskDefaults: Partial<Record<Effect, RiskLevel>> = {};
+  const riskDefaults: Partial<Record<Decision, RiskLevel>> = {};
   const riskEntry = f.get('risk_defaults');
   if (riskEntry !== undefined) {
     const r = c.fields(riskEntry.value, 'risk_defaults', EFFECTS);
     for (const [effect, e] of r ?? []) {
       const level = c.oneOf(e, join('risk_defaults', effect), RISKS);
-      if (level !== null) riskDefaults[effect as Effect] = level;
+      if (level !== null) riskDefaults[effect as Decision] = level;
     }
   }
 

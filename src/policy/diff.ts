@@ -3,20 +3,12 @@
  * `policy.updated` event (DESIGN.md §5) and for humans reviewing a change.
  */
 import { canonicalize } from '../core/canonical-json.js';
-import type { PolicyBundle, PolicyDiff } from './types.js';
+import { RULE_KEYS, type PolicyBundle, type PolicyDiff } from './types.js';
 
 type Obj = Record<string, unknown>;
 
-const RULE_FIELDS = [
-  'description',
-  'match',
-  'when',
-  'effect',
-  'risk',
-  'reason',
-  'approvers',
-  'approval_ttl',
-] as const;
+// A rule is known by its id; every other key of a rule is a field that can change.
+const RULE_FIELDS = RULE_KEYS.filter((k) => k !== 'id');
 const SETTINGS = [
   'policy_id',
   'description',

@@ -11,7 +11,7 @@ import type { CompiledRule } from './compiled.js';
 import { canonicalTarget } from './path.js';
 import type {
   ConditionResult,
-  Effect,
+  Decision,
   PolicyBundle,
   PolicyDecision,
   PolicyInput,
@@ -273,7 +273,7 @@ function decide(
   conditions: ConditionResult[],
   now: () => number,
   start: number,
-  decision: Effect,
+  decision: Decision,
   rule: PolicyRule | null,
   reason: string,
 ): PolicyDecision {

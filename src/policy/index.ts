@@ -13,7 +13,7 @@ export { canonicalTarget } from './path.js';
 export { CONDITION_VARIABLES, DEFAULT_COST_BUDGET, MAX_REGEX_SIZE } from './condition.js';
 export type {
   ConditionResult,
-  Effect,
+  Decision,
   PolicyBundle,
   PolicyDecision,
   PolicyDiff,

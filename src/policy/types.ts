@@ -3,11 +3,27 @@
  * decision it produces (DESIGN.md §2 `policy` field, §5 governance).
  */
 
-/** What a rule (or the bundle default) decides. */
-export type Effect = 'allow' | 'deny' | 'require_approval';
+import type { Decision, RiskLevel } from '../event/types.js';
 
-/** Risk levels, as in the event's `risk_level` (DESIGN.md §2). */
-export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
+// One of each: what a rule (or the bundle default) decides is the event's `policy.decision`, and
+// a rule's risk is the event's `risk_level` (DESIGN.md §2).
+export type { Decision, RiskLevel };
+
+/**
+ * The keys a rule may have, in the order docs/policy.md lists them. The parser accepts these and
+ * no other; the diff compares every one but `id` (a rule is known by its id).
+ */
+export const RULE_KEYS = [
+  'id',
+  'description',
+  'match',
+  'when',
+  'effect',
+  'risk',
+  'reason',
+  'approvers',
+  'approval_ttl',
+] as const;
 
 /** `enforce` blocks on deny / approval; `shadow` decides and records but does not enforce. */
 export type PolicyMode = 'enforce' | 'shadow';
@@ -22,7 +38,7 @@ export type PolicyMode = 'enforce' | 'shadow';
  */
 export interface PolicyRule {
   readonly id: string;
-  readonly effect: Effect;
+  readonly effect: Decision;
   readonly risk?: RiskLevel;
   readonly reason?: string;
   readonly description?: string;
@@ -44,11 +60,11 @@ export interface PolicyRule {
 export interface PolicyBundle {
   readonly policyId: string;
   readonly version: number;
-  readonly defaultEffect: Effect;
+  readonly defaultEffect: Decision;
   readonly mode: PolicyMode;
   readonly description?: string;
   /** Risk recorded when the deciding rule (or the default) names none. */
-  readonly riskDefaults: Readonly<Partial<Record<Effect, RiskLevel>>>;
+  readonly riskDefaults: Readonly<Partial<Record<Decision, RiskLevel>>>;
   /** Approvers when `default: require_approval` decides. */
   readonly defaultApprovers?: readonly string[];
   readonly defaultApprovalTtlMs?: number;
@@ -110,7 +126,7 @@ export interface ConditionResult {
  * d.matched_rule; // 'allow-reads'
  */
 export interface PolicyDecision {
-  decision: Effect;
+  decision: Decision;
   matched_rule: string | null;
   policy_id: string;
   policy_version: number;
@@ -119,7 +135,7 @@ export interface PolicyDecision {
   reason: string;
   mode: PolicyMode;
   evaluation_us: number;
-  risk?: string;
+  risk?: RiskLevel;
   approvers?: string[];
   approval_ttl_ms?: number;
 }
@@ -142,7 +158,7 @@ export interface PolicyDiff {
   removed: string[];
   /** Rules kept by id whose content changed; `position` when they moved relative to the others. */
   changed: { id: string; fields: string[] }[];
-  default_changed?: { from: Effect; to: Effect };
+  default_changed?: { from: Decision; to: Decision };
   mode_changed?: { from: PolicyMode; to: PolicyMode };
   /** Other top-level keys that changed (`risk_defaults`, `default_approvers`, …). */
   settings_changed?: string[];

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { signCheckpoint } from '../core/checkpoint.js';
+import { formatVerifierKey, generateSigner } from '../core/note.js';
 import { verifyProofBundle } from '../core/proof-bundle.js';
 import { AuditError, ValidationError } from '../errors.js';
 import type { AuditEvent } from '../event/types.js';
@@ -180,6 +182,25 @@ describe('AuditTrail behaviour (memory store)', () => {
     const other = await open();
     assert.equal(verifyProofBundle(bundle, { trustedKey: other.verifierKey() }).ok, false);
     await assert.rejects(trail.prove(99), /no event with seq 99/);
+  });
+
+  it('checks each new checkpoint note under each key before proving from it', async () => {
+    const store = new MemoryStore();
+    const trail = await openAuditTrail({ tenant: 'acme', store, checkpointIntervalMs: 0 });
+    for (let i = 0; i < 10; i++) await trail.record(sampleEvent(i));
+    const keyFailure = (e: unknown) => e instanceof AuditError && e.code === 'key_failure';
+    assert.equal((await trail.prove(3)).inclusion.tree_size, 10);
+    // The same note, but another key: checked again, and refused.
+    const other = generateSigner(trail.origin).signer;
+    const otherKey = formatVerifierKey(trail.origin, other.publicKey);
+    await assert.rejects(trail.prove(3, { verifierKey: otherKey }), keyFailure);
+    assert.equal((await trail.prove(4)).inclusion.tree_size, 10);
+    // A newer note signed by another key: the one verified before does not vouch for it.
+    const forged = signCheckpoint({ origin: trail.origin, size: 11, root: Buffer.alloc(32, 1) }, [other]);
+    const logId = (await store.getLog(trail.origin))!.logId;
+    await store.addCheckpoint(logId, { size: 11, root: Buffer.alloc(32, 1), note: forged, createdAt: 'x' });
+    await assert.rejects(trail.prove(3), keyFailure);
+    await trail.close();
   });
 
   it('applies back-pressure in fire-and-forget mode and never drops on failure', async () => {

@@ -1,15 +1,16 @@
 import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../core/checkpoint.js';
 import type { ConsistencyBundle } from '../core/consistency.js';
 import { parseVerifierKey } from '../core/note.js';
-import { EMPTY_ROOT, rootOf } from '../core/merkle.js';
+import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
+import { rangeProof } from '../core/range-proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
 import { type VerifyReport } from '../core/verify-log.js';
 import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
-import { createRedactor, type RedactionOptions } from '../redact/index.js';
-import type { AuditStore, EventFilter, LeafWriter, LogHead } from '../store/store.js';
+import { createRedactor, type RedactionOptions, type RedactionResult } from '../redact/index.js';
+import type { AuditStore, EventFilter, LeafWriter, LogHead, SideWrites } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
@@ -17,7 +18,7 @@ import { BatchingWriter } from './batching-writer.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
-import { reader, tilesFor } from './tree-reads.js';
+import { reader, readNodes, tilesFor } from './tree-reads.js';
 import { verifyStoredLog, type VerifyOptions } from './verify.js';
 
 export interface AuditTrailOptions {
@@ -72,10 +73,24 @@ export interface QueryOptions extends EventFilter {
   order?: 'asc' | 'desc';
 }
 
+/** A stored entry as {@link AuditTrail.readEntries} yields it. */
+export interface LogEntry {
+  seq: number;
+  /** The leaf record bytes (docs/verification.md §4.1). */
+  leaf: Buffer;
+  /** In unit order; `disclosure` is null once erased, `erased_by_seq` then names the erasure. */
+  disclosures: { pointer: string; disclosure: Buffer | null; erased_by_seq: number | null }[];
+}
+
 export interface QueryPage {
   events: RecordedEvent[];
   /** Pass as `cursor` to get the next page; null at the end. */
   next_cursor: string | null;
+}
+
+/** A prepared event waiting in the batching writer, with rows to commit in its transaction. */
+interface QueuedEvent extends PreparedEvent {
+  sideWrites?: SideWrites;
 }
 
 /** Batches up to this size commit on the caller's thread when the write thread is idle. */
@@ -94,7 +109,7 @@ const DIRECT_BATCH = 8;
 export class AuditTrail {
   readonly origin: string;
   readonly tenant: string;
-  private readonly writer: BatchingWriter<PreparedEvent, Receipt>;
+  private readonly writer: BatchingWriter<QueuedEvent, Receipt>;
   private readonly redactor;
   private readonly now: () => number;
   private head: LogHead;
@@ -105,8 +120,10 @@ export class AuditTrail {
   private closed = false;
   /** True when opened with `readonly: true`: every writing method rejects with `read_only`. */
   readonly readonly: boolean;
-  /** Expanded full tiles of this log (immutable, so shared by every proof). */
+  /** Expanded full tiles and complete partial-tile nodes of this log (immutable, so shared by every proof). */
   private readonly fullTiles = new Map<string, Buffer>();
+  /** The last checkpoint note `prove()` verified, and the verifier key it verified under. */
+  private checkedCheckpoint: { note: string; verifierKey: string } | null = null;
   private readonly appender: LeafWriter | null;
 
   // ES private: the store and keys are not reachable from the object an agent holds (an agent
@@ -140,7 +157,7 @@ export class AuditTrail {
             this.reportError(new AuditError('store_failure', why, { cause: e }));
           })
         : null;
-    this.writer = new BatchingWriter<PreparedEvent, Receipt>({
+    this.writer = new BatchingWriter<QueuedEvent, Receipt>({
       flush: (items) => this.commit(items),
       maxBatch: options.maxBatch ?? 256,
       ...(options.highWaterMark !== undefined ? { highWaterMark: options.highWaterMark } : {}),
@@ -166,12 +183,38 @@ export class AuditTrail {
     return this.head.size;
   }
 
-  private async commit(items: PreparedEvent[]): Promise<(Receipt | AuditError)[]> {
+  /**
+   * Where the log's database is: a SQLite file path (or `:memory:`), a URL without its
+   * credentials; undefined for an in-process store. For messages that name the database.
+   *
+   * @example
+   * console.log(`auditrail verify --db ${trail.location}`); // auditrail verify --db /srv/app/.auditrail/audit.db
+   */
+  get location(): string | undefined {
+    const at = this.#store.location;
+    return at === undefined ? undefined : at.replace(/\/\/[^@/]*@/, '//');
+  }
+
+  /**
+   * Redacts `value` with this trail's rules (its `redaction` options), as an event field is
+   * redacted before it is hashed or stored: for data an app keeps beside the log (a framework's
+   * checkpoint, a ticket) that must not hold what the log itself would not.
+   *
+   * @example
+   * trail.redact({ card: '4111 1111 1111 1111', note: 'ok' }).value; // { card: '***REDACTED***', note: 'ok' }
+   */
+  redact<T>(value: T): RedactionResult<T> {
+    return this.redactor(value);
+  }
+
+  private async commit(items: QueuedEvent[]): Promise<(Receipt | AuditError)[]> {
     let next: LogHead | undefined;
     let receipts: Receipt[];
     const a = this.appender;
+    const sideWrites = sideWritesOf(items);
     // A few events with the write thread idle (one agent waiting) commit here: no thread hop.
-    if (a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
+    // Side writes (an approval request) always commit here, in the same transaction as the batch.
+    if (!sideWrites && a?.ready && (a.busy || items.length > DIRECT_BATCH)) {
       const r = await a.append(this.origin, items, this.now());
       receipts = r.receipts;
       if (r.head) next = { ...this.head, ...r.head };
@@ -184,6 +227,7 @@ export class AuditTrail {
           next = { ...ctx.head, ...r.plan.head };
           return r;
         },
+        sideWrites,
       );
     }
     if (next) this.head = next;
@@ -234,6 +278,21 @@ export class AuditTrail {
     let prepared: PreparedEvent;
     try {
       prepared = this.prepare(event);
+    } catch (e) {
+      return Promise.reject(
+        e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
+      );
+    }
+    return this.writer.write(prepared);
+  }
+
+  /** {@link record}, committing `sideWrites` in the same transaction as the event (see recordWithSideWrites). */
+  private recordWith(event: AuditEvent, sideWrites: SideWrites): Promise<Receipt> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    if (this.readonly) return Promise.reject(this.readonlyError('record events'));
+    let prepared: QueuedEvent;
+    try {
+      prepared = { ...this.prepare(event), sideWrites };
     } catch (e) {
       return Promise.reject(
         e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
@@ -538,24 +597,31 @@ export class AuditTrail {
     }
     if (!cp) throw new AuditError('not_found', 'no checkpoint available');
     const verifierKey = options.verifierKey ?? this.verifierKey();
-    try {
-      openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
-    } catch (e) {
-      throw new AuditError(
-        'key_failure',
-        `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
-        { cause: e },
-      );
+    // The same note under the same key verifies the same way: check a new note once, not per proof.
+    const checked = this.checkedCheckpoint;
+    if (checked?.note !== cp.note || checked.verifierKey !== verifierKey) {
+      try {
+        openCheckpoint(cp.note, [parseVerifierKey(verifierKey)], this.origin);
+      } catch (e) {
+        throw new AuditError(
+          'key_failure',
+          `the verifier key does not verify the checkpoint of ${this.origin} at size ${cp.size}`,
+          { cause: e },
+        );
+      }
+      this.checkedCheckpoint = { note: cp.note, verifierKey };
     }
     const size = cp.size;
-    // Full tiles already expanded in the cache need no read (they never change).
-    const needed = tilesFor((r) => inclusionProof(seq, size, r)).filter(
-      (t) => !this.fullTiles.has(tileKey(t.level, t.index)),
-    );
-    const tiles = await this.#store.getTiles(this.head.logId, needed);
     let proof: Buffer[];
     try {
-      proof = inclusionProof(seq, size, reader(tiles, size, this.fullTiles));
+      // Only tiles the cache cannot serve are read (full tiles and complete nodes never change).
+      const nodes = await readNodes(
+        (r) => inclusionProof(seq, size, r),
+        size,
+        this.fullTiles,
+        (t) => this.#store.getTiles(this.head.logId, t),
+      );
+      proof = inclusionProof(seq, size, nodes);
     } catch (e) {
       throw fromCoreError(e, `cannot prove seq ${seq}`);
     }
@@ -675,6 +741,75 @@ export class AuditTrail {
       checkpoint: note,
       verifier_key: options.verifierKey ?? this.verifierKey(),
     };
+  }
+
+  /**
+   * The stored entries with seq in [from, to), in seq order, a chunk at a time: each entry's leaf
+   * record bytes and its disclosures (bytes, or null once erased, with the erasure's seq). For
+   * evidence packages and independent re-verification; a query never needs it.
+   *
+   * @example
+   * for await (const chunk of trail.readEntries(0, trail.size)) for (const e of chunk) console.log(e.seq, e.leaf.length);
+   */
+  async *readEntries(from: number, to: number, chunk = 2000): AsyncGenerator<LogEntry[]> {
+    await this.settle();
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || from > to)
+      throw new AuditError('invalid_argument', 'entries need integers 0 <= from <= to');
+    if (!Number.isSafeInteger(chunk) || chunk < 1)
+      throw new AuditError('invalid_argument', 'chunk must be a positive integer');
+    for (let at = from; at < to; at += chunk) {
+      const rows = await this.#store.readEvents(this.head.logId, at, Math.min(to, at + chunk));
+      yield rows.map((s) => ({
+        seq: s.entry.seq,
+        leaf: s.entry.leaf,
+        disclosures: s.disclosures.map((d) => ({
+          pointer: d.pointer,
+          disclosure: d.disclosure,
+          erased_by_seq: d.erasedBySeq,
+        })),
+      }));
+    }
+  }
+
+  /** Every stored signed checkpoint of this log, by size (C2SP signed notes). */
+  async checkpoints(): Promise<{ size: number; note: string }[]> {
+    await this.settle();
+    const rows = await this.#store.listCheckpoints(this.head.logId);
+    return rows.map((r) => ({ size: r.size, note: r.note })).sort((a, b) => a.size - b.size);
+  }
+
+  private async proofFromTiles(
+    size: number,
+    what: string,
+    run: (r: NodeReader) => Buffer[],
+  ): Promise<string[]> {
+    await this.flush();
+    const head = await this.#store.getLog(this.origin);
+    if (!Number.isSafeInteger(size) || size < 1 || size > (head?.size ?? 0))
+      throw new AuditError('invalid_argument', `tree size must be an integer in [1, ${head?.size ?? 0}]`);
+    const needed = tilesFor(run).filter((t) => !this.fullTiles.has(tileKey(t.level, t.index)));
+    const tiles = await this.#store.getTiles(this.head.logId, needed);
+    try {
+      return run(reader(tiles, size, this.fullTiles)).map((h) => h.toString('base64'));
+    } catch (e) {
+      throw fromCoreError(e, `cannot prove ${what}`);
+    }
+  }
+
+  /** An RFC 9162 inclusion proof of `seq` in the tree of `size` entries, base64 hashes. */
+  proveInclusion(seq: number, size: number): Promise<string[]> {
+    return this.proofFromTiles(size, `seq ${seq}`, (r) => inclusionProof(seq, size, r));
+  }
+
+  /**
+   * A range proof (docs/verification.md §11.4) that entries [from, to) are in the tree of `size`
+   * entries: base64 hashes of the subtrees beside the range.
+   *
+   * @example
+   * const proof = await trail.proveRange(100, 200, trail.size);
+   */
+  proveRange(from: number, to: number, size: number): Promise<string[]> {
+    return this.proofFromTiles(size, `[${from}, ${to})`, (r) => rangeProof(from, to, size, r));
   }
 
   /** Flushes, publishes a final checkpoint if the log grew, and closes the store if it owns it. */
@@ -802,4 +937,13 @@ export class AuditTrail {
       );
     }
   }
+}
+
+/** The side writes of a batch's events, merged; undefined when none has any. */
+function sideWritesOf(items: readonly QueuedEvent[]): SideWrites | undefined {
+  let approvals: SideWrites['approvals'] | undefined;
+  for (const i of items) {
+    if (i.sideWrites?.approvals?.length) approvals = [...(approvals ?? []), ...i.sideWrites.approvals];
+  }
+  return approvals ? { approvals } : undefined;
 }

@@ -2,7 +2,8 @@ import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { type Redactor } from '../redact/index.js';
-import type { AuditStore, StoredEvent } from '../store/store.js';
+import type { AuditStore, SideWrites, StoredEvent } from '../store/store.js';
+import type { Receipt } from '../core/append-plan.js';
 import type { KeyRing } from './keys.js';
 import type { AuditTrail } from './audit-trail.js';
 
@@ -64,6 +65,19 @@ export function idsOf(trail: AuditTrail): (() => string) | undefined {
 export function clockOf(trail: AuditTrail): () => number {
   // Bracket access reads the private member: the clock stays off the public surface.
   return trail['now'];
+}
+
+/**
+ * @internal Records `event` with rows of the store's other concerns (an approval request) in the
+ * same transaction; not exported by the package.
+ */
+export function recordWithSideWrites(
+  trail: AuditTrail,
+  event: AuditEvent,
+  sideWrites: SideWrites,
+): Promise<Receipt> {
+  // Bracket access reads the private member: side writes stay off the public surface.
+  return trail['recordWith'](event, sideWrites);
 }
 
 /** @internal The trail's key ring, for SDK internals; not exported by the package. */

@@ -28,6 +28,9 @@ import { AuditError } from '../errors.js';
  * const keys = new KeyRing('./.auditrail/keys', 'audit.db', { readonly: true });
  * const vkey = keys.hasKey() ? keys.verifierKey('auditrail.local/t/acme/default') : undefined;
  */
+/** Each loaded signer's verifier key text (the signer's name is the origin it was loaded for). */
+const verifierKeys = new WeakMap<NoteSigner, string>();
+
 export class KeyRing {
   private privateKey: Buffer | null = null;
   private readonly signers = new Map<string, NoteSigner>();
@@ -137,7 +140,14 @@ export class KeyRing {
         `no signing key at ${this.keyPath} (it is created when the first checkpoint is signed)`,
       );
     }
-    return formatVerifierKey(origin, this.signer(origin).publicKey);
+    const signer = this.signer(origin);
+    // A signer never changes once loaded: format its key once (proofs name it every time).
+    let vkey = verifierKeys.get(signer);
+    if (vkey === undefined) {
+      vkey = formatVerifierKey(origin, signer.publicKey);
+      verifierKeys.set(signer, vkey);
+    }
+    return vkey;
   }
 
   /** The verifier for a log from the local key, or undefined when there is no key yet. */

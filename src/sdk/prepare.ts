@@ -1,7 +1,7 @@
 import { canonicalBytes } from '../core/canonical-json.js';
 import {
   disclosureDigest,
-  makeDisclosure,
+  makeDisclosureText,
   PERSON_ACTOR_POINTERS,
   pointerProblem,
   SALT_BYTES,
@@ -94,17 +94,19 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   const digests: string[] = [];
   let total = 0;
   for (const part of parts) {
-    let bytes: Buffer;
+    let text: string;
     try {
-      bytes = makeDisclosure(random(SALT_BYTES), part.pointer, part.value);
+      text = makeDisclosureText(random(SALT_BYTES), part.pointer, part.value);
     } catch (e) {
       throw new ValidationError([
         { field: part.pointer, rule: 'json', message: `cannot be stored as JSON: ${(e as Error).message}` },
       ]);
     }
+    const bytes = Buffer.from(text, 'utf8');
     total += bytes.length;
     disclosures.push({ pointer: part.pointer, bytes });
-    digests.push(disclosureDigest(bytes));
+    // The digest of the text is the digest of its UTF-8 bytes (no copy to prefix the domain).
+    digests.push(disclosureDigest(text));
   }
   if (total > MAX_EVENT_BYTES) {
     throw new ValidationError([

@@ -17,29 +17,33 @@ import type { AuditStore, CheckpointRow, LogHead, ScanRow, StoredIndexRow } from
 const PAGE = 8192;
 
 /**
- * Streams the stored index rows beside the entries verify scans, and after the scan checks the
- * other derived rows (tiles, the log row, checkpoint rows). See `core/verify-index.ts`.
+ * Streams the stored index rows of a log from a seq on beside the entries verify scans, and
+ * merge-joins them (see `core/verify-index.ts` {@link IndexVerifier}).
  */
-export class DerivedRowsCheck {
-  private readonly index = new IndexVerifier();
+export class IndexRowStream {
+  readonly index = new IndexVerifier();
   private after: number | null = null;
-  private done = false;
+  protected done = false;
 
-  /** `from`: first seq checked (incremental verification); index rows below it are not read. */
+  /**
+   * `from`: first seq checked (incremental verification); index rows below it are not read.
+   * `pageSize`: rows per read (a short segment reads no more than it needs).
+   */
   constructor(
-    private readonly store: AuditStore,
-    private readonly head: LogHead,
+    protected readonly store: AuditStore,
+    protected readonly logId: number,
     from = 0,
+    private readonly pageSize = PAGE,
   ) {
     if (from > 0) this.after = from - 1;
   }
 
-  private async page(): Promise<void> {
+  protected async page(): Promise<void> {
     if (this.done) return;
-    const rows = await this.store.readIndex(this.head.logId, this.after, PAGE);
+    const rows = await this.store.readIndex(this.logId, this.after, this.pageSize);
     const last = rows[rows.length - 1]?.seq;
     // Values that are not numbers sort after every number in SQL: nothing can follow them.
-    if (rows.length < PAGE || typeof last !== 'number') this.done = true;
+    if (rows.length < this.pageSize || typeof last !== 'number') this.done = true;
     else this.after = last;
     this.index.addRows(rows);
   }
@@ -54,6 +58,26 @@ export class DerivedRowsCheck {
   push(e: ScanRow): void {
     this.index.push(e);
   }
+}
+
+/**
+ * Streams the stored index rows beside the entries verify scans, and after the scan checks the
+ * other derived rows (tiles, the log row, checkpoint rows). See `core/verify-index.ts`.
+ */
+export class DerivedRowsCheck extends IndexRowStream {
+  /**
+   * `from`: first seq checked (incremental verification); index rows below it are not read, and
+   * only the tiles holding hashes of entries from `from` on are checked. `indexFrom`: where
+   * index rows are read from when the entries before it were checked elsewhere (parallel runs).
+   */
+  constructor(
+    store: AuditStore,
+    private readonly head: LogHead,
+    private readonly from = 0,
+    indexFrom = from,
+  ) {
+    super(store, head.logId, indexFrom);
+  }
 
   /** Failures of every derived row, once the entries were pushed and `report` finished. */
   async finish(
@@ -63,7 +87,7 @@ export class DerivedRowsCheck {
     verifiers: readonly NoteVerifier[],
     witnessed: string | undefined,
   ): Promise<VerifyFailure[]> {
-    const tiles = await this.store.listTiles(this.head.logId);
+    const tiles = await this.store.listTiles(this.head.logId, this.from);
     // Appends by another writer while this ran: their rows are not this run's to judge.
     const now = await this.store.getLog(this.head.origin);
     const grew = now !== undefined && now.size > this.head.size;
@@ -76,7 +100,7 @@ export class DerivedRowsCheck {
     }
     return [
       ...this.index.finish(covered),
-      ...checkTileSet(report.size, tiles, { grew }),
+      ...checkTileSet(report.size, tiles, { grew, fromLeaf: this.from }),
       ...checkLogRow(this.head, { size: report.size, rightEdge: tree.rightEdge }, this.index.last),
       ...checkCheckpointRows(checkpoints, verifiers, this.head.origin, witnessed, report.size),
       ...(await renamedLogRows(this.store, this.head)),

@@ -7,6 +7,7 @@ import { createRedactor } from '../redact/index.js';
 import { openStore } from '../store/open-store.js';
 import type { AuditStore } from '../store/store.js';
 import { ApiKeys } from './api-keys.js';
+import { dashboard } from './dashboard/plugin.js';
 import type { ServerContext, ServerHandle } from './context.js';
 import { parseStrictJson } from './json-body.js';
 import { ServerMetrics } from './metrics.js';
@@ -227,6 +228,11 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
   systemRoutes(app, ctx, {
     db,
     openapi: () => (openapi ??= openApiDocument(routes, version())),
+  });
+  await app.register(dashboard, {
+    ctx,
+    open: options.dashboardOpen ?? null,
+    ...(options.now ? { now: options.now } : {}),
   });
   return app;
 }

@@ -12,6 +12,7 @@ export interface RouteDoc {
 /** Collects routes as they are registered (Fastify `onRoute`). */
 export function routeDoc(r: RouteOptions): RouteDoc[] {
   const methods = Array.isArray(r.method) ? r.method : [r.method];
+  if ((r.schema as { hide?: boolean } | undefined)?.hide === true) return [];
   return methods
     .filter((m) => m !== 'HEAD')
     .map((method) => ({

@@ -7,7 +7,8 @@ import { deriveIndexValues } from '../core/index-row.js';
 import { compileFilterGlob } from '../core/glob.js';
 import { FILTER_GLOB_CASES } from '../core/glob.cases.js';
 import { EMPTY_ROOT } from '../core/merkle.js';
-import type { AuditStore, EventFilter } from './store.js';
+import { AuditError } from '../errors.js';
+import type { ApprovalRow, AuditStore, EventFilter } from './store.js';
 
 /**
  * The contract every {@link AuditStore} passes (SQLite, PostgreSQL, memory). A backend's test
@@ -51,6 +52,33 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       items.map((x) => x.eid),
       (ctx) => planAppend(ctx, items, now),
     );
+
+  const approval = (id: string): ApprovalRow => ({
+    id,
+    logOrigin: 'o',
+    status: 'pending',
+    requestDigest: 'sha256:x',
+    approvers: ['alice', 'bob'],
+    expiresAt: '2030-01-01T00:00:00Z',
+    createdAt: '2026-01-01T00:00:00Z',
+    actionType: 'write:refund',
+    target: null,
+    sideEffects: null,
+    matchedRule: 'r',
+    requestReason: 'refunds need a person',
+    actorType: 'agent',
+    actorId: 'bot',
+    sessionId: null,
+    runId: null,
+    parentEventId: null,
+    traceId: null,
+    spanId: null,
+    decidedBy: null,
+    decidedAt: null,
+    reason: null,
+  });
+  const isCode = (code: string) => (e: unknown) =>
+    e instanceof AuditError && e.code === code ? true : assert.fail(`expected ${code}, got ${String(e)}`);
 
   describe(`AuditStore contract: ${name}`, { skip: skip ?? false }, () => {
     it('creates a log once and returns the same head', async () => {
@@ -252,6 +280,11 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       );
       assert.deepEqual(await store.listTiles(head.logId), [
         { level: 0, index: 0, width: 256, bytes: 510 * 32 }, // a full tile holds its interior too
+        { level: 0, index: 1, width: 44, bytes: 44 * 32 },
+        { level: 1, index: 0, width: 1, bytes: 32 },
+      ]);
+      // From a leaf on (incremental verification): the tiles holding its hash or later ones.
+      assert.deepEqual(await store.listTiles(head.logId, 256), [
         { level: 0, index: 1, width: 44, bytes: 44 * 32 },
         { level: 1, index: 0, width: 1, bytes: 32 },
       ]);
@@ -509,17 +542,7 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
 
     it('lists approvals by status, refuses unknown transitions, and keeps meta per key', async () => {
       const store = await factory();
-      const base = {
-        logOrigin: 'o',
-        requestDigest: 'sha256:x',
-        approvers: ['alice', 'bob'],
-        expiresAt: '2030-01-01T00:00:00Z',
-        createdAt: '2026-01-01T00:00:00Z',
-        request: '{"action":{"type":"t"}}',
-        decidedBy: null,
-        decidedAt: null,
-        reason: null,
-      };
+      const base = approval('apr-0');
       await store.putApproval({ ...base, id: 'apr-1', status: 'pending' });
       await store.putApproval({ ...base, id: 'apr-2', status: 'pending' });
       await store.putApproval({ ...base, id: 'apr-3', status: 'pending', logOrigin: 'other' });
@@ -566,19 +589,7 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
 
     it('keeps approvals with compare-and-set transitions', async () => {
       const store = await factory();
-      const row = {
-        id: 'apr-1',
-        logOrigin: 'o',
-        status: 'pending' as const,
-        requestDigest: 'sha256:x',
-        approvers: ['alice'],
-        expiresAt: '2030-01-01T00:00:00Z',
-        createdAt: '2026-01-01T00:00:00Z',
-        request: '{}',
-        decidedBy: null,
-        decidedAt: null,
-        reason: null,
-      };
+      const row = { ...approval('apr-1'), approvers: ['alice'] };
       await store.putApproval(row);
       assert.equal((await store.listApprovals('pending')).length, 1);
       assert.equal(
@@ -594,9 +605,288 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.equal(got?.status, 'granted');
       assert.equal(got?.decidedBy, 'alice');
       assert.deepEqual(got?.approvers, ['alice']);
+      // A refused transition changes nothing, not even the fields it carried.
+      assert.equal(
+        await store.updateApproval('apr-1', 'pending', {
+          status: 'denied',
+          decidedBy: 'mallory',
+          reason: 'x',
+        }),
+        false,
+      );
+      assert.deepEqual(await store.getApproval('apr-1'), {
+        ...row,
+        status: 'granted',
+        decidedBy: 'alice',
+        reason: 'ok',
+      });
       await store.setMeta('k', 'v1');
       await store.setMeta('k', 'v2');
       assert.equal(await store.getMeta('k'), 'v2');
+      await store.close();
+    });
+
+    it('stores every approval field as given, parameters of any JSON shape included', async () => {
+      const store = await factory();
+      const full: ApprovalRow = {
+        ...approval('apr-full'),
+        target: 'order/1',
+        params: { amount: 49.99, currency: 'USD', nested: { list: [1, 'two', null, true] } },
+        sideEffects: ['refund', 'email'],
+        matchedRule: 'refunds',
+        sessionId: 's-1',
+        runId: 'run-1',
+        parentEventId: 'evt-1',
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        spanId: '00f067aa0ba902b7',
+      };
+      const bare: ApprovalRow = { ...approval('apr-bare'), matchedRule: null };
+      await store.putApproval(full);
+      await store.putApproval(bare);
+      for (const [id, params] of [
+        ['apr-str', 'just text'],
+        ['apr-null', null],
+        ['apr-num', 0],
+        ['apr-arr', []],
+        ['apr-unicode', { note: 'ordér ✓ 😀' }],
+      ] as const) {
+        await store.putApproval({ ...approval(id), params });
+        assert.deepEqual((await store.getApproval(id))?.params, params, id);
+      }
+      assert.deepEqual(await store.getApproval('apr-full'), full);
+      const got = await store.getApproval('apr-bare');
+      assert.deepEqual(got, bare);
+      assert.ok(got && !('params' in got) && got.target === null && got.sideEffects === null);
+      // A row read back is a copy: changing it changes nothing stored.
+      const copy = (await store.getApproval('apr-full'))!;
+      (copy.params as { amount: number }).amount = 1;
+      copy.approvers.push('mallory');
+      assert.deepEqual(await store.getApproval('apr-full'), full);
+      // An id is stored once.
+      await assert.rejects(store.putApproval({ ...full, status: 'granted' }), isCode('conflict'));
+      assert.equal((await store.getApproval('apr-full'))?.status, 'pending');
+      await store.close();
+    });
+
+    it('lists approvals by creation time, of one status and one log', async () => {
+      const store = await factory();
+      const rows = [
+        { ...approval('apr-c'), createdAt: '2026-01-01T00:00:03Z', logOrigin: 'o/a' },
+        { ...approval('apr-a'), createdAt: '2026-01-01T00:00:01Z', logOrigin: 'o/b' },
+        {
+          ...approval('apr-b'),
+          createdAt: '2026-01-01T00:00:02Z',
+          logOrigin: 'o/a',
+          status: 'granted' as const,
+        },
+        { ...approval('apr-d'), createdAt: '2026-01-01T00:00:00Z', logOrigin: 'o/a' },
+      ];
+      for (const r of rows) await store.putApproval(r);
+      const ids = async (status?: ApprovalRow['status'], log?: string) =>
+        (await store.listApprovals(status, log)).map((r) => r.id);
+      assert.deepEqual(await ids(), ['apr-d', 'apr-a', 'apr-b', 'apr-c']);
+      assert.deepEqual(await ids('pending'), ['apr-d', 'apr-a', 'apr-c']);
+      assert.deepEqual(await ids(undefined, 'o/a'), ['apr-d', 'apr-b', 'apr-c']);
+      assert.deepEqual(await ids('pending', 'o/a'), ['apr-d', 'apr-c']);
+      assert.deepEqual(await ids('granted', 'o/b'), []);
+      assert.deepEqual(await ids(undefined, 'o/none'), []);
+      assert.deepEqual((await store.listApprovals('granted', 'o/a'))[0], rows[2]);
+      await store.close();
+    });
+
+    it('writes approval rows in the same transaction as an append: both or neither', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const ok = await store.append(head.origin, ['evt-0'], (ctx) => planAppend(ctx, [prep(0)], Date.now()), {
+        approvals: [approval('apr-1')],
+      });
+      assert.equal(ok[0]?.seq, 0);
+      assert.equal((await store.getApproval('apr-1'))?.status, 'pending');
+      // A plan that fails: neither its entry nor its approval row is stored.
+      await assert.rejects(
+        store.append(
+          head.origin,
+          ['evt-1'],
+          () => {
+            throw new Error('injected failure');
+          },
+          { approvals: [approval('apr-2')] },
+        ),
+      );
+      // A plan the store refuses (a seq taken twice): the same.
+      await assert.rejects(
+        store.append(
+          head.origin,
+          ['evt-1'],
+          (ctx) => {
+            const r = planAppend(ctx, [prep(1)], Date.now());
+            r.plan.entries.push({ ...r.plan.entries[0]! });
+            return r;
+          },
+          { approvals: [approval('apr-3')] },
+        ),
+      );
+      // An approval row the store refuses (its id exists): the entries of the append are not stored.
+      await assert.rejects(
+        store.append(head.origin, ['evt-1'], (ctx) => planAppend(ctx, [prep(1)], Date.now()), {
+          approvals: [approval('apr-4'), { ...approval('apr-1'), status: 'granted' }],
+        }),
+        isCode('conflict'),
+      );
+      assert.equal((await store.getLog(head.origin))?.size, 1);
+      assert.equal(await store.getByEid(head.logId, 'evt-1'), undefined);
+      assert.deepEqual(
+        (await store.listApprovals()).map((r) => [r.id, r.status]),
+        [['apr-1', 'pending']],
+      );
+      // The log still appends after the failures, at the next seq.
+      const next = await store.append(
+        head.origin,
+        ['evt-1'],
+        (ctx) => planAppend(ctx, [prep(1)], Date.now()),
+        {
+          approvals: [],
+        },
+      );
+      assert.equal(next[0]?.seq, 1);
+      await store.close();
+    });
+
+    it('keeps named cursors per log, moved by compare-and-set', async () => {
+      const store = await factory();
+      const a = await store.openLog('o/t/acme/a', 'acme', EMPTY_ROOT);
+      const b = await store.openLog('o/t/acme/b', 'acme', EMPTY_ROOT);
+      assert.equal(await store.getCursor(a.logId, 'siem'), undefined);
+      assert.deepEqual(await store.listCursors(a.logId), []);
+      // Unconditional set creates, then moves (also backwards: a replay from the start).
+      assert.equal(await store.setCursor(a.logId, 'siem', 5), true);
+      assert.deepEqual(await store.getCursor(a.logId, 'siem'), { name: 'siem', seq: 5 });
+      assert.equal(await store.setCursor(a.logId, 'siem', 0), true);
+      assert.deepEqual(await store.getCursor(a.logId, 'siem'), { name: 'siem', seq: 0 });
+      // Compare-and-set: moves only from the expected seq.
+      assert.equal(await store.setCursor(a.logId, 'siem', 10, 0), true);
+      assert.equal(await store.setCursor(a.logId, 'siem', 20, 0), false);
+      assert.deepEqual(await store.getCursor(a.logId, 'siem'), { name: 'siem', seq: 10 });
+      assert.equal(await store.setCursor(a.logId, 'siem', 10, 10), true);
+      // Expected null: only when the cursor does not exist yet.
+      assert.equal(await store.setCursor(a.logId, 'siem', 99, null), false);
+      assert.equal(await store.setCursor(a.logId, 'detector', 3, null), true);
+      assert.equal(await store.setCursor(a.logId, 'detector', 4, null), false);
+      // Expecting a seq of a cursor that does not exist never creates it.
+      assert.equal(await store.setCursor(a.logId, 'ghost', 1, 0), false);
+      assert.equal(await store.getCursor(a.logId, 'ghost'), undefined);
+      // One cursor per (log, name): the same name in another log is another cursor.
+      assert.equal(await store.getCursor(b.logId, 'siem'), undefined);
+      assert.equal(await store.setCursor(b.logId, 'siem', 7, null), true);
+      assert.deepEqual(await store.listCursors(a.logId), [
+        { name: 'detector', seq: 3 },
+        { name: 'siem', seq: 10 },
+      ]);
+      assert.deepEqual(await store.listCursors(b.logId), [{ name: 'siem', seq: 7 }]);
+      // Names and seqs are checked.
+      for (const bad of [-1, 1.5, Number.NaN, 2 ** 53]) {
+        await assert.rejects(store.setCursor(a.logId, 'siem', bad), isCode('invalid_argument'), String(bad));
+        await assert.rejects(
+          store.setCursor(a.logId, 'siem', 1, bad),
+          isCode('invalid_argument'),
+          String(bad),
+        );
+      }
+      for (const bad of ['', 'x'.repeat(201), 'a\nb']) {
+        await assert.rejects(
+          store.setCursor(a.logId, bad, 1),
+          isCode('invalid_argument'),
+          JSON.stringify(bad),
+        );
+      }
+      assert.deepEqual(await store.getCursor(a.logId, 'siem'), { name: 'siem', seq: 10 });
+      await store.close();
+    });
+
+    it('commits prepared leaves through its own leaf writer, when it has one', async (t) => {
+      const store = await factory();
+      const failures: unknown[] = [];
+      const writer = store.openLeafWriter?.((e) => failures.push(e)) ?? null;
+      if (writer === null) {
+        t.skip(`${name} has no leaf writer: every append goes through append()`);
+        await store.close();
+        return;
+      }
+      try {
+        const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+        await appendAll(store, head.origin, [prep(0)]);
+        // The writer starts in the background; until then appends go through append().
+        for (let i = 0; i < 200 && !writer.ready && failures.length === 0; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.deepEqual(failures, []);
+        assert.equal(writer.ready, true);
+        // A time after the first append's: the writer stamps the time it is given.
+        const now = Date.UTC(2100, 0, 1);
+        const r = await writer.append(head.origin, [prep(1), prep(2), prep(0)], now);
+        assert.deepEqual(
+          r.receipts.map((x) => [x.seq, x.event_id, x.duplicate ?? false]),
+          [
+            [1, 'evt-1', false],
+            [2, 'evt-2', false],
+            [0, 'evt-0', true],
+          ],
+        );
+        const after = (await store.getLog(head.origin))!;
+        assert.equal(after.size, 3);
+        assert.equal(r.head?.size, 3);
+        assert.ok(r.head?.root.equals(after.root));
+        assert.equal((await store.getBySeq(head.logId, 2))?.entry.ts, '2100-01-01T00:00:00.000000Z');
+        assert.equal(after.lastTs, '2100-01-01T00:00:00.000000Z');
+        assert.equal(writer.busy, false);
+      } finally {
+        await writer.release();
+        await store.close();
+      }
+    });
+
+    it('erases disclosures: plaintext gone, erasing seq named, hashes untouched, in every read', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const items = Array.from({ length: 4 }, (_, i) => prep(i, { context: { reasoning: `why ${i}` } }));
+      await appendAll(store, head.origin, items);
+      const before = (await store.getBySeq(head.logId, 1))!;
+      const reasoning = before.disclosures.findIndex((d) => d.pointer === '/context/reasoning');
+      assert.ok(reasoning > 0);
+      // Unit 1 of seq 1 and unit 0 of seq 2, by the event at seq 3; unknown units are skipped.
+      const units = [
+        { seq: 1, unit: reasoning },
+        { seq: 2, unit: 0 },
+        { seq: 2, unit: 99 },
+        { seq: 42, unit: 0 },
+      ];
+      assert.equal(await store.eraseDisclosures(head.logId, units, 3, '2026-01-02T00:00:00Z'), 2);
+      // Erasing again erases nothing more and keeps the first erasing seq.
+      assert.equal(await store.eraseDisclosures(head.logId, units, 4, '2026-01-03T00:00:00Z'), 0);
+      const erasedOf = (e: {
+        disclosures: { unit: number; disclosure: unknown; erasedBySeq: number | null }[];
+      }) => e.disclosures.filter((d) => d.disclosure === null).map((d) => [d.unit, d.erasedBySeq]);
+      const e1 = (await store.getBySeq(head.logId, 1))!;
+      assert.deepEqual(erasedOf(e1), [[reasoning, 3]]);
+      assert.ok(e1.entry.leaf.equals(before.entry.leaf) && e1.entry.leafHash.equals(before.entry.leafHash));
+      assert.equal(e1.disclosures.length, before.disclosures.length);
+      assert.ok(e1.disclosures[0]!.disclosure?.equals(before.disclosures[0]!.disclosure!));
+      assert.deepEqual(erasedOf((await store.getByEid(head.logId, 'evt-2'))!), [[0, 3]]);
+      assert.deepEqual((await store.readEvents(head.logId, 0, 4)).map(erasedOf), [
+        [],
+        [[reasoning, 3]],
+        [[0, 3]],
+        [],
+      ]);
+      assert.deepEqual((await store.query(head.logId, {}, { limit: 10, order: 'asc' })).map(erasedOf), [
+        [],
+        [[reasoning, 3]],
+        [[0, 3]],
+        [],
+      ]);
+      const scanned = [];
+      for await (const chunk of store.scan(head.logId, 0, 4, 3)) scanned.push(...chunk);
+      assert.deepEqual(scanned.map(erasedOf), [[], [[reasoning, 3]], [[0, 3]], []]);
       await store.close();
     });
 

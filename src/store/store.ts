@@ -79,18 +79,60 @@ export interface StoredEvent {
   disclosures: DisclosureRow[];
 }
 
+/** Where an approval request is in its life: decided once, used once. */
+export type ApprovalStatus = 'pending' | 'granted' | 'denied' | 'expired' | 'used';
+
+/**
+ * One approval request, as stored: one column per field the SDK reads (no JSON document to
+ * parse). Everything here was redacted by the log's rules before it reached the store; the
+ * request digest binds the raw action.
+ */
 export interface ApprovalRow {
   id: string;
   logOrigin: string;
-  status: 'pending' | 'granted' | 'denied' | 'expired' | 'used';
+  status: ApprovalStatus;
   requestDigest: string;
   approvers: string[];
   expiresAt: string;
   createdAt: string;
-  request: string;
+  /** The action the request is about: its type, target, parameters and declared side effects. */
+  actionType: string;
+  target: string | null;
+  /** The action's parameters (any JSON value); `undefined` when the action had none. */
+  params?: unknown;
+  sideEffects: string[] | null;
+  /** The policy rule that asked for the approval, and its reason. */
+  matchedRule: string | null;
+  requestReason: string;
+  /** Who asked (the acting agent or user). */
+  actorType: string;
+  actorId: string;
+  /** Correlation carried by every approval event of the request. */
+  sessionId: string | null;
+  runId: string | null;
+  parentEventId: string | null;
+  traceId: string | null;
+  spanId: string | null;
   decidedBy: string | null;
   decidedAt: string | null;
+  /** The approver's reason. */
   reason: string | null;
+}
+
+/** A row of {@link CursorStore}: how far a named consumer (an exporter, a detector) has read a log. */
+export interface CursorRow {
+  name: string;
+  /** The next seq the consumer will read (0: nothing read yet). */
+  seq: number;
+}
+
+/**
+ * Rows of other concerns written in the same transaction as an append (all or nothing with it):
+ * an approval request and its `approval.requested` event are never stored one without the other.
+ */
+export interface SideWrites {
+  /** Approval requests to insert; an id that exists fails the whole append. */
+  approvals?: readonly ApprovalRow[];
 }
 
 /**
@@ -115,40 +157,52 @@ export interface LeafWriter {
   release(): Promise<void>;
 }
 
-export interface AuditStore {
-  readonly kind: 'sqlite' | 'postgres' | 'memory';
-  /** Where the data lives (a SQLite file path, ':memory:', a URL); absent for an in-process store. */
-  readonly location?: string;
+/**
+ * The verifiable log: logs and their heads, appends, entries with their disclosures, tiles and
+ * checkpoints, and the reads verification needs.
+ */
+export interface LogStore {
   /** Returns the log, creating it (empty) if it does not exist. */
   openLog(origin: string, tenant: string, emptyRoot: Buffer): Promise<LogHead>;
   getLog(origin: string): Promise<LogHead | undefined>;
   listLogs(): Promise<LogHead[]>;
   /**
    * One durable transaction: lock the log, look up `eids`, call `plan` with the locked state and
-   * write what it returns. Resolves only after the commit is durable.
+   * write what it returns, with `sideWrites` (rows of the store's other concerns). Resolves only
+   * after the commit is durable; when anything fails, nothing of it is stored.
    */
   append<T>(
     origin: string,
     eids: readonly string[],
     plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+    sideWrites?: SideWrites,
   ): Promise<T>;
   /** Entries with seq in [from, to), ascending, with their disclosures. */
   readEvents(logId: number, from: number, to: number): Promise<StoredEvent[]>;
   getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined>;
   getByEid(logId: number, eid: string): Promise<StoredEvent | undefined>;
   /**
-   * Filtered listing in seq order (descending when `order` is 'desc'), after the cursor seq.
-   * Listings carry no leaf bytes (`entry.leaf` may be empty): a timeline never needs them, and
-   * proofs read the entry with {@link AuditStore.getBySeq}.
+   * Erases the plaintext of disclosures (GDPR erasure, retention): each named one not erased yet
+   * gets `disclosure` null and `erasedBySeq` = `bySeq`, the seq of the `data.erased` event naming
+   * it. Nothing hashed changes. Returns how many were erased; unknown ones are skipped.
    */
-  query(
+  eraseDisclosures(
     logId: number,
-    filter: EventFilter,
-    options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
-  ): Promise<StoredEvent[]>;
-  countEvents(logId: number, filter: EventFilter): Promise<number>;
+    units: readonly { seq: number; unit: number }[],
+    bySeq: number,
+    erasedAt: string,
+  ): Promise<number>;
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>>;
+  /**
+   * Every stored tile of a log, by level then index (about size / 255 rows); with `fromLeaf`,
+   * only the tiles holding a hash of leaf `fromLeaf` or later (incremental verification).
+   */
+  listTiles(logId: number, fromLeaf?: number): Promise<TileInfo[]>;
+  /** Writes tiles in one transaction: a missing one is inserted, a partial one grows (rebuild). */
+  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void>;
+  /** Stores a checkpoint; one per size (a second one of the same size is ignored). */
   addCheckpoint(logId: number, row: CheckpointRow): Promise<void>;
+  /** Checkpoints by size, ascending. */
   listCheckpoints(logId: number): Promise<CheckpointRow[]>;
   latestCheckpoint(logId: number): Promise<CheckpointRow | undefined>;
   /**
@@ -158,6 +212,32 @@ export interface AuditStore {
   scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<ScanRow[]>;
   /** All seqs actually stored, to tell deletions from truncation (verification only). */
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }>;
+  /** Sets the log row's head to values computed from verified entries (rebuild). */
+  setHead(
+    logId: number,
+    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
+  ): Promise<void>;
+  /**
+   * The store's own leaf writer, or null when appends should go through {@link append} on the
+   * caller's thread. `onStartFailure` is told when the writer cannot start (appends then stay on
+   * the caller's thread).
+   */
+  openLeafWriter?(onStartFailure: (e: unknown) => void): LeafWriter | null;
+}
+
+/** The query index: one row of filter columns per entry, derived from it (verify checks each). */
+export interface IndexStore {
+  /**
+   * Filtered listing in seq order (descending when `order` is 'desc'), after the cursor seq.
+   * Listings carry no leaf bytes (`entry.leaf` may be empty): a timeline never needs them, and
+   * proofs read the entry with {@link LogStore.getBySeq}.
+   */
+  query(
+    logId: number,
+    filter: EventFilter,
+    options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
+  ): Promise<StoredEvent[]>;
+  countEvents(logId: number, filter: EventFilter): Promise<number>;
   /**
    * Index rows of a log with seq greater than `after` (all when null), ascending, at most
    * `limit`: keyset pages for verification. Values come back as stored, unchecked.
@@ -167,33 +247,74 @@ export interface AuditStore {
   replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void>;
   /** Deletes the index rows whose seq is not an integer in [0, size); returns how many (rebuild). */
   pruneIndex(logId: number, size: number): Promise<number>;
-  /** Every stored tile of a log, by level then index (about size / 255 rows). */
-  listTiles(logId: number): Promise<TileInfo[]>;
-  /** Writes tiles in one transaction: a missing one is inserted, a partial one grows (rebuild). */
-  putTiles(logId: number, tiles: readonly TileRow[]): Promise<void>;
-  /** Sets the log row's head to values computed from verified entries (rebuild). */
-  setHead(
-    logId: number,
-    head: { size: number; root: Buffer; rightEdge: Buffer; lastTs: string | null },
-  ): Promise<void>;
+}
+
+/** Human approval requests (DESIGN §5), changed only by compare-and-set of their status. */
+export interface ApprovalStore {
+  /** Inserts a request; an id that exists is refused (`conflict`). */
   putApproval(row: ApprovalRow): Promise<void>;
   getApproval(id: string): Promise<ApprovalRow | undefined>;
-  listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]>;
+  /** Requests by creation time, of one status and one log when given. */
+  listApprovals(status?: ApprovalStatus, logOrigin?: string): Promise<ApprovalRow[]>;
   /** Compare-and-set of an approval's status; false when it was not in `from`. */
   updateApproval(
     id: string,
-    from: ApprovalRow['status'],
+    from: ApprovalStatus,
     to: Partial<Pick<ApprovalRow, 'status' | 'decidedBy' | 'decidedAt' | 'reason'>>,
   ): Promise<boolean>;
+}
+
+/**
+ * Named read positions of a log's consumers (exporters, detectors): one per (log, name), moved
+ * by compare-and-set so two copies of a consumer never both advance from the same place.
+ */
+export interface CursorStore {
+  getCursor(logId: number, name: string): Promise<CursorRow | undefined>;
   /**
-   * The store's own leaf writer, or null when appends should go through {@link append} on the
-   * caller's thread. `onStartFailure` is told when the writer cannot start (appends then stay on
-   * the caller's thread).
+   * Sets the cursor to `seq` (a non-negative integer). With `expectedSeq`, only when the cursor
+   * is at that seq now (`null`: only when it does not exist yet); returns false when it was not.
    */
-  openLeafWriter?(onStartFailure: (e: unknown) => void): LeafWriter | null;
+  setCursor(logId: number, name: string, seq: number, expectedSeq?: number | null): Promise<boolean>;
+  /** The log's cursors, by name. */
+  listCursors(logId: number): Promise<CursorRow[]>;
+}
+
+/** Small named values beside the logs (the policy in force, key state). */
+export interface MetaStore {
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+}
+
+/**
+ * A whole backend: every concern, on one database. Implemented by the SQLite, PostgreSQL and
+ * memory stores; `store.contract.ts` holds the cases each of them passes.
+ */
+export interface AuditStore extends LogStore, IndexStore, ApprovalStore, CursorStore, MetaStore {
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
+  /** Where the data lives (a SQLite file path, ':memory:', a URL); absent for an in-process store. */
+  readonly location?: string;
+  /**
+   * True when other threads can open {@link AuditStore.location} read-only (`openStore`) and read
+   * the same committed data side by side (a SQLite file in WAL mode): verification then runs on
+   * several threads. Absent or false: one thread (in-memory stores).
+   */
+  readonly parallelReads?: boolean;
   close(): Promise<void>;
+}
+
+/** A cursor name: 1 to 200 characters, no control characters. */
+export function checkCursorName(name: string): string | null {
+  const ok =
+    typeof name === 'string' &&
+    name.length > 0 &&
+    name.length <= 200 &&
+    [...name].every((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f);
+  return ok ? null : 'a cursor name is 1 to 200 characters, none of them control characters';
+}
+
+/** A cursor seq (and an expected one): a non-negative safe integer. */
+export function checkCursorSeq(seq: unknown): string | null {
+  return Number.isSafeInteger(seq) && (seq as number) >= 0 ? null : 'a cursor seq is a non-negative integer';
 }
 
 /** Key of a tile in maps returned by {@link AuditStore.getTiles}. */

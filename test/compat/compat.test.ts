@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { openAuditTrail, verifyConsistency, verifyProofBundle, type AuditTrail } from '../../src/index.js';
 import type { ConsistencyBundle } from '../../src/core/consistency.js';
 import { formatVerifierKey, generateSigner } from '../../src/core/note.js';
+import { Approvals } from '../../src/sdk/governance/approvals.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -301,5 +302,84 @@ describe('compat v0.1: proof files', () => {
       vkey('default'),
     ]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+});
+
+describe('compat v0.1: approval requests', () => {
+  // 0.1 stored each request as one JSON document; migration 2 splits it into columns. Read-only,
+  // the document is split on read instead: both must give 0.1's requests field for field.
+  const V01_APPROVALS = [
+    {
+      id: 'apr_01a246ce-2340-7002-b6da-d21ee687bda5',
+      status: 'used',
+      approvers: ['maria.chen', 'oncall_lead'],
+      expires_at: '2026-12-05T16:24:04.291Z',
+      request_digest: 'sha256:dbf32c3676f3a43674fa483cc2d8cf08a85440b3d8a4615a94850449449d8c17',
+      action: {
+        type: 'write:refund',
+        target: 'order/1042',
+        params: { amount: 49.99, currency: 'USD', reason: 'duplicate charge' },
+      },
+      matched_rule: 'refunds-need-lead-approval',
+      reason: 'refunds above $25 need a team lead',
+      decided_by: 'maria.chen',
+      decision_reason: 'duplicate charge confirmed in the payments log',
+    },
+    {
+      id: 'apr_01a246ce-23af-7002-959f-7642028788a9',
+      status: 'denied',
+      approvers: ['cfo'],
+      expires_at: '2026-12-05T16:24:04.403Z',
+      request_digest: 'sha256:64525823884a16e9c0730d8e3278e24d87c4dc63f82b83bc78d9406039732831',
+      action: { type: 'write:wire', target: 'vendor/981', params: { amount: 12000, currency: 'EUR' } },
+      matched_rule: 'wires-need-cfo',
+      reason: 'every wire transfer needs the CFO',
+      decided_by: 'cfo',
+      decision_reason: 'vendor not on the approved list',
+    },
+  ];
+
+  it('reads them read-only, without migrating, as 0.1 stored them', async () => {
+    const db = copyDb();
+    const trail = await openAuditTrail({ tenant: 'acme', db, readonly: true });
+    try {
+      const listed = await new Approvals(trail).list('all');
+      assert.deepEqual(
+        listed.map((r) => ({ ...r })),
+        V01_APPROVALS,
+      );
+      const row = await new Approvals(trail).get(V01_APPROVALS[0]!.id);
+      assert.equal(row?.actorId, 'acme-support');
+      assert.equal(row?.sessionId, DEMO_SESSION);
+      assert.equal(row?.traceId, '6d74e276fe734bcc87885dfcb3aa5d5c');
+    } finally {
+      await trail.close();
+    }
+    assert.equal(createHash('sha256').update(readFileSync(db)).digest('hex'), FROZEN_V01['audit.db']);
+  });
+
+  it('carries them over into columns when a writer migrates the file, which still verifies', async () => {
+    const db = copyDb();
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0, keyDir: null });
+    try {
+      assert.deepEqual(await new Approvals(trail).list('all'), V01_APPROVALS);
+      const row = await new Approvals(trail).get(V01_APPROVALS[1]!.id);
+      assert.deepEqual(
+        [row?.actorType, row?.actorId, row?.sessionId, row?.runId, row?.parentEventId, row?.traceId],
+        [
+          'agent',
+          'treasury-bot',
+          'sess-compat-2',
+          'run-compat-2',
+          '01a246ce-23af-7000-8526-88c764042bf2',
+          null,
+        ],
+      );
+      const r = await trail.verify({ trustedKeys: [vkey('default')] });
+      assert.deepEqual(r.failures, []);
+      assert.equal(r.size, 83);
+    } finally {
+      await trail.close();
+    }
   });
 });

@@ -139,7 +139,8 @@ describe('auditrail approvals', () => {
     assert.equal((await run(['approvals', 'deny', id, '--as', 'finance_lead'], db)).code, 1);
     // The agent's re-attempt uses the grant made from the CLI (another connection), exactly once.
     assert.equal(
-      await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('paid')),
+      (await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('paid')))
+        .result,
       'paid',
     );
     const granted = (await trail.query({ type: 'approval.granted' })).events[0]!;
@@ -246,7 +247,7 @@ describe('an approval given from another process', () => {
           },
         },
       });
-      const run = await gov.runDetailed({ type: 'write:refund', params: { amount: 900 } }, () =>
+      const run = await gov.run({ type: 'write:refund', params: { amount: 900 } }, () =>
         Promise.resolve('paid'),
       );
       assert.equal(await approver, 0);

@@ -61,7 +61,7 @@ describe('approval waits across processes', { timeout: 120_000 }, () => {
       },
     });
     let ran = 0;
-    const paid = await gov.run({ type: 'write:refund', params: { amount: 900 } }, () =>
+    const { result: paid } = await gov.run({ type: 'write:refund', params: { amount: 900 } }, () =>
       Promise.resolve((ran++, 'paid')),
     );
     assert.equal(paid, 'paid');

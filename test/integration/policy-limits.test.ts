@@ -98,7 +98,7 @@ describe('policy limits, end to end', () => {
     try {
       const gov = new Governor({ trail, policy, actor: agent });
       // Every rule matches by glob and runs its condition: 300 results, more than an event holds.
-      const result = await gov.run({ type: 'svc3.op', params: { n: 1 } }, () => Promise.resolve('ran'));
+      const { result } = await gov.run({ type: 'svc3.op', params: { n: 1 } }, () => Promise.resolve('ran'));
       assert.equal(result, 'ran');
       await trail.flush();
       const d = (await trail.query({ type: 'policy.decision' })).events[0];

@@ -40,7 +40,7 @@ describe('an agent that approves itself in the database', () => {
         .prepare("UPDATE approvals SET status = 'granted', decided_by = 'maria.chen' WHERE id = ?")
         .run(held.approval.id);
       raw.close();
-      const run = await gov.runDetailed(refund, () => Promise.resolve({ refund_id: 're_1' }));
+      const run = await gov.run(refund, () => Promise.resolve({ refund_id: 're_1' }));
       const outcome = await trail.get(run.outcome_event_id);
       const report = await trail.verify();
       assert.equal(report.ok, false);

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { signCheckpoint } from '../../src/core/checkpoint.js';
 import { generateSigner } from '../../src/core/note.js';
 import type { VerifyReport } from '../../src/core/verify-log.js';
-import { AuditError, openAuditTrail, originOf } from '../../src/index.js';
+import { AuditError, openAuditTrail } from '../../src/index.js';
+import { originOf } from '../../src/sdk/open.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 const OLD = 300;

@@ -1,4 +1,4 @@
-import { Approvals, ApprovalError, createRedactor } from '../../index.js';
+import { Approvals, ApprovalError } from '../../index.js';
 import {
   bool,
   CliError,
@@ -64,7 +64,6 @@ export function run(args: string[], io: Io): Promise<number> {
           return EXIT_OK;
         }
         // The id is what `approve ID` needs: never shortened. The params are what is approved.
-        const redact = createRedactor();
         const idWidth = Math.max(2, ...rows.map((r) => r.id.length));
         io.stdout.write(
           renderTable(
@@ -88,7 +87,7 @@ export function run(args: string[], io: Io): Promise<number> {
               ],
               note: [
                 // Shown through the redactor: the screen is no place for a credential in a param.
-                `params ${r.action.params === undefined ? '(none)' : JSON.stringify(redact(r.action.params).value)}`,
+                `params ${r.action.params === undefined ? '(none)' : JSON.stringify(trail.redact(r.action.params).value)}`,
                 r.matched_rule ? `rule ${r.matched_rule}${r.reason ? `: ${r.reason}` : ''}` : r.reason,
                 r.decided_by
                   ? `${r.status} by ${r.decided_by}${r.decision_reason ? `: ${r.decision_reason}` : ''}`

@@ -47,8 +47,12 @@ const PARALLEL_SESSIONS = 8;
  * which stops the sessions still running (the governor fails closed).
  */
 function limitEvents(trail: AuditTrail, limit: number): { spent: () => boolean; restore: () => void } {
+  // Approval requests are recorded with their row in one transaction, through the trail's own
+  // path beside record(): count those too.
+  const inner = trail as unknown as { recordWith: (event: unknown, sideWrites: unknown) => Promise<unknown> };
   const record = trail.record.bind(trail);
   const emit = trail.emit.bind(trail);
+  const recordWith = inner.recordWith.bind(trail);
   let left = limit;
   const refusal = () => new AuditError('closed', `the demo recorded the ${limit} events asked for`);
   trail.record = (event) => (left-- > 0 ? record(event) : Promise.reject(refusal()));
@@ -56,11 +60,14 @@ function limitEvents(trail: AuditTrail, limit: number): { spent: () => boolean; 
     if (left-- <= 0) throw refusal();
     return emit(event);
   };
+  inner.recordWith = (event, sideWrites) =>
+    left-- > 0 ? recordWith(event, sideWrites) : Promise.reject(refusal());
   return {
     spent: () => left <= 0,
     restore: () => {
       trail.record = record;
       trail.emit = emit;
+      inner.recordWith = recordWith;
     },
   };
 }

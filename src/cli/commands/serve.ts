@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { loadPolicyFile } from '../../index.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
@@ -6,7 +7,8 @@ import { displayDb, resolveTarget } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
-  usage: 'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--trust-proxy]',
+  usage:
+    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--trust-proxy] [--open [--open-as NAME]]',
   summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
   description:
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
@@ -24,6 +26,15 @@ export const spec: CommandSpec = {
     tenant: { type: 'string', value: 'ID', help: 'tenant of the first admin key (default: default)' },
     'trust-proxy': { type: 'boolean', help: 'trust X-Forwarded-* from a TLS proxy in front' },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
+    open: {
+      type: 'boolean',
+      help: 'dashboard without sign-in for one local user (127.0.0.1 only; see docs/dashboard.md)',
+    },
+    'open-as': {
+      type: 'string',
+      value: 'NAME',
+      help: 'the --open user, recorded as approver (default: OS user)',
+    },
   },
   positionals: { min: 0, max: 0 },
   examples: [
@@ -41,6 +52,14 @@ export function run(args: string[], io: Io): Promise<number> {
     const policy = policyFile !== undefined ? await loadPolicyFile(policyFile) : null;
     const host = str(values, 'host') ?? '127.0.0.1';
     if (!/^[A-Za-z0-9.:-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address: '${host}'`);
+    const openMode = bool(values, 'open');
+    if (openMode && host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+      throw new UsageError('--open serves the dashboard without sign-in: it listens on 127.0.0.1 only');
+    }
+    const openAs = str(values, 'open-as') ?? userInfo().username;
+    if (openMode && !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(openAs)) {
+      throw new UsageError(`--open-as is not a principal name: '${openAs}'`);
+    }
     const s = await serve({
       db: target.db,
       host,
@@ -48,9 +67,15 @@ export function run(args: string[], io: Io): Promise<number> {
       policy,
       firstKeyTenant: str(values, 'tenant') ?? 'default',
       trustProxy: bool(values, 'trust-proxy'),
+      dashboardOpen: openMode ? { tenant: str(values, 'tenant') ?? 'default', name: openAs } : null,
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });
     io.stdout.write(`auditrail serve: ${s.url} (database ${displayDb(target.db, io)})\n`);
+    if (openMode) {
+      io.stdout.write(
+        `dashboard: ${s.url}/ OPEN MODE, no sign-in: anyone on this machine acts as ${openAs}\n`,
+      );
+    }
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,

@@ -1,4 +1,5 @@
-import { DEFAULT_SPOOL, openAuditTrail, Spool } from '../../index.js';
+import { openAuditTrail } from '../../index.js';
+import { DEFAULT_SPOOL, Spool } from '../../sdk/internal-api.js';
 import { bool, CliError, execute, EXIT_OK, str, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
 

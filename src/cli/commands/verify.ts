@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { AuditError, REBUILDABLE_KINDS } from '../../index.js';
+import { AuditError } from '../../index.js';
+import { REBUILDABLE_KINDS } from '../../sdk/internal-api.js';
 import type { RebuildReport, VerifyReport } from '../../index.js';
 import {
   bool,

@@ -12,15 +12,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AuditError } from '../../errors.js';
-import type { Actor, AuditEvent } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
-import type { PolicyBundle } from '../../policy/index.js';
+import {
+  AuditError,
+  Governor,
+  type ActionSpec,
+  type Actor,
+  type ApprovalRequestInfo,
+  type AuditEvent,
+  type AuditTrail,
+  type PolicyBundle,
+} from '../../index.js';
 import { isRefusal, refusalText, toolAction } from '../tool-action.js';
-import type { ApprovalRequestInfo } from '../../sdk/governance/approvals.js';
-import { storeOf } from '../../sdk/internals.js';
-import { type AuditTrail } from '../../sdk/audit-trail.js';
-import { Governor, type ActionSpec } from '../../sdk/governance/governor.js';
 import {
   errorResponse,
   idKey,
@@ -88,7 +91,7 @@ export interface McpProxyOptions {
 function defaultApproveCommand(trail: AuditTrail, id: string): string {
   const q = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const [, , tenant = trail.tenant, log = 'default'] = trail.origin.split('/');
-  const location = storeOf(trail).location;
+  const location = trail.location;
   const db = location !== undefined && !location.includes('://') ? ` --db ${q(location)}` : '';
   return `auditrail approvals approve ${id} --as NAME${db} --tenant ${q(tenant)} --log ${q(log)}`;
 }
@@ -576,8 +579,9 @@ class McpProxy {
       const governor = this.governorFor();
       const decision = await governor.decide(action);
       if (held.controller.signal.aborted) throw held.controller.signal.reason;
-      await governor.execute(decision, action, (signal) => this.forward(message, key, held, signal), {
+      await governor.run(action, (signal) => this.forward(message, key, held, signal), {
         signal: held.controller.signal,
+        decision,
       });
     } catch (e) {
       // Already answered by the server (the call ran, and perhaps failed): nothing more to say.

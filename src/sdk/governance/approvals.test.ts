@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AuditError } from '../../errors.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryStore } from '../../store/memory/memory-store.js';
+import { openStore } from '../../store/open-store.js';
+import type { AppendContext, AppendPlan, AuditStore, SideWrites } from '../../store/store.js';
 import { Approvals, ApprovalError, requestDigest, type ApprovalAction } from './approvals.js';
 import { openAuditTrail } from '../open.js';
 import { type AuditTrail } from '../audit-trail.js';
@@ -24,7 +29,7 @@ const CTX = {
 };
 
 /** A trail on a memory store and approvals whose clock the test moves. */
-async function setup(store = new MemoryStore(), log = 'default') {
+async function setup(store: AuditStore = new MemoryStore(), log = 'default') {
   const clock = { t: T0 };
   const trail = await openAuditTrail({ tenant: 'acme', log, store, checkpointIntervalMs: 0 });
   const approvals = new Approvals(trail, () => clock.t);
@@ -107,7 +112,8 @@ describe('Approvals.request', () => {
     const action = { type: 'stripe:refund', params: { api_key: secret, amount: 40 } };
     const info = await approvals.request(action, POLICY, CTX);
     const row = await approvals.get(info.id);
-    assert.ok(row && !row.request.includes(secret));
+    assert.ok(row && !JSON.stringify(row).includes(secret));
+    assert.equal((row.params as { amount: number }).amount, 40);
     assert.equal(row.requestDigest, requestDigest(action, POLICY.snapshot));
     await trail.close();
   });
@@ -296,5 +302,86 @@ describe('Approvals: listing, expiry, waiting, using', () => {
       /already used|is used/,
     );
     await trail.close();
+  });
+});
+
+/**
+ * `inner` with faults to inject: appends whose plan writes an entry twice (the transaction fails
+ * after writing rows), and a `getApproval` blind to existing rows (another process inserting the
+ * same id between the check and the commit).
+ */
+function faulty(inner: AuditStore) {
+  const faults = { duplicateEntry: false, blindGet: false };
+  const append = <T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+    sideWrites?: SideWrites,
+  ): Promise<T> =>
+    inner.append(
+      origin,
+      eids,
+      (ctx) => {
+        const r = plan(ctx);
+        if (faults.duplicateEntry) r.plan.entries.push({ ...r.plan.entries[0]! });
+        return r;
+      },
+      sideWrites,
+    );
+  const store = new Proxy(inner, {
+    get(target, key) {
+      if (key === 'append') return append;
+      if (key === 'getApproval' && faults.blindGet) return () => Promise.resolve(undefined);
+      const v: unknown = Reflect.get(target, key, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store, faults };
+}
+
+describe('Approvals: a request and its event are stored together or not at all', () => {
+  const check = async (inner: AuditStore): Promise<void> => {
+    const { store, faults } = faulty(inner);
+    const { trail, approvals } = await setup(store);
+    const id = 'apr_01a246cd-ec42-7000-b750-f843acd63e88';
+    // The append fails after its rows were written: neither the event nor the row is stored.
+    faults.duplicateEntry = true;
+    await assert.rejects(approvals.request(ACTION, POLICY, { ...CTX, request_id: id }));
+    assert.equal(await approvals.get(id), undefined);
+    assert.deepEqual(await approvals.list('all'), []);
+    assert.equal(await trail.count({}), 0);
+    faults.duplicateEntry = false;
+    const info = await approvals.request(ACTION, POLICY, { ...CTX, request_id: id });
+    assert.equal((await approvals.get(info.id))?.status, 'pending');
+    assert.equal((await events(trail, 'approval.requested')).length, 1);
+    // The row is refused in the transaction (its id was taken meanwhile): the event goes with it.
+    faults.blindGet = true;
+    await assert.rejects(
+      approvals.request(ACTION, POLICY, { ...CTX, request_id: id }),
+      (e: unknown) => e instanceof AuditError && e.code === 'conflict',
+    );
+    faults.blindGet = false;
+    assert.equal((await events(trail, 'approval.requested')).length, 1);
+    assert.equal(await trail.count({}), 1);
+    assert.equal((await approvals.list('all')).length, 1);
+    // Checked before anything is written when the id is visible.
+    await assert.rejects(approvals.request(ACTION, POLICY, { ...CTX, request_id: id }), code('conflict'));
+    assert.equal(await trail.count({}), 1);
+    await trail.close();
+  };
+
+  it('memory store', async () => {
+    await check(new MemoryStore());
+  });
+
+  it('SQLite store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'auditrail-approvals-'));
+    try {
+      const store = await openStore(join(dir, 'audit.db'));
+      await check(store);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

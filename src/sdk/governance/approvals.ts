@@ -4,7 +4,7 @@ import { AuditError } from '../../errors.js';
 import type { Actor } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
 import type { ApprovalRow } from '../../store/store.js';
-import { clockOf, idsOf, redactorOf, storeOf } from '../internals.js';
+import { clockOf, idsOf, recordWithSideWrites, redactorOf, storeOf } from '../internals.js';
 import { type AuditTrail } from '../audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
@@ -91,20 +91,91 @@ function sleepUntilDecided(id: string, ms: number, signal?: AbortSignal): Promis
   });
 }
 
-function infoOf(row: ApprovalRow): ApprovalRequestInfo {
-  const req = JSON.parse(row.request) as {
-    action: ApprovalAction;
-    matched_rule: string | null;
-    reason: string;
+/** The action of a stored request, as it was asked for (redacted). */
+function actionOf(row: ApprovalRow): ApprovalAction {
+  return {
+    type: row.actionType,
+    ...(row.target !== null ? { target: row.target } : {}),
+    ...(row.params !== undefined ? { params: row.params } : {}),
+    ...(row.sideEffects !== null ? { side_effects: row.sideEffects } : {}),
   };
+}
+
+function infoOf(row: ApprovalRow): ApprovalRequestInfo {
   return {
     id: row.id,
     approvers: row.approvers,
     expires_at: row.expiresAt,
     request_digest: row.requestDigest,
-    action: req.action,
-    matched_rule: req.matched_rule,
-    reason: req.reason,
+    action: actionOf(row),
+    matched_rule: row.matchedRule,
+    reason: row.requestReason,
+  };
+}
+
+/** The correlation fields every approval event of a request carries, from its row. */
+function correlationOf(row: ApprovalRow): {
+  session_id?: string;
+  run_id?: string;
+  parent_event_id?: string;
+  trace_id?: string;
+  span_id?: string;
+} {
+  return {
+    ...(row.sessionId ? { session_id: row.sessionId } : {}),
+    ...(row.runId ? { run_id: row.runId } : {}),
+    ...(row.parentEventId ? { parent_event_id: row.parentEventId } : {}),
+    ...(row.traceId ? { trace_id: row.traceId } : {}),
+    ...(row.spanId ? { span_id: row.spanId } : {}),
+  };
+}
+
+/**
+ * The stored part of a request: redacted by the log's rules as one document (so a rule keyed on
+ * a path sees the same paths as before), then one field per column.
+ */
+function requestColumns(
+  trail: AuditTrail,
+  action: ApprovalAction,
+  policy: { matched_rule: string | null; reason: string },
+  ctx: ApprovalContext,
+): Pick<
+  ApprovalRow,
+  | 'actionType'
+  | 'target'
+  | 'params'
+  | 'sideEffects'
+  | 'matchedRule'
+  | 'requestReason'
+  | 'actorType'
+  | 'actorId'
+  | 'sessionId'
+  | 'runId'
+  | 'parentEventId'
+  | 'traceId'
+  | 'spanId'
+> {
+  const r = redactorOf(trail)({
+    action,
+    matched_rule: policy.matched_rule,
+    reason: policy.reason,
+    ctx,
+  }).value;
+  const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  return {
+    actionType: r.action.type,
+    target: str(r.action.target),
+    ...(r.action.params !== undefined ? { params: r.action.params } : {}),
+    sideEffects: Array.isArray(r.action.side_effects) ? r.action.side_effects : null,
+    matchedRule: r.matched_rule,
+    requestReason: r.reason,
+    actorType: r.ctx.actor.type,
+    actorId: r.ctx.actor.id,
+    sessionId: str(r.ctx.session_id),
+    runId: str(r.ctx.run_id),
+    parentEventId: str(r.ctx.parent_event_id),
+    traceId: str(r.ctx.trace_id),
+    spanId: str(r.ctx.span_id),
   };
 }
 
@@ -176,6 +247,10 @@ export class Approvals {
       );
     }
     const id = ctx.request_id ?? `apr_${this.ids()}`;
+    // Refused before anything is written: the row and its event are committed together, and a
+    // refused row would fail the other events of that batch too.
+    if ((await storeOf(this.trail).getApproval(id)) !== undefined)
+      throw new ApprovalError('conflict', `approval request ${id} exists`);
     const now = this.now();
     const row: ApprovalRow = {
       id,
@@ -186,43 +261,44 @@ export class Approvals {
       expiresAt: new Date(Math.floor(now + policy.ttlMs)).toISOString(),
       createdAt: new Date(Math.floor(now)).toISOString(),
       // Stored beside the log, so redacted by the log's rules; the digest above binds the raw action.
-      request: JSON.stringify(
-        redactorOf(this.trail)({ action, matched_rule: policy.matched_rule, reason: policy.reason, ctx })
-          .value,
-      ),
+      ...requestColumns(this.trail, action, policy, ctx),
       decidedBy: null,
       decidedAt: null,
       reason: null,
     };
-    await storeOf(this.trail).putApproval(row);
-    await this.trail.record({
-      event_id: this.ids(),
-      type: 'approval.requested',
-      actor: ctx.actor,
-      ...(ctx.session_id ? { session_id: ctx.session_id } : {}),
-      ...(ctx.run_id ? { run_id: ctx.run_id } : {}),
-      ...(ctx.parent_event_id ? { parent_event_id: ctx.parent_event_id } : {}),
-      ...(ctx.trace_id ? { trace_id: ctx.trace_id } : {}),
-      ...(ctx.span_id ? { span_id: ctx.span_id } : {}),
-      action,
-      approval: {
-        required: true,
-        request_id: id,
-        request_digest: row.requestDigest,
-        approvers: row.approvers,
-        decision: 'pending',
-        expires_at: row.expiresAt,
-        reason: policy.reason,
+    // The row and `approval.requested` in one transaction: neither is ever stored without the other.
+    await recordWithSideWrites(
+      this.trail,
+      {
+        event_id: this.ids(),
+        type: 'approval.requested',
+        actor: ctx.actor,
+        ...(ctx.session_id ? { session_id: ctx.session_id } : {}),
+        ...(ctx.run_id ? { run_id: ctx.run_id } : {}),
+        ...(ctx.parent_event_id ? { parent_event_id: ctx.parent_event_id } : {}),
+        ...(ctx.trace_id ? { trace_id: ctx.trace_id } : {}),
+        ...(ctx.span_id ? { span_id: ctx.span_id } : {}),
+        action,
+        approval: {
+          required: true,
+          request_id: id,
+          request_digest: row.requestDigest,
+          approvers: row.approvers,
+          decision: 'pending',
+          expires_at: row.expiresAt,
+          reason: policy.reason,
+        },
       },
-    });
+      { approvals: [row] },
+    );
     return infoOf(row);
   }
 
   /** A granted, unused, unexpired request with this digest (a re-attempt after a restart). */
   async findGranted(digest: string): Promise<ApprovalRequestInfo | undefined> {
     const now = isoNow(this.now);
-    const row = (await storeOf(this.trail).listApprovals('granted')).find(
-      (r) => r.logOrigin === this.trail.origin && r.requestDigest === digest && r.expiresAt > now,
+    const row = (await storeOf(this.trail).listApprovals('granted', this.trail.origin)).find(
+      (r) => r.requestDigest === digest && r.expiresAt > now,
     );
     return row ? infoOf(row) : undefined;
   }
@@ -236,11 +312,11 @@ export class Approvals {
     // A read-only trail records nothing: requests whose time is up are shown as expired instead.
     const now = new Date(this.now()).toISOString();
     if (!this.trail.readonly) await this.expireDue();
-    const rows = (await storeOf(this.trail).listApprovals(status === 'all' ? undefined : status)).map((r) =>
-      r.status === 'pending' && r.expiresAt <= now ? { ...r, status: 'expired' as const } : r,
-    );
+    const rows = (
+      await storeOf(this.trail).listApprovals(status === 'all' ? undefined : status, this.trail.origin)
+    ).map((r) => (r.status === 'pending' && r.expiresAt <= now ? { ...r, status: 'expired' as const } : r));
     return rows
-      .filter((r) => r.logOrigin === this.trail.origin && (status === 'all' || r.status === status))
+      .filter((r) => status === 'all' || r.status === status)
       .map((r) => ({ ...infoOf(r), status: r.status, decided_by: r.decidedBy, decision_reason: r.reason }));
   }
 
@@ -284,17 +360,12 @@ export class Approvals {
       );
     }
     const decidedAt = isoNow(this.now);
-    const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       event_id: this.ids(),
       type: verdict === 'granted' ? 'approval.granted' : 'approval.denied',
       actor: { type: 'user', id: by.as },
-      ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
-      ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
-      ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
-      ...(req.ctx.trace_id ? { trace_id: req.ctx.trace_id } : {}),
-      ...(req.ctx.span_id ? { span_id: req.ctx.span_id } : {}),
-      action: req.action,
+      ...correlationOf(row),
+      action: actionOf(row),
       approval: {
         required: true,
         request_id: id,
@@ -320,17 +391,12 @@ export class Approvals {
   private async expire(row: ApprovalRow): Promise<void> {
     if (!(await storeOf(this.trail).updateApproval(row.id, 'pending', { status: 'expired' }))) return;
     wakeWaiters(row.id);
-    const req = JSON.parse(row.request) as { action: ApprovalAction; ctx: ApprovalContext };
     await this.trail.record({
       event_id: this.ids(),
       type: 'approval.expired',
       actor: { type: 'system', id: 'auditrail' },
-      ...(req.ctx.session_id ? { session_id: req.ctx.session_id } : {}),
-      ...(req.ctx.run_id ? { run_id: req.ctx.run_id } : {}),
-      ...(req.ctx.parent_event_id ? { parent_event_id: req.ctx.parent_event_id } : {}),
-      ...(req.ctx.trace_id ? { trace_id: req.ctx.trace_id } : {}),
-      ...(req.ctx.span_id ? { span_id: req.ctx.span_id } : {}),
-      action: req.action,
+      ...correlationOf(row),
+      action: actionOf(row),
       approval: {
         required: true,
         request_id: row.id,
@@ -346,8 +412,8 @@ export class Approvals {
   async expireDue(): Promise<number> {
     const now = isoNow(this.now);
     let n = 0;
-    for (const row of await storeOf(this.trail).listApprovals('pending')) {
-      if (row.logOrigin === this.trail.origin && row.expiresAt <= now) {
+    for (const row of await storeOf(this.trail).listApprovals('pending', this.trail.origin)) {
+      if (row.expiresAt <= now) {
         await this.expire(row);
         n++;
       }

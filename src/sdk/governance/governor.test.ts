@@ -73,7 +73,7 @@ describe('Governor', () => {
   it('records intent and decision before an allowed action runs, then its outcome', async () => {
     const { trail, gov } = await setup();
     let sizeWhenRun = -1;
-    const result = await gov.run({ type: 'read:order', target: 'order/1', params: { id: 1 } }, () => {
+    const { result } = await gov.run({ type: 'read:order', target: 'order/1', params: { id: 1 } }, () => {
       sizeWhenRun = trail.size;
       return Promise.resolve({ status: 'shipped' });
     });
@@ -151,7 +151,7 @@ describe('Governor', () => {
       /may not decide .* oncall_sre, finance_lead/,
     );
     await gov.approvals.approve(requests[0]!, { as: 'finance_lead', reason: 'verified with the customer' });
-    assert.equal(await p, 'refunded');
+    assert.equal((await p).result, 'refunded');
     const granted = (await trail.query({ type: 'approval.granted' })).events[0]!;
     assert.equal(granted.approval?.approver, 'finance_lead');
     assert.equal(granted.approval?.reason, 'verified with the customer');
@@ -200,7 +200,8 @@ describe('Governor', () => {
     await assert.rejects(gov.approvals.consume(err.approval.id, 'sha256:other'), /different action/);
     // A re-attempt of the same action (e.g. after a restart) uses the persisted grant, once.
     assert.equal(
-      await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('done')),
+      (await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('done')))
+        .result,
       'done',
     );
     await assert.rejects(
@@ -236,7 +237,7 @@ describe('Governor', () => {
     const { trail, gov } = await setup();
     let calls = 0;
     const flaky = () => (++calls < 3 ? Promise.reject(new Error(`boom ${calls}`)) : Promise.resolve('ok'));
-    assert.equal(await gov.run({ type: 'read:x' }, flaky, { retries: 2, backoffMs: 1 }), 'ok');
+    assert.equal((await gov.run({ type: 'read:x' }, flaky, { retries: 2, backoffMs: 1 })).result, 'ok');
     const retried = (await trail.query({ type: 'action.retried' })).events;
     assert.deepEqual(
       retried.map((e) => [e.dispatch?.attempt, e.outcome?.error_message]),
@@ -286,13 +287,9 @@ describe('Governor', () => {
       /timed out after 20 ms/,
     );
     let undone = false;
-    const r = await gov.runDetailed(
-      { type: 'write:refund', params: { amount: 10 } },
-      () => Promise.resolve('r1'),
-      {
-        undo: () => ((undone = true), Promise.resolve()),
-      },
-    );
+    const r = await gov.run({ type: 'write:refund', params: { amount: 10 } }, () => Promise.resolve('r1'), {
+      undo: () => ((undone = true), Promise.resolve()),
+    });
     await r.undo!();
     assert.equal(undone, true);
     await trail.flush();
@@ -326,7 +323,7 @@ describe('Governor', () => {
   it('in shadow mode records the decision but does not enforce it', async () => {
     const { trail, gov } = await setup(POLICY.replace('default: deny', 'default: deny\nmode: shadow'));
     assert.equal(
-      await gov.run({ type: 'db.delete_row', target: 'prod/users/1' }, () => Promise.resolve('ran')),
+      (await gov.run({ type: 'db.delete_row', target: 'prod/users/1' }, () => Promise.resolve('ran'))).result,
       'ran',
     );
     const d = (await trail.query({ type: 'policy.decision' })).events[0]!;
@@ -382,9 +379,7 @@ describe('Governor: approvals linked in the log', () => {
         onRequest: (req) => gov.approvals.approve(req.id, { as: 'finance_lead', reason: 'checked' }),
       },
     });
-    const run = await gov.runDetailed({ type: 'write:refund', params: { amount: 900 } }, () =>
-      Promise.resolve('ok'),
-    );
+    const run = await gov.run({ type: 'write:refund', params: { amount: 900 } }, () => Promise.resolve('ok'));
     await trail.flush();
     const decision = (await trail.query({ type: 'policy.decision' })).events[0]!;
     const requested = (await trail.query({ type: 'approval.requested' })).events[0]!;
@@ -410,7 +405,7 @@ describe('Governor: approvals linked in the log', () => {
     await gov.approvals.approve(err.approval.id, { as: 'oncall_sre' });
     // A new governor (a restarted process) decides the same action again.
     const resumed = new Governor({ ...gov.options });
-    const run = await resumed.runDetailed(action, () => Promise.resolve('done'));
+    const run = await resumed.run(action, () => Promise.resolve('done'));
     const decisions = (await trail.query({ type: 'policy.decision' })).events;
     assert.equal(decisions.length, 2);
     assert.equal(decisions[1]!.parent_event_id, run.intent_event_id);
@@ -431,7 +426,7 @@ describe('Governor: approvals linked in the log', () => {
     assert.ok(
       await store.updateApproval(err.approval.id, 'pending', { status: 'granted', decidedBy: 'oncall_sre' }),
     );
-    const run = await gov.runDetailed(action, () => Promise.resolve('refunded'));
+    const run = await gov.run(action, () => Promise.resolve('refunded'));
     const outcome = (await trail.get(run.outcome_event_id))!;
     const report = await trail.verify();
     assert.equal(report.ok, false);
@@ -636,7 +631,7 @@ describe('Governor: injected clock and ids', () => {
     while (requests.length === 0) await new Promise((r) => setTimeout(r, 2));
     // Decided through another Approvals of the same trail, as a server in this process would.
     await new Approvals(trail).approve(requests[0]!, { as: 'finance_lead' });
-    assert.equal(await granted, 'refunded');
+    assert.equal((await granted).result, 'refunded');
     const denied = gov.run(refund(901), () => Promise.resolve('refunded'));
     while (requests.length === 1) await new Promise((r) => setTimeout(r, 2));
     await gov.approvals.deny(requests[1]!, { as: 'oncall_sre', reason: 'no' });

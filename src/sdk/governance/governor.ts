@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { AuditError } from '../../errors.js';
-import type { Actor, AuditEvent, RiskLevel } from '../../event/types.js';
+import type { Actor, AuditEvent, Decision, RiskLevel } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
 import {
   diffPolicies,
@@ -11,8 +11,9 @@ import {
   parsePolicy,
   type PolicyBundle,
   type PolicyDecision,
+  type PolicyInput,
 } from '../../policy/index.js';
-import { Approvals, requestDigest, type ApprovalRequestInfo } from './approvals.js';
+import { Approvals, requestDigest, type ApprovalAction, type ApprovalRequestInfo } from './approvals.js';
 import { clockOf, idsOf, redactorOf, storeOf } from '../internals.js';
 import { type AuditTrail } from '../audit-trail.js';
 import type { HttpClient } from '../remote/http-client.js';
@@ -34,6 +35,14 @@ export interface ActionSpec {
   model?: AuditEvent['model'];
 }
 
+/** A person's verdict on an approval request, given in an app's own approval UI. */
+export interface ApprovalVerdict {
+  approved: boolean;
+  /** Who decided; must be one of the approvers the policy rule names. */
+  approver: string;
+  reason?: string;
+}
+
 /**
  * What a Governor records into: the embedded {@link AuditTrail} or a {@link RemoteAuditTrail}.
  * Both `record` (durable), `emit` (queued) and `drain`; the embedded one also holds approvals
@@ -41,6 +50,7 @@ export interface ActionSpec {
  */
 export type GovernedTrail = AuditTrail | RemoteAuditTrail;
 
+/** How a {@link Governor} governs: the trail it records to, the policy, the agent it acts for. */
 export interface GovernorOptions {
   trail: GovernedTrail;
   /**
@@ -87,8 +97,9 @@ export interface GovernorOptions {
   delegation?: NonNullable<AuditEvent['delegation']>;
 }
 
-export interface Decision {
-  decision: 'allow' | 'deny' | 'require_approval';
+/** What the governor decided about one action, with the ids of the events that record it. */
+export interface ActionDecision {
+  decision: Decision;
   reason: string;
   matched_rule: string | null;
   /** False in shadow mode: the decision was recorded, not enforced. */
@@ -99,6 +110,30 @@ export interface Decision {
   span_id?: string;
   policy: PolicyDecision;
   approval?: ApprovalRequestInfo;
+}
+
+/**
+ * The request digest {@link Governor.decide} computed, by decision, with the action it was
+ * computed from: `run` executes the action it decided, so the digest is computed once per action.
+ */
+const DECIDED_DIGESTS = new WeakMap<
+  ActionDecision,
+  { action: ActionSpec; type: string; target: unknown; params: unknown; digest: string }
+>();
+
+/** The request digest of `action` under the decision's policy snapshot (reused from decide when it is the same action). */
+function digestFor(decision: ActionDecision, action: ActionSpec): string {
+  const d = DECIDED_DIGESTS.get(decision);
+  if (
+    d &&
+    d.action === action &&
+    d.type === action.type &&
+    d.target === action.target &&
+    d.params === action.params
+  ) {
+    return d.digest;
+  }
+  return requestDigest(actionOf(action), decision.policy.policy_snapshot);
 }
 
 export interface RunOptions<R> {
@@ -112,6 +147,11 @@ export interface RunOptions<R> {
   undo?: (result: R) => Promise<void>;
   /** Cancels the action (recorded as `action.cancelled`). */
   signal?: AbortSignal;
+  /**
+   * The decision {@link Governor.decide} recorded for this same action: `run` executes it (after
+   * its approval, if one is required) instead of deciding again.
+   */
+  decision?: ActionDecision;
 }
 
 export interface RunResult<R> {
@@ -132,7 +172,7 @@ export class ActionDeniedError extends AuditError {
   override name = 'ActionDeniedError';
   declare readonly code: 'denied';
   constructor(
-    readonly decision: Decision,
+    readonly decision: ActionDecision,
     message = `action denied by ${decision.matched_rule ?? 'the default rule'}: ${decision.reason}`,
   ) {
     super('denied', message);
@@ -351,26 +391,68 @@ export class Governor {
   }
 
   /**
-   * Records intent and decision (durably; concurrent writes share one commit) and returns the decision, creating
-   * an approval request when the policy asks for one. For frameworks with their own approval UI.
+   * Records intent and decision (durably; concurrent writes share one commit) and returns the
+   * decision, creating an approval request when the policy asks for one. Nothing runs: pass the
+   * decision to {@link run} (`options.decision`) to execute the action. For frameworks with their
+   * own approval UI.
+   *
+   * @example
+   * const d = await gov.decide({ type: 'write:refund', params: { amount: 900 } });
+   * if (d.decision === 'require_approval') showApprovalUi(d.approval);
    */
-  async decide(action: ActionSpec): Promise<Decision> {
+  async decide(action: ActionSpec): Promise<ActionDecision> {
     if (this.#server) return this.#server.decide(this.options, action);
     await this.ensurePolicyRecorded().catch((e: unknown) => {
       if (!this.options.failOpen) throw e;
     });
-    const o = this.options;
-    const context =
-      action.context || action.reasoning
-        ? { ...action.context, ...(action.reasoning ? { reasoning: action.reasoning } : {}) }
+    const context = contextOf(action);
+    const policy = evaluate(this.policy, this.policyInput(action, context));
+    const intentId = this.ids();
+    const span = this.options.trace_id ? newSpanId() : undefined;
+    const decisionId = this.ids();
+    const eventAction = actionOf(action);
+    const risk = action.risk ?? policy.risk;
+    const enforced = policy.mode === 'enforce';
+    // The approval this decision is held for is named in the decision itself: a grant kept from
+    // an earlier attempt (a resumed or restored run) or the id of the request made below.
+    // A remote trail holds no approval requests of a local policy: the action is refused in run.
+    const binding =
+      policy.decision === 'require_approval' && enforced && this.#approvals !== null
+        ? await this.approvalBinding(eventAction, policy.policy_snapshot)
         : undefined;
-    const policy = evaluate(this.policy, {
-      action: {
+    const ids = { intentId, decisionId, ...(span ? { span } : {}) };
+    await this.write([
+      this.intentEvent(action, eventAction, ids, risk, context),
+      this.decisionEvent(action, policy, ids, risk, binding),
+    ]);
+    const decision: ActionDecision = {
+      decision: policy.decision,
+      reason: policy.reason,
+      matched_rule: policy.matched_rule,
+      enforced,
+      intent_event_id: intentId,
+      decision_event_id: decisionId,
+      ...(span ? { span_id: span } : {}),
+      policy,
+    };
+    if (binding) {
+      DECIDED_DIGESTS.set(decision, {
+        action,
         type: action.type,
-        ...(action.target !== undefined ? { target: action.target } : {}),
-        ...(action.params !== undefined ? { params: action.params } : {}),
-        ...(action.side_effects ? { side_effects: action.side_effects } : {}),
-      },
+        target: action.target,
+        params: action.params,
+        digest: binding.digest,
+      });
+      decision.approval = binding.reusable ?? (await this.requestApproval(eventAction, policy, binding, ids));
+    }
+    return decision;
+  }
+
+  /** What the policy evaluates: the action, the governor's actor and scope, the action's context. */
+  private policyInput(action: ActionSpec, context: IntentContext | undefined): PolicyInput {
+    const o = this.options;
+    return {
+      action: actionOf(action),
       actor: {
         id: o.actor.id,
         type: o.actor.type,
@@ -384,39 +466,47 @@ export class Governor {
       ...(o.session_id ? { session_id: o.session_id } : {}),
       ...(o.run_id ? { run_id: o.run_id } : {}),
       ...(context ? { context } : {}),
-    });
-    const intentId = this.ids();
-    const span = o.trace_id ? newSpanId() : undefined;
-    const decisionId = this.ids();
-    const eventAction = {
-      type: action.type,
-      ...(action.target !== undefined ? { target: action.target } : {}),
-      ...(action.params !== undefined ? { params: action.params } : {}),
-      ...(action.side_effects ? { side_effects: action.side_effects } : {}),
     };
-    const risk = (action.risk ?? policy.risk) as RiskLevel | undefined;
-    const enforced = policy.mode === 'enforce';
-    // The approval this decision is held for is named in the decision itself: a grant kept from
-    // an earlier attempt (a resumed or restored run) or the id of the request made below.
-    // A remote trail holds no approval requests of a local policy: the action is refused below.
-    const needsApproval = policy.decision === 'require_approval' && enforced && this.#approvals !== null;
-    const digest = needsApproval ? requestDigest(eventAction, policy.policy_snapshot) : '';
-    const reusable = needsApproval ? await this.approvals.findGranted(digest) : undefined;
-    const approvalId = needsApproval ? (reusable?.id ?? `apr_${this.ids()}`) : undefined;
-    const intent: AuditEvent = {
-      ...this.base(span),
+  }
+
+  /** The digest a required approval is bound to, a grant kept for it, and the request's id. */
+  private async approvalBinding(eventAction: ApprovalAction, snapshot: string): Promise<ApprovalBinding> {
+    const digest = requestDigest(eventAction, snapshot);
+    const reusable = await this.approvals.findGranted(digest);
+    return { digest, reusable, id: reusable?.id ?? `apr_${this.ids()}` };
+  }
+
+  private intentEvent(
+    action: ActionSpec,
+    eventAction: ApprovalAction,
+    ids: DecisionIds,
+    risk: RiskLevel | undefined,
+    context: IntentContext | undefined,
+  ): AuditEvent {
+    return {
+      ...this.base(ids.span),
       type: 'action.intent',
-      event_id: intentId,
+      event_id: ids.intentId,
       action: eventAction,
       ...(risk ? { risk_level: risk } : {}),
       ...(context ? { context } : {}),
       ...(action.model ? { model: action.model } : {}),
     };
-    const decisionEvent: AuditEvent = {
-      ...this.base(span),
+  }
+
+  private decisionEvent(
+    action: ActionSpec,
+    policy: PolicyDecision,
+    ids: DecisionIds,
+    risk: RiskLevel | undefined,
+    binding: ApprovalBinding | undefined,
+  ): AuditEvent {
+    const enforced = policy.mode === 'enforce';
+    return {
+      ...this.base(ids.span),
       type: 'policy.decision',
-      event_id: decisionId,
-      parent_event_id: intentId,
+      event_id: ids.decisionId,
+      parent_event_id: ids.intentId,
       action: { type: action.type, ...(action.target !== undefined ? { target: action.target } : {}) },
       ...(risk ? { risk_level: risk } : {}),
       policy: {
@@ -429,67 +519,64 @@ export class Governor {
         reason: policy.reason,
         mode: policy.mode,
         evaluation_us: policy.evaluation_us,
-        ...(policy.risk ? { risk: policy.risk as RiskLevel } : {}),
+        ...(policy.risk ? { risk: policy.risk } : {}),
         ...(policy.approvers ? { approvers: policy.approvers } : {}),
       },
       ...(policy.decision === 'deny' && enforced
         ? { outcome: { status: 'denied' as const, error_message: policy.reason } }
         : {}),
-      ...(approvalId
+      ...(binding
         ? {
             approval: {
               required: true,
-              request_id: approvalId,
-              request_digest: digest,
-              decision: reusable ? ('granted' as const) : ('pending' as const),
+              request_id: binding.id,
+              request_digest: binding.digest,
+              decision: binding.reusable ? ('granted' as const) : ('pending' as const),
             },
           }
         : {}),
     };
-    await this.write([intent, decisionEvent]);
-    const decision: Decision = {
-      decision: policy.decision,
-      reason: policy.reason,
-      matched_rule: policy.matched_rule,
-      enforced,
-      intent_event_id: intentId,
-      decision_event_id: decisionId,
-      ...(span ? { span_id: span } : {}),
-      policy,
-    };
-    if (approvalId) {
-      decision.approval =
-        reusable ??
-        (await this.approvals.request(
-          eventAction,
-          {
-            snapshot: policy.policy_snapshot,
-            matched_rule: policy.matched_rule,
-            reason: policy.reason,
-            approvers: policy.approvers ?? [],
-            ttlMs: policy.approval_ttl_ms ?? 15 * 60_000,
-            digest,
-          },
-          {
-            actor: o.actor,
-            request_id: approvalId,
-            parent_event_id: intentId,
-            ...(o.trace_id ? { trace_id: o.trace_id } : {}),
-            ...(span ? { span_id: span } : {}),
-            ...(o.session_id ? { session_id: o.session_id } : {}),
-            ...(o.run_id ? { run_id: o.run_id } : {}),
-          },
-        ));
-      if (!reusable) await o.approvals?.onRequest?.(decision.approval);
-    }
-    return decision;
   }
 
-  /** Records a decision made in a framework's own approval UI against the pending request. */
-  async resolveApproval(
-    id: string,
-    verdict: { approved: boolean; approver: string; reason?: string },
-  ): Promise<void> {
+  /** Creates the approval request a decision is held for and tells `approvals.onRequest`. */
+  private async requestApproval(
+    eventAction: ApprovalAction,
+    policy: PolicyDecision,
+    binding: ApprovalBinding,
+    ids: DecisionIds,
+  ): Promise<ApprovalRequestInfo> {
+    const o = this.options;
+    const request = await this.approvals.request(
+      eventAction,
+      {
+        snapshot: policy.policy_snapshot,
+        matched_rule: policy.matched_rule,
+        reason: policy.reason,
+        approvers: policy.approvers ?? [],
+        ttlMs: policy.approval_ttl_ms ?? 15 * 60_000,
+        digest: binding.digest,
+      },
+      {
+        actor: o.actor,
+        request_id: binding.id,
+        parent_event_id: ids.intentId,
+        ...(o.trace_id ? { trace_id: o.trace_id } : {}),
+        ...(ids.span ? { span_id: ids.span } : {}),
+        ...(o.session_id ? { session_id: o.session_id } : {}),
+        ...(o.run_id ? { run_id: o.run_id } : {}),
+      },
+    );
+    await o.approvals?.onRequest?.(request);
+    return request;
+  }
+
+  /**
+   * Records a person's verdict, given in a framework's own approval UI, on the pending request.
+   *
+   * @example
+   * await gov.resolveApproval(d.approval.id, { approved: true, approver: 'finance_lead', reason: 'verified' });
+   */
+  async resolveApproval(id: string, verdict: ApprovalVerdict): Promise<void> {
     if (this.#http) {
       await RemoteGovernance.resolve(this.#http, id, verdict);
       return;
@@ -501,96 +588,88 @@ export class Governor {
 
   /**
    * The full governed life of one action: intent, decision, approval wait, dispatch, execution
-   * with timeout and retries, outcome. Throws {@link ActionDeniedError} when denied.
+   * with timeout and retries, outcome. Throws {@link ActionDeniedError} when denied. With
+   * `options.decision` (from {@link decide} for the same action) the intent and decision already
+   * recorded are used and the action runs from there (after its approval, if one was required).
+   *
+   * @example
+   * const { result, outcome_event_id } = await gov.run({ type: 'read:order', target: 'order/1042' }, () => db.order(1042));
    */
   async run<R>(
     action: ActionSpec,
     fn: (signal: AbortSignal) => Promise<R>,
     options: RunOptions<R> = {},
-  ): Promise<R> {
-    return (await this.runDetailed(action, fn, options)).result;
-  }
-
-  /** {@link run}, returning the event ids and the undo handle too. */
-  async runDetailed<R>(
-    action: ActionSpec,
-    fn: (signal: AbortSignal) => Promise<R>,
-    options: RunOptions<R> = {},
   ): Promise<RunResult<R>> {
-    const decision = await this.decide(action);
-    return this.execute(decision, action, fn, options);
-  }
-
-  /** Runs an action whose decision was recorded by {@link decide} (after approval, if any). */
-  async execute<R>(
-    decision: Decision,
-    action: ActionSpec,
-    fn: (signal: AbortSignal) => Promise<R>,
-    options: RunOptions<R> = {},
-  ): Promise<RunResult<R>> {
+    const decision = options.decision ?? (await this.decide(action));
     if (decision.enforced && decision.decision === 'deny') throw new ActionDeniedError(decision);
     if (this.#server) {
       const grant = await this.#server.awaitApproval(decision, this.options.approvals, options.signal);
       return this.dispatch(decision, action, fn, options, grant);
     }
     if (decision.enforced && decision.decision === 'require_approval') {
-      const req = decision.approval;
-      if (!req) {
-        throw new ActionDeniedError(
-          decision,
-          this.#approvals
-            ? 'approval required but no request exists'
-            : "approval required, and a remote trail's approvals need the server's policy (omit the local policy)",
-        );
-      }
-      // The grant is bound to the action it was asked for: a different action cannot use it.
-      const digest = requestDigest(
-        {
-          type: action.type,
-          ...(action.target !== undefined ? { target: action.target } : {}),
-          ...(action.params !== undefined ? { params: action.params } : {}),
-          ...(action.side_effects ? { side_effects: action.side_effects } : {}),
-        },
-        decision.policy.policy_snapshot,
-      );
-      if (digest !== req.request_digest) {
-        throw new ActionDeniedError(decision, `approval ${req.id} was requested for a different action`);
-      }
-      if (this.options.approvals?.wait === false) {
-        const row = await this.approvals.get(req.id);
-        if (row?.status !== 'granted') throw new ApprovalRequiredError(req);
-      }
-      const row = await this.approvals.wait(req.id, {
-        ...(this.options.approvals?.pollMs !== undefined ? { pollMs: this.options.approvals.pollMs } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      if (row.status === 'denied') {
-        throw new ActionDeniedError(
-          decision,
-          `approval ${req.id} denied by ${row.decidedBy ?? 'an approver'}${row.reason ? `: ${row.reason}` : ''}`,
-        );
-      }
-      if (row.status === 'expired')
-        throw new ActionDeniedError(decision, `approval ${req.id} expired before anyone decided`);
-      const used = await this.approvals.consume(req.id, digest);
-      // Every execution event names the grant that allowed it (and, by its parent, the intent).
-      return this.dispatch(decision, action, fn, options, {
-        required: true,
-        request_id: used.id,
-        request_digest: used.requestDigest,
-        decision: 'granted',
-        ...(used.decidedBy ? { approver: used.decidedBy } : {}),
-        ...(used.decidedAt ? { decided_at: used.decidedAt } : {}),
-      });
+      const grant = await this.awaitGrant(decision, action, options.signal);
+      return this.dispatch(decision, action, fn, options, grant);
     }
     return this.dispatch(decision, action, fn, options);
+  }
+
+  /**
+   * Waits for the approval `decision` is held for, checks it was asked for this very action, and
+   * uses it (once); returns the grant every execution event names. Throws ActionDeniedError when
+   * it was denied or expired, ApprovalRequiredError when the governor must not wait.
+   */
+  private async awaitGrant(
+    decision: ActionDecision,
+    action: ActionSpec,
+    signal: AbortSignal | undefined,
+  ): Promise<NonNullable<AuditEvent['approval']>> {
+    const req = decision.approval;
+    if (!req) {
+      throw new ActionDeniedError(
+        decision,
+        this.#approvals
+          ? 'approval required but no request exists'
+          : "approval required, and a remote trail's approvals need the server's policy (omit the local policy)",
+      );
+    }
+    // The grant is bound to the action it was asked for: a different action cannot use it.
+    const digest = digestFor(decision, action);
+    if (digest !== req.request_digest) {
+      throw new ActionDeniedError(decision, `approval ${req.id} was requested for a different action`);
+    }
+    if (this.options.approvals?.wait === false) {
+      const row = await this.approvals.get(req.id);
+      if (row?.status !== 'granted') throw new ApprovalRequiredError(req);
+    }
+    const row = await this.approvals.wait(req.id, {
+      ...(this.options.approvals?.pollMs !== undefined ? { pollMs: this.options.approvals.pollMs } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    if (row.status === 'denied') {
+      throw new ActionDeniedError(
+        decision,
+        `approval ${req.id} denied by ${row.decidedBy ?? 'an approver'}${row.reason ? `: ${row.reason}` : ''}`,
+      );
+    }
+    if (row.status === 'expired')
+      throw new ActionDeniedError(decision, `approval ${req.id} expired before anyone decided`);
+    const used = await this.approvals.consume(req.id, digest);
+    // Every execution event names the grant that allowed it (and, by its parent, the intent).
+    return {
+      required: true,
+      request_id: used.id,
+      request_digest: used.requestDigest,
+      decision: 'granted',
+      ...(used.decidedBy ? { approver: used.decidedBy } : {}),
+      ...(used.decidedAt ? { decided_at: used.decidedAt } : {}),
+    };
   }
 
   /**
    * Records that an execution was refused before it ran (outcome `blocked`), e.g. a framework
    * said "approved" but the trail holds no grant: the refused attempt is part of the story.
    */
-  async recordBlocked(decision: Decision, action: ActionSpec, message: string): Promise<void> {
+  async recordBlocked(decision: ActionDecision, action: ActionSpec, message: string): Promise<void> {
     await this.write([
       {
         ...this.base(decision.span_id),
@@ -611,147 +690,145 @@ export class Governor {
     ]);
   }
 
+  /** Runs the attempts of an allowed action, recording each, until one succeeds or the last fails. */
   private async dispatch<R>(
-    decision: Decision,
+    decision: ActionDecision,
     action: ActionSpec,
     fn: (signal: AbortSignal) => Promise<R>,
     options: RunOptions<R>,
     grant?: NonNullable<AuditEvent['approval']>,
   ): Promise<RunResult<R>> {
     const attempts = 1 + Math.max(0, options.retries ?? 0);
-    const approval = grant ? { approval: grant } : {};
-    const jobId = decision.intent_event_id;
-    const eventAction = {
-      type: action.type,
-      ...(action.target !== undefined ? { target: action.target } : {}),
-    };
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      const at: Attempt = { decision, action, grant, attempt, attempts };
       if (this.options.recordDispatch) {
         // Intent and decision are already durable; the dispatch record travels with the outcome's commit.
-        await this.outcome({
-          ...this.base(decision.span_id),
-          type: 'action.dispatched',
-          parent_event_id: decision.intent_event_id,
-          ...approval,
-          action: eventAction,
-          dispatch: { job_id: jobId, status: 'running', attempt, max_attempts: attempts },
-        });
+        await this.outcome(this.attemptEvent(at, 'action.dispatched', 'running'));
       }
       const started = performance.now();
       const controller = new AbortController();
       const onAbort = () => controller.abort(options.signal?.reason);
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      let timer: NodeJS.Timeout | undefined;
+      const timer: { id?: NodeJS.Timeout } = {};
       try {
-        const run = fn(controller.signal);
-        const result = await (options.timeoutMs === undefined && !options.signal
-          ? run
-          : Promise.race([
-              run,
-              new Promise<never>((_, reject) => {
-                if (options.timeoutMs !== undefined) {
-                  timer = setTimeout(() => {
-                    const err = new TimeoutError(`timed out after ${options.timeoutMs} ms`);
-                    controller.abort(err);
-                    reject(err);
-                  }, options.timeoutMs);
-                }
-                if (options.signal?.aborted) reject(new AuditError('closed', 'cancelled'));
-                options.signal?.addEventListener(
-                  'abort',
-                  () => reject(new AuditError('closed', 'cancelled')),
-                  { once: true },
-                );
-              }),
-            ]));
-        const outcomeId = this.ids();
-        await this.finalOutcome(decision, {
-          ...this.base(decision.span_id),
-          type: 'action.succeeded',
-          event_id: outcomeId,
-          parent_event_id: decision.intent_event_id,
-          ...approval,
-          action: { ...eventAction, ...(action.side_effects ? { side_effects: action.side_effects } : {}) },
-          dispatch: { job_id: jobId, status: 'done', attempt, max_attempts: attempts },
-          outcome: {
-            status: 'success',
-            ...(result !== undefined ? { result: jsonSafe(result) } : {}),
-            duration_ms: round(performance.now() - started),
-          },
-        });
-        const out: RunResult<R> = {
-          result,
-          intent_event_id: decision.intent_event_id,
-          outcome_event_id: outcomeId,
-        };
-        if (options.undo) {
-          const undo = options.undo;
-          out.undo = () => this.runUndo(outcomeId, eventAction, () => undo(result));
-          this.undoers.set(decision.intent_event_id, out.undo);
-        }
-        return out;
+        const result = await runAttempt(fn, options, controller, timer);
+        return await this.succeeded(at, result, round(performance.now() - started), options.undo);
       } catch (e) {
         lastError = e;
-        const duration = round(performance.now() - started);
-        const cancelled = options.signal?.aborted === true;
-        const timedOut = e instanceof TimeoutError;
-        const message = e instanceof Error ? e.message : String(e);
-        const last = attempt === attempts || cancelled;
-        const type = cancelled
-          ? 'action.cancelled'
-          : timedOut
-            ? 'action.timed_out'
-            : last
-              ? 'action.failed'
-              : 'action.retried';
-        await (last ? this.finalOutcome.bind(this, decision) : this.outcome.bind(this))({
-          ...this.base(decision.span_id),
-          type,
-          parent_event_id: decision.intent_event_id,
-          ...approval,
-          action: eventAction,
-          dispatch: { job_id: jobId, status: last ? 'failed' : 'retrying', attempt, max_attempts: attempts },
-          outcome: {
-            status: cancelled ? 'cancelled' : timedOut ? 'timeout' : 'failure',
-            error_message: message.slice(0, 4000),
-            duration_ms: duration,
-          },
-        });
-        if (timedOut && !last) {
-          await this.outcome({
-            ...this.base(decision.span_id),
-            type: 'action.retried',
-            parent_event_id: decision.intent_event_id,
-            ...approval,
-            action: eventAction,
-            dispatch: { job_id: jobId, status: 'retrying', attempt, max_attempts: attempts },
-          });
-        }
-        if (last) {
-          if (attempts > 1 && !cancelled) {
-            await this.outcome({
-              ...this.base(decision.span_id),
-              type: 'action.dead_lettered',
-              parent_event_id: decision.intent_event_id,
-              ...approval,
-              action: eventAction,
-              dispatch: { job_id: jobId, status: 'dead_lettered', attempt, max_attempts: attempts },
-              outcome: {
-                status: 'failure',
-                error_message: `gave up after ${attempt} attempts: ${message.slice(0, 2000)}`,
-              },
-            });
-          }
-          throw e;
-        }
+        const last = await this.failed(at, e, round(performance.now() - started), options.signal);
+        if (last) throw e;
         await new Promise((r) => setTimeout(r, (options.backoffMs ?? 100) * 2 ** (attempt - 1)));
       } finally {
-        if (timer) clearTimeout(timer);
+        if (timer.id) clearTimeout(timer.id);
         options.signal?.removeEventListener('abort', onAbort);
       }
     }
     throw lastError;
+  }
+
+  /** An event of one attempt: the action, its dispatch block, the grant it ran under. */
+  private attemptEvent(
+    at: Attempt,
+    type: AuditEvent['type'],
+    status: 'running' | 'done' | 'failed' | 'retrying' | 'dead_lettered',
+  ): AuditEvent {
+    return {
+      ...this.base(at.decision.span_id),
+      type,
+      parent_event_id: at.decision.intent_event_id,
+      ...(at.grant ? { approval: at.grant } : {}),
+      action: {
+        type: at.action.type,
+        ...(at.action.target !== undefined ? { target: at.action.target } : {}),
+      },
+      dispatch: {
+        job_id: at.decision.intent_event_id,
+        status,
+        attempt: at.attempt,
+        max_attempts: at.attempts,
+      },
+    };
+  }
+
+  /** Records `action.succeeded` and registers the undo, when one was given. */
+  private async succeeded<R>(
+    at: Attempt,
+    result: R,
+    durationMs: number,
+    undo: RunOptions<R>['undo'],
+  ): Promise<RunResult<R>> {
+    const outcomeId = this.ids();
+    const event = this.attemptEvent(at, 'action.succeeded', 'done');
+    await this.finalOutcome(at.decision, {
+      ...event,
+      event_id: outcomeId,
+      action: {
+        ...event.action!,
+        ...(at.action.side_effects ? { side_effects: at.action.side_effects } : {}),
+      },
+      outcome: {
+        status: 'success',
+        ...(result !== undefined ? { result: jsonSafe(result) } : {}),
+        duration_ms: durationMs,
+      },
+    });
+    const out: RunResult<R> = {
+      result,
+      intent_event_id: at.decision.intent_event_id,
+      outcome_event_id: outcomeId,
+    };
+    if (undo) {
+      const action = {
+        type: at.action.type,
+        ...(at.action.target !== undefined ? { target: at.action.target } : {}),
+      };
+      out.undo = () => this.runUndo(outcomeId, action, () => undo(result));
+      this.undoers.set(at.decision.intent_event_id, out.undo);
+    }
+    return out;
+  }
+
+  /**
+   * Records a failed attempt (cancelled, timed out, failed, or retried) and, after the last of
+   * several, `action.dead_lettered`. Returns true when no attempt follows.
+   */
+  private async failed(
+    at: Attempt,
+    e: unknown,
+    durationMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const cancelled = signal?.aborted === true;
+    const timedOut = e instanceof TimeoutError;
+    const message = e instanceof Error ? e.message : String(e);
+    const last = at.attempt === at.attempts || cancelled;
+    const type = cancelled
+      ? 'action.cancelled'
+      : timedOut
+        ? 'action.timed_out'
+        : last
+          ? 'action.failed'
+          : 'action.retried';
+    await (last ? this.finalOutcome.bind(this, at.decision) : this.outcome.bind(this))({
+      ...this.attemptEvent(at, type, last ? 'failed' : 'retrying'),
+      outcome: {
+        status: cancelled ? 'cancelled' : timedOut ? 'timeout' : 'failure',
+        error_message: message.slice(0, 4000),
+        duration_ms: durationMs,
+      },
+    });
+    if (timedOut && !last) await this.outcome(this.attemptEvent(at, 'action.retried', 'retrying'));
+    if (last && at.attempts > 1 && !cancelled) {
+      await this.outcome({
+        ...this.attemptEvent(at, 'action.dead_lettered', 'dead_lettered'),
+        outcome: {
+          status: 'failure',
+          error_message: `gave up after ${at.attempt} attempts: ${message.slice(0, 2000)}`,
+        },
+      });
+    }
+    return last;
   }
 
   // Every event the governor writes takes its id from the injected source.
@@ -760,7 +837,7 @@ export class Governor {
   }
 
   /** The outcome that ends an action: through the server's outcome route when it decided. */
-  private async finalOutcome(decision: Decision, input: AuditEvent): Promise<void> {
+  private async finalOutcome(decision: ActionDecision, input: AuditEvent): Promise<void> {
     if (!this.#server) return this.outcome(input);
     const event = this.withId(input);
     try {
@@ -875,6 +952,79 @@ export class Governor {
   }
 }
 
+/** One attempt of a dispatched action: what the events of that attempt are about. */
+interface Attempt {
+  decision: ActionDecision;
+  action: ActionSpec;
+  /** The approval the action runs under, named on every execution event. */
+  grant: NonNullable<AuditEvent['approval']> | undefined;
+  attempt: number;
+  attempts: number;
+}
+
+/** The approval a decision is held for: its digest, a grant kept from earlier, and the request id. */
+interface ApprovalBinding {
+  digest: string;
+  reusable: ApprovalRequestInfo | undefined;
+  id: string;
+}
+
+/** The ids one decision's events carry. */
+interface DecisionIds {
+  intentId: string;
+  decisionId: string;
+  span?: string;
+}
+
+type IntentContext = NonNullable<AuditEvent['context']>;
+
+/** The intent's context: the action's context with its reasoning, when it has either. */
+function contextOf(action: ActionSpec): IntentContext | undefined {
+  return action.context || action.reasoning
+    ? { ...action.context, ...(action.reasoning ? { reasoning: action.reasoning } : {}) }
+    : undefined;
+}
+
+/** The action as events record it and the policy sees it. */
+function actionOf(action: ActionSpec): ApprovalAction {
+  return {
+    type: action.type,
+    ...(action.target !== undefined ? { target: action.target } : {}),
+    ...(action.params !== undefined ? { params: action.params } : {}),
+    ...(action.side_effects ? { side_effects: action.side_effects } : {}),
+  };
+}
+
+/**
+ * Runs one attempt of `fn`, racing it against `options.timeoutMs` (which aborts the attempt with
+ * a TimeoutError) and the caller's signal (which cancels it); `timer` is left for the caller to clear.
+ */
+function runAttempt<R>(
+  fn: (signal: AbortSignal) => Promise<R>,
+  options: RunOptions<R>,
+  controller: AbortController,
+  timer: { id?: NodeJS.Timeout },
+): Promise<R> {
+  const run = fn(controller.signal);
+  if (options.timeoutMs === undefined && !options.signal) return run;
+  return Promise.race([
+    run,
+    new Promise<never>((_, reject) => {
+      if (options.timeoutMs !== undefined) {
+        timer.id = setTimeout(() => {
+          const err = new TimeoutError(`timed out after ${options.timeoutMs} ms`);
+          controller.abort(err);
+          reject(err);
+        }, options.timeoutMs);
+      }
+      if (options.signal?.aborted) reject(new AuditError('closed', 'cancelled'));
+      options.signal?.addEventListener('abort', () => reject(new AuditError('closed', 'cancelled')), {
+        once: true,
+      });
+    }),
+  ]);
+}
+
 function newSpanId(): string {
   return randomBytes(8).toString('hex');
 }
@@ -912,6 +1062,7 @@ export function guard<A extends unknown[], R>(
   spec: ActionSpec | ((...args: A) => ActionSpec),
   options: RunOptions<R> = {},
 ): (...args: A) => Promise<R> {
-  return (...args: A) =>
-    governor.run(typeof spec === 'function' ? spec(...args) : spec, () => fn(...args), options);
+  return async (...args: A) =>
+    (await governor.run(typeof spec === 'function' ? spec(...args) : spec, () => fn(...args), options))
+      .result;
 }

@@ -1,5 +1,5 @@
 import type { AuditEvent, RecordedEvent } from '../../event/types.js';
-import { evaluate, type Effect, type PolicyBundle } from '../../policy/index.js';
+import { evaluate, type Decision, type PolicyBundle } from '../../policy/index.js';
 import type { AuditTrail } from '../audit-trail.js';
 
 export interface ReplayChange {
@@ -9,8 +9,8 @@ export interface ReplayChange {
   action: string;
   target: string | null;
   actor: string;
-  from: Effect;
-  to: Effect;
+  from: Decision;
+  to: Decision;
   from_rule: string | null;
   to_rule: string | null;
   reason: string;

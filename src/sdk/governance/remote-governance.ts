@@ -1,5 +1,5 @@
 import { AuditError } from '../../errors.js';
-import type { AuditEvent } from '../../event/types.js';
+import type { AuditEvent, RiskLevel } from '../../event/types.js';
 import type { PolicyDecision } from '../../policy/index.js';
 import { backoffMs, RemoteError, sleep, type HttpClient } from '../remote/http-client.js';
 import type { ApprovalRequestInfo } from './approvals.js';
@@ -7,17 +7,17 @@ import {
   ActionDeniedError,
   ApprovalRequiredError,
   type ActionSpec,
-  type Decision,
+  type ActionDecision,
   type GovernorOptions,
 } from './governor.js';
 
 /** The answer of `POST /v1/decide`. */
 interface DecideAnswer {
-  decision: Decision['decision'];
+  decision: ActionDecision['decision'];
   enforced: boolean;
   matched_rule: string | null;
   reason: string;
-  risk: string | null;
+  risk: RiskLevel | null;
   intent_event_id: string;
   decision_event_id: string;
   approval?: { id: string; approvers: string[]; expires_at: string; request_digest: string };
@@ -67,7 +67,7 @@ export class RemoteGovernance {
     }
   }
 
-  async decide(o: GovernorOptions, action: ActionSpec): Promise<Decision> {
+  async decide(o: GovernorOptions, action: ActionSpec): Promise<ActionDecision> {
     if (o.delegation) {
       throw new AuditError(
         'invalid_argument',
@@ -115,7 +115,7 @@ export class RemoteGovernance {
       ...(a.risk !== null ? { risk: a.risk } : {}),
       ...(a.approval ? { approvers: a.approval.approvers } : {}),
     };
-    const decision: Decision = {
+    const decision: ActionDecision = {
       decision: a.decision,
       reason: a.reason,
       matched_rule: a.matched_rule,
@@ -145,7 +145,7 @@ export class RemoteGovernance {
    * in the execution events when one was needed.
    */
   async awaitApproval(
-    decision: Decision,
+    decision: ActionDecision,
     approvals: GovernorOptions['approvals'],
     signal?: AbortSignal,
   ): Promise<NonNullable<AuditEvent['approval']> | undefined> {

@@ -5,7 +5,12 @@ import type { AuditEvent, RecordedEvent } from '../../event/types.js';
 import { validateEvent } from '../../event/validate.js';
 import { uuidv7 } from '../../internal/ids.js';
 import { isoTime, nowMs } from '../../internal/time.js';
-import { createRedactor, type RedactionOptions, type Redactor } from '../../redact/index.js';
+import {
+  createRedactor,
+  type RedactionOptions,
+  type RedactionResult,
+  type Redactor,
+} from '../../redact/index.js';
 import type { EventFilter } from '../../store/store.js';
 import type { QueryOptions, QueryPage } from '../audit-trail.js';
 import { BatchingWriter } from '../batching-writer.js';
@@ -156,6 +161,15 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
   /** True when this trail records into a local spool. */
   get spooled(): boolean {
     return this.spool !== null;
+  }
+
+  /**
+   * Redacts `value` with this trail's rules (its `redaction` options), as an event is redacted
+   * before it is spooled or sent: for data an app keeps beside the log (a framework's checkpoint,
+   * a ticket) that must not hold what the log itself would not.
+   */
+  redact<T>(value: T): RedactionResult<T> {
+    return this.redactor(value);
   }
 
   private reportError(e: unknown): void {

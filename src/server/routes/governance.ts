@@ -69,7 +69,10 @@ function waitMs(text: string | undefined): number {
 }
 
 function approvalJson(row: ApprovalRow): Record<string, unknown> {
-  const req = JSON.parse(row.request) as { action?: unknown; matched_rule?: unknown; reason?: unknown };
+  const action: Record<string, unknown> = { type: row.actionType };
+  if (row.target !== null) action['target'] = row.target;
+  if (row.params !== undefined) action['params'] = row.params;
+  if (row.sideEffects !== null) action['side_effects'] = row.sideEffects;
   return {
     id: row.id,
     status: row.status,
@@ -77,9 +80,9 @@ function approvalJson(row: ApprovalRow): Record<string, unknown> {
     request_digest: row.requestDigest,
     expires_at: row.expiresAt,
     created_at: row.createdAt,
-    action: req.action ?? null,
-    matched_rule: req.matched_rule ?? null,
-    reason: req.reason ?? null,
+    action,
+    matched_rule: row.matchedRule,
+    reason: row.requestReason,
     decided_by: row.decidedBy,
     decided_at: row.decidedAt,
     decision_reason: row.reason,

@@ -6,6 +6,7 @@ import type {
   ApprovalRow,
   AuditStore,
   CheckpointRow,
+  CursorRow,
   DisclosureRow,
   EntryRow,
   EventFilter,
@@ -13,12 +14,13 @@ import type {
   IndexRow,
   LogHead,
   ScanRow,
+  SideWrites,
   StoredEvent,
   StoredIndexRow,
   TileInfo,
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
-import { tileKey } from '../store.js';
+import { checkCursorName, checkCursorSeq, tileKey } from '../store.js';
 import { compileFilterGlob, isFilterGlob, type StringMatcher } from '../../core/glob.js';
 
 interface MemLog {
@@ -29,6 +31,12 @@ interface MemLog {
   byEid: Map<string, number>;
   tiles: Map<string, Buffer>;
   checkpoints: CheckpointRow[];
+  cursors: Map<string, number>;
+}
+
+/** A copy sharing nothing with `row` (parameters are any JSON value: rows are never aliased). */
+function copyApproval(row: ApprovalRow): ApprovalRow {
+  return structuredClone(row);
 }
 
 /**
@@ -74,6 +82,7 @@ export class MemoryStore implements AuditStore {
         byEid: new Map(),
         tiles: new Map(),
         checkpoints: [],
+        cursors: new Map(),
       };
       this.logs.set(origin, l);
       this.byId.set(head.logId, l);
@@ -94,6 +103,7 @@ export class MemoryStore implements AuditStore {
     origin: string,
     eids: readonly string[],
     plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+    sideWrites?: SideWrites,
   ): Promise<T> {
     const run = async (): Promise<T> => {
       await Promise.resolve();
@@ -126,6 +136,15 @@ export class MemoryStore implements AuditStore {
         }
         eidsSeen.add(e.eid);
       });
+      const approvals = sideWrites?.approvals ?? [];
+      const ids = new Set<string>();
+      for (const a of approvals) {
+        if (this.approvals.has(a.id) || ids.has(a.id))
+          throw new AuditError('conflict', `approval ${a.id} exists`);
+        ids.add(a.id);
+      }
+      // Checked all of it above: from here on nothing throws, so the append is all or nothing.
+      for (const a of approvals) this.approvals.set(a.id, copyApproval(a));
       for (const e of p.entries) {
         l.entries[e.seq] = e;
         l.byEid.set(e.eid, e.seq);
@@ -224,6 +243,24 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve(n);
   }
 
+  eraseDisclosures(
+    logId: number,
+    units: readonly { seq: number; unit: number }[],
+    bySeq: number,
+    _erasedAt: string,
+  ): Promise<number> {
+    const l = this.log(logId);
+    let n = 0;
+    for (const u of units) {
+      const d = l.disclosures.get(u.seq)?.find((x) => x.unit === u.unit);
+      if (!d || d.disclosure === null) continue;
+      d.disclosure = null;
+      d.erasedBySeq = bySeq;
+      n++;
+    }
+    return Promise.resolve(n);
+  }
+
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
     const l = this.log(logId);
     const out = new Map<string, Buffer>();
@@ -311,10 +348,11 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve(n);
   }
 
-  listTiles(logId: number): Promise<TileInfo[]> {
+  listTiles(logId: number, fromLeaf = 0): Promise<TileInfo[]> {
     const out: TileInfo[] = [];
     for (const [key, hashes] of this.log(logId).tiles) {
       const [level, index] = key.split('/').map(Number) as [number, number];
+      if (index < firstTileIndex(level, fromLeaf)) continue;
       // A full tile holds its interior heights after its 256 hashes (core/tiles.ts).
       out.push({ level, index, width: Math.min(256, hashes.length / 32), bytes: hashes.length });
     }
@@ -339,20 +377,27 @@ export class MemoryStore implements AuditStore {
   putApproval(row: ApprovalRow): Promise<void> {
     if (this.approvals.has(row.id))
       return Promise.reject(new AuditError('conflict', `approval ${row.id} exists`));
-    this.approvals.set(row.id, { ...row });
+    this.approvals.set(row.id, copyApproval(row));
     return Promise.resolve();
   }
 
   getApproval(id: string): Promise<ApprovalRow | undefined> {
     const a = this.approvals.get(id);
-    return Promise.resolve(a ? { ...a } : undefined);
+    return Promise.resolve(a ? copyApproval(a) : undefined);
   }
 
-  listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]> {
+  listApprovals(status?: ApprovalRow['status'], logOrigin?: string): Promise<ApprovalRow[]> {
     return Promise.resolve(
       [...this.approvals.values()]
-        .filter((a) => !status || a.status === status)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+        .filter(
+          (a) =>
+            (status === undefined || a.status === status) &&
+            (logOrigin === undefined || a.logOrigin === logOrigin),
+        )
+        .sort((a, b) =>
+          a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1,
+        )
+        .map(copyApproval),
     );
   }
 
@@ -366,6 +411,31 @@ export class MemoryStore implements AuditStore {
     const defined = Object.fromEntries(Object.entries(to).filter(([, v]) => v !== undefined));
     this.approvals.set(id, { ...a, ...defined });
     return Promise.resolve(true);
+  }
+
+  getCursor(logId: number, name: string): Promise<CursorRow | undefined> {
+    const seq = this.log(logId).cursors.get(name);
+    return Promise.resolve(seq === undefined ? undefined : { name, seq });
+  }
+
+  setCursor(logId: number, name: string, seq: number, expectedSeq?: number | null): Promise<boolean> {
+    const bad =
+      checkCursorName(name) ??
+      checkCursorSeq(seq) ??
+      (expectedSeq === undefined || expectedSeq === null ? null : checkCursorSeq(expectedSeq));
+    if (bad) return Promise.reject(new AuditError('invalid_argument', bad));
+    const cursors = this.log(logId).cursors;
+    const now = cursors.get(name);
+    if (expectedSeq !== undefined && (expectedSeq === null ? now !== undefined : now !== expectedSeq)) {
+      return Promise.resolve(false);
+    }
+    cursors.set(name, seq);
+    return Promise.resolve(true);
+  }
+
+  listCursors(logId: number): Promise<CursorRow[]> {
+    const out = [...this.log(logId).cursors].map(([name, seq]) => ({ name, seq }));
+    return Promise.resolve(out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
   }
 
   getMeta(key: string): Promise<string | undefined> {
@@ -410,4 +480,9 @@ export class MemoryStore implements AuditStore {
     r.revokedAt = at;
     return Promise.resolve(true);
   }
+}
+
+/** Index of the tile of `level` holding the hash of leaf `leaf` (C2SP tlog-tiles: 256 per tile). */
+function firstTileIndex(level: number, leaf: number): number {
+  return Math.floor(leaf / 256 ** (level + 1));
 }

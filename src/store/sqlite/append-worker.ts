@@ -3,15 +3,16 @@
  * the in-transaction half of each append, so that preparing the next batch (validation,
  * redaction, hashing) on the main thread overlaps this batch's commit and fsync.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { AuditError } from '../../errors.js';
 import { openStore } from '../open-store.js';
 import { planAppend, type Receipt } from '../../core/append-plan.js';
 import type { PreparedLeaf } from '../../core/append-plan.js';
 import type { WireReply, WireRequest } from './write-thread.js';
+import { decodeBatch, encodeReceipts } from './wire.js';
 
+if (!parentPort) throw new Error('append-worker runs as a worker thread');
 const port = parentPort;
-if (!port) throw new Error('append-worker runs as a worker thread');
 let store: Awaited<ReturnType<typeof openStore>>;
 try {
   store = await openStore((workerData as { path: string }).path);
@@ -25,43 +26,93 @@ try {
   process.exit(1);
 }
 
-port.on('message', (m: WireRequest) => {
-  if (m.op === 'close') {
-    void store.close().then(() => port.postMessage({ id: m.id, ok: true } satisfies WireReply));
-    return;
+/** Events per transaction when batches are merged (a bound on memory and on one commit's time). */
+const MAX_MERGED = 4096;
+
+interface Batch {
+  id: number;
+  origin: string;
+  nowMs: number;
+  items: PreparedLeaf[];
+}
+
+/**
+ * Batches that arrived while the previous transaction committed are merged into one transaction
+ * (group commit): one fsync for all of them, and each request answered once it is durable.
+ */
+port.on('message', (first: WireRequest) => void handle(first));
+
+async function handle(first: WireRequest): Promise<void> {
+  const queue: WireRequest[] = [first];
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port))
+    queue.push(m.message as WireRequest);
+  let group: Batch[] = [];
+  let events = 0;
+  for (const m of queue) {
+    if (m.op === 'close') {
+      await appendGroup(group);
+      group = [];
+      await store.close();
+      port.postMessage({ id: m.id, ok: true } satisfies WireReply);
+      continue;
+    }
+    let items: PreparedLeaf[];
+    try {
+      items = decodeBatch(m.batch);
+    } catch (e) {
+      reply([m.id], e);
+      continue;
+    }
+    if (group.length > 0 && (group[0]!.origin !== m.origin || events + items.length > MAX_MERGED)) {
+      // In order: each group's answers go out before the next group's transaction runs.
+      await appendGroup(group);
+      group = [];
+      events = 0;
+    }
+    group.push({ id: m.id, origin: m.origin, nowMs: m.nowMs, items });
+    events += items.length;
   }
-  // Structured clone delivers Uint8Arrays: view them as Buffers (no copy).
-  const items = m.items.map((i) => ({
-    ...i,
-    disclosures: i.disclosures.map((d) => ({ pointer: d.pointer, bytes: asBuffer(d.bytes) })),
-  })) as PreparedLeaf[];
+  await appendGroup(group);
+}
+
+function reply(ids: number[], e: unknown): void {
+  const error = {
+    code: e instanceof AuditError ? e.code : 'store_failure',
+    message: e instanceof Error ? e.message : String(e),
+  } as const;
+  for (const id of ids) port.postMessage({ id, ok: false, error } satisfies WireReply);
+}
+
+async function appendGroup(group: Batch[]): Promise<void> {
+  if (group.length === 0) return;
+  const items = group.length === 1 ? group[0]!.items : group.flatMap((b) => b.items);
+  const last = group[group.length - 1]!;
   let head: NonNullable<WireReply['head']> | undefined;
-  store
-    .append(
-      m.origin,
+  let receipts: Receipt[];
+  try {
+    receipts = await store.append(
+      last.origin,
       items.map((i) => i.eid),
       (ctx) => {
-        const r = planAppend(ctx, items, m.nowMs);
+        const r = planAppend(ctx, items, last.nowMs);
         head = r.plan.head;
         return r;
       },
-    )
-    .then(
-      (receipts: Receipt[]) =>
-        port.postMessage({ id: m.id, ok: true, receipts, ...(head ? { head } : {}) } satisfies WireReply),
-      (e: unknown) =>
-        port.postMessage({
-          id: m.id,
-          ok: false,
-          error: {
-            code: e instanceof AuditError ? e.code : 'store_failure',
-            message: e instanceof Error ? e.message : String(e),
-          },
-        } satisfies WireReply),
     );
-});
-port.postMessage({ id: 0, ok: true } satisfies WireReply);
-
-function asBuffer(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  } catch (e) {
+    reply(
+      group.map((b) => b.id),
+      e,
+    );
+    return;
+  }
+  let from = 0;
+  for (const b of group) {
+    const wire = encodeReceipts(receipts.slice(from, (from += b.items.length)));
+    port.postMessage(
+      { id: b.id, ok: true, receipts: wire.receipts, ...(head ? { head } : {}) } satisfies WireReply,
+      wire.transfer,
+    );
+  }
 }
+port.postMessage({ id: 0, ok: true } satisfies WireReply);

@@ -129,4 +129,58 @@ CREATE TRIGGER tiles_no_delete BEFORE DELETE ON tiles
   BEGIN SELECT RAISE(ABORT, 'auditrail: tiles are append-only'); END;
 `,
   },
+  {
+    id: 2,
+    name: 'approval-columns-and-cursors',
+    // Approval requests get one column per field the SDK reads instead of a JSON document parsed
+    // at each read; rows written before carry over, their document split by SQLite's JSON
+    // functions (`->` keeps a value's JSON text, `->>` gives a string as SQL text); a document
+    // that is not JSON (stored data is attacker-controlled) carries over as empty fields.
+    sql: `
+CREATE TABLE approvals_v2 (
+  id              TEXT PRIMARY KEY,
+  log_origin      TEXT NOT NULL,
+  status          TEXT NOT NULL,
+  request_digest  TEXT NOT NULL,
+  approvers       TEXT NOT NULL,
+  expires_at      TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  action_type     TEXT NOT NULL,
+  target          TEXT,
+  params          TEXT,
+  side_effects    TEXT,
+  matched_rule    TEXT,
+  request_reason  TEXT NOT NULL,
+  actor_type      TEXT NOT NULL,
+  actor_id        TEXT NOT NULL,
+  session_id      TEXT,
+  run_id          TEXT,
+  parent_event_id TEXT,
+  trace_id        TEXT,
+  span_id         TEXT,
+  decided_by      TEXT,
+  decided_at      TEXT,
+  reason          TEXT
+);
+INSERT INTO approvals_v2
+  SELECT id, log_origin, status, request_digest, approvers, expires_at, created_at,
+    coalesce(request ->> '$.action.type', ''), request ->> '$.action.target', request -> '$.action.params',
+    request -> '$.action.side_effects', request ->> '$.matched_rule', coalesce(request ->> '$.reason', ''),
+    coalesce(request ->> '$.ctx.actor.type', ''), coalesce(request ->> '$.ctx.actor.id', ''),
+    request ->> '$.ctx.session_id', request ->> '$.ctx.run_id', request ->> '$.ctx.parent_event_id',
+    request ->> '$.ctx.trace_id', request ->> '$.ctx.span_id', decided_by, decided_at, reason
+  FROM (SELECT id, log_origin, status, request_digest, approvers, expires_at, created_at, decided_by, decided_at,
+    reason, CASE WHEN json_valid(request) THEN request ELSE '{}' END AS request FROM approvals);
+DROP TABLE approvals;
+ALTER TABLE approvals_v2 RENAME TO approvals;
+CREATE INDEX approvals_status ON approvals(status, created_at);
+CREATE INDEX approvals_log ON approvals(log_origin, status, created_at);
+CREATE TABLE cursors (
+  log_id INTEGER NOT NULL,
+  name   TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  PRIMARY KEY (log_id, name)
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AuditError } from '../../errors.js';
 import { storeContract } from '../store.contract.js';
 import { SqliteStore } from './sqlite-store.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -81,5 +84,134 @@ describe('SqliteStore specifics', () => {
       (e: unknown) => e instanceof AuditError && e.code === 'store_failure' && /append-only/.test(e.message),
     );
     await store.close();
+  });
+
+  it('migrates approval documents of a version-1 file into columns, and reads them the same read-only', async () => {
+    const path = join(dir, 'v1', 'audit.db');
+    mkdirSync(join(dir, 'v1'));
+    // A database as version 1 of the schema left it: migration 1 only, requests as JSON documents.
+    const v1 = new Database(path);
+    const m1 = SQLITE_MIGRATIONS[0]!;
+    v1.exec(m1.sql);
+    v1.exec(
+      'CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    v1.prepare('INSERT INTO migrations VALUES (1, ?, ?, ?)').run(
+      m1.name,
+      createHash('sha256').update(m1.sql).digest('hex'),
+      '2026-01-01T00:00:00Z',
+    );
+    const insert = v1.prepare('INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const request = {
+      action: { type: 'write:refund', target: 'order/1', params: 'text', side_effects: ['refund'] },
+      matched_rule: null,
+      reason: 'why',
+      ctx: { actor: { type: 'agent', id: 'bot', name: 'Bot' }, run_id: 'run-1', span_id: '00f067aa0ba902b7' },
+    };
+    insert.run(
+      'apr-1',
+      'o',
+      'granted',
+      'sha256:1',
+      '["ann"]',
+      'e',
+      '2026-01-01T00:00:01Z',
+      JSON.stringify(request),
+      'ann',
+      'd',
+      'ok',
+    );
+    // A document that is not JSON (stored data is attacker-controlled) must not block the migration.
+    insert.run(
+      'apr-2',
+      'o',
+      'pending',
+      'sha256:2',
+      '["bob"]',
+      'e',
+      '2026-01-01T00:00:02Z',
+      '{not json',
+      null,
+      null,
+      null,
+    );
+    v1.close();
+    const want = [
+      {
+        id: 'apr-1',
+        logOrigin: 'o',
+        status: 'granted',
+        requestDigest: 'sha256:1',
+        approvers: ['ann'],
+        expiresAt: 'e',
+        createdAt: '2026-01-01T00:00:01Z',
+        actionType: 'write:refund',
+        target: 'order/1',
+        params: 'text',
+        sideEffects: ['refund'],
+        matchedRule: null,
+        requestReason: 'why',
+        actorType: 'agent',
+        actorId: 'bot',
+        sessionId: null,
+        runId: 'run-1',
+        parentEventId: null,
+        traceId: null,
+        spanId: '00f067aa0ba902b7',
+        decidedBy: 'ann',
+        decidedAt: 'd',
+        reason: 'ok',
+      },
+      {
+        id: 'apr-2',
+        logOrigin: 'o',
+        status: 'pending',
+        requestDigest: 'sha256:2',
+        approvers: ['bob'],
+        expiresAt: 'e',
+        createdAt: '2026-01-01T00:00:02Z',
+        actionType: '',
+        target: null,
+        sideEffects: null,
+        matchedRule: null,
+        requestReason: '',
+        actorType: '',
+        actorId: '',
+        sessionId: null,
+        runId: null,
+        parentEventId: null,
+        traceId: null,
+        spanId: null,
+        decidedBy: null,
+        decidedAt: null,
+        reason: null,
+      },
+    ];
+    const ro = new SqliteStore(path, { readonly: true });
+    assert.deepEqual(await ro.listApprovals(), want);
+    assert.deepEqual(await ro.listApprovals('pending', 'o'), [want[1]]);
+    assert.deepEqual(await ro.getApproval('apr-1'), want[0]);
+    assert.deepEqual(await ro.listCursors(1), []);
+    assert.equal(await ro.getCursor(1, 'x'), undefined);
+    await assert.rejects(
+      ro.setCursor(1, 'x', 1),
+      (e: unknown) => e instanceof AuditError && e.code === 'read_only',
+    );
+    await ro.close();
+    const rw = new SqliteStore(path);
+    assert.deepEqual(
+      rw.migrations().map((m) => [m.id, m.name]),
+      [
+        [1, 'verifiable-log'],
+        [2, 'approval-columns-and-cursors'],
+      ],
+    );
+    assert.deepEqual(await rw.listApprovals(), want);
+    // The document is gone: one column per field.
+    const columns = (rw.db.prepare('PRAGMA table_info(approvals)').all() as { name: string }[]).map(
+      (c) => c.name,
+    );
+    assert.ok(!columns.includes('request') && columns.includes('action_type'), columns.join(', '));
+    await rw.close();
   });
 });

@@ -20,6 +20,7 @@ import type {
   ApprovalRow,
   AuditStore,
   CheckpointRow,
+  CursorRow,
   LeafWriter,
   DisclosureRow,
   EntryRow,
@@ -27,16 +28,20 @@ import type {
   ExistingEntry,
   LogHead,
   ScanRow,
+  SideWrites,
   StoredEvent,
   IndexRow,
   StoredIndexRow,
   TileInfo,
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
-import { tileKey } from '../store.js';
+import { checkCursorName, checkCursorSeq, tileKey } from '../store.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 
 type Row = Record<string, unknown>;
+
+/** Highest tile level of a tree of up to 2^53 leaves (256^7 > 2^53). */
+const MAX_TILE_LEVEL = 6;
 
 export interface SqliteStoreOptions {
   /** Open read-only (verification, export); no migration is applied. */
@@ -143,11 +148,14 @@ function headOf(r: Row): LogHead {
 }
 
 // Stored data is attacker-controlled: a column rewritten as TEXT still reaches the verifier as bytes.
+// Zero bytes cannot be changed: one instance serves every empty value (query pages leave leaves out).
+const NO_BYTES = Buffer.alloc(0);
+
 function bytes(v: unknown): Buffer {
   if (Buffer.isBuffer(v)) return v;
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(v.toString(), 'utf8');
-  return Buffer.alloc(0);
+  return NO_BYTES;
 }
 
 function entryOf(r: unknown[]): EntryRow {
@@ -202,19 +210,156 @@ function eventColumns(logId: number, x: IndexRow, ts: string, type: string): unk
   ];
 }
 
+/** A stored cell as text (a column rewritten as a number or a blob still reads as text). */
+function cellText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return v.toString();
+  return bytes(v).toString('utf8');
+}
+
+const text = (v: unknown): string | null => (v === null || v === undefined ? null : cellText(v));
+
+/** A JSON column of an approval row; stored data is attacker-controlled, so a bad one is an AuditError. */
+function jsonColumn(r: Row, column: string): unknown {
+  const value = r[column];
+  if (value === null || value === undefined) return undefined;
+  try {
+    return JSON.parse(cellText(value)) as unknown;
+  } catch (e) {
+    throw new AuditError('store_failure', `approval ${cellText(r['id'])}: column ${column} is not JSON`, {
+      cause: e,
+    });
+  }
+}
+
 function approvalOf(r: Row): ApprovalRow {
+  const params = jsonColumn(r, 'params');
   return {
     id: r['id'] as string,
     logOrigin: r['log_origin'] as string,
     status: r['status'] as ApprovalRow['status'],
     requestDigest: r['request_digest'] as string,
-    approvers: JSON.parse(r['approvers'] as string) as string[],
+    approvers: (jsonColumn(r, 'approvers') as string[] | undefined) ?? [],
     expiresAt: r['expires_at'] as string,
     createdAt: r['created_at'] as string,
-    request: r['request'] as string,
-    decidedBy: (r['decided_by'] as string | null) ?? null,
-    decidedAt: (r['decided_at'] as string | null) ?? null,
-    reason: (r['reason'] as string | null) ?? null,
+    actionType: cellText(r['action_type']),
+    target: text(r['target']),
+    ...(params !== undefined ? { params } : {}),
+    sideEffects: (jsonColumn(r, 'side_effects') as string[] | undefined) ?? null,
+    matchedRule: text(r['matched_rule']),
+    requestReason: cellText(r['request_reason']),
+    actorType: cellText(r['actor_type']),
+    actorId: cellText(r['actor_id']),
+    sessionId: text(r['session_id']),
+    runId: text(r['run_id']),
+    parentEventId: text(r['parent_event_id']),
+    traceId: text(r['trace_id']),
+    spanId: text(r['span_id']),
+    decidedBy: text(r['decided_by']),
+    decidedAt: text(r['decided_at']),
+    reason: text(r['reason']),
+  };
+}
+
+/**
+ * A row of a database opened read-only before migration 2 (an auditor's copy of an older file):
+ * its request is still one JSON document, split here the way the migration splits it.
+ */
+function legacyApprovalOf(r: Row): ApprovalRow {
+  let req: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(cellText(r['request'])) as unknown;
+    if (parsed !== null && typeof parsed === 'object') req = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: the fields read as absent, as the migration would carry them over.
+  }
+  const obj = (v: unknown): Record<string, unknown> =>
+    v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  const action = obj(req['action']);
+  const ctx = obj(req['ctx']);
+  const actor = obj(ctx['actor']);
+  const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+  return approvalOf({
+    ...r,
+    action_type: action['type'] ?? '',
+    target: action['target'],
+    params: json(action['params']),
+    side_effects: json(action['side_effects']),
+    matched_rule: req['matched_rule'],
+    request_reason: req['reason'] ?? '',
+    actor_type: actor['type'] ?? '',
+    actor_id: actor['id'] ?? '',
+    session_id: ctx['session_id'],
+    run_id: ctx['run_id'],
+    parent_event_id: ctx['parent_event_id'],
+    trace_id: ctx['trace_id'],
+    span_id: ctx['span_id'],
+  });
+}
+
+/** The values of one `approvals` row, in the order of the `putApproval` statement. */
+function approvalColumns(a: ApprovalRow): unknown[] {
+  return [
+    a.id,
+    a.logOrigin,
+    a.status,
+    a.requestDigest,
+    JSON.stringify(a.approvers),
+    a.expiresAt,
+    a.createdAt,
+    a.actionType,
+    a.target,
+    a.params === undefined ? null : JSON.stringify(a.params),
+    a.sideEffects === null ? null : JSON.stringify(a.sideEffects),
+    a.matchedRule,
+    a.requestReason,
+    a.actorType,
+    a.actorId,
+    a.sessionId,
+    a.runId,
+    a.parentEventId,
+    a.traceId,
+    a.spanId,
+    a.decidedBy,
+    a.decidedAt,
+    a.reason,
+  ];
+}
+
+/**
+ * Statements of the approval and cursor tables as migration 2 shapes them. A database opened
+ * read-only before that migration has neither shape: it gets null (its approvals are read with
+ * {@link legacyApprovalOf}, it has no cursors, and it refuses writes anyway).
+ */
+function concernStatements(db: Database.Database) {
+  const hasCursors = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cursors'")
+    .get();
+  if (hasCursors === undefined) return null;
+  const approvals = (where: string) => db.prepare(`SELECT * FROM approvals ${where} ORDER BY created_at, id`);
+  return {
+    putApproval: db.prepare(
+      `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at,
+         action_type, target, params, side_effects, matched_rule, request_reason, actor_type, actor_id,
+         session_id, run_id, parent_event_id, trace_id, span_id, decided_by, decided_at, reason)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    updateApproval: db.prepare(
+      `UPDATE approvals SET status = coalesce(?, status), decided_by = coalesce(?, decided_by),
+         decided_at = coalesce(?, decided_at), reason = coalesce(?, reason) WHERE id = ? AND status = ?`,
+    ),
+    // One statement per shape of filter, each on an index.
+    listAll: approvals(''),
+    listByStatus: approvals('WHERE status = ?'),
+    listByLog: approvals('WHERE log_origin = ?'),
+    listByLogStatus: approvals('WHERE log_origin = ? AND status = ?'),
+    getCursor: db.prepare('SELECT name, seq FROM cursors WHERE log_id = ? AND name = ?'),
+    listCursors: db.prepare('SELECT name, seq FROM cursors WHERE log_id = ? ORDER BY name'),
+    upsertCursor: db.prepare(
+      'INSERT INTO cursors (log_id, name, seq) VALUES (?, ?, ?) ON CONFLICT (log_id, name) DO UPDATE SET seq = excluded.seq',
+    ),
+    insertCursor: db.prepare('INSERT OR IGNORE INTO cursors (log_id, name, seq) VALUES (?, ?, ?)'),
+    casCursor: db.prepare('UPDATE cursors SET seq = ? WHERE log_id = ? AND name = ? AND seq = ?'),
   };
 }
 
@@ -371,9 +516,16 @@ export class SqliteStore implements AuditStore {
   /** Opened with SQLite `readonly`: no migration, no log creation, every write is refused. */
   readonly readonly: boolean;
   private readonly stmts;
+  /** Approval and cursor statements; null for a database read-only before migration 2. */
+  private readonly concern;
 
   get location(): string {
     return this.path;
+  }
+
+  /** Worker threads can open the same file read-only (WAL: readers never block each other). */
+  get parallelReads(): boolean {
+    return this.path !== ':memory:';
   }
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -400,8 +552,10 @@ export class SqliteStore implements AuditStore {
     }
     this.db.function('auditrail_glob', { deterministic: true }, auditrailGlob);
     this.db.pragma('cache_size = -65536');
-    // Reads (timelines, proofs, verify) go through the OS page cache without copies.
-    this.db.pragma('mmap_size = 1073741824');
+    // Reads (timelines, proofs, verify) go through the OS page cache without copies: the whole
+    // file up to SQLite's build limit (SQLITE_MAX_MMAP_SIZE, 0x7fff0000 here), so a 1M-event log
+    // (~1.7 GB) is mapped whole rather than its last pages read through the page cache.
+    this.db.pragma('mmap_size = 2147418112');
     const db = this.db;
     this.stmts = {
       logByOrigin: db.prepare('SELECT * FROM logs WHERE origin = ?'),
@@ -491,21 +645,32 @@ export class SqliteStore implements AuditStore {
       listTiles: db.prepare(
         'SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? ORDER BY level, idx',
       ),
+      listTilesFrom: db.prepare(
+        `SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND level = ? AND idx >= ?
+         ORDER BY idx`,
+      ),
+      // Levels 0..6 hold every tile of a tree of up to 2^53 leaves; anything else is listed whole.
+      listTilesOdd: db.prepare(
+        `SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND (level < 0 OR level > ${MAX_TILE_LEVEL})
+         ORDER BY level, idx`,
+      ),
       setHead: db.prepare(
         'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ?',
       ),
-      putApproval: db.prepare(
-        `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at, request,
-           decided_by, decided_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      // The one update the disclosures_erase_only trigger lets through.
+      eraseDisclosure: db.prepare(
+        `UPDATE disclosures SET disclosure = NULL, erased_by_seq = ?, erased_at = ?
+         WHERE log_id = ? AND seq = ? AND unit = ? AND disclosure IS NOT NULL`,
       ),
+      // Read the same before and after migration 2 (SELECT *): see concernStatements.
       getApproval: db.prepare('SELECT * FROM approvals WHERE id = ?'),
-      listApprovals: db.prepare('SELECT * FROM approvals ORDER BY created_at'),
-      listApprovalsByStatus: db.prepare('SELECT * FROM approvals WHERE status = ? ORDER BY created_at'),
+      listApprovalsLegacy: db.prepare('SELECT * FROM approvals ORDER BY created_at, id'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
     };
+    this.concern = concernStatements(db);
   }
 
   /**
@@ -601,15 +766,26 @@ export class SqliteStore implements AuditStore {
       : null;
   }
 
-  append<T>(
-    origin: string,
-    eids: readonly string[],
-    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
-  ): Promise<T> {
-    const refused = this.refuseReadonly(`append to ${origin}`);
-    if (refused) return refused;
-    try {
-      const run = this.db.transaction((lookup: boolean) => {
+  /** The append transaction, built once (better-sqlite3 builds four wrappers per `transaction()`). */
+  private appendTxFn: Database.Transaction<
+    (
+      origin: string,
+      eids: readonly string[],
+      plan: (ctx: AppendContext) => { plan: AppendPlan; result: unknown },
+      lookup: boolean,
+      sideWrites: SideWrites | undefined,
+    ) => unknown
+  > | null = null;
+
+  private get appendTx(): NonNullable<SqliteStore['appendTxFn']> {
+    this.appendTxFn ??= this.db.transaction(
+      (
+        origin: string,
+        eids: readonly string[],
+        plan: (ctx: AppendContext) => { plan: AppendPlan; result: unknown },
+        lookup: boolean,
+        sideWrites: SideWrites | undefined,
+      ) => {
         const row = this.stmts.logByOrigin.get(origin) as Row | undefined;
         if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
         const head = headOf(row);
@@ -628,16 +804,30 @@ export class SqliteStore implements AuditStore {
         }
         const { plan: p, result } = plan({ head, existing, partialTiles });
         this.write(head, p);
+        for (const a of sideWrites?.approvals ?? []) this.insertApproval(a);
         return result;
-      });
+      },
+    );
+    return this.appendTxFn;
+  }
+
+  append<T>(
+    origin: string,
+    eids: readonly string[],
+    plan: (ctx: AppendContext) => { plan: AppendPlan; result: T },
+    sideWrites?: SideWrites,
+  ): Promise<T> {
+    const refused = this.refuseReadonly(`append to ${origin}`);
+    if (refused) return refused;
+    try {
       // Re-sent event ids are rare: insert without looking them up, and only when the unique
       // index refuses one (the whole transaction rolls back) plan again knowing what is stored.
       let result: T;
       try {
-        result = run.immediate(false);
+        result = this.appendTx.immediate(origin, eids, plan, false, sideWrites) as T;
       } catch (e) {
         if (!isEidConflict(e)) throw e;
-        result = run.immediate(true);
+        result = this.appendTx.immediate(origin, eids, plan, true, sideWrites) as T;
       }
       this.committed();
       return Promise.resolve(result);
@@ -750,17 +940,19 @@ export class SqliteStore implements AuditStore {
     }
     const dir = options.order === 'desc' ? 'DESC' : 'ASC';
     const page = `SELECT v.seq FROM events v WHERE ${sql} ORDER BY v.seq ${dir} LIMIT ?`;
+    // No outer ORDER BY: the joins keep the page's order (no temporary sort of the rows and
+    // their blobs); inAscendingOrder() checks it, and sorts only when it does not hold (desc).
     const rows = this.cached(
-      `SELECT e.seq, x'', e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
-       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq ORDER BY e.seq`,
+      `SELECT e.seq, NULL, e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
+       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
     if (rows.length === 0) return Promise.resolve([]);
     // The page's disclosures in one statement over the same index walk.
     const ds = this.cached(
       `SELECT d.seq, d.unit, d.pointer, d.disclosure, d.erased_by_seq FROM (${page}) p
-       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq ORDER BY d.seq, d.unit`,
+       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
-    const merged = mergeDisclosures(rows.map(entryOf), ds);
+    const merged = mergeDisclosures(inAscendingOrder(rows, 1).map(entryOf), inAscendingOrder(ds, 2));
     return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
   }
 
@@ -783,6 +975,26 @@ export class SqliteStore implements AuditStore {
       this.cached(`SELECT count(*) FROM events v WHERE ${w.sql}`).get(...w.args) as unknown[]
     )[0] as number;
     return Promise.resolve(r);
+  }
+
+  eraseDisclosures(
+    logId: number,
+    units: readonly { seq: number; unit: number }[],
+    bySeq: number,
+    erasedAt: string,
+  ): Promise<number> {
+    const refused = this.refuseReadonly('erase disclosures');
+    if (refused) return refused;
+    const erase = this.stmts.eraseDisclosure;
+    return this.guard('erase disclosures', () =>
+      this.db
+        .transaction(() => {
+          let n = 0;
+          for (const u of units) n += erase.run(bySeq, erasedAt, logId, u.seq, u.unit).changes;
+          return n;
+        })
+        .immediate(),
+    );
   }
 
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
@@ -893,8 +1105,18 @@ export class SqliteStore implements AuditStore {
     return this.guard('prune the index', () => this.stmts.pruneIndex.run(logId, size).changes);
   }
 
-  listTiles(logId: number): Promise<TileInfo[]> {
-    const rows = this.stmts.listTiles.all(logId) as Row[];
+  listTiles(logId: number, fromLeaf = 0): Promise<TileInfo[]> {
+    let rows: Row[];
+    if (fromLeaf <= 0) rows = this.stmts.listTiles.all(logId) as Row[];
+    else {
+      // Per level, from the tile holding leaf `fromLeaf` on: the old tiles are not read at all.
+      rows = [];
+      for (let level = 0; level <= MAX_TILE_LEVEL; level++) {
+        const from = Math.floor(fromLeaf / 256 ** (level + 1));
+        for (const r of this.stmts.listTilesFrom.all(logId, level, from) as Row[]) rows.push(r);
+      }
+      for (const r of this.stmts.listTilesOdd.all(logId) as Row[]) rows.push(r);
+    }
     return Promise.resolve(
       rows.map((r) => ({
         level: r['level'] as number,
@@ -938,36 +1160,67 @@ export class SqliteStore implements AuditStore {
     }
   }
 
+  /** Approval and cursor statements, or a refusal when the file predates them (read-only). */
+  private concernOf(what: string) {
+    if (this.concern) return this.concern;
+    throw new AuditError('read_only', `cannot ${what}: ${this.path} is open read-only`);
+  }
+
   putApproval(a: ApprovalRow): Promise<void> {
     const refused = this.refuseReadonly('store an approval request');
     if (refused) return refused;
-    this.stmts.putApproval.run(
-      a.id,
-      a.logOrigin,
-      a.status,
-      a.requestDigest,
-      JSON.stringify(a.approvers),
-      a.expiresAt,
-      a.createdAt,
-      a.request,
-      a.decidedBy,
-      a.decidedAt,
-      a.reason,
-    );
-    this.committed();
-    return Promise.resolve();
+    return this.guard('store an approval request', () => {
+      this.insertApproval(a);
+    });
+  }
+
+  /** Inserts one approval row; an id that exists is a `conflict`. */
+  private insertApproval(a: ApprovalRow): void {
+    try {
+      this.concernOf('store an approval request').putApproval.run(...approvalColumns(a));
+    } catch (e) {
+      if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AuditError('conflict', `approval ${a.id} exists`, { cause: e });
+      }
+      throw e;
+    }
   }
 
   getApproval(id: string): Promise<ApprovalRow | undefined> {
-    const r = this.stmts.getApproval.get(id) as Row | undefined;
-    return Promise.resolve(r ? approvalOf(r) : undefined);
+    try {
+      const r = this.stmts.getApproval.get(id) as Row | undefined;
+      return Promise.resolve(r ? (this.concern ? approvalOf(r) : legacyApprovalOf(r)) : undefined);
+    } catch (e) {
+      return Promise.reject(storeError(e, `cannot read approval ${id}`));
+    }
   }
 
-  listApprovals(status?: ApprovalRow['status']): Promise<ApprovalRow[]> {
-    const rows = (
-      status ? this.stmts.listApprovalsByStatus.all(status) : this.stmts.listApprovals.all()
-    ) as Row[];
-    return Promise.resolve(rows.map(approvalOf));
+  listApprovals(status?: ApprovalRow['status'], logOrigin?: string): Promise<ApprovalRow[]> {
+    try {
+      const c = this.concern;
+      if (!c) {
+        const rows = (this.stmts.listApprovalsLegacy.all() as Row[]).map(legacyApprovalOf);
+        return Promise.resolve(
+          rows.filter(
+            (r) =>
+              (status === undefined || r.status === status) &&
+              (logOrigin === undefined || r.logOrigin === logOrigin),
+          ),
+        );
+      }
+      const rows = (
+        logOrigin === undefined
+          ? status === undefined
+            ? c.listAll.all()
+            : c.listByStatus.all(status)
+          : status === undefined
+            ? c.listByLog.all(logOrigin)
+            : c.listByLogStatus.all(logOrigin, status)
+      ) as Row[];
+      return Promise.resolve(rows.map(approvalOf));
+    } catch (e) {
+      return Promise.reject(storeError(e, 'cannot list approvals'));
+    }
   }
 
   updateApproval(
@@ -977,14 +1230,44 @@ export class SqliteStore implements AuditStore {
   ): Promise<boolean> {
     const refused = this.refuseReadonly('update an approval request');
     if (refused) return refused;
-    const r = this.db
-      .prepare(
-        `UPDATE approvals SET status = coalesce(?, status), decided_by = coalesce(?, decided_by),
-           decided_at = coalesce(?, decided_at), reason = coalesce(?, reason) WHERE id = ? AND status = ?`,
-      )
-      .run(to.status ?? null, to.decidedBy ?? null, to.decidedAt ?? null, to.reason ?? null, id, from);
-    this.committed();
-    return Promise.resolve(r.changes === 1);
+    return this.guard(
+      'update an approval request',
+      () =>
+        this.concernOf('update an approval request').updateApproval.run(
+          to.status ?? null,
+          to.decidedBy ?? null,
+          to.decidedAt ?? null,
+          to.reason ?? null,
+          id,
+          from,
+        ).changes === 1,
+    );
+  }
+
+  getCursor(logId: number, name: string): Promise<CursorRow | undefined> {
+    const r = this.concern?.getCursor.get(logId, name) as Row | undefined;
+    return Promise.resolve(r ? { name: r['name'] as string, seq: r['seq'] as number } : undefined);
+  }
+
+  setCursor(logId: number, name: string, seq: number, expectedSeq?: number | null): Promise<boolean> {
+    const bad =
+      checkCursorName(name) ??
+      checkCursorSeq(seq) ??
+      (expectedSeq === undefined || expectedSeq === null ? null : checkCursorSeq(expectedSeq));
+    if (bad) return Promise.reject(new AuditError('invalid_argument', bad));
+    const refused = this.refuseReadonly('move a cursor');
+    if (refused) return refused;
+    return this.guard('move a cursor', () => {
+      const c = this.concernOf('move a cursor');
+      if (expectedSeq === undefined) return c.upsertCursor.run(logId, name, seq).changes === 1;
+      if (expectedSeq === null) return c.insertCursor.run(logId, name, seq).changes === 1;
+      return c.casCursor.run(seq, logId, name, expectedSeq).changes === 1;
+    });
+  }
+
+  listCursors(logId: number): Promise<CursorRow[]> {
+    const rows = (this.concern?.listCursors.all(logId) ?? []) as Row[];
+    return Promise.resolve(rows.map((r) => ({ name: r['name'] as string, seq: r['seq'] as number })));
   }
 
   /** The write thread of this file (shared by every trail of the process on it); none in memory or read-only. */
@@ -1160,6 +1443,19 @@ function checkpointOf(r: Row): CheckpointRow {
     note: r['note'] as string,
     createdAt: r['created_at'] as string,
   };
+}
+
+/**
+ * `rows` ordered by their first `columns` columns (integers: seq, then unit), ascending: as they
+ * are when already in that order (checked in one pass), else sorted in place.
+ */
+function inAscendingOrder(rows: unknown[][], columns: 1 | 2): unknown[][] {
+  const cmp = (a: unknown[], b: unknown[]): number =>
+    (a[0] as number) - (b[0] as number) || (columns === 2 ? (a[1] as number) - (b[1] as number) : 0);
+  for (let i = 1; i < rows.length; i++) {
+    if (cmp(rows[i - 1]!, rows[i]!) > 0) return rows.sort(cmp);
+  }
+  return rows;
 }
 
 /** Joins disclosure rows (sorted by seq, unit) onto entries (sorted by seq). */

@@ -3,18 +3,16 @@ import { AuditError, type AuditErrorCode } from '../../errors.js';
 import type { LogHead } from '../store.js';
 import type { Receipt } from '../../core/append-plan.js';
 import type { PreparedLeaf } from '../../core/append-plan.js';
+import { decodeReceipts, encodeBatch, type WireBatch, type WireReceipts } from './wire.js';
 
-/** What crosses to the write thread: the parts of a prepared event the transaction needs. */
-type WireItem = PreparedLeaf;
-
+/** What crosses to the write thread: the parts of prepared events the transaction needs, packed. */
 export type WireRequest =
-  | { op: 'append'; id: number; origin: string; items: WireItem[]; nowMs: number }
-  | { op: 'close'; id: number };
+  { op: 'append'; id: number; origin: string; batch: WireBatch; nowMs: number } | { op: 'close'; id: number };
 
 export interface WireReply {
   id: number;
   ok: boolean;
-  receipts?: Receipt[];
+  receipts?: WireReceipts;
   head?: { size: number; root: Uint8Array; rightEdge: Uint8Array; lastTs: string | null };
   error?: { code: AuditErrorCode; message: string };
 }
@@ -111,18 +109,18 @@ export class WorkerAppender {
     });
   }
 
-  private call(req: WireRequest): Promise<WireReply> {
+  private call(req: WireRequest, transfer: ArrayBuffer[] = []): Promise<WireReply> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new AuditError('store_failure', 'write thread is not running'));
-    return this.callOn(worker, req);
+    return this.callOn(worker, req, transfer);
   }
 
-  private callOn(worker: Worker, req: WireRequest): Promise<WireReply> {
+  private callOn(worker: Worker, req: WireRequest, transfer: ArrayBuffer[] = []): Promise<WireReply> {
     return new Promise<WireReply>((resolve, reject) => {
       this.waiters.set(req.id, { resolve, reject });
       // Keep the process alive while a batch is in flight (fire-and-forget events included).
       worker.ref();
-      worker.postMessage(req);
+      worker.postMessage(req, transfer);
     });
   }
 
@@ -132,18 +130,13 @@ export class WorkerAppender {
     items: readonly PreparedLeaf[],
     nowMs: number,
   ): Promise<{ receipts: Receipt[]; head: HeadUpdate | undefined }> {
-    const wire: WireItem[] = items.map((i) => ({
-      eid: i.eid,
-      type: i.type,
-      digests: i.digests,
-      disclosures: i.disclosures,
-      index: i.index,
-    }));
-    const r = await this.call({ op: 'append', id: this.nextId++, origin, items: wire, nowMs });
+    const { batch, transfer } = encodeBatch(items);
+    const r = await this.call({ op: 'append', id: this.nextId++, origin, batch, nowMs }, transfer);
     if (!r.ok) throw new AuditError(r.error?.code ?? 'store_failure', r.error?.message ?? 'append failed');
+    if (!r.receipts) throw new AuditError('store_failure', 'write thread answered without receipts');
     const h = r.head;
     return {
-      receipts: r.receipts ?? [],
+      receipts: decodeReceipts(r.receipts, items),
       head: h
         ? {
             size: h.size,

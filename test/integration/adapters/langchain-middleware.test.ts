@@ -10,38 +10,39 @@ import {
   type ApprovalInterrupt,
   type AuditrailMiddlewareOptions,
 } from '../../../src/integrations/langchain-middleware.js';
-import { POLICY, events, lifecycle, setup, type Setup } from './fixtures.js';
 import { parsePolicy } from '../../../src/index.js';
+import {
+  cases,
+  runCase,
+  SECRET,
+  skipFor,
+  toolBody,
+  type Driver,
+  type Framework,
+  type Turn,
+} from './cases.js';
+import { POLICY, events, setup, type Setup, type SetupOptions } from './fixtures.js';
 
+// One schema for every tool: each argument the tests send.
+const args = z.object({
+  city: z.string().optional(),
+  order: z.string().optional(),
+  amount: z.number().optional(),
+  report: z.string().optional(),
+  api_key: z.string().optional(),
+});
+
+/** The four tools of the shared cases (see cases.ts), recording in `ran` what ran. */
 function makeTools(ran: string[]) {
-  const order = z.object({
-    order: z.string(),
-    amount: z.number().optional(),
-    api_key: z.string().optional(),
-  });
-  return [
+  return (['get_weather', 'delete_order', 'refund', 'export_report'] as const).map((name) =>
     tool(
-      ({ city }) => {
-        ran.push('get_weather');
-        return Promise.resolve(`sunny in ${city}`);
+      (input) => {
+        ran.push(name);
+        return Promise.resolve(toolBody(name, input));
       },
-      { name: 'get_weather', description: 'Weather for a city', schema: z.object({ city: z.string() }) },
+      { name, description: `The ${name} tool`, schema: args },
     ),
-    tool(
-      () => {
-        ran.push('delete_order');
-        return Promise.resolve('deleted');
-      },
-      { name: 'delete_order', description: 'Delete an order', schema: order },
-    ),
-    tool(
-      ({ order: id }) => {
-        ran.push('refund');
-        return Promise.resolve(`refunded ${id}`);
-      },
-      { name: 'refund', description: 'Refund an order', schema: order },
-    ),
-  ];
+  );
 }
 
 interface AgentResult {
@@ -94,8 +95,81 @@ function only(log: RecordedEvent[], type: string): RecordedEvent {
 
 const REFUND = {
   name: 'refund',
-  args: { order: '1042', amount: 900, api_key: 'sk_live_51Habcdefghijklmnopqrstuv' },
+  args: { order: '1042', amount: 900, api_key: SECRET },
 };
+
+/**
+ * The shared cases' driver: each call is one `createAgent` run on its own thread, whose model
+ * (LangChain's fake) calls the tool, then answers "done"; a held call pauses with the
+ * middleware's interrupt and is answered with `Command({ resume })`, as LangChain documents.
+ */
+async function start(options: SetupOptions): Promise<Driver> {
+  const s = await setup(options);
+  const ran: string[] = [];
+  const middleware = auditrailMiddleware({ governor: s.governor });
+  const saver = new MemorySaver();
+  let calls = 0;
+  return {
+    trail: s.trail,
+    store: s.store,
+    governor: s.governor,
+    ran,
+    close: () => s.close(),
+    async call(name, input) {
+      const thread = `t-${++calls}`;
+      const agent = agentCalling(middleware, saver, ran, { name, args: input, id: `call-${calls}` });
+      const settle = async (running: Promise<AgentResult>): Promise<Turn> => {
+        let result: AgentResult;
+        try {
+          result = await running;
+        } catch (error) {
+          // A tool's own failure leaves the graph (LangChain's default): the app sees the error.
+          return { kind: 'done', shown: String(error), error: true };
+        }
+        if (result.__interrupt__ !== undefined) {
+          assert.equal(result.__interrupt__.length, 1, 'one interrupt for the one call');
+          const value = pausedOn(result);
+          return {
+            kind: 'paused',
+            requestId: value.request_id,
+            answer: (v) =>
+              settle(
+                agent.resume(thread, {
+                  decision: v.approved ? 'approve' : 'reject',
+                  approver: v.approver,
+                  ...(v.reason !== undefined ? { reason: v.reason } : {}),
+                  request_id: value.request_id,
+                }),
+              ),
+            // A resume that says "approved" the way a UI might, without the approver.
+            approveUnrecorded: () => settle(agent.resume(thread, { approved: true })),
+          };
+        }
+        assert.equal(result.messages.at(-1)?.text, 'done', 'the model read the reply and answered');
+        const reply = toolReply(result);
+        return { kind: 'done', shown: reply.text, error: reply.status === 'error' };
+      };
+      return settle(agent.start(thread));
+    },
+  };
+}
+
+const middleware: Framework = {
+  name: 'LangChain middleware',
+  prefix: 'tool:',
+  start,
+  recorded: (text) => ({ content: text, status: 'success' }),
+  says: {
+    denied: /^Not run: action denied by block-deletes: Deletes are never automatic$/,
+    rejected: (id) => new RegExp(`^Not run: approval ${id} rejected by finance_lead: duplicate request$`),
+    unrecorded: /is not an approval decision/,
+    wrongApprover: /^Not run: the approval of apr_\S+ by "mallory" was not recorded: /,
+  },
+};
+
+describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver): shared cases', () => {
+  for (const c of cases) it(c.name, skipFor(middleware, c), () => runCase(middleware, c));
+});
 
 describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => {
   let s: Setup;
@@ -105,132 +179,21 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     return auditrailMiddleware({ governor: s.governor, ...extra });
   }
 
-  it('runs an allowed tool and records intent, decision and outcome', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const agent = agentCalling(governed(), new MemorySaver(), ran, {
-      name: 'get_weather',
-      args: { city: 'Paris' },
-    });
-    const result = await agent.start('t-allow');
-    assert.equal(result.__interrupt__, undefined);
-    assert.deepEqual(ran, ['get_weather']);
-    assert.equal(toolReply(result).text, 'sunny in Paris');
-    assert.equal(result.messages.at(-1)?.text, 'done');
-    assert.deepEqual(await lifecycle(s.trail, 'tool:get_weather'), [
-      'action.intent',
-      'policy.decision',
-      'action.succeeded',
-    ]);
-    const outcome = only(await events(s.trail), 'action.succeeded');
-    assert.deepEqual(outcome.outcome?.result, { content: 'sunny in Paris', status: 'success' });
-  });
-
-  it('does not run a denied tool; the model reads the rule and reason; the denial is recorded', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const agent = agentCalling(governed(), new MemorySaver(), ran, {
-      name: 'delete_order',
-      args: { order: '1' },
-    });
-    const result = await agent.start('t-deny');
-    assert.deepEqual(ran, []);
-    const reply = toolReply(result);
-    assert.equal(reply.status, 'error');
-    assert.match(reply.text, /^Not run: action denied by block-deletes: Deletes are never automatic/);
-    assert.deepEqual(await lifecycle(s.trail, 'tool:delete_order'), ['action.intent', 'policy.decision']);
-    const decision = only(await events(s.trail), 'policy.decision');
-    assert.equal(decision.policy?.decision, 'deny');
-    assert.equal(decision.outcome?.status, 'denied');
-  });
-
-  it('require_approval interrupts; resumed with an approval it runs once, with the approver on record', async () => {
+  it('the interrupt names the call, the action, the approvers and the digest; its params are redacted', async () => {
     s = await setup();
     const ran: string[] = [];
     const agent = agentCalling(governed(), new MemorySaver(), ran, REFUND);
-    const first = await agent.start('t-approve');
-    const paused = pausedOn(first);
+    const paused = pausedOn(await agent.start('t-approve'));
     assert.deepEqual(ran, [], 'nothing runs before the decision');
-    assert.equal(paused.tool_call.name, 'refund');
+    assert.equal(paused.kind, 'auditrail.approval');
+    assert.deepEqual(paused.tool_call, { name: 'refund', id: 'call-1' });
     assert.deepEqual(paused.action, { type: 'tool:refund' });
     assert.deepEqual(paused.approvers, ['finance_lead']);
+    assert.equal(paused.matched_rule, 'approve-refunds');
     assert.match(paused.request_digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(paused.request_digest, (await s.governor.approvals.get(paused.request_id))?.requestDigest);
     // The checkpointer stores the interrupt: the secret in the arguments is redacted there.
     assert.deepEqual(paused.params, { order: '1042', amount: 900, api_key: REDACTED });
-    assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'pending');
-    assert.deepEqual(await lifecycle(s.trail, 'tool:refund'), [
-      'action.intent',
-      'policy.decision',
-      'approval.requested',
-    ]);
-
-    const done = await agent.resume('t-approve', {
-      decision: 'approve',
-      approver: 'finance_lead',
-      reason: 'receipt checked',
-      request_id: paused.request_id,
-    });
-    assert.equal(done.__interrupt__, undefined);
-    assert.deepEqual(ran, ['refund']);
-    assert.equal(toolReply(done).text, 'refunded 1042');
-    assert.equal(done.messages.at(-1)?.text, 'done');
-    // One intent and one decision: the resumed call is not decided again.
-    assert.deepEqual(await lifecycle(s.trail, 'tool:refund'), [
-      'action.intent',
-      'policy.decision',
-      'approval.requested',
-      'approval.granted',
-      'action.succeeded',
-    ]);
-    const log = await events(s.trail);
-    const intent = only(log, 'action.intent');
-    assert.equal(only(log, 'policy.decision').policy?.decision, 'require_approval');
-    const requested = only(log, 'approval.requested');
-    const granted = only(log, 'approval.granted');
-    assert.equal(requested.approval?.request_id, paused.request_id);
-    assert.equal(granted.approval?.request_id, paused.request_id);
-    assert.equal(granted.approval?.approver, 'finance_lead');
-    assert.equal(granted.approval?.reason, 'receipt checked');
-    assert.equal(granted.actor.id, 'finance_lead');
-    assert.equal(requested.parent_event_id, intent.event_id);
-    assert.equal(only(log, 'action.succeeded').parent_event_id, intent.event_id);
-    // The decision names the request it held the call for; the outcome names the grant that allowed it.
-    assert.equal(only(log, 'policy.decision').approval?.request_id, paused.request_id);
-    assert.equal(only(log, 'action.succeeded').approval?.request_id, paused.request_id);
-    assert.equal(only(log, 'action.succeeded').approval?.approver, 'finance_lead');
-    assert.equal(
-      (await s.governor.approvals.get(paused.request_id))?.status,
-      'used',
-      'the grant is used once',
-    );
-    assert.equal((await s.trail.verify()).ok, true);
-  });
-
-  it('resumed with a rejection, the tool does not run and approval.denied names the approver', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const agent = agentCalling(governed(), new MemorySaver(), ran, REFUND);
-    const paused = pausedOn(await agent.start('t-reject'));
-    const done = await agent.resume('t-reject', {
-      decision: 'reject',
-      approver: 'finance_lead',
-      reason: 'duplicate',
-      request_id: paused.request_id,
-    });
-    assert.deepEqual(ran, []);
-    const reply = toolReply(done);
-    assert.equal(reply.status, 'error');
-    assert.equal(reply.text, `Not run: approval ${paused.request_id} rejected by finance_lead: duplicate`);
-    assert.deepEqual(await lifecycle(s.trail, 'tool:refund'), [
-      'action.intent',
-      'policy.decision',
-      'approval.requested',
-      'approval.denied',
-    ]);
-    const denied = only(await events(s.trail), 'approval.denied');
-    assert.equal(denied.approval?.approver, 'finance_lead');
-    assert.equal(denied.approval?.reason, 'duplicate');
-    assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'denied');
   });
 
   it('two calls paused in one turn are answered by interrupt id: one approved runs, one rejected does not', async () => {
@@ -278,30 +241,6 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     assert.equal(log.filter((e) => e.type === 'action.succeeded').length, 1);
   });
 
-  it('an approval by someone the rule does not name is refused, and the refused attempt is recorded', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const agent = agentCalling(governed(), new MemorySaver(), ran, REFUND);
-    const paused = pausedOn(await agent.start('t-intern'));
-    const done = await agent.resume('t-intern', { decision: 'approve', approver: 'intern' });
-    assert.deepEqual(ran, []);
-    assert.match(
-      toolReply(done).text,
-      /^Not run: the approval of apr_\S+ by "intern" was not recorded: .*finance_lead/,
-    );
-    const log = await events(s.trail);
-    assert.equal(log.filter((e) => e.type === 'approval.granted').length, 0);
-    const refused = only(log, 'action.cancelled');
-    assert.equal(refused.outcome?.status, 'blocked');
-    assert.equal(refused.approval?.request_id, paused.request_id);
-    assert.equal(refused.parent_event_id, only(log, 'action.intent').event_id);
-    assert.match(
-      refused.outcome?.error_message ?? '',
-      /^the approval of apr_\S+ by "intern" was not recorded/,
-    );
-    assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'pending');
-  });
-
   it('a resume claiming the approval of a different request is refused and recorded; neither request is granted', async () => {
     s = await setup();
     const ran: string[] = [];
@@ -334,19 +273,6 @@ describe('LangChain v1 middleware (createAgent, fakeModel, MemorySaver)', () => 
     assert.equal((await s.governor.approvals.get(pausedA.request_id))?.status, 'pending');
     assert.equal((await s.governor.approvals.get(pausedB.request_id))?.status, 'pending');
     assert.equal((await s.trail.verify()).ok, true);
-  });
-
-  it('a resume value that is not an approval decision is refused and recorded', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const agent = agentCalling(governed(), new MemorySaver(), ran, REFUND);
-    const paused = pausedOn(await agent.start('t-bad'));
-    const done = await agent.resume('t-bad', { approved: true });
-    assert.deepEqual(ran, []);
-    assert.match(toolReply(done).text, /is not an approval decision/);
-    const refused = only(await events(s.trail), 'action.cancelled');
-    assert.equal(refused.approval?.request_id, paused.request_id);
-    assert.equal((await s.governor.approvals.get(paused.request_id))?.status, 'pending');
   });
 
   it('after a restart (a new middleware, the same checkpointer), the resume answers the request it was shown', async () => {

@@ -9,11 +9,23 @@ import {
   type UsageMetadata,
 } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
-import { tool } from '@langchain/core/tools';
+import { tool, type DynamicStructuredTool } from '@langchain/core/tools';
 import { FakeStreamingChatModel } from '@langchain/core/utils/testing';
 import { z } from 'zod';
 import { AuditCallbackHandler, governLangChainTool } from '../../../src/integrations/langchain.js';
-import { events, lifecycle, setup, type Setup } from './fixtures.js';
+import type { Governor } from '../../../src/index.js';
+import {
+  blockingTurn,
+  cases,
+  runCase,
+  skipFor,
+  toolBody,
+  type Done,
+  type Driver,
+  type Framework,
+  type ToolName,
+} from './cases.js';
+import { events, setup, type Setup, type SetupOptions } from './fixtures.js';
 
 /** LangChain's fake chat model, answering with the given tool calls and reporting token usage. */
 class ScriptedChatModel extends FakeStreamingChatModel {
@@ -30,9 +42,9 @@ class ScriptedChatModel extends FakeStreamingChatModel {
   }
 }
 
-function modelCalling(name: string, args: Record<string, unknown>) {
+function modelCalling(name: string, args: Record<string, unknown>, id = 'c1') {
   return new ScriptedChatModel({
-    chunks: [new AIMessageChunk({ content: '', tool_calls: [{ id: 'c1', name, args, type: 'tool_call' }] })],
+    chunks: [new AIMessageChunk({ content: '', tool_calls: [{ id, name, args, type: 'tool_call' }] })],
   });
 }
 
@@ -63,6 +75,36 @@ function makeTools(ran: string[]) {
   };
 }
 
+// One schema for the shared tools: every argument the cases send.
+const args = z.object({
+  city: z.string().optional(),
+  order: z.string().optional(),
+  amount: z.number().optional(),
+  report: z.string().optional(),
+  api_key: z.string().optional(),
+});
+
+/** The four tools of the shared cases, governed. */
+function sharedTools(governor: Governor, ran: string[]): Record<ToolName, DynamicStructuredTool> {
+  const make = (name: ToolName) =>
+    governLangChainTool(
+      governor,
+      tool(
+        (input) => {
+          ran.push(name);
+          return Promise.resolve(toolBody(name, input));
+        },
+        { name, description: `The ${name} tool`, schema: args },
+      ),
+    );
+  return {
+    get_weather: make('get_weather'),
+    delete_order: make('delete_order'),
+    refund: make('refund'),
+    export_report: make('export_report'),
+  };
+}
+
 /**
  * One turn of the tool-calling loop LangChain documents: the model asks for a tool, the tool's
  * ToolMessage goes back to the model. Returns what the model was sent on the second call.
@@ -89,47 +131,63 @@ async function turn(
   return { toolMessage, secondInput };
 }
 
+/**
+ * The shared cases' driver: each call is one {@link turn} of LangChain's tool-calling loop.
+ * LangChain core has no approval pause: a held call blocks in the governor until the request is
+ * decided in the trail (as from the CLI), which is how the driver answers it.
+ */
+async function start(options: SetupOptions): Promise<Driver> {
+  const s = await setup(options);
+  const ran: string[] = [];
+  const tools = sharedTools(s.governor, ran);
+  let calls = 0;
+  return {
+    trail: s.trail,
+    store: s.store,
+    governor: s.governor,
+    ran,
+    close: () => s.close(),
+    call(name, input) {
+      const id = `c${++calls}`;
+      const running = turn(modelCalling(name, input, id), tools[name], []).then(
+        ({ toolMessage, secondInput }): Done => {
+          assert.equal(toolMessage.tool_call_id, id);
+          assert.ok(
+            secondInput.some((m) => m.text === toolMessage.text),
+            'the model was sent the ToolMessage',
+          );
+          return { kind: 'done', shown: toolMessage.text, error: toolMessage.status === 'error' };
+        },
+        // A tool's own failure leaves the loop (LangChain's default): the app sees the error.
+        (error: unknown): Done => ({ kind: 'done', shown: String(error), error: true }),
+      );
+      return blockingTurn(s.governor, running);
+    },
+  };
+}
+
+const langChain: Framework = {
+  name: 'LangChain',
+  prefix: 'tool:',
+  start,
+  recorded: (text) => ({ content: text, status: 'success' }),
+  says: {
+    denied: /^Not run: action denied by block-deletes/,
+    rejected: (id) => new RegExp(`^Not run: approval ${id} denied by finance_lead: duplicate request$`),
+  },
+  unsupported: {
+    'unrecorded-approval':
+      'LangChain core has no approval of its own: a held call waits on the trail, where every approval names its approver',
+  },
+};
+
+describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel): shared cases', () => {
+  for (const c of cases) it(c.name, skipFor(langChain, c), () => runCase(langChain, c));
+});
+
 describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () => {
   let s: Setup;
   afterEach(() => s.close());
-
-  it('runs an allowed tool and records intent, decision, dispatch and outcome', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const governed = governLangChainTool(s.governor, makeTools(ran).get_weather);
-    const { toolMessage, secondInput } = await turn(
-      modelCalling('get_weather', { city: 'Paris' }),
-      governed,
-      [],
-    );
-    assert.deepEqual(ran, ['get_weather']);
-    assert.equal(toolMessage.text, 'sunny in Paris');
-    assert.equal(toolMessage.tool_call_id, 'c1');
-    assert.ok(secondInput.some((m) => m.text === 'sunny in Paris'));
-    assert.deepEqual(await lifecycle(s.trail, 'tool:get_weather'), [
-      'action.intent',
-      'policy.decision',
-      'action.succeeded',
-    ]);
-    const outcome = (await events(s.trail)).find((e) => e.type === 'action.succeeded');
-    assert.deepEqual(outcome?.outcome?.result, { content: 'sunny in Paris', status: 'success' });
-  });
-
-  it('does not run a denied tool; the model receives an error ToolMessage with the reason', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const governed = governLangChainTool(s.governor, makeTools(ran).delete_order);
-    const { toolMessage, secondInput } = await turn(
-      modelCalling('delete_order', { order: '1042' }),
-      governed,
-      [],
-    );
-    assert.deepEqual(ran, []);
-    assert.equal(toolMessage.status, 'error');
-    assert.match(toolMessage.text, /block-deletes: Deletes are never automatic/);
-    assert.ok(secondInput.some((m) => /Deletes are never automatic/.test(m.text)));
-    assert.deepEqual(await lifecycle(s.trail, 'tool:delete_order'), ['action.intent', 'policy.decision']);
-  });
 
   it('a plain invocation returns the refusal text, or throws with onRefusal: throw', async () => {
     s = await setup();
@@ -142,53 +200,6 @@ describe('LangChain adapter (@langchain/core 1.x, FakeStreamingChatModel)', () =
       governLangChainTool(s.governor, tools.delete_order, { onRefusal: 'throw' }).invoke({ order: '1' }),
       { name: 'ActionDeniedError' },
     );
-  });
-
-  it('require_approval waits for the governor; granted (as from the CLI), it runs with the approver recorded', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const governed = governLangChainTool(s.governor, makeTools(ran).refund);
-    const approver = (async () => {
-      for (;;) {
-        const [pending] = await s.governor.approvals.list('pending');
-        if (pending)
-          return s.governor.approvals.approve(pending.id, { as: 'finance_lead', reason: 'ok by me' });
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
-    const { toolMessage } = await turn(modelCalling('refund', { order: '1042', amount: 900 }), governed, []);
-    await approver;
-    assert.deepEqual(ran, ['refund']);
-    assert.equal(toolMessage.text, 'refunded 1042');
-    assert.deepEqual(await lifecycle(s.trail, 'tool:refund'), [
-      'action.intent',
-      'policy.decision',
-      'approval.requested',
-      'approval.granted',
-      'action.succeeded',
-    ]);
-    const granted = (await events(s.trail)).find((e) => e.type === 'approval.granted');
-    assert.equal(granted?.approval?.approver, 'finance_lead');
-  });
-
-  it('require_approval denied by the approver: the tool does not run and the model is told why', async () => {
-    s = await setup();
-    const ran: string[] = [];
-    const governed = governLangChainTool(s.governor, makeTools(ran).refund);
-    const approver = (async () => {
-      for (;;) {
-        const [pending] = await s.governor.approvals.list('pending');
-        if (pending)
-          return s.governor.approvals.deny(pending.id, { as: 'finance_lead', reason: 'duplicate' });
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
-    const { toolMessage } = await turn(modelCalling('refund', { order: '1042', amount: 900 }), governed, []);
-    await approver;
-    assert.deepEqual(ran, []);
-    assert.equal(toolMessage.status, 'error');
-    assert.match(toolMessage.text, /denied by finance_lead: duplicate/);
-    assert.ok((await lifecycle(s.trail, 'tool:refund')).includes('approval.denied'));
   });
 
   it('with approvals.wait false the model is told the call awaits approval; after the grant a retry runs', async () => {

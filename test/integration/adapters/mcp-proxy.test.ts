@@ -14,6 +14,17 @@ import { openAuditTrail, parsePolicy, type RecordedEvent } from '../../../src/in
 import { runMcpProxy } from '../../../src/integrations/mcp/proxy.js';
 import { MemoryStore } from '../../../src/testing/index.js';
 import { tempDir } from '../helpers.js';
+import {
+  blockingTurn,
+  cases,
+  runCase,
+  skipFor,
+  toolBody,
+  type Done,
+  type Driver,
+  type Framework,
+} from './cases.js';
+import { AGENT, lifecycle, policyFor, setup, type SetupOptions } from './fixtures.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const serverPkg = createRequire(import.meta.url).resolve(
@@ -402,4 +413,137 @@ describe('MCP proxy, in process (edge cases)', () => {
     assert.match(io.err.join(''), /needs the server command after '--'/);
     assert.deepEqual(io.out, []);
   });
+});
+
+/**
+ * A stdio MCP server offering the shared cases' four tools (their bodies are `toolBody`'s own
+ * source). Each result names the tool in `_meta`, so the test knows the server ran it.
+ */
+const toolsServer = `
+  const toolBody = ${toolBody.toString()};
+  const rl = require('node:readline').createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    const m = JSON.parse(line);
+    if (m.id === undefined) return;
+    let result = {};
+    if (m.method === 'tools/call') {
+      const { name, arguments: args = {} } = m.params;
+      const _meta = { 'test/ran': name };
+      try {
+        result = { content: [{ type: 'text', text: toolBody(name, args) }], _meta };
+      } catch (e) {
+        result = { content: [{ type: 'text', text: e.message }], isError: true, _meta };
+      }
+    }
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, result }) + '\\n');
+  });`;
+
+interface ToolsCallReply {
+  id: number;
+  result?: { content?: { text?: string }[]; isError?: boolean; _meta?: Record<string, string> };
+  error?: { message: string };
+}
+
+/**
+ * The shared cases' driver: the proxy runs in process between a JSON-RPC client (these lines) and
+ * the tools server; the pinned actor and session are the cases' agent. A held call blocks in the
+ * proxy until the request is decided in the trail, which is how the driver answers it (the CLI
+ * does the same: see the stdio suite above).
+ */
+async function startProxy(options: SetupOptions): Promise<Driver> {
+  const s = await setup(options);
+  const input = new PassThrough();
+  const waiting = new Map<number, (reply: ToolsCallReply) => void>();
+  let buffered = '';
+  const output = {
+    write(chunk: string) {
+      buffered += chunk;
+      let nl;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const reply = JSON.parse(buffered.slice(0, nl)) as ToolsCallReply;
+        buffered = buffered.slice(nl + 1);
+        waiting.get(reply.id)?.(reply);
+        waiting.delete(reply.id);
+      }
+    },
+  };
+  const diagnostics: string[] = [];
+  const running = runMcpProxy({
+    trail: s.trail,
+    policy: parsePolicy(options.policy ?? policyFor('mcp:')),
+    command: process.execPath,
+    args: ['-e', toolsServer],
+    input,
+    output,
+    diagnostics: { write: (d: string) => void diagnostics.push(d) },
+    server: 'tools-server',
+    actor: AGENT,
+    session_id: 'sess-1',
+    approvalPollMs: 5,
+  });
+  const ran: string[] = [];
+  let calls = 0;
+  return {
+    trail: s.trail,
+    store: s.store,
+    governor: s.governor,
+    ran,
+    async close() {
+      input.end();
+      assert.equal(await running, 0, diagnostics.join(''));
+      await s.close();
+    },
+    call(name, args) {
+      const id = ++calls;
+      const type = `mcp:${name}`;
+      const outcomes = async () =>
+        (await lifecycle(s.trail, type)).filter((t) => t === 'action.succeeded' || t === 'action.failed')
+          .length;
+      const answered = (async (): Promise<Done> => {
+        const before = await outcomes();
+        const reply = await new Promise<ToolsCallReply>((resolve) => {
+          waiting.set(id, resolve);
+          input.write(
+            `${JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } })}\n`,
+          );
+        });
+        const ranTool = reply.result?._meta?.['test/ran'];
+        if (ranTool !== undefined) {
+          ran.push(ranTool);
+          // The client has its answer before the proxy records the outcome: wait for the record.
+          for (let i = 0; (await outcomes()) === before; i++) {
+            assert.ok(i < 400, `no outcome recorded for ${type}`);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }
+        return {
+          kind: 'done',
+          shown: reply.error?.message ?? reply.result?.content?.map((c) => c.text).join('\n') ?? '',
+          error: reply.error !== undefined || reply.result?.isError === true,
+        };
+      })();
+      return blockingTurn(s.governor, answered);
+    },
+  };
+}
+
+const proxy: Framework = {
+  name: 'MCP proxy',
+  prefix: 'mcp:',
+  start: startProxy,
+  recorded: (text) => ({ content: [{ type: 'text', text }] }),
+  says: {
+    denied: /^Not run: action denied by block-deletes: Deletes are never automatic$/,
+    rejected: (id) => new RegExp(`^Not run: approval ${id} denied by finance_lead: duplicate request$`),
+  },
+  unsupported: {
+    'unrecorded-approval':
+      'MCP has no approval of its own: a held tools/call waits on the trail, where every approval names its approver',
+    delegation:
+      'the proxy governs as the MCP client (or the actor the operator pins): it has no sub-agent to delegate to',
+  },
+};
+
+describe('MCP proxy, in process: shared cases', () => {
+  for (const c of cases) it(c.name, skipFor(proxy, c), () => runCase(proxy, c));
 });

@@ -4,15 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { verifyProofBundle } from '../../core/proof-bundle.js';
-import { AuditError, ValidationError } from '../../errors.js';
-import { buildServer } from '../../server/app.js';
-import { agent, sampleEvent, TEST_POLICY } from '../../server/test-helpers.js';
-import { MemoryStore } from '../../store/memory/memory-store.js';
-import { ActionDeniedError, ApprovalRequiredError, Governor, guard } from '../governance/governor.js';
-import { openAuditTrail } from '../open.js';
-import { backoffMs, RemoteError } from './http-client.js';
-import type { RemoteAuditTrail } from './remote-trail.js';
+import { verifyProofBundle } from '../../src/core/proof-bundle.js';
+import { AuditError, ValidationError } from '../../src/errors.js';
+import { buildServer } from '../../src/server/app.js';
+import { agent, sampleEvent, TEST_POLICY } from '../../src/server/test-helpers.js';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import {
+  ActionDeniedError,
+  ApprovalRequiredError,
+  Governor,
+  guard,
+} from '../../src/sdk/governance/governor.js';
+import { openAuditTrail } from '../../src/sdk/open.js';
+import { backoffMs, RemoteError } from '../../src/sdk/remote/http-client.js';
+import type { RemoteAuditTrail } from '../../src/sdk/remote/remote-trail.js';
 
 interface Live {
   app: FastifyInstance;
@@ -287,7 +292,7 @@ describe('Governor on a remote trail', () => {
         approver: 'finance-lead',
       },
     );
-    assert.equal(await refund, 'refunded');
+    assert.equal((await refund).result, 'refunded');
 
     const events = (await trail.query({ run_id: 'run-gov', limit: 1000 })).events;
     const types = events.map((e) => e.type);
@@ -303,7 +308,10 @@ describe('Governor on a remote trail', () => {
     assert.throws(() => new Governor({ trail: noTenant, actor: agent, policy: TEST_POLICY }), /tenant/);
     const trail = keep(await openAuditTrail({ url: s.url, apiKey: s.keys.a, tenant: 'acme' }));
     const gov = new Governor({ trail, actor: agent, policy: TEST_POLICY, run_id: 'run-local' });
-    assert.equal(await gov.run({ type: 'read:order', target: 'order/1' }, () => Promise.resolve('ok')), 'ok');
+    assert.equal(
+      (await gov.run({ type: 'read:order', target: 'order/1' }, () => Promise.resolve('ok'))).result,
+      'ok',
+    );
     await assert.rejects(
       gov.run({ type: 'write:refund', target: 'order/1' }, () => Promise.resolve('no')),
       /server's policy/,

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { AuditError } from '../../errors.js';
-import { sampleEvent, tempDir } from '../../../test/integration/helpers.js';
-import { openAuditTrail } from '../../sdk/open.js';
-import { type AuditTrail } from '../../sdk/audit-trail.js';
-import { WorkerAppender } from './write-thread.js';
+import { AuditError } from '../../src/errors.js';
+import { sampleEvent, tempDir } from './helpers.js';
+import { openAuditTrail } from '../../src/sdk/open.js';
+import { type AuditTrail } from '../../src/sdk/audit-trail.js';
+import { WorkerAppender } from '../../src/store/sqlite/write-thread.js';
+import { createRedactor } from '../../src/redact/index.js';
+import { prepareEvent } from '../../src/sdk/prepare.js';
 
 function appenderOf(trail: AuditTrail): WorkerAppender {
   const a = (trail as unknown as { appender: { thread: WorkerAppender } | null }).appender;
@@ -50,6 +52,41 @@ describe('write thread', () => {
     }
     const report = await again.verify();
     assert.equal(report.ok, true, JSON.stringify(report.failures.slice(0, 3)));
+    await again.close();
+  });
+
+  it('merges batches queued behind a commit into one transaction, answering each with its own receipts', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const a = appenderOf(trail);
+    await untilReady(a);
+    const redactor = createRedactor();
+    const prepared = (i: number) =>
+      prepareEvent({ ...sampleEvent(i), event_id: `evt-${i}` }, { tenant: 'acme', redactor });
+    // Posted in one turn: the thread finds the later ones waiting when it takes the first.
+    // Batch 3 re-sends an event of batch 1: stored once, answered as a duplicate.
+    const batches = [
+      [0, 1, 2],
+      [3, 4],
+      [5, 6, 7, 8],
+      [9, 1],
+    ].map((ids) => ids.map(prepared));
+    const results = await Promise.all(batches.map((b) => a.append(trail.origin, b, Date.now())));
+    const seqs = results.flatMap((r) => r.receipts.map((x) => x.seq));
+    assert.deepEqual(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1]);
+    assert.deepEqual(
+      results.map((r) => r.receipts.map((x) => x.event_id)),
+      batches.map((b) => b.map((x) => x.eid)),
+    );
+    assert.equal(results[3]!.receipts[1]!.duplicate, true);
+    assert.equal(results[3]!.receipts[1]!.leaf_hash, results[0]!.receipts[1]!.leaf_hash);
+    assert.equal(results[3]!.head?.size, 10);
+    await trail.close();
+    const again = await openAuditTrail({ tenant: 'acme', db, writeThread: false });
+    assert.equal(again.size, 10);
+    for (const r of results.flatMap((x) => x.receipts))
+      assert.equal((await again.get(r.seq))?.leaf_hash, r.leaf_hash);
+    assert.equal((await again.verify()).ok, true);
     await again.close();
   });
 

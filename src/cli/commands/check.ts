@@ -1,0 +1,54 @@
+import { checkLog } from '../../report/check.js';
+import {
+  bool,
+  execute,
+  EXIT_FAILED,
+  EXIT_OK,
+  positiveInt,
+  str,
+  TARGET_OPTIONS,
+  type CommandSpec,
+} from '../args.js';
+import { colors, groupDigits } from '../format.js';
+import type { Io } from '../io.js';
+import { resolveTarget, withTrail } from '../target.js';
+
+export const spec: CommandSpec = {
+  name: 'check',
+  usage: 'check [--timeout MINUTES] [--json]',
+  summary: 'Run the completeness rules over the log; exit 1 on findings.',
+  description:
+    'Rules: intents with no decision, decisions with no outcome after the timeout, approvals without a\n' +
+    'policy version, held actions executed without a grant, grants used twice, missing required fields\n' +
+    'per event type, and gaps in a timeline (a parent event that is not in the log).',
+  options: {
+    timeout: {
+      type: 'string',
+      value: 'MINUTES',
+      help: 'how long a decision may wait for its outcome (default 60)',
+    },
+    json: { type: 'boolean', help: 'print the findings as JSON' },
+    ...TARGET_OPTIONS,
+  },
+  positionals: { min: 0, max: 0 },
+  examples: ['auditrail check', 'auditrail check --timeout 15 --json'],
+};
+
+export function run(args: string[], io: Io): Promise<number> {
+  return execute(spec, args, io, async ({ values }) => {
+    const minutes = str(values, 'timeout');
+    const timeoutMs = (minutes !== undefined ? positiveInt('--timeout', minutes) : 60) * 60_000;
+    return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+      const findings = await checkLog(trail, { timeoutMs });
+      if (bool(values, 'json')) {
+        io.stdout.write(`${JSON.stringify({ ok: findings.length === 0, findings }, null, 2)}\n`);
+      } else if (findings.length === 0) {
+        io.stdout.write(`${colors(io).green('OK')}: no findings in ${groupDigits(trail.size)} events\n`);
+      } else {
+        io.stdout.write(`${colors(io).red('FINDINGS')}: ${findings.length}\n`);
+        for (const f of findings) io.stdout.write(`  seq ${f.seq}  ${f.rule}: ${f.message}\n`);
+      }
+      return findings.length === 0 ? EXIT_OK : EXIT_FAILED;
+    });
+  });
+}

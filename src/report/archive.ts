@@ -1,0 +1,97 @@
+/**
+ * The evidence package's archive: a gzip-compressed POSIX tar (through `tar-stream`) of plain files,
+ * in a fixed order, with fixed modes and times so the same files give the same bytes.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { extract, pack } from 'tar-stream';
+import { AuditError } from '../errors.js';
+
+/** An archive larger than this when unpacked is refused (an auditor's machine is not a zip bomb target). */
+const MAX_UNPACKED = 4 * 1024 * 1024 * 1024 - 1;
+const MAX_FILES = 100_000;
+
+/**
+ * Packs `files` (name → bytes) into a .tar.gz.
+ *
+ * @example
+ * writeFileSync('q4.evidence.tar.gz', await packArchive(new Map([['manifest.json', bytes]])));
+ */
+export async function packArchive(
+  files: ReadonlyMap<string, Uint8Array>,
+  mtime = new Date(0),
+): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer);
+  });
+  const ended = new Promise<void>((resolve, reject) => {
+    p.on('end', resolve);
+    p.on('error', reject);
+  });
+  for (const [name, bytes] of files) {
+    await new Promise<void>((resolve, reject) => {
+      p.entry({ name, size: bytes.length, mode: 0o644, mtime, type: 'file' }, Buffer.from(bytes), (e) =>
+        e ? reject(e) : resolve(),
+      );
+    });
+  }
+  p.finalize();
+  await ended;
+  return gzipSync(Buffer.concat(chunks));
+}
+
+/**
+ * Unpacks a .tar.gz into name → bytes, refusing anything but plain files with safe relative names.
+ * Throws AuditError('invalid_argument') for an archive that is not one.
+ *
+ * @example
+ * const files = await unpackArchive(readFileSync('q4.evidence.tar.gz'));
+ */
+export async function unpackArchive(archive: Uint8Array): Promise<Map<string, Buffer>> {
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(archive, { maxOutputLength: MAX_UNPACKED });
+  } catch (e) {
+    throw new AuditError('invalid_argument', `not a gzip archive: ${(e as Error).message}`, { cause: e });
+  }
+  const files = new Map<string, Buffer>();
+  const x = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    x.on('entry', (header, stream, next) => {
+      const name = header.name;
+      const bad =
+        header.type !== 'file' ||
+        name.startsWith('/') ||
+        name.split('/').some((p) => p === '..' || p === '' || p === '.') ||
+        files.has(name) ||
+        files.size >= MAX_FILES;
+      if (bad) {
+        stream.resume();
+        reject(
+          new AuditError(
+            'invalid_argument',
+            `the archive holds an entry that is not a plain file with a unique relative name: ${JSON.stringify(name)}`,
+          ),
+        );
+        return;
+      }
+      const parts: Buffer[] = [];
+      stream.on('data', (c: unknown) => {
+        parts.push(c as Buffer);
+      });
+      stream.on('end', () => {
+        files.set(name, Buffer.concat(parts));
+        next();
+      });
+      stream.on('error', reject);
+    });
+    x.on('finish', resolve);
+    x.on('error', (e: Error) =>
+      reject(new AuditError('invalid_argument', `not a tar archive: ${e.message}`, { cause: e })),
+    );
+  });
+  x.end(tar);
+  await done;
+  return files;
+}

@@ -1,0 +1,287 @@
+/**
+ * Evidence packages (`auditrail-evidence/v1`, docs/evidence.md, docs/verification.md §11): the
+ * events of a period with everything an auditor needs to check them offline — leaf bytes and
+ * disclosures, signed checkpoints and the consistency proofs between them, one range proof for
+ * the whole window, the boundary entries that prove nothing in it was left out, the verifier key
+ * and the policies in force. Built through the public SDK only.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync, renameSync } from 'node:fs';
+import {
+  AuditError,
+  EVIDENCE_FORMAT,
+  verifyEvidenceFiles,
+  type AuditTrail,
+  type EvidenceReport,
+  type LogEntry,
+  type QueryOptions,
+} from '../index.js';
+import { packArchive, unpackArchive } from './archive.js';
+
+/** The filters of `auditrail log`: the time window plus any of the index filters. */
+export type EvidenceQuery = Omit<QueryOptions, 'limit' | 'cursor' | 'order'>;
+
+export interface EvidenceOptions {
+  query?: EvidenceQuery;
+  /** Who builds the package (recorded in the manifest); default the OS user. */
+  createdBy?: string;
+  /** Build time; default now. */
+  now?: () => Date;
+  /** The generator named in the manifest, e.g. `auditrail 0.1.0`. */
+  generator?: string;
+  /** At most this many checkpoints (evenly spaced, first and last kept); default 64. */
+  maxCheckpoints?: number;
+}
+
+export interface EvidenceBuild {
+  files: Map<string, Buffer>;
+  events: number;
+  range: { from: number; to: number };
+  tree_size: number;
+}
+
+const ERASURES = new Set(['data.erased', 'retention.purged']);
+
+/** Seq of the first entry with ts ≥ `at`, or `size` when none. */
+async function firstAtOrAfter(trail: AuditTrail, at: string, size: number): Promise<number> {
+  const page = await trail.query({ since: at, limit: 1 });
+  const seq = page.events[0]?.seq;
+  return seq === undefined ? size : Math.min(seq, size);
+}
+
+function line(e: LogEntry, role: 'event' | 'withheld' | 'boundary' | 'reference', proof?: string[]): string {
+  const payload = role === 'event' || role === 'reference';
+  return JSON.stringify({
+    seq: e.seq,
+    role,
+    leaf: e.leaf.toString('base64'),
+    disclosures: payload
+      ? e.disclosures.filter((d) => d.disclosure !== null).map((d) => d.disclosure!.toString('utf8'))
+      : [],
+    erased: payload
+      ? e.disclosures
+          .filter((d) => d.disclosure === null && d.erased_by_seq !== null)
+          .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq }))
+      : [],
+    ...(proof ? { proof } : {}),
+  });
+}
+
+function thin<T>(items: T[], max: number): T[] {
+  if (items.length <= max) return items;
+  const out: T[] = [];
+  for (let i = 0; i < max; i++) out.push(items[Math.round((i * (items.length - 1)) / (max - 1))]!);
+  return [...new Set(out)];
+}
+
+function verifyMd(origin: string, from: number, to: number, size: number): string {
+  return `# Verifying this evidence package by hand
+
+This package (format \`${EVIDENCE_FORMAT}\`) holds entries [${from}, ${to}) of the log
+\`${origin}\` and proves them against its signed checkpoint of size ${size}. The full format is
+docs/verification.md §11 of auditrail; the steps are:
+
+1. **Files.** For every file listed in \`manifest.json\` \`files\`, compute SHA-256 and compare
+   (\`sha256sum\`). No other file may be present.
+2. **Key.** Get the log's verifier key from the operator through a channel you trust and compare it
+   with \`keys/log.vkey\` (C2SP verifier key: \`name+keyid+base64(0x01 ‖ public key)\`).
+3. **Checkpoints.** Each \`checkpoints/<size>.checkpoint\` is a C2SP signed note; check its
+   Ed25519 signature with the key. Between consecutive checkpoints (the order of
+   \`manifest.checkpoints\`) check \`consistency/<m>-<n>.proof\` (RFC 9162 §2.1.4.2): the log was
+   only appended to.
+4. **Entries.** In \`events.jsonl\`, every seq of [${from}, ${to}) has one line. Leaf hash =
+   SHA-256(0x00 ‖ base64-decoded \`leaf\`). \`proofs/range.json\` lists the hashes of the subtrees
+   beside the range; recompute the root of the checkpoint of size ${size} from them and the leaf
+   hashes (docs/verification.md §11.4). \`reference\` lines outside the range carry their own
+   RFC 9162 inclusion proof.
+5. **Disclosures.** Each disclosure's digest base64url(SHA-256("auditrail/disclosure/v1\\n" ‖
+   bytes)) must be in the leaf's \`d\`. Fields in \`erased\` name the seq of the \`data.erased\`
+   entry that erased them; that entry is in the package.
+6. **Completeness.** Leaf \`ts\` never decreases along seq. With a lower bound \`since\`, the first
+   line of the range (unless seq 0) has ts < since; with an upper bound \`until\`, the last line
+   (unless at the tree size) has ts ≥ until. So no entry of the window was left out.
+7. **Policies.** Each entry of \`policies.json\` names a \`policy.updated\` line with that
+   policy id and snapshot hash.
+
+Or run: \`auditrail verify-evidence <this file> --key "<trusted verifier key>"\`.
+`;
+}
+
+/**
+ * Builds the files of an evidence package for the events of `query` (time window and filters).
+ * Signs a checkpoint of the current log first (unless the trail is read-only: then the latest
+ * signed one is used). Throws AuditError('not_found') for an empty log or no checkpoint.
+ *
+ * @example
+ * const { files } = await buildEvidence(trail, { query: { since: '2026-10-01T00:00:00.000000Z' } });
+ */
+export async function buildEvidence(
+  trail: AuditTrail,
+  options: EvidenceOptions = {},
+): Promise<EvidenceBuild> {
+  const query = options.query ?? {};
+  const { since, until, ...others } = query;
+  if (!trail.readonly) await trail.checkpoint();
+  const cps = await trail.checkpoints();
+  const final = cps[cps.length - 1];
+  if (!final || final.size === 0)
+    throw new AuditError('not_found', `${trail.origin} has no signed checkpoint of a non-empty log`);
+  const size = final.size;
+
+  // The window [first, end) in seq; ts never decreases along seq, so it is contiguous.
+  const first = since === undefined ? 0 : await firstAtOrAfter(trail, since, size);
+  const end = until === undefined ? size : await firstAtOrAfter(trail, until, size);
+  const windowEnd = Math.max(first, end);
+  const from = since !== undefined && first > 0 ? first - 1 : 0;
+  const to = until !== undefined && windowEnd < size ? windowEnd + 1 : size;
+
+  // Which entries of the window the other filters select.
+  let selected: Set<number> | null = null;
+  if (Object.values(others).some((v) => v !== undefined)) {
+    selected = new Set();
+    let cursor: string | undefined;
+    do {
+      const page = await trail.query({ ...query, limit: 10_000, ...(cursor ? { cursor } : {}) });
+      for (const e of page.events) if (e.seq >= first && e.seq < windowEnd) selected.add(e.seq);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+  }
+
+  // Policies in force: per policy id, the last policy.updated before the window and those in it.
+  const policyEvents: { seq: number; policy_id: string; version: unknown; snapshot: string }[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await trail.query({ type: 'policy.updated', limit: 10_000, ...(cursor ? { cursor } : {}) });
+    for (const e of page.events) {
+      const p = e.policy as
+        { policy_id?: unknown; policy_snapshot?: unknown; policy_version?: unknown } | undefined;
+      if (e.seq < windowEnd && typeof p?.policy_id === 'string' && typeof p.policy_snapshot === 'string')
+        policyEvents.push({
+          seq: e.seq,
+          policy_id: p.policy_id,
+          version: p.policy_version,
+          snapshot: p.policy_snapshot,
+        });
+    }
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  const inForce = policyEvents.filter(
+    (p) =>
+      p.seq >= first ||
+      !policyEvents.some((q) => q.policy_id === p.policy_id && q.seq > p.seq && q.seq < first),
+  );
+
+  const inForceSeqs = new Set(inForce.map((p) => p.seq));
+  const lines: string[] = [];
+  const erasedBy = new Set<number>();
+  let events = 0;
+  for await (const chunk of trail.readEntries(from, to)) {
+    for (const e of chunk) {
+      const inWindow = e.seq >= first && e.seq < windowEnd;
+      let role: 'event' | 'withheld' | 'boundary' | 'reference' = !inWindow
+        ? 'boundary'
+        : selected === null || selected.has(e.seq)
+          ? 'event'
+          : 'withheld';
+      // A policy in force is shown in full even when the filters leave its entry out.
+      if (role !== 'event' && inForceSeqs.has(e.seq)) role = 'reference';
+      if (role === 'event') {
+        events++;
+        for (const d of e.disclosures) if (d.erased_by_seq !== null) erasedBy.add(d.erased_by_seq);
+      }
+      lines.push(line(e, role));
+    }
+  }
+
+  // Entries outside the range the package refers to (policies, erasures) with their own proofs.
+  const refs = new Set<number>([...inForce.map((p) => p.seq), ...erasedBy]);
+  const references: string[] = [];
+  for (const seq of [...refs].sort((a, b) => a - b)) {
+    if ((seq >= from && seq < to) || seq >= size) continue;
+    for await (const chunk of trail.readEntries(seq, seq + 1)) {
+      for (const e of chunk) {
+        const type = (JSON.parse(e.leaf.toString('utf8')) as { type?: string }).type ?? '';
+        if (!inForce.some((p) => p.seq === seq) && !ERASURES.has(type)) continue;
+        references.push(line(e, 'reference', await trail.proveInclusion(seq, size)));
+      }
+    }
+  }
+  const before = references.filter((r) => (JSON.parse(r) as { seq: number }).seq < from);
+  const after = references.filter((r) => (JSON.parse(r) as { seq: number }).seq >= to);
+
+  const files = new Map<string, Buffer>();
+  files.set('events.jsonl', Buffer.from([...before, ...lines, ...after].map((l) => `${l}\n`).join('')));
+  files.set(
+    'proofs/range.json',
+    Buffer.from(
+      `${JSON.stringify({ from, to, tree_size: size, proof: await trail.proveRange(from, to, size) }, null, 2)}\n`,
+    ),
+  );
+  // Checkpoints: the last one before the range, those signed during it, and the final one.
+  const lastBefore = cps.filter((c) => c.size <= from).pop();
+  const chosen = thin(
+    [...(lastBefore ? [lastBefore] : []), ...cps.filter((c) => c.size > from && c.size < size), final],
+    options.maxCheckpoints ?? 64,
+  );
+  for (const [i, c] of chosen.entries()) {
+    files.set(`checkpoints/${c.size}.checkpoint`, Buffer.from(c.note));
+    const prev = chosen[i - 1];
+    if (prev) {
+      const proof = await trail.proveConsistency(prev.size, c.size);
+      files.set(`consistency/${prev.size}-${c.size}.proof`, Buffer.from(proof.map((h) => `${h}\n`).join('')));
+    }
+  }
+  files.set('keys/log.vkey', Buffer.from(`${trail.verifierKey()}\n`));
+  files.set('policies.json', Buffer.from(`${JSON.stringify(inForce, null, 2)}\n`));
+  files.set('VERIFY.md', Buffer.from(verifyMd(trail.origin, from, to, size)));
+  const digests: Record<string, string> = {};
+  for (const [name, bytes] of files) digests[name] = createHash('sha256').update(bytes).digest('hex');
+  const manifest = {
+    format: EVIDENCE_FORMAT,
+    log: trail.origin,
+    created_at: (options.now?.() ?? new Date()).toISOString(),
+    created_by: options.createdBy ?? process.env.USER ?? 'unknown',
+    generator: options.generator ?? 'auditrail',
+    query,
+    window: { since: since ?? null, until: until ?? null },
+    range: { from, to },
+    tree_size: size,
+    checkpoints: chosen.map((c) => c.size),
+    files: digests,
+  };
+  files.set('manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+  return { files, events, range: { from, to }, tree_size: size };
+}
+
+/**
+ * Builds an evidence package and writes it to `path` as .tar.gz (the file appears only once complete).
+ *
+ * @example
+ * await writeEvidence(trail, 'q4.evidence.tar.gz', { query: { since: '2026-10-01T00:00:00.000000Z' } });
+ */
+export async function writeEvidence(
+  trail: AuditTrail,
+  path: string,
+  options: EvidenceOptions = {},
+): Promise<EvidenceBuild> {
+  const build = await buildEvidence(trail, options);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, await packArchive(build.files), { mode: 0o600 });
+  renameSync(tmp, path);
+  return build;
+}
+
+/**
+ * Checks an evidence package (.tar.gz bytes) offline. `trustedKey`: the auditor's own copy of the
+ * log's verifier key. Throws AuditError('invalid_argument') only when the bytes are not an archive.
+ *
+ * @example
+ * const r = await verifyEvidence(readFileSync('q4.evidence.tar.gz'), { trustedKey });
+ * console.log(r.ok, r.summary?.events);
+ */
+export async function verifyEvidence(
+  archive: Uint8Array,
+  options: { trustedKey?: string } = {},
+): Promise<EvidenceReport> {
+  return verifyEvidenceFiles(await unpackArchive(archive), options);
+}

@@ -1,0 +1,115 @@
+import { EXPANDED_TILE_BYTES, expandedPosition } from '../core/tiles.js';
+import { LogVerifier, type ApprovalFact, type SegmentResult } from '../core/verify-log.js';
+import type { AuditStore } from '../store/store.js';
+import { tileKey } from '../store/store.js';
+import { IndexRowStream } from './verify-derived.js';
+
+/** One aligned part of a log to verify (see {@link planSegments}). */
+export interface SegmentJob {
+  logId: number;
+  origin: string;
+  offset: number;
+  /** First seq after the segment. */
+  end: number;
+  /** Tree sizes of signed heads inside the segment (their roots are checked by the caller). */
+  snapshots: number[];
+  /** Seq from which index rows are read; null: from the very first row (a full verify's start). */
+  indexFrom: number | null;
+}
+
+/** A segment verified: the tree part, and the index rows of its seqs. */
+export interface SegmentOutcome extends SegmentResult {
+  end: number;
+  /** Failures of the index rows whose seq is in the segment. */
+  indexFailures: number;
+  /** The last entry checked (for the log row's `last_ts`). */
+  last: { seq: number; ts: string } | null;
+}
+
+/** Entries read per statement. */
+const CHUNK = 8192;
+
+/**
+ * Splits [from, end) into segments for parallel verification: each starts at a multiple of the
+ * next power of two at or above its length (so its leaves form perfect subtrees of the whole
+ * tree) and is at most `max` long (a power of two).
+ *
+ * @example
+ * planSegments(0, 10, 4) // [[0, 4], [4, 8], [8, 10]]
+ */
+export function planSegments(from: number, end: number, max: number): [number, number][] {
+  const out: [number, number][] = [];
+  let a = from;
+  while (a < end) {
+    let len = max;
+    // The largest power of two dividing `a` bounds a segment starting there.
+    while (a % len !== 0) len /= 2;
+    const b = Math.min(end, a + len);
+    out.push([a, b]);
+    a = b;
+  }
+  return out;
+}
+
+/**
+ * Verifies one segment of a stored log (on a worker thread, over its own read-only connection):
+ * leaves, disclosures, the tiles of the nodes inside it, and its index rows. Execution facts
+ * stay with the caller (`executions`): the whole log's verifier asks only for those of held intents.
+ */
+export async function verifySegment(
+  store: AuditStore,
+  job: SegmentJob,
+  executions: ApprovalFact[],
+): Promise<SegmentOutcome> {
+  const { logId, offset, end } = job;
+  // Tiles holding a node inside the segment: level-0 tiles per chunk, upper ones once.
+  let level0 = new Map<string, Buffer>();
+  const upper = new Map<string, Buffer>();
+  const upperKeys: { level: number; index: number }[] = [];
+  for (let m = 1; 256 ** m <= end - offset; m++) {
+    const span = 256 ** (m + 1);
+    for (let t = Math.floor(offset / span); t <= Math.floor((end - 1) / span); t++)
+      upperKeys.push({ level: m, index: t });
+  }
+  for (const [k, v] of await store.getTiles(logId, upperKeys)) upper.set(k, v);
+  const verifier = new LogVerifier({
+    origin: job.origin,
+    verifiers: [],
+    checkpoints: [],
+    segment: { offset, snapshots: job.snapshots },
+    tileHash: (level, index) => {
+      const t = (level === 0 ? level0 : upper).get(tileKey(level, Math.floor(index / 256)));
+      if (!t) return undefined;
+      const off = (index % 256) * 32;
+      return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
+    },
+    interiorHash: (level, index) => {
+      const at = expandedPosition(level, index);
+      const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
+      return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
+    },
+  });
+  // One more row than the segment holds tells there is nothing else in it.
+  const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1));
+  for await (const chunk of store.scan(logId, offset, end, CHUNK)) {
+    const first = chunk[0]?.entry.seq ?? offset;
+    const last = chunk[chunk.length - 1]?.entry.seq ?? first;
+    const keys = [];
+    for (let t = Math.floor(first / 256); t <= Math.floor(last / 256); t++) keys.push({ level: 0, index: t });
+    level0 = await store.getTiles(logId, keys);
+    await index.beforeChunk(chunk);
+    for (const e of chunk) {
+      verifier.push(e);
+      index.push(e);
+    }
+  }
+  // Rows at a seq of a later segment are that segment's to judge.
+  index.index.finish(end);
+  for (const f of verifier.executionFacts) executions.push(f);
+  return {
+    ...verifier.segmentResult(),
+    end,
+    indexFailures: index.index.failureCount,
+    last: index.index.last,
+  };
+}

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { LightMyRequestResponse } from 'fastify';
+import { buildServer } from '../app.js';
+import { MemoryStore } from '../../store/memory/memory-store.js';
+import { TEST_POLICY, testServer, type TestServer } from '../test-helpers.js';
+import { escapeHtml, href, html } from './html.js';
+import { DASHBOARD_CSP } from './plugin.js';
+
+const csrfOf = (body: string): string => /name="_csrf" value="([^"]+)"/.exec(body)![1]!;
+const cookiesOf = (r: LightMyRequestResponse): string[] => {
+  const h = r.headers['set-cookie'];
+  return h === undefined ? [] : Array.isArray(h) ? h : [h];
+};
+const cookieValue = (r: LightMyRequestResponse, name: string): string | undefined =>
+  cookiesOf(r)
+    .map((c) => new RegExp(`^${name}=([^;]*)`).exec(c)?.[1])
+    .find((v) => v !== undefined);
+
+/** Signs in with `key` through the form; returns the session cookie header and the CSRF token. */
+async function signIn(s: TestServer, key: string): Promise<{ cookie: string; csrf: string }> {
+  const form = await s.app.inject({ method: 'GET', url: '/login' });
+  const pre = cookieValue(form, 'auditrail_login')!;
+  const r = await s.app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { cookie: `auditrail_login=${pre}`, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ _csrf: csrfOf(form.body), key }).toString(),
+  });
+  assert.equal(r.statusCode, 303, r.body);
+  const sid = cookieValue(r, 'auditrail_session')!;
+  const cookie = `auditrail_session=${sid}`;
+  const page = await s.app.inject({ method: 'GET', url: '/', headers: { cookie } });
+  assert.equal(page.statusCode, 200);
+  return { cookie, csrf: csrfOf(page.body) };
+}
+
+describe('dashboard escaping', () => {
+  it('escapes every interpolated value and shows bidi controls visibly', () => {
+    assert.equal(
+      escapeHtml(`<a href="x" onclick='y'>&\``),
+      '&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&#96;',
+    );
+    assert.equal(escapeHtml('abc\u202Etxt.exe'), 'abc⟦U+202E⟧txt.exe');
+    assert.equal(
+      html`<td title="${'"><img src=x onerror=alert(1)>'}">${'<script>'}</td>`.text,
+      '<td title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;">&lt;script&gt;</td>',
+    );
+    // Nested markup made by the tag is kept; plain strings never are.
+    assert.equal(
+      html`<p>${html`<b>${'<i>'}</b>`}${['<', html`<br />`]}</p>`.text,
+      '<p><b>&lt;i&gt;</b>&lt;<br /></p>',
+    );
+    assert.equal(href(['runs', 'javascript:alert(1)']), '/runs/javascript%3Aalert(1)');
+    assert.equal(href(['runs'], { agent: 'a&b', risk: undefined }), '/runs?agent=a%26b');
+  });
+});
+
+describe('dashboard sign-in, sessions and CSRF', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await testServer();
+  });
+  after(() => s.app.close());
+
+  it('sends a visitor without a session to the sign-in form', async () => {
+    const r = await s.app.inject({ method: 'GET', url: '/' });
+    assert.equal(r.statusCode, 303);
+    assert.equal(r.headers.location, '/login');
+    const form = await s.app.inject({ method: 'GET', url: '/login' });
+    assert.equal(form.statusCode, 200);
+    assert.match(String(form.headers['content-type']), /^text\/html/);
+    assert.equal(form.headers['content-security-policy'], DASHBOARD_CSP);
+    assert.doesNotMatch(DASHBOARD_CSP, /unsafe-inline|unsafe-eval/);
+    assert.equal(form.headers['x-frame-options'], 'DENY');
+    assert.equal(form.headers['cache-control'], 'no-store');
+    assert.match(cookiesOf(form)[0]!, /HttpOnly; SameSite=Strict/);
+  });
+
+  it('signs in with a key into an HttpOnly SameSite=Strict session cookie that holds no key', async () => {
+    const form = await s.app.inject({ method: 'GET', url: '/login' });
+    const pre = cookieValue(form, 'auditrail_login')!;
+    const r = await s.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { cookie: `auditrail_login=${pre}`, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: csrfOf(form.body), key: s.keys['a']! }).toString(),
+    });
+    assert.equal(r.statusCode, 303);
+    const set = cookiesOf(r).find((c) => c.startsWith('auditrail_session='))!;
+    assert.match(set, /; Path=\/; HttpOnly; SameSite=Strict/);
+    assert.ok(!set.includes(s.keys['a']!.slice(21)), 'the cookie never carries the key');
+  });
+
+  it('refuses a sign-in without the form token, and a wrong key', async () => {
+    const noToken = await s.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ key: s.keys['a']! }).toString(),
+    });
+    assert.equal(noToken.statusCode, 403);
+    assert.equal(cookieValue(noToken, 'auditrail_session'), undefined);
+    const form = await s.app.inject({ method: 'GET', url: '/login' });
+    const bad = await s.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: {
+        cookie: `auditrail_login=${cookieValue(form, 'auditrail_login')!}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      payload: new URLSearchParams({ _csrf: csrfOf(form.body), key: 'atr_0000000000000000_x' }).toString(),
+    });
+    assert.equal(bad.statusCode, 401);
+    assert.match(bad.body, /unknown or revoked/);
+  });
+
+  it('refuses state-changing posts without the CSRF token or from another origin', async () => {
+    const { cookie, csrf } = await signIn(s, s.keys['a']!);
+    const post = (payload: Record<string, string>, headers: Record<string, string> = {}) =>
+      s.app.inject({
+        method: 'POST',
+        url: '/verify',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: new URLSearchParams(payload).toString(),
+      });
+    assert.equal((await post({})).statusCode, 403);
+    assert.equal((await post({ _csrf: 'x'.repeat(43) })).statusCode, 403);
+    assert.equal((await post({ _csrf: csrf }, { origin: 'https://evil.example' })).statusCode, 403);
+    const ok = await post({ _csrf: csrf });
+    assert.equal(ok.statusCode, 303);
+    const page = await s.app.inject({ method: 'GET', url: '/', headers: { cookie } });
+    assert.match(page.body, /Last full verify[\s\S]*by acme-bot:\s+OK/);
+    // JSON posts are not accepted on the dashboard's forms (no CSRF token can ride in them).
+    const json = await s.app.inject({
+      method: 'POST',
+      url: '/verify',
+      headers: { cookie },
+      payload: { _csrf: csrf },
+    });
+    assert.equal(json.statusCode, 403);
+  });
+
+  it('ends the session when its key is revoked, and on sign-out', async () => {
+    const created = await s.app.auditrail.createKey({ tenant: 'acme', name: 'temp', scopes: ['read'] });
+    const { cookie, csrf } = await signIn(s, created.key);
+    await s.app.auditrail.revokeKey(created.id);
+    assert.equal((await s.app.inject({ method: 'GET', url: '/', headers: { cookie } })).statusCode, 303);
+    const other = await signIn(s, s.keys['readonly']!);
+    const out = await s.app.inject({
+      method: 'POST',
+      url: '/logout',
+      headers: { cookie: other.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: other.csrf }).toString(),
+    });
+    assert.equal(out.statusCode, 303);
+    assert.equal(
+      (await s.app.inject({ method: 'GET', url: '/', headers: { cookie: other.cookie } })).statusCode,
+      303,
+    );
+    void csrf;
+  });
+
+  it('approves as the signed-in principal only, with a required reason', async () => {
+    const d = await s.call(s.keys['a']!, {
+      method: 'POST',
+      url: '/v1/decide',
+      payload: {
+        actor: { type: 'agent', id: 'support-bot' },
+        action: { type: 'write:refund', target: 'order/7', params: { amount: 5 } },
+        run_id: 'r-approve',
+      },
+    });
+    const id = d.json<{ approval: { id: string } }>().approval.id;
+    const decide = (who: { cookie: string; csrf: string }, form: Record<string, string>) =>
+      s.app.inject({
+        method: 'POST',
+        url: `/approvals/${id}/decide`,
+        headers: { cookie: who.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ _csrf: who.csrf, ...form }).toString(),
+      });
+    const bot = await signIn(s, s.keys['a']!);
+    const forbidden = await decide(bot, { verdict: 'approve', reason: 'ok' });
+    assert.equal(forbidden.statusCode, 403, 'acme-bot is not an approver of the rule');
+    const fin = await signIn(s, s.keys['finance']!);
+    assert.equal((await decide(fin, { verdict: 'approve', reason: '  ' })).statusCode, 400);
+    const inbox = await s.app.inject({ method: 'GET', url: '/approvals', headers: { cookie: fin.cookie } });
+    assert.match(inbox.body, new RegExp(`data-approval="${id}"`));
+    const ok = await decide(fin, {
+      verdict: 'approve',
+      reason: 'refund within limits',
+      approver: 'someone-else',
+    });
+    assert.equal(ok.statusCode, 303);
+    const row = (await s.call(s.keys['a']!, { method: 'GET', url: `/v1/approvals/${id}` })).json<
+      Record<string, unknown>
+    >();
+    assert.equal(row['status'], 'granted');
+    assert.equal(row['decided_by'], 'finance-lead');
+    assert.equal(row['decision_reason'], 'refund within limits');
+    assert.equal((await decide(fin, { verdict: 'deny', reason: 'again' })).statusCode, 409);
+  });
+
+  it('leaves the dashboard out of the OpenAPI document', async () => {
+    const doc = (await s.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, unknown>;
+    }>();
+    for (const p of Object.keys(doc.paths))
+      assert.ok(
+        p.startsWith('/v1/') ||
+          p.startsWith('/tile') ||
+          !/^\/(runs|approvals|events|login|logout|verify|assets)?$/.test(p),
+        p,
+      );
+    assert.equal(doc.paths['/'], undefined);
+    assert.equal(doc.paths['/login'], undefined);
+  });
+});
+
+describe('dashboard open mode', () => {
+  it('needs no sign-in on a loopback Host, labels it, and refuses any other Host', async () => {
+    const app = await buildServer({
+      store: new MemoryStore(),
+      keyDir: null,
+      policy: TEST_POLICY,
+      checkpointIntervalMs: 0,
+      dashboardOpen: { tenant: 'acme', name: 'local-user' },
+    });
+    try {
+      const r = await app.inject({ method: 'GET', url: '/', headers: { host: '127.0.0.1:8700' } });
+      assert.equal(r.statusCode, 200);
+      assert.match(r.body, /Open mode \(serve --open\)/);
+      assert.match(r.body, /local-user · tenant acme/);
+      const rebound = await app.inject({ method: 'GET', url: '/', headers: { host: 'evil.example' } });
+      assert.equal(rebound.statusCode, 421);
+      // The API still needs a key.
+      assert.equal(
+        (await app.inject({ method: 'GET', url: '/v1/events', headers: { host: '127.0.0.1' } })).statusCode,
+        401,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
