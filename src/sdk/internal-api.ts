@@ -6,4 +6,5 @@
  */
 export { DEFAULT_DB, originOf } from './open.js';
 export { REBUILDABLE_KINDS } from './verify-derived.js';
+export { verifyReportJson } from './verify.js';
 export { DEFAULT_SPOOL, Spool } from './remote/spool.js';

@@ -343,3 +343,19 @@ async function isTrustedErasure(
     return false;
   }
 }
+
+/** The JSON of a report, as `auditrail verify --json` and `POST /v1/verify` give it (docs/cli.md): stable keys, in this order. */
+export function verifyReportJson(r: VerifyReport): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    log: r.log,
+    size: r.size,
+    root: r.root,
+    checkpoints_verified: r.checkpoints_verified,
+    unsigned_tail: r.unsigned_tail,
+    redactions: r.redactions,
+    // Only for an incremental verification: where checking began.
+    ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
+    failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
+  };
+}

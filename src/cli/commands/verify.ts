@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { AuditError } from '../../index.js';
-import { REBUILDABLE_KINDS } from '../../sdk/internal-api.js';
+import { REBUILDABLE_KINDS, verifyReportJson } from '../../sdk/internal-api.js';
 import type { RebuildReport, VerifyReport } from '../../index.js';
 import {
   bool,
@@ -68,22 +68,6 @@ export const spec: CommandSpec = {
     'auditrail checkpoint > last.checkpoint && auditrail verify --from-checkpoint last.checkpoint',
   ],
 };
-
-/** The `--json` shape (docs/cli.md): stable keys, in this order. */
-export function reportJson(r: VerifyReport): Record<string, unknown> {
-  return {
-    ok: r.ok,
-    log: r.log,
-    size: r.size,
-    root: r.root,
-    checkpoints_verified: r.checkpoints_verified,
-    unsigned_tail: r.unsigned_tail,
-    redactions: r.redactions,
-    // Only for an incremental verification: where checking began.
-    ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
-    failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
-  };
-}
 
 function human(r: VerifyReport, io: Io): string {
   const c = colors(io);
@@ -190,7 +174,7 @@ export function run(args: string[], io: Io): Promise<number> {
         else if (rebuilt.before.ok) io.stderr.write('nothing to rebuild: every derived row verifies\n');
         else io.stderr.write(rebuildSummary(rebuilt));
       }
-      const json = reportJson(report);
+      const json = verifyReportJson(report);
       if (rebuilt) {
         json['rebuild'] = {
           refused: rebuilt.refused,

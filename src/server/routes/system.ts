@@ -1,23 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { VerifyReport } from '../../core/verify-log.js';
+import { verifyReportJson } from '../../sdk/internal-api.js';
 import { principalOf, type ServerContext } from '../context.js';
 import { fail } from '../problem.js';
-
-/** The report of `auditrail verify --json` (docs/cli.md): the same keys, in the same order. */
-export function verifyReportJson(r: VerifyReport): Record<string, unknown> {
-  return {
-    ok: r.ok,
-    log: r.log,
-    size: r.size,
-    root: r.root,
-    checkpoints_verified: r.checkpoints_verified,
-    unsigned_tail: r.unsigned_tail,
-    redactions: r.redactions,
-    ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
-    failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
-  };
-}
 
 export function systemRoutes(
   app: FastifyInstance,
