@@ -169,32 +169,49 @@ function readFacts(input: PolicyInput): Facts | string {
 }
 
 // Walks the values conditions can read, stopping at the first limit passed: O(limits), whatever
-// the input (a cyclic object counts as too many values).
+// the input (a cyclic object is nested too deep). Recursive, at most INPUT_LIMITS.depth + 1 calls
+// deep, so the walk allocates nothing per value: every decision with parameters runs it.
 function oversized(roots: readonly unknown[]): string | null {
-  let values = 0;
-  let characters = 0;
-  const stack: [unknown, number][] = roots.map((r) => [r, 1]);
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (++values > INPUT_LIMITS.values) return `input has more than ${INPUT_LIMITS.values} values`;
-    if (typeof v === 'string') characters += v.length;
-    else if (typeof v === 'object' && v !== null) {
-      if (depth > INPUT_LIMITS.depth) return `input is nested deeper than ${INPUT_LIMITS.depth} levels`;
-      if (Array.isArray(v)) {
-        if (v.length > INPUT_LIMITS.values) return `input has more than ${INPUT_LIMITS.values} values`;
-        for (const x of v) stack.push([x, depth + 1]);
-      } else {
-        for (const key in v) {
-          if (!Object.hasOwn(v, key)) continue;
-          characters += key.length;
-          if (++values > INPUT_LIMITS.values) return `input has more than ${INPUT_LIMITS.values} values`;
-          stack.push([(v as Obj)[key], depth + 1]);
-        }
-      }
+  const size: InputSize = { values: 0, characters: 0 };
+  for (const root of roots) {
+    const error = walkInput(root, 1, size);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+interface InputSize {
+  values: number;
+  characters: number;
+}
+
+const TOO_MANY_VALUES = `input has more than ${INPUT_LIMITS.values} values`;
+const TOO_DEEP = `input is nested deeper than ${INPUT_LIMITS.depth} levels`;
+const TOO_MUCH_TEXT = `input has more than ${INPUT_LIMITS.characters} characters of text`;
+
+function walkInput(v: unknown, depth: number, size: InputSize): string | null {
+  if (++size.values > INPUT_LIMITS.values) return TOO_MANY_VALUES;
+  if (typeof v === 'string') {
+    size.characters += v.length;
+    return size.characters > INPUT_LIMITS.characters ? TOO_MUCH_TEXT : null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  if (depth > INPUT_LIMITS.depth) return TOO_DEEP;
+  if (Array.isArray(v)) {
+    if (v.length > INPUT_LIMITS.values) return TOO_MANY_VALUES;
+    for (let i = 0; i < v.length; i++) {
+      const error = walkInput(v[i], depth + 1, size);
+      if (error !== null) return error;
     }
-    if (characters > INPUT_LIMITS.characters) {
-      return `input has more than ${INPUT_LIMITS.characters} characters of text`;
-    }
+    return null;
+  }
+  for (const key in v) {
+    if (!Object.hasOwn(v, key)) continue;
+    size.characters += key.length;
+    if (size.characters > INPUT_LIMITS.characters) return TOO_MUCH_TEXT;
+    if (++size.values > INPUT_LIMITS.values) return TOO_MANY_VALUES;
+    const error = walkInput((v as Obj)[key], depth + 1, size);
+    if (error !== null) return error;
   }
   return null;
 }
