@@ -94,6 +94,18 @@ export const FORBIDDEN_POINTER_TOKENS: ReadonlySet<string> = new Set([
 export function pointerProblem(pointer: unknown): string | undefined {
   if (typeof pointer !== 'string') return 'is not a string';
   if (pointer === '') return undefined;
+  // The same few pointers recur on every event (and twice per disclosure a timeline shows).
+  const known = pointerProblems.get(pointer);
+  if (known !== undefined) return known === null ? undefined : known;
+  const problem = findPointerProblem(pointer);
+  if (pointerProblems.size > 1024) pointerProblems.clear();
+  pointerProblems.set(pointer, problem ?? null);
+  return problem;
+}
+
+const pointerProblems = new Map<string, string | null>();
+
+function findPointerProblem(pointer: string): string | undefined {
   if (!pointer.startsWith('/')) return 'must be "" or start with "/"';
   if (/~(?![01])/.test(pointer)) return 'has a "~" not followed by "0" or "1"';
   for (const t of tokensOf(pointer)) {

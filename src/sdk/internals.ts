@@ -2,7 +2,7 @@ import { assembleEvent, parseDisclosure } from '../core/disclosure.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { type Redactor } from '../redact/index.js';
-import type { AuditStore, SideWrites, StoredEvent } from '../store/store.js';
+import type { AuditStore, ListedEvent, SideWrites } from '../store/store.js';
 import type { Receipt } from '../core/append-plan.js';
 import type { KeyRing } from './keys.js';
 import type { AuditTrail } from './audit-trail.js';
@@ -21,7 +21,7 @@ export function redactorOf(trail: object): Redactor {
 }
 
 /** Converts a stored entry back into the event a producer sent (plus seq, ts, leaf hash). */
-export function toRecordedEvent(s: StoredEvent, origin: string): RecordedEvent {
+export function toRecordedEvent(s: ListedEvent, origin: string): RecordedEvent {
   const parts = [];
   const erased: { pointer: string; by_seq: number | null }[] = [];
   for (const d of s.disclosures) {

@@ -30,6 +30,7 @@ export type {
   IndexRow,
   IndexStore,
   LeafWriter,
+  ListedEvent,
   LogHead,
   LogStore,
   MetaStore,

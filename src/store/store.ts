@@ -79,6 +79,15 @@ export interface StoredEvent {
   disclosures: DisclosureRow[];
 }
 
+/**
+ * An event as a listing ({@link IndexStore.query}) returns it: no leaf bytes (`entry.leaf` may be
+ * empty), and each disclosure as its bytes or, as in {@link ScanRow}, its exact UTF-8 text.
+ */
+export interface ListedEvent {
+  entry: EntryRow;
+  disclosures: ScanRow['disclosures'];
+}
+
 /** Where an approval request is in its life: decided once, used once. */
 export type ApprovalStatus = 'pending' | 'granted' | 'denied' | 'expired' | 'used';
 
@@ -230,13 +239,14 @@ export interface IndexStore {
   /**
    * Filtered listing in seq order (descending when `order` is 'desc'), after the cursor seq.
    * Listings carry no leaf bytes (`entry.leaf` may be empty): a timeline never needs them, and
-   * proofs read the entry with {@link LogStore.getBySeq}.
+   * proofs read the entry with {@link LogStore.getBySeq}. Disclosures may come as their exact
+   * UTF-8 text (a timeline parses text, so reading bytes only to decode them is waste).
    */
   query(
     logId: number,
     filter: EventFilter,
     options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
-  ): Promise<StoredEvent[]>;
+  ): Promise<ListedEvent[]>;
   countEvents(logId: number, filter: EventFilter): Promise<number>;
   /**
    * Index rows of a log with seq greater than `after` (all when null), ascending, at most

@@ -86,6 +86,93 @@ describe('SqliteStore specifics', () => {
     await store.close();
   });
 
+  it('lists a page in one read: text where it is exact, bytes where it may not be, in either order', async () => {
+    const store = new SqliteStore(join(dir, 'listing', 'audit.db'));
+    const db = store.db;
+    db.prepare(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', x'00', x'', 'now')",
+    ).run();
+    const hash = (seq: number): Buffer => Buffer.alloc(32, seq + 1);
+    for (const seq of [0, 1, 2, 3]) {
+      db.prepare('INSERT INTO entries VALUES (1, ?, ?, ?, ?, ?, ?)').run(
+        seq,
+        Buffer.from('{}'),
+        hash(seq),
+        `e${seq}`,
+        'x.t',
+        `ts${seq}`,
+      );
+      db.prepare("INSERT INTO events (log_id, seq, ts, type, session_id) VALUES (1, ?, ?, 'x.t', 's')").run(
+        seq,
+        `ts${seq}`,
+      );
+    }
+    const disclose = db.prepare(
+      'INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (1, ?, ?, ?, ?)',
+    );
+    disclose.run(0, 0, '', Buffer.from('["a","",{}]'));
+    disclose.run(0, 1, '/p', Buffer.of(0x5b, 0xc3, 0x5d)); // not UTF-8: must come back as these bytes
+    disclose.run(1, 1, '/p', Buffer.from('["b","/p",1]')); // no unit 0: the entry is still listed
+    disclose.run(3, 0, '', Buffer.from('["\uFFFD","",{}]')); // U+FFFD as valid UTF-8: bytes, exact
+    db.prepare('UPDATE disclosures SET disclosure = NULL, erased_by_seq = 9 WHERE seq = 1').run();
+    disclose.run(1, 2, '/q', Buffer.from('["c","/q",2]'));
+
+    const view = (d: { disclosure: Buffer | string | null }): string | null =>
+      d.disclosure === null
+        ? null
+        : typeof d.disclosure === 'string'
+          ? d.disclosure
+          : `<${d.disclosure.toString('hex')}>`;
+    const expected = [
+      {
+        seq: 0,
+        eid: 'e0',
+        ts: 'ts0',
+        hash: hash(0),
+        ds: [
+          [0, '["a","",{}]', null],
+          [1, '<5bc35d>', null],
+        ],
+      },
+      {
+        seq: 1,
+        eid: 'e1',
+        ts: 'ts1',
+        hash: hash(1),
+        ds: [
+          [1, null, 9],
+          [2, '["c","/q",2]', null],
+        ],
+      },
+      { seq: 2, eid: 'e2', ts: 'ts2', hash: hash(2), ds: [] },
+      {
+        seq: 3,
+        eid: 'e3',
+        ts: 'ts3',
+        hash: hash(3),
+        ds: [[0, `<${Buffer.from('["\uFFFD","",{}]').toString('hex')}>`, null]],
+      },
+    ];
+    for (const order of ['asc', 'desc'] as const) {
+      const listed = await store.query(1, { session_id: 's' }, { limit: 10, order });
+      const got = listed.map((e) => ({
+        seq: e.entry.seq,
+        eid: e.entry.eid,
+        ts: e.entry.ts,
+        hash: e.entry.leafHash,
+        ds: e.disclosures.map((d) => [d.unit, view(d), d.erasedBySeq]),
+      }));
+      assert.deepEqual(got, order === 'asc' ? expected : [...expected].reverse());
+      for (const e of listed) for (const d of e.disclosures) assert.equal(d.seq, e.entry.seq);
+    }
+    const page = await store.query(1, { session_id: 's' }, { limit: 2, order: 'desc', before: 3 });
+    assert.deepEqual(
+      page.map((e) => e.entry.seq),
+      [2, 1],
+    );
+    await store.close();
+  });
+
   it('migrates approval documents of a version-1 file into columns, and reads them the same read-only', async () => {
     const path = join(dir, 'v1', 'audit.db');
     mkdirSync(join(dir, 'v1'));

@@ -29,6 +29,7 @@ import type {
   LogHead,
   ScanRow,
   SideWrites,
+  ListedEvent,
   StoredEvent,
   IndexRow,
   StoredIndexRow,
@@ -166,6 +167,23 @@ function entryOf(r: unknown[]): EntryRow {
     eid: r[3] as string,
     type: r[4] as string,
     ts: r[5] as string,
+  };
+}
+
+// The entry's columns of a listing row, on the row of its first disclosure (unit 0) or when it
+// has none; NULL on the rows of its other disclosures (they would be the same values again).
+const ENTRY_WITH_FIRST_UNIT = ['e.leaf_hash', 'e.eid', 'e.type', 'e.ts']
+  .map((c) => `CASE WHEN d.unit IS NULL OR d.unit = 0 THEN ${c} END`)
+  .join(', ');
+
+function listedEntryOf(r: unknown[]): EntryRow {
+  return {
+    seq: r[0] as number,
+    leaf: NO_BYTES,
+    leafHash: bytes(r[1]),
+    eid: r[2] as string,
+    type: r[3] as string,
+    ts: r[4] as string,
   };
 }
 
@@ -926,7 +944,7 @@ export class SqliteStore implements AuditStore {
     logId: number,
     filter: EventFilter,
     options: { after?: number; before?: number; limit: number; order: 'asc' | 'desc' },
-  ): Promise<StoredEvent[]> {
+  ): Promise<ListedEvent[]> {
     const w = this.where(logId, filter);
     let sql = w.sql;
     const args = [...w.args];
@@ -940,20 +958,67 @@ export class SqliteStore implements AuditStore {
     }
     const dir = options.order === 'desc' ? 'DESC' : 'ASC';
     const page = `SELECT v.seq FROM events v WHERE ${sql} ORDER BY v.seq ${dir} LIMIT ?`;
-    // No outer ORDER BY: the joins keep the page's order (no temporary sort of the rows and
-    // their blobs); inAscendingOrder() checks it, and sorts only when it does not hold (desc).
+    // One statement, one walk of the index: each entry of the page, then its disclosures by
+    // primary key. The entry's columns come with its first disclosure (unit 0) only, and each
+    // disclosure as text, so nothing is read into a Buffer to be decoded later. No outer
+    // ORDER BY: the nested loops keep the page's order (no temporary sort of the rows);
+    // listedEvents() checks it.
     const rows = this.cached(
-      `SELECT e.seq, NULL, e.leaf_hash, e.eid, e.type, e.ts FROM (${page}) p
-       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq`,
+      `SELECT e.seq, ${ENTRY_WITH_FIRST_UNIT}, d.unit, d.pointer, CAST(d.disclosure AS TEXT), d.erased_by_seq
+       FROM (${page}) p
+       CROSS JOIN entries e ON e.log_id = ? AND e.seq = p.seq
+       LEFT JOIN disclosures d ON d.log_id = e.log_id AND d.seq = e.seq`,
     ).all(...args, options.limit, logId) as unknown[][];
-    if (rows.length === 0) return Promise.resolve([]);
-    // The page's disclosures in one statement over the same index walk.
-    const ds = this.cached(
-      `SELECT d.seq, d.unit, d.pointer, d.disclosure, d.erased_by_seq FROM (${page}) p
-       CROSS JOIN disclosures d ON d.log_id = ? AND d.seq = p.seq`,
-    ).all(...args, options.limit, logId) as unknown[][];
-    const merged = mergeDisclosures(inAscendingOrder(rows, 1).map(entryOf), inAscendingOrder(ds, 2));
-    return Promise.resolve(options.order === 'desc' ? merged.reverse() : merged);
+    return Promise.resolve(this.listedEvents(logId, rows, options.order));
+  }
+
+  /**
+   * Groups the rows of {@link query} into events, in page order. A disclosure whose text holds
+   * U+FFFD may not be valid UTF-8 (or may be a rewritten one), so that one is re-read as exact
+   * bytes; an entry whose unit 0 is missing is read by seq.
+   */
+  private listedEvents(logId: number, rows: unknown[][], order: 'asc' | 'desc'): ListedEvent[] {
+    const out: ListedEvent[] = [];
+    if (rows.length === 0) return out;
+    const sign = order === 'asc' ? 1 : -1;
+    let ordered = true;
+    for (let i = 1; i < rows.length && ordered; i++) {
+      const a = rows[i - 1]!;
+      const b = rows[i]!;
+      const bySeq = sign * ((b[0] as number) - (a[0] as number));
+      ordered = bySeq > 0 || (bySeq === 0 && (b[5] as number) > (a[5] as number));
+    }
+    if (!ordered) {
+      const unitOf = (r: unknown[]): number => (typeof r[5] === 'number' ? r[5] : -1);
+      rows.sort((a, b) => sign * ((a[0] as number) - (b[0] as number)) || unitOf(a) - unitOf(b));
+    }
+    let current: ListedEvent | undefined;
+    for (const r of rows) {
+      const seq = r[0] as number;
+      if (current === undefined || current.entry.seq !== seq) {
+        current = { entry: r[1] === null ? this.listedEntry(logId, seq) : listedEntryOf(r), disclosures: [] };
+        out.push(current);
+      }
+      const unit = r[5];
+      if (unit === null || unit === undefined) continue;
+      let disclosure = r[7] as string | Buffer | null;
+      if (disclosure !== null && (typeof disclosure !== 'string' || disclosure.includes('\uFFFD'))) {
+        disclosure = bytes(this.stmts.disclosureBlob.get(logId, seq, unit));
+      }
+      current.disclosures.push({
+        seq,
+        unit: unit as number,
+        pointer: r[6] as string,
+        disclosure,
+        erasedBySeq: (r[8] as number | null) ?? null,
+      });
+    }
+    return out;
+  }
+
+  private listedEntry(logId: number, seq: number): EntryRow {
+    const r = this.stmts.entryBySeq.get(logId, seq) as unknown[];
+    return { ...entryOf(r), leaf: NO_BYTES };
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -1443,19 +1508,6 @@ function checkpointOf(r: Row): CheckpointRow {
     note: r['note'] as string,
     createdAt: r['created_at'] as string,
   };
-}
-
-/**
- * `rows` ordered by their first `columns` columns (integers: seq, then unit), ascending: as they
- * are when already in that order (checked in one pass), else sorted in place.
- */
-function inAscendingOrder(rows: unknown[][], columns: 1 | 2): unknown[][] {
-  const cmp = (a: unknown[], b: unknown[]): number =>
-    (a[0] as number) - (b[0] as number) || (columns === 2 ? (a[1] as number) - (b[1] as number) : 0);
-  for (let i = 1; i < rows.length; i++) {
-    if (cmp(rows[i - 1]!, rows[i]!) > 0) return rows.sort(cmp);
-  }
-  return rows;
 }
 
 /** Joins disclosure rows (sorted by seq, unit) onto entries (sorted by seq). */
