@@ -235,6 +235,26 @@ describe('pointerProblem', () => {
     // Tokens are checked after unescaping: "~1" is "/", so this is not "__proto__" but "__pro/to__".
     assert.equal(pointerProblem('/__pro~1to__'), undefined);
   });
+
+  it('answers the same when asked again (answers are remembered), past the memo size', () => {
+    const pointers = ['/a', '/a~2', 'a/b', '/x/__proto__', '/a~1b'];
+    const first = pointers.map((p) => pointerProblem(p));
+    for (let i = 0; i < 2000; i++) pointerProblem(`/p${i}${i % 2 === 0 ? '~' : ''}`);
+    for (let round = 0; round < 2; round++)
+      assert.deepEqual(
+        pointers.map((p) => pointerProblem(p)),
+        first,
+      );
+    assert.deepEqual(first, [
+      undefined,
+      'has a "~" not followed by "0" or "1"',
+      'must be "" or start with "/"',
+      'holds the reserved token "__proto__"',
+      undefined,
+    ]);
+    assert.equal(pointerProblem('/p1'), undefined);
+    assert.equal(pointerProblem('/p0~'), 'has a "~" not followed by "0" or "1"');
+  });
 });
 
 describe('splitEvent: which fields become parts', () => {
