@@ -12,7 +12,9 @@ import {
   expectedIndexRow,
   expectIndex,
   IndexVerifier,
+  PACKED_INDEX_COLUMNS,
   type IndexedEntry,
+  type PackedIndexValues,
   type StoredIndexValues,
 } from './verify-index.js';
 
@@ -111,7 +113,10 @@ describe('index row derivation', () => {
 describe('IndexVerifier', () => {
   const entries = [0, 1, 2, 3, 4].map((i) => entry(i, agentBody(i)));
 
-  function run(rows: StoredIndexValues[], pageSize = 2): ReturnType<IndexVerifier['finish']> {
+  function run(
+    rows: (StoredIndexValues | PackedIndexValues)[],
+    pageSize = 2,
+  ): ReturnType<IndexVerifier['finish']> {
     const iv = new IndexVerifier();
     let fed = 0;
     for (const e of entries) {
@@ -173,6 +178,38 @@ describe('IndexVerifier', () => {
       iv.finish(5).map((x) => [x.seq, x.kind]),
       [[null, 'index_extra']],
     );
+  });
+
+  /** A row as SQLite's json_array packs it (JSON.stringify writes the same text for these values). */
+  const packed = (r: StoredIndexValues): PackedIndexValues => ({
+    seq: r.seq,
+    packed: JSON.stringify(PACKED_INDEX_COLUMNS.map((c) => r[c])),
+  });
+
+  it('compares packed rows whole, and column by column when their text differs', () => {
+    assert.deepEqual(run(entries.map(storedRow).map(packed)), []);
+    // The same values written with an escape: another text, no failure.
+    const escaped = entries.map(storedRow).map(packed);
+    escaped[1] = { ...escaped[1]!, packed: escaped[1]!.packed.replace('"s-1"', '"\\u0073-1"') };
+    assert.notEqual(escaped[1].packed, packed(storedRow(entries[1]!)).packed);
+    assert.deepEqual(run(escaped), []);
+    // An edited column, a value of another type, and text that is no row: named as unpacked.
+    const rows = entries.map(storedRow);
+    const edited = rows.map(packed);
+    edited[3] = packed({ ...rows[3]!, session_id: 's-other', type: 'action.failed' });
+    edited[4] = packed({ ...rows[4]!, risk: 4 });
+    edited[0] = { seq: 0, packed: '["not", "a row"]' };
+    const f = run(edited);
+    assert.deepEqual(
+      f.map((x) => [x.seq, x.kind]),
+      [
+        [0, 'index_mismatch'],
+        [3, 'index_mismatch'],
+        [4, 'index_mismatch'],
+      ],
+    );
+    assert.match(f[1]!.detail, /columns type, session_id of entry 3 differ/);
+    assert.match(f[2]!.detail, /column risk of entry 4 differs/);
   });
 
   it('reports a second row for the same seq as extra', () => {

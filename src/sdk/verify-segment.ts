@@ -2,7 +2,7 @@ import { EXPANDED_TILE_BYTES, expandedPosition } from '../core/tiles.js';
 import { LogVerifier, type ApprovalFact, type SegmentResult } from '../core/verify-log.js';
 import type { AuditStore } from '../store/store.js';
 import { tileKey } from '../store/store.js';
-import { IndexRowStream } from './verify-derived.js';
+import { IndexRowStream, VERIFY_CHUNK } from './verify-derived.js';
 
 /** One aligned part of a log to verify (see {@link planSegments}). */
 export interface SegmentJob {
@@ -26,8 +26,50 @@ export interface SegmentOutcome extends SegmentResult {
   last: { seq: number; ts: string } | null;
 }
 
-/** Entries read per statement. */
-const CHUNK = 8192;
+/**
+ * The stored tiles a verification compares the rebuilt tree with: upper levels held for the run,
+ * level-0 tiles replaced chunk by chunk ({@link VerifyTiles.setLevel0}). The last tile looked up
+ * at each level is kept: a leaf's nodes fall in the same few tiles, so most lookups build no key.
+ */
+export class VerifyTiles {
+  private level0 = new Map<string, Buffer>();
+  private readonly lastIndex: number[] = [];
+  private readonly lastTile: (Buffer | undefined)[] = [];
+
+  constructor(private readonly upper: ReadonlyMap<string, Buffer>) {}
+
+  setLevel0(tiles: Map<string, Buffer>): void {
+    this.level0 = tiles;
+    this.lastIndex[0] = -1;
+    this.lastTile[0] = undefined;
+  }
+
+  private tile(level: number, index: number): Buffer | undefined {
+    if (this.lastIndex[level] === index) return this.lastTile[level];
+    const t = (level === 0 ? this.level0 : this.upper).get(tileKey(level, index));
+    this.lastIndex[level] = index;
+    this.lastTile[level] = t;
+    return t;
+  }
+
+  /** Stored hash of node `index` of tile level `level` (tree level 8·level); see LogVerifierOptions. */
+  readonly tileHash = (level: number, index: number): Buffer | undefined => {
+    const t = this.tile(level, Math.floor(index / 256));
+    if (!t) return undefined;
+    const off = (index % 256) * 32;
+    return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
+  };
+
+  /** Stored hash of a node at a tree level not a multiple of 8, from an expanded full tile. */
+  readonly interiorHash = (level: number, index: number): Buffer | undefined => {
+    const at = expandedPosition(level, index);
+    const t = this.tile(at.tileLevel, at.tileIndex);
+    return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
+  };
+}
+
+/** Entries read per statement (see {@link VERIFY_CHUNK}). */
+const CHUNK = VERIFY_CHUNK;
 
 /**
  * Splits [from, end) into segments for parallel verification: each starts at a multiple of the
@@ -63,40 +105,30 @@ export async function verifySegment(
 ): Promise<SegmentOutcome> {
   const { logId, offset, end } = job;
   // Tiles holding a node inside the segment: level-0 tiles per chunk, upper ones once.
-  let level0 = new Map<string, Buffer>();
-  const upper = new Map<string, Buffer>();
   const upperKeys: { level: number; index: number }[] = [];
   for (let m = 1; 256 ** m <= end - offset; m++) {
     const span = 256 ** (m + 1);
     for (let t = Math.floor(offset / span); t <= Math.floor((end - 1) / span); t++)
       upperKeys.push({ level: m, index: t });
   }
-  for (const [k, v] of await store.getTiles(logId, upperKeys)) upper.set(k, v);
+  const tiles = new VerifyTiles(await store.getTiles(logId, upperKeys));
   const verifier = new LogVerifier({
     origin: job.origin,
     verifiers: [],
     checkpoints: [],
     segment: { offset, snapshots: job.snapshots },
-    tileHash: (level, index) => {
-      const t = (level === 0 ? level0 : upper).get(tileKey(level, Math.floor(index / 256)));
-      if (!t) return undefined;
-      const off = (index % 256) * 32;
-      return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
-    },
-    interiorHash: (level, index) => {
-      const at = expandedPosition(level, index);
-      const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
-      return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
-    },
+    tileHash: tiles.tileHash,
+    interiorHash: tiles.interiorHash,
   });
   // One more row than the segment holds tells there is nothing else in it.
   const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1));
   for await (const chunk of store.scan(logId, offset, end, CHUNK)) {
-    const first = chunk[0]?.entry.seq ?? offset;
+    // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
+    const first = Math.min(verifier.position, chunk[0]?.entry.seq ?? offset);
     const last = chunk[chunk.length - 1]?.entry.seq ?? first;
     const keys = [];
     for (let t = Math.floor(first / 256); t <= Math.floor(last / 256); t++) keys.push({ level: 0, index: t });
-    level0 = await store.getTiles(logId, keys);
+    tiles.setLevel0(await store.getTiles(logId, keys));
     await index.beforeChunk(chunk);
     for (const e of chunk) {
       verifier.push(e);

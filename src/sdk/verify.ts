@@ -4,15 +4,14 @@ import { parseLeaf } from '../core/leaf.js';
 import { CompactRange, hashLeaf, type NodeReader } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
 import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../core/proof.js';
-import { EXPANDED_TILE_BYTES, expandedPosition } from '../core/tiles.js';
 import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditStore, CheckpointRow, LogHead } from '../store/store.js';
-import { tileKey } from '../store/store.js';
-import { DerivedRowsCheck } from './verify-derived.js';
+import { DerivedRowsCheck, VERIFY_CHUNK } from './verify-derived.js';
 import type { KeyRing } from './keys.js';
 import { reader, tilesFor } from './tree-reads.js';
 import { verifyInParallel, verifyThreads } from './verify-parallel.js';
+import { VerifyTiles } from './verify-segment.js';
 
 /** Options of {@link AuditTrail.verify} and {@link verifyStoredLog}. */
 export interface VerifyOptions {
@@ -101,17 +100,15 @@ export async function verifyStoredLog(
   // beyond the head at the head's size only (docs/verification.md §7.3).
   const beyond =
     start === undefined || (await store.getBySeq(head.logId, head.size)) !== undefined
-      ? (await store.storedSize(head.logId)).maxSeq
+      ? await store.lastSeq(head.logId)
       : null;
   const end = Math.max(head.size, (beyond ?? -1) + 1);
   // Upper-level tiles are few (1/256 of the leaves); load them once, level-0 tiles per chunk.
-  const upper = new Map<string, Buffer>();
   const levels: { level: number; index: number }[] = [];
   for (let level = 1, n = Math.floor(end / 256); n > 0; level++, n = Math.floor(n / 256)) {
     for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
   }
-  for (const [k, v] of await store.getTiles(head.logId, levels)) upper.set(k, v);
-  let level0 = new Map<string, Buffer>();
+  const tiles = new VerifyTiles(await store.getTiles(head.logId, levels));
   const newVerifier = (): LogVerifier =>
     new LogVerifier({
       origin,
@@ -119,20 +116,8 @@ export async function verifyStoredLog(
       checkpoints,
       witnessed: witness ? [witness] : [],
       ...(start ? { start } : {}),
-      tileHash: (level, index) => {
-        const t =
-          level === 0
-            ? level0.get(tileKey(0, Math.floor(index / 256)))
-            : upper.get(tileKey(level, Math.floor(index / 256)));
-        if (!t) return undefined;
-        const off = (index % 256) * 32;
-        return off + 32 <= t.length ? t.subarray(off, off + 32) : undefined;
-      },
-      interiorHash: (level, index) => {
-        const at = expandedPosition(level, index);
-        const t = (at.tileLevel === 0 ? level0 : upper).get(tileKey(at.tileLevel, at.tileIndex));
-        return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
-      },
+      tileHash: tiles.tileHash,
+      interiorHash: tiles.interiorHash,
     });
   // A file-backed log is verified on worker threads, segment by segment; anything they cannot
   // merge exactly (any failure) is verified again here, so the report is the same either way.
@@ -142,9 +127,11 @@ export async function verifyStoredLog(
     // tiles; further on every joined node is at level 16 or more.
     const first = Math.floor(from / 256);
     const last = Math.floor((Math.min(end, from + 65_536) - 1) / 256);
-    level0 = await store.getTiles(
-      head.logId,
-      Array.from({ length: last - first + 1 }, (_, i) => ({ level: 0, index: first + i })),
+    tiles.setLevel0(
+      await store.getTiles(
+        head.logId,
+        Array.from({ length: last - first + 1 }, (_, i) => ({ level: 0, index: first + i })),
+      ),
     );
     const verifier = newVerifier();
     const parallel = await verifyInParallel({
@@ -164,15 +151,17 @@ export async function verifyStoredLog(
     }
   }
   const verifier = newVerifier();
-  const CHUNK = 8192;
+  const CHUNK = VERIFY_CHUNK;
   const derived = new DerivedRowsCheck(store, head, from);
   let done = 0;
   for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
-    const first = chunk[0]?.entry.seq ?? done;
+    // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
+    const first = Math.min(verifier.position, chunk[0]?.entry.seq ?? verifier.position);
+    const last = chunk[chunk.length - 1]?.entry.seq ?? first;
     const keysNeeded = [];
-    for (let t = Math.floor(first / 256); t <= Math.floor((first + CHUNK) / 256); t++)
+    for (let t = Math.floor(first / 256); t <= Math.floor(last / 256); t++)
       keysNeeded.push({ level: 0, index: t });
-    level0 = await store.getTiles(head.logId, keysNeeded);
+    tiles.setLevel0(await store.getTiles(head.logId, keysNeeded));
     await derived.beforeChunk(chunk);
     for (const e of chunk) {
       verifier.push(e);

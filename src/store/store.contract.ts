@@ -221,6 +221,7 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       for await (const chunk of store.scan(h.logId, 0, 300, 128)) seen.push(chunk.length);
       assert.deepEqual(seen, [128, 128, 44]);
       assert.deepEqual(await store.storedSize(h.logId), { count: 300, maxSeq: 299 });
+      assert.equal(await store.lastSeq(h.logId), 299);
       await store.close();
     });
 
@@ -377,6 +378,7 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.equal(await store.latestCheckpoint(b.logId), undefined);
       assert.deepEqual(await store.listCheckpoints(b.logId), []);
       assert.deepEqual(await store.storedSize(b.logId), { count: 2, maxSeq: 1 });
+      assert.equal(await store.lastSeq(b.logId), 1);
       assert.deepEqual((await store.listLogs()).map((l) => [l.origin, l.size]).sort(), [
         ['o/t/acme/a', 3],
         ['o/t/acme/b', 2],
@@ -394,6 +396,7 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.deepEqual(await store.query(head.logId, {}, { limit: 10, order: 'desc' }), []);
       assert.equal(await store.countEvents(head.logId, {}), 0);
       assert.deepEqual(await store.storedSize(head.logId), { count: 0, maxSeq: null });
+      assert.equal(await store.lastSeq(head.logId), null);
       assert.deepEqual(await store.readIndex(head.logId, null, 10), []);
       assert.deepEqual(await store.listTiles(head.logId), []);
       assert.equal((await store.getTiles(head.logId, [{ level: 0, index: 0 }])).size, 0);

@@ -1,4 +1,5 @@
 import type { TileRow } from '../core/tiles.js';
+import type { PackedIndexValues } from '../core/verify-index.js';
 
 /**
  * Storage for verifiable logs. Stores persist bytes and never compute hashes: everything that is
@@ -221,6 +222,8 @@ export interface LogStore {
   scan(logId: number, from: number, to: number, chunk: number): AsyncIterable<ScanRow[]>;
   /** All seqs actually stored, to tell deletions from truncation (verification only). */
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }>;
+  /** The highest seq stored (null: none), without counting the entries (verification). */
+  lastSeq(logId: number): Promise<number | null>;
   /** Sets the log row's head to values computed from verified entries (rebuild). */
   setHead(
     logId: number,
@@ -253,6 +256,16 @@ export interface IndexStore {
    * `limit`: keyset pages for verification. Values come back as stored, unchecked.
    */
   readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]>;
+  /**
+   * Optional, {@link AuditStore.readIndex} for verification with each row's other columns packed
+   * as one JSON array text (see `PackedIndexValues` in core/verify-index.ts), cheaper to read
+   * than a dozen values. A row whose values JSON cannot hold (bytes) comes unpacked instead.
+   */
+  readIndexPacked?(
+    logId: number,
+    after: number | null,
+    limit: number,
+  ): Promise<(PackedIndexValues | StoredIndexRow)[]>;
   /** In one transaction, replaces the index rows with seq in [from, to) by `rows` (rebuild). */
   replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void>;
   /** Deletes the index rows whose seq is not an integer in [0, size); returns how many (rebuild). */

@@ -199,6 +199,29 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     );
   });
 
+  it('catches a deleted entry at the end of a read chunk without blaming the tree', async () => {
+    // Entries are read 256 at a time: seq 255 is the last of the first chunk, so the gap is only
+    // seen when the next chunk is fed (its stored tile hash must still be at hand).
+    const db = await makeLog(tempDir(), 300);
+    tamper(db, (d) => {
+      for (const t of ['entries', 'disclosures', 'events'])
+        d.prepare(`DELETE FROM ${t} WHERE seq = 255`).run();
+    });
+    for (const threads of [0, 2]) {
+      const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+      try {
+        const r = await trail.verify({ threads });
+        assert.deepEqual(
+          r.failures.map((f) => [f.kind, f.seq]),
+          [['entry_deleted', 255]],
+          `threads ${threads}`,
+        );
+      } finally {
+        await trail.close();
+      }
+    }
+  });
+
   it('catches two swapped entries', async () => {
     const db = await makeLog(tempDir());
     tamper(db, (d) => {
@@ -347,6 +370,25 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
       assert.equal(r.ok, false, `${col}: ${JSON.stringify(r.failures)}`);
       assertFailure(r, 'index_mismatch', seq);
       assert.match(r.failures[0]!.detail, new RegExp(`\\b${col}\\b`), col);
+    }
+  });
+
+  it('reports index values rewritten as bytes, a number or text with a NUL as index_mismatch', async () => {
+    const edits: [string, string][] = [
+      ['session_id', 'CAST(session_id AS BLOB)'],
+      ['run_id', '5'],
+      ['target', 'target || char(0)'],
+    ];
+    for (const [col, value] of edits) {
+      const db = await freshLog();
+      tamper(db, (d) => d.prepare(`UPDATE events SET ${col} = ${value} WHERE seq = 4`).run());
+      const r = await verify(db);
+      assert.deepEqual(
+        r.failures.map((f) => [f.kind, f.seq]),
+        [['index_mismatch', 4]],
+        col,
+      );
+      assert.match(r.failures[0]!.detail, new RegExp(`column ${col} of entry 4 differs`), col);
     }
   });
 

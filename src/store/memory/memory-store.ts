@@ -299,6 +299,11 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve({ count, maxSeq: l.entries.length > 0 ? l.entries.length - 1 : null });
   }
 
+  lastSeq(logId: number): Promise<number | null> {
+    const l = this.log(logId);
+    return Promise.resolve(l.entries.length > 0 ? l.entries.length - 1 : null);
+  }
+
   /** Index seqs in order, sorted once per change of the index (pages must not re-sort). */
   private readonly sortedIndex = new WeakMap<MemLog, number[]>();
 

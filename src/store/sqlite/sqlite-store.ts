@@ -11,6 +11,7 @@ import {
   type StringMatcher,
 } from '../../core/glob.js';
 import { hasLoneSurrogate } from '../../core/note.js';
+import { PACKED_INDEX_COLUMNS, type PackedIndexValues } from '../../core/verify-index.js';
 import { AuditError } from '../../errors.js';
 import { acquireWriteThread, type WorkerAppender } from './write-thread.js';
 import type {
@@ -619,7 +620,7 @@ export class SqliteStore implements AuditStore {
         .raw(),
       scanEntries: db
         .prepare(
-          'SELECT seq, CAST(leaf AS TEXT), leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
+          'SELECT seq, CAST(leaf AS TEXT), hex(leaf_hash), eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
         )
         .raw(),
       scanDisclosures: db
@@ -635,6 +636,8 @@ export class SqliteStore implements AuditStore {
         .prepare('SELECT ts FROM entries WHERE log_id = ? AND seq >= ? ORDER BY seq LIMIT 1')
         .pluck(),
       storedSize: db.prepare('SELECT count(*) AS n, max(seq) AS m FROM entries WHERE log_id = ?'),
+      // One descent of the primary key (count(*) above reads every entry: 0.4 s on 1M entries).
+      lastSeq: db.prepare('SELECT max(seq) FROM entries WHERE log_id = ?').pluck(),
       insertCheckpoint: db.prepare(
         'INSERT OR IGNORE INTO checkpoints (log_id, size, root_hash, note, created_at) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -644,6 +647,16 @@ export class SqliteStore implements AuditStore {
       latestCheckpoint: db.prepare(
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
       ),
+      indexFirstPacked: db
+        .prepare(
+          `SELECT seq, json_array(${PACKED_INDEX_COLUMNS.join(', ')}) FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
+      indexAfterPacked: db
+        .prepare(
+          `SELECT seq, json_array(${PACKED_INDEX_COLUMNS.join(', ')}) FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+        )
+        .raw(),
       indexFirst: db
         .prepare(
           `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
@@ -668,8 +681,13 @@ export class SqliteStore implements AuditStore {
          ORDER BY idx`,
       ),
       // Levels 0..6 hold every tile of a tree of up to 2^53 leaves; anything else is listed whole.
-      listTilesOdd: db.prepare(
-        `SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND (level < 0 OR level > ${MAX_TILE_LEVEL})
+      // Two ranges of the primary key: with `OR` SQLite scanned every tile row of the log (its
+      // 16 KB hashes included), 60 ms of an incremental verify on a 1M-entry log.
+      listTilesBelow: db.prepare(
+        'SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND level < 0 ORDER BY level, idx',
+      ),
+      listTilesAbove: db.prepare(
+        `SELECT level, idx, width, length(hashes) AS bytes FROM tiles WHERE log_id = ? AND level > ${MAX_TILE_LEVEL}
          ORDER BY level, idx`,
       ),
       setHead: db.prepare(
@@ -1098,14 +1116,16 @@ export class SqliteStore implements AuditStore {
     for (let a = from; a < to; a += chunk) {
       const b = Math.min(to, a + chunk);
       // Text is read without copying into Buffers; a value whose text holds U+FFFD may not be
-      // valid UTF-8 (or may be a rewritten one), so that one is re-read as exact bytes.
+      // valid UTF-8 (or may be a rewritten one), so that one is re-read as exact bytes. The leaf
+      // hash comes as hex (its exact bytes, whatever the value's type): a Buffer made from it on
+      // this side costs a third of one made by the driver.
       const entries = (s.scanEntries.all(logId, a, b) as unknown[][]).map((r) => {
         let leaf = r[1] as string | Buffer;
         if (typeof leaf !== 'string' || leaf.includes('\uFFFD')) leaf = bytes(s.leafBlob.get(logId, r[0]));
         return {
           seq: r[0] as number,
           leaf,
-          leafHash: bytes(r[2]),
+          leafHash: Buffer.from(r[2] as string, 'hex'),
           eid: r[3] as string,
           type: r[4] as string,
           ts: r[5] as string,
@@ -1141,6 +1161,29 @@ export class SqliteStore implements AuditStore {
   storedSize(logId: number): Promise<{ count: number; maxSeq: number | null }> {
     const r = this.stmts.storedSize.get(logId) as Row;
     return Promise.resolve({ count: r['n'] as number, maxSeq: (r['m'] as number | null) ?? null });
+  }
+
+  lastSeq(logId: number): Promise<number | null> {
+    return Promise.resolve((this.stmts.lastSeq.get(logId) as number | null | undefined) ?? null);
+  }
+
+  readIndexPacked(
+    logId: number,
+    after: number | null,
+    limit: number,
+  ): Promise<(PackedIndexValues | StoredIndexRow)[]> {
+    let raw: unknown[][];
+    try {
+      raw = (
+        after === null
+          ? this.stmts.indexFirstPacked.all(logId, limit)
+          : this.stmts.indexAfterPacked.all(logId, after, limit)
+      ) as unknown[][];
+    } catch {
+      // JSON cannot hold a BLOB (a rewritten value): this page is read value by value.
+      return this.readIndex(logId, after, limit);
+    }
+    return Promise.resolve(raw.map((r) => ({ seq: r[0], packed: r[1] as string })));
   }
 
   readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
@@ -1180,7 +1223,8 @@ export class SqliteStore implements AuditStore {
         const from = Math.floor(fromLeaf / 256 ** (level + 1));
         for (const r of this.stmts.listTilesFrom.all(logId, level, from) as Row[]) rows.push(r);
       }
-      for (const r of this.stmts.listTilesOdd.all(logId) as Row[]) rows.push(r);
+      for (const r of this.stmts.listTilesBelow.all(logId) as Row[]) rows.push(r);
+      for (const r of this.stmts.listTilesAbove.all(logId) as Row[]) rows.push(r);
     }
     return Promise.resolve(
       rows.map((r) => ({
