@@ -3,7 +3,7 @@
  * trivial stdio MCP server (it echoes its argument) in a loop, once directly and once through
  * `auditrail mcp-proxy` (its own process, the log in an SQLite file), in alternating blocks so both
  * see the same machine load. Through the proxy, each call's intent and decision are durable
- * before the server sees it; the outcome is committed after the answer is forwarded.
+ * before the server sees it; its outcome is committed before the answer is forwarded.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -27,6 +27,23 @@ describe('canonicalize (RFC 8785)', () => {
     assert.throws(() => canonicalize('\uD800x'), /lone surrogate/);
     assert.throws(() => canonicalize(new Map()), /Map/);
   });
+  it('writes member names the same on every use, however many and however long', () => {
+    // Names are kept once written: a repeated, an escaped, a long and a lone-surrogate name
+    // must come out (or be refused) exactly as the first time, past the bound on kept names.
+    const names = Array.from({ length: 5000 }, (_, i) => `k${i}`);
+    const wide = Object.fromEntries(names.map((n) => [n, 1]));
+    const expected = `{${[...names]
+      .sort()
+      .map((n) => `"${n}":1`)
+      .join(',')}}`;
+    for (let round = 0; round < 2; round++) {
+      assert.equal(canonicalize(wide), expected);
+      assert.equal(canonicalize({ 'a"b\n': 1 }), '{"a\\"b\\n":1}');
+      const long = 'x'.repeat(100);
+      assert.equal(canonicalize({ [long]: true }), `{"${long}":true}`);
+      assert.throws(() => canonicalize({ '\uDC00': 1 }), /lone surrogate/);
+    }
+  });
   it('serialises numbers with the ECMAScript shortest form', () => {
     assert.equal(
       canonicalize([1e21, 1e-7, -0, 0.1 + 0.2, 5e-324]),

@@ -39,14 +39,34 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 // eslint-disable-next-line no-control-regex
 const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
+function writeString(value: string): string {
+  // Fast path: nothing to escape and no surrogates at all (most strings).
+  if (!NEEDS_CARE.test(value)) return `"${value}"`;
+  if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError('string contains a lone surrogate');
+  return JSON.stringify(value);
+}
+
+// Member names repeat from one event to the next (`type`, `actor`, `id`…): their JSON form and
+// the colon after it are kept, bounded in count and length since names come from the input.
+const MEMBER_CACHE_SIZE = 4096;
+const MEMBER_CACHE_LENGTH = 64;
+const memberPrefixes = new Map<string, string>();
+
+function memberPrefix(name: string): string {
+  let out = memberPrefixes.get(name);
+  if (out === undefined) {
+    out = writeString(name) + ':';
+    if (name.length <= MEMBER_CACHE_LENGTH && memberPrefixes.size < MEMBER_CACHE_SIZE)
+      memberPrefixes.set(name, out);
+  }
+  return out;
+}
+
 function write(value: unknown, depth: number): string {
   if (depth > MAX_DEPTH) throw new CanonicalJsonError(`nesting deeper than ${MAX_DEPTH}`);
   switch (typeof value) {
     case 'string':
-      // Fast path: nothing to escape and no surrogates at all (most strings).
-      if (!NEEDS_CARE.test(value)) return `"${value}"`;
-      if (LONE_SURROGATE.test(value)) throw new CanonicalJsonError('string contains a lone surrogate');
-      return JSON.stringify(value);
+      return writeString(value);
     case 'number':
       if (!Number.isFinite(value)) throw new CanonicalJsonError(`number ${value} has no JSON form`);
       // ECMAScript Number::toString is the JSON form of a finite number (and -0 prints as 0).
@@ -72,14 +92,15 @@ function write(value: unknown, depth: number): string {
       }
       const obj = value as Record<string, unknown>;
       // Default sort compares UTF-16 code units, exactly what RFC 8785 §3.2.3 asks.
-      const keys = Object.keys(obj).sort();
+      const keys = Object.keys(obj);
+      if (keys.length > 1) keys.sort();
       let out = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
         const v = obj[k];
         if (v === undefined) continue;
         if (out.length > 1) out += ',';
-        out += write(k, depth + 1) + ':' + write(v, depth + 1);
+        out += memberPrefix(k) + write(v, depth + 1);
       }
       return out + '}';
     }

@@ -43,6 +43,36 @@ describe('SQLite WAL', () => {
     await trail.close();
   });
 
+  it('stays truncated when a checkpoint is signed after the appends went idle', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => trail.record(sampleEvent(round * 50 + i))));
+    }
+    await idle();
+    assert.equal(walBytes(db), 0);
+    // The periodic checkpoint lands at any moment; signed once appends are idle, it must not hold
+    // its frames in the WAL for another idle delay.
+    await trail.checkpoint();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(walBytes(db), 0, 'the checkpoint row went to the database file at once');
+    assert.equal((await trail.verify()).ok, true);
+    await trail.close();
+  });
+
+  it('truncates a checkpoint signed during the idle delay with the appends before it', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, writeThread: false, checkpointIntervalMs: 0 });
+    for (let i = 0; i < 10; i++) await trail.record(sampleEvent(i));
+    const lastAppend = Date.now();
+    await new Promise((r) => setTimeout(r, WAL_IDLE_MS / 2));
+    await trail.checkpoint();
+    // Not one idle delay after the checkpoint: one after the last append.
+    await new Promise((r) => setTimeout(r, lastAppend + WAL_IDLE_MS + 300 - Date.now()));
+    assert.equal(walBytes(db), 0);
+    await trail.close();
+  });
+
   it('is truncated on close while another connection keeps the database open', async () => {
     const db = join(tempDir(), 'audit.db');
     const trail = await openAuditTrail({ tenant: 'acme', db, writeThread: false, checkpointIntervalMs: 0 });

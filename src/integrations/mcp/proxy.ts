@@ -165,6 +165,8 @@ interface HeldCall {
   controller: AbortController;
   forwarded: boolean;
   answered: boolean;
+  /** The server's answer, passed on to the client once the call's outcome is durable. */
+  reply?: string | undefined;
 }
 
 interface ClientInfo {
@@ -263,8 +265,8 @@ class McpProxy {
       actor: this.actor(),
       session_id: this.sessionId,
       ...(this.options.environment ? { environment: this.options.environment } : {}),
-      // The client already has its answer when the outcome is written; a proxy can be killed
-      // at any time, so the outcome is committed, not queued.
+      // The client gets the server's answer once the outcome is committed (a proxy can be
+      // killed at any time): what the client has read, the log holds.
       durableOutcome: true,
       approvals: {
         wait: true,
@@ -583,9 +585,16 @@ class McpProxy {
         signal: held.controller.signal,
         decision,
       });
+      this.passReply(held);
     } catch (e) {
-      // Already answered by the server (the call ran, and perhaps failed): nothing more to say.
-      if (held.answered) return;
+      // Answered by the server (the call ran, and perhaps failed): its answer is the response,
+      // now that the outcome is recorded (or could not be: said on stderr, the answer still goes).
+      if (held.answered) {
+        if (e instanceof AuditError && e.code === 'store_failure')
+          this.diag(`outcome of tools/call ${params['name']} not recorded: ${e.message}`);
+        this.passReply(held);
+        return;
+      }
       // Cancelled by the client or it went away: no response (MCP Cancellation).
       if (held.controller.signal.aborted) {
         if (held.forwarded) this.inflight.delete(key);
@@ -605,6 +614,12 @@ class McpProxy {
     } finally {
       this.held.delete(key);
     }
+  }
+
+  private passReply(held: HeldCall): void {
+    const reply = held.reply;
+    held.reply = undefined;
+    if (reply !== undefined) this.toClient(reply);
   }
 
   private forward(
@@ -655,6 +670,9 @@ class McpProxy {
       );
       return;
     }
+    // A lone answer to a governed call is held until its outcome is durable (governCall passes
+    // it on): the client never reads a result the log could still lose. Batches go at once.
+    let heldBack = false;
     for (const m of Array.isArray(message) ? (message as unknown[]) : [message]) {
       if (!isObject(m) || !isResponse(m) || m['id'] === null || m['id'] === undefined) continue;
       const key = idKey(m['id']);
@@ -671,9 +689,13 @@ class McpProxy {
       const answer = this.inflight.get(key);
       if (answer) {
         this.inflight.delete(key);
+        if (held && !Array.isArray(message)) {
+          held.reply = line;
+          heldBack = true;
+        }
         answer(m);
       }
     }
-    this.toClient(line);
+    if (!heldBack) this.toClient(line);
   }
 }

@@ -1098,7 +1098,9 @@ export class SqliteStore implements AuditStore {
     } catch (e) {
       return Promise.reject(storeError(e, 'cannot store the checkpoint'));
     }
-    this.committed();
+    // A checkpoint is signed on a timer, often after the appends it covers went idle: it must not
+    // restart the idle wait, or its own frames outlive the truncation the appends already had.
+    this.committed(false);
     return Promise.resolve();
   }
 
@@ -1392,7 +1394,11 @@ export class SqliteStore implements AuditStore {
       get busy() {
         return appender.busy;
       },
-      append: (origin, items, nowMs) => appender.append(origin, items, nowMs),
+      append: async (origin, items, nowMs) => {
+        const r = await appender.append(origin, items, nowMs);
+        this.lastActivityAt = Date.now();
+        return r;
+      },
       release,
     };
   }
@@ -1410,18 +1416,37 @@ export class SqliteStore implements AuditStore {
   }
 
   private walTimer: NodeJS.Timeout | null = null;
+  /** When the last append committed, on this connection or on the write thread it opened. */
+  private lastActivityAt = 0;
+  /** True when {@link walTimer} waits the whole {@link WAL_IDLE_MS} (armed by an append). */
+  private walTimerFull = false;
 
-  /** After each commit: truncate the WAL once no commit has come for {@link WAL_IDLE_MS}. */
-  private committed(): void {
+  /**
+   * After each commit: truncate the WAL once no append has come for {@link WAL_IDLE_MS}. A commit
+   * that is not an append (`activity` false: a checkpoint) is truncated with the appends before
+   * it — at once when they have been idle that long already — rather than restarting the wait.
+   */
+  private committed(activity = true): void {
     if (this.path === ':memory:') return;
+    const now = Date.now();
+    if (activity) this.lastActivityAt = now;
     if (this.walTimer) {
-      this.walTimer.refresh();
-      return;
+      if (!activity) return;
+      // A timer armed by a checkpoint may be shorter than the idle wait: re-arm it in full.
+      if (this.walTimerFull) {
+        this.walTimer.refresh();
+        return;
+      }
+      clearTimeout(this.walTimer);
     }
-    this.walTimer = setTimeout(() => {
-      this.walTimer = null;
-      this.truncateWal();
-    }, WAL_IDLE_MS);
+    this.walTimerFull = activity;
+    this.walTimer = setTimeout(
+      () => {
+        this.walTimer = null;
+        this.truncateWal();
+      },
+      activity ? WAL_IDLE_MS : Math.max(0, this.lastActivityAt + WAL_IDLE_MS - now),
+    );
     // Never keeps a process alive: close() truncates too.
     this.walTimer.unref();
   }

@@ -187,6 +187,26 @@ describe('MCP proxy (real stdio server, official MCP SDK client)', () => {
     });
   });
 
+  it('passes the answer on only once its outcome is in the log', async () => {
+    // A reader opened beforehand looks right after each answer, without waiting: the outcome
+    // must already be committed (a proxy killed after answering loses nothing the client read).
+    const reader = await openAuditTrail({ tenant: 'acme', db, readonly: true });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const message = `durable-${i}`;
+        const result = await client.callTool({ name: 'echo', arguments: { message } });
+        assert.deepEqual(result.content, [{ type: 'text', text: `Echo: ${message}` }]);
+        const { events } = await reader.query({ type: 'action.succeeded', limit: 1000 });
+        assert.ok(
+          events.some((e) => JSON.stringify(e.outcome?.result).includes(`Echo: ${message}`)),
+          `the outcome of call ${i} is committed before its answer reaches the client`,
+        );
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('answers a denied call with isError and the reason; the server never sees it', async () => {
     const result = await client.callTool({ name: 'get-env', arguments: {} });
     assert.equal(result.isError, true);
@@ -510,11 +530,8 @@ async function startProxy(options: SetupOptions): Promise<Driver> {
         const ranTool = reply.result?._meta?.['test/ran'];
         if (ranTool !== undefined) {
           ran.push(ranTool);
-          // The client has its answer before the proxy records the outcome: wait for the record.
-          for (let i = 0; (await outcomes()) === before; i++) {
-            assert.ok(i < 400, `no outcome recorded for ${type}`);
-            await new Promise((r) => setTimeout(r, 5));
-          }
+          // The proxy passes the answer on only once the outcome is committed: it is there at once.
+          assert.equal(await outcomes(), before + 1, `the outcome of ${type} is recorded before its answer`);
         }
         return {
           kind: 'done',
