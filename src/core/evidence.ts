@@ -6,7 +6,13 @@
 import { createHash } from 'node:crypto';
 import { openCheckpoint } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
-import { assembleEvent, decodeUtf8Strict, disclosureDigest, parseDisclosure } from './disclosure.js';
+import {
+  assembleEvent,
+  decodeUtf8Strict,
+  disclosureDigest,
+  parseDisclosure,
+  pointerProblem,
+} from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import type { LeafRecord } from './leaf.js';
 import { hashLeaf } from './merkle.js';
@@ -35,6 +41,7 @@ export type EvidenceFailureKind =
   | 'inclusion_failed'
   | 'payload_edited'
   | 'payload_missing'
+  | 'field_out_of_scope'
   | 'erasure_unproven'
   | 'incomplete'
   | 'out_of_window'
@@ -77,6 +84,8 @@ export interface EvidenceSummary {
   keys: string[];
   erased: { seq: number; pointer: string; by_seq: number }[];
   policies: { seq: number; policy_id: string; version: unknown; snapshot: string }[];
+  /** The only fields (disclosure pointers, `""` the body) the `event` lines disclose; null: all. */
+  fields: string[] | null;
 }
 
 export interface EvidenceReport {
@@ -98,6 +107,7 @@ interface Manifest {
   tree_size: number;
   checkpoints: number[];
   files: Record<string, string>;
+  fields?: string[];
 }
 
 /** Failures of one kind listed per package at most this often; the rest are counted. */
@@ -139,7 +149,12 @@ function parseManifest(bytes: Uint8Array | undefined): Manifest | string {
     m.checkpoints.length === 0 ||
     !m.checkpoints.every(isUint) ||
     !isObject(m.files) ||
-    !Object.values(m.files).every((h) => typeof h === 'string')
+    !Object.values(m.files).every((h) => typeof h === 'string') ||
+    (m.fields !== undefined &&
+      (!Array.isArray(m.fields) ||
+        m.fields.length === 0 ||
+        m.fields.length > 64 ||
+        !m.fields.every((p) => pointerProblem(p) === undefined)))
   ) {
     return 'manifest.json lacks a member or has one of the wrong type';
   }
@@ -428,9 +443,12 @@ export function verifyEvidenceFiles(
       );
   }
 
-  // 6. Disclosures: committed to by the leaf, none missing but the erased ones.
+  // 6. Disclosures: committed to by the leaf, none missing but the erased ones; with
+  // manifest.fields, an event line discloses those fields only (the rest stay digests).
+  const scope = manifest.fields === undefined ? null : new Set(manifest.fields);
   const entries: EvidenceEntry[] = [];
   for (const l of lines) {
+    const scoped = scope !== null && l.role === 'event';
     const parts = [];
     let committed = 0;
     for (const [i, d] of l.disclosures.entries()) {
@@ -444,13 +462,28 @@ export function verifyEvidenceFiles(
         continue;
       }
       try {
-        parts.push(parseDisclosure(bytes));
+        const part = parseDisclosure(bytes);
+        if (scoped && !scope.has(part.pointer))
+          fail(
+            'field_out_of_scope',
+            l.seq,
+            `disclosure ${i} of seq ${l.seq} discloses ${JSON.stringify(part.pointer)}, which is not among the manifest's fields`,
+          );
+        parts.push(part);
         committed++;
       } catch (e) {
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq}: ${(e as Error).message}`);
       }
     }
-    const shipsPayload = l.role === 'event' || l.role === 'reference';
+    for (const e of l.erased) {
+      if (scoped && !scope.has(e.pointer))
+        fail(
+          'field_out_of_scope',
+          l.seq,
+          `seq ${l.seq} lists ${JSON.stringify(e.pointer)} as erased, which is not among the manifest's fields`,
+        );
+    }
+    const shipsPayload = (l.role === 'event' && !scoped) || l.role === 'reference';
     if (shipsPayload && committed + l.erased.length < l.leaf.d.length)
       fail(
         'payload_missing',
@@ -588,6 +621,7 @@ export function verifyEvidenceFiles(
       e.erased.map((x) => ({ seq: e.seq, pointer: x.pointer, by_seq: x.by_seq })),
     ),
     policies,
+    fields: manifest.fields ?? null,
   };
   return done(summary, entries);
 }
