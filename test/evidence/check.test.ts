@@ -117,7 +117,7 @@ describe('auditrail check: scope and retention rules', () => {
       id: string,
       type: string,
       decision: string | null,
-      actor = agent,
+      actor: { type: string; id: string } = agent,
     ): Promise<number> => {
       await rec({ event_id: `i${id}`, type: 'action.intent', actor, delegation, action: { type } });
       if (decision)
