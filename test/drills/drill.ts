@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { DEMO_POLICY_YAML, runDemoSession } from '../../src/cli/demo-session.js';
 import { main, type Io } from '../../src/cli/main.js';
 import { loadPolicyFile, openAuditTrail, type AuditTrail, type RecordedEvent } from '../../src/index.js';
+import type { PolicyRule } from '../../src/policy/index.js';
 import { tempDir } from '../integration/helpers.js';
 
 export const POLICY_FILE = fileURLToPath(
@@ -80,9 +81,9 @@ export async function logJson(log: DrillLog, filters: string[]): Promise<Recorde
 }
 
 /** The rules of the published policy, by id. */
-export async function policyRules(): Promise<Map<string, { reason?: string; approvers?: string[] }>> {
+export async function policyRules(): Promise<Map<string, PolicyRule>> {
   const bundle = await loadPolicyFile(POLICY_FILE);
-  return new Map(bundle.rules.map((r) => [r.id, r as { reason?: string; approvers?: string[] }]));
+  return new Map(bundle.rules.map((r) => [r.id, r]));
 }
 
 /** A dotted field of an event, for findings' assertions. */

@@ -32,7 +32,7 @@ describe('drill: scope verification', () => {
       const rule = String(field(d, 'policy.matched_rule'));
       assert.ok(['allow', 'require_approval'].includes(String(effect.get(rule))), `rule ${rule}`);
       assert.equal(field(d, 'policy.decision'), effect.get(rule));
-      assert.equal(byId.get(x.parent_event_id)?.action?.type, x.action?.type);
+      assert.equal(byId.get(x.parent_event_id!)?.action?.type, x.action?.type);
       if (field(d, 'policy.decision') === 'require_approval')
         assert.equal(typeof field(x, 'approval.approver'), 'string');
     }
