@@ -2,7 +2,7 @@
  * The evidence package's archive: a gzip-compressed POSIX tar (through `tar-stream`) of plain files,
  * in a fixed order, with fixed modes and times so the same files give the same bytes.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createGzip, gunzipSync } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
 import { AuditError } from '../errors.js';
 
@@ -21,24 +21,31 @@ export async function packArchive(
   mtime = new Date(0),
 ): Promise<Buffer> {
   const p = pack();
+  // Compressed as the tar is produced (zlib works on its own thread): no copy of the whole tar.
+  const gz = createGzip();
   const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
+  gz.on('data', (c: Buffer) => {
+    chunks.push(c);
   });
   const ended = new Promise<void>((resolve, reject) => {
-    p.on('end', resolve);
+    gz.on('end', resolve);
+    gz.on('error', reject);
     p.on('error', reject);
   });
+  p.pipe(gz);
   for (const [name, bytes] of files) {
+    const view = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     await new Promise<void>((resolve, reject) => {
-      p.entry({ name, size: bytes.length, mode: 0o644, mtime, type: 'file' }, Buffer.from(bytes), (e) =>
+      p.entry({ name, size: view.length, mode: 0o644, mtime, type: 'file' }, view, (e) =>
         e ? reject(e) : resolve(),
       );
     });
   }
   p.finalize();
   await ended;
-  return gzipSync(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 /**
