@@ -3,6 +3,7 @@
  * given its files as bytes: no database, no network. Pure: the caller unpacks the archive.
  * Every problem is a failure with a kind, and checking goes on after the first.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { openCheckpoint } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -117,6 +118,22 @@ const isUint = (n: unknown): n is number => Number.isSafeInteger(n) && (n as num
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+/**
+ * The lines of a UTF-8 file (validated by the caller), without the final newline: each decoded
+ * on its own, so that a 100 MB file never becomes one string that its lines keep alive.
+ */
+function textLines(bytes: Uint8Array): string[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lines: string[] = [];
+  for (let start = 0; start < buf.length;) {
+    const nl = buf.indexOf(0x0a, start);
+    const end = nl === -1 ? buf.length : nl;
+    lines.push(buf.toString('utf8', start, end));
+    start = end + 1;
+  }
+  return lines;
+}
 
 function parseManifest(bytes: Uint8Array | undefined): Manifest | string {
   if (bytes === undefined) return 'manifest.json is missing';
@@ -314,14 +331,9 @@ export function verifyEvidenceFiles(
   // 4. Entries: parse, order, disclosures.
   const lines: ParsedLine[] = [];
   const eventsFile = files.get('events.jsonl');
-  let text = '';
-  try {
-    text = eventsFile ? decodeUtf8Strict(eventsFile) : '';
-  } catch {
-    fail('entry_malformed', null, 'events.jsonl is not UTF-8');
-  }
   if (eventsFile === undefined) fail('entry_malformed', null, 'events.jsonl is missing');
-  const raw = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  else if (!isUtf8(eventsFile)) fail('entry_malformed', null, 'events.jsonl is not UTF-8');
+  const raw = eventsFile && isUtf8(eventsFile) ? textLines(eventsFile) : [];
   for (const [i, line] of raw.entries()) {
     let o: unknown;
     try {
@@ -456,13 +468,13 @@ export function verifyEvidenceFiles(
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq} is not a well-formed string`);
         continue;
       }
-      const bytes = Buffer.from(d, 'utf8');
-      if (!l.leaf.d.includes(disclosureDigest(bytes))) {
+      // The digest of the text is the digest of its UTF-8 bytes (no lone surrogate: checked above).
+      if (!l.leaf.d.includes(disclosureDigest(d))) {
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq} is not committed to by its leaf`);
         continue;
       }
       try {
-        const part = parseDisclosure(bytes);
+        const part = parseDisclosure(d);
         if (scoped && !scope.has(part.pointer))
           fail(
             'field_out_of_scope',

@@ -2,7 +2,7 @@
  * The evidence package's archive: a gzip-compressed POSIX tar (through `tar-stream`) of plain files,
  * in a fixed order, with fixed modes and times so the same files give the same bytes.
  */
-import { createGzip, gunzipSync } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
 import { AuditError } from '../errors.js';
 
@@ -56,12 +56,6 @@ export async function packArchive(
  * const files = await unpackArchive(readFileSync('q4.evidence.tar.gz'));
  */
 export async function unpackArchive(archive: Uint8Array): Promise<Map<string, Buffer>> {
-  let tar: Buffer;
-  try {
-    tar = gunzipSync(archive, { maxOutputLength: MAX_UNPACKED });
-  } catch (e) {
-    throw new AuditError('invalid_argument', `not a gzip archive: ${(e as Error).message}`, { cause: e });
-  }
   const files = new Map<string, Buffer>();
   const x = extract();
   const done = new Promise<void>((resolve, reject) => {
@@ -98,7 +92,21 @@ export async function unpackArchive(archive: Uint8Array): Promise<Map<string, Bu
       reject(new AuditError('invalid_argument', `not a tar archive: ${e.message}`, { cause: e })),
     );
   });
-  x.end(tar);
-  await done;
+  // Decompressed as the tar is read (no copy of the whole tar), with a bound on its size.
+  const gunzip = createGunzip();
+  let unpacked = 0;
+  gunzip.on('data', (c: Buffer) => {
+    unpacked += c.length;
+    if (unpacked > MAX_UNPACKED) gunzip.destroy(new Error(`more than ${MAX_UNPACKED} bytes unpacked`));
+  });
+  const gunzipped = new Promise<void>((resolve, reject) => {
+    gunzip.on('end', resolve);
+    gunzip.on('error', (e: Error) =>
+      reject(new AuditError('invalid_argument', `not a gzip archive: ${e.message}`, { cause: e })),
+    );
+  });
+  gunzip.pipe(x);
+  gunzip.end(archive);
+  await Promise.all([gunzipped, done]);
   return files;
 }
