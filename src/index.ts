@@ -79,6 +79,7 @@ export {
 export {
   parsePolicy,
   loadPolicyFile,
+  compileGlob,
   evaluate,
   diffPolicies,
   PolicyError,

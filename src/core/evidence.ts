@@ -3,10 +3,17 @@
  * given its files as bytes: no database, no network. Pure: the caller unpacks the archive.
  * Every problem is a failure with a kind, and checking goes on after the first.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { openCheckpoint } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
-import { assembleEvent, decodeUtf8Strict, disclosureDigest, parseDisclosure } from './disclosure.js';
+import {
+  assembleEvent,
+  decodeUtf8Strict,
+  disclosureDigest,
+  parseDisclosure,
+  pointerProblem,
+} from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import type { LeafRecord } from './leaf.js';
 import { hashLeaf } from './merkle.js';
@@ -35,6 +42,7 @@ export type EvidenceFailureKind =
   | 'inclusion_failed'
   | 'payload_edited'
   | 'payload_missing'
+  | 'field_out_of_scope'
   | 'erasure_unproven'
   | 'incomplete'
   | 'out_of_window'
@@ -77,6 +85,8 @@ export interface EvidenceSummary {
   keys: string[];
   erased: { seq: number; pointer: string; by_seq: number }[];
   policies: { seq: number; policy_id: string; version: unknown; snapshot: string }[];
+  /** The only fields (disclosure pointers, `""` the body) the `event` lines disclose; null: all. */
+  fields: string[] | null;
 }
 
 export interface EvidenceReport {
@@ -98,6 +108,7 @@ interface Manifest {
   tree_size: number;
   checkpoints: number[];
   files: Record<string, string>;
+  fields?: string[];
 }
 
 /** Failures of one kind listed per package at most this often; the rest are counted. */
@@ -107,6 +118,22 @@ const isUint = (n: unknown): n is number => Number.isSafeInteger(n) && (n as num
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStringOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+/**
+ * The lines of a UTF-8 file (validated by the caller), without the final newline: each decoded
+ * on its own, so that a 100 MB file never becomes one string that its lines keep alive.
+ */
+function textLines(bytes: Uint8Array): string[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lines: string[] = [];
+  for (let start = 0; start < buf.length;) {
+    const nl = buf.indexOf(0x0a, start);
+    const end = nl === -1 ? buf.length : nl;
+    lines.push(buf.toString('utf8', start, end));
+    start = end + 1;
+  }
+  return lines;
+}
 
 function parseManifest(bytes: Uint8Array | undefined): Manifest | string {
   if (bytes === undefined) return 'manifest.json is missing';
@@ -139,7 +166,12 @@ function parseManifest(bytes: Uint8Array | undefined): Manifest | string {
     m.checkpoints.length === 0 ||
     !m.checkpoints.every(isUint) ||
     !isObject(m.files) ||
-    !Object.values(m.files).every((h) => typeof h === 'string')
+    !Object.values(m.files).every((h) => typeof h === 'string') ||
+    (m.fields !== undefined &&
+      (!Array.isArray(m.fields) ||
+        m.fields.length === 0 ||
+        m.fields.length > 64 ||
+        !m.fields.every((p) => pointerProblem(p) === undefined)))
   ) {
     return 'manifest.json lacks a member or has one of the wrong type';
   }
@@ -299,14 +331,9 @@ export function verifyEvidenceFiles(
   // 4. Entries: parse, order, disclosures.
   const lines: ParsedLine[] = [];
   const eventsFile = files.get('events.jsonl');
-  let text = '';
-  try {
-    text = eventsFile ? decodeUtf8Strict(eventsFile) : '';
-  } catch {
-    fail('entry_malformed', null, 'events.jsonl is not UTF-8');
-  }
   if (eventsFile === undefined) fail('entry_malformed', null, 'events.jsonl is missing');
-  const raw = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  else if (!isUtf8(eventsFile)) fail('entry_malformed', null, 'events.jsonl is not UTF-8');
+  const raw = eventsFile && isUtf8(eventsFile) ? textLines(eventsFile) : [];
   for (const [i, line] of raw.entries()) {
     let o: unknown;
     try {
@@ -428,9 +455,12 @@ export function verifyEvidenceFiles(
       );
   }
 
-  // 6. Disclosures: committed to by the leaf, none missing but the erased ones.
+  // 6. Disclosures: committed to by the leaf, none missing but the erased ones; with
+  // manifest.fields, an event line discloses those fields only (the rest stay digests).
+  const scope = manifest.fields === undefined ? null : new Set(manifest.fields);
   const entries: EvidenceEntry[] = [];
   for (const l of lines) {
+    const scoped = scope !== null && l.role === 'event';
     const parts = [];
     let committed = 0;
     for (const [i, d] of l.disclosures.entries()) {
@@ -438,19 +468,34 @@ export function verifyEvidenceFiles(
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq} is not a well-formed string`);
         continue;
       }
-      const bytes = Buffer.from(d, 'utf8');
-      if (!l.leaf.d.includes(disclosureDigest(bytes))) {
+      // The digest of the text is the digest of its UTF-8 bytes (no lone surrogate: checked above).
+      if (!l.leaf.d.includes(disclosureDigest(d))) {
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq} is not committed to by its leaf`);
         continue;
       }
       try {
-        parts.push(parseDisclosure(bytes));
+        const part = parseDisclosure(d);
+        if (scoped && !scope.has(part.pointer))
+          fail(
+            'field_out_of_scope',
+            l.seq,
+            `disclosure ${i} of seq ${l.seq} discloses ${JSON.stringify(part.pointer)}, which is not among the manifest's fields`,
+          );
+        parts.push(part);
         committed++;
       } catch (e) {
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq}: ${(e as Error).message}`);
       }
     }
-    const shipsPayload = l.role === 'event' || l.role === 'reference';
+    for (const e of l.erased) {
+      if (scoped && !scope.has(e.pointer))
+        fail(
+          'field_out_of_scope',
+          l.seq,
+          `seq ${l.seq} lists ${JSON.stringify(e.pointer)} as erased, which is not among the manifest's fields`,
+        );
+    }
+    const shipsPayload = (l.role === 'event' && !scoped) || l.role === 'reference';
     if (shipsPayload && committed + l.erased.length < l.leaf.d.length)
       fail(
         'payload_missing',
@@ -588,6 +633,7 @@ export function verifyEvidenceFiles(
       e.erased.map((x) => ({ seq: e.seq, pointer: x.pointer, by_seq: x.by_seq })),
     ),
     policies,
+    fields: manifest.fields ?? null,
   };
   return done(summary, entries);
 }

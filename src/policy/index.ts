@@ -4,6 +4,7 @@
  */
 export { PolicyError, formatIssue, parsePolicy, MAX_POLICY_TEXT, MAX_RULES } from './bundle.js';
 export { loadPolicyFile } from './load.js';
+export { compileGlob } from './glob.js';
 export { evaluate, INPUT_LIMITS } from './evaluate.js';
 export type { EvaluateOptions } from './evaluate.js';
 export { diffPolicies } from './diff.js';

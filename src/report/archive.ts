@@ -2,7 +2,7 @@
  * The evidence package's archive: a gzip-compressed POSIX tar (through `tar-stream`) of plain files,
  * in a fixed order, with fixed modes and times so the same files give the same bytes.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
 import { AuditError } from '../errors.js';
 
@@ -21,24 +21,31 @@ export async function packArchive(
   mtime = new Date(0),
 ): Promise<Buffer> {
   const p = pack();
+  // Compressed as the tar is produced (zlib works on its own thread): no copy of the whole tar.
+  const gz = createGzip();
   const chunks: Buffer[] = [];
-  p.on('data', (c: unknown) => {
-    chunks.push(c as Buffer);
+  gz.on('data', (c: Buffer) => {
+    chunks.push(c);
   });
   const ended = new Promise<void>((resolve, reject) => {
-    p.on('end', resolve);
+    gz.on('end', resolve);
+    gz.on('error', reject);
     p.on('error', reject);
   });
+  p.pipe(gz);
   for (const [name, bytes] of files) {
+    const view = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     await new Promise<void>((resolve, reject) => {
-      p.entry({ name, size: bytes.length, mode: 0o644, mtime, type: 'file' }, Buffer.from(bytes), (e) =>
+      p.entry({ name, size: view.length, mode: 0o644, mtime, type: 'file' }, view, (e) =>
         e ? reject(e) : resolve(),
       );
     });
   }
   p.finalize();
   await ended;
-  return gzipSync(Buffer.concat(chunks));
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -49,12 +56,6 @@ export async function packArchive(
  * const files = await unpackArchive(readFileSync('q4.evidence.tar.gz'));
  */
 export async function unpackArchive(archive: Uint8Array): Promise<Map<string, Buffer>> {
-  let tar: Buffer;
-  try {
-    tar = gunzipSync(archive, { maxOutputLength: MAX_UNPACKED });
-  } catch (e) {
-    throw new AuditError('invalid_argument', `not a gzip archive: ${(e as Error).message}`, { cause: e });
-  }
   const files = new Map<string, Buffer>();
   const x = extract();
   const done = new Promise<void>((resolve, reject) => {
@@ -91,7 +92,21 @@ export async function unpackArchive(archive: Uint8Array): Promise<Map<string, Bu
       reject(new AuditError('invalid_argument', `not a tar archive: ${e.message}`, { cause: e })),
     );
   });
-  x.end(tar);
-  await done;
+  // Decompressed as the tar is read (no copy of the whole tar), with a bound on its size.
+  const gunzip = createGunzip();
+  let unpacked = 0;
+  gunzip.on('data', (c: Buffer) => {
+    unpacked += c.length;
+    if (unpacked > MAX_UNPACKED) gunzip.destroy(new Error(`more than ${MAX_UNPACKED} bytes unpacked`));
+  });
+  const gunzipped = new Promise<void>((resolve, reject) => {
+    gunzip.on('end', resolve);
+    gunzip.on('error', (e: Error) =>
+      reject(new AuditError('invalid_argument', `not a gzip archive: ${e.message}`, { cause: e })),
+    );
+  });
+  gunzip.pipe(x);
+  gunzip.end(archive);
+  await Promise.all([gunzipped, done]);
   return files;
 }

@@ -2,7 +2,7 @@
  * Completeness rules over a log (`auditrail check`, issue 14 item 3): each finding names the
  * rule, the entry's seq and why. Built on `trail.query()` only; one pass in seq order.
  */
-import type { AuditTrail, RecordedEvent } from '../index.js';
+import { compileGlob, type AuditTrail, type RecordedEvent } from '../index.js';
 
 export type CheckRule =
   | 'intent_without_decision'
@@ -11,7 +11,10 @@ export type CheckRule =
   | 'unapproved_execution'
   | 'grant_reused'
   | 'missing_field'
-  | 'session_gap';
+  | 'session_gap'
+  | 'denied_execution'
+  | 'out_of_scope'
+  | 'retention_purged_early';
 
 export interface CheckFinding {
   rule: CheckRule;
@@ -25,6 +28,11 @@ export interface CheckOptions {
   timeoutMs?: number;
   /** The time the timeout is measured to (epoch ms); default now. */
   now?: number;
+  /**
+   * The retention period in force (ms): a field purged by `retention.purged` before its entry was
+   * this old is a finding. Default: no retention rule.
+   */
+  retentionMs?: number;
 }
 
 const EXECUTIONS = new Set([
@@ -85,11 +93,18 @@ export async function checkLog(trail: AuditTrail, options: CheckOptions = {}): P
   const decisionByRequest = new Map<string, RecordedEvent>();
   const grantUsers = new Map<string, string>(); // request id -> intent id of its first execution
   const approvals: RecordedEvent[] = [];
+  const scopes = new Map<string, (action: string) => boolean>(); // permissions list -> matcher
+  const erasedAt = new Map<number, string>(); // seq of a retention.purged entry -> its ts
+  const purged: { e: RecordedEvent; pointer: string; by: number }[] = [];
   let cursor: string | undefined;
   do {
     const page = await trail.query({ limit: 5000, ...(cursor ? { cursor } : {}) });
     for (const e of page.events) {
       const erased = new Set((e.erased ?? []).map((x) => x.pointer));
+      if (e.type === 'retention.purged') erasedAt.set(e.seq, e.ts);
+      if (options.retentionMs !== undefined)
+        for (const x of e.erased ?? [])
+          if (x.by_seq !== null) purged.push({ e, pointer: x.pointer, by: x.by_seq });
       for (const path of [...(REQUIRED_FIELDS['*'] ?? []), ...(REQUIRED_FIELDS[e.type] ?? [])]) {
         const pointer = `/${path.split('.').join('/')}`;
         if (get(e, path) === undefined && ![...erased].some((p) => pointer.startsWith(p)))
@@ -117,9 +132,46 @@ export async function checkLog(trail: AuditTrail, options: CheckOptions = {}): P
       if (OUTCOMES.has(e.type) && parent) resolved.add(parent);
       if (EXECUTIONS.has(e.type) && parent && get(e, 'outcome.status') !== 'blocked') {
         const decision = decided.get(parent);
-        const needs =
-          get(decision, 'policy.decision') === 'require_approval' &&
-          get(decision, 'policy.mode') !== 'shadow';
+        const enforced = get(decision, 'policy.mode') !== 'shadow';
+        // No decision at all: only when its intent is in the log (else session_gap names the gap).
+        if (
+          (decision === undefined && intents.has(parent)) ||
+          (get(decision, 'policy.decision') === 'deny' && enforced)
+        )
+          add(
+            'denied_execution',
+            e,
+            decision === undefined
+              ? `executed with no policy.decision for its intent ${parent} before it`
+              : `executed although its decision (seq ${decision.seq}, rule ${String(get(decision, 'policy.matched_rule'))}) denied it`,
+          );
+        // A delegate acts within the permissions its delegator granted it (the last link of the chain).
+        const chain = get(e, 'delegation.chain');
+        const link: unknown = Array.isArray(chain) ? chain[chain.length - 1] : undefined;
+        const permissions = get(link, 'permissions_granted');
+        const actionType = text(get(e, 'action.type')) ?? text(get(intents.get(parent), 'action.type'));
+        if (Array.isArray(permissions) && actionType !== undefined) {
+          const key = JSON.stringify(permissions);
+          let allowed = scopes.get(key);
+          if (allowed === undefined) {
+            const matchers = permissions.flatMap((g) => {
+              try {
+                return typeof g === 'string' ? [compileGlob(g)] : [];
+              } catch {
+                return []; // an invalid pattern grants nothing
+              }
+            });
+            allowed = (a) => matchers.some((m) => m(a));
+            scopes.set(key, allowed);
+          }
+          if (!allowed(actionType))
+            add(
+              'out_of_scope',
+              e,
+              `${String(get(e, 'actor.id'))} ran ${actionType}, outside the permissions ${permissions.join(', ')} delegated to it by ${String(get(link, 'agent_id'))}`,
+            );
+        }
+        const needs = get(decision, 'policy.decision') === 'require_approval' && enforced;
         // The grant must be the one for this decision's request, not any grant.
         const rid = text(get(decision, 'approval.request_id')) ?? requestId;
         if (needs && (rid === undefined || !granted.has(rid)))
@@ -166,6 +218,18 @@ export async function checkLog(trail: AuditTrail, options: CheckOptions = {}): P
         a,
         `neither the approval nor the decision it answers names a policy version or snapshot`,
       );
+  }
+  if (options.retentionMs !== undefined) {
+    const days = options.retentionMs / 86_400_000;
+    for (const { e, pointer, by } of purged) {
+      const at = erasedAt.get(by);
+      if (at !== undefined && Date.parse(at) - Date.parse(e.ts) < options.retentionMs)
+        add(
+          'retention_purged_early',
+          e,
+          `${pointer} was purged by seq ${by} at ${at}, before the ${days}-day retention period ended`,
+        );
+    }
   }
   return findings.sort((x, y) => x.seq - y.seq);
 }

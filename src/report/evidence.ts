@@ -31,6 +31,12 @@ export interface EvidenceOptions {
   generator?: string;
   /** At most this many checkpoints (evenly spaced, first and last kept); default 64. */
   maxCheckpoints?: number;
+  /**
+   * Selective disclosure: the only fields disclosed for each selected event, as dotted paths of
+   * separately stored disclosures (`action.params`, `outcome.result`, …) or `body` for the rest of
+   * the event. Every other disclosure stays a salted digest in the leaf. Default: all of them.
+   */
+  fields?: readonly string[];
 }
 
 export interface EvidenceBuild {
@@ -38,6 +44,29 @@ export interface EvidenceBuild {
   events: number;
   range: { from: number; to: number };
   tree_size: number;
+  /** With `fields`: per chosen field, how many events disclosed it (0: the field is never stored apart). */
+  fields?: { field: string; pointer: string; events: number }[];
+}
+
+/** The field name of the disclosure holding the rest of the event (pointer `""`). */
+export const BODY_FIELD = 'body';
+
+/**
+ * The disclosure pointer a `--fields` name stands for: `body` → `""`, `a.b` → `/a/b` (RFC 6901).
+ * Throws AuditError('invalid_argument') for a name that cannot be one.
+ *
+ * @example
+ * fieldPointer('action.params') // '/action/params'
+ */
+export function fieldPointer(field: string): string {
+  if (field === BODY_FIELD) return '';
+  const tokens = field.split('.');
+  if (tokens.some((t) => t === '' || t === '__proto__' || t === 'constructor' || t === 'prototype'))
+    throw new AuditError(
+      'invalid_argument',
+      `field ${JSON.stringify(field)} is not "${BODY_FIELD}" or a dotted path such as action.params`,
+    );
+  return tokens.map((t) => `/${t.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 
 const ERASURES = new Set(['data.erased', 'retention.purged']);
@@ -49,20 +78,59 @@ async function firstAtOrAfter(trail: AuditTrail, at: string, size: number): Prom
   return seq === undefined ? size : Math.min(seq, size);
 }
 
-function line(e: LogEntry, role: 'event' | 'withheld' | 'boundary' | 'reference', proof?: string[]): string {
+type Role = 'event' | 'withheld' | 'boundary' | 'reference';
+
+/**
+ * Lines of text encoded straight into one growing buffer: a package of 100,000 events is about
+ * 120 MB, and joining strings or concatenating chunks would copy all of it once more.
+ */
+class LineBuffer {
+  private buf: Buffer;
+  private length = 0;
+
+  /** `expected`: the likely size in bytes, so that the buffer seldom grows. */
+  constructor(expected: number) {
+    this.buf = Buffer.allocUnsafe(Math.min(Math.max(expected, 1 << 16), 1 << 30));
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  /** Appends `text` and a newline. */
+  push(text: string): void {
+    this.reserve(text.length * 3 + 1); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    this.length += this.buf.write(text, this.length);
+    this.buf[this.length++] = 0x0a;
+  }
+
+  /** The bytes written so far (a view, not a copy). */
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/**
+ * One line of events.jsonl. `chosen`: the pointers an `event` line may disclose (null: all); a
+ * reference (a policy in force, an erasure) is always shown in full, since the checks read it.
+ */
+function line(e: LogEntry, role: Role, chosen: ReadonlySet<string> | null, proof?: string[]): string {
   const payload = role === 'event' || role === 'reference';
+  const shown = (d: LogEntry['disclosures'][number]): boolean =>
+    payload && (role === 'reference' || chosen === null || chosen.has(d.pointer));
   return JSON.stringify({
     seq: e.seq,
     role,
     leaf: e.leaf.toString('base64'),
-    disclosures: payload
-      ? e.disclosures.filter((d) => d.disclosure !== null).map((d) => d.disclosure!.toString('utf8'))
-      : [],
-    erased: payload
-      ? e.disclosures
-          .filter((d) => d.disclosure === null && d.erased_by_seq !== null)
-          .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq }))
-      : [],
+    disclosures: e.disclosures
+      .filter((d) => d.disclosure !== null && shown(d))
+      .map((d) => d.disclosure!.toString('utf8')),
+    erased: e.disclosures
+      .filter((d) => d.disclosure === null && d.erased_by_seq !== null && shown(d))
+      .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq })),
     ...(proof ? { proof } : {}),
   });
 }
@@ -74,7 +142,22 @@ function thin<T>(items: T[], max: number): T[] {
   return [...new Set(out)];
 }
 
-function verifyMd(origin: string, from: number, to: number, size: number): string {
+function verifyMd(
+  origin: string,
+  from: number,
+  to: number,
+  size: number,
+  pointers: readonly string[] | null,
+): string {
+  const scope =
+    pointers === null
+      ? ''
+      : `
+   This package discloses only the fields ${pointers.map((p) => JSON.stringify(p)).join(', ')}
+   (\`manifest.fields\`, JSON pointers; \`""\` is the body) of its \`event\` lines: every other
+   field stays a salted digest in the leaf, so its content cannot be read or guessed, and an
+   \`event\` line may ship fewer disclosures than its leaf commits to. Check that no disclosure of an
+   \`event\` line has a pointer outside that list. \`reference\` lines are shown in full.`;
   return `# Verifying this evidence package by hand
 
 This package (format \`${EVIDENCE_FORMAT}\`) holds entries [${from}, ${to}) of the log
@@ -96,7 +179,7 @@ docs/verification.md §11 of auditrail; the steps are:
    RFC 9162 inclusion proof.
 5. **Disclosures.** Each disclosure's digest base64url(SHA-256("auditrail/disclosure/v1\\n" ‖
    bytes)) must be in the leaf's \`d\`. Fields in \`erased\` name the seq of the \`data.erased\`
-   entry that erased them; that entry is in the package.
+   entry that erased them; that entry is in the package.${scope}
 6. **Completeness.** Leaf \`ts\` never decreases along seq. With a lower bound \`since\`, the first
    line of the range (unless seq 0) has ts < since; with an upper bound \`until\`, the last line
    (unless at the tree size) has ts ≥ until. So no entry of the window was left out.
@@ -121,6 +204,12 @@ export async function buildEvidence(
 ): Promise<EvidenceBuild> {
   const query = options.query ?? {};
   const { since, until, ...others } = query;
+  const fields = options.fields === undefined ? null : [...new Set(options.fields)];
+  if (fields?.length === 0)
+    throw new AuditError('invalid_argument', 'fields: name at least one field to disclose');
+  const pointers = fields?.map(fieldPointer) ?? null;
+  const scope = pointers === null ? null : new Set(pointers);
+  const disclosedBy = new Map<string, number>(pointers?.map((p) => [p, 0]));
   if (!trail.readonly) await trail.checkpoint();
   const cps = await trail.checkpoints();
   const final = cps[cps.length - 1];
@@ -172,45 +261,49 @@ export async function buildEvidence(
   );
 
   const inForceSeqs = new Set(inForce.map((p) => p.seq));
-  const lines: string[] = [];
+  // About 1.2 kB a line for a disclosed event, 0.5 kB for a leaf alone.
+  const jsonl = new LineBuffer((to - from) * (selected === null ? 1300 : 600));
+  // An entry outside the range the package refers to (a policy, an erasure), with its own proof.
+  const reference = async (seq: number): Promise<void> => {
+    for await (const chunk of trail.readEntries(seq, seq + 1)) {
+      for (const e of chunk) {
+        const type = (JSON.parse(e.leaf.toString('utf8')) as { type?: string }).type ?? '';
+        if (!inForceSeqs.has(seq) && !ERASURES.has(type)) continue;
+        jsonl.push(line(e, 'reference', scope, await trail.proveInclusion(seq, size)));
+      }
+    }
+  };
+  // Before the range: policies in force (an erasure always comes after what it erases).
+  for (const seq of [...inForceSeqs].sort((a, b) => a - b)) if (seq < from) await reference(seq);
   const erasedBy = new Set<number>();
   let events = 0;
   for await (const chunk of trail.readEntries(from, to)) {
     for (const e of chunk) {
       const inWindow = e.seq >= first && e.seq < windowEnd;
-      let role: 'event' | 'withheld' | 'boundary' | 'reference' = !inWindow
+      let role: Role = !inWindow
         ? 'boundary'
         : selected === null || selected.has(e.seq)
           ? 'event'
           : 'withheld';
-      // A policy in force is shown in full even when the filters leave its entry out.
-      if (role !== 'event' && inForceSeqs.has(e.seq)) role = 'reference';
+      // A policy in force is shown in full even when the filters or the fields leave it out.
+      if ((role !== 'event' || scope !== null) && inForceSeqs.has(e.seq)) role = 'reference';
       if (role === 'event') {
         events++;
-        for (const d of e.disclosures) if (d.erased_by_seq !== null) erasedBy.add(d.erased_by_seq);
+        for (const d of e.disclosures) {
+          if (scope !== null && !scope.has(d.pointer)) continue;
+          if (d.erased_by_seq !== null) erasedBy.add(d.erased_by_seq);
+          const n = disclosedBy.get(d.pointer);
+          if (n !== undefined && d.disclosure !== null) disclosedBy.set(d.pointer, n + 1);
+        }
       }
-      lines.push(line(e, role));
+      jsonl.push(line(e, role, scope));
     }
   }
-
-  // Entries outside the range the package refers to (policies, erasures) with their own proofs.
-  const refs = new Set<number>([...inForce.map((p) => p.seq), ...erasedBy]);
-  const references: string[] = [];
-  for (const seq of [...refs].sort((a, b) => a - b)) {
-    if ((seq >= from && seq < to) || seq >= size) continue;
-    for await (const chunk of trail.readEntries(seq, seq + 1)) {
-      for (const e of chunk) {
-        const type = (JSON.parse(e.leaf.toString('utf8')) as { type?: string }).type ?? '';
-        if (!inForce.some((p) => p.seq === seq) && !ERASURES.has(type)) continue;
-        references.push(line(e, 'reference', await trail.proveInclusion(seq, size)));
-      }
-    }
-  }
-  const before = references.filter((r) => (JSON.parse(r) as { seq: number }).seq < from);
-  const after = references.filter((r) => (JSON.parse(r) as { seq: number }).seq >= to);
+  // After the range: the erasures of shipped fields, when they lie beyond it.
+  for (const seq of [...erasedBy].sort((a, b) => a - b)) if (seq >= to && seq < size) await reference(seq);
 
   const files = new Map<string, Buffer>();
-  files.set('events.jsonl', Buffer.from([...before, ...lines, ...after].map((l) => `${l}\n`).join('')));
+  files.set('events.jsonl', jsonl.bytes());
   files.set(
     'proofs/range.json',
     Buffer.from(
@@ -233,7 +326,7 @@ export async function buildEvidence(
   }
   files.set('keys/log.vkey', Buffer.from(`${trail.verifierKey()}\n`));
   files.set('policies.json', Buffer.from(`${JSON.stringify(inForce, null, 2)}\n`));
-  files.set('VERIFY.md', Buffer.from(verifyMd(trail.origin, from, to, size)));
+  files.set('VERIFY.md', Buffer.from(verifyMd(trail.origin, from, to, size, pointers)));
   const digests: Record<string, string> = {};
   for (const [name, bytes] of files) digests[name] = createHash('sha256').update(bytes).digest('hex');
   const manifest = {
@@ -244,13 +337,28 @@ export async function buildEvidence(
     generator: options.generator ?? 'auditrail',
     query,
     window: { since: since ?? null, until: until ?? null },
+    ...(pointers !== null ? { fields: pointers } : {}),
     range: { from, to },
     tree_size: size,
     checkpoints: chosen.map((c) => c.size),
     files: digests,
   };
   files.set('manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
-  return { files, events, range: { from, to }, tree_size: size };
+  return {
+    files,
+    events,
+    range: { from, to },
+    tree_size: size,
+    ...(fields !== null
+      ? {
+          fields: fields.map((field, i) => ({
+            field,
+            pointer: pointers![i]!,
+            events: disclosedBy.get(pointers![i]!) ?? 0,
+          })),
+        }
+      : {}),
+  };
 }
 
 /**

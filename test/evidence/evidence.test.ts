@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { openAuditTrail, type AuditTrail } from '../../src/index.js';
 import { MemoryStore, fixedClock } from '../../src/testing/index.js';
@@ -336,5 +337,126 @@ describe('evidence packages', () => {
     const files = new Map([['a/b.txt', Buffer.from('x')]]);
     assert.deepEqual(await unpackArchive(await packArchive(files)), files);
     await assert.rejects(unpackArchive(Buffer.from('nope')), { code: 'invalid_argument' });
+  });
+});
+
+describe('selective disclosure (fields)', () => {
+  const USER_MESSAGE = 'please-refund-quietly-Zebra77';
+  const TARGET = 'order/Okapi-5519';
+
+  async function trailWithSecrets(): Promise<Fixture> {
+    const f = await fixture();
+    await f.trail.record({
+      type: 'action.intent',
+      session_id: 's9',
+      actor: { type: 'agent', id: 'bot' },
+      action: { type: 'write:refund', target: TARGET, params: { amount: 77 } },
+      context: { user_message: USER_MESSAGE, reasoning: 'duplicate charge' },
+    });
+    await f.trail.checkpoint();
+    return f;
+  }
+
+  it('ships only the chosen fields; the others stay digests, nowhere in the archive; it verifies', async () => {
+    const f = await trailWithSecrets();
+    const built = await buildEvidence(f.trail, { query: { session_id: 's9' }, fields: ['action.params'] });
+    assert.deepEqual(built.fields, [{ field: 'action.params', pointer: '/action/params', events: 1 }]);
+    const archive = await packArchive(built.files);
+    const r = await verifyEvidence(archive, { trustedKey: f.vkey });
+    assert.deepEqual(r.failures, []);
+    assert.deepEqual(r.summary!.fields, ['/action/params']);
+    const e = r.entries.find((x) => x.role === 'event')!;
+    // The chosen field, reassembled and proved; nothing of the body (target, user message).
+    assert.deepEqual(e.event, { action: { params: { amount: 77 } } });
+    assert.equal(e.type, 'action.intent');
+    const tar = gunzipSync(archive);
+    assert.equal(tar.indexOf(USER_MESSAGE), -1);
+    assert.equal(tar.indexOf(TARGET), -1);
+    assert.notEqual(tar.indexOf('\\"amount\\":77'), -1); // inside a JSON string of events.jsonl
+    // The policy in force is still shown in full, so its snapshot is checked.
+    assert.deepEqual(
+      r.summary!.policies.map((p) => p.snapshot),
+      ['sha256:aaaa'],
+    );
+    // Without fields the same event ships everything.
+    const full = verifyEvidenceFiles((await buildEvidence(f.trail, { query: { session_id: 's9' } })).files, {
+      trustedKey: f.vkey,
+    });
+    const ev = full.entries.find((x) => x.role === 'event')!.event as { context: { user_message: string } };
+    assert.equal(ev.context.user_message, USER_MESSAGE);
+    await f.trail.close();
+  });
+
+  it('body and a split field together; a field never stored apart is reported as disclosed by no event', async () => {
+    const f = await trailWithSecrets();
+    const built = await buildEvidence(f.trail, {
+      query: { session_id: 's9' },
+      fields: ['body', 'context.reasoning', 'action.type'],
+    });
+    assert.deepEqual(
+      built.fields!.map((x) => [x.field, x.events]),
+      [
+        ['body', 1],
+        ['context.reasoning', 1],
+        ['action.type', 0],
+      ],
+    );
+    const r = verifyEvidenceFiles(built.files, { trustedKey: f.vkey });
+    assert.ok(r.ok, JSON.stringify(r.failures));
+    const ev = r.entries.find((x) => x.role === 'event')!.event as {
+      action: Record<string, unknown>;
+      context: Record<string, unknown>;
+    };
+    assert.equal(ev.action.target, TARGET);
+    assert.equal(ev.action.params, undefined);
+    assert.deepEqual(ev.context.reasoning, 'duplicate charge');
+    assert.equal(ev.context.user_message, undefined);
+    await assert.rejects(buildEvidence(f.trail, { fields: ['action..params'] }), {
+      code: 'invalid_argument',
+    });
+    await assert.rejects(buildEvidence(f.trail, { fields: [] }), { code: 'invalid_argument' });
+    await f.trail.close();
+  });
+
+  it('tampering still fails: a field slipped in, an edited chosen field, a changed event', async () => {
+    const f = await trailWithSecrets();
+    const scoped = (await buildEvidence(f.trail, { query: { session_id: 's9' }, fields: ['action.params'] }))
+      .files;
+    const full = (await buildEvidence(f.trail, { query: { session_id: 's9' } })).files;
+    const fullLine = full
+      .get('events.jsonl')!
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.role === 'event')!;
+    const seq = fullLine.seq as number;
+    const check = (files: Files): EvidenceReport => verifyEvidenceFiles(files, { trustedKey: f.vkey });
+    // A disclosure the manifest's fields leave out, though committed to by the leaf.
+    const slipped = editLines(new Map(scoped), (ls) =>
+      ls.map((l) => (l.seq === seq ? { ...l, disclosures: fullLine.disclosures } : l)),
+    );
+    assert.deepEqual(kinds(check(slipped)), ['field_out_of_scope']);
+    const edited = editLines(new Map(scoped), (ls) =>
+      ls.map((l) =>
+        l.seq === seq
+          ? { ...l, disclosures: (l.disclosures as string[]).map((d) => d.replace('77', '78')) }
+          : l,
+      ),
+    );
+    assert.deepEqual(kinds(check(edited)), ['payload_edited']);
+    const leafEdited = editLines(new Map(scoped), (ls) =>
+      ls.map((l) => {
+        if (l.seq !== seq) return l;
+        const leaf = Buffer.from(l.leaf as string, 'base64')
+          .toString('utf8')
+          .replace('action.intent', 'action.failed');
+        return { ...l, leaf: Buffer.from(leaf).toString('base64') };
+      }),
+    );
+    assert.ok(kinds(check(leafEdited)).includes('range_proof_failed'));
+    const dropped = editLines(new Map(scoped), (ls) => ls.filter((l) => l.seq !== seq));
+    assert.ok(kinds(check(dropped)).includes('entry_missing'));
+    await f.trail.close();
   });
 });

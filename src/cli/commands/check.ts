@@ -15,31 +15,41 @@ import { resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'check',
-  usage: 'check [--timeout MINUTES] [--json]',
+  usage: 'check [--timeout MINUTES] [--retention DAYS] [--json]',
   summary: 'Run the completeness rules over the log; exit 1 on findings.',
   description:
     'Rules: intents with no decision, decisions with no outcome after the timeout, approvals without a\n' +
     'policy version, held actions executed without a grant, grants used twice, missing required fields\n' +
-    'per event type, and gaps in a timeline (a parent event that is not in the log).',
+    'per event type, gaps in a timeline (a parent event that is not in the log), actions executed\n' +
+    'although denied or undecided, delegates acting outside the permissions granted to them, and with\n' +
+    '--retention, fields purged by retention.purged before the retention period ended.',
   options: {
     timeout: {
       type: 'string',
       value: 'MINUTES',
       help: 'how long a decision may wait for its outcome (default 60)',
     },
+    retention: {
+      type: 'string',
+      value: 'DAYS',
+      help: 'the retention period in force: report fields purged younger than this',
+    },
     json: { type: 'boolean', help: 'print the findings as JSON' },
     ...TARGET_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
-  examples: ['auditrail check', 'auditrail check --timeout 15 --json'],
+  examples: ['auditrail check', 'auditrail check --timeout 15 --json', 'auditrail check --retention 183'],
 };
 
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const minutes = str(values, 'timeout');
     const timeoutMs = (minutes !== undefined ? positiveInt('--timeout', minutes) : 60) * 60_000;
+    const days = str(values, 'retention');
+    const retention =
+      days !== undefined ? { retentionMs: positiveInt('--retention', days) * 86_400_000 } : {};
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
-      const findings = await checkLog(trail, { timeoutMs });
+      const findings = await checkLog(trail, { timeoutMs, ...retention });
       if (bool(values, 'json')) {
         io.stdout.write(`${JSON.stringify({ ok: findings.length === 0, findings }, null, 2)}\n`);
       } else if (findings.length === 0) {

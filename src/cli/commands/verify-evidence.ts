@@ -8,6 +8,16 @@ import type { Io } from '../io.js';
 /** Refuse archives beyond this size before reading them. */
 const MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024;
 
+/** A disclosure pointer as the field name `auditrail evidence --fields` takes. */
+const fieldName = (pointer: string): string =>
+  pointer === ''
+    ? 'body'
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'))
+        .join('.');
+
 export const spec: CommandSpec = {
   name: 'verify-evidence',
   usage: 'verify-evidence <FILE> [--key VKEY] [--json]',
@@ -55,6 +65,9 @@ export function run(args: string[], io: Io): Promise<number> {
           `  checkpoints  ${s.checkpoints.length}: sizes ${s.checkpoints.join(', ')}, each consistent with the one before\n` +
           `  keys         ${s.keys.join(', ')}\n` +
           `  policies     ${s.policies.length === 0 ? 'none recorded' : s.policies.map((p) => `${p.policy_id} v${String(p.version)} ${p.snapshot} (seq ${p.seq})`).join('; ')}\n` +
+          (s.fields !== null
+            ? `  fields       only ${s.fields.map(fieldName).join(', ')} disclosed; the others are salted digests\n`
+            : '') +
           `  erased       ${s.erased.length === 0 ? 'none' : s.erased.map((e) => `seq ${e.seq} ${e.pointer} by seq ${e.by_seq}`).join('; ')}\n` +
           `  built        ${s.created_at} by ${s.created_by}\n`,
       );
