@@ -291,6 +291,84 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
     await page.context().close();
   });
 
+  it('pins the verifier key in Settings, verifies an event in the browser, and fails on a tampered proof', async () => {
+    const { page, problems } = await session();
+    await signIn(page, keys['bot']!);
+    const vkey: string = (await api(keys['bot']!, 'GET', '/v1/proofs/bundle/0')).verifier_key;
+    // Without a pinned key the check refuses to run.
+    await page.goto(`${base}/events/0`);
+    await page.click('button[data-verify-seq]');
+    await page.waitForSelector('#verify-result .error');
+    assert.match((await page.textContent('#verify-result'))!, /No verifier key is pinned/);
+    await page.goto(`${base}/settings`);
+    assert.equal(await page.textContent('#stated-key'), vkey);
+    await page.fill('#pin-key', `${vkey.slice(0, -2)}AA`);
+    await page.click('#pin-form button[type=submit]');
+    await page.waitForSelector('#pin-status .error');
+    assert.match((await page.textContent('#pin-status'))!, /Not pinned: the key/);
+    await page.fill('#pin-key', vkey);
+    await page.click('#pin-form button[type=submit]');
+    await page.waitForSelector('#pinned');
+    const pinnedText = (await page.textContent('#pinned'))!;
+    assert.ok(pinnedText.includes(vkey.split('+')[1]!), 'key id shown');
+    assert.match(pinnedText, /Fingerprint\s*SHA-256 ([0-9a-f]{2}:){31}[0-9a-f]{2}/);
+    await checkPage(page, problems, 'settings');
+
+    const verify = async (): Promise<{ ok: string; kinds: string; checks: string[] }> => {
+      await page.evaluate(`document.getElementById('verify-result').replaceChildren()`);
+      await page.click('button[data-verify-seq]');
+      const verdict = await page.waitForSelector('#verify-verdict');
+      return {
+        ok: (await verdict.getAttribute('data-ok'))!,
+        kinds: (await verdict.getAttribute('data-kinds'))!,
+        checks: await page.locator('#verify-result li').allTextContents(),
+      };
+    };
+    await page.goto(`${base}/events/0`);
+    const good = await verify();
+    assert.equal(good.ok, 'true', good.checks.join('\n'));
+    for (const name of ['Checkpoint signature', 'Leaf record', 'Inclusion proof', 'Disclosures'])
+      assert.ok(
+        good.checks.some((c) => c.startsWith(`pass ${name}:`)),
+        `${name} in ${good.checks.join('\n')}`,
+      );
+    assert.match((await page.textContent('#verify-verdict'))!, /Verified in this browser: seq 0/);
+    await checkPage(page, problems, 'event verified');
+
+    // The served proof is tampered with on its way to the page: the browser must notice.
+    let tamper: (b: { disclosures: string[]; inclusion: { proof: string[] } }) => void = () => {};
+    await page.route('**/events/0/proof.json', async (route) => {
+      const response = await route.fetch();
+      const bundle = await response.json();
+      tamper(bundle);
+      await route.fulfill({ response, json: bundle });
+    });
+    tamper = (b) => {
+      const h = Buffer.from(b.inclusion.proof[0]!, 'base64');
+      h[0] = h[0]! ^ 1;
+      b.inclusion.proof[0] = h.toString('base64');
+    };
+    const badProof = await verify();
+    assert.equal(badProof.ok, 'false');
+    assert.equal(badProof.kinds, 'inclusion');
+    assert.ok(
+      badProof.checks.some((c) => c.startsWith('FAIL Inclusion proof:')),
+      badProof.checks.join('\n'),
+    );
+    tamper = (b) => {
+      b.disclosures[0] = b.disclosures[0]!.replace('acme', 'acne');
+    };
+    const badDisclosure = await verify();
+    assert.equal(badDisclosure.ok, 'false');
+    assert.equal(badDisclosure.kinds, 'disclosure');
+    assert.match(
+      (await page.textContent('#verify-verdict'))!,
+      /disclosure: disclosure 0 is not committed to by the leaf/,
+    );
+    await checkPage(page, problems, 'event tampered');
+    await page.context().close();
+  });
+
   it('lets the approver named by the rule approve a held action, recorded under their name', async () => {
     const { page, problems } = await session();
     await signIn(page, keys['finance']!);

@@ -47,6 +47,7 @@ export function layout(title: string, ctx: PageContext | null, body: SafeHtml): 
                 >Approvals${ctx.pendingApprovals ? html` (${ctx.pendingApprovals})` : ''}</a
               >
             </li>
+            <li><a href="/settings">Settings</a></li>
           </ul>
         </nav>
         <div class="who">
@@ -547,10 +548,23 @@ export function eventPage(ctx: PageContext, e: RecordedEvent): string {
         )}
       </tbody>
     </table>
-    <p>
-      <a href="${href(['events', e.seq, 'proof.json'])}">Proof bundle (auditrail-proof/v1 JSON)</a>: check it
-      offline with <code>auditrail verify-proof</code>.
-    </p>`;
+    <section aria-labelledby="h-verify">
+      <h2 id="h-verify">Verify in this browser</h2>
+      <p>
+        The page fetches this event's proof bundle and checks, with the browser's own WebCrypto, the leaf
+        hash, each disclosure, the inclusion proof and the Ed25519 signature of the checkpoint, against the
+        verifier key pinned in <a href="/settings">Settings</a>: nothing the server says is trusted.
+      </p>
+      <noscript><p class="empty">Verifying in the browser needs JavaScript.</p></noscript>
+      <p>
+        <button type="button" class="primary" data-verify-seq="${e.seq}" hidden>Verify in browser</button>
+      </p>
+      <div id="verify-result" role="status" aria-live="polite"></div>
+      <p>
+        <a href="${href(['events', e.seq, 'proof.json'])}">Proof bundle (auditrail-proof/v1 JSON)</a>: check
+        it offline with <code>auditrail verify-proof</code>.
+      </p>
+    </section>`;
   return layout(`Event ${e.seq}`, ctx, body);
 }
 
@@ -677,4 +691,54 @@ export function approvalsPage(
       }
     </section>`;
   return layout('Approvals', ctx, body);
+}
+
+/**
+ * The pinned verifier key (kept by the browser in localStorage, never sent to the server): the
+ * page script fills the form and shows the key's fingerprint.
+ */
+export function settingsPage(ctx: PageContext, statedKey: string | null): string {
+  const body = html`<h1>Settings</h1>
+    <section aria-labelledby="h-pin">
+      <h2 id="h-pin">Pinned verifier key</h2>
+      <p>
+        "Verify in browser" checks checkpoint signatures against this key only. Paste the log's verifier key
+        from a source you trust (the operator's published copy, or <code>auditrail keys show</code> run where
+        the log lives): a key copied from this server's own pages would only show that the server agrees with
+        itself. The key stays in this browser (localStorage).
+      </p>
+      <noscript><p class="empty">Pinning a key needs JavaScript.</p></noscript>
+      <form id="pin-form" class="field" method="get" action="/settings">
+        <label
+          >Verifier key
+          <input
+            id="pin-key"
+            name="key"
+            size="90"
+            spellcheck="false"
+            autocomplete="off"
+            placeholder="auditrail.local/t/TENANT/LOG+KEYID+BASE64"
+        /></label>
+        <p>
+          <button class="primary" type="submit">Pin this key</button>
+          <button type="button" id="pin-clear">Remove the pinned key</button>
+        </p>
+      </form>
+      <div id="pin-status" role="status" aria-live="polite">
+        <p class="muted">No key is pinned in this browser.</p>
+      </div>
+    </section>
+    <section aria-labelledby="h-stated">
+      <h2 id="h-stated">The key this server states</h2>
+      ${
+        statedKey
+          ? html`<p>
+                Compare it with your trusted copy before pinning; it is the key the server signs checkpoints
+                with.
+              </p>
+              <p class="mono" id="stated-key">${statedKey}</p>`
+          : html`<p class="empty">This server holds no signing key for your log yet.</p>`
+      }
+    </section>`;
+  return layout('Settings', ctx, body);
 }

@@ -13,6 +13,7 @@ import {
   overviewPage,
   runPage,
   runsPage,
+  settingsPage,
   type PageContext,
   type VerifyResult,
 } from './pages.js';
@@ -72,12 +73,15 @@ export const DASHBOARD_CSP = [
 const FORM_LIMIT = 64 * 1024;
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/;
 
-/** The compiled page script (dist), or, when running from source, the TypeScript transpiled once. */
-async function loadClientScript(): Promise<string> {
+/** The page scripts, by file name (each under client/, served at /assets/NAME.js). */
+const CLIENT_SCRIPTS = ['dashboard', 'verify-proof'] as const;
+
+/** A compiled page script (dist), or, when running from source, the TypeScript transpiled once. */
+async function loadClientScript(name: (typeof CLIENT_SCRIPTS)[number]): Promise<string> {
   try {
-    return await readFile(new URL('./client/dashboard.js', import.meta.url), 'utf8');
+    return await readFile(new URL(`./client/${name}.js`, import.meta.url), 'utf8');
   } catch {
-    const source = await readFile(new URL('./client/dashboard.ts', import.meta.url), 'utf8');
+    const source = await readFile(new URL(`./client/${name}.ts`, import.meta.url), 'utf8');
     // Development only (tsx): the package ships the compiled file, so typescript is not needed there.
     const ts = (await import('typescript')).default;
     return ts.transpileModule(source, {
@@ -103,7 +107,8 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
   const open = options.open ?? null;
   const sessions = new Sessions(now);
   const lastVerify = new Map<string, VerifyResult>();
-  const script = await loadClientScript();
+  const scripts = new Map<string, string>();
+  for (const name of CLIENT_SCRIPTS) scripts.set(name, await loadClientScript(name));
 
   // Forms post url-encoded; this parser exists in the dashboard's scope only (the API stays JSON).
   app.addContentTypeParser(
@@ -214,9 +219,11 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
   app.get('/assets/dashboard.css', guarded, (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLES),
   );
-  app.get('/assets/dashboard.js', guarded, (_req, reply) =>
-    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script),
-  );
+  for (const [name, source] of scripts) {
+    app.get(`/assets/${name}.js`, guarded, (_req, reply) =>
+      reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(source),
+    );
+  }
 
   // Browsers ask for it on every page; an empty answer keeps their consoles clean.
   app.get('/favicon.ico', guarded, (_req, reply) =>
@@ -359,6 +366,16 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
       const trail = await ctx.trails.get(s.principal.tenant);
       const bundle = await trail.prove(seqOf(req));
       return reply.type('application/json; charset=utf-8').send(bundle);
+    }),
+  );
+
+  app.get(
+    '/settings',
+    guarded,
+    page(async (_req, reply, s) => {
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const stated = trail.hasSigningKey() ? trail.verifierKey() : null;
+      return html(reply, 200, settingsPage(await pageCtx(s), stated));
     }),
   );
 

@@ -1,5 +1,8 @@
-// The dashboard's only script (served as /assets/dashboard.js; CSP script-src 'self'). Pages work
-// without it; it adds local times and keyboard navigation. It never writes markup: text only.
+// The dashboard's page script (served as /assets/dashboard.js; CSP script-src 'self'). Pages work
+// without it; it adds local times, keyboard navigation, the pinned verifier key and the in-browser
+// proof check (verify-proof.js, loaded when used). It never writes markup: elements and text only.
+
+import type * as VerifyProof from './verify-proof.js';
 
 /** Log times are printed in UTC by the server; show them in the viewer's zone, UTC on hover. */
 function localTimes(): void {
@@ -46,5 +49,158 @@ function keyboard(): void {
   });
 }
 
+/** Where the pinned verifier key lives: this browser only, never sent to the server. */
+const PIN_KEY = 'auditrail.pinned-verifier-key';
+
+function pinned(): string | null {
+  try {
+    return localStorage.getItem(PIN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** An element holding text only (values from the log or a bundle are never parsed as markup). */
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  text = '',
+  cls = '',
+  ...children: Node[]
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (text) e.textContent = text;
+  if (cls) e.className = cls;
+  e.append(...children);
+  return e;
+}
+
+const verifier = (): Promise<typeof VerifyProof> => import('./verify-proof.js');
+
+/** Settings: pin a verifier key after checking it parses, and show it with its fingerprint. */
+function settings(): void {
+  const form = document.getElementById('pin-form') as HTMLFormElement | null;
+  const input = document.getElementById('pin-key') as HTMLInputElement | null;
+  const status = document.getElementById('pin-status');
+  const clear = document.getElementById('pin-clear');
+  if (!form || !input || !status || !clear) return;
+  const show = async (message?: { text: string; error: boolean }): Promise<void> => {
+    status.replaceChildren();
+    if (message) status.append(el('p', message.text, message.error ? 'error' : 'ok'));
+    const key = pinned();
+    if (key === null) {
+      status.append(el('p', 'No key is pinned in this browser.', 'muted'));
+      return;
+    }
+    const v = await verifier();
+    const k = await v.parsePinnedKey(key);
+    const dl = el('dl', '', 'steps');
+    dl.append(
+      el('dt', 'Pinned key'),
+      el('dd', key, 'mono'),
+      el('dt', 'Log'),
+      el('dd', k.name, 'mono'),
+      el('dt', 'Key id'),
+      el('dd', k.id, 'mono'),
+      el('dt', 'Fingerprint'),
+      el('dd', `SHA-256 ${await v.keyFingerprint(k)}`, 'mono'),
+    );
+    dl.id = 'pinned';
+    status.append(dl);
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    void verifier()
+      .then((v) => v.parsePinnedKey(text))
+      .then(
+        () => {
+          localStorage.setItem(PIN_KEY, text);
+          input.value = '';
+          return show({ text: 'Pinned.', error: false });
+        },
+        (e: unknown) => show({ text: `Not pinned: ${(e as Error).message}.`, error: true }),
+      );
+  });
+  clear.addEventListener('click', () => {
+    localStorage.removeItem(PIN_KEY);
+    void show({ text: 'The pinned key is removed.', error: false });
+  });
+  void show();
+}
+
+/** Event page: fetch the proof bundle and check it here, against the pinned key. */
+function verifyButton(): void {
+  const button = document.querySelector<HTMLButtonElement>('button[data-verify-seq]');
+  const out = document.getElementById('verify-result');
+  if (!button || !out) return;
+  button.hidden = false;
+  button.addEventListener('click', () => {
+    void (async () => {
+      out.replaceChildren(el('p', 'Checking…', 'muted'));
+      const key = pinned();
+      if (key === null) {
+        const link = el('a', 'Settings');
+        link.href = '/settings';
+        out.replaceChildren(
+          el(
+            'p',
+            '',
+            'error',
+            document.createTextNode('No verifier key is pinned: pin one in '),
+            link,
+            document.createTextNode(' first.'),
+          ),
+        );
+        return;
+      }
+      try {
+        const seq = button.dataset['verifySeq'] ?? '';
+        const r = await fetch(`/events/${encodeURIComponent(seq)}/proof.json`, {
+          credentials: 'same-origin',
+        });
+        if (!r.ok) throw new Error(`the server answered ${r.status} for the proof bundle`);
+        const v = await verifier();
+        const result = await v.checkProofBundle(await r.json(), key);
+        const list = el('ul', '', 'checks');
+        for (const c of result.checks) {
+          const li = el('li', '', '', el('span', c.ok ? 'pass' : 'FAIL', `badge b-${c.ok ? 'ok' : 'fail'}`));
+          li.append(` ${c.name}: ${c.detail}`);
+          li.dataset['check'] = c.ok ? 'pass' : 'fail';
+          list.append(li);
+        }
+        const head = result.ok
+          ? el(
+              'p',
+              `Verified in this browser: seq ${seq} is in the log signed by ${result.key?.name ?? ''} (key id ${result.key?.id ?? ''}).`,
+              'ok',
+            )
+          : el(
+              'p',
+              `Verification FAILED: ${result.failures.map((f) => `${f.kind}: ${f.detail}`).join('; ')}`,
+              'error',
+            );
+        head.id = 'verify-verdict';
+        head.dataset['ok'] = String(result.ok);
+        head.dataset['kinds'] = [...new Set(result.failures.map((f) => f.kind))].join(' ');
+        out.replaceChildren(head, list);
+        if (result.event) {
+          const details = el(
+            'details',
+            '',
+            '',
+            el('summary', 'The event as the verified disclosures state it'),
+          );
+          details.append(el('pre', JSON.stringify(result.event, null, 2)));
+          out.append(details);
+        }
+      } catch (e) {
+        out.replaceChildren(el('p', `Could not verify: ${(e as Error).message}`, 'error'));
+      }
+    })();
+  });
+}
+
 localTimes();
 keyboard();
+settings();
+verifyButton();
