@@ -3,7 +3,9 @@
 // literally with no script run, and an axe-core scan of every page. Skips with a printed reason
 // when Chromium is absent, except under CI=true, where that is a failure.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -39,6 +41,16 @@ const HOSTILE = `${XSS_SCRIPT} ${XSS_IMG} ${XSS_URL} ${RTL}`;
 // Identifiers are printable ASCII without spaces (event schema): hostile, but in that alphabet.
 const HOSTILE_RUN = '<script>window.__pwned=4</script>';
 const HOSTILE_AGENT = '"><img/src=x/onerror=window.__pwned=5>';
+
+const POLICY_V2 = parsePolicy(`
+policy_id: browser-test
+version: 2
+default: deny
+rules:
+  - id: allow-reads
+    match: { action: 'read:*' }
+    effect: allow
+`);
 
 const POLICY = parsePolicy(`
 policy_id: browser-test
@@ -86,6 +98,7 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
   let browser: Browser;
   const keys: Record<string, string> = {};
   let approvalId = '';
+  let keyDir = '';
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked by the asserts
   const api = async (key: string, method: string, path: string, body?: unknown): Promise<any> => {
@@ -103,9 +116,22 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
   };
 
   before(async () => {
+    // An older version of the policy decided once before: the log holds two policy.updated.
+    const store = new MemoryStore();
+    keyDir = mkdtempSync(join(tmpdir(), 'auditrail-dashboard-keys-'));
+    const older = await buildServer({ store, keyDir, policy: POLICY_V2, checkpointIntervalMs: 20 });
+    const setup = await older.auditrail.createKey({ tenant: 'acme', name: 'setup', scopes: ['decide'] });
+    const first = await older.inject({
+      method: 'POST',
+      url: '/v1/decide',
+      headers: { authorization: `Bearer ${setup.key}` },
+      payload: { actor: { type: 'agent', id: 'setup-bot' }, action: { type: 'read:order', target: 'o/1' } },
+    });
+    assert.equal(first.statusCode, 200, first.body);
+    await older.close();
     app = await buildServer({
-      store: new MemoryStore(),
-      keyDir: null,
+      store,
+      keyDir,
       policy: POLICY,
       checkpointIntervalMs: 20,
     });
@@ -166,6 +192,7 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
   after(async () => {
     await browser?.close();
     await app?.close();
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
   /** A fresh browser session watching for dialogs, CSP reports and page errors. */
@@ -223,7 +250,7 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
     assert.equal(await page.textContent('h1'), 'Overview');
     const cards = await page.locator('.card').allTextContents();
     for (const [i, c] of cards.entries()) cards[i] = c.replace(/\s+/g, ' ').trim();
-    assert.ok(cards.includes('2 allowed'), cards.join(' | '));
+    assert.ok(cards.includes('3 allowed'), cards.join(' | '));
     assert.ok(cards.includes('1 denied'), cards.join(' | '));
     assert.ok(cards.includes('1 held for approval'), cards.join(' | '));
     assert.ok(cards.includes('1 failed'), cards.join(' | '));
@@ -366,6 +393,21 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
       /disclosure: disclosure 0 is not committed to by the leaf/,
     );
     await checkPage(page, problems, 'event tampered');
+    await page.context().close();
+  });
+
+  it('shows the policy in force, its versions and the diff between them', async () => {
+    const { page, problems } = await session();
+    await signIn(page, keys['bot']!);
+    await page.click('nav >> text=Policies');
+    await page.waitForURL(`${base}/policies`);
+    const main = (await page.textContent('main'))!.replace(/\s+/g, ' ');
+    assert.match(main, /Policy browser-test v3/);
+    assert.equal(await page.locator('tr[data-version-seq]').count(), 2);
+    assert.match(main, /policy browser-test: v2 \(sha256:[0-9a-f]{12}\) -> v3/);
+    assert.match(main, /\+ rule refunds-need-finance \(require_approval\)/);
+    assert.match(main, /~ rule allow-reads: when, reason/);
+    await checkPage(page, problems, 'policies');
     await page.context().close();
   });
 

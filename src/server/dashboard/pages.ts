@@ -1,7 +1,15 @@
 import type { RecordedEvent } from '../../event/types.js';
 import type { groupTimeline } from '../routes/events.js';
-import type { CheckpointInfo, HourBucket, Overview, RunFilters, RunSummary } from './data.js';
-import { RECENT_DECISIONS, RECENT_EVENTS } from './data.js';
+import type {
+  CheckpointInfo,
+  HourBucket,
+  Overview,
+  PolicyChanges,
+  PolicyVersion,
+  RunFilters,
+  RunSummary,
+} from './data.js';
+import { MAX_POLICY_VERSIONS, RECENT_DECISIONS, RECENT_EVENTS } from './data.js';
 import { href, html, join, type SafeHtml } from './html.js';
 
 /** Who is looking, and what the page needs for its forms. */
@@ -47,6 +55,7 @@ export function layout(title: string, ctx: PageContext | null, body: SafeHtml): 
                 >Approvals${ctx.pendingApprovals ? html` (${ctx.pendingApprovals})` : ''}</a
               >
             </li>
+            <li><a href="/policies">Policies</a></li>
             <li><a href="/settings">Settings</a></li>
           </ul>
         </nav>
@@ -741,4 +750,184 @@ export function settingsPage(ctx: PageContext, statedKey: string | null): string
       }
     </section>`;
   return layout('Settings', ctx, body);
+}
+
+/** The bundle the server evaluates with (its source redacted as anything stored would be). */
+export interface PolicyInForce {
+  policyId: string;
+  version: number;
+  snapshot: string;
+  mode: string;
+  defaultEffect: string;
+  rules: Record<string, unknown>[];
+  /** The `policy.updated` event that recorded this snapshot, if the log has one. */
+  recordedAt: number | null;
+}
+
+function diffLines(text: string): SafeHtml {
+  return html`<pre class="diff">
+${join(
+      text.split('\n').map((line) => {
+        const cls = line.startsWith('+')
+          ? 'd-add'
+          : line.startsWith('-')
+            ? 'd-del'
+            : line.startsWith('~')
+              ? 'd-chg'
+              : '';
+        return html`<span class="${cls}">${line}</span> `;
+      }),
+    )}</pre>`;
+}
+
+export function policiesPage(
+  ctx: PageContext,
+  inForce: PolicyInForce | null,
+  versions: PolicyVersion[],
+  selected: { from: number | null; to: number | null },
+  changes: PolicyChanges | null,
+): string {
+  const option = (v: PolicyVersion, chosen: number | null): SafeHtml =>
+    html`<option value="${v.seq}" ${v.seq === chosen ? html` selected` : ''}>
+      ${v.policyId} v${v.version ?? '?'} (seq ${v.seq}, ${v.snapshot.slice(7, 19)})
+    </option>`;
+  const body = html`<h1>Policies</h1>
+    <section aria-labelledby="h-force">
+      <h2 id="h-force">In force</h2>
+      ${
+        inForce === null
+          ? html`<p class="empty">
+              This server evaluates no policy: start it with
+              <code>auditrail serve --policy examples/policies/support-agent.yaml</code>.
+            </p>`
+          : html`<dl class="steps">
+                <dt>Policy</dt>
+                <dd class="mono">${inForce.policyId} v${inForce.version}</dd>
+                <dt>Snapshot</dt>
+                <dd class="mono">${inForce.snapshot}</dd>
+                <dt>Mode</dt>
+                <dd>${inForce.mode}, default ${badge(inForce.defaultEffect)}</dd>
+                <dt>In the log</dt>
+                <dd>
+                  ${
+                    inForce.recordedAt === null
+                      ? 'not recorded yet (it is recorded with the first decision under it)'
+                      : html`recorded by
+                          <a href="${href(['events', inForce.recordedAt])}">seq ${inForce.recordedAt}</a>`
+                  }
+                </dd>
+              </dl>
+              <table>
+                <caption class="muted">
+                  Rules, first match wins
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Rule</th>
+                    <th scope="col">Match</th>
+                    <th scope="col">When</th>
+                    <th scope="col">Effect</th>
+                    <th scope="col">Approvers</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${join(
+                    inForce.rules.map(
+                      (r) =>
+                        html`<tr data-nav>
+                          <td class="mono">
+                            ${typeof r['id'] === 'string' ? r['id'] : JSON.stringify(r['id'])}
+                          </td>
+                          <td class="mono">
+                            ${r['match'] === undefined ? 'any action' : JSON.stringify(r['match'])}
+                          </td>
+                          <td class="mono">${typeof r['when'] === 'string' ? r['when'] : '—'}</td>
+                          <td>${badge(typeof r['effect'] === 'string' ? r['effect'] : 'other')}</td>
+                          <td>
+                            ${Array.isArray(r['approvers']) ? r['approvers'].map(String).join(', ') : ''}
+                          </td>
+                        </tr>`,
+                    ),
+                  )}
+                </tbody>
+              </table>`
+      }
+    </section>
+    <section aria-labelledby="h-versions">
+      <h2 id="h-versions">Versions</h2>
+      ${
+        versions.length === 0
+          ? html`<p class="empty">
+              No <code>policy.updated</code> event in this log yet: the Governor records one when it first
+              decides under a bundle, and again whenever the bundle changes.
+            </p>`
+          : html`<table>
+                <caption class="muted">
+                  From the log's
+                  <code>policy.updated</code>
+                  events, oldest first (at most ${MAX_POLICY_VERSIONS})
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Seq</th>
+                    <th scope="col">Policy</th>
+                    <th scope="col">Snapshot</th>
+                    <th scope="col">Loaded</th>
+                    <th scope="col">By</th>
+                    <th scope="col">Changes</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${join(
+                    versions.map((v, i) => {
+                      const prev = versions
+                        .slice(0, i)
+                        .reverse()
+                        .find((p) => p.policyId === v.policyId);
+                      return html`<tr data-nav data-version-seq="${v.seq}">
+                        <td><a href="${href(['events', v.seq])}">${v.seq}</a></td>
+                        <td class="mono">${v.policyId} v${v.version ?? '?'}</td>
+                        <td class="mono">${v.snapshot.slice(0, 19)}…</td>
+                        <td>${time(v.ts)}</td>
+                        <td>${v.loadedBy}</td>
+                        <td>
+                          ${v.counts ? `+${v.counts.added} −${v.counts.removed} ~${v.counts.changed}` : '—'}
+                          ${prev ? html` · <a href="${href(['policies'], { from: String(prev.seq), to: String(v.seq) }) + '#h-diff'}">diff with v${prev.version ?? '?'}</a>` : html` · ${v.reason ?? ''}`}
+                        </td>
+                      </tr>`;
+                    }),
+                  )}
+                </tbody>
+              </table>
+              <form class="filters" method="get" action="/policies">
+                <label
+                  >From
+                  ${html`<select name="from">
+                    ${join(versions.map((v) => option(v, selected.from)))}
+                  </select>`}</label
+                >
+                <label
+                  >To
+                  ${html`<select name="to">
+                    ${join(versions.map((v) => option(v, selected.to)))}
+                  </select>`}</label
+                >
+                <button type="submit">Compare</button>
+              </form>`
+      }
+    </section>
+    ${
+      changes === null
+        ? ''
+        : html`<section aria-labelledby="h-diff">
+            <h2 id="h-diff">Changes from seq ${selected.from ?? '?'} to seq ${selected.to ?? '?'}</h2>
+            ${
+              changes.ok
+                ? html`<p class="muted">From ${changes.basis}.</p>
+                    ${diffLines(changes.diff.text)}`
+                : html`<p class="error" role="alert">No diff: ${changes.reason}.</p>`
+            }
+          </section>`
+    }`;
+  return layout('Policies', ctx, body);
 }

@@ -4,7 +4,16 @@ import { AUDIT_ERROR_HTTP_STATUS, AuditError } from '../../errors.js';
 import { Approvals, ApprovalError } from '../../sdk/governance/approvals.js';
 import { SCOPES, type Principal } from '../api-keys.js';
 import type { ServerContext } from '../context.js';
-import { overview, runs, timeline, type RunFilters } from './data.js';
+import { redactorOf } from '../../sdk/internals.js';
+import {
+  overview,
+  policyChanges,
+  policyVersions,
+  runs,
+  timeline,
+  type PolicyChanges,
+  type RunFilters,
+} from './data.js';
 import {
   approvalsPage,
   errorPage,
@@ -12,9 +21,11 @@ import {
   loginPage,
   overviewPage,
   runPage,
+  policiesPage,
   runsPage,
   settingsPage,
   type PageContext,
+  type PolicyInForce,
   type VerifyResult,
 } from './pages.js';
 import {
@@ -101,14 +112,14 @@ function formOf(req: FastifyRequest): Record<string, string> {
  * @example
  * await app.register(dashboard, { ctx });
  */
-export async function dashboard(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+export function dashboard(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   const { ctx } = options;
   const now = options.now ?? Date.now;
   const open = options.open ?? null;
   const sessions = new Sessions(now);
   const lastVerify = new Map<string, VerifyResult>();
-  const scripts = new Map<string, string>();
-  for (const name of CLIENT_SCRIPTS) scripts.set(name, await loadClientScript(name));
+  // Loaded on first request: from source, transpiling takes seconds and must not delay startup.
+  const scripts = new Map<string, Promise<string>>();
 
   // Forms post url-encoded; this parser exists in the dashboard's scope only (the API stays JSON).
   app.addContentTypeParser(
@@ -219,10 +230,19 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
   app.get('/assets/dashboard.css', guarded, (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLES),
   );
-  for (const [name, source] of scripts) {
-    app.get(`/assets/${name}.js`, guarded, (_req, reply) =>
-      reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(source),
-    );
+  for (const name of CLIENT_SCRIPTS) {
+    app.get(`/assets/${name}.js`, guarded, async (_req, reply) => {
+      let source = scripts.get(name);
+      if (source === undefined) {
+        source = loadClientScript(name);
+        scripts.set(name, source);
+        source.catch(() => scripts.delete(name));
+      }
+      return reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send(await source);
+    });
   }
 
   // Browsers ask for it on every page; an empty answer keeps their consoles clean.
@@ -370,6 +390,63 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
   );
 
   app.get(
+    '/policies',
+    guarded,
+    page(async (req, reply, s) => {
+      const q = req.query as Record<string, unknown>;
+      const seqParam = (k: string): number | null => {
+        const v = q[k];
+        if (v === undefined || v === '') return null;
+        if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) {
+          throw new AuditError('invalid_argument', `${k} must be the seq of a policy.updated event`);
+        }
+        return Number(v);
+      };
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const versions = await policyVersions(trail);
+      let from = seqParam('from');
+      let to = seqParam('to');
+      if (from === null && to === null) {
+        // By default, the latest change: the newest version against the one loaded before it.
+        const last = versions[versions.length - 1];
+        const prev =
+          last &&
+          versions
+            .slice(0, -1)
+            .reverse()
+            .find((v) => v.policyId === last.policyId);
+        if (last && prev) [from, to] = [prev.seq, last.seq];
+      }
+      let changes: PolicyChanges | null = null;
+      if (from !== null || to !== null) {
+        const a = versions.find((v) => v.seq === from);
+        const b = versions.find((v) => v.seq === to);
+        if (!a || !b) {
+          throw new AuditError(
+            'not_found',
+            'from and to must both be seqs of policy.updated events of this log',
+          );
+        }
+        changes = await policyChanges(trail, a, b);
+      }
+      const p = ctx.policy;
+      const source = p ? (redactorOf(trail)(p.source).value as Record<string, unknown>) : null;
+      const inForce: PolicyInForce | null = p
+        ? {
+            policyId: p.policyId,
+            version: p.version,
+            snapshot: p.snapshot,
+            mode: p.mode,
+            defaultEffect: p.defaultEffect,
+            rules: Array.isArray(source?.['rules']) ? (source['rules'] as Record<string, unknown>[]) : [],
+            recordedAt: versions.filter((v) => v.snapshot === p.snapshot).pop()?.seq ?? null,
+          }
+        : null;
+      return html(reply, 200, policiesPage(await pageCtx(s), inForce, versions, { from, to }, changes));
+    }),
+  );
+
+  app.get(
     '/settings',
     guarded,
     page(async (_req, reply, s) => {
@@ -441,4 +518,5 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
       return reply.redirect(`/approvals?done=${verdict}`, 303);
     }, true),
   );
+  return Promise.resolve();
 }

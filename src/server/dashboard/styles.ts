@@ -51,5 +51,8 @@ textarea { width: 100%; min-height: 3em; }
 .error { border-left: 4px solid var(--deny); padding: 8px 12px; background: var(--panel); }
 .ok { border-left: 4px solid var(--allow); padding: 8px 12px; background: var(--panel); }
 .empty { padding: 16px; background: var(--panel); border-radius: 6px; }
+.diff .d-add { color: var(--allow); } .diff .d-del { color: var(--deny); } .diff .d-chg { color: var(--held); }
+@media (prefers-color-scheme: dark) { .diff .d-add { color: #8fd694; } .diff .d-del { color: #ff9a9a; } .diff .d-chg { color: #f0c674; } }
+.diff { background: var(--panel); padding: 8px 12px; border-radius: 6px; }
 @media (max-width: 640px) { .steps { grid-template-columns: 1fr; } th, td { padding: 4px; } }
 `;
