@@ -218,6 +218,15 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
     await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
   }
 
+  /** Polls an expression in the page until it is true (waitForFunction would need eval, which the CSP refuses). */
+  async function until(page: Page, expression: string, timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!(await page.evaluate<boolean>(expression))) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${expression}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** No hostile string became markup or ran, and the page passes axe with 0 serious/critical. */
   async function checkPage(page: Page, problems: string[], name: string): Promise<void> {
     // In-page code is passed as text: this test compiles without the DOM library.
@@ -408,6 +417,73 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
     assert.match(main, /\+ rule refunds-need-finance \(require_approval\)/);
     assert.match(main, /~ rule allow-reads: when, reason/);
     await checkPage(page, problems, 'policies');
+    await page.context().close();
+  });
+
+  it('searches with filters kept in the URL, tails new events live, pauses while scrolled, keys through rows', async () => {
+    const { page, problems } = await session();
+    await signIn(page, keys['bot']!);
+    await page.click('nav >> text=Search');
+    await page.waitForURL(`${base}/search`);
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate(`document.activeElement.getAttribute('name')`), 'type');
+    await page.keyboard.type('x.tail*');
+    await Promise.all([page.waitForURL(/type=x.tail/), page.keyboard.press('Enter')]);
+    const shared = page.url();
+    assert.match(shared, /\/search\?type=x\.tail\*/);
+    assert.match((await page.textContent('#no-results'))!, /No event matches these filters/);
+    await checkPage(page, problems, 'search empty');
+
+    await page.click('#tail-toggle');
+    assert.equal(await page.getAttribute('#tail-toggle', 'aria-pressed'), 'true');
+    const record = (n: number, type = 'x.tail') =>
+      api(
+        keys['bot']!,
+        'POST',
+        '/v1/events',
+        Array.from({ length: n }, () => ({
+          type,
+          actor: { type: 'agent', id: HOSTILE_AGENT },
+          action: { type: 'read:thing', target: HOSTILE },
+        })),
+      );
+    const rows = () => page.locator('#results tbody tr').count();
+    await record(1);
+    await record(1, 'x.other'); // filtered out by the search
+    await page.waitForSelector('#results tbody tr');
+    const first = (await page.textContent('#results tbody tr'))!;
+    assert.ok(first.includes(HOSTILE_AGENT) && first.includes(XSS_SCRIPT), first);
+    await record(59);
+    await until(page, `document.querySelectorAll('#results tbody tr').length === 60`);
+    assert.match((await page.textContent('#tail-status'))!, /Live: 60 new events/);
+
+    // Scrolled down to read: new events are held, not inserted; back at the top they appear.
+    await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+    await record(3);
+    await until(page, `document.getElementById('tail-status').dataset.state === 'paused'`);
+    assert.match((await page.textContent('#tail-status'))!, /Paused while you read: 3 new events waiting/);
+    assert.equal(await rows(), 60);
+    await page.evaluate('window.scrollTo(0, 0)');
+    await until(page, `document.querySelectorAll('#results tbody tr').length === 63`);
+    assert.equal(await page.getAttribute('#tail-status', 'data-state'), 'live');
+    const seqs = await page.evaluate<number[]>(
+      `[...document.querySelectorAll('#results tbody tr')].map((tr) => Number(tr.dataset.seq))`,
+    );
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => b - a),
+      'newest first',
+    );
+    await checkPage(page, problems, 'search live');
+    await page.click('#tail-toggle');
+    assert.equal(await page.getAttribute('#tail-status', 'data-state'), 'stopped');
+
+    // The shared URL shows the same search, server-rendered; j moves to the first row, Enter opens it.
+    await page.goto(shared);
+    assert.equal(await rows(), 63);
+    await page.keyboard.press('j');
+    assert.equal(await page.evaluate(`document.activeElement.textContent`), String(seqs[0]));
+    await Promise.all([page.waitForURL(`${base}/events/${seqs[0]}`), page.keyboard.press('Enter')]);
     await page.context().close();
   });
 

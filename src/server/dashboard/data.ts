@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '../../event/types.js';
 import type { AuditTrail, QueryOptions } from '../../sdk/audit-trail.js';
+import type { EventFilter } from '../../store/store.js';
 import {
   diffPolicies,
   DIFF_KEY_PREFIX,
@@ -278,4 +279,65 @@ export async function policyChanges(
   } catch (e) {
     return { ok: false, reason: `a stored source no longer parses: ${(e as Error).message}` };
   }
+}
+
+/** The filters of the search page, as named in its URL (each optional). */
+export const SEARCH_FIELDS = {
+  type: 'type',
+  agent: 'actor_id',
+  action: 'action_type',
+  target: 'target',
+  session: 'session_id',
+  run: 'run_id',
+  trace: 'trace_id',
+  decision: 'decision',
+  status: 'status',
+  risk: 'risk',
+  since: 'since',
+  until: 'until',
+} as const satisfies Record<string, keyof EventFilter>;
+
+export type SearchFilters = Partial<Record<keyof typeof SEARCH_FIELDS, string>>;
+
+/** Events per page of search results. */
+export const SEARCH_PAGE = 100;
+
+/** The query filter of a search (since/until as `YYYY-MM-DDTHH:MM` UTC from the form). */
+export function searchFilter(f: SearchFilters): EventFilter {
+  const out: EventFilter = {};
+  for (const [k, field] of Object.entries(SEARCH_FIELDS) as [keyof SearchFilters, keyof EventFilter][]) {
+    const v = f[k];
+    if (v === undefined) continue;
+    out[field] = field === 'since' || field === 'until' ? logTime(Date.parse(`${v}Z`)) : v;
+  }
+  return out;
+}
+
+/** What a search row and a live-tail message show of an event. */
+export interface EventSummary {
+  seq: number;
+  ts: string;
+  type: string;
+  actor: string;
+  action: string | null;
+  target: string | null;
+  decision: string | null;
+  status: string | null;
+  risk: string | null;
+  run: string | null;
+}
+
+export function summarize(e: RecordedEvent): EventSummary {
+  return {
+    seq: e.seq,
+    ts: e.ts,
+    type: e.type,
+    actor: e.actor.id,
+    action: e.action?.type ?? null,
+    target: e.action?.target ?? null,
+    decision: e.policy?.decision ?? null,
+    status: e.outcome?.status ?? null,
+    risk: e.risk_level ?? null,
+    run: e.run_id ?? null,
+  };
 }

@@ -8,8 +8,10 @@ import type {
   PolicyVersion,
   RunFilters,
   RunSummary,
+  EventSummary,
+  SearchFilters,
 } from './data.js';
-import { MAX_POLICY_VERSIONS, RECENT_DECISIONS, RECENT_EVENTS } from './data.js';
+import { MAX_POLICY_VERSIONS, RECENT_DECISIONS, RECENT_EVENTS, SEARCH_PAGE } from './data.js';
 import { href, html, join, type SafeHtml } from './html.js';
 
 /** Who is looking, and what the page needs for its forms. */
@@ -50,6 +52,7 @@ export function layout(title: string, ctx: PageContext | null, body: SafeHtml): 
           <ul>
             <li><a href="/">Overview</a></li>
             <li><a href="/runs">Runs</a></li>
+            <li><a href="/search">Search</a></li>
             <li>
               <a href="/approvals"
                 >Approvals${ctx.pendingApprovals ? html` (${ctx.pendingApprovals})` : ''}</a
@@ -930,4 +933,99 @@ export function policiesPage(
           </section>`
     }`;
   return layout('Policies', ctx, body);
+}
+
+const DECISION_OPTIONS = ['allow', 'deny', 'require_approval'];
+const STATUS_OPTIONS = ['success', 'failure', 'denied', 'blocked', 'timeout', 'cancelled'];
+const RISK_OPTIONS = ['low', 'medium', 'high', 'critical'];
+
+function select(name: string, label: string, value: string | undefined, options: string[]): SafeHtml {
+  return html`<label
+    >${label}
+    <select name="${name}">
+      <option value="">any</option>
+      ${join(options.map((o) => html`<option${o === value ? html` selected` : ''}>${o}</option>`))}
+    </select></label
+  >`;
+}
+
+/** One result row; the page script builds live-tail rows with the same cells (text only). */
+function searchRow(e: EventSummary): SafeHtml {
+  return html`<tr data-nav data-seq="${e.seq}">
+    <td><a href="${href(['events', e.seq])}">${e.seq}</a></td>
+    <td>${time(e.ts)}</td>
+    <td class="mono">${e.type}</td>
+    <td>${e.actor}</td>
+    <td class="mono">${e.action ?? ''}</td>
+    <td class="mono">${e.target ?? ''}</td>
+    <td>${e.decision ? badge(e.decision) : ''}${e.status ? badge(e.status) : ''}</td>
+    <td>${e.risk ?? ''}</td>
+  </tr>`;
+}
+
+export function searchPage(
+  ctx: PageContext,
+  f: SearchFilters,
+  results: EventSummary[],
+  olderThan: number | null,
+  newestSeq: number,
+): string {
+  const input = (name: keyof SearchFilters, label: string, placeholder = '', extra?: SafeHtml): SafeHtml =>
+    html`<label
+      >${label} <input name="${name}" value="${f[name] ?? ''}" placeholder="${placeholder}" ${extra ?? ''}
+    /></label>`;
+  const filtered = Object.keys(f).length > 0;
+  const body = html`<h1>Search</h1>
+    <form class="filters" method="get" action="/search" role="search" id="search-form">
+      ${input('type', 'Type', 'action.* (glob)', html`data-search`)} ${input('agent', 'Agent')}
+      ${input('action', 'Action', 'write:* (glob)')} ${input('target', 'Target', 'order/10* (glob)')}
+      ${input('session', 'Session')} ${input('run', 'Run')}
+      ${select('decision', 'Decision', f.decision, DECISION_OPTIONS)}
+      ${select('status', 'Outcome', f.status, STATUS_OPTIONS)} ${select('risk', 'Risk', f.risk, RISK_OPTIONS)}
+      <label>Since (UTC) <input name="since" type="datetime-local" value="${f.since ?? ''}" /></label>
+      <label>Until (UTC) <input name="until" type="datetime-local" value="${f.until ?? ''}" /></label>
+      <button type="submit">Search</button> <a href="/search">Clear</a>
+    </form>
+    <p class="muted">The filters are in the address: copy it to share this search.</p>
+    <div class="tail">
+      <button type="button" id="tail-toggle" aria-pressed="false" data-newest="${newestSeq}" hidden>
+        Start live tail
+      </button>
+      <span id="tail-status" role="status" aria-live="polite"></span>
+    </div>
+    ${
+      results.length === 0
+        ? html`<p class="empty" id="no-results">
+            ${filtered ? 'No event matches these filters: widen or clear them.' : 'This log is empty: record events with the SDK or POST /v1/events, or run npm start for a demo.'}
+          </p>`
+        : ''
+    }
+    <table id="results" ${results.length === 0 ? html` hidden` : ''}>
+      <caption class="muted">
+        Matching events, newest first${olderThan !== null ? ` (${SEARCH_PAGE} per page)` : ''}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Seq</th>
+          <th scope="col">Log time</th>
+          <th scope="col">Type</th>
+          <th scope="col">Actor</th>
+          <th scope="col">Action</th>
+          <th scope="col">Target</th>
+          <th scope="col">Decision / outcome</th>
+          <th scope="col">Risk</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${join(results.map(searchRow))}
+      </tbody>
+    </table>
+    ${
+      olderThan !== null
+        ? html`<p>
+            <a href="${href(['search'], { ...f, before: String(olderThan) })}" rel="next">Older events</a>
+          </p>`
+        : ''
+    }`;
+  return layout('Search', ctx, body);
 }

@@ -10,9 +10,14 @@ import {
   policyChanges,
   policyVersions,
   runs,
+  SEARCH_FIELDS,
+  SEARCH_PAGE,
+  searchFilter,
+  summarize,
   timeline,
   type PolicyChanges,
   type RunFilters,
+  type SearchFilters,
 } from './data.js';
 import {
   approvalsPage,
@@ -23,6 +28,7 @@ import {
   runPage,
   policiesPage,
   runsPage,
+  searchPage,
   settingsPage,
   type PageContext,
   type PolicyInForce,
@@ -82,6 +88,14 @@ export const DASHBOARD_CSP = [
 ].join('; ');
 
 const FORM_LIMIT = 64 * 1024;
+const DATETIME_LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
+/** Live tails open at once on one server (each polls the log). */
+const MAX_LIVE_STREAMS = 64;
+/** A live tail looks for new events this often, and sends up to LIVE_BATCH per message. */
+const LIVE_POLL_MS = 200;
+const LIVE_BATCH = 1000;
+/** A live tail re-checks its session and key this often. */
+const LIVE_RECHECK_MS = 5000;
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/;
 
 /** The page scripts, by file name (each under client/, served at /assets/NAME.js). */
@@ -117,6 +131,7 @@ export function dashboard(app: FastifyInstance, options: DashboardOptions): Prom
   const now = options.now ?? Date.now;
   const open = options.open ?? null;
   const sessions = new Sessions(now);
+  let liveStreams = 0;
   const lastVerify = new Map<string, VerifyResult>();
   // Loaded on first request: from source, transpiling takes seconds and must not delay startup.
   const scripts = new Map<string, Promise<string>>();
@@ -443,6 +458,147 @@ export function dashboard(app: FastifyInstance, options: DashboardOptions): Prom
           }
         : null;
       return html(reply, 200, policiesPage(await pageCtx(s), inForce, versions, { from, to }, changes));
+    }),
+  );
+
+  /** The search filters of a page or stream URL, each checked (bad input: a clear error). */
+  function searchFiltersOf(req: FastifyRequest): SearchFilters {
+    const q = req.query as Record<string, unknown>;
+    const f: SearchFilters = {};
+    for (const k of Object.keys(SEARCH_FIELDS) as (keyof SearchFilters)[]) {
+      const v = q[k];
+      if (v === undefined || v === '') continue;
+      if (typeof v !== 'string' || v.length > 256) {
+        throw new AuditError('invalid_argument', `${k} must be one text of at most 256 characters`);
+      }
+      f[k] = v;
+    }
+    for (const k of ['since', 'until'] as const) {
+      const v = f[k];
+      if (v !== undefined && !(DATETIME_LOCAL.test(v) && Number.isFinite(Date.parse(`${v}Z`)))) {
+        throw new AuditError('invalid_argument', `${k} must be a UTC date and time, YYYY-MM-DDTHH:MM`);
+      }
+    }
+    for (const [k, allowed] of [
+      ['decision', ['allow', 'deny', 'require_approval']],
+      ['status', ['success', 'failure', 'denied', 'blocked', 'timeout', 'cancelled']],
+      ['risk', ['low', 'medium', 'high', 'critical']],
+    ] as const) {
+      const v = f[k];
+      if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
+        throw new AuditError('invalid_argument', `${k} must be one of ${allowed.join(', ')}`);
+      }
+    }
+    return f;
+  }
+
+  app.get(
+    '/search',
+    guarded,
+    page(async (req, reply, s) => {
+      const f = searchFiltersOf(req);
+      const before = (req.query as Record<string, unknown>)['before'];
+      if (before !== undefined && (typeof before !== 'string' || !/^\d{1,15}$/.test(before))) {
+        throw new AuditError('invalid_argument', 'before must be the seq of an event');
+      }
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const result = await trail.query({
+        ...searchFilter(f),
+        order: 'desc',
+        limit: SEARCH_PAGE,
+        ...(before !== undefined ? { cursor: `d${before}` } : {}),
+      });
+      const events = result.events.map(summarize);
+      const older = result.next_cursor !== null ? (events[events.length - 1]?.seq ?? null) : null;
+      // The live tail starts after the newest event the page could show.
+      const newest = before === undefined ? (events[0]?.seq ?? trail.size - 1) : trail.size - 1;
+      return html(reply, 200, searchPage(await pageCtx(s), f, events, older, newest));
+    }),
+  );
+
+  /**
+   * The live tail of a search: Server-Sent Events, each a batch of event summaries after the
+   * last seq sent (`id:`, so a reconnecting browser resumes). Polls the log with read-only
+   * queries, so events recorded by any process appear once committed.
+   */
+  app.get(
+    '/search/live',
+    guarded,
+    page(async (req, reply, s, id) => {
+      const filter = searchFilter(searchFiltersOf(req));
+      const q = req.query as Record<string, unknown>;
+      const from = req.headers['last-event-id'] ?? q['after'];
+      if (typeof from !== 'string' || !/^(-1|\d{1,15})$/.test(from)) {
+        throw new AuditError('invalid_argument', 'after must be the seq the tail starts after (-1 for all)');
+      }
+      if (liveStreams >= MAX_LIVE_STREAMS) {
+        throw new AuditError(
+          'queue_full',
+          'too many live tails are open on this server: close one and retry',
+        );
+      }
+      const trail = await ctx.trails.get(s.principal.tenant);
+      let after = Number(from);
+      liveStreams++;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': DASHBOARD_CSP,
+        'x-content-type-options': 'nosniff',
+      });
+      res.write('retry: 2000\n\n');
+      let streaming = true;
+      let wake: () => void = () => undefined;
+      const stop = (): void => {
+        streaming = false;
+        wake();
+      };
+      req.raw.on('close', stop);
+      ctx.closing.addEventListener('abort', stop, { once: true });
+      let checkedAt = now();
+      try {
+        while (streaming) {
+          const result = await trail.query({
+            ...filter,
+            order: 'asc',
+            limit: LIVE_BATCH,
+            ...(after >= 0 ? { cursor: `a${after}` } : {}),
+          });
+          if (result.events.length > 0) {
+            after = result.events[result.events.length - 1]!.seq;
+            res.write(
+              `id: ${after}\nevent: events\ndata: ${JSON.stringify(result.events.map(summarize))}\n\n`,
+            );
+          }
+          if (now() - checkedAt > LIVE_RECHECK_MS) {
+            // A revoked key or an ended session ends its tail too.
+            checkedAt = now();
+            const still = sessions.get(id);
+            const key = open ? null : await ctx.store.getApiKey(s.principal.keyId);
+            if (!still || (!open && (!key || key.revokedAt !== null))) break;
+            res.write(': ping\n\n');
+          }
+          if (result.next_cursor !== null) continue;
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, LIVE_POLL_MS);
+            wake = () => {
+              clearTimeout(t);
+              r();
+            };
+          });
+        }
+      } catch (e) {
+        req.log.error({ err: e }, 'live tail failed');
+        res.write(`event: failure\ndata: ${JSON.stringify('the live tail stopped: reload the page')}\n\n`);
+      } finally {
+        liveStreams--;
+        req.raw.off('close', stop);
+        ctx.closing.removeEventListener('abort', stop);
+        res.end();
+      }
+      return reply;
     }),
   );
 

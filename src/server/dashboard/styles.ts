@@ -54,5 +54,7 @@ textarea { width: 100%; min-height: 3em; }
 .diff .d-add { color: var(--allow); } .diff .d-del { color: var(--deny); } .diff .d-chg { color: var(--held); }
 @media (prefers-color-scheme: dark) { .diff .d-add { color: #8fd694; } .diff .d-del { color: #ff9a9a; } .diff .d-chg { color: #f0c674; } }
 .diff { background: var(--panel); padding: 8px 12px; border-radius: 6px; }
+.tail { display: flex; gap: 12px; align-items: center; margin: 8px 0; }
+tr.fresh td { background: var(--panel); }
 @media (max-width: 640px) { .steps { grid-template-columns: 1fr; } th, td { padding: 4px; } }
 `;
