@@ -383,3 +383,73 @@ rules:
     assert.equal(unknown.statusCode, 404);
   });
 });
+
+describe('dashboard search and live tail', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await testServer();
+  });
+  after(() => s.app.close());
+
+  it('refuses bad filters with a message naming the filter, and pages results newest first', async () => {
+    const { cookie } = await signIn(s, s.keys['a']!);
+    for (const [url, message] of [
+      ['/search?since=yesterday', /since must be a UTC date and time/],
+      ['/search?risk=extreme', /risk must be one of low, medium, high, critical/],
+      ['/search?before=x', /before must be the seq of an event/],
+      ['/search/live?after=abc', /after must be the seq the tail starts after/],
+    ] as const) {
+      const r = await s.app.inject({ method: 'GET', url, headers: { cookie } });
+      assert.equal(r.statusCode, 400, url);
+      assert.match(r.body, message);
+    }
+    const batch = Array.from({ length: 150 }, (_, i) => ({
+      type: 'x.searched',
+      actor: { type: 'agent', id: `bot-${i % 2}` },
+    }));
+    const rec = await s.call(s.keys['a']!, { method: 'POST', url: '/v1/events', payload: batch });
+    assert.equal(rec.statusCode, 201);
+    const r = await s.app.inject({ method: 'GET', url: '/search?type=x.*&agent=bot-1', headers: { cookie } });
+    const seqs = [...r.body.matchAll(/data-seq="(\d+)"/g)].map((m) => Number(m[1]));
+    assert.equal(seqs.length, 75);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => b - a),
+    );
+    assert.doesNotMatch(r.body, /Older events/);
+    const all = await s.app.inject({ method: 'GET', url: '/search?type=x.searched', headers: { cookie } });
+    const older = /href="(\/search\?[^"]*before=\d+)"/.exec(all.body)![1]!.replace(/&amp;/g, '&');
+    const next = await s.app.inject({ method: 'GET', url: older, headers: { cookie } });
+    assert.equal([...next.body.matchAll(/data-seq="/g)].length, 50);
+  });
+
+  it('streams events recorded after the tail started, as Server-Sent Events', async () => {
+    const { cookie } = await signIn(s, s.keys['a']!);
+    await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const address = s.app.server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const stop = new AbortController();
+    const r = await fetch(`http://127.0.0.1:${port}/search/live?type=x.live&after=-1`, {
+      headers: { cookie },
+      signal: stop.signal,
+    });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const rec = await s.call(s.keys['a']!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: { type: 'x.live', actor: { type: 'agent', id: '<b>bot</b>' } },
+    });
+    const seq = (JSON.parse(rec.body) as { receipts: { seq: number }[] }).receipts[0]!.seq;
+    const reader = r.body!.getReader();
+    let text = '';
+    while (!text.includes('event: events')) text += new TextDecoder().decode((await reader.read()).value);
+    stop.abort();
+    const data = /data: (.*)\n/.exec(text.slice(text.indexOf('event: events')))![1]!;
+    assert.match(text, new RegExp(`id: ${seq}\\n`));
+    assert.deepEqual(
+      (JSON.parse(data) as { seq: number; actor: string }[]).map((e) => [e.seq, e.actor]),
+      [[seq, '<b>bot</b>']],
+    );
+  });
+});
