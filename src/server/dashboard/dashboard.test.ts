@@ -453,3 +453,53 @@ describe('dashboard search and live tail', () => {
     );
   });
 });
+
+describe('dashboard run timeline: delegation tree', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await testServer();
+  });
+  after(() => s.app.close());
+
+  it('shows the agents of a run as a tree of delegations, with what each link granted', async () => {
+    const link = (agent_id: string, permissions_granted: string[]) => ({
+      agent_id,
+      delegated_at: '2026-12-01T10:00:00Z',
+      permissions_granted,
+    });
+    const ev = (actor: string, chain: ReturnType<typeof link>[]) => ({
+      type: 'action.intent',
+      run_id: 'run-d',
+      actor: { type: 'agent', id: actor },
+      action: { type: 'read:doc', target: 'd/1' },
+      ...(chain.length ? { delegation: { chain, depth: chain.length, root_agent: chain[0]!.agent_id } } : {}),
+    });
+    const r = await s.call(s.keys['a']!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [
+        ev('planner', []),
+        ev('researcher', [link('planner', ['search:*'])]),
+        ev('fetcher', [link('planner', ['search:*']), link('researcher', ['http:get'])]),
+        ev('fetcher', [link('planner', ['search:*']), link('researcher', ['http:get'])]),
+        ev('writer', [link('planner', ['write:draft'])]),
+      ],
+    });
+    assert.equal(r.statusCode, 201, r.body);
+    const { cookie } = await signIn(s, s.keys['a']!);
+    const page = await s.app.inject({ method: 'GET', url: '/runs/run-d', headers: { cookie } });
+    const start = page.body.indexOf('<ul class="tree">');
+    const tree = page.body.slice(start, page.body.indexOf('</section>', start));
+    const shape = tree
+      .replace(/<span class="mono">[^<]*<\/span>/g, '')
+      .replace(/<li data-agent="([^"]+)">/g, '($1')
+      .replace(/<\/li>/g, ')')
+      .replace(/<[^>]+>|\s+/g, ' ')
+      .replace(/·[^()]*/g, '')
+      .replace(/\s+/g, '');
+    assert.equal(shape, '(planner(researcher(fetcher))(writer))');
+    const text = tree.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    assert.match(text, /fetcher · 2 events · granted http:get/);
+    assert.match(text, /writer · 1 events · granted write:draft/);
+  });
+});

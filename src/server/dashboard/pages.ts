@@ -453,6 +453,67 @@ function actionRow(g: ActionGroup, byId: Map<string, RecordedEvent>): SafeHtml {
   </article>`;
 }
 
+/** Longest delegation path the agent tree follows (chains are producer data: bounded). */
+const MAX_TREE_DEPTH = 32;
+
+/**
+ * The agents of a run as a tree: each event's delegation chain, then its actor, is one path
+ * from the root agent down; what each link granted is shown on the agent it was granted to.
+ */
+function agentTree(events: RecordedEvent[]): SafeHtml | null {
+  const children = new Map<string, Set<string>>();
+  const granted = new Map<string, Set<string>>();
+  const count = new Map<string, number>();
+  const hasParent = new Set<string>();
+  const nodes = new Set<string>();
+  for (const e of events) {
+    const chain = (e.delegation?.chain ?? []).slice(0, MAX_TREE_DEPTH);
+    const path: { id: string; grants: readonly string[] }[] = [];
+    const push = (id: string, grants: readonly string[]): void => {
+      if (path[path.length - 1]?.id !== id) path.push({ id, grants });
+    };
+    for (const link of chain) push(link.agent_id, link.permissions_granted ?? []);
+    push(e.actor.id, []);
+    count.set(e.actor.id, (count.get(e.actor.id) ?? 0) + 1);
+    path.forEach((p, i) => {
+      nodes.add(p.id);
+      const next = path[i + 1];
+      if (!next || next.id === p.id) return;
+      const set = children.get(p.id) ?? new Set<string>();
+      set.add(next.id);
+      children.set(p.id, set);
+      hasParent.add(next.id);
+      const g = granted.get(next.id) ?? new Set<string>();
+      for (const x of p.grants) g.add(x);
+      granted.set(next.id, g);
+    });
+  }
+  if (children.size === 0) return null;
+  const render = (id: string, seen: ReadonlySet<string>): SafeHtml => {
+    const kids = [...(children.get(id) ?? [])].filter((k) => !seen.has(k));
+    const next = new Set([...seen, id]);
+    const g = [...(granted.get(id) ?? [])];
+    return html`<li data-agent="${id}">
+      <span class="mono">${id}</span> · ${count.get(id) ?? 0}
+      events${g.length ? html` · granted <span class="mono">${g.join(', ')}</span>` : ''}
+      ${
+        kids.length && next.size < MAX_TREE_DEPTH
+          ? html`<ul>
+              ${join(kids.map((k) => render(k, next)))}
+            </ul>`
+          : ''
+      }
+    </li>`;
+  };
+  const roots = [...nodes].filter((n) => !hasParent.has(n));
+  return html`<section aria-labelledby="h-agents">
+    <h2 id="h-agents">Agents and delegation</h2>
+    <ul class="tree">
+      ${join((roots.length ? roots : [...nodes].slice(0, 1)).map((r) => render(r, new Set())))}
+    </ul>
+  </section>`;
+}
+
 export function runPage(
   ctx: PageContext,
   runId: string,
@@ -470,6 +531,7 @@ export function runPage(
       ${t.events.length} events · ${t.actions.length} actions · agents
       ${agents.join(', ')}${t.truncated ? html` · <strong>truncated</strong>` : ''}
     </p>
+    ${agentTree(t.events) ?? ''}
     <section aria-labelledby="h-actions">
       <h2 id="h-actions">Actions</h2>
       ${t.actions.length === 0 ? html`<p class="empty">No governed actions in this run.</p>` : join(t.actions.map((g) => actionRow(g, byId)))}
