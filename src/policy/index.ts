@@ -8,7 +8,14 @@ export { compileGlob } from './glob.js';
 export { evaluate, INPUT_LIMITS } from './evaluate.js';
 export type { EvaluateOptions } from './evaluate.js';
 export { diffPolicies } from './diff.js';
-export { DIFF_KEY_PREFIX, diffRecord, recordedConditions, verifyDiffPayload } from './record.js';
+export {
+  DIFF_KEY_PREFIX,
+  diffRecord,
+  recordedConditions,
+  SOURCE_KEY_PREFIX,
+  verifyDiffPayload,
+  verifySourcePayload,
+} from './record.js';
 export type { DiffRecord, RecordedConditions } from './record.js';
 export { canonicalTarget } from './path.js';
 export { CONDITION_VARIABLES, DEFAULT_COST_BUDGET, MAX_REGEX_SIZE } from './condition.js';

@@ -76,6 +76,31 @@ export interface DiffRecord {
   };
 }
 
+/**
+ * Meta key prefix of stored bundle sources, by snapshot: `policy-source:sha256:<hex>` holds the
+ * JCS of the source (redacted), so a reader checks it against the snapshot a `policy.updated`
+ * event names (`jcsDigest(JSON.parse(text)) === snapshot`; a redacted source does not match).
+ */
+export const SOURCE_KEY_PREFIX = 'policy-source:';
+
+/**
+ * The stored source of a snapshot, checked against it; `null` when it is missing or does not
+ * match (redacted before storing, or altered).
+ *
+ * @example
+ * const source = verifySourcePayload(snapshot, await store.getMeta(`policy-source:${snapshot}`));
+ */
+export function verifySourcePayload(snapshot: string, payload: string | undefined | null): unknown {
+  if (typeof payload !== 'string') return null;
+  let source: unknown;
+  try {
+    source = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  return jcsDigest(source) === snapshot ? source : null;
+}
+
 /** Meta key prefix of stored diff payloads: `policy-diff:sha256:<hex>`. */
 export const DIFF_KEY_PREFIX = 'policy-diff:';
 

@@ -3,7 +3,9 @@
 // literally with no script run, and an axe-core scan of every page. Skips with a printed reason
 // when Chromium is absent, except under CI=true, where that is a failure.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -39,6 +41,16 @@ const HOSTILE = `${XSS_SCRIPT} ${XSS_IMG} ${XSS_URL} ${RTL}`;
 // Identifiers are printable ASCII without spaces (event schema): hostile, but in that alphabet.
 const HOSTILE_RUN = '<script>window.__pwned=4</script>';
 const HOSTILE_AGENT = '"><img/src=x/onerror=window.__pwned=5>';
+
+const POLICY_V2 = parsePolicy(`
+policy_id: browser-test
+version: 2
+default: deny
+rules:
+  - id: allow-reads
+    match: { action: 'read:*' }
+    effect: allow
+`);
 
 const POLICY = parsePolicy(`
 policy_id: browser-test
@@ -86,6 +98,7 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
   let browser: Browser;
   const keys: Record<string, string> = {};
   let approvalId = '';
+  let keyDir = '';
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked by the asserts
   const api = async (key: string, method: string, path: string, body?: unknown): Promise<any> => {
@@ -103,9 +116,22 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
   };
 
   before(async () => {
+    // An older version of the policy decided once before: the log holds two policy.updated.
+    const store = new MemoryStore();
+    keyDir = mkdtempSync(join(tmpdir(), 'auditrail-dashboard-keys-'));
+    const older = await buildServer({ store, keyDir, policy: POLICY_V2, checkpointIntervalMs: 20 });
+    const setup = await older.auditrail.createKey({ tenant: 'acme', name: 'setup', scopes: ['decide'] });
+    const first = await older.inject({
+      method: 'POST',
+      url: '/v1/decide',
+      headers: { authorization: `Bearer ${setup.key}` },
+      payload: { actor: { type: 'agent', id: 'setup-bot' }, action: { type: 'read:order', target: 'o/1' } },
+    });
+    assert.equal(first.statusCode, 200, first.body);
+    await older.close();
     app = await buildServer({
-      store: new MemoryStore(),
-      keyDir: null,
+      store,
+      keyDir,
       policy: POLICY,
       checkpointIntervalMs: 20,
     });
@@ -166,6 +192,7 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
   after(async () => {
     await browser?.close();
     await app?.close();
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
   /** A fresh browser session watching for dialogs, CSP reports and page errors. */
@@ -189,6 +216,15 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
     assert.match(page.url(), /\/login$/);
     await page.fill('input[name=key]', key);
     await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  }
+
+  /** Polls an expression in the page until it is true (waitForFunction would need eval, which the CSP refuses). */
+  async function until(page: Page, expression: string, timeoutMs = 10_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!(await page.evaluate<boolean>(expression))) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${expression}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   /** No hostile string became markup or ran, and the page passes axe with 0 serious/critical. */
@@ -223,7 +259,7 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
     assert.equal(await page.textContent('h1'), 'Overview');
     const cards = await page.locator('.card').allTextContents();
     for (const [i, c] of cards.entries()) cards[i] = c.replace(/\s+/g, ' ').trim();
-    assert.ok(cards.includes('2 allowed'), cards.join(' | '));
+    assert.ok(cards.includes('3 allowed'), cards.join(' | '));
     assert.ok(cards.includes('1 denied'), cards.join(' | '));
     assert.ok(cards.includes('1 held for approval'), cards.join(' | '));
     assert.ok(cards.includes('1 failed'), cards.join(' | '));
@@ -288,6 +324,166 @@ describe('dashboard in Chromium', { skip: missing ?? false }, () => {
       assert.ok(detail.includes(p), p);
     assert.ok(detail.includes(XSS_URL) && detail.includes(XSS_SCRIPT) && detail.includes(XSS_IMG), detail);
     await checkPage(page, problems, 'event detail');
+    await page.context().close();
+  });
+
+  it('pins the verifier key in Settings, verifies an event in the browser, and fails on a tampered proof', async () => {
+    const { page, problems } = await session();
+    await signIn(page, keys['bot']!);
+    const vkey: string = (await api(keys['bot']!, 'GET', '/v1/proofs/bundle/0')).verifier_key;
+    // Without a pinned key the check refuses to run.
+    await page.goto(`${base}/events/0`);
+    await page.click('button[data-verify-seq]');
+    await page.waitForSelector('#verify-result .error');
+    assert.match((await page.textContent('#verify-result'))!, /No verifier key is pinned/);
+    await page.goto(`${base}/settings`);
+    assert.equal(await page.textContent('#stated-key'), vkey);
+    await page.fill('#pin-key', `${vkey.slice(0, -2)}AA`);
+    await page.click('#pin-form button[type=submit]');
+    await page.waitForSelector('#pin-status .error');
+    assert.match((await page.textContent('#pin-status'))!, /Not pinned: the key/);
+    await page.fill('#pin-key', vkey);
+    await page.click('#pin-form button[type=submit]');
+    await page.waitForSelector('#pinned');
+    const pinnedText = (await page.textContent('#pinned'))!;
+    assert.ok(pinnedText.includes(vkey.split('+')[1]!), 'key id shown');
+    assert.match(pinnedText, /Fingerprint\s*SHA-256 ([0-9a-f]{2}:){31}[0-9a-f]{2}/);
+    await checkPage(page, problems, 'settings');
+
+    const verify = async (): Promise<{ ok: string; kinds: string; checks: string[] }> => {
+      await page.evaluate(`document.getElementById('verify-result').replaceChildren()`);
+      await page.click('button[data-verify-seq]');
+      const verdict = await page.waitForSelector('#verify-verdict');
+      return {
+        ok: (await verdict.getAttribute('data-ok'))!,
+        kinds: (await verdict.getAttribute('data-kinds'))!,
+        checks: await page.locator('#verify-result li').allTextContents(),
+      };
+    };
+    await page.goto(`${base}/events/0`);
+    const good = await verify();
+    assert.equal(good.ok, 'true', good.checks.join('\n'));
+    for (const name of ['Checkpoint signature', 'Leaf record', 'Inclusion proof', 'Disclosures'])
+      assert.ok(
+        good.checks.some((c) => c.startsWith(`pass ${name}:`)),
+        `${name} in ${good.checks.join('\n')}`,
+      );
+    assert.match((await page.textContent('#verify-verdict'))!, /Verified in this browser: seq 0/);
+    await checkPage(page, problems, 'event verified');
+
+    // The served proof is tampered with on its way to the page: the browser must notice.
+    let tamper: (b: { disclosures: string[]; inclusion: { proof: string[] } }) => void = () => {};
+    await page.route('**/events/0/proof.json', async (route) => {
+      const response = await route.fetch();
+      const bundle = await response.json();
+      tamper(bundle);
+      await route.fulfill({ response, json: bundle });
+    });
+    tamper = (b) => {
+      const h = Buffer.from(b.inclusion.proof[0]!, 'base64');
+      h[0] = h[0]! ^ 1;
+      b.inclusion.proof[0] = h.toString('base64');
+    };
+    const badProof = await verify();
+    assert.equal(badProof.ok, 'false');
+    assert.equal(badProof.kinds, 'inclusion');
+    assert.ok(
+      badProof.checks.some((c) => c.startsWith('FAIL Inclusion proof:')),
+      badProof.checks.join('\n'),
+    );
+    tamper = (b) => {
+      b.disclosures[0] = b.disclosures[0]!.replace('acme', 'acne');
+    };
+    const badDisclosure = await verify();
+    assert.equal(badDisclosure.ok, 'false');
+    assert.equal(badDisclosure.kinds, 'disclosure');
+    assert.match(
+      (await page.textContent('#verify-verdict'))!,
+      /disclosure: disclosure 0 is not committed to by the leaf/,
+    );
+    await checkPage(page, problems, 'event tampered');
+    await page.context().close();
+  });
+
+  it('shows the policy in force, its versions and the diff between them', async () => {
+    const { page, problems } = await session();
+    await signIn(page, keys['bot']!);
+    await page.click('nav >> text=Policies');
+    await page.waitForURL(`${base}/policies`);
+    const main = (await page.textContent('main'))!.replace(/\s+/g, ' ');
+    assert.match(main, /Policy browser-test v3/);
+    assert.equal(await page.locator('tr[data-version-seq]').count(), 2);
+    assert.match(main, /policy browser-test: v2 \(sha256:[0-9a-f]{12}\) -> v3/);
+    assert.match(main, /\+ rule refunds-need-finance \(require_approval\)/);
+    assert.match(main, /~ rule allow-reads: when, reason/);
+    await checkPage(page, problems, 'policies');
+    await page.context().close();
+  });
+
+  it('searches with filters kept in the URL, tails new events live, pauses while scrolled, keys through rows', async () => {
+    const { page, problems } = await session();
+    await signIn(page, keys['bot']!);
+    await page.click('nav >> text=Search');
+    await page.waitForURL(`${base}/search`);
+    await page.keyboard.press('/');
+    assert.equal(await page.evaluate(`document.activeElement.getAttribute('name')`), 'type');
+    await page.keyboard.type('x.tail*');
+    await Promise.all([page.waitForURL(/type=x.tail/), page.keyboard.press('Enter')]);
+    const shared = page.url();
+    assert.match(shared, /\/search\?type=x\.tail\*/);
+    assert.match((await page.textContent('#no-results'))!, /No event matches these filters/);
+    await checkPage(page, problems, 'search empty');
+
+    await page.click('#tail-toggle');
+    assert.equal(await page.getAttribute('#tail-toggle', 'aria-pressed'), 'true');
+    const record = (n: number, type = 'x.tail') =>
+      api(
+        keys['bot']!,
+        'POST',
+        '/v1/events',
+        Array.from({ length: n }, () => ({
+          type,
+          actor: { type: 'agent', id: HOSTILE_AGENT },
+          action: { type: 'read:thing', target: HOSTILE },
+        })),
+      );
+    const rows = () => page.locator('#results tbody tr').count();
+    await record(1);
+    await record(1, 'x.other'); // filtered out by the search
+    await page.waitForSelector('#results tbody tr');
+    const first = (await page.textContent('#results tbody tr'))!;
+    assert.ok(first.includes(HOSTILE_AGENT) && first.includes(XSS_SCRIPT), first);
+    await record(59);
+    await until(page, `document.querySelectorAll('#results tbody tr').length === 60`);
+    assert.match((await page.textContent('#tail-status'))!, /Live: 60 new events/);
+
+    // Scrolled down to read: new events are held, not inserted; back at the top they appear.
+    await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+    await record(3);
+    await until(page, `document.getElementById('tail-status').dataset.state === 'paused'`);
+    assert.match((await page.textContent('#tail-status'))!, /Paused while you read: 3 new events waiting/);
+    assert.equal(await rows(), 60);
+    await page.evaluate('window.scrollTo(0, 0)');
+    await until(page, `document.querySelectorAll('#results tbody tr').length === 63`);
+    assert.equal(await page.getAttribute('#tail-status', 'data-state'), 'live');
+    const seqs = await page.evaluate<number[]>(
+      `[...document.querySelectorAll('#results tbody tr')].map((tr) => Number(tr.dataset.seq))`,
+    );
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => b - a),
+      'newest first',
+    );
+    await checkPage(page, problems, 'search live');
+    await page.click('#tail-toggle');
+    assert.equal(await page.getAttribute('#tail-status', 'data-state'), 'stopped');
+
+    // The shared URL shows the same search, server-rendered; j moves to the first row, Enter opens it.
+    await page.goto(shared);
+    assert.equal(await rows(), 63);
+    await page.keyboard.press('j');
+    assert.equal(await page.evaluate(`document.activeElement.textContent`), String(seqs[0]));
+    await Promise.all([page.waitForURL(`${base}/events/${seqs[0]}`), page.keyboard.press('Enter')]);
     await page.context().close();
   });
 

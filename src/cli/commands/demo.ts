@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { AuditError, type AuditTrail, type VerifyReport } from '../../index.js';
 import {
   bool,
@@ -7,9 +8,11 @@ import {
   positiveInt,
   str,
   TARGET_OPTIONS,
+  UsageError,
   type CommandSpec,
 } from '../args.js';
-import { DEMO_POLICY_FILE, DEMO_SESSION_EVENTS, runDemoSession } from '../demo-session.js';
+import { serve } from '../../server/index.js';
+import { DEMO_POLICY_FILE, DEMO_SESSION_EVENTS, demoPolicy, runDemoSession } from '../demo-session.js';
 import { colors, formatDuration, groupDigits, outputWidth, wrap } from '../format.js';
 import type { Io } from '../io.js';
 import { progress } from '../progress.js';
@@ -18,14 +21,17 @@ import { cliName, commandLine, displayDb, resolveTarget, withTrail, type Target 
 
 export const spec: CommandSpec = {
   name: 'demo',
-  usage: 'demo [--events N] [--show] [--db PATH] [--tenant ID] [--log NAME]',
+  usage:
+    'demo [--events N] [--show] [--serve [--port N] [--open-as NAME]] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Record a realistic session of the fictional "Acme Support" agent, then verify the log.',
   description:
     `One session is ${DEMO_SESSION_EVENTS} events, every action governed by the real Governor under\n` +
     `${DEMO_POLICY_FILE}: intents, policy allows and denials, a refund held until a named approver\n` +
     'grants it, a failure and a retry, a timeout, an undo, a delegation to a sub-agent, secrets that\n' +
     'are redacted before storage, PHI, token usage and trace ids. --events N runs sessions until\n' +
-    'exactly N events are recorded (for benchmarks). Running it again appends to the same log.',
+    'exactly N events are recorded (for benchmarks). Running it again appends to the same log.\n' +
+    'With --serve: then serves the dashboard on 127.0.0.1 in open mode (no sign-in, this machine\n' +
+    'only; docs/dashboard.md) until Ctrl-C. --no-serve overrides --serve (`npm start -- --no-serve`).',
   options: {
     events: {
       type: 'string',
@@ -33,10 +39,22 @@ export const spec: CommandSpec = {
       help: `record N events (default ${DEMO_SESSION_EVENTS}, one session)`,
     },
     show: { type: 'boolean', help: 'print the (first) session as a timeline' },
+    serve: { type: 'boolean', help: 'then serve the dashboard on 127.0.0.1 (open mode) until Ctrl-C' },
+    'no-serve': { type: 'boolean', help: 'print and exit, even with --serve' },
+    port: { type: 'string', value: 'N', help: 'with --serve: port (default 8700; 0 picks a free one)' },
+    'open-as': {
+      type: 'string',
+      value: 'NAME',
+      help: 'with --serve: the dashboard user, recorded as approver (default: OS user)',
+    },
     ...TARGET_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
-  examples: ['auditrail demo --show', 'auditrail demo --events 100000 --db /tmp/bench/audit.db'],
+  examples: [
+    'auditrail demo --show',
+    'auditrail demo --serve --port 8700',
+    'auditrail demo --events 100000 --db /tmp/bench/audit.db',
+  ],
 };
 
 /** Sessions recorded at once with --events N: their commits share transactions. */
@@ -130,7 +148,14 @@ export function run(args: string[], io: Io): Promise<number> {
     const total = eventsText !== undefined ? positiveInt('--events', eventsText, 10_000_000) : undefined;
     const target = resolveTarget(values, io);
     const c = colors(io);
-    return withTrail(target, io, { mustExist: false }, async (trail) => {
+    const serving = bool(values, 'serve') && !bool(values, 'no-serve');
+    const portText = str(values, 'port') ?? '8700';
+    const port = portText === '0' ? 0 : positiveInt('--port', portText, 65535);
+    const openAs = str(values, 'open-as') ?? userInfo().username;
+    if (serving && !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(openAs)) {
+      throw new UsageError(`--open-as is not a principal name: '${openAs}'`);
+    }
+    const code = await withTrail(target, io, { mustExist: false }, async (trail) => {
       const before = trail.size;
       const t0 = performance.now();
       const sessionIds = await record(trail, total, io);
@@ -186,5 +211,28 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(`\n${c.dim('Try:')}\n${tries.join('\n')}\n`);
       return report.ok ? EXIT_OK : EXIT_FAILED;
     });
+    if (!serving || code !== EXIT_OK) return code;
+    // The log is closed above: the server opens it again, as `auditrail serve` would.
+    const s = await serve({
+      db: target.db,
+      host: '127.0.0.1',
+      port,
+      policy: demoPolicy(),
+      firstKeyTenant: target.tenant,
+      dashboardOpen: { tenant: target.tenant, name: openAs },
+      logger: false,
+    });
+    io.stdout.write(
+      `\n${c.bold(`dashboard: ${s.url}/`)} (open mode: no sign-in, this machine only, you act as ${openAs})\n`,
+    );
+    if (s.firstKey) {
+      io.stdout.write(
+        `API key for ${s.url}/v1 (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,
+      );
+    }
+    io.stdout.write(`${c.dim('Ctrl-C stops the server.')}\n`);
+    await s.closed;
+    io.stdout.write('dashboard stopped (final checkpoints signed)\n');
+    return EXIT_OK;
   });
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
+import { canonicalize } from '../../core/canonical-json.js';
 import { AuditError } from '../../errors.js';
 import type { Actor, AuditEvent, Decision, RiskLevel } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
@@ -9,6 +10,7 @@ import {
   evaluate,
   recordedConditions,
   parsePolicy,
+  SOURCE_KEY_PREFIX,
   type PolicyBundle,
   type PolicyDecision,
   type PolicyInput,
@@ -318,6 +320,8 @@ export class Governor {
       const redact = redactorOf(trail);
       const diff = diffRecord(redact(diffPolicies(previous, p)).value);
       await storeOf(trail).setMeta(diff.key, diff.payload);
+      // Every version's source by its snapshot, so any two versions can be compared later.
+      await storeOf(trail).setMeta(`${SOURCE_KEY_PREFIX}${p.snapshot}`, canonicalize(redact(p.source).value));
       await trail.record({
         event_id: this.ids(),
         type: 'policy.updated',

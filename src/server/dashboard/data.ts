@@ -1,5 +1,16 @@
 import type { RecordedEvent } from '../../event/types.js';
 import type { AuditTrail, QueryOptions } from '../../sdk/audit-trail.js';
+import type { EventFilter } from '../../store/store.js';
+import {
+  diffPolicies,
+  DIFF_KEY_PREFIX,
+  parsePolicy,
+  SOURCE_KEY_PREFIX,
+  verifyDiffPayload,
+  verifySourcePayload,
+} from '../../policy/index.js';
+import type { PolicyDiff } from '../../policy/types.js';
+import { storeOf } from '../../sdk/internals.js';
 import { groupTimeline } from '../routes/events.js';
 
 /** Events per hour of the last 24 hours (oldest first), by the log's receive time. */
@@ -163,4 +174,170 @@ export async function timeline(
     cursor = page.next_cursor;
   } while (cursor !== null && events.length < MAX_TIMELINE);
   return { events, actions: groupTimeline(events), truncated: cursor !== null };
+}
+
+/** How many `policy.updated` events the policies page lists (the latest). */
+export const MAX_POLICY_VERSIONS = 500;
+
+/** One loaded version of a bundle, as its `policy.updated` event records it. */
+export interface PolicyVersion {
+  seq: number;
+  ts: string;
+  policyId: string;
+  version: number | null;
+  snapshot: string;
+  mode: string | null;
+  loadedBy: string;
+  reason: string | null;
+  /** Rules added, removed and changed against the version loaded before it. */
+  counts: { added: number; removed: number; changed: number } | null;
+  diffDigest: string | null;
+}
+
+/** The latest {@link MAX_POLICY_VERSIONS} `policy.updated` events of the log, oldest first. */
+export async function policyVersions(trail: AuditTrail): Promise<PolicyVersion[]> {
+  const page = await trail.query({ type: 'policy.updated', order: 'desc', limit: MAX_POLICY_VERSIONS });
+  const out: PolicyVersion[] = [];
+  for (const e of page.events.reverse()) {
+    const p = e.policy;
+    if (p?.policy_id === undefined || p.policy_snapshot === undefined) continue;
+    const params = (e.action?.params ?? {}) as Record<string, unknown>;
+    const n = (k: string): number | null => (typeof params[k] === 'number' ? params[k] : null);
+    const [added, removed, changed] = [n('added'), n('removed'), n('changed')];
+    out.push({
+      seq: e.seq,
+      ts: e.ts,
+      policyId: p.policy_id,
+      version: p.policy_version ?? null,
+      snapshot: p.policy_snapshot,
+      mode: p.mode ?? null,
+      loadedBy: e.actor.id,
+      reason: p.reason ?? null,
+      counts: added !== null && removed !== null && changed !== null ? { added, removed, changed } : null,
+      diffDigest: typeof params['diff_digest'] === 'string' ? params['diff_digest'] : null,
+    });
+  }
+  return out;
+}
+
+/** A version's source, read from the store and checked against the snapshot its event names. */
+export async function policySource(trail: AuditTrail, snapshot: string): Promise<unknown> {
+  return verifySourcePayload(snapshot, await storeOf(trail).getMeta(`${SOURCE_KEY_PREFIX}${snapshot}`));
+}
+
+/** The changes between two versions, and what they were checked against. */
+export type PolicyChanges = { ok: true; diff: PolicyDiff; basis: string } | { ok: false; reason: string };
+
+/**
+ * What changed from one version to another: the diff recorded with `to` when `from` is the
+ * version it was recorded against (its payload checked against the digest the event holds),
+ * else a diff of the two stored sources, each checked against its snapshot.
+ */
+export async function policyChanges(
+  trail: AuditTrail,
+  from: PolicyVersion,
+  to: PolicyVersion,
+): Promise<PolicyChanges> {
+  if (from.policyId !== to.policyId) {
+    return { ok: false, reason: `these are versions of two policies (${from.policyId}, ${to.policyId})` };
+  }
+  if (to.diffDigest !== null) {
+    const recorded = verifyDiffPayload(
+      to.diffDigest,
+      await storeOf(trail).getMeta(`${DIFF_KEY_PREFIX}${to.diffDigest}`),
+    );
+    if (
+      recorded !== null &&
+      recorded.from_snapshot === from.snapshot &&
+      recorded.to_snapshot === to.snapshot
+    ) {
+      return {
+        ok: true,
+        diff: recorded,
+        basis: `the diff recorded with seq ${to.seq}, matching the digest that event holds`,
+      };
+    }
+  }
+  const [a, b] = [await policySource(trail, from.snapshot), await policySource(trail, to.snapshot)];
+  const missing = [a === null ? from : null, b === null ? to : null].filter((v) => v !== null);
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      reason:
+        `no stored source matching the snapshot of ${missing.map((v) => `seq ${v.seq}`).join(' and ')} ` +
+        '(sources are kept from this version of auditrail on; a source with redacted values cannot ' +
+        'match its snapshot)',
+    };
+  }
+  try {
+    const diff = diffPolicies(parsePolicy(JSON.stringify(a)), parsePolicy(JSON.stringify(b)));
+    return {
+      ok: true,
+      diff,
+      basis: `the stored sources of seq ${from.seq} and seq ${to.seq}, each matching its snapshot`,
+    };
+  } catch (e) {
+    return { ok: false, reason: `a stored source no longer parses: ${(e as Error).message}` };
+  }
+}
+
+/** The filters of the search page, as named in its URL (each optional). */
+export const SEARCH_FIELDS = {
+  type: 'type',
+  agent: 'actor_id',
+  action: 'action_type',
+  target: 'target',
+  session: 'session_id',
+  run: 'run_id',
+  trace: 'trace_id',
+  decision: 'decision',
+  status: 'status',
+  risk: 'risk',
+  since: 'since',
+  until: 'until',
+} as const satisfies Record<string, keyof EventFilter>;
+
+export type SearchFilters = Partial<Record<keyof typeof SEARCH_FIELDS, string>>;
+
+/** Events per page of search results. */
+export const SEARCH_PAGE = 100;
+
+/** The query filter of a search (since/until as `YYYY-MM-DDTHH:MM` UTC from the form). */
+export function searchFilter(f: SearchFilters): EventFilter {
+  const out: EventFilter = {};
+  for (const [k, field] of Object.entries(SEARCH_FIELDS) as [keyof SearchFilters, keyof EventFilter][]) {
+    const v = f[k];
+    if (v === undefined) continue;
+    out[field] = field === 'since' || field === 'until' ? logTime(Date.parse(`${v}Z`)) : v;
+  }
+  return out;
+}
+
+/** What a search row and a live-tail message show of an event. */
+export interface EventSummary {
+  seq: number;
+  ts: string;
+  type: string;
+  actor: string;
+  action: string | null;
+  target: string | null;
+  decision: string | null;
+  status: string | null;
+  risk: string | null;
+  run: string | null;
+}
+
+export function summarize(e: RecordedEvent): EventSummary {
+  return {
+    seq: e.seq,
+    ts: e.ts,
+    type: e.type,
+    actor: e.actor.id,
+    action: e.action?.type ?? null,
+    target: e.action?.target ?? null,
+    decision: e.policy?.decision ?? null,
+    status: e.outcome?.status ?? null,
+    risk: e.risk_level ?? null,
+    run: e.run_id ?? null,
+  };
 }

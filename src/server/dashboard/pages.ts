@@ -1,7 +1,17 @@
 import type { RecordedEvent } from '../../event/types.js';
 import type { groupTimeline } from '../routes/events.js';
-import type { CheckpointInfo, HourBucket, Overview, RunFilters, RunSummary } from './data.js';
-import { RECENT_DECISIONS, RECENT_EVENTS } from './data.js';
+import type {
+  CheckpointInfo,
+  HourBucket,
+  Overview,
+  PolicyChanges,
+  PolicyVersion,
+  RunFilters,
+  RunSummary,
+  EventSummary,
+  SearchFilters,
+} from './data.js';
+import { MAX_POLICY_VERSIONS, RECENT_DECISIONS, RECENT_EVENTS, SEARCH_PAGE } from './data.js';
 import { href, html, join, type SafeHtml } from './html.js';
 
 /** Who is looking, and what the page needs for its forms. */
@@ -42,11 +52,14 @@ export function layout(title: string, ctx: PageContext | null, body: SafeHtml): 
           <ul>
             <li><a href="/">Overview</a></li>
             <li><a href="/runs">Runs</a></li>
+            <li><a href="/search">Search</a></li>
             <li>
               <a href="/approvals"
                 >Approvals${ctx.pendingApprovals ? html` (${ctx.pendingApprovals})` : ''}</a
               >
             </li>
+            <li><a href="/policies">Policies</a></li>
+            <li><a href="/settings">Settings</a></li>
           </ul>
         </nav>
         <div class="who">
@@ -440,6 +453,67 @@ function actionRow(g: ActionGroup, byId: Map<string, RecordedEvent>): SafeHtml {
   </article>`;
 }
 
+/** Longest delegation path the agent tree follows (chains are producer data: bounded). */
+const MAX_TREE_DEPTH = 32;
+
+/**
+ * The agents of a run as a tree: each event's delegation chain, then its actor, is one path
+ * from the root agent down; what each link granted is shown on the agent it was granted to.
+ */
+function agentTree(events: RecordedEvent[]): SafeHtml | null {
+  const children = new Map<string, Set<string>>();
+  const granted = new Map<string, Set<string>>();
+  const count = new Map<string, number>();
+  const hasParent = new Set<string>();
+  const nodes = new Set<string>();
+  for (const e of events) {
+    const chain = (e.delegation?.chain ?? []).slice(0, MAX_TREE_DEPTH);
+    const path: { id: string; grants: readonly string[] }[] = [];
+    const push = (id: string, grants: readonly string[]): void => {
+      if (path[path.length - 1]?.id !== id) path.push({ id, grants });
+    };
+    for (const link of chain) push(link.agent_id, link.permissions_granted ?? []);
+    push(e.actor.id, []);
+    count.set(e.actor.id, (count.get(e.actor.id) ?? 0) + 1);
+    path.forEach((p, i) => {
+      nodes.add(p.id);
+      const next = path[i + 1];
+      if (!next || next.id === p.id) return;
+      const set = children.get(p.id) ?? new Set<string>();
+      set.add(next.id);
+      children.set(p.id, set);
+      hasParent.add(next.id);
+      const g = granted.get(next.id) ?? new Set<string>();
+      for (const x of p.grants) g.add(x);
+      granted.set(next.id, g);
+    });
+  }
+  if (children.size === 0) return null;
+  const render = (id: string, seen: ReadonlySet<string>): SafeHtml => {
+    const kids = [...(children.get(id) ?? [])].filter((k) => !seen.has(k));
+    const next = new Set([...seen, id]);
+    const g = [...(granted.get(id) ?? [])];
+    return html`<li data-agent="${id}">
+      <span class="mono">${id}</span> · ${count.get(id) ?? 0}
+      events${g.length ? html` · granted <span class="mono">${g.join(', ')}</span>` : ''}
+      ${
+        kids.length && next.size < MAX_TREE_DEPTH
+          ? html`<ul>
+              ${join(kids.map((k) => render(k, next)))}
+            </ul>`
+          : ''
+      }
+    </li>`;
+  };
+  const roots = [...nodes].filter((n) => !hasParent.has(n));
+  return html`<section aria-labelledby="h-agents">
+    <h2 id="h-agents">Agents and delegation</h2>
+    <ul class="tree">
+      ${join((roots.length ? roots : [...nodes].slice(0, 1)).map((r) => render(r, new Set())))}
+    </ul>
+  </section>`;
+}
+
 export function runPage(
   ctx: PageContext,
   runId: string,
@@ -457,6 +531,7 @@ export function runPage(
       ${t.events.length} events · ${t.actions.length} actions · agents
       ${agents.join(', ')}${t.truncated ? html` · <strong>truncated</strong>` : ''}
     </p>
+    ${agentTree(t.events) ?? ''}
     <section aria-labelledby="h-actions">
       <h2 id="h-actions">Actions</h2>
       ${t.actions.length === 0 ? html`<p class="empty">No governed actions in this run.</p>` : join(t.actions.map((g) => actionRow(g, byId)))}
@@ -547,10 +622,23 @@ export function eventPage(ctx: PageContext, e: RecordedEvent): string {
         )}
       </tbody>
     </table>
-    <p>
-      <a href="${href(['events', e.seq, 'proof.json'])}">Proof bundle (auditrail-proof/v1 JSON)</a>: check it
-      offline with <code>auditrail verify-proof</code>.
-    </p>`;
+    <section aria-labelledby="h-verify">
+      <h2 id="h-verify">Verify in this browser</h2>
+      <p>
+        The page fetches this event's proof bundle and checks, with the browser's own WebCrypto, the leaf
+        hash, each disclosure, the inclusion proof and the Ed25519 signature of the checkpoint, against the
+        verifier key pinned in <a href="/settings">Settings</a>: nothing the server says is trusted.
+      </p>
+      <noscript><p class="empty">Verifying in the browser needs JavaScript.</p></noscript>
+      <p>
+        <button type="button" class="primary" data-verify-seq="${e.seq}" hidden>Verify in browser</button>
+      </p>
+      <div id="verify-result" role="status" aria-live="polite"></div>
+      <p>
+        <a href="${href(['events', e.seq, 'proof.json'])}">Proof bundle (auditrail-proof/v1 JSON)</a>: check
+        it offline with <code>auditrail verify-proof</code>.
+      </p>
+    </section>`;
   return layout(`Event ${e.seq}`, ctx, body);
 }
 
@@ -677,4 +765,329 @@ export function approvalsPage(
       }
     </section>`;
   return layout('Approvals', ctx, body);
+}
+
+/**
+ * The pinned verifier key (kept by the browser in localStorage, never sent to the server): the
+ * page script fills the form and shows the key's fingerprint.
+ */
+export function settingsPage(ctx: PageContext, statedKey: string | null): string {
+  const body = html`<h1>Settings</h1>
+    <section aria-labelledby="h-pin">
+      <h2 id="h-pin">Pinned verifier key</h2>
+      <p>
+        "Verify in browser" checks checkpoint signatures against this key only. Paste the log's verifier key
+        from a source you trust (the operator's published copy, or <code>auditrail keys show</code> run where
+        the log lives): a key copied from this server's own pages would only show that the server agrees with
+        itself. The key stays in this browser (localStorage).
+      </p>
+      <noscript><p class="empty">Pinning a key needs JavaScript.</p></noscript>
+      <form id="pin-form" class="field" method="get" action="/settings">
+        <label
+          >Verifier key
+          <input
+            id="pin-key"
+            name="key"
+            size="90"
+            spellcheck="false"
+            autocomplete="off"
+            placeholder="auditrail.local/t/TENANT/LOG+KEYID+BASE64"
+        /></label>
+        <p>
+          <button class="primary" type="submit">Pin this key</button>
+          <button type="button" id="pin-clear">Remove the pinned key</button>
+        </p>
+      </form>
+      <div id="pin-status" role="status" aria-live="polite">
+        <p class="muted">No key is pinned in this browser.</p>
+      </div>
+    </section>
+    <section aria-labelledby="h-stated">
+      <h2 id="h-stated">The key this server states</h2>
+      ${
+        statedKey
+          ? html`<p>
+                Compare it with your trusted copy before pinning; it is the key the server signs checkpoints
+                with.
+              </p>
+              <p class="mono" id="stated-key">${statedKey}</p>`
+          : html`<p class="empty">This server holds no signing key for your log yet.</p>`
+      }
+    </section>`;
+  return layout('Settings', ctx, body);
+}
+
+/** The bundle the server evaluates with (its source redacted as anything stored would be). */
+export interface PolicyInForce {
+  policyId: string;
+  version: number;
+  snapshot: string;
+  mode: string;
+  defaultEffect: string;
+  rules: Record<string, unknown>[];
+  /** The `policy.updated` event that recorded this snapshot, if the log has one. */
+  recordedAt: number | null;
+}
+
+function diffLines(text: string): SafeHtml {
+  return html`<pre class="diff">
+${join(
+      text.split('\n').map((line) => {
+        const cls = line.startsWith('+')
+          ? 'd-add'
+          : line.startsWith('-')
+            ? 'd-del'
+            : line.startsWith('~')
+              ? 'd-chg'
+              : '';
+        return html`<span class="${cls}">${line}</span> `;
+      }),
+    )}</pre>`;
+}
+
+export function policiesPage(
+  ctx: PageContext,
+  inForce: PolicyInForce | null,
+  versions: PolicyVersion[],
+  selected: { from: number | null; to: number | null },
+  changes: PolicyChanges | null,
+): string {
+  const option = (v: PolicyVersion, chosen: number | null): SafeHtml =>
+    html`<option value="${v.seq}" ${v.seq === chosen ? html` selected` : ''}>
+      ${v.policyId} v${v.version ?? '?'} (seq ${v.seq}, ${v.snapshot.slice(7, 19)})
+    </option>`;
+  const body = html`<h1>Policies</h1>
+    <section aria-labelledby="h-force">
+      <h2 id="h-force">In force</h2>
+      ${
+        inForce === null
+          ? html`<p class="empty">
+              This server evaluates no policy: start it with
+              <code>auditrail serve --policy examples/policies/support-agent.yaml</code>.
+            </p>`
+          : html`<dl class="steps">
+                <dt>Policy</dt>
+                <dd class="mono">${inForce.policyId} v${inForce.version}</dd>
+                <dt>Snapshot</dt>
+                <dd class="mono">${inForce.snapshot}</dd>
+                <dt>Mode</dt>
+                <dd>${inForce.mode}, default ${badge(inForce.defaultEffect)}</dd>
+                <dt>In the log</dt>
+                <dd>
+                  ${
+                    inForce.recordedAt === null
+                      ? 'not recorded yet (it is recorded with the first decision under it)'
+                      : html`recorded by
+                          <a href="${href(['events', inForce.recordedAt])}">seq ${inForce.recordedAt}</a>`
+                  }
+                </dd>
+              </dl>
+              <table>
+                <caption class="muted">
+                  Rules, first match wins
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Rule</th>
+                    <th scope="col">Match</th>
+                    <th scope="col">When</th>
+                    <th scope="col">Effect</th>
+                    <th scope="col">Approvers</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${join(
+                    inForce.rules.map(
+                      (r) =>
+                        html`<tr data-nav>
+                          <td class="mono">
+                            ${typeof r['id'] === 'string' ? r['id'] : JSON.stringify(r['id'])}
+                          </td>
+                          <td class="mono">
+                            ${r['match'] === undefined ? 'any action' : JSON.stringify(r['match'])}
+                          </td>
+                          <td class="mono">${typeof r['when'] === 'string' ? r['when'] : '—'}</td>
+                          <td>${badge(typeof r['effect'] === 'string' ? r['effect'] : 'other')}</td>
+                          <td>
+                            ${Array.isArray(r['approvers']) ? r['approvers'].map(String).join(', ') : ''}
+                          </td>
+                        </tr>`,
+                    ),
+                  )}
+                </tbody>
+              </table>`
+      }
+    </section>
+    <section aria-labelledby="h-versions">
+      <h2 id="h-versions">Versions</h2>
+      ${
+        versions.length === 0
+          ? html`<p class="empty">
+              No <code>policy.updated</code> event in this log yet: the Governor records one when it first
+              decides under a bundle, and again whenever the bundle changes.
+            </p>`
+          : html`<table>
+                <caption class="muted">
+                  From the log's
+                  <code>policy.updated</code>
+                  events, oldest first (at most ${MAX_POLICY_VERSIONS})
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Seq</th>
+                    <th scope="col">Policy</th>
+                    <th scope="col">Snapshot</th>
+                    <th scope="col">Loaded</th>
+                    <th scope="col">By</th>
+                    <th scope="col">Changes</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${join(
+                    versions.map((v, i) => {
+                      const prev = versions
+                        .slice(0, i)
+                        .reverse()
+                        .find((p) => p.policyId === v.policyId);
+                      return html`<tr data-nav data-version-seq="${v.seq}">
+                        <td><a href="${href(['events', v.seq])}">${v.seq}</a></td>
+                        <td class="mono">${v.policyId} v${v.version ?? '?'}</td>
+                        <td class="mono">${v.snapshot.slice(0, 19)}…</td>
+                        <td>${time(v.ts)}</td>
+                        <td>${v.loadedBy}</td>
+                        <td>
+                          ${v.counts ? `+${v.counts.added} −${v.counts.removed} ~${v.counts.changed}` : '—'}
+                          ${prev ? html` · <a href="${href(['policies'], { from: String(prev.seq), to: String(v.seq) }) + '#h-diff'}">diff with v${prev.version ?? '?'}</a>` : html` · ${v.reason ?? ''}`}
+                        </td>
+                      </tr>`;
+                    }),
+                  )}
+                </tbody>
+              </table>
+              <form class="filters" method="get" action="/policies">
+                <label
+                  >From
+                  ${html`<select name="from">
+                    ${join(versions.map((v) => option(v, selected.from)))}
+                  </select>`}</label
+                >
+                <label
+                  >To
+                  ${html`<select name="to">
+                    ${join(versions.map((v) => option(v, selected.to)))}
+                  </select>`}</label
+                >
+                <button type="submit">Compare</button>
+              </form>`
+      }
+    </section>
+    ${
+      changes === null
+        ? ''
+        : html`<section aria-labelledby="h-diff">
+            <h2 id="h-diff">Changes from seq ${selected.from ?? '?'} to seq ${selected.to ?? '?'}</h2>
+            ${
+              changes.ok
+                ? html`<p class="muted">From ${changes.basis}.</p>
+                    ${diffLines(changes.diff.text)}`
+                : html`<p class="error" role="alert">No diff: ${changes.reason}.</p>`
+            }
+          </section>`
+    }`;
+  return layout('Policies', ctx, body);
+}
+
+const DECISION_OPTIONS = ['allow', 'deny', 'require_approval'];
+const STATUS_OPTIONS = ['success', 'failure', 'denied', 'blocked', 'timeout', 'cancelled'];
+const RISK_OPTIONS = ['low', 'medium', 'high', 'critical'];
+
+function select(name: string, label: string, value: string | undefined, options: string[]): SafeHtml {
+  return html`<label
+    >${label}
+    <select name="${name}">
+      <option value="">any</option>
+      ${join(options.map((o) => html`<option${o === value ? html` selected` : ''}>${o}</option>`))}
+    </select></label
+  >`;
+}
+
+/** One result row; the page script builds live-tail rows with the same cells (text only). */
+function searchRow(e: EventSummary): SafeHtml {
+  return html`<tr data-nav data-seq="${e.seq}">
+    <td><a href="${href(['events', e.seq])}">${e.seq}</a></td>
+    <td>${time(e.ts)}</td>
+    <td class="mono">${e.type}</td>
+    <td>${e.actor}</td>
+    <td class="mono">${e.action ?? ''}</td>
+    <td class="mono">${e.target ?? ''}</td>
+    <td>${e.decision ? badge(e.decision) : ''}${e.status ? badge(e.status) : ''}</td>
+    <td>${e.risk ?? ''}</td>
+  </tr>`;
+}
+
+export function searchPage(
+  ctx: PageContext,
+  f: SearchFilters,
+  results: EventSummary[],
+  olderThan: number | null,
+  newestSeq: number,
+): string {
+  const input = (name: keyof SearchFilters, label: string, placeholder = '', extra?: SafeHtml): SafeHtml =>
+    html`<label
+      >${label} <input name="${name}" value="${f[name] ?? ''}" placeholder="${placeholder}" ${extra ?? ''}
+    /></label>`;
+  const filtered = Object.keys(f).length > 0;
+  const body = html`<h1>Search</h1>
+    <form class="filters" method="get" action="/search" role="search" id="search-form">
+      ${input('type', 'Type', 'action.* (glob)', html`data-search`)} ${input('agent', 'Agent')}
+      ${input('action', 'Action', 'write:* (glob)')} ${input('target', 'Target', 'order/10* (glob)')}
+      ${input('session', 'Session')} ${input('run', 'Run')}
+      ${select('decision', 'Decision', f.decision, DECISION_OPTIONS)}
+      ${select('status', 'Outcome', f.status, STATUS_OPTIONS)} ${select('risk', 'Risk', f.risk, RISK_OPTIONS)}
+      <label>Since (UTC) <input name="since" type="datetime-local" value="${f.since ?? ''}" /></label>
+      <label>Until (UTC) <input name="until" type="datetime-local" value="${f.until ?? ''}" /></label>
+      <button type="submit">Search</button> <a href="/search">Clear</a>
+    </form>
+    <p class="muted">The filters are in the address: copy it to share this search.</p>
+    <div class="tail">
+      <button type="button" id="tail-toggle" aria-pressed="false" data-newest="${newestSeq}" hidden>
+        Start live tail
+      </button>
+      <span id="tail-status" role="status" aria-live="polite"></span>
+    </div>
+    ${
+      results.length === 0
+        ? html`<p class="empty" id="no-results">
+            ${filtered ? 'No event matches these filters: widen or clear them.' : 'This log is empty: record events with the SDK or POST /v1/events, or run npm start for a demo.'}
+          </p>`
+        : ''
+    }
+    <table id="results" ${results.length === 0 ? html` hidden` : ''}>
+      <caption class="muted">
+        Matching events, newest first${olderThan !== null ? ` (${SEARCH_PAGE} per page)` : ''}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Seq</th>
+          <th scope="col">Log time</th>
+          <th scope="col">Type</th>
+          <th scope="col">Actor</th>
+          <th scope="col">Action</th>
+          <th scope="col">Target</th>
+          <th scope="col">Decision / outcome</th>
+          <th scope="col">Risk</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${join(results.map(searchRow))}
+      </tbody>
+    </table>
+    ${
+      olderThan !== null
+        ? html`<p>
+            <a href="${href(['search'], { ...f, before: String(olderThan) })}" rel="next">Older events</a>
+          </p>`
+        : ''
+    }`;
+  return layout('Search', ctx, body);
 }

@@ -4,7 +4,21 @@ import { AUDIT_ERROR_HTTP_STATUS, AuditError } from '../../errors.js';
 import { Approvals, ApprovalError } from '../../sdk/governance/approvals.js';
 import { SCOPES, type Principal } from '../api-keys.js';
 import type { ServerContext } from '../context.js';
-import { overview, runs, timeline, type RunFilters } from './data.js';
+import { redactorOf } from '../../sdk/internals.js';
+import {
+  overview,
+  policyChanges,
+  policyVersions,
+  runs,
+  SEARCH_FIELDS,
+  SEARCH_PAGE,
+  searchFilter,
+  summarize,
+  timeline,
+  type PolicyChanges,
+  type RunFilters,
+  type SearchFilters,
+} from './data.js';
 import {
   approvalsPage,
   errorPage,
@@ -12,8 +26,12 @@ import {
   loginPage,
   overviewPage,
   runPage,
+  policiesPage,
   runsPage,
+  searchPage,
+  settingsPage,
   type PageContext,
+  type PolicyInForce,
   type VerifyResult,
 } from './pages.js';
 import {
@@ -70,14 +88,25 @@ export const DASHBOARD_CSP = [
 ].join('; ');
 
 const FORM_LIMIT = 64 * 1024;
+const DATETIME_LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
+/** Live tails open at once on one server (each polls the log). */
+const MAX_LIVE_STREAMS = 64;
+/** A live tail looks for new events this often, and sends up to LIVE_BATCH per message. */
+const LIVE_POLL_MS = 200;
+const LIVE_BATCH = 1000;
+/** A live tail re-checks its session and key this often. */
+const LIVE_RECHECK_MS = 5000;
 const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/;
 
-/** The compiled page script (dist), or, when running from source, the TypeScript transpiled once. */
-async function loadClientScript(): Promise<string> {
+/** The page scripts, by file name (each under client/, served at /assets/NAME.js). */
+const CLIENT_SCRIPTS = ['dashboard', 'verify-proof'] as const;
+
+/** A compiled page script (dist), or, when running from source, the TypeScript transpiled once. */
+async function loadClientScript(name: (typeof CLIENT_SCRIPTS)[number]): Promise<string> {
   try {
-    return await readFile(new URL('./client/dashboard.js', import.meta.url), 'utf8');
+    return await readFile(new URL(`./client/${name}.js`, import.meta.url), 'utf8');
   } catch {
-    const source = await readFile(new URL('./client/dashboard.ts', import.meta.url), 'utf8');
+    const source = await readFile(new URL(`./client/${name}.ts`, import.meta.url), 'utf8');
     // Development only (tsx): the package ships the compiled file, so typescript is not needed there.
     const ts = (await import('typescript')).default;
     return ts.transpileModule(source, {
@@ -97,13 +126,15 @@ function formOf(req: FastifyRequest): Record<string, string> {
  * @example
  * await app.register(dashboard, { ctx });
  */
-export async function dashboard(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+export function dashboard(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   const { ctx } = options;
   const now = options.now ?? Date.now;
   const open = options.open ?? null;
   const sessions = new Sessions(now);
+  let liveStreams = 0;
   const lastVerify = new Map<string, VerifyResult>();
-  const script = await loadClientScript();
+  // Loaded on first request: from source, transpiling takes seconds and must not delay startup.
+  const scripts = new Map<string, Promise<string>>();
 
   // Forms post url-encoded; this parser exists in the dashboard's scope only (the API stays JSON).
   app.addContentTypeParser(
@@ -214,9 +245,20 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
   app.get('/assets/dashboard.css', guarded, (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLES),
   );
-  app.get('/assets/dashboard.js', guarded, (_req, reply) =>
-    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script),
-  );
+  for (const name of CLIENT_SCRIPTS) {
+    app.get(`/assets/${name}.js`, guarded, async (_req, reply) => {
+      let source = scripts.get(name);
+      if (source === undefined) {
+        source = loadClientScript(name);
+        scripts.set(name, source);
+        source.catch(() => scripts.delete(name));
+      }
+      return reply
+        .type('text/javascript; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send(await source);
+    });
+  }
 
   // Browsers ask for it on every page; an empty answer keeps their consoles clean.
   app.get('/favicon.ico', guarded, (_req, reply) =>
@@ -363,6 +405,214 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
   );
 
   app.get(
+    '/policies',
+    guarded,
+    page(async (req, reply, s) => {
+      const q = req.query as Record<string, unknown>;
+      const seqParam = (k: string): number | null => {
+        const v = q[k];
+        if (v === undefined || v === '') return null;
+        if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) {
+          throw new AuditError('invalid_argument', `${k} must be the seq of a policy.updated event`);
+        }
+        return Number(v);
+      };
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const versions = await policyVersions(trail);
+      let from = seqParam('from');
+      let to = seqParam('to');
+      if (from === null && to === null) {
+        // By default, the latest change: the newest version against the one loaded before it.
+        const last = versions[versions.length - 1];
+        const prev =
+          last &&
+          versions
+            .slice(0, -1)
+            .reverse()
+            .find((v) => v.policyId === last.policyId);
+        if (last && prev) [from, to] = [prev.seq, last.seq];
+      }
+      let changes: PolicyChanges | null = null;
+      if (from !== null || to !== null) {
+        const a = versions.find((v) => v.seq === from);
+        const b = versions.find((v) => v.seq === to);
+        if (!a || !b) {
+          throw new AuditError(
+            'not_found',
+            'from and to must both be seqs of policy.updated events of this log',
+          );
+        }
+        changes = await policyChanges(trail, a, b);
+      }
+      const p = ctx.policy;
+      const source = p ? (redactorOf(trail)(p.source).value as Record<string, unknown>) : null;
+      const inForce: PolicyInForce | null = p
+        ? {
+            policyId: p.policyId,
+            version: p.version,
+            snapshot: p.snapshot,
+            mode: p.mode,
+            defaultEffect: p.defaultEffect,
+            rules: Array.isArray(source?.['rules']) ? (source['rules'] as Record<string, unknown>[]) : [],
+            recordedAt: versions.filter((v) => v.snapshot === p.snapshot).pop()?.seq ?? null,
+          }
+        : null;
+      return html(reply, 200, policiesPage(await pageCtx(s), inForce, versions, { from, to }, changes));
+    }),
+  );
+
+  /** The search filters of a page or stream URL, each checked (bad input: a clear error). */
+  function searchFiltersOf(req: FastifyRequest): SearchFilters {
+    const q = req.query as Record<string, unknown>;
+    const f: SearchFilters = {};
+    for (const k of Object.keys(SEARCH_FIELDS) as (keyof SearchFilters)[]) {
+      const v = q[k];
+      if (v === undefined || v === '') continue;
+      if (typeof v !== 'string' || v.length > 256) {
+        throw new AuditError('invalid_argument', `${k} must be one text of at most 256 characters`);
+      }
+      f[k] = v;
+    }
+    for (const k of ['since', 'until'] as const) {
+      const v = f[k];
+      if (v !== undefined && !(DATETIME_LOCAL.test(v) && Number.isFinite(Date.parse(`${v}Z`)))) {
+        throw new AuditError('invalid_argument', `${k} must be a UTC date and time, YYYY-MM-DDTHH:MM`);
+      }
+    }
+    for (const [k, allowed] of [
+      ['decision', ['allow', 'deny', 'require_approval']],
+      ['status', ['success', 'failure', 'denied', 'blocked', 'timeout', 'cancelled']],
+      ['risk', ['low', 'medium', 'high', 'critical']],
+    ] as const) {
+      const v = f[k];
+      if (v !== undefined && !(allowed as readonly string[]).includes(v)) {
+        throw new AuditError('invalid_argument', `${k} must be one of ${allowed.join(', ')}`);
+      }
+    }
+    return f;
+  }
+
+  app.get(
+    '/search',
+    guarded,
+    page(async (req, reply, s) => {
+      const f = searchFiltersOf(req);
+      const before = (req.query as Record<string, unknown>)['before'];
+      if (before !== undefined && (typeof before !== 'string' || !/^\d{1,15}$/.test(before))) {
+        throw new AuditError('invalid_argument', 'before must be the seq of an event');
+      }
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const result = await trail.query({
+        ...searchFilter(f),
+        order: 'desc',
+        limit: SEARCH_PAGE,
+        ...(before !== undefined ? { cursor: `d${before}` } : {}),
+      });
+      const events = result.events.map(summarize);
+      const older = result.next_cursor !== null ? (events[events.length - 1]?.seq ?? null) : null;
+      // The live tail starts after the newest event the page could show.
+      const newest = before === undefined ? (events[0]?.seq ?? trail.size - 1) : trail.size - 1;
+      return html(reply, 200, searchPage(await pageCtx(s), f, events, older, newest));
+    }),
+  );
+
+  /**
+   * The live tail of a search: Server-Sent Events, each a batch of event summaries after the
+   * last seq sent (`id:`, so a reconnecting browser resumes). Polls the log with read-only
+   * queries, so events recorded by any process appear once committed.
+   */
+  app.get(
+    '/search/live',
+    guarded,
+    page(async (req, reply, s, id) => {
+      const filter = searchFilter(searchFiltersOf(req));
+      const q = req.query as Record<string, unknown>;
+      const from = req.headers['last-event-id'] ?? q['after'];
+      if (typeof from !== 'string' || !/^(-1|\d{1,15})$/.test(from)) {
+        throw new AuditError('invalid_argument', 'after must be the seq the tail starts after (-1 for all)');
+      }
+      if (liveStreams >= MAX_LIVE_STREAMS) {
+        throw new AuditError(
+          'queue_full',
+          'too many live tails are open on this server: close one and retry',
+        );
+      }
+      const trail = await ctx.trails.get(s.principal.tenant);
+      let after = Number(from);
+      liveStreams++;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': DASHBOARD_CSP,
+        'x-content-type-options': 'nosniff',
+      });
+      res.write('retry: 2000\n\n');
+      let streaming = true;
+      let wake: () => void = () => undefined;
+      const stop = (): void => {
+        streaming = false;
+        wake();
+      };
+      req.raw.on('close', stop);
+      ctx.closing.addEventListener('abort', stop, { once: true });
+      let checkedAt = now();
+      try {
+        while (streaming) {
+          const result = await trail.query({
+            ...filter,
+            order: 'asc',
+            limit: LIVE_BATCH,
+            ...(after >= 0 ? { cursor: `a${after}` } : {}),
+          });
+          if (result.events.length > 0) {
+            after = result.events[result.events.length - 1]!.seq;
+            res.write(
+              `id: ${after}\nevent: events\ndata: ${JSON.stringify(result.events.map(summarize))}\n\n`,
+            );
+          }
+          if (now() - checkedAt > LIVE_RECHECK_MS) {
+            // A revoked key or an ended session ends its tail too.
+            checkedAt = now();
+            const still = sessions.get(id);
+            const key = open ? null : await ctx.store.getApiKey(s.principal.keyId);
+            if (!still || (!open && (!key || key.revokedAt !== null))) break;
+            res.write(': ping\n\n');
+          }
+          if (result.next_cursor !== null) continue;
+          await new Promise<void>((r) => {
+            const t = setTimeout(r, LIVE_POLL_MS);
+            wake = () => {
+              clearTimeout(t);
+              r();
+            };
+          });
+        }
+      } catch (e) {
+        req.log.error({ err: e }, 'live tail failed');
+        res.write(`event: failure\ndata: ${JSON.stringify('the live tail stopped: reload the page')}\n\n`);
+      } finally {
+        liveStreams--;
+        req.raw.off('close', stop);
+        ctx.closing.removeEventListener('abort', stop);
+        res.end();
+      }
+      return reply;
+    }),
+  );
+
+  app.get(
+    '/settings',
+    guarded,
+    page(async (_req, reply, s) => {
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const stated = trail.hasSigningKey() ? trail.verifierKey() : null;
+      return html(reply, 200, settingsPage(await pageCtx(s), stated));
+    }),
+  );
+
+  app.get(
     '/approvals',
     guarded,
     page(async (req, reply, s) => {
@@ -424,4 +674,5 @@ export async function dashboard(app: FastifyInstance, options: DashboardOptions)
       return reply.redirect(`/approvals?done=${verdict}`, 303);
     }, true),
   );
+  return Promise.resolve();
 }

@@ -28,7 +28,7 @@ td, dd { overflow-wrap: anywhere; }
 code, pre, .mono { font-family: ui-monospace, monospace; font-size: 0.9em; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; }
 .muted { color: var(--muted); }
-.badge { display: inline-block; padding: 0 6px; border-radius: 4px; color: #ffffff; font-size: 0.85em; font-weight: 600; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 4px; color: #ffffff; background: var(--info); font-size: 0.85em; font-weight: 600; }
 .b-allow, .b-success, .b-granted, .b-ok { background: var(--allow); }
 .b-deny, .b-denied, .b-failure, .b-timeout, .b-fail, .b-blocked { background: var(--deny); }
 .b-require_approval, .b-pending, .b-held, .b-pii, .b-phi, .b-expired { background: var(--held); }
@@ -51,5 +51,11 @@ textarea { width: 100%; min-height: 3em; }
 .error { border-left: 4px solid var(--deny); padding: 8px 12px; background: var(--panel); }
 .ok { border-left: 4px solid var(--allow); padding: 8px 12px; background: var(--panel); }
 .empty { padding: 16px; background: var(--panel); border-radius: 6px; }
+.diff .d-add { color: var(--allow); } .diff .d-del { color: var(--deny); } .diff .d-chg { color: var(--held); }
+@media (prefers-color-scheme: dark) { .diff .d-add { color: #8fd694; } .diff .d-del { color: #ff9a9a; } .diff .d-chg { color: #f0c674; } }
+.diff { background: var(--panel); padding: 8px 12px; border-radius: 6px; }
+.tree, .tree ul { list-style: none; padding-left: 18px; margin: 4px 0; } .tree li { border-left: 2px solid var(--line); padding-left: 8px; margin: 2px 0; }
+.tail { display: flex; gap: 12px; align-items: center; margin: 8px 0; }
+tr.fresh td { background: var(--panel); }
 @media (max-width: 640px) { .steps { grid-template-columns: 1fr; } th, td { padding: 4px; } }
 `;
