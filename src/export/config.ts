@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AuditError } from '../errors.js';
 import { globError } from '../core/glob.js';
@@ -94,7 +95,10 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Reads `exports:` from a YAML config file. See {@link parseExportConfig}. */
+/**
+ * Reads `exports:` from a YAML config file (relative file sink paths are taken from the file's
+ * directory). See {@link parseExportConfig}.
+ */
 export async function loadExportConfig(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
@@ -109,7 +113,10 @@ export async function loadExportConfig(
       cause: e,
     });
   }
-  return parseExportConfig(text, env);
+  const configs = parseExportConfig(text, env);
+  // A relative file sink path is relative to the config file, wherever the command runs.
+  for (const c of configs) if (c.sink.type === 'file') c.sink.path = resolve(dirname(path), c.sink.path);
+  return configs;
 }
 
 /**

@@ -82,7 +82,7 @@ function productVersion(): string {
 }
 
 function configPath(values: Parameters<typeof str>[0], io: Io): { path: string; arg: string } {
-  const arg = str(values, 'config') ?? process.env['AUDITRAIL_CONFIG'] ?? DEFAULT_CONFIG;
+  const arg = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'] ?? DEFAULT_CONFIG;
   return { path: resolve(io.cwd, arg), arg };
 }
 
@@ -116,9 +116,9 @@ type Values = Parameters<typeof str>[0];
 
 async function deliver(values: Values, name: string, io: Io): Promise<number> {
   const { path, arg } = configPath(values, io);
-  const config = pick(await loadExportConfig(path), name, arg);
+  const config = pick(await loadExportConfig(path, io.env), name, arg);
   const follow = bool(values, 'follow');
-  return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+  return withTrail(resolveTarget(values, io), io, { mustExist: true, readonly: false }, async (trail) => {
     const { pipeline, sink } = openPipeline(trail, config, {
       context: defaultContext(productVersion()),
       log: (line) => io.stderr.write(`${line}\n`),
@@ -146,7 +146,7 @@ async function deliver(values: Values, name: string, io: Io): Promise<number> {
 
 async function status(values: Values, io: Io): Promise<number> {
   const { path, arg } = configPath(values, io);
-  const configs = await loadExportConfig(path);
+  const configs = await loadExportConfig(path, io.env);
   const target = resolveTarget(values, io);
   return withTrail(target, io, { mustExist: true, readonly: true }, async (trail: AuditTrail) => {
     const all = await exportStatus(trail, configs);
@@ -173,8 +173,8 @@ async function status(values: Values, io: Io): Promise<number> {
 
 async function replay(values: Values, name: string, io: Io): Promise<number> {
   const { path, arg } = configPath(values, io);
-  const config = pick(await loadExportConfig(path), name, arg);
-  return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+  const config = pick(await loadExportConfig(path, io.env), name, arg);
+  return withTrail(resolveTarget(values, io), io, { mustExist: true, readonly: false }, async (trail) => {
     const { pipeline, sink } = openPipeline(trail, config, {
       context: defaultContext(productVersion()),
       log: (line) => io.stderr.write(`${line}\n`),
