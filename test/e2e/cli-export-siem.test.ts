@@ -145,5 +145,9 @@ describe('auditrail export --sink / status / replay', () => {
     assert.match(r.stderr, /exports\[0\]\.sink\.token is required/);
     const u = await run(['export', 'replay', '--db', db], dir);
     assert.equal(u.code, 2);
+    // No config anywhere: status still shows the log (and any cursors stored in it).
+    const s = await run(['export', 'status', '--db', db, '--tenant', 'acme'], dir);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /^log auditrail\.local\/t\/acme\/default: 1 events$/m);
   });
 });

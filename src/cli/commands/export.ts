@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AuditTrail } from '../../index.js';
 import {
@@ -146,7 +146,9 @@ async function deliver(values: Values, name: string, io: Io): Promise<number> {
 
 async function status(values: Values, io: Io): Promise<number> {
   const { path, arg } = configPath(values, io);
-  const configs = await loadExportConfig(path, io.env);
+  // Without a config named and none in the default place, the cursors in the database still show.
+  const named = str(values, 'config') !== undefined || io.env['AUDITRAIL_CONFIG'] !== undefined;
+  const configs = named || existsSync(path) ? await loadExportConfig(path, io.env) : [];
   const target = resolveTarget(values, io);
   return withTrail(target, io, { mustExist: true, readonly: true }, async (trail: AuditTrail) => {
     const all = await exportStatus(trail, configs);
