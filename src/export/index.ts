@@ -1,0 +1,88 @@
+import { hostname } from 'node:os';
+import type { AuditTrail } from '../index.js';
+import { exportState, type DeadLetter } from '../sdk/export-state.js';
+import type { ExportConfig } from './config.js';
+import type { FormatContext } from './format.js';
+import { ExportPipeline, type PipelineOptions } from './pipeline.js';
+import type { Sink } from './sink.js';
+import { datadogSink } from './sinks/datadog-sink.js';
+import { fileSink } from './sinks/file-sink.js';
+import { splunkSink } from './sinks/splunk-sink.js';
+import { webhookSink } from './sinks/webhook-sink.js';
+
+export { loadExportConfig, parseExportConfig, type ExportConfig } from './config.js';
+export { ExportPipeline, type RunReport } from './pipeline.js';
+export { ecsRecord, nativeRecord, ocsfRecord, type FormatContext } from './format.js';
+export { webhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sinks/webhook-sink.js';
+export type { DeadLetter } from '../sdk/export-state.js';
+
+/** The exporter's host and version, as the formats name them. */
+export function defaultContext(productVersion: string): FormatContext {
+  return { hostname: hostname(), productVersion };
+}
+
+/** The sink a config names. */
+export function createSink(config: ExportConfig, context: FormatContext): Sink {
+  const s = config.sink;
+  switch (s.type) {
+    case 'file':
+      return fileSink(s);
+    case 'webhook':
+      return webhookSink(s);
+    case 'splunk':
+      return splunkSink(s, context.hostname);
+    case 'datadog':
+      return datadogSink(s, context.hostname);
+  }
+}
+
+/** A pipeline from `trail` to the sink of `config`. */
+export function openPipeline(
+  trail: AuditTrail,
+  config: ExportConfig,
+  options: PipelineOptions,
+): { pipeline: ExportPipeline; sink: Sink } {
+  const sink = createSink(config, options.context);
+  return { pipeline: new ExportPipeline(trail, exportState(trail), config, sink, options), sink };
+}
+
+/** Where one sink stands. */
+export interface SinkStatus {
+  name: string;
+  /** Whether the config file names this sink (a cursor can outlive its config). */
+  configured: boolean;
+  /** The next seq the sink will be sent. */
+  cursor: number;
+  /** Events of the log not yet past the cursor. */
+  lag: number;
+  dead_letters: DeadLetter[];
+}
+
+/**
+ * Every sink's position and dead letters on `trail`'s log: those of the config and any other
+ * with a cursor. Reads only (works on a trail opened read-only).
+ *
+ * @example
+ * for (const s of await exportStatus(trail, configs)) console.log(s.name, s.lag);
+ */
+export async function exportStatus(
+  trail: AuditTrail,
+  configs: readonly ExportConfig[],
+): Promise<SinkStatus[]> {
+  const state = exportState(trail);
+  const cursors = new Map((await state.cursors()).map((c) => [c.name, c.seq]));
+  const names = [...new Set([...configs.map((c) => c.name), ...cursors.keys()])];
+  const size = trail.size;
+  return Promise.all(
+    names.map(async (name) => {
+      const cursor = cursors.get(name) ?? 0;
+      return {
+        name,
+        configured: configs.some((c) => c.name === name),
+        cursor,
+        lag: Math.max(0, size - cursor),
+        dead_letters: await state.deadLetters(name),
+      };
+    }),
+  );
+}

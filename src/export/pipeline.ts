@@ -1,0 +1,272 @@
+import { AuditError, type AuditTrail } from '../index.js';
+import type { RecordedEvent } from '../event/types.js';
+import { compileGlobList } from '../core/glob.js';
+import type { DeadLetter, ExportState } from '../sdk/export-state.js';
+import type { ExportConfig, ExportFilter } from './config.js';
+import { formatRecord, type FormatContext } from './format.js';
+import type { ExportRecord, SendResult, Sink } from './sink.js';
+
+/** What one run did. */
+export interface RunReport {
+  /** Events the receiver acknowledged. */
+  delivered: number;
+  batches: number;
+  /** Events in batches the receiver refused for good (now dead letters). */
+  dead_lettered: number;
+  /** The sink's cursor after the run: the next seq it will be sent. */
+  cursor: number;
+}
+
+export interface PipelineOptions {
+  context: FormatContext;
+  /** Waits `ms` (or less, when `signal` aborts). Injected by tests. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+  now?: () => number;
+  /** Progress lines for people (a retry, a dead letter); never holds a secret. */
+  log?: (line: string) => void;
+}
+
+/** The longest Retry-After honoured (a receiver asking for more is waited on this long, then tried). */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+/** trail.query's largest page. */
+const MAX_PAGE = 10_000;
+const RISK_RANK = { low: 1, medium: 2, high: 3, critical: 4 } as const;
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The filter of a sink as a predicate over events; `tenant` defaults to the log's tenant. */
+export function compileFilter(filter: ExportFilter, logTenant: string): (e: RecordedEvent) => boolean {
+  const types = filter.types ? compileGlobList(filter.types) : null;
+  const minRisk = filter.risk ? RISK_RANK[filter.risk] : 0;
+  return (e) => {
+    if (types && !types(e.type)) return false;
+    if (minRisk > 0 && (e.risk_level === undefined || RISK_RANK[e.risk_level] < minRisk)) return false;
+    if (filter.tenant !== undefined && (e.tenant ?? logTenant) !== filter.tenant) return false;
+    return true;
+  };
+}
+
+interface Batch {
+  records: ExportRecord[];
+  /** First and last seq the batch covers (filtered-out events included). */
+  from: number;
+  to: number;
+  /** The cursor after this batch. */
+  end: number;
+}
+
+/**
+ * Delivers one log's events to one sink, in seq order, at least once: reads from the sink's
+ * cursor, batches by count and bytes, sends, and moves the cursor (compare-and-set) only after
+ * the receiver acknowledged. Passing failures are retried with exponential backoff and jitter,
+ * honouring Retry-After; a batch refused for good becomes a dead letter and delivery goes on.
+ * It only reads the log, so a slow or dead receiver never slows `record()` or another sink.
+ *
+ * @example
+ * const pipeline = new ExportPipeline(trail, exportState(trail), config, sink, { context });
+ * const report = await pipeline.run(); // everything up to the log's end, then returns
+ */
+export class ExportPipeline {
+  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  private readonly log: (line: string) => void;
+  private readonly accept: (e: RecordedEvent) => boolean;
+  private readonly maxEvents: number;
+  private readonly maxBytes: number;
+
+  constructor(
+    private readonly trail: AuditTrail,
+    private readonly state: ExportState,
+    private readonly config: ExportConfig,
+    private readonly sink: Sink,
+    private readonly options: PipelineOptions,
+  ) {
+    this.sleep = options.sleep ?? defaultSleep;
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? (() => undefined);
+    this.accept = compileFilter(config.filter, trail.tenant);
+    this.maxEvents = Math.min(config.batch.max_events, sink.limits.maxEvents ?? MAX_PAGE, MAX_PAGE);
+    this.maxBytes = Math.min(config.batch.max_bytes, sink.limits.maxBytes ?? Infinity);
+  }
+
+  /** Removes every secret of the config from `text` (a receiver may echo a token back). */
+  private scrub(text: string): string {
+    let out = text;
+    for (const s of this.config.secrets) if (s.length > 0) out = out.split(s).join('[secret]');
+    return out;
+  }
+
+  /** Reads, filters and formats events from seq `next` on, up to the batch limits. */
+  private async collect(next: number, last = Infinity): Promise<Batch> {
+    const records: ExportRecord[] = [];
+    let bytes = 0;
+    let end = next;
+    let to = next - 1;
+    const limit = Math.max(1, Math.min(this.maxEvents, last - next + 1));
+    const page = await this.trail.query({
+      limit,
+      ...(next > 0 ? { cursor: `a${next - 1}` } : {}),
+    });
+    for (const event of page.events) {
+      if (event.seq > last) break;
+      if (this.accept(event)) {
+        const record = formatRecord(this.config.format, event, this.options.context);
+        const json = JSON.stringify(record);
+        const size = Buffer.byteLength(json) + 1;
+        // A batch always takes its first record, so one oversized event cannot stall the sink.
+        if (records.length > 0 && bytes + size > this.maxBytes) break;
+        records.push({ event, record, json });
+        bytes += size;
+      }
+      to = event.seq;
+      end = event.seq + 1;
+      if (records.length >= this.maxEvents) break;
+    }
+    return { records, from: next, to, end };
+  }
+
+  /** Sends one batch until acknowledged, refused for good, or out of attempts (`follow`: never). */
+  private async deliver(
+    batch: Batch,
+    follow: boolean,
+    signal?: AbortSignal,
+  ): Promise<SendResult | { kind: 'aborted' }> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.sink.send(batch.records);
+      if (result.kind !== 'retry') return result;
+      if (!follow && attempt >= this.config.retry.max_attempts) return result;
+      const { initial_ms, max_ms } = this.config.retry;
+      const backoff = Math.min(max_ms, initial_ms * 2 ** Math.min(attempt - 1, 30));
+      // Equal jitter: half fixed, half random, so many exporters do not retry in step.
+      const wait =
+        result.retryAfterMs !== undefined
+          ? Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS)
+          : backoff / 2 + (this.random() * backoff) / 2;
+      this.log(
+        `${this.config.name}: seq ${batch.from}-${batch.to} not delivered (${this.scrub(result.detail)}); ` +
+          `attempt ${attempt + 1} in ${Math.round(wait)} ms`,
+      );
+      await this.sleep(wait, signal);
+      if (signal?.aborted) return { kind: 'aborted' };
+    }
+  }
+
+  private deadLetter(batch: Batch, result: { status: number | null; detail: string }): DeadLetter {
+    const response = this.trail.redact(this.scrub(result.detail)).value.slice(0, 2048);
+    return {
+      id: `${batch.from}-${batch.to}`,
+      from_seq: batch.from,
+      to_seq: batch.to,
+      events: batch.records.length,
+      status: result.status,
+      response,
+      at: new Date(this.now()).toISOString(),
+    };
+  }
+
+  private gaveUp(batch: Batch, result: { detail: string }): AuditError {
+    return new AuditError(
+      'timeout',
+      `sink '${this.config.name}': seq ${batch.from}-${batch.to} not delivered after ` +
+        `${this.config.retry.max_attempts} attempts (${this.scrub(result.detail)}); ` +
+        `its cursor stays at seq ${batch.from}, nothing is skipped`,
+    );
+  }
+
+  /**
+   * Delivers from the cursor to the log's end and returns; with `follow`, keeps going as events
+   * arrive (polling every `batch.max_wait_ms`), retrying without limit, until `signal` aborts.
+   */
+  async run(options: { follow?: boolean; signal?: AbortSignal } = {}): Promise<RunReport> {
+    const { follow = false, signal } = options;
+    const report: RunReport = { delivered: 0, batches: 0, dead_lettered: 0, cursor: 0 };
+    let next = await this.state.cursor(this.config.name);
+    while (!signal?.aborted) {
+      const batch = await this.collect(next);
+      if (batch.end === next) {
+        if (!follow) break;
+        await this.sleep(this.config.batch.max_wait_ms, signal);
+        continue;
+      }
+      if (batch.records.length > 0) {
+        const result = await this.deliver(batch, follow, signal);
+        if (result.kind === 'aborted') break;
+        if (result.kind === 'retry') throw this.gaveUp(batch, result);
+        if (result.kind === 'permanent') {
+          await this.state.addDeadLetter(this.config.name, this.deadLetter(batch, result));
+          this.log(
+            `${this.config.name}: seq ${batch.from}-${batch.to} refused (${this.scrub(result.detail)}); ` +
+              'kept as a dead letter',
+          );
+          report.dead_lettered += batch.records.length;
+        } else report.delivered += batch.records.length;
+        report.batches++;
+      }
+      if (!(await this.state.advance(this.config.name, next, batch.end)))
+        throw new AuditError(
+          'conflict',
+          `sink '${this.config.name}': its cursor moved under this exporter (is another one running?)`,
+        );
+      next = batch.end;
+    }
+    report.cursor = next;
+    return report;
+  }
+
+  /**
+   * Sends the sink's dead letters again, oldest first, reading their events back from the log.
+   * A letter the receiver now acknowledges is removed; one refused again stays, with the new answer.
+   */
+  async replay(): Promise<{ replayed: number; events: number; still_dead: number }> {
+    const out = { replayed: 0, events: 0, still_dead: 0 };
+    for (const letter of await this.state.deadLetters(this.config.name)) {
+      let next = letter.from_seq;
+      let refused: DeadLetter | null = null;
+      let sent = 0;
+      while (next <= letter.to_seq) {
+        const batch = await this.collect(next, letter.to_seq);
+        if (batch.end === next) break;
+        if (batch.records.length > 0) {
+          const result = await this.deliver(batch, false);
+          if (result.kind === 'aborted') break;
+          if (result.kind === 'retry') throw this.gaveUp(batch, result);
+          if (result.kind === 'permanent') {
+            refused = {
+              ...this.deadLetter(batch, result),
+              id: letter.id,
+              from_seq: letter.from_seq,
+              to_seq: letter.to_seq,
+            };
+            break;
+          }
+          sent += batch.records.length;
+        }
+        next = batch.end;
+      }
+      await this.state.removeDeadLetter(this.config.name, letter.id);
+      if (refused) {
+        await this.state.addDeadLetter(this.config.name, refused);
+        out.still_dead++;
+      } else {
+        out.replayed++;
+        out.events += sent;
+      }
+    }
+    return out;
+  }
+}

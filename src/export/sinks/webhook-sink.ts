@@ -1,0 +1,40 @@
+import { createHmac } from 'node:crypto';
+import type { WebhookSinkConfig } from '../config.js';
+import { post, type ExportRecord, type SendResult, type Sink } from '../sink.js';
+
+export const SIGNATURE_HEADER = 'x-auditrail-signature';
+export const TIMESTAMP_HEADER = 'x-auditrail-timestamp';
+
+/**
+ * The signature a receiver recomputes: `sha256=` + hex HMAC-SHA256 over `<timestamp>.<body>`
+ * keyed with the shared secret (docs/siem.md, "Webhook").
+ *
+ * @example
+ * webhookSignature('s3cret', '1767225600', '[]') // 'sha256=…'
+ */
+export function webhookSignature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/** POSTs each batch as a JSON array, signed (HMAC-SHA256 of timestamp and body). */
+export function webhookSink(config: WebhookSinkConfig, now: () => number = Date.now): Sink {
+  return {
+    limits: {},
+    send(batch: readonly ExportRecord[]): Promise<SendResult> {
+      const body = `[${batch.map((r) => r.json).join(',')}]`;
+      const ts = String(Math.floor(now() / 1000));
+      return post(
+        config.url,
+        {
+          ...config.headers,
+          'content-type': 'application/json',
+          [TIMESTAMP_HEADER]: ts,
+          [SIGNATURE_HEADER]: webhookSignature(config.secret, ts, body),
+        },
+        body,
+        config.timeout_ms ?? 30_000,
+      );
+    },
+    close: () => Promise.resolve(),
+  };
+}
