@@ -410,6 +410,17 @@ function approvalsSection(s: TemplateSection, events: Ev[], out: Section): void 
   ];
 }
 
+/** The values a decision's conditions saw: the action's parameters and the context stated with it. */
+function valuesOf(intent: Ev | undefined): Record<string, unknown> | undefined {
+  if (!intent) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const path of ['action.params', 'context.purpose', 'context.data_classification', 'risk_level']) {
+    const v = get(intent, path);
+    if (v !== undefined) out[path] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 function decisionsSection(s: TemplateSection, events: Ev[], ctx: Context, out: Section): void {
   out.columns = [
     'seq',
@@ -442,7 +453,7 @@ function decisionsSection(s: TemplateSection, events: Ev[], ctx: Context, out: S
       cell(get(e, 'policy.decision')),
       cell(get(e, 'policy.matched_rule')) || '(default)',
       cell(conds),
-      cell(get(intent, 'action.params')),
+      cell(valuesOf(intent)),
       cell(get(e, 'policy.reason')),
     ]);
     seqs.push(intent ? [intent.seq, e.seq] : [e.seq]);

@@ -52,7 +52,7 @@ function chart(items: { label: string; value: number }[]): SafeHtml {
   const bars = items.map((it, i) => {
     const y = i * rowH + 2;
     const w = Math.max(it.value > 0 ? 1 : 0, Math.round((it.value / max) * barW));
-    const label = it.label.length > 40 ? `${it.label.slice(0, 39)}…` : it.label;
+    const label = it.label.length > 34 ? `${it.label.slice(0, 33)}…` : it.label;
     return html`<text x="${labelW - 6}" y="${y + 14}" text-anchor="end">${label}</text
       ><rect class="bar" x="${labelW}" y="${y + 3}" width="${w}" height="${rowH - 6}" rx="2"></rect
       ><text x="${labelW + w + 6}" y="${y + 14}">${it.value}</text>`;
@@ -147,10 +147,10 @@ function section(s: Section, i: number, options: HtmlOptions): SafeHtml {
   </section> `;
 }
 
-/** JSON safe inside a `<script>` element: no `<`, `>`, `&` or line separators as such. */
+/** JSON safe inside a `<script>` element: no `<`, `>`, `&`, line separators or bidi controls as such. */
 function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
+    /[<>&\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
 }

@@ -82,6 +82,11 @@ export interface ReportTemplate {
   sections: TemplateSection[];
 }
 
+// Tags the core schema resolves by itself; any other (`!!binary`, `!custom`) is refused.
+const CORE_TAGS = new Set(
+  ['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`),
+);
+
 const PATH = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*){0,7}$/;
 
 class Reader {
@@ -99,7 +104,7 @@ class Reader {
     if (node === null || node === undefined) return;
     if (isAlias(node)) this.fail(node, field, 'YAML aliases are not supported in templates');
     if (node.anchor) this.fail(node, field, 'YAML anchors are not supported in templates');
-    if (node.tag && !node.tag.startsWith('tag:yaml.org,2002:'))
+    if (node.tag && !CORE_TAGS.has(node.tag))
       this.fail(node, field, `YAML tag ${node.tag} is not supported in templates`);
     if (isMap(node)) {
       const seen = new Set<string>();
