@@ -12,3 +12,4 @@ import './timeline.js';
 import './governance.js';
 import './mcp-proxy.js';
 import './storage.js';
+import './reports.js';

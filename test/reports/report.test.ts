@@ -97,6 +97,9 @@ describe('report types', () => {
     const policy = section(model, 'policy_changes');
     assert.equal(policy.rows.length, 1);
     assert.equal(policy.rows[0]![policy.columns.indexOf('policy')], 'acme-support');
+    // The stored diff, checked against the digest its event holds, names the rules of version 7.
+    assert.match(policy.rows[0]![policy.columns.indexOf('diff')]!, /refunds-need-lead-approval/);
+    assert.equal(policy.note, null);
     const denials = section(model, 'group', /Denials/);
     assert.ok(denials.rows.some((r) => r.includes('no-agent-payment-method-deletes')));
     const timeline = section(model, 'timeline');

@@ -105,6 +105,8 @@ export interface ReportModel {
 export type Ev = Record<string, unknown> & { seq: number; ts: string; type: string; event_id: string };
 
 const MAX_CELL = 300;
+/** A policy diff is shown in full up to this many characters. */
+const MAX_DIFF = 8000;
 const SEQS_PER_ROW = 20;
 
 export function get(e: unknown, path: string): unknown {
@@ -511,7 +513,13 @@ function policySection(
         `sha256:${createHash('sha256').update(payload, 'utf8').digest('hex')}` === digest;
       if (ok) {
         try {
-          diff = cell((JSON.parse(payload) as { text?: unknown }).text ?? '');
+          const text = (JSON.parse(payload) as { text?: unknown }).text;
+          diff =
+            typeof text === 'string'
+              ? text.length > MAX_DIFF
+                ? `${text.slice(0, MAX_DIFF - 1)}…`
+                : text
+              : '';
         } catch {
           diff = '';
         }

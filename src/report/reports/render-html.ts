@@ -25,7 +25,7 @@ main{max-width:1200px;margin:0 auto;padding:24px}h1{font-size:24px;margin:0 0 4p
 .card b{display:block;font-size:18px}.card span{color:var(--muted);font-size:12px}
 .control{display:inline-block;background:#e8eefb;color:var(--accent);border-radius:4px;padding:1px 6px;font-size:12px;font-weight:600;margin-right:6px}
 .evidence{color:var(--muted);margin:4px 0 8px}.scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere;white-space:pre-line}
 th{background:#f6f8fa;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;border-radius:10px;padding:0 7px;font-size:11.5px;font-weight:600;white-space:nowrap}
 .ok{color:var(--ok);background:var(--okbg)}.bad{color:var(--bad);background:var(--badbg)}.deny{color:var(--deny);background:var(--denybg)}

@@ -51,6 +51,21 @@ function templateText(t: ReportOptions['template']): { name: string; text: strin
 const toFiles = (evidence: Record<string, string>): Map<string, Uint8Array> =>
   new Map(Object.entries(evidence).map(([k, v]) => [k, Buffer.from(v, 'utf8')]));
 
+/** Computes the model of a source from the check of its evidence; null when the check failed. */
+function modelFrom(source: ReportSource, check: EvidenceReport): ReportModel | null {
+  if (!check.ok || !check.summary) return null;
+  const size = check.summary.tree_size;
+  return reportModel({
+    source,
+    template: templateOf(source),
+    entries: check.entries,
+    log: check.summary.log,
+    tree_size: size,
+    checkpoint: source.evidence[`checkpoints/${size}.checkpoint`] ?? '',
+    verifier_key: (source.evidence['keys/log.vkey'] ?? '').trim(),
+  });
+}
+
 /**
  * Checks the embedded evidence and computes the model. Throws nothing for a bad package: the
  * check's failures are returned with a null model.
@@ -60,19 +75,7 @@ export function modelOf(
   options: { trustedKey?: string } = {},
 ): { check: EvidenceReport; model: ReportModel | null } {
   const check = verifyEvidenceFiles(toFiles(source.evidence), options);
-  if (!check.ok || !check.summary) return { check, model: null };
-  const size = check.summary.tree_size;
-  const checkpoint = source.evidence[`checkpoints/${size}.checkpoint`] ?? '';
-  const model = reportModel({
-    source,
-    template: templateOf(source),
-    entries: check.entries,
-    log: check.summary.log,
-    tree_size: size,
-    checkpoint,
-    verifier_key: (source.evidence['keys/log.vkey'] ?? '').trim(),
-  });
-  return { check, model };
+  return { check, model: modelFrom(source, check) };
 }
 
 /**
@@ -147,7 +150,15 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
   for (const [name, bytes] of [...built.files].sort(([a], [b]) => (a < b ? -1 : 1)))
     evidence[name] = bytes.toString('utf8');
 
+  const check = verifyEvidenceFiles(toFiles(evidence));
+  // The stored diff of each policy change shown (CC8.1), checked against its event's digest.
   const diffs: Record<string, string> = {};
+  for (const x of check.entries) {
+    const digest = x.type === 'policy.updated' ? get(x.event, 'action.params.diff_digest') : undefined;
+    if (typeof digest !== 'string') continue;
+    const payload = await trail.policyDiff(digest);
+    if (payload !== undefined) diffs[digest] = payload;
+  }
   const source: ReportSource = {
     format: REPORT_FORMAT,
     id: '',
@@ -167,7 +178,7 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
     .update(JSON.stringify({ ...source, id: '' }))
     .digest('hex')
     .slice(0, 16)}`;
-  const { check, model } = modelOf(source);
+  const model = modelFrom(source, check);
   if (!model) {
     const f = check.failures[0];
     throw new AuditError(
