@@ -25,8 +25,8 @@ main{max-width:1200px;margin:0 auto;padding:24px}h1{font-size:24px;margin:0 0 4p
 .card b{display:block;font-size:18px}.card span{color:var(--muted);font-size:12px}
 .control{display:inline-block;background:#e8eefb;color:var(--accent);border-radius:4px;padding:1px 6px;font-size:12px;font-weight:600;margin-right:6px}
 .evidence{color:var(--muted);margin:4px 0 8px}.scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere;white-space:pre-line}
-th{background:#f6f8fa;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word;white-space:pre-line}
+th{background:#f6f8fa;position:sticky;top:0;white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;border-radius:10px;padding:0 7px;font-size:11.5px;font-weight:600;white-space:nowrap}
 .ok{color:var(--ok);background:var(--okbg)}.bad{color:var(--bad);background:var(--badbg)}.deny{color:var(--deny);background:var(--denybg)}
 .held{color:var(--held);background:var(--heldbg)}.info{color:var(--info);background:var(--infobg)}
@@ -184,7 +184,10 @@ export function renderHtml(model: ReportModel, source: ReportSource, options: Ht
         <dt>Period</dt>
         <dd>${model.period.first_ts ?? '—'} .. ${model.period.last_ts ?? '—'}</dd>
         <dt>Check it</dt>
-        <dd><code>auditrail verify-report FILE --key "${model.verifier_key}"</code></dd>
+        <dd>
+          run <code>auditrail verify-report</code> on this file with <code>--key</code> and your own copy of
+          the log's verifier key, <code>${model.verifier_key}</code>
+        </dd>
       </dl>
     </header>
     ${join(model.sections.map((s, i) => section(s, i, options)))}
