@@ -13,6 +13,8 @@ export const SOURCE_ELEMENT_ID = 'auditrail-report-source';
 export interface HtmlOptions {
   /** At most this many rows of each timeline (the PDF keeps its page count bounded); default all. */
   maxTimelineRows?: number;
+  /** Embed the source for verify-report (default true; a PDF cannot be checked, so it leaves it out). */
+  embedSource?: boolean;
 }
 
 const CSS = `
@@ -205,6 +207,9 @@ export function renderHtml(model: ReportModel, source: ReportSource, options: Ht
   // script element escaped: both are placed as they are, around the escaped markup.
   return (
     `<!doctype html>\n<html lang="en"><head>${head.text}<style>${CSS}</style></head>\n<body>${body.text}\n` +
-    `<script type="application/json" id="${SOURCE_ELEMENT_ID}">${scriptJson(source)}</script>\n</body></html>\n`
+    (options.embedSource === false
+      ? ''
+      : `<script type="application/json" id="${SOURCE_ELEMENT_ID}">${scriptJson(source)}</script>\n`) +
+    '</body></html>\n'
   );
 }

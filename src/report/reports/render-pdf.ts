@@ -52,7 +52,10 @@ export async function renderPdf(
     const page = await browser.newPage({ javaScriptEnabled: false });
     await page.route('**/*', (route) => route.abort());
     await page.setContent(
-      renderHtml(model, source, { maxTimelineRows: options.maxTimelineRows ?? PDF_TIMELINE_ROWS }),
+      renderHtml(model, source, {
+        maxTimelineRows: options.maxTimelineRows ?? PDF_TIMELINE_ROWS,
+        embedSource: false,
+      }),
       { waitUntil: 'load' },
     );
     const footer =

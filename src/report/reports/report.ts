@@ -150,7 +150,7 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
   for (const [name, bytes] of [...built.files].sort(([a], [b]) => (a < b ? -1 : 1)))
     evidence[name] = bytes.toString('utf8');
 
-  const check = verifyEvidenceFiles(toFiles(evidence));
+  const check = verifyEvidenceFiles(built.files);
   // The stored diff of each policy change shown (CC8.1), checked against its event's digest.
   const diffs: Record<string, string> = {};
   for (const x of check.entries) {
@@ -174,8 +174,11 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
     evidence,
     policy_diffs: diffs,
   };
+  // The id covers everything the report is computed from: the manifest holds the SHA-256 of every
+  // evidence file, so hashing it stands for hashing the files.
+  const { evidence: _files, ...rest } = source;
   source.id = `rpt-${createHash('sha256')
-    .update(JSON.stringify({ ...source, id: '' }))
+    .update(JSON.stringify({ ...rest, manifest: evidence['manifest.json'] ?? '' }))
     .digest('hex')
     .slice(0, 16)}`;
   const model = modelFrom(source, check);
