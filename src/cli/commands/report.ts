@@ -6,8 +6,10 @@ import { renderHtml } from '../../report/reports/render-html.js';
 import { renderPdf } from '../../report/reports/render-pdf.js';
 import { buildReport, reportJson } from '../../report/reports/report.js';
 import { MAX_TEMPLATE_BYTES, parseTemplate } from '../../report/reports/template.js';
+import { AuditError } from '../../index.js';
 import {
   bool,
+  CliError,
   execute,
   EXIT_OK,
   oneOf,
@@ -98,6 +100,10 @@ export function run(args: string[], io: Io): Promise<number> {
         query: filter,
         ...(subject !== undefined ? { subject } : {}),
         generator: 'auditrail report',
+      }).catch((e: unknown) => {
+        if (e instanceof AuditError && e.code === 'not_found' && !sign)
+          throw new CliError(`${e.message}; pass --sign to sign a checkpoint of the log first`);
+        throw e;
       });
       const bytes =
         format === 'html'
