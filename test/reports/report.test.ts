@@ -240,11 +240,16 @@ describe('HTML', () => {
     assert.ok(csv.endsWith('\r\n'));
     assert.equal(csv.split('\r\n').length, 4); // header, 2 events, final CRLF
     assert.ok(!renderCsv(built.model).startsWith('\ufeff'));
-    assert.ok(
-      csv.includes(`"'${HOSTILE.replace(/"/g, '""')}"`) ||
-        csv.includes(`'${HOSTILE}`) ||
-        csv.includes(HOSTILE.replace(/"/g, '""')),
-    );
+    // The hostile target, with quotes and a comma-free body, is one quoted field with its quotes doubled.
+    assert.ok(csv.includes(`,"${HOSTILE.replace(/"/g, '""')}",`));
+    // An actor id starting with '=' is prefixed so that no spreadsheet evaluates it.
+    const formula = renderCsv({
+      ...built.model,
+      sections: built.model.sections.map((s) =>
+        s.kind === 'timeline' ? { ...s, events: s.events.map((e) => ({ ...e, actor: '=1+1' })) } : s,
+      ),
+    });
+    assert.match(formula, /\r\n0,[^,]+,action\.failed,'=1\+1,/);
   });
 });
 
@@ -410,12 +415,20 @@ describe('templates', () => {
 
   it('refuses a template over the size limit before parsing it, and parses a large one in linear time', () => {
     assert.throws(() => parseTemplate(`title: x\n#${'a'.repeat(MAX_TEMPLATE_BYTES)}\n`), /larger than/);
-    const keys = Array.from({ length: 2500 }, (_, i) => `k${i}: 1`).join(', ');
-    const t0 = performance.now();
-    assert.throws(
-      () => parseTemplate(`title: x\nsections:\n  - { title: a, kind: summary, ${keys} }\n`),
-      /unknown field/,
-    );
-    assert.ok(performance.now() - t0 < 2000);
+    // Many keys in one mapping: ten times the keys must cost about ten times the time, not a
+    // hundred (the YAML library's own duplicate check is quadratic). Best of three, to ride out load.
+    const time = (n: number): number => {
+      const text = `title: x\nsections:\n  - { ${Array.from({ length: n }, (_, i) => `k${i}: 1`).join(', ')}, title: a, kind: summary }\n`;
+      let best = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        assert.throws(() => parseTemplate(text), /unknown field/);
+        best = Math.min(best, performance.now() - t0);
+      }
+      return best;
+    };
+    const small = time(300);
+    const large = time(3000);
+    assert.ok(large / small < 40, `300 keys ${small.toFixed(1)} ms, 3000 keys ${large.toFixed(1)} ms`);
   });
 });
