@@ -4,6 +4,7 @@
 // and formula-safe, templates are read strictly.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { runDemoSession } from '../../src/cli/demo-session.js';
 import { AuditError, openAuditTrail, type AuditTrail } from '../../src/index.js';
@@ -11,7 +12,13 @@ import { BUILTIN_TEMPLATES, REPORT_TYPES } from '../../src/report/reports/builti
 import type { ReportModel, Section } from '../../src/report/reports/model.js';
 import { csvCell, renderCsv } from '../../src/report/reports/render-csv.js';
 import { renderHtml, SOURCE_ELEMENT_ID } from '../../src/report/reports/render-html.js';
-import { buildReport, reportJson, verifyReport, type BuiltReport } from '../../src/report/reports/report.js';
+import {
+  buildReport,
+  evidenceFiles,
+  reportJson,
+  verifyReport,
+  type BuiltReport,
+} from '../../src/report/reports/report.js';
 import { MAX_TEMPLATE_BYTES, parseTemplate } from '../../src/report/reports/template.js';
 import { MemoryStore } from '../../src/testing/index.js';
 
@@ -134,10 +141,14 @@ describe('report types', () => {
       /"context.purpose":"answer the customer.s question about a refill/,
     );
     // Nothing of the other session (another customer, another patient) is disclosed.
-    const page = renderHtml(r.model, r.source);
-    assert.ok(!page.includes(sessions[1]!));
-    assert.ok(!page.includes('patient-20932'));
-    assert.ok(page.includes(sessions[0]!));
+    const files = evidenceFiles(r.source.evidence)!;
+    const shipped = [
+      renderHtml(r.model, r.source),
+      ...[...files.values()].map((b) => Buffer.from(b).toString('utf8')),
+    ].join('\n');
+    assert.ok(!shipped.includes(sessions[1]!));
+    assert.ok(!shipped.includes('patient-20932'));
+    assert.ok(shipped.includes(sessions[0]!));
   });
 
   it('eu-ai-act: retention against six months and the period of each use', async () => {
@@ -302,13 +313,20 @@ describe('verify-report', () => {
     const json = JSON.parse(reportJson(built.model, built.source)) as {
       source: { evidence: Record<string, string> };
     };
-    json.source.evidence['events.jsonl'] = json.source.evidence['events.jsonl']!.replace(
-      'maria.chen',
-      'mallory',
+    const events = gunzipSync(Buffer.from(json.source.evidence['events.jsonl']!, 'base64')).toString('utf8');
+    assert.ok(events.includes('maria.chen'));
+    json.source.evidence['events.jsonl'] = gzipSync(events.replace('maria.chen', 'mallory')).toString(
+      'base64',
     );
     const r = verifyReport(JSON.stringify(json));
     assert.equal(r.ok, false);
-    assert.ok(r.failures.every((f) => f.kind === 'evidence'));
+    assert.ok(r.failures.length > 0 && r.failures.every((f) => f.kind === 'evidence'));
+    // Evidence that does not even decode is refused, not thrown.
+    json.source.evidence['events.jsonl'] = Buffer.from('not gzip').toString('base64');
+    assert.deepEqual(
+      verifyReport(JSON.stringify(json)).failures.map((f) => f.kind),
+      ['not_a_report'],
+    );
   });
 
   it('a report checked with another log key fails', async () => {

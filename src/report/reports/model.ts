@@ -23,7 +23,7 @@ export interface ReportSource {
   query: Record<string, string>;
   /** The data subject of a subject report, else null. */
   subject: string | null;
-  /** The evidence package's files (auditrail-evidence/v1), as UTF-8 text. */
+  /** The evidence package's files (auditrail-evidence/v1), each gzip-compressed and base64-encoded. */
   evidence: Record<string, string>;
   /** Stored policy diffs by digest (`sha256:…`), each checked against its policy.updated event. */
   policy_diffs: Record<string, string>;

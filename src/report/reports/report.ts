@@ -7,6 +7,7 @@
  * from the embedded source and compares.
  */
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { AuditError, verifyEvidenceFiles, type AuditTrail, type EvidenceReport } from '../../index.js';
 import { buildEvidence, type EvidenceQuery } from '../evidence.js';
 import { BUILTIN_TEMPLATES, REPORT_TYPES, type ReportType } from './builtin.js';
@@ -48,34 +49,58 @@ function templateText(t: ReportOptions['template']): { name: string; text: strin
   return t;
 }
 
-const toFiles = (evidence: Record<string, string>): Map<string, Uint8Array> =>
-  new Map(Object.entries(evidence).map(([k, v]) => [k, Buffer.from(v, 'utf8')]));
+/** A decompressed evidence file may be at most this large (a gzip bomb stops here). */
+const MAX_EVIDENCE_FILE = 1024 * 1024 * 1024;
+
+/**
+ * The evidence files of a source: each value is the file's bytes gzip-compressed (RFC 1952) and
+ * base64-encoded, which is a third of the size of the text and needs no escaping in HTML.
+ * Undefined when a value does not decode.
+ */
+export function evidenceFiles(evidence: Record<string, string>): Map<string, Uint8Array> | undefined {
+  const out = new Map<string, Uint8Array>();
+  try {
+    for (const [name, value] of Object.entries(evidence))
+      out.set(name, gunzipSync(Buffer.from(value, 'base64'), { maxOutputLength: MAX_EVIDENCE_FILE }));
+  } catch {
+    return undefined;
+  }
+  return out;
+}
 
 /** Computes the model of a source from the check of its evidence; null when the check failed. */
-function modelFrom(source: ReportSource, check: EvidenceReport): ReportModel | null {
+function modelFrom(
+  source: ReportSource,
+  check: EvidenceReport,
+  files: ReadonlyMap<string, Uint8Array>,
+): ReportModel | null {
   if (!check.ok || !check.summary) return null;
   const size = check.summary.tree_size;
+  const text = (name: string): string => Buffer.from(files.get(name) ?? []).toString('utf8');
   return reportModel({
     source,
     template: templateOf(source),
     entries: check.entries,
     log: check.summary.log,
     tree_size: size,
-    checkpoint: source.evidence[`checkpoints/${size}.checkpoint`] ?? '',
-    verifier_key: (source.evidence['keys/log.vkey'] ?? '').trim(),
+    checkpoint: text(`checkpoints/${size}.checkpoint`),
+    verifier_key: text('keys/log.vkey').trim(),
   });
 }
 
 /**
- * Checks the embedded evidence and computes the model. Throws nothing for a bad package: the
- * check's failures are returned with a null model.
+ * Checks the embedded evidence and computes the model. Throws AuditError('invalid_argument') when
+ * the evidence does not decode; a package that decodes but does not verify is returned as the
+ * check's failures with a null model.
  */
 export function modelOf(
   source: ReportSource,
   options: { trustedKey?: string } = {},
 ): { check: EvidenceReport; model: ReportModel | null } {
-  const check = verifyEvidenceFiles(toFiles(source.evidence), options);
-  return { check, model: modelFrom(source, check) };
+  const files = evidenceFiles(source.evidence);
+  if (!files) throw new AuditError('invalid_argument', 'the embedded evidence is not gzip and base64');
+  const check = verifyEvidenceFiles(files, options);
+  return { check, model: modelFrom(source, check, files) };
 }
 
 /**
@@ -148,7 +173,7 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
   if (options.subject !== undefined) narrowToSubject(built.files, options.subject);
   const evidence: Record<string, string> = {};
   for (const [name, bytes] of [...built.files].sort(([a], [b]) => (a < b ? -1 : 1)))
-    evidence[name] = bytes.toString('utf8');
+    evidence[name] = gzipSync(bytes, { level: 1 }).toString('base64');
 
   const check = verifyEvidenceFiles(built.files);
   // The stored diff of each policy change shown (CC8.1), checked against its event's digest.
@@ -178,10 +203,10 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
   // evidence file, so hashing it stands for hashing the files.
   const { evidence: _files, ...rest } = source;
   source.id = `rpt-${createHash('sha256')
-    .update(JSON.stringify({ ...rest, manifest: evidence['manifest.json'] ?? '' }))
+    .update(JSON.stringify({ ...rest, manifest: built.files.get('manifest.json')?.toString('utf8') ?? '' }))
     .digest('hex')
     .slice(0, 16)}`;
-  const model = modelFrom(source, check);
+  const model = modelFrom(source, check, built.files);
   if (!model) {
     const f = check.failures[0];
     throw new AuditError(
