@@ -100,6 +100,7 @@ export function run(args: string[], io: Io): Promise<number> {
         query: filter,
         ...(subject !== undefined ? { subject } : {}),
         generator: 'auditrail report',
+        embedEvidence: format !== 'pdf' && format !== 'csv',
       }).catch((e: unknown) => {
         if (e instanceof AuditError && e.code === 'not_found' && !sign)
           throw new CliError(`${e.message}; pass --sign to sign a checkpoint of the log first`);

@@ -24,6 +24,11 @@ export interface ReportOptions {
   subject?: string;
   now?: () => Date;
   generator?: string;
+  /**
+   * Encode the evidence into the source (default true). A PDF cannot be checked and leaves it
+   * out, so building one skips the compression of every event's evidence.
+   */
+  embedEvidence?: boolean;
   createdBy?: string;
 }
 
@@ -173,7 +178,7 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
   if (options.subject !== undefined) narrowToSubject(built.files, options.subject);
   const evidence: Record<string, string> = {};
   for (const [name, bytes] of [...built.files].sort(([a], [b]) => (a < b ? -1 : 1)))
-    evidence[name] = gzipSync(bytes, { level: 1 }).toString('base64');
+    if (options.embedEvidence !== false) evidence[name] = gzipSync(bytes, { level: 1 }).toString('base64');
 
   const check = verifyEvidenceFiles(built.files);
   // The stored diff of each policy change shown (CC8.1), checked against its event's digest.
