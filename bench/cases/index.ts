@@ -14,3 +14,4 @@ import './mcp-proxy.js';
 import './storage.js';
 import './evidence.js';
 import './export.js';
+import './reports.js';

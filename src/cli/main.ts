@@ -62,6 +62,16 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/verify-evidence.js'),
   },
   {
+    name: 'report',
+    summary: 'write a compliance report (HTML, PDF, CSV, JSON) built from verified events',
+    load: () => import('./commands/report.js'),
+  },
+  {
+    name: 'verify-report',
+    summary: 'check an HTML or JSON report offline against its signed checkpoint',
+    load: () => import('./commands/verify-report.js'),
+  },
+  {
     name: 'check',
     summary: 'run the completeness rules; exit 1 on findings',
     load: () => import('./commands/check.js'),

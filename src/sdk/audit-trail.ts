@@ -10,6 +10,7 @@ import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
 import { createRedactor, type RedactionOptions, type RedactionResult } from '../redact/index.js';
+import { DIFF_KEY_PREFIX, verifyDiffPayload } from '../policy/index.js';
 import type { AuditStore, EventFilter, LeafWriter, LogHead, SideWrites } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
@@ -861,6 +862,20 @@ export class AuditTrail {
     }
     if (issues.length > 0) return Promise.reject(new ValidationError(issues));
     return Promise.all(prepared.map((p) => this.writer.write(p)));
+  }
+
+  /**
+   * The stored diff of a `policy.updated` event (its `action.params.diff_digest`), checked against
+   * that digest; undefined when it is missing or does not match. The payload is JCS of the
+   * `PolicyDiff`, so a reader can check it again with SHA-256 alone.
+   *
+   * @example
+   * const payload = await trail.policyDiff(event.action.params.diff_digest);
+   */
+  async policyDiff(digest: string): Promise<string | undefined> {
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) return undefined;
+    const payload = await this.#store.getMeta(`${DIFF_KEY_PREFIX}${digest}`);
+    return verifyDiffPayload(digest, payload) === null ? undefined : payload;
   }
 
   // -------------------------------------------------------------------------------------------
