@@ -837,7 +837,8 @@ export class AuditTrail {
    * Records a batch all-or-nothing as far as validation goes: every event is validated, redacted
    * and prepared before any is queued, so one bad event rejects the whole batch with a
    * ValidationError whose issue fields are prefixed by the event's index (`/3/actor/type`) and
-   * nothing of the batch is stored. Resolves with the receipts, in order, once all are durable.
+   * nothing of the batch is stored. The batch commits in one transaction, whatever its size (a
+   * crash leaves all of it or none). Resolves with the receipts, in order, once all are durable.
    *
    * @example
    * const receipts = await trail.recordBatch([intent, decision]);
@@ -860,7 +861,8 @@ export class AuditTrail {
       }
     }
     if (issues.length > 0) return Promise.reject(new ValidationError(issues));
-    return Promise.all(prepared.map((p) => this.writer.write(p)));
+    // One group: committed in one transaction, whatever its size and whatever else is queued.
+    return this.writer.writeAll(prepared);
   }
 
   // -------------------------------------------------------------------------------------------
