@@ -11,4 +11,5 @@ import './proof.js';
 import './timeline.js';
 import './governance.js';
 import './mcp-proxy.js';
+import './http.js';
 import './storage.js';
