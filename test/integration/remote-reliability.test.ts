@@ -45,7 +45,7 @@ function startServer(db: string, port: number): Promise<Server> {
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 60_000);
     const onExit = (code: number | null): void => reject(new Error(`serve exited ${code}: ${out} ${err}`));
     child.once('exit', onExit);
     child.stdout.on('data', (d: Buffer) => {
