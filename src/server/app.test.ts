@@ -216,10 +216,10 @@ describe('governance at scale', () => {
     const s = await server();
     let queries = 0;
     const query = s.store.query.bind(s.store);
-    s.store.query = ((...args: Parameters<typeof query>) => {
+    s.store.query = (...args: Parameters<typeof query>) => {
       queries++;
       return query(...args);
-    });
+    };
     const decide = (i: number) =>
       s.call(s.keys.a!, {
         method: 'POST',
@@ -268,6 +268,48 @@ describe('governance at scale', () => {
     });
     // i ≡ 1 (mod 4) and i ≡ 1 (mod 3): i ≡ 1 (mod 12), 5 of 0..59; no ingested event has actor bot-1.
     assert.deepEqual(intents.json(), { count: 5 });
+  });
+
+  it('refuses a whole batch that reuses an event_id for other content, in the log or within the batch', async () => {
+    const s = await server();
+    const first = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: sampleEvent(1, { event_id: 'kept', time: '2026-01-01T00:00:00Z' }),
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    const size = async () =>
+      (await s.call(s.keys.a!, { method: 'GET', url: '/v1/events/count' })).json<{ count: number }>().count;
+    const before = await size();
+    const reused = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [
+        sampleEvent(2, { event_id: 'new-1' }),
+        sampleEvent(99, { event_id: 'kept', time: '2026-01-01T00:00:00Z' }),
+      ],
+    });
+    assert.equal(reused.statusCode, 409, reused.body);
+    assert.match(
+      reused.json().detail,
+      /event 1: event_id kept was already recorded at seq \d+ with different content/,
+    );
+    const twice = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [sampleEvent(3, { event_id: 'twin' }), sampleEvent(4, { event_id: 'twin' })],
+    });
+    assert.equal(twice.statusCode, 409, twice.body);
+    assert.match(twice.json().detail, /earlier in this batch/);
+    assert.equal(await size(), before, 'nothing of either batch was stored');
+    // The same content again is a re-send: the original receipt.
+    const again = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [sampleEvent(1, { event_id: 'kept', time: '2026-01-01T00:00:00Z' })],
+    });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.deepEqual(again.json().receipts[0], first.json().receipts[0]);
   });
 
   it('refuses an outcome for an intent recorded without a decision', async () => {
