@@ -11,6 +11,7 @@ import './proof.js';
 import './timeline.js';
 import './governance.js';
 import './mcp-proxy.js';
+import './http.js';
 import './storage.js';
 import './evidence.js';
 import './export.js';

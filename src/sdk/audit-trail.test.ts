@@ -142,6 +142,31 @@ describe('AuditTrail behaviour (memory store)', () => {
     assert.equal(appends, 1);
   });
 
+  it('commits a recordBatch of 1,000 events in one transaction, with other records around it', async () => {
+    const store = new MemoryStore();
+    const appends: string[][] = [];
+    const orig = store.append.bind(store);
+    store.append = ((...args: Parameters<typeof orig>) => {
+      appends.push([...args[1]]);
+      return orig(...args);
+    }) as typeof store.append;
+    const trail = await openAuditTrail({ tenant: 'acme', store, checkpointIntervalMs: 0, maxBatch: 64 });
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ ...sampleEvent(i), event_id: `batch-${i}` }));
+    const singles = Array.from({ length: 200 }, (_, i) => trail.record(sampleEvent(1000 + i)));
+    const receipts = await trail.recordBatch(batch);
+    await Promise.all(singles);
+    const holding = appends.filter((eids) => eids.some((e) => e.startsWith('batch-')));
+    assert.equal(holding.length, 1, 'the batch is in exactly one append');
+    assert.equal(holding[0]!.filter((e) => e.startsWith('batch-')).length, 1000);
+    assert.ok(appends.length > 1, 'the 200 single records still commit at maxBatch 64');
+    assert.deepEqual(
+      receipts.map((r) => r.seq - receipts[0]!.seq),
+      Array.from({ length: 1000 }, (_, i) => i),
+      'consecutive seqs',
+    );
+    await trail.close();
+  });
+
   it('pages queries with a cursor and filters', async () => {
     const trail = await open();
     for (let i = 0; i < 30; i++) await trail.record(sampleEvent(i, i < 15 ? 's-a' : 's-b'));

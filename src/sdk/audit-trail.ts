@@ -838,14 +838,17 @@ export class AuditTrail {
    * Records a batch all-or-nothing as far as validation goes: every event is validated, redacted
    * and prepared before any is queued, so one bad event rejects the whole batch with a
    * ValidationError whose issue fields are prefixed by the event's index (`/3/actor/type`) and
-   * nothing of the batch is stored. Resolves with the receipts, in order, once all are durable.
+   * nothing of the batch is stored. The batch commits in one transaction, whatever its size (a
+   * crash leaves all of it or none). A producer's `event_id` already recorded with other content
+   * (or given twice in the batch with different content) rejects the batch with `conflict`, nothing
+   * queued. Resolves with the receipts, in order, once all are durable.
    *
    * @example
    * const receipts = await trail.recordBatch([intent, decision]);
    */
-  recordBatch(events: readonly AuditEvent[]): Promise<Receipt[]> {
-    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
-    if (this.readonly) return Promise.reject(this.readonlyError('record events'));
+  async recordBatch(events: readonly AuditEvent[]): Promise<Receipt[]> {
+    if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
+    if (this.readonly) throw this.readonlyError('record events');
     const prepared: PreparedEvent[] = [];
     const issues: ValidationIssue[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -853,15 +856,39 @@ export class AuditTrail {
         prepared.push(this.prepare(events[i]!));
       } catch (e) {
         if (!(e instanceof ValidationError)) {
-          return Promise.reject(
-            e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
-          );
+          throw e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e });
         }
         for (const issue of e.issues) issues.push({ ...issue, field: `/${i}${issue.field}` });
       }
     }
-    if (issues.length > 0) return Promise.reject(new ValidationError(issues));
-    return Promise.all(prepared.map((p) => this.writer.write(p)));
+    if (issues.length > 0) throw new ValidationError(issues);
+    // A producer's event_id reused for other content (in the log, or earlier in this batch)
+    // refuses the whole batch before anything is queued; an identical re-send is a duplicate.
+    const earlier = new Map<string, PreparedEvent>();
+    for (let i = 0; i < prepared.length; i++) {
+      if (events[i]!.event_id === undefined) continue;
+      const p = prepared[i]!;
+      const key = contentKey(p.event, p.timeDefaulted);
+      const before = earlier.get(p.eid);
+      let other: AuditEvent | undefined = before?.event;
+      let where = 'earlier in this batch';
+      if (!before) {
+        earlier.set(p.eid, p);
+        const stored = await this.#store.getByEid(this.head.logId, p.eid);
+        if (stored) {
+          other = stripLogFields(toRecordedEvent(stored, this.origin));
+          where = `at seq ${stored.entry.seq}`;
+        }
+      }
+      if (other !== undefined && contentKey(other, p.timeDefaulted) !== key) {
+        throw new AuditError(
+          'conflict',
+          `event ${i}: event_id ${p.eid} was already recorded ${where} with different content; nothing of the batch was stored`,
+        );
+      }
+    }
+    // One group: committed in one transaction, whatever its size and whatever else is queued.
+    return this.writer.writeAll(prepared);
   }
 
   /**

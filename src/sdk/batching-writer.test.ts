@@ -127,4 +127,30 @@ describe('BatchingWriter', () => {
     await f;
     assert.deepEqual(g.calls[3]!.items, [3, 4]);
   });
+  it('commits a writeAll group in one batch, beyond maxBatch, and never splits it', async () => {
+    const g = gatedFlush();
+    const w = new BatchingWriter<number, number>({ flush: g.flush, maxBatch: 3 });
+    const before = w.write(1);
+    const group = w.writeAll([2, 3, 4, 5, 6]);
+    const after = w.write(7);
+    await tick();
+    assert.deepEqual(g.calls[0]!.items, [1, 2, 3, 4, 5, 6], 'the group rides whole with the item before it');
+    g.calls[0]!.release();
+    assert.equal(await before, 10);
+    assert.deepEqual(await group, [20, 30, 40, 50, 60]);
+    await tick();
+    assert.deepEqual(g.calls[1]!.items, [7]);
+    g.calls[1]!.release();
+    assert.equal(await after, 70);
+  });
+  it('rejects every item of a writeAll group when its batch fails', async () => {
+    const g = gatedFlush();
+    const w = new BatchingWriter<number, number>({ flush: g.flush, maxBatch: 2 });
+    const group = w.writeAll([1, 2, 3]);
+    await tick();
+    assert.deepEqual(g.calls[0]!.items, [1, 2, 3]);
+    g.calls[0]!.release(new Error('disk full'));
+    await assert.rejects(group, /disk full/);
+    assert.equal(w.pending, 0, 'nothing of the group is kept for a later, partial retry');
+  });
 });

@@ -37,6 +37,8 @@ interface Pending<T, R> {
   /** Arrival number: flush() waits for the items that arrived before it was called, no later ones. */
   n: number;
   item: T;
+  /** Arrival number of the first item of the group this item belongs to (writeAll): never split. */
+  group?: number;
   resolve?: (r: R) => void;
   reject?: (e: unknown) => void;
 }
@@ -78,6 +80,24 @@ export class BatchingWriter<T, R> {
       this.queue.push({ n: ++this.enqueued, item, resolve, reject });
       this.schedule();
     });
+  }
+
+  /**
+   * Queues `items` as one group, committed in one batch (one transaction) even beyond `maxBatch`:
+   * a crash leaves all of them or none. Resolves with their results, in order.
+   */
+  writeAll(items: readonly T[]): Promise<R[]> {
+    if (this.closed) return Promise.reject(new AuditError('closed', 'the audit trail is closed'));
+    if (items.length === 0) return Promise.resolve([]);
+    const group = this.enqueued + 1;
+    const out = items.map(
+      (item) =>
+        new Promise<R>((resolve, reject) => {
+          this.queue.push({ n: ++this.enqueued, item, group, resolve, reject });
+        }),
+    );
+    this.schedule();
+    return Promise.all(out);
   }
 
   /**
@@ -162,7 +182,11 @@ export class BatchingWriter<T, R> {
   /** Runs one batch; returns the error if it failed (awaited items are rejected, queued ones kept). */
   private async runBatch(): Promise<unknown> {
     if (this.inFlight.size >= this.maxInFlight || this.queue.length === 0) return undefined;
-    const batch = this.queue.splice(0, this.maxBatch);
+    // Up to maxBatch items, and never half a group: its tail joins the batch beyond the bound.
+    let take = Math.min(this.maxBatch, this.queue.length);
+    const last = this.queue[take - 1]!.group;
+    if (last !== undefined) while (take < this.queue.length && this.queue[take]!.group === last) take++;
+    const batch = this.queue.splice(0, take);
     const first = batch[0]!.n;
     this.inFlight.add(first);
     let failure: unknown;

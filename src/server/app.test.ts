@@ -211,6 +211,140 @@ describe('governance', () => {
   });
 });
 
+describe('governance at scale', () => {
+  it('finds each decision of many concurrent actions by a point lookup, and records the policy once', async () => {
+    const s = await server();
+    let queries = 0;
+    const query = s.store.query.bind(s.store);
+    s.store.query = (...args: Parameters<typeof query>) => {
+      queries++;
+      return query(...args);
+    };
+    const decide = (i: number) =>
+      s.call(s.keys.a!, {
+        method: 'POST',
+        url: '/v1/decide',
+        payload: {
+          actor: { type: 'agent', id: `bot-${i % 4}` },
+          action: { type: 'read:order', target: `order/${i}` },
+          run_id: `r-${i % 3}`,
+        },
+      });
+    // Decisions interleaved with batches of other events, all at once.
+    const [decisions] = await Promise.all([
+      Promise.all(Array.from({ length: 60 }, (_, i) => decide(i))),
+      Promise.all(
+        Array.from({ length: 5 }, (_, b) =>
+          s.call(s.keys.a!, {
+            method: 'POST',
+            url: '/v1/events',
+            payload: Array.from({ length: 20 }, (_, i) => sampleEvent(b * 20 + i)),
+          }),
+        ),
+      ),
+    ]);
+    const before = queries;
+    for (const [i, d] of decisions.entries()) {
+      assert.equal(d.statusCode, 200, d.body);
+      const out = await s.call(s.keys.a!, {
+        method: 'POST',
+        url: `/v1/actions/${d.json().intent_event_id}/outcome`,
+        payload: { status: 'success' },
+      });
+      assert.equal(out.statusCode, 201, out.body);
+      const outcome = (
+        await s.call(s.keys.a!, { method: 'GET', url: `/v1/events/by-id/${out.json().event_id}` })
+      ).json();
+      assert.equal(outcome.parent_event_id, d.json().intent_event_id);
+      assert.equal(outcome.actor.id, `bot-${i % 4}`, "the outcome names its own request's actor");
+      assert.equal(outcome.run_id, `r-${i % 3}`);
+    }
+    assert.equal(queries, before, 'no query scan to find a decision');
+    const count = await s.call(s.keys.a!, { method: 'GET', url: '/v1/events/count?type=policy.updated' });
+    assert.deepEqual(count.json(), { count: 1 }, 'one policy.updated for all requests');
+    const intents = await s.call(s.keys.a!, {
+      method: 'GET',
+      url: '/v1/events/count?type=action.intent&actor_id=bot-1&run_id=r-1',
+    });
+    // i ≡ 1 (mod 4) and i ≡ 1 (mod 3): i ≡ 1 (mod 12), 5 of 0..59; no ingested event has actor bot-1.
+    assert.deepEqual(intents.json(), { count: 5 });
+  });
+
+  it('refuses a whole batch that reuses an event_id for other content, in the log or within the batch', async () => {
+    const s = await server();
+    const first = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: sampleEvent(1, { event_id: 'kept', time: '2026-01-01T00:00:00Z' }),
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    const size = async () =>
+      (await s.call(s.keys.a!, { method: 'GET', url: '/v1/events/count' })).json<{ count: number }>().count;
+    const before = await size();
+    const reused = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [
+        sampleEvent(2, { event_id: 'new-1' }),
+        sampleEvent(99, { event_id: 'kept', time: '2026-01-01T00:00:00Z' }),
+      ],
+    });
+    assert.equal(reused.statusCode, 409, reused.body);
+    assert.match(
+      reused.json().detail,
+      /event 1: event_id kept was already recorded at seq \d+ with different content/,
+    );
+    const twice = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [sampleEvent(3, { event_id: 'twin' }), sampleEvent(4, { event_id: 'twin' })],
+    });
+    assert.equal(twice.statusCode, 409, twice.body);
+    assert.match(twice.json().detail, /earlier in this batch/);
+    assert.equal(await size(), before, 'nothing of either batch was stored');
+    // The same content again is a re-send: the original receipt.
+    const again = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [sampleEvent(1, { event_id: 'kept', time: '2026-01-01T00:00:00Z' })],
+    });
+    assert.equal(again.statusCode, 200, again.body);
+    assert.deepEqual(again.json().receipts[0], first.json().receipts[0]);
+  });
+
+  it('refuses an outcome for an intent recorded without a decision', async () => {
+    const s = await server();
+    const r = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: [sampleEvent(1, { event_id: 'lonely-intent' }), sampleEvent(2)],
+    });
+    assert.equal(r.statusCode, 201, r.body);
+    const out = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/actions/lonely-intent/outcome',
+      payload: { status: 'success' },
+    });
+    assert.equal(out.statusCode, 409, out.body);
+    assert.match(out.json().detail, /no recorded decision/);
+  });
+
+  it('counts with the filters of the list route and refuses its paging parameters', async () => {
+    const s = await server();
+    await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: Array.from({ length: 7 }, (_, i) => sampleEvent(i, { run_id: i < 3 ? 'x' : 'y' })),
+    });
+    const y = await s.call(s.keys.readonly!, { method: 'GET', url: '/v1/events/count?run_id=y' });
+    assert.deepEqual(y.json(), { count: 4 });
+    const paged = await s.call(s.keys.a!, { method: 'GET', url: '/v1/events/count?limit=2' });
+    assert.equal(paged.statusCode, 400);
+    const other = await s.call(s.keys.b!, { method: 'GET', url: '/v1/events/count?run_id=y' });
+    assert.deepEqual(other.json(), { count: 0 }, "another tenant's key counts its own log");
+  });
+});
+
 describe('transparency reads', () => {
   it('serves the checkpoint, tiles, entry bundles and proofs that verify', async () => {
     const s = await server();

@@ -49,6 +49,7 @@ describe('tenant isolation', () => {
         { method: 'POST', url: '/v1/events', payload: sampleEvent(0, { tenant: 'globex' }), ok: [422] },
       ],
       'get /v1/events': [{ method: 'GET', url: '/v1/events?run_id=globex-run', ok: [200] }],
+      'get /v1/events/count': [{ method: 'GET', url: '/v1/events/count?run_id=globex-run', ok: [200] }],
       'get /v1/events/{seq}': [{ method: 'GET', url: `/v1/events/${hi}`, ok: [404] }],
       'get /v1/events/by-id/{event_id}': [{ method: 'GET', url: `/v1/events/by-id/${secret}-1`, ok: [404] }],
       'get /v1/runs/{run_id}/timeline': [{ method: 'GET', url: '/v1/runs/globex-run/timeline', ok: [404] }],

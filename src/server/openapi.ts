@@ -61,7 +61,7 @@ export function openApiDocument(routes: RouteDoc[], version: string): Record<str
       version,
       description:
         'Ingestion, queries, proofs, decisions and approvals of auditrail (docs/server.md). Errors are ' +
-        'RFC 9457 problem details whose `type` is https://auditrail.dev/problems/<code>.',
+        'RFC 9457 problem details whose `type` is `https://auditrail.dev/problems/<code>`.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

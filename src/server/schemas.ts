@@ -22,7 +22,7 @@ export function componentSchemas(): Record<string, unknown> {
     },
     Problem: {
       type: 'object',
-      description: `RFC 9457 problem details; \`type\` is ${PROBLEM_BASE}<code>`,
+      description: `RFC 9457 problem details; \`type\` is \`${PROBLEM_BASE}<code>\``,
       required: ['type', 'title', 'status', 'detail', 'code'],
       properties: {
         type: { type: 'string', format: 'uri' },

@@ -25,10 +25,11 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
 /** Starts `serve` and resolves once it printed its URL and first key. */
 function startServer(
   db: string,
+  extra: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; key: string; out: () => string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--db', db, '--port', '0', '--quiet'],
+    ['--import', 'tsx', MAIN, 'serve', '--db', db, '--port', '0', '--quiet', ...extra],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,5 +115,25 @@ describe('auditrail serve (real process)', () => {
       cwd: ROOT,
     });
     assert.match(again.stdout, /admin/);
+  });
+
+  it('--rate-limit N answers 429 with Retry-After past N requests a minute per key; a bad N is a usage error', async () => {
+    const bad = cli(['serve', '--db', join(tempDir(), 'audit.db'), '--port', '0', '--rate-limit', '0']);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--rate-limit/);
+    const s = await startServer(join(tempDir(), 'audit.db'), ['--rate-limit', '3']);
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${s.url}/v1/events/count`, { headers: { authorization: `Bearer ${s.key}` } });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get('retry-after');
+      await r.text();
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    assert.match(retryAfter ?? '', /^\d+$/);
+    const exited = new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code)));
+    s.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
   });
 });

@@ -8,7 +8,7 @@ import { displayDb, resolveTarget } from '../target.js';
 export const spec: CommandSpec = {
   name: 'serve',
   usage:
-    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--trust-proxy] [--open [--open-as NAME]]',
+    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]]',
   summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
   description:
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
@@ -24,6 +24,11 @@ export const spec: CommandSpec = {
     port: { type: 'string', value: 'N', help: 'port (default 8700; 0 picks a free one)' },
     policy: { type: 'string', value: 'FILE', help: 'policy bundle for POST /v1/decide' },
     tenant: { type: 'string', value: 'ID', help: 'tenant of the first admin key (default: default)' },
+    'rate-limit': {
+      type: 'string',
+      value: 'N',
+      help: 'requests per API key per minute before 429 (default 6000)',
+    },
     'trust-proxy': { type: 'boolean', help: 'trust X-Forwarded-* from a TLS proxy in front' },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -48,6 +53,8 @@ export function run(args: string[], io: Io): Promise<number> {
     const target = resolveTarget(values, io);
     const portText = str(values, 'port') ?? '8700';
     const port = portText === '0' ? 0 : positiveInt('--port', portText, 65535);
+    const rateText = str(values, 'rate-limit');
+    const rate = rateText !== undefined ? positiveInt('--rate-limit', rateText, 1_000_000_000) : 6000;
     const policyFile = str(values, 'policy');
     const policy = policyFile !== undefined ? await loadPolicyFile(policyFile) : null;
     const host = str(values, 'host') ?? '127.0.0.1';
@@ -67,6 +74,7 @@ export function run(args: string[], io: Io): Promise<number> {
       policy,
       firstKeyTenant: str(values, 'tenant') ?? 'default',
       trustProxy: bool(values, 'trust-proxy'),
+      rateLimit: { max: rate, timeWindowMs: 60_000 },
       dashboardOpen: openMode ? { tenant: str(values, 'tenant') ?? 'default', name: openAs } : null,
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });

@@ -69,6 +69,32 @@ async function types(trail: AuditTrail): Promise<string[]> {
   return (await trail.query({ limit: 1000 })).events.map((e) => e.type);
 }
 
+describe('Governor.withScope', () => {
+  it("decides as the scope's actor and run, checks the policy once for all, and shares approvals", async () => {
+    const { trail, gov } = await setup();
+    const bots = [0, 1, 2].map((i) =>
+      gov.withScope({ actor: { type: 'agent', id: `bot-${i}`, trust_tier: 'standard' }, run_id: `r-${i}` }),
+    );
+    const decided = await Promise.all(bots.map((g) => g.decide({ type: 'read:order', target: 'o/1' })));
+    assert.deepEqual(
+      decided.map((d) => d.decision),
+      ['allow', 'allow', 'allow'],
+    );
+    await trail.flush();
+    assert.equal((await trail.query({ type: 'policy.updated' })).events.length, 1, 'one policy.updated');
+    for (const [i, d] of decided.entries()) {
+      const intent = await trail.get(d.intent_event_id);
+      assert.equal(intent?.actor.id, `bot-${i}`);
+      assert.equal(intent?.run_id, `r-${i}`);
+      assert.equal(intent?.session_id, undefined, "the base governor's session is not inherited");
+    }
+    // A held action of a scoped governor is a request in the shared approvals.
+    const held = await bots[0]!.decide({ type: 'write:refund', params: { amount: 900 } });
+    assert.equal(held.decision, 'require_approval');
+    assert.equal((await gov.approvals.get(held.approval!.id))?.status, 'pending');
+  });
+});
+
 describe('Governor', () => {
   it('records intent and decision before an allowed action runs, then its outcome', async () => {
     const { trail, gov } = await setup();

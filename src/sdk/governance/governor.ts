@@ -222,11 +222,12 @@ export class TimeoutError extends AuditError {
  * await refund('1042', 120);
  */
 export class Governor {
-  readonly #approvals: Approvals | null;
+  #approvals: Approvals | null;
   /** Decisions, approvals and outcomes over HTTP, for a remote trail without a local policy. */
   readonly #server: RemoteGovernance | null;
   readonly #http: HttpClient | null;
-  private policyChecked: Promise<void> | null = null;
+  /** Whether the policy's `policy.updated` is recorded; shared with {@link withScope} governors. */
+  #policyState: { checked: Promise<void> | null } = { checked: null };
   private readonly undoers = new Map<string, () => Promise<void>>();
   private readonly now: () => number;
   private readonly ids: () => string;
@@ -297,7 +298,8 @@ export class Governor {
 
   /** Records `policy.updated` with a diff when this bundle differs from the one last loaded. */
   private ensurePolicyRecorded(): Promise<void> {
-    this.policyChecked ??= (async () => {
+    const state = this.#policyState;
+    state.checked ??= (async () => {
       const p = this.policy;
       const key = `policy:${p.policyId}`;
       const trail = this.options.trail;
@@ -344,8 +346,8 @@ export class Governor {
       );
     })();
     // A failed write is retried on the next decision, not cached.
-    this.policyChecked.catch(() => (this.policyChecked = null));
-    return this.policyChecked;
+    state.checked.catch(() => (state.checked = null));
+    return state.checked;
   }
 
   /**
@@ -941,6 +943,32 @@ export class Governor {
       },
     ]);
     return new Governor({ ...this.options, actor: subAgent, delegation });
+  }
+
+  /**
+   * A governor deciding for another actor and scope with this one's policy, log and approvals,
+   * sharing its state: the policy is checked against the log once for all of them, not per
+   * governor. For a service deciding on behalf of many agents (`POST /v1/decide`).
+   *
+   * @example
+   * const shared = new Governor({ trail, policy, actor: { type: 'service', id: 'gateway' } });
+   * const d = await shared.withScope({ actor: { type: 'agent', id: 'bot-7' }, run_id: 'r1' }).decide(action);
+   */
+  withScope(
+    scope: Pick<GovernorOptions, 'actor' | 'session_id' | 'run_id' | 'trace_id' | 'environment'>,
+  ): Governor {
+    const {
+      session_id: _s,
+      run_id: _r,
+      trace_id: _t,
+      environment: _e,
+      delegation: _d,
+      ...options
+    } = this.options;
+    const g = new Governor({ ...options, ...scope });
+    g.#policyState = this.#policyState;
+    g.#approvals = this.#approvals;
+    return g;
   }
 
   /** Records the end of this sub-agent's delegation. */

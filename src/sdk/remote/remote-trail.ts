@@ -475,23 +475,13 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
     return this.client.request<QueryPage>('GET', `/v1/events${s ? `?${s}` : ''}`);
   }
 
-  /**
-   * Counts the events matching the filter. The server has no count route yet: this pages
-   * through the matching events (1,000 per request).
-   */
+  /** Counts the events matching the filter (`GET /v1/events/count`). */
   async count(filter: EventFilter = {}): Promise<number> {
-    let n = 0;
-    let cursor: string | null = null;
-    do {
-      const page: QueryPage = await this.query({
-        ...filter,
-        limit: 1000,
-        ...(cursor !== null ? { cursor } : {}),
-      });
-      n += page.events.length;
-      cursor = page.next_cursor;
-    } while (cursor !== null);
-    return n;
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
+    const s = q.toString();
+    const r = await this.client.request<{ count: number }>('GET', `/v1/events/count${s ? `?${s}` : ''}`);
+    return r.count;
   }
 
   /** One event by seq or event_id, or undefined. */

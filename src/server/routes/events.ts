@@ -38,6 +38,16 @@ const LIST_QUERY = {
   },
 } as const;
 
+const COUNT_QUERY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...Object.fromEntries(FILTERS.map((f) => [f, filterText])),
+    since: LIST_QUERY.properties.since,
+    until: LIST_QUERY.properties.until,
+  },
+} as const;
+
 const SEQ_PARAMS = {
   type: 'object',
   required: ['seq'],
@@ -207,6 +217,33 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const page = await trail.query(queryOf(req.query as Record<string, unknown>));
       if (page.next_cursor !== null) void reply.header('link', nextLink(req, page.next_cursor));
       return page;
+    },
+  );
+
+  app.get(
+    '/v1/events/count',
+    {
+      config: { scopes: ['read'] },
+      schema: {
+        summary: 'Count the events matching the filters of `GET /v1/events`',
+        tags: ['events'],
+        querystring: COUNT_QUERY,
+        'x-responses': {
+          200: {
+            description: 'The number of matching events',
+            schema: {
+              type: 'object',
+              required: ['count'],
+              properties: { count: { type: 'integer', minimum: 0 } },
+            },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const trail = await ctx.trails.get(principalOf(req).tenant);
+      const { limit: _l, order: _o, cursor: _c, ...filter } = queryOf(req.query as Record<string, unknown>);
+      return { count: await trail.count(filter) };
     },
   );
 

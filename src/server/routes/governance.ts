@@ -6,6 +6,7 @@ import { validateEvent } from '../../event/validate.js';
 import type { AuditTrail } from '../../sdk/audit-trail.js';
 import { Approvals, ApprovalError } from '../../sdk/governance/approvals.js';
 import { Governor, type ActionSpec } from '../../sdk/governance/governor.js';
+import type { PolicyBundle } from '../../policy/index.js';
 import type { ApprovalRow } from '../../store/store.js';
 import { principalOf, type ServerContext } from '../context.js';
 import { fail } from '../problem.js';
@@ -89,18 +90,37 @@ function approvalJson(row: ApprovalRow): Record<string, unknown> {
   };
 }
 
-/** The policy.decision event recorded for an intent (written in the same commit, just after it). */
+/**
+ * The policy.decision event recorded for an intent: a governor queues intent and decision
+ * together, so the decision is the entry right after the intent (one point lookup, whatever the
+ * size of the log). It is read from the log and checked to name the intent as its parent.
+ */
 async function decisionOf(trail: AuditTrail, intent: RecordedEvent): Promise<RecordedEvent | undefined> {
-  const page = await trail.query({
-    type: 'policy.decision',
-    ...(intent.action?.type !== undefined ? { action_type: intent.action.type } : {}),
-    since: intent.ts,
-    limit: 1000,
-  });
-  return page.events.find((e) => e.parent_event_id === intent.event_id);
+  const next = await trail.get(intent.seq + 1);
+  return next?.type === 'policy.decision' && next.parent_event_id === intent.event_id ? next : undefined;
 }
 
 export function governanceRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  // One governor per tenant log and policy, so the policy is checked against the log once, not
+  // per request; each request decides through a scoped view of it (its actor, run, trace).
+  const governors = new WeakMap<AuditTrail, { policy: PolicyBundle; gov: Governor }>();
+  const governorOf = (trail: AuditTrail, policy: PolicyBundle): Governor => {
+    let g = governors.get(trail);
+    if (g?.policy !== policy) {
+      g = {
+        policy,
+        gov: new Governor({
+          trail,
+          policy,
+          actor: { type: 'service', id: 'auditrail-serve' },
+          loadedBy: 'auditrail-serve',
+          approvals: { wait: false },
+        }),
+      };
+      governors.set(trail, g);
+    }
+    return g.gov;
+  };
   app.post(
     '/v1/decide',
     {
@@ -145,12 +165,8 @@ export function governanceRoutes(app: FastifyInstance, ctx: ServerContext): void
         ...(b.model ? { model: b.model } : {}),
       } satisfies AuditEvent);
       const trail = await ctx.trails.get(p.tenant);
-      const gov = new Governor({
-        trail,
-        policy: ctx.policy,
+      const gov = governorOf(trail, ctx.policy).withScope({
         actor: b.actor,
-        loadedBy: 'auditrail-serve',
-        approvals: { wait: false },
         ...(b.session_id ? { session_id: b.session_id } : {}),
         ...(b.run_id ? { run_id: b.run_id } : {}),
         ...(b.trace_id ? { trace_id: b.trace_id } : {}),
