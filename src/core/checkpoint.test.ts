@@ -1,12 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  checkpointOpener,
-  formatCheckpoint,
-  openCheckpoint,
-  parseCheckpoint,
-  signCheckpoint,
-} from './checkpoint.js';
+import { formatCheckpoint, openCheckpoint, parseCheckpoint, signCheckpoint } from './checkpoint.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CompactRange, EMPTY_ROOT, hashLeaf } from './merkle.js';
 import { NoteError, formatVerifierKey, generateSigner, parseVerifierKey, signNote } from './note.js';
@@ -123,28 +117,6 @@ describe('signed checkpoints', () => {
     assert.throws(
       () => openCheckpoint(note, [logV]),
       (e: unknown) => code('malformed')(e) && e instanceof Error && /leading zeros/.test(String(e.cause)),
-    );
-  });
-});
-
-describe('checkpointOpener', () => {
-  it('opens each note once and gives the same result or error as openCheckpoint', () => {
-    const signer = generateSigner(ORIGIN).signer;
-    const logV = parseVerifierKey(formatVerifierKey(signer.name, signer.publicKey));
-    let checks = 0;
-    const counting = { ...logV, verify: (m: Buffer, s: Buffer) => (checks++, logV.verify(m, s)) };
-    const note = signCheckpoint(sampleCheckpoint(), [signer]);
-    const forged = note.replace('\n5\n', '\n6\n');
-    const open = checkpointOpener([counting], ORIGIN);
-    for (let i = 0; i < 3; i++) {
-      assert.deepEqual(open(note), openCheckpoint(note, [logV], ORIGIN));
-      assert.throws(() => open(forged), code('bad_signature'));
-    }
-    // Two distinct notes, three times each: two signature checks.
-    assert.equal(checks, 2);
-    assert.throws(
-      () => checkpointOpener([logV], 'audit.example.com/t/other/prod')(note),
-      code('name_mismatch'),
     );
   });
 });

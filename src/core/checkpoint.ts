@@ -153,39 +153,6 @@ export function openCheckpoint(
   return { ...cp, note: opened };
 }
 
-/** {@link openCheckpoint} for one set of trusted keys and one origin. */
-export type CheckpointOpener = (note: string) => ReturnType<typeof openCheckpoint>;
-
-/**
- * An {@link openCheckpoint} that opens each distinct note once: its result (or its error) is kept
- * for the opener's life, so one verification that meets the same stored checkpoint in several
- * checks (signed heads, checkpoint rows, the trusted start) checks its signatures once. Keyed by
- * the note's exact text; the keys and origin are fixed when the opener is made.
- *
- * @example
- * const open = checkpointOpener([logVerifier], origin);
- * open(note); open(note); // one signature check
- */
-export function checkpointOpener(
-  verifiers: readonly NoteVerifier[],
-  expectedOrigin?: string,
-): CheckpointOpener {
-  const seen = new Map<string, { cp: ReturnType<typeof openCheckpoint> } | { error: unknown }>();
-  return (note) => {
-    let r = seen.get(note);
-    if (!r) {
-      try {
-        r = { cp: openCheckpoint(note, verifiers, expectedOrigin) };
-      } catch (error) {
-        r = { error };
-      }
-      seen.set(note, r);
-    }
-    if ('error' in r) throw r.error;
-    return r.cp;
-  };
-}
-
 /**
  * Reads a signed checkpoint's origin, size and root WITHOUT checking any signature: for choosing
  * which proof to compute, never for trusting it (use {@link openCheckpoint} for that). Throws

@@ -1,4 +1,5 @@
-import { openCheckpoint, type CheckpointOpener } from './checkpoint.js';
+import { openCheckpoint } from './checkpoint.js';
+import type { CheckpointOpener } from './checkpoint-opener.js';
 import { assembleEvent, parseDisclosureJson } from './disclosure.js';
 import {
   deriveIndexValues,

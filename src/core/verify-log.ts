@@ -1,4 +1,5 @@
-import { openCheckpoint, type CheckpointOpener } from './checkpoint.js';
+import { openCheckpoint } from './checkpoint.js';
+import type { CheckpointOpener } from './checkpoint-opener.js';
 import { disclosureDigest, parseDisclosure } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import { CompactRange, HASH_SIZE, hashLeaf, hashLeafText } from './merkle.js';

@@ -1,4 +1,5 @@
-import { parseCheckpoint, type CheckpointOpener } from '../core/checkpoint.js';
+import { parseCheckpoint } from '../core/checkpoint.js';
+import type { CheckpointOpener } from '../core/checkpoint-opener.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';

@@ -1,4 +1,5 @@
-import { checkpointOpener, peekCheckpoint, type CheckpointOpener } from '../core/checkpoint.js';
+import { peekCheckpoint } from '../core/checkpoint.js';
+import { checkpointOpener, type CheckpointOpener } from '../core/checkpoint-opener.js';
 import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange, hashLeaf, type NodeReader } from '../core/merkle.js';
