@@ -1,4 +1,5 @@
 import { openCheckpoint } from './checkpoint.js';
+import type { CheckpointOpener } from './checkpoint-opener.js';
 import { assembleEvent, parseDisclosureJson } from './disclosure.js';
 import {
   deriveIndexValues,
@@ -485,13 +486,14 @@ export function checkCheckpointRows(
   origin: string,
   witnessed: string | undefined,
   treeSize: number,
+  open: CheckpointOpener = (note) => openCheckpoint(note, verifiers, origin),
 ): VerifyFailure[] {
   const out: VerifyFailure[] = [];
   const sizes = new Set<number>();
   for (const row of rows) {
     let cp;
     try {
-      cp = openCheckpoint(row.note, verifiers, origin);
+      cp = open(row.note);
     } catch {
       continue;
     }
@@ -507,7 +509,7 @@ export function checkCheckpointRows(
   if (witnessed !== undefined) {
     let w;
     try {
-      w = openCheckpoint(witnessed, verifiers, origin);
+      w = open(witnessed);
     } catch {
       w = undefined;
     }

@@ -1,4 +1,5 @@
 import { openCheckpoint } from './checkpoint.js';
+import type { CheckpointOpener } from './checkpoint-opener.js';
 import { disclosureDigest, parseDisclosure } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
 import { CompactRange, HASH_SIZE, hashLeaf, hashLeafText } from './merkle.js';
@@ -93,6 +94,11 @@ export interface LogVerifierOptions {
   checkpoints: readonly string[];
   /** Checkpoints handed out earlier and kept elsewhere (witness file, auditor's copy). */
   witnessed?: readonly string[];
+  /**
+   * Opens a checkpoint note with `verifiers` for `origin` (default: {@link openCheckpoint}); a
+   * {@link checkpointOpener} shared with the other checks of one run opens each note once.
+   */
+  open?: CheckpointOpener;
   /** Stored tile hash of a node at a level multiple of 8, for cross-checking tiles. */
   tileHash?: (level: number, index: number) => Uint8Array | undefined;
   /**
@@ -243,7 +249,9 @@ export class LogVerifier {
 
   private addHead(note: string, source: SignedHead['source']): void {
     try {
-      const cp = openCheckpoint(note, this.options.verifiers, this.options.origin);
+      const cp = this.options.open
+        ? this.options.open(note)
+        : openCheckpoint(note, this.options.verifiers, this.options.origin);
       this.heads.push({ size: cp.size, root: cp.root, source });
     } catch (e) {
       const size = /^[^\n]*\n(\d+)\n/.exec(note)?.[1];

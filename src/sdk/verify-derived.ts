@@ -1,4 +1,5 @@
 import { parseCheckpoint } from '../core/checkpoint.js';
+import type { CheckpointOpener } from '../core/checkpoint-opener.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
@@ -95,6 +96,7 @@ export class DerivedRowsCheck extends IndexRowStream {
     checkpoints: readonly CheckpointRow[],
     verifiers: readonly NoteVerifier[],
     witnessed: string | undefined,
+    open?: CheckpointOpener,
   ): Promise<VerifyFailure[]> {
     const tiles = await this.store.listTiles(this.head.logId, this.from);
     // Appends by another writer while this ran: their rows are not this run's to judge.
@@ -111,7 +113,7 @@ export class DerivedRowsCheck extends IndexRowStream {
       ...this.index.finish(covered),
       ...checkTileSet(report.size, tiles, { grew, fromLeaf: this.from }),
       ...checkLogRow(this.head, { size: report.size, rightEdge: tree.rightEdge }, this.index.last),
-      ...checkCheckpointRows(checkpoints, verifiers, this.head.origin, witnessed, report.size),
+      ...checkCheckpointRows(checkpoints, verifiers, this.head.origin, witnessed, report.size, open),
       ...(await renamedLogRows(this.store, this.head)),
     ];
   }

@@ -15,6 +15,7 @@ import type { SegmentJob, SegmentOutcome } from './verify-segment.js';
 import { planSegments } from './verify-segment.js';
 
 export type VerifyRequest =
+  | { op: 'open'; id: number; run: number; location: string }
   | { op: 'segment'; id: number; run: number; location: string; job: SegmentJob }
   | { op: 'executions'; id: number; run: number; parents: string[] }
   | { op: 'end'; id: number; run: number };
@@ -128,6 +129,30 @@ export function verifyThreads(entries: number, requested: number | undefined): n
   return Math.min(MAX_THREADS, availableParallelism());
 }
 
+/**
+ * A parallel run announced before its segments are known: its threads open their read-only
+ * connections while this thread still reads the head, checkpoints and tiles. Always ended with
+ * {@link endParallelRun}, used or not.
+ */
+export interface ParallelRun {
+  readonly run: number;
+  readonly location: string;
+  readonly threads: readonly VerifyThread[];
+}
+
+/** Starts `threads` threads (or takes started ones) and has each open `location` for a new run. */
+export function startParallelRun(location: string, threads: number): ParallelRun {
+  const r = { run: nextRun++, location, threads: threadsFor(threads) };
+  // A failed open shows again on the run's first segment, which then verifies sequentially.
+  for (const t of r.threads) t.call({ op: 'open', run: r.run, location }).catch(() => undefined);
+  return r;
+}
+
+/** Closes the run's connections on its threads. */
+export async function endParallelRun(r: ParallelRun): Promise<void> {
+  await Promise.allSettled(r.threads.map((t) => t.call({ op: 'end', run: r.run })));
+}
+
 /** Counts of parallel runs and of those verified again sequentially (tests, benchmarks). */
 export const parallelVerifyStats = { runs: 0, sequentialAgain: 0 };
 
@@ -143,12 +168,11 @@ export interface ParallelOutcome {
  * could not run); the caller then uses a new verifier.
  */
 export async function verifyInParallel(args: {
-  location: string;
+  run: ParallelRun;
   logId: number;
   origin: string;
   from: number;
   end: number;
-  threads: number;
   verifier: LogVerifier;
   onProgress?: ((done: number, total: number) => void) | undefined;
 }): Promise<ParallelOutcome | null> {
@@ -162,14 +186,12 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
   const { from, end, verifier } = args;
   const total = end - from;
   // Several segments per thread balance the load; none longer than MAX_SEGMENT.
+  const { run, location, threads } = args.run;
   let max = 1;
-  while (max * 2 <= Math.max(1, Math.ceil(total / (args.threads * 4))) && max * 2 <= MAX_SEGMENT) max *= 2;
+  while (max * 2 <= Math.max(1, Math.ceil(total / (threads.length * 4))) && max * 2 <= MAX_SEGMENT) max *= 2;
   const segments = planSegments(from, end, max);
   const heads = verifier.signedSizes;
-  const threads = threadsFor(args.threads);
-  const run = nextRun++;
   const outcomes: (SegmentOutcome | undefined)[] = new Array<SegmentOutcome | undefined>(segments.length);
-  const usedBy = new Set<VerifyThread>();
   let next = 0;
   let absorbed = 0;
   let failed = false;
@@ -206,11 +228,10 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
     while (!failed && next < segments.length) {
       const i = next++;
       const [offset, segEnd] = segments[i]!;
-      usedBy.add(t);
       const r = await t.call({
         op: 'segment',
         run,
-        location: args.location,
+        location,
         job: {
           logId: args.logId,
           origin: args.origin,
@@ -230,11 +251,10 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
     // DESIGN §5 across segments: only executions of held intents can fail, so only theirs are fetched.
     const held = [...new Set(facts.filter((f) => f.kind === 'held').map((f) => f.parent ?? ''))];
     if (held.length > 0 && executions > 0) {
-      for (const t of usedBy) {
+      for (const t of threads) {
         const r = await t.call({ op: 'executions', run, parents: held });
         for (const f of r.facts ?? []) facts.push(f);
       }
-      usedBy.clear();
       facts.sort((x, y) => x.seq - y.seq);
     }
     let unapproved = 0;
@@ -244,7 +264,5 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
   } catch {
     // A thread that could not run (or died): verify on this thread instead.
     return null;
-  } finally {
-    await Promise.allSettled([...usedBy].map((t) => t.call({ op: 'end', run })));
   }
 }

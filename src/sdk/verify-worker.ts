@@ -26,6 +26,10 @@ function runOf(run: number, location: string): { store: Promise<AuditStore>; exe
 }
 
 async function handle(m: VerifyRequest): Promise<VerifyReply> {
+  if (m.op === 'open') {
+    await runOf(m.run, m.location).store;
+    return { id: m.id, ok: true };
+  }
   if (m.op === 'segment') {
     const r = runOf(m.run, m.location);
     return { id: m.id, ok: true, outcome: await verifySegment(await r.store, m.job, r.executions) };

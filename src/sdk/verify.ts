@@ -1,4 +1,5 @@
-import { openCheckpoint } from '../core/checkpoint.js';
+import { peekCheckpoint } from '../core/checkpoint.js';
+import { checkpointOpener, type CheckpointOpener } from '../core/checkpoint-opener.js';
 import { parseVerifierKey, trustedKeyMismatch } from '../core/note.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange, hashLeaf, type NodeReader } from '../core/merkle.js';
@@ -10,7 +11,13 @@ import type { AuditStore, CheckpointRow, LogHead } from '../store/store.js';
 import { DerivedRowsCheck, VERIFY_CHUNK } from './verify-derived.js';
 import type { KeyRing } from './keys.js';
 import { reader, tilesFor } from './tree-reads.js';
-import { verifyInParallel, verifyThreads } from './verify-parallel.js';
+import {
+  endParallelRun,
+  startParallelRun,
+  verifyInParallel,
+  verifyThreads,
+  type ParallelRun,
+} from './verify-parallel.js';
 import { VerifyTiles } from './verify-segment.js';
 
 /** Options of {@link AuditTrail.verify} and {@link verifyStoredLog}. */
@@ -79,6 +86,43 @@ export async function verifyStoredLog(
   const witness = keys.loadWitness(origin);
   const head = await store.getLog(origin);
   if (!head) throw new AuditError('not_found', `log ${origin} does not exist`);
+  // Threads that will verify open their connections while this thread reads the rest. The
+  // range is estimated from the trusted note's size, unverified: it only sizes the run.
+  let run: ParallelRun | undefined;
+  if (store.parallelReads && store.location) {
+    const threads = verifyThreads(
+      head.size - estimatedStart(options.sinceCheckpoint, witness),
+      options.threads,
+    );
+    if (threads > 1) run = startParallelRun(store.location, threads);
+  }
+  try {
+    return await verifyFrom(store, keys, origin, options, witness, head, run);
+  } finally {
+    if (run) await endParallelRun(run);
+  }
+}
+
+/** Where an incremental run will likely start (0 when unknown or not incremental). */
+function estimatedStart(since: string | true | undefined, witness: string | undefined): number {
+  const note = since === true ? witness : since;
+  if (note === undefined) return 0;
+  try {
+    return peekCheckpoint(note).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function verifyFrom(
+  store: AuditStore,
+  keys: KeyRing,
+  origin: string,
+  options: VerifyOptions,
+  witness: string | undefined,
+  head: LogHead,
+  run: ParallelRun | undefined,
+): Promise<VerifyReport> {
   const checkpointRows = await store.listCheckpoints(head.logId);
   const checkpoints = checkpointRows.map((c) => c.note);
   const verifiers = resolveVerifiers(
@@ -87,10 +131,12 @@ export async function verifyStoredLog(
     options,
     checkpoints.length > 0 || witness !== undefined || options.sinceCheckpoint !== undefined,
   );
+  // Each signed note is opened once per run, however many checks meet it.
+  const open = checkpointOpener(verifiers, origin);
   let start: CompactRange | undefined;
   const early: VerifyFailure[] = [];
   if (options.sinceCheckpoint !== undefined) {
-    const trusted = await trustedStart(store, head, options.sinceCheckpoint, witness, verifiers);
+    const trusted = await trustedStart(store, head, options.sinceCheckpoint, witness, open);
     if ('report' in trusted) return trusted.report;
     start = trusted.range;
     early.push(...trusted.failures);
@@ -115,14 +161,14 @@ export async function verifyStoredLog(
       verifiers,
       checkpoints,
       witnessed: witness ? [witness] : [],
+      open,
       ...(start ? { start } : {}),
       tileHash: tiles.tileHash,
       interiorHash: tiles.interiorHash,
     });
   // A file-backed log is verified on worker threads, segment by segment; anything they cannot
   // merge exactly (any failure) is verified again here, so the report is the same either way.
-  const threads = store.parallelReads && store.location ? verifyThreads(end - from, options.threads) : 0;
-  if (threads > 1 && store.location) {
+  if (run) {
     // Segments joined at low levels (those right after an unaligned start) have nodes in level-0
     // tiles; further on every joined node is at level 16 or more.
     const first = Math.floor(from / 256);
@@ -135,19 +181,29 @@ export async function verifyStoredLog(
     );
     const verifier = newVerifier();
     const parallel = await verifyInParallel({
-      location: store.location,
+      run,
       logId: head.logId,
       origin,
       from,
       end,
-      threads,
       verifier,
       onProgress: options.onProgress,
     });
     if (parallel) {
       const derived = new DerivedRowsCheck(store, head, from, end);
       derived.index.last = parallel.last;
-      return finishReport(store, head, verifier, derived, start, early, checkpointRows, verifiers, witness);
+      return finishReport(
+        store,
+        head,
+        verifier,
+        derived,
+        start,
+        early,
+        checkpointRows,
+        verifiers,
+        witness,
+        open,
+      );
     }
   }
   const verifier = newVerifier();
@@ -170,7 +226,7 @@ export async function verifyStoredLog(
     done += chunk.length;
     options.onProgress?.(done, end - from);
   }
-  return finishReport(store, head, verifier, derived, start, early, checkpointRows, verifiers, witness);
+  return finishReport(store, head, verifier, derived, start, early, checkpointRows, verifiers, witness, open);
 }
 
 /** The report once every entry was fed: end checks, then the derived rows. */
@@ -184,6 +240,7 @@ async function finishReport(
   checkpointRows: CheckpointRow[],
   verifiers: NoteVerifier[],
   witness: string | undefined,
+  open: CheckpointOpener,
 ): Promise<VerifyReport> {
   // Erasures named in the checked range but recorded before it: proven in the trusted tree.
   if (start) {
@@ -203,6 +260,7 @@ async function finishReport(
     checkpointRows,
     verifiers,
     witness,
+    open,
   );
   if (more.length > 0) {
     report.failures.push(...more);
@@ -236,7 +294,7 @@ async function trustedStart(
   head: LogHead,
   since: string | true,
   witness: string | undefined,
-  verifiers: NoteVerifier[],
+  open: CheckpointOpener,
 ): Promise<{ range: CompactRange; failures: VerifyFailure[] } | { report: VerifyReport }> {
   const origin = head.origin;
   const note = since === true ? witness : since;
@@ -248,7 +306,7 @@ async function trustedStart(
   }
   let cp;
   try {
-    cp = openCheckpoint(note, verifiers, origin);
+    cp = open(note);
   } catch (e) {
     throw new AuditError(
       'invalid_argument',
