@@ -13,3 +13,4 @@ import './governance.js';
 import './mcp-proxy.js';
 import './storage.js';
 import './evidence.js';
+import './dashboard.js';
