@@ -16,3 +16,4 @@ import './storage.js';
 import './evidence.js';
 import './export.js';
 import './reports.js';
+import './dashboard.js';
