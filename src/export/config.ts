@@ -106,9 +106,15 @@ export async function loadExportConfig(
   let text: string;
   try {
     const buf = await readFile(path);
-    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    if (buf.length > MAX_CONFIG_BYTES) {
+      throw new AuditError(
+        'invalid_argument',
+        `export config ${path} is larger than ${MAX_CONFIG_BYTES} bytes`,
+      );
+    }
     text = buf.toString('utf8');
   } catch (e) {
+    if (e instanceof AuditError) throw e;
     throw new AuditError('invalid_argument', `cannot read export config ${path}: ${(e as Error).message}`, {
       cause: e,
     });

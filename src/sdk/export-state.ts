@@ -57,13 +57,13 @@ export function exportState(trail: AuditTrail): ExportState {
     if (raw === undefined) return [];
     try {
       const parsed = JSON.parse(raw) as unknown;
-      if (!Array.isArray(parsed)) throw new Error('not an array');
-      return parsed as DeadLetter[];
+      if (Array.isArray(parsed)) return parsed as DeadLetter[];
     } catch (e) {
       throw new AuditError('store_failure', `the dead letters of sink '${name}' do not parse`, {
         cause: e,
       });
     }
+    throw new AuditError('store_failure', `the dead letters of sink '${name}' are not a list`);
   };
   return {
     async cursor(name) {
