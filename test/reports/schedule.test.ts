@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { AuditError, openAuditTrail, type AuditTrail } from '../../src/index.js';
 import { verifyReport } from '../../src/report/reports/report.js';
@@ -23,6 +25,9 @@ import {
 } from '../../src/report/schedule.js';
 import { serve } from '../../src/server/index.js';
 import { MemoryStore } from '../../src/testing/index.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
 
 let dir = '';
 before(() => {
@@ -313,6 +318,86 @@ schedules:
     assert.equal(s?.tenant, 'acme');
     assert.equal(s?.timezone, 'America/New_York');
     assert.deepEqual(s?.report.filters, { actor_id: 'bot', type: 'action.intent' });
+  });
+});
+
+describe('auditrail serve --config (real process)', () => {
+  it('refuses bad schedules naming the field and creates no database', () => {
+    const d = mkdtempSync(join(dir, 'cli-bad-'));
+    writeFileSync(
+      join(d, 'auditrail.yaml'),
+      'schedules:\n  - name: a\n    cron: "99 * * * *"\n    report: { type: soc2 }\n    to: { dir: ./out }\n',
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        MAIN,
+        'serve',
+        '--db',
+        join(d, 'a.db'),
+        '--port',
+        '0',
+        '--config',
+        join(d, 'auditrail.yaml'),
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /schedules\[0\]\.cron is not a cron expression/);
+    assert.deepEqual(readdirSync(d), ['auditrail.yaml']);
+  });
+
+  it('writes reports at cron times and stops on SIGTERM', async () => {
+    const d = mkdtempSync(join(dir, 'cli-ok-'));
+    writeFileSync(
+      join(d, 'auditrail.yaml'),
+      'schedules:\n  - name: tick\n    cron: "* * * * * *"\n    report: { type: summary, format: json }\n    to: { dir: ./out }\n',
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        MAIN,
+        'serve',
+        '--db',
+        join(d, 'a.db'),
+        '--port',
+        '0',
+        '--quiet',
+        '--config',
+        join(d, 'auditrail.yaml'),
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await until(
+        'a report',
+        () => (safeList(join(d, 'out')).some((f) => f.endsWith('.json')) ? true : undefined),
+        30_000,
+      );
+      assert.match(out, /schedule tick: \* \* \* \* \* \* \(UTC\)/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+    const files = safeList(join(d, 'out'));
+    await sleep(1500);
+    assert.deepEqual(safeList(join(d, 'out')), files, 'nothing is written after the server stopped');
+    const trail = await openAuditTrail({ tenant: 'default', db: join(d, 'a.db'), readonly: true });
+    try {
+      const runs = await generated(trail);
+      assert.equal(runs.length, files.filter((f) => f.endsWith('.json')).length);
+      assert.ok(runs.length >= 1);
+    } finally {
+      await trail.close();
+    }
   });
 });
 
