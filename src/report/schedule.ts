@@ -509,6 +509,8 @@ async function post(
       method: 'POST',
       headers,
       body: bytes,
+      // A report goes to the configured host only.
+      redirect: 'error',
       signal: AbortSignal.timeout(hook.timeout_ms),
     });
   } catch (e) {

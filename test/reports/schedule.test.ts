@@ -236,6 +236,42 @@ describe('scheduled reports', () => {
     }
   });
 
+  it("reads cron times in the schedule's time zone", async () => {
+    const trail = await memoryTrail();
+    try {
+      const yaml = (tz: string): string => `schedules:
+  - name: six-${tz.replace('/', '-').toLowerCase()}
+    cron: "0 6 * * *"
+    timezone: ${tz}
+    report: { type: summary, format: json }
+    to: { dir: ./tz }
+`;
+      // Last run 10:00Z; now 11:30Z: 06:00 in New York (11:00Z) has passed, 06:00 UTC has not.
+      const now = (): Date => new Date('2026-01-01T11:30:00Z');
+      const due: string[] = [];
+      for (const tz of ['America/New_York', 'UTC']) {
+        const s = await one(yaml(tz));
+        await new ReportScheduler({ schedules: [s], trail: () => Promise.resolve(trail) }).runOnce(
+          s,
+          new Date('2026-01-01T10:00:00Z'),
+        );
+        const runs: ScheduleRun[] = [];
+        const scheduler = new ReportScheduler({
+          schedules: [s],
+          trail: () => Promise.resolve(trail),
+          now,
+          onRun: (r) => runs.push(r),
+        });
+        await scheduler.start();
+        await scheduler.stop();
+        due.push(...runs.map((r) => `${r.schedule} ${r.period.since} ${r.period.until}`));
+      }
+      assert.deepEqual(due, ['six-america-new_york 2026-01-01T10:00:00.000Z 2026-01-01T11:30:00.000Z']);
+    } finally {
+      await trail.close();
+    }
+  });
+
   it('bad config is refused with an error naming the field', async () => {
     const base = (extra: string, to = 'to: { dir: ./x }'): string =>
       `schedules:\n  - name: a\n    cron: "0 6 * * *"\n    report: { type: soc2 }\n    ${to}\n${extra}`;
