@@ -10,6 +10,8 @@ export interface ServeOptions extends ServerOptions {
   firstKeyTenant?: string;
   /** Scheduled reports (`schedules:` of the config, docs/reports.md), run until the server closes. */
   schedules?: readonly ReportSchedule[];
+  /** Called for a failed scheduled run besides the error log (which `logger: false` silences). */
+  onScheduleError?: (schedule: string, e: unknown) => void;
 }
 
 export interface RunningServer {
@@ -61,7 +63,10 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
           ...(options.now ? { now: () => new Date(options.now!()) } : {}),
           onRun: (r) =>
             app.log.info({ schedule: r.schedule, report: r.report_id }, 'scheduled report written'),
-          onError: (name, e) => app.log.error({ err: e, schedule: name }, 'scheduled report failed'),
+          onError: (name, e) => {
+            app.log.error({ err: e, schedule: name }, 'scheduled report failed');
+            options.onScheduleError?.(name, e);
+          },
         })
       : null;
   try {

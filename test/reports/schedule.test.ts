@@ -389,7 +389,9 @@ describe('auditrail serve --config (real process)', () => {
     const d = mkdtempSync(join(dir, 'cli-ok-'));
     writeFileSync(
       join(d, 'auditrail.yaml'),
-      'schedules:\n  - name: tick\n    cron: "* * * * * *"\n    report: { type: summary, format: json }\n    to: { dir: ./out }\n',
+      'schedules:\n  - name: tick\n    cron: "* * * * * *"\n    report: { type: summary, format: json }\n    to: { dir: ./out }\n' +
+        // A tenant whose log is empty has nothing to report: the failure is said despite --quiet.
+        '  - name: empty\n    tenant: nobody\n    cron: "* * * * * *"\n    report: { type: summary }\n    to: { dir: ./out }\n',
     );
     const child = spawn(
       process.execPath,
@@ -419,6 +421,9 @@ describe('auditrail serve --config (real process)', () => {
         30_000,
       );
       assert.match(out, /schedule tick: \* \* \* \* \* \* \(UTC\)/);
+      await until('the failure', () =>
+        /schedule empty: report failed: .*no signed checkpoint/.test(out) ? true : undefined,
+      );
     } finally {
       child.kill('SIGTERM');
     }

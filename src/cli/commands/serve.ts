@@ -81,6 +81,13 @@ export function run(args: string[], io: Io): Promise<number> {
       firstKeyTenant: str(values, 'tenant') ?? 'default',
       trustProxy: bool(values, 'trust-proxy'),
       schedules,
+      // The request log is off with --quiet; a failed scheduled report is still said.
+      ...(bool(values, 'quiet')
+        ? {
+            onScheduleError: (name: string, e: unknown) =>
+              io.stderr.write(`schedule ${name}: report failed: ${(e as Error).message}\n`),
+          }
+        : {}),
       dashboardOpen: openMode ? { tenant: str(values, 'tenant') ?? 'default', name: openAs } : null,
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });
