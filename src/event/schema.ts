@@ -31,6 +31,7 @@ export const EVENT_TYPES = [
   'key.compromised',
   'key.created',
   'key.revoked',
+  'report.generated',
 ] as const;
 
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;

@@ -136,6 +136,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
     revokeKey: (id, by) => ctx.keys.revoke(id, (t) => trails.get(t), by),
     listKeys: (tenant) => ctx.keys.list(tenant),
     hasNoKeys: () => ctx.keys.none(),
+    trail: (tenant) => trails.get(tenant),
   };
   app.decorate('auditrail', handle);
 

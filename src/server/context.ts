@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PolicyBundle } from '../policy/index.js';
+import type { AuditTrail } from '../sdk/audit-trail.js';
 import type { AuditStore } from '../store/store.js';
 import type { ApiKeys, CreatedKey, KeyInfo, Principal, Scope } from './api-keys.js';
 import type { ServerMetrics } from './metrics.js';
@@ -20,6 +21,8 @@ export interface ServerHandle {
   listKeys(tenant?: string): Promise<KeyInfo[]>;
   /** True when the database holds no API key yet (a new server prints its first admin key). */
   hasNoKeys(): Promise<boolean>;
+  /** The open log of a tenant (scheduled reports read it and record their runs in it). */
+  trail(tenant: string): Promise<AuditTrail>;
 }
 
 declare module 'fastify' {

@@ -1,12 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { SCOPES, type CreatedKey } from './api-keys.js';
 import { buildServer, type ServerOptions } from './app.js';
+import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
   port?: number;
   /** Tenant of the first admin key, made when the database holds no key (default `default`). */
   firstKeyTenant?: string;
+  /** Scheduled reports (`schedules:` of the config, docs/reports.md), run until the server closes. */
+  schedules?: readonly ReportSchedule[];
+  /** Called for a failed scheduled run besides the error log (which `logger: false` silences). */
+  onScheduleError?: (schedule: string, e: unknown) => void;
 }
 
 export interface RunningServer {
@@ -50,6 +55,27 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 8700);
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const scheduler =
+    options.schedules && options.schedules.length > 0
+      ? new ReportScheduler({
+          schedules: options.schedules,
+          trail: (tenant) => app.auditrail.trail(tenant),
+          ...(options.now ? { now: () => new Date(options.now!()) } : {}),
+          onRun: (r) =>
+            app.log.info({ schedule: r.schedule, report: r.report_id }, 'scheduled report written'),
+          onError: (name, e) => {
+            app.log.error({ err: e, schedule: name }, 'scheduled report failed');
+            options.onScheduleError?.(name, e);
+          },
+        })
+      : null;
+  try {
+    await scheduler?.start();
+  } catch (e) {
+    await scheduler?.stop();
+    await app.close();
+    throw e;
+  }
   let closing: Promise<void> | null = null;
   let started!: (p: Promise<void>) => void;
   const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
@@ -63,7 +89,8 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   // app.close() resolves after every onClose hook ran (the logs' final checkpoints included).
   const close = (): Promise<void> => {
     if (closing === null) {
-      closing = app.close();
+      // The scheduler stops first: a run under way finishes and records itself before the logs close.
+      closing = (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close());
       started(closing);
     }
     return closing;

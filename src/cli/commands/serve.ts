@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { loadPolicyFile } from '../../index.js';
+import { loadSchedules } from '../../report/schedule.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
@@ -8,12 +11,13 @@ import { displayDb, resolveTarget } from '../target.js';
 export const spec: CommandSpec = {
   name: 'serve',
   usage:
-    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]]',
+    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE]',
   summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
   description:
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
     'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
-    'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.',
+    'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.\n' +
+    'The `schedules:` of the config file write reports at cron times (docs/reports.md).',
   options: {
     db: {
       type: 'string',
@@ -30,6 +34,11 @@ export const spec: CommandSpec = {
       help: 'requests per API key per minute before 429 (default 6000)',
     },
     'trust-proxy': { type: 'boolean', help: 'trust X-Forwarded-* from a TLS proxy in front' },
+    config: {
+      type: 'string',
+      value: 'FILE',
+      help: 'config with `schedules:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+    },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
       type: 'boolean',
@@ -67,6 +76,10 @@ export function run(args: string[], io: Io): Promise<number> {
     if (openMode && !/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(openAs)) {
       throw new UsageError(`--open-as is not a principal name: '${openAs}'`);
     }
+    const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
+    const configPath = resolve(io.cwd, named ?? 'auditrail.yaml');
+    const schedules =
+      named !== undefined || existsSync(configPath) ? await loadSchedules(configPath, io.env) : [];
     const s = await serve({
       db: target.db,
       host,
@@ -75,6 +88,14 @@ export function run(args: string[], io: Io): Promise<number> {
       firstKeyTenant: str(values, 'tenant') ?? 'default',
       trustProxy: bool(values, 'trust-proxy'),
       rateLimit: { max: rate, timeWindowMs: 60_000 },
+      schedules,
+      // The request log is off with --quiet; a failed scheduled report is still said.
+      ...(bool(values, 'quiet')
+        ? {
+            onScheduleError: (name: string, e: unknown) =>
+              io.stderr.write(`schedule ${name}: report failed: ${(e as Error).message}\n`),
+          }
+        : {}),
       dashboardOpen: openMode ? { tenant: str(values, 'tenant') ?? 'default', name: openAs } : null,
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });
@@ -84,6 +105,10 @@ export function run(args: string[], io: Io): Promise<number> {
         `dashboard: ${s.url}/ OPEN MODE, no sign-in: anyone on this machine acts as ${openAs}\n`,
       );
     }
+    for (const x of schedules)
+      io.stdout.write(
+        `schedule ${x.name}: ${x.cron} (${x.timezone}), ${'dir' in x.to ? x.to.dir : 'webhook'}\n`,
+      );
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,
