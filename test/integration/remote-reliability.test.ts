@@ -135,7 +135,9 @@ describe(
         const trail = await openAuditTrail({
           url: server.url,
           apiKey: key,
-          deliveryTimeoutMs: 20_000,
+          // Longer than the slowest restart seen on a loaded machine (over 20 s), so a slow restart is
+          // waited for, not reported as a failed delivery.
+          deliveryTimeoutMs: 90_000,
           retryBaseMs: 20,
           retryMaxMs: 250,
           requestTimeoutMs: 10_000,
