@@ -103,9 +103,12 @@ export async function loadSchedules(
   let body: string;
   try {
     const buf = await readFile(path);
-    if (buf.length > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
+    if (buf.length > MAX_CONFIG_BYTES) {
+      throw new AuditError('invalid_argument', `config ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+    }
     body = buf.toString('utf8');
   } catch (e) {
+    if (e instanceof AuditError) throw e;
     throw new AuditError('invalid_argument', `cannot read config ${path}: ${(e as Error).message}`, {
       cause: e,
     });
@@ -120,7 +123,12 @@ export async function loadSchedules(
           cause: e,
         });
       });
-      if (buf.length > MAX_TEMPLATE_BYTES) throw new Error(`template ${file} is too large`);
+      if (buf.length > MAX_TEMPLATE_BYTES) {
+        throw new AuditError(
+          'invalid_argument',
+          `template ${file} is larger than ${MAX_TEMPLATE_BYTES} bytes`,
+        );
+      }
       return buf.toString('utf8');
     },
   });
