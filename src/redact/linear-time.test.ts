@@ -79,14 +79,18 @@ function time(text: string): number {
 
 const SMALL = 64 * 1024;
 const LARGE = 8 * SMALL;
+/** Growth of time for 8x the input above which the work is not linear (quadratic: about 64). */
+const MAX_RATIO = 36;
 
 function assertLinear(name: string, small: string, large: string): void {
   const t1 = time(small);
   const t8 = time(large);
-  // Eight times the text: linear is about 8x, quadratic about 64x. A ratio above 24 fails, unless
-  // the large input still took under 100 ms (too little to tell noise from growth).
+  // Eight times the text: linear is about 8x, quadratic about 64x. The small input fits in the CPU's
+  // caches and the large one does not, so linear work was seen up to 26x (1 MiB to 2 MiB is 2x). A
+  // ratio above MAX_RATIO fails, unless the large input still took under 100 ms (too little to
+  // tell noise from growth).
   const report = `${name}: ${t1.toFixed(1)} ms for 64 KiB, ${t8.toFixed(1)} ms for 512 KiB`;
-  assert.ok(t8 < 100 || t8 < 24 * t1, report);
+  assert.ok(t8 < 100 || t8 < MAX_RATIO * t1, report);
   assert.ok(t8 < 2000, report);
 }
 
@@ -112,6 +116,6 @@ describe('redaction time is linear in the input', () => {
     };
     const t1 = quadratic('a'.repeat(4 * 1024) + 'b');
     const t8 = quadratic('a'.repeat(32 * 1024) + 'b');
-    assert.ok(!(t8 < 100 || t8 < 24 * t1), `${t1} ms, ${t8} ms`);
+    assert.ok(!(t8 < 100 || t8 < MAX_RATIO * t1), `${t1} ms, ${t8} ms`);
   });
 });
