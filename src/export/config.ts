@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { AuditError } from '../errors.js';
 import { globError } from '../core/glob.js';
+import { expandEnv } from '../internal/env.js';
 
 /** The formats a sink can send (docs/siem.md). */
 export const EXPORT_FORMATS = ['native', 'ocsf', 'ecs'] as const;
@@ -222,13 +223,9 @@ function parseFilter(raw: unknown, at: string): ExportFilter {
 
 /** Replaces `${NAME}` by the environment's value; the value is noted as a secret. */
 function expand(v: string, field: string, env: NodeJS.ProcessEnv, secrets: string[]): string {
-  return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]{0,127})\}/g, (_m, name: string) => {
-    const value = env[name];
-    if (value === undefined || value === '')
-      throw bad(field, `names environment variable ${name}, which is not set`);
-    secrets.push(value);
-    return value;
-  });
+  return expandEnv(v, env, secrets, (name) =>
+    bad(field, `names environment variable ${name}, which is not set`),
+  );
 }
 
 function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: string[]): SinkConfig {

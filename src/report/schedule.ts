@@ -19,6 +19,7 @@ import { renderHtml } from './reports/render-html.js';
 import { renderPdf } from './reports/render-pdf.js';
 import { buildReport, reportJson } from './reports/report.js';
 import { MAX_TEMPLATE_BYTES, parseTemplate, TEMPLATE_FILTERS } from './reports/template.js';
+import { expandEnv } from '../internal/env.js';
 
 export const SCHEDULE_FORMATS = ['html', 'json', 'csv', 'pdf'] as const;
 export type ScheduleFormat = (typeof SCHEDULE_FORMATS)[number];
@@ -83,13 +84,9 @@ function text(v: unknown, field: string, max = 256): string {
 
 /** Replaces `${NAME}` by the environment's value; the value is noted as a secret. */
 function expand(v: string, field: string, env: NodeJS.ProcessEnv, secrets: string[]): string {
-  return v.replace(/\$\{([A-Za-z_][A-Za-z0-9_]{0,127})\}/g, (_m, name: string) => {
-    const value = env[name];
-    if (value === undefined || value === '')
-      throw bad(field, `names environment variable ${name}, which is not set`);
-    secrets.push(value);
-    return value;
-  });
+  return expandEnv(v, env, secrets, (name) =>
+    bad(field, `names environment variable ${name}, which is not set`),
+  );
 }
 
 /**
