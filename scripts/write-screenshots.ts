@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 import { main, type Io } from '../src/cli/main.js';
 import { demoPolicy } from '../src/cli/demo-session.js';
 import { serve } from '../src/server/index.js';
+import { CHROMIUM_FLAGS, chromiumPath } from '../src/internal/chromium.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'docs', 'img');
@@ -43,17 +44,8 @@ const s = await serve(
   false,
 );
 const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  executablePath: chromiumPath(),
+  args: [...CHROMIUM_FLAGS],
 });
 try {
   mkdirSync(OUT, { recursive: true });

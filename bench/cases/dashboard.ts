@@ -11,22 +11,14 @@ import { copyFileSync, cpSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { openAuditTrail } from '../../src/index.js';
+import { CHROMIUM_FLAGS, chromiumPath } from '../../src/internal/chromium.js';
 import { buildServer } from '../../src/server/app.js';
 import { seededRandom } from '../agent-workload.js';
 import { LARGE_LOG_TENANT, largeLog } from '../fixtures/large-log.js';
 import { addBenchmark, below, percentile, type BenchContext, type BenchResult } from '../suite.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const CHROMIUM = chromiumPath();
+const ARGS = [...CHROMIUM_FLAGS];
 
 /** Filtered searches: an agent's denials, an action's failures, an agent's high-risk intents. */
 const AGENTS = ['support-bot', 'billing-agent', 'devops-copilot'];

@@ -11,6 +11,7 @@ import { openAuditTrail } from '../../src/index.js';
 import { buildReport } from '../../src/report/reports/report.js';
 import { renderHtml } from '../../src/report/reports/render-html.js';
 import { renderPdf } from '../../src/report/reports/render-pdf.js';
+import { chromiumPath } from '../../src/internal/chromium.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { AgentWorkload, WORKLOAD_VERSION } from '../agent-workload.js';
 import { LARGE_LOG_TENANT } from '../fixtures/large-log.js';
@@ -72,7 +73,7 @@ addBenchmark({
       const html = since(t) / 1000;
       const note = `${built.model.totals.events} events, ${(page.length / 1e6).toFixed(0)} MB of HTML`;
       const results = [{ name: 'reports.soc2_html_s', value: html, unit: 's', target: below(5), note }];
-      if (existsSync(process.env.AUDITRAIL_CHROMIUM ?? '/usr/bin/chromium')) {
+      if (existsSync(chromiumPath())) {
         t = performance.now();
         const again = await buildReport(trail, { template: { type: 'soc2' }, embedEvidence: false });
         const pdf = await renderPdf(again.model, again.source);

@@ -14,18 +14,10 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { parsePolicy } from '../../src/policy/index.js';
 import { buildServer } from '../../src/server/app.js';
+import { CHROMIUM_FLAGS, chromiumPath } from '../../src/internal/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const CHROMIUM = chromiumPath();
+const ARGS = [...CHROMIUM_FLAGS];
 const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install -y chromium)`;
 if (missing && process.env['CI'] === 'true')
   throw new Error(`browser tests need Chromium under CI: ${missing}`);

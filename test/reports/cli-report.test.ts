@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main, type Io } from '../../src/cli/main.js';
-import { DEFAULT_CHROMIUM } from '../../src/report/reports/render-pdf.js';
+import { chromiumPath } from '../../src/internal/chromium.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-report-'));
 const db = join(dir, 'audit.db');
@@ -108,7 +108,7 @@ describe('auditrail report', () => {
 });
 
 describe('PDF', () => {
-  const missing = [DEFAULT_CHROMIUM, '/usr/bin/pdfinfo', '/usr/bin/pdftotext'].filter((p) => !existsSync(p));
+  const missing = [chromiumPath(), '/usr/bin/pdfinfo', '/usr/bin/pdftotext'].filter((p) => !existsSync(p));
   const ci = process.env.CI === 'true';
   it('prints the report with the id, generation time and page numbers in the footer', async (t) => {
     if (missing.length > 0) {

@@ -7,23 +7,10 @@ import { AuditError } from '../../index.js';
 import type { ReportModel, ReportSource } from './model.js';
 import { renderHtml } from './render-html.js';
 import { escapeHtml } from '../../internal/html.js';
-
-/** The browser used unless AUDITRAIL_CHROMIUM names another. */
-export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM_FLAGS, chromiumPath } from '../../internal/chromium.js';
 
 /** Rows of each timeline printed; the HTML and JSON forms carry all of them. */
 export const PDF_TIMELINE_ROWS = 2000;
-
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * Prints the report to PDF bytes. Throws AuditError('not_found') when the browser is missing.
@@ -37,10 +24,10 @@ export async function renderPdf(
   options: { executablePath?: string; maxTimelineRows?: number } = {},
 ): Promise<Buffer> {
   const { chromium } = await import('playwright-core');
-  const executablePath = options.executablePath ?? process.env.AUDITRAIL_CHROMIUM ?? DEFAULT_CHROMIUM;
+  const executablePath = options.executablePath ?? chromiumPath();
   let browser;
   try {
-    browser = await chromium.launch({ executablePath, args: FLAGS, headless: true });
+    browser = await chromium.launch({ executablePath, args: [...CHROMIUM_FLAGS], headless: true });
   } catch (e) {
     throw new AuditError(
       'not_found',
