@@ -42,7 +42,11 @@ const V2 = V1.replace('version: 1', 'version: 2').replace(
   '  - id: no-small-refunds\n    match: { action: "write:refund" }\n    effect: deny\n    reason: refunds go through billing now',
 );
 
-async function run(args: string[], db: string): Promise<{ code: number; out: string; err: string }> {
+async function run(
+  args: string[],
+  db: string,
+  cwd: string = process.cwd(),
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const io: Io = {
@@ -50,7 +54,7 @@ async function run(args: string[], db: string): Promise<{ code: number; out: str
     stderr: { write: (s: string) => void (err += s) },
     isTTY: { stdout: false, stderr: false },
     env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' },
-    cwd: process.cwd(),
+    cwd,
   };
   const code = await main(args, io);
   return { code, out, err };
@@ -77,6 +81,18 @@ describe('auditrail policy', () => {
     const bad = await run(['policy', 'check', join(dir, 'bad.yaml')], db);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /bad\.yaml:\d+:\d+: rules\[1\]\.effect: .*allow, deny, require_approval/);
+  });
+
+  it('reads a relative FILE from the working directory it was started in, and names it as typed', async () => {
+    const { dir, db } = setup();
+    const ok = await run(['policy', 'check', 'v1.yaml'], db, dir);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /^v1\.yaml: OK — policy support-agent version 1/);
+    const bad = await run(['policy', 'check', 'bad.yaml'], db, dir);
+    assert.match(bad.err, /^ {2}bad\.yaml:\d+:\d+: rules\[1\]\.effect/m);
+    const replay = await run(['policy', 'test', 'v2.yaml'], db, dir);
+    // The bundle was read (from dir): what stops the replay is the empty database, named as given.
+    assert.match(replay.err, /^error: no audit database at audit\.db/, replay.err);
   });
 
   it('test replays recorded actions under a new bundle and counts what would change', async () => {

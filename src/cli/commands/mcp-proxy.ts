@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { resolve } from 'node:path';
 import { loadPolicyFile } from '../../index.js';
 import { runMcpProxy } from '../../integrations/mcp/proxy.js';
 import { execute, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
@@ -63,7 +64,7 @@ export function run(args: string[], io: Io, input: Readable = process.stdin): Pr
         "mcp-proxy needs the server command after '--' (e.g. -- npx -y @modelcontextprotocol/server-everything)",
       );
     }
-    const policy = await loadPolicyFile(policyPath);
+    const policy = await loadPolicyFile(resolve(io.cwd, policyPath), policyPath);
     const actor = str(values, 'actor');
     const serverName = str(values, 'server');
     const session = str(values, 'session');

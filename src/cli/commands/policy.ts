@@ -46,9 +46,9 @@ export const spec: CommandSpec = {
   ],
 };
 
-async function load(file: string) {
+async function load(file: string, io: Io) {
   try {
-    return await loadPolicyFile(file);
+    return await loadPolicyFile(resolve(io.cwd, file), file);
   } catch (e) {
     if (e instanceof PolicyError) throw new CliError(e.message);
     throw new CliError(`cannot read ${file}: ${(e as Error).message}`);
@@ -139,7 +139,7 @@ export function run(args: string[], io: Io): Promise<number> {
     if (sub === 'check') {
       const file = positionals[1];
       if (!file) throw new UsageError('missing FILE (policy check FILE)');
-      const b = await load(file);
+      const b = await load(file, io);
       io.stdout.write(
         `${file}: OK — policy ${b.policyId} version ${b.version}, ${b.rules.length} rules, default ${b.defaultEffect}, mode ${b.mode}\n` +
           `snapshot ${b.snapshot}\n`,
@@ -153,7 +153,7 @@ export function run(args: string[], io: Io): Promise<number> {
       throw new UsageError('give the bundle once: policy test FILE (or --policy FILE)');
     const file = positionals[1] ?? given;
     if (!file) throw new UsageError('missing FILE (policy test FILE)');
-    const bundle = await load(file);
+    const bundle = await load(file, io);
     const now = Date.now();
     const since = parseTimeBound('--since', str(values, 'since') ?? '7d', now);
     const untilRaw = str(values, 'until');

@@ -65,7 +65,8 @@ export function run(args: string[], io: Io): Promise<number> {
     const rateText = str(values, 'rate-limit');
     const rate = rateText !== undefined ? positiveInt('--rate-limit', rateText, 1_000_000_000) : 6000;
     const policyFile = str(values, 'policy');
-    const policy = policyFile !== undefined ? await loadPolicyFile(policyFile) : null;
+    const policy =
+      policyFile !== undefined ? await loadPolicyFile(resolve(io.cwd, policyFile), policyFile) : null;
     const host = str(values, 'host') ?? '127.0.0.1';
     if (!/^[A-Za-z0-9.:-]{1,255}$/.test(host)) throw new UsageError(`--host is not an address: '${host}'`);
     const openMode = bool(values, 'open');
