@@ -2,7 +2,12 @@
  * `auditrail serve` over HTTP (issue 12 item 6): the real server in its own process on
  * 127.0.0.1, its log in an SQLite file, and clients in this process on keep-alive connections.
  * - ingest: 64 concurrent clients, each awaiting its receipt before sending again, with batches
- *   of 100 events and with single events (events/s; p50/p99 of one request);
+ *   of 100 events and with single events (events/s; p50/p99 of one request at saturation);
+ * - batch latency at the throughput the issue asks for (0.5 × embedded ingest): the same 64
+ *   clients sending batches on a fixed schedule (open loop), each request timed from the moment it
+ *   was due, so time spent waiting for a free connection counts. At saturation, 64 closed-loop
+ *   clients keep 6,400 events in flight and Little's law sets the latency (in-flight / rate);
+ *   that figure stays in the table, without a target;
  * - governance: one agent asking `POST /v1/decide` then recording `POST /v1/actions/{id}/outcome`,
  *   the round trip an agent in another language pays for a governed action;
  * - the remote SDK with a spool: `record()` resolves once the event is fsynced in the local spool.
@@ -169,6 +174,34 @@ async function drive(
   return { seconds: since(start) / 1000, latency };
 }
 
+/**
+ * Sends `bodies` on a fixed schedule, `perSecond` requests a second, at most `clients` at once;
+ * each latency (ms) counts from when its request was due, so a late start is part of it.
+ */
+async function paced(
+  client: Client,
+  bodies: string[],
+  clients: number,
+  perSecond: number,
+): Promise<{ seconds: number; latency: Float64Array }> {
+  const latency = new Float64Array(bodies.length);
+  const inFlight = new Set<Promise<void>>();
+  const start = performance.now();
+  for (let i = 0; i < bodies.length; i++) {
+    const due = start + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    while (inFlight.size >= clients) await Promise.race(inFlight);
+    const p: Promise<void> = client.post('/v1/events', bodies[i]!).then(() => {
+      latency[i] = performance.now() - due;
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  return { seconds: since(start) / 1000, latency };
+}
+
 addBenchmark({
   name: 'http',
   needs: ['ingest', 'guard'],
@@ -179,12 +212,16 @@ addBenchmark({
     writeFileSync(policy, POLICY);
     const batches = ctx.scale(200, 1000);
     const singles = ctx.scale(3_000, 20_000);
-    const events = workloadEvents(batches * BATCH + singles);
+    const pacedBatches = ctx.scale(200, 600);
+    const events = workloadEvents((batches + pacedBatches) * BATCH + singles);
     // Bodies serialized beforehand: what is timed is the server, not the clients' JSON.stringify.
     const batchBodies = Array.from({ length: batches }, (_, b) =>
       JSON.stringify(events.slice(b * BATCH, (b + 1) * BATCH)),
     );
-    const singleBodies = events.slice(batches * BATCH).map((e) => JSON.stringify(e));
+    const pacedBodies = Array.from({ length: pacedBatches }, (_, b) =>
+      JSON.stringify(events.slice((batches + b) * BATCH, (batches + b + 1) * BATCH)),
+    );
+    const singleBodies = events.slice((batches + pacedBatches) * BATCH).map((e) => JSON.stringify(e));
     const warm = warmupEvents(3_000);
     const served = await startServe(join(dir, 'audit.db'), policy);
     const client = new Client(served.url, served.key, CLIENTS);
@@ -201,6 +238,10 @@ addBenchmark({
       );
 
       const batched = await drive(client, batchBodies, CLIENTS);
+      // At the throughput target: 0.5 × the embedded ingest rate of this run.
+      const ingest = ctx.result('ingest.events_per_s');
+      const targetRate = ingest !== undefined ? ingest * 0.5 : (batches * BATCH) / batched.seconds / 2;
+      const atTarget = await paced(client, pacedBodies, CLIENTS, targetRate / BATCH);
       const single = await drive(client, singleBodies, CLIENTS);
 
       // One agent: decide, then record the outcome.
@@ -248,6 +289,7 @@ addBenchmark({
       const guard = ctx.result('guard.sequential_p50');
       const batchNote = `${batches} batches of ${BATCH}, ${CLIENTS} keep-alive clients; serve in its own process`;
       const singleNote = `${singles} single events, ${CLIENTS} keep-alive clients`;
+      const pacedNote = `one batch request at ${Math.round(pacedBatches / atTarget.seconds) * BATCH} events/s (0.5 × ingest), ${pacedBatches} batches, up to ${CLIENTS} clients, timed from when due`;
       const results: BenchResult[] = [
         {
           name: 'http.batch_events_per_s',
@@ -258,16 +300,28 @@ addBenchmark({
         },
         {
           name: 'http.batch_p50',
-          value: percentile(batched.latency, 0.5),
+          value: percentile(atTarget.latency, 0.5),
           unit: 'ms',
-          note: 'one batch request',
+          note: pacedNote,
         },
         {
           name: 'http.batch_p99',
-          value: percentile(batched.latency, 0.99),
+          value: percentile(atTarget.latency, 0.99),
           unit: 'ms',
           target: below(50),
-          note: 'one batch request',
+          note: pacedNote,
+        },
+        {
+          name: 'http.batch_saturated_p50',
+          value: percentile(batched.latency, 0.5),
+          unit: 'ms',
+          note: `one batch request, ${CLIENTS} closed-loop clients at full speed`,
+        },
+        {
+          name: 'http.batch_saturated_p99',
+          value: percentile(batched.latency, 0.99),
+          unit: 'ms',
+          note: `one batch request, ${CLIENTS} closed-loop clients at full speed`,
         },
         {
           name: 'http.single_events_per_s',
