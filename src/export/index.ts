@@ -8,12 +8,17 @@ import type { Sink } from './sink.js';
 import { datadogSink } from './sinks/datadog-sink.js';
 import { fileSink } from './sinks/file-sink.js';
 import { splunkSink } from './sinks/splunk-sink.js';
+import { otlpSink } from './sinks/otlp-sink.js';
+import { stdoutSink } from './sinks/stdout-sink.js';
+import { syslogSink } from './sinks/syslog-sink.js';
 import { webhookSink } from './sinks/webhook-sink.js';
 
 export { loadExportConfig, parseExportConfig, type ExportConfig } from './config.js';
 export { ExportPipeline, type RunReport } from './pipeline.js';
 export { ecsRecord, nativeRecord, ocsfRecord, type FormatContext } from './format.js';
 export { webhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sinks/webhook-sink.js';
+export { cefMessage, syslogMessage } from './sinks/syslog-sink.js';
+export { otlpAttributes } from './sinks/otlp-sink.js';
 export type { DeadLetter } from '../sdk/export-state.js';
 
 /** The exporter's host and version, as the formats name them. */
@@ -33,6 +38,12 @@ export function createSink(config: ExportConfig, context: FormatContext): Sink {
       return splunkSink(s, context.hostname);
     case 'datadog':
       return datadogSink(s, context.hostname);
+    case 'stdout':
+      return stdoutSink();
+    case 'syslog':
+      return syslogSink(s, context);
+    case 'otlp':
+      return otlpSink(s);
   }
 }
 
