@@ -149,6 +149,7 @@ function isObj(v: unknown): v is Obj {
 export async function loadExportConfig(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: { optional?: boolean } = {},
 ): Promise<ExportConfig[]> {
   let text: string;
   try {
@@ -166,7 +167,7 @@ export async function loadExportConfig(
       cause: e,
     });
   }
-  const configs = parseExportConfig(text, env);
+  const configs = parseExportConfig(text, env, options);
   // A relative file sink path (or CA file) is relative to the config file, wherever the command runs.
   for (const c of configs) {
     if (c.sink.type === 'file') c.sink.path = resolve(dirname(path), c.sink.path);
@@ -178,7 +179,7 @@ export async function loadExportConfig(
 /**
  * Parses and checks the `exports:` list of a YAML config. `${NAME}` in any string is replaced by
  * the environment variable NAME (which must be set); such values are secrets and never appear in
- * an error. Throws an `invalid_argument` AuditError naming the field at fault.
+ * an error. With `optional`, a config without `exports:` gives none. Throws an `invalid_argument` AuditError naming the field at fault.
  *
  * @example
  * const [splunk] = parseExportConfig(`exports:
@@ -186,7 +187,11 @@ export async function loadExportConfig(
  *     sink: { type: splunk, url: "https://splunk:8088", token: "\${HEC_TOKEN}" }
  *     format: ocsf`, { HEC_TOKEN: 't' });
  */
-export function parseExportConfig(text: string, env: NodeJS.ProcessEnv = process.env): ExportConfig[] {
+export function parseExportConfig(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { optional?: boolean } = {},
+): ExportConfig[] {
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 100 });
@@ -195,6 +200,8 @@ export function parseExportConfig(text: string, env: NodeJS.ProcessEnv = process
       cause: e,
     });
   }
+  // `optional`: a config of `auditrail serve` may hold only schedules.
+  if (options.optional === true && (doc === null || (isObj(doc) && doc['exports'] === undefined))) return [];
   if (!isObj(doc) || !Array.isArray(doc['exports'])) throw bad('exports', 'must be a list');
   const names = new Set<string>();
   return doc['exports'].map((raw: unknown, i) => {
@@ -351,7 +358,8 @@ function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: st
       out[k] = v;
     } else if (k === 'transport' || k === 'message') {
       const allowed: readonly string[] = k === 'transport' ? SYSLOG_TRANSPORTS : ['json', 'cef'];
-      if (typeof v !== 'string' || !allowed.includes(v)) throw bad(field, `must be one of ${allowed.join(', ')}`);
+      if (typeof v !== 'string' || !allowed.includes(v))
+        throw bad(field, `must be one of ${allowed.join(', ')}`);
       out[k] = v;
     } else if (k === 'daily') {
       if (typeof v !== 'boolean') throw bad(field, 'must be true or false');
@@ -376,7 +384,10 @@ function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: st
       if (k === 'hostname' && type === 'syslog' && !/^[!-~]{1,255}$/.test(value))
         throw bad(field, 'must be 1-255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)');
       if (k === 'sd_id' && !/^[!#-<>-\\^-~]{1,32}$/.test(value))
-        throw bad(field, 'must be 1-32 printable ASCII characters without space, =, ] or " (e.g. auditrail@32473)');
+        throw bad(
+          field,
+          'must be 1-32 printable ASCII characters without space, =, ] or " (e.g. auditrail@32473)',
+        );
       out[k] = value;
     }
   }

@@ -33,6 +33,8 @@ export interface PipelineOptions {
   now?: () => number;
   /** Progress lines for people (a retry, a dead letter); never holds a secret. */
   log?: (line: string) => void;
+  /** Hears each acknowledged batch's event count (for metrics). */
+  onDelivered?: (events: number) => void;
 }
 
 /** The longest Retry-After honoured (a receiver asking for more is waited on this long, then tried). */
@@ -250,7 +252,10 @@ export class ExportPipeline {
               'kept as a dead letter',
           );
           report.dead_lettered += batch.records.length;
-        } else report.delivered += batch.records.length;
+        } else {
+          report.delivered += batch.records.length;
+          this.options.onDelivered?.(batch.records.length);
+        }
         report.batches++;
       }
       if (!(await this.state.advance(this.config.name, next, batch.end)))

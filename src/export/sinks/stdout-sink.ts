@@ -27,10 +27,12 @@ export function pinoLevel(e: RecordedEvent): Level {
  * const sink = stdoutSink(); // or stdoutSink(someWritable) in a test
  */
 export function stdoutSink(stream: Writable = process.stdout): Sink {
-  let failed: Error | null = null;
+  const state: { failed: Error | null } = { failed: null };
   const onError = (e: Error): void => {
-    failed = e;
+    state.failed = e;
   };
+  // A function, not a read of `state`: the stream's error arrives between two awaits.
+  const failure = (): Error | null => state.failed;
   stream.on('error', onError);
   const logger = pino(
     {
@@ -45,15 +47,14 @@ export function stdoutSink(stream: Writable = process.stdout): Sink {
   return {
     limits: {},
     async send(batch: readonly ExportRecord[]): Promise<SendResult> {
-      if (failed)
-        return { kind: 'retry', status: null, detail: `cannot write to stdout: ${failed.message}` };
+      const before = failure();
+      if (before) return { kind: 'retry', status: null, detail: `cannot write to stdout: ${before.message}` };
       try {
         for (const r of batch) logger[pinoLevel(r.event)](r.record, summary(r.event));
         // An empty write's callback runs once every write before it is flushed (or failed).
-        await new Promise<void>((resolve, reject) =>
-          stream.write('', (e) => (e ? reject(e) : resolve())),
-        );
-        if (failed) throw failed;
+        await new Promise<void>((resolve, reject) => stream.write('', (e) => (e ? reject(e) : resolve())));
+        const after = failure();
+        if (after) return { kind: 'retry', status: null, detail: `cannot write to stdout: ${after.message}` };
         return { kind: 'ok' };
       } catch (e) {
         return { kind: 'retry', status: null, detail: `cannot write to stdout: ${(e as Error).message}` };

@@ -173,9 +173,13 @@ export function syslogSink(
     try {
       ca = readFileSync(config.ca);
     } catch (e) {
-      throw new AuditError('invalid_argument', `syslog sink: cannot read CA file ${config.ca}: ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new AuditError(
+        'invalid_argument',
+        `syslog sink: cannot read CA file ${config.ca}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
   }
 
@@ -197,10 +201,7 @@ export function syslogSink(
               ...(ca ? { ca } : {}),
             })
           : netConnect({ host: config.host, port: config.port });
-      const timer = setTimeout(
-        () => s.destroy(new Error(`no connection within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => s.destroy(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
       const fail = (e: Error): void => {
         clearTimeout(timer);
         reject(e);
@@ -211,7 +212,9 @@ export function syslogSink(
         s.off('error', fail);
         broken = null;
         // A receiver closing or failing the connection breaks it for the next send, which reconnects.
-        s.on('error', (e) => (broken = e));
+        s.on('error', (e: Error) => {
+          broken = e;
+        });
         s.on('close', () => (broken ??= new Error('connection closed by the receiver')));
         // Syslog receivers send nothing back; anything they do is read and dropped.
         s.resume();
