@@ -1,6 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { AuditError } from '../../errors.js';
 import type { RecordedEvent } from '../../event/types.js';
@@ -197,7 +197,10 @@ export function syslogSink(
           ? tlsConnect({
               host: config.host,
               port: config.port,
-              servername: config.servername ?? config.host,
+              // SNI takes a name, never an address (RFC 6066); an address is checked against IP SANs.
+              ...(config.servername !== undefined || isIP(config.host) === 0
+                ? { servername: config.servername ?? config.host }
+                : {}),
               ...(ca ? { ca } : {}),
             })
           : netConnect({ host: config.host, port: config.port });
