@@ -151,6 +151,9 @@ describe('OTLP/HTTP logs export', () => {
       assert.equal(a['auditrail.event_id'], e.event_id);
       assert.equal(a['trace_id'], '4bf92f3577b34da6a3ce929d0e0e4736');
       assert.equal(a['span_id'], '00f067aa0ba902b7');
+      // …and the record's own trace context, which backends join logs to spans by.
+      assert.equal(record.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.equal(record.spanId, '00f067aa0ba902b7');
       assert.equal(a['gen_ai.operation.name'], 'execute_tool');
       assert.equal(a['gen_ai.tool.name'], 'db.query');
       assert.equal(a['gen_ai.agent.id'], 'billing-bot');

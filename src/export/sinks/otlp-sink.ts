@@ -1,3 +1,4 @@
+import { ROOT_CONTEXT, TraceFlags, trace, type Context } from '@opentelemetry/api';
 import type { AnyValueMap } from '@opentelemetry/api-logs';
 import { JsonLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -58,10 +59,29 @@ export function otlpAttributes(e: RecordedEvent): AnyValueMap {
 }
 
 /**
+ * The event's W3C trace and span ids as the log record's own `traceId`/`spanId` (what backends
+ * join logs to traces by); none when either is missing or not lowercase hex of the right size.
+ */
+function spanContextOf(e: RecordedEvent): Context | undefined {
+  const traceId = e.trace_id?.toLowerCase();
+  const spanId = e.span_id?.toLowerCase();
+  if (traceId === undefined || spanId === undefined) return undefined;
+  if (!/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId)) return undefined;
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId,
+    spanId,
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+  });
+}
+
+/**
  * OpenTelemetry logs over OTLP/HTTP (JSON encoding): each event becomes a log record of the
  * OpenTelemetry SDK (`@opentelemetry/sdk-logs`, resource `service.name`), encoded by the OTLP
  * exporter's serializer, one POST per batch. Severity from risk (low DEBUG … critical ERROR), body
- * the record as JSON text, attributes from {@link otlpAttributes}. The exporter's own retry loop
+ * the record as JSON text, attributes from {@link otlpAttributes}, and the event's trace and span
+ * ids as the record's own `traceId`/`spanId` too. The exporter's own retry loop
  * is not used: the pipeline retries, as for every sink.
  *
  * @example
@@ -90,7 +110,9 @@ export function otlpSink(config: OtlpSinkConfig): Sink {
           const e = r.event;
           const [severityNumber, severityText] = e.risk_level ? SEVERITY[e.risk_level] : SEVERITY.medium;
           const t = Date.parse(e.time ?? e.ts);
+          const context = spanContextOf(e);
           logger.emit({
+            ...(context ? { context } : {}),
             timestamp: Number.isFinite(t) ? t : Date.parse(e.ts),
             observedTimestamp: Date.parse(e.ts),
             severityNumber,
