@@ -100,7 +100,11 @@ describe('SIEM sinks inside auditrail serve', () => {
       let text = '';
       await until('the refusing sink past the log’s end', async () => {
         text = await scrape();
-        return metric(text, 'auditrail_export_lag_events', 'refused') === 0;
+        // The cursor moves just after the receiver answers: wait for both sinks to be past the end.
+        return (
+          metric(text, 'auditrail_export_lag_events', 'refused') === 0 &&
+          metric(text, 'auditrail_export_lag_events', 'ok') === 0
+        );
       }).catch((e: Error) => assert.fail(`${e.message}\n${text}`));
       assert.equal(metric(text, 'auditrail_export_lag_events', 'ok'), 0);
       assert.equal(metric(text, 'auditrail_export_lag_seconds', 'ok'), 0);
