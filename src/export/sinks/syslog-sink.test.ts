@@ -77,6 +77,20 @@ function rec(seq: number): ExportRecord {
   return { event, record: { seq }, json: JSON.stringify({ seq }) };
 }
 
+describe('syslog sink over UDP', () => {
+  it('refuses a message too large for one datagram for good (a dead letter), never cutting it', async () => {
+    const sink = syslogSink(
+      { type: 'syslog', host: '127.0.0.1', port: 9, transport: 'udp', message: 'json' },
+      { hostname: 'h', productVersion: '1' },
+    );
+    const big = { ...rec(0), json: JSON.stringify({ pad: 'x'.repeat(70_000) }) };
+    const r = await sink.send([big]);
+    assert.equal(r.kind, 'permanent');
+    assert.match(r.kind === 'permanent' ? r.detail : '', /over the 65000-byte UDP limit/);
+    await sink.close();
+  });
+});
+
 describe('syslog sink over TCP', () => {
   it('frames with octet counting, reports a dead receiver as a retry without throwing', async () => {
     const got: string[] = [];
