@@ -7,8 +7,11 @@ const FACADE_USERS = ['./src/integrations', './src/export', './src/detect', './s
 const ABOVE_SDK = [...FACADE_USERS, './src/server', './src/cli'];
 // What a facade user may import: the package's public entry and the types it re-exports.
 const PUBLIC = ['./index.ts', './errors.ts', './event/types.ts', './internal'];
-// Beyond the facade, per room: export/ uses the one glob of the product and its cursor seam.
-const EXTRA = { './src/export': ['./core/glob.ts', './sdk/export-state.ts'] };
+// Beyond the facade, per room: export/ uses the one glob and the one CEL of the product, and its
+// cursor seam.
+const EXTRA = {
+  './src/export': ['./core/glob.ts', './sdk/export-state.ts', './policy/condition.ts'],
+};
 
 /** The layer rules of DESIGN.md §1 as import zones (exported for eslint-zones.test.ts). */
 export const LAYER_ZONES = [

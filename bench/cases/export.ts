@@ -1,10 +1,11 @@
 /**
- * SIEM export: throughput of the pipeline from a SQLite log to each sink type (JSONL file and the
- * HTTP sinks, to receivers on 127.0.0.1 that answer at once), and the end-to-end lag from
+ * SIEM export: throughput of the pipeline from a SQLite log to each sink type (JSONL file, the
+ * HTTP sinks and OTLP, to receivers on 127.0.0.1 that answer at once; syslog over TCP to a discard
+ * server), and the end-to-end lag from
  * `record()`'s receipt to the receiver at a steady 1,000 events/s with `--follow`.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openAuditTrail } from '../../src/index.js';
@@ -38,7 +39,7 @@ addBenchmark({
     const n = ctx.scale(20_000, 100_000);
     const trail = await openAuditTrail({ tenant: 'bench', db: join(ctx.tmpDir, 'export.db') });
     const results: BenchResult[] = [];
-    const servers: Server[] = [];
+    const servers: (Server | NetServer)[] = [];
     try {
       ctx.log(`export: recording ${n} events`);
       const events = workloadEvents(n);
@@ -49,12 +50,19 @@ addBenchmark({
         ddEntries += (JSON.parse(gunzipSync(b).toString('utf8')) as unknown[]).length;
       });
       const hook = await receiver('ok', 200);
-      servers.push(hec.server, dd.server, hook.server);
+      const otlp = await receiver('{}', 200);
+      // A syslog receiver that takes every byte (a TCP discard server).
+      const syslog = createNetServer((s) => s.resume());
+      await new Promise<void>((r) => syslog.listen(0, '127.0.0.1', r));
+      const syslogPort = (syslog.address() as AddressInfo).port;
+      servers.push(hec.server, dd.server, hook.server, otlp.server, syslog);
       const sinks: [string, string][] = [
         ['file', `{ type: file, path: "${join(ctx.tmpDir, 'export.jsonl')}" }`],
         ['splunk', `{ type: splunk, url: "${hec.url}", token: t }`],
         ['datadog', `{ type: datadog, url: "${dd.url}/api/v2/logs", api_key: k }`],
         ['webhook', `{ type: webhook, url: "${hook.url}", secret: s }`],
+        ['otlp', `{ type: otlp, url: "${otlp.url}/v1/logs" }`],
+        ['syslog', `{ type: syslog, host: 127.0.0.1, port: ${syslogPort} }`],
       ];
       for (const [name, sink] of sinks) {
         for (const format of ['native', 'ocsf'] as const) {
@@ -64,8 +72,10 @@ addBenchmark({
           ctx.log(`export: ${name} (${format})`);
           const { pipeline, sink: s } = openPipeline(trail, config!, { context: CONTEXT });
           const start = performance.now();
+          const cpu0 = process.cpuUsage();
           const report = await pipeline.run();
           const seconds = since(start) / 1000;
+          const cpu = process.cpuUsage(cpu0);
           await s.close();
           if (report.delivered !== n) throw new Error(`${name}: delivered ${report.delivered} of ${n}`);
           results.push({
@@ -73,7 +83,7 @@ addBenchmark({
             value: n / seconds,
             unit: 'events/s',
             target: atLeast(20_000),
-            note: `${n} events, batches of 1,000`,
+            note: `${n} events, batches of 1,000; ${((cpu.user + cpu.system) / n).toFixed(1)} µs CPU per event (exporter and receiver)`,
           });
         }
       }

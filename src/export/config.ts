@@ -4,11 +4,15 @@ import { parse as parseYaml } from 'yaml';
 import { AuditError } from '../errors.js';
 import { globError } from '../core/glob.js';
 import { expandEnv } from '../internal/env.js';
+import { compileCondition } from '../policy/condition.js';
+
+/** The variables a sink's CEL filter reads: the event, as `log --format jsonl` prints it. */
+export const EXPORT_CEL_VARIABLES = ['event'] as const;
 
 /** The formats a sink can send (docs/siem.md). */
 export const EXPORT_FORMATS = ['native', 'ocsf', 'ecs'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-export const SINK_TYPES = ['file', 'webhook', 'splunk', 'datadog'] as const;
+export const SINK_TYPES = ['file', 'webhook', 'splunk', 'datadog', 'stdout', 'syslog', 'otlp'] as const;
 export type SinkType = (typeof SINK_TYPES)[number];
 const RISKS = ['low', 'medium', 'high', 'critical'] as const;
 export type Risk = (typeof RISKS)[number];
@@ -51,7 +55,47 @@ export interface DatadogSinkConfig {
   hostname?: string;
   timeout_ms?: number;
 }
-export type SinkConfig = FileSinkConfig | WebhookSinkConfig | SplunkSinkConfig | DatadogSinkConfig;
+export interface StdoutSinkConfig {
+  type: 'stdout';
+}
+export const SYSLOG_TRANSPORTS = ['tcp', 'tls', 'udp'] as const;
+export interface SyslogSinkConfig {
+  type: 'syslog';
+  host: string;
+  port: number;
+  /** tcp (RFC 6587 octet counting), tls (RFC 5425) or udp (RFC 5426, one datagram a message). */
+  transport: (typeof SYSLOG_TRANSPORTS)[number];
+  /** MSG: the record as JSON, or a CEF line built from the event. */
+  message: 'json' | 'cef';
+  /** Syslog facility, 0-23 (default 10, authpriv). */
+  facility?: number;
+  app_name?: string;
+  hostname?: string;
+  /** Structured-data ID: name@<your IANA enterprise number> (default auditrail@32473). */
+  sd_id?: string;
+  /** TLS: PEM file of the CA that signed the receiver's certificate (default: the system's). */
+  ca?: string;
+  /** TLS: name checked against the receiver's certificate (default: host). */
+  servername?: string;
+  timeout_ms?: number;
+}
+export interface OtlpSinkConfig {
+  type: 'otlp';
+  /** OTLP/HTTP logs endpoint (default http://127.0.0.1:4318/v1/logs). */
+  url?: string;
+  headers?: Record<string, string>;
+  /** Resource attribute service.name (default auditrail). */
+  service_name?: string;
+  timeout_ms?: number;
+}
+export type SinkConfig =
+  | FileSinkConfig
+  | WebhookSinkConfig
+  | SplunkSinkConfig
+  | DatadogSinkConfig
+  | StdoutSinkConfig
+  | SyslogSinkConfig
+  | OtlpSinkConfig;
 
 export interface ExportFilter {
   /** Event type globs (core/glob.ts syntax); any match passes. */
@@ -59,6 +103,8 @@ export interface ExportFilter {
   /** Lowest risk level that passes; events without a risk level do not pass. */
   risk?: Risk;
   tenant?: string;
+  /** CEL over `event` (the native record); see docs/siem.md "Filters". */
+  cel?: string;
 }
 export interface BatchConfig {
   max_events: number;
@@ -103,6 +149,7 @@ function isObj(v: unknown): v is Obj {
 export async function loadExportConfig(
   path: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: { optional?: boolean } = {},
 ): Promise<ExportConfig[]> {
   let text: string;
   try {
@@ -120,16 +167,19 @@ export async function loadExportConfig(
       cause: e,
     });
   }
-  const configs = parseExportConfig(text, env);
-  // A relative file sink path is relative to the config file, wherever the command runs.
-  for (const c of configs) if (c.sink.type === 'file') c.sink.path = resolve(dirname(path), c.sink.path);
+  const configs = parseExportConfig(text, env, options);
+  // A relative file sink path (or CA file) is relative to the config file, wherever the command runs.
+  for (const c of configs) {
+    if (c.sink.type === 'file') c.sink.path = resolve(dirname(path), c.sink.path);
+    if (c.sink.type === 'syslog' && c.sink.ca !== undefined) c.sink.ca = resolve(dirname(path), c.sink.ca);
+  }
   return configs;
 }
 
 /**
  * Parses and checks the `exports:` list of a YAML config. `${NAME}` in any string is replaced by
  * the environment variable NAME (which must be set); such values are secrets and never appear in
- * an error. Throws an `invalid_argument` AuditError naming the field at fault.
+ * an error. With `optional`, a config without `exports:` gives none. Throws an `invalid_argument` AuditError naming the field at fault.
  *
  * @example
  * const [splunk] = parseExportConfig(`exports:
@@ -137,7 +187,11 @@ export async function loadExportConfig(
  *     sink: { type: splunk, url: "https://splunk:8088", token: "\${HEC_TOKEN}" }
  *     format: ocsf`, { HEC_TOKEN: 't' });
  */
-export function parseExportConfig(text: string, env: NodeJS.ProcessEnv = process.env): ExportConfig[] {
+export function parseExportConfig(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { optional?: boolean } = {},
+): ExportConfig[] {
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 100 });
@@ -146,6 +200,8 @@ export function parseExportConfig(text: string, env: NodeJS.ProcessEnv = process
       cause: e,
     });
   }
+  // `optional`: a config of `auditrail serve` may hold only schedules.
+  if (options.optional === true && (doc === null || (isObj(doc) && doc['exports'] === undefined))) return [];
   if (!isObj(doc) || !Array.isArray(doc['exports'])) throw bad('exports', 'must be a list');
   const names = new Set<string>();
   return doc['exports'].map((raw: unknown, i) => {
@@ -162,6 +218,8 @@ export function parseExportConfig(text: string, env: NodeJS.ProcessEnv = process
     const format = raw['format'] ?? 'native';
     if (typeof format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(format))
       throw bad(`${at}.format`, `must be one of ${EXPORT_FORMATS.join(', ')}`);
+    if (sink.type === 'syslog' && sink.message === 'cef' && format !== 'native')
+      throw bad(`${at}.format`, 'must be native (or left out) with message: cef (CEF has its own fields)');
     return {
       name,
       sink,
@@ -194,7 +252,7 @@ function parseNumbers<T extends object>(raw: unknown, at: string, defaults: T): 
 function parseFilter(raw: unknown, at: string): ExportFilter {
   if (raw === undefined) return {};
   if (!isObj(raw)) throw bad(at, 'must be a mapping');
-  known(raw, at, ['types', 'risk', 'tenant']);
+  known(raw, at, ['types', 'risk', 'tenant', 'cel']);
   const out: ExportFilter = {};
   const types = raw['types'];
   if (types !== undefined) {
@@ -217,6 +275,18 @@ function parseFilter(raw: unknown, at: string): ExportFilter {
   if (tenant !== undefined) {
     if (typeof tenant !== 'string' || tenant === '') throw bad(`${at}.tenant`, 'must be a non-empty string');
     out.tenant = tenant;
+  }
+  const cel = raw['cel'];
+  if (cel !== undefined) {
+    if (typeof cel !== 'string') throw bad(`${at}.cel`, 'must be a CEL expression (a string)');
+    const compiled = compileCondition(cel, EXPORT_CEL_VARIABLES);
+    if (!('program' in compiled))
+      throw bad(
+        `${at}.cel`,
+        `is not a valid CEL expression: ${compiled.message}` +
+          (compiled.offset !== undefined ? ` (at character ${compiled.offset + 1})` : ''),
+      );
+    out.cel = cel;
   }
   return out;
 }
@@ -246,6 +316,23 @@ function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: st
       optional: ['url', 'service', 'ddsource', 'ddtags', 'hostname', 'timeout_ms'],
       secret: ['api_key'],
     },
+    stdout: { required: [], optional: [], secret: [] },
+    syslog: {
+      required: ['host', 'port'],
+      optional: [
+        'transport',
+        'message',
+        'facility',
+        'app_name',
+        'hostname',
+        'sd_id',
+        'ca',
+        'servername',
+        'timeout_ms',
+      ],
+      secret: [],
+    },
+    otlp: { required: [], optional: ['url', 'headers', 'service_name', 'timeout_ms'], secret: [] },
   };
   const f = fields[type as SinkType];
   known(raw, at, ['type', ...f.required, ...f.optional]);
@@ -260,6 +347,19 @@ function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: st
     if (k === 'max_bytes' || k === 'timeout_ms') {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
         throw bad(field, 'must be a positive integer');
+      out[k] = v;
+    } else if (k === 'port') {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 65535)
+        throw bad(field, 'must be a port number, 1-65535');
+      out[k] = v;
+    } else if (k === 'facility') {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > 23)
+        throw bad(field, 'must be a syslog facility number, 0-23');
+      out[k] = v;
+    } else if (k === 'transport' || k === 'message') {
+      const allowed: readonly string[] = k === 'transport' ? SYSLOG_TRANSPORTS : ['json', 'cef'];
+      if (typeof v !== 'string' || !allowed.includes(v))
+        throw bad(field, `must be one of ${allowed.join(', ')}`);
       out[k] = v;
     } else if (k === 'daily') {
       if (typeof v !== 'boolean') throw bad(field, 'must be true or false');
@@ -279,8 +379,21 @@ function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: st
       // A secret written into the file itself still never appears in output.
       if (f.secret.includes(k)) secrets.push(value);
       if (k === 'url') checkUrl(value, field);
+      if (k === 'app_name' && !/^[!-~]{1,48}$/.test(value))
+        throw bad(field, 'must be 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME)');
+      if (k === 'hostname' && type === 'syslog' && !/^[!-~]{1,255}$/.test(value))
+        throw bad(field, 'must be 1-255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)');
+      if (k === 'sd_id' && !/^[!#-<>-\\^-~]{1,32}$/.test(value))
+        throw bad(
+          field,
+          'must be 1-32 printable ASCII characters without space, =, ] or " (e.g. auditrail@32473)',
+        );
       out[k] = value;
     }
+  }
+  if (type === 'syslog') {
+    out['transport'] ??= 'tcp';
+    out['message'] ??= 'json';
   }
   return out as unknown as SinkConfig;
 }

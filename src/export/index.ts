@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { AuditTrail } from '../index.js';
 import { exportState, type DeadLetter } from '../sdk/export-state.js';
@@ -8,17 +9,35 @@ import type { Sink } from './sink.js';
 import { datadogSink } from './sinks/datadog-sink.js';
 import { fileSink } from './sinks/file-sink.js';
 import { splunkSink } from './sinks/splunk-sink.js';
+import { otlpSink } from './sinks/otlp-sink.js';
+import { stdoutSink } from './sinks/stdout-sink.js';
+import { syslogSink } from './sinks/syslog-sink.js';
 import { webhookSink } from './sinks/webhook-sink.js';
 
 export { loadExportConfig, parseExportConfig, type ExportConfig } from './config.js';
 export { ExportPipeline, type RunReport } from './pipeline.js';
 export { ecsRecord, nativeRecord, ocsfRecord, type FormatContext } from './format.js';
 export { webhookSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './sinks/webhook-sink.js';
+export { cefMessage, syslogMessage } from './sinks/syslog-sink.js';
+export { otlpAttributes } from './sinks/otlp-sink.js';
 export type { DeadLetter } from '../sdk/export-state.js';
+export { ExportRunner, type RunningSinkStatus } from './runner.js';
+
+/** auditrail's version, from its package.json ('unknown' when unreadable). */
+export function productVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** The exporter's host and version, as the formats name them. */
-export function defaultContext(productVersion: string): FormatContext {
-  return { hostname: hostname(), productVersion };
+export function defaultContext(version: string = productVersion()): FormatContext {
+  return { hostname: hostname(), productVersion: version };
 }
 
 /** The sink a config names. */
@@ -33,6 +52,12 @@ export function createSink(config: ExportConfig, context: FormatContext): Sink {
       return splunkSink(s, context.hostname);
     case 'datadog':
       return datadogSink(s, context.hostname);
+    case 'stdout':
+      return stdoutSink();
+    case 'syslog':
+      return syslogSink(s, context);
+    case 'otlp':
+      return otlpSink(s);
   }
 }
 
@@ -55,6 +80,8 @@ export interface SinkStatus {
   cursor: number;
   /** Events of the log not yet past the cursor. */
   lag: number;
+  /** Age of the oldest event not yet past the cursor, in seconds (0 when none). */
+  lag_seconds: number;
   dead_letters: DeadLetter[];
 }
 
@@ -73,14 +100,23 @@ export async function exportStatus(
   const cursors = new Map((await state.cursors()).map((c) => [c.name, c.seq]));
   const names = [...new Set([...configs.map((c) => c.name), ...cursors.keys()])];
   const size = trail.size;
+  const now = Date.now();
   return Promise.all(
     names.map(async (name) => {
       const cursor = cursors.get(name) ?? 0;
+      const lag = Math.max(0, size - cursor);
+      let lagSeconds = 0;
+      if (lag > 0) {
+        const page = await trail.query({ limit: 1, ...(cursor > 0 ? { cursor: `a${cursor - 1}` } : {}) });
+        const oldest = page.events[0];
+        if (oldest) lagSeconds = Math.max(0, (now - Date.parse(oldest.ts)) / 1000);
+      }
       return {
         name,
         configured: configs.some((c) => c.name === name),
         cursor,
-        lag: Math.max(0, size - cursor),
+        lag,
+        lag_seconds: Math.round(lagSeconds * 1000) / 1000,
         dead_letters: await state.deadLetters(name),
       };
     }),

@@ -2,8 +2,15 @@ import { AuditError, type AuditTrail } from '../index.js';
 import type { RecordedEvent } from '../event/types.js';
 import { compileGlobList } from '../core/glob.js';
 import type { DeadLetter, ExportState } from '../sdk/export-state.js';
-import type { ExportConfig, ExportFilter } from './config.js';
-import { formatRecord, type FormatContext } from './format.js';
+import {
+  compileCondition,
+  CostMeter,
+  DEFAULT_COST_BUDGET,
+  runCondition,
+  type CompiledCondition,
+} from '../policy/condition.js';
+import { EXPORT_CEL_VARIABLES, type ExportConfig, type ExportFilter } from './config.js';
+import { formatRecord, nativeRecord, type FormatContext } from './format.js';
 import type { ExportRecord, SendResult, Sink } from './sink.js';
 
 /** What one run did. */
@@ -26,6 +33,8 @@ export interface PipelineOptions {
   now?: () => number;
   /** Progress lines for people (a retry, a dead letter); never holds a secret. */
   log?: (line: string) => void;
+  /** Hears each acknowledged batch's event count (for metrics). */
+  onDelivered?: (events: number) => void;
 }
 
 /** The longest Retry-After honoured (a receiver asking for more is waited on this long, then tried). */
@@ -47,14 +56,38 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** The filter of a sink as a predicate over events; `tenant` defaults to the log's tenant. */
-export function compileFilter(filter: ExportFilter, logTenant: string): (e: RecordedEvent) => boolean {
+/**
+ * The filter of a sink as a predicate over events; `tenant` defaults to the log's tenant. The CEL
+ * expression reads `event` (the native record) within the policy engine's cost budget per event;
+ * when it fails on an event (a missing field, over budget) the event passes — a filter that
+ * cannot decide never loses an audit record — and `onCelError` hears why.
+ */
+export function compileFilter(
+  filter: ExportFilter,
+  logTenant: string,
+  onCelError: (e: RecordedEvent, why: string) => void = () => undefined,
+): (e: RecordedEvent) => boolean {
   const types = filter.types ? compileGlobList(filter.types) : null;
   const minRisk = filter.risk ? RISK_RANK[filter.risk] : 0;
+  let cel: CompiledCondition | null = null;
+  if (filter.cel !== undefined) {
+    const compiled = compileCondition(filter.cel, EXPORT_CEL_VARIABLES);
+    if (!('program' in compiled))
+      throw new AuditError('invalid_argument', `export filter cel is not valid CEL: ${compiled.message}`);
+    cel = compiled;
+  }
   return (e) => {
     if (types && !types(e.type)) return false;
     if (minRisk > 0 && (e.risk_level === undefined || RISK_RANK[e.risk_level] < minRisk)) return false;
     if (filter.tenant !== undefined && (e.tenant ?? logTenant) !== filter.tenant) return false;
+    if (cel) {
+      const r = runCondition(cel, { event: nativeRecord(e) }, new CostMeter(DEFAULT_COST_BUDGET));
+      if (typeof r === 'string') {
+        onCelError(e, r);
+        return true;
+      }
+      return r;
+    }
     return true;
   };
 }
@@ -99,7 +132,12 @@ export class ExportPipeline {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => undefined);
-    this.accept = compileFilter(config.filter, trail.tenant);
+    let celErrors = 0;
+    this.accept = compileFilter(config.filter, trail.tenant, (e, why) => {
+      // Said for the first few events only: one bad expression must not flood the log.
+      if (++celErrors <= 3)
+        this.log(`${config.name}: filter cel failed on seq ${e.seq} (${why}); the event is sent`);
+    });
     this.maxEvents = Math.min(config.batch.max_events, sink.limits.maxEvents ?? MAX_PAGE, MAX_PAGE);
     this.maxBytes = Math.min(config.batch.max_bytes, sink.limits.maxBytes ?? Infinity);
   }
@@ -214,7 +252,10 @@ export class ExportPipeline {
               'kept as a dead letter',
           );
           report.dead_lettered += batch.records.length;
-        } else report.delivered += batch.records.length;
+        } else {
+          report.delivered += batch.records.length;
+          this.options.onDelivered?.(batch.records.length);
+        }
         report.batches++;
       }
       if (!(await this.state.advance(this.config.name, next, batch.end)))

@@ -137,6 +137,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
     listKeys: (tenant) => ctx.keys.list(tenant),
     hasNoKeys: () => ctx.keys.none(),
     trail: (tenant) => trails.get(tenant),
+    metrics: ctx.metrics,
   };
   app.decorate('auditrail', handle);
 

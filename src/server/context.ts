@@ -23,6 +23,8 @@ export interface ServerHandle {
   hasNoKeys(): Promise<boolean>;
   /** The open log of a tenant (scheduled reports read it and record their runs in it). */
   trail(tenant: string): Promise<AuditTrail>;
+  /** The server's /metrics (serve adds its SIEM sinks to them). */
+  metrics: ServerMetrics;
 }
 
 declare module 'fastify' {

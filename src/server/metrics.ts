@@ -2,12 +2,23 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AuditStore } from '../store/store.js';
 import type { TenantTrails } from './tenants.js';
 
+/** One SIEM sink as /metrics shows it (labelled by the sink's name in the config). */
+export interface ExportSinkMetrics {
+  name: string;
+  lag: number;
+  lag_seconds: number;
+  dead_letters: readonly unknown[];
+  delivered: number;
+}
+
 /** The server's Prometheus metrics, in a registry of its own (several servers may share a process). */
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
   readonly ingested: Counter;
   readonly commitSeconds: Histogram;
+  /** Where the SIEM sinks running in this server stand (set by `serve` when it runs any). */
+  exports: (() => Promise<ExportSinkMetrics[]>) | null = null;
 
   constructor(trails: TenantTrails, store: AuditStore) {
     const registers = [this.registry];
@@ -63,6 +74,50 @@ export class ServerMetrics {
         const latest = await latestCheckpoints(trails);
         const oldest = Math.min(...latest.map((c) => Date.parse(c.created_at)));
         if (latest.length > 0) this.set(Math.max(0, (Date.now() - oldest) / 1000));
+      },
+    });
+    // The sinks are read once per scrape, however many gauges show them.
+    let scrape: Promise<ExportSinkMetrics[]> | null = null;
+    const sinks = (): Promise<ExportSinkMetrics[]> => {
+      if (!this.exports) return Promise.resolve([]);
+      scrape ??= this.exports().finally(() => setImmediate(() => (scrape = null)));
+      return scrape;
+    };
+    const perSink = (name: string, help: string, value: (s: ExportSinkMetrics) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['sink'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const s of await sinks()) this.set({ sink: s.name }, value(s));
+        },
+      });
+    };
+    perSink(
+      'auditrail_export_lag_events',
+      'Events of the log not yet delivered, per SIEM sink',
+      (s) => s.lag,
+    );
+    perSink(
+      'auditrail_export_lag_seconds',
+      'Age of the oldest event not yet delivered, per SIEM sink (0 when none)',
+      (s) => s.lag_seconds,
+    );
+    perSink(
+      'auditrail_export_dead_letters',
+      'Batches the receiver refused for good, per SIEM sink (see `auditrail export status`)',
+      (s) => s.dead_letters.length,
+    );
+    new Counter({
+      name: 'auditrail_export_delivered_events_total',
+      help: 'Events acknowledged by the receiver since the server started, per SIEM sink',
+      labelNames: ['sink'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const s of await sinks()) this.inc({ sink: s.name }, s.delivered);
       },
     });
   }

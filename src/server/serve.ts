@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { SCOPES, type CreatedKey } from './api-keys.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
+import { ExportRunner, type ExportConfig, type FormatContext } from '../export/index.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -12,6 +14,15 @@ export interface ServeOptions extends ServerOptions {
   schedules?: readonly ReportSchedule[];
   /** Called for a failed scheduled run besides the error log (which `logger: false` silences). */
   onScheduleError?: (schedule: string, e: unknown) => void;
+  /**
+   * SIEM sinks (`exports:` of the config, docs/siem.md), each following its tenant's log (its
+   * filter's tenant, else `firstKeyTenant`) until the server closes; lag and dead letters in /metrics.
+   */
+  exports?: readonly ExportConfig[];
+  /** Host and version the export formats name. */
+  exportContext?: FormatContext;
+  /** Called when a sink's pipeline stops on an error (it starts again 5 s later), besides the error log. */
+  onExportError?: (sink: string, e: unknown) => void;
 }
 
 export interface RunningServer {
@@ -76,6 +87,24 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
     await app.close();
     throw e;
   }
+  const exporter =
+    options.exports && options.exports.length > 0
+      ? new ExportRunner({
+          exports: options.exports,
+          trail: (tenant) => app.auditrail.trail(tenant),
+          defaultTenant: options.firstKeyTenant ?? 'default',
+          context: options.exportContext ?? { hostname: hostname(), productVersion: 'unknown' },
+          log: (sink, line) => app.log.warn({ sink }, line),
+          onError: (sink, e) => {
+            app.log.error({ err: e, sink }, 'export stopped; it starts again in 5 s');
+            options.onExportError?.(sink, e);
+          },
+        })
+      : null;
+  if (exporter) {
+    app.auditrail.metrics.exports = () => exporter.status();
+    exporter.start();
+  }
   let closing: Promise<void> | null = null;
   let started!: (p: Promise<void>) => void;
   const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
@@ -89,8 +118,9 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   // app.close() resolves after every onClose hook ran (the logs' final checkpoints included).
   const close = (): Promise<void> => {
     if (closing === null) {
-      // The scheduler stops first: a run under way finishes and records itself before the logs close.
-      closing = (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close());
+      // The scheduler and the sinks stop first: a run under way finishes and records itself, and a
+      // batch in flight is acknowledged (or not) with its cursor saved, before the logs close.
+      closing = Promise.all([scheduler?.stop(), exporter?.stop()]).then(() => app.close());
       started(closing);
     }
     return closing;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AuditTrail } from '../../index.js';
 import {
@@ -70,17 +70,6 @@ export const spec: CommandSpec = {
   ],
 };
 
-function productVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 function configPath(values: Parameters<typeof str>[0], io: Io): { path: string; arg: string } {
   const arg = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'] ?? DEFAULT_CONFIG;
   return { path: resolve(io.cwd, arg), arg };
@@ -120,7 +109,7 @@ async function deliver(values: Values, name: string, io: Io): Promise<number> {
   const follow = bool(values, 'follow');
   return withTrail(resolveTarget(values, io), io, { mustExist: true, readonly: false }, async (trail) => {
     const { pipeline, sink } = openPipeline(trail, config, {
-      context: defaultContext(productVersion()),
+      context: defaultContext(),
       log: (line) => io.stderr.write(`${line}\n`),
     });
     const stop = new AbortController();
@@ -159,7 +148,9 @@ async function status(values: Values, io: Io): Promise<number> {
     io.stdout.write(`log ${trail.origin}: ${groupDigits(trail.size)} events\n`);
     for (const s of all) {
       io.stdout.write(
-        `${s.name}${s.configured ? '' : ` (not in ${arg})`}: next seq ${s.cursor}, lag ${groupDigits(s.lag)} events, ` +
+        `${s.name}${s.configured ? '' : ` (not in ${arg})`}: next seq ${s.cursor}, lag ${groupDigits(s.lag)} events` +
+          (s.lag > 0 ? ` (oldest ${s.lag_seconds} s old)` : '') +
+          ', ' +
           `${s.dead_letters.length} dead letters\n`,
       );
       for (const d of s.dead_letters)
@@ -178,7 +169,7 @@ async function replay(values: Values, name: string, io: Io): Promise<number> {
   const config = pick(await loadExportConfig(path, io.env), name, arg);
   return withTrail(resolveTarget(values, io), io, { mustExist: true, readonly: false }, async (trail) => {
     const { pipeline, sink } = openPipeline(trail, config, {
-      context: defaultContext(productVersion()),
+      context: defaultContext(),
       log: (line) => io.stderr.write(`${line}\n`),
     });
     try {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { loadPolicyFile } from '../../index.js';
+import { defaultContext, loadExportConfig } from '../../export/index.js';
 import { loadSchedules } from '../../report/schedule.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
@@ -17,7 +18,8 @@ export const spec: CommandSpec = {
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
     'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
     'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.\n' +
-    'The `schedules:` of the config file write reports at cron times (docs/reports.md).',
+    'The `schedules:` of the config file write reports at cron times (docs/reports.md); its `exports:`\n' +
+    'deliver every event to SIEM sinks, with lag and dead letters in /metrics (docs/siem.md).',
   options: {
     db: {
       type: 'string',
@@ -37,7 +39,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:` and `exports:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -79,8 +81,9 @@ export function run(args: string[], io: Io): Promise<number> {
     }
     const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
     const configPath = resolve(io.cwd, named ?? 'auditrail.yaml');
-    const schedules =
-      named !== undefined || existsSync(configPath) ? await loadSchedules(configPath, io.env) : [];
+    const hasConfig = named !== undefined || existsSync(configPath);
+    const schedules = hasConfig ? await loadSchedules(configPath, io.env) : [];
+    const exports = hasConfig ? await loadExportConfig(configPath, io.env, { optional: true }) : [];
     const s = await serve({
       db: target.db,
       host,
@@ -90,6 +93,14 @@ export function run(args: string[], io: Io): Promise<number> {
       trustProxy: bool(values, 'trust-proxy'),
       rateLimit: { max: rate, timeWindowMs: 60_000 },
       schedules,
+      exports,
+      exportContext: defaultContext(),
+      ...(bool(values, 'quiet')
+        ? {
+            onExportError: (name: string, e: unknown) =>
+              io.stderr.write(`export ${name}: stopped (${(e as Error).message}); starting again in 5 s\n`),
+          }
+        : {}),
       // The request log is off with --quiet; a failed scheduled report is still said.
       ...(bool(values, 'quiet')
         ? {
@@ -109,6 +120,10 @@ export function run(args: string[], io: Io): Promise<number> {
     for (const x of schedules)
       io.stdout.write(
         `schedule ${x.name}: ${x.cron} (${x.timezone}), ${'dir' in x.to ? x.to.dir : 'webhook'}\n`,
+      );
+    for (const x of exports)
+      io.stdout.write(
+        `export ${x.name}: ${x.sink.type} (${x.format}), log of tenant ${x.filter.tenant ?? str(values, 'tenant') ?? 'default'}\n`,
       );
     if (s.firstKey) {
       io.stdout.write(
