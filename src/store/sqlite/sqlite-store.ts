@@ -1227,7 +1227,7 @@ export class SqliteStore implements AuditStore {
       if (!(PERSONAL_INDEX_COLUMNS as readonly string[]).includes(c))
         return Promise.reject(new AuditError('invalid_argument', `${String(c)} is not a personal index column`));
     if (columns.length === 0 || seqs.length === 0) return Promise.resolve(0);
-    const stmt = this.cached(
+    const stmt = this.db.prepare(
       `UPDATE events SET ${columns.map((c) => `${c} = NULL`).join(', ')} WHERE log_id = ? AND seq = ?`,
     );
     return this.guard('clear index columns', () =>
@@ -1246,6 +1246,8 @@ export class SqliteStore implements AuditStore {
     if (refused) return refused;
     return this.guard('reclaim space', () => {
       const fileBytes = (): number => (this.path === ':memory:' ? 0 : statSync(this.path).size);
+      // Measured with the WAL folded into the file: the purge's writes are in the WAL until then.
+      if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
       const pageSize = this.db.pragma('page_size', { simple: true }) as number;
       const freeBytes = (this.db.pragma('freelist_count', { simple: true }) as number) * pageSize;
       const fileBytesBefore = fileBytes();
