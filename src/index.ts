@@ -121,6 +121,18 @@ export {
 } from './policy/index.js';
 export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';
 
+// Privacy: legal holds.
+export {
+  Holds,
+  holdCovers,
+  normalizeHoldScope,
+  describeHold,
+  type Hold,
+  type HoldScope,
+  type HoldRequest,
+  type HoldEventFields,
+} from './sdk/holds.js';
+
 // Governance: decide and run actions, approvals.
 export {
   Governor,

@@ -16,6 +16,7 @@ import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
 import { BatchingWriter } from './batching-writer.js';
+import { Holds } from './holds.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
@@ -190,6 +191,18 @@ export class AuditTrail {
   private reportError(e: unknown): void {
     if (this.options.onError) this.options.onError(e);
     else process.emitWarning(`auditrail: ${(e as Error).message ?? String(e)}`, 'AuditTrailWarning');
+  }
+
+  #holds: Holds | undefined;
+
+  /**
+   * The legal holds of this log: place, list, release (each an event of the log).
+   *
+   * @example
+   * await trail.holds.place({ session_id: 's-1' }, { reason: 'litigation 2026-14', by: 'legal@acme' });
+   */
+  get holds(): Holds {
+    return (this.#holds ??= new Holds(this));
   }
 
   /** The log's current size (entries committed). */
