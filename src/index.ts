@@ -82,7 +82,6 @@ export {
   applyRetention,
   RETENTION_PURGED,
   type ApplyOptions,
-  type HoldGuard,
   type RetentionApplyReport,
   type RetentionOptions,
   type RetentionPlan,

@@ -11,6 +11,7 @@ import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import type { AuditStore, ReclaimReport, ScanRow } from '../store/store.js';
 import { PERSONAL_INDEX_COLUMNS } from '../store/store.js';
 import type { AuditTrail } from './audit-trail.js';
+import { holdCovers, type Hold } from './holds.js';
 import { clockOf, storeOf, toRecordedEvent } from './internals.js';
 import {
   cutoffOf,
@@ -38,21 +39,11 @@ const NEVER_PURGED = new Set([
   'key.revoked',
 ]);
 
-/**
- * Legal holds to respect: an event any of `holds` covers is not purged. The holds and `covers`
- * come from the SDK's holds (`trail.holds.list()`, `holdCovers`).
- */
-export interface HoldGuard<H = unknown> {
-  holds: readonly H[];
-  covers: (hold: H, event: RecordedEvent) => boolean;
-  /** A hold's name in the plan (its id). */
-  describe: (hold: H) => string;
-}
-
 export interface RetentionOptions {
   /** The instant periods are counted back from (epoch ms; default the trail's clock). */
   now?: number;
-  holds?: HoldGuard;
+  /** The legal holds to respect (default: the trail's active holds, `trail.holds.list()`). */
+  holds?: readonly Hold[];
   /** Events per `retention.purged` record (default 50,000). */
   batch?: number;
 }
@@ -171,7 +162,7 @@ async function walk(
   store: AuditStore,
   policy: RetentionPolicy,
   now: number,
-  holds: RetentionOptions['holds'],
+  holds: readonly Hold[],
   plan: RetentionPlan,
   onDue: (rule: RetentionRule, due: Due) => Promise<void>,
 ): Promise<void> {
@@ -180,7 +171,6 @@ async function walk(
   const cutoffs = new Map(policy.rules.map((r) => [r, new Date(cutoffOf(r.keep, now)).toISOString()]));
   const latest = [...cutoffs.values()].reduce((a, b) => (a > b ? a : b), '');
   const results = new Map(plan.rules.map((r) => [r.rule, r]));
-  const guard = holds as HoldGuard | undefined;
   for await (const chunk of store.scan(head.logId, 0, head.size, SCAN_CHUNK)) {
     for (const row of chunk) {
       const { seq, ts, type } = row.entry;
@@ -197,11 +187,12 @@ async function walk(
         (d) => d.disclosure !== null && (rule.purge === 'all-but-leaf' || d.pointer !== ''),
       );
       if (units.length === 0) continue;
-      if (guard && guard.holds.length > 0) {
-        const event = recorded(row, trail.origin);
-        const hold = guard.holds.find((h) => guard.covers(h, event));
+      if (holds.length > 0) {
+        const e = recorded(row, trail.origin);
+        const fields = { ts, session_id: e.session_id, actor: e.actor, data_subject_ids: e.context?.data_subject_ids };
+        const hold = holds.find((h) => holdCovers(h, fields));
         if (hold !== undefined) {
-          const name = guard.describe(hold);
+          const name = hold.id;
           plan.held.events++;
           plan.held.by_hold[name] = (plan.held.by_hold[name] ?? 0) + 1;
           continue;
@@ -256,7 +247,8 @@ export async function planRetention(
   const now = options.now ?? clockOf(trail)();
   const plan = newPlan(trail, policy, now);
   await trail.flush();
-  await walk(trail, storeOf(trail), policy, now, options.holds, plan, () => Promise.resolve());
+  const holds = options.holds ?? (await trail.holds.list());
+  await walk(trail, storeOf(trail), policy, now, holds, plan, () => Promise.resolve());
   totals(plan);
   return plan;
 }
@@ -333,7 +325,8 @@ export async function applyRetention(
   };
 
   await trail.flush();
-  await walk(trail, store, policy, now, options.holds, report, async (rule, due) => {
+  const holds = options.holds ?? (await trail.holds.list());
+  await walk(trail, store, policy, now, holds, report, async (rule, due) => {
     let p = pending.get(rule.name);
     if (!p) pending.set(rule.name, (p = { rule, due: [] }));
     p.due.push(due);

@@ -8,7 +8,6 @@ import { Cron } from 'croner';
 import {
   applyRetention,
   type AuditTrail,
-  type HoldGuard,
   type RetentionApplyReport,
   type RetentionPolicy,
 } from '../index.js';
@@ -18,8 +17,6 @@ export interface RetentionSchedulerOptions {
   /** The tenants whose logs the policy applies to (those in the database at run time). */
   tenants: () => Promise<string[]>;
   trail: (tenant: string) => Promise<AuditTrail>;
-  /** The legal holds of a trail (none when absent). */
-  holds?: (trail: AuditTrail) => Promise<HoldGuard>;
   onRun?: (tenant: string, report: RetentionApplyReport) => void;
   onError?: (tenant: string, e: unknown) => void;
   /** Default: the system clock. */
@@ -80,11 +77,9 @@ export class RetentionScheduler {
       if (this.stopped) return;
       try {
         const trail = await this.options.trail(tenant);
-        const holds = this.options.holds ? await this.options.holds(trail) : undefined;
         const report = await applyRetention(trail, this.options.policy, {
           actor: { type: 'system', id: 'auditrail-serve' },
           reason: `retention schedule ${this.options.policy.schedule.cron}`,
-          ...(holds ? { holds } : {}),
         });
         this.options.onRun?.(tenant, report);
       } catch (e) {

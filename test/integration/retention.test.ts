@@ -14,7 +14,6 @@ import {
   planRetention,
   verifyProofBundle,
   type AuditTrail,
-  type HoldGuard,
   type ProofBundle,
   type RetentionPolicy,
 } from '../../src/index.js';
@@ -146,16 +145,12 @@ describe('retention on a SQLite log', () => {
     const { trail, clock } = await makeLog(40, 0);
     clock.t = NOW;
     try {
-      const holds: HoldGuard = {
-        holds: [{ id: 'hold-7', session: 's-2' }],
-        covers: (h, e) => e.session_id === (h as { session: string }).session,
-        describe: (h) => (h as { id: string }).id,
-      };
+      const hold = await trail.holds.place({ session_id: 's-2' }, { reason: 'case 2026-14', by: 'legal@acme.example' });
       const p = policy('retention:\n  rules:\n    - keep: 1y\n      purge: disclosures\n');
-      const plan = await planRetention(trail, p, { now: NOW, holds });
-      assert.deepEqual(plan.held, { events: 10, by_hold: { 'hold-7': 10 } });
+      const plan = await planRetention(trail, p, { now: NOW });
+      assert.deepEqual(plan.held, { events: 10, by_hold: { [hold.id]: 10 } });
       assert.equal(plan.total.events, 30);
-      await applyRetention(trail, p, { now: NOW, holds });
+      await applyRetention(trail, p, { now: NOW });
       const held = await trail.query({ session_id: 's-2', limit: 100 });
       assert.equal(held.events.length, 10);
       for (const e of held.events) assert.equal(e.erased, undefined, `seq ${e.seq} is under hold`);
