@@ -80,6 +80,7 @@ export {
 export {
   planRetention,
   applyRetention,
+  reclaimSpace,
   RETENTION_PURGED,
   type ApplyOptions,
   type RetentionApplyReport,
@@ -87,6 +88,7 @@ export {
   type RetentionPlan,
   type RetentionRuleResult,
 } from './sdk/retention.js';
+export type { ReclaimReport } from './store/store.js';
 export { keptBySampling, SAMPLING_SUMMARY, type SamplingSummary } from './sdk/sampling.js';
 
 // For auditors: checks that need nothing but the bundle and a verifier key.

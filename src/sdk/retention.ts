@@ -338,3 +338,22 @@ export async function applyRetention(
     report.reclaimed = await store.reclaimSpace();
   return report;
 }
+
+/**
+ * Returns the pages purges freed to the file system. With `compact`, first rewrites the database
+ * once (SQLite `VACUUM`, needing free disk about its size) and switches it to incremental vacuum,
+ * for a database created before auditrail set that up. Null for a store without a file.
+ *
+ * @example
+ * const r = await reclaimSpace(trail, { compact: true });
+ * console.log(r?.fileBytesBefore, r?.fileBytesAfter);
+ */
+export async function reclaimSpace(
+  trail: AuditTrail,
+  options: { compact?: boolean } = {},
+): Promise<ReclaimReport | null> {
+  if (trail.readonly) throw new AuditError('read_only', 'cannot reclaim space: the audit trail is open read-only');
+  const store = storeOf(trail);
+  await trail.flush();
+  return store.reclaimSpace ? store.reclaimSpace(options) : null;
+}

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { SCOPES, type CreatedKey } from './api-keys.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
+import { listLogs, type RetentionPolicy } from '../index.js';
+import { RetentionScheduler } from './retention-schedule.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -12,6 +14,10 @@ export interface ServeOptions extends ServerOptions {
   schedules?: readonly ReportSchedule[];
   /** Called for a failed scheduled run besides the error log (which `logger: false` silences). */
   onScheduleError?: (schedule: string, e: unknown) => void;
+  /** The retention policy (`retention:` of the config); applied at its `schedule` cron times. */
+  retention?: RetentionPolicy | null;
+  /** Called for a failed scheduled retention run besides the error log. */
+  onRetentionError?: (tenant: string, e: unknown) => void;
 }
 
 export interface RunningServer {
@@ -69,8 +75,31 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
           },
         })
       : null;
+  const policy = options.retention;
+  const retention =
+    policy?.schedule !== undefined
+      ? new RetentionScheduler({
+          policy: { ...policy, schedule: policy.schedule },
+          tenants: async () => {
+            const db = options.db ?? process.env['AUDITRAIL_DB'] ?? './.auditrail/audit.db';
+            const logs = await listLogs(options.store ? { store: options.store } : { db });
+            return [...new Set(logs.filter((l) => l.log === 'default').map((l) => l.tenant))];
+          },
+          trail: (tenant) => app.auditrail.trail(tenant),
+          onRun: (tenant, r) =>
+            app.log.info(
+              { tenant, events: r.total.events, erased: r.erased, purge_events: r.purge_events },
+              'retention applied',
+            ),
+          onError: (tenant, e) => {
+            app.log.error({ err: e, tenant }, 'scheduled retention failed');
+            options.onRetentionError?.(tenant, e);
+          },
+        })
+      : null;
   try {
     await scheduler?.start();
+    retention?.start();
   } catch (e) {
     await scheduler?.stop();
     await app.close();
@@ -90,7 +119,7 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   const close = (): Promise<void> => {
     if (closing === null) {
       // The scheduler stops first: a run under way finishes and records itself before the logs close.
-      closing = (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close());
+      closing = Promise.all([scheduler?.stop(), retention?.stop()]).then(() => app.close());
       started(closing);
     }
     return closing;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { loadPolicyFile } from '../../index.js';
+import { loadPolicyFile, loadPrivacyConfig } from '../../index.js';
 import { loadSchedules } from '../../report/schedule.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
@@ -17,7 +17,9 @@ export const spec: CommandSpec = {
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
     'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
     'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.\n' +
-    'The `schedules:` of the config file write reports at cron times (docs/reports.md).',
+    'The `schedules:` of the config file write reports at cron times (docs/reports.md); its\n' +
+    '`retention:` is applied at `retention.schedule` and its `sampling:` applies to every tenant log\n' +
+    '(docs/privacy.md).',
   options: {
     db: {
       type: 'string',
@@ -37,7 +39,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:`, `retention:`, `sampling:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -78,8 +80,10 @@ export function run(args: string[], io: Io): Promise<number> {
     }
     const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
     const configPath = resolve(io.cwd, named ?? 'auditrail.yaml');
-    const schedules =
-      named !== undefined || existsSync(configPath) ? await loadSchedules(configPath, io.env) : [];
+    const hasConfig = named !== undefined || existsSync(configPath);
+    const schedules = hasConfig ? await loadSchedules(configPath, io.env) : [];
+    // The same file's `retention:` (applied at its schedule) and `sampling:` (docs/privacy.md).
+    const privacy = hasConfig ? loadPrivacyConfig(configPath) : { retention: null, sampling: null };
     const s = await serve({
       db: target.db,
       host,
@@ -89,6 +93,14 @@ export function run(args: string[], io: Io): Promise<number> {
       trustProxy: bool(values, 'trust-proxy'),
       rateLimit: { max: rate, timeWindowMs: 60_000 },
       schedules,
+      retention: privacy.retention,
+      ...(privacy.sampling ? { sampling: privacy.sampling } : {}),
+      ...(bool(values, 'quiet')
+        ? {
+            onRetentionError: (tenant: string, e: unknown) =>
+              io.stderr.write(`retention of tenant ${tenant} failed: ${(e as Error).message}\n`),
+          }
+        : {}),
       // The request log is off with --quiet; a failed scheduled report is still said.
       ...(bool(values, 'quiet')
         ? {
@@ -109,6 +121,11 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(
         `schedule ${x.name}: ${x.cron} (${x.timezone}), ${'dir' in x.to ? x.to.dir : 'webhook'}\n`,
       );
+    if (privacy.retention?.schedule)
+      io.stdout.write(
+        `retention: ${privacy.retention.schedule.cron} (${privacy.retention.schedule.timezone}), ${privacy.retention.rules.length} rule(s)\n`,
+      );
+    for (const r of privacy.sampling?.rules ?? []) io.stdout.write(`sampling ${r.name}: keep 1 in ${r.every}\n`);
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,
