@@ -1,0 +1,121 @@
+// `auditrail retention plan|apply|vacuum` end to end: the real entry point in a child process
+// against a SQLite log whose old entries were written with a clock set to 2019.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openAuditTrail } from '../../src/index.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
+const dir = mkdtempSync(join(tmpdir(), 'auditrail-cli-retention-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const db = join(dir, 'audit.db');
+const config = join(dir, 'auditrail.yaml');
+
+function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', AUDITRAIL_DB: db };
+  for (const k of ['AUDITRAIL_TENANT', 'AUDITRAIL_LOG', 'AUDITRAIL_CONFIG', 'FORCE_COLOR']) delete env[k];
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(async () => {
+  const clock = { t: Date.parse('2019-01-01T00:00:00Z') };
+  const trail = await openAuditTrail({ tenant: 'acme', db, now: () => clock.t, checkpointIntervalMs: 0 });
+  for (let i = 0; i < 30; i++) {
+    await trail.record({
+      type: i % 2 === 0 ? 'context.accessed' : 'policy.decision',
+      actor: { type: 'agent', id: 'bot' },
+      action: { type: 'read:crm', target: `customer/${i}`, params: { q: `secret-query-${i}` } },
+      ...(i % 2 === 1 ? { policy: { decision: 'allow' as const, policy_id: 'p', matched_rule: 'r' } } : {}),
+      session_id: `s-${i % 3}`,
+    });
+    clock.t += 60_000;
+  }
+  await trail.checkpoint();
+  await trail.close();
+  writeFileSync(
+    config,
+    [
+      'retention:',
+      '  presets: [soc2]',
+      '  rules:',
+      '    - name: decisions',
+      '      type: policy.decision',
+      '      keep: 20y',
+      '      purge: disclosures',
+      '    - name: context',
+      '      type: "context.*"',
+      '      keep: 1y',
+      '      purge: disclosures',
+      '',
+    ].join('\n'),
+  );
+});
+
+describe('auditrail retention', () => {
+  it('plan prints what would go and changes nothing', () => {
+    const r = cli(['retention', 'plan', '--config', config]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /rule decisions: keep 20y, purge disclosures, .*nothing due/);
+    assert.match(r.stdout, /rule context: keep 1y, purge disclosures, .*: 15 entries, 15 disclosures/);
+    assert.match(r.stdout, /context\.accessed 15/);
+    assert.match(r.stdout, /would purge: 15 entries/);
+    const json = JSON.parse(cli(['retention', 'plan', '--config', config, '--json']).stdout) as {
+      total: { events: number };
+      rules: { rule: string; oldest: string }[];
+    };
+    assert.equal(json.total.events, 15);
+    assert.match(json.rules[1]!.oldest, /^2019-01-01T00:00:00/);
+    assert.match(cli(['show', '0']).stdout, /secret-query-0/, 'nothing was purged by plan');
+  });
+
+  it('apply purges, records retention.purged, verify passes, and a second apply does nothing', () => {
+    const r = cli(['retention', 'apply', '--config', config, '--reason', 'yearly run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /purged: 15 entries/);
+    assert.match(r.stdout, /recorded as retention\.purged at seq 30/);
+    assert.match(r.stdout, /disk: .* \(incremental vacuum\)/);
+    const shown = cli(['show', '0']);
+    assert.doesNotMatch(shown.stdout, /secret-query-0/);
+    assert.match(cli(['show', '1']).stdout, /secret-query-1/, 'decisions are kept 20 years');
+    const purge = cli(['show', '30']);
+    assert.match(purge.stdout, /retention\.purged/);
+    assert.match(purge.stdout, /yearly run/);
+    const v = cli(['verify']);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    const again = cli(['retention', 'apply', '--config', config]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /purged: 0 entries/);
+    assert.doesNotMatch(again.stdout, /recorded as retention\.purged/);
+  });
+
+  it('refuses a config that keeps less than a preset requires, naming the line', () => {
+    const bad = join(dir, 'short.yaml');
+    writeFileSync(bad, 'retention:\n  presets: [eu-ai-act]\n  rules:\n    - type: "*"\n      keep: 90d\n      purge: disclosures\n');
+    const r = cli(['retention', 'plan', '--config', bad]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /short\.yaml line 5: retention\.rules\[0\]\.keep is 90d, less than the 6m preset eu-ai-act requires/);
+  });
+
+  it('says what to do without a config or without a retention: key', () => {
+    const none = cli(['retention', 'plan']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /no config: pass --config FILE/);
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, 'schedules: []\n');
+    const r = cli(['retention', 'plan', '--config', other]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /has no retention: key/);
+  });
+
+  it('vacuum reports the disk reclaimed', () => {
+    const r = cli(['retention', 'vacuum']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /disk: .* \(incremental vacuum\)/);
+  });
+});
