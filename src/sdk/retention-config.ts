@@ -275,7 +275,7 @@ export function parsePrivacyConfig(body: string, source = 'config'): PrivacyConf
   const doc = parseDocument(body, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = e.linePos?.[0]?.line;
+    const line = e.linePos?.[0]?.line ?? lines.linePos(e.pos[0]).line;
     throw new AuditError(
       'invalid_argument',
       `${source}${line !== undefined ? ` line ${line}` : ''}: not valid YAML: ${e.message.split('\n')[0]}`,
