@@ -78,7 +78,7 @@ describe('sampling at record time', () => {
         read(i + 1000, { outcome: { status: 'failure' } }),
         read(i + 2000, { risk_level: 'medium' }),
         read(i + 3000, { type: 'action.succeeded' }),
-        { ...read(i + 4000), risk_level: undefined } as AuditEvent,
+        (({ risk_level: _r, ...rest }) => rest)(read(i + 4000)),
         read(i + 5000, { type: 'policy.decision', policy: { decision: 'allow', policy_id: 'p', matched_rule: 'r' } }),
       ];
       for (const v of variants) {
