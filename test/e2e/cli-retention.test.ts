@@ -2,12 +2,12 @@
 // against a SQLite log whose old entries were written with a clock set to 2019.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openAuditTrail } from '../../src/index.js';
+import { openAuditTrail, parsePrivacyConfig } from '../../src/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -16,8 +16,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const db = join(dir, 'audit.db');
 const config = join(dir, 'auditrail.yaml');
 
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', AUDITRAIL_DB: db };
+function cli(args: string[], at = db): { code: number | null; stdout: string; stderr: string } {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', AUDITRAIL_DB: at };
   for (const k of ['AUDITRAIL_TENANT', 'AUDITRAIL_LOG', 'AUDITRAIL_CONFIG', 'FORCE_COLOR']) delete env[k];
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -117,5 +117,33 @@ describe('auditrail retention', () => {
     const r = cli(['retention', 'vacuum']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /disk: .* \(incremental vacuum\)/);
+  });
+
+  it('check and report say where the log is sampled', async () => {
+    const sampledDb = join(dir, 'sampled.db');
+    const sampling = parsePrivacyConfig(
+      'sampling:\n  rules:\n    - name: reads\n      type: context.accessed\n      risk: low\n      keep: 1/4\n',
+    ).sampling!;
+    const trail = await openAuditTrail({ tenant: 'acme', db: sampledDb, sampling, checkpointIntervalMs: 0 });
+    let dropped = 0;
+    for (let i = 0; i < 40; i++) {
+      const r = await trail.record({
+        type: 'context.accessed',
+        actor: { type: 'agent', id: 'bot' },
+        risk_level: 'low',
+        time: '2026-12-01T10:00:00Z',
+      });
+      if (r.sampled_out) dropped++;
+    }
+    await trail.close();
+    const r = cli(['check'], sampledDb);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`note: sampled \\(seq \\d+\\): rule reads kept 1 in 4, dropped ${dropped} of 40 events`));
+    const json = JSON.parse(cli(['check', '--json'], sampledDb).stdout) as { sampled: { dropped: number }[] };
+    assert.equal(json.sampled[0]!.dropped, dropped);
+    const out = join(dir, 'report.json');
+    const rep = cli(['report', '--type', 'soc2', '--format', 'json', '-o', out], sampledDb);
+    assert.equal(rep.code, 0, rep.stdout + rep.stderr);
+    assert.match(readFileSync(out, 'utf8'), /This log is sampled: rule reads kept 1 in 4 and dropped/);
   });
 });
