@@ -180,7 +180,12 @@ export class AuditTrail {
     });
     this.sampler =
       options.sampling && !this.readonly
-        ? new Sampler(options.sampling, this.tenant, (e) => this.record(e), (e) => this.reportError(e))
+        ? new Sampler(
+            options.sampling,
+            this.tenant,
+            (e) => this.record(e),
+            (e) => this.reportError(e),
+          )
         : null;
   }
 

@@ -62,8 +62,9 @@ describe('retention config', () => {
       /line 5: retention\.rules\[0\]\.keep is 5y, less than the 6y preset hipaa requires/,
     );
     assert.ok(
-      parsePrivacyConfig('retention:\n  presets: [eu-ai-act]\n  rules:\n    - keep: 183d\n      purge: disclosures\n')
-        .retention,
+      parsePrivacyConfig(
+        'retention:\n  presets: [eu-ai-act]\n  rules:\n    - keep: 183d\n      purge: disclosures\n',
+      ).retention,
     );
   });
 
@@ -73,18 +74,42 @@ describe('retention config', () => {
       'retention:\n  presets: [gdpr]\n  rules:\n    - classification: [pii, phi]\n      keep: 2y\n      purge: disclosures\n',
     );
     assert.equal(ok.retention?.rules.length, 1);
-    assert.ok(parsePrivacyConfig('retention:\n  presets: [gdpr, soc2]\n').retention, 'soc2 fallback covers all');
+    assert.ok(
+      parsePrivacyConfig('retention:\n  presets: [gdpr, soc2]\n').retention,
+      'soc2 fallback covers all',
+    );
   });
 
   it('names the line and field of each mistake', () => {
-    refuses('retention:\n  rules:\n    - keep: 6 years\n      purge: disclosures\n', /line 3: retention\.rules\[0\]\.keep must be a period like 6y/);
-    refuses('retention:\n  rules:\n    - keep: 6y\n      purge: everything\n', /line 4: retention\.rules\[0\]\.purge must be one of disclosures, all-but-leaf/);
-    refuses('retention:\n  rules:\n    - keep: 6y\n      purge: disclosures\n      kind: x\n', /line 5: retention\.rules\[0\]\.kind is not a known field/);
-    refuses('retention:\n  presets: [iso27001]\n', /line 2: retention\.presets 'iso27001' is not one of hipaa, soc2, gdpr, eu-ai-act/);
-    refuses('retention:\n  rules:\n    - type: "a**"\n      keep: 1y\n      purge: disclosures\n', /line 3: retention\.rules\[0\]\.type has an invalid glob/);
-    refuses('retention:\n  rules:\n    - risk: severe\n      keep: 1y\n      purge: disclosures\n', /retention\.rules\[0\]\.risk 'severe' is not one of low/);
+    refuses(
+      'retention:\n  rules:\n    - keep: 6 years\n      purge: disclosures\n',
+      /line 3: retention\.rules\[0\]\.keep must be a period like 6y/,
+    );
+    refuses(
+      'retention:\n  rules:\n    - keep: 6y\n      purge: everything\n',
+      /line 4: retention\.rules\[0\]\.purge must be one of disclosures, all-but-leaf/,
+    );
+    refuses(
+      'retention:\n  rules:\n    - keep: 6y\n      purge: disclosures\n      kind: x\n',
+      /line 5: retention\.rules\[0\]\.kind is not a known field/,
+    );
+    refuses(
+      'retention:\n  presets: [iso27001]\n',
+      /line 2: retention\.presets 'iso27001' is not one of hipaa, soc2, gdpr, eu-ai-act/,
+    );
+    refuses(
+      'retention:\n  rules:\n    - type: "a**"\n      keep: 1y\n      purge: disclosures\n',
+      /line 3: retention\.rules\[0\]\.type has an invalid glob/,
+    );
+    refuses(
+      'retention:\n  rules:\n    - risk: severe\n      keep: 1y\n      purge: disclosures\n',
+      /retention\.rules\[0\]\.risk 'severe' is not one of low/,
+    );
     refuses('retention: {}\n', /retention needs presets or rules/);
-    refuses('retention:\n  presets: [soc2]\n  schedule: "every day"\n', /line 3: retention\.schedule is not a cron expression/);
+    refuses(
+      'retention:\n  presets: [soc2]\n  schedule: "every day"\n',
+      /line 3: retention\.schedule is not a cron expression/,
+    );
     refuses('retention:\n  rules: [\n', /auditrail\.yaml line \d+: not valid YAML/);
   });
 
@@ -119,9 +144,18 @@ describe('sampling config', () => {
         `sampling:\n  rules:\n    - type: "${type}"\n      risk: low\n      keep: 1/10\n`,
         /line 3: sampling\.rules\[0\]\.type .* matches .*: decisions, approvals, denials, failures and the log's own records are never sampled/,
       );
-    refuses('sampling:\n  rules:\n    - type: context.accessed\n      risk: high\n      keep: 1/10\n', /risk 'high' is not one of low, medium/);
+    refuses(
+      'sampling:\n  rules:\n    - type: context.accessed\n      risk: high\n      keep: 1/10\n',
+      /risk 'high' is not one of low, medium/,
+    );
     refuses('sampling:\n  rules:\n    - type: context.accessed\n      keep: 1/10\n', /needs risk/);
-    refuses('sampling:\n  rules:\n    - type: context.accessed\n      risk: low\n      keep: 50%\n', /keep must be '1\/N'/);
-    refuses('sampling:\n  rules:\n    - type: context.accessed\n      risk: low\n      keep: 1/1\n', /keep must be '1\/N'/);
+    refuses(
+      'sampling:\n  rules:\n    - type: context.accessed\n      risk: low\n      keep: 50%\n',
+      /keep must be '1\/N'/,
+    );
+    refuses(
+      'sampling:\n  rules:\n    - type: context.accessed\n      risk: low\n      keep: 1/1\n',
+      /keep must be '1\/N'/,
+    );
   });
 });

@@ -208,12 +208,14 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 function known(r: Reader, o: Obj, at: Path, keys: readonly string[]): void {
   for (const k of Object.keys(o))
-    if (!keys.includes(k)) throw r.bad([...at, k], `is not a known field (expected one of ${keys.join(', ')})`);
+    if (!keys.includes(k))
+      throw r.bad([...at, k], `is not a known field (expected one of ${keys.join(', ')})`);
 }
 
 function strings(r: Reader, v: unknown, at: Path): string[] {
   const list = Array.isArray(v) ? v : [v];
-  if (list.length === 0 || list.length > 100) throw r.bad(at, 'must be a string or a list of 1 to 100 strings');
+  if (list.length === 0 || list.length > 100)
+    throw r.bad(at, 'must be a string or a list of 1 to 100 strings');
   return list.map((x, i) => {
     if (typeof x !== 'string' || x === '' || x.length > 256)
       throw r.bad(Array.isArray(v) ? [...at, i] : at, 'must be a non-empty string of at most 256 characters');
@@ -233,7 +235,8 @@ function globs(r: Reader, v: unknown, at: Path): { matcher: StringMatcher; patte
 
 function enumSet(r: Reader, v: unknown, at: Path, allowed: readonly string[]): Set<string> {
   const list = strings(r, v, at);
-  for (const x of list) if (!allowed.includes(x)) throw r.bad(at, `'${x}' is not one of ${allowed.join(', ')}`);
+  for (const x of list)
+    if (!allowed.includes(x)) throw r.bad(at, `'${x}' is not one of ${allowed.join(', ')}`);
   return new Set(list);
 }
 
@@ -286,7 +289,9 @@ export function parsePrivacyConfig(body: string, source = 'config'): PrivacyConf
   try {
     root = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    throw new AuditError('invalid_argument', `${source}: not valid YAML: ${(e as Error).message}`, { cause: e });
+    throw new AuditError('invalid_argument', `${source}: not valid YAML: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if (root === null || root === undefined) return { retention: null, sampling: null };
   if (!isObj(root)) throw r.bad([], 'the config must be a mapping');
@@ -307,7 +312,9 @@ export function loadPrivacyConfig(path: string): PrivacyConfig {
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new AuditError('invalid_argument', `cannot read config ${path}: ${(e as Error).message}`, { cause: e });
+    throw new AuditError('invalid_argument', `cannot read config ${path}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if (buf.length > MAX_CONFIG_BYTES)
     throw new AuditError('invalid_argument', `config ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
@@ -324,7 +331,7 @@ function parseRetention(r: Reader, raw: unknown): RetentionPolicy {
   const presets =
     raw[presetKey] === undefined
       ? []
-      : [...enumSet(r, raw[presetKey], [...at, presetKey], RETENTION_PRESETS)] as RetentionPreset[];
+      : ([...enumSet(r, raw[presetKey], [...at, presetKey], RETENTION_PRESETS)] as RetentionPreset[]);
   const specs = presets.map((p) => ({ name: p, ...PRESETS[p] }));
   let minimum: { d: Duration; preset: string; basis: string } | null = null;
   for (const s of specs)
@@ -374,7 +381,10 @@ function parseRetention(r: Reader, raw: unknown): RetentionPolicy {
   for (const s of specs)
     for (const c of s.requiresPeriodFor) {
       const covered = rules.some(
-        (x) => x.match.type === undefined && x.match.tenant === undefined && x.match.risk === undefined &&
+        (x) =>
+          x.match.type === undefined &&
+          x.match.tenant === undefined &&
+          x.match.risk === undefined &&
           (x.match.classification === undefined || x.match.classification.has(c)),
       );
       if (!covered)
@@ -394,7 +404,8 @@ function parseSchedule(r: Reader, raw: unknown, at: Path): { cron: string; timez
   if (isObj(raw)) known(r, raw, at, ['cron', 'timezone']);
   const cronAt = isObj(raw) ? [...at, 'cron'] : at;
   const cron = o['cron'];
-  if (typeof cron !== 'string' || cron === '' || cron.length > 128) throw r.bad(cronAt, 'must be a cron expression');
+  if (typeof cron !== 'string' || cron === '' || cron.length > 128)
+    throw r.bad(cronAt, 'must be a cron expression');
   const timezone = o['timezone'] ?? 'UTC';
   if (typeof timezone !== 'string') throw r.bad([...at, 'timezone'], 'must be an IANA time zone');
   try {
@@ -456,7 +467,8 @@ export function matchesEvent(
 ): boolean {
   if (m.tenant && !m.tenant(e.tenant)) return false;
   if (m.type && !m.type(e.type)) return false;
-  if (m.classification && (e.classification === undefined || !m.classification.has(e.classification))) return false;
+  if (m.classification && (e.classification === undefined || !m.classification.has(e.classification)))
+    return false;
   if (m.risk && (e.risk === undefined || !m.risk.has(e.risk))) return false;
   return true;
 }

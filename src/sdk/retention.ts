@@ -189,7 +189,12 @@ async function walk(
       if (units.length === 0) continue;
       if (holds.length > 0) {
         const e = recorded(row, trail.origin);
-        const fields = { ts, session_id: e.session_id, actor: e.actor, data_subject_ids: e.context?.data_subject_ids };
+        const fields = {
+          ts,
+          session_id: e.session_id,
+          actor: e.actor,
+          data_subject_ids: e.context?.data_subject_ids,
+        };
         const hold = holds.find((h) => holdCovers(h, fields));
         if (hold !== undefined) {
           const name = hold.id;
@@ -202,7 +207,8 @@ async function walk(
       r.events++;
       r.disclosures += units.length;
       let bytes = 0;
-      for (const u of units) bytes += typeof u.disclosure === 'string' ? Buffer.byteLength(u.disclosure) : u.disclosure!.length;
+      for (const u of units)
+        bytes += typeof u.disclosure === 'string' ? Buffer.byteLength(u.disclosure) : u.disclosure!.length;
       r.bytes += bytes;
       r.oldest ??= ts;
       r.newest = ts;
@@ -314,7 +320,12 @@ export async function applyRetention(
     // Recorded (durably) before anything is erased: an erased disclosure always names a stored event.
     const receipt = await trail.record(event);
     report.purge_events.push(receipt.seq);
-    report.erased += await store.eraseDisclosures(head.logId, units, receipt.seq, new Date(now).toISOString());
+    report.erased += await store.eraseDisclosures(
+      head.logId,
+      units,
+      receipt.seq,
+      new Date(now).toISOString(),
+    );
     if (p.rule.purge === 'all-but-leaf')
       await store.clearIndexColumns(
         head.logId,
@@ -352,7 +363,8 @@ export async function reclaimSpace(
   trail: AuditTrail,
   options: { compact?: boolean } = {},
 ): Promise<ReclaimReport | null> {
-  if (trail.readonly) throw new AuditError('read_only', 'cannot reclaim space: the audit trail is open read-only');
+  if (trail.readonly)
+    throw new AuditError('read_only', 'cannot reclaim space: the audit trail is open read-only');
   const store = storeOf(trail);
   await trail.flush();
   return store.reclaimSpace ? store.reclaimSpace(options) : null;

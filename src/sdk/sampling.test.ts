@@ -62,7 +62,8 @@ describe('sampling at record time', () => {
     // The digest is SHA-256 over each dropped event as it would have been stored, one per line.
     for (let i = 0; i < 1001; i++) {
       const e = read(i === 1000 ? 5000 : i);
-      if (!keptBySampling(e.event_id!, 10)) hash.update(`${canonicalize({ ...e, level: 'agent', tenant: 'acme', schema_version: 1 })}\n`);
+      if (!keptBySampling(e.event_id!, 10))
+        hash.update(`${canonicalize({ ...e, level: 'agent', tenant: 'acme', schema_version: 1 })}\n`);
     }
     assert.equal(s.dropped_digest, `sha256:${hash.digest('hex')}`);
     await reopened.close();
@@ -79,11 +80,18 @@ describe('sampling at record time', () => {
         read(i + 2000, { risk_level: 'medium' }),
         read(i + 3000, { type: 'action.succeeded' }),
         (({ risk_level: _r, ...rest }) => rest)(read(i + 4000)),
-        read(i + 5000, { type: 'policy.decision', policy: { decision: 'allow', policy_id: 'p', matched_rule: 'r' } }),
+        read(i + 5000, {
+          type: 'policy.decision',
+          policy: { decision: 'allow', policy_id: 'p', matched_rule: 'r' },
+        }),
       ];
       for (const v of variants) {
         const r = await trail.record(v);
-        assert.notEqual(r.sampled_out, true, `${v.type} ${JSON.stringify(v.policy ?? v.outcome ?? v.risk_level)}`);
+        assert.notEqual(
+          r.sampled_out,
+          true,
+          `${v.type} ${JSON.stringify(v.policy ?? v.outcome ?? v.risk_level)}`,
+        );
         stored++;
       }
     }

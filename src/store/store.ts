@@ -282,7 +282,14 @@ export interface IndexStore {
 }
 
 /** Index columns that can name a person or a conversation: cleared by an `all-but-leaf` purge. */
-export const PERSONAL_INDEX_COLUMNS = ['session_id', 'run_id', 'trace_id', 'actor_id', 'target', 'time'] as const;
+export const PERSONAL_INDEX_COLUMNS = [
+  'session_id',
+  'run_id',
+  'trace_id',
+  'actor_id',
+  'target',
+  'time',
+] as const;
 export type PersonalIndexColumn = (typeof PERSONAL_INDEX_COLUMNS)[number];
 
 /** What {@link AuditStore.reclaimSpace} gave back. */

@@ -19,7 +19,11 @@ const config = join(dir, 'auditrail.yaml');
 function cli(args: string[], at = db): { code: number | null; stdout: string; stderr: string } {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', AUDITRAIL_DB: at };
   for (const k of ['AUDITRAIL_TENANT', 'AUDITRAIL_LOG', 'AUDITRAIL_CONFIG', 'FORCE_COLOR']) delete env[k];
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -96,10 +100,16 @@ describe('auditrail retention', () => {
 
   it('refuses a config that keeps less than a preset requires, naming the line', () => {
     const bad = join(dir, 'short.yaml');
-    writeFileSync(bad, 'retention:\n  presets: [eu-ai-act]\n  rules:\n    - type: "*"\n      keep: 90d\n      purge: disclosures\n');
+    writeFileSync(
+      bad,
+      'retention:\n  presets: [eu-ai-act]\n  rules:\n    - type: "*"\n      keep: 90d\n      purge: disclosures\n',
+    );
     const r = cli(['retention', 'plan', '--config', bad]);
     assert.equal(r.code, 2, r.stdout);
-    assert.match(r.stderr, /short\.yaml line 5: retention\.rules\[0\]\.keep is 90d, less than the 6m preset eu-ai-act requires/);
+    assert.match(
+      r.stderr,
+      /short\.yaml line 5: retention\.rules\[0\]\.keep is 90d, less than the 6m preset eu-ai-act requires/,
+    );
   });
 
   it('says what to do without a config or without a retention: key', () => {
@@ -138,7 +148,10 @@ describe('auditrail retention', () => {
     await trail.close();
     const r = cli(['check'], sampledDb);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, new RegExp(`note: sampled \\(seq \\d+\\): rule reads kept 1 in 4, dropped ${dropped} of 40 events`));
+    assert.match(
+      r.stdout,
+      new RegExp(`note: sampled \\(seq \\d+\\): rule reads kept 1 in 4, dropped ${dropped} of 40 events`),
+    );
     const json = JSON.parse(cli(['check', '--json'], sampledDb).stdout) as { sampled: { dropped: number }[] };
     assert.equal(json.sampled[0]!.dropped, dropped);
     const out = join(dir, 'report.json');

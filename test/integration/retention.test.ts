@@ -30,11 +30,19 @@ function policy(yaml: string): RetentionPolicy {
 }
 
 /** A log of `old` events in 2019 (sessions s-0..s-3) and `recent` in 2026, with its clock. */
-async function makeLog(old: number, recent: number): Promise<{ trail: AuditTrail; db: string; clock: { t: number } }> {
+async function makeLog(
+  old: number,
+  recent: number,
+): Promise<{ trail: AuditTrail; db: string; clock: { t: number } }> {
   const dir = tempDir('auditrail-retention-');
   const db = join(dir, 'audit.db');
   const clock = { t: OLD };
-  const trail = await openAuditTrail({ tenant: 'acme', db, now: () => clock.t, checkpointIntervalMs: 3_600_000 });
+  const trail = await openAuditTrail({
+    tenant: 'acme',
+    db,
+    now: () => clock.t,
+    checkpointIntervalMs: 3_600_000,
+  });
   for (let i = 0; i < old; i++) {
     const e = sampleEvent(i, `s-${i % 4}`);
     await trail.record({
@@ -130,7 +138,11 @@ describe('retention on a SQLite log', () => {
       const e0 = await trail.get(0);
       assert.equal(e0?.type, 'action.intent', 'the leaf keeps the type');
       assert.equal(e0?.actor, undefined, 'the body is gone');
-      assert.equal(await trail.count({ session_id: 's-1' }), 4, 'only the decisions (i = 1, 13, 25, 37) stay findable');
+      assert.equal(
+        await trail.count({ session_id: 's-1' }),
+        4,
+        'only the decisions (i = 1, 13, 25, 37) stay findable',
+      );
       const decision = await trail.get(1);
       assert.equal(decision?.policy?.decision, 'allow');
       await trail.checkpoint();
@@ -145,7 +157,10 @@ describe('retention on a SQLite log', () => {
     const { trail, clock } = await makeLog(40, 0);
     clock.t = NOW;
     try {
-      const hold = await trail.holds.place({ session_id: 's-2' }, { reason: 'case 2026-14', by: 'legal@acme.example' });
+      const hold = await trail.holds.place(
+        { session_id: 's-2' },
+        { reason: 'case 2026-14', by: 'legal@acme.example' },
+      );
       const p = policy('retention:\n  rules:\n    - keep: 1y\n      purge: disclosures\n');
       const plan = await planRetention(trail, p, { now: NOW });
       assert.deepEqual(plan.held, { events: 10, by_hold: { [hold.id]: 10 } });
@@ -190,7 +205,12 @@ describe('retention on a SQLite log', () => {
     const dir = tempDir('auditrail-retention-vacuum-');
     const db = join(dir, 'audit.db');
     const clock = { t: OLD };
-    const trail = await openAuditTrail({ tenant: 'acme', db, now: () => clock.t, checkpointIntervalMs: 3_600_000 });
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      db,
+      now: () => clock.t,
+      checkpointIntervalMs: 3_600_000,
+    });
     try {
       const big = 'x'.repeat(3000);
       for (let i = 0; i < 400; i += 50)

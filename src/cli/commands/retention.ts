@@ -9,7 +9,16 @@ import {
   type RetentionPlan,
   type RetentionPolicy,
 } from '../../index.js';
-import { bool, execute, EXIT_OK, str, TARGET_OPTIONS, UsageError, type CommandSpec, type Values } from '../args.js';
+import {
+  bool,
+  execute,
+  EXIT_OK,
+  str,
+  TARGET_OPTIONS,
+  UsageError,
+  type CommandSpec,
+  type Values,
+} from '../args.js';
 import { colors, groupDigits } from '../format.js';
 import type { Io } from '../io.js';
 import { resolveTarget, withTrail } from '../target.js';
@@ -18,7 +27,8 @@ export const spec: CommandSpec = {
   name: 'retention',
   usage:
     'retention plan|apply [--config FILE] [--db PATH] [--tenant ID] [--log NAME] [--reason TEXT] [--json] | retention vacuum [--compact]',
-  summary: 'Preview or apply the retention policy (`retention:` of the config), reclaim disk (docs/privacy.md).',
+  summary:
+    'Preview or apply the retention policy (`retention:` of the config), reclaim disk (docs/privacy.md).',
   description:
     'plan: what applying the policy now would purge, per rule: entries by type, oldest and newest,\n' +
     'disclosures and plaintext bytes, and what legal holds keep. Reads only.\n' +
@@ -36,7 +46,10 @@ export const spec: CommandSpec = {
       help: 'config with `retention:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml)',
     },
     reason: { type: 'string', value: 'TEXT', help: 'why (recorded in each retention.purged event)' },
-    compact: { type: 'boolean', help: 'vacuum: rewrite the database once and switch it to incremental vacuum' },
+    compact: {
+      type: 'boolean',
+      help: 'vacuum: rewrite the database once and switch it to incremental vacuum',
+    },
     json: { type: 'boolean', help: 'print JSON' },
   },
   positionals: { min: 1, max: 1, names: 'subcommand (plan | apply | vacuum)' },
@@ -51,7 +64,9 @@ function loadPolicy(values: Values, io: Io): { policy: RetentionPolicy; path: st
   const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
   const path = resolve(io.cwd, named ?? 'auditrail.yaml');
   if (named === undefined && !existsSync(path))
-    throw new UsageError('no config: pass --config FILE (a YAML file with a retention: key), or set AUDITRAIL_CONFIG');
+    throw new UsageError(
+      'no config: pass --config FILE (a YAML file with a retention: key), or set AUDITRAIL_CONFIG',
+    );
   const { retention } = loadPrivacyConfig(path);
   if (retention === null)
     throw new UsageError(`${path} has no retention: key (see docs/privacy.md#retention for an example)`);

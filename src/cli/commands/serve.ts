@@ -125,7 +125,8 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(
         `retention: ${privacy.retention.schedule.cron} (${privacy.retention.schedule.timezone}), ${privacy.retention.rules.length} rule(s)\n`,
       );
-    for (const r of privacy.sampling?.rules ?? []) io.stdout.write(`sampling ${r.name}: keep 1 in ${r.every}\n`);
+    for (const r of privacy.sampling?.rules ?? [])
+      io.stdout.write(`sampling ${r.name}: keep 1 in ${r.every}\n`);
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,

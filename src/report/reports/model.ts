@@ -593,7 +593,12 @@ function sampledNote(events: readonly Ev[], out: Section): void {
     if (e.type !== 'sampling.summary') continue;
     const rule = str(get(e, 'metadata.sampling.rule')) ?? '?';
     const dropped = get(e, 'metadata.sampling.dropped');
-    const r = byRule.get(rule) ?? { every: get(e, 'metadata.sampling.every'), dropped: 0, from: '', until: '' };
+    const r = byRule.get(rule) ?? {
+      every: get(e, 'metadata.sampling.every'),
+      dropped: 0,
+      from: '',
+      until: '',
+    };
     r.dropped += typeof dropped === 'number' ? dropped : 0;
     const from = str(get(e, 'metadata.sampling.from')) ?? '';
     const until = str(get(e, 'metadata.sampling.until')) ?? '';
@@ -606,7 +611,10 @@ function sampledNote(events: readonly Ev[], out: Section): void {
   for (const r of byRule.values()) total += r.dropped;
   out.stats.push({ label: 'dropped by sampling', value: String(total) });
   out.note = `This log is sampled: ${[...byRule]
-    .map(([rule, r]) => `rule ${rule} kept 1 in ${String(r.every)} and dropped ${r.dropped} event(s) from ${r.from} to ${r.until}`)
+    .map(
+      ([rule, r]) =>
+        `rule ${rule} kept 1 in ${String(r.every)} and dropped ${r.dropped} event(s) from ${r.from} to ${r.until}`,
+    )
     .join('; ')}. Each run of dropped events is counted, with a digest, in a sampling.summary event.`;
 }
 

@@ -1225,7 +1225,9 @@ export class SqliteStore implements AuditStore {
     if (refused) return refused;
     for (const c of columns)
       if (!(PERSONAL_INDEX_COLUMNS as readonly string[]).includes(c))
-        return Promise.reject(new AuditError('invalid_argument', `${String(c)} is not a personal index column`));
+        return Promise.reject(
+          new AuditError('invalid_argument', `${String(c)} is not a personal index column`),
+        );
     if (columns.length === 0 || seqs.length === 0) return Promise.resolve(0);
     const stmt = this.db.prepare(
       `UPDATE events SET ${columns.map((c) => `${c} = NULL`).join(', ')} WHERE log_id = ? AND seq = ?`,
