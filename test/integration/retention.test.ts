@@ -4,6 +4,7 @@
  * applying twice changes nothing, and the freed pages leave the file.
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,6 +13,7 @@ import {
   openAuditTrail,
   parsePrivacyConfig,
   planRetention,
+  reclaimSpace,
   verifyProofBundle,
   type AuditTrail,
   type ProofBundle,
@@ -235,6 +237,47 @@ describe('retention on a SQLite log', () => {
         `file ${r.fileBytesBefore} -> ${r.fileBytesAfter}`,
       );
       assert.equal(statSync(db).size, r.fileBytesAfter);
+      const v = await trail.verify();
+      assert.deepEqual(v.failures, []);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('a database made without incremental vacuum keeps freed pages until compacted once', async () => {
+    const dir = tempDir('auditrail-retention-compact-');
+    const db = join(dir, 'audit.db');
+    const clock = { t: OLD };
+    let trail = await openAuditTrail({ tenant: 'acme', db, now: () => clock.t, checkpointIntervalMs: 0 });
+    await trail.recordBatch(
+      Array.from({ length: 300 }, (_v, j) => ({
+        type: 'action.succeeded' as const,
+        actor: { type: 'agent' as const, id: 'bot' },
+        outcome: { status: 'success' as const, result: { text: `${'y'.repeat(3000)}${j}` } },
+      })),
+    );
+    await trail.close();
+    // As a database created before auditrail chose incremental vacuum.
+    const raw = new Database(db);
+    raw.pragma('auto_vacuum = NONE');
+    raw.exec('VACUUM');
+    assert.equal(raw.pragma('auto_vacuum', { simple: true }), 0);
+    raw.close();
+    clock.t = NOW;
+    trail = await openAuditTrail({ tenant: 'acme', db, now: () => clock.t, checkpointIntervalMs: 0 });
+    try {
+      const p = policy('retention:\n  rules:\n    - keep: 1y\n      purge: disclosures\n');
+      const report = await applyRetention(trail, p, { now: NOW });
+      assert.equal(report.reclaimed?.mode, 'none');
+      assert.ok(report.reclaimed.freeBytes >= 300 * 3000 * 0.8, `freed ${report.reclaimed.freeBytes}`);
+      assert.ok(report.reclaimed.fileBytesAfter >= report.reclaimed.fileBytesBefore, 'the file kept them');
+      const compacted = await reclaimSpace(trail, { compact: true });
+      assert.equal(compacted?.mode, 'incremental');
+      assert.ok(
+        compacted.fileBytesBefore - compacted.fileBytesAfter >= 300 * 3000 * 0.8,
+        `file ${compacted.fileBytesBefore} -> ${compacted.fileBytesAfter}`,
+      );
+      await trail.checkpoint();
       const v = await trail.verify();
       assert.deepEqual(v.failures, []);
     } finally {
