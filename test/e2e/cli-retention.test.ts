@@ -1,7 +1,7 @@
 // `auditrail retention plan|apply|vacuum` end to end: the real entry point in a child process
 // against a SQLite log whose old entries were written with a clock set to 2019.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,5 +158,84 @@ describe('auditrail retention', () => {
     const rep = cli(['report', '--type', 'soc2', '--format', 'json', '-o', out], sampledDb);
     assert.equal(rep.code, 0, rep.stdout + rep.stderr);
     assert.match(readFileSync(out, 'utf8'), /This log is sampled: rule reads kept 1 in 4 and dropped/);
+  });
+
+  it('serve applies the config: sampling on ingestion (summary on stop), retention scheduled, bad config refused', async () => {
+    const serveDb = join(dir, 'serve.db');
+    const cfg = join(dir, 'serve.yaml');
+    writeFileSync(
+      cfg,
+      [
+        'retention:',
+        '  schedule: "0 3 * * *"',
+        '  presets: [soc2]',
+        'sampling:',
+        '  rules:',
+        '    - name: reads',
+        '      type: context.accessed',
+        '      risk: low',
+        '      keep: 1/4',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'serve', '--db', serveDb, '--port', '0', '--quiet', '--config', cfg],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    const started = await new Promise<{ url: string; key: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 30_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
+        const key = /^(atr_\S+)$/m.exec(out)?.[1];
+        if (url && key) {
+          clearTimeout(timer);
+          resolve({ url, key });
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+    });
+    try {
+      assert.match(out, /retention: 0 3 \* \* \* \(UTC\), 1 rule\(s\)/);
+      assert.match(out, /sampling reads: keep 1 in 4/);
+      const events = Array.from({ length: 40 }, () => ({
+        type: 'context.accessed',
+        actor: { type: 'agent', id: 'bot' },
+        risk_level: 'low',
+      }));
+      const r = await fetch(`${started.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${started.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(events),
+      });
+      assert.equal(r.status, 201);
+      const receipts = ((await r.json()) as { receipts: { seq: number; sampled_out?: boolean }[] }).receipts;
+      const dropped = receipts.filter((x) => x.sampled_out === true).length;
+      assert.ok(dropped > 10 && dropped < 40, `dropped ${dropped}`);
+      for (const x of receipts) assert.equal(x.seq === -1, x.sampled_out === true);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      const check = JSON.parse(cli(['check', '--json', '--tenant', 'default'], serveDb).stdout) as {
+        sampled: { dropped: number; matched: number }[];
+      };
+      assert.deepEqual(
+        check.sampled.map((x) => [x.dropped, x.matched]),
+        [[dropped, 40]],
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const bad = join(dir, 'bad-serve.yaml');
+    writeFileSync(bad, 'sampling:\n  rules:\n    - type: "approval.*"\n      risk: low\n      keep: 1/2\n');
+    const refused = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'serve', '--db', serveDb, '--port', '0', '--config', bad],
+      { cwd: ROOT, encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(refused.status, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /bad-serve\.yaml line 3: sampling\.rules\[0\]\.type .* matches approval\./);
   });
 });
