@@ -168,7 +168,10 @@ async function walk(
 ): Promise<void> {
   const head = await store.getLog(trail.origin);
   if (!head) throw new AuditError('not_found', `log ${trail.origin} does not exist`);
-  const cutoffs = new Map(policy.rules.map((r) => [r, new Date(cutoffOf(r.keep, now)).toISOString()]));
+  // Compared as text with the log's `ts`, which has microseconds: `…00.000000Z`.
+  const cutoffs = new Map(
+    policy.rules.map((r) => [r, new Date(cutoffOf(r.keep, now)).toISOString().replace(/Z$/, '000Z')]),
+  );
   const latest = [...cutoffs.values()].reduce((a, b) => (a > b ? a : b), '');
   const results = new Map(plan.rules.map((r) => [r.rule, r]));
   for await (const chunk of store.scan(head.logId, 0, head.size, SCAN_CHUNK)) {
