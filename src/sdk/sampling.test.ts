@@ -6,7 +6,7 @@ import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { MemoryStore } from '../testing/index.js';
 import { openAuditTrail } from './open.js';
 import { parsePrivacyConfig } from './retention-config.js';
-import { keptBySampling, type SamplingSummary } from './sampling.js';
+import { keptBySampling, Sampler, type SamplingSummary } from './sampling.js';
 
 const policy = parsePrivacyConfig(
   'sampling:\n  flush_seconds: 3600\n  rules:\n    - name: reads\n      type: context.accessed\n      risk: low\n      keep: 1/10\n',
@@ -121,5 +121,30 @@ describe('sampling at record time', () => {
       assert.equal(receipts[i]!.sampled_out === true, !keptBySampling(events[i]!.event_id!, 10));
     }
     await trail.close();
+  });
+
+  it('a summary that cannot be recorded is kept and recorded at the next flush', async () => {
+    const recorded: AuditEvent[] = [];
+    let fail = true;
+    const sampler = new Sampler(
+      policy,
+      'acme',
+      (e) => {
+        if (fail) return Promise.reject(new Error('disk full'));
+        recorded.push(e);
+        return Promise.resolve();
+      },
+      () => undefined,
+    );
+    let dropped = 0;
+    for (let i = 0; i < 100; i++) {
+      const e = read(i) as AuditEvent & { event_id: string };
+      if (sampler.drop(e)) dropped++;
+    }
+    await assert.rejects(sampler.flush(), /disk full/);
+    fail = false;
+    await sampler.close();
+    assert.equal(recorded.length, 1);
+    assert.equal((recorded[0]!.metadata!['sampling'] as SamplingSummary).dropped, dropped);
   });
 });

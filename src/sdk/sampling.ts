@@ -69,6 +69,7 @@ export class Sampler {
   private readonly windows = new Map<SamplingRule, Window>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private readonly unrecorded: SamplingSummary[] = [];
 
   constructor(
     private readonly policy: SamplingPolicy,
@@ -124,11 +125,10 @@ export class Sampler {
   }
 
   private async flushNow(): Promise<void> {
-    const done: Promise<unknown>[] = [];
     for (const [rule, w] of this.windows) {
       if (w.dropped === 0) continue;
       this.windows.delete(rule);
-      const summary: SamplingSummary = {
+      this.unrecorded.push({
         rule: rule.name,
         every: rule.every,
         matched: w.matched,
@@ -139,17 +139,26 @@ export class Sampler {
         last_event_id: w.last!.id,
         from: w.first!.time,
         until: w.last!.time,
-      };
-      done.push(
+      });
+    }
+    // A summary that could not be recorded is kept and tried again at the next flush: a count
+    // of dropped events is never lost while the trail is open.
+    const batch = this.unrecorded.splice(0);
+    const results = await Promise.allSettled(
+      batch.map((summary) =>
         this.record({
           type: SAMPLING_SUMMARY,
           actor: { type: 'system', id: SAMPLER_ACTOR },
-          action: { type: 'sampling.summarize', target: `sampling:${rule.name}` },
+          action: { type: 'sampling.summarize', target: `sampling:${summary.rule}` },
           metadata: { sampling: summary },
         }),
-      );
-    }
-    await Promise.all(done);
+      ),
+    );
+    const failed = results.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ reason: r.reason as unknown, s: batch[i]! }] : [],
+    );
+    this.unrecorded.unshift(...failed.map((f) => f.s));
+    if (failed.length > 0) throw failed[0]!.reason;
   }
 
   /** Stops the timer and records what is left. */
