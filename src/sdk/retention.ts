@@ -105,6 +105,8 @@ interface Pending {
 }
 
 const SCAN_CHUNK = 4096;
+/** Disclosures erased (or index rows cleared) per store transaction. */
+const WRITE_CHUNK = 4096;
 
 function emptyResult(rule: RetentionRule, now: number): RetentionRuleResult {
   return {
@@ -323,18 +325,20 @@ export async function applyRetention(
     // Recorded (durably) before anything is erased: an erased disclosure always names a stored event.
     const receipt = await trail.record(event);
     report.purge_events.push(receipt.seq);
-    report.erased += await store.eraseDisclosures(
-      head.logId,
-      units,
-      receipt.seq,
-      new Date(now).toISOString(),
-    );
-    if (p.rule.purge === 'all-but-leaf')
-      await store.clearIndexColumns(
+    // Short transactions: appends (the server's write thread) wait for each at most a moment.
+    const at = new Date(now).toISOString();
+    for (let i = 0; i < units.length; i += WRITE_CHUNK)
+      report.erased += await store.eraseDisclosures(
         head.logId,
-        p.due.map((d) => d.seq),
-        PERSONAL_INDEX_COLUMNS,
+        units.slice(i, i + WRITE_CHUNK),
+        receipt.seq,
+        at,
       );
+    if (p.rule.purge === 'all-but-leaf') {
+      const seqs = p.due.map((d) => d.seq);
+      for (let i = 0; i < seqs.length; i += WRITE_CHUNK)
+        await store.clearIndexColumns(head.logId, seqs.slice(i, i + WRITE_CHUNK), PERSONAL_INDEX_COLUMNS);
+    }
     p.due = [];
   };
 

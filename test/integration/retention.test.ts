@@ -284,4 +284,33 @@ describe('retention on a SQLite log', () => {
       await trail.close();
     }
   });
+
+  it('appends from another connection keep committing while a purge runs', async () => {
+    const { trail, db, clock } = await makeLog(600, 0);
+    clock.t = NOW;
+    // A second trail on the same file: its own connection and write thread, as a server would have.
+    const writer = await openAuditTrail({ tenant: 'acme', db, now: () => NOW, checkpointIntervalMs: 0 });
+    try {
+      const p = policy('retention:\n  rules:\n    - keep: 1y\n      purge: all-but-leaf\n');
+      const appends = (async () => {
+        const receipts = [];
+        for (let i = 0; i < 100; i++) receipts.push(await writer.record(sampleEvent(i, 's-live')));
+        return receipts;
+      })();
+      const [report, receipts] = await Promise.all([
+        applyRetention(trail, p, { now: NOW, batch: 100 }),
+        appends,
+      ]);
+      assert.equal(report.total.events, 600);
+      assert.equal(receipts.length, 100);
+      await writer.flush();
+      assert.equal(await trail.count({ session_id: 's-live' }), 100);
+      await trail.checkpoint();
+      const v = await trail.verify();
+      assert.deepEqual(v.failures, []);
+    } finally {
+      await writer.close();
+      await trail.close();
+    }
+  });
 });
