@@ -59,6 +59,38 @@ export { EVENT_SCHEMA, EVENT_TYPES } from './event/schema.js';
 export { validateEvent } from './event/validate.js';
 export { REDACTED, type RedactionOptions, type RedactionResult } from './redact/index.js';
 
+// Retention, presets and sampling (docs/privacy.md).
+export {
+  parsePrivacyConfig,
+  loadPrivacyConfig,
+  parseDuration,
+  PRESETS,
+  RETENTION_PRESETS,
+  PURGE_MODES,
+  NEVER_SAMPLED,
+  type Duration,
+  type PrivacyConfig,
+  type PurgeMode,
+  type RetentionPolicy,
+  type RetentionPreset,
+  type RetentionRule,
+  type SamplingPolicy,
+  type SamplingRule,
+} from './sdk/retention-config.js';
+export {
+  planRetention,
+  applyRetention,
+  reclaimSpace,
+  RETENTION_PURGED,
+  type ApplyOptions,
+  type RetentionApplyReport,
+  type RetentionOptions,
+  type RetentionPlan,
+  type RetentionRuleResult,
+} from './sdk/retention.js';
+export type { ReclaimReport } from './store/store.js';
+export { keptBySampling, SAMPLING_SUMMARY, type SamplingSummary } from './sdk/sampling.js';
+
 // For auditors: checks that need nothing but the bundle and a verifier key.
 export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';
 export { verifyConsistency, type ConsistencyBundle, type ConsistencyResult } from './core/consistency.js';
@@ -89,6 +121,18 @@ export {
   type PolicyInput,
 } from './policy/index.js';
 export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';
+
+// Privacy: legal holds.
+export {
+  Holds,
+  holdCovers,
+  normalizeHoldScope,
+  describeHold,
+  type Hold,
+  type HoldScope,
+  type HoldRequest,
+  type HoldEventFields,
+} from './sdk/holds.js';
 
 // Governance: decide and run actions, approvals.
 export {

@@ -77,6 +77,11 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/check.js'),
   },
   {
+    name: 'retention',
+    summary: 'preview or apply the retention policy, reclaim disk',
+    load: () => import('./commands/retention.js'),
+  },
+  {
     name: 'export',
     summary: 'export events as JSON Lines, JSON or CSV',
     load: () => import('./commands/export.js'),

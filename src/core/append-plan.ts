@@ -81,6 +81,8 @@ export interface Receipt {
   leaf_hash: string;
   /** True when this event id was already in the log (nothing new was stored). */
   duplicate?: boolean;
+  /** True when sampling dropped the event (nothing stored; `seq` is -1): see docs/privacy.md § Sampling. */
+  sampled_out?: boolean;
 }
 
 /**

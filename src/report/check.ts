@@ -71,6 +71,54 @@ function get(e: unknown, path: string): unknown {
 }
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** A stretch of the log where sampling dropped routine events (one `sampling.summary`). */
+export interface SampledRange {
+  seq: number;
+  rule: string;
+  every: number;
+  matched: number;
+  kept: number;
+  dropped: number;
+  from: string;
+  until: string;
+  dropped_digest: string;
+}
+
+/**
+ * The `sampling.summary` events of the log (docs/privacy.md § Sampling): where the log holds 1 in
+ * N of some routine events, so a count over them is not the count of what happened.
+ *
+ * @example
+ * for (const r of await sampledRanges(trail)) console.log(r.rule, r.dropped, r.from, r.until);
+ */
+export async function sampledRanges(trail: AuditTrail): Promise<SampledRange[]> {
+  const out: SampledRange[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await trail.query({ type: 'sampling.summary', limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const e of page.events) {
+      const s = get(e, 'metadata.sampling');
+      const num = (k: string): number => {
+        const v = get(s, k);
+        return typeof v === 'number' ? v : 0;
+      };
+      out.push({
+        seq: e.seq,
+        rule: text(get(s, 'rule')) ?? '?',
+        every: num('every'),
+        matched: num('matched'),
+        kept: num('kept'),
+        dropped: num('dropped'),
+        from: text(get(s, 'from')) ?? '',
+        until: text(get(s, 'until')) ?? '',
+        dropped_digest: text(get(s, 'dropped_digest')) ?? '',
+      });
+    }
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
 /**
  * Runs every rule over the whole log and returns the findings in seq order.
  *

@@ -16,11 +16,14 @@ import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
 import { BatchingWriter } from './batching-writer.js';
+import { Holds } from './holds.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
 import { reader, readNodes, tilesFor } from './tree-reads.js';
 import { verifyStoredLog, type VerifyOptions } from './verify.js';
+import type { SamplingPolicy } from './retention-config.js';
+import { Sampler, sampledReceipt } from './sampling.js';
 
 export interface AuditTrailOptions {
   /** Tenant id (opaque, no personal data). */
@@ -63,6 +66,12 @@ export interface AuditTrailOptions {
    * `close()` or `prove()`, no witness write). Writing methods reject with code `read_only`.
    */
   readonly?: boolean;
+  /**
+   * Sampling of routine low-risk events (the `sampling:` of the config, docs/privacy.md § Sampling):
+   * a sampled-out event is not stored, its receipt has `sampled_out: true` and seq -1, and it is
+   * counted in a `sampling.summary` event.
+   */
+  sampling?: SamplingPolicy;
 }
 
 export interface QueryOptions extends EventFilter {
@@ -126,6 +135,7 @@ export class AuditTrail {
   /** The last checkpoint note `prove()` verified, and the verifier key it verified under. */
   private checkedCheckpoint: { note: string; verifierKey: string } | null = null;
   private readonly appender: LeafWriter | null;
+  private readonly sampler: Sampler | null;
 
   // ES private: the store and keys are not reachable from the object an agent holds (an agent
   // with the store could flip its own approval row); SDK internals use storeOf() / keysOf().
@@ -168,6 +178,15 @@ export class AuditTrail {
       maxInFlight: this.appender ? 4 : 1,
       eagerBatch: () => (this.appender?.ready ? (this.appender.busy ? 256 : 32) : Infinity),
     });
+    this.sampler =
+      options.sampling && !this.readonly
+        ? new Sampler(
+            options.sampling,
+            this.tenant,
+            (e) => this.record(e),
+            (e) => this.reportError(e),
+          )
+        : null;
   }
 
   private readonlyError(what: string): AuditError {
@@ -177,6 +196,18 @@ export class AuditTrail {
   private reportError(e: unknown): void {
     if (this.options.onError) this.options.onError(e);
     else process.emitWarning(`auditrail: ${(e as Error).message ?? String(e)}`, 'AuditTrailWarning');
+  }
+
+  #holds: Holds | undefined;
+
+  /**
+   * The legal holds of this log: place, list, release (each an event of the log).
+   *
+   * @example
+   * await trail.holds.place({ session_id: 's-1' }, { reason: 'litigation 2026-14', by: 'legal@acme' });
+   */
+  get holds(): Holds {
+    return (this.#holds ??= new Holds(this));
   }
 
   /** The log's current size (entries committed). */
@@ -284,6 +315,7 @@ export class AuditTrail {
         e instanceof Error ? e : new AuditError('invalid_argument', 'event rejected', { cause: e }),
       );
     }
+    if (this.sampler?.drop(prepared.event)) return Promise.resolve(sampledReceipt(prepared.eid));
     return this.writer.write(prepared);
   }
 
@@ -310,7 +342,9 @@ export class AuditTrail {
   emit(event: AuditEvent): boolean {
     if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
     if (this.readonly) throw this.readonlyError('record events');
-    return this.writer.enqueue(this.prepare(event));
+    const prepared = this.prepare(event);
+    if (this.sampler?.drop(prepared.event)) return true;
+    return this.writer.enqueue(prepared);
   }
 
   /** Resolves when the fire-and-forget queue is below its high-water mark. */
@@ -817,6 +851,7 @@ export class AuditTrail {
   async close(): Promise<void> {
     if (this.closed) return;
     try {
+      await this.sampler?.close();
       await this.writer.close();
       if (this.readonly) return;
       const latest = await this.#store.latestCheckpoint(this.head.logId);
@@ -888,7 +923,11 @@ export class AuditTrail {
       }
     }
     // One group: committed in one transaction, whatever its size and whatever else is queued.
-    return this.writer.writeAll(prepared);
+    if (!this.sampler) return this.writer.writeAll(prepared);
+    const dropped = prepared.map((p) => this.sampler!.drop(p.event));
+    const stored = await this.writer.writeAll(prepared.filter((_p, i) => !dropped[i]));
+    let next = 0;
+    return prepared.map((p, i) => (dropped[i] ? sampledReceipt(p.eid) : stored[next++]!));
   }
 
   /**

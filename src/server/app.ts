@@ -1,3 +1,4 @@
+import type { SamplingPolicy } from '../index.js';
 import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -41,6 +42,8 @@ export interface ServerOptions {
   checkpointIntervalMs?: number;
   /** Injected clock (epoch ms) for the logs and the keys. */
   now?: () => number;
+  /** Sampling of routine low-risk events in every tenant log (`sampling:` of the config, docs/privacy.md). */
+  sampling?: SamplingPolicy;
 }
 
 function version(): string {
@@ -115,6 +118,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
         ? { checkpointIntervalMs: options.checkpointIntervalMs }
         : {}),
       ...(options.now ? { now: options.now } : {}),
+      ...(options.sampling ? { sampling: options.sampling } : {}),
       onError: (e) => app.log.error({ err: e }, 'background write or checkpoint failed'),
     });
   } catch (e) {

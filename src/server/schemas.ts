@@ -15,9 +15,16 @@ export function componentSchemas(): Record<string, unknown> {
       type: 'object',
       required: ['seq', 'event_id', 'leaf_hash'],
       properties: {
-        seq: { type: 'integer', minimum: 0 },
+        seq: { type: 'integer', minimum: -1, description: '-1 when sampling dropped the event' },
         event_id: { type: 'string' },
-        leaf_hash: { type: 'string', description: 'hex SHA-256 leaf hash (RFC 6962 §2.1)' },
+        leaf_hash: {
+          type: 'string',
+          description: 'hex SHA-256 leaf hash (RFC 6962 §2.1); empty when sampled out',
+        },
+        sampled_out: {
+          type: 'boolean',
+          description: 'true when the sampling: of the server config dropped the event (counted, not stored)',
+        },
       },
     },
     Problem: {

@@ -4,6 +4,8 @@ import { SCOPES, type CreatedKey } from './api-keys.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
 import { ExportRunner, type ExportConfig, type FormatContext } from '../export/index.js';
+import { listLogs, type RetentionPolicy } from '../index.js';
+import { RetentionScheduler } from './retention-schedule.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -23,6 +25,10 @@ export interface ServeOptions extends ServerOptions {
   exportContext?: FormatContext;
   /** Called when a sink's pipeline stops on an error (it starts again 5 s later), besides the error log. */
   onExportError?: (sink: string, e: unknown) => void;
+  /** The retention policy (`retention:` of the config); applied at its `schedule` cron times. */
+  retention?: RetentionPolicy | null;
+  /** Called for a failed scheduled retention run besides the error log. */
+  onRetentionError?: (tenant: string, e: unknown) => void;
 }
 
 export interface RunningServer {
@@ -80,8 +86,31 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
           },
         })
       : null;
+  const policy = options.retention;
+  const retention =
+    policy?.schedule !== undefined
+      ? new RetentionScheduler({
+          policy: { ...policy, schedule: policy.schedule },
+          tenants: async () => {
+            const db = options.db ?? process.env['AUDITRAIL_DB'] ?? './.auditrail/audit.db';
+            const logs = await listLogs(options.store ? { store: options.store } : { db });
+            return [...new Set(logs.filter((l) => l.log === 'default').map((l) => l.tenant))];
+          },
+          trail: (tenant) => app.auditrail.trail(tenant),
+          onRun: (tenant, r) =>
+            app.log.info(
+              { tenant, events: r.total.events, erased: r.erased, purge_events: r.purge_events },
+              'retention applied',
+            ),
+          onError: (tenant, e) => {
+            app.log.error({ err: e, tenant }, 'scheduled retention failed');
+            options.onRetentionError?.(tenant, e);
+          },
+        })
+      : null;
   try {
     await scheduler?.start();
+    retention?.start();
   } catch (e) {
     await scheduler?.stop();
     await app.close();
@@ -118,9 +147,9 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   // app.close() resolves after every onClose hook ran (the logs' final checkpoints included).
   const close = (): Promise<void> => {
     if (closing === null) {
-      // The scheduler and the sinks stop first: a run under way finishes and records itself, and a
+      // The schedulers and the sinks stop first: a run under way finishes and records itself, and a
       // batch in flight is acknowledged (or not) with its cursor saved, before the logs close.
-      closing = Promise.all([scheduler?.stop(), exporter?.stop()]).then(() => app.close());
+      closing = Promise.all([scheduler?.stop(), retention?.stop(), exporter?.stop()]).then(() => app.close());
       started(closing);
     }
     return closing;

@@ -1,3 +1,4 @@
+import type { SamplingPolicy } from '../sdk/retention-config.js';
 import { AuditError } from '../errors.js';
 import { openAuditTrail } from '../sdk/open.js';
 import type { AuditTrail, AuditTrailOptions } from '../sdk/audit-trail.js';
@@ -11,6 +12,7 @@ export interface TenantTrailsOptions {
   checkpointIntervalMs?: number;
   now?: () => number;
   onError?: (e: unknown) => void;
+  sampling?: SamplingPolicy;
 }
 
 /**
@@ -37,6 +39,7 @@ export class TenantTrails {
         ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
         ...(o.now !== undefined ? { now: o.now } : {}),
         ...(o.onError !== undefined ? { onError: o.onError } : {}),
+        ...(o.sampling !== undefined ? { sampling: o.sampling } : {}),
       };
       t = openAuditTrail(options);
       this.trails.set(tenant, t);

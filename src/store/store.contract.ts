@@ -848,6 +848,36 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       }
     });
 
+    it('clears the personal index columns of some entries (a purge), nothing else', async () => {
+      const store = await factory();
+      try {
+        const head = await store.openLog('o/t/acme/clear', 'acme', EMPTY_ROOT);
+        await appendAll(
+          store,
+          head.origin,
+          Array.from({ length: 3 }, (_, i) => prep(i)),
+        );
+        assert.equal(await store.countEvents(head.logId, { session_id: 's-1' }), 1);
+        assert.equal(
+          await store.clearIndexColumns(head.logId, [1, 7], ['session_id', 'actor_id', 'target', 'time']),
+          1,
+        );
+        const rows = await store.readIndex(head.logId, null, 10);
+        assert.deepEqual(
+          rows.map((r) => [r.seq, r.session_id, r.actor_id, r.target, r.time, r.action_type]),
+          [
+            [0, 's-0', 'agent-0', 'order/0', '2026-01-01T00:00:00Z', 'read:order'],
+            [1, null, null, null, null, 'write:refund'],
+            [2, 's-2', 'agent-0', 'order/2', '2026-01-01T00:00:00Z', 'read:order'],
+          ],
+        );
+        assert.equal(await store.countEvents(head.logId, { session_id: 's-1' }), 0);
+        assert.equal(await store.clearIndexColumns(head.logId, [], ['target']), 0);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('erases disclosures: plaintext gone, erasing seq named, hashes untouched, in every read', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);

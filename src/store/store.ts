@@ -270,6 +270,40 @@ export interface IndexStore {
   replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void>;
   /** Deletes the index rows whose seq is not an integer in [0, size); returns how many (rebuild). */
   pruneIndex(logId: number, size: number): Promise<number>;
+  /**
+   * Sets `columns` to null in the index rows of `seqs` (a purge that erased the disclosures those
+   * columns are read from; verify no longer checks such a column). Returns the rows changed.
+   */
+  clearIndexColumns(
+    logId: number,
+    seqs: readonly number[],
+    columns: readonly PersonalIndexColumn[],
+  ): Promise<number>;
+}
+
+/** Index columns that can name a person or a conversation: cleared by an `all-but-leaf` purge. */
+export const PERSONAL_INDEX_COLUMNS = [
+  'session_id',
+  'run_id',
+  'trace_id',
+  'actor_id',
+  'target',
+  'time',
+] as const;
+export type PersonalIndexColumn = (typeof PERSONAL_INDEX_COLUMNS)[number];
+
+/** What {@link AuditStore.reclaimSpace} gave back. */
+export interface ReclaimReport {
+  /**
+   * `incremental`: freed pages returned to the file system (SQLite `auto_vacuum = INCREMENTAL`);
+   * `none`: the database was created without it, freed pages are only reused by later writes
+   * (`compact` once switches it); `not_applicable`: a store with no file.
+   */
+  mode: 'incremental' | 'none' | 'not_applicable';
+  /** Free pages × page size before reclaiming. */
+  freeBytes: number;
+  fileBytesBefore: number;
+  fileBytesAfter: number;
 }
 
 /** Human approval requests (DESIGN §5), changed only by compare-and-set of their status. */
@@ -322,6 +356,12 @@ export interface AuditStore extends LogStore, IndexStore, ApprovalStore, CursorS
    * several threads. Absent or false: one thread (in-memory stores).
    */
   readonly parallelReads?: boolean;
+  /**
+   * Returns the pages a purge freed to the file system (SQLite: `PRAGMA incremental_vacuum`).
+   * With `compact`, first rewrites the whole database once (`VACUUM`) and switches it to
+   * incremental vacuum (needs free disk space about the size of the database).
+   */
+  reclaimSpace?(options?: { compact?: boolean }): Promise<ReclaimReport>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import { checkLog } from '../../report/check.js';
+import { checkLog, sampledRanges } from '../../report/check.js';
 import {
   bool,
   execute,
@@ -50,14 +50,21 @@ export function run(args: string[], io: Io): Promise<number> {
       days !== undefined ? { retentionMs: positiveInt('--retention', days) * 86_400_000 } : {};
     return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
       const findings = await checkLog(trail, { timeoutMs, ...retention });
+      const sampled = await sampledRanges(trail);
       if (bool(values, 'json')) {
-        io.stdout.write(`${JSON.stringify({ ok: findings.length === 0, findings }, null, 2)}\n`);
+        io.stdout.write(`${JSON.stringify({ ok: findings.length === 0, findings, sampled }, null, 2)}\n`);
       } else if (findings.length === 0) {
         io.stdout.write(`${colors(io).green('OK')}: no findings in ${groupDigits(trail.size)} events\n`);
       } else {
         io.stdout.write(`${colors(io).red('FINDINGS')}: ${findings.length}\n`);
         for (const f of findings) io.stdout.write(`  seq ${f.seq}  ${f.rule}: ${f.message}\n`);
       }
+      // Not a finding: a declared policy. Counts over these events are counts of what was kept.
+      if (!bool(values, 'json'))
+        for (const r of sampled)
+          io.stdout.write(
+            `  note: sampled (seq ${r.seq}): rule ${r.rule} kept 1 in ${r.every}, dropped ${r.dropped} of ${r.matched} events from ${r.from} to ${r.until}\n`,
+          );
       return findings.length === 0 ? EXIT_OK : EXIT_FAILED;
     });
   });

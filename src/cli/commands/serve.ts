@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { loadPolicyFile } from '../../index.js';
+import { loadPolicyFile, loadPrivacyConfig } from '../../index.js';
 import { defaultContext, loadExportConfig } from '../../export/index.js';
 import { loadSchedules } from '../../report/schedule.js';
 import { serve } from '../../server/index.js';
@@ -19,7 +19,9 @@ export const spec: CommandSpec = {
     'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
     'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.\n' +
     'The `schedules:` of the config file write reports at cron times (docs/reports.md); its `exports:`\n' +
-    'deliver every event to SIEM sinks, with lag and dead letters in /metrics (docs/siem.md).',
+    'deliver every event to SIEM sinks, with lag and dead letters in /metrics (docs/siem.md); its\n' +
+    '`retention:` is applied at `retention.schedule` and its `sampling:` applies to every tenant log\n' +
+    '(docs/privacy.md).',
   options: {
     db: {
       type: 'string',
@@ -39,7 +41,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:` and `exports:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:`, `exports:`, `retention:`, `sampling:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -84,6 +86,8 @@ export function run(args: string[], io: Io): Promise<number> {
     const hasConfig = named !== undefined || existsSync(configPath);
     const schedules = hasConfig ? await loadSchedules(configPath, io.env) : [];
     const exports = hasConfig ? await loadExportConfig(configPath, io.env, { optional: true }) : [];
+    // The same file's `retention:` (applied at its schedule) and `sampling:` (docs/privacy.md).
+    const privacy = hasConfig ? loadPrivacyConfig(configPath) : { retention: null, sampling: null };
     const s = await serve({
       db: target.db,
       host,
@@ -95,10 +99,14 @@ export function run(args: string[], io: Io): Promise<number> {
       schedules,
       exports,
       exportContext: defaultContext(),
+      retention: privacy.retention,
+      ...(privacy.sampling ? { sampling: privacy.sampling } : {}),
       ...(bool(values, 'quiet')
         ? {
             onExportError: (name: string, e: unknown) =>
               io.stderr.write(`export ${name}: stopped (${(e as Error).message}); starting again in 5 s\n`),
+            onRetentionError: (tenant: string, e: unknown) =>
+              io.stderr.write(`retention of tenant ${tenant} failed: ${(e as Error).message}\n`),
           }
         : {}),
       // The request log is off with --quiet; a failed scheduled report is still said.
@@ -125,6 +133,12 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(
         `export ${x.name}: ${x.sink.type} (${x.format}), log of tenant ${x.filter.tenant ?? str(values, 'tenant') ?? 'default'}\n`,
       );
+    if (privacy.retention?.schedule)
+      io.stdout.write(
+        `retention: ${privacy.retention.schedule.cron} (${privacy.retention.schedule.timezone}), ${privacy.retention.rules.length} rule(s)\n`,
+      );
+    for (const r of privacy.sampling?.rules ?? [])
+      io.stdout.write(`sampling ${r.name}: keep 1 in ${r.every}\n`);
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,

@@ -583,6 +583,41 @@ function retentionSection(s: TemplateSection, events: Ev[], generatedAt: string,
   );
 }
 
+/**
+ * A log sampled at record time (docs/privacy.md § Sampling) holds 1 in N of some routine events:
+ * the summary says so, with each rule's dropped count from its `sampling.summary` events.
+ */
+function sampledNote(events: readonly Ev[], out: Section): void {
+  const byRule = new Map<string, { every: unknown; dropped: number; from: string; until: string }>();
+  for (const e of events) {
+    if (e.type !== 'sampling.summary') continue;
+    const rule = str(get(e, 'metadata.sampling.rule')) ?? '?';
+    const dropped = get(e, 'metadata.sampling.dropped');
+    const r = byRule.get(rule) ?? {
+      every: get(e, 'metadata.sampling.every'),
+      dropped: 0,
+      from: '',
+      until: '',
+    };
+    r.dropped += typeof dropped === 'number' ? dropped : 0;
+    const from = str(get(e, 'metadata.sampling.from')) ?? '';
+    const until = str(get(e, 'metadata.sampling.until')) ?? '';
+    if (r.from === '' || (from !== '' && from < r.from)) r.from = from;
+    if (until > r.until) r.until = until;
+    byRule.set(rule, r);
+  }
+  if (byRule.size === 0) return;
+  let total = 0;
+  for (const r of byRule.values()) total += r.dropped;
+  out.stats.push({ label: 'dropped by sampling', value: String(total) });
+  out.note = `This log is sampled: ${[...byRule]
+    .map(
+      ([rule, r]) =>
+        `rule ${rule} kept 1 in ${String(r.every)} and dropped ${r.dropped} event(s) from ${r.from} to ${r.until}`,
+    )
+    .join('; ')}. Each run of dropped events is counted, with a digest, in a sampling.summary event.`;
+}
+
 /** The events of an evidence check, in seq order, as the model reads them. */
 export function eventsOf(entries: readonly EvidenceEntry[], role: 'event' | 'reference'): Ev[] {
   const out: Ev[] = [];
@@ -637,6 +672,7 @@ export function reportModel(input: ModelInput): ReportModel {
           { label: 'approvals granted', value: String(t.approvals_granted) },
           { label: 'approvals denied or expired', value: String(t.approvals_denied + t.approvals_expired) },
         ];
+        sampledNote(events, out);
         if (s.chart)
           out.chart = [
             { label: 'succeeded', value: t.succeeded },

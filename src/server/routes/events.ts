@@ -185,7 +185,12 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
       }
       ctx.metrics.commitSeconds.observe((performance.now() - started) / 1000);
       ctx.metrics.ingested.inc(receipts.filter((r) => !r.duplicate).length);
-      const out = receipts.map((r) => ({ seq: r.seq, event_id: r.event_id, leaf_hash: r.leaf_hash }));
+      const out = receipts.map((r) => ({
+        seq: r.seq,
+        event_id: r.event_id,
+        leaf_hash: r.leaf_hash,
+        ...(r.sampled_out ? { sampled_out: true } : {}),
+      }));
       return reply.code(receipts.every((r) => r.duplicate) ? 200 : 201).send({ receipts: out });
     },
   );

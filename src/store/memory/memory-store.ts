@@ -13,6 +13,7 @@ import type {
   ExistingEntry,
   IndexRow,
   LogHead,
+  PersonalIndexColumn,
   ScanRow,
   SideWrites,
   StoredEvent,
@@ -338,6 +339,22 @@ export class MemoryStore implements AuditStore {
     for (const r of rows) l.index.set(r.seq, { ...r });
     this.sortedIndex.delete(l);
     return Promise.resolve();
+  }
+
+  clearIndexColumns(
+    logId: number,
+    seqs: readonly number[],
+    columns: readonly PersonalIndexColumn[],
+  ): Promise<number> {
+    const l = this.log(logId);
+    let n = 0;
+    for (const seq of seqs) {
+      const row = l.index.get(seq);
+      if (!row) continue;
+      for (const c of columns) row[c] = null;
+      n++;
+    }
+    return Promise.resolve(n);
   }
 
   pruneIndex(logId: number, size: number): Promise<number> {

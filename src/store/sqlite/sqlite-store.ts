@@ -28,6 +28,8 @@ import type {
   EventFilter,
   ExistingEntry,
   LogHead,
+  PersonalIndexColumn,
+  ReclaimReport,
   ScanRow,
   SideWrites,
   ListedEvent,
@@ -37,7 +39,7 @@ import type {
   TileInfo,
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
-import { checkCursorName, checkCursorSeq, tileKey } from '../store.js';
+import { checkCursorName, checkCursorSeq, PERSONAL_INDEX_COLUMNS, tileKey } from '../store.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -555,6 +557,9 @@ export class SqliteStore implements AuditStore {
       this.db.pragma('busy_timeout = 5000');
       const tables = checkAuditDatabase(this.db, this.path, this.readonly);
       if (!this.readonly) {
+        // A new database reclaims the pages a purge frees (docs/storage.md § Disk reclaim): the
+        // mode can only be chosen before the first table exists (later: one VACUUM, `compact`).
+        if (tables.size === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
         this.db.pragma('journal_mode = WAL');
         // FULL: in WAL mode the WAL is fsynced at every commit, so an acknowledged record survives power loss.
         this.db.pragma('synchronous = FULL');
@@ -1209,6 +1214,55 @@ export class SqliteStore implements AuditStore {
         })
         .immediate(),
     );
+  }
+
+  clearIndexColumns(
+    logId: number,
+    seqs: readonly number[],
+    columns: readonly PersonalIndexColumn[],
+  ): Promise<number> {
+    const refused = this.refuseReadonly('clear index columns');
+    if (refused) return refused;
+    for (const c of columns)
+      if (!(PERSONAL_INDEX_COLUMNS as readonly string[]).includes(c))
+        return Promise.reject(
+          new AuditError('invalid_argument', `${String(c)} is not a personal index column`),
+        );
+    if (columns.length === 0 || seqs.length === 0) return Promise.resolve(0);
+    const stmt = this.db.prepare(
+      `UPDATE events SET ${columns.map((c) => `${c} = NULL`).join(', ')} WHERE log_id = ? AND seq = ?`,
+    );
+    return this.guard('clear index columns', () =>
+      this.db
+        .transaction(() => {
+          let n = 0;
+          for (const seq of seqs) n += stmt.run(logId, seq).changes;
+          return n;
+        })
+        .immediate(),
+    );
+  }
+
+  reclaimSpace(options: { compact?: boolean } = {}): Promise<ReclaimReport> {
+    const refused = this.refuseReadonly('reclaim space');
+    if (refused) return refused;
+    return this.guard('reclaim space', () => {
+      const fileBytes = (): number => (this.path === ':memory:' ? 0 : statSync(this.path).size);
+      // Measured with the WAL folded into the file: the purge's writes are in the WAL until then.
+      if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
+      const pageSize = this.db.pragma('page_size', { simple: true }) as number;
+      const freeBytes = (this.db.pragma('freelist_count', { simple: true }) as number) * pageSize;
+      const fileBytesBefore = fileBytes();
+      if (options.compact) {
+        this.db.pragma('auto_vacuum = INCREMENTAL');
+        this.db.exec('VACUUM');
+      }
+      const mode = this.db.pragma('auto_vacuum', { simple: true }) === 2 ? 'incremental' : 'none';
+      if (mode === 'incremental') this.db.pragma('incremental_vacuum');
+      // The freed pages leave the database file once the WAL is checkpointed into it.
+      if (this.path !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return { mode, freeBytes, fileBytesBefore, fileBytesAfter: fileBytes() };
+    });
   }
 
   pruneIndex(logId: number, size: number): Promise<number> {
