@@ -51,17 +51,19 @@ export interface ConditionCompileError {
 /** Bounds a condition's size: policy text is operator input, but still input. */
 export const MAX_CONDITION_LENGTH = 4096;
 
-let environment: Environment | undefined;
+const environments = new Map<string, Environment>();
 
-// Building an Environment is the expensive part of cel-js; one serves every bundle. Variables are
-// declared (as dyn: events are JSON) so a misspelt name fails at load, not at 3 a.m.
-function celEnvironment(): Environment {
-  if (environment === undefined) {
-    const env = new Environment({ unlistedVariablesAreDyn: false });
-    for (const name of CONDITION_VARIABLES) env.registerVariable(name, 'dyn');
-    environment = env;
+// Building an Environment is the expensive part of cel-js; one per variable set serves every
+// bundle. Variables are declared (as dyn: events are JSON) so a misspelt name fails at load, not at 3 a.m.
+function celEnvironment(variables: readonly string[]): Environment {
+  const key = variables.join(',');
+  let env = environments.get(key);
+  if (env === undefined) {
+    env = new Environment({ unlistedVariablesAreDyn: false });
+    for (const name of variables) env.registerVariable(name, 'dyn');
+    environments.set(key, env);
   }
-  return environment;
+  return env;
 }
 
 function summaryOf(error: unknown): { message: string; offset?: number } {
@@ -77,20 +79,24 @@ function summaryOf(error: unknown): { message: string; offset?: number } {
 
 /**
  * Parses and type-checks a condition. The result type must be `bool` (or `dyn`, checked again at
- * run time).
+ * run time). `variables` are the names it may read (default: a policy's, {@link CONDITION_VARIABLES};
+ * the detectors' custom rules read `event` and `stats`).
  *
  * @example
  * const c = compileCondition("params.amount > 500.0 || actor.trust_tier != 'trusted'");
  * if ('program' in c) runCondition(c, vars); // true | false | 'error text'
  */
-export function compileCondition(expression: string): CompiledCondition | ConditionCompileError {
+export function compileCondition(
+  expression: string,
+  variables: readonly string[] = CONDITION_VARIABLES,
+): CompiledCondition | ConditionCompileError {
   if (expression.length > MAX_CONDITION_LENGTH) {
     return { message: `expression longer than ${MAX_CONDITION_LENGTH} characters` };
   }
   if (expression.trim() === '') return { message: 'expression is empty' };
   let program: ParseResult;
   try {
-    program = celEnvironment().parse(expression);
+    program = celEnvironment(variables).parse(expression);
   } catch (error) {
     return summaryOf(error);
   }
@@ -375,7 +381,7 @@ function regexTest(pattern: string, text: string): boolean {
  */
 export function runCondition(
   condition: CompiledCondition,
-  variables: ConditionVariables,
+  variables: ConditionVariables | Readonly<Record<string, unknown>>,
   meter: CostMeter = new CostMeter(),
 ): boolean | string {
   if (meter.exhausted) return BUDGET_EXCEEDED;
