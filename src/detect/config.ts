@@ -421,8 +421,29 @@ export function parseDetectConfig(text: string): DetectConfig {
   return c;
 }
 
-/** Reads the `detect:` section of the YAML file at `path`. */
+/**
+ * The `detect:` section of the YAML file at `path`, or null when the file has none (`serve`
+ * runs the detectors only when its config asks for them).
+ */
+export async function loadDetectSection(path: string): Promise<DetectConfig | null> {
+  const text = await readConfig(path);
+  const doc: unknown = (() => {
+    try {
+      return parseYaml(text, { maxAliasCount: 100 });
+    } catch {
+      return null;
+    }
+  })();
+  if (!isObj(doc) || doc['detect'] === undefined) return null;
+  return parseDetectConfig(text);
+}
+
+/** Reads the `detect:` section of the YAML file at `path` (the defaults when it has none). */
 export async function loadDetectConfig(path: string): Promise<DetectConfig> {
+  return parseDetectConfig(await readConfig(path));
+}
+
+async function readConfig(path: string): Promise<string> {
   let buf: Buffer;
   try {
     buf = await readFile(path);
@@ -433,5 +454,5 @@ export async function loadDetectConfig(path: string): Promise<DetectConfig> {
   }
   if (buf.length > MAX_CONFIG_BYTES)
     throw new AuditError('invalid_argument', `config ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
-  return parseDetectConfig(buf.toString('utf8'));
+  return buf.toString('utf8');
 }

@@ -5,6 +5,7 @@
 export {
   defaultDetectConfig,
   loadDetectConfig,
+  loadDetectSection,
   parseDetectConfig,
   parseDuration,
   type DetectConfig,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { SCOPES, type CreatedKey } from './api-keys.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
+import { DetectRunner, type DetectConfig } from '../detect/index.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -12,7 +13,14 @@ export interface ServeOptions extends ServerOptions {
   schedules?: readonly ReportSchedule[];
   /** Called for a failed scheduled run besides the error log (which `logger: false` silences). */
   onScheduleError?: (schedule: string, e: unknown) => void;
+  /** Detectors (`detect:` of the config, docs/detection.md), run over each tenant's log until the server closes. */
+  detect?: DetectConfig | null;
+  /** Called when a detector run fails (it is started again a few seconds later). */
+  onDetectError?: (tenant: string, e: unknown) => void;
 }
+
+/** How long a failed detector waits before it starts again. */
+const DETECT_RESTART_MS = 5_000;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -76,6 +84,39 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
     await app.close();
     throw e;
   }
+  // Detectors follow each tenant's log from their cursor; a failed run starts again after a pause.
+  const detectStop = new AbortController();
+  const detectConfig = options.detect;
+  const detectors = (
+    detectConfig
+      ? detectConfig.tenants.length > 0
+        ? detectConfig.tenants
+        : [options.firstKeyTenant ?? 'default']
+      : []
+  ).map(async (tenant) => {
+    const signal = detectStop.signal;
+    while (!signal.aborted) {
+      try {
+        const trail = await app.auditrail.trail(tenant);
+        await new DetectRunner(trail, detectConfig!, {
+          log: (line) => app.log.info({ tenant }, line),
+          onAnomaly: (a, seq) => app.log.warn({ tenant, seq, anomaly: a.id }, a.summary),
+        }).run({ follow: true, signal });
+      } catch (e) {
+        if (signal.aborted) break;
+        app.log.error({ err: e, tenant }, 'detectors failed; starting again');
+        options.onDetectError?.(tenant, e);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, DETECT_RESTART_MS);
+          function done(): void {
+            clearTimeout(t);
+            resolve();
+          }
+          signal.addEventListener('abort', done, { once: true });
+        });
+      }
+    }
+  });
   let closing: Promise<void> | null = null;
   let started!: (p: Promise<void>) => void;
   const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
@@ -90,7 +131,11 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   const close = (): Promise<void> => {
     if (closing === null) {
       // The scheduler stops first: a run under way finishes and records itself before the logs close.
-      closing = (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close());
+      // The detectors stop first too: a page under way is appended and its cursor moved.
+      detectStop.abort();
+      closing = Promise.all([scheduler ? scheduler.stop() : Promise.resolve(), ...detectors]).then(() =>
+        app.close(),
+      );
       started(closing);
     }
     return closing;

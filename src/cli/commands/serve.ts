@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { loadPolicyFile } from '../../index.js';
 import { loadSchedules } from '../../report/schedule.js';
+import { loadDetectSection } from '../../detect/index.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
@@ -17,7 +18,8 @@ export const spec: CommandSpec = {
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
     'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
     'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.\n' +
-    'The `schedules:` of the config file write reports at cron times (docs/reports.md).',
+    'The `schedules:` of the config file write reports at cron times (docs/reports.md); its `detect:`\n' +
+    'section runs the anomaly detectors over the logs as events arrive (docs/detection.md).',
   options: {
     db: {
       type: 'string',
@@ -37,7 +39,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:` and `detect:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -78,8 +80,9 @@ export function run(args: string[], io: Io): Promise<number> {
     }
     const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
     const configPath = resolve(io.cwd, named ?? 'auditrail.yaml');
-    const schedules =
-      named !== undefined || existsSync(configPath) ? await loadSchedules(configPath, io.env) : [];
+    const hasConfig = named !== undefined || existsSync(configPath);
+    const schedules = hasConfig ? await loadSchedules(configPath, io.env) : [];
+    const detect = hasConfig ? await loadDetectSection(configPath) : null;
     const s = await serve({
       db: target.db,
       host,
@@ -89,6 +92,9 @@ export function run(args: string[], io: Io): Promise<number> {
       trustProxy: bool(values, 'trust-proxy'),
       rateLimit: { max: rate, timeWindowMs: 60_000 },
       schedules,
+      detect,
+      onDetectError: (tenant: string, e: unknown) =>
+        io.stderr.write(`detect ${tenant}: ${(e as Error).message} (starting again)\n`),
       // The request log is off with --quiet; a failed scheduled report is still said.
       ...(bool(values, 'quiet')
         ? {
@@ -108,6 +114,10 @@ export function run(args: string[], io: Io): Promise<number> {
     for (const x of schedules)
       io.stdout.write(
         `schedule ${x.name}: ${x.cron} (${x.timezone}), ${'dir' in x.to ? x.to.dir : 'webhook'}\n`,
+      );
+    if (detect)
+      io.stdout.write(
+        `detect ${detect.name}: following ${(detect.tenants.length > 0 ? detect.tenants : [str(values, 'tenant') ?? 'default']).join(', ')}\n`,
       );
     if (s.firstKey) {
       io.stdout.write(
