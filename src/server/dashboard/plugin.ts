@@ -19,7 +19,9 @@ import {
   type RunFilters,
   type SearchFilters,
 } from './data.js';
+import { ANOMALY_STATES, listAnomalies, type AnomalyState } from '../../detect/index.js';
 import {
+  anomaliesPage,
   approvalsPage,
   errorPage,
   eventPage,
@@ -635,6 +637,20 @@ export function dashboard(app: FastifyInstance, options: DashboardOptions): Prom
           notice,
         ),
       );
+    }),
+  );
+
+  app.get(
+    '/anomalies',
+    guarded,
+    page(async (req, reply, s) => {
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const asked = (req.query as { state?: unknown }).state;
+      if (asked !== undefined && !(ANOMALY_STATES as readonly unknown[]).includes(asked))
+        throw new AuditError('invalid_argument', `state: must be one of ${ANOMALY_STATES.join(', ')}`);
+      const state = (asked as AnomalyState | undefined) ?? null;
+      const list = await listAnomalies(trail, state !== null ? { state } : {});
+      return html(reply, 200, anomaliesPage(await pageCtx(s), list, state));
     }),
   );
 
