@@ -86,6 +86,9 @@ interface AgentState {
   // off-hours: actions per UTC hour of the day
   hours: number[];
   oHour: number;
+  /** Actions of the current clock hour (added to `hours` when it ends) and of all hours before. */
+  oPending: number;
+  oTotal: number;
   oCount: number;
   oSeqs: number[];
   oQuiet: number;
@@ -138,6 +141,8 @@ function newAgent(id: string, t: number): AgentState {
     aQuiet: 0,
     hours: new Array<number>(24).fill(0),
     oHour: -1,
+    oPending: 0,
+    oTotal: 0,
     oCount: 0,
     oSeqs: [],
     oQuiet: 0,
@@ -451,16 +456,23 @@ export class DetectEngine {
     const cfg = this.config.off_hours;
     const hourIndex = Math.floor(t / HOUR);
     const h = ((hourIndex % 24) + 24) % 24;
-    const learned = t >= a.first + cfg.learning_ms && a.actions > cfg.min_samples;
-    const total = a.actions - 1;
-    const share = total > 0 ? (a.hours[h] as number) / total : 0;
-    a.hours[h] = (a.hours[h] as number) + 1;
-    if (!learned || share >= cfg.min_share) return;
+    // The actions of the current clock hour join the histogram when it ends: an hour is judged
+    // against the agent's past, not against the burst under way.
     if (hourIndex !== a.oHour) {
+      if (a.oHour >= 0) {
+        const prev = a.oHour % 24;
+        a.hours[prev] = (a.hours[prev] as number) + a.oPending;
+        a.oTotal += a.oPending;
+      }
       a.oHour = hourIndex;
+      a.oPending = 0;
       a.oCount = 0;
       a.oSeqs.length = 0;
     }
+    a.oPending++;
+    const learned = t >= a.first + cfg.learning_ms && a.oTotal >= cfg.min_samples;
+    const share = a.oTotal > 0 ? (a.hours[h] as number) / a.oTotal : 0;
+    if (!learned || share >= cfg.min_share) return;
     a.oCount++;
     push(a.oSeqs, e.seq);
     if (a.oCount < cfg.min_actions || t < a.oQuiet) return;
@@ -615,7 +627,7 @@ export class DetectEngine {
       escalation_denials: escalations,
       known_action_types: a.types.size,
       known_targets: a.patterns.size,
-      hour_share: a.actions > 0 ? (a.hours[Math.floor(t / HOUR) % 24] as number) / a.actions : 0,
+      hour_share: a.oTotal > 0 ? (a.hours[Math.floor(t / HOUR) % 24] as number) / a.oTotal : 0,
       run_read_classified: e.run_id !== undefined && this.runs.has(e.run_id),
       learning: t < a.first + this.config.unusual_access.learning_ms,
       new_action_type: type !== undefined && !a.types.has(type),

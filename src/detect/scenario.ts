@@ -240,11 +240,12 @@ export function scenario(options: ScenarioOptions): Scenario {
     off_hours: (a) => a.hours !== null,
     exfiltration: (a) => a.role === 'integration',
   };
-  for (const kind of DETECTORS) {
+  for (const [k, kind] of DETECTORS.entries()) {
     const pool = agents.filter(eligible[kind]);
     if (pool.length === 0) continue;
     for (let n = 0; n < options.incidents; n++) {
-      const a = pool[n % pool.length] as Agent;
+      // Each kind starts at another agent, so incidents spread over the agents.
+      const a = pool[(n + k * options.incidents) % pool.length] as Agent;
       const t0 = when(a, kind === 'off_hours');
       if (t0 === null) continue;
       const run = `${a.id}-x${serial++}`;
