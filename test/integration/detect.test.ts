@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openAuditTrail, type AuditEvent, type AuditTrail } from '../../src/index.js';
+import { openAuditTrail, type AuditEvent, type AuditTrail, type RecordedEvent } from '../../src/index.js';
 import { DetectRunner, listAnomalies, parseDetectConfig } from '../../src/detect/index.js';
 import { detectState } from '../../src/sdk/detect-state.js';
 import { tempDir } from './helpers.js';
@@ -56,7 +56,7 @@ async function open(db: string): Promise<AuditTrail> {
   return openAuditTrail({ tenant: 't', db });
 }
 
-async function detected(trail: AuditTrail): Promise<AuditEvent[]> {
+async function detected(trail: AuditTrail): Promise<RecordedEvent[]> {
   return (await trail.query({ type: 'anomaly.detected', limit: 1000 })).events;
 }
 
@@ -68,9 +68,15 @@ describe('detect runner on SQLite', () => {
     try {
       await trail.recordBatch(events());
       const r = await new DetectRunner(trail, CONFIG).run();
-      assert.equal(r.events, 13);
-      assert.equal(r.cursor, 13);
       const found = await detected(trail);
+      assert.equal(r.events, 13, 'its own anomaly events are not looked at');
+      assert.equal(r.anomalies, found.length);
+      // The anomalies were appended before the cursor moved past them (seq 13 on).
+      assert.equal(r.cursor, 13 + found.length);
+      assert.deepEqual(
+        found.map((e) => e.seq),
+        found.map((_, i) => 13 + i),
+      );
       const exfil = found.find(
         (e) => (e.metadata as { anomaly: { detector: string } }).anomaly.detector === 'exfiltration',
       );
@@ -97,7 +103,7 @@ describe('detect runner on SQLite', () => {
       assert.deepEqual(a['seqs'], [10, 12]);
       assert.deepEqual(a['window'], { from: at(20 * 60_000), to: at(20 * 60_000 + 2000) });
       assert.equal(typeof a['summary'], 'string');
-      assert.equal(await detectState(trail).cursor('default'), 13);
+      assert.equal(await detectState(trail).cursor('default'), 13 + found.length);
       // Its own events are not looked at again; nothing new: nothing appended.
       const again = await new DetectRunner(trail, CONFIG).run();
       assert.deepEqual(again, { events: 0, anomalies: 0, cursor: 13 + found.length });

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildServer } from '../app.js';
+import { MemoryStore } from '../../store/memory/memory-store.js';
+import { TEST_POLICY } from '../test-helpers.js';
+import { acknowledgeAnomaly, defaultDetectConfig, DetectRunner } from '../../detect/index.js';
+
+const HOST = { host: '127.0.0.1:8700' };
+const T0 = Date.UTC(2026, 0, 5, 9);
+
+describe('dashboard anomalies page', () => {
+  it('lists the anomalies with their state, a link to the run timeline and to each triggering event', async () => {
+    const app = await buildServer({
+      store: new MemoryStore(),
+      keyDir: null,
+      policy: TEST_POLICY,
+      checkpointIntervalMs: 0,
+      dashboardOpen: { tenant: 'acme', name: 'local-user' },
+    });
+    try {
+      const empty = await app.inject({ method: 'GET', url: '/anomalies', headers: HOST });
+      assert.equal(empty.statusCode, 200);
+      assert.match(empty.body, /No  anomalies\.|No anomalies/);
+      const trail = await app.auditrail.trail('acme');
+      const actor = { type: 'agent' as const, id: '<img src=x>' };
+      await trail.recordBatch([
+        {
+          type: 'action.intent',
+          time: new Date(T0).toISOString(),
+          actor,
+          run_id: 'run-9',
+          action: { type: 'read:customer', target: 'customer/1' },
+          context: { data_classification: 'pii' },
+        },
+        {
+          type: 'action.intent',
+          time: new Date(T0 + 1000).toISOString(),
+          actor,
+          run_id: 'run-9',
+          action: { type: 'net.http.post', target: 'https://x.example' },
+        },
+      ]);
+      const r = await new DetectRunner(trail, defaultDetectConfig()).run();
+      assert.equal(r.anomalies, 1);
+      const page = await app.inject({ method: 'GET', url: '/anomalies', headers: HOST });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /<a href="\/anomalies">Anomalies<\/a>/, 'in the navigation');
+      assert.match(page.body, /<code>exfiltration<\/code>/);
+      assert.match(page.body, /href="\/runs\/run-9">timeline<\/a>/);
+      assert.match(page.body, /href="\/events\/0">0<\/a>, <a href="\/events\/1">1<\/a>/);
+      assert.ok(!page.body.includes('<img src=x>'), 'the agent id is escaped');
+      assert.match(page.body, /&lt;img src=x&gt;/);
+      assert.match(page.body, /b-pending">open</);
+
+      const id = `exfiltration:<img src=x>:${new Date(T0).toISOString()}`;
+      await acknowledgeAnomaly(trail, id, 'alice', 'on it');
+      const open = await app.inject({ method: 'GET', url: '/anomalies?state=open', headers: HOST });
+      assert.doesNotMatch(open.body, /<code>exfiltration<\/code>/);
+      const acked = await app.inject({ method: 'GET', url: '/anomalies?state=acknowledged', headers: HOST });
+      assert.match(acked.body, /acknowledged by alice: on it/);
+      const bad = await app.inject({ method: 'GET', url: '/anomalies?state=closed', headers: HOST });
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.body, /state: must be one of open, acknowledged, resolved/);
+    } finally {
+      await app.close();
+    }
+  });
+});
