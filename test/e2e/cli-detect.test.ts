@@ -20,7 +20,7 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', AUDITRAIL_DB: db };
   for (const k of ['AUDITRAIL_TENANT', 'AUDITRAIL_LOG', 'AUDITRAIL_CONFIG']) delete env[k];
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: dir,
+    cwd: ROOT,
     env,
     encoding: 'utf8',
   });
@@ -61,12 +61,16 @@ describe('auditrail detect and anomalies', () => {
 
   it('detects with the config, lists, acknowledges and resolves, each step recorded', () => {
     writeFileSync(join(dir, 'auditrail.yaml'), 'detect:\n  detectors:\n    delegation: { max_depth: 5 }\n');
-    const run = cli('detect');
+    const run = cli('detect', '--config', join(dir, 'auditrail.yaml'));
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /3 events read, 2 anomalies recorded; next seq 3/);
+    assert.match(run.stdout, /3 events read, 2 anomalies recorded; next seq 5/);
     assert.match(run.stderr, /anomaly seq \d+ \[critical\] exfiltration: planner: upload:s3/);
-    assert.match(run.stdout, /review: auditrail anomalies list --state open/);
-    assert.equal(cli('detect').stdout.includes('0 anomalies recorded'), true, 'nothing raised twice');
+    assert.match(run.stdout, /review: (npx )?auditrail anomalies list --state open/);
+    assert.equal(
+      cli('detect', '--config', join(dir, 'auditrail.yaml')).stdout.includes('0 anomalies recorded'),
+      true,
+      'nothing raised twice',
+    );
 
     const list = cli('anomalies', 'list', '--json');
     assert.equal(list.code, 0, list.stderr);
@@ -78,26 +82,35 @@ describe('auditrail detect and anomalies', () => {
     assert.equal(exfil.run_id, 'run-9');
 
     const table = cli('anomalies', 'list');
-    assert.match(table.stdout, /acknowledge: auditrail anomalies ack /);
+    assert.match(table.stdout, /acknowledge: (npx )?auditrail anomalies ack /);
     // The printed hint works as pasted (quotes included).
-    const hint = /acknowledge: auditrail (.*)\n/.exec(table.stdout)![1]!;
+    const hint = /acknowledge: (?:npx )?auditrail (.*)\n/.exec(table.stdout)![1]!;
     const pasted = spawnSync('sh', ['-c', `node --import tsx ${MAIN} ${hint}`], {
-      cwd: dir,
+      cwd: ROOT,
       env: { ...process.env, AUDITRAIL_DB: db, NO_COLOR: '1' },
       encoding: 'utf8',
     });
     assert.equal(pasted.status, 0, pasted.stderr);
+    // The hint named the newest open anomaly (exfiltration); the other is acknowledged by name.
+    const other = rows.find((r) => r.detector === 'delegation')!;
+    const byHint = JSON.parse(
+      cli('anomalies', 'list', '--state', 'acknowledged', '--json').stdout,
+    ) as AnomalyRecord[];
+    assert.deepEqual(
+      byHint.map((r) => [r.id, r.history[0]!.reason]),
+      [[exfil.id, 'on it']],
+    );
 
-    const ack = cli('anomalies', 'ack', exfil.id, '--reason', 'looking at run-9', '--as', 'alice');
+    const ack = cli('anomalies', 'ack', other.id, '--reason', 'looking at run-7', '--as', 'alice');
     assert.equal(ack.code, 0, ack.stderr);
     assert.match(ack.stdout, /acknowledged by alice/);
-    const again = cli('anomalies', 'ack', exfil.id, '--reason', 'again', '--as', 'bob');
+    const again = cli('anomalies', 'ack', other.id, '--reason', 'again', '--as', 'bob');
     assert.equal(again.code, 1);
     assert.match(again.stderr, /already acknowledged/);
     const resolve = cli(
       'anomalies',
       'resolve',
-      exfil.id,
+      other.id,
       '--reason',
       'test upload, expected',
       '--as',
@@ -111,7 +124,7 @@ describe('auditrail detect and anomalies', () => {
     assert.deepEqual(
       resolved[0]!.history.map((h) => [h.state, h.by, h.reason]),
       [
-        ['acknowledged', 'alice', 'looking at run-9'],
+        ['acknowledged', 'alice', 'looking at run-7'],
         ['resolved', 'alice', 'test upload, expected'],
       ],
     );
@@ -128,7 +141,7 @@ describe('auditrail detect and anomalies', () => {
     assert.equal(badState.code, 2);
     assert.match(badState.stderr, /--state/);
     writeFileSync(join(dir, 'bad.yaml'), 'detect:\n  detectors:\n    rate: { treshold: 3 }\n');
-    const bad = cli('detect', '--config', 'bad.yaml');
+    const bad = cli('detect', '--config', join(dir, 'bad.yaml'));
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /detect\.detectors\.rate\.treshold: is not a known field/);
   });

@@ -22,7 +22,7 @@ describe('dashboard anomalies page', () => {
       assert.equal(empty.statusCode, 200);
       assert.match(empty.body, /No  anomalies\.|No anomalies/);
       const trail = await app.auditrail.trail('acme');
-      const actor = { type: 'agent' as const, id: '<img src=x>' };
+      const actor = { type: 'agent' as const, id: '<img/src=x>' };
       await trail.recordBatch([
         {
           type: 'action.intent',
@@ -48,11 +48,11 @@ describe('dashboard anomalies page', () => {
       assert.match(page.body, /<code>exfiltration<\/code>/);
       assert.match(page.body, /href="\/runs\/run-9">timeline<\/a>/);
       assert.match(page.body, /href="\/events\/0">0<\/a>, <a href="\/events\/1">1<\/a>/);
-      assert.ok(!page.body.includes('<img src=x>'), 'the agent id is escaped');
-      assert.match(page.body, /&lt;img src=x&gt;/);
+      assert.ok(!page.body.includes('<img/src=x>'), 'the agent id is escaped');
+      assert.match(page.body, /&lt;img\/src=x&gt;/);
       assert.match(page.body, /b-pending">open</);
 
-      const id = `exfiltration:<img src=x>:${new Date(T0).toISOString()}`;
+      const id = `exfiltration:<img/src=x>:${new Date(T0).toISOString()}`;
       await acknowledgeAnomaly(trail, id, 'alice', 'on it');
       const open = await app.inject({ method: 'GET', url: '/anomalies?state=open', headers: HOST });
       assert.doesNotMatch(open.body, /<code>exfiltration<\/code>/);
