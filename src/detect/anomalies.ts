@@ -81,7 +81,7 @@ export function anomalyOf(e: RecordedEvent): AnomalyRecord | null {
     agent_id: x['agent_id'],
     score: x['score'],
     threshold: x['threshold'],
-    seqs: x['seqs'] as number[],
+    seqs: x['seqs'],
     window: { from: w.from, to: w.to },
     summary: x['summary'],
     seq: e.seq,

@@ -429,7 +429,7 @@ export async function loadDetectSection(path: string): Promise<DetectConfig | nu
   const text = await readConfig(path);
   const doc: unknown = (() => {
     try {
-      return parseYaml(text, { maxAliasCount: 100 });
+      return parseYaml(text, { maxAliasCount: 100 }) as unknown;
     } catch {
       return null;
     }

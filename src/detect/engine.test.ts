@@ -10,7 +10,7 @@ const MIN = 60_000;
 let seq = 0;
 function ev(t: number, e: Omit<DetectInput, 'seq' | 'ts' | 'time'>): DetectInput {
   const time = new Date(t).toISOString();
-  return { ...e, seq: seq++, ts: time, time } as DetectInput;
+  return { ...e, seq: seq++, ts: time, time };
 }
 const agent = (id = 'bot', trust_tier = 'standard'): DetectInput['actor'] => ({
   type: 'agent',

@@ -178,7 +178,7 @@ export function scenario(options: ScenarioOptions): Scenario {
     let list = planned.get(m);
     if (list === undefined) planned.set(m, (list = []));
     const time = new Date(t).toISOString();
-    list.push({ ...e, seq: 0, ts: time, time } as DetectInput);
+    list.push({ ...e, seq: 0, ts: time, time });
   };
   const busy = new Map<string, number[]>();
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
