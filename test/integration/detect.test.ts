@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { openAuditTrail, type AuditEvent, type AuditTrail, type RecordedEvent } from '../../src/index.js';
 import { DetectRunner, listAnomalies, parseDetectConfig } from '../../src/detect/index.js';
 import { detectState } from '../../src/sdk/detect-state.js';
+import { serve } from '../../src/server/serve.js';
 import { tempDir } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -216,6 +217,31 @@ describe('detect runner on SQLite', () => {
       assert.equal((await check.verify()).ok, true);
     } finally {
       await check.close();
+    }
+  });
+
+  it('serve with a detect: config follows the log and records anomalies as events arrive', async () => {
+    const dir = tempDir('auditrail-detect-');
+    const s = await serve(
+      { db: join(dir, 'serve.db'), port: 0, keyDir: dir, logger: false, detect: { ...CONFIG, poll_ms: 50 } },
+      false,
+    );
+    try {
+      const trail = await s.app.auditrail.trail('default');
+      await trail.recordBatch(events());
+      const deadline = Date.now() + 30_000;
+      let found: RecordedEvent[] = [];
+      while (Date.now() < deadline && found.length === 0) {
+        await new Promise((r) => setTimeout(r, 100));
+        found = await detected(trail);
+      }
+      assert.ok(found.length > 0, 'the server recorded the anomaly within 30 s');
+      assert.equal(
+        (found[0]!.metadata as { anomaly: { detector: string } }).anomaly.detector,
+        'exfiltration',
+      );
+    } finally {
+      await s.close();
     }
   });
 });
