@@ -236,9 +236,11 @@ describe('detect runner on SQLite', () => {
         found = await detected(trail);
       }
       assert.ok(found.length > 0, 'the server recorded the anomaly within 30 s');
-      assert.equal(
-        (found[0]!.metadata as { anomaly: { detector: string } }).anomaly.detector,
-        'exfiltration',
+      assert.ok(
+        found.some(
+          (e) => (e.metadata as { anomaly: { detector: string } }).anomaly.detector === 'exfiltration',
+        ),
+        'the exfiltration anomaly is among them',
       );
     } finally {
       await s.close();
