@@ -128,6 +128,30 @@ export class DetectRunner {
     this.engine.take();
   }
 
+  /**
+   * The event of an anomaly. Its event id is predictable; when another producer already holds
+   * it with other content (an ingest key can write any event id), the anomaly takes the next
+   * free alternate id instead of failing the batch: an alert cannot be suppressed that way.
+   */
+  private async eventFor(a: Anomaly): Promise<AuditEvent> {
+    const event = anomalyEvent(a);
+    const base = event.event_id as string;
+    for (let n = 1; n <= 8; n++) {
+      const held = await this.trail.get(event.event_id as string);
+      const same =
+        held === undefined ||
+        (held.type === 'anomaly.detected' &&
+          held.actor.id === DETECT_ACTOR.id &&
+          (held.metadata as { anomaly?: { id?: unknown } } | undefined)?.anomaly?.id === a.id);
+      if (same) return event;
+      this.log(
+        `detect ${this.config.name}: event id ${event.event_id} is held by seq ${held.seq}; using another`,
+      );
+      event.event_id = `${base}-${n}`;
+    }
+    return event;
+  }
+
   private async saveSnapshot(next: number): Promise<void> {
     await this.state.saveSnapshot(
       this.config.name,
@@ -166,7 +190,9 @@ export class DetectRunner {
         const raised = this.engine.take();
         if (raised.length > 0) {
           // Durable before the cursor moves: a crash here raises them again, stored once.
-          const receipts = await this.trail.recordBatch(raised.map(anomalyEvent));
+          const receipts = await this.trail.recordBatch(
+            await Promise.all(raised.map((a) => this.eventFor(a))),
+          );
           report.anomalies += receipts.filter((r) => r.duplicate !== true).length;
           raised.forEach((a, i) => this.options.onAnomaly?.(a, receipts[i]?.seq ?? -1));
         }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openAuditTrail, type AuditEvent, type AuditTrail, type RecordedEvent } from '../../src/index.js';
-import { DetectRunner, listAnomalies, parseDetectConfig } from '../../src/detect/index.js';
+import { anomalyEvent, DetectRunner, listAnomalies, parseDetectConfig } from '../../src/detect/index.js';
 import { detectState } from '../../src/sdk/detect-state.js';
 import { serve } from '../../src/server/serve.js';
 import { tempDir } from './helpers.js';
@@ -164,6 +164,37 @@ describe('detect runner on SQLite', () => {
       const r = await new DetectRunner(trail, CONFIG).run();
       assert.equal(r.anomalies, 0, 'raised again, stored once');
       assert.equal((await detected(trail)).length, before);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('an event id taken by another producer does not suppress the anomaly', async () => {
+    const dir = tempDir('auditrail-detect-');
+    const trail = await open(join(dir, 'squat.db'));
+    try {
+      const all = events();
+      await trail.recordBatch(all.slice(0, 10));
+      // A producer guesses the exfiltration anomaly's event id and records something else under it.
+      const expected = anomalyEvent({
+        id: `exfiltration:bot:${at(20 * 60_000)}`,
+        detector: 'exfiltration',
+        agent_id: 'bot',
+        score: 1,
+        threshold: 1,
+        seqs: [],
+        window: { from: '', to: '' },
+        summary: '',
+        risk_level: 'critical',
+        at: 0,
+      });
+      await trail.record({ ...intent(0, 'noise'), event_id: expected.event_id! });
+      await trail.recordBatch(all.slice(10));
+      const lines: string[] = [];
+      await new DetectRunner(trail, CONFIG, { log: (l) => lines.push(l) }).run();
+      const ids = (await listAnomalies(trail)).map((a) => a.id);
+      assert.ok(ids.includes(`exfiltration:bot:${at(20 * 60_000)}`), ids.join(', '));
+      assert.match(lines.join('\n'), /is held by seq 10; using another/);
     } finally {
       await trail.close();
     }
