@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { buildServer } from '../app.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
 import { TEST_POLICY } from '../test-helpers.js';
-import { acknowledgeAnomaly, defaultDetectConfig, DetectRunner } from '../../detect/index.js';
+import { acknowledgeAnomaly, defaultDetectConfig, DetectRunner, resolveAnomaly } from '../../detect/index.js';
 
 const HOST = { host: '127.0.0.1:8700' };
 const T0 = Date.UTC(2026, 0, 5, 9);
@@ -53,11 +53,40 @@ describe('dashboard anomalies page', () => {
       assert.match(page.body, /b-pending">open</);
 
       const id = `exfiltration:<img/src=x>:${new Date(T0).toISOString()}`;
-      await acknowledgeAnomaly(trail, id, 'alice', 'on it');
+      // The review form posts as the signed-in principal, with the page's CSRF token.
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+      const set = page.headers['set-cookie'];
+      const cookie = (Array.isArray(set) ? set : set ? [set] : []).map((c) => c.split(';')[0]).join('; ');
+      const post = (form: Record<string, string>) =>
+        app.inject({
+          method: 'POST',
+          url: '/anomalies/review',
+          headers: { ...HOST, cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams(form).toString(),
+        });
+      const forged = await post({ _csrf: 'nope', id, step: 'ack', reason: 'x' });
+      assert.equal(forged.statusCode, 403);
+      const noReason = await post({ _csrf: csrf, id, step: 'ack', reason: ' ' });
+      assert.equal(noReason.statusCode, 400);
+      assert.match(noReason.body, /a reason is required/);
+      const ok = await post({ _csrf: csrf, id, step: 'ack', reason: 'checking the upload' });
+      assert.equal(ok.statusCode, 303, ok.body);
+      const reviewed = await app.inject({
+        method: 'GET',
+        url: '/anomalies?state=acknowledged',
+        headers: HOST,
+      });
+      assert.match(reviewed.body, /acknowledged by local-user: checking the upload/);
+      await acknowledgeAnomaly(trail, id, 'alice', 'on it').then(
+        () => assert.fail('a second acknowledgement is refused'),
+        (e: Error) => assert.match(e.message, /already acknowledged/),
+      );
+      await resolveAnomaly(trail, id, 'alice', 'on it');
       const open = await app.inject({ method: 'GET', url: '/anomalies?state=open', headers: HOST });
       assert.doesNotMatch(open.body, /<code>exfiltration<\/code>/);
-      const acked = await app.inject({ method: 'GET', url: '/anomalies?state=acknowledged', headers: HOST });
-      assert.match(acked.body, /acknowledged by alice: on it/);
+      const resolved = await app.inject({ method: 'GET', url: '/anomalies?state=resolved', headers: HOST });
+      assert.match(resolved.body, /resolved by alice: on it/);
+      assert.doesNotMatch(resolved.body, /action="\/anomalies\/review"/, 'nothing left to review');
       const bad = await app.inject({ method: 'GET', url: '/anomalies?state=closed', headers: HOST });
       assert.equal(bad.statusCode, 400);
       assert.match(bad.body, /state: must be one of open, acknowledged, resolved/);

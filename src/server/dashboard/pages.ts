@@ -1101,7 +1101,27 @@ export function anomaliesPage(
   ctx: PageContext,
   anomalies: AnomalyRecord[],
   state: AnomalyState | null,
+  notice: string | null = null,
 ): string {
+  const canReview = ctx.principal.scopes.includes('approve');
+  const review = (a: AnomalyRecord): SafeHtml =>
+    a.state === 'resolved' || !canReview
+      ? html``
+      : html`<form method="post" action="/anomalies/review" class="field">
+          ${csrfField(ctx.csrf)}
+          <input type="hidden" name="id" value="${a.id}" />
+          <label
+            >Reason (recorded with your name, ${ctx.principal.name})<textarea
+              name="reason"
+              required
+              maxlength="1000"
+            ></textarea>
+          </label>
+          <p>
+            ${a.state === 'open' ? html`<button type="submit" name="step" value="ack">Acknowledge</button>` : ''}
+            <button type="submit" name="step" value="resolve">Resolve</button>
+          </p>
+        </form>`;
   const filters = (['open', 'acknowledged', 'resolved'] as const).map(
     (s) =>
       html`<li>
@@ -1111,6 +1131,7 @@ export function anomaliesPage(
       </li>`,
   );
   const body = html`<h1>Anomalies</h1>
+    ${notice ? html`<p class="ok" role="status">${notice}</p>` : ''}
     <nav aria-label="Anomaly state">
       <ul class="inline">
         <li><a href="/anomalies" ${state === null ? html`aria-current="page"` : ''}>all</a></li>
@@ -1159,6 +1180,7 @@ export function anomaliesPage(
                             (h) => html`<div class="muted">${h.state} by ${h.by}: ${h.reason}</div>`,
                           ),
                         )}
+                        ${review(a)}
                       </td>
                       <td>
                         ${
@@ -1180,7 +1202,8 @@ export function anomaliesPage(
           </table>`
     }
     <p class="muted">
-      Acknowledge or resolve with <code>auditrail anomalies ack ID --reason TEXT</code> and
+      Acknowledging or resolving needs the approve scope; from a shell:
+      <code>auditrail anomalies ack ID --reason TEXT</code>,
       <code>auditrail anomalies resolve ID --reason TEXT</code>.
     </p>`;
   return layout('Anomalies', ctx, body);
