@@ -8,9 +8,10 @@ const ABOVE_SDK = [...FACADE_USERS, './src/server', './src/cli'];
 // What a facade user may import: the package's public entry and the types it re-exports.
 const PUBLIC = ['./index.ts', './errors.ts', './event/types.ts', './internal'];
 // Beyond the facade, per room: export/ uses the one glob and the one CEL of the product, and its
-// cursor seam.
+// cursor seam; detect/ its cursor and state seam and the same CEL (custom rules).
 const EXTRA = {
   './src/export': ['./core/glob.ts', './sdk/export-state.ts', './policy/condition.ts'],
+  './src/detect': ['./policy/condition.ts', './sdk/detect-state.ts'],
 };
 
 /** The layer rules of DESIGN.md §1 as import zones (exported for eslint-zones.test.ts). */
@@ -61,11 +62,12 @@ export const LAYER_ZONES = [
       './server',
       './report',
       './export',
+      './detect',
       './sdk/internal-api.ts',
       './integrations/mcp/proxy.ts',
     ],
     message:
-      'the CLI calls the public SDK only (plus sdk/internal-api.ts, the MCP proxy, the server, report/ and export/)',
+      'the CLI calls the public SDK only (plus sdk/internal-api.ts, the MCP proxy, the server, report/, export/ and detect/)',
   },
   {
     target: [

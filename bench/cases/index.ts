@@ -18,3 +18,4 @@ import './export.js';
 import './reports.js';
 import './dashboard.js';
 import './retention.js';
+import './detect.js';

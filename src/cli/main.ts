@@ -107,6 +107,16 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/approvals.js'),
   },
   {
+    name: 'detect',
+    summary: 'run the anomaly detectors over the log (once, or --follow)',
+    load: () => import('./commands/detect.js'),
+  },
+  {
+    name: 'anomalies',
+    summary: 'list, acknowledge or resolve the anomalies the detectors recorded',
+    load: () => import('./commands/anomalies.js'),
+  },
+  {
     name: 'serve',
     summary: 'run the HTTP API (ingest, queries, proofs, decide, approvals) with API keys',
     load: () => import('./commands/serve.js'),

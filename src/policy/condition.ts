@@ -80,7 +80,8 @@ function summaryOf(error: unknown): { message: string; offset?: number } {
 
 /**
  * Parses and type-checks a condition. The result type must be `bool` (or `dyn`, checked again at
- * run time). `variables` are the names it may read (default: a policy's, {@link CONDITION_VARIABLES}).
+ * run time). `variables` are the names it may read (default: a policy's, {@link CONDITION_VARIABLES};
+ * the detectors' custom rules read `event` and `stats`).
  *
  * @example
  * const c = compileCondition("params.amount > 500.0 || actor.trust_tier != 'trusted'");
@@ -381,7 +382,7 @@ function regexTest(pattern: string, text: string): boolean {
  */
 export function runCondition(
   condition: CompiledCondition,
-  variables: ConditionVariables | Record<string, unknown>,
+  variables: ConditionVariables | Readonly<Record<string, unknown>>,
   meter: CostMeter = new CostMeter(),
 ): boolean | string {
   if (meter.exhausted) return BUDGET_EXCEEDED;

@@ -6,6 +6,7 @@ import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
 import { ExportRunner, type ExportConfig, type FormatContext } from '../export/index.js';
 import { listLogs, type RetentionPolicy } from '../index.js';
 import { RetentionScheduler } from './retention-schedule.js';
+import { DetectRunner, type DetectConfig } from '../detect/index.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -29,7 +30,14 @@ export interface ServeOptions extends ServerOptions {
   retention?: RetentionPolicy | null;
   /** Called for a failed scheduled retention run besides the error log. */
   onRetentionError?: (tenant: string, e: unknown) => void;
+  /** Detectors (`detect:` of the config, docs/detection.md), run over each tenant's log until the server closes. */
+  detect?: DetectConfig | null;
+  /** Called when a detector run fails (it is started again a few seconds later). */
+  onDetectError?: (tenant: string, e: unknown) => void;
 }
+
+/** How long a failed detector waits before it starts again. */
+const DETECT_RESTART_MS = 5_000;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -134,6 +142,39 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
     app.auditrail.metrics.exports = () => exporter.status();
     exporter.start();
   }
+  // Detectors follow each tenant's log from their cursor; a failed run starts again after a pause.
+  const detectStop = new AbortController();
+  const detectConfig = options.detect;
+  const detectors = (
+    detectConfig
+      ? detectConfig.tenants.length > 0
+        ? detectConfig.tenants
+        : [options.firstKeyTenant ?? 'default']
+      : []
+  ).map(async (tenant) => {
+    const signal = detectStop.signal;
+    while (!signal.aborted) {
+      try {
+        const trail = await app.auditrail.trail(tenant);
+        await new DetectRunner(trail, detectConfig!, {
+          log: (line) => app.log.info({ tenant }, line),
+          onAnomaly: (a, seq) => app.log.warn({ tenant, seq, anomaly: a.id }, a.summary),
+        }).run({ follow: true, signal });
+      } catch (e) {
+        if (signal.aborted) break;
+        app.log.error({ err: e, tenant }, 'detectors failed; starting again');
+        options.onDetectError?.(tenant, e);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(done, DETECT_RESTART_MS);
+          function done(): void {
+            clearTimeout(t);
+            resolve();
+          }
+          signal.addEventListener('abort', done, { once: true });
+        });
+      }
+    }
+  });
   let closing: Promise<void> | null = null;
   let started!: (p: Promise<void>) => void;
   const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
@@ -147,9 +188,13 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   // app.close() resolves after every onClose hook ran (the logs' final checkpoints included).
   const close = (): Promise<void> => {
     if (closing === null) {
-      // The schedulers and the sinks stop first: a run under way finishes and records itself, and a
-      // batch in flight is acknowledged (or not) with its cursor saved, before the logs close.
-      closing = Promise.all([scheduler?.stop(), retention?.stop(), exporter?.stop()]).then(() => app.close());
+      // The schedulers, the sinks and the detectors stop first: a run under way finishes and records
+      // itself, a batch in flight is acknowledged (or not) with its cursor saved, and a detectors'
+      // page under way is appended and its cursor moved, before the logs close.
+      detectStop.abort();
+      closing = Promise.all([scheduler?.stop(), retention?.stop(), exporter?.stop(), ...detectors]).then(() =>
+        app.close(),
+      );
       started(closing);
     }
     return closing;

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { loadPolicyFile, loadPrivacyConfig } from '../../index.js';
 import { defaultContext, loadExportConfig } from '../../export/index.js';
 import { loadSchedules } from '../../report/schedule.js';
+import { loadDetectSection } from '../../detect/index.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
@@ -21,7 +22,7 @@ export const spec: CommandSpec = {
     'The `schedules:` of the config file write reports at cron times (docs/reports.md); its `exports:`\n' +
     'deliver every event to SIEM sinks, with lag and dead letters in /metrics (docs/siem.md); its\n' +
     '`retention:` is applied at `retention.schedule` and its `sampling:` applies to every tenant log\n' +
-    '(docs/privacy.md).',
+    '(docs/privacy.md); its `detect:` runs the anomaly detectors as events arrive (docs/detection.md).',
   options: {
     db: {
       type: 'string',
@@ -41,7 +42,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:`, `exports:`, `retention:`, `sampling:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:`, `exports:`, `retention:`, `sampling:`, `detect:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -88,6 +89,7 @@ export function run(args: string[], io: Io): Promise<number> {
     const exports = hasConfig ? await loadExportConfig(configPath, io.env, { optional: true }) : [];
     // The same file's `retention:` (applied at its schedule) and `sampling:` (docs/privacy.md).
     const privacy = hasConfig ? loadPrivacyConfig(configPath) : { retention: null, sampling: null };
+    const detect = hasConfig ? await loadDetectSection(configPath) : null;
     const s = await serve({
       db: target.db,
       host,
@@ -109,6 +111,9 @@ export function run(args: string[], io: Io): Promise<number> {
               io.stderr.write(`retention of tenant ${tenant} failed: ${(e as Error).message}\n`),
           }
         : {}),
+      detect,
+      onDetectError: (tenant: string, e: unknown) =>
+        io.stderr.write(`detect ${tenant}: ${(e as Error).message} (starting again)\n`),
       // The request log is off with --quiet; a failed scheduled report is still said.
       ...(bool(values, 'quiet')
         ? {
@@ -139,6 +144,10 @@ export function run(args: string[], io: Io): Promise<number> {
       );
     for (const r of privacy.sampling?.rules ?? [])
       io.stdout.write(`sampling ${r.name}: keep 1 in ${r.every}\n`);
+    if (detect)
+      io.stdout.write(
+        `detect ${detect.name}: following ${(detect.tenants.length > 0 ? detect.tenants : [str(values, 'tenant') ?? 'default']).join(', ')}\n`,
+      );
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,

@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../../event/types.js';
+import type { AnomalyRecord, AnomalyState } from '../../detect/index.js';
 import type { groupTimeline } from '../routes/events.js';
 import type {
   CheckpointInfo,
@@ -58,6 +59,7 @@ export function layout(title: string, ctx: PageContext | null, body: SafeHtml): 
                 >Approvals${ctx.pendingApprovals ? html` (${ctx.pendingApprovals})` : ''}</a
               >
             </li>
+            <li><a href="/anomalies">Anomalies</a></li>
             <li><a href="/policies">Policies</a></li>
             <li><a href="/settings">Settings</a></li>
           </ul>
@@ -1090,4 +1092,119 @@ export function searchPage(
         : ''
     }`;
   return layout('Search', ctx, body);
+}
+
+const RISK_BADGE: Record<string, string> = { low: 'info', medium: 'info', high: 'deny', critical: 'deny' };
+
+/** The anomalies the detectors recorded, newest first, each with its run and its events. */
+export function anomaliesPage(
+  ctx: PageContext,
+  anomalies: AnomalyRecord[],
+  state: AnomalyState | null,
+  notice: string | null = null,
+): string {
+  const canReview = ctx.principal.scopes.includes('approve');
+  const review = (a: AnomalyRecord): SafeHtml =>
+    a.state === 'resolved' || !canReview
+      ? html``
+      : html`<form method="post" action="/anomalies/review" class="field">
+          ${csrfField(ctx.csrf)}
+          <input type="hidden" name="id" value="${a.id}" />
+          <label
+            >Reason (recorded with your name, ${ctx.principal.name})<textarea
+              name="reason"
+              required
+              maxlength="1000"
+            ></textarea>
+          </label>
+          <p>
+            ${a.state === 'open' ? html`<button type="submit" name="step" value="ack">Acknowledge</button>` : ''}
+            <button type="submit" name="step" value="resolve">Resolve</button>
+          </p>
+        </form>`;
+  const filters = (['open', 'acknowledged', 'resolved'] as const).map(
+    (s) =>
+      html`<li>
+        <a href="${href(['anomalies'], { state: s })}" ${state === s ? html`aria-current="page"` : ''}
+          >${s}</a
+        >
+      </li>`,
+  );
+  const body = html`<h1>Anomalies</h1>
+    ${notice ? html`<p class="ok" role="status">${notice}</p>` : ''}
+    <nav aria-label="Anomaly state">
+      <ul class="inline">
+        <li><a href="/anomalies" ${state === null ? html`aria-current="page"` : ''}>all</a></li>
+        ${join(filters)}
+      </ul>
+    </nav>
+    ${
+      anomalies.length === 0
+        ? html`<p class="empty">
+            No ${state ?? ''} anomalies. The detectors record them when <code>auditrail detect</code> or
+            <code>auditrail serve</code> with a <code>detect:</code> config runs (docs/detection.md).
+          </p>`
+        : html`<table>
+            <thead>
+              <tr>
+                <th scope="col">Detected</th>
+                <th scope="col">State</th>
+                <th scope="col">Risk</th>
+                <th scope="col">Detector</th>
+                <th scope="col">Agent</th>
+                <th scope="col">What</th>
+                <th scope="col">Run</th>
+                <th scope="col">Events</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${join(
+                anomalies.map(
+                  (a) =>
+                    html`<tr data-anomaly="${a.id}">
+                      <td><a href="${href(['events', a.seq])}">${time(a.ts)}</a></td>
+                      <td>
+                        ${badge(a.state === 'open' ? 'pending' : a.state === 'resolved' ? 'allow' : 'info', a.state)}
+                      </td>
+                      <td>${a.risk_level ? badge(RISK_BADGE[a.risk_level] ?? 'info', a.risk_level) : ''}</td>
+                      <td><code>${a.detector}</code></td>
+                      <td class="mono">${a.agent_id}</td>
+                      <td>
+                        ${a.summary}
+                        <div class="muted">
+                          score ${String(a.score)} · threshold ${String(a.threshold)} · ${time(a.window.from)}
+                          – ${time(a.window.to)}
+                        </div>
+                        ${join(
+                          a.history.map(
+                            (h) => html`<div class="muted">${h.state} by ${h.by}: ${h.reason}</div>`,
+                          ),
+                        )}
+                        ${review(a)}
+                      </td>
+                      <td>
+                        ${
+                          a.run_id !== undefined
+                            ? html`<a href="${href(['runs', a.run_id])}">timeline</a>`
+                            : html`<span class="muted">—</span>`
+                        }
+                      </td>
+                      <td>
+                        ${join(
+                          a.seqs.map((seq) => html`<a href="${href(['events', seq])}">${String(seq)}</a>`),
+                          ', ',
+                        )}
+                      </td>
+                    </tr>`,
+                ),
+              )}
+            </tbody>
+          </table>`
+    }
+    <p class="muted">
+      Acknowledging or resolving needs the approve scope; from a shell:
+      <code>auditrail anomalies ack ID --reason TEXT</code>,
+      <code>auditrail anomalies resolve ID --reason TEXT</code>.
+    </p>`;
+  return layout('Anomalies', ctx, body);
 }

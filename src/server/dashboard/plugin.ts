@@ -20,6 +20,14 @@ import {
   type SearchFilters,
 } from './data.js';
 import {
+  acknowledgeAnomaly,
+  ANOMALY_STATES,
+  listAnomalies,
+  resolveAnomaly,
+  type AnomalyState,
+} from '../../detect/index.js';
+import {
+  anomaliesPage,
   approvalsPage,
   errorPage,
   eventPage,
@@ -636,6 +644,46 @@ export function dashboard(app: FastifyInstance, options: DashboardOptions): Prom
         ),
       );
     }),
+  );
+
+  app.get(
+    '/anomalies',
+    guarded,
+    page(async (req, reply, s) => {
+      const trail = await ctx.trails.get(s.principal.tenant);
+      const asked = (req.query as { state?: unknown }).state;
+      if (asked !== undefined && !(ANOMALY_STATES as readonly unknown[]).includes(asked))
+        throw new AuditError('invalid_argument', `state: must be one of ${ANOMALY_STATES.join(', ')}`);
+      const state = (asked as AnomalyState | undefined) ?? null;
+      const list = await listAnomalies(trail, state !== null ? { state } : {});
+      const done = (req.query as { done?: unknown }).done;
+      const notice = done === 'ack' ? 'Acknowledged.' : done === 'resolve' ? 'Resolved.' : null;
+      return html(reply, 200, anomaliesPage(await pageCtx(s), list, state, notice));
+    }),
+  );
+
+  app.post(
+    '/anomalies/review',
+    guarded,
+    page(async (_req, reply, s) => {
+      const p = s.principal;
+      const form = formOf(_req);
+      const step = form['step'];
+      const id = form['id'] ?? '';
+      const reason = (form['reason'] ?? '').trim();
+      if (step !== 'ack' && step !== 'resolve')
+        throw new AuditError('invalid_argument', 'choose Acknowledge or Resolve');
+      if (reason === '') throw new AuditError('invalid_argument', 'a reason is required');
+      if (reason.length > 1000)
+        throw new AuditError('invalid_argument', 'the reason is longer than 1000 characters');
+      // Reviewing an anomaly is a decision on the record: the approve scope, as for approvals.
+      if (!p.scopes.includes('approve')) throw new AuditError('denied', 'your key lacks the approve scope');
+      const trail = await ctx.trails.get(p.tenant);
+      // The reviewer is the signed-in principal; the form cannot name anyone else.
+      if (step === 'ack') await acknowledgeAnomaly(trail, id, p.name, reason);
+      else await resolveAnomaly(trail, id, p.name, reason);
+      return reply.redirect(`/anomalies?done=${step}`, 303);
+    }, true),
   );
 
   app.post(
