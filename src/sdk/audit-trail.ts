@@ -16,6 +16,8 @@ import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
 import { BatchingWriter } from './batching-writer.js';
+import { HASHED_TARGET, type PersonTagger } from '../core/index-row.js';
+import { isFilterGlob } from '../core/glob.js';
 import { Holds } from './holds.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
@@ -140,6 +142,8 @@ export class AuditTrail {
     head: LogHead,
     private readonly options: AuditTrailOptions,
     private readonly ownsStore: boolean,
+    /** The log's person tagger (its index key); undefined for a log written before index keys. */
+    private readonly tag?: PersonTagger,
   ) {
     this.#store = store;
     this.#keys = keys;
@@ -274,6 +278,7 @@ export class AuditTrail {
       redactor: this.redactor,
       now: this.now,
       ...(this.options.ids ? { ids: this.options.ids } : {}),
+      ...(this.tag ? { tag: this.tag } : {}),
     });
   }
 
@@ -502,7 +507,7 @@ export class AuditTrail {
       if (order === 'asc') after = Number(m[2]);
       else before = Number(m[2]);
     }
-    const rows = await this.#store.query(this.head.logId, filter, {
+    const rows = await this.#store.query(this.head.logId, this.storeFilter(filter), {
       ...(after !== undefined ? { after } : {}),
       ...(before !== undefined ? { before } : {}),
       limit: limit + 1,
@@ -520,7 +525,30 @@ export class AuditTrail {
   /** Counts events matching `filter`. */
   async count(filter: EventFilter = {}): Promise<number> {
     await this.settle();
-    return this.#store.countEvents(this.head.logId, filter);
+    return this.#store.countEvents(this.head.logId, this.storeFilter(filter));
+  }
+
+  /**
+   * A filter as the index holds it: a person's id is matched by its tag (hashed once per query,
+   * never per row). `actor_id: 'alice'` matches an agent `alice` and the user `alice`;
+   * `actor_id: 'user:alice'` only the user; `target` matches a target in plain or hashed;
+   * `subject` the events naming that data subject.
+   */
+  private storeFilter(filter: EventFilter & { subject?: string }): EventFilter {
+    const tag = this.tag;
+    const out: EventFilter = { ...filter };
+    const actor = filter.actor_id;
+    if (typeof actor === 'string' && tag) {
+      out.actor_id = actor.startsWith('user:') ? `user:${tag(actor.slice(5))}` : [actor, `user:${tag(actor)}`];
+    }
+    const target = filter.target;
+    if (typeof target === 'string' && tag && !isFilterGlob(target)) out.target = [target, `${HASHED_TARGET}${tag(target)}`];
+    if (filter.subject !== undefined) {
+      if (typeof filter.subject !== 'string') throw new AuditError('invalid_argument', 'subject must be a string');
+      // A log without an index key indexes no subjects: nothing matches.
+      out.subject = tag ? tag(filter.subject) : '\u0000';
+    }
+    return out;
   }
 
   /** One event by seq or event_id. */

@@ -9,6 +9,7 @@ import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/veri
 import { AuditError } from '../errors.js';
 import type { AuditStore, CheckpointRow, LogHead } from '../store/store.js';
 import { DerivedRowsCheck, VERIFY_CHUNK } from './verify-derived.js';
+import { readIndexTagger } from './index-key.js';
 import type { KeyRing } from './keys.js';
 import { reader, tilesFor } from './tree-reads.js';
 import {
@@ -155,6 +156,7 @@ async function verifyFrom(
     for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
   }
   const tiles = new VerifyTiles(await store.getTiles(head.logId, levels));
+  const tag = await readIndexTagger(store, origin);
   const newVerifier = (): LogVerifier =>
     new LogVerifier({
       origin,
@@ -190,7 +192,7 @@ async function verifyFrom(
       onProgress: options.onProgress,
     });
     if (parallel) {
-      const derived = new DerivedRowsCheck(store, head, from, end);
+      const derived = new DerivedRowsCheck(store, head, from, end, tag);
       derived.index.last = parallel.last;
       return finishReport(
         store,
@@ -208,7 +210,7 @@ async function verifyFrom(
   }
   const verifier = newVerifier();
   const CHUNK = VERIFY_CHUNK;
-  const derived = new DerivedRowsCheck(store, head, from);
+  const derived = new DerivedRowsCheck(store, head, from, from, tag);
   let done = 0;
   for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
