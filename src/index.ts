@@ -90,7 +90,14 @@ export {
 } from './policy/index.js';
 export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';
 
-// Privacy: legal holds.
+// Privacy: erasure, legal holds.
+export {
+  MAX_ERASED_PER_EVENT,
+  type ErasureTarget,
+  type ErasureRequest,
+  type ErasureResult,
+  type ErasedDisclosure,
+} from './sdk/erasure.js';
 export {
   Holds,
   holdCovers,

@@ -132,7 +132,9 @@ export function deriveIndexValues(event: IndexedEvent, tag?: PersonTagger): Inde
       actor_id: isUser ? (userId !== undefined ? `user:${tag(userId)}` : null) : event.actor.id,
       action_type: event.action?.type ?? null,
       target:
-        typeof target === 'string' && namesPerson(target, people) ? `${HASHED_TARGET}${tag(target)}` : (target ?? null),
+        typeof target === 'string' && namesPerson(target, people)
+          ? `${HASHED_TARGET}${tag(target)}`
+          : (target ?? null),
       decision: event.policy?.decision ?? null,
       status: event.outcome?.status ?? null,
       risk: event.risk_level ?? event.policy?.risk ?? null,

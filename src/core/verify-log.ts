@@ -381,7 +381,8 @@ export class LogVerifier {
       }
     }
     if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
-    if (leaf.type === 'data.erased') this.claims.set(seq, new Set(body === undefined ? [] : erasureClaims(body)));
+    if (leaf.type === 'data.erased')
+      this.claims.set(seq, new Set(body === undefined ? [] : erasureClaims(body)));
     // Only a body whose digest is committed in the leaf speaks for the event.
     if (body !== undefined) {
       if (!this.segment) this.approvalCheck.push(seq, leaf.type, body);

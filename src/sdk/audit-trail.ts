@@ -19,6 +19,7 @@ import { BatchingWriter } from './batching-writer.js';
 import { HASHED_TARGET, type PersonTagger } from '../core/index-row.js';
 import { isFilterGlob } from '../core/glob.js';
 import { Holds } from './holds.js';
+import { eraseFromTrail, type ErasureRequest, type ErasureResult, type ErasureTarget } from './erasure.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
@@ -194,6 +195,27 @@ export class AuditTrail {
    */
   get holds(): Holds {
     return (this.#holds ??= new Holds(this));
+  }
+
+  /**
+   * Erases what `target` names (GDPR Art. 17): for `{ subject }`, every disclosure of the events
+   * naming the subject in `context.data_subject_ids` and the id and name of a user actor who is
+   * the subject; for `{ seqs }` every disclosure of those events; for `{ pointers }` those. Appends
+   * one `data.erased` event naming each erased disclosure (seq, pointer, digest: never a value)
+   * with `requestedBy` as its actor and `reason` as its purpose, then deletes the plaintext and
+   * the index columns read from it. Leaves and the tree are untouched: every proof stays valid,
+   * verify reports "erased by seq N". Refused (`conflict`, nothing written) when an active legal
+   * hold covers an event concerned. `dryRun` lists and writes nothing.
+   *
+   * @example
+   * const r = await trail.erase({ subject: 'cust-7' }, { reason: 'DSR-2026-14', requestedBy: 'dpo@acme' });
+   * console.log(`erased ${r.erased.length} fields of ${r.events} events by seq ${r.seq}`);
+   */
+  async erase(target: ErasureTarget, request: ErasureRequest): Promise<ErasureResult> {
+    if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
+    if (this.readonly && request?.dryRun !== true) throw this.readonlyError('erase');
+    await this.flush();
+    return eraseFromTrail(this, target, request);
   }
 
   /** The log's current size (entries committed). */
@@ -539,12 +561,16 @@ export class AuditTrail {
     const out: EventFilter = { ...filter };
     const actor = filter.actor_id;
     if (typeof actor === 'string' && tag) {
-      out.actor_id = actor.startsWith('user:') ? `user:${tag(actor.slice(5))}` : [actor, `user:${tag(actor)}`];
+      out.actor_id = actor.startsWith('user:')
+        ? `user:${tag(actor.slice(5))}`
+        : [actor, `user:${tag(actor)}`];
     }
     const target = filter.target;
-    if (typeof target === 'string' && tag && !isFilterGlob(target)) out.target = [target, `${HASHED_TARGET}${tag(target)}`];
+    if (typeof target === 'string' && tag && !isFilterGlob(target))
+      out.target = [target, `${HASHED_TARGET}${tag(target)}`];
     if (filter.subject !== undefined) {
-      if (typeof filter.subject !== 'string') throw new AuditError('invalid_argument', 'subject must be a string');
+      if (typeof filter.subject !== 'string')
+        throw new AuditError('invalid_argument', 'subject must be a string');
       // A log without an index key indexes no subjects: nothing matches.
       out.subject = tag ? tag(filter.subject) : '\u0000';
     }

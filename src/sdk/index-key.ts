@@ -19,7 +19,10 @@ export function indexKeyName(origin: string): string {
 function parseKey(origin: string, text: string): Buffer {
   const key = Buffer.from(text, 'base64');
   if (key.length !== INDEX_KEY_BYTES || key.toString('base64') !== text)
-    throw new AuditError('store_failure', `the index key of ${origin} in the meta table is not ${INDEX_KEY_BYTES} bytes of base64`);
+    throw new AuditError(
+      'store_failure',
+      `the index key of ${origin} in the meta table is not ${INDEX_KEY_BYTES} bytes of base64`,
+    );
   return key;
 }
 
@@ -44,7 +47,10 @@ const REINDEX_CHUNK = 4096;
 export async function ensureIndexTagger(store: AuditStore, head: LogHead): Promise<PersonTagger> {
   const existing = await store.getMeta(indexKeyName(head.origin));
   if (existing !== undefined) return personTagger(parseKey(head.origin, existing));
-  const stored = await store.addMeta(indexKeyName(head.origin), randomBytesFast(INDEX_KEY_BYTES).toString('base64'));
+  const stored = await store.addMeta(
+    indexKeyName(head.origin),
+    randomBytesFast(INDEX_KEY_BYTES).toString('base64'),
+  );
   const tag = personTagger(parseKey(head.origin, stored));
   if (head.size > 0) await reindex(store, head, tag);
   return tag;

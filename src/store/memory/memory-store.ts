@@ -200,7 +200,10 @@ export class MemoryStore implements AuditStore {
       if (typeof v === 'string' && isFilterGlob(v)) globs.push([k, compileFilterGlob(v)]);
     }
     return (x) => {
-      for (const [k, v] of Object.entries(f) as [keyof EventFilter, string | readonly string[] | undefined][]) {
+      for (const [k, v] of Object.entries(f) as [
+        keyof EventFilter,
+        string | readonly string[] | undefined,
+      ][]) {
         if (v === undefined) continue;
         if (typeof v !== 'string') {
           const have = x[k as 'actor_id' | 'target'];
@@ -211,7 +214,10 @@ export class MemoryStore implements AuditStore {
           if (x.ts < v) return false;
         } else if (k === 'until') {
           if (x.ts >= v) return false;
-        } else if (!globs.some(([g]) => g === k) && x[k as Exclude<keyof EventFilter, 'since' | 'until' | 'subject'>] !== v)
+        } else if (
+          !globs.some(([g]) => g === k) &&
+          x[k as Exclude<keyof EventFilter, 'since' | 'until' | 'subject'>] !== v
+        )
           return false;
       }
       for (const [k, m] of globs) {
@@ -266,7 +272,9 @@ export class MemoryStore implements AuditStore {
       n++;
       // The index columns read from what is now erased go with it (as the SQLite store does).
       const row = l.index.get(u.seq);
-      const erased = (l.disclosures.get(u.seq) ?? []).filter((x) => x.disclosure === null).map((x) => x.pointer);
+      const erased = (l.disclosures.get(u.seq) ?? [])
+        .filter((x) => x.disclosure === null)
+        .map((x) => x.pointer);
       if (row) for (const c of erasedIndexColumns(erased)) row[c] = null;
     }
     return Promise.resolve(n);

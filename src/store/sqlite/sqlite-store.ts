@@ -664,9 +664,7 @@ export class SqliteStore implements AuditStore {
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
       ),
       indexFirstPacked: db
-        .prepare(
-          `SELECT seq, json_array(${packed}) FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
-        )
+        .prepare(`SELECT seq, json_array(${packed}) FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`)
         .raw(),
       indexAfterPacked: db
         .prepare(
@@ -936,7 +934,10 @@ export class SqliteStore implements AuditStore {
   private where(logId: number, filter: EventFilter): { sql: string; args: unknown[] } {
     const clauses = ['v.log_id = ?'];
     const args: unknown[] = [logId];
-    for (const [k, v] of Object.entries(filter) as [keyof EventFilter, string | readonly string[] | undefined][]) {
+    for (const [k, v] of Object.entries(filter) as [
+      keyof EventFilter,
+      string | readonly string[] | undefined,
+    ][]) {
       if (v === undefined) continue;
       const col = FILTER_COLUMNS[k];
       if (!col) continue;
@@ -1120,7 +1121,9 @@ export class SqliteStore implements AuditStore {
             );
             if (cols.length === 0) continue;
             this.db
-              .prepare(`UPDATE events SET ${cols.map((c) => `${c} = NULL`).join(', ')} WHERE log_id = ? AND seq = ?`)
+              .prepare(
+                `UPDATE events SET ${cols.map((c) => `${c} = NULL`).join(', ')} WHERE log_id = ? AND seq = ?`,
+              )
               .run(logId, seq);
           }
           return n;
