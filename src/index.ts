@@ -90,7 +90,8 @@ export {
 } from './policy/index.js';
 export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';
 
-// Privacy: erasure, legal holds.
+// Privacy: erasure, subject access, legal holds.
+export { type SubjectAccessExport, type SubjectApproval } from './sdk/dsar.js';
 export {
   MAX_ERASED_PER_EVENT,
   type ErasureTarget,

@@ -99,7 +99,7 @@ export function personTagger(key: Uint8Array): PersonTagger {
 export const HASHED_TARGET = 'h:';
 
 /** True when `target` names one of `people` (contains one of their ids). */
-function namesPerson(target: string, people: readonly string[]): boolean {
+function namesPerson(target: string, people: readonly unknown[]): boolean {
   for (const p of people) if (typeof p === 'string' && p.length > 0 && target.includes(p)) return true;
   return false;
 }
@@ -117,13 +117,14 @@ function namesPerson(target: string, people: readonly string[]): boolean {
 export function deriveIndexValues(event: IndexedEvent, tag?: PersonTagger): IndexValues {
   const isUser = event.actor.type === 'user';
   if (tag) {
-    const subjects = Array.isArray(event.context?.data_subject_ids) ? event.context.data_subject_ids : [];
+    const raw: unknown = event.context?.data_subject_ids;
+    const subjects: readonly unknown[] = Array.isArray(raw) ? (raw as unknown[]) : [];
     // An erased user id (or a non-string one in tampered data) derives nothing: verify treats
     // the column by what was erased, never by a guess.
     const userId = isUser && typeof event.actor.id === 'string' ? event.actor.id : undefined;
     const people = userId !== undefined ? [...subjects, userId] : subjects;
     const target = event.action?.target;
-    const tags = [...new Set(subjects.filter((s) => typeof s === 'string').map(tag))].sort();
+    const tags = [...new Set(subjects.filter((s): s is string => typeof s === 'string').map(tag))].sort();
     return {
       tenant: event.tenant ?? null,
       session_id: event.session_id ?? null,

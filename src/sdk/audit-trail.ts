@@ -19,6 +19,7 @@ import { BatchingWriter } from './batching-writer.js';
 import { HASHED_TARGET, type PersonTagger } from '../core/index-row.js';
 import { isFilterGlob } from '../core/glob.js';
 import { Holds } from './holds.js';
+import { subjectAccess, type SubjectAccessExport } from './dsar.js';
 import { eraseFromTrail, type ErasureRequest, type ErasureResult, type ErasureTarget } from './erasure.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
@@ -216,6 +217,20 @@ export class AuditTrail {
     if (this.readonly && request?.dryRun !== true) throw this.readonlyError('erase');
     await this.flush();
     return eraseFromTrail(this, target, request);
+  }
+
+  /**
+   * Everything the log holds about one data subject (GDPR Art. 15): the events naming them or
+   * where they acted as a user (disclosed fields included), their approval requests, and the
+   * active legal holds covering those events. Reads only.
+   *
+   * @example
+   * const dsar = await trail.subjectAccess('cust-7');
+   * writeFileSync('dsar.json', JSON.stringify(dsar, null, 2));
+   */
+  async subjectAccess(subject: string): Promise<SubjectAccessExport> {
+    await this.settle();
+    return subjectAccess(this, subject);
   }
 
   /** The log's current size (entries committed). */

@@ -118,13 +118,15 @@ async function explicitCandidates(
 ): Promise<Candidate[]> {
   const wanted = new Map<number, Set<string> | null>();
   if ('seqs' in target) {
-    if (!Array.isArray(target.seqs) || target.seqs.length === 0)
+    const seqs: unknown = target.seqs;
+    if (!Array.isArray(seqs) || seqs.length === 0)
       throw new AuditError('invalid_argument', 'seqs must be a non-empty array of event seqs');
-    for (const s of target.seqs) wanted.set(s, null);
+    for (const s of seqs as unknown[]) wanted.set(s as number, null);
   } else {
-    if (!Array.isArray(target.pointers) || target.pointers.length === 0)
+    const pointers: unknown = target.pointers;
+    if (!Array.isArray(pointers) || pointers.length === 0)
       throw new AuditError('invalid_argument', 'pointers must be a non-empty array of { seq, pointer }');
-    for (const p of target.pointers) {
+    for (const p of pointers as { seq: number; pointer: string }[]) {
       if (typeof p?.pointer !== 'string')
         throw new AuditError('invalid_argument', 'each pointer needs a string pointer');
       const set = wanted.get(p.seq) ?? new Set<string>();

@@ -214,11 +214,7 @@ export class MemoryStore implements AuditStore {
           if (x.ts < v) return false;
         } else if (k === 'until') {
           if (x.ts >= v) return false;
-        } else if (
-          !globs.some(([g]) => g === k) &&
-          x[k as Exclude<keyof EventFilter, 'since' | 'until' | 'subject'>] !== v
-        )
-          return false;
+        } else if (!globs.some(([g]) => g === k) && x[k] !== v) return false;
       }
       for (const [k, m] of globs) {
         const have = x[k];
