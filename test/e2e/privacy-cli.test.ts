@@ -67,6 +67,14 @@ describe('auditrail erase', () => {
     assert.match(dry.stdout, /seq 0 {2}context\.accessed {2}\(body\)/);
     const logBefore = await cli(['log', '--format', 'jsonl'], db);
     assert.equal(logBefore.stdout.trim().split('\n').length, 3);
+    const bySubject = await cli(['log', '--subject', SUBJECT, '--format', 'jsonl'], db);
+    assert.deepEqual(
+      bySubject.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+      [0, 2],
+    );
 
     const r = await cli(['erase', '--subject', SUBJECT, '--reason', 'DSR-14', '--json'], db);
     assert.equal(r.code, 0, r.stderr);
@@ -74,6 +82,7 @@ describe('auditrail erase', () => {
     assert.equal(out.seq, 3);
     assert.equal(out.events, 2);
 
+    assert.equal((await cli(['log', '--subject', SUBJECT, '--format', 'jsonl'], db)).stdout, '');
     const v = await cli(['verify'], db);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, /erased by seq 3: fields of entries 0, 2/);
