@@ -2,7 +2,7 @@
 // an "erasure" done in the database is tampering, legal holds block it, and the query index and
 // approvals table never hold a person's id in plain.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -92,6 +92,31 @@ describe('the query index holds no person in plain', () => {
     assert.equal(await again.count({ actor_id: 'support-bot' }), 4);
     assert.equal((await again.verify()).ok, true);
     await again.close();
+  });
+});
+
+describe('a 0.1 database opened by a writer', () => {
+  it('gets an index key and its people re-indexed by keyed hash; it still verifies with the published key', async () => {
+    const db = join(tempDir(), 'audit.db');
+    copyFileSync(new URL('../compat/v0.1/audit.db', import.meta.url), db);
+    const vkey = readFileSync(new URL('../compat/v0.1/default.vkey', import.meta.url), 'utf8').trim();
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0, keyDir: null });
+    const r = await trail.verify({ trustedKeys: [vkey] });
+    assert.deepEqual(r.failures, []);
+    assert.equal(
+      await trail.count({ actor_id: 'maria.chen' }),
+      await trail.count({ actor_id: 'user:maria.chen' }),
+    );
+    assert.ok((await trail.count({ actor_id: 'maria.chen' })) > 0);
+    await trail.close();
+    const sql = new Database(db, { readonly: true });
+    const ids = sql
+      .prepare("SELECT DISTINCT actor_id FROM events WHERE actor_id LIKE 'user:%'")
+      .pluck()
+      .all() as string[];
+    sql.close();
+    assert.ok(ids.length >= 4);
+    for (const id of ids) assert.match(id, /^user:[0-9a-f]{32}$/);
   });
 });
 
