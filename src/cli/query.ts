@@ -13,7 +13,11 @@ export const FILTER_OPTIONS: Record<string, OptionSpec> = {
   run: { type: 'string', value: 'ID', help: 'only this run_id' },
   trace: { type: 'string', value: 'HEX', help: 'only this trace_id' },
   actor: { type: 'string', value: 'ID', help: 'only this actor id (agents and users; only users: user:ID)' },
-  subject: { type: 'string', value: 'ID', help: 'only events naming this data subject (context.data_subject_ids)' },
+  subject: {
+    type: 'string',
+    value: 'ID',
+    help: 'only events naming this data subject (context.data_subject_ids)',
+  },
   type: {
     type: 'string',
     value: 'TYPE',
