@@ -122,7 +122,15 @@ export {
 } from './policy/index.js';
 export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/governance/policy-replay.js';
 
-// Privacy: legal holds.
+// Privacy: erasure, subject access, legal holds.
+export { type SubjectAccessExport, type SubjectApproval } from './sdk/dsar.js';
+export {
+  MAX_ERASED_PER_EVENT,
+  type ErasureTarget,
+  type ErasureRequest,
+  type ErasureResult,
+  type ErasedDisclosure,
+} from './sdk/erasure.js';
 export {
   Holds,
   holdCovers,

@@ -19,3 +19,4 @@ import './reports.js';
 import './dashboard.js';
 import './retention.js';
 import './detect.js';
+import './privacy.js';

@@ -117,6 +117,21 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/anomalies.js'),
   },
   {
+    name: 'erase',
+    summary: "erase a data subject's personal data (GDPR Art. 17), proofs kept valid",
+    load: () => import('./commands/erase.js'),
+  },
+  {
+    name: 'dsar',
+    summary: 'export everything held about a data subject (JSON and the GDPR report)',
+    load: () => import('./commands/dsar.js'),
+  },
+  {
+    name: 'hold',
+    summary: 'place, list or release legal holds (nothing held can be erased)',
+    load: () => import('./commands/hold.js'),
+  },
+  {
     name: 'serve',
     summary: 'run the HTTP API (ingest, queries, proofs, decide, approvals) with API keys',
     load: () => import('./commands/serve.js'),

@@ -12,7 +12,12 @@ export const FILTER_OPTIONS: Record<string, OptionSpec> = {
   session: { type: 'string', value: 'ID', help: 'only this session_id' },
   run: { type: 'string', value: 'ID', help: 'only this run_id' },
   trace: { type: 'string', value: 'HEX', help: 'only this trace_id' },
-  actor: { type: 'string', value: 'ID', help: 'only this actor id (people: user:ID)' },
+  actor: { type: 'string', value: 'ID', help: 'only this actor id (agents and users; only users: user:ID)' },
+  subject: {
+    type: 'string',
+    value: 'ID',
+    help: 'only events naming this data subject (context.data_subject_ids)',
+  },
   type: {
     type: 'string',
     value: 'TYPE',
@@ -91,6 +96,7 @@ export function readSelection(values: Values, now: number, defaultLimit?: number
     actor: 'actor_id',
     action: 'action_type',
     target: 'target',
+    subject: 'subject',
   } as const;
   for (const [flag, field] of Object.entries(plain)) {
     const v = str(values, flag);

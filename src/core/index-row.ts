@@ -1,6 +1,10 @@
+import { createHmac } from 'node:crypto';
+
 /**
- * The query index columns of one event (the `events` table): derived from the event's fields,
- * never hashed. The write path (`sdk/prepare.ts`) and verification (`verify-index.ts`) both call
+ * The query index columns of one event (the `events` table): derived from the event's fields.
+ * People's ids (a user actor's id, `context.data_subject_ids`, a target naming one of them) are
+ * indexed by a keyed hash ({@link personTagger}, HMAC-SHA256 with the log's index key), never in
+ * plain. The write path (`sdk/prepare.ts`) and verification (`verify-index.ts`) both call
  * {@link deriveIndexValues}, so what is stored and what verify expects cannot drift apart.
  */
 
@@ -17,6 +21,8 @@ export interface IndexValues {
   status: string | null;
   risk: string | null;
   time: string | null;
+  /** Tags of `context.data_subject_ids`, sorted, space-separated (null: none, or no index key). */
+  subjects: string | null;
 }
 
 /** The fields of an event the index reads (structurally, an `AuditEvent` is one). */
@@ -31,6 +37,7 @@ export interface IndexedEvent {
   action?: { type?: string | undefined; target?: string | undefined } | undefined;
   policy?: { decision?: string | undefined; risk?: string | undefined } | undefined;
   outcome?: { status?: string | undefined } | undefined;
+  context?: { data_subject_ids?: readonly string[] | undefined } | undefined;
 }
 
 /** Column names of {@link IndexValues}, in table order. */
@@ -46,6 +53,7 @@ export const INDEX_COLUMNS = [
   'status',
   'risk',
   'time',
+  'subjects',
 ] as const satisfies readonly (keyof IndexValues)[];
 
 /**
@@ -59,23 +67,83 @@ export const INDEX_SOURCES: Readonly<Record<keyof IndexValues, readonly string[]
   trace_id: ['/trace_id'],
   actor_id: ['/actor/type', '/actor/id'],
   action_type: ['/action/type'],
-  target: ['/action/target'],
+  // A target is hashed when it names a person: it depends on who the people of the event are.
+  target: ['/action/target', '/context/data_subject_ids', '/actor/type', '/actor/id'],
   decision: ['/policy/decision'],
   status: ['/outcome/status'],
   risk: ['/risk_level', '/policy/risk'],
   time: ['/time'],
+  subjects: ['/context/data_subject_ids'],
 };
 
+/** Maps a person's id to its index tag: hex of the first 128 bits of HMAC-SHA256(key, id). */
+export type PersonTagger = (id: string) => string;
+
+/** Bytes of a log's index key (random, created with the log's first write). */
+export const INDEX_KEY_BYTES = 32;
+
 /**
- * The index columns of an event. People are indexed as `user:<id>` so a filter on an agent id
- * never matches a person by accident.
+ * The tagger of a log's index key. Pure: the same key and id always give the same tag, so the
+ * write path, a query's filter and verify agree without storing the id.
  *
  * @example
- * deriveIndexValues({ actor: { type: 'agent', id: 'bot' }, action: { type: 'read:order' } })
- * // { tenant: null, …, actor_id: 'bot', action_type: 'read:order', …, time: null }
+ * personTagger(key)('alice') // 'b1946ac92492d2347c6235b4d2611184' (32 hex digits)
  */
-export function deriveIndexValues(event: IndexedEvent): IndexValues {
-  const actorId = event.actor.type === 'user' ? null : event.actor.id;
+export function personTagger(key: Uint8Array): PersonTagger {
+  if (key.length !== INDEX_KEY_BYTES) throw new RangeError(`an index key is ${INDEX_KEY_BYTES} bytes`);
+  const k = Buffer.from(key);
+  return (id) => createHmac('sha256', k).update(id, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** Prefix of a hashed target in the `target` column. */
+export const HASHED_TARGET = 'h:';
+
+/** True when `target` names one of `people` (contains one of their ids). */
+function namesPerson(target: string, people: readonly unknown[]): boolean {
+  for (const p of people) if (typeof p === 'string' && p.length > 0 && target.includes(p)) return true;
+  return false;
+}
+
+/**
+ * The index columns of an event. People are indexed as `user:<tag>` (a user actor), their tags in
+ * `subjects` (`context.data_subject_ids`) and a target naming one of them as `h:<tag of the
+ * target>`, with `tag` the log's {@link personTagger}. Without a tagger (a log written before
+ * index keys existed) people are indexed as `user:<id>` and nothing else is hashed.
+ *
+ * @example
+ * deriveIndexValues({ actor: { type: 'agent', id: 'bot' }, action: { type: 'read:order' } }, tag)
+ * // { tenant: null, …, actor_id: 'bot', action_type: 'read:order', …, time: null, subjects: null }
+ */
+export function deriveIndexValues(event: IndexedEvent, tag?: PersonTagger): IndexValues {
+  const isUser = event.actor.type === 'user';
+  if (tag) {
+    const raw: unknown = event.context?.data_subject_ids;
+    const subjects: readonly unknown[] = Array.isArray(raw) ? (raw as unknown[]) : [];
+    // An erased user id (or a non-string one in tampered data) derives nothing: verify treats
+    // the column by what was erased, never by a guess.
+    const userId = isUser && typeof event.actor.id === 'string' ? event.actor.id : undefined;
+    const people = userId !== undefined ? [...subjects, userId] : subjects;
+    const target = event.action?.target;
+    const tags = [...new Set(subjects.filter((s): s is string => typeof s === 'string').map(tag))].sort();
+    return {
+      tenant: event.tenant ?? null,
+      session_id: event.session_id ?? null,
+      run_id: event.run_id ?? null,
+      trace_id: event.trace_id ?? null,
+      actor_id: isUser ? (userId !== undefined ? `user:${tag(userId)}` : null) : event.actor.id,
+      action_type: event.action?.type ?? null,
+      target:
+        typeof target === 'string' && namesPerson(target, people)
+          ? `${HASHED_TARGET}${tag(target)}`
+          : (target ?? null),
+      decision: event.policy?.decision ?? null,
+      status: event.outcome?.status ?? null,
+      risk: event.risk_level ?? event.policy?.risk ?? null,
+      time: event.time ?? null,
+      subjects: tags.length > 0 ? tags.join(' ') : null,
+    };
+  }
+  const actorId = isUser ? null : event.actor.id;
   return {
     tenant: event.tenant ?? null,
     session_id: event.session_id ?? null,
@@ -88,6 +156,7 @@ export function deriveIndexValues(event: IndexedEvent): IndexValues {
     status: event.outcome?.status ?? null,
     risk: event.risk_level ?? event.policy?.risk ?? null,
     time: event.time ?? null,
+    subjects: null,
   };
 }
 
@@ -100,4 +169,17 @@ export function feedsIndex(pointer: string): boolean {
     }
   }
   return false;
+}
+
+/**
+ * The index columns read from any of these (erased) disclosure pointers: erasure clears them,
+ * and verify requires them cleared (a column it can no longer derive must not claim a value).
+ *
+ * @example
+ * erasedIndexColumns(['/context/data_subject_ids']) // ['target', 'subjects']
+ */
+export function erasedIndexColumns(pointers: readonly string[]): (keyof IndexValues)[] {
+  return INDEX_COLUMNS.filter((col) =>
+    INDEX_SOURCES[col].some((s) => pointers.some((p) => p === '' || s === p || s.startsWith(`${p}/`))),
+  );
 }

@@ -8,6 +8,7 @@ import {
   INDEX_SOURCES,
   type IndexedEvent,
   type IndexValues,
+  type PersonTagger,
 } from './index-row.js';
 import type { NoteVerifier } from './note.js';
 import type { FailureKind, VerifyFailure } from './verify-log.js';
@@ -128,7 +129,7 @@ function under(source: string, erased: string): boolean {
  * @example
  * const { values, unchecked } = expectIndex(scanRow);
  */
-export function expectIndex(e: IndexedEntry): IndexExpectation {
+export function expectIndex(e: IndexedEntry, tag?: PersonTagger): IndexExpectation {
   const problems: string[] = [];
   const parts: { pointer: string; value: unknown }[] = [];
   const erased: string[] = [];
@@ -168,7 +169,7 @@ export function expectIndex(e: IndexedEntry): IndexExpectation {
     const only = parts.length === 1 && parts[0]!.pointer === '' ? parts[0]!.value : undefined;
     const event =
       typeof only === 'object' && only !== null && !Array.isArray(only) ? only : assembleEvent(parts);
-    values = deriveIndexValues(event as IndexedEvent);
+    values = deriveIndexValues(event as IndexedEvent, tag);
   } catch {
     values = null;
   }
@@ -176,19 +177,25 @@ export function expectIndex(e: IndexedEntry): IndexExpectation {
 }
 
 /**
- * The index row to store for an entry (rebuild): derived values, and for columns whose source
- * was erased the value already stored (or null). Null when nothing can be derived.
+ * The index row to store for an entry (rebuild, erasure): derived values; a column whose source
+ * was erased is null with an index key (`tag`: erasure clears it, verify requires it cleared),
+ * and keeps the value already stored without one (a log written before index keys). Null when
+ * nothing can be derived.
  *
  * @example
- * const row = expectedIndexRow(scanRow, storedRow);
+ * const row = expectedIndexRow(scanRow, storedRow, tag);
  */
-export function expectedIndexRow(e: IndexedEntry, stored?: StoredIndexValues): ExpectedIndexRow | null {
-  const x = expectIndex(e);
+export function expectedIndexRow(
+  e: IndexedEntry,
+  stored?: StoredIndexValues,
+  tag?: PersonTagger,
+): ExpectedIndexRow | null {
+  const x = expectIndex(e, tag);
   if (!x.values) return null;
   const row: ExpectedIndexRow = { seq: e.entry.seq, type: e.entry.type, ts: e.entry.ts, ...x.values };
   for (const col of x.unchecked) {
     const v = stored?.[col];
-    row[col] = typeof v === 'string' ? v : null;
+    row[col] = tag === undefined && typeof v === 'string' ? v : null;
   }
   return row;
 }
@@ -196,6 +203,11 @@ export function expectedIndexRow(e: IndexedEntry, stored?: StoredIndexValues): E
 export interface IndexVerifierOptions {
   /** Cap on the failures kept (the count is still exact). */
   maxFailures?: number;
+  /**
+   * The log's person tagger (from its index key); absent for a log written before index keys,
+   * whose people are indexed in plain and whose erased columns keep their values.
+   */
+  tag?: PersonTagger;
 }
 
 /**
@@ -215,11 +227,13 @@ export class IndexVerifier {
   private readonly failures: VerifyFailure[] = [];
   private count = 0;
   private readonly maxFailures: number;
+  private readonly tag: PersonTagger | undefined;
   /** The last entry pushed: its seq and ts (for the log row's `last_ts`). */
   last: { seq: number; ts: string } | null = null;
 
   constructor(options: IndexVerifierOptions = {}) {
     this.maxFailures = options.maxFailures ?? 1000;
+    this.tag = options.tag;
   }
 
   private fail(seq: number | null, kind: FailureKind, detail: string): void {
@@ -271,7 +285,7 @@ export class IndexVerifier {
       else this.extra(r);
     }
     this.last = { seq, ts: e.entry.ts };
-    const x = expectIndex(e);
+    const x = expectIndex(e, this.tag);
     for (const p of x.problems) this.fail(seq, 'payload_edited', p);
     if (!row) {
       this.fail(seq, 'index_missing', `no index row for entry ${seq}: filtered queries do not show it`);
@@ -295,6 +309,7 @@ export class IndexVerifier {
           v.status,
           v.risk,
           v.time,
+          v.subjects,
         ]);
         if (expected === row.packed) return;
       }
@@ -305,10 +320,16 @@ export class IndexVerifier {
     if (row.ts !== e.entry.ts) differ.push('ts');
     if (x.values) {
       for (const col of INDEX_COLUMNS) {
-        if (!x.unchecked.has(col) && row[col] !== x.values[col]) differ.push(col);
+        // With an index key, a column whose source was erased must have been cleared with it: an
+        // erased event cannot be made to match a filter it did not match.
+        if (x.unchecked.has(col) ? this.tag !== undefined && row[col] !== null : row[col] !== x.values[col])
+          differ.push(col);
       }
     } else if (x.unchecked.size < INDEX_COLUMNS.length) {
       differ.push('(the disclosures give no index values)');
+    } else if (this.tag !== undefined) {
+      // Everything erased: with an index key, erasure cleared every column.
+      for (const col of INDEX_COLUMNS) if (row[col] !== null) differ.push(col);
     }
     if (differ.length > 0) {
       this.fail(

@@ -234,8 +234,11 @@ describe('LogVerifier: each kind of damage, with its seq', () => {
   });
 
   it('an erasure by a data.erased or retention.purged entry is a redaction, not a failure', () => {
-    for (const type of ['data.erased', 'retention.purged']) {
-      const entries = log(4, { 3: { type } });
+    const digest = disclosureDigest(makeDisclosure(Buffer.alloc(16, 129), '/action/params', { n: 1 }));
+    const named = { erased: [{ seq: 1, pointer: '/action/params', digest }] };
+    for (const body of [{ type: 'data.erased', metadata: named }, { type: 'retention.purged' }]) {
+      const type = body.type;
+      const entries = log(4, { 3: body });
       const e = entries[1]!;
       entries[1] = {
         ...e,
@@ -244,6 +247,22 @@ describe('LogVerifier: each kind of damage, with its seq', () => {
       const r = verify(entries);
       assert.deepEqual(r.failures, [], type);
       assert.deepEqual(r.redactions, [{ seq: 1, pointer: '/action/params', by_seq: 3 }]);
+    }
+  });
+
+  it('payload_deleted: a data.erased event that does not name the erased disclosure (an erasure done in the database)', () => {
+    const other = disclosureDigest(makeDisclosure(Buffer.alloc(16, 130), '/action/params', { n: 2 }));
+    for (const metadata of [undefined, { erased: [{ seq: 2, pointer: '/action/params', digest: other }] }]) {
+      const entries = log(4, { 3: { type: 'data.erased', ...(metadata ? { metadata } : {}) } });
+      const e = entries[1]!;
+      entries[1] = {
+        ...e,
+        disclosures: [e.disclosures[0]!, { ...e.disclosures[1]!, disclosure: null, erasedBySeq: 3 }],
+      };
+      const r = verify(entries);
+      assert.deepEqual(kinds(r), [[1, 'payload_deleted']]);
+      assert.match(r.failures[0]!.detail, /erased by seq 3, but that data.erased event does not name it/);
+      assert.deepEqual(r.redactions, []);
     }
   });
 

@@ -143,7 +143,11 @@ export interface SegmentResult {
   firstTs: string | null;
   lastTs: string;
   redactions: Redaction[];
+  /** For each redaction (same order): the leaf digests its erased disclosure may have had. */
+  redactionDigests: string[][];
   erasureSeqs: number[];
+  /** What each `data.erased` event of the segment names (see {@link erasureClaims}). */
+  erasureClaims: [number, string[]][];
   /** Approval facts other than executions, in seq order. */
   facts: ApprovalFact[];
   /** Execution facts, in seq order (kept by the worker until asked for, see sdk/verify-parallel). */
@@ -164,6 +168,10 @@ export class LogVerifier {
   private readonly failures: VerifyFailure[] = [];
   private failureCount = 0;
   private readonly redactions: Redaction[] = [];
+  /** For each redaction: the digests of its leaf no stored disclosure accounts for. */
+  private readonly redactionDigests: string[][] = [];
+  /** Per `data.erased` seq: the `seq pointer digest` keys its body names. */
+  private readonly claims = new Map<number, Set<string>>();
   private readonly heads: SignedHead[] = [];
   private headIdx = 0;
   private checkpointsVerified = 0;
@@ -338,15 +346,17 @@ export class LogVerifier {
     const covered = new Set<string>();
     let body: Uint8Array | string | undefined;
     let erased = 0;
+    const erasedHere: Redaction[] = [];
     for (const d of e.disclosures) {
       const where = d.pointer || '(body)';
       if (d.disclosure === null) {
         if (d.erasedBySeq === null) {
           this.fail(seq, 'payload_deleted', `disclosure ${where} was removed without an erasure record`);
         } else {
-          // Checked in finish(): the erasure must be a data.erased / retention.purged entry of this log.
+          // Checked in finish(): the erasure must be a data.erased / retention.purged entry of this
+          // log, and a data.erased one must name this disclosure's digest.
           erased++;
-          this.redactions.push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
+          erasedHere.push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
         }
         continue;
       }
@@ -363,7 +373,16 @@ export class LogVerifier {
     // Rows reported as edited above still stand for a digest; only absent rows count as deleted.
     const missing = leaf.d.length - Math.max(e.disclosures.length, covered.size + erased);
     if (missing > 0) this.fail(seq, 'payload_deleted', `${missing} committed disclosure(s) are missing`);
+    if (erasedHere.length > 0) {
+      const open = leaf.d.filter((x) => !covered.has(x));
+      for (const r of erasedHere) {
+        this.redactions.push(r);
+        this.redactionDigests.push(open);
+      }
+    }
     if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
+    if (leaf.type === 'data.erased')
+      this.claims.set(seq, new Set(body === undefined ? [] : erasureClaims(body)));
     // Only a body whose digest is committed in the leaf speaks for the event.
     if (body !== undefined) {
       if (!this.segment) this.approvalCheck.push(seq, leaf.type, body);
@@ -397,9 +416,14 @@ export class LogVerifier {
     return [...new Set(this.redactions.map((r) => r.by_seq).filter((s) => s < this.from))];
   }
 
-  /** Marks `seq` (before the checked range) as an erasure event the caller proved in the trusted tree. */
-  acceptPriorErasure(seq: number): void {
-    if (seq < this.from) this.erasureSeqs.add(seq);
+  /**
+   * Marks `seq` (before the checked range) as an erasure event the caller proved in the trusted
+   * tree; `claims`: what it names when it is a `data.erased` event (see {@link erasureClaims}).
+   */
+  acceptPriorErasure(seq: number, claims?: readonly string[]): void {
+    if (seq >= this.from) return;
+    this.erasureSeqs.add(seq);
+    if (claims) this.claims.set(seq, new Set(claims));
   }
 
   /**
@@ -417,7 +441,9 @@ export class LogVerifier {
       firstTs: this.firstTs,
       lastTs: this.lastTs,
       redactions: this.redactions,
+      redactionDigests: this.redactionDigests,
       erasureSeqs,
+      erasureClaims: [...this.claims].map(([k, v]) => [k, [...v]]),
       facts: this.facts,
       executions: this.executionFacts.length,
     };
@@ -453,7 +479,9 @@ export class LogVerifier {
     joinRange(this.range, s.size, s.hashes, this.leafCheck);
     if (s.lastTs > this.lastTs) this.lastTs = s.lastTs;
     for (const r of s.redactions) this.redactions.push(r);
+    for (const d of s.redactionDigests) this.redactionDigests.push(d);
     for (const seq of s.erasureSeqs) this.erasureSeqs.add(seq);
+    for (const [seq, c] of s.erasureClaims) this.claims.set(seq, new Set(c));
     return this.problems === before;
   }
 
@@ -477,15 +505,30 @@ export class LogVerifier {
    * checkpoints beyond the stored entries are reported.
    */
   finish(head: { size: number; root: Uint8Array }): VerifyReport {
-    for (const r of this.redactions) {
+    const named: Redaction[] = [];
+    this.redactions.forEach((r, i) => {
       if (!this.erasureSeqs.has(r.by_seq)) {
         this.fail(
           r.seq,
           'payload_deleted',
           `disclosure ${r.pointer || '(body)'} is marked erased by seq ${r.by_seq}, which is not an erasure event of this log`,
         );
+        return;
       }
-    }
+      // A data.erased event names each disclosure it erased (seq, pointer, digest): an erasure done
+      // in the database, pointing at some erasure event, is still a deletion.
+      const claims = this.claims.get(r.by_seq);
+      const digests = this.redactionDigests[i] ?? [];
+      if (claims && !digests.some((d) => claims.has(claimKey(r.seq, r.pointer, d)))) {
+        this.fail(
+          r.seq,
+          'payload_deleted',
+          `disclosure ${r.pointer || '(body)'} is marked erased by seq ${r.by_seq}, but that data.erased event does not name it`,
+        );
+        return;
+      }
+      named.push(r);
+    });
     if (this.range.size > head.size) {
       const beyond = this.range.size - head.size;
       const signedBeyond = this.heads.some((h) => h.size > head.size);
@@ -544,7 +587,7 @@ export class LogVerifier {
       root: this.range.root().toString('hex'),
       checkpoints_verified: this.checkpointsVerified,
       unsigned_tail: Math.max(0, size - this.lastGoodCheckpoint),
-      redactions: this.redactions.filter((r) => this.erasureSeqs.has(r.by_seq)),
+      redactions: named,
       failures: this.failures,
       ...(this.from > 0 ? { verified_from: this.from } : {}),
     };
@@ -712,4 +755,42 @@ export class ApprovalCheck {
         `with no approval.granted${id ? ` for ${id}` : ''} before it`,
     );
   }
+}
+
+/** The key of one erased disclosure in a `data.erased` event's list. */
+function claimKey(seq: number, pointer: string, digest: string): string {
+  return `${seq} ${pointer} ${digest}`;
+}
+
+/**
+ * What a `data.erased` event's body names: its `metadata.erased` list of `{seq, pointer, digest}`
+ * (docs/verification.md), as keys. Items that are not of that shape name nothing.
+ *
+ * @example
+ * erasureClaims(bodyDisclosure) // ['23 /context/data_subject_ids 3q2-…']
+ */
+export function erasureClaims(body: Uint8Array | string): string[] {
+  let value: unknown;
+  try {
+    const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+    const parsed: unknown = JSON.parse(text);
+    value = Array.isArray(parsed) ? parsed[2] : undefined;
+  } catch {
+    return [];
+  }
+  const list = (value as { metadata?: { erased?: unknown } } | null)?.metadata?.erased;
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const item of list as unknown[]) {
+    const x = item as { seq?: unknown; pointer?: unknown; digest?: unknown } | null;
+    if (
+      x !== null &&
+      typeof x === 'object' &&
+      Number.isSafeInteger(x.seq) &&
+      typeof x.pointer === 'string' &&
+      typeof x.digest === 'string'
+    )
+      out.push(claimKey(x.seq as number, x.pointer, x.digest));
+  }
+  return out;
 }

@@ -16,7 +16,11 @@ import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
 import { BatchingWriter } from './batching-writer.js';
+import { HASHED_TARGET, type PersonTagger } from '../core/index-row.js';
+import { isFilterGlob } from '../core/glob.js';
 import { Holds } from './holds.js';
+import { subjectAccess, type SubjectAccessExport } from './dsar.js';
+import { eraseFromTrail, type ErasureRequest, type ErasureResult, type ErasureTarget } from './erasure.js';
 import type { KeyRing } from './keys.js';
 import { contentKey, prepareEvent, type PreparedEvent } from './prepare.js';
 import { INTERNALS, REDACTORS, stripLogFields, toRecordedEvent } from './internals.js';
@@ -149,6 +153,8 @@ export class AuditTrail {
     head: LogHead,
     private readonly options: AuditTrailOptions,
     private readonly ownsStore: boolean,
+    /** The log's person tagger (its index key); undefined for a log written before index keys. */
+    private readonly tag?: PersonTagger,
   ) {
     this.#store = store;
     this.#keys = keys;
@@ -208,6 +214,41 @@ export class AuditTrail {
    */
   get holds(): Holds {
     return (this.#holds ??= new Holds(this));
+  }
+
+  /**
+   * Erases what `target` names (GDPR Art. 17): for `{ subject }`, every disclosure of the events
+   * naming the subject in `context.data_subject_ids` and the id and name of a user actor who is
+   * the subject; for `{ seqs }` every disclosure of those events; for `{ pointers }` those. Appends
+   * one `data.erased` event naming each erased disclosure (seq, pointer, digest: never a value)
+   * with `requestedBy` as its actor and `reason` as its purpose, then deletes the plaintext and
+   * the index columns read from it. Leaves and the tree are untouched: every proof stays valid,
+   * verify reports "erased by seq N". Refused (`conflict`, nothing written) when an active legal
+   * hold covers an event concerned. `dryRun` lists and writes nothing.
+   *
+   * @example
+   * const r = await trail.erase({ subject: 'cust-7' }, { reason: 'DSR-2026-14', requestedBy: 'dpo@acme' });
+   * console.log(`erased ${r.erased.length} fields of ${r.events} events by seq ${r.seq}`);
+   */
+  async erase(target: ErasureTarget, request: ErasureRequest): Promise<ErasureResult> {
+    if (this.closed) throw new AuditError('closed', 'the audit trail is closed');
+    if (this.readonly && request?.dryRun !== true) throw this.readonlyError('erase');
+    await this.flush();
+    return eraseFromTrail(this, target, request);
+  }
+
+  /**
+   * Everything the log holds about one data subject (GDPR Art. 15): the events naming them or
+   * where they acted as a user (disclosed fields included), their approval requests, and the
+   * active legal holds covering those events. Reads only.
+   *
+   * @example
+   * const dsar = await trail.subjectAccess('cust-7');
+   * writeFileSync('dsar.json', JSON.stringify(dsar, null, 2));
+   */
+  async subjectAccess(subject: string): Promise<SubjectAccessExport> {
+    await this.settle();
+    return subjectAccess(this, subject);
   }
 
   /** The log's current size (entries committed). */
@@ -292,6 +333,7 @@ export class AuditTrail {
       redactor: this.redactor,
       now: this.now,
       ...(this.options.ids ? { ids: this.options.ids } : {}),
+      ...(this.tag ? { tag: this.tag } : {}),
     });
   }
 
@@ -523,7 +565,7 @@ export class AuditTrail {
       if (order === 'asc') after = Number(m[2]);
       else before = Number(m[2]);
     }
-    const rows = await this.#store.query(this.head.logId, filter, {
+    const rows = await this.#store.query(this.head.logId, this.storeFilter(filter), {
       ...(after !== undefined ? { after } : {}),
       ...(before !== undefined ? { before } : {}),
       limit: limit + 1,
@@ -541,7 +583,34 @@ export class AuditTrail {
   /** Counts events matching `filter`. */
   async count(filter: EventFilter = {}): Promise<number> {
     await this.settle();
-    return this.#store.countEvents(this.head.logId, filter);
+    return this.#store.countEvents(this.head.logId, this.storeFilter(filter));
+  }
+
+  /**
+   * A filter as the index holds it: a person's id is matched by its tag (hashed once per query,
+   * never per row). `actor_id: 'alice'` matches an agent `alice` and the user `alice`;
+   * `actor_id: 'user:alice'` only the user; `target` matches a target in plain or hashed;
+   * `subject` the events naming that data subject.
+   */
+  private storeFilter(filter: EventFilter & { subject?: string }): EventFilter {
+    const tag = this.tag;
+    const out: EventFilter = { ...filter };
+    const actor = filter.actor_id;
+    if (typeof actor === 'string' && tag) {
+      out.actor_id = actor.startsWith('user:')
+        ? `user:${tag(actor.slice(5))}`
+        : [actor, `user:${tag(actor)}`];
+    }
+    const target = filter.target;
+    if (typeof target === 'string' && tag && !isFilterGlob(target))
+      out.target = [target, `${HASHED_TARGET}${tag(target)}`];
+    if (filter.subject !== undefined) {
+      if (typeof filter.subject !== 'string')
+        throw new AuditError('invalid_argument', 'subject must be a string');
+      // A log without an index key indexes no subjects: nothing matches.
+      out.subject = tag ? tag(filter.subject) : '\u0000';
+    }
+    return out;
   }
 
   /** One event by seq or event_id. */

@@ -264,7 +264,7 @@ export class Holds {
       const page = await this.trail.query({ type, limit: 1000, ...(cursor ? { cursor } : {}) });
       for (const e of page.events) {
         const stored = await store.getBySeq(log.logId, e.seq);
-        const leaf = stored ? parseLeaf(stored.entry.leaf) : undefined;
+        const leaf = stored ? leafOf(stored.entry.leaf) : undefined;
         const ok =
           stored !== undefined &&
           leaf !== undefined &&
@@ -298,4 +298,13 @@ function checkRequest(r: HoldRequest): {
   if (!['user', 'service', 'system', 'agent'].includes(actorType))
     throw new AuditError('invalid_argument', '`byType` must be user, service, system or agent');
   return { reason, by: r.by, actorType };
+}
+
+/** The parsed leaf, or undefined when it does not parse (reported as not matching). */
+function leafOf(bytes: Buffer): ReturnType<typeof parseLeaf> | undefined {
+  try {
+    return parseLeaf(bytes);
+  } catch {
+    return undefined;
+  }
 }

@@ -5,6 +5,7 @@ import { type Redactor } from '../redact/index.js';
 import type { AuditStore, ListedEvent, SideWrites } from '../store/store.js';
 import type { Receipt } from '../core/append-plan.js';
 import type { KeyRing } from './keys.js';
+import type { PersonTagger } from '../core/index-row.js';
 import type { AuditTrail } from './audit-trail.js';
 
 /** Each trail's redactor, for what the SDK stores beside the log (approval rows). Not public. */
@@ -90,4 +91,10 @@ export function keysOf(trail: AuditTrail): KeyRing {
 export function stripLogFields(e: RecordedEvent): AuditEvent {
   const { seq: _s, ts: _t, leaf_hash: _l, log: _g, erased: _e, ...rest } = e;
   return rest;
+}
+
+/** @internal The trail's person tagger (its log's index key); undefined before the log has one. */
+export function tagOf(trail: AuditTrail): PersonTagger | undefined {
+  // Bracket access reads the private member: the key stays off the public surface.
+  return trail['tag'];
 }

@@ -1,4 +1,5 @@
 import { basename, dirname, join } from 'node:path';
+import { ensureIndexTagger, readIndexTagger } from './index-key.js';
 import { EMPTY_ROOT } from '../core/merkle.js';
 import { AuditError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
@@ -94,9 +95,11 @@ async function openEmbedded(options: AuditTrailOptions): Promise<AuditTrail> {
     const head = readonly
       ? await existingLog(store, origin)
       : await store.openLog(origin, options.tenant, EMPTY_ROOT);
+    // People are indexed by keyed hash: the key is created by a write path only.
+    const tag = readonly ? await readIndexTagger(store, origin) : await ensureIndexTagger(store, head);
     // The trail keeps no reference to the store in its options either (see storeOf).
     const { store: _given, ...kept } = options;
-    return new AuditTrail(store, keys, head, kept, options.store === undefined);
+    return new AuditTrail(store, keys, head, kept, options.store === undefined, tag);
   } catch (e) {
     if (options.store === undefined) await store.close();
     throw e;

@@ -8,7 +8,7 @@ import {
   SENSITIVE_POINTERS,
   splitEvent,
 } from '../core/disclosure.js';
-import { deriveIndexValues } from '../core/index-row.js';
+import { deriveIndexValues, type PersonTagger } from '../core/index-row.js';
 import { AuditError, ValidationError } from '../errors.js';
 import { MAX_EVENT_BYTES } from '../event/schema.js';
 import type { AuditEvent } from '../event/types.js';
@@ -35,6 +35,8 @@ export interface PrepareOptions {
   /** Id source for an event without `event_id` (default UUIDv7 from the clock). */
   ids?: () => string;
   random?: (n: number) => Buffer;
+  /** The log's person tagger: people's ids are indexed by keyed hash (core/index-row.ts). */
+  tag?: PersonTagger;
 }
 
 const LEVEL_BY_PREFIX: Record<string, 'pipeline' | 'agent' | 'decision'> = {
@@ -126,7 +128,7 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
     event,
     timeDefaulted: input.time === undefined,
     // The same derivation verify uses to check the stored index rows.
-    index: deriveIndexValues(event),
+    index: deriveIndexValues(event, options.tag),
   };
 }
 

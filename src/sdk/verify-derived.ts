@@ -1,4 +1,6 @@
 import { parseCheckpoint } from '../core/checkpoint.js';
+import type { PersonTagger } from '../core/index-row.js';
+import { readIndexTagger } from './index-key.js';
 import type { CheckpointOpener } from '../core/checkpoint-opener.js';
 import { parseLeaf } from '../core/leaf.js';
 import { CompactRange } from '../core/merkle.js';
@@ -29,7 +31,7 @@ const REBUILD_CHUNK = 8192;
  * merge-joins them (see `core/verify-index.ts` {@link IndexVerifier}).
  */
 export class IndexRowStream {
-  readonly index = new IndexVerifier();
+  readonly index: IndexVerifier;
   private after: number | null = null;
   protected done = false;
 
@@ -42,7 +44,9 @@ export class IndexRowStream {
     protected readonly logId: number,
     from = 0,
     private readonly pageSize = VERIFY_CHUNK,
+    tag?: PersonTagger,
   ) {
+    this.index = new IndexVerifier(tag ? { tag } : {});
     if (from > 0) this.after = from - 1;
   }
 
@@ -85,8 +89,9 @@ export class DerivedRowsCheck extends IndexRowStream {
     private readonly head: LogHead,
     private readonly from = 0,
     indexFrom = from,
+    tag?: PersonTagger,
   ) {
-    super(store, head.logId, indexFrom);
+    super(store, head.logId, indexFrom, VERIFY_CHUNK, tag);
   }
 
   /** Failures of every derived row, once the entries were pushed and `report` finished. */
@@ -195,6 +200,7 @@ export async function rebuildDerivedRows(
 ): Promise<RebuildReport['rebuilt']> {
   const rebuilt = { index_rows: 0, index_rows_removed: 0, tiles: 0, head: false, checkpoints: 0 };
   const size = before.size;
+  const tag = await readIndexTagger(store, head.origin);
   const tilesStored = new Map(
     (await store.listTiles(head.logId)).map((t) => [`${t.level}/${t.index}`, t.bytes]),
   );
@@ -233,7 +239,7 @@ export async function rebuildDerivedRows(
       range.append(Buffer.from(e.entry.leafHash), onNode);
       lastTs = e.entry.ts;
       const have = stored.get(e.entry.seq);
-      const want = expectedIndexRow(e, have) ?? have;
+      const want = expectedIndexRow(e, have, tag) ?? have;
       if (!want) continue;
       rows.push(want);
       if (!sameRow(have, want)) {

@@ -3,6 +3,7 @@ import { LogVerifier, type ApprovalFact, type SegmentResult } from '../core/veri
 import type { AuditStore } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { IndexRowStream, VERIFY_CHUNK } from './verify-derived.js';
+import { readIndexTagger } from './index-key.js';
 
 /** One aligned part of a log to verify (see {@link planSegments}). */
 export interface SegmentJob {
@@ -121,7 +122,8 @@ export async function verifySegment(
     interiorHash: tiles.interiorHash,
   });
   // One more row than the segment holds tells there is nothing else in it.
-  const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1));
+  const tag = await readIndexTagger(store, job.origin);
+  const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1), tag);
   for await (const chunk of store.scan(logId, offset, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
     const first = Math.min(verifier.position, chunk[0]?.entry.seq ?? offset);

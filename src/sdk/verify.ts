@@ -5,10 +5,12 @@ import { parseLeaf } from '../core/leaf.js';
 import { CompactRange, hashLeaf, type NodeReader } from '../core/merkle.js';
 import type { NoteVerifier } from '../core/note.js';
 import { consistencyProof, inclusionProof, verifyConsistency, verifyInclusion } from '../core/proof.js';
-import { LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
+import { erasureClaims, LogVerifier, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
+import { disclosureDigest } from '../core/disclosure.js';
 import { AuditError } from '../errors.js';
 import type { AuditStore, CheckpointRow, LogHead } from '../store/store.js';
 import { DerivedRowsCheck, VERIFY_CHUNK } from './verify-derived.js';
+import { readIndexTagger } from './index-key.js';
 import type { KeyRing } from './keys.js';
 import { reader, tilesFor } from './tree-reads.js';
 import {
@@ -155,6 +157,7 @@ async function verifyFrom(
     for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
   }
   const tiles = new VerifyTiles(await store.getTiles(head.logId, levels));
+  const tag = await readIndexTagger(store, origin);
   const newVerifier = (): LogVerifier =>
     new LogVerifier({
       origin,
@@ -190,7 +193,7 @@ async function verifyFrom(
       onProgress: options.onProgress,
     });
     if (parallel) {
-      const derived = new DerivedRowsCheck(store, head, from, end);
+      const derived = new DerivedRowsCheck(store, head, from, end, tag);
       derived.index.last = parallel.last;
       return finishReport(
         store,
@@ -208,7 +211,7 @@ async function verifyFrom(
   }
   const verifier = newVerifier();
   const CHUNK = VERIFY_CHUNK;
-  const derived = new DerivedRowsCheck(store, head, from);
+  const derived = new DerivedRowsCheck(store, head, from, from, tag);
   let done = 0;
   for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
@@ -245,7 +248,8 @@ async function finishReport(
   // Erasures named in the checked range but recorded before it: proven in the trusted tree.
   if (start) {
     for (const seq of verifier.priorErasures()) {
-      if (await isTrustedErasure(store, head.logId, seq, start)) verifier.acceptPriorErasure(seq);
+      const trusted = await isTrustedErasure(store, head.logId, seq, start);
+      if (trusted) verifier.acceptPriorErasure(seq, trusted === true ? undefined : trusted);
     }
   }
   const report = verifier.finish(head);
@@ -367,25 +371,34 @@ async function trustedStart(
   return { range, failures };
 }
 
-/** Whether entry `seq` is an erasure event included in the trusted tree `trusted`. */
+/**
+ * Whether entry `seq` is an erasure event included in the trusted tree `trusted`: false, true (a
+ * `retention.purged` event), or what a `data.erased` event names (its body checked against the leaf).
+ */
 async function isTrustedErasure(
   store: AuditStore,
   logId: number,
   seq: number,
   trusted: CompactRange,
-): Promise<boolean> {
+): Promise<boolean | string[]> {
   const stored = await store.getBySeq(logId, seq);
   if (!stored) return false;
   try {
-    const type = parseLeaf(stored.entry.leaf).type;
+    const leaf = parseLeaf(stored.entry.leaf);
+    const type = leaf.type;
     if (type !== 'data.erased' && type !== 'retention.purged') return false;
+    let claims: string[] | true = true;
+    if (type === 'data.erased') {
+      const body = stored.disclosures.find((d) => d.pointer === '' && d.disclosure !== null)?.disclosure;
+      claims = body && leaf.d.includes(disclosureDigest(body)) ? erasureClaims(body) : [];
+    }
     const size = trusted.size;
     const tiles = await store.getTiles(
       logId,
       tilesFor((r) => inclusionProof(seq, size, r)),
     );
     const proof = inclusionProof(seq, size, reader(tiles, size));
-    return verifyInclusion(hashLeaf(stored.entry.leaf), seq, size, proof, trusted.root());
+    return verifyInclusion(hashLeaf(stored.entry.leaf), seq, size, proof, trusted.root()) && claims;
   } catch {
     return false;
   }

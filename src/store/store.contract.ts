@@ -923,6 +923,70 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       await store.close();
     });
 
+    it('erasure clears the index columns read from what it erased, and only those', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      await appendAll(store, head.origin, [prep(0), prep(1), prep(2)]);
+      // seq 1: its body (every column comes from it); seq 2: only its params (no column).
+      const params2 = (await store.getBySeq(head.logId, 2))!.disclosures.find(
+        (d) => d.pointer === '/action/params',
+      )!;
+      await store.eraseDisclosures(
+        head.logId,
+        [
+          { seq: 1, unit: 0 },
+          { seq: 2, unit: params2.unit },
+        ],
+        3,
+        '2026-01-02T00:00:00Z',
+      );
+      const rows = await store.readIndex(head.logId, null, 10);
+      const r1 = rows.find((r) => r.seq === 1)!;
+      for (const c of [
+        'tenant',
+        'session_id',
+        'actor_id',
+        'action_type',
+        'target',
+        'time',
+        'subjects',
+      ] as const)
+        assert.equal(r1[c], null, c);
+      assert.equal(r1.type, 'action.intent');
+      const r2 = rows.find((r) => r.seq === 2)!;
+      assert.equal(r2.session_id, 's-2');
+      assert.equal(r2.target, 'order/2');
+      assert.equal(await store.countEvents(head.logId, { session_id: 's-1' }), 0);
+      await store.close();
+    });
+
+    it('filters by any of several values, and by one subject tag among several', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      const items = [prep(0), prep(1), prep(2), prep(3)];
+      items[1]!.index = { ...items[1]!.index, subjects: 'aaa bbb', actor_id: 'user:t1' };
+      items[2]!.index = { ...items[2]!.index, subjects: 'bbb', target: 'h:t2' };
+      await appendAll(store, head.origin, items);
+      const seqs = async (f: EventFilter): Promise<number[]> =>
+        (await store.query(head.logId, f, { limit: 10, order: 'asc' })).map((e) => e.entry.seq);
+      assert.deepEqual(await seqs({ subject: 'bbb' }), [1, 2]);
+      assert.deepEqual(await seqs({ subject: 'aaa' }), [1]);
+      assert.deepEqual(await seqs({ subject: 'aa' }), []);
+      assert.deepEqual(await seqs({ actor_id: ['agent-0', 'user:t1'] }), [0, 1, 2]);
+      assert.deepEqual(await seqs({ target: ['order/0', 'h:t2'] }), [0, 2]);
+      assert.deepEqual(await seqs({ target: [] }), []);
+      assert.equal(await store.countEvents(head.logId, { subject: 'bbb', session_id: 's-2' }), 1);
+      await store.close();
+    });
+
+    it('addMeta stores a value only when none is there, and gives back the one stored', async () => {
+      const store = await factory();
+      assert.equal(await store.addMeta('k', 'first'), 'first');
+      assert.equal(await store.addMeta('k', 'second'), 'first');
+      assert.equal(await store.getMeta('k'), 'first');
+      await store.close();
+    });
+
     it('matches action_type and target globs as the shared matcher does (core/glob.cases.ts)', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);

@@ -56,9 +56,13 @@ export interface EventFilter {
   session_id?: string;
   run_id?: string;
   trace_id?: string;
-  actor_id?: string;
+  /** An actor id, or any of several (a person's id in plain and as its `user:<tag>`). */
+  actor_id?: string | readonly string[];
   action_type?: string;
-  target?: string;
+  /** A target (globs allowed), or any of several exact ones (a target and its `h:<tag>`). */
+  target?: string | readonly string[];
+  /** A data subject's tag (core/index-row.ts personTagger), among the row's `subjects`. */
+  subject?: string;
   type?: string;
   decision?: string;
   status?: string;
@@ -340,6 +344,8 @@ export interface CursorStore {
 export interface MetaStore {
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /** Stores `value` under `key` unless one is there already; resolves with the value stored now. */
+  addMeta(key: string, value: string): Promise<string>;
 }
 
 /**

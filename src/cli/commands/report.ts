@@ -26,7 +26,7 @@ import { readUtf8File } from '../read-text.js';
 import { resolveTarget, withTrail } from '../target.js';
 
 // --type names the report type here; a template's `filters.type` still selects event types.
-const { limit: _limit, order: _order, type: _type, ...FILTERS } = FILTER_OPTIONS;
+const { limit: _limit, order: _order, type: _type, subject: _subject, ...FILTERS } = FILTER_OPTIONS;
 const FORMATS = ['html', 'pdf', 'csv', 'json'] as const;
 
 export const spec: CommandSpec = {

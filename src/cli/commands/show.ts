@@ -1,7 +1,7 @@
 import { CliError, execute, EXIT_OK, TARGET_OPTIONS, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
 import { presentEvent } from '../render.js';
-import { resolveTarget, withTrail } from '../target.js';
+import { commandLine, resolveTarget, withTrail } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'show',
@@ -18,7 +18,8 @@ export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values, positionals }) => {
     const ref = positionals[0]!;
     const key = /^\d{1,15}$/.test(ref) ? Number(ref) : ref;
-    return withTrail(resolveTarget(values, io), io, { mustExist: true }, async (trail) => {
+    const target = resolveTarget(values, io);
+    return withTrail(target, io, { mustExist: true }, async (trail) => {
       const event = await trail.get(key);
       if (!event) {
         throw new CliError(
@@ -26,6 +27,15 @@ export function run(args: string[], io: Io): Promise<number> {
         );
       }
       io.stdout.write(`${JSON.stringify(presentEvent(event), null, 2)}\n`);
+      // stdout stays JSON; the erasures are said in words beside it, one line per erasure event.
+      const by = new Map<number | null, string[]>();
+      for (const x of event.erased ?? [])
+        by.set(x.by_seq, [...(by.get(x.by_seq) ?? []), x.pointer === '' ? '(body)' : x.pointer]);
+      for (const [seq, pointers] of by)
+        io.stderr.write(
+          `erased by seq ${seq ?? '?'}: ${pointers.join(', ')}` +
+            (seq !== null ? ` (${commandLine(io, target, 'show', String(seq))})\n` : '\n'),
+        );
       return EXIT_OK;
     });
   });

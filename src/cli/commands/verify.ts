@@ -82,8 +82,21 @@ function human(r: VerifyReport, io: Io): string {
       : []),
     `checkpoints: ${r.checkpoints_verified} verified${r.unsigned_tail > 0 ? `, ${groupDigits(r.unsigned_tail)} entries after the newest one (not yet signed)` : ''}`,
   ];
-  if (r.redactions.length > 0)
+  if (r.redactions.length > 0) {
+    // One line per erasure event: what it erased is reported as such, not as tampering.
+    const by = new Map<number, Set<number>>();
+    for (const x of r.redactions) by.set(x.by_seq, (by.get(x.by_seq) ?? new Set()).add(x.seq));
     lines.push(`erased:      ${r.redactions.length} fields (by data.erased / retention.purged events)`);
+    const shown = [...by].sort((a, b) => a[0] - b[0]);
+    for (const [seq, of] of shown.slice(0, 20)) {
+      const seqs = [...of].sort((a, b) => a - b);
+      const list = seqs.slice(0, 8).join(', ') + (seqs.length > 8 ? ` and ${seqs.length - 8} more` : '');
+      lines.push(
+        `             erased by seq ${seq}: fields of ${seqs.length === 1 ? 'entry' : 'entries'} ${list}`,
+      );
+    }
+    if (shown.length > 20) lines.push(`             and ${shown.length - 20} more erasure events`);
+  }
   if (r.ok) {
     lines.push(r.size === 0 ? c.green('OK (the log is empty: nothing recorded yet)') : c.green('OK'));
   } else {

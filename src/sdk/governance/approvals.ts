@@ -4,7 +4,7 @@ import { AuditError } from '../../errors.js';
 import type { Actor } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
 import type { ApprovalRow } from '../../store/store.js';
-import { clockOf, idsOf, recordWithSideWrites, redactorOf, storeOf } from '../internals.js';
+import { clockOf, idsOf, recordWithSideWrites, redactorOf, storeOf, tagOf } from '../internals.js';
 import { type AuditTrail } from '../audit-trail.js';
 
 /** The action a request is about, as the policy saw it. */
@@ -91,6 +91,12 @@ function sleepUntilDecided(id: string, ms: number, signal?: AbortSignal): Promis
   });
 }
 
+/** An actor id as the approvals table holds it: a user as `user:<tag>` (the log's index key). */
+function personColumn(trail: AuditTrail, type: string, id: string): string {
+  const tag = tagOf(trail);
+  return type === 'user' && tag ? `user:${tag(id)}` : id;
+}
+
 /** The action of a stored request, as it was asked for (redacted). */
 function actionOf(row: ApprovalRow): ApprovalAction {
   return {
@@ -170,7 +176,8 @@ function requestColumns(
     matchedRule: r.matched_rule,
     requestReason: r.reason,
     actorType: r.ctx.actor.type,
-    actorId: r.ctx.actor.id,
+    // A person is kept as in the query index: by keyed hash (docs/storage.md), never in plain.
+    actorId: personColumn(trail, r.ctx.actor.type, r.ctx.actor.id),
     sessionId: str(r.ctx.session_id),
     runId: str(r.ctx.run_id),
     parentEventId: str(r.ctx.parent_event_id),

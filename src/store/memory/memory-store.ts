@@ -22,6 +22,7 @@ import type {
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
 import { checkCursorName, checkCursorSeq, tileKey } from '../store.js';
+import { erasedIndexColumns } from '../../core/index-row.js';
 import { compileFilterGlob, isFilterGlob, type StringMatcher } from '../../core/glob.js';
 
 interface MemLog {
@@ -197,12 +198,20 @@ export class MemoryStore implements AuditStore {
     const globs: [k: 'action_type' | 'target' | 'type', m: StringMatcher][] = [];
     for (const k of ['action_type', 'target', 'type'] as const) {
       const v = f[k];
-      if (v !== undefined && isFilterGlob(v)) globs.push([k, compileFilterGlob(v)]);
+      if (typeof v === 'string' && isFilterGlob(v)) globs.push([k, compileFilterGlob(v)]);
     }
     return (x) => {
-      for (const [k, v] of Object.entries(f) as [keyof EventFilter, string | undefined][]) {
+      for (const [k, v] of Object.entries(f) as [
+        keyof EventFilter,
+        string | readonly string[] | undefined,
+      ][]) {
         if (v === undefined) continue;
-        if (k === 'since') {
+        if (typeof v !== 'string') {
+          const have = x[k as 'actor_id' | 'target'];
+          if (typeof have !== 'string' || !v.includes(have)) return false;
+        } else if (k === 'subject') {
+          if (x.subjects === null || !x.subjects.split(' ').includes(v)) return false;
+        } else if (k === 'since') {
           if (x.ts < v) return false;
         } else if (k === 'until') {
           if (x.ts >= v) return false;
@@ -258,6 +267,12 @@ export class MemoryStore implements AuditStore {
       d.disclosure = null;
       d.erasedBySeq = bySeq;
       n++;
+      // The index columns read from what is now erased go with it (as the SQLite store does).
+      const row = l.index.get(u.seq);
+      const erased = (l.disclosures.get(u.seq) ?? [])
+        .filter((x) => x.disclosure === null)
+        .map((x) => x.pointer);
+      if (row) for (const c of erasedIndexColumns(erased)) row[c] = null;
     }
     return Promise.resolve(n);
   }
@@ -467,6 +482,11 @@ export class MemoryStore implements AuditStore {
   setMeta(key: string, value: string): Promise<void> {
     this.meta.set(key, value);
     return Promise.resolve();
+  }
+
+  addMeta(key: string, value: string): Promise<string> {
+    if (!this.meta.has(key)) this.meta.set(key, value);
+    return Promise.resolve(this.meta.get(key)!);
   }
 
   close(): Promise<void> {

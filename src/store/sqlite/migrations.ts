@@ -183,4 +183,16 @@ CREATE TABLE cursors (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    id: 3,
+    name: 'subject-tags',
+    // People in the query index by keyed hash (docs/storage.md): the tags of an event's
+    // data_subject_ids, space-separated, with a partial index so a subject's events are found
+    // without reading the rows that name nobody. Existing rows keep NULL until the SDK, writing,
+    // creates the log's index key and re-derives its rows (sdk/index-key.ts).
+    sql: `
+ALTER TABLE events ADD COLUMN subjects TEXT;
+CREATE INDEX events_subjects ON events(log_id, subjects) WHERE subjects IS NOT NULL;
+`,
+  },
 ];

@@ -291,6 +291,7 @@ describe('SqliteStore specifics', () => {
       [
         [1, 'verifiable-log'],
         [2, 'approval-columns-and-cursors'],
+        [3, 'subject-tags'],
       ],
     );
     assert.deepEqual(await rw.listApprovals(), want);

@@ -11,6 +11,7 @@ import {
   type StringMatcher,
 } from '../../core/glob.js';
 import { hasLoneSurrogate } from '../../core/note.js';
+import { erasedIndexColumns } from '../../core/index-row.js';
 import { PACKED_INDEX_COLUMNS, type PackedIndexValues } from '../../core/verify-index.js';
 import { AuditError } from '../../errors.js';
 import { acquireWriteThread, type WorkerAppender } from './write-thread.js';
@@ -137,6 +138,7 @@ const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   risk: 'risk',
   since: 'ts',
   until: 'ts',
+  subject: 'subjects',
 };
 
 function headOf(r: Row): LogHead {
@@ -207,6 +209,7 @@ function indexRowOf(r: unknown[]): StoredIndexRow {
     status: r[11],
     risk: r[12],
     time: r[13],
+    subjects: r[14],
   } as StoredIndexRow;
 }
 
@@ -228,6 +231,7 @@ function eventColumns(logId: number, x: IndexRow, ts: string, type: string): unk
     x.status,
     x.risk,
     x.time,
+    x.subjects ?? null,
   ];
 }
 
@@ -537,6 +541,8 @@ export class SqliteStore implements AuditStore {
   /** Opened with SQLite `readonly`: no migration, no log creation, every write is refused. */
   readonly readonly: boolean;
   private readonly stmts;
+  /** False for a database opened read-only before migration 3 (no `subjects` column). */
+  private readonly hasSubjects: boolean;
   /** Approval and cursor statements; null for a database read-only before migration 2. */
   private readonly concern;
 
@@ -581,6 +587,10 @@ export class SqliteStore implements AuditStore {
     // (~1.7 GB) is mapped whole rather than its last pages read through the page cache.
     this.db.pragma('mmap_size = 2147418112');
     const db = this.db;
+    // A database opened read-only before migration 3 has no subjects column: it reads as NULL.
+    this.hasSubjects = (db.pragma('table_info(events)') as Row[]).some((c) => c['name'] === 'subjects');
+    const subjects = this.hasSubjects ? 'subjects' : 'NULL';
+    const packed = PACKED_INDEX_COLUMNS.map((c) => (c === 'subjects' ? subjects : c)).join(', ');
     this.stmts = {
       logByOrigin: db.prepare('SELECT * FROM logs WHERE origin = ?'),
       logById: db.prepare('SELECT * FROM logs WHERE log_id = ?'),
@@ -598,10 +608,16 @@ export class SqliteStore implements AuditStore {
       insertDisclosure: db.prepare(
         'INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (?, ?, ?, ?, ?)',
       ),
+      // Never run read-only: without the subjects column, a statement of the same arity that writes nothing.
       insertEvent: db.prepare(
-        `INSERT INTO events (log_id, seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type,
-           target, decision, status, risk, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        this.hasSubjects
+          ? `INSERT INTO events (log_id, seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type,
+           target, decision, status, risk, time, subjects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+          : `SELECT ${Array(16).fill('?').join(', ')} WHERE 0`,
       ),
+      erasedPointers: db
+        .prepare('SELECT pointer FROM disclosures WHERE log_id = ? AND seq = ? AND disclosure IS NULL')
+        .pluck(),
       upsertTile: db.prepare(
         `INSERT INTO tiles (log_id, level, idx, width, hashes) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (log_id, level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes`,
@@ -653,25 +669,23 @@ export class SqliteStore implements AuditStore {
         'SELECT size, root_hash, note, created_at FROM checkpoints WHERE log_id = ? ORDER BY size DESC LIMIT 1',
       ),
       indexFirstPacked: db
-        .prepare(
-          `SELECT seq, json_array(${PACKED_INDEX_COLUMNS.join(', ')}) FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
-        )
+        .prepare(`SELECT seq, json_array(${packed}) FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`)
         .raw(),
       indexAfterPacked: db
         .prepare(
-          `SELECT seq, json_array(${PACKED_INDEX_COLUMNS.join(', ')}) FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+          `SELECT seq, json_array(${packed}) FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
         )
         .raw(),
       indexFirst: db
         .prepare(
           `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
-             status, risk, time FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
+             status, risk, time, ${subjects} FROM events WHERE log_id = ? ORDER BY seq LIMIT ?`,
         )
         .raw(),
       indexAfter: db
         .prepare(
           `SELECT seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision,
-             status, risk, time FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+             status, risk, time, ${subjects} FROM events WHERE log_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
         )
         .raw(),
       deleteIndexRange: db.prepare('DELETE FROM events WHERE log_id = ? AND seq >= ? AND seq < ?'),
@@ -710,6 +724,7 @@ export class SqliteStore implements AuditStore {
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
+      addMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
     };
     this.concern = concernStatements(db);
   }
@@ -924,10 +939,30 @@ export class SqliteStore implements AuditStore {
   private where(logId: number, filter: EventFilter): { sql: string; args: unknown[] } {
     const clauses = ['v.log_id = ?'];
     const args: unknown[] = [logId];
-    for (const [k, v] of Object.entries(filter) as [keyof EventFilter, string | undefined][]) {
+    for (const [k, v] of Object.entries(filter) as [
+      keyof EventFilter,
+      string | readonly string[] | undefined,
+    ][]) {
       if (v === undefined) continue;
       const col = FILTER_COLUMNS[k];
       if (!col) continue;
+      if (typeof v !== 'string') {
+        // Any of several values (a person's id in plain and as its tag).
+        const vals = v.filter((x) => typeof x === 'string' && !hasLoneSurrogate(x));
+        clauses.push(vals.length === 0 ? '0' : `v.${col} IN (${vals.map(() => '?').join(', ')})`);
+        args.push(...vals);
+        continue;
+      }
+      if (k === 'subject') {
+        // One tag among the space-separated tags of the row (the partial index skips rows without).
+        if (!this.hasSubjects) {
+          clauses.push('0');
+          continue;
+        }
+        clauses.push(`v.subjects IS NOT NULL AND instr(' ' || v.subjects || ' ', ?) > 0`);
+        args.push(` ${v} `);
+        continue;
+      }
       if (k === 'since' || k === 'until') {
         // ts never decreases along seq: bound the seq range (primary key) and check ts too.
         clauses.push(`v.seq ${k === 'since' ? '>=' : '<'} ? AND v.ts ${k === 'since' ? '>=' : '<'} ?`);
@@ -1078,7 +1113,24 @@ export class SqliteStore implements AuditStore {
       this.db
         .transaction(() => {
           let n = 0;
-          for (const u of units) n += erase.run(bySeq, erasedAt, logId, u.seq, u.unit).changes;
+          const seqs = new Set<number>();
+          for (const u of units) {
+            const changed = erase.run(bySeq, erasedAt, logId, u.seq, u.unit).changes;
+            if (changed > 0) seqs.add(u.seq);
+            n += changed;
+          }
+          // The index columns read from what is now erased go with it, in the same transaction.
+          for (const seq of seqs) {
+            const cols = erasedIndexColumns(this.stmts.erasedPointers.all(logId, seq) as string[]).filter(
+              (c) => c !== 'subjects' || this.hasSubjects,
+            );
+            if (cols.length === 0) continue;
+            this.db
+              .prepare(
+                `UPDATE events SET ${cols.map((c) => `${c} = NULL`).join(', ')} WHERE log_id = ? AND seq = ?`,
+              )
+              .run(logId, seq);
+          }
           return n;
         })
         .immediate(),
@@ -1467,6 +1519,16 @@ export class SqliteStore implements AuditStore {
     this.stmts.setMeta.run(key, value);
     this.committed();
     return Promise.resolve();
+  }
+
+  addMeta(key: string, value: string): Promise<string> {
+    const refused = this.refuseReadonly('write meta');
+    if (refused) return refused;
+    return this.guard('write meta', () => {
+      this.stmts.addMeta.run(key, value);
+      this.committed();
+      return this.stmts.getMeta.get(key) as string;
+    });
   }
 
   private walTimer: NodeJS.Timeout | null = null;

@@ -1,0 +1,258 @@
+import { canonicalize } from '../core/canonical-json.js';
+import { disclosureDigest } from '../core/disclosure.js';
+import { AuditError } from '../errors.js';
+import type { RecordedEvent } from '../event/types.js';
+import type { AuditStore, ListedEvent } from '../store/store.js';
+import type { AuditTrail } from './audit-trail.js';
+import { describeHold, holdCovers, type Hold } from './holds.js';
+import { storeOf, tagOf, toRecordedEvent } from './internals.js';
+
+/**
+ * GDPR erasure (Art. 17): the plaintext of the disclosures concerning a data subject is deleted,
+ * and one `data.erased` event names what went (seq, pointer and digest of each disclosure, never
+ * a value) and who asked. Leaves, digests and the tree are untouched, so every proof stays valid
+ * and verify reports each erased field as "erased by seq N".
+ */
+
+/** What to erase: a data subject, whole events, or single disclosures. */
+export type ErasureTarget =
+  | { subject: string }
+  | { seqs: readonly number[] }
+  | { pointers: readonly { seq: number; pointer: string }[] };
+
+export interface ErasureRequest {
+  /** Why (recorded in the `data.erased` event; write no personal data here). */
+  reason: string;
+  /** Who asked: the person or service recorded as the erasure's actor. */
+  requestedBy: string;
+  /** List what would be erased, write nothing. */
+  dryRun?: boolean;
+}
+
+/** One erased (or, in a dry run, erasable) disclosure. */
+export interface ErasedDisclosure {
+  seq: number;
+  pointer: string;
+  /** The disclosure's digest as committed in its leaf. */
+  digest: string;
+  /** The event's type. */
+  type: string;
+}
+
+export interface ErasureResult {
+  /** The seq of the `data.erased` event; null in a dry run or when there was nothing to erase. */
+  seq: number | null;
+  dry_run: boolean;
+  /** Events concerned. */
+  events: number;
+  erased: ErasedDisclosure[];
+}
+
+/** Events whose records must stay whole: erasures and legal holds are the evidence of themselves. */
+const KEPT_TYPES = new Set(['data.erased', 'retention.purged', 'hold.placed', 'hold.released']);
+/** Most disclosures one `data.erased` event can name (its body stays under the event size limit). */
+export const MAX_ERASED_PER_EVENT = 2000;
+const ID = /^[\x21-\x7e]{1,128}$/;
+const PAGE = 1000;
+
+interface Candidate {
+  event: ListedEvent;
+  /** Units to erase. */
+  units: number[];
+}
+
+/** Events naming `subject` in data_subject_ids (every disclosure), and those it acted in as a user (its id and name). */
+async function subjectCandidates(
+  store: AuditStore,
+  logId: number,
+  trail: AuditTrail,
+  subject: string,
+): Promise<Candidate[]> {
+  const tag = tagOf(trail);
+  if (!tag)
+    throw new AuditError('conflict', `${trail.origin} has no index key yet: open it for writing once`);
+  const out = new Map<number, Candidate>();
+  const each = async (
+    filter: { subject: string } | { actor_id: string },
+    pick: (e: ListedEvent) => number[],
+  ): Promise<void> => {
+    let after: number | undefined;
+    for (;;) {
+      const page = await store.query(logId, filter, {
+        limit: PAGE,
+        order: 'asc',
+        ...(after !== undefined ? { after } : {}),
+      });
+      for (const e of page) {
+        const units = pick(e);
+        if (units.length === 0) continue;
+        const had = out.get(e.entry.seq);
+        if (had) had.units = [...new Set([...had.units, ...units])].sort((a, b) => a - b);
+        else out.set(e.entry.seq, { event: e, units });
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.entry.seq;
+    }
+  };
+  const live = (e: ListedEvent): number[] =>
+    e.disclosures.filter((d) => d.disclosure !== null).map((d) => d.unit);
+  // The index finds them by tag; the plaintext is checked too (a tag collision erases nothing).
+  await each({ subject: tag(subject) }, (e) => {
+    const ev = toRecordedEvent(e, trail.origin);
+    return ev.context?.data_subject_ids?.includes(subject) === true ? live(e) : [];
+  });
+  await each({ actor_id: `user:${tag(subject)}` }, (e) => {
+    const ev = toRecordedEvent(e, trail.origin);
+    if (ev.actor?.type !== 'user' || ev.actor.id !== subject) return [];
+    return e.disclosures
+      .filter((d) => d.disclosure !== null && (d.pointer === '/actor/id' || d.pointer === '/actor/name'))
+      .map((d) => d.unit);
+  });
+  return [...out.values()].sort((a, b) => a.event.entry.seq - b.event.entry.seq);
+}
+
+async function explicitCandidates(
+  store: AuditStore,
+  logId: number,
+  target: { seqs: readonly number[] } | { pointers: readonly { seq: number; pointer: string }[] },
+): Promise<Candidate[]> {
+  const wanted = new Map<number, Set<string> | null>();
+  if ('seqs' in target) {
+    const seqs: unknown = target.seqs;
+    if (!Array.isArray(seqs) || seqs.length === 0)
+      throw new AuditError('invalid_argument', 'seqs must be a non-empty array of event seqs');
+    for (const s of seqs as unknown[]) wanted.set(s as number, null);
+  } else {
+    const pointers: unknown = target.pointers;
+    if (!Array.isArray(pointers) || pointers.length === 0)
+      throw new AuditError('invalid_argument', 'pointers must be a non-empty array of { seq, pointer }');
+    for (const p of pointers as { seq: number; pointer: string }[]) {
+      if (typeof p?.pointer !== 'string')
+        throw new AuditError('invalid_argument', 'each pointer needs a string pointer');
+      const set = wanted.get(p.seq) ?? new Set<string>();
+      set.add(p.pointer);
+      wanted.set(p.seq, set);
+    }
+  }
+  const out: Candidate[] = [];
+  for (const [seq, pointers] of [...wanted].sort((a, b) => a[0] - b[0])) {
+    if (!Number.isSafeInteger(seq) || seq < 0)
+      throw new AuditError('invalid_argument', `seq ${String(seq)} is not a non-negative integer`);
+    const stored = await store.getBySeq(logId, seq);
+    if (!stored) throw new AuditError('not_found', `no event with seq ${seq}`);
+    const units = stored.disclosures
+      .filter((d) => d.disclosure !== null && (pointers === null || pointers.has(d.pointer)))
+      .map((d) => d.unit);
+    if (pointers !== null) {
+      for (const p of pointers) {
+        if (!stored.disclosures.some((d) => d.pointer === p))
+          throw new AuditError('not_found', `event seq ${seq} has no disclosure ${p === '' ? '(body)' : p}`);
+      }
+    }
+    if (units.length > 0) out.push({ event: stored, units });
+  }
+  return out;
+}
+
+function checkRequest(r: ErasureRequest): void {
+  if (typeof r !== 'object' || r === null)
+    throw new AuditError('invalid_argument', 'an erasure needs { reason, requestedBy }');
+  if (typeof r.reason !== 'string' || r.reason.trim() === '' || r.reason.length > 16384)
+    throw new AuditError('invalid_argument', 'reason must be a non-empty string of at most 16384 characters');
+  if (typeof r.requestedBy !== 'string' || !ID.test(r.requestedBy))
+    throw new AuditError(
+      'invalid_argument',
+      'requestedBy must be 1 to 128 printable characters without spaces',
+    );
+}
+
+/**
+ * Erases from `trail` what `target` names (see {@link AuditTrail.erase}). Refused, with nothing
+ * written, when an active legal hold covers any event concerned.
+ */
+export async function eraseFromTrail(
+  trail: AuditTrail,
+  target: ErasureTarget,
+  request: ErasureRequest,
+): Promise<ErasureResult> {
+  checkRequest(request);
+  if (typeof target !== 'object' || target === null)
+    throw new AuditError('invalid_argument', 'erase needs { subject } | { seqs } | { pointers }');
+  const store = storeOf(trail);
+  const log = await store.getLog(trail.origin);
+  if (!log) throw new AuditError('not_found', `log ${trail.origin} does not exist`);
+  let candidates: Candidate[];
+  if ('subject' in target) {
+    if (typeof target.subject !== 'string' || !ID.test(target.subject))
+      throw new AuditError(
+        'invalid_argument',
+        'subject must be 1 to 128 printable characters without spaces',
+      );
+    candidates = await subjectCandidates(store, log.logId, trail, target.subject);
+  } else if ('seqs' in target || 'pointers' in target) {
+    candidates = await explicitCandidates(store, log.logId, target);
+  } else {
+    throw new AuditError('invalid_argument', 'erase needs { subject } | { seqs } | { pointers }');
+  }
+  const holds = await trail.holds.list();
+  const erased: ErasedDisclosure[] = [];
+  const units: { seq: number; unit: number }[] = [];
+  for (const c of candidates) {
+    const seq = c.event.entry.seq;
+    const type = c.event.entry.type;
+    if (KEPT_TYPES.has(type))
+      throw new AuditError(
+        'invalid_argument',
+        `seq ${seq} is a ${type} event: erasure and hold records are kept whole`,
+      );
+    const ev: RecordedEvent = toRecordedEvent(c.event, trail.origin);
+    const hold = holds.find((h) =>
+      holdCovers(h, {
+        ts: ev.ts,
+        session_id: ev.session_id,
+        actor: ev.actor,
+        data_subject_ids: ev.context?.data_subject_ids,
+      }),
+    );
+    if (hold) throw holdError(hold, seq);
+    for (const unit of c.units) {
+      const d = c.event.disclosures.find((x) => x.unit === unit)!;
+      erased.push({ seq, pointer: d.pointer, digest: disclosureDigest(d.disclosure!), type });
+      units.push({ seq, unit });
+    }
+  }
+  if (erased.length > MAX_ERASED_PER_EVENT)
+    throw new AuditError(
+      'invalid_argument',
+      `${erased.length} disclosures concern this request, more than one data.erased event names (${MAX_ERASED_PER_EVENT}): erase by seqs in parts`,
+    );
+  const events = candidates.length;
+  if (request.dryRun === true || erased.length === 0)
+    return { seq: null, dry_run: request.dryRun === true, events, erased };
+  const metadata = { erased: erased.map(({ seq, pointer, digest }) => ({ seq, pointer, digest })) };
+  // The list must be stored as given: a redaction rule that rewrote it would make it name nothing.
+  if (canonicalize(trail.redact(metadata).value) !== canonicalize(metadata))
+    throw new AuditError(
+      'invalid_argument',
+      "this trail's redaction rules rewrite the erasure list: allowlist /metadata/erased",
+    );
+  const receipt = await trail.record({
+    type: 'data.erased',
+    actor: { type: 'user', id: request.requestedBy },
+    action: {
+      type: 'data.erase',
+      target: 'subject' in target ? 'subject' : 'seqs' in target ? 'seqs' : 'pointers',
+    },
+    context: { purpose: request.reason },
+    metadata,
+  });
+  await store.eraseDisclosures(log.logId, units, receipt.seq, new Date().toISOString());
+  return { seq: receipt.seq, dry_run: false, events, erased };
+}
+
+function holdError(hold: Hold, seq: number): AuditError {
+  return new AuditError(
+    'conflict',
+    `erasure refused, nothing was erased: seq ${seq} is under legal hold ${hold.id} (${describeHold(hold)}; reason: ${hold.reason}; placed by ${hold.placed_by})`,
+  );
+}
