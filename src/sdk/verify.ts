@@ -155,6 +155,7 @@ async function verifyFrom(
     for (let i = 0; i <= Math.floor(n / 256); i++) levels.push({ level, index: i });
   }
   const tiles = new VerifyTiles(await store.getTiles(head.logId, levels));
+  const archived = await store.listArchives(head.logId);
   const newVerifier = (): LogVerifier =>
     new LogVerifier({
       origin,
@@ -165,6 +166,7 @@ async function verifyFrom(
       ...(start ? { start } : {}),
       tileHash: tiles.tileHash,
       interiorHash: tiles.interiorHash,
+      archived,
     });
   // A file-backed log is verified on worker threads, segment by segment; anything they cannot
   // merge exactly (any failure) is verified again here, so the report is the same either way.
@@ -188,9 +190,11 @@ async function verifyFrom(
       end,
       verifier,
       onProgress: options.onProgress,
+      archived,
     });
     if (parallel) {
       const derived = new DerivedRowsCheck(store, head, from, end);
+      derived.archived = archived;
       derived.index.last = parallel.last;
       return finishReport(
         store,
@@ -209,6 +213,7 @@ async function verifyFrom(
   const verifier = newVerifier();
   const CHUNK = VERIFY_CHUNK;
   const derived = new DerivedRowsCheck(store, head, from);
+  derived.archived = archived;
   let done = 0;
   for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
@@ -401,6 +406,7 @@ export function verifyReportJson(r: VerifyReport): Record<string, unknown> {
     checkpoints_verified: r.checkpoints_verified,
     unsigned_tail: r.unsigned_tail,
     redactions: r.redactions,
+    ...(r.archived ? { archived: r.archived } : {}),
     // Only for an incremental verification: where checking began.
     ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
     failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),
