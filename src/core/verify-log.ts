@@ -33,7 +33,8 @@ export type FailureKind =
   | 'checkpoint_forged'
   | 'checkpoint_mismatch'
   | 'rolled_back'
-  | 'unapproved_execution';
+  | 'unapproved_execution'
+  | 'archive_mismatch';
 
 export interface VerifyFailure {
   /** The entry (or, for checkpoints, the tree size) the failure is about; null when global. */

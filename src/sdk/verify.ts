@@ -40,7 +40,7 @@ export interface VerifyOptions {
 }
 
 /** The verifier keys to trust: the caller's, else the local key file's. */
-function resolveVerifiers(
+export function resolveVerifiers(
   keys: KeyRing,
   origin: string,
   options: VerifyOptions,
