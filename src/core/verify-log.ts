@@ -387,6 +387,8 @@ export class LogVerifier {
       if (claim) {
         // Checked in finish(): the claim must be an archive.created event naming this range.
         this.archiveClaims.add(claim.bySeq);
+        // The leaf's type is enough to count an erasure event (its body is in the archive).
+        if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
         this.appendLeaf(hash);
         return;
       }

@@ -20,14 +20,7 @@ import { hashLeaf } from '../core/merkle.js';
 import { verifyConsistency } from '../core/proof.js';
 import { archiveEventFacts, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
-import type {
-  ArchiveRow,
-  AuditStore,
-  DisclosureRow,
-  LogHead,
-  ScanRow,
-  StoredIndexRow,
-} from '../store/store.js';
+import type { AuditStore, DisclosureRow, LogHead, ScanRow, StoredIndexRow } from '../store/store.js';
 import type { AuditTrail } from './audit-trail.js';
 import { keysOf, storeOf, toRecordedEvent } from './internals.js';
 import { resolveVerifiers, verifyStoredLog, type VerifyOptions } from './verify.js';
@@ -135,11 +128,15 @@ export async function archiveLog(
   trail: AuditTrail,
   options: { before: string | Date; dir: string; onProgress?: (done: number, total: number) => void },
 ): Promise<ArchiveResult> {
-  if (trail.readonly) throw new AuditError('read_only', `cannot archive ${trail.origin}: it is open read-only`);
+  if (trail.readonly)
+    throw new AuditError('read_only', `cannot archive ${trail.origin}: it is open read-only`);
   const cutoff = parseBefore(options.before);
   const dir = resolve(options.dir);
   if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) {
-    throw new AuditError('invalid_argument', `${dir} exists and is not an empty directory: archive into a new one`);
+    throw new AuditError(
+      'invalid_argument',
+      `${dir} exists and is not an empty directory: archive into a new one`,
+    );
   }
   const store = storeOf(trail);
   // The current tree signed first: the manifest proves the range consistent with it.
@@ -212,8 +209,8 @@ export async function archiveLog(
     createdAt: new Date().toISOString(),
   });
   const dropped = { disclosures: 0, index_rows: 0 };
-  for (let a = from; a < to; a += FILE_ENTRIES) {
-    const r = await store.dropArchivedRows(head.logId, a, Math.min(to, a + FILE_ENTRIES));
+  for (const [a, b] of dropRanges(from, to, await archiveEventSeqs(store, head.logId, from, to))) {
+    const r = await store.dropArchivedRows(head.logId, a, b);
     dropped.disclosures += r.disclosures;
     dropped.index_rows += r.indexRows;
   }
@@ -228,6 +225,42 @@ export async function archiveLog(
     files,
     dropped,
   };
+}
+
+/**
+ * Seqs of the `archive.created` events in [from, to): they stay whole in the hot database (they
+ * are also in the archive), since verification reads their bodies to vouch for earlier archives.
+ */
+async function archiveEventSeqs(
+  store: AuditStore,
+  logId: number,
+  from: number,
+  to: number,
+): Promise<number[]> {
+  const out: number[] = [];
+  let after = from - 1;
+  for (;;) {
+    const page = await store.query(
+      logId,
+      { type: 'archive.created' },
+      { after, before: to, limit: 1000, order: 'asc' },
+    );
+    for (const e of page) out.push(e.entry.seq);
+    if (page.length < 1000) return out;
+    after = page[page.length - 1]!.entry.seq;
+  }
+}
+
+/** [from, to) without the `keep` seqs, cut into steps of at most {@link FILE_ENTRIES}. */
+export function dropRanges(from: number, to: number, keep: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  const cuts = [...keep].filter((k) => k >= from && k < to).sort((x, y) => x - y);
+  let a = from;
+  for (const k of [...cuts, to]) {
+    for (let b = a; b < k; b += FILE_ENTRIES) out.push([b, Math.min(k, b + FILE_ENTRIES)]);
+    a = k + 1;
+  }
+  return out;
 }
 
 const nullable = (v: string | null | undefined): string | null => (typeof v === 'string' ? v : null);
@@ -262,7 +295,10 @@ async function writeFiles(
     const d = Math.min(b, c + READ_CHUNK);
     const events = await store.readEvents(logId, c, d);
     if (events.length !== d - c) {
-      throw new AuditError('store_failure', `entries ${c}..${d - 1} are not all stored: verify the log first`);
+      throw new AuditError(
+        'store_failure',
+        `entries ${c}..${d - 1} are not all stored: verify the log first`,
+      );
     }
     const index = new Map<number, StoredIndexRow>();
     for (const r of await store.readIndex(logId, c - 1, d - c)) if (r.seq < d) index.set(r.seq, r);
@@ -351,7 +387,8 @@ export function readArchiveManifest(dirArg: string): OpenedArchive {
   if (typeof m.log !== 'string') bad('"log" is not a string');
   if (!m.range || !int(m.range.from) || !int(m.range.to) || m.range.from >= m.range.to) bad('bad "range"');
   if (typeof m.checkpoint !== 'string' || typeof m.current_checkpoint !== 'string') bad('bad checkpoints');
-  if (!Array.isArray(m.consistency) || !m.consistency.every((h) => typeof h === 'string')) bad('bad "consistency"');
+  if (!Array.isArray(m.consistency) || !m.consistency.every((h) => typeof h === 'string'))
+    bad('bad "consistency"');
   if (!Array.isArray(m.files)) bad('"files" is not a list');
   for (const f of m.files) {
     const ok =
@@ -385,8 +422,16 @@ class ArchiveReader {
   private cache: LoadedPart | undefined;
   readonly failures: VerifyFailure[] = [];
   private readonly reported = new Set<string>();
+  private readonly failedSeqs = new Set<number | null>();
 
-  constructor(private readonly opened: OpenedArchive) {}
+  /**
+   * `hotLeafHashes`: the hot tree's leaf hashes of entries [from, to); an archived event whose
+   * leaf does not hash to its seq's is reported and left out (its rows are never used).
+   */
+  constructor(
+    private readonly opened: OpenedArchive,
+    private readonly hotLeafHashes: (from: number, to: number) => Promise<Map<number, Uint8Array>>,
+  ) {}
 
   /** [from, to) of each file pair, ascending. */
   get parts(): { from: number; to: number }[] {
@@ -398,6 +443,7 @@ class ArchiveReader {
   private fail(seq: number | null, detail: string): void {
     if (this.reported.has(detail)) return;
     this.reported.add(detail);
+    this.failedSeqs.add(seq);
     this.failures.push({ seq, kind: 'archive_mismatch', detail });
   }
 
@@ -415,7 +461,10 @@ class ArchiveReader {
       return null;
     }
     if (sha256(bytes) !== f.sha256) {
-      this.fail(from, `${f.name} does not match the SHA-256 in the manifest: the file was edited or replaced`);
+      this.fail(
+        from,
+        `${f.name} does not match the SHA-256 in the manifest: the file was edited or replaced`,
+      );
       return null;
     }
     try {
@@ -442,6 +491,13 @@ class ArchiveReader {
       const leaf = r['leaf'];
       if (leaf instanceof Uint8Array) part.events.set(s, { leaf, index });
     }
+    const hot = await this.hotLeafHashes(p.from, p.to);
+    for (const [s, e] of part.events) {
+      const want = hot.get(s);
+      if (want && hashLeaf(Buffer.from(e.leaf)).equals(Buffer.from(want))) continue;
+      part.events.delete(s);
+      this.fail(s, `the archived leaf of seq ${s} does not hash to the hot tree's leaf hash at that seq`);
+    }
     for (const r of (await this.file('disclosures', p.from)) ?? []) {
       const s = Number(r['seq']);
       const d = r['disclosure'];
@@ -460,20 +516,26 @@ class ArchiveReader {
     return part;
   }
 
-  /** The archived entry at `seq`, checked against the hot entry's leaf hash (failures kept). */
-  async entry(seq: number, hotLeafHash: Uint8Array): Promise<LoadedPart | undefined> {
+  /** The part holding the archived entry at `seq` (its leaf matched with the hot tree's), if any. */
+  async entry(seq: number): Promise<LoadedPart | undefined> {
     const part = await this.part(seq);
-    const e = part?.events.get(seq);
-    if (!part || !e) {
+    if (part?.events.has(seq)) return part;
+    if (!this.failedSeqs.has(seq)) {
       this.fail(seq, `entry ${seq} is inside the archived range but not in the archive's files`);
-      return undefined;
     }
-    if (!hashLeaf(Buffer.from(e.leaf)).equals(Buffer.from(hotLeafHash))) {
-      this.fail(seq, `the archived leaf of seq ${seq} does not hash to the hot tree's leaf hash`);
-      return undefined;
-    }
-    return part;
+    return undefined;
   }
+}
+
+/** Reads the hot tree's leaf hashes of a seq range. */
+function hotLeafHashes(store: AuditStore, logId: number) {
+  return async (from: number, to: number): Promise<Map<number, Uint8Array>> => {
+    const out = new Map<number, Uint8Array>();
+    for await (const chunk of store.scan(logId, from, to, 8192)) {
+      for (const r of chunk) out.set(r.entry.seq, r.entry.leafHash);
+    }
+    return out;
+  };
 }
 
 /**
@@ -492,7 +554,7 @@ function overlay(store: AuditStore, reader: ArchiveReader, range: { from: number
           out.push(r);
           continue;
         }
-        const part = await reader.entry(seq, r.entry.leafHash);
+        const part = await reader.entry(seq);
         out.push(part ? { entry: r.entry, disclosures: part.disclosures.get(seq) ?? [] } : r);
       }
       yield out;
@@ -520,9 +582,6 @@ function overlay(store: AuditStore, reader: ArchiveReader, range: { from: number
     readIndex,
     readIndexPacked: undefined,
     parallelReads: false,
-    // The overlaid range is checked as if never archived; other archives stay as recorded.
-    listArchives: async (logId: number): Promise<ArchiveRow[]> =>
-      (await store.listArchives(logId)).filter((a) => a.from !== range.from),
   };
   return new Proxy(store, {
     get(target, prop, receiver) {
@@ -574,18 +633,22 @@ export async function verifyArchive(
     }
     const named = new Map(event.files.map((f) => [f.name, f.sha256]));
     for (const f of m.files) {
-      if (named.get(f.name) !== f.sha256) fail(event.seq, `${f.name} is not named with this SHA-256 by the archive.created event`);
+      if (named.get(f.name) !== f.sha256)
+        fail(event.seq, `${f.name} is not named with this SHA-256 by the archive.created event`);
     }
-    if (named.size !== m.files.length) fail(event.seq, 'the archive.created event names files the manifest does not list');
+    if (named.size !== m.files.length)
+      fail(event.seq, 'the archive.created event names files the manifest does not list');
   }
   // The range's checkpoint: signed by the log's key, the stored one of its size, consistent with the current one.
   const verifiers = resolveVerifiers(keys, trail.origin, options, true);
   try {
     const cp = openCheckpoint(m.checkpoint, verifiers, trail.origin);
     const cur = openCheckpoint(m.current_checkpoint, verifiers, trail.origin);
-    if (cp.size !== m.range.to) fail(m.range.to, `the manifest's checkpoint has size ${cp.size}, not the range's end ${m.range.to}`);
+    if (cp.size !== m.range.to)
+      fail(m.range.to, `the manifest's checkpoint has size ${cp.size}, not the range's end ${m.range.to}`);
     const stored = (await store.listCheckpoints(head.logId)).find((c) => c.size === cp.size);
-    if (stored?.note !== m.checkpoint) fail(cp.size, `the manifest's checkpoint of size ${cp.size} is not the log's stored one`);
+    if (stored?.note !== m.checkpoint)
+      fail(cp.size, `the manifest's checkpoint of size ${cp.size} is not the log's stored one`);
     const proof = m.consistency.map((h) => Buffer.from(h, 'base64'));
     if (!verifyConsistency(cp.size, cur.size, proof, cp.root, cur.root)) {
       fail(cp.size, `the manifest's consistency proof from size ${cp.size} to ${cur.size} does not verify`);
@@ -593,7 +656,7 @@ export async function verifyArchive(
   } catch (e) {
     fail(m.range.to, `the manifest's checkpoints do not verify with the log's key: ${(e as Error).message}`);
   }
-  const reader = new ArchiveReader(opened);
+  const reader = new ArchiveReader(opened, hotLeafHashes(store, head.logId));
   // Every file is read once up front (hash, parse), so a damaged file is named even outside the range verified.
   for (const p of reader.parts) await reader.part(p.from);
   const report = await verifyStoredLog(overlay(store, reader, m.range), keys, trail.origin, {
@@ -629,8 +692,9 @@ async function findArchiveEvent(
       if (!stored || !parseLeaf(stored.entry.leaf).d.includes(disclosureDigest(body))) continue;
       const facts = archiveEventFacts(e.entry.seq, body);
       if (facts?.manifestSha256 !== manifestSha256) continue;
-      const files = (toRecordedEvent(e, head.origin).metadata as { archive?: { files?: unknown } } | undefined)
-        ?.archive?.files;
+      const files = (
+        toRecordedEvent(e, head.origin).metadata as { archive?: { files?: unknown } } | undefined
+      )?.archive?.files;
       const list = Array.isArray(files)
         ? files.filter(
             (f): f is { name: string; sha256: string } =>
@@ -660,7 +724,8 @@ export async function restoreArchive(
   dir: string,
   options: VerifyOptions = {},
 ): Promise<RestoreResult> {
-  if (trail.readonly) throw new AuditError('read_only', `cannot restore into ${trail.origin}: it is open read-only`);
+  if (trail.readonly)
+    throw new AuditError('read_only', `cannot restore into ${trail.origin}: it is open read-only`);
   const opened = readArchiveManifest(dir);
   const m = opened.manifest;
   const store = storeOf(trail);
@@ -680,19 +745,24 @@ export async function restoreArchive(
       `the archive does not verify with the log (${verified.failures.length} failure(s)${first ? `, first: seq ${first.seq ?? '-'} ${first.kind}: ${first.detail}` : ''}): nothing restored`,
     );
   }
-  const reader = new ArchiveReader(opened);
+  const reader = new ArchiveReader(opened, hotLeafHashes(store, head.logId));
   let disclosures = 0;
   let indexRows = 0;
   for (const p of reader.parts) {
     const part = await reader.part(p.from);
     if (!part) continue;
-    const ds = [...part.disclosures.values()].flat().filter((d) => d.seq >= m.range.from && d.seq < m.range.to);
+    const ds = [...part.disclosures.values()]
+      .flat()
+      .filter((d) => d.seq >= m.range.from && d.seq < m.range.to);
     const index = [...part.events.values()].map((e) => e.index);
     disclosures += await store.restoreArchivedRows(head.logId, ds, index);
     indexRows += index.length;
   }
   if (reader.failures.length > 0) {
-    throw new AuditError('proof_invalid', `the archive changed while it was restored: ${reader.failures[0]!.detail}`);
+    throw new AuditError(
+      'proof_invalid',
+      `the archive changed while it was restored: ${reader.failures[0]!.detail}`,
+    );
   }
   await store.removeArchive(head.logId, m.range.from);
   const receipt = await trail.record({
@@ -700,9 +770,21 @@ export async function restoreArchive(
     actor: { type: 'system', id: 'auditrail' },
     action: { type: 'archive.restore', target: trail.origin },
     metadata: {
-      archive: { from: m.range.from, to: m.range.to, manifest_sha256: opened.sha256, archived_by_seq: record.bySeq },
+      archive: {
+        from: m.range.from,
+        to: m.range.to,
+        manifest_sha256: opened.sha256,
+        archived_by_seq: record.bySeq,
+      },
     },
   });
   await trail.checkpoint();
-  return { from: m.range.from, to: m.range.to, disclosures, index_rows: indexRows, by_seq: receipt.seq, verified };
+  return {
+    from: m.range.from,
+    to: m.range.to,
+    disclosures,
+    index_rows: indexRows,
+    by_seq: receipt.seq,
+    verified,
+  };
 }

@@ -896,15 +896,28 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
     it('archives a range: drops its disclosures and index rows, keeps leaves and tiles, restores them', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/arch', 'acme', EMPTY_ROOT);
-      await appendAll(store, head.origin, Array.from({ length: 6 }, (_, i) => prep(i)));
+      await appendAll(
+        store,
+        head.origin,
+        Array.from({ length: 6 }, (_, i) => prep(i)),
+      );
       const before = await store.readEvents(head.logId, 0, 6);
       const indexBefore = await store.readIndex(head.logId, null, 100);
       const tilesBefore = await store.listTiles(head.logId);
-      const row = { from: 1, to: 4, bySeq: 5, manifestSha256: 'a'.repeat(64), createdAt: '2026-01-02T00:00:00Z' };
+      const row = {
+        from: 1,
+        to: 4,
+        bySeq: 5,
+        manifestSha256: 'a'.repeat(64),
+        createdAt: '2026-01-02T00:00:00Z',
+      };
       // Nothing is dropped outside a recorded archive.
       await assert.rejects(store.dropArchivedRows(head.logId, 1, 4), isCode('invalid_argument'));
       await assert.rejects(store.addArchive(head.logId, { ...row, bySeq: 3 }), isCode('invalid_argument'));
-      await assert.rejects(store.addArchive(head.logId, { ...row, manifestSha256: 'x' }), isCode('invalid_argument'));
+      await assert.rejects(
+        store.addArchive(head.logId, { ...row, manifestSha256: 'x' }),
+        isCode('invalid_argument'),
+      );
       await store.addArchive(head.logId, row);
       await assert.rejects(store.addArchive(head.logId, { ...row, from: 3, to: 5 }), isCode('conflict'));
       assert.deepEqual(await store.listArchives(head.logId), [row]);
@@ -935,8 +948,18 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       const restored = await store.readEvents(head.logId, 0, 6);
       for (let i = 0; i < 6; i++) {
         assert.deepEqual(
-          restored[i]!.disclosures.map((d) => [d.unit, d.pointer, d.disclosure?.toString('hex'), d.erasedBySeq]),
-          before[i]!.disclosures.map((d) => [d.unit, d.pointer, d.disclosure?.toString('hex'), d.erasedBySeq]),
+          restored[i]!.disclosures.map((d) => [
+            d.unit,
+            d.pointer,
+            d.disclosure?.toString('hex'),
+            d.erasedBySeq,
+          ]),
+          before[i]!.disclosures.map((d) => [
+            d.unit,
+            d.pointer,
+            d.disclosure?.toString('hex'),
+            d.erasedBySeq,
+          ]),
         );
       }
       assert.deepEqual(await store.readIndex(head.logId, null, 100), indexBefore);

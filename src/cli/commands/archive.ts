@@ -21,7 +21,12 @@ export const spec: CommandSpec = {
     'Check with `auditrail verify --archive DIR`; bring the range back with `auditrail restore DIR`.',
   options: {
     before: { type: 'string', value: 'DATE', help: 'archive entries logged before this date' },
-    output: { type: 'string', short: 'o', value: 'DIR', help: 'directory for the Parquet files and manifest' },
+    output: {
+      type: 'string',
+      short: 'o',
+      value: 'DIR',
+      help: 'directory for the Parquet files and manifest',
+    },
     json: { type: 'boolean', help: 'print the result as JSON' },
     ...TARGET_OPTIONS,
   },
@@ -37,7 +42,8 @@ export function run(args: string[], io: Io): Promise<number> {
     const before = str(values, 'before');
     const out = str(values, 'output');
     if (before === undefined) throw new UsageError('--before DATE is required (e.g. --before 2026-01-01)');
-    if (out === undefined) throw new UsageError('-o DIR is required: the directory the archive is written to');
+    if (out === undefined)
+      throw new UsageError('-o DIR is required: the directory the archive is written to');
     const target = resolveTarget(values, io);
     return withTrail(target, io, { mustExist: true }, async (trail) => {
       const bar = progress(io, 'archiving');

@@ -286,11 +286,18 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve();
   }
 
-  dropArchivedRows(logId: number, from: number, to: number): Promise<{ disclosures: number; indexRows: number }> {
+  dropArchivedRows(
+    logId: number,
+    from: number,
+    to: number,
+  ): Promise<{ disclosures: number; indexRows: number }> {
     const l = this.log(logId);
     if (!l.archives.some((a) => a.from <= from && a.to >= to)) {
       return Promise.reject(
-        new AuditError('invalid_argument', `seq ${from}..${to - 1} is not inside one recorded archive: nothing dropped`),
+        new AuditError(
+          'invalid_argument',
+          `seq ${from}..${to - 1} is not inside one recorded archive: nothing dropped`,
+        ),
       );
     }
     let disclosures = 0;

@@ -1147,7 +1147,11 @@ export class SqliteStore implements AuditStore {
     );
   }
 
-  dropArchivedRows(logId: number, from: number, to: number): Promise<{ disclosures: number; indexRows: number }> {
+  dropArchivedRows(
+    logId: number,
+    from: number,
+    to: number,
+  ): Promise<{ disclosures: number; indexRows: number }> {
     const refused = this.refuseReadonly('drop archived rows');
     if (refused) return refused;
     return this.guard('drop archived rows', () =>
@@ -1181,7 +1185,14 @@ export class SqliteStore implements AuditStore {
           const st = this.archiveStmts!;
           let n = 0;
           for (const d of disclosures) {
-            n += st.restoreDisclosure.run(logId, d.seq, d.unit, d.pointer, d.disclosure, d.erasedBySeq).changes;
+            n += st.restoreDisclosure.run(
+              logId,
+              d.seq,
+              d.unit,
+              d.pointer,
+              d.disclosure,
+              d.erasedBySeq,
+            ).changes;
           }
           for (const x of index) st.restoreEvent.run(...eventColumns(logId, x, x.ts, x.type));
           return n;
@@ -1193,7 +1204,10 @@ export class SqliteStore implements AuditStore {
   removeArchive(logId: number, from: number): Promise<boolean> {
     const refused = this.refuseReadonly('remove an archive record');
     if (refused) return refused;
-    return this.guard('remove an archive record', () => this.archiveStmts!.remove.run(logId, from).changes > 0);
+    return this.guard(
+      'remove an archive record',
+      () => this.archiveStmts!.remove.run(logId, from).changes > 0,
+    );
   }
 
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
