@@ -368,11 +368,11 @@ export function readArchiveManifest(dirArg: string): OpenedArchive {
   const path = join(dir, 'manifest.json');
   let bytes: Buffer;
   try {
-    if (statSync(path).size > MAX_MANIFEST_BYTES) throw new Error('larger than 16 MiB');
-    bytes = readFileSync(path);
+    bytes = statSync(path).size > MAX_MANIFEST_BYTES ? Buffer.alloc(0) : readFileSync(path);
   } catch (e) {
     throw new AuditError('not_found', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
+  if (bytes.length === 0) throw new AuditError('invalid_argument', `${path} is empty or larger than 16 MiB`);
   let m: ArchiveManifest;
   try {
     m = JSON.parse(bytes.toString('utf8')) as ArchiveManifest;
@@ -731,10 +731,17 @@ export async function restoreArchive(
   const store = storeOf(trail);
   const head = await headOf(store, trail.origin);
   const record = (await store.listArchives(head.logId)).find((a) => a.from === m.range.from);
-  if (!record || record.to !== m.range.to || record.manifestSha256 !== opened.sha256) {
+  if (!record) {
     throw new AuditError(
       'not_found',
-      `seq ${m.range.from}..${m.range.to - 1} of ${trail.origin} is not archived with this manifest: nothing to restore`,
+      `seq ${m.range.from}..${m.range.to - 1} of ${trail.origin} is not archived (restored already?): nothing to restore`,
+    );
+  }
+  if (record.to !== m.range.to || record.manifestSha256 !== opened.sha256) {
+    throw new AuditError(
+      'proof_invalid',
+      `the archive of seq ${record.from}..${record.to - 1} was recorded with manifest SHA-256 ${record.manifestSha256}, ` +
+        `not ${opened.sha256}: the manifest was edited or belongs to another archive; nothing restored`,
     );
   }
   const verified = await verifyArchive(trail, dir, options);

@@ -44,8 +44,13 @@ export function run(args: string[], io: Io): Promise<number> {
     if (before === undefined) throw new UsageError('--before DATE is required (e.g. --before 2026-01-01)');
     if (out === undefined)
       throw new UsageError('-o DIR is required: the directory the archive is written to');
+    if (
+      !/^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(before) ||
+      Number.isNaN(Date.parse(before))
+    )
+      throw new UsageError(`--before must be a date (YYYY-MM-DD) or an RFC 3339 date-time, got '${before}'`);
     const target = resolveTarget(values, io);
-    return withTrail(target, io, { mustExist: true }, async (trail) => {
+    return withTrail(target, io, { mustExist: true, readonly: false }, async (trail) => {
       const bar = progress(io, 'archiving');
       let r;
       try {

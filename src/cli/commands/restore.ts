@@ -32,7 +32,7 @@ export function run(args: string[], io: Io): Promise<number> {
     const dir = resolve(io.cwd, positionals[0]!);
     const trustedKeys = strs(values, 'key');
     const target = resolveTarget(values, io);
-    return withTrail(target, io, { mustExist: true }, async (trail) => {
+    return withTrail(target, io, { mustExist: true, readonly: false }, async (trail) => {
       const r = await restoreArchive(trail, dir, { trustedKeys });
       if (bool(values, 'json')) {
         const { verified, ...rest } = r;
