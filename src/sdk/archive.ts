@@ -282,7 +282,7 @@ async function writeFiles(
     leaf: [] as Uint8Array[],
     leaf_hash: [] as string[],
     cols: INDEX_COLUMNS.map(() => [] as (string | null)[]),
-    event: [] as unknown[],
+    event: [] as Buffer[],
   };
   const ds = {
     seq: [] as bigint[],
@@ -311,7 +311,8 @@ async function writeFiles(
       ev.leaf.push(e.entry.leaf);
       ev.leaf_hash.push(e.entry.leafHash.toString('hex'));
       INDEX_COLUMNS.forEach((col, i) => ev.cols[i]!.push(nullable(x?.[col])));
-      ev.event.push(toRecordedEvent(e, trail.origin));
+      // Encoded here: the writer's JSON type would walk and re-encode every value, and cache each in a map.
+      ev.event.push(Buffer.from(JSON.stringify(toRecordedEvent(e, trail.origin)), 'utf8'));
       for (const s of e.disclosures) {
         ds.seq.push(BigInt(s.seq));
         ds.unit.push(s.unit);
@@ -339,7 +340,7 @@ async function writeFiles(
       { name: 'type', data: ev.type, type: 'STRING', nullable: false, statistics: true },
       { name: 'event_id', data: ev.event_id, type: 'STRING', nullable: false },
       ...INDEX_COLUMNS.map((col, i) => ({ name: col, data: ev.cols[i]!, type: 'STRING' as const })),
-      { name: 'event', data: ev.event, type: 'JSON', nullable: false },
+      { name: 'event', data: ev.event, type: 'STRING', nullable: false },
       { name: 'leaf', data: ev.leaf, type: 'BYTE_ARRAY', nullable: false },
       { name: 'leaf_hash', data: ev.leaf_hash, type: 'STRING', nullable: false },
     ],

@@ -121,7 +121,7 @@ describe('cold archive on a real SQLite log', () => {
     const instance = await DuckDBInstance.create(':memory:');
     const conn = await instance.connect();
     const duck = await conn.runAndReadAll(
-      `SELECT seq, ts, type, actor_id, action_type, decision, session_id, event::VARCHAR AS event, leaf
+      `SELECT seq, ts, type, actor_id, action_type, decision, session_id, event, leaf
        FROM read_parquet('${path.replace(/'/g, "''")}') ORDER BY seq`,
     );
     const duckRows = duck.getRowObjects().map((r) => ({
@@ -147,7 +147,7 @@ describe('cold archive on a real SQLite log', () => {
         action_type: r['action_type'],
         decision: r['decision'],
         session_id: r['session_id'],
-        event: r['event'],
+        event: JSON.parse(String(r['event'])) as unknown,
         leaf: Buffer.from(r['leaf'] as Uint8Array).toString('base64'),
       }),
     );
@@ -157,7 +157,12 @@ describe('cold archive on a real SQLite log', () => {
     const ev = duckRows[10]!.event as RecordedEvent;
     assert.deepEqual(ev.action, eventBefore?.action);
     assert.equal(ev.seq, 10);
-    // An analyst's query: decisions per type in the archive.
+    // An analyst's query: DuckDB's JSON functions on the event column.
+    const actions = await conn.runAndReadAll(
+      `SELECT event->>'$.action.type' AS action FROM read_parquet('${path.replace(/'/g, "''")}') WHERE seq = 10`,
+    );
+    assert.equal(actions.getRowObjects()[0]!['action'], eventBefore?.action?.type);
+    // Decisions per type in the archive.
     const byType = await conn.runAndReadAll(
       `SELECT type, count(*) AS n FROM read_parquet('${path.replace(/'/g, "''")}') GROUP BY type ORDER BY type`,
     );
