@@ -26,6 +26,15 @@ export type { VerifyOptions } from './sdk/verify.js';
 export type { RebuildReport } from './sdk/verify-derived.js';
 export type { Receipt } from './core/append-plan.js';
 export { listLogs, type LogSummary } from './sdk/list-logs.js';
+export {
+  archiveLog,
+  restoreArchive,
+  verifyArchive,
+  type ArchiveFile,
+  type ArchiveManifest,
+  type ArchiveResult,
+  type RestoreResult,
+} from './sdk/archive.js';
 
 // A trail on an `auditrail serve` process: openAuditTrail({ url, apiKey, spool? }).
 export {
@@ -94,7 +103,7 @@ export { keptBySampling, SAMPLING_SUMMARY, type SamplingSummary } from './sdk/sa
 // For auditors: checks that need nothing but the bundle and a verifier key.
 export { verifyProofBundle, type ProofBundle, type ProofBundleResult } from './core/proof-bundle.js';
 export { verifyConsistency, type ConsistencyBundle, type ConsistencyResult } from './core/consistency.js';
-export type { VerifyReport, VerifyFailure, FailureKind } from './core/verify-log.js';
+export type { ArchivedRange, VerifyReport, VerifyFailure, FailureKind } from './core/verify-log.js';
 // Evidence packages are checked offline from their files alone (src/report unpacks the archive).
 export {
   verifyEvidenceFiles,

@@ -20,3 +20,4 @@ import './dashboard.js';
 import './retention.js';
 import './detect.js';
 import './privacy.js';
+import './archive.js';

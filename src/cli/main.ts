@@ -87,6 +87,16 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/export.js'),
   },
   {
+    name: 'archive',
+    summary: 'move old events to Parquet files (cold archive); proofs keep working',
+    load: () => import('./commands/archive.js'),
+  },
+  {
+    name: 'restore',
+    summary: 'bring an archived range back into the hot database, after verifying it',
+    load: () => import('./commands/restore.js'),
+  },
+  {
     name: 'checkpoint',
     summary: 'print the signed checkpoint (C2SP signed note)',
     load: () => import('./commands/checkpoint.js'),

@@ -273,6 +273,21 @@ export class IndexVerifier {
     }
   }
 
+  /**
+   * Feeds an entry whose disclosures and index row moved to a cold archive: an index row still
+   * stored at its seq is extra (the archive holds it, and nothing here can check it).
+   */
+  pushArchived(e: { entry: { seq: number; ts: string } }): void {
+    const seq = e.entry.seq;
+    while (this.next < this.rows.length) {
+      const r = this.rows[this.next]!;
+      if (typeof r.seq === 'number' && r.seq > seq) break;
+      this.next++;
+      this.extra(r);
+    }
+    this.last = { seq, ts: e.entry.ts };
+  }
+
   /** Feeds the next stored entry (ascending seq); the index rows up to its seq must be fed. */
   push(e: IndexedEntry): void {
     const seq = e.entry.seq;

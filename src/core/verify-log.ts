@@ -33,7 +33,8 @@ export type FailureKind =
   | 'checkpoint_forged'
   | 'checkpoint_mismatch'
   | 'rolled_back'
-  | 'unapproved_execution';
+  | 'unapproved_execution'
+  | 'archive_mismatch';
 
 export interface VerifyFailure {
   /** The entry (or, for checkpoints, the tree size) the failure is about; null when global. */
@@ -49,6 +50,34 @@ export interface Redaction {
   by_seq: number;
 }
 
+/** A range whose disclosures and index rows moved to a cold archive, as verify vouched for it. */
+export interface ArchivedRange {
+  /** First seq of the range. */
+  from: number;
+  /** First seq after it (a signed checkpoint size). */
+  to: number;
+  /** The `archive.created` event naming the range and its manifest. */
+  by_seq: number;
+  /** Hex SHA-256 of the archive's manifest, as the event names it. */
+  manifest_sha256: string;
+}
+
+/** An archived range as the store records it (unverified: checked against its event). */
+export interface ArchiveClaim {
+  from: number;
+  to: number;
+  bySeq: number;
+  manifestSha256: string;
+}
+
+/** What an `archive.created` event says (its body's `metadata.archive`). */
+export interface ArchiveEventFacts {
+  seq: number;
+  from: number;
+  to: number;
+  manifestSha256: string;
+}
+
 export interface VerifyReport {
   ok: boolean;
   log: string;
@@ -59,6 +88,11 @@ export interface VerifyReport {
   /** Entries after the newest signed checkpoint (valid, but not yet committed to by a signature). */
   unsigned_tail: number;
   redactions: Redaction[];
+  /**
+   * Ranges held in a cold archive (their entries verified from leaves alone), each recorded by an
+   * `archive.created` event; absent when none.
+   */
+  archived?: ArchivedRange[];
   failures: VerifyFailure[];
   /**
    * Incremental verification only: the first seq this run checked. Entries below it were not
@@ -123,6 +157,11 @@ export interface LogVerifierOptions {
    * compact range is kept, so their roots can be checked.
    */
   segment?: { offset: number; snapshots?: readonly number[] };
+  /**
+   * Archived ranges as the store records them: an entry inside one with no disclosure row is
+   * archived, not deleted, once the range's `archive.created` event is found to name it.
+   */
+  archived?: readonly ArchiveClaim[];
 }
 
 /**
@@ -148,6 +187,10 @@ export interface SegmentResult {
   erasureSeqs: number[];
   /** What each `data.erased` event of the segment names (see {@link erasureClaims}). */
   erasureClaims: [number, string[]][];
+  /** Archive records (by their event's seq) the segment's entries relied on. */
+  archiveClaims: number[];
+  /** `archive.created` events of the segment. */
+  archiveEvents: ArchiveEventFacts[];
   /** Approval facts other than executions, in seq order. */
   facts: ApprovalFact[];
   /** Execution facts, in seq order (kept by the worker until asked for, see sdk/verify-parallel). */
@@ -181,6 +224,9 @@ export class LogVerifier {
   private readonly leafCheck: (level: number, index: number, hash: Buffer) => void;
   private tileFailures = 0;
   private readonly erasureSeqs = new Set<number>();
+  private readonly archiveClaims = new Set<number>();
+  private readonly archiveEvents = new Map<number, ArchiveEventFacts>();
+  private readonly archived: readonly ArchiveClaim[];
   private readonly approvalCheck = new ApprovalCheck((seq, detail) =>
     this.fail(seq, 'unapproved_execution', detail),
   );
@@ -199,6 +245,7 @@ export class LogVerifier {
     this.segment = options.segment !== undefined;
     this.offset = options.segment?.offset ?? 0;
     this.snapshotSizes = new Set(options.segment?.snapshots ?? []);
+    this.archived = options.archived ?? [];
     if (this.segment && options.start) throw new RangeError('a segment has no trusted start');
     this.range = options.start?.clone() ?? new CompactRange();
     this.from = this.offset + this.range.size;
@@ -343,6 +390,17 @@ export class LogVerifier {
     } else {
       this.lastTs = leaf.ts;
     }
+    if (e.disclosures.length === 0 && leaf.d.length > 0) {
+      const claim = this.archived.find((a) => a.from <= seq && seq < a.to);
+      if (claim) {
+        // Checked in finish(): the claim must be an archive.created event naming this range.
+        this.archiveClaims.add(claim.bySeq);
+        // The leaf's type is enough to count an erasure event (its body is in the archive).
+        if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
+        this.appendLeaf(hash);
+        return;
+      }
+    }
     const covered = new Set<string>();
     let body: Uint8Array | string | undefined;
     let erased = 0;
@@ -383,6 +441,10 @@ export class LogVerifier {
     if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
     if (leaf.type === 'data.erased')
       this.claims.set(seq, new Set(body === undefined ? [] : erasureClaims(body)));
+    if (leaf.type === 'archive.created' && body !== undefined) {
+      const facts = archiveEventFacts(seq, body);
+      if (facts) this.archiveEvents.set(seq, facts);
+    }
     // Only a body whose digest is committed in the leaf speaks for the event.
     if (body !== undefined) {
       if (!this.segment) this.approvalCheck.push(seq, leaf.type, body);
@@ -444,6 +506,8 @@ export class LogVerifier {
       redactionDigests: this.redactionDigests,
       erasureSeqs,
       erasureClaims: [...this.claims].map(([k, v]) => [k, [...v]]),
+      archiveClaims: [...this.archiveClaims],
+      archiveEvents: [...this.archiveEvents.values()],
       facts: this.facts,
       executions: this.executionFacts.length,
     };
@@ -482,6 +546,8 @@ export class LogVerifier {
     for (const d of s.redactionDigests) this.redactionDigests.push(d);
     for (const seq of s.erasureSeqs) this.erasureSeqs.add(seq);
     for (const [seq, c] of s.erasureClaims) this.claims.set(seq, new Set(c));
+    for (const seq of s.archiveClaims) this.archiveClaims.add(seq);
+    for (const f of s.archiveEvents) this.archiveEvents.set(f.seq, f);
     return this.problems === before;
   }
 
@@ -505,6 +571,21 @@ export class LogVerifier {
    * checkpoints beyond the stored entries are reported.
    */
   finish(head: { size: number; root: Uint8Array }): VerifyReport {
+    const archived: ArchivedRange[] = [];
+    for (const claim of this.archived) {
+      if (!this.archiveClaims.has(claim.bySeq)) continue;
+      const ev = this.archiveEvents.get(claim.bySeq);
+      if (ev && ev.from === claim.from && ev.to === claim.to && ev.manifestSha256 === claim.manifestSha256) {
+        archived.push({ from: ev.from, to: ev.to, by_seq: ev.seq, manifest_sha256: ev.manifestSha256 });
+        continue;
+      }
+      this.fail(
+        claim.from,
+        'payload_deleted',
+        `disclosures of seq ${claim.from}..${claim.to - 1} are missing and the archive record names seq ${claim.bySeq}, ` +
+          `which is not an archive.created event of this log for that range and manifest`,
+      );
+    }
     const named: Redaction[] = [];
     this.redactions.forEach((r, i) => {
       if (!this.erasureSeqs.has(r.by_seq)) {
@@ -588,6 +669,7 @@ export class LogVerifier {
       checkpoints_verified: this.checkpointsVerified,
       unsigned_tail: Math.max(0, size - this.lastGoodCheckpoint),
       redactions: named,
+      ...(archived.length > 0 ? { archived } : {}),
       failures: this.failures,
       ...(this.from > 0 ? { verified_from: this.from } : {}),
     };
@@ -611,6 +693,27 @@ function joinRange(
     range.appendSubtree(level, Buffer.from(hashes.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE)), onNode);
     i++;
   }
+}
+
+/**
+ * What an `archive.created` event's body (committed in its leaf) says about its range:
+ * `metadata.archive` = `{ from, to, manifest_sha256 }`; undefined when it says nothing usable.
+ *
+ * @example
+ * archiveEventFacts(1024, body) // { seq: 1024, from: 0, to: 1000, manifestSha256: '9f…' }
+ */
+export function archiveEventFacts(seq: number, body: Uint8Array | string): ArchiveEventFacts | undefined {
+  let a: { from?: unknown; to?: unknown; manifest_sha256?: unknown } | undefined;
+  try {
+    const value = parseDisclosure(body).value as { metadata?: { archive?: typeof a } } | null;
+    a = value?.metadata?.archive;
+  } catch {
+    return undefined; // A malformed body is reported by the digest checks.
+  }
+  if (a === null || typeof a !== 'object') return undefined;
+  const { from, to, manifest_sha256: m } = a;
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || typeof m !== 'string') return undefined;
+  return { seq, from: from as number, to: to as number, manifestSha256: m };
 }
 
 /** Event types that mean the action ran (or started to): they need a grant when one was required. */

@@ -13,7 +13,7 @@ import {
   expectedIndexRow,
   IndexVerifier,
 } from '../core/verify-index.js';
-import type { FailureKind, VerifyFailure, VerifyReport } from '../core/verify-log.js';
+import type { ArchiveClaim, FailureKind, VerifyFailure, VerifyReport } from '../core/verify-log.js';
 import type { AuditStore, CheckpointRow, LogHead, ScanRow, StoredIndexRow } from '../store/store.js';
 
 /**
@@ -34,6 +34,8 @@ export class IndexRowStream {
   readonly index: IndexVerifier;
   private after: number | null = null;
   protected done = false;
+  /** Archived ranges (store records): their entries without disclosures have no index row. */
+  archived: readonly ArchiveClaim[] = [];
 
   /**
    * `from`: first seq checked (incremental verification); index rows below it are not read.
@@ -70,7 +72,10 @@ export class IndexRowStream {
   }
 
   push(e: ScanRow): void {
-    this.index.push(e);
+    const seq = e.entry.seq;
+    if (e.disclosures.length === 0 && this.archived.some((a) => a.from <= seq && seq < a.to)) {
+      this.index.pushArchived(e);
+    } else this.index.push(e);
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { ApprovalCheck, type ApprovalFact, type LogVerifier } from '../core/verify-log.js';
+import { ApprovalCheck, type ApprovalFact, type ArchiveClaim, type LogVerifier } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { SegmentJob, SegmentOutcome } from './verify-segment.js';
 import { planSegments } from './verify-segment.js';
@@ -175,6 +175,7 @@ export async function verifyInParallel(args: {
   end: number;
   verifier: LogVerifier;
   onProgress?: ((done: number, total: number) => void) | undefined;
+  archived?: readonly ArchiveClaim[];
 }): Promise<ParallelOutcome | null> {
   parallelVerifyStats.runs++;
   const outcome = await runSegments(args);
@@ -239,6 +240,7 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
           end: segEnd,
           snapshots: heads.filter((s) => s > offset && s <= segEnd),
           indexFrom: offset === 0 ? null : offset,
+          ...(args.archived && args.archived.length > 0 ? { archived: [...args.archived] } : {}),
         },
       });
       outcomes[i] = r.outcome;

@@ -1,5 +1,5 @@
 import { EXPANDED_TILE_BYTES, expandedPosition } from '../core/tiles.js';
-import { LogVerifier, type ApprovalFact, type SegmentResult } from '../core/verify-log.js';
+import { LogVerifier, type ApprovalFact, type ArchiveClaim, type SegmentResult } from '../core/verify-log.js';
 import type { AuditStore } from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { IndexRowStream, VERIFY_CHUNK } from './verify-derived.js';
@@ -16,6 +16,8 @@ export interface SegmentJob {
   snapshots: number[];
   /** Seq from which index rows are read; null: from the very first row (a full verify's start). */
   indexFrom: number | null;
+  /** The log's archived ranges, as the store records them. */
+  archived?: ArchiveClaim[];
 }
 
 /** A segment verified: the tree part, and the index rows of its seqs. */
@@ -118,12 +120,14 @@ export async function verifySegment(
     verifiers: [],
     checkpoints: [],
     segment: { offset, snapshots: job.snapshots },
+    ...(job.archived ? { archived: job.archived } : {}),
     tileHash: tiles.tileHash,
     interiorHash: tiles.interiorHash,
   });
   // One more row than the segment holds tells there is nothing else in it.
   const tag = await readIndexTagger(store, job.origin);
   const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1), tag);
+  index.archived = job.archived ?? [];
   for await (const chunk of store.scan(logId, offset, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
     const first = Math.min(verifier.position, chunk[0]?.entry.seq ?? offset);

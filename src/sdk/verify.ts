@@ -42,7 +42,7 @@ export interface VerifyOptions {
 }
 
 /** The verifier keys to trust: the caller's, else the local key file's. */
-function resolveVerifiers(
+export function resolveVerifiers(
   keys: KeyRing,
   origin: string,
   options: VerifyOptions,
@@ -158,6 +158,7 @@ async function verifyFrom(
   }
   const tiles = new VerifyTiles(await store.getTiles(head.logId, levels));
   const tag = await readIndexTagger(store, origin);
+  const archived = await store.listArchives(head.logId);
   const newVerifier = (): LogVerifier =>
     new LogVerifier({
       origin,
@@ -168,6 +169,7 @@ async function verifyFrom(
       ...(start ? { start } : {}),
       tileHash: tiles.tileHash,
       interiorHash: tiles.interiorHash,
+      archived,
     });
   // A file-backed log is verified on worker threads, segment by segment; anything they cannot
   // merge exactly (any failure) is verified again here, so the report is the same either way.
@@ -191,9 +193,11 @@ async function verifyFrom(
       end,
       verifier,
       onProgress: options.onProgress,
+      archived,
     });
     if (parallel) {
       const derived = new DerivedRowsCheck(store, head, from, end, tag);
+      derived.archived = archived;
       derived.index.last = parallel.last;
       return finishReport(
         store,
@@ -212,6 +216,7 @@ async function verifyFrom(
   const verifier = newVerifier();
   const CHUNK = VERIFY_CHUNK;
   const derived = new DerivedRowsCheck(store, head, from, from, tag);
+  derived.archived = archived;
   let done = 0;
   for await (const chunk of store.scan(head.logId, from, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
@@ -414,6 +419,7 @@ export function verifyReportJson(r: VerifyReport): Record<string, unknown> {
     checkpoints_verified: r.checkpoints_verified,
     unsigned_tail: r.unsigned_tail,
     redactions: r.redactions,
+    ...(r.archived ? { archived: r.archived } : {}),
     // Only for an incremental verification: where checking began.
     ...(r.verified_from !== undefined ? { verified_from: r.verified_from } : {}),
     failures: r.failures.map((f) => ({ seq: f.seq, kind: f.kind, detail: f.detail })),

@@ -17,6 +17,7 @@ export type {
   AppendContext,
   AppendPlan,
   ApprovalRow,
+  ArchiveRow,
   ApprovalStatus,
   ApprovalStore,
   AuditStore,

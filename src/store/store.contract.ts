@@ -987,6 +987,79 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       await store.close();
     });
 
+    it('archives a range: drops its disclosures and index rows, keeps leaves and tiles, restores them', async () => {
+      const store = await factory();
+      const head = await store.openLog('o/t/acme/arch', 'acme', EMPTY_ROOT);
+      await appendAll(
+        store,
+        head.origin,
+        Array.from({ length: 6 }, (_, i) => prep(i)),
+      );
+      const before = await store.readEvents(head.logId, 0, 6);
+      const indexBefore = await store.readIndex(head.logId, null, 100);
+      const tilesBefore = await store.listTiles(head.logId);
+      const row = {
+        from: 1,
+        to: 4,
+        bySeq: 5,
+        manifestSha256: 'a'.repeat(64),
+        createdAt: '2026-01-02T00:00:00Z',
+      };
+      // Nothing is dropped outside a recorded archive.
+      await assert.rejects(store.dropArchivedRows(head.logId, 1, 4), isCode('invalid_argument'));
+      await assert.rejects(store.addArchive(head.logId, { ...row, bySeq: 3 }), isCode('invalid_argument'));
+      await assert.rejects(
+        store.addArchive(head.logId, { ...row, manifestSha256: 'x' }),
+        isCode('invalid_argument'),
+      );
+      await store.addArchive(head.logId, row);
+      await assert.rejects(store.addArchive(head.logId, { ...row, from: 3, to: 5 }), isCode('conflict'));
+      assert.deepEqual(await store.listArchives(head.logId), [row]);
+      await assert.rejects(store.dropArchivedRows(head.logId, 0, 4), isCode('invalid_argument'));
+      const dropped = await store.dropArchivedRows(head.logId, 1, 4);
+      const perEntry = before.slice(1, 4).reduce((n, e) => n + e.disclosures.length, 0);
+      assert.deepEqual(dropped, { disclosures: perEntry, indexRows: 3 });
+      const after = await store.readEvents(head.logId, 0, 6);
+      assert.deepEqual(
+        after.map((e) => e.disclosures.length),
+        before.map((e, i) => (i >= 1 && i < 4 ? 0 : e.disclosures.length)),
+      );
+      for (let i = 0; i < 6; i++) assert.ok(after[i]!.entry.leaf.equals(before[i]!.entry.leaf));
+      assert.deepEqual(
+        (await store.readIndex(head.logId, null, 100)).map((r) => r.seq),
+        [0, 4, 5],
+      );
+      assert.equal(await store.countEvents(head.logId, {}), 3);
+      assert.deepEqual(await store.listTiles(head.logId), tilesBefore);
+      // Restore: the same rows back; a row already there is kept; the record goes.
+      const ds = before.slice(1, 4).flatMap((e) => e.disclosures);
+      const idx = indexBefore.filter((r) => r.seq >= 1 && r.seq < 4);
+      assert.equal(await store.restoreArchivedRows(head.logId, ds, idx), ds.length);
+      assert.equal(await store.restoreArchivedRows(head.logId, ds, idx), 0);
+      assert.equal(await store.removeArchive(head.logId, 1), true);
+      assert.equal(await store.removeArchive(head.logId, 1), false);
+      assert.deepEqual(await store.listArchives(head.logId), []);
+      const restored = await store.readEvents(head.logId, 0, 6);
+      for (let i = 0; i < 6; i++) {
+        assert.deepEqual(
+          restored[i]!.disclosures.map((d) => [
+            d.unit,
+            d.pointer,
+            d.disclosure?.toString('hex'),
+            d.erasedBySeq,
+          ]),
+          before[i]!.disclosures.map((d) => [
+            d.unit,
+            d.pointer,
+            d.disclosure?.toString('hex'),
+            d.erasedBySeq,
+          ]),
+        );
+      }
+      assert.deepEqual(await store.readIndex(head.logId, null, 100), indexBefore);
+      await store.close();
+    });
+
     it('matches action_type and target globs as the shared matcher does (core/glob.cases.ts)', async () => {
       const store = await factory();
       const head = await store.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);

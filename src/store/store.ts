@@ -172,6 +172,21 @@ export interface LeafWriter {
 }
 
 /**
+ * A range of a log moved to a cold archive (docs/storage.md "Cold archive"): the entries of seq
+ * [from, to) keep their leaves (and the tiles stay), their disclosures and index rows live in the
+ * archive's Parquet files. `bySeq` is the `archive.created` event naming the range and the
+ * SHA-256 of the archive's manifest; verification checks the record against that event.
+ */
+export interface ArchiveRow {
+  from: number;
+  to: number;
+  bySeq: number;
+  /** Hex SHA-256 of the archive's `manifest.json`. */
+  manifestSha256: string;
+  createdAt: string;
+}
+
+/**
  * The verifiable log: logs and their heads, appends, entries with their disclosures, tiles and
  * checkpoints, and the reads verification needs.
  */
@@ -206,6 +221,33 @@ export interface LogStore {
     bySeq: number,
     erasedAt: string,
   ): Promise<number>;
+  /** The log's archived ranges, by `from`. */
+  listArchives(logId: number): Promise<ArchiveRow[]>;
+  /**
+   * Records an archived range; refused (`conflict`) when it overlaps a recorded one, and
+   * (`invalid_argument`) unless 0 <= from < to <= bySeq. Deleting its rows is allowed from then on.
+   */
+  addArchive(logId: number, row: ArchiveRow): Promise<void>;
+  /**
+   * Deletes the disclosures and index rows of seq [from, to), which must lie inside one recorded
+   * archive (`invalid_argument` otherwise), in one transaction; returns how many of each.
+   */
+  dropArchivedRows(
+    logId: number,
+    from: number,
+    to: number,
+  ): Promise<{ disclosures: number; indexRows: number }>;
+  /**
+   * Puts back disclosures and index rows of an archived range (restore), in one transaction;
+   * a row already stored is kept as it is. Returns how many disclosures were inserted.
+   */
+  restoreArchivedRows(
+    logId: number,
+    disclosures: readonly DisclosureRow[],
+    index: readonly StoredIndexRow[],
+  ): Promise<number>;
+  /** Removes the record of the archive starting at `from` (after a restore); false when none. */
+  removeArchive(logId: number, from: number): Promise<boolean>;
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>>;
   /**
    * Every stored tile of a log, by level then index (about size / 255 rows); with `fromLeaf`,
@@ -384,6 +426,15 @@ export function checkCursorName(name: string): string | null {
 /** A cursor seq (and an expected one): a non-negative safe integer. */
 export function checkCursorSeq(seq: unknown): string | null {
   return Number.isSafeInteger(seq) && (seq as number) >= 0 ? null : 'a cursor seq is a non-negative integer';
+}
+
+/** Why `row` cannot be an archive record (null when it can): 0 <= from < to <= bySeq, integers. */
+export function archiveRowProblem(row: ArchiveRow): string | null {
+  const ints = [row.from, row.to, row.bySeq].every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (!ints || row.from >= row.to || row.to > row.bySeq) {
+    return 'an archived range is seq from..to-1 with 0 <= from < to, recorded by a later event (to <= by_seq)';
+  }
+  return /^[0-9a-f]{64}$/.test(row.manifestSha256) ? null : 'the manifest digest is 64 lowercase hex digits';
 }
 
 /** Key of a tile in maps returned by {@link AuditStore.getTiles}. */

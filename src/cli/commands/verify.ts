@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { AuditError } from '../../index.js';
+import { AuditError, verifyArchive } from '../../index.js';
 import { REBUILDABLE_KINDS, verifyReportJson } from '../../sdk/internal-api.js';
 import type { RebuildReport, VerifyReport } from '../../index.js';
 import {
@@ -23,7 +23,7 @@ import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js'
 export const spec: CommandSpec = {
   name: 'verify',
   usage:
-    'verify [--json] [--key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--db PATH] [--tenant ID] [--log NAME]',
+    'verify [--json] [--key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--archive DIR] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Verify the whole log from its stored bytes and list every failure.',
   description:
     'Re-hashes every leaf and disclosure, rebuilds the Merkle tree, checks the stored tiles and every\n' +
@@ -35,7 +35,11 @@ export const spec: CommandSpec = {
     '--since-checkpoint checks only what was appended after the checkpoint in the witness file (the\n' +
     'last one handed out), --from-checkpoint FILE after a signed checkpoint you saved: its signature,\n' +
     'the stored tiles against its root, a consistency proof to the head, and every entry and derived\n' +
-    'row after its size. Entries before it are not re-read; the report says from which seq it checked.',
+    'row after its size. Entries before it are not re-read; the report says from which seq it checked.\n' +
+    'A range moved to a cold archive (`auditrail archive`) is reported as archived by the seq of its\n' +
+    'archive.created event; --archive DIR checks that archive with the hot log: its manifest is the one\n' +
+    'the event names, each file matches its SHA-256, its checkpoint and consistency proof verify, and\n' +
+    'every archived event (leaf, disclosures, index row) is verified as if it had never left.',
   options: {
     json: { type: 'boolean', help: 'print the report as JSON' },
     key: {
@@ -53,6 +57,11 @@ export const spec: CommandSpec = {
       value: 'FILE',
       help: 'check only entries after this saved signed checkpoint (incremental)',
     },
+    archive: {
+      type: 'string',
+      value: 'DIR',
+      help: 'also check the cold archive in DIR (from `auditrail archive`) with the hot log',
+    },
     'rebuild-index': {
       type: 'boolean',
       help: 'rebuild the query index, missing tiles and the log row from verified entries (writes)',
@@ -65,6 +74,7 @@ export const spec: CommandSpec = {
     'auditrail verify --json --key "$(cat demo.vkey)" | jq .failures',
     'auditrail verify --rebuild-index',
     'auditrail verify --since-checkpoint',
+    'auditrail verify --archive archive/2025',
     'auditrail checkpoint > last.checkpoint && auditrail verify --from-checkpoint last.checkpoint',
   ],
 };
@@ -82,6 +92,11 @@ function human(r: VerifyReport, io: Io): string {
       : []),
     `checkpoints: ${r.checkpoints_verified} verified${r.unsigned_tail > 0 ? `, ${groupDigits(r.unsigned_tail)} entries after the newest one (not yet signed)` : ''}`,
   ];
+  for (const a of r.archived ?? []) {
+    lines.push(
+      `archived:    seq ${groupDigits(a.from)}..${groupDigits(a.to - 1)} by seq ${groupDigits(a.by_seq)} (archive.created; check the files with --archive DIR)`,
+    );
+  }
   if (r.redactions.length > 0) {
     // One line per erasure event: what it erased is reported as such, not as tampering.
     const by = new Map<number, Set<number>>();
@@ -134,6 +149,11 @@ export function run(args: string[], io: Io): Promise<number> {
     const trustedKeys = strs(values, 'key');
     const rebuild = bool(values, 'rebuild-index');
     const fromFile = str(values, 'from-checkpoint');
+    const archiveDir = str(values, 'archive');
+    if (archiveDir !== undefined && (rebuild || fromFile !== undefined || bool(values, 'since-checkpoint')))
+      throw new UsageError(
+        '--archive verifies the whole log with the archive: drop --rebuild-index / --since-checkpoint / --from-checkpoint',
+      );
     if (fromFile !== undefined && bool(values, 'since-checkpoint'))
       throw new UsageError('--since-checkpoint and --from-checkpoint cannot be combined');
     if (rebuild && (fromFile !== undefined || bool(values, 'since-checkpoint')))
@@ -157,6 +177,8 @@ export function run(args: string[], io: Io): Promise<number> {
         if (rebuild) {
           rebuilt = await trail.rebuildIndex({ onProgress, trustedKeys });
           report = rebuilt.after ?? rebuilt.before;
+        } else if (archiveDir !== undefined) {
+          report = await verifyArchive(trail, resolve(io.cwd, archiveDir), { onProgress, trustedKeys });
         } else {
           report = await trail.verify({
             onProgress,

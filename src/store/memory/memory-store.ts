@@ -4,6 +4,7 @@ import type {
   AppendContext,
   AppendPlan,
   ApprovalRow,
+  ArchiveRow,
   AuditStore,
   CheckpointRow,
   CursorRow,
@@ -21,7 +22,7 @@ import type {
   TileInfo,
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
-import { checkCursorName, checkCursorSeq, tileKey } from '../store.js';
+import { archiveRowProblem, checkCursorName, checkCursorSeq, tileKey } from '../store.js';
 import { erasedIndexColumns } from '../../core/index-row.js';
 import { compileFilterGlob, isFilterGlob, type StringMatcher } from '../../core/glob.js';
 
@@ -34,6 +35,7 @@ interface MemLog {
   tiles: Map<string, Buffer>;
   checkpoints: CheckpointRow[];
   cursors: Map<string, number>;
+  archives: ArchiveRow[];
 }
 
 /** A copy sharing nothing with `row` (parameters are any JSON value: rows are never aliased). */
@@ -81,6 +83,7 @@ export class MemoryStore implements AuditStore {
         entries: [],
         disclosures: new Map(),
         index: new Map(),
+        archives: [],
         byEid: new Map(),
         tiles: new Map(),
         checkpoints: [],
@@ -275,6 +278,80 @@ export class MemoryStore implements AuditStore {
       if (row) for (const c of erasedIndexColumns(erased)) row[c] = null;
     }
     return Promise.resolve(n);
+  }
+
+  listArchives(logId: number): Promise<ArchiveRow[]> {
+    return Promise.resolve(this.log(logId).archives.map((a) => ({ ...a })));
+  }
+
+  addArchive(logId: number, row: ArchiveRow): Promise<void> {
+    const l = this.log(logId);
+    const problem = archiveRowProblem(row);
+    if (problem) return Promise.reject(new AuditError('invalid_argument', problem));
+    const clash = l.archives.find((a) => a.from < row.to && a.to > row.from);
+    if (clash) {
+      return Promise.reject(
+        new AuditError(
+          'conflict',
+          `seq ${row.from}..${row.to - 1} overlaps the archived range ${clash.from}..${clash.to - 1}`,
+        ),
+      );
+    }
+    l.archives.push({ ...row });
+    l.archives.sort((a, b) => a.from - b.from);
+    return Promise.resolve();
+  }
+
+  dropArchivedRows(
+    logId: number,
+    from: number,
+    to: number,
+  ): Promise<{ disclosures: number; indexRows: number }> {
+    const l = this.log(logId);
+    if (!l.archives.some((a) => a.from <= from && a.to >= to)) {
+      return Promise.reject(
+        new AuditError(
+          'invalid_argument',
+          `seq ${from}..${to - 1} is not inside one recorded archive: nothing dropped`,
+        ),
+      );
+    }
+    let disclosures = 0;
+    let indexRows = 0;
+    for (let seq = from; seq < to; seq++) {
+      disclosures += l.disclosures.get(seq)?.length ?? 0;
+      l.disclosures.delete(seq);
+      if (l.index.delete(seq)) indexRows++;
+    }
+    if (indexRows > 0) this.sortedIndex.delete(l);
+    return Promise.resolve({ disclosures, indexRows });
+  }
+
+  restoreArchivedRows(
+    logId: number,
+    disclosures: readonly DisclosureRow[],
+    index: readonly StoredIndexRow[],
+  ): Promise<number> {
+    const l = this.log(logId);
+    let n = 0;
+    for (const d of disclosures) {
+      const list = l.disclosures.get(d.seq) ?? [];
+      if (list.some((x) => x.unit === d.unit)) continue;
+      list.push({ ...d, disclosure: d.disclosure === null ? null : Buffer.from(d.disclosure) });
+      list.sort((a, b) => a.unit - b.unit);
+      l.disclosures.set(d.seq, list);
+      n++;
+    }
+    for (const x of index) if (!l.index.has(x.seq)) l.index.set(x.seq, { ...x });
+    if (index.length > 0) this.sortedIndex.delete(l);
+    return Promise.resolve(n);
+  }
+
+  removeArchive(logId: number, from: number): Promise<boolean> {
+    const l = this.log(logId);
+    const before = l.archives.length;
+    l.archives = l.archives.filter((a) => a.from !== from);
+    return Promise.resolve(l.archives.length < before);
   }
 
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {

@@ -195,4 +195,27 @@ ALTER TABLE events ADD COLUMN subjects TEXT;
 CREATE INDEX events_subjects ON events(log_id, subjects) WHERE subjects IS NOT NULL;
 `,
   },
+  {
+    id: 4,
+    name: 'cold-archive',
+    // Archived ranges (docs/storage.md "Cold archive"): their disclosures and index rows move to
+    // Parquet files, their leaves and tiles stay. Disclosures stay undeletable, except those of a
+    // range recorded here (the record names the archive.created event verify checks it against).
+    sql: `
+CREATE TABLE archives (
+  log_id          INTEGER NOT NULL,
+  from_seq        INTEGER NOT NULL,
+  to_seq          INTEGER NOT NULL,
+  by_seq          INTEGER NOT NULL,
+  manifest_sha256 TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  PRIMARY KEY (log_id, from_seq)
+) WITHOUT ROWID;
+DROP TRIGGER IF EXISTS disclosures_no_delete;
+CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures
+  WHEN NOT EXISTS (SELECT 1 FROM archives a
+    WHERE a.log_id = OLD.log_id AND a.from_seq <= OLD.seq AND OLD.seq < a.to_seq)
+  BEGIN SELECT RAISE(ABORT, 'auditrail: disclosures can only be erased'); END;
+`,
+  },
 ];

@@ -20,6 +20,7 @@ import type {
   AppendPlan,
   ApiKeyRow,
   ApprovalRow,
+  ArchiveRow,
   AuditStore,
   CheckpointRow,
   CursorRow,
@@ -40,7 +41,13 @@ import type {
   TileInfo,
 } from '../store.js';
 import type { TileRow } from '../../core/tiles.js';
-import { checkCursorName, checkCursorSeq, PERSONAL_INDEX_COLUMNS, tileKey } from '../store.js';
+import {
+  archiveRowProblem,
+  checkCursorName,
+  checkCursorSeq,
+  PERSONAL_INDEX_COLUMNS,
+  tileKey,
+} from '../store.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -385,6 +392,29 @@ function concernStatements(db: Database.Database) {
     ),
     insertCursor: db.prepare('INSERT OR IGNORE INTO cursors (log_id, name, seq) VALUES (?, ?, ?)'),
     casCursor: db.prepare('UPDATE cursors SET seq = ? WHERE log_id = ? AND name = ? AND seq = ?'),
+  };
+}
+
+/** Statements of the archives table, or null when the file predates migration 4 (read-only). */
+function archiveStatements(db: Database.Database) {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'archives'").get();
+  if (has === undefined) return null;
+  return {
+    list: db.prepare('SELECT * FROM archives WHERE log_id = ? ORDER BY from_seq'),
+    overlap: db.prepare('SELECT * FROM archives WHERE log_id = ? AND from_seq < ? AND to_seq > ? LIMIT 1'),
+    covering: db.prepare('SELECT 1 FROM archives WHERE log_id = ? AND from_seq <= ? AND to_seq >= ?'),
+    insert: db.prepare(
+      'INSERT INTO archives (log_id, from_seq, to_seq, by_seq, manifest_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    remove: db.prepare('DELETE FROM archives WHERE log_id = ? AND from_seq = ?'),
+    dropDisclosures: db.prepare('DELETE FROM disclosures WHERE log_id = ? AND seq >= ? AND seq < ?'),
+    restoreDisclosure: db.prepare(
+      'INSERT OR IGNORE INTO disclosures (log_id, seq, unit, pointer, disclosure, erased_by_seq) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    restoreEvent: db.prepare(
+      `INSERT OR IGNORE INTO events (log_id, seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type,
+         target, decision, status, risk, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
   };
 }
 
@@ -1134,6 +1164,112 @@ export class SqliteStore implements AuditStore {
           return n;
         })
         .immediate(),
+    );
+  }
+
+  /** Statements of the archives table (migration 4); null on a file opened read-only before it. */
+  private archiveStmtsCache: ReturnType<typeof archiveStatements> | undefined;
+  private get archiveStmts(): ReturnType<typeof archiveStatements> {
+    if (this.archiveStmtsCache === undefined) this.archiveStmtsCache = archiveStatements(this.db);
+    return this.archiveStmtsCache;
+  }
+
+  listArchives(logId: number): Promise<ArchiveRow[]> {
+    const st = this.archiveStmts;
+    if (!st) return Promise.resolve([]);
+    return Promise.resolve(
+      (st.list.all(logId) as Row[]).map((r) => ({
+        from: r['from_seq'] as number,
+        to: r['to_seq'] as number,
+        bySeq: r['by_seq'] as number,
+        manifestSha256: r['manifest_sha256'] as string,
+        createdAt: r['created_at'] as string,
+      })),
+    );
+  }
+
+  addArchive(logId: number, row: ArchiveRow): Promise<void> {
+    const refused = this.refuseReadonly('record an archive');
+    if (refused) return refused;
+    const problem = archiveRowProblem(row);
+    if (problem) return Promise.reject(new AuditError('invalid_argument', problem));
+    return this.guard('record an archive', () =>
+      this.db
+        .transaction(() => {
+          const st = this.archiveStmts!;
+          const clash = st.overlap.get(logId, row.to, row.from) as Row | undefined;
+          if (clash) {
+            throw new AuditError(
+              'conflict',
+              `seq ${row.from}..${row.to - 1} overlaps the archived range ${String(clash['from_seq'])}..${Number(clash['to_seq']) - 1}`,
+            );
+          }
+          st.insert.run(logId, row.from, row.to, row.bySeq, row.manifestSha256, row.createdAt);
+        })
+        .immediate(),
+    );
+  }
+
+  dropArchivedRows(
+    logId: number,
+    from: number,
+    to: number,
+  ): Promise<{ disclosures: number; indexRows: number }> {
+    const refused = this.refuseReadonly('drop archived rows');
+    if (refused) return refused;
+    return this.guard('drop archived rows', () =>
+      this.db
+        .transaction(() => {
+          const st = this.archiveStmts!;
+          if (!st.covering.get(logId, from, to)) {
+            throw new AuditError(
+              'invalid_argument',
+              `seq ${from}..${to - 1} is not inside one recorded archive: nothing dropped`,
+            );
+          }
+          const disclosures = st.dropDisclosures.run(logId, from, to).changes;
+          const indexRows = this.stmts.deleteIndexRange.run(logId, from, to).changes;
+          return { disclosures, indexRows };
+        })
+        .immediate(),
+    );
+  }
+
+  restoreArchivedRows(
+    logId: number,
+    disclosures: readonly DisclosureRow[],
+    index: readonly StoredIndexRow[],
+  ): Promise<number> {
+    const refused = this.refuseReadonly('restore archived rows');
+    if (refused) return refused;
+    return this.guard('restore archived rows', () =>
+      this.db
+        .transaction(() => {
+          const st = this.archiveStmts!;
+          let n = 0;
+          for (const d of disclosures) {
+            n += st.restoreDisclosure.run(
+              logId,
+              d.seq,
+              d.unit,
+              d.pointer,
+              d.disclosure,
+              d.erasedBySeq,
+            ).changes;
+          }
+          for (const x of index) st.restoreEvent.run(...eventColumns(logId, x, x.ts, x.type));
+          return n;
+        })
+        .immediate(),
+    );
+  }
+
+  removeArchive(logId: number, from: number): Promise<boolean> {
+    const refused = this.refuseReadonly('remove an archive record');
+    if (refused) return refused;
+    return this.guard(
+      'remove an archive record',
+      () => this.archiveStmts!.remove.run(logId, from).changes > 0,
     );
   }
 
