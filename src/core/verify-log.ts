@@ -33,7 +33,9 @@ export type FailureKind =
   | 'checkpoint_forged'
   | 'checkpoint_mismatch'
   | 'rolled_back'
-  | 'unapproved_execution';
+  | 'unapproved_execution'
+  | 'key_unannounced'
+  | 'not_witnessed';
 
 export interface VerifyFailure {
   /** The entry (or, for checkpoints, the tree size) the failure is about; null when global. */

@@ -23,7 +23,7 @@ import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js'
 export const spec: CommandSpec = {
   name: 'verify',
   usage:
-    'verify [--json] [--key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--db PATH] [--tenant ID] [--log NAME]',
+    'verify [--json] [--key VKEY]... [--witness-key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Verify the whole log from its stored bytes and list every failure.',
   description:
     'Re-hashes every leaf and disclosure, rebuilds the Merkle tree, checks the stored tiles and every\n' +
@@ -35,7 +35,9 @@ export const spec: CommandSpec = {
     '--since-checkpoint checks only what was appended after the checkpoint in the witness file (the\n' +
     'last one handed out), --from-checkpoint FILE after a signed checkpoint you saved: its signature,\n' +
     'the stored tiles against its root, a consistency proof to the head, and every entry and derived\n' +
-    'row after its size. Entries before it are not re-read; the report says from which seq it checked.',
+    'row after its size. Entries before it are not re-read; the report says from which seq it checked.\n' +
+    '--witness-key requires a valid cosignature by that witness on the latest checkpoint (the cosigned\n' +
+    'checkpoint `witness cosign` keeps in the key directory); see docs/keys.md.',
   options: {
     json: { type: 'boolean', help: 'print the report as JSON' },
     key: {
@@ -43,6 +45,12 @@ export const spec: CommandSpec = {
       value: 'VKEY',
       multiple: true,
       help: 'trust this C2SP verifier key (see `keys show`)',
+    },
+    'witness-key': {
+      type: 'string',
+      value: 'VKEY',
+      multiple: true,
+      help: "require this witness's cosignature on the latest checkpoint (see `witness init`)",
     },
     'since-checkpoint': {
       type: 'boolean',
@@ -119,6 +127,7 @@ function readCheckpoint(io: Io, file: string): string {
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const trustedKeys = strs(values, 'key');
+    const witnessKeys = strs(values, 'witness-key');
     const rebuild = bool(values, 'rebuild-index');
     const fromFile = str(values, 'from-checkpoint');
     if (fromFile !== undefined && bool(values, 'since-checkpoint'))
@@ -148,6 +157,7 @@ export function run(args: string[], io: Io): Promise<number> {
           report = await trail.verify({
             onProgress,
             trustedKeys,
+            ...(witnessKeys.length > 0 ? { witnessKeys } : {}),
             ...(since !== undefined ? { sinceCheckpoint: since } : {}),
           });
         }
@@ -160,6 +170,8 @@ export function run(args: string[], io: Io): Promise<number> {
           e.message.startsWith('not a verifier key')
         )
           throw new UsageError(`--key: ${e.message}`);
+        if (e instanceof AuditError && e.message.startsWith('not a witness key'))
+          throw new UsageError(`--witness-key: ${e.message}`);
         // A checkpoint that does not verify is a failed verification (exit 1), not a usage error.
         if (e instanceof AuditError && e.message.startsWith('the trusted checkpoint'))
           throw new CliError(`${fromFile ?? 'the witness file'}: ${e.message}`);
