@@ -313,8 +313,9 @@ export class KeyRing {
   }
 
   /**
-   * The C2SP verifier key (`name+keyid+base64`) of the newest active key of a log (the one proof
-   * bundles name); never creates the key.
+   * The C2SP verifier key (`name+keyid+base64`) that proof bundles name: the oldest active key,
+   * so during a rotation's overlap auditors who pinned the old key keep checking new proofs (the
+   * checkpoint carries both signatures); after retirement, the new key. Never creates the key.
    */
   verifierKey(origin: string): string {
     // An in-memory ring may make its key here: it lives and dies with this process.
@@ -325,7 +326,7 @@ export class KeyRing {
       );
     }
     const active = this.activeGenerations();
-    return this.generationVerifierKey(origin, active[active.length - 1] ?? 1);
+    return this.generationVerifierKey(origin, active[0] ?? 1);
   }
 
   /**
