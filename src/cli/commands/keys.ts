@@ -76,7 +76,9 @@ async function allTrails(target: Target): Promise<AuditTrail[]> {
   if (logs.length === 0) throw new CliError(`the database ${target.db} holds no log yet`);
   const trails: AuditTrail[] = [];
   try {
-    for (const l of logs) trails.push(await openAuditTrail({ db: target.db, tenant: l.tenant, log: l.log }));
+    for (const l of logs) trails.push(
+        await openAuditTrail({ db: target.db, tenant: l.tenant, log: l.log, checkpointIntervalMs: 0, writeThread: false }),
+      );
   } catch (e) {
     await Promise.all(trails.map((t) => t.close()));
     throw e;

@@ -101,7 +101,8 @@ export function run(args: string[], io: Io): Promise<number> {
     }
     const witness = url === undefined ? Witness.open(needDir(values, io, 'cosign')) : undefined;
     const target = resolveTarget(values, io);
-    return withTrail(target, io, { mustExist: true }, async (trail) => {
+    // Writes only the cosigned checkpoint in the key directory, never the database.
+    return withTrail(target, io, { mustExist: true, readonly: false }, async (trail) => {
       let evidence: string | undefined;
       const submit = async (body: string): Promise<{ status: number; body: string }> => {
         if (url !== undefined) return post(url, body);
