@@ -64,7 +64,8 @@ export function formatCosignerKey(name: string, publicKey: Uint8Array): string {
  * parseCosignerKey(witnessVkey).name // 'witness.example/w1'
  */
 export function parseCosignerKey(vkey: string): CosignerKey {
-  if (typeof vkey !== 'string' || vkey.length > 4096) throw new CoreError('malformed', 'witness key must be a short string');
+  if (typeof vkey !== 'string' || vkey.length > 4096)
+    throw new CoreError('malformed', 'witness key must be a short string');
   const i = vkey.indexOf('+');
   const j = i < 0 ? -1 : vkey.indexOf('+', i + 1);
   if (j < 0) throw new CoreError('malformed', 'witness key must be <name>+<key id>+<key>');
@@ -74,7 +75,10 @@ export function parseCosignerKey(vkey: string): CosignerKey {
   }
   const key = decodeBase64Strict(vkey.slice(j + 1));
   if (key === undefined || key.length !== 33 || key[0] !== COSIGNATURE_TYPE) {
-    throw new CoreError('malformed', 'witness key is not an Ed25519 cosignature/v1 key (type 0x04, 32 bytes)');
+    throw new CoreError(
+      'malformed',
+      'witness key is not an Ed25519 cosignature/v1 key (type 0x04, 32 bytes)',
+    );
   }
   const publicKey = Buffer.from(key.subarray(1));
   const keyId = cosignerKeyId(name, publicKey);
@@ -83,7 +87,11 @@ export function parseCosignerKey(vkey: string): CosignerKey {
   }
   let keyObject;
   try {
-    keyObject = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    keyObject = createPublicKey({
+      key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]),
+      format: 'der',
+      type: 'spki',
+    });
   } catch {
     throw new CoreError('malformed', 'invalid Ed25519 public key');
   }
@@ -145,10 +153,14 @@ export function cosignatureTime(note: string, key: CosignerKey): number | undefi
     const raw = decodeBase64Strict(line.slice(prefix.length));
     if (raw === undefined || raw.length !== 4 + 8 + 64 || !raw.subarray(0, 4).equals(key.keyId)) continue;
     const time = raw.readBigUInt64BE(4);
-    if (time > BigInt(Number.MAX_SAFE_INTEGER)) throw new CoreError('mismatch', 'cosignature time out of range');
+    if (time > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new CoreError('mismatch', 'cosignature time out of range');
     const timestamp = Number(time);
     if (!key.verify(cosignedMessage(text, timestamp), Buffer.from(raw.subarray(12)))) {
-      throw new CoreError('mismatch', `the cosignature by ${key.name}+${key.keyId.toString('hex')} does not verify`);
+      throw new CoreError(
+        'mismatch',
+        `the cosignature by ${key.name}+${key.keyId.toString('hex')} does not verify`,
+      );
     }
     found = Math.max(found ?? 0, timestamp);
   }
@@ -191,7 +203,10 @@ export function parseAddCheckpoint(body: string): AddCheckpointRequest {
   const proof = proofLines.map((l, n) => {
     const h = decodeBase64Strict(l);
     if (h === undefined || h.length !== HASH_SIZE) {
-      throw new CoreError('malformed', `consistency proof line ${n + 1} is not the base64 of a ${HASH_SIZE}-byte hash`);
+      throw new CoreError(
+        'malformed',
+        `consistency proof line ${n + 1} is not the base64 of a ${HASH_SIZE}-byte hash`,
+      );
     }
     return h;
   });

@@ -103,7 +103,10 @@ export class KeyChain {
     const signing = this.validAt(seq + 1);
     let opened;
     try {
-      opened = openNote(note, signing.map((k) => k.verifier));
+      opened = openNote(
+        note,
+        signing.map((k) => k.verifier),
+      );
     } catch (e) {
       return `the ${type} note at seq ${seq} is not signed by a key of the chain valid there: ${(e as Error).message}`;
     }
@@ -123,7 +126,8 @@ export class KeyChain {
     } catch (e) {
       return `the ${type} note at seq ${seq} names no valid key: ${(e as Error).message}`;
     }
-    if (verifier.name !== this.origin) return `the key ${vkey} announced at seq ${seq} is not named ${this.origin}`;
+    if (verifier.name !== this.origin)
+      return `the key ${vkey} announced at seq ${seq} is not named ${this.origin}`;
     const id = verifier.keyId.toString('hex');
     if (kind === 'added') {
       // The new key signed too: whoever announced it holds it.
@@ -188,5 +192,7 @@ export function announcementOf(event: Record<string, unknown>): unknown {
   if (typeof action !== 'object' || action === null) return undefined;
   const params = (action as Record<string, unknown>)['params'];
   if (typeof params !== 'object' || params === null) return undefined;
-  return Object.hasOwn(params, 'announcement') ? (params as Record<string, unknown>)['announcement'] : undefined;
+  return Object.hasOwn(params, 'announcement')
+    ? (params as Record<string, unknown>)['announcement']
+    : undefined;
 }

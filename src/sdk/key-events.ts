@@ -24,7 +24,11 @@ export async function readKeyEvents(store: AuditStore, logId: number, before?: n
   for (const type of KEY_TYPES) {
     let after: number | undefined;
     for (;;) {
-      const page = await store.query(logId, { type }, { limit: 500, order: 'asc', ...(after !== undefined ? { after } : {}) });
+      const page = await store.query(
+        logId,
+        { type },
+        { limit: 500, order: 'asc', ...(after !== undefined ? { after } : {}) },
+      );
       for (const e of page) seqs.add(e.entry.seq);
       if (page.length < 500) break;
       after = page[page.length - 1]!.entry.seq;

@@ -60,7 +60,10 @@ export function privateKeyFromPem(
       return key.export({ format: 'der', type: 'pkcs8' });
     } catch {
       // No cause: OpenSSL's message may quote the key's bytes.
-      throw new AuditError('key_failure', `cannot open the signing key ${where}: wrong passphrase or damaged file`);
+      throw new AuditError(
+        'key_failure',
+        `cannot open the signing key ${where}: wrong passphrase or damaged file`,
+      );
     }
   }
   const m = /-----BEGIN PRIVATE KEY-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END PRIVATE KEY-----/.exec(pem);

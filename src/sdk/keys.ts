@@ -124,7 +124,11 @@ export class KeyRing {
 
   /** True when the signing key exists (without creating it). */
   hasKey(): boolean {
-    return this.fromEnv() !== null || this.privateKeys.size > 0 || (this.dir !== null && this.generations().length > 0);
+    return (
+      this.fromEnv() !== null ||
+      this.privateKeys.size > 0 ||
+      (this.dir !== null && this.generations().length > 0)
+    );
   }
 
   private loadPrivateKey(create: boolean, n = 1): Buffer {
@@ -133,7 +137,8 @@ export class KeyRing {
     const known = this.privateKeys.get(n);
     if (known) return known;
     if (this.dir === null) {
-      if (this.readonly || n !== 1) throw new AuditError('key_failure', 'no signing key (in-memory, read-only)');
+      if (this.readonly || n !== 1)
+        throw new AuditError('key_failure', 'no signing key (in-memory, read-only)');
       const key = generateSigner('auditrail.local/keygen').privateKeyPkcs8Der;
       this.privateKeys.set(1, key);
       return key;
@@ -245,7 +250,9 @@ export class KeyRing {
         s = signerFromPrivateKey(origin, this.loadPrivateKey(n === 1, n));
       } catch (e) {
         if (e instanceof AuditError) throw e;
-        throw new AuditError('key_failure', `cannot load the signing key ${this.generationPath(n)}`, { cause: e });
+        throw new AuditError('key_failure', `cannot load the signing key ${this.generationPath(n)}`, {
+          cause: e,
+        });
       }
       this.signers.set(id, s);
     }
@@ -303,7 +310,12 @@ export class KeyRing {
   }
 
   private cosignedPath(origin: string): string {
-    return join(this.dir ?? '.', 'cosigned', encodeURIComponent(this.scope), `${encodeURIComponent(origin)}.cp`);
+    return join(
+      this.dir ?? '.',
+      'cosigned',
+      encodeURIComponent(this.scope),
+      `${encodeURIComponent(origin)}.cp`,
+    );
   }
 
   /** The signer for a log (key name = origin): the newest active key, created on first use unless read-only. */

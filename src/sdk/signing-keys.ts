@@ -20,7 +20,9 @@ export interface SigningKeyInfo {
   retired_seq: number | null;
 }
 
-async function announced(trail: AuditTrail): Promise<{ added: Map<string, number>; retired: Map<string, number> }> {
+async function announced(
+  trail: AuditTrail,
+): Promise<{ added: Map<string, number>; retired: Map<string, number> }> {
   const added = new Map<string, number>();
   const retired = new Map<string, number>();
   for (const e of await readKeyEvents(storeOf(trail), trail['head'].logId)) {
@@ -92,13 +94,21 @@ export async function rotateSigningKey(
   const keys = keysOf(first);
   if (first.readonly) throw new AuditError('read_only', 'cannot rotate the key of a read-only log');
   if (!keys.hasKey()) {
-    throw new AuditError('key_failure', `no signing key yet at ${keys.keyPath}: sign a first checkpoint before rotating`);
+    throw new AuditError(
+      'key_failure',
+      `no signing key yet at ${keys.keyPath}: sign a first checkpoint before rotating`,
+    );
   }
   let active = keys.activeGenerations();
-  if (active.length > 2) throw new AuditError('conflict', 'more than two active keys: retire the older ones first');
+  if (active.length > 2)
+    throw new AuditError('conflict', 'more than two active keys: retire the older ones first');
   if (active.length === 2) {
     // A rotation already started: announce its new key where it is missing, make no third key.
-    const pending = await Promise.all(trails.map(async (t) => (await announced(t)).added.has(keys.generationVerifierKey(t.origin, active[1]!))));
+    const pending = await Promise.all(
+      trails.map(async (t) =>
+        (await announced(t)).added.has(keys.generationVerifierKey(t.origin, active[1]!)),
+      ),
+    );
     if (pending.every(Boolean)) {
       throw new AuditError(
         'conflict',
@@ -120,7 +130,11 @@ export async function rotateSigningKey(
         await trail.record({
           type: 'key.added',
           actor: actorOf(options.by),
-          action: { type: 'auditrail.key.add', target: vkey, params: { vkey, generation: next, announcement: note } },
+          action: {
+            type: 'auditrail.key.add',
+            target: vkey,
+            params: { vkey, generation: next, announcement: note },
+          },
         })
       ).seq;
     }
@@ -155,7 +169,10 @@ export async function retireSigningKey(
     const { added, retired } = await announced(trail);
     const next = keys.generationVerifierKey(trail.origin, active[active.length - 1]!);
     if (!added.has(next)) {
-      throw new AuditError('conflict', `${trail.origin} has not announced the new key yet: run auditrail keys rotate again`);
+      throw new AuditError(
+        'conflict',
+        `${trail.origin} has not announced the new key yet: run auditrail keys rotate again`,
+      );
     }
     const vkey = keys.generationVerifierKey(trail.origin, old);
     let seq: number | null = null;
@@ -166,7 +183,11 @@ export async function retireSigningKey(
         await trail.record({
           type: 'key.retired',
           actor: actorOf(options.by),
-          action: { type: 'auditrail.key.retire', target: vkey, params: { vkey, generation: old, announcement: note } },
+          action: {
+            type: 'auditrail.key.retire',
+            target: vkey,
+            params: { vkey, generation: old, announcement: note },
+          },
         })
       ).seq;
     }
@@ -192,7 +213,8 @@ export async function cosignLatest(
 ): Promise<{ note: string; size: number }> {
   const keys = keysOf(trail);
   const note = await trail.latestCheckpoint();
-  if (note === undefined) throw new AuditError('not_found', `${trail.origin} has no checkpoint yet: sign one first`);
+  if (note === undefined)
+    throw new AuditError('not_found', `${trail.origin} has no checkpoint yet: sign one first`);
   const size = peekCheckpoint(note).size;
   const kept = keys.loadCosigned(trail.origin);
   let old = 0;
@@ -201,11 +223,13 @@ export async function cosignLatest(
     if (keptSize <= size) old = keptSize;
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const proof = old === 0 ? [] : (await trail.proveConsistency(old, size)).map((h) => Buffer.from(h, 'base64'));
+    const proof =
+      old === 0 ? [] : (await trail.proveConsistency(old, size)).map((h) => Buffer.from(h, 'base64'));
     const res = await submit(formatAddCheckpoint(old, proof, note));
     if (res.status === 200) {
       const lines = res.body.split('\n').filter((l) => l.startsWith('\u2014 '));
-      if (lines.length === 0) throw new AuditError('proof_invalid', 'the witness answered 200 without a cosignature line');
+      if (lines.length === 0)
+        throw new AuditError('proof_invalid', 'the witness answered 200 without a cosignature line');
       const cosigned = note + lines.map((l) => `${l}\n`).join('');
       keys.saveCosigned(trail.origin, cosigned);
       return { note: cosigned, size };

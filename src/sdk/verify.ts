@@ -147,7 +147,14 @@ async function verifyFrom(
   // Each signed note is opened once per run, however many checks meet it.
   const open = keyChain.chain.opener(checkpointOpener(keyChain.chain.verifiers, origin));
   const witnessed = witness ? [witness] : [];
-  const witnessFailures = witnessCheck(keys, origin, options.witnessKeys ?? [], checkpointRows, open, witnessed);
+  const witnessFailures = witnessCheck(
+    keys,
+    origin,
+    options.witnessKeys ?? [],
+    checkpointRows,
+    open,
+    witnessed,
+  );
   let start: CompactRange | undefined;
   const early: VerifyFailure[] = [];
   if (options.sinceCheckpoint !== undefined) {
@@ -267,9 +274,13 @@ function witnessCheck(
     try {
       key = parseCosignerKey(vkey);
     } catch (e) {
-      throw new AuditError('invalid_argument', `not a witness key (name+keyid+base64): ${(e as Error).message}`, {
-        cause: e,
-      });
+      throw new AuditError(
+        'invalid_argument',
+        `not a witness key (name+keyid+base64): ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
     }
     const name = `${key.name}+${key.keyId.toString('hex')}`;
     if (note === undefined) {
@@ -286,11 +297,19 @@ function witnessCheck(
       time = cosignatureTime(note, key);
       size = open(note).size;
     } catch (e) {
-      failures.push({ seq: null, kind: 'not_witnessed', detail: `the cosigned checkpoint does not verify: ${(e as Error).message}` });
+      failures.push({
+        seq: null,
+        kind: 'not_witnessed',
+        detail: `the cosigned checkpoint does not verify: ${(e as Error).message}`,
+      });
       continue;
     }
     if (time === undefined) {
-      failures.push({ seq: size, kind: 'not_witnessed', detail: `the kept checkpoint of size ${size} has no cosignature by ${name}` });
+      failures.push({
+        seq: size,
+        kind: 'not_witnessed',
+        detail: `the kept checkpoint of size ${size} has no cosignature by ${name}`,
+      });
       continue;
     }
     if (!witnessed.includes(note)) witnessed.push(note);

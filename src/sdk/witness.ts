@@ -73,7 +73,8 @@ export class Witness {
       );
     }
     const keyPath = join(dir, 'witness.key');
-    if (existsSync(keyPath)) throw new AuditError('conflict', `${dir} already holds a witness key (${keyPath})`);
+    if (existsSync(keyPath))
+      throw new AuditError('conflict', `${dir} already holds a witness key (${keyPath})`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const { signer, privateKeyPkcs8Der } = generateSigner(name);
     const vkey = formatCosignerKey(name, signer.publicKey);
@@ -85,7 +86,9 @@ export class Witness {
       const code = (e as NodeJS.ErrnoException).code;
       throw new AuditError(
         code === 'EEXIST' ? 'conflict' : 'key_failure',
-        code === 'EEXIST' ? `${dir} already holds a witness key` : `cannot create ${keyPath}: ${code ?? 'error'}`,
+        code === 'EEXIST'
+          ? `${dir} already holds a witness key`
+          : `cannot create ${keyPath}: ${code ?? 'error'}`,
         { cause: e },
       );
     } finally {
@@ -140,7 +143,9 @@ export class Witness {
     try {
       parseVerifierKey(vkey);
     } catch (e) {
-      throw new AuditError('invalid_argument', `not a log verifier key: ${(e as Error).message}`, { cause: e });
+      throw new AuditError('invalid_argument', `not a log verifier key: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     const known = this.trustedKeys();
     if (known.includes(vkey)) return;
@@ -219,7 +224,10 @@ export class Witness {
     try {
       openCheckpoint(req.note, verifiers, origin);
     } catch (e) {
-      return text(403, `the checkpoint is not signed by a trusted key of ${origin}: ${(e as Error).message}\n`);
+      return text(
+        403,
+        `the checkpoint is not signed by a trusted key of ${origin}: ${(e as Error).message}\n`,
+      );
     }
     return this.locked(() => this.decide(req, body));
   }
@@ -230,7 +238,8 @@ export class Witness {
     const last = latest === undefined ? { size: 0, root: EMPTY_ROOT } : peekCheckpoint(latest);
     let evidence: string | undefined;
     // The log now claims a smaller tree than one it had us cosign, or another tree of that size.
-    if (latest !== undefined && cp.size < last.size) evidence = this.keep('rolled-back', cp.origin, latest, body);
+    if (latest !== undefined && cp.size < last.size)
+      evidence = this.keep('rolled-back', cp.origin, latest, body);
     if (latest !== undefined && cp.size === last.size && !cp.root.equals(last.root)) {
       evidence = this.keep('forked', cp.origin, latest, body);
     }
@@ -249,9 +258,13 @@ export class Witness {
       if (req.proof.length !== 0) return text(422, 'the proof must be empty when the old size is 0\n');
     } else if (!verifyConsistency(last.size, cp.size, req.proof, last.root, cp.root)) {
       evidence = this.keep('inconsistent', cp.origin, latest ?? '', body);
-      return { ...text(422, `the consistency proof from size ${last.size} to ${cp.size} does not verify\n`), evidence };
+      return {
+        ...text(422, `the consistency proof from size ${last.size} to ${cp.size} does not verify\n`),
+        evidence,
+      };
     }
-    if (cp.size === 0 && !cp.root.equals(EMPTY_ROOT)) return text(422, 'a size-0 checkpoint must have the empty root\n');
+    if (cp.size === 0 && !cp.root.equals(EMPTY_ROOT))
+      return text(422, 'a size-0 checkpoint must have the empty root\n');
     const split = req.note.lastIndexOf('\n\n');
     const line = cosign(req.note.slice(0, split + 1), this.signer, Math.floor(this.now() / 1000));
     // Persisted before answering (tlog-witness §add-checkpoint).
@@ -297,7 +310,8 @@ export class Witness {
           }
           continue;
         }
-        if (Date.now() > deadline) throw new AuditError('timeout', `the witness lock ${lock} is held too long`);
+        if (Date.now() > deadline)
+          throw new AuditError('timeout', `the witness lock ${lock} is held too long`);
         Atomics.wait(sleeper, 0, 0, 5);
       }
     }

@@ -95,7 +95,9 @@ function loggerOptions(logger: ServerOptions['logger']): NonNullable<FastifyServ
 export async function buildServer(options: ServerOptions = {}): Promise<FastifyInstance> {
   // Opened first: a witness directory that is not one fails before anything else is opened.
   const witness =
-    options.witnessDir !== undefined ? Witness.open(options.witnessDir, options.now ? { now: options.now } : {}) : null;
+    options.witnessDir !== undefined
+      ? Witness.open(options.witnessDir, options.now ? { now: options.now } : {})
+      : null;
   const db = options.store
     ? undefined
     : (options.db ?? process.env['AUDITRAIL_DB'] ?? './.auditrail/audit.db');

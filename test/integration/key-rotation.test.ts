@@ -25,14 +25,21 @@ import { openStore } from '../../src/store/open-store.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 function signatureLines(note: string): string[] {
-  return note.slice(note.lastIndexOf('\n\n') + 2).split('\n').filter((l) => l.length > 0);
+  return note
+    .slice(note.lastIndexOf('\n\n') + 2)
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 async function grow(trail: AuditTrail, n: number, from: number): Promise<void> {
   for (let i = 0; i < n; i++) await trail.record(sampleEvent(from + i));
 }
 
-async function cli(args: string[], db: string, env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+async function cli(
+  args: string[],
+  db: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const io: Io = {
@@ -63,10 +70,17 @@ describe('key rotation', () => {
     await grow(trail, 3, 10);
     const overlap = await trail.prove(7);
     assert.equal(signatureLines(overlap.checkpoint).length, 2);
-    await assert.rejects(rotateSigningKey([trail]), (e: unknown) => e instanceof AuditError && e.code === 'conflict');
+    await assert.rejects(
+      rotateSigningKey([trail]),
+      (e: unknown) => e instanceof AuditError && e.code === 'conflict',
+    );
 
     const [retired1] = await retireSigningKey([trail], { by: 'alice' });
-    assert.equal(signatureLines(retired1!.checkpoint).length, 2, 'the checkpoint including key.retired is the last one both sign');
+    assert.equal(
+      signatureLines(retired1!.checkpoint).length,
+      2,
+      'the checkpoint including key.retired is the last one both sign',
+    );
     await grow(trail, 3, 20);
     await trail.checkpoint();
     const bundle2 = await trail.prove(11);
@@ -91,11 +105,23 @@ describe('key rotation', () => {
       assert.ok(report.checkpoints_verified >= 6, `checkpoints verified: ${report.checkpoints_verified}`);
       assert.equal((await trail.verify()).ok, true, 'the local key directory pins the first key too');
 
-      assert.equal(verifyProofBundle(bundle1, { trustedKey: k1 }).ok, true, 'a proof made under key 1 verifies with key 1');
-      assert.equal(verifyProofBundle(overlap, { trustedKey: k1 }).ok, true, 'an overlap proof verifies with the old key');
+      assert.equal(
+        verifyProofBundle(bundle1, { trustedKey: k1 }).ok,
+        true,
+        'a proof made under key 1 verifies with key 1',
+      );
+      assert.equal(
+        verifyProofBundle(overlap, { trustedKey: k1 }).ok,
+        true,
+        'an overlap proof verifies with the old key',
+      );
       assert.equal(overlap.verifier_key, k1, 'during the overlap proofs name the older key');
       assert.equal(verifyProofBundle(bundle2, { trustedKey: k2 }).ok, true);
-      assert.equal(verifyProofBundle(bundle2, { trustedKey: k1 }).ok, false, 'a retired key vouches for nothing after it');
+      assert.equal(
+        verifyProofBundle(bundle2, { trustedKey: k1 }).ok,
+        false,
+        'a retired key vouches for nothing after it',
+      );
       assert.equal(verifyProofBundle(bundle3, { trustedKey: k3 }).ok, true);
 
       const keys = await signingKeys(trail);
@@ -139,7 +165,8 @@ describe('key rotation', () => {
     await grow(trail, 2, 10);
     // The tree at one entry less than the head: close() signs the head itself.
     const range = new CompactRange();
-    for await (const chunk of trail.readEntries(0, trail.size - 1)) for (const e of chunk) range.append(hashLeaf(e.leaf));
+    for await (const chunk of trail.readEntries(0, trail.size - 1))
+      for (const e of chunk) range.append(hashLeaf(e.leaf));
     const head = { size: range.size, root: range.root() };
     await trail.close();
     const store = await openStore(db);
@@ -250,7 +277,8 @@ describe('protected signing keys', () => {
     const { signer, privateKeyPkcs8Der } = generateSigner('auditrail.local/keygen');
     const saved = process.env['AUDITRAIL_SIGNING_KEY'];
     try {
-      process.env['AUDITRAIL_SIGNING_KEY'] = `-----BEGIN PRIVATE KEY-----\n${privateKeyPkcs8Der.toString('base64')}\n-----END PRIVATE KEY-----\n`;
+      process.env['AUDITRAIL_SIGNING_KEY'] =
+        `-----BEGIN PRIVATE KEY-----\n${privateKeyPkcs8Der.toString('base64')}\n-----END PRIVATE KEY-----\n`;
       const trail = await openAuditTrail({ db, tenant: 'acme' });
       await grow(trail, 3, 0);
       await trail.checkpoint();
@@ -270,7 +298,10 @@ describe('protected signing keys', () => {
         assert.ok(!e.message.includes('s3cr3t'), e.message);
         return true;
       });
-      await assert.rejects(bad.close(), (e: unknown) => e instanceof AuditError && !e.message.includes('s3cr3t'));
+      await assert.rejects(
+        bad.close(),
+        (e: unknown) => e instanceof AuditError && !e.message.includes('s3cr3t'),
+      );
     } finally {
       if (saved === undefined) delete process.env['AUDITRAIL_SIGNING_KEY'];
       else process.env['AUDITRAIL_SIGNING_KEY'] = saved;

@@ -55,13 +55,15 @@ async function cli(args: string[], db: string): Promise<{ code: number; out: str
 }
 
 /** A log with a witness trusting it: the log's database, its backup path and the witness. */
-async function setup(prefix: string): Promise<{ dir: string; db: string; copy: string; wdir: string; wkey: string }> {
+async function setup(
+  prefix: string,
+): Promise<{ dir: string; db: string; copy: string; wdir: string; wkey: string }> {
   const dir = tempDir(prefix);
   const db = join(dir, 'audit.db');
   const wdir = join(dir, 'witness');
   const wkey = Witness.init(wdir, 'witness.test/w1');
   await grow(db, 10, 'a');
-  await withTrail(db, async (t) => Witness.open(wdir).trust(t.verifierKey()));
+  await withTrail(db, (t) => Promise.resolve(Witness.open(wdir).trust(t.verifierKey())));
   return { dir, db, copy: join(dir, 'backup.db'), wdir, wkey };
 }
 
@@ -100,11 +102,17 @@ describe('witness (SDK)', () => {
     restore(copy, db);
     await grow(db, 2, 'c');
     await withTrail(db, async (t) => {
-      await assert.rejects(cosignLatest(t, (b) => w.addCheckpoint(b)), (e: unknown) => {
-        assert.ok(e instanceof AuditError && e.code === 'conflict');
-        assert.match(e.message, /cosigned size 15 .* latest checkpoint has size 12: the log was rolled back/);
-        return true;
-      });
+      await assert.rejects(
+        cosignLatest(t, (b) => w.addCheckpoint(b)),
+        (e: unknown) => {
+          assert.ok(e instanceof AuditError && e.code === 'conflict');
+          assert.match(
+            e.message,
+            /cosigned size 15 .* latest checkpoint has size 12: the log was rolled back/,
+          );
+          return true;
+        },
+      );
       const report = await t.verify({ witnessKeys: [wkey] });
       assert.equal(report.ok, false);
       const kinds = report.failures.map((f) => f.kind);
@@ -115,13 +123,19 @@ describe('witness (SDK)', () => {
     assert.match(rolled[0]!, /rolled-back/);
     const text = readFileSync(rolled[0]!, 'utf8');
     assert.match(text, /cosigned earlier by witness\.test\/w1\nauditrail\.local\/t\/acme\/default\n15\n/);
-    assert.match(text, /add-checkpoint request refused\nold \d+\n[\s\S]*auditrail\.local\/t\/acme\/default\n12\n/);
+    assert.match(
+      text,
+      /add-checkpoint request refused\nold \d+\n[\s\S]*auditrail\.local\/t\/acme\/default\n12\n/,
+    );
 
     // Forked: the size-10 copy grows to 15 with other events.
     restore(copy, db);
     await grow(db, 5, 'd');
     await withTrail(db, async (t) => {
-      await assert.rejects(cosignLatest(t, (b) => w.addCheckpoint(b)), /cosigned another tree of size 15 \(the log forked\)/);
+      await assert.rejects(
+        cosignLatest(t, (b) => w.addCheckpoint(b)),
+        /cosigned another tree of size 15 \(the log forked\)/,
+      );
       const report = await t.verify({ witnessKeys: [wkey] });
       assert.equal(report.ok, false);
       assert.ok(
@@ -177,12 +191,20 @@ describe('witness (CLI)', () => {
 describe('witness (HTTP POST /add-checkpoint)', () => {
   it('answers with the C2SP status codes and refuses a rollback and a fork', async () => {
     const { dir, db, copy, wdir, wkey } = await setup('auditrail-witness-http-');
-    const app = await buildServer({ db: join(dir, 'server.db'), keyDir: join(dir, 'server-keys'), witnessDir: wdir });
+    const app = await buildServer({
+      db: join(dir, 'server.db'),
+      keyDir: join(dir, 'server-keys'),
+      witnessDir: wdir,
+    });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
     const post = async (body: string): Promise<{ status: number; body: string; type: string }> => {
-      const res = await fetch(`${base}/add-checkpoint`, { method: 'POST', body, headers: { 'content-type': 'text/plain' } });
+      const res = await fetch(`${base}/add-checkpoint`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'text/plain' },
+      });
       return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
     };
     try {
@@ -192,19 +214,54 @@ describe('witness (HTTP POST /add-checkpoint)', () => {
       assert.ok(cosignatureTime(note10 + first.body, parseCosignerKey(wkey))! > 0);
       backup(db, copy);
       await grow(db, 5, 'b');
-      const [note15, proof] = await withTrail(db, async (t) => [
-        (await t.latestCheckpoint())!,
-        (await t.proveConsistency(10, 15)).map((h) => Buffer.from(h, 'base64')),
-      ] as const);
+      const [note15, proof] = await withTrail(
+        db,
+        async (t) =>
+          [
+            (await t.latestCheckpoint())!,
+            (await t.proveConsistency(10, 15)).map((h) => Buffer.from(h, 'base64')),
+          ] as const,
+      );
       const stale = await post(formatAddCheckpoint(0, [], note15));
       assert.equal(stale.status, 409);
       assert.equal(stale.body, '10\n');
       assert.match(stale.type, /^text\/x\.tlog\.size/);
       assert.equal((await post(formatAddCheckpoint(16, [], note15))).status, 400);
-      const badProof = await post(formatAddCheckpoint(10, proof.map(() => Buffer.alloc(32, 7)), note15));
+      const badProof = await post(
+        formatAddCheckpoint(
+          10,
+          proof.map(() => Buffer.alloc(32, 7)),
+          note15,
+        ),
+      );
       assert.equal(badProof.status, 422);
-      assert.equal((await post(formatAddCheckpoint(10, proof, note15.replace(/— (\S+) \S+/, '— $1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=')))).status, 403);
-      assert.equal((await post(formatAddCheckpoint(0, [], note10.replace(/auditrail\.local\/t\/acme\/default/g, 'other.example/log')))).status, 404);
+      assert.equal(
+        (
+          await post(
+            formatAddCheckpoint(
+              10,
+              proof,
+              note15.replace(
+                /— (\S+) \S+/,
+                '— $1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+              ),
+            ),
+          )
+        ).status,
+        403,
+      );
+      assert.equal(
+        (
+          await post(
+            formatAddCheckpoint(
+              0,
+              [],
+              note10.replace(/auditrail\.local\/t\/acme\/default/g, 'other.example/log'),
+            ),
+          )
+        ).status,
+        404,
+      );
       assert.equal((await post('old x\n\nnot a checkpoint')).status, 400);
       assert.equal((await post(formatAddCheckpoint(10, proof, note15))).status, 200);
 

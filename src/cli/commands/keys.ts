@@ -8,7 +8,16 @@ import {
   type AuditTrail,
   type RotationStep,
 } from '../../index.js';
-import { bool, CliError, execute, EXIT_OK, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
+import {
+  bool,
+  CliError,
+  execute,
+  EXIT_OK,
+  str,
+  TARGET_OPTIONS,
+  UsageError,
+  type CommandSpec,
+} from '../args.js';
 import type { Io } from '../io.js';
 import { commandLine, resolveTarget, withTrail, type Target } from '../target.js';
 
@@ -52,7 +61,11 @@ async function show(target: Target, io: Io, all: boolean): Promise<number> {
       if (list.length === 0) trail.verifierKey(); // says there is no key yet
       for (const k of list) {
         const notes = [
-          k.added_seq !== null ? `added at seq ${k.added_seq}` : k.generation === list[0]?.generation ? 'first key' : 'not announced in this log',
+          k.added_seq !== null
+            ? `added at seq ${k.added_seq}`
+            : k.generation === list[0]?.generation
+              ? 'first key'
+              : 'not announced in this log',
           ...(k.retired_seq !== null ? [`retired at seq ${k.retired_seq}`] : []),
         ];
         io.stdout.write(`${k.generation}  ${k.status.padEnd(7)}  ${k.vkey}  (${notes.join(', ')})\n`);
@@ -76,8 +89,15 @@ async function allTrails(target: Target): Promise<AuditTrail[]> {
   if (logs.length === 0) throw new CliError(`the database ${target.db} holds no log yet`);
   const trails: AuditTrail[] = [];
   try {
-    for (const l of logs) trails.push(
-        await openAuditTrail({ db: target.db, tenant: l.tenant, log: l.log, checkpointIntervalMs: 0, writeThread: false }),
+    for (const l of logs)
+      trails.push(
+        await openAuditTrail({
+          db: target.db,
+          tenant: l.tenant,
+          log: l.log,
+          checkpointIntervalMs: 0,
+          writeThread: false,
+        }),
       );
   } catch (e) {
     await Promise.all(trails.map((t) => t.close()));
@@ -113,7 +133,9 @@ export function run(args: string[], io: Io): Promise<number> {
           ...(passphrase ? { passphrase } : {}),
         });
         printSteps(io, 'announced', steps);
-        io.stdout.write(`new key: ${steps[0]?.vkey ?? ''}\nboth keys sign until: ${commandLine(io, target, 'keys', 'retire')}\n`);
+        io.stdout.write(
+          `new key: ${steps[0]?.vkey ?? ''}\nboth keys sign until: ${commandLine(io, target, 'keys', 'retire')}\n`,
+        );
       } else {
         const steps = await retireSigningKey(trails, by !== undefined ? { by } : {});
         printSteps(io, 'retired', steps);

@@ -107,7 +107,8 @@ export function run(args: string[], io: Io): Promise<number> {
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });
     io.stdout.write(`auditrail serve: ${s.url} (database ${displayDb(target.db, io)})\n`);
-    if (witnessDir !== undefined) io.stdout.write(`witness: ${s.url}/add-checkpoint (state in ${witnessDir})\n`);
+    if (witnessDir !== undefined)
+      io.stdout.write(`witness: ${s.url}/add-checkpoint (state in ${witnessDir})\n`);
     if (openMode) {
       io.stdout.write(
         `dashboard: ${s.url}/ OPEN MODE, no sign-in: anyone on this machine acts as ${openAs}\n`,

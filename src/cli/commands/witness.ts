@@ -1,6 +1,16 @@
 import { resolve } from 'node:path';
 import { AuditError, cosignLatest, Witness } from '../../index.js';
-import { CliError, execute, EXIT_FAILED, EXIT_OK, str, TARGET_OPTIONS, UsageError, type CommandSpec, type Values } from '../args.js';
+import {
+  CliError,
+  execute,
+  EXIT_FAILED,
+  EXIT_OK,
+  str,
+  TARGET_OPTIONS,
+  UsageError,
+  type CommandSpec,
+  type Values,
+} from '../args.js';
 import type { Io } from '../io.js';
 import { readUtf8File } from '../read-text.js';
 import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js';
@@ -15,9 +25,9 @@ export const spec: CommandSpec = {
     'init: makes a witness key in DIR (its own files, never the log database) and prints its vkey,\n' +
     'for `verify --witness-key`. trust: adds a log verifier key (`auditrail keys show`) the witness\n' +
     'accepts checkpoints from. show: prints the witness vkey.\n' +
-    'cosign: sends the log\'s latest checkpoint with a consistency proof from the size the witness last\n' +
+    "cosign: sends the log's latest checkpoint with a consistency proof from the size the witness last\n" +
     'cosigned, to the witness in --dir or at --url (`serve --witness`), and keeps the cosigned checkpoint\n' +
-    'in the log\'s key directory. The witness refuses (exit 1) a log that forked or rolled back and\n' +
+    "in the log's key directory. The witness refuses (exit 1) a log that forked or rolled back and\n" +
     'keeps both checkpoints as evidence in DIR/evidence. --request FILE hands the witness in --dir a\n' +
     'raw add-checkpoint body instead and prints its answer.',
   options: {
@@ -64,7 +74,8 @@ export function run(args: string[], io: Io): Promise<number> {
     if (sub === 'init') {
       const dir = needDir(values, io, 'init');
       const name = str(values, 'name');
-      if (name === undefined) throw new UsageError('witness init needs --name NAME (e.g. witness.example.com/w1)');
+      if (name === undefined)
+        throw new UsageError('witness init needs --name NAME (e.g. witness.example.com/w1)');
       const vkey = Witness.init(dir, name);
       io.stdout.write(`${vkey}\n`);
       io.stderr.write(
@@ -78,12 +89,14 @@ export function run(args: string[], io: Io): Promise<number> {
     }
     if (sub === 'trust') {
       const vkey = positionals[1];
-      if (vkey === undefined) throw new UsageError('witness trust needs the log verifier key (auditrail keys show)');
+      if (vkey === undefined)
+        throw new UsageError('witness trust needs the log verifier key (auditrail keys show)');
       Witness.open(needDir(values, io, 'trust')).trust(vkey);
       io.stdout.write(`trusted ${vkey}\n`);
       return EXIT_OK;
     }
-    if (sub !== 'cosign') throw new UsageError(`unknown subcommand 'witness ${sub}' (expected init, trust, show or cosign)`);
+    if (sub !== 'cosign')
+      throw new UsageError(`unknown subcommand 'witness ${sub}' (expected init, trust, show or cosign)`);
     const requestFile = str(values, 'request');
     const url = str(values, 'url');
     if (requestFile !== undefined) {

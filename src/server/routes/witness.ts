@@ -13,22 +13,26 @@ const WITNESS_BODY_LIMIT = 64 * 1024;
 export async function witnessRoutes(app: FastifyInstance, witness: Witness): Promise<void> {
   await app.register(async (scope) => {
     // Any content type, read as UTF-8 text (this scope only; the rest of the API stays JSON).
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: WITNESS_BODY_LIMIT }, (_req, body, done) =>
-      done(null, body),
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'string', bodyLimit: WITNESS_BODY_LIMIT },
+      (_req, body, done) => done(null, body),
     );
     scope.post(
       '/add-checkpoint',
       {
         bodyLimit: WITNESS_BODY_LIMIT,
         schema: {
-          summary: 'C2SP tlog-witness add-checkpoint: cosign a checkpoint consistent with the last one cosigned',
+          summary:
+            'C2SP tlog-witness add-checkpoint: cosign a checkpoint consistent with the last one cosigned',
           tags: ['witness'],
         },
       },
-      async (req, reply) => {
+      (req, reply) => {
         const body = typeof req.body === 'string' ? req.body : '';
         const res = witness.addCheckpoint(body);
-        if (res.evidence) req.log.warn({ evidence: res.evidence }, 'witness refused a fork or rollback; evidence kept');
+        if (res.evidence)
+          req.log.warn({ evidence: res.evidence }, 'witness refused a fork or rollback; evidence kept');
         return reply.code(res.status).type(res.contentType).send(res.body);
       },
     );
