@@ -11,7 +11,7 @@ const WITNESS_BODY_LIMIT = 64 * 1024;
  * The witness state stays in DIR, never in the log's database.
  */
 export async function witnessRoutes(app: FastifyInstance, witness: Witness): Promise<void> {
-  await app.register(async (scope) => {
+  await app.register((scope, _opts, next) => {
     // Any content type, read as UTF-8 text (this scope only; the rest of the API stays JSON).
     scope.addContentTypeParser(
       '*',
@@ -36,5 +36,6 @@ export async function witnessRoutes(app: FastifyInstance, witness: Witness): Pro
         return reply.code(res.status).type(res.contentType).send(res.body);
       },
     );
+    next();
   });
 }
