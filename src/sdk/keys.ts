@@ -20,9 +20,12 @@ import { AuditError } from '../errors.js';
  * The log's signing key and the local witness state, kept as files beside the database (never
  * inside it: whoever can rewrite the database must not also be able to rewrite what checks it).
  *
- * Layout of `<dir>`:
- *   log-signing.key         PKCS#8 Ed25519 private key, PEM, mode 0600 (created on first use)
+ * Layout of `<dir>` (docs/keys.md):
+ *   log-signing.key         the first PKCS#8 Ed25519 private key, PEM (encrypted or not), mode 0600 (created on first use)
+ *   log-signing.<n>.key     key generation n (`keys rotate`); `log-signing.<n>.retired` once it stops signing
  *   witness/<origin>.cp     the latest checkpoint handed out for each log (rollback detection)
+ *   cosigned/<origin>.cp    the latest checkpoint cosigned by a witness (`verify --witness-key`)
+ * With `AUDITRAIL_SIGNING_KEY` set, that key is the only one and no key file is used.
  * The directory is created with mode 0700. A read-only ring (`readonly: true`) never creates the
  * key, the directory or a witness file.
  *
@@ -229,16 +232,6 @@ export class KeyRing {
     }
     writeFileSync(this.retiredPath(n), `${new Date().toISOString()}\n`, { mode: 0o600 });
     this.generationCache = undefined;
-  }
-
-  /** Re-writes generation `n`'s key file encrypted under `passphrase` (atomically). */
-  protect(n: number, passphrase: string): void {
-    if (this.readonly || this.dir === null) throw new AuditError('read_only', 'no key file to protect');
-    const der = this.loadPrivateKey(false, n);
-    const path = this.generationPath(n);
-    const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-    writeFileSync(tmp, encryptPem(der, passphrase), { mode: 0o600, flag: 'wx', flush: true });
-    renameSync(tmp, path);
   }
 
   /** The signer of generation `n` for a log (key name = origin). */
