@@ -174,8 +174,24 @@ export class KeyRing {
    * Either way every process then reads the one key at the key path. Returns false when another
    * process made it first.
    */
+  private readPublicKey(n: number): Buffer | undefined {
+    let text: string;
+    try {
+      text = readFileSync(`${this.generationPath(n)}.pub`, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+    const key = Buffer.from(text, 'base64');
+    return key.length === 32 && key.toString('base64') === text ? key : undefined;
+  }
+
   private createKey(dir: string, path: string, pkcs8Der: Buffer, passphrase?: string): boolean {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (passphrase !== undefined) {
+      // Written first: once the key file exists, readers may look for its public half.
+      const publicKey = signerFromPrivateKey('auditrail.local/keygen', pkcs8Der).publicKey;
+      writeFileSync(`${path}.pub`, `${publicKey.toString('base64')}\n`, { mode: 0o644, flush: true });
+    }
     const pem = passphrase === undefined ? pemOf(pkcs8Der) : encryptPem(pkcs8Der, passphrase);
     const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     try {
@@ -268,6 +284,12 @@ export class KeyRing {
 
   /** The vkey of generation `n`. */
   generationVerifierKey(origin: string, n: number): string {
+    // An encrypted key's public half is kept beside it, so reading needs no passphrase.
+    const id = `${n}\n${origin}`;
+    if (!this.signers.has(id) && this.fromEnv() === null && this.dir !== null) {
+      const pub = this.readPublicKey(n);
+      if (pub !== undefined) return formatVerifierKey(origin, pub);
+    }
     const signer = this.generationSigner(origin, n);
     let vkey = verifierKeys.get(signer);
     if (vkey === undefined) {

@@ -239,6 +239,11 @@ describe('protected signing keys', () => {
       delete process.env['AUDITRAIL_KEY_PASSPHRASE'];
       const noPass = await openAuditTrail({ db, tenant: 'acme' });
       await noPass.record(sampleEvent(5));
+      // Reading needs no passphrase: the encrypted key's public half is kept beside it.
+      const readOnly = await openAuditTrail({ db, tenant: 'acme', readonly: true });
+      assert.equal((await readOnly.verify()).ok, true);
+      assert.equal((await signingKeys(readOnly)).length, 2);
+      await readOnly.close();
       await assert.rejects(noPass.checkpoint(), (e: unknown) => {
         assert.ok(e instanceof AuditError && e.code === 'key_failure');
         assert.match(e.message, /passphrase-protected: set AUDITRAIL_KEY_PASSPHRASE/);
