@@ -291,3 +291,29 @@ describe('witness (HTTP POST /add-checkpoint)', () => {
     }
   });
 });
+
+describe('witness cosign --url (CLI against serve --witness)', () => {
+  it('cosigns through the HTTP endpoint and verify --witness-key passes', async () => {
+    const { dir, db, wdir, wkey } = await setup('auditrail-witness-url-');
+    const app = await buildServer({
+      db: join(dir, 'server.db'),
+      keyDir: join(dir, 'server-keys'),
+      witnessDir: wdir,
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const first = await cli(['witness', 'cosign', '--url', base], db);
+      assert.equal(first.code, 0, first.err);
+      await grow(db, 3, 'b');
+      const second = await cli(['witness', 'cosign', '--url', base], db);
+      assert.equal(second.code, 0, second.err);
+      assert.match(second.err, /size 13 .* cosigned and kept/);
+      const verified = await cli(['verify', '--witness-key', wkey], db);
+      assert.equal(verified.code, 0, verified.out + verified.err);
+    } finally {
+      await app.close();
+    }
+  });
+});
