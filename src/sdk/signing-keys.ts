@@ -219,8 +219,12 @@ export async function cosignLatest(
   const kept = keys.loadCosigned(trail.origin);
   let old = 0;
   if (kept !== undefined) {
-    const keptSize = peekCheckpoint(kept).size;
-    if (keptSize <= size) old = keptSize;
+    try {
+      const keptSize = peekCheckpoint(kept).size;
+      if (keptSize <= size) old = keptSize;
+    } catch {
+      // A damaged copy: start from 0, the witness answers with the size it holds (409).
+    }
   }
   for (let attempt = 0; attempt < 3; attempt++) {
     const proof =

@@ -126,7 +126,16 @@ export class Witness {
       );
     }
     const name = vkey.slice(0, vkey.indexOf('+'));
-    const signer = signerFromPrivateKey(name, privateKeyFromPem(pem, keyPath));
+    let signer: NoteSigner;
+    try {
+      signer = signerFromPrivateKey(name, privateKeyFromPem(pem, keyPath));
+    } catch (e) {
+      if (e instanceof AuditError) throw e;
+      throw new AuditError(
+        'key_failure',
+        `the witness key ${keyPath} cannot be used: ${(e as Error).message}`,
+      );
+    }
     if (formatCosignerKey(name, signer.publicKey) !== vkey) {
       throw new AuditError('key_failure', `${join(dir, 'witness.vkey')} does not belong to ${keyPath}`);
     }
@@ -229,7 +238,21 @@ export class Witness {
         `the checkpoint is not signed by a trusted key of ${origin}: ${(e as Error).message}\n`,
       );
     }
-    return this.locked(() => this.decide(req, body));
+    return this.locked(() => {
+      try {
+        return this.decide(req, body);
+      } catch (e) {
+        if (e instanceof AuditError) throw e;
+        // A damaged state file or a full disk: said plainly, never half-applied (writes are atomic).
+        throw new AuditError(
+          'store_failure',
+          `the witness in ${this.dir} cannot decide: ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      }
+    });
   }
 
   private decide(req: AddCheckpointRequest, body: string): WitnessResponse {
