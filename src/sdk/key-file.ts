@@ -12,8 +12,8 @@ export function pemOf(pkcs8Der: Buffer): string {
 }
 
 /**
- * PKCS#8 encrypted PEM (PBES2: scrypt is not offered by OpenSSL's PKCS#8 writer, so PBKDF2-SHA256
- * with AES-256-CBC, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it) of a private key.
+ * PKCS#8 encrypted PEM (EncryptedPrivateKeyInfo, PBES2 with AES-256-CBC, as node:crypto and
+ * `openssl pkcs8 -topk8 -v2 aes-256-cbc` write it) of a private key: readable by OpenSSL.
  *
  * @example
  * writeFileSync('log-signing.key', encryptPem(der, process.env.AUDITRAIL_KEY_PASSPHRASE!), { mode: 0o600 });
