@@ -181,3 +181,12 @@ export {
   type ToolActionOptions,
   type ToolCallInput,
 } from './sdk/governance/tool-call.js';
+export {
+  cosignLatest,
+  retireSigningKey,
+  rotateSigningKey,
+  signingKeys,
+  type RotationStep,
+  type SigningKeyInfo,
+} from './sdk/signing-keys.js';
+export { Witness, type WitnessResponse } from './sdk/witness.js';

@@ -103,8 +103,13 @@ const COMMANDS: Command[] = [
   },
   {
     name: 'keys',
-    summary: "keys show: print the log's verifier key",
+    summary: "keys show|rotate|retire: the log's verifier key, key rotation",
     load: () => import('./commands/keys.js'),
+  },
+  {
+    name: 'witness',
+    summary: 'witness init|trust|show|cosign: a C2SP witness that cosigns consistent checkpoints',
+    load: () => import('./commands/witness.js'),
   },
   {
     name: 'policy',

@@ -34,7 +34,9 @@ export type FailureKind =
   | 'checkpoint_mismatch'
   | 'rolled_back'
   | 'unapproved_execution'
-  | 'archive_mismatch';
+  | 'archive_mismatch'
+  | 'key_unannounced'
+  | 'not_witnessed';
 
 export interface VerifyFailure {
   /** The entry (or, for checkpoints, the tree size) the failure is about; null when global. */

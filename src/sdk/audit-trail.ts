@@ -453,8 +453,9 @@ export class AuditTrail {
         `the signing key ${this.#keys.keyPath} is missing but ${this.origin} has checkpoints; restore the key`,
       );
     }
-    const signer = this.#keys.signer(this.origin);
-    const verifier = this.#keys.verifier(this.origin);
+    // Every active key signs (two during a rotation's overlap); the last checkpoint may be signed by any key of the ring.
+    const signers = this.#keys.activeSigners(this.origin);
+    const verifiers = this.#keys.allVerifiers(this.origin);
     this.lastCheckpointAt = Date.now();
     if (prev && prev.size === head.size) {
       if (!prev.root.equals(head.root)) {
@@ -482,7 +483,7 @@ export class AuditTrail {
     }
     if (prev) {
       try {
-        if (verifier) openCheckpoint(prev.note, [verifier], this.origin);
+        if (verifiers.length > 0) openCheckpoint(prev.note, verifiers, this.origin);
       } catch (e) {
         throw new AuditError(
           'key_failure',
@@ -500,7 +501,7 @@ export class AuditTrail {
         );
       }
     }
-    const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, [signer]);
+    const note = signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, signers);
     await this.#store.addCheckpoint(head.logId, {
       size: head.size,
       root: head.root,

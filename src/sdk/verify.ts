@@ -11,6 +11,8 @@ import { AuditError } from '../errors.js';
 import type { AuditStore, CheckpointRow, LogHead } from '../store/store.js';
 import { DerivedRowsCheck, VERIFY_CHUNK } from './verify-derived.js';
 import { readIndexTagger } from './index-key.js';
+import { buildKeyChain } from './key-events.js';
+import { cosignatureTime, parseCosignerKey } from '../core/cosignature.js';
 import type { KeyRing } from './keys.js';
 import { reader, tilesFor } from './tree-reads.js';
 import {
@@ -39,6 +41,11 @@ export interface VerifyOptions {
    * 4) for 32,768 entries or more. The report is the same whatever the count.
    */
   threads?: number;
+  /**
+   * Witness keys (C2SP cosignature/v1 vkeys): the latest checkpoint must carry a valid
+   * cosignature by each (read from the key directory's `cosigned/` file, docs/keys.md).
+   */
+  witnessKeys?: string[];
 }
 
 /** The verifier keys to trust: the caller's, else the local key file's. */
@@ -61,7 +68,11 @@ export function resolveVerifiers(
     }
   });
   // Another log's key would make every checkpoint look forged: say what is actually wrong.
-  const mismatch = trustedKeyMismatch(origin, verifiers, () => keys.verifier(origin));
+  const mismatch = trustedKeyMismatch(origin, verifiers, () => {
+    // Any of the log's own keys (first, rotated, retired) is this log's key.
+    const own = keys.hasKey() ? keys.allVerifiers(origin) : [];
+    return own.find((o) => verifiers.some((v) => v.keyId.equals(o.keyId))) ?? own[0];
+  });
   if (mismatch !== undefined) throw new AuditError('key_failure', mismatch);
   if (verifiers.length === 0) {
     const local = keys.verifier(origin);
@@ -133,8 +144,19 @@ async function verifyFrom(
     options,
     checkpoints.length > 0 || witness !== undefined || options.sinceCheckpoint !== undefined,
   );
+  // The pinned keys, then every key announced in the log under a key already trusted.
+  const keyChain = await buildKeyChain(store, head.logId, origin, verifiers);
   // Each signed note is opened once per run, however many checks meet it.
-  const open = checkpointOpener(verifiers, origin);
+  const open = keyChain.chain.opener(checkpointOpener(keyChain.chain.verifiers, origin));
+  const witnessed = witness ? [witness] : [];
+  const witnessFailures = witnessCheck(
+    keys,
+    origin,
+    options.witnessKeys ?? [],
+    checkpointRows,
+    open,
+    witnessed,
+  );
   let start: CompactRange | undefined;
   const early: VerifyFailure[] = [];
   if (options.sinceCheckpoint !== undefined) {
@@ -143,6 +165,7 @@ async function verifyFrom(
     start = trusted.range;
     early.push(...trusted.failures);
   }
+  early.push(...keyChain.failures, ...witnessFailures);
   const from = start?.size ?? 0;
   // Counting every stored seq costs a pass over the index: an incremental run looks for entries
   // beyond the head at the head's size only (docs/verification.md §7.3).
@@ -164,7 +187,7 @@ async function verifyFrom(
       origin,
       verifiers,
       checkpoints,
-      witnessed: witness ? [witness] : [],
+      witnessed,
       open,
       ...(start ? { start } : {}),
       tileHash: tiles.tileHash,
@@ -235,6 +258,78 @@ async function verifyFrom(
     options.onProgress?.(done, end - from);
   }
   return finishReport(store, head, verifier, derived, start, early, checkpointRows, verifiers, witness, open);
+}
+
+/**
+ * `verify --witness-key`: for each witness key, the cosigned checkpoint kept in the key directory
+ * must carry its valid cosignature and be the latest stored checkpoint. The cosigned note is
+ * added to the witnessed heads, so a log rolled back or rewritten below it is reported as such.
+ */
+function witnessCheck(
+  keys: KeyRing,
+  origin: string,
+  witnessKeys: readonly string[],
+  rows: readonly CheckpointRow[],
+  open: CheckpointOpener,
+  witnessed: string[],
+): VerifyFailure[] {
+  if (witnessKeys.length === 0) return [];
+  const failures: VerifyFailure[] = [];
+  const latest = rows[rows.length - 1];
+  const note = keys.loadCosigned(origin);
+  for (const vkey of witnessKeys) {
+    let key;
+    try {
+      key = parseCosignerKey(vkey);
+    } catch (e) {
+      throw new AuditError(
+        'invalid_argument',
+        `not a witness key (name+keyid+base64): ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    const name = `${key.name}+${key.keyId.toString('hex')}`;
+    if (note === undefined) {
+      failures.push({
+        seq: latest?.size ?? null,
+        kind: 'not_witnessed',
+        detail: `no checkpoint of ${origin} cosigned by ${name} is kept here (cosign with: auditrail witness cosign)`,
+      });
+      continue;
+    }
+    let time: number | undefined;
+    let size: number | undefined;
+    try {
+      time = cosignatureTime(note, key);
+      size = open(note).size;
+    } catch (e) {
+      failures.push({
+        seq: null,
+        kind: 'not_witnessed',
+        detail: `the cosigned checkpoint does not verify: ${(e as Error).message}`,
+      });
+      continue;
+    }
+    if (time === undefined) {
+      failures.push({
+        seq: size,
+        kind: 'not_witnessed',
+        detail: `the kept checkpoint of size ${size} has no cosignature by ${name}`,
+      });
+      continue;
+    }
+    if (!witnessed.includes(note)) witnessed.push(note);
+    if (latest !== undefined && latest.size > size) {
+      failures.push({
+        seq: latest.size,
+        kind: 'not_witnessed',
+        detail: `the latest checkpoint (size ${latest.size}) is not cosigned by ${name}: its newest cosignature is on size ${size} (${new Date(time * 1000).toISOString()})`,
+      });
+    }
+  }
+  return failures;
 }
 
 /** The report once every entry was fed: end checks, then the derived rows. */

@@ -18,6 +18,8 @@ import { eventRoutes } from './routes/events.js';
 import { governanceRoutes } from './routes/governance.js';
 import { systemRoutes } from './routes/system.js';
 import { transparencyRoutes } from './routes/transparency.js';
+import { witnessRoutes } from './routes/witness.js';
+import { Witness } from '../sdk/witness.js';
 import { TenantTrails } from './tenants.js';
 
 /** Largest request body: a batch of events (413 above it). */
@@ -44,6 +46,8 @@ export interface ServerOptions {
   now?: () => number;
   /** Sampling of routine low-risk events in every tenant log (`sampling:` of the config, docs/privacy.md). */
   sampling?: SamplingPolicy;
+  /** A witness directory (`auditrail witness init`): serves C2SP `POST /add-checkpoint` (docs/keys.md). */
+  witnessDir?: string;
 }
 
 function version(): string {
@@ -92,6 +96,11 @@ function loggerOptions(logger: ServerOptions['logger']): NonNullable<FastifyServ
  * await app.listen({ host: '127.0.0.1', port: 8700 });
  */
 export async function buildServer(options: ServerOptions = {}): Promise<FastifyInstance> {
+  // Opened first: a witness directory that is not one fails before anything else is opened.
+  const witness =
+    options.witnessDir !== undefined
+      ? Witness.open(options.witnessDir, options.now ? { now: options.now } : {})
+      : null;
   const db = options.store
     ? undefined
     : (options.db ?? process.env['AUDITRAIL_DB'] ?? './.auditrail/audit.db');
@@ -235,6 +244,7 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
     db,
     openapi: () => (openapi ??= openApiDocument(routes, version())),
   });
+  if (witness) await witnessRoutes(app, witness);
   await app.register(dashboard, {
     ctx,
     open: options.dashboardOpen ?? null,

@@ -375,7 +375,7 @@ describe('auditrail demo, log, show, verify (one demo database)', () => {
       [['log', '--db'], /flag --db needs a value/],
       [['show'], /missing <seq\|event_id>/],
       [['prove', 'abc'], /<seq> must be a non-negative integer/],
-      [['keys', 'rotate'], /unknown subcommand/],
+      [['keys', 'spin'], /unknown subcommand 'keys spin'/],
       [['verify', 'extra'], /unexpected argument 'extra'/],
     ];
     const none = join(tempDir(), 'none.db');

@@ -13,7 +13,7 @@ import { displayDb, resolveTarget } from '../target.js';
 export const spec: CommandSpec = {
   name: 'serve',
   usage:
-    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE]',
+    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE] [--witness DIR]',
   summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
   description:
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
@@ -45,6 +45,11 @@ export const spec: CommandSpec = {
       help: 'config with `schedules:`, `exports:`, `retention:`, `sampling:`, `detect:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
+    witness: {
+      type: 'string',
+      value: 'DIR',
+      help: 'also serve C2SP POST /add-checkpoint as the witness in DIR (see `witness init`, docs/keys.md)',
+    },
     open: {
       type: 'boolean',
       help: 'dashboard without sign-in for one local user (127.0.0.1 only; see docs/dashboard.md)',
@@ -90,8 +95,10 @@ export function run(args: string[], io: Io): Promise<number> {
     // The same file's `retention:` (applied at its schedule) and `sampling:` (docs/privacy.md).
     const privacy = hasConfig ? loadPrivacyConfig(configPath) : { retention: null, sampling: null };
     const detect = hasConfig ? await loadDetectSection(configPath) : null;
+    const witnessDir = str(values, 'witness');
     const s = await serve({
       db: target.db,
+      ...(witnessDir !== undefined ? { witnessDir: resolve(io.cwd, witnessDir) } : {}),
       host,
       port,
       policy,
@@ -125,6 +132,8 @@ export function run(args: string[], io: Io): Promise<number> {
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });
     io.stdout.write(`auditrail serve: ${s.url} (database ${displayDb(target.db, io)})\n`);
+    if (witnessDir !== undefined)
+      io.stdout.write(`witness: ${s.url}/add-checkpoint (state in ${witnessDir})\n`);
     if (openMode) {
       io.stdout.write(
         `dashboard: ${s.url}/ OPEN MODE, no sign-in: anyone on this machine acts as ${openAs}\n`,

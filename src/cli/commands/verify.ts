@@ -23,7 +23,7 @@ import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js'
 export const spec: CommandSpec = {
   name: 'verify',
   usage:
-    'verify [--json] [--key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--archive DIR] [--db PATH] [--tenant ID] [--log NAME]',
+    'verify [--json] [--key VKEY]... [--witness-key VKEY]... [--since-checkpoint | --from-checkpoint FILE] [--rebuild-index] [--archive DIR] [--db PATH] [--tenant ID] [--log NAME]',
   summary: 'Verify the whole log from its stored bytes and list every failure.',
   description:
     'Re-hashes every leaf and disclosure, rebuilds the Merkle tree, checks the stored tiles and every\n' +
@@ -39,7 +39,9 @@ export const spec: CommandSpec = {
     'A range moved to a cold archive (`auditrail archive`) is reported as archived by the seq of its\n' +
     'archive.created event; --archive DIR checks that archive with the hot log: its manifest is the one\n' +
     'the event names, each file matches its SHA-256, its checkpoint and consistency proof verify, and\n' +
-    'every archived event (leaf, disclosures, index row) is verified as if it had never left.',
+    'every archived event (leaf, disclosures, index row) is verified as if it had never left.\n' +
+    '--witness-key requires a valid cosignature by that witness on the latest checkpoint (the cosigned\n' +
+    'checkpoint `witness cosign` keeps in the key directory); see docs/keys.md.',
   options: {
     json: { type: 'boolean', help: 'print the report as JSON' },
     key: {
@@ -47,6 +49,12 @@ export const spec: CommandSpec = {
       value: 'VKEY',
       multiple: true,
       help: 'trust this C2SP verifier key (see `keys show`)',
+    },
+    'witness-key': {
+      type: 'string',
+      value: 'VKEY',
+      multiple: true,
+      help: "require this witness's cosignature on the latest checkpoint (see `witness init`)",
     },
     'since-checkpoint': {
       type: 'boolean',
@@ -147,6 +155,7 @@ function readCheckpoint(io: Io, file: string): string {
 export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const trustedKeys = strs(values, 'key');
+    const witnessKeys = strs(values, 'witness-key');
     const rebuild = bool(values, 'rebuild-index');
     const fromFile = str(values, 'from-checkpoint');
     const archiveDir = str(values, 'archive');
@@ -183,6 +192,7 @@ export function run(args: string[], io: Io): Promise<number> {
           report = await trail.verify({
             onProgress,
             trustedKeys,
+            ...(witnessKeys.length > 0 ? { witnessKeys } : {}),
             ...(since !== undefined ? { sinceCheckpoint: since } : {}),
           });
         }
@@ -195,6 +205,8 @@ export function run(args: string[], io: Io): Promise<number> {
           e.message.startsWith('not a verifier key')
         )
           throw new UsageError(`--key: ${e.message}`);
+        if (e instanceof AuditError && e.message.startsWith('not a witness key'))
+          throw new UsageError(`--witness-key: ${e.message}`);
         // A checkpoint that does not verify is a failed verification (exit 1), not a usage error.
         if (e instanceof AuditError && e.message.startsWith('the trusted checkpoint'))
           throw new CliError(`${fromFile ?? 'the witness file'}: ${e.message}`);
