@@ -3,6 +3,8 @@
  * its SQL; opening a database whose recorded checksum differs from the code's is refused, so a
  * silently edited schema cannot pass for the published one.
  */
+import { SQL_VIEWS } from '../sql-views.js';
+
 export interface Migration {
   id: number;
   name: string;
@@ -183,4 +185,6 @@ CREATE TABLE cursors (
 ) WITHOUT ROWID;
 `,
   },
+  // The documented views of `auditrail sql` (src/store/sql-views.ts), the same on PostgreSQL.
+  { id: 5, name: 'sql-views', sql: SQL_VIEWS },
 ];
