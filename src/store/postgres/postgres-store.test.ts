@@ -38,10 +38,14 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
   it('refuses UPDATE, DELETE and TRUNCATE of entries, checkpoints and tiles; disclosures are only erased', async () => {
     const store = await fresh();
     const q = (sql: string) => store.pool.query(sql);
-    await q("INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', '\\x00', '\\x', 'now')");
+    await q(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', '\\x00', '\\x', 'now')",
+    );
     await q("INSERT INTO entries VALUES (1, 0, '\\x7b7d', '\\x00', 'e', 'x.t', 'ts')");
     await q("INSERT INTO checkpoints VALUES (1, 1, '\\x00', 'note', 'now')");
-    await q("INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (1, 0, 0, '', '\\x5b5d')");
+    await q(
+      "INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (1, 0, 0, '', '\\x5b5d')",
+    );
     await q(`INSERT INTO tiles VALUES (1, 0, 0, 1, '\\x${'00'.repeat(32)}')`);
     for (const sql of [
       "UPDATE entries SET leaf = '\\x00'",
@@ -99,7 +103,10 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
     const r = await fresh({ readonly: true }, schema);
     assert.equal((await r.listLogs()).length, 1);
     await assert.rejects(r.setMeta('k', 'v'), (e) => e instanceof AuditError && e.code === 'read_only');
-    await assert.rejects(r.openLog('o/t/a/y', 'a', EMPTY_ROOT), (e) => e instanceof AuditError && e.code === 'not_found');
+    await assert.rejects(
+      r.openLog('o/t/a/y', 'a', EMPTY_ROOT),
+      (e) => e instanceof AuditError && e.code === 'not_found',
+    );
     // Even SQL sent past the store's own checks: the session's transactions are READ ONLY.
     await assert.rejects(r.pool.query("INSERT INTO meta VALUES ('k', 'v')"), /read-only transaction/);
     await r.close();

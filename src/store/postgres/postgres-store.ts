@@ -455,12 +455,10 @@ export class PostgresStore implements AuditStore {
       }
       if (have === undefined && apply) {
         await client.query(m.sql);
-        await client.query('INSERT INTO migrations (id, name, checksum, applied_at) VALUES ($1, $2, $3, $4)', [
-          m.id,
-          m.name,
-          checksum,
-          new Date().toISOString(),
-        ]);
+        await client.query(
+          'INSERT INTO migrations (id, name, checksum, applied_at) VALUES ($1, $2, $3, $4)',
+          [m.id, m.name, checksum, new Date().toISOString()],
+        );
       }
     }
   }
@@ -693,8 +691,10 @@ export class PostgresStore implements AuditStore {
       [logId, ts],
       'find a time bound',
     );
-    const size = (await this.rows('SELECT tree_size FROM logs WHERE log_id = $1', [logId], 'read the log'))[0];
-    return (r[0]?.['s'] as number | null) ?? ((size?.['tree_size'] as number | undefined) ?? 0);
+    const size = (
+      await this.rows('SELECT tree_size FROM logs WHERE log_id = $1', [logId], 'read the log')
+    )[0];
+    return (r[0]?.['s'] as number | null) ?? (size?.['tree_size'] as number | undefined) ?? 0;
   }
 
   private async where(logId: number, filter: EventFilter): Promise<Where> {
@@ -725,7 +725,14 @@ export class PostgresStore implements AuditStore {
         const c = `v.${col}`;
         clauses.push(prefix !== '' ? `${c} COLLATE "C" >= ${arg(prefix)}` : `${c} IS NOT NULL`);
         if (upper !== null) clauses.push(`${c} COLLATE "C" < ${arg(upper)}`);
-        const pieces = [...new Set(v.slice(prefix.length).split(/[*?]+/).filter((p) => p !== ''))];
+        const pieces = [
+          ...new Set(
+            v
+              .slice(prefix.length)
+              .split(/[*?]+/)
+              .filter((p) => p !== ''),
+          ),
+        ];
         for (const piece of pieces) clauses.push(`strpos(${c}, ${arg(piece)}) > 0`);
         rest.push({ column: col, match: compileFilterGlob(v) });
       } else clauses.push(`v.${col} = ${arg(v)}`);
@@ -834,7 +841,11 @@ export class PostgresStore implements AuditStore {
     let after: number | undefined;
     const page = 10_000;
     for (;;) {
-      const seqs = await this.pageSeqs(w, { ...(after !== undefined ? { after } : {}), limit: page, order: 'asc' });
+      const seqs = await this.pageSeqs(w, {
+        ...(after !== undefined ? { after } : {}),
+        limit: page,
+        order: 'asc',
+      });
       n += seqs.length;
       if (seqs.length < page) return n;
       after = seqs[seqs.length - 1]!;
@@ -955,7 +966,11 @@ export class PostgresStore implements AuditStore {
   }
 
   async lastSeq(logId: number): Promise<number | null> {
-    const r = await this.rows('SELECT max(seq) AS m FROM entries WHERE log_id = $1', [logId], 'read the last seq');
+    const r = await this.rows(
+      'SELECT max(seq) AS m FROM entries WHERE log_id = $1',
+      [logId],
+      'read the last seq',
+    );
     return (r[0]?.['m'] as number | null) ?? null;
   }
 
@@ -975,12 +990,20 @@ export class PostgresStore implements AuditStore {
     return r.map(indexRowOf);
   }
 
-  async replaceIndex(logId: number, from: number, to: number, rows: readonly StoredIndexRow[]): Promise<void> {
+  async replaceIndex(
+    logId: number,
+    from: number,
+    to: number,
+    rows: readonly StoredIndexRow[],
+  ): Promise<void> {
     this.refuseReadonly('rebuild the index');
     await this.tx('rebuild the index', async (c) => {
       await c.query('DELETE FROM events WHERE log_id = $1 AND seq >= $2 AND seq < $3', [logId, from, to]);
       if (rows.length > 0)
-        await c.query(INSERT_EVENTS, [logId, ...indexArrays(rows.map((x) => ({ x, ts: x.ts, type: x.type })))]);
+        await c.query(INSERT_EVENTS, [
+          logId,
+          ...indexArrays(rows.map((x) => ({ x, ts: x.ts, type: x.type }))),
+        ]);
     });
   }
 
@@ -1079,7 +1102,8 @@ export class PostgresStore implements AuditStore {
              ON CONFLICT (log_id, name) DO UPDATE SET seq = EXCLUDED.seq`;
       args = [logId, name, seq];
     } else if (expectedSeq === null) {
-      sql = 'INSERT INTO cursors (log_id, name, seq) VALUES ($1, $2, $3) ON CONFLICT (log_id, name) DO NOTHING';
+      sql =
+        'INSERT INTO cursors (log_id, name, seq) VALUES ($1, $2, $3) ON CONFLICT (log_id, name) DO NOTHING';
       args = [logId, name, seq];
     } else {
       sql = 'UPDATE cursors SET seq = $1 WHERE log_id = $2 AND name = $3 AND seq = $4';
@@ -1133,9 +1157,13 @@ export class PostgresStore implements AuditStore {
   async listApiKeys(tenant?: string): Promise<ApiKeyRow[]> {
     const r =
       tenant === undefined
-        ? await this.rows('SELECT * FROM api_keys ORDER BY created_at, id', [], 'list API keys')
+        ? await this.rows(
+            'SELECT * FROM api_keys ORDER BY created_at COLLATE "C", id COLLATE "C"',
+            [],
+            'list API keys',
+          )
         : await this.rows(
-            'SELECT * FROM api_keys WHERE tenant = $1 ORDER BY created_at, id',
+            'SELECT * FROM api_keys WHERE tenant = $1 ORDER BY created_at COLLATE "C", id COLLATE "C"',
             [tenant],
             'list API keys',
           );

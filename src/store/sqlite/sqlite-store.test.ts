@@ -288,10 +288,7 @@ describe('SqliteStore specifics', () => {
     const rw = new SqliteStore(path);
     assert.deepEqual(
       rw.migrations().map((m) => [m.id, m.name]),
-      [
-        [1, 'verifiable-log'],
-        [2, 'approval-columns-and-cursors'],
-      ],
+      SQLITE_MIGRATIONS.map((m) => [m.id, m.name]),
     );
     assert.deepEqual(await rw.listApprovals(), want);
     // The document is gone: one column per field.
