@@ -80,12 +80,11 @@ function storeError(e: unknown, what: string): AuditError {
 
 // INT8 (oid 20) as a number: every seq, size and id stays below 2^53 (core checks it), and a
 // value read back from a tampered row is compared, never used as an index unchecked.
-const TYPES = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20
-      ? (v: string) => Number(v)
-      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
-};
+function parserOf(oid: number, format?: 'text' | 'binary'): (v: string) => unknown {
+  if (oid === 20) return (v: string) => Number(v);
+  return pg.types.getTypeParser(oid, format ?? 'text') as (v: string) => unknown;
+}
+const TYPES = { getTypeParser: parserOf as typeof pg.types.getTypeParser };
 
 const NO_BYTES = Buffer.alloc(0);
 
@@ -95,8 +94,14 @@ function bytes(v: unknown): Buffer {
   return NO_BYTES;
 }
 
-const text = (v: unknown): string | null =>
-  v === null || v === undefined ? null : typeof v === 'string' ? v : String(v);
+/** A text column as read (a value of another type, from a tampered row, is its JSON text). */
+function cellText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return JSON.stringify(v) ?? '';
+}
+
+const text = (v: unknown): string | null => (v === null || v === undefined ? null : cellText(v));
 
 function headOf(r: Row): LogHead {
   return {
@@ -236,9 +241,9 @@ function jsonColumn(r: Row, column: string): unknown {
   const value = r[column];
   if (value === null || value === undefined) return undefined;
   try {
-    return JSON.parse(String(value)) as unknown;
+    return JSON.parse(cellText(value)) as unknown;
   } catch (e) {
-    throw new AuditError('store_failure', `approval ${String(r['id'])}: column ${column} is not JSON`, {
+    throw new AuditError('store_failure', `approval ${cellText(r['id'])}: column ${column} is not JSON`, {
       cause: e,
     });
   }
@@ -549,12 +554,12 @@ export class PostgresStore implements AuditStore {
     return this.tx(`append to ${origin}`, async (c) => {
       // The serialisation point of every writer of this log, in any process: its row lock,
       // held until COMMIT. Other logs' rows are not touched, so they append in parallel.
-      const row = (await c.query('SELECT * FROM logs WHERE origin = $1 FOR UPDATE', [origin])).rows[0];
+      const row = (await c.query<Row>('SELECT * FROM logs WHERE origin = $1 FOR UPDATE', [origin])).rows[0];
       if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
       const head = headOf(row);
       const existing = new Map<string, ExistingEntry>();
       if (eids.length > 0) {
-        const found = await c.query(
+        const found = await c.query<Row>(
           'SELECT seq, leaf_hash, eid FROM entries WHERE log_id = $1 AND eid = ANY($2::text[])',
           [head.logId, eids],
         );
@@ -568,7 +573,7 @@ export class PostgresStore implements AuditStore {
       const wanted = partialTilesOf(head.size);
       const partialTiles = [];
       if (wanted.length > 0) {
-        const got = await c.query(
+        const got = await c.query<Row>(
           `SELECT t.level, t.idx, t.hashes FROM tiles t
            JOIN unnest($2::int[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx
            WHERE t.log_id = $1`,
