@@ -63,3 +63,40 @@ export function databaseUrl(db: string): string {
   u.pathname = `/${db}`;
   return u.toString();
 }
+
+/** A database location a test can hand to `openAuditTrail({ db })` or the CLI's `--db`/`--postgres`. */
+export interface Backend {
+  name: 'sqlite' | 'postgres';
+  /** Why this backend's cases are skipped here (printed), or undefined. */
+  skip: string | undefined;
+  /** A fresh, empty location: a file path under `dir`, or the test server with a new schema. */
+  location(dir: string): string;
+  /** Drops what {@link location} made on a server (files go with their directory). */
+  cleanup(): Promise<void>;
+}
+
+/** The backends every parametrised integration test runs on: SQLite, and PostgreSQL when reachable. */
+export async function backends(): Promise<Backend[]> {
+  const skip = await postgresSkipReason();
+  const made: string[] = [];
+  return [
+    {
+      name: 'sqlite',
+      skip: undefined,
+      location: (dir) => `${dir}/audit-${randomBytes(4).toString('hex')}.db`,
+      cleanup: () => Promise.resolve(),
+    },
+    {
+      name: 'postgres',
+      skip,
+      location: () => {
+        const s = schemaName('it');
+        made.push(s);
+        const u = new URL(PG_URL);
+        u.searchParams.set('schema', s);
+        return u.toString();
+      },
+      cleanup: () => (skip === undefined ? dropSchemas(made.splice(0)) : Promise.resolve()),
+    },
+  ];
+}

@@ -30,6 +30,11 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/logs.js'),
   },
   { name: 'log', summary: 'list events, with filters', load: () => import('./commands/log.js') },
+  {
+    name: 'sql',
+    summary: 'run one read-only SQL query over the documented views',
+    load: () => import('./commands/sql.js'),
+  },
   { name: 'show', summary: 'print one event as JSON', load: () => import('./commands/show.js') },
   {
     name: 'verify',
