@@ -31,6 +31,11 @@ const COMMANDS: Command[] = [
   },
   { name: 'log', summary: 'list events, with filters', load: () => import('./commands/log.js') },
   {
+    name: 'migrate',
+    summary: 'copy an SQLite database to PostgreSQL, tree and checkpoints intact',
+    load: () => import('./commands/migrate.js'),
+  },
+  {
     name: 'sql',
     summary: 'run one read-only SQL query over the documented views',
     load: () => import('./commands/sql.js'),

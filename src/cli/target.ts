@@ -179,6 +179,8 @@ export async function openTarget(
     tenant: target.tenant,
     log: target.log,
     db: target.db,
+    // A database URL has no directory to keep keys beside: ./.auditrail/keys of the command's cwd.
+    ...(isUrl(target.db) ? { keyDir: resolve(io.cwd, '.auditrail', 'keys') } : {}),
     readonly,
     // The CLI signs explicitly (demo, checkpoint --sign) and on close; no background timer.
     checkpointIntervalMs: 0,

@@ -39,6 +39,19 @@ export function originOf(tenant: string, log: string = DEFAULT_LOG): string {
   return `${ORIGIN_HOST}/t/${tenant}/${log}`;
 }
 
+/**
+ * The witness state's scope in a key directory: the database file's name, or the URL without
+ * credentials, so databases sharing a key directory stay apart.
+ */
+export function witnessScope(db: string): string {
+  return db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db);
+}
+
+/** The default key directory of a database: beside the file, or `./.auditrail/keys` for a URL. */
+export function defaultKeyDir(db: string): string {
+  return /^postgres(ql)?:\/\//i.test(db) ? join('.auditrail', 'keys') : join(dirname(db), 'keys');
+}
+
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
@@ -92,18 +105,8 @@ async function openEmbedded(options: AuditTrailOptions): Promise<AuditTrail> {
   const db = resolveDb(options.db, options.postgres);
   const readonly = options.readonly === true;
   const store = options.store ?? (await openStore(db, { readonly }));
-  const keyDir =
-    options.keyDir !== undefined
-      ? options.keyDir
-      : options.store
-        ? null
-        : db.startsWith('postgres')
-          ? join('.auditrail', 'keys')
-          : join(dirname(db), 'keys');
-  // The witness state is per database file (or URL), so databases sharing a key directory stay apart.
-  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db), {
-    readonly,
-  });
+  const keyDir = options.keyDir !== undefined ? options.keyDir : options.store ? null : defaultKeyDir(db);
+  const keys = new KeyRing(keyDir, witnessScope(db), { readonly });
   const origin = originOf(options.tenant, logName);
   try {
     const head = readonly
