@@ -180,6 +180,14 @@ const TABLES: TableCopy[] = [
   },
 ];
 
+/** An SQLite value's text (a number or bytes in a text column: SQLite is loosely typed). */
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return JSON.stringify(v) ?? '';
+}
+
 /** A value as the PostgreSQL column takes it (SQLite is loosely typed: stored data is checked here). */
 function cell(v: unknown, type: string, where: string): unknown {
   if (v === null || v === undefined) return null;
@@ -187,12 +195,9 @@ function cell(v: unknown, type: string, where: string): unknown {
   if (type === 'bigint' || type === 'int') {
     if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
     if (typeof v === 'bigint') return Number(v);
-    throw new AuditError(
-      'store_failure',
-      `${where}: ${JSON.stringify(String(v))} is not an integer`,
-    );
+    throw new AuditError('store_failure', `${where}: ${JSON.stringify(scalarText(v))} is not an integer`);
   }
-  const s = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  const s = scalarText(v);
   // PostgreSQL text holds no NUL character.
   if (s.includes('\0')) throw new AuditError('store_failure', `${where}: a text value holds a NUL character`);
   return s;

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { main, type Io } from '../../src/cli/main.js';
 import { peekCheckpoint } from '../../src/core/checkpoint.js';
 import { verifyConsistency } from '../../src/core/proof.js';
-import { openAuditTrail, verifyProofBundle, type ProofBundle } from '../../src/index.js';
+import { openAuditTrail, verifyProofBundle } from '../../src/index.js';
 import { dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
@@ -72,7 +72,7 @@ describe('auditrail migrate --to postgres://', { skip: skip ?? false }, () => {
       // The log goes on growing on PostgreSQL, consistent with what was signed on SQLite.
       for (let i = 0; i < 20; i++) await pg.record(sampleEvent(100 + i));
       await pg.checkpoint();
-      const before = peekCheckpoint((old).checkpoint);
+      const before = peekCheckpoint(old.checkpoint);
       const latest = peekCheckpoint((await pg.latestCheckpoint())!);
       assert.equal(latest.size, oldSize + 20);
       const proof = await pg.proveConsistency(before.size, latest.size);
