@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { planAppend } from '../../core/append-plan.js';
 import { EMPTY_ROOT } from '../../core/merkle.js';
 import { AuditError } from '../../errors.js';
 import { adminQuery, dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../../../test/postgres.js';
@@ -119,3 +120,53 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
     await store.close();
   });
 });
+
+describe(
+  'PostgresStore under the documented ingest role (docs/scale-out.md)',
+  { skip: skip ?? false },
+  () => {
+    it('appends, checkpoints and moves cursors with INSERT-only grants, and cannot delete', async () => {
+      const schema = schemaName('role');
+      const role = schemaName('ingest');
+      const owner = await fresh({}, schema);
+      const head = await owner.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      await owner.close();
+      const s = schema;
+      await adminQuery(`CREATE ROLE ${role} LOGIN`);
+      try {
+        await adminQuery(
+          [
+            `GRANT USAGE ON SCHEMA ${s} TO ${role}`,
+            `GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${role}`,
+            `GRANT INSERT ON ${s}.entries, ${s}.disclosures, ${s}.events, ${s}.tiles, ${s}.checkpoints, ${s}.approvals TO ${role}`,
+            `GRANT UPDATE (width, hashes) ON ${s}.tiles TO ${role}`,
+            `GRANT UPDATE (tree_size, root_hash, right_edge, last_ts) ON ${s}.logs TO ${role}`,
+            `GRANT UPDATE (status, decided_by, decided_at, reason) ON ${s}.approvals TO ${role}`,
+            `GRANT INSERT, UPDATE ON ${s}.cursors TO ${role}`,
+          ].join(';\n'),
+        );
+        const u = new URL(PG_URL);
+        u.username = role;
+        const store = await PostgresStore.open(u.toString(), { schema });
+        try {
+          const r = await store.append(head.origin, ['e1'], (ctx) =>
+            planAppend(
+              ctx,
+              [{ eid: 'e1', type: 'x.t', digests: [], disclosures: [], index: { tenant: 'acme' } as never }],
+              Date.now(),
+            ),
+          );
+          assert.equal(r[0]?.seq, 0);
+          assert.equal(await store.setCursor(head.logId, 'siem', 1, null), true);
+          await assert.rejects(store.pool.query('DELETE FROM events'), /permission denied/);
+          await assert.rejects(store.pool.query('DELETE FROM meta'), /permission denied/);
+          await assert.rejects(store.pool.query("UPDATE logs SET origin = 'x'"), /permission denied/);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await adminQuery(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+      }
+    });
+  },
+);

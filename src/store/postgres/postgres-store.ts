@@ -400,10 +400,9 @@ export class PostgresStore implements AuditStore {
   private async prepareSchema(): Promise<void> {
     const client = await this.pool.connect();
     try {
-      if (this.readonly) {
-        await this.checkMigrations(client, false);
-        return;
-      }
+      // Everything applied already (the usual open, and the only one an ingest role without
+      // CREATE can make): checked without any DDL.
+      if ((await this.checkMigrations(client, false)) === 0 || this.readonly) return;
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`auditrail:${this.schema}`]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
@@ -418,7 +417,7 @@ export class PostgresStore implements AuditStore {
   }
 
   /** Refuses a schema of something else or an altered one; applies what is missing when `apply`. */
-  private async checkMigrations(client: Client, apply: boolean): Promise<void> {
+  private async checkMigrations(client: Client, apply: boolean): Promise<number> {
     const tables = new Set(
       (
         await client.query<{ t: string }>(
@@ -427,7 +426,7 @@ export class PostgresStore implements AuditStore {
         )
       ).rows.map((r) => r.t),
     );
-    if (tables.size === 0 && !apply) {
+    if (tables.size === 0 && !apply && this.readonly) {
       throw new AuditError(
         'not_audit_database',
         `schema ${this.schema} of ${this.location} holds no auditrail tables`,
@@ -439,6 +438,7 @@ export class PostgresStore implements AuditStore {
         `schema ${this.schema} of ${this.location} holds tables of something else; refusing to use it`,
       );
     }
+    if (tables.size === 0 && !apply) return POSTGRES_MIGRATIONS.length;
     if (apply) {
       await client.query(
         'CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
@@ -449,6 +449,7 @@ export class PostgresStore implements AuditStore {
         (r) => [r.id, r.checksum],
       ),
     );
+    let pending = 0;
     for (const m of POSTGRES_MIGRATIONS) {
       const checksum = createHash('sha256').update(m.sql).digest('hex');
       const have = applied.get(m.id);
@@ -458,6 +459,7 @@ export class PostgresStore implements AuditStore {
           `migration ${m.id} (${m.name}) in schema ${this.schema} has checksum ${have}, expected ${checksum}: the schema was altered`,
         );
       }
+      if (have === undefined) pending++;
       if (have === undefined && apply) {
         await client.query(m.sql);
         await client.query(
@@ -466,6 +468,7 @@ export class PostgresStore implements AuditStore {
         );
       }
     }
+    return pending;
   }
 
   /** Migrations recorded in this schema, with their checksums. */
