@@ -356,12 +356,14 @@ export class PostgresStore implements AuditStore {
         'schema must be 1-63 characters of lower-case letters, digits or "_", not starting with a digit',
       );
     }
+    let protocol = '';
     try {
-      const u = new URL(url);
-      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error('protocol');
+      protocol = new URL(url).protocol;
     } catch {
-      throw new AuditError('invalid_argument', 'the PostgreSQL location is not a valid postgres:// URL');
+      // Not a URL at all: refused below, without echoing it (it may hold a password).
     }
+    if (protocol !== 'postgres:' && protocol !== 'postgresql:')
+      throw new AuditError('invalid_argument', 'the PostgreSQL location is not a valid postgres:// URL');
     this.schema = schema;
     this.readonly = options.readonly ?? false;
     this.location = displayPostgresUrl(url);
