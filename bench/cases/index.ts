@@ -21,3 +21,4 @@ import './retention.js';
 import './detect.js';
 import './privacy.js';
 import './archive.js';
+import './postgres.js';

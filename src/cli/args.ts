@@ -50,6 +50,11 @@ export const TARGET_OPTIONS: Record<string, OptionSpec> = {
     value: 'PATH',
     help: 'database file (default: $AUDITRAIL_DB, else ./.auditrail/audit.db)',
   },
+  postgres: {
+    type: 'string',
+    value: 'URL',
+    help: 'PostgreSQL database instead of a file, postgres://… (default: $AUDITRAIL_POSTGRES)',
+  },
   tenant: { type: 'string', value: 'ID', help: 'tenant (default: $AUDITRAIL_TENANT, else demo)' },
   log: {
     type: 'string',

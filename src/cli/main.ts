@@ -30,6 +30,16 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/logs.js'),
   },
   { name: 'log', summary: 'list events, with filters', load: () => import('./commands/log.js') },
+  {
+    name: 'migrate',
+    summary: 'copy an SQLite database to PostgreSQL, tree and checkpoints intact',
+    load: () => import('./commands/migrate.js'),
+  },
+  {
+    name: 'sql',
+    summary: 'run one read-only SQL query over the documented views',
+    load: () => import('./commands/sql.js'),
+  },
   { name: 'show', summary: 'print one event as JSON', load: () => import('./commands/show.js') },
   {
     name: 'verify',
@@ -193,7 +203,8 @@ export function overview(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     `  ${'help'.padEnd(width)}  this list, or 'help <command>' for one command`,
     '',
-    'Every command takes --db PATH (default $AUDITRAIL_DB, else ./.auditrail/audit.db),',
+    'Every command takes --db PATH (default $AUDITRAIL_DB, else ./.auditrail/audit.db) or',
+    '--postgres URL (default $AUDITRAIL_POSTGRES),',
     '--tenant ID (default $AUDITRAIL_TENANT, else demo), --log NAME (default $AUDITRAIL_LOG, else default)',
     'and --help. Given neither --tenant nor --log, a database holding one log uses that one.',
     'Exit codes: 0 ok, 1 verification failed or not found, 2 usage error.',

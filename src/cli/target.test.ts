@@ -53,3 +53,36 @@ describe('printed commands work when pasted', () => {
     assert.equal(shellQuote("it's"), `'it'\\''s'`);
   });
 });
+
+describe('--postgres and $AUDITRAIL_POSTGRES', () => {
+  const env = { PATH: '/nonexistent' };
+  it('name a PostgreSQL database, repeated in hints with the user and schema, never a password', () => {
+    const t = resolveTarget({ postgres: 'postgres://audit:s3cret@db:5432/audit?schema=acme' }, io(env));
+    assert.equal(t.db, 'postgres://audit:s3cret@db:5432/audit?schema=acme');
+    const line = commandLine(io(env), t, 'verify');
+    assert.equal(line, "npx auditrail verify --postgres 'postgres://audit@db:5432/audit?schema=acme'");
+    const byEnv = resolveTarget({}, io({ ...env, AUDITRAIL_POSTGRES: 'postgres://db/audit' }));
+    assert.equal(byEnv.db, 'postgres://db/audit');
+    assert.equal(commandLine(io(env), byEnv, 'log'), 'npx auditrail log --postgres postgres://db/audit');
+  });
+
+  it('refuse --db with --postgres, a --postgres that is not a URL, and both variables set', () => {
+    assert.throws(
+      () => resolveTarget({ db: 'a.db', postgres: 'postgres://db/x' }, io(env)),
+      /either --db or --postgres/,
+    );
+    assert.throws(() => resolveTarget({ postgres: 'a.db' }, io(env)), /--postgres needs a postgres:\/\/ URL/);
+    assert.throws(
+      () => resolveTarget({}, io({ ...env, AUDITRAIL_DB: 'a.db', AUDITRAIL_POSTGRES: 'postgres://db/x' })),
+      /both AUDITRAIL_DB and AUDITRAIL_POSTGRES are set/,
+    );
+    // A flag settles it: the variables are only defaults.
+    assert.equal(
+      resolveTarget(
+        { db: 'a.db' },
+        io({ ...env, AUDITRAIL_DB: 'b.db', AUDITRAIL_POSTGRES: 'postgres://db/x' }),
+      ).db,
+      '/work/app/a.db',
+    );
+  });
+});

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { listLogs, openAuditTrail, type AuditTrail, type LogSummary } from '../index.js';
 import { DEFAULT_DB, originOf } from '../sdk/internal-api.js';
-import { CliError, str, type Values } from './args.js';
+import { CliError, str, UsageError, type Values } from './args.js';
 import type { Io } from './io.js';
 
 export const DEFAULT_TENANT = 'demo';
@@ -33,7 +33,19 @@ function isUrl(db: string): boolean {
  * the database, or lists them and asks.
  */
 export function resolveTarget(values: Values, io: Io): Target {
-  const given = str(values, 'db') ?? io.env['AUDITRAIL_DB'];
+  const file = str(values, 'db');
+  const pg = str(values, 'postgres');
+  if (file !== undefined && pg !== undefined)
+    throw new UsageError('give either --db or --postgres, not both');
+  if (pg !== undefined && !/^postgres(ql)?:\/\//.test(pg))
+    throw new UsageError('--postgres needs a postgres:// URL (e.g. postgres://127.0.0.1:5432/audit)');
+  const envPg = io.env['AUDITRAIL_POSTGRES'];
+  const envDb = io.env['AUDITRAIL_DB'];
+  if (file === undefined && pg === undefined && envPg !== undefined && envDb !== undefined)
+    throw new CliError(
+      'both AUDITRAIL_DB and AUDITRAIL_POSTGRES are set; unset one, or pass --db or --postgres',
+    );
+  const given = file ?? pg ?? envPg ?? envDb;
   const raw = given ?? DEFAULT_DB;
   const db = isUrl(raw) ? raw : resolve(io.cwd, raw);
   const tenantNamed = str(values, 'tenant') ?? io.env['AUDITRAIL_TENANT'];
@@ -55,8 +67,12 @@ export function resolveTarget(values: Values, io: Io): Target {
 export function displayDb(db: string, io: Io): string {
   if (isUrl(db)) {
     try {
+      // The user and the schema stay (the hint must work when pasted); a password never shows
+      // (PostgreSQL clients take it from PGPASSWORD or ~/.pgpass).
       const u = new URL(db);
-      return `${u.protocol}//${u.host}${u.pathname}`;
+      const schema = u.searchParams.get('schema');
+      const user = u.username !== '' ? `${u.username}@` : '';
+      return `${u.protocol}//${user}${u.host}${u.pathname}${schema !== null ? `?schema=${encodeURIComponent(schema)}` : ''}`;
     } catch {
       return '(database URL)';
     }
@@ -94,7 +110,8 @@ export function commandLine(io: Io, target: Target, command: string, ...rest: st
   const flags: string[] = [];
   const defaultDb = resolve(io.cwd, DEFAULT_DB);
   // Repeat --db whenever it is not the default: $AUDITRAIL_DB may not be set where this is pasted.
-  if (target.db !== defaultDb) flags.push('--db', shellQuote(displayDb(target.db, io)));
+  if (target.db !== defaultDb)
+    flags.push(isUrl(target.db) ? '--postgres' : '--db', shellQuote(displayDb(target.db, io)));
   // `logs` takes no tenant or log: it lists them all.
   if (command !== 'logs' && (target.tenant !== DEFAULT_TENANT || target.tenantNamed !== undefined))
     flags.push('--tenant', shellQuote(target.tenant));
@@ -121,7 +138,7 @@ function describeLogs(logs: LogSummary[]): string {
  * only read (it must exist; nothing is created).
  */
 export async function pickLog(target: Target, io: Io): Promise<Target> {
-  if (isUrl(target.db) || !existsSync(target.db)) return target;
+  if (!isUrl(target.db) && !existsSync(target.db)) return target;
   if (target.tenantNamed !== undefined && target.logNamed !== undefined) return target;
   const logs = (await listLogs({ db: target.db })).filter(
     (l) =>
@@ -162,6 +179,8 @@ export async function openTarget(
     tenant: target.tenant,
     log: target.log,
     db: target.db,
+    // A database URL has no directory to keep keys beside: ./.auditrail/keys of the command's cwd.
+    ...(isUrl(target.db) ? { keyDir: resolve(io.cwd, '.auditrail', 'keys') } : {}),
     readonly,
     // The CLI signs explicitly (demo, checkpoint --sign) and on close; no background timer.
     checkpointIntervalMs: 0,

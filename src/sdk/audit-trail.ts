@@ -36,6 +36,11 @@ export interface AuditTrailOptions {
   log?: string;
   /** SQLite file path or `postgres://` URL; default `$AUDITRAIL_DB` or `./.auditrail/audit.db`. */
   db?: string;
+  /**
+   * A PostgreSQL database instead of a file: `postgres://user@host:5432/db` (the `schema` query
+   * parameter names the schema, default `auditrail`). Default `$AUDITRAIL_POSTGRES`. Not with `db`.
+   */
+  postgres?: string;
   /** A store instance (e.g. the in-memory store from `auditrail/testing`); overrides `db`. */
   store?: AuditStore;
   /** Where the signing key and witness state live; default `<db dir>/keys`, memory for a store. */

@@ -8,3 +8,10 @@ export { DEFAULT_DB, originOf } from './open.js';
 export { REBUILDABLE_KINDS } from './verify-derived.js';
 export { verifyReportJson } from './verify.js';
 export { DEFAULT_SPOOL, Spool } from './remote/spool.js';
+export {
+  readOnlySql,
+  SQL_DEFAULT_MAX_ROWS,
+  SQL_DEFAULT_TIMEOUT_MS,
+  type SqlResult,
+} from '../store/read-only-sql.js';
+export { migrateToPostgres, type MigrateReport } from './migrate.js';

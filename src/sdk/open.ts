@@ -17,13 +17,40 @@ export const DEFAULT_DB = './.auditrail/audit.db';
 export const DEFAULT_LOG = 'default';
 export const ORIGIN_HOST = 'auditrail.local';
 
-export function resolveDb(db?: string): string {
-  return db ?? process.env['AUDITRAIL_DB'] ?? DEFAULT_DB;
+/**
+ * Where the data lives: `db` or `postgres` when given (not both), else `$AUDITRAIL_POSTGRES` or
+ * `$AUDITRAIL_DB` (not both), else the default file.
+ */
+export function resolveDb(db?: string, postgres?: string): string {
+  if (db !== undefined && postgres !== undefined)
+    throw new AuditError('invalid_argument', 'give either db (a file) or postgres (a URL), not both');
+  if (postgres !== undefined && !/^postgres(ql)?:\/\//i.test(postgres))
+    throw new AuditError('invalid_argument', 'postgres must be a postgres:// URL');
+  const given = db ?? postgres;
+  if (given !== undefined) return given;
+  const envPg = process.env['AUDITRAIL_POSTGRES'];
+  const envDb = process.env['AUDITRAIL_DB'];
+  if (envPg !== undefined && envDb !== undefined)
+    throw new AuditError('invalid_argument', 'both AUDITRAIL_DB and AUDITRAIL_POSTGRES are set; unset one');
+  return envPg ?? envDb ?? DEFAULT_DB;
 }
 
 /** The origin (checkpoint name) of a tenant log. */
 export function originOf(tenant: string, log: string = DEFAULT_LOG): string {
   return `${ORIGIN_HOST}/t/${tenant}/${log}`;
+}
+
+/**
+ * The witness state's scope in a key directory: the database file's name, or the URL without
+ * credentials, so databases sharing a key directory stay apart.
+ */
+export function witnessScope(db: string): string {
+  return db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db);
+}
+
+/** The default key directory of a database: beside the file, or `./.auditrail/keys` for a URL. */
+export function defaultKeyDir(db: string): string {
+  return /^postgres(ql)?:\/\//i.test(db) ? join('.auditrail', 'keys') : join(dirname(db), 'keys');
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -37,7 +64,7 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * @example
  * const ro = await openAuditTrail({ tenant: 'acme', readonly: true });  // verify, query, prove
  * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
- * const pg = await openAuditTrail({ tenant: 'acme', db: 'postgres://127.0.0.1/audit' });
+ * const pg = await openAuditTrail({ tenant: 'acme', postgres: 'postgres://127.0.0.1/audit' });
  * const remote = await openAuditTrail({ url: 'http://127.0.0.1:8700', apiKey, spool: './.auditrail/spool' });
  */
 export async function openAuditTrail(
@@ -53,6 +80,7 @@ export async function openAuditTrail(
   if ('url' in options) {
     if (
       (options as { db?: unknown }).db !== undefined ||
+      (options as { postgres?: unknown }).postgres !== undefined ||
       (options as { store?: unknown }).store !== undefined
     )
       throw new AuditError('invalid_argument', 'give either url (a server) or db/store (embedded), not both');
@@ -75,21 +103,11 @@ async function openEmbedded(options: AuditTrailOptions): Promise<AuditTrail> {
       'log must be 1-64 characters of letters, digits, ".", "_" or "-"',
     );
   }
-  const db = resolveDb(options.db);
+  const db = resolveDb(options.db, options.postgres);
   const readonly = options.readonly === true;
   const store = options.store ?? (await openStore(db, { readonly }));
-  const keyDir =
-    options.keyDir !== undefined
-      ? options.keyDir
-      : options.store
-        ? null
-        : db.startsWith('postgres')
-          ? join('.auditrail', 'keys')
-          : join(dirname(db), 'keys');
-  // The witness state is per database file (or URL), so databases sharing a key directory stay apart.
-  const keys = new KeyRing(keyDir, db.includes('://') ? db.replace(/\/\/[^@/]*@/, '//') : basename(db), {
-    readonly,
-  });
+  const keyDir = options.keyDir !== undefined ? options.keyDir : options.store ? null : defaultKeyDir(db);
+  const keys = new KeyRing(keyDir, witnessScope(db), { readonly });
   const origin = originOf(options.tenant, logName);
   try {
     const head = readonly

@@ -806,6 +806,66 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       await store.close();
     });
 
+    it('keeps API keys: stored once, looked up by id, listed per tenant, revoked once', async () => {
+      const store = await factory();
+      const key = (id: string, tenant: string, createdAt: string) => ({
+        id,
+        hash: Buffer.alloc(32, id.length),
+        tenant,
+        name: `${id}-owner`,
+        scopes: ['ingest', 'read'],
+        createdAt,
+        revokedAt: null,
+      });
+      assert.equal(await store.getApiKey('atr_none'), undefined);
+      assert.deepEqual(await store.listApiKeys(), []);
+      await store.putApiKey(key('atr_b', 'acme', '2026-01-02T00:00:00Z'));
+      await store.putApiKey(key('atr_a', 'acme', '2026-01-01T00:00:00Z'));
+      await store.putApiKey(key('atr_c', 'other', '2026-01-03T00:00:00Z'));
+      await assert.rejects(store.putApiKey(key('atr_a', 'acme', '2026-01-04T00:00:00Z')), isCode('conflict'));
+      assert.deepEqual(await store.getApiKey('atr_a'), key('atr_a', 'acme', '2026-01-01T00:00:00Z'));
+      assert.deepEqual(
+        (await store.listApiKeys()).map((k) => k.id),
+        ['atr_a', 'atr_b', 'atr_c'],
+      );
+      assert.deepEqual(
+        (await store.listApiKeys('acme')).map((k) => k.id),
+        ['atr_a', 'atr_b'],
+      );
+      assert.equal(await store.revokeApiKey('atr_a', '2026-02-01T00:00:00Z'), true);
+      assert.equal(await store.revokeApiKey('atr_a', '2026-03-01T00:00:00Z'), false);
+      assert.equal(await store.revokeApiKey('atr_none', '2026-03-01T00:00:00Z'), false);
+      assert.equal((await store.getApiKey('atr_a'))?.revokedAt, '2026-02-01T00:00:00Z');
+      await store.close();
+    });
+
+    it('serializes concurrent appends to one log and keeps other logs apart', async () => {
+      const store = await factory();
+      const a = await store.openLog('o/t/acme/a', 'acme', EMPTY_ROOT);
+      const b = await store.openLog('o/t/acme/b', 'acme', EMPTY_ROOT);
+      // 24 batches at once on two logs, one event re-sent by two batches: every event once, in
+      // one gap-free run of seqs per log, and each log's head the size of what it holds.
+      const batches = Array.from({ length: 24 }, (_, k) => ({
+        origin: k % 2 ? b.origin : a.origin,
+        items: [prep(1000 + k * 2), prep(1000 + k * 2 + 1), ...(k < 4 ? [prep(1)] : [])],
+      }));
+      const receipts = await Promise.all(batches.map((x) => appendAll(store, x.origin, x.items)));
+      for (const head of [a, b]) {
+        const after = (await store.getLog(head.origin))!;
+        const events = await store.readEvents(head.logId, 0, 1000);
+        assert.equal(after.size, events.length);
+        assert.deepEqual(
+          events.map((e) => e.entry.seq),
+          events.map((_, i) => i),
+        );
+        assert.equal(new Set(events.map((e) => e.entry.eid)).size, events.length);
+        assert.equal(events.length, 12 * 2 + 1);
+      }
+      const flat = receipts.flat();
+      assert.equal(flat.filter((r) => r.duplicate === true).length, 2);
+      await store.close();
+    });
+
     it('commits prepared leaves through its own leaf writer, when it has one', async (t) => {
       const store = await factory();
       const failures: unknown[] = [];

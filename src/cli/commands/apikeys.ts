@@ -1,5 +1,5 @@
 import { buildServer, parseScopes } from '../../server/index.js';
-import { bool, execute, EXIT_OK, str, UsageError, type CommandSpec } from '../args.js';
+import { bool, execute, EXIT_OK, str, TARGET_OPTIONS, UsageError, type CommandSpec } from '../args.js';
 import { renderTable, outputWidth, colors } from '../format.js';
 import type { Io } from '../io.js';
 import { resolveTarget } from '../target.js';
@@ -20,6 +20,7 @@ export const spec: CommandSpec = {
       value: 'PATH',
       help: 'database file (default: $AUDITRAIL_DB, else ./.auditrail/audit.db)',
     },
+    postgres: TARGET_OPTIONS['postgres']!,
     tenant: { type: 'string', value: 'ID', help: 'the tenant the key acts for' },
     name: { type: 'string', value: 'NAME', help: 'the principal (recorded as approver for approvals)' },
     scope: { type: 'string', value: 'LIST', help: 'comma-separated: ingest,read,decide,approve,admin' },

@@ -11,7 +11,11 @@ export const spec: CommandSpec = {
   description:
     'The database is only read. Pass a tenant and log from this list to the other commands with\n' +
     '--tenant and --log; a command given neither on a database holding one log uses that one.',
-  options: { json: { type: 'boolean', help: 'print JSON' }, db: TARGET_OPTIONS['db']! },
+  options: {
+    json: { type: 'boolean', help: 'print JSON' },
+    db: TARGET_OPTIONS['db']!,
+    postgres: TARGET_OPTIONS['postgres']!,
+  },
   positionals: { min: 0, max: 0 },
   examples: ['auditrail logs', 'auditrail logs --json | jq -r ".[].tenant"'],
 };

@@ -6,14 +6,23 @@ import { defaultContext, loadExportConfig } from '../../export/index.js';
 import { loadSchedules } from '../../report/schedule.js';
 import { loadDetectSection } from '../../detect/index.js';
 import { serve } from '../../server/index.js';
-import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
+import {
+  bool,
+  execute,
+  EXIT_OK,
+  positiveInt,
+  str,
+  UsageError,
+  type CommandSpec,
+  TARGET_OPTIONS,
+} from '../args.js';
 import type { Io } from '../io.js';
 import { displayDb, resolveTarget } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
   usage:
-    'serve [--db PATH] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE] [--witness DIR]',
+    'serve [--db PATH | --postgres URL] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE] [--witness DIR]',
   summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
   description:
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
@@ -29,6 +38,7 @@ export const spec: CommandSpec = {
       value: 'PATH',
       help: 'database file (default: $AUDITRAIL_DB, else ./.auditrail/audit.db)',
     },
+    postgres: TARGET_OPTIONS['postgres']!,
     host: { type: 'string', value: 'ADDR', help: 'address to listen on (default 127.0.0.1)' },
     port: { type: 'string', value: 'N', help: 'port (default 8700; 0 picks a free one)' },
     policy: { type: 'string', value: 'FILE', help: 'policy bundle for POST /v1/decide' },

@@ -589,7 +589,12 @@ export class MemoryStore implements AuditStore {
   }
 
   listApiKeys(tenant?: string): Promise<ApiKeyRow[]> {
-    const rows = [...this.apiKeys.values()].filter((r) => tenant === undefined || r.tenant === tenant);
+    // Oldest first, as the other stores list them.
+    const rows = [...this.apiKeys.values()]
+      .filter((r) => tenant === undefined || r.tenant === tenant)
+      .sort((a, b) =>
+        a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1,
+      );
     return Promise.resolve(rows.map((r) => ({ ...r, scopes: [...r.scopes] })));
   }
 

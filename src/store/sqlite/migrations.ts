@@ -3,6 +3,8 @@
  * its SQL; opening a database whose recorded checksum differs from the code's is refused, so a
  * silently edited schema cannot pass for the published one.
  */
+import { SQL_VIEWS } from '../sql-views.js';
+
 export interface Migration {
   id: number;
   name: string;
@@ -218,4 +220,6 @@ CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures
   BEGIN SELECT RAISE(ABORT, 'auditrail: disclosures can only be erased'); END;
 `,
   },
+  // The documented views of `auditrail sql` (src/store/sql-views.ts), the same on PostgreSQL.
+  { id: 5, name: 'sql-views', sql: SQL_VIEWS },
 ];

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { planAppend } from '../../core/append-plan.js';
+import { EMPTY_ROOT } from '../../core/merkle.js';
+import { AuditError } from '../../errors.js';
+import { adminQuery, dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../../../test/postgres.js';
+import { storeContract } from '../store.contract.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { PostgresStore } from './postgres-store.js';
+
+const skip = await postgresSkipReason();
+const schemas: string[] = [];
+after(async () => {
+  if (skip === undefined) await dropSchemas(schemas);
+});
+const fresh = (opts: { readonly?: boolean } = {}, schema = schemaName('contract')) => {
+  schemas.push(schema);
+  return PostgresStore.open(PG_URL, { schema, ...opts });
+};
+
+storeContract('postgres', () => fresh(), skip);
+
+describe('PostgresStore specifics', { skip: skip ?? false }, () => {
+  it('records migrations with checksums and refuses an altered schema', async () => {
+    const schema = schemaName('mig');
+    const store = await fresh({}, schema);
+    const m = await store.migrations();
+    assert.deepEqual(
+      m.map((x) => x.id),
+      POSTGRES_MIGRATIONS.map((x) => x.id),
+    );
+    assert.match(m[0]!.checksum, /^[0-9a-f]{64}$/);
+    await store.pool.query('UPDATE migrations SET checksum = $1 WHERE id = 1', ['0'.repeat(64)]);
+    await store.close();
+    await assert.rejects(fresh({}, schema), /checksum .* the schema was altered/);
+    await assert.rejects(fresh({ readonly: true }, schema), /checksum .* the schema was altered/);
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE of entries, checkpoints and tiles; disclosures are only erased', async () => {
+    const store = await fresh();
+    const q = (sql: string) => store.pool.query(sql);
+    await q(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', '\\x00', '\\x', 'now')",
+    );
+    await q("INSERT INTO entries VALUES (1, 0, '\\x7b7d', '\\x00', 'e', 'x.t', 'ts')");
+    await q("INSERT INTO checkpoints VALUES (1, 1, '\\x00', 'note', 'now')");
+    await q(
+      "INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) VALUES (1, 0, 0, '', '\\x5b5d')",
+    );
+    await q(`INSERT INTO tiles VALUES (1, 0, 0, 1, '\\x${'00'.repeat(32)}')`);
+    for (const sql of [
+      "UPDATE entries SET leaf = '\\x00'",
+      'DELETE FROM entries',
+      'TRUNCATE entries',
+      "UPDATE checkpoints SET note = 'x'",
+      'DELETE FROM checkpoints',
+      `UPDATE tiles SET hashes = '\\x${'01'.repeat(32)}'`,
+      'DELETE FROM tiles',
+    ])
+      await assert.rejects(q(sql), /append-only/, sql);
+    await assert.rejects(q("UPDATE disclosures SET disclosure = '\\x00'"), /only be erased/);
+    await assert.rejects(q('DELETE FROM disclosures'), /only be erased/);
+    // The sanctioned paths: a partial tile grows, a disclosure is erased naming its erasure event.
+    await q(`UPDATE tiles SET width = 2, hashes = hashes || '\\x${'02'.repeat(32)}'::bytea`);
+    await q('UPDATE disclosures SET disclosure = NULL, erased_by_seq = 5');
+    await store.close();
+  });
+
+  it('refuses a schema of something else, and an unknown one when read-only', async () => {
+    const schema = schemaName('other');
+    schemas.push(schema);
+    await adminQuery(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.things (id int)`);
+    await assert.rejects(
+      PostgresStore.open(PG_URL, { schema }),
+      (e) => e instanceof AuditError && e.code === 'not_audit_database',
+    );
+    await assert.rejects(
+      PostgresStore.open(PG_URL, { schema: schemaName('nothing'), readonly: true }),
+      (e) => e instanceof AuditError && e.code === 'not_audit_database',
+    );
+  });
+
+  it('names what is wrong with a bad URL or schema, and never echoes a password', async () => {
+    await assert.rejects(PostgresStore.open('postgres://u:s3cret@[bad', {}), (e) => {
+      assert.ok(e instanceof AuditError && e.code === 'invalid_argument');
+      assert.doesNotMatch(e.message, /s3cret/);
+      return true;
+    });
+    await assert.rejects(PostgresStore.open(PG_URL, { schema: 'Bad; DROP' }), /schema must be/);
+    // Nothing listens on port 1: the error names the host, not the credentials.
+    await assert.rejects(PostgresStore.open('postgres://u:s3cret@127.0.0.1:1/test'), (e) => {
+      assert.ok(e instanceof AuditError && e.code === 'store_failure');
+      assert.doesNotMatch(e.message, /s3cret/);
+      assert.match(e.message, /127\.0\.0\.1:1/);
+      return true;
+    });
+  });
+
+  it('read-only: every write is refused as read_only, reads work', async () => {
+    const schema = schemaName('ro');
+    const w = await fresh({}, schema);
+    await w.openLog('o/t/a/x', 'a', EMPTY_ROOT);
+    await w.close();
+    const r = await fresh({ readonly: true }, schema);
+    assert.equal((await r.listLogs()).length, 1);
+    await assert.rejects(r.setMeta('k', 'v'), (e) => e instanceof AuditError && e.code === 'read_only');
+    await assert.rejects(
+      r.openLog('o/t/a/y', 'a', EMPTY_ROOT),
+      (e) => e instanceof AuditError && e.code === 'not_found',
+    );
+    // Even SQL sent past the store's own checks: the session's transactions are READ ONLY.
+    await assert.rejects(r.pool.query("INSERT INTO meta VALUES ('k', 'v')"), /read-only transaction/);
+    await r.close();
+  });
+
+  it('commits with synchronous_commit on', async () => {
+    const store = await fresh();
+    const r = await store.pool.query('SHOW synchronous_commit');
+    assert.equal(r.rows[0].synchronous_commit, 'on');
+    await store.close();
+  });
+});
+
+describe(
+  'PostgresStore under the documented ingest role (docs/scale-out.md)',
+  { skip: skip ?? false },
+  () => {
+    it('appends, checkpoints and moves cursors with INSERT-only grants, and cannot delete', async () => {
+      const schema = schemaName('role');
+      const role = schemaName('ingest');
+      const owner = await fresh({}, schema);
+      const head = await owner.openLog('o/t/acme/x', 'acme', EMPTY_ROOT);
+      await owner.close();
+      const s = schema;
+      await adminQuery(`CREATE ROLE ${role} LOGIN`);
+      try {
+        await adminQuery(
+          [
+            `GRANT USAGE ON SCHEMA ${s} TO ${role}`,
+            `GRANT SELECT ON ALL TABLES IN SCHEMA ${s} TO ${role}`,
+            `GRANT INSERT ON ${s}.entries, ${s}.disclosures, ${s}.events, ${s}.tiles, ${s}.checkpoints, ${s}.approvals TO ${role}`,
+            `GRANT UPDATE (width, hashes) ON ${s}.tiles TO ${role}`,
+            `GRANT UPDATE (tree_size, root_hash, right_edge, last_ts) ON ${s}.logs TO ${role}`,
+            `GRANT UPDATE (status, decided_by, decided_at, reason) ON ${s}.approvals TO ${role}`,
+            `GRANT INSERT, UPDATE ON ${s}.cursors TO ${role}`,
+          ].join(';\n'),
+        );
+        const u = new URL(PG_URL);
+        u.username = role;
+        const store = await PostgresStore.open(u.toString(), { schema });
+        try {
+          const r = await store.append(head.origin, ['e1'], (ctx) =>
+            planAppend(
+              ctx,
+              [{ eid: 'e1', type: 'x.t', digests: [], disclosures: [], index: { tenant: 'acme' } as never }],
+              Date.now(),
+            ),
+          );
+          assert.equal(r[0]?.seq, 0);
+          assert.equal(await store.setCursor(head.logId, 'siem', 1, null), true);
+          await assert.rejects(store.pool.query('DELETE FROM events'), /permission denied/);
+          await assert.rejects(store.pool.query('DELETE FROM meta'), /permission denied/);
+          await assert.rejects(store.pool.query("UPDATE logs SET origin = 'x'"), /permission denied/);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await adminQuery(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+      }
+    });
+  },
+);
