@@ -8,7 +8,11 @@ const ABOVE_SDK = [...FACADE_USERS, './src/server', './src/cli'];
 // What a facade user may import: the package's public entry and the types it re-exports.
 const PUBLIC = ['./index.ts', './errors.ts', './event/types.ts', './internal'];
 // Beyond the facade, per room: export/ uses the one glob of the product and its cursor seam.
-const EXTRA = { './src/export': ['./core/glob.ts', './sdk/export-state.ts'] };
+// detect/ delivers alerts through export/'s pipeline (same cursor, retries and dead letters).
+const EXTRA = {
+  './src/export': ['./core/glob.ts', './sdk/export-state.ts'],
+  './src/detect': ['./core/glob.ts', './sdk/export-state.ts', './export'],
+};
 
 /** The layer rules of DESIGN.md §1 as import zones (exported for eslint-zones.test.ts). */
 export const LAYER_ZONES = [
@@ -58,6 +62,7 @@ export const LAYER_ZONES = [
       './server',
       './report',
       './export',
+      './detect',
       './sdk/internal-api.ts',
       './integrations/mcp/proxy.ts',
     ],

@@ -106,6 +106,19 @@ export {
   type RunResult,
 } from './sdk/governance/governor.js';
 export {
+  responseBook,
+  applyResponse,
+  revertResponse,
+  responseId,
+  checkResponseParams,
+  RESPONSE_KINDS,
+  ResponseBook,
+  type AppliedResponse,
+  type ResponseKind,
+  type ResponseParams,
+  type ResponseState,
+} from './sdk/governance/responses.js';
+export {
   Approvals,
   ApprovalError,
   requestDigest,
