@@ -510,7 +510,9 @@ export class Governor {
       if (r.kind !== 'rate_limit' || out.decision === 'deny') continue;
       const limit = r.params.per_minute ?? 1;
       // Intents of this agent in the last minute, from the log: every process's actions count.
-      const recent = await (this.options.trail as AuditTrail).count({
+      // Intents are durable before decide returns, so the store holds every one: no flush needed.
+      const trail = this.options.trail as AuditTrail;
+      const recent = await storeOf(trail).countEvents(trail['head'].logId, {
         type: 'action.intent',
         actor_id: this.options.actor.id,
         since: new Date(this.now() - 60_000).toISOString(),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { AuditError } from '../../errors.js';
 import type { AuditEvent, RecordedEvent, RiskLevel } from '../../event/types.js';
 import type { AuditTrail } from '../audit-trail.js';
+import { storeOf, toRecordedEvent } from '../internals.js';
 
 /** What an automated response does to an agent's next actions (docs/detection.md). */
 export const RESPONSE_KINDS = ['demote', 'require_approval', 'rate_limit', 'quarantine'] as const;
@@ -193,14 +194,24 @@ export class ResponseBook {
     return this.#refreshing;
   }
 
+  /**
+   * Committed events of one type after seq `after`, from the store's type index. Straight from
+   * the store, not `trail.query`: a decision must not force the queued outcome of the previous
+   * action into a commit of its own (it shares the next intent's).
+   */
+  private async page(type: string, after: number): Promise<RecordedEvent[]> {
+    const rows = await storeOf(this.trail).query(
+      this.trail['head'].logId,
+      { type },
+      { ...(after >= 0 ? { after } : {}), limit: PAGE, order: 'asc' },
+    );
+    return rows.map((r) => toRecordedEvent(r, this.trail.origin));
+  }
+
   private async read(): Promise<void> {
     for (;;) {
-      const page = await this.trail.query({
-        type: 'response.applied',
-        limit: PAGE,
-        ...(this.#appliedAfter >= 0 ? { cursor: `a${this.#appliedAfter}` } : {}),
-      });
-      for (const e of page.events) {
+      const page = await this.page('response.applied', this.#appliedAfter);
+      for (const e of page) {
         this.#appliedAfter = e.seq;
         const r = appliedOf(e);
         if (r === null || this.#all.has(r.id)) continue;
@@ -217,15 +228,11 @@ export class ResponseBook {
           else this.#byAgent.set(r.agent_id, [state]);
         }
       }
-      if (page.next_cursor === null) break;
+      if (page.length < PAGE) break;
     }
     for (;;) {
-      const page = await this.trail.query({
-        type: 'response.reverted',
-        limit: PAGE,
-        ...(this.#revertedAfter >= 0 ? { cursor: `a${this.#revertedAfter}` } : {}),
-      });
-      for (const e of page.events) {
+      const page = await this.page('response.reverted', this.#revertedAfter);
+      for (const e of page) {
         this.#revertedAfter = e.seq;
         const m = e.metadata;
         const id = idText(m?.['response_id']);
@@ -248,7 +255,7 @@ export class ResponseBook {
         if (left.length > 0) this.#byAgent.set(state.agent_id, left);
         else this.#byAgent.delete(state.agent_id);
       }
-      if (page.next_cursor === null) break;
+      if (page.length < PAGE) break;
     }
   }
 
