@@ -38,7 +38,11 @@ interface Receiver {
 }
 
 /** An HTTP receiver on 127.0.0.1 (port 0); `check` returns a refusal reason or null. */
-async function receiver(check: (req: IncomingMessage, body: unknown, raw: string) => string | null, ok = 200, okText = 'ok'): Promise<Receiver> {
+async function receiver(
+  check: (req: IncomingMessage, body: unknown, raw: string) => string | null,
+  ok = 200,
+  okText = 'ok',
+): Promise<Receiver> {
   const r: Receiver = { url: '', plan: [], bodies: [], headers: [], violations: [] };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
@@ -90,12 +94,23 @@ function slackCheck(_req: IncomingMessage, body: unknown): string | null {
     if (!isObj(b)) return 'invalid_blocks';
     const t = b['text'] as Obj | undefined;
     if (b['type'] === 'header') {
-      if (t?.['type'] !== 'plain_text' || typeof t['text'] !== 'string' || t['text'].length > 150) return 'invalid_blocks';
+      if (t?.['type'] !== 'plain_text' || typeof t['text'] !== 'string' || t['text'].length > 150)
+        return 'invalid_blocks';
     } else if (b['type'] === 'section') {
-      if (t && (typeof t['text'] !== 'string' || t['text'].length > 3000 || !['mrkdwn', 'plain_text'].includes(t['type'] as string)))
+      if (
+        t &&
+        (typeof t['text'] !== 'string' ||
+          t['text'].length > 3000 ||
+          !['mrkdwn', 'plain_text'].includes(t['type'] as string))
+      )
         return 'invalid_blocks';
       const f = b['fields'];
-      if (f !== undefined && (!Array.isArray(f) || f.length > 10 || f.some((x: Obj) => typeof x['text'] !== 'string' || (x['text'] as string).length > 2000)))
+      if (
+        f !== undefined &&
+        (!Array.isArray(f) ||
+          f.length > 10 ||
+          f.some((x: Obj) => typeof x['text'] !== 'string' || (x['text'] as string).length > 2000))
+      )
         return 'invalid_blocks';
     } else if (b['type'] === 'context') {
       if (!Array.isArray(b['elements']) || b['elements'].length > 10) return 'invalid_blocks';
@@ -107,19 +122,24 @@ function slackCheck(_req: IncomingMessage, body: unknown): string | null {
 const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
 /** PagerDuty Events API v2: routing_key, event_action, dedup_key; a trigger needs payload.summary/source/severity. */
 function pagerDutyCheck(req: IncomingMessage, body: unknown): string | null {
-  if (req.url !== '/v2/enqueue' || req.headers['content-type'] !== 'application/json') return 'wrong endpoint';
+  if (req.url !== '/v2/enqueue' || req.headers['content-type'] !== 'application/json')
+    return 'wrong endpoint';
   if (!isObj(body)) return 'Event object is invalid';
   if (body['routing_key'] !== ROUTING_KEY) return 'Invalid routing key';
-  if (!['trigger', 'acknowledge', 'resolve'].includes(body['event_action'] as string)) return "'event_action' is invalid";
+  if (!['trigger', 'acknowledge', 'resolve'].includes(body['event_action'] as string))
+    return "'event_action' is invalid";
   const dedup = body['dedup_key'];
   if (typeof dedup !== 'string' || dedup.length === 0 || dedup.length > 255) return "'dedup_key' is invalid";
   if (body['event_action'] === 'trigger') {
     const p = body['payload'];
     if (!isObj(p)) return "'payload' is missing";
-    if (typeof p['summary'] !== 'string' || p['summary'].length === 0 || p['summary'].length > 1024) return "'payload.summary' is invalid";
+    if (typeof p['summary'] !== 'string' || p['summary'].length === 0 || p['summary'].length > 1024)
+      return "'payload.summary' is invalid";
     if (typeof p['source'] !== 'string' || p['source'].length === 0) return "'payload.source' is missing";
-    if (!['critical', 'error', 'warning', 'info'].includes(p['severity'] as string)) return "'payload.severity' is invalid";
-    if (p['timestamp'] !== undefined && !Number.isFinite(Date.parse(p['timestamp'] as string))) return "'payload.timestamp' is invalid";
+    if (!['critical', 'error', 'warning', 'info'].includes(p['severity'] as string))
+      return "'payload.severity' is invalid";
+    if (p['timestamp'] !== undefined && !Number.isFinite(Date.parse(p['timestamp'] as string)))
+      return "'payload.timestamp' is invalid";
   }
   return null;
 }
@@ -136,7 +156,12 @@ async function open(): Promise<AuditTrail> {
   return openAuditTrail({ tenant: 'acme', db: join(tempDir(), 'audit.db'), checkpointIntervalMs: 0 });
 }
 
-async function anomaly(trail: AuditTrail, id: string, detector = 'denial_spike', risk: 'high' | 'low' = 'high') {
+async function anomaly(
+  trail: AuditTrail,
+  id: string,
+  detector = 'denial_spike',
+  risk: 'high' | 'low' = 'high',
+) {
   const a = await trail.record({
     type: 'anomaly.detected',
     actor: { type: 'system', id: 'auditrail-detect' },
@@ -172,7 +197,11 @@ describe('alert channels', { timeout: 120_000 }, () => {
   it('Slack: a Block Kit message with detector, agent, score vs threshold, summary and links; escaped', async () => {
     const slack = await receiver(slackCheck);
     const trail = await open();
-    await trail.record({ type: 'action.intent', actor: { type: 'agent', id: 'support-bot' }, action: { type: 'read:x' } });
+    await trail.record({
+      type: 'action.intent',
+      actor: { type: 'agent', id: 'support-bot' },
+      action: { type: 'read:x' },
+    });
     const seq = await anomaly(trail, 'an-1');
     await anomaly(trail, 'an-low', 'denial_spike', 'low');
     await anomaly(trail, 'an-other', 'off_hours');
@@ -191,7 +220,10 @@ describe('alert channels', { timeout: 120_000 }, () => {
     assert.equal(r.delivered, 1);
     assert.deepEqual(slack.violations, []);
     const msg = slack.bodies[0] as { text: string; blocks: Obj[] };
-    assert.match(msg.text, /HIGH anomaly: denial_spike on agent support-bot<script> \(score 7.25 vs threshold 3\)/);
+    assert.match(
+      msg.text,
+      /HIGH anomaly: denial_spike on agent support-bot<script> \(score 7.25 vs threshold 3\)/,
+    );
     const all = JSON.stringify(msg.blocks);
     assert.ok(all.includes('support-bot&lt;script&gt;'), 'agent id escaped in mrkdwn');
     assert.ok(all.includes('baseline of 1.1 &lt;b&gt;'));
@@ -232,11 +264,17 @@ describe('alert channels', { timeout: 120_000 }, () => {
     assert.equal(trigger['event_action'], 'trigger');
     assert.equal(trigger['dedup_key'], 'an-2');
     assert.equal((trigger['payload'] as Obj)['severity'], 'error');
-    assert.deepEqual((trigger['links'] as Obj[])[0], { href: 'https://audit.example.com/runs/run-42', text: 'Run timeline' });
+    assert.deepEqual((trigger['links'] as Obj[])[0], {
+      href: 'https://audit.example.com/runs/run-42',
+      text: 'Run timeline',
+    });
     // Down for longer than a run's attempts: the run stops, the cursor stays; the next run delivers.
     await resolve(trail, 'an-2');
     pd.plan = [0, 0, 0, 0, 0];
-    await assert.rejects(runAlertChannel(trail, config!, { sleep: noWait }), /not delivered after 5 attempts.*nothing is skipped/);
+    await assert.rejects(
+      runAlertChannel(trail, config!, { sleep: noWait }),
+      /not delivered after 5 attempts.*nothing is skipped/,
+    );
     const [st] = await alertStatus(trail, [config!]);
     assert.ok(st!.lag > 0);
     assert.equal((await runAlertChannel(trail, config!, { sleep: noWait })).delivered, 1);
@@ -333,17 +371,24 @@ describe('alert channels', { timeout: 120_000 }, () => {
   });
 
   it('refuses bad configs naming the field, never echoing a secret', () => {
-    assert.throws(() => parseAlertConfig('alerts:\n  - name: x\n    channel: sms\n'), /alerts\[0\]\.channel must be one of/);
+    assert.throws(
+      () => parseAlertConfig('alerts:\n  - name: x\n    channel: sms\n'),
+      /alerts\[0\]\.channel must be one of/,
+    );
     assert.throws(
       () => parseAlertConfig('alerts:\n  - name: x\n    channel: pagerduty\n    routing_key: ${K}\n', {}),
       /routing_key names environment variable K, which is not set/,
     );
     assert.throws(
-      () => parseAlertConfig('alerts:\n  - name: x\n    channel: pagerduty\n    routing_key: short-secret-key\n'),
+      () =>
+        parseAlertConfig('alerts:\n  - name: x\n    channel: pagerduty\n    routing_key: short-secret-key\n'),
       (e: unknown) => /routing_key must be 32/.test(String(e)) && !String(e).includes('short-secret-key'),
     );
     assert.throws(
-      () => parseAlertConfig('alerts:\n  - name: x\n    channel: email\n    smtp: { host: h, port: 25 }\n    from: a@b\n    to: "x@y\\r\\nBcc: z@w"\n'),
+      () =>
+        parseAlertConfig(
+          'alerts:\n  - name: x\n    channel: email\n    smtp: { host: h, port: 25 }\n    from: a@b\n    to: "x@y\\r\\nBcc: z@w"\n',
+        ),
       /to\[0\] must be one e-mail address/,
     );
   });

@@ -70,7 +70,8 @@ async function anomaly(trail: AuditTrail, id: string, detector: string, score: n
   });
 }
 
-const run = (gov: Governor, type = 'write:note') => gov.run({ type, target: 'ticket/1' }, () => Promise.resolve('done'));
+const run = (gov: Governor, type = 'write:note') =>
+  gov.run({ type, target: 'ticket/1' }, () => Promise.resolve('done'));
 
 describe('automated responses', { timeout: 120_000 }, () => {
   it('quarantine denies the next action naming the response; a revert allows it again', async () => {
@@ -95,7 +96,10 @@ describe('automated responses', { timeout: 120_000 }, () => {
     await assert.rejects(run(gov), (e: unknown) => {
       assert.ok(e instanceof ActionDeniedError);
       assert.equal(e.decision.matched_rule, `response:${id}`);
-      assert.match(e.decision.reason, new RegExp(`quarantined by response ${id} \\(anomaly an-q1, privilege_escalation\\)`));
+      assert.match(
+        e.decision.reason,
+        new RegExp(`quarantined by response ${id} \\(anomaly an-q1, privilege_escalation\\)`),
+      );
       return true;
     });
     const denied = (await trail.query({ type: 'policy.decision', order: 'desc', limit: 1 })).events[0]!;
@@ -113,7 +117,10 @@ describe('automated responses', { timeout: 120_000 }, () => {
       assert.equal(e.code, 'conflict');
       return true;
     });
-    await assert.rejects(revertResponse(trail, 'rsp_nope', { by: 'alice', reason: 'x' }), /no response rsp_nope/);
+    await assert.rejects(
+      revertResponse(trail, 'rsp_nope', { by: 'alice', reason: 'x' }),
+      /no response rsp_nope/,
+    );
     assert.equal((await run(gov)).result, 'done');
     const ev = (await trail.query({ type: 'response.reverted' })).events[0]!;
     assert.equal(ev.metadata?.['response_id'], id);
@@ -179,7 +186,10 @@ describe('automated responses', { timeout: 120_000 }, () => {
     );
     const burst = new Governor({ trail, policy: POLICY, actor: { ...AGENT, id: 'burst-bot' } });
     for (let i = 0; i < 3; i++) assert.equal((await run(burst, 'read:ticket')).result, 'done');
-    await assert.rejects(run(burst, 'read:ticket'), /rate limit of 3 actions per minute reached \(3 in the last minute\) by response rsp_/);
+    await assert.rejects(
+      run(burst, 'read:ticket'),
+      /rate limit of 3 actions per minute reached \(3 in the last minute\) by response rsp_/,
+    );
     await trail.close();
   });
 
@@ -193,7 +203,13 @@ describe('automated responses', { timeout: 120_000 }, () => {
     const out = await new Promise<string>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', CHILD, join(dir, 'audit.db'), 'responses:\n  - when: { detector: "*" }\n    do: quarantine\n'],
+        [
+          '--import',
+          'tsx',
+          CHILD,
+          join(dir, 'audit.db'),
+          'responses:\n  - when: { detector: "*" }\n    do: quarantine\n',
+        ],
         { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let s = '';
@@ -207,13 +223,19 @@ describe('automated responses', { timeout: 120_000 }, () => {
   });
 
   it('refuses a bad responses config naming the field', () => {
-    assert.throws(() => parseResponseConfig('responses:\n  - when: { detector: x }\n    do: explode\n'), /responses\[0\]\.do must be one of/);
+    assert.throws(
+      () => parseResponseConfig('responses:\n  - when: { detector: x }\n    do: explode\n'),
+      /responses\[0\]\.do must be one of/,
+    );
     assert.throws(
       () => parseResponseConfig('responses:\n  - when: { detector: x }\n    do: require_approval\n'),
       /responses\[0\]\.params\.approvers must list/,
     );
     assert.throws(
-      () => parseResponseConfig('responses:\n  - when: { detector: x }\n    do: rate_limit\n    params: { per_minute: 0 }\n'),
+      () =>
+        parseResponseConfig(
+          'responses:\n  - when: { detector: x }\n    do: rate_limit\n    params: { per_minute: 0 }\n',
+        ),
       /per_minute must be an integer/,
     );
   });

@@ -41,8 +41,7 @@ const idText = (v: unknown): string | undefined =>
   typeof v === 'string' && v.length > 0 && v.length <= 256 ? v : undefined;
 const text = (v: unknown): string | undefined =>
   typeof v === 'string' ? (v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT - 1)}…` : v) : undefined;
-const num = (v: unknown): number | undefined =>
-  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
  * The anomaly an `anomaly.detected` event reports, or null when the event is another type or

@@ -300,7 +300,12 @@ function parseHeaders(
   return h;
 }
 
-function parseSmtp(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: string[]): EmailChannel['smtp'] {
+function parseSmtp(
+  raw: unknown,
+  at: string,
+  env: NodeJS.ProcessEnv,
+  secrets: string[],
+): EmailChannel['smtp'] {
   if (!isObj(raw)) throw bad(at, 'must be a mapping with host and port');
   known(raw, at, ['host', 'port', 'secure', 'user', 'password']);
   const host = raw['host'];

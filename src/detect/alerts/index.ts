@@ -72,7 +72,7 @@ export function alertTransform(
     const seen = known.get(id);
     if (seen) return seen;
     let cursor: string | undefined = `d${before}`;
-    for (let read = 0; cursor !== undefined && read < LOOKBACK; ) {
+    for (let read = 0; cursor !== undefined && read < LOOKBACK;) {
       const page = await trail.query({ type: 'anomaly.detected', order: 'desc', limit: 1000, cursor });
       for (const e of page.events) {
         const a = anomalyOf(e);

@@ -105,7 +105,9 @@ function matching(rules: readonly ResponseRule[]): (a: Anomaly) => ResponseRule[
   const compiled = rules.map((r) => ({ r, test: compileGlobList(r.detectors) }));
   return (a) =>
     compiled
-      .filter(({ r, test }) => test(a.detector) && (r.score_at_least === undefined || a.score >= r.score_at_least))
+      .filter(
+        ({ r, test }) => test(a.detector) && (r.score_at_least === undefined || a.score >= r.score_at_least),
+      )
       .map(({ r }) => r);
 }
 
@@ -160,7 +162,10 @@ export async function runResponder(
       continue;
     }
     if (!(await state.advance(CURSOR, next, end)))
-      throw new AuditError('conflict', 'the responder cursor moved under this responder (is another one running?)');
+      throw new AuditError(
+        'conflict',
+        'the responder cursor moved under this responder (is another one running?)',
+      );
     next = end;
   }
   report.cursor = next;

@@ -497,7 +497,11 @@ export class Governor {
         reason: `${again.reason}; trust tier ${from} -> ${tier!} by ${demote.map(named).join(', ')}`,
       };
     }
-    const override = (r: ResponseState, decision: 'deny' | 'require_approval', why: string): PolicyDecision => ({
+    const override = (
+      r: ResponseState,
+      decision: 'deny' | 'require_approval',
+      why: string,
+    ): PolicyDecision => ({
       ...out,
       decision,
       matched_rule: `response:${r.id}`,
@@ -518,7 +522,11 @@ export class Governor {
         since: new Date(this.now() - 60_000).toISOString(),
       });
       if (recent >= limit)
-        return override(r, 'deny', `rate limit of ${limit} actions per minute reached (${recent} in the last minute)`);
+        return override(
+          r,
+          'deny',
+          `rate limit of ${limit} actions per minute reached (${recent} in the last minute)`,
+        );
     }
     const approval = active.find((r) => r.kind === 'require_approval');
     if (approval && out.decision === 'allow') {

@@ -70,7 +70,7 @@ export function checkResponseParams(kind: ResponseKind, raw: unknown, at: string
   const bad = (f: string, what: string): AuditError =>
     new AuditError('invalid_argument', `${at}${f ? `.${f}` : ''} ${what}`);
   if (raw !== undefined && !isObj(raw)) throw bad('', 'must be a mapping');
-  const p = (raw ?? {}) as Obj;
+  const p = raw ?? {};
   const allowed: Record<ResponseKind, string[]> = {
     demote: ['tiers'],
     require_approval: ['approvers', 'ttl_ms'],
@@ -326,7 +326,8 @@ export async function revertResponse(
 ): Promise<ResponseState> {
   const reason = by.reason.trim();
   if (reason === '') throw new AuditError('invalid_argument', 'a revert needs a reason (--reason)');
-  if (reason.length > 1000) throw new AuditError('invalid_argument', 'the reason is longer than 1000 characters');
+  if (reason.length > 1000)
+    throw new AuditError('invalid_argument', 'the reason is longer than 1000 characters');
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(by.by))
     throw new AuditError('invalid_argument', `'${by.by.slice(0, 64)}' is not a principal name`);
   const book = responseBook(trail);
@@ -334,7 +335,10 @@ export async function revertResponse(
   const r = book.get(id);
   if (!r) throw new AuditError('not_found', `no response ${id.slice(0, 64)} in this log`);
   if (r.reverted)
-    throw new AuditError('conflict', `response ${id} was already reverted by ${r.reverted.by} at ${r.reverted.at}`);
+    throw new AuditError(
+      'conflict',
+      `response ${id} was already reverted by ${r.reverted.by} at ${r.reverted.at}`,
+    );
   await trail.record({
     type: 'response.reverted',
     actor: { type: 'user', id: by.by },
