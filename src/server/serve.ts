@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { SCOPES, type CreatedKey } from './api-keys.js';
 import { buildServer, type ServerOptions } from './app.js';
 import { ReportScheduler, type ReportSchedule } from '../report/schedule.js';
+import { runAlertChannel, type AlertConfig } from '../detect/alerts/index.js';
+import { runResponder, type ResponseRule } from '../detect/responses/index.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -12,6 +14,14 @@ export interface ServeOptions extends ServerOptions {
   schedules?: readonly ReportSchedule[];
   /** Called for a failed scheduled run besides the error log (which `logger: false` silences). */
   onScheduleError?: (schedule: string, e: unknown) => void;
+  /** Alert channels (`alerts:` of the config, docs/detection.md), followed until the server closes. */
+  alerts?: readonly AlertConfig[];
+  /** Response rules (`responses:` of the config), applied to new anomalies until the server closes. */
+  responses?: readonly ResponseRule[];
+  /** The tenant whose log alerts and responses follow (default: `firstKeyTenant`, else `default`). */
+  detectTenant?: string;
+  /** Called when an alert channel or the responder stops on an error (besides the error log). */
+  onDetectError?: (what: string, e: unknown) => void;
 }
 
 export interface RunningServer {
@@ -76,6 +86,45 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
     await app.close();
     throw e;
   }
+  // Alert channels and the responder follow the log until the server closes; each is on its own
+  // cursor, so a slow receiver delays nothing else.
+  const watch = new AbortController();
+  const watchers: Promise<void>[] = [];
+  const detectTenant = options.detectTenant ?? options.firstKeyTenant ?? 'default';
+  const follow = (what: string, job: () => Promise<unknown>): void => {
+    watchers.push(
+      job().then(
+        () => undefined,
+        (e: unknown) => {
+          app.log.error({ err: e, job: what }, 'alerting stopped');
+          options.onDetectError?.(what, e);
+        },
+      ),
+    );
+  };
+  if ((options.alerts?.length ?? 0) > 0 || (options.responses?.length ?? 0) > 0) {
+    const trail = await app.auditrail.trail(detectTenant);
+    for (const c of options.alerts ?? [])
+      follow(`alert ${c.name}`, () =>
+        runAlertChannel(trail, c, {
+          follow: true,
+          signal: watch.signal,
+          log: (line) => app.log.warn({ channel: c.name }, line),
+        }),
+      );
+    if ((options.responses?.length ?? 0) > 0)
+      follow('responder', () =>
+        runResponder(trail, options.responses!, {
+          follow: true,
+          signal: watch.signal,
+          log: (line) => app.log.info(line),
+        }),
+      );
+  }
+  const stopWatchers = async (): Promise<void> => {
+    watch.abort();
+    await Promise.all(watchers);
+  };
   let closing: Promise<void> | null = null;
   let started!: (p: Promise<void>) => void;
   const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
@@ -90,7 +139,7 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   const close = (): Promise<void> => {
     if (closing === null) {
       // The scheduler stops first: a run under way finishes and records itself before the logs close.
-      closing = (scheduler ? scheduler.stop() : Promise.resolve()).then(() => app.close());
+      closing = (scheduler ? scheduler.stop() : Promise.resolve()).then(stopWatchers).then(() => app.close());
       started(closing);
     }
     return closing;

@@ -3,6 +3,8 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { loadPolicyFile } from '../../index.js';
 import { loadSchedules } from '../../report/schedule.js';
+import { loadAlertConfig } from '../../detect/alerts/index.js';
+import { loadResponseConfig } from '../../detect/responses/index.js';
 import { serve } from '../../server/index.js';
 import { bool, execute, EXIT_OK, positiveInt, str, UsageError, type CommandSpec } from '../args.js';
 import type { Io } from '../io.js';
@@ -17,7 +19,8 @@ export const spec: CommandSpec = {
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
     'When the database holds no key, one admin key for --tenant is created and printed once.\n' +
     'SIGTERM or SIGINT: stop accepting, finish requests, flush, sign a final checkpoint, exit 0.\n' +
-    'The `schedules:` of the config file write reports at cron times (docs/reports.md).',
+    'The `schedules:` of the config file write reports at cron times (docs/reports.md); its `alerts:`\n' +
+    "channels and `responses:` rules follow the --tenant log's anomalies (docs/detection.md).",
   options: {
     db: {
       type: 'string',
@@ -37,7 +40,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:`, `alerts:`, `responses:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     open: {
@@ -78,8 +81,10 @@ export function run(args: string[], io: Io): Promise<number> {
     }
     const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
     const configPath = resolve(io.cwd, named ?? 'auditrail.yaml');
-    const schedules =
-      named !== undefined || existsSync(configPath) ? await loadSchedules(configPath, io.env) : [];
+    const hasConfig = named !== undefined || existsSync(configPath);
+    const schedules = hasConfig ? await loadSchedules(configPath, io.env) : [];
+    const alerts = hasConfig ? await loadAlertConfig(configPath, io.env) : [];
+    const responses = hasConfig ? await loadResponseConfig(configPath) : [];
     const s = await serve({
       db: target.db,
       host,
@@ -89,6 +94,11 @@ export function run(args: string[], io: Io): Promise<number> {
       trustProxy: bool(values, 'trust-proxy'),
       rateLimit: { max: rate, timeWindowMs: 60_000 },
       schedules,
+      alerts,
+      responses,
+      detectTenant: str(values, 'tenant') ?? 'default',
+      onDetectError: (what: string, e: unknown) =>
+        io.stderr.write(`${what}: stopped: ${(e as Error).message}\n`),
       // The request log is off with --quiet; a failed scheduled report is still said.
       ...(bool(values, 'quiet')
         ? {
@@ -109,6 +119,8 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(
         `schedule ${x.name}: ${x.cron} (${x.timezone}), ${'dir' in x.to ? x.to.dir : 'webhook'}\n`,
       );
+    for (const a of alerts) io.stdout.write(`alert ${a.name}: ${a.channel}\n`);
+    if (responses.length > 0) io.stdout.write(`responses: ${responses.length} rules\n`);
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,
