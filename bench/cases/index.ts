@@ -17,3 +17,4 @@ import './evidence.js';
 import './export.js';
 import './reports.js';
 import './dashboard.js';
+import './responses.js';
