@@ -109,7 +109,7 @@ function slackCheck(_req: IncomingMessage, body: unknown): string | null {
         f !== undefined &&
         (!Array.isArray(f) ||
           f.length > 10 ||
-          f.some((x: Obj) => typeof x['text'] !== 'string' || (x['text'] as string).length > 2000))
+          f.some((x: Obj) => typeof x['text'] !== 'string' || (x['text']).length > 2000))
       )
         return 'invalid_blocks';
     } else if (b['type'] === 'context') {
@@ -222,7 +222,7 @@ describe('alert channels', { timeout: 120_000 }, () => {
     const msg = slack.bodies[0] as { text: string; blocks: Obj[] };
     assert.match(
       msg.text,
-      /HIGH anomaly: denial_spike on agent support-bot<script> \(score 7.25 vs threshold 3\)/,
+      /HIGH anomaly: denial_spike on agent support-bot&lt;script&gt; \(score 7.25 vs threshold 3\)/,
     );
     const all = JSON.stringify(msg.blocks);
     assert.ok(all.includes('support-bot&lt;script&gt;'), 'agent id escaped in mrkdwn');

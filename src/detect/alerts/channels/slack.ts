@@ -54,7 +54,8 @@ export function slackMessage(a: AlertRecord): { text: string; blocks: Record<str
       ],
     },
   ];
-  return { text: cut(title, 3000), blocks };
+  // The fallback `text` (notifications) is parsed as mrkdwn: escaped; the header is plain_text.
+  return { text: cut(slackEscape(title), 3000), blocks };
 }
 
 /** Posts each alert to a Slack incoming webhook as a Block Kit message (one alert per request). */
