@@ -109,7 +109,7 @@ function slackCheck(_req: IncomingMessage, body: unknown): string | null {
         f !== undefined &&
         (!Array.isArray(f) ||
           f.length > 10 ||
-          f.some((x: Obj) => typeof x['text'] !== 'string' || (x['text']).length > 2000))
+          f.some((x: Obj) => typeof x['text'] !== 'string' || x['text'].length > 2000))
       )
         return 'invalid_blocks';
     } else if (b['type'] === 'context') {
