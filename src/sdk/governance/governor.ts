@@ -423,7 +423,17 @@ export class Governor {
     const trail = this.options.trail;
     if (this.options.responses !== false && !(trail instanceof RemoteAuditTrail)) {
       const book = responseBook(trail);
-      await book.refresh();
+      try {
+        await book.refresh();
+      } catch (e) {
+        // Fail-closed like the log itself: a quarantine that cannot be read is not ignored.
+        if (!this.options.failOpen)
+          throw new AuditError(
+            'store_failure',
+            `active responses could not be read, action not run: ${(e as Error).message}`,
+            { cause: e },
+          );
+      }
       const active = book.active(this.options.actor.id);
       if (active.length > 0) policy = await this.underResponses(policy, input, active);
     }
