@@ -1,9 +1,9 @@
 /**
  * Automated responses (docs/detection.md): the CPU time of one `Governor.decide` (intent and
  * decision recorded) without responses consulted, with them consulted and none active, and with
- * 100 active responses in the log (on other agents). The Governor refreshes its response book
- * before every decision: two indexed lookups, whatever the number of responses; the agent's
- * responses are one map lookup.
+ * 100 active responses in the log (on other agents). Before every decision the Governor checks
+ * the log's response version (one meta lookup) and reads the response events by type only when it
+ * moved (or once a second); the agent's responses are one map lookup.
  */
 import { join } from 'node:path';
 import { applyResponse, openAuditTrail, responseBook, responseId, type AuditTrail } from '../../src/index.js';
@@ -118,7 +118,7 @@ addBenchmark({
         name: 'responses.lookup_cpu_0',
         value: median(look0),
         unit: 'µs/decision',
-        note: 'book refresh (2 indexed lookups) + agent lookup, 0 responses',
+        note: 'book refresh (response version unchanged: one meta lookup) + agent lookup, 0 responses',
       },
       {
         name: 'responses.lookup_cpu_100',

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { AuditError } from '../../errors.js';
 import type { AuditEvent, RecordedEvent, RiskLevel } from '../../event/types.js';
 import type { AuditTrail } from '../audit-trail.js';
@@ -165,12 +165,26 @@ export function appliedOf(e: RecordedEvent): AppliedResponse | null {
 }
 
 const PAGE = 1000;
+/** Longest a response recorded other than by applyResponse/revertResponse goes unseen. */
+export const FULL_READ_MS = 1000;
+const versionKey = (trail: AuditTrail): string => `responses.version:${trail.origin}`;
+
+/**
+ * Marks the log's responses as changed (a meta row every process reads): the next decision of
+ * any governor on this log reads the response events instead of waiting for its periodic read.
+ */
+async function bumpVersion(trail: AuditTrail): Promise<void> {
+  await storeOf(trail).setMeta(versionKey(trail), randomBytes(8).toString('hex'));
+}
 
 /**
  * The responses of one log, kept in memory and brought up to date from the log before each use:
  * `response.applied` and `response.reverted` events read by type (the query index) after the
- * last seq seen, so a refresh with nothing new is two indexed lookups whatever the log's size,
- * and a response recorded by another process is honoured at the next decision.
+ * last seq seen. What decides is the events; to keep a decision cheap they are read only when the
+ * log's response version (a meta row that {@link applyResponse} and {@link revertResponse} change,
+ * in any process) moved, and at least every {@link FULL_READ_MS} anyway (a response event
+ * recorded some other way). So a response applied by another process is honoured at the next
+ * decision, and a refresh with nothing new is one primary-key lookup.
  *
  * @example
  * const book = responseBook(trail);
@@ -185,13 +199,29 @@ export class ResponseBook {
   #appliedAfter = -1;
   #revertedAfter = -1;
   #refreshing: Promise<void> | null = null;
+  /** The version read before the last read of the events, and when that read was. */
+  #version: string | undefined | null = null;
+  #readAt = -Infinity;
 
-  constructor(private readonly trail: AuditTrail) {}
+  constructor(
+    private readonly trail: AuditTrail,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** Reads the response events appended since the last refresh (one read at a time). */
+  /** Brings the book up to date with the log (one refresh at a time; concurrent callers share it). */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.read().finally(() => (this.#refreshing = null));
+    this.#refreshing ??= this.update().finally(() => (this.#refreshing = null));
     return this.#refreshing;
+  }
+
+  private async update(): Promise<void> {
+    // The version is read before the events: a change after this read is seen next time.
+    const version = await storeOf(this.trail).getMeta(versionKey(this.trail));
+    const at = this.now();
+    if (version === this.#version && at - this.#readAt < FULL_READ_MS) return;
+    await this.read();
+    this.#version = version;
+    this.#readAt = at;
   }
 
   /**
@@ -308,6 +338,7 @@ export async function applyResponse(
   const params = checkResponseParams(r.kind, r.params, 'params');
   if ((await trail.get(r.id)) !== undefined) return false;
   await trail.record(responseAppliedEvent({ ...r, params }, extra));
+  await bumpVersion(trail);
   return true;
 }
 
@@ -346,6 +377,7 @@ export async function revertResponse(
     parent_event_id: r.id,
     metadata: { response_id: r.id, anomaly_id: r.anomaly_id, by: by.by, reason },
   });
+  await bumpVersion(trail);
   await book.refresh();
   return book.get(id)!;
 }
