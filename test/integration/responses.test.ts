@@ -18,6 +18,8 @@ import {
   parsePolicy,
   responseBook,
   revertResponse,
+  responseAppliedEvent,
+  FULL_READ_MS,
   type AuditTrail,
 } from '../../src/index.js';
 import { parseResponseConfig, runResponder } from '../../src/detect/responses/index.js';
@@ -219,6 +221,27 @@ describe('automated responses', { timeout: 120_000 }, () => {
     });
     assert.equal(out, 'applied 1');
     await assert.rejects(run(gov), /quarantined by response rsp_/);
+    await trail.close();
+  });
+
+  it('a response event recorded some other way is honoured within the periodic read (1 s)', async () => {
+    const trail = await open(tempDir());
+    const gov = new Governor({ trail, policy: POLICY, actor: AGENT });
+    assert.equal((await run(gov)).result, 'done');
+    // Recorded as a raw event (as ingestion from elsewhere would): no version change.
+    await trail.record(
+      responseAppliedEvent({
+        id: 'rsp_raw',
+        kind: 'quarantine',
+        agent_id: AGENT.id,
+        anomaly_id: 'an-raw',
+        detector: 'manual',
+        rule: 'manual',
+        params: {},
+      }),
+    );
+    await new Promise((r) => setTimeout(r, FULL_READ_MS + 100));
+    await assert.rejects(run(gov), /quarantined by response rsp_raw/);
     await trail.close();
   });
 
