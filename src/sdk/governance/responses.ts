@@ -65,7 +65,12 @@ export function responseId(anomalyId: string, rule: number, kind: ResponseKind):
   return `rsp_${h.slice(0, 24)}`;
 }
 
-/** Checks a response's parameters for its kind; throws `invalid_argument` naming the fault. */
+/**
+ * Checks a response's parameters for its kind; throws `invalid_argument` naming the fault.
+ *
+ * @example
+ * checkResponseParams('rate_limit', { per_minute: 10 }, 'responses[0].params') // { per_minute: 10 }
+ */
 export function checkResponseParams(kind: ResponseKind, raw: unknown, at: string): ResponseParams {
   const bad = (f: string, what: string): AuditError =>
     new AuditError('invalid_argument', `${at}${f ? `.${f}` : ''} ${what}`);
