@@ -8,10 +8,17 @@ const ABOVE_SDK = [...FACADE_USERS, './src/server', './src/cli'];
 // What a facade user may import: the package's public entry and the types it re-exports.
 const PUBLIC = ['./index.ts', './errors.ts', './event/types.ts', './internal'];
 // Beyond the facade, per room: export/ uses the one glob and the one CEL of the product, and its
-// cursor seam; detect/ its cursor and state seam and the same CEL (custom rules).
+// cursor seam; detect/ its cursor and state seam, the same CEL (custom rules), and delivers alerts
+// through export/'s pipeline (same cursor, retries and dead letters).
 const EXTRA = {
   './src/export': ['./core/glob.ts', './sdk/export-state.ts', './policy/condition.ts'],
-  './src/detect': ['./policy/condition.ts', './sdk/detect-state.ts'],
+  './src/detect': [
+    './core/glob.ts',
+    './policy/condition.ts',
+    './sdk/detect-state.ts',
+    './sdk/export-state.ts',
+    './export',
+  ],
 };
 
 /** The layer rules of DESIGN.md §1 as import zones (exported for eslint-zones.test.ts). */

@@ -167,6 +167,21 @@ export {
   type RunResult,
 } from './sdk/governance/governor.js';
 export {
+  responseBook,
+  applyResponse,
+  revertResponse,
+  responseId,
+  responseAppliedEvent,
+  checkResponseParams,
+  FULL_READ_MS,
+  RESPONSE_KINDS,
+  ResponseBook,
+  type AppliedResponse,
+  type ResponseKind,
+  type ResponseParams,
+  type ResponseState,
+} from './sdk/governance/responses.js';
+export {
   Approvals,
   ApprovalError,
   requestDigest,

@@ -181,7 +181,8 @@ addBenchmark({
 /** The events `n` guarded no-ops record (intent, decision, outcome), as a producer sent them. */
 async function guardedEvents(policy: ReturnType<typeof parsePolicy>, n: number): Promise<AuditEvent[]> {
   const trail = await openAuditTrail({ tenant: 'bench', store: new MemoryStore(), checkpointIntervalMs: 0 });
-  const gov = new Governor({ trail, policy, actor: { type: 'agent', id: 'agent-0' } });
+  // Only the events matter here; the memory store has no type index for the response lookup.
+  const gov = new Governor({ trail, policy, actor: { type: 'agent', id: 'agent-0' }, responses: false });
   for (let i = 0; i < n; i++) {
     await gov.run({ type: 'bench:noop', target: `agent-${i % 64}/${i}`, params: { i } }, () =>
       Promise.resolve(),

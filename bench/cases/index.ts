@@ -22,3 +22,4 @@ import './detect.js';
 import './privacy.js';
 import './archive.js';
 import './postgres.js';
+import './responses.js';

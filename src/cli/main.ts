@@ -107,6 +107,16 @@ const COMMANDS: Command[] = [
     load: () => import('./commands/restore.js'),
   },
   {
+    name: 'alerts',
+    summary: 'deliver anomaly alerts to Slack, PagerDuty, a webhook or e-mail',
+    load: () => import('./commands/alerts.js'),
+  },
+  {
+    name: 'responses',
+    summary: 'list, revert or apply the automated responses to anomalies',
+    load: () => import('./commands/responses.js'),
+  },
+  {
     name: 'checkpoint',
     summary: 'print the signed checkpoint (C2SP signed note)',
     load: () => import('./commands/checkpoint.js'),

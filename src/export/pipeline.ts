@@ -13,6 +13,13 @@ import { EXPORT_CEL_VARIABLES, type ExportConfig, type ExportFilter } from './co
 import { formatRecord, nativeRecord, type FormatContext } from './format.js';
 import type { ExportRecord, SendResult, Sink } from './sink.js';
 
+/**
+ * What a pipeline needs of its config: a name (its cursor's), batching, retries and the secrets
+ * to mask. An export config adds its filter and format; an alert channel brings a transform.
+ */
+export type PipelineConfig = Pick<ExportConfig, 'name' | 'batch' | 'retry' | 'secrets'> &
+  Partial<Pick<ExportConfig, 'filter' | 'format'>>;
+
 /** What one run did. */
 export interface RunReport {
   /** Events the receiver acknowledged. */
@@ -24,8 +31,26 @@ export interface RunReport {
   cursor: number;
 }
 
+/**
+ * What a pipeline sends for one event: its record, or null to skip it (the cursor still passes
+ * it). A promise only when the transform must read the log (an alert looking up its anomaly).
+ */
+export type EventTransform = (
+  event: RecordedEvent,
+) => Record<string, unknown> | null | Promise<Record<string, unknown> | null>;
+
 export interface PipelineOptions {
   context: FormatContext;
+  /**
+   * Replaces the config's filter and format (alert channels build their own messages); the
+   * cursor, batching, retries and dead letters stay the pipeline's.
+   */
+  transform?: EventTransform;
+  /**
+   * Events read per query (default: the batch size). A transform that keeps few events (alerts:
+   * anomalies only) reads larger pages, so a one-event batch does not cost one query per event.
+   */
+  pageSize?: number;
   /** Waits `ms` (or less, when `signal` aborts). Injected by tests. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Jitter source in [0, 1). */
@@ -117,14 +142,14 @@ export class ExportPipeline {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
-  private readonly accept: (e: RecordedEvent) => boolean;
+  private readonly transform: EventTransform;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
 
   constructor(
     private readonly trail: AuditTrail,
     private readonly state: ExportState,
-    private readonly config: ExportConfig,
+    private readonly config: PipelineConfig,
     private readonly sink: Sink,
     private readonly options: PipelineOptions,
   ) {
@@ -133,11 +158,14 @@ export class ExportPipeline {
     this.now = options.now ?? Date.now;
     this.log = options.log ?? (() => undefined);
     let celErrors = 0;
-    this.accept = compileFilter(config.filter, trail.tenant, (e, why) => {
+    const accept = compileFilter(config.filter ?? {}, trail.tenant, (e, why) => {
       // Said for the first few events only: one bad expression must not flood the log.
       if (++celErrors <= 3)
         this.log(`${config.name}: filter cel failed on seq ${e.seq} (${why}); the event is sent`);
     });
+    const format = config.format ?? 'native';
+    this.transform =
+      options.transform ?? ((e) => (accept(e) ? formatRecord(format, e, options.context) : null));
     this.maxEvents = Math.min(config.batch.max_events, sink.limits.maxEvents ?? MAX_PAGE, MAX_PAGE);
     this.maxBytes = Math.min(config.batch.max_bytes, sink.limits.maxBytes ?? Infinity);
   }
@@ -155,15 +183,18 @@ export class ExportPipeline {
     let bytes = 0;
     let end = next;
     let to = next - 1;
-    const limit = Math.max(1, Math.min(this.maxEvents, last - next + 1));
+    const pageSize = Math.min(MAX_PAGE, Math.max(this.maxEvents, this.options.pageSize ?? 0));
+    const limit = Math.max(1, Math.min(pageSize, last - next + 1));
     const page = await this.trail.query({
       limit,
       ...(next > 0 ? { cursor: `a${next - 1}` } : {}),
     });
     for (const event of page.events) {
       if (event.seq > last) break;
-      if (this.accept(event)) {
-        const record = formatRecord(this.config.format, event, this.options.context);
+      const out = this.transform(event);
+      // Awaited only when it is a promise: an export's per-event cost stays synchronous.
+      const record = out instanceof Promise ? await out : out;
+      if (record !== null) {
         const json = JSON.stringify(record);
         const size = Buffer.byteLength(json) + 1;
         // A batch always takes its first record, so one oversized event cannot stall the sink.

@@ -35,23 +35,25 @@ export interface ExportState {
   removeDeadLetter(name: string, id: string): Promise<void>;
 }
 
-const CURSOR_PREFIX = 'export:';
+/** Whose state: SIEM sinks (`export`) or alert channels (`alert`), each with its own names. */
+export type DeliveryKind = 'export' | 'alert';
 /** Bound on a sink's dead letters: past it the pipeline stops instead of dropping any. */
 export const MAX_DEAD_LETTERS = 10_000;
 
 /**
  * The export state of `trail`'s log, on its store: cursors are the store's named cursors
- * (`export:<sink>`, compare-and-set), dead letters one meta value per sink. Reading it never
- * writes, so `export status` works on a trail opened read-only.
+ * (`export:<sink>`, or `alert:<channel>` for alert channels; compare-and-set), dead letters one
+ * meta value per sink. Reading it never writes, so `export status` works on a trail opened read-only.
  *
  * @example
  * const state = exportState(trail);
  * const next = await state.cursor('splunk');
  */
-export function exportState(trail: AuditTrail): ExportState {
+export function exportState(trail: AuditTrail, kind: DeliveryKind = 'export'): ExportState {
   const store = storeOf(trail);
   const logId = trail['head'].logId;
-  const deadKey = (name: string): string => `export.dead:${trail.origin}:${name}`;
+  const CURSOR_PREFIX = `${kind}:`;
+  const deadKey = (name: string): string => `${kind}.dead:${trail.origin}:${name}`;
   const readDead = async (name: string): Promise<DeadLetter[]> => {
     const raw = await store.getMeta(deadKey(name));
     if (raw === undefined) return [];

@@ -7,6 +7,8 @@ import { ExportRunner, type ExportConfig, type FormatContext } from '../export/i
 import { listLogs, type RetentionPolicy } from '../index.js';
 import { RetentionScheduler } from './retention-schedule.js';
 import { DetectRunner, type DetectConfig } from '../detect/index.js';
+import { runAlertChannel, type AlertConfig } from '../detect/alerts/index.js';
+import { runResponder, type ResponseRule } from '../detect/responses/index.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -32,8 +34,17 @@ export interface ServeOptions extends ServerOptions {
   onRetentionError?: (tenant: string, e: unknown) => void;
   /** Detectors (`detect:` of the config, docs/detection.md), run over each tenant's log until the server closes. */
   detect?: DetectConfig | null;
-  /** Called when a detector run fails (it is started again a few seconds later). */
-  onDetectError?: (tenant: string, e: unknown) => void;
+  /** Alert channels (`alerts:` of the config, docs/detection.md), followed until the server closes. */
+  alerts?: readonly AlertConfig[];
+  /** Response rules (`responses:` of the config), applied to new anomalies until the server closes. */
+  responses?: readonly ResponseRule[];
+  /** The tenant whose log alerts and responses follow (default: `firstKeyTenant`, else `default`). */
+  detectTenant?: string;
+  /**
+   * Called when a detector run (`detect <tenant>`, started again a few seconds later), an alert
+   * channel or the responder stops on an error, besides the error log.
+   */
+  onDetectError?: (what: string, e: unknown) => void;
 }
 
 /** How long a failed detector waits before it starts again. */
@@ -163,7 +174,7 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
       } catch (e) {
         if (signal.aborted) break;
         app.log.error({ err: e, tenant }, 'detectors failed; starting again');
-        options.onDetectError?.(tenant, e);
+        options.onDetectError?.(`detect ${tenant}`, e);
         await new Promise<void>((resolve) => {
           const t = setTimeout(done, DETECT_RESTART_MS);
           function done(): void {
@@ -175,6 +186,45 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
       }
     }
   });
+  // Alert channels and the responder follow the log until the server closes; each is on its own
+  // cursor, so a slow receiver delays nothing else.
+  const watch = new AbortController();
+  const watchers: Promise<void>[] = [];
+  const detectTenant = options.detectTenant ?? options.firstKeyTenant ?? 'default';
+  const follow = (what: string, job: () => Promise<unknown>): void => {
+    watchers.push(
+      job().then(
+        () => undefined,
+        (e: unknown) => {
+          app.log.error({ err: e, job: what }, 'alerting stopped');
+          options.onDetectError?.(what, e);
+        },
+      ),
+    );
+  };
+  if ((options.alerts?.length ?? 0) > 0 || (options.responses?.length ?? 0) > 0) {
+    const trail = await app.auditrail.trail(detectTenant);
+    for (const c of options.alerts ?? [])
+      follow(`alert ${c.name}`, () =>
+        runAlertChannel(trail, c, {
+          follow: true,
+          signal: watch.signal,
+          log: (line) => app.log.warn({ channel: c.name }, line),
+        }),
+      );
+    if ((options.responses?.length ?? 0) > 0)
+      follow('responder', () =>
+        runResponder(trail, options.responses!, {
+          follow: true,
+          signal: watch.signal,
+          log: (line) => app.log.info(line),
+        }),
+      );
+  }
+  const stopWatchers = async (): Promise<void> => {
+    watch.abort();
+    await Promise.all(watchers);
+  };
   let closing: Promise<void> | null = null;
   let started!: (p: Promise<void>) => void;
   const closed = new Promise<Promise<void>>((resolve) => (started = resolve))
@@ -188,13 +238,17 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   // app.close() resolves after every onClose hook ran (the logs' final checkpoints included).
   const close = (): Promise<void> => {
     if (closing === null) {
-      // The schedulers, the sinks and the detectors stop first: a run under way finishes and records
-      // itself, a batch in flight is acknowledged (or not) with its cursor saved, and a detectors'
-      // page under way is appended and its cursor moved, before the logs close.
+      // The schedulers, the sinks, the detectors and the alert watchers stop first: a run under way
+      // finishes and records itself, a batch in flight is acknowledged (or not) with its cursor
+      // saved, and a detectors' page under way is appended and its cursor moved, before the logs close.
       detectStop.abort();
-      closing = Promise.all([scheduler?.stop(), retention?.stop(), exporter?.stop(), ...detectors]).then(() =>
-        app.close(),
-      );
+      closing = Promise.all([
+        scheduler?.stop(),
+        retention?.stop(),
+        exporter?.stop(),
+        ...detectors,
+        stopWatchers(),
+      ]).then(() => app.close());
       started(closing);
     }
     return closing;

@@ -5,6 +5,8 @@ import { loadPolicyFile, loadPrivacyConfig } from '../../index.js';
 import { defaultContext, loadExportConfig } from '../../export/index.js';
 import { loadSchedules } from '../../report/schedule.js';
 import { loadDetectSection } from '../../detect/index.js';
+import { loadAlertConfig } from '../../detect/alerts/index.js';
+import { loadResponseConfig } from '../../detect/responses/index.js';
 import { serve } from '../../server/index.js';
 import {
   bool,
@@ -31,7 +33,8 @@ export const spec: CommandSpec = {
     'The `schedules:` of the config file write reports at cron times (docs/reports.md); its `exports:`\n' +
     'deliver every event to SIEM sinks, with lag and dead letters in /metrics (docs/siem.md); its\n' +
     '`retention:` is applied at `retention.schedule` and its `sampling:` applies to every tenant log\n' +
-    '(docs/privacy.md); its `detect:` runs the anomaly detectors as events arrive (docs/detection.md).',
+    '(docs/privacy.md); its `detect:` runs the anomaly detectors as events arrive, and its `alerts:`\n' +
+    "channels and `responses:` rules follow the --tenant log's anomalies (docs/detection.md).",
   options: {
     db: {
       type: 'string',
@@ -52,7 +55,7 @@ export const spec: CommandSpec = {
     config: {
       type: 'string',
       value: 'FILE',
-      help: 'config with `schedules:`, `exports:`, `retention:`, `sampling:`, `detect:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
+      help: 'config with `schedules:`, `exports:`, `retention:`, `sampling:`, `detect:`, `alerts:`, `responses:` (default $AUDITRAIL_CONFIG, else ./auditrail.yaml when present)',
     },
     quiet: { type: 'boolean', help: 'no request log on stderr' },
     witness: {
@@ -106,6 +109,8 @@ export function run(args: string[], io: Io): Promise<number> {
     const privacy = hasConfig ? loadPrivacyConfig(configPath) : { retention: null, sampling: null };
     const detect = hasConfig ? await loadDetectSection(configPath) : null;
     const witnessDir = str(values, 'witness');
+    const alerts = hasConfig ? await loadAlertConfig(configPath, io.env) : [];
+    const responses = hasConfig ? await loadResponseConfig(configPath) : [];
     const s = await serve({
       db: target.db,
       ...(witnessDir !== undefined ? { witnessDir: resolve(io.cwd, witnessDir) } : {}),
@@ -129,8 +134,10 @@ export function run(args: string[], io: Io): Promise<number> {
           }
         : {}),
       detect,
-      onDetectError: (tenant: string, e: unknown) =>
-        io.stderr.write(`detect ${tenant}: ${(e as Error).message} (starting again)\n`),
+      alerts,
+      responses,
+      detectTenant: str(values, 'tenant') ?? 'default',
+      onDetectError: (what: string, e: unknown) => io.stderr.write(`${what}: ${(e as Error).message}\n`),
       // The request log is off with --quiet; a failed scheduled report is still said.
       ...(bool(values, 'quiet')
         ? {
@@ -167,6 +174,8 @@ export function run(args: string[], io: Io): Promise<number> {
       io.stdout.write(
         `detect ${detect.name}: following ${(detect.tenants.length > 0 ? detect.tenants : [str(values, 'tenant') ?? 'default']).join(', ')}\n`,
       );
+    for (const a of alerts) io.stdout.write(`alert ${a.name}: ${a.channel}\n`);
+    if (responses.length > 0) io.stdout.write(`responses: ${responses.length} rules\n`);
     if (s.firstKey) {
       io.stdout.write(
         `first admin key (tenant ${s.firstKey.tenant}; shown once, store it now):\n${s.firstKey.key}\n`,

@@ -21,6 +21,7 @@ import { type AuditTrail } from '../audit-trail.js';
 import type { HttpClient } from '../remote/http-client.js';
 import { REMOTE_CLIENTS, RemoteAuditTrail } from '../remote/remote-trail.js';
 import { RemoteGovernance } from './remote-governance.js';
+import { DEFAULT_TIERS, responseBook, type ResponseState } from './responses.js';
 
 /** What a governed action is, as the policy sees it. */
 export interface ActionSpec {
@@ -95,6 +96,11 @@ export interface GovernorOptions {
    * (`apr_` + id); default a UUIDv7 from `now`. `sequentialIds()` from `auditrail/testing` fits.
    */
   ids?: () => string;
+  /**
+   * Consult the log's active automated responses (`response.applied` not reverted) on every
+   * decision (default true): quarantine, rate limit, approval for everything, demoted trust tier.
+   */
+  responses?: boolean;
   /** @internal delegation chain of a sub-agent governor. */
   delegation?: NonNullable<AuditEvent['delegation']>;
 }
@@ -412,7 +418,25 @@ export class Governor {
       if (!this.options.failOpen) throw e;
     });
     const context = contextOf(action);
-    const policy = evaluate(this.policy, this.policyInput(action, context));
+    const input = this.policyInput(action, context);
+    let policy = evaluate(this.policy, input);
+    const trail = this.options.trail;
+    if (this.options.responses !== false && !(trail instanceof RemoteAuditTrail)) {
+      const book = responseBook(trail);
+      try {
+        await book.refresh();
+      } catch (e) {
+        // Fail-closed like the log itself: a quarantine that cannot be read is not ignored.
+        if (!this.options.failOpen)
+          throw new AuditError(
+            'store_failure',
+            `active responses could not be read, action not run: ${(e as Error).message}`,
+            { cause: e },
+          );
+      }
+      const active = book.active(this.options.actor.id);
+      if (active.length > 0) policy = await this.underResponses(policy, input, active);
+    }
     const intentId = this.ids();
     const span = this.options.trace_id ? newSpanId() : undefined;
     const decisionId = this.ids();
@@ -452,6 +476,76 @@ export class Governor {
       decision.approval = binding.reusable ?? (await this.requestApproval(eventAction, policy, binding, ids));
     }
     return decision;
+  }
+
+  /**
+   * The decision under the agent's active responses (docs/detection.md, "Automated responses"):
+   * demote evaluates the policy again one trust tier lower; then quarantine denies, an exceeded
+   * rate limit denies, require_approval turns an allow into an approval. The reason names the
+   * response; a response that decides is the matched rule (`response:<id>`).
+   */
+  private async underResponses(
+    policy: PolicyDecision,
+    input: PolicyInput,
+    active: readonly ResponseState[],
+  ): Promise<PolicyDecision> {
+    const named = (r: ResponseState): string => `response ${r.id} (anomaly ${r.anomaly_id}, ${r.detector})`;
+    const demote = active.filter((r) => r.kind === 'demote');
+    let out = policy;
+    if (demote.length > 0) {
+      let tier = input.actor?.trust_tier;
+      for (const r of demote) {
+        const tiers: readonly string[] = r.params.tiers ?? DEFAULT_TIERS;
+        const at = tier === undefined ? -1 : tiers.indexOf(tier);
+        // An unknown or absent tier falls to the lowest: demotion never raises an agent.
+        tier = at < 0 ? tiers[tiers.length - 1] : tiers[Math.min(at + 1, tiers.length - 1)];
+      }
+      const from = input.actor?.trust_tier ?? '(none)';
+      const again = evaluate(this.policy, { ...input, actor: { ...input.actor, trust_tier: tier! } });
+      out = {
+        ...again,
+        reason: `${again.reason}; trust tier ${from} -> ${tier!} by ${demote.map(named).join(', ')}`,
+      };
+    }
+    const override = (
+      r: ResponseState,
+      decision: 'deny' | 'require_approval',
+      why: string,
+    ): PolicyDecision => ({
+      ...out,
+      decision,
+      matched_rule: `response:${r.id}`,
+      reason: `${why} by ${named(r)}`,
+      ...(decision === 'deny' ? { risk: out.risk ?? 'high' } : {}),
+    });
+    const quarantine = active.find((r) => r.kind === 'quarantine');
+    if (quarantine) return override(quarantine, 'deny', `agent ${this.options.actor.id} is quarantined`);
+    for (const r of active) {
+      if (r.kind !== 'rate_limit' || out.decision === 'deny') continue;
+      const limit = r.params.per_minute ?? 1;
+      // Intents of this agent in the last minute, from the log: every process's actions count.
+      // Intents are durable before decide returns, so the store holds every one: no flush needed.
+      const trail = this.options.trail as AuditTrail;
+      const recent = await storeOf(trail).countEvents(trail['head'].logId, {
+        type: 'action.intent',
+        actor_id: this.options.actor.id,
+        since: new Date(this.now() - 60_000).toISOString(),
+      });
+      if (recent >= limit)
+        return override(
+          r,
+          'deny',
+          `rate limit of ${limit} actions per minute reached (${recent} in the last minute)`,
+        );
+    }
+    const approval = active.find((r) => r.kind === 'require_approval');
+    if (approval && out.decision === 'allow') {
+      const o = override(approval, 'require_approval', 'every action of this agent needs an approval');
+      o.approvers = [...(approval.params.approvers ?? this.policy.defaultApprovers ?? [])];
+      o.approval_ttl_ms = approval.params.ttl_ms ?? this.policy.defaultApprovalTtlMs ?? 15 * 60_000;
+      return o;
+    }
+    return out;
   }
 
   /** What the policy evaluates: the action, the governor's actor and scope, the action's context. */
