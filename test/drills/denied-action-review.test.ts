@@ -56,7 +56,7 @@ describe('drill: denied-action review', () => {
     );
     const check = await cli(log, ['check', '--json']);
     assert.equal(check.code, 0, check.out);
-    assert.deepEqual(JSON.parse(check.out), { ok: true, findings: [] });
+    assert.deepEqual(JSON.parse(check.out), { ok: true, findings: [], sampled: [] });
 
     // 4. Evidence of the denials, bodies only (no parameters, no reasoning), verified offline.
     const pkg = await cli(log, [

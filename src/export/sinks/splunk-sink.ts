@@ -22,9 +22,10 @@ export function splunkSink(config: SplunkSinkConfig, hostname: string): Sink {
             sourcetype: config.sourcetype ?? 'auditrail:audit',
           };
           if (config.index !== undefined) envelope['index'] = config.index;
-          envelope['event'] = r.record;
-          envelope['fields'] = { seq: String(e.seq), event_id: e.event_id, type: e.type };
-          return JSON.stringify(envelope);
+          // The record's JSON is already made (r.json): spliced in, not stringified a second time.
+          const head = JSON.stringify(envelope);
+          const fields = JSON.stringify({ seq: String(e.seq), event_id: e.event_id, type: e.type });
+          return `${head.slice(0, -1)},"event":${r.json},"fields":${fields}}`;
         })
         .join('\n');
       return post(
