@@ -64,6 +64,53 @@ describe('POST /v1/events', () => {
     assert.deepEqual(again.json().receipts, first.json().receipts);
   });
 
+  it('records the types the log acts on (holds, erasures, keys, anomalies, responses) only with an admin key', async () => {
+    const s = await server();
+    const ingest = (
+      await s.app.auditrail.createKey({ tenant: 'acme', name: 'agent-key', scopes: ['ingest', 'read'] })
+    ).key;
+    const count = async (): Promise<number> =>
+      (await s.call(s.keys.a!, { method: 'GET', url: '/v1/events/count' })).json().count as number;
+    const before = await count();
+    const lift = {
+      type: 'response.reverted',
+      actor: { type: 'agent', id: 'support-bot' },
+      metadata: { response_id: 'rsp_0123456789abcdef01234567', reason: 'let me out' },
+    };
+    for (const type of [
+      'response.reverted',
+      'hold.released',
+      'data.erased',
+      'anomaly.resolved',
+      'key.added',
+    ]) {
+      const r = await s.call(ingest, {
+        method: 'POST',
+        url: '/v1/events',
+        payload: [sampleEvent(1), { ...lift, type }],
+      });
+      assert.equal(r.statusCode, 403, type);
+      assert.match(
+        r.json().detail,
+        new RegExp(
+          `event 1: type ${type.replace('.', '\\.')} .*admin scope; nothing of the batch was stored`,
+        ),
+      );
+    }
+    assert.equal(await count(), before);
+    // Ordinary events go through with the same key; the admin key may record the others.
+    assert.equal(
+      (await s.call(ingest, { method: 'POST', url: '/v1/events', payload: sampleEvent(2) })).statusCode,
+      201,
+    );
+    const admin = await s.call(s.keys.a!, {
+      method: 'POST',
+      url: '/v1/events',
+      payload: { ...lift, type: 'anomaly.resolved' },
+    });
+    assert.equal(admin.statusCode, 201, admin.body);
+  });
+
   it('refuses more than 1000 events, non-JSON and duplicate members', async () => {
     const s = await server();
     const many = Array.from({ length: 1001 }, (_, i) => sampleEvent(i));

@@ -119,6 +119,32 @@ export function groupTimeline(events: RecordedEvent[]): ActionGroup[] {
   return [...groups.values()];
 }
 
+/**
+ * Event types the product acts on when it reads them back: legal holds, erasures and purges
+ * (what verify accepts as erased), archives, signing keys, sampling summaries, anomalies and their
+ * review, automated responses (what the Governor enforces). Over HTTP only a key with the `admin`
+ * scope may record them: an agent's `ingest` key must not lift its own quarantine or place a hold.
+ */
+const GOVERNING_TYPES: ReadonlySet<string> = new Set([
+  'hold.placed',
+  'hold.released',
+  'data.erased',
+  'retention.purged',
+  'archive.created',
+  'archive.restored',
+  'key.added',
+  'key.retired',
+  'key.compromised',
+  'key.created',
+  'key.revoked',
+  'sampling.summary',
+  'anomaly.detected',
+  'anomaly.acknowledged',
+  'anomaly.resolved',
+  'response.applied',
+  'response.reverted',
+]);
+
 /** Largest timeline returned in one response. */
 const MAX_TIMELINE = 10_000;
 
@@ -158,6 +184,17 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const p = principalOf(req);
       const batch = Array.isArray(req.body);
       const events = (batch ? req.body : [req.body]) as AuditEvent[];
+      if (!p.scopes.includes('admin')) {
+        const i = events.findIndex((e) => GOVERNING_TYPES.has(String((e as { type?: unknown }).type)));
+        if (i >= 0) {
+          fail(
+            'forbidden',
+            `event ${i}: type ${String(events[i]!.type)} changes what the log enforces or reports ` +
+              `(holds, erasures, keys, anomalies, responses): it needs a key with the admin scope; ` +
+              `nothing of the batch was stored`,
+          );
+        }
+      }
       const trail = await ctx.trails.get(p.tenant);
       const started = performance.now();
       let receipts;
