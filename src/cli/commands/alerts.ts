@@ -21,8 +21,7 @@ import {
 import { groupDigits } from '../format.js';
 import type { Io } from '../io.js';
 import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js';
-
-const DEFAULT_CONFIG = 'auditrail.yaml';
+import { checkConfigSections, DEFAULT_CONFIG } from '../config-file.js';
 
 export const spec: CommandSpec = {
   name: 'alerts',
@@ -58,7 +57,9 @@ export const spec: CommandSpec = {
 
 function configPath(values: Values, io: Io): { path: string; arg: string } {
   const arg = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'] ?? DEFAULT_CONFIG;
-  return { path: resolve(io.cwd, arg), arg };
+  const path = resolve(io.cwd, arg);
+  checkConfigSections(path, arg);
+  return { path, arg };
 }
 
 function pick(configs: readonly AlertConfig[], name: string, arg: string): AlertConfig {

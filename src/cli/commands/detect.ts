@@ -5,8 +5,7 @@ import { bool, execute, EXIT_OK, str, TARGET_OPTIONS, type CommandSpec } from '.
 import { groupDigits } from '../format.js';
 import type { Io } from '../io.js';
 import { commandLine, resolveTarget, withTrail } from '../target.js';
-
-const DEFAULT_CONFIG = 'auditrail.yaml';
+import { checkConfigSections, DEFAULT_CONFIG } from '../config-file.js';
 
 export const spec: CommandSpec = {
   name: 'detect',
@@ -40,6 +39,7 @@ export function run(args: string[], io: Io): Promise<number> {
   return execute(spec, args, io, async ({ values }) => {
     const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
     const path = resolve(io.cwd, named ?? DEFAULT_CONFIG);
+    if (named !== undefined || existsSync(path)) checkConfigSections(path, named ?? DEFAULT_CONFIG);
     const config =
       named !== undefined || existsSync(path) ? await loadDetectConfig(path) : defaultDetectConfig();
     const follow = bool(values, 'follow');

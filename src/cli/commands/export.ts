@@ -25,9 +25,9 @@ import { progress } from '../progress.js';
 import { FILTER_OPTIONS, pages, readSelection } from '../query.js';
 import { CSV_COLUMNS, EventWriter } from '../render.js';
 import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js';
+import { checkConfigSections, DEFAULT_CONFIG } from '../config-file.js';
 
 const FORMATS = ['jsonl', 'json', 'csv'] as const;
-const DEFAULT_CONFIG = 'auditrail.yaml';
 
 export const spec: CommandSpec = {
   name: 'export',
@@ -72,7 +72,9 @@ export const spec: CommandSpec = {
 
 function configPath(values: Parameters<typeof str>[0], io: Io): { path: string; arg: string } {
   const arg = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'] ?? DEFAULT_CONFIG;
-  return { path: resolve(io.cwd, arg), arg };
+  const path = resolve(io.cwd, arg);
+  checkConfigSections(path, arg);
+  return { path, arg };
 }
 
 function pick(configs: readonly ExportConfig[], name: string, arg: string): ExportConfig {

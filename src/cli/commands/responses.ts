@@ -15,8 +15,7 @@ import {
 } from '../args.js';
 import type { Io } from '../io.js';
 import { commandLine, resolveTarget, shellQuote, withTrail } from '../target.js';
-
-const DEFAULT_CONFIG = 'auditrail.yaml';
+import { checkConfigSections, DEFAULT_CONFIG } from '../config-file.js';
 
 export const spec: CommandSpec = {
   name: 'responses',
@@ -117,6 +116,7 @@ async function apply(values: Values, io: Io): Promise<number> {
   const arg = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'] ?? DEFAULT_CONFIG;
   const path = resolve(io.cwd, arg);
   if (!existsSync(path)) throw new UsageError(`no config file ${arg} (give --config FILE)`);
+  checkConfigSections(path, arg);
   const rules = await loadResponseConfig(path);
   if (rules.length === 0) throw new UsageError(`${arg} has no responses: list`);
   const follow = bool(values, 'follow');

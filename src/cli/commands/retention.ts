@@ -22,6 +22,7 @@ import {
 import { colors, groupDigits } from '../format.js';
 import type { Io } from '../io.js';
 import { resolveTarget, withTrail } from '../target.js';
+import { checkConfigSections } from '../config-file.js';
 
 export const spec: CommandSpec = {
   name: 'retention',
@@ -67,6 +68,7 @@ function loadPolicy(values: Values, io: Io): { policy: RetentionPolicy; path: st
     throw new UsageError(
       'no config: pass --config FILE (a YAML file with a retention: key), or set AUDITRAIL_CONFIG',
     );
+  checkConfigSections(path, named ?? 'auditrail.yaml');
   const { retention } = loadPrivacyConfig(path);
   if (retention === null)
     throw new UsageError(`${path} has no retention: key (see docs/privacy.md#retention for an example)`);

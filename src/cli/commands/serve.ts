@@ -20,6 +20,7 @@ import {
 } from '../args.js';
 import type { Io } from '../io.js';
 import { displayDb, resolveTarget } from '../target.js';
+import { checkConfigSections } from '../config-file.js';
 
 export const spec: CommandSpec = {
   name: 'serve',
@@ -103,6 +104,7 @@ export function run(args: string[], io: Io): Promise<number> {
     const named = str(values, 'config') ?? io.env['AUDITRAIL_CONFIG'];
     const configPath = resolve(io.cwd, named ?? 'auditrail.yaml');
     const hasConfig = named !== undefined || existsSync(configPath);
+    if (hasConfig) checkConfigSections(configPath, named ?? 'auditrail.yaml');
     const schedules = hasConfig ? await loadSchedules(configPath, io.env) : [];
     const exports = hasConfig ? await loadExportConfig(configPath, io.env, { optional: true }) : [];
     // The same file's `retention:` (applied at its schedule) and `sampling:` (docs/privacy.md).
