@@ -2,9 +2,9 @@
  * PostgreSQL schema, as ordered migrations, recorded with the SHA-256 of their SQL like the
  * SQLite ones (a database whose recorded checksum differs from the code's is refused). The ids
  * follow the SQLite list: 1 holds the tables as SQLite has them after its migrations 1 and 2
- * (approvals one column per field, cursors), 2 the API keys, 5 the read-only SQL views, then 3
- * the subject tags and 4 the cold archive, as SQLite's 3 and 4 (appended after 5, which schemas
- * made before them have applied already; missing ones are applied in list order).
+ * (approvals one column per field, cursors), 2 the API keys, 3 the subject tags and 4 the cold
+ * archive (as SQLite's 3 and 4), 5 the read-only SQL views. A schema made before 3 and 4 existed
+ * has 5 applied already: opening it applies whatever is missing, so 3 and 4 come after 5 there.
  * Everything is created in the store's schema (`search_path`), so tenants and test runs isolate.
  */
 import type { Migration } from '../sqlite/migrations.js';
@@ -182,7 +182,6 @@ CREATE TABLE api_keys (
 );
 `,
   },
-  { id: 5, name: 'sql-views', sql: SQL_VIEWS },
   {
     id: 3,
     name: 'subject-tags',
@@ -224,4 +223,5 @@ CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures
   FOR EACH ROW EXECUTE FUNCTION auditrail_disclosures_delete();
 `,
   },
+  { id: 5, name: 'sql-views', sql: SQL_VIEWS },
 ];

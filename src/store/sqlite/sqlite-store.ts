@@ -413,7 +413,7 @@ function archiveStatements(db: Database.Database) {
     ),
     restoreEvent: db.prepare(
       `INSERT OR IGNORE INTO events (log_id, seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type,
-         target, decision, status, risk, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         target, decision, status, risk, time, subjects) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
   };
 }
