@@ -292,9 +292,7 @@ export async function copySqliteToPostgres(
     for (const t of TABLES) {
       if (!tables.has(t.name)) continue;
       const cols = t.columns.map((c) => c[0]);
-      const present = new Set(
-        (src.pragma(`table_info(${t.name})`) as { name: string }[]).map((c) => c.name),
-      );
+      const present = new Set((src.pragma(`table_info(${t.name})`) as { name: string }[]).map((c) => c.name));
       const reads = cols.map((c) => (t.optional?.includes(c) && !present.has(c) ? 'NULL' : c));
       const insert = `INSERT INTO ${t.name} (${t.perLog ? 'log_id, ' : ''}${cols.join(', ')})
         SELECT ${t.perLog ? '$1::bigint, ' : ''}* FROM unnest(${t.columns

@@ -196,9 +196,9 @@ CREATE INDEX events_subjects ON events(log_id, subjects) WHERE subjects IS NOT N
     id: 4,
     name: 'cold-archive',
     // Archived ranges (docs/storage.md "Cold archive"), as SQLite migration 4: disclosures stay
-    // undeletable except those of a range recorded here. A trigger's WHEN cannot hold a subquery,
-    // so the check is a function; it resolves `archives` in this schema whatever the session's
-    // search_path.
+    // undeletable except those of a range recorded here. Checked once per statement on the
+    // deleted rows (dropping an archived range deletes many at once), in the trigger's own
+    // schema whatever the session's search_path.
     sql: `
 CREATE TABLE archives (
   log_id          BIGINT NOT NULL,
@@ -209,18 +209,20 @@ CREATE TABLE archives (
   created_at      TEXT NOT NULL,
   PRIMARY KEY (log_id, from_seq)
 );
-CREATE FUNCTION auditrail_disclosures_delete() RETURNS trigger LANGUAGE plpgsql
-  SET search_path FROM CURRENT AS $$
+CREATE FUNCTION auditrail_disclosures_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE outside boolean;
 BEGIN
-  IF EXISTS (SELECT 1 FROM archives a
-      WHERE a.log_id = OLD.log_id AND a.from_seq <= OLD.seq AND OLD.seq < a.to_seq) THEN
-    RETURN OLD;
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM gone o WHERE NOT EXISTS (SELECT 1 FROM %I.archives a
+      WHERE a.log_id = o.log_id AND a.from_seq <= o.seq AND o.seq < a.to_seq))', TG_TABLE_SCHEMA)
+    INTO outside;
+  IF outside THEN
+    RAISE EXCEPTION 'auditrail: disclosures can only be erased' USING ERRCODE = 'P0001';
   END IF;
-  RAISE EXCEPTION 'auditrail: disclosures can only be erased' USING ERRCODE = 'P0001';
+  RETURN NULL;
 END $$;
 DROP TRIGGER disclosures_no_delete ON disclosures;
-CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures
-  FOR EACH ROW EXECUTE FUNCTION auditrail_disclosures_delete();
+CREATE TRIGGER disclosures_no_delete AFTER DELETE ON disclosures REFERENCING OLD TABLE AS gone
+  FOR EACH STATEMENT EXECUTE FUNCTION auditrail_disclosures_delete();
 `,
   },
   { id: 5, name: 'sql-views', sql: SQL_VIEWS },

@@ -361,6 +361,12 @@ export class PostgresStore implements AuditStore {
   readonly parallelReads = false;
   readonly pool: pg.Pool;
   private closed = false;
+  /**
+   * False for a schema opened read-only before migration 3 (no `events.subjects`: it reads as
+   * NULL, a subject filter matches nothing) or 4 (no `archives`: nothing is archived).
+   */
+  private hasSubjects = true;
+  private hasArchives = true;
 
   private constructor(url: string, options: PostgresStoreOptions) {
     const schema = options.schema ?? 'auditrail';
@@ -476,6 +482,10 @@ export class PostgresStore implements AuditStore {
         );
       }
       if (have === undefined) pending++;
+      if (have === undefined && !apply && this.readonly && tables.size > 0) {
+        if (m.name === 'subject-tags') this.hasSubjects = false;
+        if (m.name === 'cold-archive') this.hasArchives = false;
+      }
       if (have === undefined && apply) {
         await client.query(m.sql);
         await client.query(
@@ -749,7 +759,11 @@ export class PostgresStore implements AuditStore {
       }
       if (k === 'subject') {
         // One tag among the space-separated tags of the row (the partial index skips rows without).
-        clauses.push(`v.subjects IS NOT NULL AND strpos(' ' || v.subjects || ' ', ${arg(` ${v} `)}) > 0`);
+        clauses.push(
+          this.hasSubjects
+            ? `v.subjects IS NOT NULL AND strpos(' ' || v.subjects || ' ', ${arg(` ${v} `)}) > 0`
+            : 'FALSE',
+        );
       } else if (k === 'since' || k === 'until') {
         const op = k === 'since' ? '>=' : '<';
         clauses.push(`v.seq ${op} ${arg(await this.firstSeqAtOrAfter(logId, v))} AND v.ts ${op} ${arg(v)}`);
@@ -927,6 +941,7 @@ export class PostgresStore implements AuditStore {
   }
 
   async listArchives(logId: number): Promise<ArchiveRow[]> {
+    if (!this.hasArchives) return [];
     const r = await this.rows(
       'SELECT from_seq, to_seq, by_seq, manifest_sha256, created_at FROM archives WHERE log_id = $1 ORDER BY from_seq',
       [logId],
@@ -1145,15 +1160,16 @@ export class PostgresStore implements AuditStore {
   }
 
   async readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const cols = this.hasSubjects ? INDEX_COLUMNS : INDEX_COLUMNS.replace(/subjects$/, 'NULL AS subjects');
     const r =
       after === null
         ? await this.rows(
-            `SELECT ${INDEX_COLUMNS} FROM events WHERE log_id = $1 ORDER BY seq LIMIT $2`,
+            `SELECT ${cols} FROM events WHERE log_id = $1 ORDER BY seq LIMIT $2`,
             [logId, limit],
             'read the index',
           )
         : await this.rows(
-            `SELECT ${INDEX_COLUMNS} FROM events WHERE log_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+            `SELECT ${cols} FROM events WHERE log_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
             [logId, after, limit],
             'read the index',
           );
@@ -1195,6 +1211,35 @@ export class PostgresStore implements AuditStore {
       );
       return r.rowCount ?? 0;
     });
+  }
+
+  /**
+   * `VACUUM` of the tables a purge shrinks (disclosures, events): their freed space becomes
+   * reusable and trailing empty pages go back to the file system. With `compact`, `VACUUM FULL`
+   * rewrites them (every freed byte back; the tables are locked meanwhile and need room for a copy).
+   * Sizes are the schema's tables with their indexes and TOAST.
+   */
+  async reclaimSpace(options: { compact?: boolean } = {}): Promise<ReclaimReport> {
+    this.refuseReadonly('reclaim space');
+    const size = async (): Promise<number> =>
+      ((
+        await this.rows(
+          `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS n FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [this.schema],
+          'measure the schema',
+        )
+      )[0]?.['n'] as number | undefined) ?? 0;
+    const fileBytesBefore = await size();
+    // VACUUM runs outside a transaction block: one statement on a pooled connection.
+    await this.rows(`VACUUM ${options.compact ? 'FULL ' : ''}disclosures, events`, [], 'reclaim space');
+    const fileBytesAfter = await size();
+    return {
+      mode: 'vacuum',
+      freeBytes: Math.max(0, fileBytesBefore - fileBytesAfter),
+      fileBytesBefore,
+      fileBytesAfter,
+    };
   }
 
   async pruneIndex(logId: number, size: number): Promise<number> {
@@ -1329,7 +1374,10 @@ export class PostgresStore implements AuditStore {
   async addMeta(key: string, value: string): Promise<string> {
     this.refuseReadonly('write meta');
     return this.tx('write meta', async (c) => {
-      await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+      await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+        key,
+        value,
+      ]);
       const r = await c.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
       return r.rows[0]!.value;
     });
