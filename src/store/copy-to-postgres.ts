@@ -17,6 +17,7 @@ export interface CopyCounts {
   cursors: number;
   meta: number;
   apiKeys: number;
+  archives: number;
 }
 
 /** Rows read from SQLite and written to PostgreSQL per statement. */
@@ -30,6 +31,8 @@ interface TableCopy {
   name: string;
   /** Column name → PostgreSQL type; `log_id` is mapped to the new log id. */
   columns: [string, string][];
+  /** Columns a file from before their migration lacks: copied as NULL (SQLite `events.subjects`). */
+  optional?: string[];
   /** Per log (ordered by its key) or whole. */
   perLog: boolean;
   order: string;
@@ -85,7 +88,22 @@ const TABLES: TableCopy[] = [
         'status',
         'risk',
         'time',
+        'subjects',
       ].map((c): [string, string] => [c, 'text']),
+    ],
+    optional: ['subjects'],
+  },
+  {
+    table: 'archives',
+    name: 'archives',
+    perLog: true,
+    order: 'from_seq',
+    columns: [
+      ['from_seq', 'bigint'],
+      ['to_seq', 'bigint'],
+      ['by_seq', 'bigint'],
+      ['manifest_sha256', 'text'],
+      ['created_at', 'text'],
     ],
   },
   {
@@ -205,8 +223,8 @@ function cell(v: unknown, type: string, where: string): unknown {
 
 /**
  * Copies every log of an SQLite database into a PostgreSQL schema, row for row: entries (leaf
- * bytes), disclosures (erased ones stay erased, naming their erasure), the query index, tiles,
- * checkpoints, approvals, cursors, meta and API keys. Nothing is recomputed, so the tree and every
+ * bytes), disclosures (erased ones stay erased, naming their erasure), the query index (with its
+ * subject tags), tiles, checkpoints, archived ranges, approvals, cursors, meta and API keys. Nothing is recomputed, so the tree and every
  * signed checkpoint are the same; one transaction, so a failed copy leaves nothing. The target
  * must not hold any of the logs yet. The SQLite file is only read.
  *
@@ -238,6 +256,7 @@ export async function copySqliteToPostgres(
     cursors: 0,
     meta: 0,
     apiKeys: 0,
+    archives: 0,
   };
   const client = await dst.pool.connect();
   try {
@@ -273,6 +292,8 @@ export async function copySqliteToPostgres(
     for (const t of TABLES) {
       if (!tables.has(t.name)) continue;
       const cols = t.columns.map((c) => c[0]);
+      const present = new Set((src.pragma(`table_info(${t.name})`) as { name: string }[]).map((c) => c.name));
+      const reads = cols.map((c) => (t.optional?.includes(c) && !present.has(c) ? 'NULL' : c));
       const insert = `INSERT INTO ${t.name} (${t.perLog ? 'log_id, ' : ''}${cols.join(', ')})
         SELECT ${t.perLog ? '$1::bigint, ' : ''}* FROM unnest(${t.columns
           .map((c, i) => `$${i + (t.perLog ? 2 : 1)}::${c[1]}[]`)
@@ -281,7 +302,7 @@ export async function copySqliteToPostgres(
       for (const [oldId, newId] of scopes) {
         const read = src
           .prepare(
-            `SELECT ${cols.join(', ')} FROM ${t.name}${oldId !== null ? ' WHERE log_id = ?' : ''} ORDER BY ${t.order}`,
+            `SELECT ${reads.join(', ')} FROM ${t.name}${oldId !== null ? ' WHERE log_id = ?' : ''} ORDER BY ${t.order}`,
           )
           .raw();
         const rows = (oldId !== null ? read.iterate(oldId) : read.iterate()) as IterableIterator<unknown[]>;

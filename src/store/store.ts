@@ -343,10 +343,12 @@ export interface ReclaimReport {
   /**
    * `incremental`: freed pages returned to the file system (SQLite `auto_vacuum = INCREMENTAL`);
    * `none`: the database was created without it, freed pages are only reused by later writes
-   * (`compact` once switches it); `not_applicable`: a store with no file.
+   * (`compact` once switches it); `vacuum`: PostgreSQL ran `VACUUM` on the tables purges shrink
+   * (freed space reusable, trailing empty pages given back; `VACUUM FULL` with `compact`);
+   * `not_applicable`: a store with no file.
    */
-  mode: 'incremental' | 'none' | 'not_applicable';
-  /** Free pages × page size before reclaiming. */
+  mode: 'incremental' | 'none' | 'vacuum' | 'not_applicable';
+  /** Free pages × page size before reclaiming (PostgreSQL: the bytes the vacuum gave back). */
   freeBytes: number;
   fileBytesBefore: number;
   fileBytesAfter: number;

@@ -2,7 +2,7 @@
  * The cold archive on a real SQLite log (issue 16 item 4): archive -> verify -> verify with the
  * archive -> restore, Parquet files read by DuckDB and by hyparquet, edited files and manifests
  * caught, proofs made before the archive still verifying, and a deletion by direct SQL still
- * reported as tampering.
+ * reported as tampering; then the same round trip on PostgreSQL.
  */
 import Database from 'better-sqlite3';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -23,7 +23,10 @@ import {
   type ProofBundle,
   type RecordedEvent,
 } from '../../src/index.js';
+import { adminQuery, dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
 import { sampleEvent, tempDir } from './helpers.js';
+
+const pgSkip = await postgresSkipReason();
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -317,5 +320,60 @@ describe('archived ranges and tampering', () => {
     const sql = new Database(db);
     assert.throws(() => sql.exec('DELETE FROM disclosures WHERE seq = 1'), /disclosures can only be erased/);
     sql.close();
+  });
+});
+
+describe('cold archive on a real PostgreSQL log', { skip: pgSkip ?? false }, () => {
+  const schema = schemaName('archive');
+  after(() => dropSchemas([schema]));
+
+  it('archives, verifies with and without the archive, and restores, as on SQLite', async () => {
+    const dir = tempDir('auditrail-archive-pg-');
+    const u = new URL(PG_URL);
+    u.searchParams.set('schema', schema);
+    let clock = T0;
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      postgres: u.toString(),
+      keyDir: join(dir, 'keys'),
+      now: () => clock,
+      checkpointIntervalMs: 0,
+      writeThread: false,
+    });
+    try {
+      for (let i = 0; i < 300; i++) {
+        if (i === 280) clock = T0 + DAY;
+        await trail.record(sampleEvent(i, i % 2 === 0 ? 's-even' : 's-odd'));
+        if (i === 255) await trail.checkpoint();
+      }
+      const eventBefore = await trail.get(10);
+      const countBefore = await trail.count({ session_id: 's-even' });
+      const r = await archiveLog(trail, { before: new Date(T0 + DAY / 2), dir: join(dir, 'a') });
+      assert.deepEqual([r.from, r.to, r.dropped.index_rows], [0, 256, 256]);
+      assert.ok(r.dropped.disclosures >= 256 * 2);
+      const report = await trail.verify();
+      assert.equal(report.ok, true, JSON.stringify(report.failures.slice(0, 3)));
+      assert.deepEqual(
+        report.archived?.map((a) => [a.from, a.to]),
+        [[0, 256]],
+      );
+      assert.equal((await trail.get(10))?.action, undefined);
+      assert.ok(countBefore > (await trail.count({ session_id: 's-even' })));
+      assert.equal((await verifyArchive(trail, join(dir, 'a'))).ok, true);
+      // The database itself refuses a deletion outside the recorded range.
+      await assert.rejects(
+        adminQuery(`DELETE FROM ${schema}.disclosures WHERE seq = 260`),
+        /can only be erased/,
+      );
+      const back = await restoreArchive(trail, join(dir, 'a'));
+      assert.equal(back.index_rows, 256);
+      const after = await trail.verify();
+      assert.equal(after.ok, true, JSON.stringify(after.failures.slice(0, 3)));
+      assert.equal(after.archived, undefined);
+      assert.deepEqual(await trail.get(10), eventBefore);
+      assert.equal(await trail.count({ session_id: 's-even' }), countBefore);
+    } finally {
+      await trail.close();
+    }
   });
 });

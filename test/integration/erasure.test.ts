@@ -1,14 +1,17 @@
 // GDPR erasure on a real SQLite log: proofs made before still verify, verify reports the erasure,
 // an "erasure" done in the database is tampering, legal holds block it, and the query index and
-// approvals table never hold a person's id in plain.
+// approvals table never hold a person's id in plain; the index and the erasure on PostgreSQL too.
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openAuditTrail, verifyProofBundle, type AuditEvent, type AuditTrail } from '../../src/index.js';
 import { AuditError } from '../../src/errors.js';
+import { adminQuery, dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
 import { sampleEvent, tempDir } from './helpers.js';
+
+const pgSkip = await postgresSkipReason();
 
 const SUBJECT = 'cust-7731';
 const USER = 'alice.martin';
@@ -309,5 +312,60 @@ describe('erasure', () => {
     );
     await ro.close();
     assert.ok(readFileSync(db).length > 0);
+  });
+});
+
+describe('people in the index and erasure on PostgreSQL', { skip: pgSkip ?? false }, () => {
+  const schema = schemaName('erasure');
+  after(() => dropSchemas([schema]));
+
+  it('indexes people by keyed hash, finds them, erases a subject and clears its index columns', async () => {
+    const u = new URL(PG_URL);
+    u.searchParams.set('schema', schema);
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      postgres: u.toString(),
+      keyDir: join(tempDir(), 'keys'),
+      checkpointIntervalMs: 0,
+    });
+    try {
+      for (const e of events()) await trail.record(e);
+      const rows = (await adminQuery(`SELECT * FROM ${schema}.events ORDER BY seq`)).rows as Record<
+        string,
+        unknown
+      >[];
+      for (const id of [SUBJECT, USER, 'cust-other'])
+        assert.equal(JSON.stringify(rows).includes(id), false, `${id} in the events table`);
+      assert.deepEqual(
+        (await trail.query({ subject: SUBJECT })).events.map((e) => e.seq),
+        [1, 4],
+      );
+      assert.deepEqual(
+        (await trail.query({ actor_id: USER })).events.map((e) => e.seq),
+        [2],
+      );
+      assert.deepEqual(
+        (await trail.query({ target: `customer/${SUBJECT}` })).events.map((e) => e.seq),
+        [1],
+      );
+      const r = await trail.erase({ subject: SUBJECT }, { reason: 'DSR-1', requestedBy: 'dpo@acme' });
+      assert.equal(r.seq, 6);
+      assert.equal((await trail.query({ subject: SUBJECT })).events.length, 0);
+      const subjects = await adminQuery(
+        `SELECT seq::int, subjects FROM ${schema}.events WHERE seq IN (1, 4) ORDER BY seq`,
+      );
+      assert.deepEqual(subjects.rows, [
+        { seq: 1, subjects: null },
+        { seq: 4, subjects: null },
+      ]);
+      const report = await trail.verify();
+      assert.deepEqual(report.failures, []);
+      assert.deepEqual(
+        report.redactions.map((x) => [x.seq, x.by_seq]),
+        r.erased.map((x) => [x.seq, 6]),
+      );
+    } finally {
+      await trail.close();
+    }
   });
 });

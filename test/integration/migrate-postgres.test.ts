@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +7,8 @@ import { main, type Io } from '../../src/cli/main.js';
 import { peekCheckpoint } from '../../src/core/checkpoint.js';
 import { verifyConsistency } from '../../src/core/proof.js';
 import { openAuditTrail, verifyProofBundle } from '../../src/index.js';
-import { dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
+import { copySqliteToPostgres } from '../../src/store/copy-to-postgres.js';
+import { adminQuery, dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 const skip = await postgresSkipReason();
@@ -91,6 +93,48 @@ describe('auditrail migrate --to postgres://', { skip: skip ?? false }, () => {
     } finally {
       await pg.close();
     }
+  });
+
+  it('carries the subject tags of the index and the archived ranges', async () => {
+    const dir = tempDir('auditrail-migrate-');
+    const db = join(dir, 'audit.db');
+    const src = await openAuditTrail({ tenant: 'demo', db, checkpointIntervalMs: 0, writeThread: false });
+    for (let i = 0; i < 4; i++) await src.record(sampleEvent(i));
+    await src.record({
+      type: 'context.accessed',
+      actor: { type: 'agent', id: 'support-bot' },
+      action: { type: 'read:customer', target: 'customer/c-1' },
+      context: { data_subject_ids: ['c-1', 'c-2'] },
+    });
+    await src.close();
+    // A range record as the archive writes it (the copy moves rows; it does not judge them).
+    const lite = new Database(db);
+    lite
+      .prepare('INSERT INTO archives VALUES (1, 0, 2, 4, ?, ?)')
+      .run('c'.repeat(64), '2026-01-02T00:00:00Z');
+    const subjects = lite.prepare('SELECT seq, subjects FROM events ORDER BY seq').all();
+    lite.close();
+    assert.match(String((subjects[4] as { subjects: unknown }).subjects), /^\S+ \S+$/);
+
+    const to = target();
+    const counts = await copySqliteToPostgres(db, to);
+    assert.equal(counts.archives, 1);
+    const schema = new URL(to).searchParams.get('schema')!;
+    const copied = await adminQuery(`SELECT seq::int, subjects FROM ${schema}.events ORDER BY seq`);
+    assert.deepEqual(copied.rows, subjects);
+    const archives = await adminQuery(
+      `SELECT from_seq::int, to_seq::int, by_seq::int, manifest_sha256, created_at FROM ${schema}.archives`,
+    );
+    assert.deepEqual(archives.rows, [
+      {
+        from_seq: 0,
+        to_seq: 2,
+        by_seq: 4,
+        manifest_sha256: 'c'.repeat(64),
+        created_at: '2026-01-02T00:00:00Z',
+      },
+    ]);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses a target that holds the logs already, and a second key; copies nothing then', async () => {

@@ -1,13 +1,14 @@
 /**
  * Retention on a real SQLite log: purge, then every proof bundle made before still verifies,
  * verify reports the purged fields as erased by the retention.purged seq, holds block a purge,
- * applying twice changes nothing, and the freed pages leave the file.
+ * applying twice changes nothing, and the freed pages leave the file; an all-but-leaf purge and
+ * the vacuum on PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   applyRetention,
   openAuditTrail,
@@ -19,7 +20,10 @@ import {
   type ProofBundle,
   type RetentionPolicy,
 } from '../../src/index.js';
+import { dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
 import { sampleEvent, tempDir } from './helpers.js';
+
+const pgSkip = await postgresSkipReason();
 
 const OLD = Date.parse('2019-03-01T00:00:00Z');
 const RECENT = Date.parse('2026-05-01T00:00:00Z');
@@ -35,13 +39,14 @@ function policy(yaml: string): RetentionPolicy {
 async function makeLog(
   old: number,
   recent: number,
+  postgres?: string,
 ): Promise<{ trail: AuditTrail; db: string; clock: { t: number } }> {
   const dir = tempDir('auditrail-retention-');
   const db = join(dir, 'audit.db');
   const clock = { t: OLD };
   const trail = await openAuditTrail({
     tenant: 'acme',
-    db,
+    ...(postgres !== undefined ? { postgres, keyDir: join(dir, 'keys') } : { db }),
     now: () => clock.t,
     checkpointIntervalMs: 3_600_000,
   });
@@ -310,6 +315,36 @@ describe('retention on a SQLite log', () => {
       assert.deepEqual(v.failures, []);
     } finally {
       await writer.close();
+      await trail.close();
+    }
+  });
+});
+
+describe('retention on a PostgreSQL log', { skip: pgSkip ?? false }, () => {
+  const schema = schemaName('retention');
+  after(() => dropSchemas([schema]));
+
+  it('all-but-leaf clears the personal index columns, verify passes, and the purge ends with a VACUUM', async () => {
+    const u = new URL(PG_URL);
+    u.searchParams.set('schema', schema);
+    const { trail, clock } = await makeLog(40, 4, u.toString());
+    clock.t = NOW;
+    try {
+      assert.equal(await trail.count({ session_id: 's-1' }), 10);
+      const p = policy(
+        'retention:\n  rules:\n    - type: "action.*"\n      keep: 2y\n      purge: all-but-leaf\n',
+      );
+      const report = await applyRetention(trail, p, { now: NOW });
+      assert.equal(report.rules[0]!.events, 27);
+      assert.equal((await trail.get(0))?.actor, undefined);
+      assert.equal(await trail.count({ session_id: 's-1' }), 4);
+      assert.equal(report.reclaimed?.mode, 'vacuum');
+      await trail.checkpoint();
+      assert.deepEqual((await trail.verify()).failures, []);
+      const r = await reclaimSpace(trail, { compact: true });
+      assert.equal(r?.mode, 'vacuum');
+      assert.ok(r.fileBytesAfter <= r.fileBytesBefore, JSON.stringify(r));
+    } finally {
       await trail.close();
     }
   });

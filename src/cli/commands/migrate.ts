@@ -64,7 +64,7 @@ export function run(args: string[], io: Io): Promise<number> {
     io.stdout.write(
       `copied ${displayDb(source.db, io)} → ${displayDb(to, io)}: ${n.logs} log(s), ${groupDigits(n.entries)} entries, ` +
         `${groupDigits(n.disclosures)} disclosures, ${groupDigits(n.tiles)} tiles, ${n.checkpoints} checkpoints, ` +
-        `${n.approvals} approvals, ${n.cursors} cursors, ${n.apiKeys} API keys\n`,
+        `${n.approvals} approvals, ${n.cursors} cursors, ${n.apiKeys} API keys, ${n.archives} archived range(s)\n`,
     );
     for (const l of report.logs) {
       io.stdout.write(

@@ -107,6 +107,8 @@ function printReclaim(io: Io, r: ReclaimReport | null): void {
   if (r === null) return;
   if (r.mode === 'incremental')
     io.stdout.write(`disk: ${mib(r.fileBytesBefore)} -> ${mib(r.fileBytesAfter)} (incremental vacuum)\n`);
+  else if (r.mode === 'vacuum')
+    io.stdout.write(`disk: ${mib(r.fileBytesBefore)} -> ${mib(r.fileBytesAfter)} (PostgreSQL vacuum)\n`);
   else if (r.mode === 'none')
     io.stdout.write(
       `disk: ${mib(r.freeBytes)} freed inside the file for reuse; this database was created without incremental vacuum (return it to the file system once with: auditrail retention vacuum --compact)\n`,

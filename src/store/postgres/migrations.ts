@@ -2,7 +2,9 @@
  * PostgreSQL schema, as ordered migrations, recorded with the SHA-256 of their SQL like the
  * SQLite ones (a database whose recorded checksum differs from the code's is refused). The ids
  * follow the SQLite list: 1 holds the tables as SQLite has them after its migrations 1 and 2
- * (approvals one column per field, cursors), 2 the API keys, 5 the read-only SQL views.
+ * (approvals one column per field, cursors), 2 the API keys, 3 the subject tags and 4 the cold
+ * archive (as SQLite's 3 and 4), 5 the read-only SQL views. A schema made before 3 and 4 existed
+ * has 5 applied already: opening it applies whatever is missing, so 3 and 4 come after 5 there.
  * Everything is created in the store's schema (`search_path`), so tenants and test runs isolate.
  */
 import type { Migration } from '../sqlite/migrations.js';
@@ -178,6 +180,49 @@ CREATE TABLE api_keys (
   created_at TEXT NOT NULL,
   revoked_at TEXT
 );
+`,
+  },
+  {
+    id: 3,
+    name: 'subject-tags',
+    // People in the query index by keyed hash (docs/storage.md), as SQLite migration 3: the tags
+    // of an event's data_subject_ids, space-separated, with a partial index on the rows naming someone.
+    sql: `
+ALTER TABLE events ADD COLUMN subjects TEXT;
+CREATE INDEX events_subjects ON events(log_id, subjects) WHERE subjects IS NOT NULL;
+`,
+  },
+  {
+    id: 4,
+    name: 'cold-archive',
+    // Archived ranges (docs/storage.md "Cold archive"), as SQLite migration 4: disclosures stay
+    // undeletable except those of a range recorded here. Checked once per statement on the
+    // deleted rows (dropping an archived range deletes many at once), in the trigger's own
+    // schema whatever the session's search_path.
+    sql: `
+CREATE TABLE archives (
+  log_id          BIGINT NOT NULL,
+  from_seq        BIGINT NOT NULL,
+  to_seq          BIGINT NOT NULL,
+  by_seq          BIGINT NOT NULL,
+  manifest_sha256 TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  PRIMARY KEY (log_id, from_seq)
+);
+CREATE FUNCTION auditrail_disclosures_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE outside boolean;
+BEGIN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM gone o WHERE NOT EXISTS (SELECT 1 FROM %I.archives a
+      WHERE a.log_id = o.log_id AND a.from_seq <= o.seq AND o.seq < a.to_seq))', TG_TABLE_SCHEMA)
+    INTO outside;
+  IF outside THEN
+    RAISE EXCEPTION 'auditrail: disclosures can only be erased' USING ERRCODE = 'P0001';
+  END IF;
+  RETURN NULL;
+END $$;
+DROP TRIGGER disclosures_no_delete ON disclosures;
+CREATE TRIGGER disclosures_no_delete AFTER DELETE ON disclosures REFERENCING OLD TABLE AS gone
+  FOR EACH STATEMENT EXECUTE FUNCTION auditrail_disclosures_delete();
 `,
   },
   { id: 5, name: 'sql-views', sql: SQL_VIEWS },

@@ -66,6 +66,109 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
     await store.close();
   });
 
+  it('deletes disclosures only inside a recorded archived range, whatever the search_path', async () => {
+    const store = await fresh();
+    const s = store.schema;
+    const q = (sql: string) => store.pool.query(sql);
+    await q(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', '\\x00', '\\x', 'now')",
+    );
+    await q(
+      "INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure) SELECT 1, g, 0, '', '\\x5b5d' FROM generate_series(0, 9) g",
+    );
+    await store.addArchive(1, {
+      from: 2,
+      to: 6,
+      bySeq: 9,
+      manifestSha256: 'b'.repeat(64),
+      createdAt: '2026-01-02T00:00:00Z',
+    });
+    // As the superuser in another search_path: one row outside the range refuses the whole statement.
+    await assert.rejects(
+      adminQuery(`SET search_path = public; DELETE FROM ${s}.disclosures WHERE seq >= 4 AND seq < 7`),
+      /only be erased/,
+    );
+    await assert.rejects(
+      adminQuery(`DELETE FROM ${s}.disclosures WHERE log_id = 2 OR seq = 0`),
+      /only be erased/,
+    );
+    assert.equal((await adminQuery(`SELECT count(*)::int AS n FROM ${s}.disclosures`)).rows[0].n, 10);
+    const r = await adminQuery(
+      `SET search_path = public; DELETE FROM ${s}.disclosures WHERE seq >= 3 AND seq < 6`,
+    );
+    assert.equal((r as unknown as { rowCount: number }[])[1]!.rowCount, 3);
+    // Once the record is gone, nothing more can be deleted.
+    assert.equal(await store.removeArchive(1, 2), true);
+    await assert.rejects(q('DELETE FROM disclosures WHERE seq = 2'), /only be erased/);
+    await assert.rejects(
+      store.dropArchivedRows(1, 2, 3),
+      (e) => e instanceof AuditError && e.code === 'invalid_argument',
+    );
+    await store.close();
+  });
+
+  it('brings a schema made before the subject tags and the cold archive up to date', async () => {
+    const schema = schemaName('old');
+    const store = await fresh({}, schema);
+    await store.close();
+    // The schema as it was before migrations 3 and 4 (1, 2 and 5 applied).
+    await adminQuery(
+      [
+        `SET search_path = ${schema}`,
+        'DROP TRIGGER disclosures_no_delete ON disclosures',
+        'DROP FUNCTION auditrail_disclosures_delete()',
+        "CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures FOR EACH ROW EXECUTE FUNCTION auditrail_refuse('can only be erased')",
+        'DROP TABLE archives',
+        'ALTER TABLE events DROP COLUMN subjects',
+        'DELETE FROM migrations WHERE id IN (3, 4)',
+      ].join(';\n'),
+    );
+    // Read-only (no migration): read as SQLite reads a file from before them.
+    const ro = await fresh({ readonly: true }, schema);
+    try {
+      assert.deepEqual(await ro.listArchives(1), []);
+      assert.deepEqual(await ro.readIndex(1, null, 10), []);
+      assert.equal(await ro.countEvents(1, { subject: 'x' }), 0);
+    } finally {
+      await ro.close();
+    }
+    const again = await fresh({}, schema);
+    try {
+      assert.deepEqual(
+        (await again.migrations()).map((m) => m.id),
+        [1, 2, 3, 4, 5],
+      );
+      const head = await again.openLog('o/t/a/x', 'a', EMPTY_ROOT);
+      assert.deepEqual(await again.listArchives(head.logId), []);
+      assert.equal(await again.countEvents(head.logId, { subject: 'x' }), 0);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('reclaims space by VACUUM (FULL with compact): the schema shrinks after rows go', async () => {
+    const store = await fresh();
+    const q = (sql: string) => store.pool.query(sql);
+    await q(
+      "INSERT INTO logs (origin, tenant, root_hash, right_edge, created_at) VALUES ('o', 't', '\\x00', '\\x', 'now')",
+    );
+    await q(
+      "INSERT INTO events (log_id, seq, ts, type, target) SELECT 1, g, 'ts', 't', repeat('x', 200) FROM generate_series(0, 19999) g",
+    );
+    await q('DELETE FROM events');
+    const r = await store.reclaimSpace({ compact: true });
+    assert.equal(r.mode, 'vacuum');
+    assert.ok(r.fileBytesAfter < r.fileBytesBefore - 2_000_000, JSON.stringify(r));
+    assert.equal(r.freeBytes, r.fileBytesBefore - r.fileBytesAfter);
+    const plain = await store.reclaimSpace();
+    assert.equal(plain.mode, 'vacuum');
+    assert.ok(plain.fileBytesAfter <= plain.fileBytesBefore);
+    await store.close();
+    const ro = await fresh({ readonly: true }, store.schema);
+    await assert.rejects(ro.reclaimSpace(), (e) => e instanceof AuditError && e.code === 'read_only');
+    await ro.close();
+  });
+
   it('refuses a schema of something else, and an unknown one when read-only', async () => {
     const schema = schemaName('other');
     schemas.push(schema);

@@ -7,6 +7,7 @@ import {
   prefixUpperBound,
   type StringMatcher,
 } from '../../core/glob.js';
+import { erasedIndexColumns } from '../../core/index-row.js';
 import { hasLoneSurrogate } from '../../core/note.js';
 import { partialTiles as partialTilesOf, type TileRow } from '../../core/tiles.js';
 import { AuditError, type AuditErrorCode } from '../../errors.js';
@@ -15,6 +16,7 @@ import type {
   AppendContext,
   AppendPlan,
   ApprovalRow,
+  ArchiveRow,
   AuditStore,
   CheckpointRow,
   CursorRow,
@@ -25,13 +27,21 @@ import type {
   IndexRow,
   ListedEvent,
   LogHead,
+  PersonalIndexColumn,
+  ReclaimReport,
   ScanRow,
   SideWrites,
   StoredEvent,
   StoredIndexRow,
   TileInfo,
 } from '../store.js';
-import { checkCursorName, checkCursorSeq, tileKey } from '../store.js';
+import {
+  archiveRowProblem,
+  checkCursorName,
+  checkCursorSeq,
+  PERSONAL_INDEX_COLUMNS,
+  tileKey,
+} from '../store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -150,7 +160,7 @@ function attach(entries: EntryRow[], ds: Row[]): StoredEvent[] {
 }
 
 const INDEX_COLUMNS =
-  'seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision, status, risk, time';
+  'seq, ts, type, tenant, session_id, run_id, trace_id, actor_id, action_type, target, decision, status, risk, time, subjects';
 
 function indexRowOf(r: Row): StoredIndexRow {
   return {
@@ -168,12 +178,13 @@ function indexRowOf(r: Row): StoredIndexRow {
     status: r['status'],
     risk: r['risk'],
     time: r['time'],
+    subjects: r['subjects'],
   } as StoredIndexRow;
 }
 
 /** Index rows as column arrays, for one `INSERT ... SELECT FROM unnest(...)`. */
 function indexArrays(rows: readonly { x: IndexRow; ts: string; type: string }[]): unknown[][] {
-  const cols: unknown[][] = Array.from({ length: 14 }, () => []);
+  const cols: unknown[][] = Array.from({ length: 15 }, () => []);
   for (const { x, ts, type } of rows) {
     const values = [
       x.seq,
@@ -190,6 +201,7 @@ function indexArrays(rows: readonly { x: IndexRow; ts: string; type: string }[])
       x.status,
       x.risk,
       x.time,
+      x.subjects,
     ];
     values.forEach((v, i) => cols[i]!.push(v ?? null));
   }
@@ -198,7 +210,8 @@ function indexArrays(rows: readonly { x: IndexRow; ts: string; type: string }[])
 
 const INSERT_EVENTS = `INSERT INTO events (log_id, ${INDEX_COLUMNS})
   SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])`;
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+    $16::text[])`;
 
 const UPSERT_TILES = `INSERT INTO tiles (log_id, level, idx, width, hashes)
   SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::bytea[])
@@ -320,6 +333,7 @@ const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   risk: 'risk',
   since: 'ts',
   until: 'ts',
+  subject: 'subjects',
 };
 
 /** A WHERE clause with its parameters and the glob tests SQL cannot decide (run here, on candidates). */
@@ -347,6 +361,12 @@ export class PostgresStore implements AuditStore {
   readonly parallelReads = false;
   readonly pool: pg.Pool;
   private closed = false;
+  /**
+   * False for a schema opened read-only before migration 3 (no `events.subjects`: it reads as
+   * NULL, a subject filter matches nothing) or 4 (no `archives`: nothing is archived).
+   */
+  private hasSubjects = true;
+  private hasArchives = true;
 
   private constructor(url: string, options: PostgresStoreOptions) {
     const schema = options.schema ?? 'auditrail';
@@ -462,6 +482,10 @@ export class PostgresStore implements AuditStore {
         );
       }
       if (have === undefined) pending++;
+      if (have === undefined && !apply && this.readonly && tables.size > 0) {
+        if (m.name === 'subject-tags') this.hasSubjects = false;
+        if (m.name === 'cold-archive') this.hasArchives = false;
+      }
       if (have === undefined && apply) {
         await client.query(m.sql);
         await client.query(
@@ -715,16 +739,32 @@ export class PostgresStore implements AuditStore {
       args.push(v);
       return `$${args.length}`;
     };
-    for (const [k, v] of Object.entries(filter) as [keyof EventFilter, string | undefined][]) {
+    for (const [k, v] of Object.entries(filter) as [
+      keyof EventFilter,
+      string | readonly string[] | undefined,
+    ][]) {
       if (v === undefined) continue;
       const col = FILTER_COLUMNS[k];
       if (!col) continue;
+      if (typeof v !== 'string') {
+        // Any of several values (a person's id in plain and as its tag).
+        const vals = v.filter((x) => typeof x === 'string' && !hasLoneSurrogate(x));
+        clauses.push(vals.length === 0 ? 'FALSE' : `v.${col} = ANY(${arg(vals)}::text[])`);
+        continue;
+      }
       if (hasLoneSurrogate(v)) {
         // Stored values are well-formed, so nothing equals or matches it.
         clauses.push('FALSE');
         continue;
       }
-      if (k === 'since' || k === 'until') {
+      if (k === 'subject') {
+        // One tag among the space-separated tags of the row (the partial index skips rows without).
+        clauses.push(
+          this.hasSubjects
+            ? `v.subjects IS NOT NULL AND strpos(' ' || v.subjects || ' ', ${arg(` ${v} `)}) > 0`
+            : 'FALSE',
+        );
+      } else if (k === 'since' || k === 'until') {
         const op = k === 'since' ? '>=' : '<';
         clauses.push(`v.seq ${op} ${arg(await this.firstSeqAtOrAfter(logId, v))} AND v.ts ${op} ${arg(v)}`);
       } else if ((k === 'action_type' || k === 'target' || k === 'type') && isFilterGlob(v)) {
@@ -872,14 +912,149 @@ export class PostgresStore implements AuditStore {
     if (units.length === 0) return 0;
     return this.tx('erase disclosures', async (c) => {
       // The one update the disclosures_erase_only trigger lets through.
-      const r = await c.query(
+      const r = await c.query<{ seq: number }>(
         `UPDATE disclosures d SET disclosure = NULL, erased_by_seq = $2, erased_at = $3
          FROM unnest($4::bigint[], $5::int[]) AS u(seq, unit)
-         WHERE d.log_id = $1 AND d.seq = u.seq AND d.unit = u.unit AND d.disclosure IS NOT NULL`,
+         WHERE d.log_id = $1 AND d.seq = u.seq AND d.unit = u.unit AND d.disclosure IS NOT NULL
+         RETURNING d.seq`,
         [logId, bySeq, erasedAt, units.map((u) => u.seq), units.map((u) => u.unit)],
       );
+      // The index columns read from what is now erased go with it, in the same transaction.
+      const seqs = [...new Set(r.rows.map((x) => x.seq))];
+      if (seqs.length > 0) {
+        const erased = await c.query<{ seq: number; pointers: string[] }>(
+          `SELECT seq, array_agg(pointer) AS pointers FROM disclosures
+           WHERE log_id = $1 AND seq = ANY($2::bigint[]) AND disclosure IS NULL GROUP BY seq`,
+          [logId, seqs],
+        );
+        for (const { seq, pointers } of erased.rows) {
+          const cols = erasedIndexColumns(pointers);
+          if (cols.length === 0) continue;
+          await c.query(
+            `UPDATE events SET ${cols.map((col) => `${col} = NULL`).join(', ')} WHERE log_id = $1 AND seq = $2`,
+            [logId, seq],
+          );
+        }
+      }
       return r.rowCount ?? 0;
     });
+  }
+
+  async listArchives(logId: number): Promise<ArchiveRow[]> {
+    if (!this.hasArchives) return [];
+    const r = await this.rows(
+      'SELECT from_seq, to_seq, by_seq, manifest_sha256, created_at FROM archives WHERE log_id = $1 ORDER BY from_seq',
+      [logId],
+      'list archives',
+    );
+    return r.map((x) => ({
+      from: x['from_seq'] as number,
+      to: x['to_seq'] as number,
+      bySeq: x['by_seq'] as number,
+      manifestSha256: x['manifest_sha256'] as string,
+      createdAt: x['created_at'] as string,
+    }));
+  }
+
+  async addArchive(logId: number, row: ArchiveRow): Promise<void> {
+    this.refuseReadonly('record an archive');
+    const problem = archiveRowProblem(row);
+    if (problem) throw new AuditError('invalid_argument', problem);
+    await this.tx('record an archive', async (c) => {
+      // Records of one log are serialised by its row lock, so two overlapping ranges cannot both pass.
+      await c.query('SELECT 1 FROM logs WHERE log_id = $1 FOR UPDATE', [logId]);
+      const clash = (
+        await c.query<Row>(
+          'SELECT from_seq, to_seq FROM archives WHERE log_id = $1 AND from_seq < $2 AND to_seq > $3 LIMIT 1',
+          [logId, row.to, row.from],
+        )
+      ).rows[0];
+      if (clash) {
+        throw new AuditError(
+          'conflict',
+          `seq ${row.from}..${row.to - 1} overlaps the archived range ${String(clash['from_seq'])}..${Number(clash['to_seq']) - 1}`,
+        );
+      }
+      await c.query(
+        `INSERT INTO archives (log_id, from_seq, to_seq, by_seq, manifest_sha256, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [logId, row.from, row.to, row.bySeq, row.manifestSha256, row.createdAt],
+      );
+    });
+  }
+
+  async dropArchivedRows(
+    logId: number,
+    from: number,
+    to: number,
+  ): Promise<{ disclosures: number; indexRows: number }> {
+    this.refuseReadonly('drop archived rows');
+    return this.tx('drop archived rows', async (c) => {
+      const covering = await c.query(
+        'SELECT 1 FROM archives WHERE log_id = $1 AND from_seq <= $2 AND to_seq >= $3 FOR SHARE',
+        [logId, from, to],
+      );
+      if (covering.rows.length === 0) {
+        throw new AuditError(
+          'invalid_argument',
+          `seq ${from}..${to - 1} is not inside one recorded archive: nothing dropped`,
+        );
+      }
+      const d = await c.query('DELETE FROM disclosures WHERE log_id = $1 AND seq >= $2 AND seq < $3', [
+        logId,
+        from,
+        to,
+      ]);
+      const x = await c.query('DELETE FROM events WHERE log_id = $1 AND seq >= $2 AND seq < $3', [
+        logId,
+        from,
+        to,
+      ]);
+      return { disclosures: d.rowCount ?? 0, indexRows: x.rowCount ?? 0 };
+    });
+  }
+
+  async restoreArchivedRows(
+    logId: number,
+    disclosures: readonly DisclosureRow[],
+    index: readonly StoredIndexRow[],
+  ): Promise<number> {
+    this.refuseReadonly('restore archived rows');
+    return this.tx('restore archived rows', async (c) => {
+      let n = 0;
+      if (disclosures.length > 0) {
+        const d = disclosures;
+        const r = await c.query(
+          `INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure, erased_by_seq)
+           SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bytea[], $6::bigint[])
+           ON CONFLICT (log_id, seq, unit) DO NOTHING`,
+          [
+            logId,
+            d.map((x) => x.seq),
+            d.map((x) => x.unit),
+            d.map((x) => x.pointer),
+            d.map((x) => x.disclosure),
+            d.map((x) => x.erasedBySeq),
+          ],
+        );
+        n = r.rowCount ?? 0;
+      }
+      if (index.length > 0) {
+        await c.query(`${INSERT_EVENTS} ON CONFLICT (log_id, seq) DO NOTHING`, [
+          logId,
+          ...indexArrays(index.map((x) => ({ x, ts: x.ts, type: x.type }))),
+        ]);
+      }
+      return n;
+    });
+  }
+
+  async removeArchive(logId: number, from: number): Promise<boolean> {
+    this.refuseReadonly('remove an archive record');
+    const r = await this.tx('remove an archive record', (c) =>
+      c.query('DELETE FROM archives WHERE log_id = $1 AND from_seq = $2', [logId, from]),
+    );
+    return (r.rowCount ?? 0) > 0;
   }
 
   async getTiles(
@@ -985,15 +1160,16 @@ export class PostgresStore implements AuditStore {
   }
 
   async readIndex(logId: number, after: number | null, limit: number): Promise<StoredIndexRow[]> {
+    const cols = this.hasSubjects ? INDEX_COLUMNS : INDEX_COLUMNS.replace(/subjects$/, 'NULL AS subjects');
     const r =
       after === null
         ? await this.rows(
-            `SELECT ${INDEX_COLUMNS} FROM events WHERE log_id = $1 ORDER BY seq LIMIT $2`,
+            `SELECT ${cols} FROM events WHERE log_id = $1 ORDER BY seq LIMIT $2`,
             [logId, limit],
             'read the index',
           )
         : await this.rows(
-            `SELECT ${INDEX_COLUMNS} FROM events WHERE log_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+            `SELECT ${cols} FROM events WHERE log_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
             [logId, after, limit],
             'read the index',
           );
@@ -1015,6 +1191,55 @@ export class PostgresStore implements AuditStore {
           ...indexArrays(rows.map((x) => ({ x, ts: x.ts, type: x.type }))),
         ]);
     });
+  }
+
+  async clearIndexColumns(
+    logId: number,
+    seqs: readonly number[],
+    columns: readonly PersonalIndexColumn[],
+  ): Promise<number> {
+    this.refuseReadonly('clear index columns');
+    for (const c of columns)
+      if (!(PERSONAL_INDEX_COLUMNS as readonly string[]).includes(c))
+        throw new AuditError('invalid_argument', `${String(c)} is not a personal index column`);
+    if (columns.length === 0 || seqs.length === 0) return 0;
+    return this.tx('clear index columns', async (c) => {
+      const r = await c.query(
+        `UPDATE events SET ${columns.map((col) => `${col} = NULL`).join(', ')}
+         WHERE log_id = $1 AND seq = ANY($2::bigint[])`,
+        [logId, seqs],
+      );
+      return r.rowCount ?? 0;
+    });
+  }
+
+  /**
+   * `VACUUM` of the tables a purge shrinks (disclosures, events): their freed space becomes
+   * reusable and trailing empty pages go back to the file system. With `compact`, `VACUUM FULL`
+   * rewrites them (every freed byte back; the tables are locked meanwhile and need room for a copy).
+   * Sizes are the schema's tables with their indexes and TOAST.
+   */
+  async reclaimSpace(options: { compact?: boolean } = {}): Promise<ReclaimReport> {
+    this.refuseReadonly('reclaim space');
+    const size = async (): Promise<number> =>
+      ((
+        await this.rows(
+          `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS n FROM pg_class c
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [this.schema],
+          'measure the schema',
+        )
+      )[0]?.['n'] as number | undefined) ?? 0;
+    const fileBytesBefore = await size();
+    // VACUUM runs outside a transaction block: one statement on a pooled connection.
+    await this.rows(`VACUUM ${options.compact ? 'FULL ' : ''}disclosures, events`, [], 'reclaim space');
+    const fileBytesAfter = await size();
+    return {
+      mode: 'vacuum',
+      freeBytes: Math.max(0, fileBytesBefore - fileBytesAfter),
+      fileBytesBefore,
+      fileBytesAfter,
+    };
   }
 
   async pruneIndex(logId: number, size: number): Promise<number> {
@@ -1144,6 +1369,18 @@ export class PostgresStore implements AuditStore {
       [key, value],
       'write meta',
     );
+  }
+
+  async addMeta(key: string, value: string): Promise<string> {
+    this.refuseReadonly('write meta');
+    return this.tx('write meta', async (c) => {
+      await c.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
+        key,
+        value,
+      ]);
+      const r = await c.query<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key]);
+      return r.rows[0]!.value;
+    });
   }
 
   async putApiKey(row: ApiKeyRow): Promise<void> {
