@@ -49,7 +49,8 @@ export function datadogSink(config: DatadogSinkConfig, hostname: string): Sink {
         const result = await post(
           config.url ?? DATADOG_DEFAULT_URL,
           { 'dd-api-key': config.api_key, 'content-type': 'application/json', 'content-encoding': 'gzip' },
-          gzipSync(`[${chunk.join(',')}]`),
+          // Level 1: most of the size win of gzip for a fraction of its CPU (the intake takes any level).
+          gzipSync(`[${chunk.join(',')}]`, { level: 1 }),
           config.timeout_ms ?? 30_000,
         );
         if (result.kind !== 'ok') return result;
