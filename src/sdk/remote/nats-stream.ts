@@ -48,7 +48,11 @@ export async function connectNats(o: NatsStreamOptions, name: string): Promise<N
  * Creates the stream when it does not exist (file storage, subjects `<prefix>.>`, JetStream's
  * 2-minute duplicate window on the message id); an existing stream must already cover the prefix.
  */
-export async function ensureStream(nc: NatsConnection, stream: string, prefix: string): Promise<JetStreamManager> {
+export async function ensureStream(
+  nc: NatsConnection,
+  stream: string,
+  prefix: string,
+): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   const subject = `${prefix}.>`;
   let subjects: string[] | undefined;
@@ -60,9 +64,13 @@ export async function ensureStream(nc: NatsConnection, stream: string, prefix: s
       return jsm;
     } catch (e) {
       // Another process may have created it meanwhile.
-      subjects = (await jsm.streams.info(stream).catch(() => {
-        throw new AuditError('store_failure', `could not create the JetStream stream ${stream}`, { cause: e });
-      })).config.subjects;
+      subjects = (
+        await jsm.streams.info(stream).catch(() => {
+          throw new AuditError('store_failure', `could not create the JetStream stream ${stream}`, {
+            cause: e,
+          });
+        })
+      ).config.subjects;
     }
   }
   if (!(subjects ?? []).includes(subject))

@@ -5,7 +5,12 @@ import { AuditError } from '../../errors.js';
 import type { AuditEvent, RecordedEvent } from '../../event/types.js';
 import { uuidv7 } from '../../internal/ids.js';
 import { nowMs } from '../../internal/time.js';
-import { createRedactor, type RedactionOptions, type RedactionResult, type Redactor } from '../../redact/index.js';
+import {
+  createRedactor,
+  type RedactionOptions,
+  type RedactionResult,
+  type Redactor,
+} from '../../redact/index.js';
 import { REDACTORS } from '../internals.js';
 import { HttpClient, RemoteError } from './http-client.js';
 import { checkNatsOptions, connectNats, ensureStream, type NatsStreamOptions } from './nats-stream.js';
@@ -93,9 +98,15 @@ export class NatsAuditTrail {
   static async open(options: NatsAuditTrailOptions): Promise<NatsAuditTrail> {
     const prefix = checkNatsOptions(options.nats);
     if (typeof options.tenant !== 'string' || !TENANT_RE.test(options.tenant))
-      throw new AuditError('invalid_argument', 'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"');
+      throw new AuditError(
+        'invalid_argument',
+        'tenant must be 1-64 characters of letters, digits, ".", "_" or "-"',
+      );
     if ((options.url === undefined) !== (options.apiKey === undefined))
-      throw new AuditError('invalid_argument', 'give url and apiKey together (for receipt lookups), or neither');
+      throw new AuditError(
+        'invalid_argument',
+        'give url and apiKey together (for receipt lookups), or neither',
+      );
     const t = options.nats.publishTimeoutMs;
     if (t !== undefined && (!Number.isSafeInteger(t) || t < 1))
       throw new AuditError('invalid_argument', 'nats.publishTimeoutMs must be a positive integer');
@@ -146,7 +157,10 @@ export class NatsAuditTrail {
    */
   async receipt(eventId: string): Promise<Receipt | undefined> {
     if (this.client === null)
-      throw new AuditError('invalid_argument', 'receipt() needs url and apiKey (a key with the read scope) in the options');
+      throw new AuditError(
+        'invalid_argument',
+        'receipt() needs url and apiKey (a key with the read scope) in the options',
+      );
     let e: RecordedEvent;
     try {
       e = await this.client.request<RecordedEvent>('GET', `/v1/events/by-id/${encodeURIComponent(eventId)}`);

@@ -90,7 +90,10 @@ export function prepareOutgoing(
 ): AuditEvent & { event_id: string } {
   validateEvent(event);
   if (tenant !== undefined && event.tenant !== undefined && event.tenant !== tenant) {
-    throw new AuditError('invalid_argument', `event tenant ${event.tenant} is not the trail's tenant ${tenant}`);
+    throw new AuditError(
+      'invalid_argument',
+      `event tenant ${event.tenant} is not the trail's tenant ${tenant}`,
+    );
   }
   // The id and time are fixed here, so a resend is the same event (the server dedupes by id).
   const { redacted: _ours, ...body } = {
