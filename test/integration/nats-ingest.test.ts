@@ -186,7 +186,7 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     const key = c.key!;
     const dead: string[] = [];
     const sub = nc!.subscribe(`${s.prefix}_dead.>`, {
-      callback: (_e, m) => dead.push(`${m.subject} ${m.headers?.get('Auditrail-Reason') ?? ''}`),
+      callback: (_e, m) => void dead.push(`${m.subject} ${m.headers?.get('Auditrail-Reason') ?? ''}`),
     });
     const ps = await producers(s, 4);
     const receipts = (
