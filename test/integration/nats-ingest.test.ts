@@ -237,6 +237,36 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     assert.ok(!JSON.stringify(log.events).includes('sk-live-abcdefghijklmnopqrstuv'));
   });
 
+  it('refuses bad options and bad events by name, publishing nothing', async () => {
+    const s = setup();
+    const nats = { servers: NATS_URL, stream: s.stream, subjectPrefix: s.prefix };
+    await assert.rejects(
+      openAuditTrail({ nats: { ...nats, stream: 'a.b' }, tenant: 'acme' }),
+      /nats\.stream/,
+    );
+    await assert.rejects(
+      openAuditTrail({ nats: { ...nats, subjectPrefix: 'x.>' }, tenant: 'acme' }),
+      /subjectPrefix/,
+    );
+    await assert.rejects(
+      openAuditTrail({ nats: { ...nats, servers: 'http://x' }, tenant: 'acme' }),
+      /nats\.servers/,
+    );
+    await assert.rejects(openAuditTrail({ nats, tenant: 'a*' }), /tenant must be/);
+    await assert.rejects(
+      openAuditTrail({ nats, tenant: 'acme', url: 'http://127.0.0.1:1' }),
+      /url and apiKey/,
+    );
+    const p = await openAuditTrail({ nats, tenant: 'acme' });
+    await assert.rejects(p.record({ type: 'action.intent' } as AuditEvent), { name: 'ValidationError' });
+    await assert.rejects(p.record({ ...event(0, 0), tenant: 'other' }), /not the trail's tenant/);
+    await assert.rejects(p.receipt('x'), /needs url and apiKey/);
+    const info = await (await jetstreamManager(nc!)).streams.info(s.stream);
+    assert.equal(info.state.messages, 0, 'nothing of a refused event was published');
+    await p.close();
+    await assert.rejects(p.record(event(0, 0)), /closed/);
+  });
+
   it('loses and duplicates nothing when the collector is killed with SIGKILL mid-stream', async () => {
     const s = setup();
     let c = await startCollector(s, true);
