@@ -80,8 +80,9 @@ export class NatsCollector {
     private readonly dead: string,
     private readonly batch: number,
     private readonly hooks: NatsCollectorHooks,
+    startDelayMs: number,
   ) {
-    this.done = this.loop();
+    this.done = this.loop(startDelayMs);
   }
 
   /** Connects, creates the stream and the durable consumer when missing, and starts consuming. */
@@ -129,7 +130,12 @@ export class NatsCollector {
           ...tuned,
         });
       const consumer = await jetstream(nc).consumers.get(options.stream, durable);
-      return new NatsCollector(nc, consumer, prefix, dead, batch, hooks);
+      // Messages delivered to a collector that died are redelivered once their ack wait is over,
+      // before anything newer: the first fetch waits for that, so the log keeps the stream's order.
+      const pending = (await jsm.consumers.info(options.stream, durable)).num_ack_pending;
+      if (pending > 0)
+        hooks.log('warn', `${pending} messages await redelivery: consuming starts in ${ackWaitMs} ms`);
+      return new NatsCollector(nc, consumer, prefix, dead, batch, hooks, pending > 0 ? ackWaitMs + 250 : 0);
     } catch (e) {
       await nc.close();
       throw e instanceof AuditError
@@ -163,7 +169,8 @@ export class NatsCollector {
     this.wake = null;
   }
 
-  private async loop(): Promise<void> {
+  private async loop(startDelayMs: number): Promise<void> {
+    if (startDelayMs > 0) await this.pause(startDelayMs);
     while (!this.stopping) {
       const msgs: JsMsg[] = [];
       try {

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { openAuditTrail, type AuditEvent, type NatsAuditTrail, type StreamReceipt } from '../../src/index.js';
+import { AuditError } from '../../src/errors.js';
+import { NatsCollector } from '../../src/server/nats-collector.js';
 import { tempDir } from './helpers.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
@@ -299,6 +301,48 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     assert.equal(new Set(log.ids).size, 4 * PER, '0 lost');
     assert.equal(log.ids.length, 4 * PER, '0 duplicates');
     assert.deepEqual(log.ids, streamOrder(receipts), 'stream order');
+    assert.ok(log.ok, 'verify passes');
+  });
+
+  it('keeps a batch unacknowledged and in order while the log cannot be written, then commits it once', async () => {
+    const s = setup();
+    const trail = await openAuditTrail({ db: s.db, tenant: 'acme' });
+    let failing = true;
+    let failures = 0;
+    const logged: string[] = [];
+    const collector = await NatsCollector.start(
+      { servers: NATS_URL, stream: s.stream, subjectPrefix: s.prefix, ackWaitMs: 2000 },
+      {
+        // The log's store is unreachable for a while: every commit attempt fails.
+        trail: (tenant) => {
+          assert.equal(tenant, 'acme');
+          if (!failing) return Promise.resolve(trail);
+          failures++;
+          return Promise.reject(new AuditError('store_failure', 'the database is unavailable'));
+        },
+        log: (_level, m) => void logged.push(m),
+      },
+    );
+    const [p] = await producers(s, 1);
+    const receipts: StreamReceipt[] = [];
+    for (let i = 0; i < 300; i++) receipts.push(await p!.record(event(0, i)));
+    // Longer than the ack wait: the batch is kept (in progress), not redelivered elsewhere.
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.ok(failures >= 3, `commit retried (${failures})`);
+    assert.equal(await trail.count(), 0);
+    failing = false;
+    const deadline = Date.now() + 60_000;
+    while ((await trail.count({ type: 'action.intent' })) < 300 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 2500));
+    await collector.stop();
+    await p!.close();
+    assert.match(logged.join('\n'), /database is unavailable\); retrying/);
+    assert.equal(collector.stats.committed, 300);
+    assert.equal(collector.stats.dead, 0);
+    await trail.close();
+    const log = await readLog(s.db);
+    assert.deepEqual(log.ids, streamOrder(receipts));
     assert.ok(log.ok, 'verify passes');
   });
 
