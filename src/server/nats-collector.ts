@@ -85,8 +85,14 @@ export class NatsCollector {
     this.done = this.loop(startDelayMs);
   }
 
-  /** Connects, creates the stream and the durable consumer when missing, and starts consuming. */
-  static async start(options: NatsCollectorOptions, hooks: NatsCollectorHooks): Promise<NatsCollector> {
+  /** Checks the options (a bad one is named in the error) before anything connects or listens. */
+  static check(options: NatsCollectorOptions): {
+    prefix: string;
+    durable: string;
+    dead: string;
+    batch: number;
+    ackWaitMs: number;
+  } {
     const prefix = checkNatsOptions(options);
     const durable = options.durable ?? 'auditrail-collector';
     if (!DURABLE_RE.test(durable))
@@ -110,6 +116,12 @@ export class NatsCollector {
     const ackWaitMs = options.ackWaitMs ?? 30_000;
     if (!Number.isSafeInteger(ackWaitMs) || ackWaitMs < 1000)
       throw new AuditError('invalid_argument', 'the NATS ack wait must be at least 1000 ms');
+    return { prefix, durable, dead, batch, ackWaitMs };
+  }
+
+  /** Connects, creates the stream and the durable consumer when missing, and starts consuming. */
+  static async start(options: NatsCollectorOptions, hooks: NatsCollectorHooks): Promise<NatsCollector> {
+    const { prefix, durable, dead, batch, ackWaitMs } = NatsCollector.check(options);
     const nc = await connectNats(options, 'auditrail-collector');
     try {
       const jsm = await ensureStream(nc, options.stream, prefix);

@@ -81,6 +81,8 @@ export interface RunningServer {
  * console.log(s.url, s.firstKey?.key);
  */
 export async function serve(options: ServeOptions = {}, signals = true): Promise<RunningServer> {
+  // A bad NATS option is refused before the server listens.
+  if (options.nats) NatsCollector.check(options.nats);
   const app = await buildServer(options);
   let firstKey: CreatedKey | null = null;
   try {

@@ -259,6 +259,13 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
       openAuditTrail({ nats, tenant: 'acme', url: 'http://127.0.0.1:1' }),
       /url and apiKey/,
     );
+    // The collector's options are checked before anything connects or listens.
+    assert.throws(
+      () => NatsCollector.check({ ...nats, deadLetterSubject: `${s.prefix}.dead` }),
+      /dead-letter/,
+    );
+    assert.throws(() => NatsCollector.check({ ...nats, ackWaitMs: 10 }), /ack wait/);
+    assert.throws(() => NatsCollector.check({ ...nats, durable: 'a b' }), /durable/);
     const p = await openAuditTrail({ nats, tenant: 'acme' });
     await assert.rejects(p.record({ type: 'action.intent' } as AuditEvent), { name: 'ValidationError' });
     await assert.rejects(p.record({ ...event(0, 0), tenant: 'other' }), /not the trail's tenant/);
