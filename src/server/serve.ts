@@ -117,6 +117,8 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
       await app.close();
       throw e;
     }
+    const collector = nats;
+    app.auditrail.metrics.nats = () => collector.stats;
   }
   const scheduler =
     options.schedules && options.schedules.length > 0

@@ -230,6 +230,11 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     assert.match(dead.join('\n'), /not JSON/);
     assert.match(dead.join('\n'), /bad-1|actor|action/);
     sub.unsubscribe();
+    const metrics = await (
+      await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${key}` } })
+    ).text();
+    assert.match(metrics, /auditrail_nats_messages_total\{outcome="committed"\} 401/);
+    assert.match(metrics, /auditrail_nats_messages_total\{outcome="dead_letter"\} 2/);
     await stop(c, 'SIGTERM');
     for (const p of ps) await p.close();
     const log = await readLog(s.db);
