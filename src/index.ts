@@ -42,6 +42,8 @@ export {
   type RemoteAuditTrailOptions,
   type SpooledReceipt,
 } from './sdk/remote/remote-trail.js';
+export { NatsAuditTrail, type NatsAuditTrailOptions, type StreamReceipt } from './sdk/remote/nats-trail.js';
+export type { NatsStreamOptions } from './sdk/remote/nats-stream.js';
 export { RemoteError } from './sdk/remote/http-client.js';
 export type { SpoolStatus } from './sdk/remote/spool.js';
 

@@ -12,6 +12,7 @@ import {
   type RemoteAuditTrailOptions,
   type SpooledReceipt,
 } from './remote/remote-trail.js';
+import { NatsAuditTrail, type NatsAuditTrailOptions } from './remote/nats-trail.js';
 
 export const DEFAULT_DB = './.auditrail/audit.db';
 export const DEFAULT_LOG = 'default';
@@ -57,7 +58,8 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * Opens (creating if needed) the audit trail of a tenant log; with `readonly: true`, opens an
- * existing one for reading without writing anything. Given `url` and `apiKey`, opens a
+ * existing one for reading without writing anything. Given `nats` and `tenant`, opens a
+ * {@link NatsAuditTrail} publishing to a JetStream stream (docs/scale-out.md). Given `url` and `apiKey`, opens a
  * {@link RemoteAuditTrail} on an `auditrail serve` instead (docs/remote.md); with `spool`,
  * `record()` resolves once the event is fsynced in that local spool.
  *
@@ -66,7 +68,9 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * const trail = await openAuditTrail({ tenant: 'acme' });              // ./.auditrail/audit.db
  * const pg = await openAuditTrail({ tenant: 'acme', postgres: 'postgres://127.0.0.1/audit' });
  * const remote = await openAuditTrail({ url: 'http://127.0.0.1:8700', apiKey, spool: './.auditrail/spool' });
+ * const nats = await openAuditTrail({ nats: { servers: 'nats://127.0.0.1:4222', stream: 'AUDIT' }, tenant: 'acme' });
  */
+export async function openAuditTrail(options: NatsAuditTrailOptions): Promise<NatsAuditTrail>;
 export async function openAuditTrail(
   options: RemoteAuditTrailOptions & { spool: string },
 ): Promise<RemoteAuditTrail<SpooledReceipt>>;
@@ -75,8 +79,14 @@ export async function openAuditTrail(
 ): Promise<RemoteAuditTrail<Receipt>>;
 export async function openAuditTrail(options: AuditTrailOptions): Promise<AuditTrail>;
 export async function openAuditTrail(
-  options: AuditTrailOptions | RemoteAuditTrailOptions,
-): Promise<AuditTrail | RemoteAuditTrail> {
+  options: AuditTrailOptions | RemoteAuditTrailOptions | NatsAuditTrailOptions,
+): Promise<AuditTrail | RemoteAuditTrail | NatsAuditTrail> {
+  if ('nats' in options) {
+    for (const k of ['db', 'postgres', 'store', 'spool'] as const)
+      if ((options as unknown as Record<string, unknown>)[k] !== undefined)
+        throw new AuditError('invalid_argument', `give either nats (a JetStream stream) or ${k}, not both`);
+    return NatsAuditTrail.open(options);
+  }
   if ('url' in options) {
     if (
       (options as { db?: unknown }).db !== undefined ||

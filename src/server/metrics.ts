@@ -19,6 +19,8 @@ export class ServerMetrics {
   readonly commitSeconds: Histogram;
   /** Where the SIEM sinks running in this server stand (set by `serve` when it runs any). */
   exports: (() => Promise<ExportSinkMetrics[]>) | null = null;
+  /** What the NATS JetStream collector did (set by `serve --nats`). */
+  nats: (() => { committed: number; duplicates: number; dead: number; retries: number }) | null = null;
 
   constructor(trails: TenantTrails, store: AuditStore) {
     const registers = [this.registry];
@@ -118,6 +120,24 @@ export class ServerMetrics {
       async collect() {
         this.reset();
         for (const s of await sinks()) this.inc({ sink: s.name }, s.delivered);
+      },
+    });
+    const nats = ():
+      (() => { committed: number; duplicates: number; dead: number; retries: number }) | null => this.nats;
+    new Counter({
+      name: 'auditrail_nats_messages_total',
+      help: 'NATS JetStream messages since the server started, by outcome (committed, duplicate, dead_letter, retry)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        const status = nats();
+        if (!status) return;
+        const s = status();
+        this.inc({ outcome: 'committed' }, s.committed);
+        this.inc({ outcome: 'duplicate' }, s.duplicates);
+        this.inc({ outcome: 'dead_letter' }, s.dead);
+        this.inc({ outcome: 'retry' }, s.retries);
       },
     });
   }

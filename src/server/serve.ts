@@ -9,6 +9,7 @@ import { RetentionScheduler } from './retention-schedule.js';
 import { DetectRunner, type DetectConfig } from '../detect/index.js';
 import { runAlertChannel, type AlertConfig } from '../detect/alerts/index.js';
 import { runResponder, type ResponseRule } from '../detect/responses/index.js';
+import { NatsCollector, type NatsCollectorOptions } from './nats-collector.js';
 
 export interface ServeOptions extends ServerOptions {
   host?: string;
@@ -45,6 +46,13 @@ export interface ServeOptions extends ServerOptions {
    * channel or the responder stops on an error, besides the error log.
    */
   onDetectError?: (what: string, e: unknown) => void;
+  /**
+   * Also consume a NATS JetStream stream (docs/scale-out.md, "NATS JetStream ingestion"): its events
+   * are committed to each tenant's log and acknowledged after the commit.
+   */
+  nats?: NatsCollectorOptions;
+  /** Called for a refused (dead-lettered) NATS message or a failed commit, besides the error log. */
+  onNatsLog?: (level: 'warn' | 'error', message: string) => void;
 }
 
 /** How long a failed detector waits before it starts again. */
@@ -56,6 +64,8 @@ export interface RunningServer {
   url: string;
   /** The first admin key, when this start created it (shown once, never stored in clear). */
   firstKey: CreatedKey | null;
+  /** The NATS JetStream collector, when `nats` was given. */
+  nats: NatsCollector | null;
   /** Resolves after a graceful close (SIGTERM/SIGINT or {@link RunningServer.close}). */
   closed: Promise<void>;
   close(): Promise<void>;
@@ -71,6 +81,8 @@ export interface RunningServer {
  * console.log(s.url, s.firstKey?.key);
  */
 export async function serve(options: ServeOptions = {}, signals = true): Promise<RunningServer> {
+  // A bad NATS option is refused before the server listens.
+  if (options.nats) NatsCollector.check(options.nats);
   const app = await buildServer(options);
   let firstKey: CreatedKey | null = null;
   try {
@@ -91,6 +103,23 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 8700);
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let nats: NatsCollector | null = null;
+  if (options.nats) {
+    try {
+      nats = await NatsCollector.start(options.nats, {
+        trail: (tenant) => app.auditrail.trail(tenant),
+        log: (level, message) => {
+          app.log[level]({ stream: options.nats!.stream }, message);
+          options.onNatsLog?.(level, message);
+        },
+      });
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+    const collector = nats;
+    app.auditrail.metrics.nats = () => collector.stats;
+  }
   const scheduler =
     options.schedules && options.schedules.length > 0
       ? new ReportScheduler({
@@ -243,6 +272,7 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
       // saved, and a detectors' page under way is appended and its cursor moved, before the logs close.
       detectStop.abort();
       closing = Promise.all([
+        nats?.stop(),
         scheduler?.stop(),
         retention?.stop(),
         exporter?.stop(),
@@ -259,5 +289,5 @@ export async function serve(options: ServeOptions = {}, signals = true): Promise
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
-  return { app, url, firstKey, closed, close };
+  return { app, url, firstKey, nats, closed, close };
 }

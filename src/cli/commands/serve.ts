@@ -25,7 +25,7 @@ import { checkConfigSections } from '../config-file.js';
 export const spec: CommandSpec = {
   name: 'serve',
   usage:
-    'serve [--db PATH | --postgres URL] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE] [--witness DIR]',
+    'serve [--db PATH | --postgres URL] [--host 127.0.0.1] [--port 8700] [--policy FILE] [--tenant ID] [--rate-limit N] [--trust-proxy] [--open [--open-as NAME]] [--config FILE] [--witness DIR] [--nats URL --nats-stream NAME [--nats-subject-prefix P] [--nats-durable NAME] [--nats-dead-letter SUBJECT] [--nats-ack-wait MS]]',
   summary: 'Run the HTTP API: ingestion, queries, proofs, decisions and approvals (docs/server.md).',
   description:
     'Every route needs an API key (Authorization: Bearer …) except /healthz, /readyz and /openapi.json.\n' +
@@ -35,7 +35,9 @@ export const spec: CommandSpec = {
     'deliver every event to SIEM sinks, with lag and dead letters in /metrics (docs/siem.md); its\n' +
     '`retention:` is applied at `retention.schedule` and its `sampling:` applies to every tenant log\n' +
     '(docs/privacy.md); its `detect:` runs the anomaly detectors as events arrive, and its `alerts:`\n' +
-    "channels and `responses:` rules follow the --tenant log's anomalies (docs/detection.md).",
+    "channels and `responses:` rules follow the --tenant log's anomalies (docs/detection.md).\n" +
+    'With --nats and --nats-stream it also consumes that JetStream stream (subjects <prefix>.<tenant>)\n' +
+    'and acknowledges each event after its commit (docs/scale-out.md, NATS JetStream ingestion).',
   options: {
     db: {
       type: 'string',
@@ -67,6 +69,32 @@ export const spec: CommandSpec = {
     open: {
       type: 'boolean',
       help: 'dashboard without sign-in for one local user (127.0.0.1 only; see docs/dashboard.md)',
+    },
+    nats: {
+      type: 'string',
+      value: 'URL',
+      help: 'also consume a NATS JetStream stream at this server (nats://127.0.0.1:4222); needs --nats-stream',
+    },
+    'nats-stream': { type: 'string', value: 'NAME', help: 'the JetStream stream (created when missing)' },
+    'nats-subject-prefix': {
+      type: 'string',
+      value: 'P',
+      help: 'events of tenant T arrive on <P>.T (default auditrail.events)',
+    },
+    'nats-durable': {
+      type: 'string',
+      value: 'NAME',
+      help: 'durable consumer shared by the collectors (default auditrail-collector)',
+    },
+    'nats-dead-letter': {
+      type: 'string',
+      value: 'SUBJECT',
+      help: 'refused messages go to <SUBJECT>.<tenant> (default <prefix>_dead)',
+    },
+    'nats-ack-wait': {
+      type: 'string',
+      value: 'MS',
+      help: 'redelivery delay of an unacknowledged message (default 30000)',
     },
     'open-as': {
       type: 'string',
@@ -113,8 +141,36 @@ export function run(args: string[], io: Io): Promise<number> {
     const witnessDir = str(values, 'witness');
     const alerts = hasConfig ? await loadAlertConfig(configPath, io.env) : [];
     const responses = hasConfig ? await loadResponseConfig(configPath) : [];
+    const natsUrl = str(values, 'nats');
+    const natsStream = str(values, 'nats-stream');
+    if ((natsUrl === undefined) !== (natsStream === undefined))
+      throw new UsageError('--nats and --nats-stream go together: give the server URL and the stream name');
+    for (const f of ['nats-subject-prefix', 'nats-durable', 'nats-dead-letter', 'nats-ack-wait'])
+      if (natsUrl === undefined && str(values, f) !== undefined) throw new UsageError(`--${f} needs --nats`);
+    const ackWait = str(values, 'nats-ack-wait');
+    const prefix = str(values, 'nats-subject-prefix');
+    const durable = str(values, 'nats-durable');
+    const dead = str(values, 'nats-dead-letter');
+    const nats =
+      natsUrl !== undefined && natsStream !== undefined
+        ? {
+            servers: natsUrl,
+            stream: natsStream,
+            ...(prefix !== undefined ? { subjectPrefix: prefix } : {}),
+            ...(durable !== undefined ? { durable } : {}),
+            ...(dead !== undefined ? { deadLetterSubject: dead } : {}),
+            ...(ackWait !== undefined
+              ? { ackWaitMs: positiveInt('--nats-ack-wait', ackWait, 3_600_000) }
+              : {}),
+          }
+        : undefined;
     const s = await serve({
       db: target.db,
+      ...(nats ? { nats } : {}),
+      // Without the request log (--quiet) a refused NATS message or a failed commit is still said.
+      ...(nats && bool(values, 'quiet')
+        ? { onNatsLog: (_level: string, m: string) => io.stderr.write(`nats: ${m}\n`) }
+        : {}),
       ...(witnessDir !== undefined ? { witnessDir: resolve(io.cwd, witnessDir) } : {}),
       host,
       port,
@@ -151,6 +207,10 @@ export function run(args: string[], io: Io): Promise<number> {
       logger: bool(values, 'quiet') ? false : { level: 'info', stream: process.stderr },
     });
     io.stdout.write(`auditrail serve: ${s.url} (database ${displayDb(target.db, io)})\n`);
+    if (nats)
+      io.stdout.write(
+        `nats: consuming stream ${nats.stream} (subjects ${nats.subjectPrefix ?? 'auditrail.events'}.<tenant>)\n`,
+      );
     if (witnessDir !== undefined)
       io.stdout.write(`witness: ${s.url}/add-checkpoint (state in ${witnessDir})\n`);
     if (openMode) {

@@ -77,6 +77,34 @@ interface ServerReceipt {
   leaf_hash: string;
 }
 
+/**
+ * Validates, names (event_id, time) and redacts an event before it leaves the process: what the
+ * remote trail spools or sends and what the NATS producer publishes.
+ */
+export function prepareOutgoing(
+  event: AuditEvent,
+  tenant: string | undefined,
+  ids: () => string,
+  now: () => number,
+  redactor: Redactor,
+): AuditEvent & { event_id: string } {
+  validateEvent(event);
+  if (tenant !== undefined && event.tenant !== undefined && event.tenant !== tenant) {
+    throw new AuditError(
+      'invalid_argument',
+      `event tenant ${event.tenant} is not the trail's tenant ${tenant}`,
+    );
+  }
+  // The id and time are fixed here, so a resend is the same event (the server dedupes by id).
+  const { redacted: _ours, ...body } = {
+    ...event,
+    event_id: event.event_id ?? ids(),
+    time: event.time ?? isoTime(now()),
+  };
+  // The one redactor rule (DESIGN §1): nothing leaves the process unredacted, spool included.
+  return redactor(body).value;
+}
+
 /** Largest body one delivery request carries (the server takes 5 MB). */
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
 /** Receipts kept for the next `flush()` of a spooled trail. */
@@ -180,21 +208,7 @@ export class RemoteAuditTrail<R extends Receipt | SpooledReceipt = Receipt | Spo
 
   /** Validates, names (event_id, time) and redacts an event: what is spooled or sent. */
   private prepare(event: AuditEvent): AuditEvent & { event_id: string } {
-    validateEvent(event);
-    if (this.tenant !== undefined && event.tenant !== undefined && event.tenant !== this.tenant) {
-      throw new AuditError(
-        'invalid_argument',
-        `event tenant ${event.tenant} is not the trail's tenant ${this.tenant}`,
-      );
-    }
-    // The id and time are fixed here, so a resend is the same event (the server dedupes by id).
-    const { redacted: _ours, ...body } = {
-      ...event,
-      event_id: event.event_id ?? this.ids(),
-      time: event.time ?? isoTime(this.now()),
-    };
-    // The one redactor rule (DESIGN §1): nothing leaves the process unredacted, spool included.
-    return this.redactor(body).value;
+    return prepareOutgoing(event, this.tenant, this.ids, this.now, this.redactor);
   }
 
   private refuseClosed(): AuditError | null {
