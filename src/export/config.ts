@@ -254,23 +254,10 @@ function parseFilter(raw: unknown, at: string): ExportFilter {
   if (!isObj(raw)) throw bad(at, 'must be a mapping');
   known(raw, at, ['types', 'risk', 'tenant', 'cel']);
   const out: ExportFilter = {};
-  const types = raw['types'];
-  if (types !== undefined) {
-    const list = typeof types === 'string' ? [types] : types;
-    if (!Array.isArray(list) || list.length === 0 || list.some((t) => typeof t !== 'string'))
-      throw bad(`${at}.types`, 'must be a glob or a non-empty list of globs');
-    list.forEach((t: string, j) => {
-      const err = globError(t);
-      if (err !== null) throw bad(`${at}.types[${j}]`, `is not a valid glob: ${err}`);
-    });
-    out.types = list as string[];
-  }
-  const risk = raw['risk'];
-  if (risk !== undefined) {
-    if (typeof risk !== 'string' || !(RISKS as readonly string[]).includes(risk))
-      throw bad(`${at}.risk`, `must be one of ${RISKS.join(', ')}`);
-    out.risk = risk as Risk;
-  }
+  const types = globList(raw['types'], `${at}.types`, bad);
+  if (types !== undefined) out.types = types;
+  const risk = riskAtLeast(raw['risk'], `${at}.risk`, bad);
+  if (risk !== undefined) out.risk = risk;
   const tenant = raw['tenant'];
   if (tenant !== undefined) {
     if (typeof tenant !== 'string' || tenant === '') throw bad(`${at}.tenant`, 'must be a non-empty string');
@@ -289,6 +276,45 @@ function parseFilter(raw: unknown, at: string): ExportFilter {
     out.cel = cel;
   }
   return out;
+}
+
+/** How a config parser names a bad field: an `invalid_argument` error with its own prefix. */
+export type FieldError = (field: string, what: string) => AuditError;
+
+/**
+ * A glob or a non-empty list of globs (the one glob of core/glob.ts), each checked; undefined
+ * when absent. Shared by the `exports:` filters and the `alerts:` filters.
+ */
+export function globList(raw: unknown, field: string, bad: FieldError): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const list = typeof raw === 'string' ? [raw] : raw;
+  if (!Array.isArray(list) || list.length === 0 || list.some((t) => typeof t !== 'string'))
+    throw bad(field, 'must be a glob or a non-empty list of globs');
+  list.forEach((t: string, j) => {
+    const err = globError(t);
+    if (err !== null) throw bad(`${field}[${j}]`, `is not a valid glob: ${err}`);
+  });
+  return list as string[];
+}
+
+/** A risk level (the lowest one a filter passes); undefined when absent. */
+export function riskAtLeast(raw: unknown, field: string, bad: FieldError): Risk | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !(RISKS as readonly string[]).includes(raw))
+    throw bad(field, `must be one of ${RISKS.join(', ')}`);
+  return raw as Risk;
+}
+
+/** An http(s) URL without credentials in it (`hint` says where they go instead). */
+export function checkHttpUrl(value: string, field: string, bad: FieldError, hint = ''): void {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw bad(field, 'is not a valid URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad(field, 'must be an http(s) URL');
+  if (u.username !== '' || u.password !== '') throw bad(field, `must not carry credentials${hint}`);
 }
 
 /** Replaces `${NAME}` by the environment's value; the value is noted as a secret. */
@@ -399,13 +425,5 @@ function parseSink(raw: unknown, at: string, env: NodeJS.ProcessEnv, secrets: st
 }
 
 function checkUrl(value: string, field: string): void {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw bad(field, 'is not a valid URL');
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad(field, 'must be an http(s) URL');
-  if (u.username !== '' || u.password !== '')
-    throw bad(field, 'must not carry credentials (use the token field)');
+  checkHttpUrl(value, field, bad, ' (use the token field)');
 }

@@ -1,14 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { AuditError } from '../../errors.js';
-import { globError } from '../../core/glob.js';
+import type { RiskLevel } from '../../event/types.js';
 import { expandEnv } from '../../internal/env.js';
-import { DEFAULT_RETRY, type RetryConfig } from '../../export/config.js';
+import { checkHttpUrl, DEFAULT_RETRY, globList, riskAtLeast, type RetryConfig } from '../../export/config.js';
 
 export const CHANNELS = ['slack', 'pagerduty', 'webhook', 'email'] as const;
 export type ChannelType = (typeof CHANNELS)[number];
-const RISKS = ['low', 'medium', 'high', 'critical'] as const;
-type Risk = (typeof RISKS)[number];
+type Risk = RiskLevel;
 
 /** PagerDuty's Events API v2 endpoint (the default `url` of a pagerduty channel). */
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -263,23 +262,10 @@ function parseFilter(raw: unknown, at: string): AlertFilter {
   if (!isObj(raw)) throw bad(at, 'must be a mapping');
   known(raw, at, ['detectors', 'risk']);
   const out: AlertFilter = {};
-  const d = raw['detectors'];
-  if (d !== undefined) {
-    const list = typeof d === 'string' ? [d] : d;
-    if (!Array.isArray(list) || list.length === 0 || list.some((t) => typeof t !== 'string'))
-      throw bad(`${at}.detectors`, 'must be a name (glob) or a non-empty list of them');
-    list.forEach((t: string, j) => {
-      const err = globError(t);
-      if (err !== null) throw bad(`${at}.detectors[${j}]`, `is not a valid glob: ${err}`);
-    });
-    out.detectors = list as string[];
-  }
-  const risk = raw['risk'];
-  if (risk !== undefined) {
-    if (typeof risk !== 'string' || !(RISKS as readonly string[]).includes(risk))
-      throw bad(`${at}.risk`, `must be one of ${RISKS.join(', ')}`);
-    out.risk = risk as Risk;
-  }
+  const detectors = globList(raw['detectors'], `${at}.detectors`, bad);
+  if (detectors !== undefined) out.detectors = detectors;
+  const risk = riskAtLeast(raw['risk'], `${at}.risk`, bad);
+  if (risk !== undefined) out.risk = risk;
   return out;
 }
 
@@ -329,14 +315,7 @@ function parseSmtp(
 }
 
 function checkUrl(value: string, field: string): void {
-  let u: URL;
-  try {
-    u = new URL(value);
-  } catch {
-    throw bad(field, 'is not a valid URL');
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad(field, 'must be an http(s) URL');
-  if (u.username !== '' || u.password !== '') throw bad(field, 'must not carry credentials');
+  checkHttpUrl(value, field, bad);
 }
 
 function checkAddress(v: string, field: string): void {
