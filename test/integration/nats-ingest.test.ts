@@ -89,7 +89,7 @@ function startCollector(s: Setup, first: boolean): Promise<Collector> {
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${out} ${err}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`collector did not start: ${out} ${err}`)), 120_000);
     const onExit = (code: number | null): void =>
       reject(new Error(`collector exited ${code}: ${out} ${err}`));
     child.once('exit', onExit);
