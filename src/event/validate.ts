@@ -3,6 +3,7 @@ import * as addFormatsModule from 'ajv-formats';
 import type { ErrorObject } from 'ajv';
 import { hasLoneSurrogate } from '../core/note.js';
 import { ValidationError, type ValidationIssue } from '../errors.js';
+import { compileQuickCheck, prototypeClean, type QuickCheck } from './quick-check.js';
 import { EVENT_SCHEMA } from './schema.js';
 import type { AuditEvent } from './types.js';
 
@@ -18,6 +19,26 @@ const quickCheck = fastAjv.compile(EVENT_SCHEMA);
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats(ajv, ['date-time']);
 const check = ajv.compile(EVENT_SCHEMA);
+
+/** ajv's own format functions, for the quick check to agree with it. */
+function formatsOf(instance: Ajv2020): Record<string, (s: string) => boolean> {
+  const out: Record<string, (s: string) => boolean> = {};
+  for (const [name, def] of Object.entries(instance.formats)) {
+    const v: unknown = typeof def === 'object' && !(def instanceof RegExp) ? def.validate : def;
+    if (typeof v === 'function') out[name] = (s) => (v as (s: string) => boolean)(s) === true;
+    else if (v instanceof RegExp) out[name] = (s) => v.test(s);
+  }
+  return out;
+}
+
+// The common case (a valid event) answered in one walk; anything else takes the full checks.
+// A schema the quick check cannot read leaves every event to them.
+let quickValid: QuickCheck;
+try {
+  quickValid = compileQuickCheck(EVENT_SCHEMA, formatsOf(fastAjv));
+} catch {
+  quickValid = () => false;
+}
 
 function issueOf(e: ErrorObject): ValidationIssue {
   const p = e.params as Record<string, unknown>;
@@ -111,6 +132,20 @@ function textIssues(value: unknown, path: string, depth: number, out: Validation
  * // ValidationError: invalid event: /actor/type must be one of agent, user, service, system (enum)
  */
 export function validateEvent(input: unknown): asserts input is AuditEvent {
+  if (quickCheckEvent(input)) return;
+  validateEventFully(input);
+}
+
+/**
+ * The quick check alone: true only for an event {@link validateEvent} accepts; false means
+ * "run the full checks" (not necessarily invalid). For tests and benchmarks.
+ */
+export function quickCheckEvent(input: unknown): boolean {
+  return quickValid(input, 0) && prototypeClean();
+}
+
+/** {@link validateEvent} without the quick check: every rule, every problem named. */
+export function validateEventFully(input: unknown): asserts input is AuditEvent {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError([{ field: '', rule: 'type', message: 'must be a JSON object' }]);
   }
