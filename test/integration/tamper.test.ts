@@ -11,7 +11,8 @@ import { generateSigner } from '../../src/core/note.js';
 import type { FailureKind, VerifyReport } from '../../src/core/verify-log.js';
 import { openAuditTrail, type AuditTrail } from '../../src/index.js';
 import { witnessScope } from '../../src/sdk/open.js';
-import { adminQuery, backends, databaseName, databaseUrl } from '../postgres.js';
+import { openStore } from '../../src/store/open-store.js';
+import { adminQuery, backends, databaseName, databaseUrl, schemaName } from '../postgres.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
 /**
@@ -118,27 +119,83 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++i}`);
 }
 
-/** PostgreSQL: one database per test directory, tables in schema `auditrail`, dropped after. */
+/** INT8 as a number, as SQLite gives integers (seqs, sizes, ids). */
+const PG_TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20
+      ? (v: string) => Number(v)
+      : (pg.types.getTypeParser(oid, format ?? 'text') as (
+          v: string,
+        ) => unknown)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * PostgreSQL: one database per run, dropped after; one schema in it per test directory. A copy
+ * is a schema made by the store's own migrations (tables, triggers, views) holding the rows of
+ * the original, so it is the same as the original, only cheaper than a database per copy.
+ */
 function postgresDriver(): Driver {
+  let database: Promise<string> | undefined;
   const made = new Map<string, string>();
-  const databases: string[] = [];
-  const create = async (dir: string, template?: string): Promise<Place> => {
-    const name = databaseName('tamper');
-    await adminQuery(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
-    databases.push(name);
-    made.set(dir, name);
-    return { db: databaseUrl(name), keyDir: join(dir, 'keys') };
+  const urlOf = async (schema: string): Promise<string> => {
+    database ??= (async () => {
+      const name = databaseName('tamper');
+      await adminQuery(`CREATE DATABASE ${name}`);
+      return name;
+    })();
+    const u = new URL(databaseUrl(await database));
+    u.searchParams.set('schema', schema);
+    return u.toString();
   };
-  const nameOf = (p: Place): string => new URL(p.db).pathname.slice(1);
+  const schemaOf = (p: Place): string => new URL(p.db).searchParams.get('schema')!;
+  const connect = async (p: Place): Promise<pg.Client> => {
+    const u = new URL(p.db);
+    u.searchParams.delete('schema');
+    const c = new pg.Client({
+      connectionString: u.toString(),
+      options: `-c search_path=${schemaOf(p)}`,
+      types: PG_TYPES,
+    });
+    await c.connect();
+    return c;
+  };
+  /** Makes schema `to` with the store's migrations, then copies every row of `from` into it. */
+  const copySchema = async (from: Place, to: Place): Promise<void> => {
+    await (await openStore(to.db)).close();
+    const c = await connect(from);
+    try {
+      const [src, dst] = [schemaOf(from), schemaOf(to)];
+      const tables = await c.query<{ t: string }>(
+        "SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' AND table_name <> 'migrations'",
+        [src],
+      );
+      await c.query('BEGIN');
+      for (const { t } of tables.rows) {
+        const identity = t === 'logs' ? 'OVERRIDING SYSTEM VALUE ' : '';
+        await c.query(`INSERT INTO ${dst}."${t}" ${identity}SELECT * FROM ${src}."${t}"`);
+      }
+      await c.query(
+        `SELECT setval(pg_get_serial_sequence('${dst}.logs', 'log_id'), (SELECT max(log_id) FROM ${dst}.logs))`,
+      );
+      await c.query('COMMIT');
+    } finally {
+      await c.end();
+    }
+  };
   const witness = (keyDir: string, url: string): string =>
     join(keyDir, 'witness', encodeURIComponent(witnessScope(url)));
-  return {
+  const driver: Driver = {
     async place(dir) {
-      const name = made.get(dir);
-      return name ? { db: databaseUrl(name), keyDir: join(dir, 'keys') } : create(dir);
+      let schema = made.get(dir);
+      if (schema === undefined) {
+        schema = schemaName('t');
+        made.set(dir, schema);
+      }
+      return { db: await urlOf(schema), keyDir: join(dir, 'keys') };
     },
     async copy(from, dir) {
-      const to = await create(dir, nameOf(from));
+      const to = await driver.place(dir);
+      await copySchema(from, to);
       cpSync(from.keyDir, to.keyDir, { recursive: true });
       // The witness state is kept per database URL: the copy's is the original's.
       if (existsSync(witness(to.keyDir, from.db)))
@@ -146,34 +203,21 @@ function postgresDriver(): Driver {
       return to;
     },
     async backup(p) {
-      const name = `${nameOf(p)}_backup`;
-      await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${nameOf(p)}`);
-      databases.push(name);
+      await copySchema(p, { ...p, db: await urlOf(`${schemaOf(p)}_backup`) });
     },
     async restore(p) {
-      await adminQuery(`DROP DATABASE ${nameOf(p)} WITH (FORCE)`);
-      await adminQuery(`CREATE DATABASE ${nameOf(p)} TEMPLATE ${nameOf(p)}_backup`);
+      const c = await connect(p);
+      await c.query(`DROP SCHEMA ${schemaOf(p)} CASCADE`).finally(() => c.end());
+      await copySchema({ ...p, db: await urlOf(`${schemaOf(p)}_backup`) }, p);
     },
     async open(p) {
-      const c = new pg.Client({
-        connectionString: p.db,
-        options: '-c search_path=auditrail',
-        // INT8 as a number, as SQLite gives integers (seqs, sizes, ids).
-        types: {
-          getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-            oid === 20
-              ? (v: string) => Number(v)
-              : (pg.types.getTypeParser(oid, format ?? 'text') as (
-                  v: string,
-                ) => unknown)) as typeof pg.types.getTypeParser,
-        },
-      });
-      await c.connect();
+      const c = await connect(p);
       // As a superuser: the append-only triggers go first.
       for (const t of (
         await c.query<{ tgname: string; relname: string }>(
           `SELECT tgname, relname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid
-           JOIN pg_namespace n ON n.oid = relnamespace AND n.nspname = 'auditrail' WHERE NOT tgisinternal`,
+           JOIN pg_namespace n ON n.oid = relnamespace AND n.nspname = $1 WHERE NOT tgisinternal`,
+          [schemaOf(p)],
         )
       ).rows) {
         await c.query(`DROP TRIGGER "${t.tgname}" ON "${t.relname}"`);
@@ -190,11 +234,13 @@ function postgresDriver(): Driver {
       return { sql, close: () => c.end() };
     },
     async cleanup() {
-      for (const name of databases.splice(0).reverse())
-        await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      const name = await database;
+      database = undefined;
       made.clear();
+      if (name !== undefined) await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+  return driver;
 }
 
 for (const backend of await backends()) {
@@ -259,295 +305,293 @@ for (const backend of await backends()) {
       "convert_to(replace(convert_from(disclosure, 'UTF8'), 'shipped', 'refunded'), 'UTF8')",
     );
 
-  describe(`tamper suite (${where})`, options, () => {
-    after(() => x.cleanup());
+  const bases = new Map<number, Promise<Place>>();
+  const dirs: string[] = [];
+  const dirOf = (): string => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
 
-    it('an untouched log verifies', async () => {
-      const db = await makeLog(tempDir());
-      const r = await verify(db);
-      assert.equal(r.ok, true, JSON.stringify(r.failures));
-      assert.equal(r.size, N);
-      assert.equal(r.checkpoints_verified, 2); // sizes 20 and 40 (the witness file holds 40 too)
-      assert.equal(r.unsigned_tail, 0);
+  /**
+   * A fresh copy of one log of `n` events (database and keys), so each case starts untouched.
+   * Tile cases use 300 events: a full tile 0/0, whatever the layout of the partial tiles.
+   */
+  async function freshLog(n = N): Promise<Place> {
+    let base = bases.get(n);
+    if (!base) {
+      base = makeLog(dirOf(), n);
+      bases.set(n, base);
+    }
+    return x.copy(await base, dirOf());
+  }
+
+  describe(`tamper suite on ${backend.name}`, options, () => {
+    after(async () => {
+      await x.cleanup();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     });
 
-    it('catches an edited payload and names the seq', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, (d) =>
-        d.run(
-          `UPDATE disclosures SET disclosure = ${refunded(d)} WHERE seq = 5 AND pointer = '/outcome/result'`,
-        ),
-      );
-      const r = await verify(db);
-      assertFailure(r, 'payload_edited', 5);
-      assert.equal(r.failures.length, 1);
-    });
-
-    it('catches a deleted payload', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, (d) => d.run("DELETE FROM disclosures WHERE seq = 8 AND pointer = ''"));
-      assertFailure(await verify(db), 'payload_deleted', 8);
-    });
-
-    it('catches a payload overwritten with a copy of another payload of the same entry', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        const body = await d.one("SELECT disclosure FROM disclosures WHERE seq = 5 AND pointer = ''");
-        await d.run(
-          "UPDATE disclosures SET disclosure = ? WHERE seq = 5 AND pointer = '/outcome/result'",
-          body,
-        );
+    describe(`tamper suite (${where})`, () => {
+      it('an untouched log verifies', async () => {
+        const db = await freshLog();
+        const r = await verify(db);
+        assert.equal(r.ok, true, JSON.stringify(r.failures));
+        assert.equal(r.size, N);
+        assert.equal(r.checkpoints_verified, 2); // sizes 20 and 40 (the witness file holds 40 too)
+        assert.equal(r.unsigned_tail, 0);
       });
-      assertFailure(await verify(db), 'payload_edited', 5);
-    });
 
-    it('catches a payload rewritten as TEXT (PostgreSQL: as the bytes of a text)', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, (d) =>
-        d.run(
-          `UPDATE disclosures SET disclosure = ${dialect(d, "'hello'", "convert_to('hello', 'UTF8')")} WHERE seq = 2 AND pointer = ''`,
-        ),
-      );
-      assertFailure(await verify(db), 'payload_edited', 2);
-    });
+      it('catches an edited payload and names the seq', async () => {
+        const db = await freshLog();
+        await tamper(db, (d) =>
+          d.run(
+            `UPDATE disclosures SET disclosure = ${refunded(d)} WHERE seq = 5 AND pointer = '/outcome/result'`,
+          ),
+        );
+        const r = await verify(db);
+        assertFailure(r, 'payload_edited', 5);
+        assert.equal(r.failures.length, 1);
+      });
 
-    it('catches a payload erased without a real erasure event', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, (d) =>
-        d.run(
-          "UPDATE disclosures SET disclosure = NULL, erased_by_seq = 999 WHERE seq = 3 AND pointer = '/action/params'",
-        ),
-      );
-      const r = await verify(db);
-      assertFailure(r, 'payload_deleted', 3);
-      assert.deepEqual(r.redactions, [], 'a forged erasure is not listed as a redaction');
-    });
+      it('catches a deleted payload', async () => {
+        const db = await freshLog();
+        await tamper(db, (d) => d.run("DELETE FROM disclosures WHERE seq = 8 AND pointer = ''"));
+        assertFailure(await verify(db), 'payload_deleted', 8);
+      });
 
-    it('catches a log head lowered below signed checkpoints', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, (d) => d.run('UPDATE logs SET tree_size = 30'));
-      assertFailure(await verify(db), 'head_mismatch', null);
-    });
-
-    it('checks against an auditor key, not a replaced key file', async () => {
-      const db = await makeLog(tempDir());
-      const trail = await open(db);
-      const auditorKey = trail.verifierKey();
-      await trail.close();
-      // An attacker swaps the key file and re-signs every checkpoint with the new key.
-      rmSync(db.keyDir, { recursive: true });
-      const attacker = generateSigner('auditrail.local/t/acme/default');
-      await tamper(db, async (d) => {
-        for (const row of await d.all('SELECT size, root_hash FROM checkpoints')) {
-          const note = signCheckpoint(
-            {
-              origin: 'auditrail.local/t/acme/default',
-              size: row['size'] as number,
-              root: row['root_hash'] as Buffer,
-            },
-            [attacker.signer],
+      it('catches a payload overwritten with a copy of another payload of the same entry', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          const body = await d.one("SELECT disclosure FROM disclosures WHERE seq = 5 AND pointer = ''");
+          await d.run(
+            "UPDATE disclosures SET disclosure = ? WHERE seq = 5 AND pointer = '/outcome/result'",
+            body,
           );
-          await d.run('UPDATE checkpoints SET note = ? WHERE size = ?', note, row['size']!);
-        }
+        });
+        assertFailure(await verify(db), 'payload_edited', 5);
       });
-      const again = await open(db);
-      const r = await again.verify({ trustedKeys: [auditorKey] });
-      await again.close();
-      assertFailure(r, 'checkpoint_forged', 20);
-      assertFailure(r, 'checkpoint_forged', 40);
-    });
 
-    it('catches an edited leaf', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        const rec = parseLeaf((await d.one('SELECT leaf FROM entries WHERE seq = 7')) as Buffer);
-        await d.run(
-          'UPDATE entries SET leaf = ? WHERE seq = 7',
-          encodeLeaf({ ...rec, type: 'action.failed' }),
+      it('catches a payload rewritten as TEXT (PostgreSQL: as the bytes of a text)', async () => {
+        const db = await freshLog();
+        await tamper(db, (d) =>
+          d.run(
+            `UPDATE disclosures SET disclosure = ${dialect(d, "'hello'", "convert_to('hello', 'UTF8')")} WHERE seq = 2 AND pointer = ''`,
+          ),
         );
+        assertFailure(await verify(db), 'payload_edited', 2);
       });
-      assertFailure(await verify(db), 'leaf_edited', 7);
-    });
 
-    it('catches a leaf rewritten together with its stored hash (in a full tile)', async () => {
-      // Seq 12 of a 300-entry log lies in the full tile 0/0, which holds its original hash.
-      const db = await makeLog(tempDir(), 300);
-      await tamper(db, async (d) => {
-        const leaf = (await d.one('SELECT leaf FROM entries WHERE seq = 12')) as Buffer;
-        const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
-        await d.run(
-          'UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 12',
-          forged,
-          hashLeaf(forged),
-          'action.failed',
+      it('catches a payload erased without a real erasure event', async () => {
+        const db = await freshLog();
+        await tamper(db, (d) =>
+          d.run(
+            "UPDATE disclosures SET disclosure = NULL, erased_by_seq = 999 WHERE seq = 3 AND pointer = '/action/params'",
+          ),
         );
+        const r = await verify(db);
+        assertFailure(r, 'payload_deleted', 3);
+        assert.deepEqual(r.redactions, [], 'a forged erasure is not listed as a redaction');
       });
-      const r = await verify(db);
-      assertFailure(r, 'tile_mismatch', 12);
-      assertFailure(r, 'checkpoint_mismatch', 20);
-    });
 
-    it('catches a deleted entry', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        await d.run('DELETE FROM entries WHERE seq = 10');
-        await d.run('DELETE FROM disclosures WHERE seq = 10');
-        await d.run('DELETE FROM events WHERE seq = 10');
+      it('catches a log head lowered below signed checkpoints', async () => {
+        const db = await freshLog();
+        await tamper(db, (d) => d.run('UPDATE logs SET tree_size = 30'));
+        assertFailure(await verify(db), 'head_mismatch', null);
       });
-      const r = await verify(db);
-      assertFailure(r, 'entry_deleted', 10);
-      // The tree stays aligned (tile hash), so nothing else is blamed.
-      assert.deepEqual(
-        r.failures.map((f) => f.kind),
-        ['entry_deleted'],
-      );
-    });
 
-    it('catches a deleted entry at the end of a read chunk without blaming the tree', async () => {
-      // Entries are read 256 at a time: seq 255 is the last of the first chunk, so the gap is only
-      // seen when the next chunk is fed (its stored tile hash must still be at hand).
-      const db = await makeLog(tempDir(), 300);
-      await tamper(db, async (d) => {
-        for (const t of ['entries', 'disclosures', 'events']) await d.run(`DELETE FROM ${t} WHERE seq = 255`);
-      });
-      for (const threads of [0, 2]) {
+      it('checks against an auditor key, not a replaced key file', async () => {
+        const db = await freshLog();
         const trail = await open(db);
-        try {
-          const r = await trail.verify({ threads });
-          assert.deepEqual(
-            r.failures.map((f) => [f.kind, f.seq]),
-            [['entry_deleted', 255]],
-            `threads ${threads}`,
+        const auditorKey = trail.verifierKey();
+        await trail.close();
+        // An attacker swaps the key file and re-signs every checkpoint with the new key.
+        rmSync(db.keyDir, { recursive: true });
+        const attacker = generateSigner('auditrail.local/t/acme/default');
+        await tamper(db, async (d) => {
+          for (const row of await d.all('SELECT size, root_hash FROM checkpoints')) {
+            const note = signCheckpoint(
+              {
+                origin: 'auditrail.local/t/acme/default',
+                size: row['size'] as number,
+                root: row['root_hash'] as Buffer,
+              },
+              [attacker.signer],
+            );
+            await d.run('UPDATE checkpoints SET note = ? WHERE size = ?', note, row['size']!);
+          }
+        });
+        const again = await open(db);
+        const r = await again.verify({ trustedKeys: [auditorKey] });
+        await again.close();
+        assertFailure(r, 'checkpoint_forged', 20);
+        assertFailure(r, 'checkpoint_forged', 40);
+      });
+
+      it('catches an edited leaf', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          const rec = parseLeaf((await d.one('SELECT leaf FROM entries WHERE seq = 7')) as Buffer);
+          await d.run(
+            'UPDATE entries SET leaf = ? WHERE seq = 7',
+            encodeLeaf({ ...rec, type: 'action.failed' }),
           );
-        } finally {
-          await trail.close();
-        }
-      }
-    });
-
-    it('catches two swapped entries', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        await d.run('UPDATE entries SET seq = -1 WHERE seq = 3');
-        await d.run('UPDATE entries SET seq = 3 WHERE seq = 4');
-        await d.run('UPDATE entries SET seq = 4 WHERE seq = -1');
+        });
+        assertFailure(await verify(db), 'leaf_edited', 7);
       });
-      const r = await verify(db);
-      assertFailure(r, 'reordered', 3);
-      assertFailure(r, 'reordered', 4);
-    });
 
-    it('catches a truncated tail', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        await d.run('DELETE FROM entries WHERE seq >= 35');
-        await d.run('DELETE FROM disclosures WHERE seq >= 35');
+      it('catches a leaf rewritten together with its stored hash (in a full tile)', async () => {
+        // Seq 12 of a 300-entry log lies in the full tile 0/0, which holds its original hash.
+        const db = await freshLog(300);
+        await tamper(db, async (d) => {
+          const leaf = (await d.one('SELECT leaf FROM entries WHERE seq = 12')) as Buffer;
+          const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
+          await d.run(
+            'UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 12',
+            forged,
+            hashLeaf(forged),
+            'action.failed',
+          );
+        });
+        const r = await verify(db);
+        assertFailure(r, 'tile_mismatch', 12);
+        assertFailure(r, 'checkpoint_mismatch', 20);
       });
-      assertFailure(await verify(db), 'truncated', 35);
-    });
 
-    it('catches a truncated tail even when the head and checkpoints are rolled back too', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        await d.run('DELETE FROM entries WHERE seq >= 20');
-        await d.run('DELETE FROM disclosures WHERE seq >= 20');
-        await d.run('DELETE FROM checkpoints WHERE size > 20');
-        const cp = await d.one('SELECT root_hash FROM checkpoints WHERE size = 20');
-        await d.run('UPDATE logs SET tree_size = 20, root_hash = ?, right_edge = ?', cp, Buffer.alloc(0));
-      });
-      assertFailure(await verify(db), 'rolled_back', 20);
-    });
-
-    it('catches a forged entry inserted after the head', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        const leaf = (await d.one('SELECT leaf FROM entries WHERE seq = 39')) as Buffer;
-        const forged = encodeLeaf({ ...parseLeaf(leaf), seq: N, eid: 'forged-1' });
-        await d.run(
-          "INSERT INTO entries VALUES (1, ?, ?, ?, 'forged-1', 'action.intent', ?)",
-          N,
-          forged,
-          hashLeaf(forged),
-          parseLeaf(leaf).ts,
+      it('catches a deleted entry', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          await d.run('DELETE FROM entries WHERE seq = 10');
+          await d.run('DELETE FROM disclosures WHERE seq = 10');
+          await d.run('DELETE FROM events WHERE seq = 10');
+        });
+        const r = await verify(db);
+        assertFailure(r, 'entry_deleted', 10);
+        // The tree stays aligned (tile hash), so nothing else is blamed.
+        assert.deepEqual(
+          r.failures.map((f) => f.kind),
+          ['entry_deleted'],
         );
       });
-      assertFailure(await verify(db), 'forged_entry', N);
-    });
 
-    it('catches a checkpoint replaced by one signed with another key', async () => {
-      const db = await makeLog(tempDir());
-      await tamper(db, async (d) => {
-        const root = (await d.one('SELECT root_hash FROM checkpoints WHERE size = 20')) as Buffer;
-        const other = generateSigner('auditrail.local/t/acme/default').signer;
-        const note = signCheckpoint({ origin: 'auditrail.local/t/acme/default', size: 20, root }, [other]);
-        await d.run('UPDATE checkpoints SET note = ? WHERE size = 20', note);
-      });
-      assertFailure(await verify(db), 'checkpoint_forged', 20);
-    });
-
-    it('catches an older copy of the database restored after newer checkpoints were handed out', async () => {
-      const db = await x.place(tempDir());
-      const trail = await open(db);
-      for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
-      await trail.checkpoint();
-      await trail.close();
-      await x.backup(db);
-      const again = await open(db);
-      for (let i = 20; i < 30; i++) await again.record(sampleEvent(i));
-      await again.checkpoint(); // handed out: the witness file now holds size 30
-      await again.close();
-      await x.restore(db);
-      assertFailure(await verify(db), 'rolled_back', 20);
-    });
-
-    it('catches an entry moved to another log', async () => {
-      const dir = tempDir();
-      const db = await makeLog(dir, N, 'acme', 'prod');
-      await makeLog(dir, 10, 'acme', 'staging');
-      await tamper(db, async (d) => {
-        const ids = await d.all('SELECT origin, log_id FROM logs');
-        const idOf = (name: string): Value =>
-          ids.find((r) => (r['origin'] as string).endsWith(name))!['log_id']!;
-        await d.run(
-          'UPDATE entries SET log_id = ?, seq = 10 WHERE log_id = ? AND seq = 6',
-          idOf('/staging'),
-          idOf('/prod'),
-        );
-      });
-      assertFailure(await verify(db, 'acme', 'prod'), 'entry_deleted', 6);
-      assertFailure(await verify(db, 'acme', 'staging'), 'cross_log', 10);
-    });
-  });
-
-  describe(
-    `tamper suite: derived rows (query index, tiles, log row, checkpoint rows) (${backend.name})`,
-    options,
-    () => {
-      const bases = new Map<number, Promise<Place>>();
-      const dirs: string[] = [];
-      const dirOf = (): string => {
-        const d = tempDir();
-        dirs.push(d);
-        return d;
-      };
-      after(async () => {
-        await x.cleanup();
-        for (const d of dirs) rmSync(d, { recursive: true, force: true });
-      });
-
-      /**
-       * A fresh copy of one log of `n` events (database and keys), so each case starts untouched.
-       * Tile cases use 300 events: a full tile 0/0, whatever the layout of the partial tiles.
-       */
-      async function freshLog(n = N): Promise<Place> {
-        let base = bases.get(n);
-        if (!base) {
-          base = makeLog(dirOf(), n);
-          bases.set(n, base);
+      it('catches a deleted entry at the end of a read chunk without blaming the tree', async () => {
+        // Entries are read 256 at a time: seq 255 is the last of the first chunk, so the gap is only
+        // seen when the next chunk is fed (its stored tile hash must still be at hand).
+        const db = await freshLog(300);
+        await tamper(db, async (d) => {
+          for (const t of ['entries', 'disclosures', 'events'])
+            await d.run(`DELETE FROM ${t} WHERE seq = 255`);
+        });
+        for (const threads of [0, 2]) {
+          const trail = await open(db);
+          try {
+            const r = await trail.verify({ threads });
+            assert.deepEqual(
+              r.failures.map((f) => [f.kind, f.seq]),
+              [['entry_deleted', 255]],
+              `threads ${threads}`,
+            );
+          } finally {
+            await trail.close();
+          }
         }
-        return x.copy(await base, dirOf());
-      }
+      });
 
+      it('catches two swapped entries', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          await d.run('UPDATE entries SET seq = -1 WHERE seq = 3');
+          await d.run('UPDATE entries SET seq = 3 WHERE seq = 4');
+          await d.run('UPDATE entries SET seq = 4 WHERE seq = -1');
+        });
+        const r = await verify(db);
+        assertFailure(r, 'reordered', 3);
+        assertFailure(r, 'reordered', 4);
+      });
+
+      it('catches a truncated tail', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          await d.run('DELETE FROM entries WHERE seq >= 35');
+          await d.run('DELETE FROM disclosures WHERE seq >= 35');
+        });
+        assertFailure(await verify(db), 'truncated', 35);
+      });
+
+      it('catches a truncated tail even when the head and checkpoints are rolled back too', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          await d.run('DELETE FROM entries WHERE seq >= 20');
+          await d.run('DELETE FROM disclosures WHERE seq >= 20');
+          await d.run('DELETE FROM checkpoints WHERE size > 20');
+          const cp = await d.one('SELECT root_hash FROM checkpoints WHERE size = 20');
+          await d.run('UPDATE logs SET tree_size = 20, root_hash = ?, right_edge = ?', cp, Buffer.alloc(0));
+        });
+        assertFailure(await verify(db), 'rolled_back', 20);
+      });
+
+      it('catches a forged entry inserted after the head', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          const leaf = (await d.one('SELECT leaf FROM entries WHERE seq = 39')) as Buffer;
+          const forged = encodeLeaf({ ...parseLeaf(leaf), seq: N, eid: 'forged-1' });
+          await d.run(
+            "INSERT INTO entries VALUES (1, ?, ?, ?, 'forged-1', 'action.intent', ?)",
+            N,
+            forged,
+            hashLeaf(forged),
+            parseLeaf(leaf).ts,
+          );
+        });
+        assertFailure(await verify(db), 'forged_entry', N);
+      });
+
+      it('catches a checkpoint replaced by one signed with another key', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          const root = (await d.one('SELECT root_hash FROM checkpoints WHERE size = 20')) as Buffer;
+          const other = generateSigner('auditrail.local/t/acme/default').signer;
+          const note = signCheckpoint({ origin: 'auditrail.local/t/acme/default', size: 20, root }, [other]);
+          await d.run('UPDATE checkpoints SET note = ? WHERE size = 20', note);
+        });
+        assertFailure(await verify(db), 'checkpoint_forged', 20);
+      });
+
+      it('catches an older copy of the database restored after newer checkpoints were handed out', async () => {
+        const db = await x.place(tempDir());
+        const trail = await open(db);
+        for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
+        await trail.checkpoint();
+        await trail.close();
+        await x.backup(db);
+        const again = await open(db);
+        for (let i = 20; i < 30; i++) await again.record(sampleEvent(i));
+        await again.checkpoint(); // handed out: the witness file now holds size 30
+        await again.close();
+        await x.restore(db);
+        assertFailure(await verify(db), 'rolled_back', 20);
+      });
+
+      it('catches an entry moved to another log', async () => {
+        const dir = tempDir();
+        const db = await makeLog(dir, N, 'acme', 'prod');
+        await makeLog(dir, 10, 'acme', 'staging');
+        await tamper(db, async (d) => {
+          const ids = await d.all('SELECT origin, log_id FROM logs');
+          const idOf = (name: string): Value =>
+            ids.find((r) => (r['origin'] as string).endsWith(name))!['log_id']!;
+          await d.run(
+            'UPDATE entries SET log_id = ?, seq = 10 WHERE log_id = ? AND seq = 6',
+            idOf('/staging'),
+            idOf('/prod'),
+          );
+        });
+        assertFailure(await verify(db, 'acme', 'prod'), 'entry_deleted', 6);
+        assertFailure(await verify(db, 'acme', 'staging'), 'cross_log', 10);
+      });
+    });
+
+    describe('tamper suite: derived rows (query index, tiles, log row, checkpoint rows)', () => {
       it('reports a deleted index row as index_missing at its seq', async () => {
         const db = await freshLog();
         await tamper(db, (d) => d.run('DELETE FROM events WHERE seq = 10'));
@@ -782,6 +826,6 @@ for (const backend of await backends()) {
         }
         assertFailure(await verify(db), 'index_missing', 7);
       });
-    },
-  );
+    });
+  });
 }
