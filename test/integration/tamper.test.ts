@@ -827,5 +827,90 @@ for (const backend of await backends()) {
         assertFailure(await verify(db), 'index_missing', 7);
       });
     });
+
+    // SQLite cannot drop a primary key or a unique constraint; a PostgreSQL superuser can, and
+    // then store a second row under a key, which a read may return instead of the first.
+    if (backend.name === 'postgres') {
+      describe('keys dropped too: a row stored twice under its key', () => {
+        const twice: [string, string, (d: Sql) => Promise<unknown>, FailureKind, number | null, number?][] = [
+          [
+            'an entry',
+            'ALTER TABLE entries DROP CONSTRAINT entries_pkey; DROP INDEX entries_eid',
+            async (d) => {
+              const leaf = (await d.one('SELECT leaf FROM entries WHERE seq = 5')) as Buffer;
+              const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
+              await d.run(
+                "INSERT INTO entries SELECT log_id, seq, ?, ?, eid, 'action.failed', ts FROM entries WHERE seq = 5",
+                forged,
+                hashLeaf(forged),
+              );
+            },
+            'reordered',
+            5,
+          ],
+          [
+            'a disclosure',
+            'ALTER TABLE disclosures DROP CONSTRAINT disclosures_pkey',
+            (d) =>
+              d.run(
+                `INSERT INTO disclosures SELECT log_id, seq, unit, pointer, ${refunded(d)}, erased_by_seq, erased_at
+                 FROM disclosures WHERE seq = 5 AND pointer = '/outcome/result'`,
+              ),
+            'payload_edited',
+            5,
+          ],
+          [
+            'an index row',
+            'ALTER TABLE events DROP CONSTRAINT events_pkey',
+            (d) =>
+              d.run(
+                `INSERT INTO events SELECT log_id, seq, ts, type, tenant, 's-2', run_id, trace_id, actor_id,
+                 action_type, target, decision, status, risk, time, subjects FROM events WHERE seq = 4`,
+              ),
+            'index_mismatch',
+            4,
+          ],
+          [
+            'a full tile',
+            'ALTER TABLE tiles DROP CONSTRAINT tiles_pkey',
+            (d) =>
+              d.run(
+                "INSERT INTO tiles SELECT log_id, level, idx, width, overlay(hashes PLACING '\\x00'::bytea FROM 100 FOR 1) FROM tiles WHERE level = 0 AND idx = 0",
+              ),
+            'tile_mismatch',
+            null,
+            300,
+          ],
+          [
+            'a checkpoint',
+            'ALTER TABLE checkpoints DROP CONSTRAINT checkpoints_pkey',
+            (d) => d.run('INSERT INTO checkpoints SELECT * FROM checkpoints WHERE size = 40'),
+            'checkpoint_edited',
+            40,
+          ],
+          [
+            'the log row',
+            'ALTER TABLE logs DROP CONSTRAINT logs_origin_key',
+            (d) =>
+              d.run(
+                `INSERT INTO logs (origin, tenant, state, tree_size, root_hash, right_edge, last_ts, created_at)
+                 SELECT origin, tenant, state, 20, root_hash, right_edge, last_ts, created_at FROM logs`,
+              ),
+            'cross_log',
+            null,
+          ],
+        ];
+        for (const [what, drop, insert, kind, seq, n] of twice) {
+          it(`catches ${what} stored twice (${kind})`, async () => {
+            const db = await freshLog(n);
+            await tamper(db, async (d) => {
+              for (const statement of drop.split('; ')) await d.run(statement);
+              await insert(d);
+            });
+            assertFailure(await verify(db), kind, seq);
+          });
+        }
+      });
+    }
   });
 }
