@@ -301,6 +301,11 @@ describe('tile set', () => {
       checkTileSet(600, [...t, { level: 0, index: 9, width: 1, bytes: 32 }]).map((f) => [f.seq, f.kind]),
       [[null, 'tile_mismatch']],
     );
+    // One tile stored twice (a primary key dropped): a proof may read either row.
+    assert.deepEqual(
+      checkTileSet(600, [...t, t[0]!]).map((f) => [f.seq, f.kind]),
+      [[null, 'tile_mismatch']],
+    );
   });
 
   it('accepts right-edge tiles of a log that grew while it was verified, and nothing else', () => {
@@ -351,5 +356,10 @@ describe('log row and checkpoint rows', () => {
     );
     // Witnessed beyond the entries: that is a rollback, reported by the leaf check.
     assert.deepEqual(checkCheckpointRows([], [verifier], origin, note, 3), []);
+    // One checkpoint stored twice (a primary key dropped): listings would show both.
+    assert.deepEqual(
+      checkCheckpointRows([row, row], [verifier], origin, note, 5).map((f) => [f.seq, f.kind]),
+      [[5, 'checkpoint_edited']],
+    );
   });
 });

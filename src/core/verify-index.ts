@@ -415,7 +415,13 @@ export function checkTileSet(
     if (out.length < max) out.push(f);
   };
   const stored = new Map<string, StoredTileInfo>();
-  for (const t of tiles) stored.set(`${t.level}/${t.index}`, t);
+  for (const t of tiles) {
+    const key = `${t.level}/${t.index}`;
+    // Two rows of one tile (the primary key dropped, PostgreSQL as a superuser): which one a
+    // proof reads is up to the database.
+    if (stored.has(key)) push({ seq: null, kind: 'tile_mismatch', detail: `tile ${key} is stored twice` });
+    stored.set(key, t);
+  }
   const expected = new Set<string>();
   for (let level = 0, count = size; count > 0; level++, count = Math.floor(count / TILE_WIDTH)) {
     const n = Math.ceil(count / TILE_WIDTH);
@@ -532,6 +538,14 @@ export function checkCheckpointRows(
       cp = open(row.note);
     } catch {
       continue;
+    }
+    if (sizes.has(cp.size)) {
+      // Two rows of one size (the primary key dropped, PostgreSQL as a superuser): listings show both.
+      out.push({
+        seq: cp.size,
+        kind: 'checkpoint_edited',
+        detail: `the checkpoint of size ${cp.size} is stored twice`,
+      });
     }
     sizes.add(cp.size);
     if (cp.size !== row.size || !cp.root.equals(Buffer.from(row.root))) {

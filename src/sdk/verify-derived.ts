@@ -131,12 +131,22 @@ export class DerivedRowsCheck extends IndexRowStream {
 
 /**
  * Another log row whose entries name this log: the log row was renamed (its `origin` edited), so
- * opening this log by name found (or created) an empty one.
+ * opening this log by name found (or created) an empty one. Or another log row with this log's
+ * name: a copy, possible once the unique key on `origin` is dropped (PostgreSQL, as a superuser),
+ * that listings show beside this one and a later open may find instead.
  */
 async function renamedLogRows(store: AuditStore, head: LogHead): Promise<VerifyFailure[]> {
   const out: VerifyFailure[] = [];
   for (const other of await store.listLogs()) {
     if (other.logId === head.logId) continue;
+    if (other.origin === head.origin) {
+      out.push({
+        seq: null,
+        kind: 'cross_log',
+        detail: `log rows ${head.logId} and ${other.logId} are both named ${head.origin}: a log row was copied`,
+      });
+      continue;
+    }
     const first = await store.getBySeq(other.logId, 0);
     if (!first) continue;
     let log: string;
