@@ -167,8 +167,9 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     assertFailure(await verify(db), 'leaf_edited', 7);
   });
 
+  // 300 entries: leaf 12 lies in the full tile 0/0, a stored row that still holds its old hash.
   it('catches a leaf rewritten together with its stored hash', async () => {
-    const db = await makeLog(tempDir());
+    const db = await makeLog(tempDir(), 300);
     tamper(db, (d) => {
       const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 12').pluck().get() as Buffer;
       const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
@@ -183,8 +184,31 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
     assertFailure(r, 'checkpoint_mismatch', 20);
   });
 
-  it('catches a deleted entry', async () => {
+  // The level-0 partial tile is read from the entries' leaf hashes (not stored): what catches
+  // an edit there is the leaf bytes, and the signed checkpoints.
+  it('catches a leaf hash edited in the range of the level-0 partial tile', async () => {
     const db = await makeLog(tempDir());
+    tamper(db, (d) => d.prepare('UPDATE entries SET leaf_hash = ? WHERE seq = 30').run(Buffer.alloc(32, 7)));
+    assertFailure(await verify(db), 'leaf_edited', 30);
+  });
+
+  it('catches a leaf rewritten together with its hash in the range of the level-0 partial tile', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      const leaf = d.prepare('SELECT leaf FROM entries WHERE seq = 30').pluck().get() as Buffer;
+      const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
+      d.prepare('UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 30').run(
+        forged,
+        hashLeaf(forged),
+        'action.failed',
+      );
+    });
+    const r = await verify(db);
+    assertFailure(r, 'checkpoint_mismatch', 40);
+  });
+
+  it('catches a deleted entry', async () => {
+    const db = await makeLog(tempDir(), 300);
     tamper(db, (d) => {
       d.prepare('DELETE FROM entries WHERE seq = 10').run();
       d.prepare('DELETE FROM disclosures WHERE seq = 10').run();
@@ -197,6 +221,19 @@ describe('tamper suite (real SQLite file, triggers dropped)', () => {
       r.failures.map((f) => f.kind),
       ['entry_deleted'],
     );
+  });
+
+  it('catches a deleted entry in the range of the level-0 partial tile (read from the entries)', async () => {
+    const db = await makeLog(tempDir());
+    tamper(db, (d) => {
+      d.prepare('DELETE FROM entries WHERE seq = 30').run();
+      d.prepare('DELETE FROM disclosures WHERE seq = 30').run();
+      d.prepare('DELETE FROM events WHERE seq = 30').run();
+    });
+    const r = await verify(db);
+    assertFailure(r, 'entry_deleted', 30);
+    // No stored copy of its hash: the tile is short from there on.
+    assertFailure(r, 'tile_missing', 0);
   });
 
   it('catches a deleted entry at the end of a read chunk without blaming the tree', async () => {
@@ -340,6 +377,18 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
     return join(dir, 'audit.db');
   }
 
+  /**
+   * The same with 300 events: a full tile 0/0 and the level-1 tile are rows (the level-0
+   * partial tile of a 40-event log is read from the entries, there is no row to tamper with).
+   */
+  let tiledBase: string | undefined;
+  async function tiledLog(): Promise<string> {
+    tiledBase ??= await makeLog(dirOf(), 300);
+    const dir = dirOf();
+    cpSync(dirname(tiledBase), dir, { recursive: true });
+    return join(dir, 'audit.db');
+  }
+
   it('reports a deleted index row as index_missing at its seq', async () => {
     const db = await freshLog();
     tamper(db, (d) => d.prepare('DELETE FROM events WHERE seq = 10').run());
@@ -436,17 +485,17 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
   });
 
   it('reports a deleted or shortened tile as tile_missing', async () => {
-    const db = await freshLog();
+    const db = await tiledLog();
     tamper(db, (d) => d.prepare('DELETE FROM tiles').run());
     assertFailure(await verify(db), 'tile_missing', 0);
-    const db2 = await freshLog();
+    const db2 = await tiledLog();
     tamper(db2, (d) => d.prepare('UPDATE tiles SET hashes = substr(hashes, 1, 320), width = 10').run());
     assertFailure(await verify(db2), 'tile_missing', 0);
   });
 
   it('reports tiles rewritten as TEXT or a number instead of failing to run', async () => {
     for (const value of ['CAST(hashes AS TEXT)', "'not hashes'", '42']) {
-      const db = await freshLog();
+      const db = await tiledLog();
       tamper(db, (d) => d.prepare(`UPDATE tiles SET hashes = ${value}`).run());
       const r = await verify(db);
       assert.equal(r.ok, false, value);
@@ -457,13 +506,12 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
     }
   });
 
-  it('rebuildIndex() repairs the index, a missing tile and the log row from verified entries', async () => {
+  it('rebuildIndex() repairs the index and the log row from verified entries', async () => {
     const db = await freshLog();
     tamper(db, (d) => {
       d.prepare("UPDATE events SET session_id = 'elsewhere' WHERE seq = 4").run();
       d.prepare('DELETE FROM events WHERE seq = 7').run();
       d.prepare("INSERT INTO events (log_id, seq, ts, type) VALUES (1, 500, 'x', 'y')").run();
-      d.prepare('DELETE FROM tiles').run();
       d.prepare("UPDATE logs SET last_ts = '1999'").run();
     });
     const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
@@ -475,7 +523,7 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
       assert.deepEqual(r.rebuilt, {
         index_rows: 2,
         index_rows_removed: 1,
-        tiles: 1,
+        tiles: 0,
         head: true,
         checkpoints: 0,
       });
@@ -486,6 +534,30 @@ describe('tamper suite: derived rows (query index, tiles, log row, checkpoint ro
       );
       const proof = await trail.prove(7);
       assert.equal(proof.seq, 7);
+    } finally {
+      await trail.close();
+    }
+    assert.equal((await verify(db)).ok, true);
+  });
+
+  it('rebuildIndex() stores deleted tiles again (a full one and the level-1 partial one)', async () => {
+    const db = await tiledLog();
+    tamper(db, (d) => d.prepare('DELETE FROM tiles').run());
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    try {
+      const r = await trail.rebuildIndex();
+      assert.equal(r.refused, null);
+      assert.equal(r.before.ok, false);
+      assert.equal(r.after?.ok, true, JSON.stringify(r.after?.failures));
+      assert.deepEqual(r.rebuilt, {
+        index_rows: 0,
+        index_rows_removed: 0,
+        tiles: 2,
+        head: false,
+        checkpoints: 0,
+      });
+      assert.equal((await trail.prove(7)).seq, 7);
+      assert.equal((await trail.prove(290)).seq, 290);
     } finally {
       await trail.close();
     }

@@ -655,8 +655,8 @@ export class SqliteStore implements AuditStore {
       tile: db.prepare('SELECT hashes FROM tiles WHERE log_id = ? AND level = ? AND idx = ?').pluck(),
       // The level-0 partial tile is not stored: it is these leaf hashes (core/tiles.ts partialLeafTile).
       leafHashes: db
-        .prepare('SELECT leaf_hash FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq')
-        .pluck(),
+        .prepare('SELECT seq, leaf_hash FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq')
+        .raw(),
       countEntries: db
         .prepare('SELECT count(*) FROM entries WHERE log_id = ? AND seq >= ? AND seq < ?')
         .pluck(),
@@ -976,8 +976,7 @@ export class SqliteStore implements AuditStore {
     if (known && known.size === head.size && known.root.equals(head.root)) return known.hashes;
     const t = partialLeafTile(head.size);
     if (t.width === 0) return NO_BYTES;
-    const raw = this.stmts.leafHashes.all(head.logId, t.from, head.size) as unknown[];
-    const hashes = raw.map(bytes);
+    const hashes = this.leafHashesFrom(head.logId, t.from, head.size);
     if (hashes.length !== t.width || hashes.some((h) => h.length !== 32)) {
       throw new AuditError(
         'store_failure',
@@ -1341,7 +1340,7 @@ export class SqliteStore implements AuditStore {
         if (k.level === 0) {
           leaf ??= this.leafTileAt(logId);
           if (leaf.width > 0 && k.index === leaf.index) {
-            const hashes = (this.stmts.leafHashes.all(logId, leaf.from, leaf.size) as unknown[]).map(bytes);
+            const hashes = this.leafHashesFrom(logId, leaf.from, leaf.size);
             if (hashes.length > 0) out.set(tileKey(0, k.index), Buffer.concat(hashes));
             continue;
           }
@@ -1353,6 +1352,19 @@ export class SqliteStore implements AuditStore {
       return out;
     },
   );
+
+  /**
+   * The leaf hashes of entries [from, to) up to the first missing seq: a deleted entry shortens
+   * the tile there (verify names it) instead of shifting the hashes after it into its place.
+   */
+  private leafHashesFrom(logId: number, from: number, to: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const [seq, hash] of this.stmts.leafHashes.all(logId, from, to) as [unknown, unknown][]) {
+      if (seq !== from + out.length) break;
+      out.push(bytes(hash));
+    }
+    return out;
+  }
 
   /** Where the level-0 partial tile of a log lies, by its stored head (width 0: none). */
   private leafTileAt(logId: number): { index: number; width: number; from: number; size: number } {
@@ -1562,7 +1574,8 @@ export class SqliteStore implements AuditStore {
       (t) => !(t.level === 0 && leaf.width > 0 && t.index === leaf.index),
     );
     if (leaf.width > 0) {
-      const count = Number(this.stmts.countEntries.get(logId, leaf.from, leaf.size));
+      let count = Number(this.stmts.countEntries.get(logId, leaf.from, leaf.size));
+      if (count !== leaf.width) count = this.leafHashesFrom(logId, leaf.from, leaf.size).length;
       if (count > 0) tiles.push({ level: 0, index: leaf.index, width: count, bytes: count * 32 });
     }
     return tiles.sort((a, b) => a.level - b.level || a.index - b.index);
