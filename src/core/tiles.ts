@@ -198,6 +198,41 @@ export function partialTiles(size: number): { level: number; index: number; widt
   return out;
 }
 
+/**
+ * The level-0 partial tile of a log of `size` leaves: its index, its width (0 when `size` is a
+ * multiple of 256: there is none) and the first leaf it holds. Its hashes are exactly the leaf
+ * hashes of entries [`from`, `size`), so stores do not keep it as a row: they read it from the
+ * entries (docs/storage.md "Tiles"). Level ≥ 1 partial tiles change once every 256 appends and
+ * are stored.
+ *
+ * @example
+ * partialLeafTile(300) // { index: 1, width: 44, from: 256 }
+ */
+export function partialLeafTile(size: number): { index: number; width: number; from: number } {
+  checkUint('size', size);
+  const index = Math.floor(size / TILE_WIDTH);
+  return { index, width: size % TILE_WIDTH, from: index * TILE_WIDTH };
+}
+
+/**
+ * The partial tiles an append of at most `count` leaves to a log of `size` leaves writes into:
+ * the level-0 one, and a level L ≥ 1 one only when the append completes a node of that level
+ * (one every 256^L leaves). What to seed a {@link TileAccumulator} with: an append that reaches
+ * a tile it was not seeded with fails instead of truncating the tile.
+ *
+ * @example
+ * appendSeeds(70000, 1)   // [{ level: 0, index: 273, width: 112 }]
+ * appendSeeds(70000, 200) // and { level: 1, index: 1, width: 17 }: leaf 70143 completes tile 0/273
+ */
+export function appendSeeds(size: number, count: number): { level: number; index: number; width: number }[] {
+  checkUint('count', count);
+  return partialTiles(size).filter(
+    (t) =>
+      t.level === 0 ||
+      Math.floor((size + count) / TILE_WIDTH ** t.level) > Math.floor(size / TILE_WIDTH ** t.level),
+  );
+}
+
 // Hashes the interior nodes of an expanded full tile that `known` does not mark, bottom-up.
 function fillInterior(out: Buffer, known: Uint8Array): void {
   for (let r = 1; r < TILE_HEIGHT; r++) {

@@ -410,6 +410,14 @@ describe('transparency reads', () => {
     const tile = await s.call(s.keys.a!, { method: 'GET', url: `/tile/0/000.p/${size}` });
     assert.equal(tile.statusCode, 200);
     assert.equal(tile.rawPayload.length, size * 32);
+    // The level-0 partial tile is read from the entries (not stored): their leaf hashes, in order.
+    const listed = await s.call(s.keys.a!, { method: 'GET', url: '/v1/events?limit=1000' });
+    const hashes = (listed.json().events as { seq: number; leaf_hash: string }[])
+      .filter((e) => e.seq < size)
+      .sort((a, b) => a.seq - b.seq)
+      .map((e) => Buffer.from(e.leaf_hash, 'hex'));
+    assert.equal(hashes.length, size);
+    assert.ok(tile.rawPayload.equals(Buffer.concat(hashes)));
     const entries = await s.call(s.keys.a!, { method: 'GET', url: `/tile/entries/000.p/${size}` });
     assert.equal(entries.statusCode, 200);
     assert.equal(entries.rawPayload.readUInt16BE(0) + 2 <= entries.rawPayload.length, true);

@@ -459,7 +459,8 @@ for (const backend of await backends()) {
       });
 
       it('catches a deleted entry', async () => {
-        const db = await freshLog();
+        // Seq 10 of a 300-entry log lies in the full tile 0/0, which holds its hash.
+        const db = await freshLog(300);
         await tamper(db, async (d) => {
           await d.run('DELETE FROM entries WHERE seq = 10');
           await d.run('DELETE FROM disclosures WHERE seq = 10');
@@ -472,6 +473,43 @@ for (const backend of await backends()) {
           r.failures.map((f) => f.kind),
           ['entry_deleted'],
         );
+      });
+
+      // The level-0 partial tile is read from the entries' leaf hashes (not stored): what catches
+      // an edit there is the leaf bytes, and the signed checkpoints.
+      it('catches a leaf hash edited in the range of the level-0 partial tile', async () => {
+        const db = await freshLog();
+        await tamper(db, (d) =>
+          d.run('UPDATE entries SET leaf_hash = ? WHERE seq = 30', Buffer.alloc(32, 7)),
+        );
+        assertFailure(await verify(db), 'leaf_edited', 30);
+      });
+
+      it('catches a leaf rewritten together with its hash in the range of the level-0 partial tile', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          const leaf = (await d.one('SELECT leaf FROM entries WHERE seq = 30')) as Buffer;
+          const forged = encodeLeaf({ ...parseLeaf(leaf), type: 'action.failed' });
+          await d.run(
+            'UPDATE entries SET leaf = ?, leaf_hash = ?, type = ? WHERE seq = 30',
+            forged,
+            hashLeaf(forged),
+            'action.failed',
+          );
+        });
+        assertFailure(await verify(db), 'checkpoint_mismatch', 40);
+      });
+
+      it('catches a deleted entry in the range of the level-0 partial tile (read from the entries)', async () => {
+        const db = await freshLog();
+        await tamper(db, async (d) => {
+          for (const t of ['entries', 'disclosures', 'events'])
+            await d.run(`DELETE FROM ${t} WHERE seq = 30`);
+        });
+        const r = await verify(db);
+        assertFailure(r, 'entry_deleted', 30);
+        // No stored copy of its hash: the tile is short from there on.
+        assertFailure(r, 'tile_missing', 0);
       });
 
       it('catches a deleted entry at the end of a read chunk without blaming the tree', async () => {

@@ -83,7 +83,13 @@ describe('incremental verify (sinceCheckpoint)', () => {
 
   it('catches a new-range tile edited (the tree from the leaves differs)', async () => {
     const { db, saved } = await makeLog();
-    tamper(db, `UPDATE tiles SET hashes = zeroblob(length(hashes)) WHERE level = 0 AND idx = 2`);
+    // The partial tile 0/2 is read from the entries: edit the new-range hashes of the stored full
+    // tile 0/1 (leaves 300…511 of 256…511; its first 44 hashes and interior nodes stay).
+    tamper(
+      db,
+      `UPDATE tiles SET hashes = unhex(hex(substr(hashes, 1, 44 * 32)) || hex(zeroblob(212 * 32))
+         || hex(substr(hashes, 256 * 32 + 1))) WHERE level = 0 AND idx = 1`,
+    );
     const r = await verify(db, saved);
     assert.equal(r.ok, false);
     assert.ok(

@@ -226,4 +226,16 @@ CREATE TRIGGER disclosures_no_delete AFTER DELETE ON disclosures REFERENCING OLD
 `,
   },
   { id: 5, name: 'sql-views', sql: SQL_VIEWS },
+  {
+    id: 6,
+    name: 'derived-leaf-tile',
+    // As SQLite's migration 6: the level-0 partial tile is read from the entries' leaf hashes
+    // instead of being rewritten at every commit; the row stored for it goes, nothing else.
+    sql: `
+ALTER TABLE tiles DISABLE TRIGGER tiles_no_delete;
+DELETE FROM tiles t USING logs l
+  WHERE t.log_id = l.log_id AND t.level = 0 AND t.width < 256 AND t.idx = l.tree_size / 256;
+ALTER TABLE tiles ENABLE TRIGGER tiles_no_delete;
+`,
+  },
 ];

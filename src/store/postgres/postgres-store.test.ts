@@ -111,7 +111,7 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
     const schema = schemaName('old');
     const store = await fresh({}, schema);
     await store.close();
-    // The schema as it was before migrations 3 and 4 (1, 2 and 5 applied).
+    // The schema as it was before migrations 3 and 4 (1, 2, 5 and 6 applied).
     await adminQuery(
       [
         `SET search_path = ${schema}`,
@@ -136,7 +136,7 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
     try {
       assert.deepEqual(
         (await again.migrations()).map((m) => m.id),
-        [1, 2, 3, 4, 5],
+        [1, 2, 3, 4, 5, 6],
       );
       const head = await again.openLog('o/t/a/x', 'a', EMPTY_ROOT);
       assert.deepEqual(await again.listArchives(head.logId), []);

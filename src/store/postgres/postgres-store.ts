@@ -9,7 +9,7 @@ import {
 } from '../../core/glob.js';
 import { erasedIndexColumns } from '../../core/index-row.js';
 import { hasLoneSurrogate } from '../../core/note.js';
-import { partialTiles as partialTilesOf, type TileRow } from '../../core/tiles.js';
+import { appendSeeds, partialLeafTile, type TileRow } from '../../core/tiles.js';
 import { AuditError, type AuditErrorCode } from '../../errors.js';
 import type {
   ApiKeyRow,
@@ -112,6 +112,19 @@ function cellText(v: unknown): string {
 }
 
 const text = (v: unknown): string | null => (v === null || v === undefined ? null : cellText(v));
+
+/**
+ * Leaf hashes of entry rows (ascending seq from `from`) up to the first missing seq: a deleted
+ * entry shortens the level-0 partial tile there instead of shifting later hashes into its place.
+ */
+function contiguousLeafHashes(rows: readonly Row[], from: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const r of rows) {
+    if (Number(r['seq']) !== from + out.length) break;
+    out.push(bytes(r['leaf_hash']));
+  }
+  return out;
+}
 
 function headOf(r: Row): LogHead {
   return {
@@ -599,8 +612,19 @@ export class PostgresStore implements AuditStore {
             eid: r['eid'] as string,
           });
       }
-      const wanted = partialTilesOf(head.size);
-      const partialTiles = [];
+      // The level-0 partial tile is not stored: it is the leaf hashes of its entries.
+      const seeds = appendSeeds(head.size, eids.length);
+      const wanted = seeds.filter((t) => t.level > 0);
+      const partialTiles: TileRow[] = [];
+      const leaf = seeds.find((t) => t.level === 0);
+      if (leaf) {
+        partialTiles.push({
+          level: 0,
+          index: leaf.index,
+          width: leaf.width,
+          hashes: await this.leafTileFor(c, head),
+        });
+      }
       if (wanted.length > 0) {
         const got = await c.query<Row>(
           `SELECT t.level, t.idx, t.hashes FROM tiles t
@@ -655,14 +679,58 @@ export class PostgresStore implements AuditStore {
       const rows = p.index.map((x, i) => ({ x, ts: p.entries[i]!.ts, type: p.entries[i]!.type }));
       await c.query(INSERT_EVENTS, [id, ...indexArrays(rows)]);
     }
-    if (p.tiles.length > 0) await this.upsertTiles(c, id, p.tiles);
+    const stored = p.tiles.filter((t) => t.level > 0 || t.width === 256);
+    if (stored.length > 0) await this.upsertTiles(c, id, stored);
     if (p.entries.length > 0) {
       const r = await c.query(
         'UPDATE logs SET tree_size = $1, root_hash = $2, right_edge = $3, last_ts = $4 WHERE log_id = $5 AND tree_size = $6',
         [p.head.size, p.head.root, p.head.rightEdge, p.head.lastTs, id, head.size],
       );
       if (r.rowCount !== 1) throw new AuditError('conflict', `log ${head.origin} moved during append`);
+      // Kept for this process's next append, checked against the locked head then: another
+      // collector's commit (or a rollback) only costs a read.
+      const leaf = p.tiles.find((t) => t.level === 0 && t.width < 256);
+      this.leafTiles.set(id, {
+        size: p.head.size,
+        root: p.head.root,
+        hashes: leaf?.hashes ?? Buffer.alloc(0),
+      });
     }
+  }
+
+  /** The level-0 partial tile of each log as this process last wrote it, with its head. */
+  private readonly leafTiles = new Map<number, { size: number; root: Buffer; hashes: Buffer }>();
+
+  /** The level-0 partial tile of `head`: this process's copy when it is of that head, else the entries'. */
+  private async leafTileFor(c: Client, head: LogHead): Promise<Buffer> {
+    const known = this.leafTiles.get(head.logId);
+    if (known && known.size === head.size && known.root.equals(head.root)) return known.hashes;
+    const t = partialLeafTile(head.size);
+    if (t.width === 0) return Buffer.alloc(0);
+    const r = await c.query<Row>(
+      'SELECT seq, leaf_hash FROM entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
+      [head.logId, t.from, head.size],
+    );
+    const hashes = contiguousLeafHashes(r.rows, t.from);
+    if (hashes.length !== t.width || hashes.some((h) => h.length !== 32)) {
+      throw new AuditError(
+        'store_failure',
+        `the leaf hashes of entries ${t.from}…${head.size - 1} of ${head.origin} are missing or malformed (tile 0/${t.index})`,
+      );
+    }
+    const tile = Buffer.concat(hashes);
+    this.leafTiles.set(head.logId, { size: head.size, root: head.root, hashes: tile });
+    return tile;
+  }
+
+  /** Where the level-0 partial tile of a log lies, by its stored head (width 0: none). */
+  private async leafTileAt(
+    logId: number,
+  ): Promise<{ index: number; width: number; from: number; size: number }> {
+    const r = await this.rows('SELECT tree_size FROM logs WHERE log_id = $1', [logId], 'read the log head');
+    const n = Number(r[0]?.['tree_size'] ?? 0);
+    const size = Number.isSafeInteger(n) && n >= 0 ? n : 0;
+    return { ...partialLeafTile(size), size };
   }
 
   private async upsertTiles(c: Client, logId: number, tiles: readonly TileRow[]): Promise<void> {
@@ -1063,18 +1131,62 @@ export class PostgresStore implements AuditStore {
   ): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
     if (keys.length === 0) return out;
-    const r = await this.rows(
-      `SELECT t.level, t.idx, t.hashes FROM tiles t
-       JOIN unnest($2::int[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx
-       WHERE t.log_id = $1`,
-      [logId, keys.map((k) => k.level), keys.map((k) => k.index)],
-      'read tiles',
-    );
-    for (const t of r) out.set(tileKey(t['level'] as number, t['idx'] as number), bytes(t['hashes']));
+    // The level-0 partial tile is read from the entries (a row stored for it before migration 6
+    // is not read). The head is read first: entries never change, so a concurrent append can
+    // only add rows this read does not ask for.
+    const leaf = keys.some((k) => k.level === 0) ? await this.leafTileAt(logId) : undefined;
+    const isLeafTile = (k: { level: number; index: number }): boolean =>
+      leaf !== undefined && leaf.width > 0 && k.level === 0 && k.index === leaf.index;
+    const storedKeys = keys.filter((k) => !isLeafTile(k));
+    if (storedKeys.length > 0) {
+      const r = await this.rows(
+        `SELECT t.level, t.idx, t.hashes FROM tiles t
+         JOIN unnest($2::int[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx
+         WHERE t.log_id = $1`,
+        [logId, storedKeys.map((k) => k.level), storedKeys.map((k) => k.index)],
+        'read tiles',
+      );
+      for (const t of r) out.set(tileKey(t['level'] as number, Number(t['idx'])), bytes(t['hashes']));
+    }
+    if (leaf && storedKeys.length < keys.length) {
+      const r = await this.rows(
+        'SELECT seq, leaf_hash FROM entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
+        [logId, leaf.from, leaf.size],
+        'read the leaf hashes',
+      );
+      const hashes = contiguousLeafHashes(r, leaf.from);
+      if (hashes.length > 0) out.set(tileKey(0, leaf.index), Buffer.concat(hashes));
+    }
     return out;
   }
 
   async listTiles(logId: number, fromLeaf = 0): Promise<TileInfo[]> {
+    // The level-0 partial tile: as many hashes as there are entries in its range (not stored).
+    const leaf = await this.leafTileAt(logId);
+    const tiles = (await this.storedTiles(logId, fromLeaf)).filter(
+      (t) => !(t.level === 0 && leaf.width > 0 && t.index === leaf.index),
+    );
+    if (leaf.width > 0) {
+      const r = await this.rows(
+        'SELECT count(*) AS n FROM entries WHERE log_id = $1 AND seq >= $2 AND seq < $3',
+        [logId, leaf.from, leaf.size],
+        'count entries',
+      );
+      let count = Number(r[0]?.['n'] ?? 0);
+      if (count !== leaf.width) {
+        const seqs = await this.rows(
+          'SELECT seq, leaf_hash FROM entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
+          [logId, leaf.from, leaf.size],
+          'read the leaf hashes',
+        );
+        count = contiguousLeafHashes(seqs, leaf.from).length;
+      }
+      if (count > 0) tiles.push({ level: 0, index: leaf.index, width: count, bytes: count * 32 });
+    }
+    return tiles.sort((a, b) => a.level - b.level || a.index - b.index);
+  }
+
+  private async storedTiles(logId: number, fromLeaf: number): Promise<TileInfo[]> {
     const args: unknown[] = [logId];
     let where = '';
     if (fromLeaf > 0) {
@@ -1101,8 +1213,10 @@ export class PostgresStore implements AuditStore {
 
   async putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
     this.refuseReadonly('write tiles');
-    if (tiles.length === 0) return;
-    await this.tx('write tiles', (c) => this.upsertTiles(c, logId, tiles));
+    // Not stored: the level-0 partial tile is read from the entries.
+    const stored = tiles.filter((t) => t.level > 0 || t.width === 256);
+    if (stored.length === 0) return;
+    await this.tx('write tiles', (c) => this.upsertTiles(c, logId, stored));
   }
 
   async addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {

@@ -222,4 +222,20 @@ CREATE TRIGGER disclosures_no_delete BEFORE DELETE ON disclosures
   },
   // The documented views of `auditrail sql` (src/store/sql-views.ts), the same on PostgreSQL.
   { id: 5, name: 'sql-views', sql: SQL_VIEWS },
+  {
+    id: 6,
+    name: 'derived-leaf-tile',
+    // The level-0 partial tile is exactly the leaf hashes of the entries after the last full
+    // tile: it is read from `entries` instead of being rewritten (up to 8 KB) at every commit
+    // (core/tiles.ts partialLeafTile). The row an older version stored for it goes; full tiles
+    // and the partial tiles of the levels above stay (so does any other short level-0 row: verify
+    // names it), and deleting any of them is still refused.
+    sql: `
+DROP TRIGGER IF EXISTS tiles_no_delete;
+DELETE FROM tiles WHERE level = 0 AND width < 256
+  AND idx = (SELECT l.tree_size / 256 FROM logs l WHERE l.log_id = tiles.log_id);
+CREATE TRIGGER tiles_no_delete BEFORE DELETE ON tiles
+  BEGIN SELECT RAISE(ABORT, 'auditrail: tiles are append-only'); END;
+`,
+  },
 ];

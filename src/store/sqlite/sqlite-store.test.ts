@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { planAppend } from '../../core/append-plan.js';
+import { deriveIndexValues } from '../../core/index-row.js';
 import { AuditError } from '../../errors.js';
 import { storeContract } from '../store.contract.js';
 import { SqliteStore } from './sqlite-store.js';
@@ -15,7 +18,103 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 storeContract('sqlite', () => Promise.resolve(new SqliteStore(join(dir, `c${n++}`, 'audit.db'))));
 
+const COMPAT_DB = fileURLToPath(new URL('../../../test/compat/v0.1/audit.db', import.meta.url));
+
+/** The level-0 partial tile rows a file holds, read with plain SQL. */
+function storedLeafTiles(path: string): { logId: number; index: number; hashes: Buffer }[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (
+      db
+        .prepare(
+          `SELECT t.log_id, t.idx, t.hashes FROM tiles t JOIN logs l ON l.log_id = t.log_id
+           WHERE t.level = 0 AND t.width < 256 ORDER BY t.log_id`,
+        )
+        .raw()
+        .all() as [number, number, Buffer][]
+    ).map(([logId, index, hashes]) => ({ logId, index, hashes }));
+  } finally {
+    db.close();
+  }
+}
+
 describe('SqliteStore specifics', () => {
+  it('reads the level-0 partial tile from the entries: the same bytes a file written before migration 6 holds', async () => {
+    const path = join(dir, 'leaf-tile', 'audit.db');
+    mkdirSync(join(dir, 'leaf-tile'));
+    copyFileSync(COMPAT_DB, path);
+    // Written by 0.1: the level-0 partial tile of each log is a stored row.
+    const before = storedLeafTiles(path);
+    assert.deepEqual(
+      before.map((t) => [t.logId, t.index, t.hashes.length / 32]),
+      [
+        [1, 0, 83],
+        [2, 0, 5],
+      ],
+    );
+    const check = async (store: SqliteStore): Promise<void> => {
+      for (const t of before) {
+        const got = (await store.getTiles(t.logId, [{ level: 0, index: t.index }])).get(`0/${t.index}`);
+        assert.ok(got?.equals(t.hashes), `tile 0/${t.index} of log ${t.logId}`);
+        assert.deepEqual(await store.listTiles(t.logId), [
+          { level: 0, index: t.index, width: t.hashes.length / 32, bytes: t.hashes.length },
+        ]);
+      }
+    };
+    // Read-only (no migration): the stored row stays, the tile read is the entries' leaf hashes.
+    const ro = new SqliteStore(path, { readonly: true });
+    await check(ro);
+    await ro.close();
+    assert.equal(storedLeafTiles(path).length, 2);
+    // Opened for writing, migration 6 drops the rows; the tiles read the same, and appends extend them.
+    const rw = new SqliteStore(path);
+    assert.deepEqual(storedLeafTiles(path), []);
+    await check(rw);
+    const head = (await rw.getLog('auditrail.local/t/acme/staging'))!;
+    const items = Array.from({ length: 300 }, (_, i) => ({
+      eid: `leaf-tile-${i}`,
+      type: 'x.leaf_tile',
+      digests: [],
+      disclosures: [],
+      index: deriveIndexValues({ actor: { type: 'agent', id: 'bot' } }),
+    }));
+    for (let i = 0; i < items.length; i += 50) {
+      const batch = items.slice(i, i + 50);
+      await rw.append(
+        head.origin,
+        batch.map((b) => b.eid),
+        (ctx) => planAppend(ctx, batch, Date.now()),
+      );
+    }
+    const leaves = (await rw.readEvents(head.logId, 0, 305)).map((e) => e.entry.leafHash);
+    assert.equal(leaves.length, 305);
+    const tiles = await rw.getTiles(head.logId, [
+      { level: 0, index: 0 },
+      { level: 0, index: 1 },
+    ]);
+    assert.ok(
+      tiles
+        .get('0/0')
+        ?.subarray(0, 256 * 32)
+        .equals(Buffer.concat(leaves.slice(0, 256))),
+    );
+    assert.ok(tiles.get('0/1')?.equals(Buffer.concat(leaves.slice(256))));
+    // Full tiles and the level-1 partial tile are rows; the level-0 partial one is not.
+    await rw.close();
+    const raw = new Database(path, { readonly: true });
+    assert.deepEqual(
+      raw
+        .prepare('SELECT level, idx, width FROM tiles WHERE log_id = ? ORDER BY level, idx')
+        .raw()
+        .all(head.logId),
+      [
+        [0, 0, 256],
+        [1, 0, 1],
+      ],
+    );
+    raw.close();
+  });
+
   it('creates the database 0600 in a 0700 directory, in WAL mode with full sync', async () => {
     const path = join(dir, 'perm', 'audit.db');
     const store = new SqliteStore(path);

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { partialTiles as partialTilesOf } from '../../core/tiles.js';
+import { appendSeeds, partialLeafTile } from '../../core/tiles.js';
 import {
   compileFilterGlob,
   filterGlobPrefix,
@@ -653,6 +653,13 @@ export class SqliteStore implements AuditStore {
          ON CONFLICT (log_id, level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes`,
       ),
       tile: db.prepare('SELECT hashes FROM tiles WHERE log_id = ? AND level = ? AND idx = ?').pluck(),
+      // The level-0 partial tile is not stored: it is these leaf hashes (core/tiles.ts partialLeafTile).
+      leafHashes: db
+        .prepare('SELECT seq, leaf_hash FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq')
+        .raw(),
+      countEntries: db
+        .prepare('SELECT count(*) FROM entries WHERE log_id = ? AND seq >= ? AND seq < ?')
+        .pluck(),
       entriesRange: db
         .prepare(
           'SELECT seq, leaf, leaf_hash, eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
@@ -880,8 +887,12 @@ export class SqliteStore implements AuditStore {
           const r = this.stmts.eid.get(head.logId, eid) as unknown[] | undefined;
           if (r) existing.set(eid, { seq: r[0] as number, leafHash: r[1] as Buffer, eid });
         }
-        const partialTiles = [];
-        for (const t of partialTilesOf(head.size)) {
+        const partialTiles: TileRow[] = [];
+        for (const t of appendSeeds(head.size, eids.length)) {
+          if (t.level === 0) {
+            partialTiles.push({ level: 0, index: t.index, width: t.width, hashes: this.leafTileFor(head) });
+            continue;
+          }
           const raw: unknown = this.stmts.tile.get(head.logId, t.level, t.index);
           const hashes = raw === undefined || raw === null ? undefined : bytes(raw);
           if (!hashes)
@@ -935,11 +946,46 @@ export class SqliteStore implements AuditStore {
       const e = p.entries[i]!;
       s.insertEvent.run(...eventColumns(id, x, e.ts, e.type));
     }
-    for (const t of p.tiles) s.upsertTile.run(id, t.level, t.index, t.width, t.hashes);
+    let leafTile: Buffer | undefined;
+    for (const t of p.tiles) {
+      if (t.level === 0 && t.width < 256) leafTile = t.hashes;
+      else s.upsertTile.run(id, t.level, t.index, t.width, t.hashes);
+    }
     if (p.entries.length > 0) {
       const r = s.updateLog.run(p.head.size, p.head.root, p.head.rightEdge, p.head.lastTs, id, head.size);
       if (r.changes !== 1) throw new AuditError('conflict', `log ${head.origin} moved during append`);
+      // Kept for the next append on this connection; checked against the locked head then, so a
+      // rollback or another writer's commit only costs a read.
+      this.leafTiles.set(id, { size: p.head.size, root: p.head.root, hashes: leafTile ?? NO_BYTES });
     }
+  }
+
+  /**
+   * The level-0 partial tile of each log as this connection last wrote it, with the head it
+   * belongs to. Valid only while the stored head has that size and root (then the entries of the
+   * tile's range are those this connection appended: the root commits to them).
+   */
+  private readonly leafTiles = new Map<number, { size: number; root: Buffer; hashes: Buffer }>();
+
+  /**
+   * The hashes of the level-0 partial tile of `head` (none when its size is a multiple of 256):
+   * from this connection's copy when it belongs to that head, else from the entries' leaf hashes.
+   */
+  private leafTileFor(head: LogHead): Buffer {
+    const known = this.leafTiles.get(head.logId);
+    if (known && known.size === head.size && known.root.equals(head.root)) return known.hashes;
+    const t = partialLeafTile(head.size);
+    if (t.width === 0) return NO_BYTES;
+    const hashes = this.leafHashesFrom(head.logId, t.from, head.size);
+    if (hashes.length !== t.width || hashes.some((h) => h.length !== 32)) {
+      throw new AuditError(
+        'store_failure',
+        `the leaf hashes of entries ${t.from}…${head.size - 1} of ${head.origin} are missing or malformed (tile 0/${t.index})`,
+      );
+    }
+    const tile = Buffer.concat(hashes);
+    this.leafTiles.set(head.logId, { size: head.size, root: head.root, hashes: tile });
+    return tile;
   }
 
   private attach(entries: EntryRow[], logId: number, from: number, to: number): StoredEvent[] {
@@ -1274,13 +1320,66 @@ export class SqliteStore implements AuditStore {
   }
 
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
-    const out = new Map<string, Buffer>();
-    for (const k of keys) {
-      // A tile rewritten as TEXT (or a number) still reaches the verifier as bytes, never a crash.
-      const h: unknown = this.stmts.tile.get(logId, k.level, k.index);
-      if (h !== undefined && h !== null) out.set(tileKey(k.level, k.index), bytes(h));
+    try {
+      return Promise.resolve(this.readTiles(logId, keys));
+    } catch (e) {
+      return Promise.reject(storeError(e, 'cannot read tiles'));
     }
-    return Promise.resolve(out);
+  }
+
+  /**
+   * Stored tiles, and the level-0 partial tile read from the entries (it is not stored; a row a
+   * database written before migration 6 still holds for it is not read). One read transaction:
+   * the head and the rows are of the same snapshot.
+   */
+  private readonly readTiles = this.readTx(
+    (logId: number, keys: readonly { level: number; index: number }[]): Map<string, Buffer> => {
+      const out = new Map<string, Buffer>();
+      let leaf: { index: number; width: number; from: number; size: number } | undefined;
+      for (const k of keys) {
+        if (k.level === 0) {
+          leaf ??= this.leafTileAt(logId);
+          if (leaf.width > 0 && k.index === leaf.index) {
+            const hashes = this.leafHashesFrom(logId, leaf.from, leaf.size);
+            if (hashes.length > 0) out.set(tileKey(0, k.index), Buffer.concat(hashes));
+            continue;
+          }
+        }
+        // A tile rewritten as TEXT (or a number) still reaches the verifier as bytes, never a crash.
+        const h: unknown = this.stmts.tile.get(logId, k.level, k.index);
+        if (h !== undefined && h !== null) out.set(tileKey(k.level, k.index), bytes(h));
+      }
+      return out;
+    },
+  );
+
+  /**
+   * The leaf hashes of entries [from, to) up to the first missing seq: a deleted entry shortens
+   * the tile there (verify names it) instead of shifting the hashes after it into its place.
+   */
+  private leafHashesFrom(logId: number, from: number, to: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (const [seq, hash] of this.stmts.leafHashes.all(logId, from, to) as [unknown, unknown][]) {
+      if (seq !== from + out.length) break;
+      out.push(bytes(hash));
+    }
+    return out;
+  }
+
+  /** Where the level-0 partial tile of a log lies, by its stored head (width 0: none). */
+  private leafTileAt(logId: number): { index: number; width: number; from: number; size: number } {
+    const r = this.stmts.logById.get(logId) as Row | undefined;
+    const size = r && typeof r['tree_size'] === 'number' && r['tree_size'] >= 0 ? r['tree_size'] : 0;
+    return { ...partialLeafTile(Math.min(size, Number.MAX_SAFE_INTEGER)), size };
+  }
+
+  /** A read-only function run in one deferred transaction (one snapshot of the WAL). */
+  private readTx<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    let tx: Database.Transaction<(...args: A) => R> | undefined;
+    return (...args: A): R => {
+      tx ??= this.db.transaction(fn);
+      return tx.deferred(...args);
+    };
   }
 
   addCheckpoint(logId: number, row: CheckpointRow): Promise<void> {
@@ -1458,6 +1557,31 @@ export class SqliteStore implements AuditStore {
   }
 
   listTiles(logId: number, fromLeaf = 0): Promise<TileInfo[]> {
+    try {
+      return Promise.resolve(this.listTileRows(logId, fromLeaf));
+    } catch (e) {
+      return Promise.reject(storeError(e, 'cannot list tiles'));
+    }
+  }
+
+  /**
+   * Stored tiles, with the level-0 partial one as the entries give it (as many hashes as there
+   * are entries in its range), in one snapshot with the head that places it.
+   */
+  private readonly listTileRows = this.readTx((logId: number, fromLeaf: number): TileInfo[] => {
+    const leaf = this.leafTileAt(logId);
+    const tiles = this.storedTileRows(logId, fromLeaf).filter(
+      (t) => !(t.level === 0 && leaf.width > 0 && t.index === leaf.index),
+    );
+    if (leaf.width > 0) {
+      let count = Number(this.stmts.countEntries.get(logId, leaf.from, leaf.size));
+      if (count !== leaf.width) count = this.leafHashesFrom(logId, leaf.from, leaf.size).length;
+      if (count > 0) tiles.push({ level: 0, index: leaf.index, width: count, bytes: count * 32 });
+    }
+    return tiles.sort((a, b) => a.level - b.level || a.index - b.index);
+  });
+
+  private storedTileRows(logId: number, fromLeaf: number): TileInfo[] {
     let rows: Row[];
     if (fromLeaf <= 0) rows = this.stmts.listTiles.all(logId) as Row[];
     else {
@@ -1470,21 +1594,23 @@ export class SqliteStore implements AuditStore {
       for (const r of this.stmts.listTilesBelow.all(logId) as Row[]) rows.push(r);
       for (const r of this.stmts.listTilesAbove.all(logId) as Row[]) rows.push(r);
     }
-    return Promise.resolve(
-      rows.map((r) => ({
-        level: r['level'] as number,
-        index: r['idx'] as number,
-        width: r['width'] as number,
-        bytes: (r['bytes'] as number | null) ?? 0,
-      })),
-    );
+    return rows.map((r) => ({
+      level: r['level'] as number,
+      index: r['idx'] as number,
+      width: r['width'] as number,
+      bytes: (r['bytes'] as number | null) ?? 0,
+    }));
   }
 
   putTiles(logId: number, tiles: readonly TileRow[]): Promise<void> {
     return this.guard('write tiles', () =>
       this.db
         .transaction(() => {
-          for (const t of tiles) this.stmts.upsertTile.run(logId, t.level, t.index, t.width, t.hashes);
+          for (const t of tiles) {
+            // Not stored: the level-0 partial tile is read from the entries.
+            if (t.level === 0 && t.width < 256) continue;
+            this.stmts.upsertTile.run(logId, t.level, t.index, t.width, t.hashes);
+          }
         })
         .immediate(),
     );
