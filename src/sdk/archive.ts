@@ -302,7 +302,7 @@ async function collectPart(
   const type = new ColumnBuilder(n, 16);
   const eventId = new ColumnBuilder(n, 36);
   const cols = INDEX_COLUMNS.map(() => new ColumnBuilder(n, 24));
-  const event = new ColumnBuilder(n, 1024);
+  const event = new ColumnBuilder(n, 1536);
   const leaf = new ColumnBuilder(n, 320);
   const leafHash = new ColumnBuilder(n, 64);
   let dn = 0;
