@@ -15,6 +15,7 @@ import {
   parsePrivacyConfig,
   planRetention,
   reclaimSpace,
+  rotateSigningKey,
   verifyProofBundle,
   type AuditTrail,
   type ProofBundle,
@@ -127,6 +128,34 @@ describe('retention on a SQLite log', () => {
       assert.equal(again.erased, 0);
       assert.deepEqual(again.purge_events, [], 'applying twice records nothing');
       assert.equal((await planRetention(trail, p, { now: NOW })).total.events, 0);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('never purges the disclosures of key.* events, and the plan says so', async () => {
+    const { trail, clock } = await makeLog(6, 0);
+    try {
+      const [added] = await rotateSigningKey([trail], { by: 'alice' });
+      assert.ok(added && added.seq !== null);
+      const keySeq = added.seq;
+      clock.t = NOW;
+      // keep 7d: the six 2019 events and the key event of May 2026 are all due.
+      const p = policy('retention:\n  rules:\n    - type: "*"\n      keep: 7d\n      purge: all-but-leaf\n');
+      const plan = await planRetention(trail, p, { now: NOW });
+      assert.equal(plan.total.events, 6, 'the six ordinary events only');
+      assert.deepEqual(plan.never_purged, { events: 1, by_type: { 'key.added': 1 } });
+      assert.equal(plan.rules[0]!.by_type['key.added'], undefined);
+      const report = await applyRetention(trail, p, { now: NOW });
+      assert.equal(report.never_purged.by_type['key.added'], 1);
+      const key = await trail.get(keySeq);
+      assert.equal(key?.type, 'key.added');
+      assert.equal(key?.erased, undefined, 'the key event keeps every disclosure');
+      assert.equal(key?.actor?.id, 'alice', 'its body (the key announcement) is still readable');
+      await trail.checkpoint();
+      const v = await trail.verify();
+      assert.deepEqual(v.failures, []);
+      assert.ok(v.redactions.every((r) => r.seq !== keySeq));
     } finally {
       await trail.close();
     }
