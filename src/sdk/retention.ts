@@ -6,6 +6,7 @@
  * seq each erased disclosure then names (verify reports them as erased by it).
  */
 import { parseDisclosureJson } from '../core/disclosure.js';
+import { purgeDigest } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import type { AuditStore, ReclaimReport, ScanRow } from '../store/store.js';
@@ -108,7 +109,7 @@ export interface RetentionApplyReport extends RetentionPlan {
 interface Due {
   seq: number;
   type: string;
-  units: { seq: number; unit: number }[];
+  units: { seq: number; unit: number; pointer: string }[];
 }
 
 interface Pending {
@@ -234,7 +235,11 @@ async function walk(
       r.oldest ??= ts;
       r.newest = ts;
       r.by_type[type] = (r.by_type[type] ?? 0) + 1;
-      await onDue(rule, { seq, type, units: units.map((u) => ({ seq, unit: u.unit })) });
+      await onDue(rule, {
+        seq,
+        type,
+        units: units.map((u) => ({ seq, unit: u.unit, pointer: u.pointer })),
+      });
     }
   }
 }
@@ -334,6 +339,8 @@ export async function applyRetention(
         },
       },
       metadata: {
+        // What verify holds the erasures marked with this event's seq to (docs/verification.md).
+        purged: { from_seq: from, to_seq: to, disclosures: units.length, sha256: purgeDigest(units) },
         retention_days: days,
         presets: policy.presets,
         ...(options.reason !== undefined ? { reason: options.reason } : {}),

@@ -161,6 +161,96 @@ describe('retention on a SQLite log', () => {
     }
   });
 
+  it('verify holds each retention.purged event to what it names, like data.erased', async () => {
+    const { trail, db, clock } = await makeLog(20, 4);
+    clock.t = NOW;
+    const p = policy('retention:\n  rules:\n    - type: "*"\n      keep: 1y\n      purge: disclosures\n');
+    const report = await applyRetention(trail, p, { now: NOW });
+    const purgeSeq = report.purge_events[0]!;
+    const purged = (await trail.get(purgeSeq))?.metadata?.['purged'] as Record<string, unknown>;
+    assert.deepEqual(
+      [purged['from_seq'], purged['to_seq'], purged['disclosures']],
+      [0, 19, report.erased],
+      'the event names its range and count',
+    );
+    assert.match(String(purged['sha256']), /^[0-9a-f]{64}$/);
+    await trail.checkpoint();
+    assert.deepEqual((await trail.verify()).failures, []);
+    await trail.close();
+    const sql = new Database(db);
+    const row = (seq: number, pointer: string) =>
+      sql.prepare('SELECT * FROM disclosures WHERE seq = ? AND pointer = ?').get(seq, pointer) as
+        { unit: number; disclosure: Buffer | null } | undefined;
+    const check = async (): Promise<{ seq: number | null; kind: string; detail: string }[]> => {
+      const t = await openAuditTrail({ tenant: 'acme', db, readonly: true });
+      try {
+        return (await t.verify()).failures;
+      } finally {
+        await t.close();
+      }
+    };
+    try {
+      // 1. A recent event's field erased in the purge's name by direct SQL: outside its range.
+      const recent = sql
+        .prepare(
+          "SELECT seq, pointer, disclosure FROM disclosures WHERE seq BETWEEN 20 AND 23 AND pointer != '' AND disclosure IS NOT NULL LIMIT 1",
+        )
+        .get() as { seq: number; pointer: string; disclosure: Buffer };
+      assert.ok(recent);
+      const erase = sql.prepare(
+        'UPDATE disclosures SET disclosure = NULL, erased_by_seq = ? WHERE seq = ? AND pointer = ?',
+      );
+      erase.run(purgeSeq, recent.seq, recent.pointer);
+      let f = await check();
+      assert.ok(
+        f.some(
+          (x) =>
+            x.seq === recent.seq && x.kind === 'payload_deleted' && /names seq 0\.\.19 only/.test(x.detail),
+        ),
+        JSON.stringify(f),
+      );
+      // Put back as it was (the trigger that allows erasing only is dropped for it).
+      sql.exec('DROP TRIGGER disclosures_erase_only');
+      const putBack = sql.prepare(
+        'UPDATE disclosures SET disclosure = ?, erased_by_seq = NULL WHERE seq = ? AND pointer = ?',
+      );
+      putBack.run(recent.disclosure, recent.seq, recent.pointer);
+      assert.deepEqual(await check(), []);
+      // 2. Inside its range, a disclosure it kept (the body, with purge: disclosures) erased in its name.
+      const body5 = row(5, '')?.disclosure;
+      assert.ok(body5);
+      erase.run(purgeSeq, 5, '');
+      f = await check();
+      assert.ok(
+        f.some(
+          (x) =>
+            x.seq === purgeSeq &&
+            x.kind === 'payload_deleted' &&
+            /names \d+ purged disclosure\(s\) of seq 0\.\.19, but \d+ are marked erased by it/.test(x.detail),
+        ),
+        JSON.stringify(f),
+      );
+      putBack.run(body5, 5, '');
+      assert.deepEqual(await check(), []);
+      // 3. A purged disclosure "put back" (its erasure mark cleared): the event names more than is erased.
+      const purgedRow = sql
+        .prepare('SELECT seq, pointer FROM disclosures WHERE erased_by_seq = ? LIMIT 1')
+        .get(purgeSeq) as { seq: number; pointer: string };
+      putBack.run(
+        Buffer.from(JSON.stringify(['AAAAAAAAAAAAAAAAAAAAAA', purgedRow.pointer, 1])),
+        purgedRow.seq,
+        purgedRow.pointer,
+      );
+      f = await check();
+      assert.ok(
+        f.some((x) => x.seq === purgeSeq && x.kind === 'payload_edited' && /put back/.test(x.detail)),
+        JSON.stringify(f),
+      );
+    } finally {
+      sql.close();
+    }
+  });
+
   it('all-but-leaf erases the body and the personal index columns; verify still passes', async () => {
     const { trail, clock } = await makeLog(40, 4);
     clock.t = NOW;
