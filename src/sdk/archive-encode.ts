@@ -162,7 +162,7 @@ function values(c: PackedColumn): (Uint8Array | null)[] {
   const n = c.offsets.length - 1;
   const out = new Array<Uint8Array | null>(n);
   for (let i = 0; i < n; i++)
-    out[i] = c.nulls?.[i] === 1 ? null : c.data.subarray(c.offsets[i]!, c.offsets[i + 1]!);
+    out[i] = c.nulls?.[i] === 1 ? null : c.data.subarray(c.offsets[i], c.offsets[i + 1]);
   return out;
 }
 
