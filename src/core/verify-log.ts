@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { openCheckpoint } from './checkpoint.js';
 import type { CheckpointOpener } from './checkpoint-opener.js';
 import { disclosureDigest, parseDisclosure } from './disclosure.js';
@@ -189,6 +190,8 @@ export interface SegmentResult {
   erasureSeqs: number[];
   /** What each `data.erased` event of the segment names (see {@link erasureClaims}). */
   erasureClaims: [number, string[]][];
+  /** What each `retention.purged` event of the segment names (see {@link purgeClaim}). */
+  purgeClaims: PurgeClaim[];
   /** Archive records (by their event's seq) the segment's entries relied on. */
   archiveClaims: number[];
   /** `archive.created` events of the segment. */
@@ -217,6 +220,8 @@ export class LogVerifier {
   private readonly redactionDigests: string[][] = [];
   /** Per `data.erased` seq: the `seq pointer digest` keys its body names. */
   private readonly claims = new Map<number, Set<string>>();
+  /** Per `retention.purged` seq: the range, count and digest of the disclosures it names. */
+  private readonly purges = new Map<number, PurgeClaim>();
   private readonly heads: SignedHead[] = [];
   private headIdx = 0;
   private checkpointsVerified = 0;
@@ -443,6 +448,10 @@ export class LogVerifier {
     if (leaf.type === 'data.erased' || leaf.type === 'retention.purged') this.erasureSeqs.add(seq);
     if (leaf.type === 'data.erased')
       this.claims.set(seq, new Set(body === undefined ? [] : erasureClaims(body)));
+    if (leaf.type === 'retention.purged' && body !== undefined) {
+      const claim = purgeClaim(seq, body);
+      if (claim) this.purges.set(seq, claim);
+    }
     if (leaf.type === 'archive.created' && body !== undefined) {
       const facts = archiveEventFacts(seq, body);
       if (facts) this.archiveEvents.set(seq, facts);
@@ -508,6 +517,7 @@ export class LogVerifier {
       redactionDigests: this.redactionDigests,
       erasureSeqs,
       erasureClaims: [...this.claims].map(([k, v]) => [k, [...v]]),
+      purgeClaims: [...this.purges.values()],
       archiveClaims: [...this.archiveClaims],
       archiveEvents: [...this.archiveEvents.values()],
       facts: this.facts,
@@ -548,6 +558,7 @@ export class LogVerifier {
     for (const d of s.redactionDigests) this.redactionDigests.push(d);
     for (const seq of s.erasureSeqs) this.erasureSeqs.add(seq);
     for (const [seq, c] of s.erasureClaims) this.claims.set(seq, new Set(c));
+    for (const c of s.purgeClaims) this.purges.set(c.seq, c);
     for (const seq of s.archiveClaims) this.archiveClaims.add(seq);
     for (const f of s.archiveEvents) this.archiveEvents.set(f.seq, f);
     return this.problems === before;
@@ -566,6 +577,39 @@ export class LogVerifier {
       `the tree of the first ${h.size} stored entries does not match the ${h.source} signed checkpoint` +
         (h.source === 'witnessed' ? ' handed out earlier: history was rewritten' : ''),
     );
+  }
+
+  /**
+   * Each `retention.purged` event's list against what is marked erased by it: the same count and
+   * the same digest of `seq pointer` lines (docs/verification.md). Skipped for an event whose
+   * range this run did not read whole (incremental start after its first seq, or archived).
+   */
+  private checkPurges(named: readonly Redaction[], archived: readonly ArchivedRange[]): void {
+    if (this.purges.size === 0) return;
+    const by = new Map<number, Redaction[]>();
+    for (const r of named) {
+      if (!this.purges.has(r.by_seq)) continue;
+      const list = by.get(r.by_seq);
+      if (list) list.push(r);
+      else by.set(r.by_seq, [r]);
+    }
+    for (const claim of this.purges.values()) {
+      if (claim.from < this.from) continue;
+      if (archived.some((a) => a.from <= claim.to && claim.from < a.to)) continue;
+      const list = by.get(claim.seq) ?? [];
+      if (list.length === claim.disclosures && purgeDigest(list) === claim.sha256) continue;
+      const fewer = list.length < claim.disclosures;
+      this.fail(
+        claim.seq,
+        fewer ? 'payload_edited' : 'payload_deleted',
+        `retention.purged at seq ${claim.seq} names ${claim.disclosures} purged disclosure(s) of seq ${claim.from}..${claim.to}, ` +
+          `but ${list.length} are marked erased by it` +
+          (list.length === claim.disclosures ? ', not the same ones' : '') +
+          (fewer
+            ? ': plaintext it purged was put back, or the purge stopped part way'
+            : ': disclosures were removed in its name that it does not list'),
+      );
+    }
   }
 
   /**
@@ -610,8 +654,20 @@ export class LogVerifier {
         );
         return;
       }
+      // A retention.purged event names the seq range, the count and a digest of the disclosures
+      // it purged: one marked erased by it outside its range is a deletion pointed at it.
+      const purge = this.purges.get(r.by_seq);
+      if (purge && (r.seq < purge.from || r.seq > purge.to)) {
+        this.fail(
+          r.seq,
+          'payload_deleted',
+          `disclosure ${r.pointer || '(body)'} is marked erased by seq ${r.by_seq}, but that retention.purged event names seq ${purge.from}..${purge.to} only`,
+        );
+        return;
+      }
       named.push(r);
     });
+    this.checkPurges(named, archived);
     if (this.range.size > head.size) {
       const beyond = this.range.size - head.size;
       const signedBeyond = this.heads.some((h) => h.size > head.size);
@@ -898,4 +954,50 @@ export function erasureClaims(body: Uint8Array | string): string[] {
       out.push(claimKey(x.seq as number, x.pointer, x.digest));
   }
   return out;
+}
+
+/** What a `retention.purged` event names (its `metadata.purged`, docs/verification.md). */
+export interface PurgeClaim {
+  seq: number;
+  /** First and last seq purged (inclusive). */
+  from: number;
+  to: number;
+  disclosures: number;
+  /** See {@link purgeDigest}. */
+  sha256: string;
+}
+
+/**
+ * The digest a `retention.purged` event gives of the disclosures it purged: SHA-256 (hex) of one
+ * line `<seq> <pointer>\n` per disclosure, ordered by seq, then by pointer (UTF-16 code units).
+ *
+ * @example
+ * purgeDigest([{ seq: 3, pointer: '/action/params' }]) // sha256('3 /action/params\n')
+ */
+export function purgeDigest(items: readonly { seq: number; pointer: string }[]): string {
+  const sorted = [...items].sort((a, b) =>
+    a.seq !== b.seq ? a.seq - b.seq : a.pointer < b.pointer ? -1 : a.pointer > b.pointer ? 1 : 0,
+  );
+  let text = '';
+  for (const x of sorted) text += `${x.seq} ${x.pointer}\n`;
+  return hash('sha256', text, 'hex');
+}
+
+/** The `metadata.purged` of a `retention.purged` body, or undefined (an older event names none). */
+export function purgeClaim(seq: number, body: Uint8Array | string): PurgeClaim | undefined {
+  let value: unknown;
+  try {
+    const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+    const parsed: unknown = JSON.parse(text);
+    value = Array.isArray(parsed) ? parsed[2] : undefined;
+  } catch {
+    return undefined;
+  }
+  const p = (value as { metadata?: { purged?: unknown } } | null)?.metadata?.purged as
+    { from_seq?: unknown; to_seq?: unknown; disclosures?: unknown; sha256?: unknown } | undefined;
+  if (p === null || typeof p !== 'object') return undefined;
+  const int = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+  if (!int(p.from_seq) || !int(p.to_seq) || !int(p.disclosures) || typeof p.sha256 !== 'string')
+    return undefined;
+  return { seq, from: p.from_seq, to: p.to_seq, disclosures: p.disclosures, sha256: p.sha256 };
 }

@@ -105,4 +105,9 @@ export interface RecordedEvent extends AuditEvent {
   log: string;
   /** Pointers of fields whose plaintext was erased, with the seq of the erasure event. */
   erased?: { pointer: string; by_seq: number | null }[];
+  /**
+   * Set when the event's fields moved to a cold archive: the archived range (seq `from..to-1`),
+   * the seq of the `archive.created` event that vouches for it and the manifest's SHA-256.
+   */
+  archived?: { from: number; to: number; by_seq: number; manifest_sha256: string };
 }

@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { parquetReadObjects } from 'hyparquet';
-import { parquetWriteBuffer } from 'hyparquet-writer';
 import { openCheckpoint, peekCheckpoint } from '../core/checkpoint.js';
 import { disclosureDigest } from '../core/disclosure.js';
 import { INDEX_COLUMNS } from '../core/index-row.js';
@@ -22,6 +22,13 @@ import { archiveEventFacts, type VerifyFailure, type VerifyReport } from '../cor
 import { AuditError } from '../errors.js';
 import type { AuditStore, DisclosureRow, LogHead, ScanRow, StoredIndexRow } from '../store/store.js';
 import type { AuditTrail } from './audit-trail.js';
+import {
+  ColumnBuilder,
+  transferables,
+  type EncodeReply,
+  type EncodeRequest,
+  type PackedPart,
+} from './archive-encode.js';
 import { keysOf, storeOf, toRecordedEvent } from './internals.js';
 import { resolveVerifiers, verifyStoredLog, type VerifyOptions } from './verify.js';
 
@@ -167,10 +174,28 @@ export async function archiveLog(
   const cp = (await store.listCheckpoints(head.logId)).find((c) => c.size === to)!;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const files: ArchiveFile[] = [];
-  for (let a = from; a < to; a += FILE_ENTRIES) {
-    const b = Math.min(to, a + FILE_ENTRIES);
-    files.push(...(await writeFiles(trail, store, head.logId, dir, a, b)));
-    options.onProgress?.(b - from, to - from);
+  const writer = new PartWriter();
+  try {
+    // One part encoding there while the next is read here: two parts in memory at most.
+    let encoding: { done: Promise<ArchiveFile[]>; b: number } | undefined;
+    for (let a = from; a < to; a += FILE_ENTRIES) {
+      const b = Math.min(to, a + FILE_ENTRIES);
+      const part = await collectPart(trail, store, head.logId, a, b);
+      if (encoding) {
+        files.push(...(await encoding.done));
+        options.onProgress?.(encoding.b - from, to - from);
+      }
+      const done = writer.write(dir, part);
+      // Awaited on the next turn; until then a failure is held, not reported as unhandled.
+      done.catch(() => undefined);
+      encoding = { done, b };
+    }
+    if (encoding) {
+      files.push(...(await encoding.done));
+      options.onProgress?.(encoding.b - from, to - from);
+    }
+  } finally {
+    await writer.close();
   }
   const consistency = await trail.proveConsistency(to, currentSize);
   const manifest: ArchiveManifest = {
@@ -263,34 +288,31 @@ export function dropRanges(from: number, to: number, keep: readonly number[]): [
   return out;
 }
 
-const nullable = (v: string | null | undefined): string | null => (typeof v === 'string' ? v : null);
-
-/** Writes the two Parquet files of entries [a, b). */
-async function writeFiles(
+/** Packs the rows of entries [a, b) for {@link encodePart}: no object per value. */
+async function collectPart(
   trail: AuditTrail,
   store: AuditStore,
   logId: number,
-  dir: string,
   a: number,
   b: number,
-): Promise<ArchiveFile[]> {
-  const ev = {
-    seq: [] as bigint[],
-    ts: [] as string[],
-    type: [] as string[],
-    event_id: [] as string[],
-    leaf: [] as Uint8Array[],
-    leaf_hash: [] as string[],
-    cols: INDEX_COLUMNS.map(() => [] as (string | null)[]),
-    event: [] as Buffer[],
-  };
-  const ds = {
-    seq: [] as bigint[],
-    unit: [] as number[],
-    pointer: [] as string[],
-    disclosure: [] as (Uint8Array | null)[],
-    erased_by_seq: [] as (bigint | null)[],
-  };
+): Promise<PackedPart> {
+  const n = b - a;
+  const seq = new BigInt64Array(n);
+  const ts = new ColumnBuilder(n, 27);
+  const type = new ColumnBuilder(n, 16);
+  const eventId = new ColumnBuilder(n, 36);
+  const cols = INDEX_COLUMNS.map(() => new ColumnBuilder(n, 24));
+  const event = new ColumnBuilder(n, 1536);
+  const leaf = new ColumnBuilder(n, 320);
+  const leafHash = new ColumnBuilder(n, 64);
+  let dn = 0;
+  let dSeq = new BigInt64Array(n * 2);
+  let dUnit = new Int32Array(n * 2);
+  let dBy = new BigInt64Array(n * 2);
+  let dByNull = new Uint8Array(n * 2);
+  const pointer = new ColumnBuilder(n * 2, 12);
+  const disclosure = new ColumnBuilder(n * 2, 320);
+  let i = 0;
   for (let c = a; c < b; c += READ_CHUNK) {
     const d = Math.min(b, c + READ_CHUNK);
     const events = await store.readEvents(logId, c, d);
@@ -300,62 +322,132 @@ async function writeFiles(
         `entries ${c}..${d - 1} are not all stored: verify the log first`,
       );
     }
-    const index = new Map<number, StoredIndexRow>();
-    for (const r of await store.readIndex(logId, c - 1, d - c)) if (r.seq < d) index.set(r.seq, r);
+    const index = await store.readIndex(logId, c - 1, d - c);
+    let x = 0;
     for (const e of events) {
-      const x = index.get(e.entry.seq);
-      ev.seq.push(BigInt(e.entry.seq));
-      ev.ts.push(e.entry.ts);
-      ev.type.push(e.entry.type);
-      ev.event_id.push(e.entry.eid);
-      ev.leaf.push(e.entry.leaf);
-      ev.leaf_hash.push(e.entry.leafHash.toString('hex'));
-      INDEX_COLUMNS.forEach((col, i) => ev.cols[i]!.push(nullable(x?.[col])));
+      const s = e.entry.seq;
+      while (x < index.length && index[x]!.seq < s) x++;
+      const row = x < index.length && index[x]!.seq === s ? index[x] : undefined;
+      seq[i++] = BigInt(s);
+      ts.text(e.entry.ts);
+      type.text(e.entry.type);
+      eventId.text(e.entry.eid);
+      leaf.bytes(e.entry.leaf);
+      leafHash.hex(e.entry.leafHash);
+      for (let k = 0; k < INDEX_COLUMNS.length; k++) cols[k]!.textOrNull(row?.[INDEX_COLUMNS[k]!]);
       // Encoded here: the writer's JSON type would walk and re-encode every value, and cache each in a map.
-      ev.event.push(Buffer.from(JSON.stringify(toRecordedEvent(e, trail.origin)), 'utf8'));
-      for (const s of e.disclosures) {
-        ds.seq.push(BigInt(s.seq));
-        ds.unit.push(s.unit);
-        ds.pointer.push(s.pointer);
-        ds.disclosure.push(s.disclosure);
-        ds.erased_by_seq.push(s.erasedBySeq === null ? null : BigInt(s.erasedBySeq));
+      event.text(JSON.stringify(toRecordedEvent(e, trail.origin)));
+      for (const x of e.disclosures) {
+        if (dn === dSeq.length) {
+          const grow = <T extends BigInt64Array | Int32Array | Uint8Array>(t: T, m: T): T => {
+            m.set(t as never);
+            return m;
+          };
+          dSeq = grow(dSeq, new BigInt64Array(dn * 2));
+          dUnit = grow(dUnit, new Int32Array(dn * 2));
+          dBy = grow(dBy, new BigInt64Array(dn * 2));
+          dByNull = grow(dByNull, new Uint8Array(dn * 2));
+        }
+        dSeq[dn] = BigInt(x.seq);
+        dUnit[dn] = x.unit;
+        if (x.erasedBySeq === null) dByNull[dn] = 1;
+        else dBy[dn] = BigInt(x.erasedBySeq);
+        dn++;
+        pointer.text(x.pointer);
+        disclosure.bytesOrNull(x.disclosure);
       }
     }
   }
-  const pad = (n: number): string => String(n).padStart(12, '0');
-  const write = (kind: ArchiveFile['kind'], rows: number, buf: ArrayBuffer): ArchiveFile => {
-    const name = `${kind}-${pad(a)}-${pad(b)}.parquet`;
-    const bytes = new Uint8Array(buf);
-    writeFileSync(join(dir, name), bytes, { mode: 0o600 });
-    return { name, kind, from: a, to: b, rows, bytes: bytes.length, sha256: sha256(bytes) };
+  return {
+    a,
+    b,
+    events: {
+      seq,
+      ts: ts.done(),
+      type: type.done(),
+      event_id: eventId.done(),
+      cols: cols.map((c) => c.done()),
+      event: event.done(),
+      leaf: leaf.done(),
+      leaf_hash: leafHash.done(),
+    },
+    disclosures: {
+      seq: dSeq.slice(0, dn),
+      unit: dUnit.slice(0, dn),
+      pointer: pointer.done(),
+      disclosure: disclosure.done(),
+      erased_by_seq: dBy.slice(0, dn),
+      erased_null: dByNull.slice(0, dn),
+    },
   };
-  // Statistics (min/max per page) only where a reader prunes by them: seq, ts, type. On the large
-  // text and byte columns they cost a third of the writing and prune nothing.
-  const common = { codec: 'SNAPPY' as const, statistics: false, rowGroupSize: FILE_ENTRIES };
-  const events = parquetWriteBuffer({
-    ...common,
-    columnData: [
-      { name: 'seq', data: ev.seq, type: 'INT64', nullable: false, statistics: true },
-      { name: 'ts', data: ev.ts, type: 'STRING', nullable: false, statistics: true },
-      { name: 'type', data: ev.type, type: 'STRING', nullable: false, statistics: true },
-      { name: 'event_id', data: ev.event_id, type: 'STRING', nullable: false },
-      ...INDEX_COLUMNS.map((col, i) => ({ name: col, data: ev.cols[i]!, type: 'STRING' as const })),
-      { name: 'event', data: ev.event, type: 'STRING', nullable: false },
-      { name: 'leaf', data: ev.leaf, type: 'BYTE_ARRAY', nullable: false },
-      { name: 'leaf_hash', data: ev.leaf_hash, type: 'STRING', nullable: false },
-    ],
-  });
-  const disclosures = parquetWriteBuffer({
-    ...common,
-    columnData: [
-      { name: 'seq', data: ds.seq, type: 'INT64', nullable: false, statistics: true },
-      { name: 'unit', data: ds.unit, type: 'INT32', nullable: false },
-      { name: 'pointer', data: ds.pointer, type: 'STRING', nullable: false },
-      { name: 'disclosure', data: ds.disclosure, type: 'BYTE_ARRAY' },
-      { name: 'erased_by_seq', data: ds.erased_by_seq, type: 'INT64' },
-    ],
-  });
-  return [write('events', ev.seq.length, events), write('disclosures', ds.seq.length, disclosures)];
+}
+
+/**
+ * The encoding thread of one archive run: parts are encoded and written there while the next
+ * one is read here (2 cores: reading and encoding each get one). Without a worker (a runtime
+ * that cannot start one) parts are written on this thread.
+ */
+class PartWriter {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private readonly waiters = new Map<
+    number,
+    { resolve: (f: ArchiveFile[]) => void; reject: (e: unknown) => void }
+  >();
+  private failed: unknown;
+
+  constructor() {
+    const self = new URL(import.meta.url);
+    // From source (tests, tsx) the worker is TypeScript: register tsx inside it first.
+    this.worker = self.pathname.endsWith('.ts')
+      ? new Worker(
+          `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(
+            new URL('./archive-worker.ts', self).href,
+          )}); }).catch((e) => setImmediate(() => { throw e; }));`,
+          { eval: true },
+        )
+      : new Worker(new URL('./archive-worker.js', self));
+    const fail = (e: unknown): void => {
+      this.failed ??= e;
+      for (const w of this.waiters.values())
+        w.reject(
+          new AuditError(
+            'store_failure',
+            `archive encoding thread stopped: ${String((e as Error)?.message ?? e)}`,
+            { cause: e },
+          ),
+        );
+      this.waiters.clear();
+    };
+    this.worker.on('message', (m: EncodeReply) => {
+      const w = this.waiters.get(m.id);
+      if (!w) return;
+      this.waiters.delete(m.id);
+      if (m.ok) w.resolve(m.files);
+      else w.reject(new AuditError('store_failure', `cannot write the archive's Parquet files: ${m.error}`));
+    });
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+  }
+
+  /** Hands `part` over (its buffers move to the thread) and resolves with its two files. */
+  write(dir: string, part: PackedPart): Promise<ArchiveFile[]> {
+    if (this.failed !== undefined)
+      return Promise.reject(
+        new AuditError('store_failure', 'archive encoding thread stopped', { cause: this.failed }),
+      );
+    const id = this.nextId++;
+    return new Promise<ArchiveFile[]>((resolve, reject) => {
+      this.waiters.set(id, { resolve, reject });
+      const m: EncodeRequest = { id, dir, part };
+      this.worker.postMessage(m, transferables(part));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.failed ??= new Error('closed');
+    await this.worker.terminate();
+  }
 }
 
 /** An archive directory opened: its manifest, the manifest's digest, and problems found reading it. */

@@ -5,7 +5,9 @@ import { EMPTY_ROOT, rootOf, type NodeReader } from '../core/merkle.js';
 import { consistencyProof, inclusionProof, verifyConsistency } from '../core/proof.js';
 import { rangeProof } from '../core/range-proof.js';
 import type { ProofBundle } from '../core/proof-bundle.js';
-import { type VerifyReport } from '../core/verify-log.js';
+import { archiveEventFacts, type VerifyReport } from '../core/verify-log.js';
+import { disclosureDigest } from '../core/disclosure.js';
+import { parseLeaf } from '../core/leaf.js';
 import { AuditError, fromCoreError, ValidationError, type ValidationIssue } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
@@ -626,7 +628,13 @@ export class AuditTrail {
       typeof ref === 'number'
         ? await this.#store.getBySeq(this.head.logId, ref)
         : await this.#store.getByEid(this.head.logId, ref);
-    return s ? toRecordedEvent(s, this.origin) : undefined;
+    if (!s) return undefined;
+    const event = toRecordedEvent(s, this.origin);
+    if (s.disclosures.length === 0) {
+      const archived = await archivedRangeOf(this.#store, this.head.logId, s.entry.seq);
+      if (archived) event.archived = archived;
+    }
+    return event;
   }
 
   /**
@@ -1102,4 +1110,26 @@ function sideWritesOf(items: readonly QueuedEvent[]): SideWrites | undefined {
     if (i.sideWrites?.approvals?.length) approvals = [...(approvals ?? []), ...i.sideWrites.approvals];
   }
   return approvals ? { approvals } : undefined;
+}
+
+/**
+ * The archived range holding `seq`, when an `archive.created` event of the log vouches for it
+ * (its body, committed by its leaf, names the range and manifest the archive record names): a
+ * record without such an event labels nothing, and the event reads as missing fields.
+ */
+async function archivedRangeOf(
+  store: AuditStore,
+  logId: number,
+  seq: number,
+): Promise<RecordedEvent['archived']> {
+  const record = (await store.listArchives(logId)).find((a) => a.from <= seq && seq < a.to);
+  if (!record) return undefined;
+  const by = await store.getBySeq(logId, record.bySeq);
+  const body = by?.disclosures.find((d) => d.pointer === '')?.disclosure;
+  if (!by || by.entry.type !== 'archive.created' || body === null || body === undefined) return undefined;
+  if (!parseLeaf(by.entry.leaf).d.includes(disclosureDigest(body))) return undefined;
+  const facts = archiveEventFacts(record.bySeq, body);
+  if (facts?.from !== record.from || facts.to !== record.to || facts.manifestSha256 !== record.manifestSha256)
+    return undefined;
+  return { from: facts.from, to: facts.to, by_seq: facts.seq, manifest_sha256: facts.manifestSha256 };
 }

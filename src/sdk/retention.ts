@@ -6,6 +6,7 @@
  * seq each erased disclosure then names (verify reports them as erased by it).
  */
 import { parseDisclosureJson } from '../core/disclosure.js';
+import { purgeDigest } from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import type { AuditStore, ReclaimReport, ScanRow } from '../store/store.js';
@@ -25,19 +26,25 @@ import {
 /** The event a purge records before it erases anything. */
 export const RETENTION_PURGED = 'retention.purged';
 
-/** The log's own records: never purged (holds are derived from their events, erasures name their seqs). */
+/**
+ * The log's own records: never purged. Holds are derived from their events, erasures and purges
+ * name their seqs, sampling summaries stand for what was dropped, and every `key.*` event keeps
+ * its disclosures because verify follows the chain of signing keys through their bodies.
+ */
 const NEVER_PURGED = new Set([
   'data.erased',
   'retention.purged',
   'hold.placed',
   'hold.released',
   'sampling.summary',
-  'key.added',
-  'key.retired',
-  'key.compromised',
-  'key.created',
-  'key.revoked',
+  'archive.created',
+  'archive.restored',
 ]);
+
+/** True for an event type retention never purges (see {@link NEVER_PURGED}; any `key.*`). */
+export function neverPurged(type: string): boolean {
+  return NEVER_PURGED.has(type) || type.startsWith('key.');
+}
 
 export interface RetentionOptions {
   /** The instant periods are counted back from (epoch ms; default the trail's clock). */
@@ -82,6 +89,12 @@ export interface RetentionPlan {
   rules: RetentionRuleResult[];
   /** Due entries kept because a legal hold covers them, by hold. */
   held: { events: number; by_hold: Record<string, number> };
+  /**
+   * Entries a rule matches and whose period is over, kept whole because they are the log's own
+   * records (every `key.*` event: verify's chain of signing keys reads them; erasure, purge,
+   * hold, sampling and archive records), by type.
+   */
+  never_purged: { events: number; by_type: Record<string, number> };
   total: { events: number; disclosures: number; bytes: number };
 }
 
@@ -96,7 +109,7 @@ export interface RetentionApplyReport extends RetentionPlan {
 interface Due {
   seq: number;
   type: string;
-  units: { seq: number; unit: number }[];
+  units: { seq: number; unit: number; pointer: string }[];
 }
 
 interface Pending {
@@ -181,13 +194,17 @@ async function walk(
       const { seq, ts, type } = row.entry;
       if (ts >= latest) return;
       plan.scanned++;
-      if (NEVER_PURGED.has(type)) continue;
       let f: { classification?: string; risk?: string } | undefined;
       const rule = policy.rules.find((r) => {
         if (r.needsBody) f ??= facts(row);
         return matchesEvent(r.match, { tenant: trail.tenant, type, ...(r.needsBody ? f : {}) });
       });
       if (rule === undefined || ts >= cutoffs.get(rule)!) continue;
+      if (neverPurged(type)) {
+        plan.never_purged.events++;
+        plan.never_purged.by_type[type] = (plan.never_purged.by_type[type] ?? 0) + 1;
+        continue;
+      }
       const units = row.disclosures.filter(
         (d) => d.disclosure !== null && (rule.purge === 'all-but-leaf' || d.pointer !== ''),
       );
@@ -218,7 +235,11 @@ async function walk(
       r.oldest ??= ts;
       r.newest = ts;
       r.by_type[type] = (r.by_type[type] ?? 0) + 1;
-      await onDue(rule, { seq, type, units: units.map((u) => ({ seq, unit: u.unit })) });
+      await onDue(rule, {
+        seq,
+        type,
+        units: units.map((u) => ({ seq, unit: u.unit, pointer: u.pointer })),
+      });
     }
   }
 }
@@ -230,6 +251,7 @@ function newPlan(trail: AuditTrail, policy: RetentionPolicy, now: number): Reten
     scanned: 0,
     rules: policy.rules.map((r) => emptyResult(r, now)),
     held: { events: 0, by_hold: {} },
+    never_purged: { events: 0, by_type: {} },
     total: { events: 0, disclosures: 0, bytes: 0 },
   };
 }
@@ -317,6 +339,8 @@ export async function applyRetention(
         },
       },
       metadata: {
+        // What verify holds the erasures marked with this event's seq to (docs/verification.md).
+        purged: { from_seq: from, to_seq: to, disclosures: units.length, sha256: purgeDigest(units) },
         retention_days: days,
         presets: policy.presets,
         ...(options.reason !== undefined ? { reason: options.reason } : {}),

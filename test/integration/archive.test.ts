@@ -105,6 +105,12 @@ describe('cold archive on a real SQLite log', () => {
     const archived = await trail.get(10);
     assert.equal(archived?.seq, 10);
     assert.equal(archived?.action, undefined);
+    assert.deepEqual(
+      archived?.archived,
+      { from: 0, to: 256, by_seq: 450, manifest_sha256: r.manifest_sha256 },
+      'labelled as archived, not shown as missing fields',
+    );
+    assert.equal((await trail.get(300))?.archived, undefined);
     assert.ok(sessionCountBefore > (await trail.count({ session_id: 's-even' })));
   });
 

@@ -15,6 +15,7 @@ import {
   parsePrivacyConfig,
   planRetention,
   reclaimSpace,
+  rotateSigningKey,
   verifyProofBundle,
   type AuditTrail,
   type ProofBundle,
@@ -129,6 +130,124 @@ describe('retention on a SQLite log', () => {
       assert.equal((await planRetention(trail, p, { now: NOW })).total.events, 0);
     } finally {
       await trail.close();
+    }
+  });
+
+  it('never purges the disclosures of key.* events, and the plan says so', async () => {
+    const { trail, clock } = await makeLog(6, 0);
+    try {
+      const [added] = await rotateSigningKey([trail], { by: 'alice' });
+      assert.ok(added && added.seq !== null);
+      const keySeq = added.seq;
+      clock.t = NOW;
+      // keep 7d: the six 2019 events and the key event of May 2026 are all due.
+      const p = policy('retention:\n  rules:\n    - type: "*"\n      keep: 7d\n      purge: all-but-leaf\n');
+      const plan = await planRetention(trail, p, { now: NOW });
+      assert.equal(plan.total.events, 6, 'the six ordinary events only');
+      assert.deepEqual(plan.never_purged, { events: 1, by_type: { 'key.added': 1 } });
+      assert.equal(plan.rules[0]!.by_type['key.added'], undefined);
+      const report = await applyRetention(trail, p, { now: NOW });
+      assert.equal(report.never_purged.by_type['key.added'], 1);
+      const key = await trail.get(keySeq);
+      assert.equal(key?.type, 'key.added');
+      assert.equal(key?.erased, undefined, 'the key event keeps every disclosure');
+      assert.equal(key?.actor?.id, 'alice', 'its body (the key announcement) is still readable');
+      await trail.checkpoint();
+      const v = await trail.verify();
+      assert.deepEqual(v.failures, []);
+      assert.ok(v.redactions.every((r) => r.seq !== keySeq));
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('verify holds each retention.purged event to what it names, like data.erased', async () => {
+    const { trail, db, clock } = await makeLog(20, 4);
+    clock.t = NOW;
+    const p = policy('retention:\n  rules:\n    - type: "*"\n      keep: 1y\n      purge: disclosures\n');
+    const report = await applyRetention(trail, p, { now: NOW });
+    const purgeSeq = report.purge_events[0]!;
+    const purged = (await trail.get(purgeSeq))?.metadata?.['purged'] as Record<string, unknown>;
+    assert.deepEqual(
+      [purged['from_seq'], purged['to_seq'], purged['disclosures']],
+      [0, 19, report.erased],
+      'the event names its range and count',
+    );
+    assert.match(String(purged['sha256']), /^[0-9a-f]{64}$/);
+    await trail.checkpoint();
+    assert.deepEqual((await trail.verify()).failures, []);
+    await trail.close();
+    const sql = new Database(db);
+    const row = (seq: number, pointer: string) =>
+      sql.prepare('SELECT * FROM disclosures WHERE seq = ? AND pointer = ?').get(seq, pointer) as
+        { unit: number; disclosure: Buffer | null } | undefined;
+    const check = async (): Promise<{ seq: number | null; kind: string; detail: string }[]> => {
+      const t = await openAuditTrail({ tenant: 'acme', db, readonly: true });
+      try {
+        return (await t.verify()).failures;
+      } finally {
+        await t.close();
+      }
+    };
+    try {
+      // 1. A recent event's field erased in the purge's name by direct SQL: outside its range.
+      const recent = sql
+        .prepare(
+          "SELECT seq, pointer, disclosure FROM disclosures WHERE seq BETWEEN 20 AND 23 AND pointer != '' AND disclosure IS NOT NULL LIMIT 1",
+        )
+        .get() as { seq: number; pointer: string; disclosure: Buffer };
+      assert.ok(recent);
+      const erase = sql.prepare(
+        'UPDATE disclosures SET disclosure = NULL, erased_by_seq = ? WHERE seq = ? AND pointer = ?',
+      );
+      erase.run(purgeSeq, recent.seq, recent.pointer);
+      let f = await check();
+      assert.ok(
+        f.some(
+          (x) =>
+            x.seq === recent.seq && x.kind === 'payload_deleted' && /names seq 0\.\.19 only/.test(x.detail),
+        ),
+        JSON.stringify(f),
+      );
+      // Put back as it was (the trigger that allows erasing only is dropped for it).
+      sql.exec('DROP TRIGGER disclosures_erase_only');
+      const putBack = sql.prepare(
+        'UPDATE disclosures SET disclosure = ?, erased_by_seq = NULL WHERE seq = ? AND pointer = ?',
+      );
+      putBack.run(recent.disclosure, recent.seq, recent.pointer);
+      assert.deepEqual(await check(), []);
+      // 2. Inside its range, a disclosure it kept (the body, with purge: disclosures) erased in its name.
+      const body5 = row(5, '')?.disclosure;
+      assert.ok(body5);
+      erase.run(purgeSeq, 5, '');
+      f = await check();
+      assert.ok(
+        f.some(
+          (x) =>
+            x.seq === purgeSeq &&
+            x.kind === 'payload_deleted' &&
+            /names \d+ purged disclosure\(s\) of seq 0\.\.19, but \d+ are marked erased by it/.test(x.detail),
+        ),
+        JSON.stringify(f),
+      );
+      putBack.run(body5, 5, '');
+      assert.deepEqual(await check(), []);
+      // 3. A purged disclosure "put back" (its erasure mark cleared): the event names more than is erased.
+      const purgedRow = sql
+        .prepare('SELECT seq, pointer FROM disclosures WHERE erased_by_seq = ? LIMIT 1')
+        .get(purgeSeq) as { seq: number; pointer: string };
+      putBack.run(
+        Buffer.from(JSON.stringify(['AAAAAAAAAAAAAAAAAAAAAA', purgedRow.pointer, 1])),
+        purgedRow.seq,
+        purgedRow.pointer,
+      );
+      f = await check();
+      assert.ok(
+        f.some((x) => x.seq === purgeSeq && x.kind === 'payload_edited' && /put back/.test(x.detail)),
+        JSON.stringify(f),
+      );
+    } finally {
+      sql.close();
     }
   });
 

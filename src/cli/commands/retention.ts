@@ -98,6 +98,15 @@ function printPlan(io: Io, plan: RetentionPlan, verb: string): void {
         .map(([h, n]) => `${h}: ${groupDigits(n)}`)
         .join(', ')})\n`,
     );
+  if (plan.never_purged.events > 0)
+    io.stdout.write(
+      `  never purged: ${groupDigits(plan.never_purged.events)} entries of the log's own records (${Object.entries(
+        plan.never_purged.by_type,
+      )
+        .sort((a, b) => b[1] - a[1])
+        .map(([t, n]) => `${t} ${groupDigits(n)}`)
+        .join(', ')}): key.* events keep their disclosures for verify's chain of signing keys\n`,
+    );
   io.stdout.write(
     `${verb}: ${groupDigits(plan.total.events)} entries, ${groupDigits(plan.total.disclosures)} disclosures, ${mib(plan.total.bytes)} of plaintext\n`,
   );

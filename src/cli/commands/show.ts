@@ -36,6 +36,12 @@ export function run(args: string[], io: Io): Promise<number> {
           `erased by seq ${seq ?? '?'}: ${pointers.join(', ')}` +
             (seq !== null ? ` (${commandLine(io, target, 'show', String(seq))})\n` : '\n'),
         );
+      const a = event.archived;
+      if (a)
+        io.stderr.write(
+          `archived in seq ${a.from}..${a.to - 1} by seq ${a.by_seq} (manifest SHA-256 ${a.manifest_sha256}): ` +
+            `its fields are in that archive's Parquet files (${commandLine(io, target, 'show', String(a.by_seq))})\n`,
+        );
       return EXIT_OK;
     });
   });

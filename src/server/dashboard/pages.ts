@@ -587,7 +587,7 @@ function leaves(value: unknown, pointer: string, out: [string, unknown][]): void
 const under = (p: string, q: string): boolean => p === q || p.startsWith(`${q}/`);
 
 export function eventPage(ctx: PageContext, e: RecordedEvent): string {
-  const { redacted = [], erased = [], ...fields } = e;
+  const { redacted = [], erased = [], archived, ...fields } = e;
   const rows: [string, unknown][] = [];
   leaves(fields, '', rows);
   for (const x of erased) if (!rows.some(([p]) => under(p, x.pointer))) rows.push([x.pointer, undefined]);
@@ -596,6 +596,16 @@ export function eventPage(ctx: PageContext, e: RecordedEvent): string {
       ${e.run_id !== undefined ? html`Run <a href="${href(['runs', e.run_id])}">${e.run_id}</a> · ` : ''}log
       time ${time(e.ts)} · leaf hash <span class="mono">${e.leaf_hash}</span>
     </p>
+    ${
+      archived
+        ? html`<p>
+            <span class="marker">archived in seq ${archived.from}..${archived.to - 1}</span> by
+            <a href="${href(['events', archived.by_seq])}">seq ${archived.by_seq}</a> (manifest SHA-256
+            <span class="mono">${archived.manifest_sha256}</span>): its fields are in that archive's Parquet
+            files.
+          </p>`
+        : ''
+    }
     <table>
       <caption class="muted">
         Every field (JSON pointer →
