@@ -114,6 +114,7 @@ export {
   type EvidenceFailure,
   type EvidenceFailureKind,
   type EvidenceEntry,
+  type EvidenceLine,
   type EvidenceRole,
   type EvidenceSummary,
 } from './core/evidence.js';

@@ -201,6 +201,19 @@ function hashLines(bytes: Uint8Array): Buffer[] | undefined {
   return lines && decodeHashes(lines, 64);
 }
 
+/**
+ * One line of `events.jsonl` as its builder holds it, before it is written as JSON: the leaf
+ * record's bytes (not base64) and each shipped disclosure's text.
+ */
+export interface EvidenceLine {
+  seq: number;
+  role: EvidenceRole;
+  leaf: Uint8Array;
+  disclosures: readonly string[];
+  erased: readonly { pointer: string; by_seq: number }[];
+  proof?: readonly string[];
+}
+
 interface ParsedLine {
   seq: number;
   role: EvidenceRole;
@@ -222,7 +235,15 @@ interface ParsedLine {
  */
 export function verifyEvidenceFiles(
   files: ReadonlyMap<string, Uint8Array>,
-  options: { trustedKey?: string } = {},
+  options: {
+    trustedKey?: string;
+    /**
+     * The lines of `events.jsonl` as the caller built them, checked instead of the file's (which
+     * is then neither read nor compared with its manifest digest): a builder checking the package
+     * it just wrote skips encoding every line to JSON and parsing it back.
+     */
+    lines?: readonly EvidenceLine[];
+  } = {},
 ): EvidenceReport {
   const failures: EvidenceFailure[] = [];
   const perKind = new Map<string, number>();
@@ -250,6 +271,7 @@ export function verifyEvidenceFiles(
     return done(null);
   }
   for (const [name, digest] of Object.entries(manifest.files)) {
+    if (name === 'events.jsonl' && options.lines !== undefined) continue;
     const bytes = files.get(name);
     if (bytes === undefined) fail('manifest_mismatch', null, `${name} is listed in the manifest but missing`);
     else if (createHash('sha256').update(bytes).digest('hex') !== digest)
@@ -330,7 +352,33 @@ export function verifyEvidenceFiles(
 
   // 4. Entries: parse, order, disclosures.
   const lines: ParsedLine[] = [];
-  const eventsFile = files.get('events.jsonl');
+  const leafOf = (seq: number, leafBytes: Buffer): LeafRecord | undefined => {
+    let leaf: LeafRecord;
+    try {
+      leaf = parseLeaf(leafBytes);
+    } catch (e) {
+      fail('entry_malformed', seq, `the leaf of seq ${seq}: ${(e as Error).message}`);
+      return undefined;
+    }
+    if (leaf.log !== origin) fail('cross_log', seq, `seq ${seq} is an entry of ${leaf.log}, not ${origin}`);
+    if (leaf.seq !== seq) fail('reordered', seq, `the line of seq ${seq} holds the leaf of seq ${leaf.seq}`);
+    return leaf;
+  };
+  for (const l of options.lines ?? []) {
+    const leafBytes = Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength);
+    const leaf = leafOf(l.seq, leafBytes);
+    if (leaf)
+      lines.push({
+        seq: l.seq,
+        role: l.role,
+        leafBytes,
+        leaf,
+        disclosures: l.disclosures as unknown[],
+        erased: l.erased as { pointer: string; by_seq: number }[],
+        proof: l.proof,
+      });
+  }
+  const eventsFile = options.lines !== undefined ? Buffer.alloc(0) : files.get('events.jsonl');
   if (eventsFile === undefined) fail('entry_malformed', null, 'events.jsonl is missing');
   else if (!isUtf8(eventsFile)) fail('entry_malformed', null, 'events.jsonl is not UTF-8');
   const raw = eventsFile && isUtf8(eventsFile) ? textLines(eventsFile) : [];
@@ -366,17 +414,8 @@ export function verifyEvidenceFiles(
       fail('entry_malformed', o.seq, `the leaf of seq ${o.seq} is not canonical base64`);
       continue;
     }
-    let leaf: LeafRecord;
-    try {
-      leaf = parseLeaf(leafBytes);
-    } catch (e) {
-      fail('entry_malformed', o.seq, `the leaf of seq ${o.seq}: ${(e as Error).message}`);
-      continue;
-    }
-    if (leaf.log !== origin)
-      fail('cross_log', o.seq, `seq ${o.seq} is an entry of ${leaf.log}, not ${origin}`);
-    if (leaf.seq !== o.seq)
-      fail('reordered', o.seq, `the line of seq ${o.seq} holds the leaf of seq ${leaf.seq}`);
+    const leaf = leafOf(o.seq, leafBytes);
+    if (!leaf) continue;
     lines.push({
       seq: o.seq,
       role: o.role as EvidenceRole,

@@ -36,6 +36,9 @@ const INVISIBLE =
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
+// Any character either replacement below would change (no g flag: `test` keeps no state).
+const NEEDS_ESCAPE = new RegExp(`[&<>"'\`]|${INVISIBLE.source}`);
+
 /**
  * Escapes text for an HTML element body or a double- or single-quoted attribute value, and
  * makes invisible and bidirectional control characters visible as `⟦U+202E⟧`.
@@ -44,6 +47,8 @@ const INVISIBLE =
  * escapeHtml('<b title="x">\u202e'); // '&lt;b title=&quot;x&quot;&gt;⟦U+202E⟧'
  */
 export function escapeHtml(value: string): string {
+  // Most values hold nothing to escape: one scan, and the text is returned as it is.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value
     .replace(/[&<>"'`]/g, (c) => ENTITIES[c]!)
     .replace(INVISIBLE, (c) => `⟦U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}⟧`);

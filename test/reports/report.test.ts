@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { before, describe, it } from 'node:test';
 import { runDemoSession } from '../../src/cli/demo-session.js';
-import { AuditError, openAuditTrail, type AuditTrail } from '../../src/index.js';
+import { AuditError, openAuditTrail, verifyEvidenceFiles, type AuditTrail } from '../../src/index.js';
+import { buildEvidence } from '../../src/report/evidence.js';
 import { BUILTIN_TEMPLATES, REPORT_TYPES } from '../../src/report/reports/builtin.js';
 import type { ReportModel, Section } from '../../src/report/reports/model.js';
 import { csvCell, renderCsv } from '../../src/report/reports/render-csv.js';
-import { renderHtml, SOURCE_ELEMENT_ID } from '../../src/report/reports/render-html.js';
+import { renderHtml, renderHtmlParts, SOURCE_ELEMENT_ID } from '../../src/report/reports/render-html.js';
 import {
   buildReport,
   evidenceFiles,
@@ -261,6 +262,73 @@ describe('HTML', () => {
       ),
     });
     assert.match(formula, /\r\n0,[^,]+,action\.failed,'=1\+1,/);
+  });
+});
+
+describe('embedding', () => {
+  const sourceOf = (page: string): unknown => {
+    const open = `<script type="application/json" id="${SOURCE_ELEMENT_ID}">`;
+    const i = page.lastIndexOf(open) + open.length;
+    return JSON.parse(page.slice(i, page.indexOf('</script>', i)));
+  };
+
+  it('the page is its pieces in order, and embeds the source exactly', async () => {
+    const r = await buildReport(trail, { template: { type: 'soc2' } });
+    const parts = renderHtmlParts(r.model, r.source);
+    const page = renderHtml(r.model, r.source);
+    assert.equal(parts.join(''), page);
+    // Each event row is a piece of its own (written as it is, never joined into the page first).
+    const rows = section(r.model, 'timeline').events.length;
+    assert.equal(parts.filter((p) => p.startsWith('<tr data-seq=')).length, rows);
+    assert.deepEqual(sourceOf(page), r.source);
+    assert.ok(Object.isFrozen(r.source.evidence));
+    // A source parsed back from the file (not encoded by buildReport) renders to the same bytes.
+    assert.equal(renderHtml(r.model, JSON.parse(JSON.stringify(r.source)) as typeof r.source), page);
+  });
+
+  it('evidence values that are not base64 are escaped like any other JSON in the page', async () => {
+    const r = await buildReport(trail, { template: { type: 'summary' } });
+    const hostile = '</script><img src=x onerror=alert(1)>\u2028"';
+    const source = { ...r.source, evidence: { ...r.source.evidence, 'events.jsonl': hostile } };
+    const page = renderHtml(r.model, source);
+    const tail = page.slice(page.lastIndexOf(`id="${SOURCE_ELEMENT_ID}">`));
+    assert.equal(tail.indexOf('</script>'), tail.lastIndexOf('</script>'));
+    assert.ok(!tail.includes('<img'));
+    assert.equal((sourceOf(page) as typeof source).evidence['events.jsonl'], hostile);
+    assert.equal(verifyReport(page).ok, false);
+  });
+
+  it('the lines of a package as built check exactly as its events.jsonl does, tampering included', async () => {
+    const built = await buildEvidence(trail, { keepLines: true });
+    const lines = built.lines!;
+    assert.equal(lines.length, built.files.get('events.jsonl')!.toString('utf8').split('\n').length - 1);
+    const fromFile = verifyEvidenceFiles(built.files);
+    const fromLines = verifyEvidenceFiles(built.files, { lines });
+    assert.equal(fromLines.ok, true);
+    assert.deepEqual(fromLines, fromFile);
+    // An edited disclosure, a dropped line, an edited leaf: each fails with its kind and seq.
+    const at = lines.findIndex((l) => l.role === 'event' && l.disclosures.length > 0);
+    // Another salt: the disclosure's digest is no longer one its leaf commits to.
+    const first = lines[at]!.disclosures[0]!;
+    const other = `["${'A'.repeat(21)}w"${first.slice(25)}`;
+    assert.notEqual(other, first);
+    const edited = lines.map((l, i) =>
+      i === at ? { ...l, disclosures: [other, ...l.disclosures.slice(1)] } : l,
+    );
+    assert.deepEqual(
+      verifyEvidenceFiles(built.files, { lines: edited })
+        .failures.filter((f) => f.kind === 'payload_edited')
+        .map((f) => f.seq),
+      [lines[at]!.seq],
+    );
+    const dropped = verifyEvidenceFiles(built.files, { lines: lines.filter((_, i) => i !== at) });
+    assert.ok(dropped.failures.some((f) => f.kind === 'entry_missing' && f.seq === lines[at]!.seq));
+    const leaf = Buffer.from(lines[at]!.leaf);
+    leaf.writeUInt8(leaf.readUInt8(leaf.length - 2) ^ 1, leaf.length - 2);
+    const changed = verifyEvidenceFiles(built.files, {
+      lines: lines.map((l, i) => (i === at ? { ...l, leaf } : l)),
+    });
+    assert.ok(changed.failures.some((f) => f.kind === 'range_proof_failed' || f.kind === 'entry_malformed'));
   });
 });
 

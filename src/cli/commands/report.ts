@@ -1,8 +1,8 @@
-import { writeFileSync, renameSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { BUILTIN_TEMPLATES, REPORT_TYPES, type ReportType } from '../../report/reports/builtin.js';
 import { renderCsv } from '../../report/reports/render-csv.js';
-import { renderHtml } from '../../report/reports/render-html.js';
+import { renderHtmlParts } from '../../report/reports/render-html.js';
 import { renderPdf } from '../../report/reports/render-pdf.js';
 import { buildReport, reportJson } from '../../report/reports/report.js';
 import { MAX_TEMPLATE_BYTES, parseTemplate } from '../../report/reports/template.js';
@@ -63,6 +63,25 @@ export const spec: CommandSpec = {
   ],
 };
 
+/** Consecutive text pieces in strings of about 1 MiB (a write each); bytes as they are. */
+function* batches(pieces: readonly (string | Buffer)[]): Generator<string | Buffer> {
+  let text = '';
+  for (const p of pieces) {
+    if (typeof p !== 'string') {
+      if (text !== '') yield text;
+      text = '';
+      yield p;
+      continue;
+    }
+    text += p;
+    if (text.length >= 1 << 20) {
+      yield text;
+      text = '';
+    }
+  }
+  if (text !== '') yield text;
+}
+
 function formatOf(values: Values, out: string | undefined): (typeof FORMATS)[number] {
   const given = str(values, 'format');
   if (given !== undefined) return oneOf('--format', given, FORMATS);
@@ -106,19 +125,29 @@ export function run(args: string[], io: Io): Promise<number> {
           throw new CliError(`${e.message}; pass --sign to sign a checkpoint of the log first`);
         throw e;
       });
-      const bytes =
+      // The HTML goes out as its pieces (tens of megabytes for a large log), never joined whole.
+      const pieces: (string | Buffer)[] =
         format === 'html'
-          ? Buffer.from(renderHtml(model, source))
+          ? renderHtmlParts(model, source)
           : format === 'json'
-            ? Buffer.from(reportJson(model, source))
+            ? [reportJson(model, source)]
             : format === 'csv'
-              ? Buffer.from(renderCsv(model, { bom: bool(values, 'bom') }))
-              : await renderPdf(model, source);
-      if (out === undefined || out === '-') io.stdout.write(bytes.toString('utf8'));
+              ? [renderCsv(model, { bom: bool(values, 'bom') })]
+              : [await renderPdf(model, source)];
+      if (out === undefined || out === '-')
+        for (const b of batches(pieces)) io.stdout.write(typeof b === 'string' ? b : b.toString('utf8'));
       else {
         const path = resolve(io.cwd, out);
         const tmp = `${path}.${process.pid}.tmp`;
-        writeFileSync(tmp, bytes, { mode: 0o600 });
+        const fd = openSync(tmp, 'w', 0o600);
+        try {
+          for (const b of batches(pieces)) {
+            const bytes = typeof b === 'string' ? Buffer.from(b) : b;
+            for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at);
+          }
+        } finally {
+          closeSync(fd);
+        }
         renameSync(tmp, path);
         io.stderr.write(
           `wrote ${out}: ${model.title}, ${groupDigits(model.totals.events)} events, report ${model.id}, ` +

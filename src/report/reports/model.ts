@@ -109,9 +109,24 @@ const MAX_CELL = 300;
 const MAX_DIFF = 8000;
 const SEQS_PER_ROW = 20;
 
+// The keys of each dotted path, split once: a report reads a few dozen paths per event. The paths
+// are the model's own and those of the template (at most 64 KiB), so the map stays small.
+const PATHS = new Map<string, readonly string[]>();
+
+function keysOf(path: string): readonly string[] {
+  let keys = PATHS.get(path);
+  if (keys === undefined) {
+    if (PATHS.size >= 4096) PATHS.clear();
+    keys = path.split('.');
+    PATHS.set(path, keys);
+  }
+  return keys;
+}
+
+/** The value at a dotted path of an event (own members of plain objects only), else undefined. */
 export function get(e: unknown, path: string): unknown {
   let v: unknown = e;
-  for (const k of path.split('.')) {
+  for (const k of keysOf(path)) {
     if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.hasOwn(v, k)) return undefined;
     v = (v as Record<string, unknown>)[k];
   }

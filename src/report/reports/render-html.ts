@@ -92,7 +92,13 @@ function stats(s: Section): SafeHtml {
   </div>`;
 }
 
-function section(s: Section, i: number, options: HtmlOptions): SafeHtml {
+/**
+ * Where a timeline's rows or the source go in the page's skeleton: escaping turns every `<` of a
+ * value into `&lt;`, and no literal of ours holds this comment, so a marker is never text.
+ */
+const MARK = /<!--auditrail:(rows\d+|source)-->/;
+
+function section(s: Section, i: number, options: HtmlOptions, rows: Map<string, string[]>): SafeHtml {
   const head = html`<h2>${s.title}</h2>
     ${s.control ? html`<span class="control">${s.control}</span>` : ''}${s.evidence ? html`<p class="evidence">Evidence: ${s.evidence}</p>` : ''}`;
   let body: SafeHtml;
@@ -100,6 +106,11 @@ function section(s: Section, i: number, options: HtmlOptions): SafeHtml {
     const max = options.maxTimelineRows ?? Number.POSITIVE_INFINITY;
     const shown = s.events.slice(0, max);
     const left = s.events.length - shown.length + s.more;
+    // A timeline may hold 100,000 rows: they stay separate strings until the page is written.
+    rows.set(
+      `rows${i}`,
+      shown.map((r) => eventRow(r).text),
+    );
     body = html`<div class="scroll">
         <table>
           <thead>
@@ -108,7 +119,7 @@ function section(s: Section, i: number, options: HtmlOptions): SafeHtml {
             </tr>
           </thead>
           <tbody>
-            ${join(shown.map(eventRow))}
+            ${html`<!--auditrail:rows${i}-->`}
           </tbody>
         </table>
       </div>
@@ -150,6 +161,51 @@ function scriptJson(value: unknown): string {
   );
 }
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Evidence objects `buildReport` made (frozen, every value from the base64 encoder). */
+const ENCODED = new WeakSet<object>();
+
+/** Marks a frozen evidence object as made of base64 only, so the page places its values unscanned. */
+export function markEncoded(evidence: Readonly<Record<string, string>>): void {
+  if (Object.isFrozen(evidence)) ENCODED.add(evidence);
+}
+
+/**
+ * `scriptJson(source)`, byte for byte, as pieces, without scanning the evidence twice more: its
+ * values are base64 (tens of megabytes), which neither JSON nor HTML escapes, so each is placed as
+ * it is once a scan has shown it to be base64 (or `buildReport` encoded it).
+ */
+function sourceJson(source: ReportSource): string[] {
+  const out: string[] = [];
+  let text = '{';
+  let first = true;
+  for (const [key, value] of Object.entries(source) as [string, unknown][]) {
+    if (value === undefined) continue;
+    text += `${first ? '' : ','}${scriptJson(key)}:`;
+    first = false;
+    if (key !== 'evidence' || typeof value !== 'object' || value === null || Array.isArray(value)) {
+      text += scriptJson(value);
+      continue;
+    }
+    const known = ENCODED.has(value);
+    let firstFile = true;
+    text += '{';
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v === undefined) continue;
+      text += `${firstFile ? '' : ','}${scriptJson(name)}:`;
+      firstFile = false;
+      if (typeof v === 'string' && (known || BASE64.test(v))) {
+        out.push(`${text}"`, v);
+        text = '"';
+      } else text += scriptJson(v);
+    }
+    text += '}';
+  }
+  out.push(`${text}}`);
+  return out;
+}
+
 /**
  * Renders a report model as one HTML document, with its source embedded for verify-report.
  *
@@ -157,6 +213,23 @@ function scriptJson(value: unknown): string {
  * writeFileSync('q4.html', renderHtml(model, source));
  */
 export function renderHtml(model: ReportModel, source: ReportSource, options: HtmlOptions = {}): string {
+  return renderHtmlParts(model, source, options).join('');
+}
+
+/**
+ * The HTML document of {@link renderHtml} as consecutive pieces (each event row, the evidence
+ * values, the markup between them), to be written one after the other without first joining tens
+ * of megabytes into one string.
+ *
+ * @example
+ * for (const piece of renderHtmlParts(model, source)) writeSync(fd, piece);
+ */
+export function renderHtmlParts(
+  model: ReportModel,
+  source: ReportSource,
+  options: HtmlOptions = {},
+): string[] {
+  const rows = new Map<string, string[]>();
   const q = Object.entries(model.query);
   const filters = q.length === 0 ? 'none (the whole log)' : q.map(([k, v]) => `${k}=${v}`).join(', ');
   const head = html`<meta charset="utf-8" />
@@ -192,7 +265,7 @@ export function renderHtml(model: ReportModel, source: ReportSource, options: Ht
         </dd>
       </dl>
     </header>
-    ${join(model.sections.map((s, i) => section(s, i, options)))}
+    ${join(model.sections.map((s, i) => section(s, i, options, rows)))}
     <section id="provenance">
       <h2>Provenance</h2>
       <p class="evidence">
@@ -205,11 +278,19 @@ export function renderHtml(model: ReportModel, source: ReportSource, options: Ht
   </main>`;
   // The stylesheet is ours, and the source is JSON with every character that could end the
   // script element escaped: both are placed as they are, around the escaped markup.
-  return (
+  const skeleton =
     `<!doctype html>\n<html lang="en"><head>${head.text}<style>${CSS}</style></head>\n<body>${body.text}\n` +
     (options.embedSource === false
       ? ''
-      : `<script type="application/json" id="${SOURCE_ELEMENT_ID}">${scriptJson(source)}</script>\n`) +
-    '</body></html>\n'
-  );
+      : `<script type="application/json" id="${SOURCE_ELEMENT_ID}"><!--auditrail:source--></script>\n`) +
+    '</body></html>\n';
+  // Split at the markers: text at even indexes, marker names at odd ones.
+  const pieces = skeleton.split(MARK);
+  const out: string[] = [];
+  for (const [i, piece] of pieces.entries()) {
+    if (i % 2 === 0) out.push(piece);
+    else if (piece === 'source') out.push(...sourceJson(source));
+    else for (const row of rows.get(piece) ?? []) out.push(row);
+  }
+  return out;
 }

@@ -7,12 +7,19 @@
  * from the embedded source and compares.
  */
 import { createHash } from 'node:crypto';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { AuditError, verifyEvidenceFiles, type AuditTrail, type EvidenceReport } from '../../index.js';
-import { buildEvidence, type EvidenceQuery } from '../evidence.js';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
+import {
+  AuditError,
+  verifyEvidenceFiles,
+  type AuditTrail,
+  type EvidenceLine,
+  type EvidenceReport,
+} from '../../index.js';
+import { buildEvidence, lineJson, type EvidenceQuery } from '../evidence.js';
 import { BUILTIN_TEMPLATES, REPORT_TYPES, type ReportType } from './builtin.js';
 import { get, REPORT_FORMAT, reportModel, type ReportModel, type ReportSource } from './model.js';
-import { renderHtml, SOURCE_ELEMENT_ID } from './render-html.js';
+import { markEncoded, renderHtml, renderHtmlParts, SOURCE_ELEMENT_ID } from './render-html.js';
 import { parseTemplate, type ReportTemplate } from './template.js';
 
 export interface ReportOptions {
@@ -53,6 +60,8 @@ function templateText(t: ReportOptions['template']): { name: string; text: strin
   }
   return t;
 }
+
+const gzipAsync = promisify(gzip);
 
 /** A decompressed evidence file may be at most this large (a gzip bomb stops here). */
 const MAX_EVIDENCE_FILE = 1024 * 1024 * 1024;
@@ -111,10 +120,14 @@ export function modelOf(
 /**
  * Keeps the payload of the events concerning `subject` (and of the events of their actions) and
  * turns every other selected line into a leaf-only `withheld` line: a subject report discloses
- * nobody else's data, and still proves every entry of its window.
+ * nobody else's data, and still proves every entry of its window. Returns the lines as narrowed.
  */
-function narrowToSubject(files: Map<string, Buffer>, subject: string): void {
-  const check = verifyEvidenceFiles(files);
+function narrowToSubject(
+  files: Map<string, Buffer>,
+  lines: readonly EvidenceLine[],
+  subject: string,
+): EvidenceLine[] {
+  const check = verifyEvidenceFiles(files, { lines });
   const keep = new Set<number>();
   const ids = new Set<string>();
   for (const x of check.entries) {
@@ -132,20 +145,25 @@ function narrowToSubject(files: Map<string, Buffer>, subject: string): void {
   // Policies in force stay readable: their lines become `reference` lines, as the package builder does.
   const policies = JSON.parse(files.get('policies.json')!.toString('utf8')) as { seq: number }[];
   const inForce = new Set(policies.map((p) => p.seq));
-  const lines = files.get('events.jsonl')!.toString('utf8').split('\n');
-  const out = lines.map((l) => {
-    if (l === '') return l;
-    const o = JSON.parse(l) as { seq: number; role: string; disclosures: unknown[]; erased: unknown[] };
-    if (o.role !== 'event' || keep.has(o.seq)) return l;
-    if (inForce.has(o.seq)) return JSON.stringify({ ...o, role: 'reference' });
-    return JSON.stringify({ ...o, role: 'withheld', disclosures: [], erased: [] });
+  const out = lines.map((l): EvidenceLine => {
+    if (l.role !== 'event' || keep.has(l.seq)) return l;
+    if (inForce.has(l.seq)) return { ...l, role: 'reference' };
+    return { ...l, role: 'withheld', disclosures: [], erased: [] };
   });
-  files.set('events.jsonl', Buffer.from(out.join('\n')));
+  files.set('events.jsonl', Buffer.from(out.map((l) => `${lineJson(l)}\n`).join('')));
   const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8')) as {
     files: Record<string, string>;
   };
   manifest.files['events.jsonl'] = createHash('sha256').update(files.get('events.jsonl')!).digest('hex');
   files.set('manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+  return out;
+}
+
+/** The evidence of a new report: frozen, and known to the page renderer as base64 it made. */
+function encoded(files: [string, string][]): Record<string, string> {
+  const evidence = Object.freeze(Object.fromEntries(files));
+  markEncoded(evidence);
+  return evidence;
 }
 
 /**
@@ -173,14 +191,31 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
     query,
     now: () => new Date(now),
     generator,
+    keepLines: true,
     ...(options.createdBy !== undefined ? { createdBy: options.createdBy } : {}),
   });
-  if (options.subject !== undefined) narrowToSubject(built.files, options.subject);
-  const evidence: Record<string, string> = {};
-  for (const [name, bytes] of [...built.files].sort(([a], [b]) => (a < b ? -1 : 1)))
-    if (options.embedEvidence !== false) evidence[name] = gzipSync(bytes, { level: 1 }).toString('base64');
-
-  const check = verifyEvidenceFiles(built.files);
+  let lines = built.lines!;
+  if (options.subject !== undefined) lines = narrowToSubject(built.files, lines, options.subject);
+  // Compressed on the thread pool while this thread checks the lines and computes the model.
+  const compressed: Promise<[string, string][]> =
+    options.embedEvidence === false
+      ? Promise.resolve([])
+      : Promise.all(
+          [...built.files]
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(async ([name, bytes]): Promise<[string, string]> => [
+              name,
+              // Large output chunks: fewer pieces to concatenate at the end.
+              (
+                await gzipAsync(bytes, { level: 1, chunkSize: bytes.length > 1 << 20 ? 1 << 22 : 1 << 14 })
+              ).toString('base64'),
+            ]),
+        );
+  // Awaited below; should a later step throw first, its failure is the one reported.
+  compressed.catch(() => undefined);
+  // The package was just built from the store's bytes: its lines are checked as built (the same
+  // checks as verify-evidence), not encoded to JSON and parsed back.
+  const check = verifyEvidenceFiles(built.files, { lines });
   // The stored diff of each policy change shown (CC8.1), checked against its event's digest.
   const diffs: Record<string, string> = {};
   for (const x of check.entries) {
@@ -201,7 +236,7 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
         .map(([k, v]) => [k, String(v)]),
     ),
     subject: options.subject ?? null,
-    evidence,
+    evidence: encoded(await compressed),
     policy_diffs: diffs,
   };
   // The id covers everything the report is computed from: the manifest holds the SHA-256 of every
@@ -238,6 +273,16 @@ export interface ReportCheck {
 }
 
 const ROW = /<tr data-seq="(\d+)">[\s\S]*?<\/tr>/g;
+
+/** Whether `text` is the pieces one after the other, compared in place (no joined copy). */
+function sameText(pieces: readonly string[], text: string): boolean {
+  let at = 0;
+  for (const p of pieces) {
+    if (!text.startsWith(p, at)) return false;
+    at += p.length;
+  }
+  return at === text.length;
+}
 
 function rowsBySeq(page: string): Map<number, string> {
   const out = new Map<number, string>();
@@ -362,32 +407,30 @@ export function verifyReport(text: string, options: { trustedKey?: string } = {}
           message: `"${key}" differs from what the verified events compute to`,
         });
     }
-  } else {
+  } else if (!sameText(renderHtmlParts(model, raw), text)) {
     const expected = renderHtml(model, raw);
-    if (expected !== text) {
-      const mine = rowsBySeq(text);
-      const theirs = rowsBySeq(expected);
-      for (const [seq, r] of theirs)
-        if (mine.get(seq) !== r)
-          failures.push({
-            kind: 'row_edited',
-            seq,
-            message: `the row of seq ${seq} differs from the verified event`,
-          });
-      for (const seq of mine.keys())
-        if (!theirs.has(seq))
-          failures.push({
-            kind: 'row_edited',
-            seq,
-            message: `a row of seq ${seq} is shown that the evidence does not hold`,
-          });
-      if (failures.length === 0)
+    const mine = rowsBySeq(text);
+    const theirs = rowsBySeq(expected);
+    for (const [seq, r] of theirs)
+      if (mine.get(seq) !== r)
         failures.push({
-          kind: 'content_edited',
-          seq: null,
-          message: 'the page differs from what the verified events compute to (outside the event rows)',
+          kind: 'row_edited',
+          seq,
+          message: `the row of seq ${seq} differs from the verified event`,
         });
-    }
+    for (const seq of mine.keys())
+      if (!theirs.has(seq))
+        failures.push({
+          kind: 'row_edited',
+          seq,
+          message: `a row of seq ${seq} is shown that the evidence does not hold`,
+        });
+    if (failures.length === 0)
+      failures.push({
+        kind: 'content_edited',
+        seq: null,
+        message: 'the page differs from what the verified events compute to (outside the event rows)',
+      });
   }
   return { ok: failures.length === 0, failures, model };
 }
