@@ -48,6 +48,7 @@ try {
           offset,
           end: segEnd,
           snapshots: [],
+          completeTiles: Math.floor(head.size / 256),
           indexFrom: offset === 0 ? null : offset,
         },
         executions,
