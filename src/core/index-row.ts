@@ -92,11 +92,27 @@ export const INDEX_KEY_BYTES = 32;
 export function personTagger(key: Uint8Array): PersonTagger {
   if (key.length !== INDEX_KEY_BYTES) throw new RangeError(`an index key is ${INDEX_KEY_BYTES} bytes`);
   const k = Buffer.from(key);
-  return (id) => createHmac('sha256', k).update(id, 'utf8').digest('hex').slice(0, 32);
+  // The same few people recur on many events (verify derives every row again): their tags are
+  // remembered, up to a bound, so memory stays constant whatever the log holds.
+  const known = new Map<string, string>();
+  return (id) => {
+    let t = known.get(id);
+    if (t === undefined) {
+      t = createHmac('sha256', k).update(id, 'utf8').digest('hex').slice(0, 32);
+      if (known.size >= TAG_CACHE) known.clear();
+      known.set(id, t);
+    }
+    return t;
+  };
 }
+
+/** Tags a tagger remembers (ids up to a few hundred bytes each: a few MB at most). */
+const TAG_CACHE = 4096;
 
 /** Prefix of a hashed target in the `target` column. */
 export const HASHED_TARGET = 'h:';
+
+const NO_SUBJECTS: readonly unknown[] = Object.freeze([]);
 
 /** True when `target` names one of `people` (contains one of their ids). */
 function namesPerson(target: string, people: readonly unknown[]): boolean {
@@ -118,13 +134,16 @@ export function deriveIndexValues(event: IndexedEvent, tag?: PersonTagger): Inde
   const isUser = event.actor.type === 'user';
   if (tag) {
     const raw: unknown = event.context?.data_subject_ids;
-    const subjects: readonly unknown[] = Array.isArray(raw) ? (raw as unknown[]) : [];
+    const subjects: readonly unknown[] = Array.isArray(raw) ? (raw as unknown[]) : NO_SUBJECTS;
     // An erased user id (or a non-string one in tampered data) derives nothing: verify treats
     // the column by what was erased, never by a guess.
     const userId = isUser && typeof event.actor.id === 'string' ? event.actor.id : undefined;
-    const people = userId !== undefined ? [...subjects, userId] : subjects;
     const target = event.action?.target;
-    const tags = [...new Set(subjects.filter((s): s is string => typeof s === 'string').map(tag))].sort();
+    // Most events name no data subject: no arrays to build for them.
+    const tags =
+      subjects.length === 0
+        ? subjects
+        : [...new Set(subjects.filter((s): s is string => typeof s === 'string').map(tag))].sort();
     return {
       tenant: event.tenant ?? null,
       session_id: event.session_id ?? null,
@@ -133,7 +152,9 @@ export function deriveIndexValues(event: IndexedEvent, tag?: PersonTagger): Inde
       actor_id: isUser ? (userId !== undefined ? `user:${tag(userId)}` : null) : event.actor.id,
       action_type: event.action?.type ?? null,
       target:
-        typeof target === 'string' && namesPerson(target, people)
+        typeof target === 'string' &&
+        (namesPerson(target, subjects) ||
+          (userId !== undefined && userId.length > 0 && target.includes(userId)))
           ? `${HASHED_TARGET}${tag(target)}`
           : (target ?? null),
       decision: event.policy?.decision ?? null,

@@ -61,7 +61,8 @@ export function parseLeaf(bytes: Uint8Array | string): LeafRecord {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new CoreError('malformed', 'leaf is not an object');
   const o = v as Record<string, unknown>;
-  for (const k of Object.keys(o))
+  // JSON.parse gives plain own data properties: `for…in` lists exactly Object.keys without an array.
+  for (const k in o)
     if (!KEYS.has(k)) throw new CoreError('malformed', `leaf has unknown member ${JSON.stringify(k)}`);
   if (o['v'] !== 1) throw new CoreError('malformed', 'leaf version must be 1');
   if (typeof o['log'] !== 'string') throw new CoreError('malformed', 'leaf log must be a string');

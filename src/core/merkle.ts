@@ -62,6 +62,17 @@ export function hashLeafText(text: string): Buffer {
 }
 
 /**
+ * {@link hashLeafText} as lowercase hex: verification compares it with a stored hash read as hex
+ * (a hex digest costs less than a Buffer one).
+ *
+ * @example
+ * hashLeafTextHex('') // '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d'
+ */
+export function hashLeafTextHex(text: string): string {
+  return hash('sha256', `\u0000${text}`, 'hex');
+}
+
+/**
  * Interior node hash, RFC 6962 §2.1: `SHA-256(0x01 || left || right)`. Both children must be
  * 32-byte hashes (RangeError otherwise).
  *

@@ -100,17 +100,18 @@ function feedsCached(pointer: string): boolean {
 }
 
 /**
- * Pointer and value of a disclosure `[salt, pointer, value]`; null when it is not one. Its text is
+ * A disclosure `[salt, pointer, value]` as parsed; undefined when it is not one. Its text is
  * parsed as is (no copy to bytes and back): authenticity is the leaf check's job (digest in `d`).
  */
-function readDisclosure(d: Uint8Array | string): { pointer: string; value: unknown } | null {
+function readDisclosure(d: Uint8Array | string): readonly [unknown, string, unknown] | undefined {
   try {
     const parsed: unknown =
       typeof d === 'string' ? parseDisclosureJson(d) : JSON.parse(Buffer.from(d).toString('utf8'));
-    if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[1] !== 'string') return null;
-    return { pointer: parsed[1], value: parsed[2] as unknown };
+    if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[1] !== 'string') return undefined;
+    // The parsed array itself (never written to): no object per disclosure.
+    return parsed as [unknown, string, unknown];
   } catch {
-    return null;
+    return undefined;
   }
 }
 
@@ -130,33 +131,44 @@ function under(source: string, erased: string): boolean {
  * const { values, unchecked } = expectIndex(scanRow);
  */
 export function expectIndex(e: IndexedEntry, tag?: PersonTagger): IndexExpectation {
-  const problems: string[] = [];
-  const parts: { pointer: string; value: unknown }[] = [];
-  const erased: string[] = [];
+  // Allocation-free for the usual entry (a body, maybe a person's id, nothing erased): verify
+  // runs this once per entry.
+  let problems: string[] | undefined;
+  let body: unknown;
+  let parts: { pointer: string; value: unknown }[] | undefined;
+  let erased: string[] | undefined;
   let unitsOk = true;
-  for (let i = 0; i < e.disclosures.length; i++) {
-    const d = e.disclosures[i]!;
+  const ds = e.disclosures;
+  for (let i = 0; i < ds.length; i++) {
+    const d = ds[i]!;
     if (d.unit !== i) unitsOk = false;
     if (d.disclosure === null) {
-      erased.push(d.pointer);
+      (erased ??= []).push(d.pointer);
       continue;
     }
     if (!feedsCached(d.pointer)) continue;
     const parsed = readDisclosure(d.disclosure);
     // An unreadable disclosure is reported by the leaf check (its digest is not in the leaf).
-    if (!parsed) continue;
-    if (parsed.pointer !== d.pointer) {
-      problems.push(`the pointer column of disclosure unit ${d.unit} differs from the pointer it holds`);
+    if (parsed === undefined) continue;
+    if (parsed[1] !== d.pointer) {
+      (problems ??= []).push(
+        `the pointer column of disclosure unit ${d.unit} differs from the pointer it holds`,
+      );
     }
-    parts.push(parsed);
+    if (parts === undefined && body === undefined && parsed[1] === '') body = parsed[2];
+    else {
+      parts ??= body === undefined ? [] : [{ pointer: '', value: body }];
+      body = undefined;
+      parts.push({ pointer: parsed[1], value: parsed[2] });
+    }
   }
   if (!unitsOk) {
-    problems.push(
-      `disclosure units are ${e.disclosures.map((d) => d.unit).join(',')}, not 0..${e.disclosures.length - 1}`,
+    (problems ??= []).push(
+      `disclosure units are ${ds.map((d) => d.unit).join(',')}, not 0..${ds.length - 1}`,
     );
   }
   let unchecked = NONE_UNCHECKED;
-  if (erased.length > 0) {
+  if (erased !== undefined) {
     const cols = new Set<keyof IndexValues>();
     for (const col of INDEX_COLUMNS) {
       if (INDEX_SOURCES[col].some((s) => erased.some((p) => under(s, p)))) cols.add(col);
@@ -166,15 +178,18 @@ export function expectIndex(e: IndexedEntry, tag?: PersonTagger): IndexExpectati
   let values: IndexValues | null = null;
   try {
     // A body alone is read as parsed: assembling would only copy it (nothing is written into it).
-    const only = parts.length === 1 && parts[0]!.pointer === '' ? parts[0]!.value : undefined;
     const event =
-      typeof only === 'object' && only !== null && !Array.isArray(only) ? only : assembleEvent(parts);
+      parts === undefined && typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? body
+        : assembleEvent(parts ?? (body === undefined ? [] : [{ pointer: '', value: body }]));
     values = deriveIndexValues(event as IndexedEvent, tag);
   } catch {
     values = null;
   }
-  return { values, unchecked, problems };
+  return { values, unchecked, problems: problems ?? NO_PROBLEMS };
 }
+
+const NO_PROBLEMS: string[] = [];
 
 /**
  * The index row to store for an entry (rebuild, erasure): derived values; a column whose source
@@ -228,8 +243,18 @@ export class IndexVerifier {
   private count = 0;
   private readonly maxFailures: number;
   private readonly tag: PersonTagger | undefined;
+  private lastSeq = -1;
+  private lastTs = '';
+
   /** The last entry pushed: its seq and ts (for the log row's `last_ts`). */
-  last: { seq: number; ts: string } | null = null;
+  get last(): { seq: number; ts: string } | null {
+    return this.lastSeq < 0 ? null : { seq: this.lastSeq, ts: this.lastTs };
+  }
+
+  set last(v: { seq: number; ts: string } | null) {
+    this.lastSeq = v === null ? -1 : v.seq;
+    this.lastTs = v === null ? '' : v.ts;
+  }
 
   constructor(options: IndexVerifierOptions = {}) {
     this.maxFailures = options.maxFailures ?? 1000;
@@ -285,7 +310,8 @@ export class IndexVerifier {
       this.next++;
       this.extra(r);
     }
-    this.last = { seq, ts: e.entry.ts };
+    this.lastSeq = seq;
+    this.lastTs = e.entry.ts;
   }
 
   /** Feeds the next stored entry (ascending seq); the index rows up to its seq must be fed. */
@@ -299,7 +325,8 @@ export class IndexVerifier {
       if (r.seq === seq && !row) row = r;
       else this.extra(r);
     }
-    this.last = { seq, ts: e.entry.ts };
+    this.lastSeq = seq;
+    this.lastTs = e.entry.ts;
     const x = expectIndex(e, this.tag);
     for (const p of x.problems) this.fail(seq, 'payload_edited', p);
     if (!row) {

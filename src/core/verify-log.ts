@@ -3,7 +3,7 @@ import { openCheckpoint } from './checkpoint.js';
 import type { CheckpointOpener } from './checkpoint-opener.js';
 import { disclosureDigest, parseDisclosure } from './disclosure.js';
 import { parseLeaf } from './leaf.js';
-import { CompactRange, HASH_SIZE, hashLeaf, hashLeafText } from './merkle.js';
+import { CompactRange, HASH_SIZE, hashLeaf, hashLeafText, hashLeafTextHex } from './merkle.js';
 import type { NoteVerifier } from './note.js';
 
 /**
@@ -112,6 +112,8 @@ export interface VerifyEntry {
     seq: number;
     leaf: Uint8Array | string;
     leafHash: Uint8Array;
+    /** `leafHash` as lowercase hex, when the store reads it so (checked against the leaf in hex). */
+    leafHashHex?: string;
     eid: string;
     type: string;
     ts: string;
@@ -367,9 +369,21 @@ export class LogVerifier {
   private check(e: VerifyEntry): void {
     const { entry } = e;
     const seq = entry.seq;
-    const hash = typeof entry.leaf === 'string' ? hashLeafText(entry.leaf) : hashLeaf(entry.leaf);
-    if (!hash.equals(entry.leafHash)) {
-      this.fail(seq, 'leaf_edited', 'leaf bytes do not hash to the stored leaf hash');
+    let hash: Buffer;
+    // Hex digests compare as strings: equal hex is equal bytes, and the tree takes the stored ones.
+    if (typeof entry.leaf === 'string' && entry.leafHashHex !== undefined) {
+      const hex = hashLeafTextHex(entry.leaf);
+      if (hex === entry.leafHashHex && entry.leafHash.length === HASH_SIZE) {
+        hash = Buffer.isBuffer(entry.leafHash) ? entry.leafHash : Buffer.from(entry.leafHash);
+      } else {
+        hash = Buffer.from(hex, 'hex');
+        this.fail(seq, 'leaf_edited', 'leaf bytes do not hash to the stored leaf hash');
+      }
+    } else {
+      hash = typeof entry.leaf === 'string' ? hashLeafText(entry.leaf) : hashLeaf(entry.leaf);
+      if (!hash.equals(entry.leafHash)) {
+        this.fail(seq, 'leaf_edited', 'leaf bytes do not hash to the stored leaf hash');
+      }
     }
     let leaf;
     try {
@@ -408,38 +422,57 @@ export class LogVerifier {
         return;
       }
     }
-    const covered = new Set<string>();
+    // Digests accounted for, by their position in the (sorted, unique) `d`: a bit each, or a set
+    // for a leaf with more digests than bits.
+    const digests = leaf.d;
+    const many = digests.length > 30 ? new Set<string>() : undefined;
+    let mask = 0;
+    let covered = 0;
     let body: Uint8Array | string | undefined;
     let erased = 0;
-    const erasedHere: Redaction[] = [];
+    let erasedHere: Redaction[] | undefined;
     for (const d of e.disclosures) {
-      const where = d.pointer || '(body)';
       if (d.disclosure === null) {
         if (d.erasedBySeq === null) {
-          this.fail(seq, 'payload_deleted', `disclosure ${where} was removed without an erasure record`);
+          this.fail(
+            seq,
+            'payload_deleted',
+            `disclosure ${d.pointer || '(body)'} was removed without an erasure record`,
+          );
         } else {
           // Checked in finish(): the erasure must be a data.erased / retention.purged entry of this
           // log, and a data.erased one must name this disclosure's digest.
           erased++;
-          erasedHere.push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
+          (erasedHere ??= []).push({ seq, pointer: d.pointer, by_seq: d.erasedBySeq });
         }
         continue;
       }
       const digest = disclosureDigest(d.disclosure);
-      if (!leaf.d.includes(digest)) {
-        this.fail(seq, 'payload_edited', `disclosure ${where} does not match any digest in the leaf`);
-      } else if (covered.has(digest)) {
-        this.fail(seq, 'payload_edited', `disclosure ${where} is stored twice (another one was overwritten)`);
+      const at = digests.indexOf(digest);
+      if (at < 0) {
+        this.fail(
+          seq,
+          'payload_edited',
+          `disclosure ${d.pointer || '(body)'} does not match any digest in the leaf`,
+        );
+      } else if (many ? many.has(digest) : (mask & (1 << at)) !== 0) {
+        this.fail(
+          seq,
+          'payload_edited',
+          `disclosure ${d.pointer || '(body)'} is stored twice (another one was overwritten)`,
+        );
       } else {
-        covered.add(digest);
+        if (many) many.add(digest);
+        else mask |= 1 << at;
+        covered++;
         if (d.pointer === '') body = d.disclosure;
       }
     }
     // Rows reported as edited above still stand for a digest; only absent rows count as deleted.
-    const missing = leaf.d.length - Math.max(e.disclosures.length, covered.size + erased);
+    const missing = digests.length - Math.max(e.disclosures.length, covered + erased);
     if (missing > 0) this.fail(seq, 'payload_deleted', `${missing} committed disclosure(s) are missing`);
-    if (erasedHere.length > 0) {
-      const open = leaf.d.filter((x) => !covered.has(x));
+    if (erasedHere !== undefined) {
+      const open = digests.filter((x, i) => (many ? !many.has(x) : (mask & (1 << i)) === 0));
       for (const r of erasedHere) {
         this.redactions.push(r);
         this.redactionDigests.push(open);

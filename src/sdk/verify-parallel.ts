@@ -173,6 +173,8 @@ export async function verifyInParallel(args: {
   origin: string;
   from: number;
   end: number;
+  /** The stored head's size (its complete tiles are read in runs). */
+  headSize: number;
   verifier: LogVerifier;
   onProgress?: ((done: number, total: number) => void) | undefined;
   archived?: readonly ArchiveClaim[];
@@ -239,6 +241,7 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
           offset,
           end: segEnd,
           snapshots: heads.filter((s) => s > offset && s <= segEnd),
+          completeTiles: Math.floor(args.headSize / 256),
           indexFrom: offset === 0 ? null : offset,
           ...(args.archived && args.archived.length > 0 ? { archived: [...args.archived] } : {}),
         },

@@ -14,6 +14,8 @@ export interface SegmentJob {
   end: number;
   /** Tree sizes of signed heads inside the segment (their roots are checked by the caller). */
   snapshots: number[];
+  /** Level-0 tiles below this index are complete in the stored tree (its head's size / 256). */
+  completeTiles?: number;
   /** Seq from which index rows are read; null: from the very first row (a full verify's start). */
   indexFrom: number | null;
   /** The log's archived ranges, as the store records them. */
@@ -47,6 +49,43 @@ export class VerifyTiles {
     this.lastTile[0] = undefined;
   }
 
+  /** Level-0 tiles read ahead ({@link VerifyTiles.loadLevel0}): indexes [aheadFrom, aheadTo). */
+  private ahead = new Map<string, Buffer>();
+  private aheadFrom = 0;
+  private aheadTo = 0;
+
+  /**
+   * Makes the level-0 tiles `first`…`last` the current ones. Those below `complete` (full in the
+   * stored tree) are read {@link LEVEL0_RUN} at a time in one ordered read when the store can
+   * ({@link AuditStore.getTileRange}); the others one by one.
+   */
+  async loadLevel0(
+    store: AuditStore,
+    logId: number,
+    first: number,
+    last: number,
+    complete: number,
+  ): Promise<void> {
+    const tiles = new Map<string, Buffer>();
+    const rest: { level: number; index: number }[] = [];
+    for (let t = first; t <= last; t++) {
+      if (t >= complete || !store.getTileRange) {
+        rest.push({ level: 0, index: t });
+        continue;
+      }
+      if (t < this.aheadFrom || t >= this.aheadTo) {
+        this.aheadFrom = t;
+        this.aheadTo = Math.min(complete, t + LEVEL0_RUN);
+        this.ahead = await store.getTileRange(logId, 0, this.aheadFrom, this.aheadTo);
+      }
+      const key = tileKey(0, t);
+      const h = this.ahead.get(key);
+      if (h) tiles.set(key, h);
+    }
+    if (rest.length > 0) for (const [k, v] of await store.getTiles(logId, rest)) tiles.set(k, v);
+    this.setLevel0(tiles);
+  }
+
   private tile(level: number, index: number): Buffer | undefined {
     if (this.lastIndex[level] === index) return this.lastTile[level];
     const t = (level === 0 ? this.level0 : this.upper).get(tileKey(level, index));
@@ -70,6 +109,9 @@ export class VerifyTiles {
     return t?.length === EXPANDED_TILE_BYTES ? t.subarray(at.offset, at.offset + 32) : undefined;
   };
 }
+
+/** Complete level-0 tiles read at once (16 KB each): 4,096 entries. */
+const LEVEL0_RUN = 16;
 
 /** Entries read per statement (see {@link VERIFY_CHUNK}). */
 const CHUNK = VERIFY_CHUNK;
@@ -128,13 +170,12 @@ export async function verifySegment(
   const tag = await readIndexTagger(store, job.origin);
   const index = new IndexRowStream(store, logId, job.indexFrom ?? 0, Math.min(CHUNK, end - offset + 1), tag);
   index.archived = job.archived ?? [];
+  const complete = Math.min(job.completeTiles ?? 0, Math.floor(end / 256));
   for await (const chunk of store.scan(logId, offset, end, CHUNK)) {
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
     const first = Math.min(verifier.position, chunk[0]?.entry.seq ?? offset);
     const last = chunk[chunk.length - 1]?.entry.seq ?? first;
-    const keys = [];
-    for (let t = Math.floor(first / 256); t <= Math.floor(last / 256); t++) keys.push({ level: 0, index: t });
-    tiles.setLevel0(await store.getTiles(logId, keys));
+    await tiles.loadLevel0(store, logId, Math.floor(first / 256), Math.floor(last / 256), complete);
     await index.beforeChunk(chunk);
     for (const e of chunk) {
       verifier.push(e);

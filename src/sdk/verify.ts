@@ -201,12 +201,7 @@ async function verifyFrom(
     // tiles; further on every joined node is at level 16 or more.
     const first = Math.floor(from / 256);
     const last = Math.floor((Math.min(end, from + 65_536) - 1) / 256);
-    tiles.setLevel0(
-      await store.getTiles(
-        head.logId,
-        Array.from({ length: last - first + 1 }, (_, i) => ({ level: 0, index: first + i })),
-      ),
-    );
+    await tiles.loadLevel0(store, head.logId, first, last, Math.floor(head.size / 256));
     const verifier = newVerifier();
     const parallel = await verifyInParallel({
       run,
@@ -214,6 +209,7 @@ async function verifyFrom(
       origin,
       from,
       end,
+      headSize: head.size,
       verifier,
       onProgress: options.onProgress,
       archived,
@@ -245,10 +241,13 @@ async function verifyFrom(
     // From the next seq expected: a gap before the chunk's first entry takes its hashes from the tile.
     const first = Math.min(verifier.position, chunk[0]?.entry.seq ?? verifier.position);
     const last = chunk[chunk.length - 1]?.entry.seq ?? first;
-    const keysNeeded = [];
-    for (let t = Math.floor(first / 256); t <= Math.floor(last / 256); t++)
-      keysNeeded.push({ level: 0, index: t });
-    tiles.setLevel0(await store.getTiles(head.logId, keysNeeded));
+    await tiles.loadLevel0(
+      store,
+      head.logId,
+      Math.floor(first / 256),
+      Math.floor(last / 256),
+      Math.floor(head.size / 256),
+    );
     await derived.beforeChunk(chunk);
     for (const e of chunk) {
       verifier.push(e);

@@ -208,6 +208,13 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.equal(tiles.get('0/0')?.length, 510 * 32); // 256 hashes, then the interior heights
       assert.equal(tiles.get('0/1')?.length, 44 * 32);
       assert.equal(tiles.get('1/0')?.length, 32);
+      if (store.getTileRange) {
+        // The complete tiles of a level in one read, the same bytes as getTiles gives.
+        const run = await store.getTileRange(head.logId, 0, 0, 1);
+        assert.deepEqual([...run.keys()], ['0/0']);
+        assert.ok(run.get('0/0')!.equals(tiles.get('0/0')!));
+        assert.equal((await store.getTileRange(head.logId, 0, 5, 9)).size, 0);
+      }
       const h = (await store.getLog(head.origin))!;
       await store.addCheckpoint(h.logId, { size: 300, root: h.root, note: 'n300', createdAt: 't' });
       await store.addCheckpoint(h.logId, { size: 300, root: h.root, note: 'again', createdAt: 't' });
@@ -518,6 +525,8 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
         const want = full[i]!;
         assert.equal(Buffer.from(r.entry.leaf).toString('utf8'), want.entry.leaf.toString('utf8'));
         assert.ok(r.entry.leafHash.equals(want.entry.leafHash));
+        if (r.entry.leafHashHex !== undefined)
+          assert.equal(r.entry.leafHashHex, want.entry.leafHash.toString('hex'));
         assert.deepEqual(
           r.disclosures.map((d) => [
             d.pointer,

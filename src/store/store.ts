@@ -75,7 +75,11 @@ export interface EventFilter {
 
 /** An entry as verification reads it: bytes, or their exact UTF-8 text. */
 export interface ScanRow {
-  entry: Omit<EntryRow, 'leaf'> & { leaf: Buffer | string };
+  /**
+   * `leafHashHex`, when a store gives it: `leafHash` as lowercase hex (verification compares the
+   * hex digest it computes with it, which costs less than a Buffer digest).
+   */
+  entry: Omit<EntryRow, 'leaf'> & { leaf: Buffer | string; leafHashHex?: string };
   disclosures: (Omit<DisclosureRow, 'disclosure'> & { disclosure: Buffer | string | null })[];
 }
 
@@ -249,6 +253,12 @@ export interface LogStore {
   /** Removes the record of the archive starting at `from` (after a restore); false when none. */
   removeArchive(logId: number, from: number): Promise<boolean>;
   getTiles(logId: number, keys: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>>;
+  /**
+   * Optional: the stored tiles of `level` with index in [from, to), keyed as {@link getTiles}
+   * keys them, in one ordered read (verification reads a run of full tiles so; one lookup per
+   * tile costs more). Only for tiles complete in the tree: a partial one is read with getTiles.
+   */
+  getTileRange?(logId: number, level: number, from: number, to: number): Promise<Map<string, Buffer>>;
   /**
    * Every stored tile of a log, by level then index (about size / 255 rows); with `fromLeaf`,
    * only the tiles holding a hash of leaf `fromLeaf` or later (incremental verification).

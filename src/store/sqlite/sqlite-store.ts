@@ -678,7 +678,7 @@ export class SqliteStore implements AuditStore {
         .raw(),
       scanEntries: db
         .prepare(
-          'SELECT seq, CAST(leaf AS TEXT), hex(leaf_hash), eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
+          'SELECT seq, CAST(leaf AS TEXT), lower(hex(leaf_hash)), eid, type, ts FROM entries WHERE log_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
         )
         .raw(),
       scanDisclosures: db
@@ -749,6 +749,13 @@ export class SqliteStore implements AuditStore {
       setHead: db.prepare(
         'UPDATE logs SET tree_size = ?, root_hash = ?, right_edge = ?, last_ts = ? WHERE log_id = ?',
       ),
+      // One descent of the key, then the rows in order: a lookup per tile compares the search key
+      // with whole 16 KB rows (a WITHOUT ROWID key is the row), reading their overflow pages.
+      tileRange: db
+        .prepare(
+          'SELECT idx, hashes FROM tiles WHERE log_id = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx',
+        )
+        .raw(),
       // The one update the disclosures_erase_only trigger lets through.
       eraseDisclosure: db.prepare(
         `UPDATE disclosures SET disclosure = NULL, erased_by_seq = ?, erased_at = ?
@@ -1420,6 +1427,7 @@ export class SqliteStore implements AuditStore {
           seq: r[0] as number,
           leaf,
           leafHash: Buffer.from(r[2] as string, 'hex'),
+          leafHashHex: r[2] as string,
           eid: r[3] as string,
           type: r[4] as string,
           ts: r[5] as string,
@@ -1459,6 +1467,15 @@ export class SqliteStore implements AuditStore {
 
   lastSeq(logId: number): Promise<number | null> {
     return Promise.resolve((this.stmts.lastSeq.get(logId) as number | null | undefined) ?? null);
+  }
+
+  getTileRange(logId: number, level: number, from: number, to: number): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    for (const r of this.stmts.tileRange.all(logId, level, from, to) as unknown[][]) {
+      // As getTiles: a tile rewritten as TEXT (or a number) still reaches the verifier as bytes.
+      if (typeof r[0] === 'number' && r[1] !== null) out.set(tileKey(level, r[0]), bytes(r[1]));
+    }
+    return Promise.resolve(out);
   }
 
   readIndexPacked(
