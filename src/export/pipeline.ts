@@ -287,15 +287,23 @@ export class ExportPipeline {
     const { follow = false, signal } = options;
     const report: RunReport = { delivered: 0, batches: 0, dead_lettered: 0, cursor: 0 };
     let next = await this.state.cursor(this.config.name);
+    // The batch after the one being delivered, read and formatted while that one is on its way.
+    let ahead: Promise<Batch> | null = null;
     while (!signal?.aborted) {
-      const batch = await this.collect(next);
+      const batch = await (ahead ?? this.collect(next));
+      ahead = null;
       if (batch.end === next) {
         if (!follow) break;
         await this.sleep(this.config.batch.max_wait_ms, signal);
         continue;
       }
       if (batch.records.length > 0) {
-        const result = await this.deliver(batch, follow, signal);
+        const delivering = this.deliver(batch, follow, signal);
+        // Reading never writes, so reading ahead changes nothing the cursor stands for; a failed
+        // read surfaces when the next turn awaits it (or not at all, when this run stops first).
+        ahead = this.collect(batch.end);
+        ahead.catch(() => undefined);
+        const result = await delivering;
         if (result.kind === 'aborted') break;
         if (result.kind === 'retry') throw this.gaveUp(batch, result);
         if (result.kind === 'permanent') {
