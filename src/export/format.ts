@@ -72,74 +72,159 @@ function compact<T extends Record<string, unknown>>(o: T): T {
   return o;
 }
 
+// The OCSF record is written as JSON text directly: a record of the SIEM formats is mostly the
+// native event, whose JSON is made once and spliced in, and the mapped fields around it cost a few
+// string joins instead of an object tree serialized field by field. Keys are literals of this file.
+
+/** `"key":<v as JSON>`, or '' when `v` is undefined or null (the field is left out). */
+function field(key: string, v: unknown): string {
+  return v === undefined || v === null ? '' : `"${key}":${JSON.stringify(v)}`;
+}
+
+/** `"key":<json>` for JSON text already made, or '' when there is none. */
+function rawField(key: string, json: string | undefined): string {
+  return json === undefined ? '' : `"${key}":${json}`;
+}
+
+/** A JSON object of the fields given, those that are '' left out. */
+function object(...fields: string[]): string {
+  let out = '';
+  for (const f of fields) if (f !== '') out = out === '' ? f : `${out},${f}`;
+  return `{${out}}`;
+}
+
+const OCSF_CLASS = object(
+  '"class_uid":6003',
+  '"class_name":"API Activity"',
+  '"category_uid":6',
+  '"category_name":"Application Activity"',
+  '"activity_id":99',
+  '"activity_name":"Invoke"',
+  '"type_uid":600399',
+  '"type_name":"API Activity: Invoke"',
+).slice(1, -1);
+const OCSF_SEVERITY_JSON = {
+  none: '"severity_id":1,"severity":"Informational"',
+  low: `"severity_id":${OCSF_SEVERITY.low},"severity":"Low"`,
+  medium: `"severity_id":${OCSF_SEVERITY.medium},"severity":"Medium"`,
+  high: `"severity_id":${OCSF_SEVERITY.high},"severity":"High"`,
+  critical: `"severity_id":${OCSF_SEVERITY.critical},"severity":"Critical"`,
+} as const;
+
+/** The parts of an OCSF record that depend on the exporter only, made once per context. */
+const ocsfContextJson = new WeakMap<FormatContext, { product: string; srcEndpoint: string }>();
+
+function contextJson(ctx: FormatContext): { product: string; srcEndpoint: string } {
+  let c = ocsfContextJson.get(ctx);
+  if (c === undefined) {
+    c = {
+      product: object(
+        '"name":"auditrail"',
+        '"vendor_name":"auditrail"',
+        field('version', ctx.productVersion),
+      ),
+      srcEndpoint: object(field('hostname', ctx.hostname), '"svc_name":"auditrail"'),
+    };
+    ocsfContextJson.set(ctx, c);
+  }
+  return c;
+}
+
+/** The event as `auditrail log --format jsonl` prints it, as JSON text (see {@link nativeRecord}). */
+export function nativeJson(e: RecordedEvent): string {
+  return JSON.stringify(nativeRecord(e));
+}
+
 /**
- * The event as an OCSF 1.8 API Activity (class 6003) record with the security_control profile.
- * Fields OCSF has no place for stay under `unmapped.auditrail`, the whole event included, so
- * nothing is lost and `auditrail prove <seq>` can be run from the record.
+ * The event as an OCSF 1.8 API Activity (class 6003) record with the security_control profile, as
+ * JSON text. Fields OCSF has no place for stay under `unmapped.auditrail`, the whole event
+ * included, so nothing is lost and `auditrail prove <seq>` can be run from the record. `native`
+ * is the event's {@link nativeJson}, when the caller has it already.
+ *
+ * @example
+ * JSON.parse(ocsfJson(event, { hostname: 'worker-3', productVersion: '0.1.0' })).class_uid // 6003
+ */
+export function ocsfJson(e: RecordedEvent, ctx: FormatContext, native: string = nativeJson(e)): string {
+  const c = contextJson(ctx);
+  const actor = e.actor;
+  const session = e.session_id ? rawField('session', object(field('uid', e.session_id))) : '';
+  let actorJson: string;
+  if (actor?.type === 'user')
+    actorJson = object(
+      rawField('user', object(field('uid', actor.id), field('name', actor.name), '"type_id":1')),
+      session,
+    );
+  else if (actor)
+    actorJson = object(
+      field('app_name', actor.name ?? actor.id),
+      field('app_uid', actor.id),
+      actor.on_behalf_of ? rawField('user', object(field('uid', actor.on_behalf_of))) : '',
+      session,
+    );
+  else actorJson = object('"app_name":"auditrail"', session);
+  const { action_id, disposition_id } = ocsfDisposition(e);
+  const p = e.policy;
+  const target = e.action?.target;
+  const error = e.outcome?.error_message;
+  return object(
+    OCSF_CLASS,
+    OCSF_SEVERITY_JSON[e.risk_level ?? 'none'],
+    field('time', eventTime(e)),
+    `"status_id":${ocsfStatus(e)}`,
+    field('message', summary(e)),
+    rawField(
+      'metadata',
+      object(
+        `"version":"${OCSF_VERSION}"`,
+        rawField('product', c.product),
+        field('uid', e.event_id),
+        field('log_name', e.log),
+        field('sequence', e.seq),
+        field('correlation_uid', e.trace_id),
+        field('logged_time', Date.parse(e.ts)),
+      ),
+    ),
+    rawField('actor', actorJson),
+    rawField(
+      'api',
+      object(
+        field('operation', e.action?.type ?? e.type),
+        target ? rawField('service', object(field('name', target))) : '',
+        rawField('request', object(field('uid', e.event_id))),
+        error ? rawField('response', object(field('error', e.outcome?.status), field('message', error))) : '',
+      ),
+    ),
+    rawField('src_endpoint', c.srcEndpoint),
+    `"action_id":${action_id}`,
+    `"disposition_id":${disposition_id}`,
+    p
+      ? rawField(
+          'policy',
+          object(
+            field('uid', p.policy_id ?? p.matched_rule),
+            field('name', p.matched_rule ?? p.policy_id ?? 'policy'),
+            field('version', p.policy_snapshot),
+            field('desc', p.reason),
+            field('is_applied', p.mode !== 'shadow'),
+          ),
+        )
+      : '',
+    e.trace_id ? rawField('trace', object(field('uid', e.trace_id))) : '',
+    e.model?.name && e.model.provider
+      ? rawField('ai_model', object(field('name', e.model.name), field('ai_provider', e.model.provider)))
+      : '',
+    `"unmapped":{"auditrail":${native}}`,
+  );
+}
+
+/**
+ * The OCSF record of {@link ocsfJson} as an object.
  *
  * @example
  * ocsfRecord(event, { hostname: 'worker-3', productVersion: '0.1.0' }).class_uid // 6003
  */
 export function ocsfRecord(e: RecordedEvent, ctx: FormatContext): Record<string, unknown> {
-  const actor = e.actor;
-  const ocsfActor: Record<string, unknown> = {};
-  if (actor?.type === 'user') ocsfActor['user'] = compact({ uid: actor.id, name: actor.name, type_id: 1 });
-  else if (actor) {
-    ocsfActor['app_name'] = actor.name ?? actor.id;
-    ocsfActor['app_uid'] = actor.id;
-    if (actor.on_behalf_of) ocsfActor['user'] = { uid: actor.on_behalf_of };
-  } else ocsfActor['app_name'] = 'auditrail';
-  if (e.session_id) ocsfActor['session'] = { uid: e.session_id };
-  const risk = e.risk_level;
-  const rec: Record<string, unknown> = {
-    class_uid: 6003,
-    class_name: 'API Activity',
-    category_uid: 6,
-    category_name: 'Application Activity',
-    activity_id: 99,
-    activity_name: 'Invoke',
-    type_uid: 600399,
-    type_name: 'API Activity: Invoke',
-    severity_id: risk ? OCSF_SEVERITY[risk] : 1,
-    severity: risk ? risk[0]!.toUpperCase() + risk.slice(1) : 'Informational',
-    time: eventTime(e),
-    status_id: ocsfStatus(e),
-    message: summary(e),
-    metadata: compact({
-      version: OCSF_VERSION,
-      product: { name: 'auditrail', vendor_name: 'auditrail', version: ctx.productVersion },
-      uid: e.event_id,
-      log_name: e.log,
-      sequence: e.seq,
-      correlation_uid: e.trace_id,
-      logged_time: Date.parse(e.ts),
-    }),
-    actor: ocsfActor,
-    api: compact({
-      operation: e.action?.type ?? e.type,
-      service: e.action?.target ? { name: e.action.target } : undefined,
-      request: { uid: e.event_id },
-      response: e.outcome?.error_message
-        ? { error: e.outcome.status, message: e.outcome.error_message }
-        : undefined,
-    }),
-    src_endpoint: { hostname: ctx.hostname, svc_name: 'auditrail' },
-    ...ocsfDisposition(e),
-  };
-  if (e.policy) {
-    rec['policy'] = compact({
-      uid: e.policy.policy_id ?? e.policy.matched_rule,
-      name: e.policy.matched_rule ?? e.policy.policy_id ?? 'policy',
-      version: e.policy.policy_snapshot,
-      desc: e.policy.reason,
-      is_applied: e.policy.mode !== 'shadow',
-    });
-  }
-  if (e.trace_id) rec['trace'] = { uid: e.trace_id };
-  if (e.model?.name && e.model.provider)
-    rec['ai_model'] = { name: e.model.name, ai_provider: e.model.provider };
-  rec['unmapped'] = { auditrail: nativeRecord(e) };
-  return rec;
+  return JSON.parse(ocsfJson(e, ctx)) as Record<string, unknown>;
 }
 
 /** ECS log.level from risk (the same ladder as the stdout sink: low→debug … critical→error). */
@@ -171,14 +256,8 @@ function ecsOutcome(e: RecordedEvent): 'success' | 'failure' | 'unknown' {
   return 'unknown';
 }
 
-/**
- * The event as an Elastic Common Schema 9.4 document (event.*, user.*, rule.*, log.level,
- * gen_ai.*); the whole event stays under `auditrail`.
- *
- * @example
- * ecsRecord(event, ctx)['event'] // { kind: 'event', category: ['api'], type: ['denied'], … }
- */
-export function ecsRecord(e: RecordedEvent, ctx: FormatContext): Record<string, unknown> {
+/** The ECS document of {@link ecsRecord} without the native event. */
+function ecsHead(e: RecordedEvent, ctx: FormatContext): Record<string, unknown> {
   const actor = e.actor;
   const rec: Record<string, unknown> = {
     '@timestamp': new Date(eventTime(e)).toISOString(),
@@ -230,8 +309,44 @@ export function ecsRecord(e: RecordedEvent, ctx: FormatContext): Record<string, 
       request: e.model?.name ? { model: e.model.name } : undefined,
     });
   }
-  rec['auditrail'] = nativeRecord(e);
   return rec;
+}
+
+/**
+ * The event as an Elastic Common Schema 9.4 document (event.*, user.*, rule.*, log.level,
+ * gen_ai.*); the whole event stays under `auditrail`.
+ *
+ * @example
+ * ecsRecord(event, ctx)['event'] // { kind: 'event', category: ['api'], type: ['denied'], … }
+ */
+export function ecsRecord(e: RecordedEvent, ctx: FormatContext): Record<string, unknown> {
+  return { ...ecsHead(e, ctx), auditrail: nativeRecord(e) };
+}
+
+/**
+ * The ECS document of {@link ecsRecord} as JSON text; `native` is the event's
+ * {@link nativeJson}, when the caller has it already.
+ *
+ * @example
+ * JSON.parse(ecsJson(event, ctx)).event.kind // 'event'
+ */
+export function ecsJson(e: RecordedEvent, ctx: FormatContext, native: string = nativeJson(e)): string {
+  // The head always has fields: its closing brace gives way to the native event.
+  return `${JSON.stringify(ecsHead(e, ctx)).slice(0, -1)},"auditrail":${native}}`;
+}
+
+/**
+ * The record of `e` in `format` as JSON text: what every sink sends. The native event's JSON is
+ * made once and spliced into the OCSF and ECS records.
+ *
+ * @example
+ * formatJson('ocsf', event, ctx) // '{"class_uid":6003,…,"unmapped":{"auditrail":{"seq":7,…}}}'
+ */
+export function formatJson(format: ExportFormat, e: RecordedEvent, ctx: FormatContext): string {
+  const native = nativeJson(e);
+  if (format === 'ocsf') return ocsfJson(e, ctx, native);
+  if (format === 'ecs') return ecsJson(e, ctx, native);
+  return native;
 }
 
 /** The record of `e` in `format`. */

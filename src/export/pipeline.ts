@@ -10,7 +10,7 @@ import {
   type CompiledCondition,
 } from '../policy/condition.js';
 import { EXPORT_CEL_VARIABLES, type ExportConfig, type ExportFilter } from './config.js';
-import { formatRecord, nativeRecord, type FormatContext } from './format.js';
+import { formatJson, nativeRecord, type FormatContext } from './format.js';
 import type { ExportRecord, SendResult, Sink } from './sink.js';
 
 /**
@@ -117,6 +117,22 @@ export function compileFilter(
   };
 }
 
+/** An export record made from its JSON text; the object form is parsed on first use. */
+class FormattedRecord implements ExportRecord {
+  private parsed: Record<string, unknown> | undefined;
+  constructor(
+    readonly event: RecordedEvent,
+    readonly json: string,
+  ) {}
+  get record(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);
+  }
+}
+
+function withJson(event: RecordedEvent, record: Record<string, unknown> | null): ExportRecord | null {
+  return record === null ? null : { event, record, json: JSON.stringify(record) };
+}
+
 interface Batch {
   records: ExportRecord[];
   /** First and last seq the batch covers (filtered-out events included). */
@@ -142,7 +158,8 @@ export class ExportPipeline {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
-  private readonly transform: EventTransform;
+  /** What is sent for an event, or null to skip it; a promise only from an async transform. */
+  private readonly toRecord: (e: RecordedEvent) => ExportRecord | null | Promise<ExportRecord | null>;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
 
@@ -164,8 +181,14 @@ export class ExportPipeline {
         this.log(`${config.name}: filter cel failed on seq ${e.seq} (${why}); the event is sent`);
     });
     const format = config.format ?? 'native';
-    this.transform =
-      options.transform ?? ((e) => (accept(e) ? formatRecord(format, e, options.context) : null));
+    const transform = options.transform;
+    this.toRecord = transform
+      ? (e) => {
+          const out = transform(e);
+          return out instanceof Promise ? out.then((r) => withJson(e, r)) : withJson(e, out);
+        }
+      : // The format's JSON is what sinks send; the object is parsed from it only if a sink asks.
+        (e) => (accept(e) ? new FormattedRecord(e, formatJson(format, e, options.context)) : null);
     this.maxEvents = Math.min(config.batch.max_events, sink.limits.maxEvents ?? MAX_PAGE, MAX_PAGE);
     this.maxBytes = Math.min(config.batch.max_bytes, sink.limits.maxBytes ?? Infinity);
   }
@@ -191,15 +214,14 @@ export class ExportPipeline {
     });
     for (const event of page.events) {
       if (event.seq > last) break;
-      const out = this.transform(event);
+      const out = this.toRecord(event);
       // Awaited only when it is a promise: an export's per-event cost stays synchronous.
       const record = out instanceof Promise ? await out : out;
       if (record !== null) {
-        const json = JSON.stringify(record);
-        const size = Buffer.byteLength(json) + 1;
+        const size = Buffer.byteLength(record.json) + 1;
         // A batch always takes its first record, so one oversized event cannot stall the sink.
         if (records.length > 0 && bytes + size > this.maxBytes) break;
-        records.push({ event, record, json });
+        records.push(record);
         bytes += size;
       }
       to = event.seq;
@@ -265,15 +287,23 @@ export class ExportPipeline {
     const { follow = false, signal } = options;
     const report: RunReport = { delivered: 0, batches: 0, dead_lettered: 0, cursor: 0 };
     let next = await this.state.cursor(this.config.name);
+    // The batch after the one being delivered, read and formatted while that one is on its way.
+    let ahead: Promise<Batch> | null = null;
     while (!signal?.aborted) {
-      const batch = await this.collect(next);
+      const batch = await (ahead ?? this.collect(next));
+      ahead = null;
       if (batch.end === next) {
         if (!follow) break;
         await this.sleep(this.config.batch.max_wait_ms, signal);
         continue;
       }
       if (batch.records.length > 0) {
-        const result = await this.deliver(batch, follow, signal);
+        const delivering = this.deliver(batch, follow, signal);
+        // Reading never writes, so reading ahead changes nothing the cursor stands for; a failed
+        // read surfaces when the next turn awaits it (or not at all, when this run stops first).
+        ahead = this.collect(batch.end);
+        ahead.catch(() => undefined);
+        const result = await delivering;
         if (result.kind === 'aborted') break;
         if (result.kind === 'retry') throw this.gaveUp(batch, result);
         if (result.kind === 'permanent') {

@@ -48,6 +48,36 @@ export function classify(status: number, body: string, retryAfter: number | unde
   return { kind: 'permanent', status, detail };
 }
 
+/**
+ * A request body assembled from string pieces and encoded once into a buffer of the exact size:
+ * no joined string is made, and the size in bytes is known as it grows (for a receiver's limits).
+ *
+ * @example
+ * const body = new Utf8Body();
+ * body.push('[');
+ * body.push(json);
+ * body.push(']');
+ * post(url, headers, body.toBuffer(), 30_000);
+ */
+export class Utf8Body {
+  private readonly parts: string[] = [];
+  /** Size in bytes of the UTF-8 of every piece pushed so far. */
+  bytes = 0;
+
+  /** Appends `s`, whose UTF-8 size is `bytes` when the caller has counted it already. */
+  push(s: string, bytes: number = Buffer.byteLength(s)): void {
+    this.parts.push(s);
+    this.bytes += bytes;
+  }
+
+  toBuffer(): Buffer {
+    const out = Buffer.allocUnsafe(this.bytes);
+    let at = 0;
+    for (const p of this.parts) at += out.write(p, at);
+    return out;
+  }
+}
+
 const MAX_BODY_TEXT = 2048;
 
 /**
@@ -65,7 +95,8 @@ export async function post(
     const res = await fetch(url, {
       method: 'POST',
       headers,
-      body,
+      // Encoded here: Buffer's UTF-8 encoder is faster than the TextEncoder fetch would use.
+      body: typeof body === 'string' ? Buffer.from(body) : body,
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'error',
     });
