@@ -1,7 +1,11 @@
-import type { AnyValue, AnyValueMap } from '@opentelemetry/api-logs';
+import { ROOT_CONTEXT, TraceFlags, trace, type Context } from '@opentelemetry/api';
+import type { AnyValueMap } from '@opentelemetry/api-logs';
+import { JsonLogsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { LoggerProvider, type LogRecordProcessor, type SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { RecordedEvent } from '../../event/types.js';
 import type { OtlpSinkConfig } from '../config.js';
-import { post, Utf8Body, type ExportRecord, type SendResult, type Sink } from '../sink.js';
+import { post, type ExportRecord, type SendResult, type Sink } from '../sink.js';
 
 export const OTLP_DEFAULT_URL = 'http://127.0.0.1:4318/v1/logs';
 
@@ -54,101 +58,85 @@ export function otlpAttributes(e: RecordedEvent): AnyValueMap {
   return a;
 }
 
-/** The event's W3C trace and span ids, when both are lowercase hex of the right size and not all zeros. */
-function spanIdsOf(e: RecordedEvent): { traceId: string; spanId: string } | undefined {
+/**
+ * The event's W3C trace and span ids as the log record's own `traceId`/`spanId` (what backends
+ * join logs to traces by); none when either is missing or not lowercase hex of the right size.
+ */
+function spanContextOf(e: RecordedEvent): Context | undefined {
   const traceId = e.trace_id?.toLowerCase();
   const spanId = e.span_id?.toLowerCase();
   if (traceId === undefined || spanId === undefined) return undefined;
   if (!/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId)) return undefined;
   if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
-  return { traceId, spanId };
-}
-
-/** OTLP/JSON AnyValue of an attribute (proto3 JSON mapping: int64 as a number here, as the SDK does). */
-function anyValueJson(v: AnyValue): string {
-  switch (typeof v) {
-    case 'string':
-      return `{"stringValue":${JSON.stringify(v)}}`;
-    case 'number':
-      return Number.isInteger(v) ? `{"intValue":${v}}` : `{"doubleValue":${JSON.stringify(v)}}`;
-    case 'boolean':
-      return `{"boolValue":${v}}`;
-    default:
-      // otlpAttributes makes strings and numbers only.
-      return '{}';
-  }
-}
-
-/** Epoch ms as OTLP's fixed64 nanoseconds, a decimal string in OTLP/JSON. */
-function unixNano(ms: number): string {
-  return ms === 0 ? '0' : `${ms}000000`;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId,
+    spanId,
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+  });
 }
 
 /**
- * One event's OTLP/JSON LogRecord, in pieces around its body (the record's JSON, escaped once):
- * severity from risk (low DEBUG … critical ERROR), `eventName` the event type, attributes from
- * {@link otlpAttributes}, and the event's trace and span ids as the record's own `traceId`/`spanId`.
- * Fields in the order the OpenTelemetry JS exporter's JSON serializer writes them.
- */
-function logRecordJson(r: ExportRecord): [start: string, body: string, end: string] {
-  const e = r.event;
-  const [severityNumber, severityText] = e.risk_level ? SEVERITY[e.risk_level] : SEVERITY.medium;
-  const observed = Date.parse(e.ts);
-  const t = Date.parse(e.time ?? e.ts);
-  const start =
-    `{"timeUnixNano":"${unixNano(Number.isFinite(t) ? t : observed)}"` +
-    `,"observedTimeUnixNano":"${unixNano(observed)}"` +
-    `,"severityNumber":${severityNumber},"severityText":"${severityText}","body":{"stringValue":`;
-  let attributes = '';
-  const a = otlpAttributes(e);
-  for (const k in a) {
-    const v = a[k];
-    if (v === undefined) continue;
-    attributes += `${attributes === '' ? '' : ','}{"key":${JSON.stringify(k)},"value":${anyValueJson(v)}}`;
-  }
-  const ids = spanIdsOf(e);
-  const end =
-    `},"eventName":${JSON.stringify(e.type)},"attributes":[${attributes}],"droppedAttributesCount":0` +
-    (ids ? `,"flags":1,"traceId":"${ids.traceId}","spanId":"${ids.spanId}"}` : '}');
-  return [start, JSON.stringify(r.json), end];
-}
-
-/**
- * OpenTelemetry logs over OTLP/HTTP (JSON encoding): each batch is one `POST` of an
- * `ExportLogsServiceRequest` (resource `service.name`, scope `auditrail`) with one log record per
- * event: severity from risk (low DEBUG … critical ERROR), body the record as JSON text,
- * attributes from {@link otlpAttributes}, and the event's trace and span ids as the record's own
- * `traceId`/`spanId` too. The request is written directly as the OpenTelemetry JS SDK
- * (`@opentelemetry/sdk-logs`) and its OTLP exporter's serializer would write it, byte for byte (a
- * test holds the two together), without their per-record object layers. The pipeline retries, as
- * for every sink.
+ * OpenTelemetry logs over OTLP/HTTP (JSON encoding): each event becomes a log record of the
+ * OpenTelemetry SDK (`@opentelemetry/sdk-logs`, resource `service.name`), encoded by the OTLP
+ * exporter's serializer, one POST per batch. Severity from risk (low DEBUG … critical ERROR), body
+ * the record as JSON text, attributes from {@link otlpAttributes}, and the event's trace and span
+ * ids as the record's own `traceId`/`spanId` too. The exporter's own retry loop
+ * is not used: the pipeline retries, as for every sink.
  *
  * @example
  * const sink = otlpSink({ type: 'otlp', url: 'http://collector:4318/v1/logs' });
  */
 export function otlpSink(config: OtlpSinkConfig): Sink {
-  const head =
-    '{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":' +
-    `${JSON.stringify(config.service_name ?? 'auditrail')}}}],"droppedAttributesCount":0},` +
-    '"scopeLogs":[{"scope":{"name":"auditrail"},"logRecords":[';
-  const tail = ']}]}]}';
+  const emitted: SdkLogRecord[] = [];
+  const collector: LogRecordProcessor = {
+    onEmit: (r) => void emitted.push(r),
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': config.service_name ?? 'auditrail' }),
+    processors: [collector],
+  });
+  const logger = provider.getLogger('auditrail');
   const url = config.url ?? OTLP_DEFAULT_URL;
-  const headers = { ...config.headers, 'content-type': 'application/json' };
   return {
     limits: {},
-    send(batch: readonly ExportRecord[]): Promise<SendResult> {
-      const body = new Utf8Body();
-      body.push(head);
-      batch.forEach((r, i) => {
-        const [start, text, end] = logRecordJson(r);
-        if (i > 0) body.push(',', 1);
-        body.push(start);
-        body.push(text);
-        body.push(end);
-      });
-      body.push(tail);
-      return post(url, headers, body.toBuffer(), config.timeout_ms ?? 30_000);
+    async send(batch: readonly ExportRecord[]): Promise<SendResult> {
+      emitted.length = 0;
+      let body: Uint8Array | undefined;
+      try {
+        for (const r of batch) {
+          const e = r.event;
+          const [severityNumber, severityText] = e.risk_level ? SEVERITY[e.risk_level] : SEVERITY.medium;
+          const t = Date.parse(e.time ?? e.ts);
+          const context = spanContextOf(e);
+          logger.emit({
+            ...(context ? { context } : {}),
+            timestamp: Number.isFinite(t) ? t : Date.parse(e.ts),
+            observedTimestamp: Date.parse(e.ts),
+            severityNumber,
+            severityText,
+            eventName: e.type,
+            body: r.json,
+            attributes: otlpAttributes(e),
+          });
+        }
+        body = JsonLogsSerializer.serializeRequest(emitted);
+      } catch (e) {
+        return { kind: 'permanent', status: null, detail: `cannot encode as OTLP: ${(e as Error).message}` };
+      } finally {
+        emitted.length = 0;
+      }
+      if (body === undefined)
+        return { kind: 'permanent', status: null, detail: 'the OTLP serializer produced nothing' };
+      return post(
+        url,
+        { ...config.headers, 'content-type': 'application/json' },
+        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        config.timeout_ms ?? 30_000,
+      );
     },
-    close: () => Promise.resolve(),
+    close: () => provider.shutdown(),
   };
 }
