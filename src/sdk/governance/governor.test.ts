@@ -259,6 +259,25 @@ describe('Governor', () => {
     await trail.close();
   });
 
+  it('records the policy at the next decision when the first record failed, and then once only', async () => {
+    const { store, trail, gov } = await setup(POLICY, {}, () => {});
+    store.failAppends = new Error('disk full');
+    let ran = false;
+    await assert.rejects(
+      gov.run({ type: 'read:x' }, () => ((ran = true), Promise.resolve())),
+      /disk full/,
+    );
+    assert.equal(ran, false);
+    store.failAppends = null;
+    await gov.run({ type: 'read:x' }, () => Promise.resolve());
+    await gov.run({ type: 'read:x' }, () => Promise.resolve());
+    const recorded = await types(trail);
+    assert.equal(recorded.filter((t) => t === 'policy.updated').length, 1);
+    assert.equal(recorded[0], 'policy.updated');
+    assert.equal(recorded.filter((t) => t === 'action.succeeded').length, 2);
+    await trail.close();
+  });
+
   it('retries with attempt numbers and dead-letters after the last attempt', async () => {
     const { trail, gov } = await setup();
     let calls = 0;

@@ -233,7 +233,7 @@ export class Governor {
   readonly #server: RemoteGovernance | null;
   readonly #http: HttpClient | null;
   /** Whether the policy's `policy.updated` is recorded; shared with {@link withScope} governors. */
-  #policyState: { checked: Promise<void> | null } = { checked: null };
+  #policyState: { checked: Promise<void> | null; done?: boolean } = { checked: null };
   private readonly undoers = new Map<string, () => Promise<void>>();
   private readonly now: () => number;
   private readonly ids: () => string;
@@ -352,8 +352,16 @@ export class Governor {
       );
     })();
     // A failed write is retried on the next decision, not cached.
-    state.checked.catch(() => (state.checked = null));
-    return state.checked;
+    const checked = state.checked;
+    checked.then(
+      () => {
+        if (state.checked === checked) state.done = true;
+      },
+      () => {
+        if (state.checked === checked) state.checked = null;
+      },
+    );
+    return checked;
   }
 
   /**
@@ -414,11 +422,16 @@ export class Governor {
    */
   async decide(action: ActionSpec): Promise<ActionDecision> {
     if (this.#server) return this.#server.decide(this.options, action);
-    await this.ensurePolicyRecorded().catch((e: unknown) => {
-      if (!this.options.failOpen) throw e;
-    });
+    // Once recorded, nothing more to wait for on each action.
+    if (this.#policyState.done !== true) {
+      await this.ensurePolicyRecorded().catch((e: unknown) => {
+        if (!this.options.failOpen) throw e;
+      });
+    }
     const context = contextOf(action);
-    const input = this.policyInput(action, context);
+    // The action as the policy sees it and the events record it, built once.
+    const eventAction = actionOf(action);
+    const input = this.policyInput(eventAction, context);
     let policy = evaluate(this.policy, input);
     const trail = this.options.trail;
     if (this.options.responses !== false && !(trail instanceof RemoteAuditTrail)) {
@@ -440,7 +453,6 @@ export class Governor {
     const intentId = this.ids();
     const span = this.options.trace_id ? newSpanId() : undefined;
     const decisionId = this.ids();
-    const eventAction = actionOf(action);
     const risk = action.risk ?? policy.risk;
     const enforced = policy.mode === 'enforce';
     // The approval this decision is held for is named in the decision itself: a grant kept from
@@ -549,10 +561,10 @@ export class Governor {
   }
 
   /** What the policy evaluates: the action, the governor's actor and scope, the action's context. */
-  private policyInput(action: ActionSpec, context: IntentContext | undefined): PolicyInput {
+  private policyInput(action: ApprovalAction, context: IntentContext | undefined): PolicyInput {
     const o = this.options;
     return {
-      action: actionOf(action),
+      action,
       actor: {
         id: o.actor.id,
         type: o.actor.type,
