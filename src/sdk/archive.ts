@@ -913,7 +913,9 @@ async function archiveFacts(
     for (const e of page) {
       const body = e.disclosures.find((d) => d.pointer === '')?.disclosure;
       if (body === null || body === undefined) continue;
-      if (!parseLeaf(e.entry.leaf).d.includes(disclosureDigest(body))) continue;
+      // Only a body whose digest the leaf commits to speaks for the event.
+      const stored = await store.getBySeq(logId, e.entry.seq);
+      if (!stored || !parseLeaf(stored.entry.leaf).d.includes(disclosureDigest(body))) continue;
       const facts = archiveEventFacts(e.entry.seq, body);
       if (facts) out.push(facts);
     }

@@ -82,7 +82,7 @@ export function run(args: string[], io: Io): Promise<number> {
       );
       for (const a of r.archives_searched)
         io.stdout.write(
-          `searched archive ${a.dir} (seq ${a.from}..${a.to - 1}, archive.created at seq ${a.by_seq}): nothing about ${subject}\n`,
+          `searched archive ${shown(io, a.dir)} (seq ${a.from}..${a.to - 1}, archive.created at seq ${a.by_seq}): nothing about ${subject}\n`,
         );
       if (r.erased.length === 0)
         io.stdout.write(`nothing held about ${subject} in ${trail.origin} is left to erase\n`);
