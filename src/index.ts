@@ -28,6 +28,7 @@ export type { Receipt } from './core/append-plan.js';
 export { listLogs, type LogSummary } from './sdk/list-logs.js';
 export {
   archiveLog,
+  archivedRanges,
   restoreArchive,
   verifyArchive,
   type ArchiveFile,
@@ -138,6 +139,9 @@ export { replayPolicy, type ReplayReport, type ReplayChange } from './sdk/govern
 export { type SubjectAccessExport, type SubjectApproval } from './sdk/dsar.js';
 export {
   MAX_ERASED_PER_EVENT,
+  ArchivedDataError,
+  type ArchiveSearch,
+  type SearchedArchive,
   type ErasureTarget,
   type ErasureRequest,
   type ErasureResult,

@@ -13,12 +13,17 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parquetReadObjects } from 'hyparquet';
 import { openCheckpoint, peekCheckpoint } from '../core/checkpoint.js';
-import { disclosureDigest } from '../core/disclosure.js';
+import { assembleEvent, disclosureDigest, parseDisclosure } from '../core/disclosure.js';
 import { INDEX_COLUMNS } from '../core/index-row.js';
 import { parseLeaf } from '../core/leaf.js';
 import { hashLeaf } from '../core/merkle.js';
 import { verifyConsistency } from '../core/proof.js';
-import { archiveEventFacts, type VerifyFailure, type VerifyReport } from '../core/verify-log.js';
+import {
+  archiveEventFacts,
+  type ArchivedRange,
+  type VerifyFailure,
+  type VerifyReport,
+} from '../core/verify-log.js';
 import { AuditError } from '../errors.js';
 import type { AuditStore, DisclosureRow, LogHead, ScanRow, StoredIndexRow } from '../store/store.js';
 import type { AuditTrail } from './audit-trail.js';
@@ -889,4 +894,117 @@ export async function restoreArchive(
     by_seq: receipt.seq,
     verified,
   };
+}
+
+/** The facts of every `archive.created` or `archive.restored` event whose body its leaf commits to. */
+async function archiveFacts(
+  store: AuditStore,
+  logId: number,
+  type: 'archive.created' | 'archive.restored',
+): Promise<{ seq: number; from: number; to: number; manifestSha256: string }[]> {
+  const out: { seq: number; from: number; to: number; manifestSha256: string }[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const page = await store.query(
+      logId,
+      { type },
+      { limit: 1000, order: 'asc', ...(after !== undefined ? { after } : {}) },
+    );
+    for (const e of page) {
+      const body = e.disclosures.find((d) => d.pointer === '')?.disclosure;
+      if (body === null || body === undefined) continue;
+      // Only a body whose digest the leaf commits to speaks for the event.
+      const stored = await store.getBySeq(logId, e.entry.seq);
+      if (!stored || !parseLeaf(stored.entry.leaf).d.includes(disclosureDigest(body))) continue;
+      const facts = archiveEventFacts(e.entry.seq, body);
+      if (facts) out.push(facts);
+    }
+    if (page.length < 1000) return out;
+    after = page[page.length - 1]!.entry.seq;
+  }
+}
+
+/**
+ * The ranges of `trail` that are archived now (their rows are in Parquet files, not in the hot
+ * database): each `archive.created` event not followed by an `archive.restored` event naming the
+ * same manifest, and each archive the store records (so a range whose event body cannot be read
+ * is not forgotten). Ascending by range.
+ *
+ * @example
+ * for (const a of await archivedRanges(trail)) console.log(`seq ${a.from}..${a.to - 1} archived by seq ${a.by_seq}`);
+ */
+export async function archivedRanges(trail: AuditTrail): Promise<ArchivedRange[]> {
+  const store = storeOf(trail);
+  const head = await headOf(store, trail.origin);
+  const created = await archiveFacts(store, head.logId, 'archive.created');
+  const restored = await archiveFacts(store, head.logId, 'archive.restored');
+  const out = new Map<number, ArchivedRange>();
+  for (const c of created) {
+    if (restored.some((r) => r.seq > c.seq && r.manifestSha256 === c.manifestSha256)) continue;
+    out.set(c.seq, { by_seq: c.seq, from: c.from, to: c.to, manifest_sha256: c.manifestSha256 });
+  }
+  for (const a of await store.listArchives(head.logId)) {
+    if (!out.has(a.bySeq))
+      out.set(a.bySeq, { by_seq: a.bySeq, from: a.from, to: a.to, manifest_sha256: a.manifestSha256 });
+  }
+  return [...out.values()].sort((x, y) => x.from - y.from || x.by_seq - y.by_seq);
+}
+
+/**
+ * Searches the archive in `dir` for the events `match` selects, reading its Parquet files with
+ * hyparquet. The archive must be the one `range` names (its manifest's SHA-256), each file must
+ * match the manifest, each archived leaf the hot tree's, and each disclosure a digest its leaf
+ * commits to; anything else is refused (`proof_invalid`), since a search of an edited archive
+ * proves nothing. Returns the seqs of the matching events that still hold plaintext.
+ *
+ * @example
+ * const seqs = await searchArchive(trail, './archive/2025', range, (e) => e.actor?.id === 'alice');
+ */
+export async function searchArchive(
+  trail: AuditTrail,
+  dir: string,
+  range: ArchivedRange,
+  match: (event: Record<string, unknown>) => boolean,
+): Promise<number[]> {
+  const opened = readArchiveManifest(dir);
+  if (opened.sha256 !== range.manifest_sha256) {
+    throw new AuditError(
+      'invalid_argument',
+      `${opened.dir} is not the archive made by seq ${range.by_seq} (its manifest SHA-256 is ${opened.sha256}, not ${range.manifest_sha256})`,
+    );
+  }
+  const store = storeOf(trail);
+  const head = await headOf(store, trail.origin);
+  const reader = new ArchiveReader(opened, hotLeafHashes(store, head.logId));
+  const found: number[] = [];
+  for (const p of reader.parts) {
+    const part = await reader.part(p.from);
+    if (reader.failures.length > 0) break;
+    if (!part) continue;
+    for (const [seq, rows] of part.disclosures) {
+      if (seq < range.from || seq >= range.to) continue;
+      const e = part.events.get(seq);
+      if (!e) continue;
+      const digests = parseLeaf(e.leaf).d;
+      const live = rows.filter((r) => r.disclosure !== null);
+      if (live.length === 0) continue;
+      for (const r of live) {
+        if (!digests.includes(disclosureDigest(r.disclosure!))) {
+          throw new AuditError(
+            'proof_invalid',
+            `${opened.dir}: the archived disclosure ${r.pointer === '' ? '(body)' : r.pointer} of seq ${seq} is not committed in its leaf: the archive cannot be searched`,
+          );
+        }
+      }
+      const event = assembleEvent(live.map((r) => parseDisclosure(r.disclosure!)));
+      if (match(event)) found.push(seq);
+    }
+  }
+  if (reader.failures.length > 0) {
+    throw new AuditError(
+      'proof_invalid',
+      `${opened.dir} does not match the log, so it cannot be searched: ${reader.failures[0]!.detail}`,
+    );
+  }
+  return found.sort((a, b) => a - b);
 }

@@ -231,7 +231,9 @@ export class AuditTrail {
    * with `requestedBy` as its actor and `reason` as its purpose, then deletes the plaintext and
    * the index columns read from it. Leaves and the tree are untouched: every proof stays valid,
    * verify reports "erased by seq N". Refused (`conflict`, nothing written) when an active legal
-   * hold covers an event concerned. `dryRun` lists and writes nothing.
+   * hold covers an event concerned. `dryRun` lists and writes nothing. For `{ subject }` while
+   * the log has archived ranges: refused (`ArchivedDataError`, nothing written) unless
+   * `archives` gives the directory of each and none holds data about the subject.
    *
    * @example
    * const r = await trail.erase({ subject: 'cust-7' }, { reason: 'DSR-2026-14', requestedBy: 'dpo@acme' });

@@ -3,6 +3,8 @@ import { disclosureDigest } from '../core/disclosure.js';
 import { AuditError } from '../errors.js';
 import type { RecordedEvent } from '../event/types.js';
 import type { AuditStore, ListedEvent } from '../store/store.js';
+import type { ArchivedRange } from '../core/verify-log.js';
+import { archivedRanges, readArchiveManifest, searchArchive } from './archive.js';
 import type { AuditTrail } from './audit-trail.js';
 import { describeHold, holdCovers, type Hold } from './holds.js';
 import { storeOf, tagOf, toRecordedEvent } from './internals.js';
@@ -27,6 +29,46 @@ export interface ErasureRequest {
   requestedBy: string;
   /** List what would be erased, write nothing. */
   dryRun?: boolean;
+  /**
+   * Directories of the log's archives (`archiveLog`), searched for the subject: an erasure by
+   * subject is refused while any archived range has not been searched or holds the subject's data.
+   */
+  archives?: readonly string[];
+}
+
+/** An archived range, as an erasure by subject searched it (or could not). */
+export interface ArchiveSearch extends ArchivedRange {
+  /** The archive's directory when it was given and searched, else null. */
+  dir: string | null;
+  /** Seqs of the archived events concerning the subject (null: not searched; empty: none). */
+  seqs: number[] | null;
+  /** A date for `archive --before` that archives the range again once the erasure is done. */
+  rearchive_before: string;
+}
+
+/**
+ * An erasure by subject refused because archived ranges may hold (or do hold) the subject's data,
+ * which the hot database cannot reach: `archives` names every archived range and what its search found. Code `conflict`; nothing was
+ * erased. The fix: restore each archive, erase, archive again.
+ *
+ * @example
+ * try { await trail.erase({ subject: 'cust-7' }, req); }
+ * catch (e) { if (e instanceof ArchivedDataError) for (const a of e.archives) console.log(a.by_seq, a.dir); }
+ */
+export class ArchivedDataError extends AuditError {
+  override name = 'ArchivedDataError';
+  constructor(
+    message: string,
+    /** Every archived range of the log, ascending, with what the search found. */
+    readonly archives: ArchiveSearch[],
+  ) {
+    super('conflict', message);
+  }
+}
+
+/** An archive searched for the subject and found to hold nothing about it. */
+export interface SearchedArchive extends ArchivedRange {
+  dir: string;
 }
 
 /** One erased (or, in a dry run, erasable) disclosure. */
@@ -46,6 +88,8 @@ export interface ErasureResult {
   /** Events concerned. */
   events: number;
   erased: ErasedDisclosure[];
+  /** Archives searched for the subject (given in `archives`) that hold nothing about it. */
+  archives_searched: SearchedArchive[];
 }
 
 /** Events whose records must stay whole: erasures and legal holds are the evidence of themselves. */
@@ -182,12 +226,14 @@ export async function eraseFromTrail(
   const log = await store.getLog(trail.origin);
   if (!log) throw new AuditError('not_found', `log ${trail.origin} does not exist`);
   let candidates: Candidate[];
+  let searched: SearchedArchive[] = [];
   if ('subject' in target) {
     if (typeof target.subject !== 'string' || !ID.test(target.subject))
       throw new AuditError(
         'invalid_argument',
         'subject must be 1 to 128 printable characters without spaces',
       );
+    searched = await checkArchives(trail, store, log.logId, target.subject, request.archives ?? []);
     candidates = await subjectCandidates(store, log.logId, trail, target.subject);
   } else if ('seqs' in target || 'pointers' in target) {
     candidates = await explicitCandidates(store, log.logId, target);
@@ -228,7 +274,7 @@ export async function eraseFromTrail(
     );
   const events = candidates.length;
   if (request.dryRun === true || erased.length === 0)
-    return { seq: null, dry_run: request.dryRun === true, events, erased };
+    return { seq: null, dry_run: request.dryRun === true, events, erased, archives_searched: searched };
   const metadata = { erased: erased.map(({ seq, pointer, digest }) => ({ seq, pointer, digest })) };
   // The list must be stored as given: a redaction rule that rewrote it would make it name nothing.
   if (canonicalize(trail.redact(metadata).value) !== canonicalize(metadata))
@@ -247,12 +293,85 @@ export async function eraseFromTrail(
     metadata,
   });
   await store.eraseDisclosures(log.logId, units, receipt.seq, new Date().toISOString());
-  return { seq: receipt.seq, dry_run: false, events, erased };
+  return { seq: receipt.seq, dry_run: false, events, erased, archives_searched: searched };
 }
 
 function holdError(hold: Hold, seq: number): AuditError {
   return new AuditError(
     'conflict',
     `erasure refused, nothing was erased: seq ${seq} is under legal hold ${hold.id} (${describeHold(hold)}; reason: ${hold.reason}; placed by ${hold.placed_by})`,
+  );
+}
+
+/** Whether an event assembled from its disclosures concerns `subject` (as {@link subjectCandidates} matches). */
+function concerns(event: Record<string, unknown>, subject: string): boolean {
+  const ctx = event['context'] as { data_subject_ids?: unknown } | undefined;
+  if (Array.isArray(ctx?.data_subject_ids) && ctx.data_subject_ids.includes(subject)) return true;
+  const actor = event['actor'] as { type?: unknown; id?: unknown } | undefined;
+  return actor?.type === 'user' && actor.id === subject;
+}
+
+/**
+ * Archived ranges hold rows the hot database cannot reach: an erasure by subject goes on only
+ * when every archived range was searched (its directory given) and holds nothing about the
+ * subject; otherwise it is refused, naming each archive, before anything is written.
+ */
+async function checkArchives(
+  trail: AuditTrail,
+  store: AuditStore,
+  logId: number,
+  subject: string,
+  given: readonly string[],
+): Promise<SearchedArchive[]> {
+  const list: unknown = given;
+  if (!Array.isArray(list) || list.some((d) => typeof d !== 'string' || d === ''))
+    throw new AuditError('invalid_argument', 'archives must be a list of archive directories');
+  const dirs = list as string[];
+  const ranges = await archivedRanges(trail);
+  const byManifest = new Map<string, string>();
+  for (const d of dirs) {
+    const opened = readArchiveManifest(d);
+    if (!ranges.some((r) => r.manifest_sha256 === opened.sha256))
+      throw new AuditError(
+        'invalid_argument',
+        `${opened.dir} is not an archived range of ${trail.origin} now (manifest SHA-256 ${opened.sha256}; restored already, or another log's)`,
+      );
+    byManifest.set(opened.sha256, opened.dir);
+  }
+  if (ranges.length === 0) return [];
+  const all: ArchiveSearch[] = [];
+  for (const r of ranges) {
+    const dir = byManifest.get(r.manifest_sha256) ?? null;
+    const seqs = dir === null ? null : await searchArchive(trail, dir, r, (e) => concerns(e, subject));
+    const last = await store.getBySeq(logId, r.to - 1);
+    const ms = last ? Date.parse(last.entry.ts) : NaN;
+    all.push({
+      ...r,
+      dir,
+      seqs,
+      rearchive_before: Number.isNaN(ms) ? (last?.entry.ts ?? '') : new Date(ms + 1).toISOString(),
+    });
+  }
+  if (all.every((a) => a.seqs?.length === 0))
+    return all.map(({ by_seq, from, to, manifest_sha256, dir }) => ({
+      by_seq,
+      from,
+      to,
+      manifest_sha256,
+      dir: dir!,
+    }));
+  const lines = all.map((a) => {
+    const what =
+      a.seqs === null
+        ? 'not searched (give its directory to search it)'
+        : a.seqs.length === 0
+          ? 'searched, nothing about the subject'
+          : `${a.seqs.length} archived event${a.seqs.length === 1 ? '' : 's'} concern the subject (seq ${a.seqs.slice(0, 10).join(', ')}${a.seqs.length > 10 ? ', …' : ''})`;
+    return `  archive.created at seq ${a.by_seq}: seq ${a.from}..${a.to - 1}, manifest SHA-256 ${a.manifest_sha256}${a.dir === null ? '' : ` (${a.dir})`}: ${what}`;
+  });
+  throw new ArchivedDataError(
+    `erasure refused, nothing was erased: archived ranges of ${trail.origin} are out of the hot database's reach and may hold data about the subject:\n${lines.join('\n')}\n` +
+      'restore the archives from the first one holding such data on (auditrail restore DIR, the latest first), erase, then archive the range again (auditrail archive --before DATE -o NEW_DIR)',
+    all,
   );
 }

@@ -1,7 +1,9 @@
-import { AuditError } from '../../index.js';
+import { resolve } from 'node:path';
+import { ArchivedDataError, AuditError, type ArchiveSearch } from '../../index.js';
 import {
   bool,
   CliError,
+  strs,
   execute,
   EXIT_OK,
   str,
@@ -10,11 +12,11 @@ import {
   type CommandSpec,
 } from '../args.js';
 import type { Io } from '../io.js';
-import { resolveTarget, withTrail } from '../target.js';
+import { commandLine, resolveTarget, shellQuote, withTrail, type Target } from '../target.js';
 
 export const spec: CommandSpec = {
   name: 'erase',
-  usage: 'erase --subject ID --reason TEXT [--by NAME] [--dry-run] [--json]',
+  usage: 'erase --subject ID --reason TEXT [--by NAME] [--archive DIR]... [--dry-run] [--json]',
   summary: "Erase a data subject's personal data (GDPR Art. 17) and record the erasure.",
   description:
     'Deletes the plaintext of every disclosure of the events naming the subject in\n' +
@@ -23,12 +25,22 @@ export const spec: CommandSpec = {
     'value) with who asked and why. Leaves and the tree are untouched: every proof stays valid and\n' +
     "verify reports the fields as erased by that event's seq. Refused, with nothing written, when\n" +
     'an active legal hold covers any event concerned (auditrail hold list). --dry-run lists what\n' +
-    'would be erased and writes nothing.',
+    'would be erased and writes nothing.\n' +
+    "Archived ranges (auditrail archive) are out of the hot database's reach: while any exists, the\n" +
+    'erasure is refused, naming each archive, unless --archive gives the directory of every one and\n' +
+    'none holds data about the subject. When one does, the fix printed is: restore it, erase, then\n' +
+    'archive the range again.',
   options: {
     ...TARGET_OPTIONS,
     subject: { type: 'string', value: 'ID', help: 'the data subject (or user) whose data is erased' },
     reason: { type: 'string', value: 'TEXT', help: 'why (recorded; write no personal data here)' },
     by: { type: 'string', value: 'NAME', help: 'who asked (recorded as the actor; default $USER)' },
+    archive: {
+      type: 'string',
+      value: 'DIR',
+      multiple: true,
+      help: 'an archive of this log to search for the subject (one per archived range)',
+    },
     'dry-run': { type: 'boolean', help: 'list what would be erased, write nothing' },
     json: { type: 'boolean', help: 'print the result as JSON' },
   },
@@ -36,6 +48,7 @@ export const spec: CommandSpec = {
   examples: [
     'auditrail erase --subject cust-8841 --reason "DSR-2026-14" --dry-run',
     'auditrail erase --subject cust-8841 --reason "DSR-2026-14" --by dpo@acme',
+    'auditrail erase --subject cust-8841 --reason "DSR-2026-14" --archive archive/2025',
   ],
 };
 
@@ -47,11 +60,15 @@ export function run(args: string[], io: Io): Promise<number> {
     if (reason === undefined) throw new UsageError('erase needs --reason TEXT');
     const dryRun = bool(values, 'dry-run');
     const by = str(values, 'by') ?? io.env['USER'] ?? 'operator';
-    return withTrail(resolveTarget(values, io), io, { mustExist: true, readonly: dryRun }, async (trail) => {
+    const archives = strs(values, 'archive').map((d) => resolve(io.cwd, d));
+    const target = resolveTarget(values, io);
+    return withTrail(target, io, { mustExist: true, readonly: dryRun }, async (trail) => {
       let r;
       try {
-        r = await trail.erase({ subject }, { reason, requestedBy: by, dryRun });
+        r = await trail.erase({ subject }, { reason, requestedBy: by, dryRun, archives });
       } catch (e) {
+        if (e instanceof ArchivedDataError)
+          throw new CliError(archiveHint(io, target, e, [subject, reason, by]));
         if (e instanceof AuditError && (e.code === 'conflict' || e.code === 'invalid_argument'))
           throw new CliError(e.message);
         throw e;
@@ -63,6 +80,10 @@ export function run(args: string[], io: Io): Promise<number> {
       const lines = r.erased.map(
         (x) => `  seq ${x.seq}  ${x.type}  ${x.pointer === '' ? '(body)' : x.pointer}`,
       );
+      for (const a of r.archives_searched)
+        io.stdout.write(
+          `searched archive ${shown(io, a.dir)} (seq ${a.from}..${a.to - 1}, archive.created at seq ${a.by_seq}): nothing about ${subject}\n`,
+        );
       if (r.erased.length === 0)
         io.stdout.write(`nothing held about ${subject} in ${trail.origin} is left to erase\n`);
       else if (dryRun)
@@ -76,4 +97,53 @@ export function run(args: string[], io: Io): Promise<number> {
       return EXIT_OK;
     });
   });
+}
+
+/** Where a directory is shown: relative to the cwd when inside it, quoted for the shell. */
+function shown(io: Io, dir: string): string {
+  return shellQuote(dir.startsWith(io.cwd + '/') ? dir.slice(io.cwd.length + 1) : dir);
+}
+
+/**
+ * The refusal, with the fix as commands that work when pasted. Archiving goes on from the end of
+ * the last archived range, so every archive from the first one holding the subject's data on is
+ * restored (the latest first); then the erasure; then one archive of the whole range again.
+ */
+function archiveHint(
+  io: Io,
+  target: Target,
+  e: ArchivedDataError,
+  [subject, reason, by]: [string, string, string],
+): string {
+  const unsearched = e.archives.filter((a) => a.dir === null);
+  if (unsearched.length > 0) {
+    return (
+      `${e.message}\n` +
+      `give the directory of ${unsearched.length === 1 ? 'that archive' : 'each archive not searched'} with --archive DIR to search ${unsearched.length === 1 ? 'it' : 'them'}` +
+      (e.archives.length > 1 ? ' (one --archive per archived range)' : '')
+    );
+  }
+  const first = e.archives.findIndex((a) => (a.seqs?.length ?? 0) > 0);
+  const kept = e.archives.slice(0, first) as (ArchiveSearch & { dir: string })[];
+  const restored = e.archives.slice(first) as (ArchiveSearch & { dir: string })[];
+  const last = restored[restored.length - 1]!;
+  const erase = commandLine(
+    io,
+    target,
+    'erase',
+    '--subject',
+    shellQuote(subject),
+    '--reason',
+    shellQuote(reason),
+    '--by',
+    shellQuote(by),
+    ...kept.flatMap((a) => ['--archive', shown(io, a.dir)]),
+  );
+  return [
+    e.message.split('\n').slice(0, -1).join('\n'),
+    'to erase it: restore, erase, then archive again (into a new directory):',
+    ...[...restored].reverse().map((a) => `  ${commandLine(io, target, 'restore', shown(io, a.dir))}`),
+    `  ${erase}`,
+    `  ${commandLine(io, target, 'archive', '--before', last.rearchive_before, '-o', shown(io, `${restored[0]!.dir}-erased`))}`,
+  ].join('\n');
 }
