@@ -45,6 +45,7 @@ const samples: Record<string, () => AuditError> = {
   ApprovalRequiredError: () => new api.ApprovalRequiredError(request),
   TimeoutError: () => new api.TimeoutError('timed out after 5 ms'),
   ApprovalError: () => new api.ApprovalError('conflict', 'used'),
+  ArchivedDataError: () => new api.ArchivedDataError('the subject has archived events', []),
   RemoteError: () =>
     new api.RemoteError(
       'store_failure',
@@ -69,6 +70,7 @@ const expectedCodes: Record<string, string> = {
   ApprovalRequiredError: 'approval_required',
   TimeoutError: 'timeout',
   ApprovalError: 'conflict',
+  ArchivedDataError: 'conflict',
   PolicyError: 'policy_invalid',
   RemoteError: 'store_failure',
 };

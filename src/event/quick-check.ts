@@ -11,6 +11,8 @@
  * take the full path.
  */
 
+import { AuditError } from '../errors.js';
+
 /** True: the value passes. False: not known to pass (run the full checks). */
 export type QuickCheck = (value: unknown, depth: number) => boolean;
 
@@ -101,14 +103,15 @@ function typeCheck(type: string): (v: unknown) => boolean {
     case 'array':
       return (v) => Array.isArray(v);
     default:
-      throw new Error(`quick check: unknown type ${type}`);
+      throw new AuditError('invalid_argument', `quick check: unknown type ${type}`);
   }
 }
 
 /** A keyword whose value must be a string (a pattern, a format name). */
 function text(s: Record<string, unknown>, key: string): string | undefined {
   const v = s[key];
-  if (v !== undefined && typeof v !== 'string') throw new Error(`quick check: ${key}`);
+  if (v !== undefined && typeof v !== 'string')
+    throw new AuditError('invalid_argument', `quick check: ${key}`);
   return v;
 }
 
@@ -127,9 +130,10 @@ function primitive(v: unknown): boolean {
  */
 export function compileQuickCheck(schema: unknown, formats: Readonly<Record<string, Format>>): QuickCheck {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
-    throw new Error('quick check: a schema must be an object');
+    throw new AuditError('invalid_argument', 'quick check: a schema must be an object');
   const s = schema as Record<string, unknown>;
-  for (const k of Object.keys(s)) if (!KNOWN.has(k)) throw new Error(`quick check: keyword ${k}`);
+  for (const k of Object.keys(s))
+    if (!KNOWN.has(k)) throw new AuditError('invalid_argument', `quick check: keyword ${k}`);
 
   const special = specialized(s, formats);
   if (special !== undefined) return special;
@@ -143,25 +147,27 @@ export function compileQuickCheck(schema: unknown, formats: Readonly<Record<stri
   }
   if (s['enum'] !== undefined) {
     const values = s['enum'] as unknown[];
-    if (!Array.isArray(values) || !values.every(primitive)) throw new Error('quick check: enum');
+    if (!Array.isArray(values) || !values.every(primitive))
+      throw new AuditError('invalid_argument', 'quick check: enum');
     const set = new Set(values);
     checks.push((v) => set.has(v) && !(typeof v === 'number' && Number.isNaN(v)));
   }
   if (s['const'] !== undefined) {
     const c = s['const'];
-    if (!primitive(c)) throw new Error('quick check: const');
+    if (!primitive(c)) throw new AuditError('invalid_argument', 'quick check: const');
     checks.push((v) => v === c);
   }
   const maxLength = s['maxLength'];
   if (maxLength !== undefined) {
-    if (typeof maxLength !== 'number') throw new Error('quick check: maxLength');
+    if (typeof maxLength !== 'number') throw new AuditError('invalid_argument', 'quick check: maxLength');
     // ajv counts code points, never more than UTF-16 units: within the bound in units is within.
     checks.push((v) => typeof v !== 'string' || v.length <= maxLength);
   }
   const minLength = s['minLength'];
   if (minLength !== undefined) {
     // A non-empty string has at least one code point; longer minimums are not used.
-    if (minLength !== 0 && minLength !== 1) throw new Error('quick check: minLength');
+    if (minLength !== 0 && minLength !== 1)
+      throw new AuditError('invalid_argument', 'quick check: minLength');
     checks.push((v) => typeof v !== 'string' || v.length >= minLength);
   }
   const pattern = text(s, 'pattern');
@@ -172,7 +178,7 @@ export function compileQuickCheck(schema: unknown, formats: Readonly<Record<stri
   const formatName = text(s, 'format');
   if (formatName !== undefined) {
     const f = formats[formatName];
-    if (f === undefined) throw new Error(`quick check: format ${formatName}`);
+    if (f === undefined) throw new AuditError('invalid_argument', `quick check: format ${formatName}`);
     checks.push((v) => typeof v !== 'string' || f(v));
   }
   for (const [key, holds] of [
@@ -181,11 +187,11 @@ export function compileQuickCheck(schema: unknown, formats: Readonly<Record<stri
   ] as const) {
     const bound = s[key];
     if (bound === undefined) continue;
-    if (typeof bound !== 'number') throw new Error(`quick check: ${key}`);
+    if (typeof bound !== 'number') throw new AuditError('invalid_argument', `quick check: ${key}`);
     checks.push((v) => typeof v !== 'number' || holds(v, bound));
   }
   if (s['anyOf'] !== undefined) {
-    if (!Array.isArray(s['anyOf'])) throw new Error('quick check: anyOf');
+    if (!Array.isArray(s['anyOf'])) throw new AuditError('invalid_argument', 'quick check: anyOf');
     const options = (s['anyOf'] as unknown[]).map((o) => compileQuickCheck(o, formats));
     checks.push((v, depth) => options.some((o) => o(v, depth)));
   }
@@ -224,12 +230,13 @@ function specialized(
     const min = s['minLength'] ?? 0;
     // ajv counts code points, never more than UTF-16 units: within the bound in units is within;
     // a non-empty string has at least one code point (longer minimums are not used).
-    if (typeof max !== 'number' || (min !== 0 && min !== 1)) throw new Error('quick check: string length');
+    if (typeof max !== 'number' || (min !== 0 && min !== 1))
+      throw new AuditError('invalid_argument', 'quick check: string length');
     const pattern = text(s, 'pattern');
     const formatName = text(s, 'format');
     const re = pattern === undefined ? null : new RegExp(pattern, 'u');
     const format = formatName === undefined ? null : formats[formatName];
-    if (format === undefined) throw new Error(`quick check: format ${formatName}`);
+    if (format === undefined) throw new AuditError('invalid_argument', `quick check: format ${formatName}`);
     return (v) =>
       typeof v === 'string' &&
       v.length <= max &&
@@ -240,9 +247,11 @@ function specialized(
   }
   if (type === undefined && s['enum'] !== undefined && only(s, ['enum'])) {
     const values = s['enum'];
-    if (!Array.isArray(values) || !values.every(primitive)) throw new Error('quick check: enum');
+    if (!Array.isArray(values) || !values.every(primitive))
+      throw new AuditError('invalid_argument', 'quick check: enum');
     for (const v of values)
-      if ((typeof v === 'string' && !wellFormed(v)) || Number.isNaN(v)) throw new Error('quick check: enum');
+      if ((typeof v === 'string' && !wellFormed(v)) || Number.isNaN(v))
+        throw new AuditError('invalid_argument', 'quick check: enum');
     // Members are the schema's own well-formed strings and plain values: no text to check.
     const set = new Set(values);
     return (v) => set.has(v);
@@ -250,7 +259,8 @@ function specialized(
   if ((type === 'integer' || type === 'number') && only(s, ['type', 'minimum', 'maximum'])) {
     const min = s['minimum'] ?? -Infinity;
     const max = s['maximum'] ?? Infinity;
-    if (typeof min !== 'number' || typeof max !== 'number') throw new Error('quick check: bounds');
+    if (typeof min !== 'number' || typeof max !== 'number')
+      throw new AuditError('invalid_argument', 'quick check: bounds');
     const integer = type === 'integer';
     return (v) =>
       typeof v === 'number' && (integer ? Number.isInteger(v) : Number.isFinite(v)) && v >= min && v <= max;
@@ -267,14 +277,16 @@ function contentsCheck(s: Record<string, unknown>, formats: Readonly<Record<stri
   ) {
     const props = new Map<string, QuickCheck>();
     for (const [k, sub] of Object.entries((s['properties'] ?? {}) as Record<string, unknown>)) {
-      if (k === '__proto__' || !wellFormed(k)) throw new Error('quick check: property name');
+      if (k === '__proto__' || !wellFormed(k))
+        throw new AuditError('invalid_argument', 'quick check: property name');
       props.set(k, compileQuickCheck(sub, formats));
     }
     const required = (s['required'] ?? []) as unknown[];
     if (!Array.isArray(required) || !required.every((r) => typeof r === 'string'))
-      throw new Error('quick check: required');
+      throw new AuditError('invalid_argument', 'quick check: required');
     const extra = s['additionalProperties'];
-    if (extra !== undefined && extra !== false) throw new Error('quick check: additionalProperties');
+    if (extra !== undefined && extra !== false)
+      throw new AuditError('invalid_argument', 'quick check: additionalProperties');
     const closed = extra === false;
     return (value, depth) => {
       if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return false;
@@ -295,7 +307,7 @@ function contentsCheck(s: Record<string, unknown>, formats: Readonly<Record<stri
   if (s['items'] !== undefined || s['maxItems'] !== undefined) {
     const item = s['items'] === undefined ? freeValue : compileQuickCheck(s['items'], formats);
     const maxItems = s['maxItems'] ?? Infinity;
-    if (typeof maxItems !== 'number') throw new Error('quick check: maxItems');
+    if (typeof maxItems !== 'number') throw new AuditError('invalid_argument', 'quick check: maxItems');
     return (value, depth) => {
       if (!Array.isArray(value) || Object.getPrototypeOf(value) !== Array.prototype) return false;
       if (value.length > maxItems || depth > MAX_DEPTH) return false;
