@@ -59,6 +59,23 @@ export async function testServer(options: ServerOptions = {}): Promise<TestServe
   };
 }
 
+/** A loopback Host header: what open mode (`serve --open`) serves the dashboard to. */
+export const LOOPBACK = { host: '127.0.0.1:8700' };
+
+/**
+ * A server in open mode (no sign-in; local user `local-user` of tenant acme) on `store`, for
+ * dashboard page tests: request pages with {@link LOOPBACK} as headers.
+ */
+export function openModeServer(store: MemoryStore = new MemoryStore()): Promise<FastifyInstance> {
+  return buildServer({
+    store,
+    keyDir: null,
+    policy: TEST_POLICY,
+    checkpointIntervalMs: 0,
+    dashboardOpen: { tenant: 'acme', name: 'local-user' },
+  });
+}
+
 export const agent = { type: 'agent' as const, id: 'support-bot' };
 
 /** A valid event of tenant-free content. */

@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildServer } from '../app.js';
-import { MemoryStore } from '../../store/memory/memory-store.js';
-import { TEST_POLICY } from '../test-helpers.js';
+import { LOOPBACK, openModeServer } from '../test-helpers.js';
 import { acknowledgeAnomaly, defaultDetectConfig, DetectRunner, resolveAnomaly } from '../../detect/index.js';
 
-const HOST = { host: '127.0.0.1:8700' };
 const T0 = Date.UTC(2026, 0, 5, 9);
 
 describe('dashboard anomalies page', () => {
   it('lists the anomalies with their state, a link to the run timeline and to each triggering event', async () => {
-    const app = await buildServer({
-      store: new MemoryStore(),
-      keyDir: null,
-      policy: TEST_POLICY,
-      checkpointIntervalMs: 0,
-      dashboardOpen: { tenant: 'acme', name: 'local-user' },
-    });
+    const app = await openModeServer();
     try {
-      const empty = await app.inject({ method: 'GET', url: '/anomalies', headers: HOST });
+      const empty = await app.inject({ method: 'GET', url: '/anomalies', headers: LOOPBACK });
       assert.equal(empty.statusCode, 200);
       assert.match(empty.body, /No +anomalies\./);
       const trail = await app.auditrail.trail('acme');
@@ -42,7 +33,7 @@ describe('dashboard anomalies page', () => {
       ]);
       const r = await new DetectRunner(trail, defaultDetectConfig()).run();
       assert.equal(r.anomalies, 1);
-      const page = await app.inject({ method: 'GET', url: '/anomalies', headers: HOST });
+      const page = await app.inject({ method: 'GET', url: '/anomalies', headers: LOOPBACK });
       assert.equal(page.statusCode, 200);
       assert.match(page.body, /<a href="\/anomalies">Anomalies<\/a>/, 'in the navigation');
       assert.match(page.body, /<code>exfiltration<\/code>/);
@@ -61,7 +52,7 @@ describe('dashboard anomalies page', () => {
         app.inject({
           method: 'POST',
           url: '/anomalies/review',
-          headers: { ...HOST, cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          headers: { ...LOOPBACK, cookie, 'content-type': 'application/x-www-form-urlencoded' },
           payload: new URLSearchParams(form).toString(),
         });
       const forged = await post({ _csrf: 'nope', id, step: 'ack', reason: 'x' });
@@ -74,7 +65,7 @@ describe('dashboard anomalies page', () => {
       const reviewed = await app.inject({
         method: 'GET',
         url: '/anomalies?state=acknowledged',
-        headers: HOST,
+        headers: LOOPBACK,
       });
       assert.match(reviewed.body, /acknowledged by local-user: checking the upload/);
       await acknowledgeAnomaly(trail, id, 'alice', 'on it').then(
@@ -82,12 +73,16 @@ describe('dashboard anomalies page', () => {
         (e: Error) => assert.match(e.message, /already acknowledged/),
       );
       await resolveAnomaly(trail, id, 'alice', 'on it');
-      const open = await app.inject({ method: 'GET', url: '/anomalies?state=open', headers: HOST });
+      const open = await app.inject({ method: 'GET', url: '/anomalies?state=open', headers: LOOPBACK });
       assert.doesNotMatch(open.body, /<code>exfiltration<\/code>/);
-      const resolved = await app.inject({ method: 'GET', url: '/anomalies?state=resolved', headers: HOST });
+      const resolved = await app.inject({
+        method: 'GET',
+        url: '/anomalies?state=resolved',
+        headers: LOOPBACK,
+      });
       assert.match(resolved.body, /resolved by alice: on it/);
       assert.doesNotMatch(resolved.body, /action="\/anomalies\/review"/, 'nothing left to review');
-      const bad = await app.inject({ method: 'GET', url: '/anomalies?state=closed', headers: HOST });
+      const bad = await app.inject({ method: 'GET', url: '/anomalies?state=closed', headers: LOOPBACK });
       assert.equal(bad.statusCode, 400);
       assert.match(bad.body, /state: must be one of open, acknowledged, resolved/);
     } finally {

@@ -3,8 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { parsePolicy } from '../../policy/index.js';
 import { buildServer } from '../app.js';
-import { MemoryStore } from '../../store/memory/memory-store.js';
-import { TEST_POLICY, testServer, type TestServer } from '../test-helpers.js';
+import { LOOPBACK, openModeServer, testServer, type TestServer } from '../test-helpers.js';
 import { escapeHtml, href, html } from './html.js';
 import { DASHBOARD_CSP } from './plugin.js';
 
@@ -220,15 +219,9 @@ describe('dashboard sign-in, sessions and CSRF', () => {
 
 describe('dashboard open mode', () => {
   it('needs no sign-in on a loopback Host, labels it, and refuses any other Host', async () => {
-    const app = await buildServer({
-      store: new MemoryStore(),
-      keyDir: null,
-      policy: TEST_POLICY,
-      checkpointIntervalMs: 0,
-      dashboardOpen: { tenant: 'acme', name: 'local-user' },
-    });
+    const app = await openModeServer();
     try {
-      const r = await app.inject({ method: 'GET', url: '/', headers: { host: '127.0.0.1:8700' } });
+      const r = await app.inject({ method: 'GET', url: '/', headers: LOOPBACK });
       assert.equal(r.statusCode, 200);
       assert.match(r.body, /Open mode \(serve --open\)/);
       assert.match(r.body, /local-user · tenant acme/);

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openAuditTrail } from '../../index.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
-import { buildServer } from '../app.js';
-import { TEST_POLICY } from '../test-helpers.js';
+import { LOOPBACK, openModeServer } from '../test-helpers.js';
 
 describe('dashboard event page after an erasure', () => {
   it('marks each erased field "erased by seq N" and still shows the rest', async () => {
@@ -16,15 +15,9 @@ describe('dashboard event page after an erasure', () => {
     });
     const r = await trail.erase({ subject: 'alice' }, { reason: 'DSR-1', requestedBy: 'dpo' });
     assert.equal(r.seq, 1);
-    const app = await buildServer({
-      store,
-      keyDir: null,
-      policy: TEST_POLICY,
-      checkpointIntervalMs: 0,
-      dashboardOpen: { tenant: 'acme', name: 'local-user' },
-    });
+    const app = await openModeServer(store);
     try {
-      const page = await app.inject({ method: 'GET', url: '/events/0', headers: { host: '127.0.0.1:8700' } });
+      const page = await app.inject({ method: 'GET', url: '/events/0', headers: LOOPBACK });
       assert.equal(page.statusCode, 200, page.body);
       assert.equal(page.body.match(/erased by seq 1/g)?.length, 2, 'the id and the name');
       assert.match(page.body, /write:refund/);

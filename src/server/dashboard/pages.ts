@@ -13,7 +13,7 @@ import type {
   SearchFilters,
 } from './data.js';
 import { MAX_POLICY_VERSIONS, RECENT_DECISIONS, RECENT_EVENTS, SEARCH_PAGE } from './data.js';
-import { href, html, join, type SafeHtml } from './html.js';
+import { href, html, join, type HtmlValue, type SafeHtml } from './html.js';
 
 /** Who is looking, and what the page needs for its forms. */
 export interface PageContext {
@@ -44,6 +44,35 @@ function json(value: unknown): SafeHtml {
 
 function csrfField(csrf: string): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${csrf}" />`;
+}
+
+/**
+ * A table of `items` under one header row: `columns` are its header cells, `row` renders one
+ * item's `<tr>`. `caption` is shown muted above it; `attrs` go on the `<table>` tag.
+ */
+function dataTable<T>(
+  columns: readonly string[],
+  items: readonly T[],
+  row: (item: T, index: number) => SafeHtml,
+  options: { caption?: HtmlValue; attrs?: SafeHtml } = {},
+): SafeHtml {
+  return html`<table${options.attrs ?? ''}>
+    ${
+      options.caption === undefined
+        ? ''
+        : html`<caption class="muted">
+            ${options.caption}
+          </caption>`
+    }
+    <thead>
+      <tr>
+        ${join(columns.map((c) => html`<th scope="col">${c}</th>`))}
+      </tr>
+    </thead>
+    <tbody>
+      ${join(items.map(row))}
+    </tbody>
+  </table>`;
 }
 
 /** The page frame: landmarks, navigation, the open-mode label, the one script. */
@@ -237,32 +266,18 @@ export function overviewPage(
           ? html`<p class="empty">
               No policy decisions yet: govern actions with the Governor or <code>POST /v1/decide</code>.
             </p>`
-          : html`<table>
-              <caption class="muted">
-                From the latest ${RECENT_DECISIONS} decisions
-              </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Agent</th>
-                  <th scope="col">Decisions</th>
-                  <th scope="col">Denied</th>
-                  <th scope="col">Rate</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${join(
-                  o.agents.map(
-                    (a) =>
-                      html`<tr>
-                        <td><a href="${href(['runs'], { agent: a.id })}">${a.id}</a></td>
-                        <td>${a.decisions}</td>
-                        <td>${a.denied}</td>
-                        <td>${((100 * a.denied) / a.decisions).toFixed(1)} %</td>
-                      </tr>`,
-                  ),
-                )}
-              </tbody>
-            </table>`
+          : dataTable(
+              ['Agent', 'Decisions', 'Denied', 'Rate'],
+              o.agents,
+              (a) =>
+                html`<tr>
+                  <td><a href="${href(['runs'], { agent: a.id })}">${a.id}</a></td>
+                  <td>${a.decisions}</td>
+                  <td>${a.denied}</td>
+                  <td>${((100 * a.denied) / a.decisions).toFixed(1)} %</td>
+                </tr>`,
+              { caption: html`From the latest ${RECENT_DECISIONS} decisions` },
+            )
       }
     </section>
     <section aria-labelledby="h-integrity">
@@ -319,38 +334,21 @@ export function runsPage(ctx: PageContext, f: RunFilters, list: RunSummary[]): s
             No runs match. Events carry a <code>run_id</code> when the Governor or an integration records them
             with one; clear the filters to see all runs.
           </p>`
-        : html`<table>
-            <caption class="muted">
-              Runs among the latest ${RECENT_EVENTS} matching events, newest first
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Agents</th>
-                <th scope="col">Session</th>
-                <th scope="col">Events</th>
-                <th scope="col">Denied</th>
-                <th scope="col">Failed</th>
-                <th scope="col">Last event</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${join(
-                list.map(
-                  (r) =>
-                    html`<tr data-nav>
-                      <td><a href="${href(['runs', r.runId])}">${r.runId}</a></td>
-                      <td>${r.agents.join(', ')}</td>
-                      <td>${r.sessions.join(', ')}</td>
-                      <td>${r.events}</td>
-                      <td>${r.denied}</td>
-                      <td>${r.failed}</td>
-                      <td>${time(r.last)}</td>
-                    </tr>`,
-                ),
-              )}
-            </tbody>
-          </table>`
+        : dataTable(
+            ['Run', 'Agents', 'Session', 'Events', 'Denied', 'Failed', 'Last event'],
+            list,
+            (r) =>
+              html`<tr data-nav>
+                <td><a href="${href(['runs', r.runId])}">${r.runId}</a></td>
+                <td>${r.agents.join(', ')}</td>
+                <td>${r.sessions.join(', ')}</td>
+                <td>${r.events}</td>
+                <td>${r.denied}</td>
+                <td>${r.failed}</td>
+                <td>${time(r.last)}</td>
+              </tr>`,
+            { caption: html`Runs among the latest ${RECENT_EVENTS} matching events, newest first` },
+          )
     }`;
   return layout('Runs', ctx, body);
 }
@@ -542,29 +540,17 @@ export function runPage(
       others.length
         ? html`<section aria-labelledby="h-other">
             <h2 id="h-other">Other events</h2>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Seq</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Time</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${join(
-                  others.map(
-                    (e) =>
-                      html`<tr data-nav>
-                        <td>${eventLink(e, String(e.seq))}</td>
-                        <td>${e.type}</td>
-                        <td>${e.actor.id}</td>
-                        <td>${time(e.ts)}</td>
-                      </tr>`,
-                  ),
-                )}
-              </tbody>
-            </table>
+            ${dataTable(
+              ['Seq', 'Type', 'Actor', 'Time'],
+              others,
+              (e) =>
+                html`<tr data-nav>
+                  <td>${eventLink(e, String(e.seq))}</td>
+                  <td>${e.type}</td>
+                  <td>${e.actor.id}</td>
+                  <td>${time(e.ts)}</td>
+                </tr>`,
+            )}
           </section>`
         : ''
     }`;
@@ -606,34 +592,26 @@ export function eventPage(ctx: PageContext, e: RecordedEvent): string {
           </p>`
         : ''
     }
-    <table>
-      <caption class="muted">
-        Every field (JSON pointer →
-        value)${redacted.length ? html`; ${redacted.length} redacted before storage` : ''}${erased.length ? html`; ${erased.length} erased` : ''}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Field</th>
-          <th scope="col">Value</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${join(
-          rows.map(([p, v]) => {
-            const red = redacted.find((r) => under(p, r));
-            const er = erased.find((x) => under(p, x.pointer));
-            return html`<tr data-nav>
-              <th scope="row" class="mono">${p}</th>
-              <td>
-                ${
-                  er ? html`<span class="marker">erased by seq ${er.by_seq ?? '?'}</span> ` : ''
-                }${red ? html`<span class="marker">redacted</span> ` : ''}${v === undefined ? '' : typeof v === 'string' ? html`<span class="mono">${v}</span>` : html`<span class="mono">${JSON.stringify(v)}</span>`}
-              </td>
-            </tr>`;
-          }),
-        )}
-      </tbody>
-    </table>
+    ${dataTable(
+      ['Field', 'Value'],
+      rows,
+      ([p, v]) => {
+        const red = redacted.find((r) => under(p, r));
+        const er = erased.find((x) => under(p, x.pointer));
+        return html`<tr data-nav>
+          <th scope="row" class="mono">${p}</th>
+          <td>
+            ${
+              er ? html`<span class="marker">erased by seq ${er.by_seq ?? '?'}</span> ` : ''
+            }${red ? html`<span class="marker">redacted</span> ` : ''}${v === undefined ? '' : typeof v === 'string' ? html`<span class="mono">${v}</span>` : html`<span class="mono">${JSON.stringify(v)}</span>`}
+          </td>
+        </tr>`;
+      },
+      {
+        caption: html`Every field (JSON pointer →
+        value)${redacted.length ? html`; ${redacted.length} redacted before storage` : ''}${erased.length ? html`; ${erased.length} erased` : ''}`,
+      },
+    )}
     <section aria-labelledby="h-verify">
       <h2 id="h-verify">Verify in this browser</h2>
       <p>
@@ -749,31 +727,18 @@ export function approvalsPage(
       ${
         history.length === 0
           ? html`<p class="empty">No decided or expired requests yet.</p>`
-          : html`<table>
-              <thead>
-                <tr>
-                  <th scope="col">Request</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${join(
-                  history.map(
-                    (a) =>
-                      html`<tr data-nav>
-                        <td class="mono">${a.id}</td>
-                        <td>${a.action?.type ?? ''} <span class="mono">${a.action?.target ?? ''}</span></td>
-                        <td>${badge(a.status)}</td>
-                        <td>${a.decided_by ?? '—'}</td>
-                        <td>${a.decision_reason ?? ''}</td>
-                      </tr>`,
-                  ),
-                )}
-              </tbody>
-            </table>`
+          : dataTable(
+              ['Request', 'Action', 'Status', 'By', 'Reason'],
+              history,
+              (a) =>
+                html`<tr data-nav>
+                  <td class="mono">${a.id}</td>
+                  <td>${a.action?.type ?? ''} <span class="mono">${a.action?.target ?? ''}</span></td>
+                  <td>${badge(a.status)}</td>
+                  <td>${a.decided_by ?? '—'}</td>
+                  <td>${a.decision_reason ?? ''}</td>
+                </tr>`,
+            )
       }
     </section>`;
   return layout('Approvals', ctx, body);
@@ -894,40 +859,21 @@ export function policiesPage(
                   }
                 </dd>
               </dl>
-              <table>
-                <caption class="muted">
-                  Rules, first match wins
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Rule</th>
-                    <th scope="col">Match</th>
-                    <th scope="col">When</th>
-                    <th scope="col">Effect</th>
-                    <th scope="col">Approvers</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${join(
-                    inForce.rules.map(
-                      (r) =>
-                        html`<tr data-nav>
-                          <td class="mono">
-                            ${typeof r['id'] === 'string' ? r['id'] : JSON.stringify(r['id'])}
-                          </td>
-                          <td class="mono">
-                            ${r['match'] === undefined ? 'any action' : JSON.stringify(r['match'])}
-                          </td>
-                          <td class="mono">${typeof r['when'] === 'string' ? r['when'] : '—'}</td>
-                          <td>${badge(typeof r['effect'] === 'string' ? r['effect'] : 'other')}</td>
-                          <td>
-                            ${Array.isArray(r['approvers']) ? r['approvers'].map(String).join(', ') : ''}
-                          </td>
-                        </tr>`,
-                    ),
-                  )}
-                </tbody>
-              </table>`
+              ${dataTable(
+                ['Rule', 'Match', 'When', 'Effect', 'Approvers'],
+                inForce.rules,
+                (r) =>
+                  html`<tr data-nav>
+                    <td class="mono">${typeof r['id'] === 'string' ? r['id'] : JSON.stringify(r['id'])}</td>
+                    <td class="mono">
+                      ${r['match'] === undefined ? 'any action' : JSON.stringify(r['match'])}
+                    </td>
+                    <td class="mono">${typeof r['when'] === 'string' ? r['when'] : '—'}</td>
+                    <td>${badge(typeof r['effect'] === 'string' ? r['effect'] : 'other')}</td>
+                    <td>${Array.isArray(r['approvers']) ? r['approvers'].map(String).join(', ') : ''}</td>
+                  </tr>`,
+                { caption: html`Rules, first match wins` },
+              )}`
       }
     </section>
     <section aria-labelledby="h-versions">
@@ -938,44 +884,31 @@ export function policiesPage(
               No <code>policy.updated</code> event in this log yet: the Governor records one when it first
               decides under a bundle, and again whenever the bundle changes.
             </p>`
-          : html`<table>
-                <caption class="muted">
-                  From the log's
-                  <code>policy.updated</code>
-                  events, oldest first (at most ${MAX_POLICY_VERSIONS})
-                </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Seq</th>
-                    <th scope="col">Policy</th>
-                    <th scope="col">Snapshot</th>
-                    <th scope="col">Loaded</th>
-                    <th scope="col">By</th>
-                    <th scope="col">Changes</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${join(
-                    versions.map((v, i) => {
-                      const prev = versions
-                        .slice(0, i)
-                        .reverse()
-                        .find((p) => p.policyId === v.policyId);
-                      return html`<tr data-nav data-version-seq="${v.seq}">
-                        <td><a href="${href(['events', v.seq])}">${v.seq}</a></td>
-                        <td class="mono">${v.policyId} v${v.version ?? '?'}</td>
-                        <td class="mono">${v.snapshot.slice(0, 19)}…</td>
-                        <td>${time(v.ts)}</td>
-                        <td>${v.loadedBy}</td>
-                        <td>
-                          ${v.counts ? `+${v.counts.added} −${v.counts.removed} ~${v.counts.changed}` : '—'}
-                          ${prev ? html` · <a href="${href(['policies'], { from: String(prev.seq), to: String(v.seq) }) + '#h-diff'}">diff with v${prev.version ?? '?'}</a>` : html` · ${v.reason ?? ''}`}
-                        </td>
-                      </tr>`;
-                    }),
-                  )}
-                </tbody>
-              </table>
+          : html`${dataTable(
+                ['Seq', 'Policy', 'Snapshot', 'Loaded', 'By', 'Changes'],
+                versions,
+                (v, i) => {
+                  const prev = versions
+                    .slice(0, i)
+                    .reverse()
+                    .find((p) => p.policyId === v.policyId);
+                  return html`<tr data-nav data-version-seq="${v.seq}">
+                    <td><a href="${href(['events', v.seq])}">${v.seq}</a></td>
+                    <td class="mono">${v.policyId} v${v.version ?? '?'}</td>
+                    <td class="mono">${v.snapshot.slice(0, 19)}…</td>
+                    <td>${time(v.ts)}</td>
+                    <td>${v.loadedBy}</td>
+                    <td>
+                      ${v.counts ? `+${v.counts.added} −${v.counts.removed} ~${v.counts.changed}` : '—'}
+                      ${prev ? html` · <a href="${href(['policies'], { from: String(prev.seq), to: String(v.seq) }) + '#h-diff'}">diff with v${prev.version ?? '?'}</a>` : html` · ${v.reason ?? ''}`}
+                    </td>
+                  </tr>`;
+                },
+                {
+                  caption: html`From the log's <code>policy.updated</code> events, oldest first (at most
+                    ${MAX_POLICY_VERSIONS})`,
+                },
+              )}
               <form class="filters" method="get" action="/policies">
                 <label
                   >From
@@ -1074,26 +1007,15 @@ export function searchPage(
           </p>`
         : ''
     }
-    <table id="results" ${results.length === 0 ? html` hidden` : ''}>
-      <caption class="muted">
-        Matching events, newest first${olderThan !== null ? ` (${SEARCH_PAGE} per page)` : ''}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Seq</th>
-          <th scope="col">Log time</th>
-          <th scope="col">Type</th>
-          <th scope="col">Actor</th>
-          <th scope="col">Action</th>
-          <th scope="col">Target</th>
-          <th scope="col">Decision / outcome</th>
-          <th scope="col">Risk</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${join(results.map(searchRow))}
-      </tbody>
-    </table>
+    ${dataTable(
+      ['Seq', 'Log time', 'Type', 'Actor', 'Action', 'Target', 'Decision / outcome', 'Risk'],
+      results,
+      searchRow,
+      {
+        caption: html`Matching events, newest first${olderThan !== null ? ` (${SEARCH_PAGE} per page)` : ''}`,
+        attrs: results.length === 0 ? html` id="results" hidden` : html` id="results"`,
+      },
+    )}
     ${
       olderThan !== null
         ? html`<p>
@@ -1154,62 +1076,44 @@ export function anomaliesPage(
             No ${state ?? ''} anomalies. The detectors record them when <code>auditrail detect</code> or
             <code>auditrail serve</code> with a <code>detect:</code> config runs (docs/detection.md).
           </p>`
-        : html`<table>
-            <thead>
-              <tr>
-                <th scope="col">Detected</th>
-                <th scope="col">State</th>
-                <th scope="col">Risk</th>
-                <th scope="col">Detector</th>
-                <th scope="col">Agent</th>
-                <th scope="col">What</th>
-                <th scope="col">Run</th>
-                <th scope="col">Events</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${join(
-                anomalies.map(
-                  (a) =>
-                    html`<tr data-anomaly="${a.id}">
-                      <td><a href="${href(['events', a.seq])}">${time(a.ts)}</a></td>
-                      <td>
-                        ${badge(a.state === 'open' ? 'pending' : a.state === 'resolved' ? 'allow' : 'info', a.state)}
-                      </td>
-                      <td>${a.risk_level ? badge(RISK_BADGE[a.risk_level] ?? 'info', a.risk_level) : ''}</td>
-                      <td><code>${a.detector}</code></td>
-                      <td class="mono">${a.agent_id}</td>
-                      <td>
-                        ${a.summary}
-                        <div class="muted">
-                          score ${String(a.score)} · threshold ${String(a.threshold)} · ${time(a.window.from)}
-                          – ${time(a.window.to)}
-                        </div>
-                        ${join(
-                          a.history.map(
-                            (h) => html`<div class="muted">${h.state} by ${h.by}: ${h.reason}</div>`,
-                          ),
-                        )}
-                        ${review(a)}
-                      </td>
-                      <td>
-                        ${
-                          a.run_id !== undefined
-                            ? html`<a href="${href(['runs', a.run_id])}">timeline</a>`
-                            : html`<span class="muted">—</span>`
-                        }
-                      </td>
-                      <td>
-                        ${join(
-                          a.seqs.map((seq) => html`<a href="${href(['events', seq])}">${String(seq)}</a>`),
-                          ', ',
-                        )}
-                      </td>
-                    </tr>`,
-                ),
-              )}
-            </tbody>
-          </table>`
+        : dataTable(
+            ['Detected', 'State', 'Risk', 'Detector', 'Agent', 'What', 'Run', 'Events'],
+            anomalies,
+            (a) =>
+              html`<tr data-anomaly="${a.id}">
+                <td><a href="${href(['events', a.seq])}">${time(a.ts)}</a></td>
+                <td>
+                  ${badge(a.state === 'open' ? 'pending' : a.state === 'resolved' ? 'allow' : 'info', a.state)}
+                </td>
+                <td>${a.risk_level ? badge(RISK_BADGE[a.risk_level] ?? 'info', a.risk_level) : ''}</td>
+                <td><code>${a.detector}</code></td>
+                <td class="mono">${a.agent_id}</td>
+                <td>
+                  ${a.summary}
+                  <div class="muted">
+                    score ${String(a.score)} · threshold ${String(a.threshold)} · ${time(a.window.from)} –
+                    ${time(a.window.to)}
+                  </div>
+                  ${join(
+                    a.history.map((h) => html`<div class="muted">${h.state} by ${h.by}: ${h.reason}</div>`),
+                  )}
+                  ${review(a)}
+                </td>
+                <td>
+                  ${
+                    a.run_id !== undefined
+                      ? html`<a href="${href(['runs', a.run_id])}">timeline</a>`
+                      : html`<span class="muted">—</span>`
+                  }
+                </td>
+                <td>
+                  ${join(
+                    a.seqs.map((seq) => html`<a href="${href(['events', seq])}">${String(seq)}</a>`),
+                    ', ',
+                  )}
+                </td>
+              </tr>`,
+          )
     }
     <p class="muted">
       Acknowledging or resolving needs the approve scope; from a shell:
