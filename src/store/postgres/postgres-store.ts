@@ -42,13 +42,20 @@ import {
   PERSONAL_INDEX_COLUMNS,
   tileKey,
 } from '../store.js';
+import {
+  apiKeyOf,
+  APPROVAL_COLUMNS,
+  approvalOf,
+  approvalValues,
+  bytes,
+  checkpointOf,
+  MAX_TILE_LEVEL,
+  NO_BYTES,
+  type Row,
+} from '../sql-rows.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
-type Row = Record<string, unknown>;
 type Client = pg.PoolClient;
-
-/** Highest tile level of a tree of up to 2^53 leaves (256^7 > 2^53). */
-const MAX_TILE_LEVEL = 6;
 
 /** A schema name used unquoted-safe in SQL: lower-case letters, digits and `_`, at most 63. */
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -95,23 +102,6 @@ function parserOf(oid: number, format?: 'text' | 'binary'): (v: string) => unkno
   return pg.types.getTypeParser(oid, format ?? 'text') as (v: string) => unknown;
 }
 const TYPES = { getTypeParser: parserOf as typeof pg.types.getTypeParser };
-
-const NO_BYTES = Buffer.alloc(0);
-
-function bytes(v: unknown): Buffer {
-  if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  return NO_BYTES;
-}
-
-/** A text column as read (a value of another type, from a tampered row, is its JSON text). */
-function cellText(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return JSON.stringify(v) ?? '';
-}
-
-const text = (v: unknown): string | null => (v === null || v === undefined ? null : cellText(v));
 
 /**
  * Leaf hashes of entry rows (ascending seq from `from`) up to the first missing seq: a deleted
@@ -229,108 +219,6 @@ const INSERT_EVENTS = `INSERT INTO events (log_id, ${INDEX_COLUMNS})
 const UPSERT_TILES = `INSERT INTO tiles (log_id, level, idx, width, hashes)
   SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::bytea[])
   ON CONFLICT (log_id, level, idx) DO UPDATE SET width = EXCLUDED.width, hashes = EXCLUDED.hashes`;
-
-const APPROVAL_COLUMNS = `id, log_origin, status, request_digest, approvers, expires_at, created_at, action_type,
-  target, params, side_effects, matched_rule, request_reason, actor_type, actor_id, session_id, run_id,
-  parent_event_id, trace_id, span_id, decided_by, decided_at, reason`;
-
-function approvalValues(a: ApprovalRow): unknown[] {
-  return [
-    a.id,
-    a.logOrigin,
-    a.status,
-    a.requestDigest,
-    JSON.stringify(a.approvers),
-    a.expiresAt,
-    a.createdAt,
-    a.actionType,
-    a.target,
-    a.params === undefined ? null : JSON.stringify(a.params),
-    a.sideEffects === null ? null : JSON.stringify(a.sideEffects),
-    a.matchedRule,
-    a.requestReason,
-    a.actorType,
-    a.actorId,
-    a.sessionId,
-    a.runId,
-    a.parentEventId,
-    a.traceId,
-    a.spanId,
-    a.decidedBy,
-    a.decidedAt,
-    a.reason,
-  ];
-}
-
-/** A JSON column of an approval row; stored data is attacker-controlled, so a bad one is an AuditError. */
-function jsonColumn(r: Row, column: string): unknown {
-  const value = r[column];
-  if (value === null || value === undefined) return undefined;
-  try {
-    return JSON.parse(cellText(value)) as unknown;
-  } catch (e) {
-    throw new AuditError('store_failure', `approval ${cellText(r['id'])}: column ${column} is not JSON`, {
-      cause: e,
-    });
-  }
-}
-
-function approvalOf(r: Row): ApprovalRow {
-  const params = jsonColumn(r, 'params');
-  return {
-    id: r['id'] as string,
-    logOrigin: r['log_origin'] as string,
-    status: r['status'] as ApprovalRow['status'],
-    requestDigest: r['request_digest'] as string,
-    approvers: (jsonColumn(r, 'approvers') as string[] | undefined) ?? [],
-    expiresAt: r['expires_at'] as string,
-    createdAt: r['created_at'] as string,
-    actionType: r['action_type'] as string,
-    target: text(r['target']),
-    ...(params !== undefined ? { params } : {}),
-    sideEffects: (jsonColumn(r, 'side_effects') as string[] | undefined) ?? null,
-    matchedRule: text(r['matched_rule']),
-    requestReason: r['request_reason'] as string,
-    actorType: r['actor_type'] as string,
-    actorId: r['actor_id'] as string,
-    sessionId: text(r['session_id']),
-    runId: text(r['run_id']),
-    parentEventId: text(r['parent_event_id']),
-    traceId: text(r['trace_id']),
-    spanId: text(r['span_id']),
-    decidedBy: text(r['decided_by']),
-    decidedAt: text(r['decided_at']),
-    reason: text(r['reason']),
-  };
-}
-
-function checkpointOf(r: Row): CheckpointRow {
-  return {
-    size: r['size'] as number,
-    root: bytes(r['root_hash']),
-    note: r['note'] as string,
-    createdAt: r['created_at'] as string,
-  };
-}
-
-function apiKeyOf(r: Row): ApiKeyRow {
-  let scopes: string[] = [];
-  try {
-    const parsed = JSON.parse(r['scopes'] as string) as unknown;
-    if (Array.isArray(parsed)) scopes = parsed.filter((s): s is string => typeof s === 'string');
-  } catch {
-    // A stored value that is not JSON grants nothing.
-  }
-  return {
-    id: r['id'] as string,
-    hash: bytes(r['hash']),
-    tenant: r['tenant'] as string,
-    name: r['name'] as string,
-    scopes,
-    createdAt: r['created_at'] as string,
-    revokedAt: text(r['revoked_at']),
-  };
-}
 
 const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   tenant: 'tenant',

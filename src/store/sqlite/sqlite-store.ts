@@ -48,12 +48,19 @@ import {
   PERSONAL_INDEX_COLUMNS,
   tileKey,
 } from '../store.js';
+import {
+  apiKeyOf,
+  APPROVAL_COLUMNS,
+  approvalOf,
+  approvalValues,
+  bytes,
+  cellText,
+  checkpointOf,
+  MAX_TILE_LEVEL,
+  NO_BYTES,
+  type Row,
+} from '../sql-rows.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
-
-type Row = Record<string, unknown>;
-
-/** Highest tile level of a tree of up to 2^53 leaves (256^7 > 2^53). */
-const MAX_TILE_LEVEL = 6;
 
 export interface SqliteStoreOptions {
   /** Open read-only (verification, export); no migration is applied. */
@@ -162,15 +169,6 @@ function headOf(r: Row): LogHead {
 
 // Stored data is attacker-controlled: a column rewritten as TEXT still reaches the verifier as bytes.
 // Zero bytes cannot be changed: one instance serves every empty value (query pages leave leaves out).
-const NO_BYTES = Buffer.alloc(0);
-
-function bytes(v: unknown): Buffer {
-  if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'string') return Buffer.from(v, 'utf8');
-  if (typeof v === 'number' || typeof v === 'bigint') return Buffer.from(v.toString(), 'utf8');
-  return NO_BYTES;
-}
-
 function entryOf(r: unknown[]): EntryRow {
   return {
     seq: r[0] as number,
@@ -242,57 +240,6 @@ function eventColumns(logId: number, x: IndexRow, ts: string, type: string): unk
   ];
 }
 
-/** A stored cell as text (a column rewritten as a number or a blob still reads as text). */
-function cellText(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'bigint') return v.toString();
-  return bytes(v).toString('utf8');
-}
-
-const text = (v: unknown): string | null => (v === null || v === undefined ? null : cellText(v));
-
-/** A JSON column of an approval row; stored data is attacker-controlled, so a bad one is an AuditError. */
-function jsonColumn(r: Row, column: string): unknown {
-  const value = r[column];
-  if (value === null || value === undefined) return undefined;
-  try {
-    return JSON.parse(cellText(value)) as unknown;
-  } catch (e) {
-    throw new AuditError('store_failure', `approval ${cellText(r['id'])}: column ${column} is not JSON`, {
-      cause: e,
-    });
-  }
-}
-
-function approvalOf(r: Row): ApprovalRow {
-  const params = jsonColumn(r, 'params');
-  return {
-    id: r['id'] as string,
-    logOrigin: r['log_origin'] as string,
-    status: r['status'] as ApprovalRow['status'],
-    requestDigest: r['request_digest'] as string,
-    approvers: (jsonColumn(r, 'approvers') as string[] | undefined) ?? [],
-    expiresAt: r['expires_at'] as string,
-    createdAt: r['created_at'] as string,
-    actionType: cellText(r['action_type']),
-    target: text(r['target']),
-    ...(params !== undefined ? { params } : {}),
-    sideEffects: (jsonColumn(r, 'side_effects') as string[] | undefined) ?? null,
-    matchedRule: text(r['matched_rule']),
-    requestReason: cellText(r['request_reason']),
-    actorType: cellText(r['actor_type']),
-    actorId: cellText(r['actor_id']),
-    sessionId: text(r['session_id']),
-    runId: text(r['run_id']),
-    parentEventId: text(r['parent_event_id']),
-    traceId: text(r['trace_id']),
-    spanId: text(r['span_id']),
-    decidedBy: text(r['decided_by']),
-    decidedAt: text(r['decided_at']),
-    reason: text(r['reason']),
-  };
-}
-
 /**
  * A row of a database opened read-only before migration 2 (an auditor's copy of an older file):
  * its request is still one JSON document, split here the way the migration splits it.
@@ -329,35 +276,6 @@ function legacyApprovalOf(r: Row): ApprovalRow {
   });
 }
 
-/** The values of one `approvals` row, in the order of the `putApproval` statement. */
-function approvalColumns(a: ApprovalRow): unknown[] {
-  return [
-    a.id,
-    a.logOrigin,
-    a.status,
-    a.requestDigest,
-    JSON.stringify(a.approvers),
-    a.expiresAt,
-    a.createdAt,
-    a.actionType,
-    a.target,
-    a.params === undefined ? null : JSON.stringify(a.params),
-    a.sideEffects === null ? null : JSON.stringify(a.sideEffects),
-    a.matchedRule,
-    a.requestReason,
-    a.actorType,
-    a.actorId,
-    a.sessionId,
-    a.runId,
-    a.parentEventId,
-    a.traceId,
-    a.spanId,
-    a.decidedBy,
-    a.decidedAt,
-    a.reason,
-  ];
-}
-
 /**
  * Statements of the approval and cursor tables as migration 2 shapes them. A database opened
  * read-only before that migration has neither shape: it gets null (its approvals are read with
@@ -371,9 +289,7 @@ function concernStatements(db: Database.Database) {
   const approvals = (where: string) => db.prepare(`SELECT * FROM approvals ${where} ORDER BY created_at, id`);
   return {
     putApproval: db.prepare(
-      `INSERT INTO approvals (id, log_origin, status, request_digest, approvers, expires_at, created_at,
-         action_type, target, params, side_effects, matched_rule, request_reason, actor_type, actor_id,
-         session_id, run_id, parent_event_id, trace_id, span_id, decided_by, decided_at, reason)
+      `INSERT INTO approvals (${APPROVAL_COLUMNS})
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     updateApproval: db.prepare(
@@ -1673,7 +1589,7 @@ export class SqliteStore implements AuditStore {
   /** Inserts one approval row; an id that exists is a `conflict`. */
   private insertApproval(a: ApprovalRow): void {
     try {
-      this.concernOf('store an approval request').putApproval.run(...approvalColumns(a));
+      this.concernOf('store an approval request').putApproval.run(...approvalValues(a));
     } catch (e) {
       if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new AuditError('conflict', `approval ${a.id} exists`, { cause: e });
@@ -1965,15 +1881,6 @@ function isEidConflict(e: unknown): boolean {
   );
 }
 
-function checkpointOf(r: Row): CheckpointRow {
-  return {
-    size: r['size'] as number,
-    root: r['root_hash'] as Buffer,
-    note: r['note'] as string,
-    createdAt: r['created_at'] as string,
-  };
-}
-
 /** Joins disclosure rows (sorted by seq, unit) onto entries (sorted by seq). */
 export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEvent[] {
   const out: StoredEvent[] = [];
@@ -1995,16 +1902,4 @@ export function mergeDisclosures(entries: EntryRow[], ds: unknown[][]): StoredEv
     out.push({ entry, disclosures: list });
   }
   return out;
-}
-
-function apiKeyOf(r: Row): ApiKeyRow {
-  return {
-    id: r['id'] as string,
-    hash: bytes(r['hash']),
-    tenant: r['tenant'] as string,
-    name: r['name'] as string,
-    scopes: JSON.parse(r['scopes'] as string) as string[],
-    createdAt: r['created_at'] as string,
-    revokedAt: (r['revoked_at'] as string | null) ?? null,
-  };
 }
