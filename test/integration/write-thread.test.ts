@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AuditError } from '../../src/errors.js';
@@ -7,6 +7,7 @@ import { sampleEvent, tempDir } from './helpers.js';
 import { openAuditTrail } from '../../src/sdk/open.js';
 import { type AuditTrail } from '../../src/sdk/audit-trail.js';
 import { WorkerAppender } from '../../src/store/sqlite/write-thread.js';
+import { WAL_IDLE_MS } from '../../src/store/sqlite/sqlite-store.js';
 import { createRedactor } from '../../src/redact/index.js';
 import { prepareEvent } from '../../src/sdk/prepare.js';
 
@@ -53,6 +54,32 @@ describe('write thread', () => {
     const report = await again.verify();
     assert.equal(report.ok, true, JSON.stringify(report.failures.slice(0, 3)));
     await again.close();
+  });
+
+  it('checkpoints the WAL in the background for commits made on the calling thread', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    const a = appenderOf(trail);
+    await untilReady(a);
+    await new Promise((r) => setTimeout(r, WAL_IDLE_MS + 500));
+    try {
+      const before = statSync(db).size;
+      // One producer awaiting each receipt: every commit is on this thread's connection, and none
+      // comes near SQLite's own checkpoint size.
+      for (let i = 0; i < 30; i++)
+        await trail.record({ ...sampleEvent(i), metadata: { pad: 'x'.repeat(3000) } });
+      const last = Date.now();
+      assert.equal(a.busy, false, 'nothing went to the write thread');
+      // Before the idle truncation, only the write thread's checkpoint copies pages into the file.
+      let size = before;
+      while (size === before && Date.now() < last + WAL_IDLE_MS - 200) {
+        await new Promise((r) => setTimeout(r, 20));
+        size = statSync(db).size;
+      }
+      assert.ok(size > before, `the database file grew from ${before} bytes before the idle truncation`);
+    } finally {
+      await trail.close();
+    }
   });
 
   it('merges batches queued behind a commit into one transaction, answering each with its own receipts', async () => {

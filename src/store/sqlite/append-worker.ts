@@ -5,7 +5,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { AuditError } from '../../errors.js';
-import { openStore } from '../open-store.js';
+import { SqliteStore } from './sqlite-store.js';
 import { planAppend, type Receipt } from '../../core/append-plan.js';
 import type { PreparedLeaf } from '../../core/append-plan.js';
 import type { WireReply, WireRequest } from './write-thread.js';
@@ -13,9 +13,10 @@ import { decodeBatch, encodeReceipts } from './wire.js';
 
 if (!parentPort) throw new Error('append-worker runs as a worker thread');
 const port = parentPort;
-let store: Awaited<ReturnType<typeof openStore>>;
+let store: SqliteStore;
 try {
-  store = await openStore((workerData as { path: string }).path);
+  // The SQLite store alone: the thread starts without loading the other backends.
+  store = new SqliteStore((workerData as { path: string }).path);
 } catch (e) {
   // Tell the caller why, then end: it keeps appending on its own connection.
   port.postMessage({
@@ -28,6 +29,21 @@ try {
 
 /** Events per transaction when batches are merged (a bound on memory and on one commit's time). */
 const MAX_MERGED = 4096;
+/** After commits (here or hinted from another connection), the WAL is checkpointed this much later. */
+const CHECKPOINT_DELAY_MS = 50;
+
+/**
+ * This thread checkpoints the WAL for every connection of this process to the file: PASSIVE,
+ * so writers carry on meanwhile, and off the threads that answer callers, whose commits then
+ * rarely reach SQLite's own (blocking) checkpoint at the autocheckpoint size.
+ */
+let checkpointTimer: NodeJS.Timeout | null = null;
+function checkpointSoon(): void {
+  checkpointTimer ??= setTimeout(() => {
+    checkpointTimer = null;
+    store.checkpointWal();
+  }, CHECKPOINT_DELAY_MS);
+}
 
 interface Batch {
   id: number;
@@ -49,9 +65,15 @@ async function handle(first: WireRequest): Promise<void> {
   let group: Batch[] = [];
   let events = 0;
   for (const m of queue) {
+    if (m.op === 'checkpoint') {
+      checkpointSoon();
+      continue;
+    }
     if (m.op === 'close') {
       await appendGroup(group);
       group = [];
+      if (checkpointTimer) clearTimeout(checkpointTimer);
+      checkpointTimer = null;
       await store.close();
       port.postMessage({ id: m.id, ok: true } satisfies WireReply);
       continue;
@@ -72,7 +94,10 @@ async function handle(first: WireRequest): Promise<void> {
     group.push({ id: m.id, origin: m.origin, nowMs: m.nowMs, items });
     events += items.length;
   }
-  await appendGroup(group);
+  if (group.length > 0) {
+    await appendGroup(group);
+    checkpointSoon();
+  }
 }
 
 function reply(ids: number[], e: unknown): void {

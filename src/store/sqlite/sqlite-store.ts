@@ -69,6 +69,11 @@ export interface SqliteStoreOptions {
 
 /** WAL pages (4 KiB) after which a commit checkpoints the WAL into the database (~16 MiB). */
 const WAL_AUTOCHECKPOINT_PAGES = 4096;
+/**
+ * The same bound for a connection whose write thread checkpoints in the background: a safety
+ * net that commits reach only when that thread falls behind (~64 MiB).
+ */
+const WAL_BACKSTOP_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES;
 /** Largest size the WAL file is left at after SQLite restarts it from the beginning. */
 const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
 /** No append commit for this long: the WAL is checkpointed and truncated to 0 bytes. */
@@ -1686,6 +1691,7 @@ export class SqliteStore implements AuditStore {
   openLeafWriter(onStartFailure: (e: unknown) => void): (LeafWriter & { thread: WorkerAppender }) | null {
     if (this.readonly || this.path === ':memory:') return null;
     const { appender, release } = acquireWriteThread(this.path, onStartFailure);
+    this.checkpointer = appender;
     return {
       /** The shared thread itself (tests look at its state). */
       thread: appender,
@@ -1700,8 +1706,36 @@ export class SqliteStore implements AuditStore {
         this.lastActivityAt = Date.now();
         return r;
       },
-      release,
+      release: async () => {
+        if (this.checkpointer === appender) this.checkpointer = null;
+        this.walAutocheckpoint(WAL_AUTOCHECKPOINT_PAGES);
+        await release();
+      },
     };
+  }
+
+  /** The write thread that checkpoints this connection's commits in the background, if any. */
+  private checkpointer: WorkerAppender | null = null;
+  private autocheckpointPages = WAL_AUTOCHECKPOINT_PAGES;
+
+  private walAutocheckpoint(pages: number): void {
+    if (pages === this.autocheckpointPages || !this.db.open) return;
+    this.autocheckpointPages = pages;
+    this.db.pragma(`wal_autocheckpoint = ${pages}`);
+  }
+
+  /**
+   * Copies what the WAL holds into the database without waiting for readers or blocking writers
+   * (`wal_checkpoint(PASSIVE)`); the next commit then starts the WAL over. For the write thread,
+   * which checkpoints for the process. Never throws: a checkpoint only bounds the WAL.
+   */
+  checkpointWal(): void {
+    if (!this.db.open || this.db.readonly || this.path === ':memory:') return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy or failing: the next one, or SQLite's own at the autocheckpoint size, catches up.
+    }
   }
 
   getMeta(key: string): Promise<string | undefined> {
@@ -1739,6 +1773,12 @@ export class SqliteStore implements AuditStore {
    */
   private committed(activity = true): void {
     if (this.path === ':memory:') return;
+    if (this.checkpointer) {
+      // While the write thread checkpoints in the background, commits here rarely have to.
+      this.walAutocheckpoint(
+        this.checkpointer.hintCheckpoint() ? WAL_BACKSTOP_PAGES : WAL_AUTOCHECKPOINT_PAGES,
+      );
+    }
     const now = Date.now();
     if (activity) this.lastActivityAt = now;
     if (this.walTimer) {

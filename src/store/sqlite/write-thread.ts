@@ -7,7 +7,13 @@ import { decodeReceipts, encodeBatch, type WireBatch, type WireReceipts } from '
 
 /** What crosses to the write thread: the parts of prepared events the transaction needs, packed. */
 export type WireRequest =
-  { op: 'append'; id: number; origin: string; batch: WireBatch; nowMs: number } | { op: 'close'; id: number };
+  | { op: 'append'; id: number; origin: string; batch: WireBatch; nowMs: number }
+  | { op: 'close'; id: number }
+  /** Commits on other connections grew the WAL: checkpoint it soon (no answer). */
+  | { op: 'checkpoint'; id: 0 };
+
+/** Checkpoint requests from one connection are sent at most this often. */
+const CHECKPOINT_HINT_MS = 100;
 
 export interface WireReply {
   id: number;
@@ -56,6 +62,24 @@ export class WorkerAppender {
   get ready(): boolean {
     if (!this.started && !this.closed) this.start();
     return this.isReady;
+  }
+
+  private lastHint = 0;
+
+  /**
+   * Asks the thread to copy the WAL into the database (a PASSIVE checkpoint, which never blocks a
+   * writer) in the background, so that commits on the caller's connection need not. Returns false
+   * when the thread is not running: the caller's connection must then checkpoint as SQLite does.
+   */
+  hintCheckpoint(): boolean {
+    const worker = this.worker;
+    if (!worker || !this.isReady) return false;
+    const now = Date.now();
+    if (now - this.lastHint >= CHECKPOINT_HINT_MS) {
+      this.lastHint = now;
+      worker.postMessage({ op: 'checkpoint', id: 0 } satisfies WireRequest);
+    }
+    return true;
   }
 
   /** True while a batch is on the write thread. */
