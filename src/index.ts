@@ -111,6 +111,8 @@ export type { ArchivedRange, VerifyReport, VerifyFailure, FailureKind } from './
 export {
   verifyEvidenceFiles,
   EVIDENCE_FORMAT,
+  EVIDENCE_FORMAT_V2,
+  type EvidenceFormat,
   type EvidenceReport,
   type EvidenceFailure,
   type EvidenceFailureKind,

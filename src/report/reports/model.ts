@@ -8,12 +8,18 @@ import { createHash } from 'node:crypto';
 import type { EvidenceEntry } from '../../index.js';
 import type { ReportTemplate, TemplateSection, Where } from './template.js';
 
-/** The format name every report carries. */
-export const REPORT_FORMAT = 'auditrail-report/v1';
+/**
+ * The format name a new report carries: v2 embeds its evidence as `auditrail-evidence/v2`
+ * (docs/verification.md §11.5), v1 as `auditrail-evidence/v1`. Both are checked.
+ */
+export const REPORT_FORMAT = 'auditrail-report/v2';
+/** Every report format this version reads. */
+export const REPORT_FORMATS = ['auditrail-report/v1', REPORT_FORMAT] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** Everything a report is built from, embedded in it so that it can be checked again. */
 export interface ReportSource {
-  format: typeof REPORT_FORMAT;
+  format: ReportFormat;
   id: string;
   generated_at: string;
   generator: string;
@@ -23,7 +29,10 @@ export interface ReportSource {
   query: Record<string, string>;
   /** The data subject of a subject report, else null. */
   subject: string | null;
-  /** The evidence package's files (auditrail-evidence/v1), each gzip-compressed and base64-encoded. */
+  /**
+   * The evidence package's files (`auditrail-evidence/v2` in a v2 report, v1 in a v1 report),
+   * each gzip-compressed and base64-encoded.
+   */
   evidence: Record<string, string>;
   /** Stored policy diffs by digest (`sha256:…`), each checked against its policy.updated event. */
   policy_diffs: Record<string, string>;
@@ -82,7 +91,7 @@ export interface Totals {
 }
 
 export interface ReportModel {
-  format: typeof REPORT_FORMAT;
+  format: ReportFormat;
   id: string;
   type: string;
   title: string;
@@ -726,7 +735,7 @@ export function reportModel(input: ModelInput): ReportModel {
     return out;
   });
   return {
-    format: 'auditrail-report/v1',
+    format: source.format,
     id: source.id,
     type: template.type,
     title: template.title,
