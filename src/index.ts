@@ -18,6 +18,7 @@ export {
   AuditTrail,
   type AuditTrailOptions,
   type LogEntry,
+  type LogEntryText,
   type QueryOptions,
   type QueryPage,
 } from './sdk/audit-trail.js';

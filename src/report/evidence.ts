@@ -17,7 +17,7 @@ import {
   type AuditTrail,
   type EvidenceLine,
   type EvidenceReport,
-  type LogEntry,
+  type LogEntryText,
   type QueryOptions,
 } from '../index.js';
 import { packArchive, unpackArchive } from './archive.js';
@@ -135,22 +135,22 @@ class LineBuffer {
  * One line of events.jsonl. `chosen`: the pointers an `event` line may disclose (null: all); a
  * reference (a policy in force, an erasure) is always shown in full, since the checks read it.
  */
-function line(e: LogEntry, role: Role, chosen: ReadonlySet<string> | null, proof?: string[]): EvidenceLine {
+function line(
+  e: LogEntryText,
+  role: Role,
+  chosen: ReadonlySet<string> | null,
+  proof?: string[],
+): EvidenceLine {
   const payload = role === 'event' || role === 'reference';
-  const shown = (d: LogEntry['disclosures'][number]): boolean =>
-    payload && (role === 'reference' || chosen === null || chosen.has(d.pointer));
-  return {
-    seq: e.seq,
-    role,
-    leaf: e.leaf,
-    disclosures: e.disclosures
-      .filter((d) => d.disclosure !== null && shown(d))
-      .map((d) => d.disclosure!.toString('utf8')),
-    erased: e.disclosures
-      .filter((d) => d.disclosure === null && d.erased_by_seq !== null && shown(d))
-      .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq! })),
-    ...(proof ? { proof } : {}),
-  };
+  const disclosures: string[] = [];
+  const erased: { pointer: string; by_seq: number }[] = [];
+  if (payload)
+    for (const d of e.disclosures) {
+      if (role !== 'reference' && chosen !== null && !chosen.has(d.pointer)) continue;
+      if (d.disclosure !== null) disclosures.push(d.disclosure);
+      else if (d.erased_by_seq !== null) erased.push({ pointer: d.pointer, by_seq: d.erased_by_seq });
+    }
+  return { seq: e.seq, role, leaf: e.leaf, disclosures, erased, ...(proof ? { proof } : {}) };
 }
 
 /**
@@ -344,7 +344,7 @@ export async function buildEvidence(
   };
   // An entry outside the range the package refers to (a policy, an erasure), with its own proof.
   const reference = async (seq: number): Promise<void> => {
-    for await (const chunk of trail.readEntries(seq, seq + 1)) {
+    for await (const chunk of trail.readEntryTexts(seq, seq + 1)) {
       for (const e of chunk) {
         const type = (JSON.parse(e.leaf.toString('utf8')) as { type?: string }).type ?? '';
         if (!inForceSeqs.has(seq) && !ERASURES.has(type)) continue;
@@ -356,7 +356,7 @@ export async function buildEvidence(
   for (const seq of [...inForceSeqs].sort((a, b) => a - b)) if (seq < from) await reference(seq);
   const erasedBy = new Set<number>();
   let events = 0;
-  for await (const chunk of trail.readEntries(from, to)) {
+  for await (const chunk of trail.readEntryTexts(from, to)) {
     for (const e of chunk) {
       const inWindow = e.seq >= first && e.seq < windowEnd;
       let role: Role = !inWindow
