@@ -22,6 +22,11 @@ import type { NoteVerifier } from './note.js';
 import { verifyConsistency, verifyInclusion } from './proof.js';
 import { rangeRoot } from './range-proof.js';
 
+/** A view of `bytes` as a Buffer: itself when it is one (most leaves are), else a new view. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export const EVIDENCE_FORMAT = 'auditrail-evidence/v1';
 /**
  * The lighter format (docs/verification.md §11.5): a line may hold its leaf record as text, and
@@ -406,7 +411,7 @@ export function verifyEvidenceFiles(
     return leaf;
   };
   for (const l of options.lines ?? []) {
-    const leafBytes = Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength);
+    const leafBytes = asBuffer(l.leaf);
     const leaf = leafOf(l.seq, leafBytes);
     if (leaf)
       lines.push({
@@ -715,6 +720,13 @@ export function verifyEvidenceFiles(
     });
   }
 
+  // One pass over what may be 100,000 entries, with no array per entry.
+  const counts: Record<EvidenceRole, number> = { event: 0, withheld: 0, boundary: 0, reference: 0 };
+  const erased: EvidenceSummary['erased'] = [];
+  for (const e of entries) {
+    counts[e.role]++;
+    for (const x of e.erased) erased.push({ seq: e.seq, pointer: x.pointer, by_seq: x.by_seq });
+  }
   const summary: EvidenceSummary = {
     log: origin,
     tree_size: manifest.tree_size,
@@ -723,13 +735,11 @@ export function verifyEvidenceFiles(
     query: manifest.query,
     period: { since, until, first_ts: firstTs, last_ts: lastInTs },
     range: { from, to },
-    events: entries.filter((e) => e.role === 'event').length,
-    withheld: entries.filter((e) => e.role === 'withheld').length,
+    events: counts.event,
+    withheld: counts.withheld,
     checkpoints: manifest.checkpoints,
     keys,
-    erased: entries.flatMap((e) =>
-      e.erased.map((x) => ({ seq: e.seq, pointer: x.pointer, by_seq: x.by_seq })),
-    ),
+    erased,
     policies,
     fields: manifest.fields ?? null,
   };

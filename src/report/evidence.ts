@@ -22,6 +22,11 @@ import {
 } from '../index.js';
 import { packArchive, unpackArchive } from './archive.js';
 
+/** A view of `bytes` as a Buffer: itself when it is one (most leaves are), else a new view. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** The filters of `auditrail log`: the time window plus any of the index filters. */
 export type EvidenceQuery = Omit<QueryOptions, 'limit' | 'cursor' | 'order'>;
 
@@ -159,7 +164,7 @@ function line(
  * is not UTF-8 (the line then keeps the base64 `leaf`).
  */
 function recordText(l: EvidenceLine, omit: boolean): string | undefined {
-  const bytes = Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength);
+  const bytes = asBuffer(l.leaf);
   if (!isUtf8(bytes)) return undefined;
   const text = bytes.toString('utf8');
   if (!omit || l.erased.length > 0 || !text.startsWith('{"d":[')) return text;
@@ -192,7 +197,7 @@ export function lineJson(l: EvidenceLine, format: EvidenceFormat = EVIDENCE_FORM
   return JSON.stringify({
     seq: l.seq,
     role: l.role,
-    leaf: Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength).toString('base64'),
+    leaf: asBuffer(l.leaf).toString('base64'),
     disclosures: l.disclosures,
     erased: l.erased,
     ...(l.proof ? { proof: l.proof } : {}),
