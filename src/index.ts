@@ -18,6 +18,7 @@ export {
   AuditTrail,
   type AuditTrailOptions,
   type LogEntry,
+  type LogEntryText,
   type QueryOptions,
   type QueryPage,
 } from './sdk/audit-trail.js';
@@ -111,6 +112,8 @@ export type { ArchivedRange, VerifyReport, VerifyFailure, FailureKind } from './
 export {
   verifyEvidenceFiles,
   EVIDENCE_FORMAT,
+  EVIDENCE_FORMAT_V2,
+  type EvidenceFormat,
   type EvidenceReport,
   type EvidenceFailure,
   type EvidenceFailureKind,

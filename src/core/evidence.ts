@@ -1,5 +1,5 @@
 /**
- * Offline verification of an evidence package `auditrail-evidence/v1` (docs/verification.md §11),
+ * Offline verification of an evidence package `auditrail-evidence/v1` or `/v2` (docs/verification.md §11),
  * given its files as bytes: no database, no network. Pure: the caller unpacks the archive.
  * Every problem is a failure with a kind, and checking goes on after the first.
  */
@@ -22,7 +22,18 @@ import type { NoteVerifier } from './note.js';
 import { verifyConsistency, verifyInclusion } from './proof.js';
 import { rangeRoot } from './range-proof.js';
 
+/** A view of `bytes` as a Buffer: itself when it is one (most leaves are), else a new view. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export const EVIDENCE_FORMAT = 'auditrail-evidence/v1';
+/**
+ * The lighter format (docs/verification.md §11.5): a line may hold its leaf record as text, and
+ * leave out the leaf's digest list when it ships every disclosure the leaf commits to.
+ */
+export const EVIDENCE_FORMAT_V2 = 'auditrail-evidence/v2';
+export type EvidenceFormat = typeof EVIDENCE_FORMAT | typeof EVIDENCE_FORMAT_V2;
 
 export type EvidenceFailureKind =
   | 'manifest_malformed'
@@ -97,7 +108,7 @@ export interface EvidenceReport {
 }
 
 interface Manifest {
-  format: string;
+  format: EvidenceFormat;
   log: string;
   created_at: string;
   created_by: string;
@@ -143,8 +154,8 @@ function parseManifest(bytes: Uint8Array | undefined): Manifest | string {
   } catch (e) {
     return `manifest.json is not JSON: ${(e as Error).message}`;
   }
-  if (!isObject(m) || m.format !== EVIDENCE_FORMAT)
-    return `manifest.json is not an ${EVIDENCE_FORMAT} manifest`;
+  if (!isObject(m) || (m.format !== EVIDENCE_FORMAT && m.format !== EVIDENCE_FORMAT_V2))
+    return `manifest.json is not an ${EVIDENCE_FORMAT} or ${EVIDENCE_FORMAT_V2} manifest`;
   const w = m.window;
   const r = m.range;
   if (
@@ -220,8 +231,43 @@ interface ParsedLine {
   leafBytes: Buffer;
   leaf: LeafRecord;
   disclosures: unknown[];
+  /** The digest of each disclosure, when the leaf was rebuilt from them (§11.5). */
+  digests?: string[];
   erased: { pointer: string; by_seq: number }[];
   proof: unknown;
+}
+
+/** How a v2 record that leaves out the leaf's `d` starts: any other member (§11.5). */
+const WITH_DIGESTS = '{"d":';
+
+/**
+ * The leaf bytes of a v2 line's `record` (docs/verification.md §11.5): the record's UTF-8 when
+ * it holds `d`, else the record with `d` rebuilt first from the digests of the line's
+ * disclosures, sorted. Returns a problem instead when the record cannot be one, and the digests
+ * when it rebuilt them (each disclosure then need not be hashed again).
+ */
+function leafOfRecord(
+  record: string,
+  disclosures: readonly unknown[],
+  mayOmit: boolean,
+): { bytes: Buffer; digests?: string[] } | string {
+  if (hasLoneSurrogate(record)) return 'its record is not well-formed text';
+  if (record.startsWith(WITH_DIGESTS)) return { bytes: Buffer.from(record, 'utf8') };
+  if (!mayOmit)
+    return 'its record leaves out the leaf digests, which only an event or reference line shipping every disclosure may';
+  if (!record.startsWith('{"') || record.length < 3) return 'its record is not a JSON object';
+  const digests: string[] = [];
+  for (const d of disclosures) {
+    if (typeof d !== 'string' || hasLoneSurrogate(d))
+      return 'its record leaves out the leaf digests and a disclosure is not a well-formed string';
+    digests.push(disclosureDigest(d));
+  }
+  // Digests are base64url (ASCII): sorting by UTF-16 code unit is sorting by byte, as §4.1 has it.
+  const sorted = [...digests].sort();
+  return {
+    bytes: Buffer.from(`{"d":[${sorted.map((x) => `"${x}"`).join(',')}],${record.slice(1)}`, 'utf8'),
+    digests,
+  };
 }
 
 /**
@@ -365,7 +411,7 @@ export function verifyEvidenceFiles(
     return leaf;
   };
   for (const l of options.lines ?? []) {
-    const leafBytes = Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength);
+    const leafBytes = asBuffer(l.leaf);
     const leaf = leafOf(l.seq, leafBytes);
     if (leaf)
       lines.push({
@@ -382,6 +428,8 @@ export function verifyEvidenceFiles(
   if (eventsFile === undefined) fail('entry_malformed', null, 'events.jsonl is missing');
   else if (!isUtf8(eventsFile)) fail('entry_malformed', null, 'events.jsonl is not UTF-8');
   const raw = eventsFile && isUtf8(eventsFile) ? textLines(eventsFile) : [];
+  const v2 = manifest.format === EVIDENCE_FORMAT_V2;
+  const scope = manifest.fields === undefined ? null : new Set(manifest.fields);
   for (const [i, line] of raw.entries()) {
     let o: unknown;
     try {
@@ -391,12 +439,14 @@ export function verifyEvidenceFiles(
       continue;
     }
     const roles: readonly string[] = ['event', 'withheld', 'boundary', 'reference'];
+    // v1: the leaf as base64 (`leaf`); v2: that or the record as text (`record`), one of the two.
+    const asText = v2 && isObject(o) && typeof o.record === 'string' && o.leaf === undefined;
     if (
       !isObject(o) ||
       !isUint(o.seq) ||
       typeof o.role !== 'string' ||
       !roles.includes(o.role) ||
-      typeof o.leaf !== 'string' ||
+      (!asText && (typeof o.leaf !== 'string' || (v2 && o.record !== undefined))) ||
       !Array.isArray(o.disclosures) ||
       o.disclosures.length > 64 ||
       !Array.isArray(o.erased) ||
@@ -409,10 +459,24 @@ export function verifyEvidenceFiles(
       );
       continue;
     }
-    const leafBytes = decodeBase64Strict(o.leaf);
-    if (leafBytes === undefined) {
-      fail('entry_malformed', o.seq, `the leaf of seq ${o.seq} is not canonical base64`);
-      continue;
+    let leafBytes: Buffer | undefined;
+    let digests: string[] | undefined;
+    if (asText) {
+      const mayOmit =
+        o.erased.length === 0 && (o.role === 'reference' || (o.role === 'event' && scope === null));
+      const rebuilt = leafOfRecord(o.record as string, o.disclosures, mayOmit);
+      if (typeof rebuilt === 'string') {
+        fail('entry_malformed', o.seq, `the line of seq ${o.seq}: ${rebuilt}`);
+        continue;
+      }
+      leafBytes = rebuilt.bytes;
+      digests = rebuilt.digests;
+    } else {
+      leafBytes = decodeBase64Strict(o.leaf as string);
+      if (leafBytes === undefined) {
+        fail('entry_malformed', o.seq, `the leaf of seq ${o.seq} is not canonical base64`);
+        continue;
+      }
     }
     const leaf = leafOf(o.seq, leafBytes);
     if (!leaf) continue;
@@ -422,6 +486,7 @@ export function verifyEvidenceFiles(
       leafBytes: leafBytes,
       leaf,
       disclosures: o.disclosures,
+      ...(digests ? { digests } : {}),
       erased: o.erased as { pointer: string; by_seq: number }[],
       proof: o.proof,
     });
@@ -496,7 +561,6 @@ export function verifyEvidenceFiles(
 
   // 6. Disclosures: committed to by the leaf, none missing but the erased ones; with
   // manifest.fields, an event line discloses those fields only (the rest stay digests).
-  const scope = manifest.fields === undefined ? null : new Set(manifest.fields);
   const entries: EvidenceEntry[] = [];
   for (const l of lines) {
     const scoped = scope !== null && l.role === 'event';
@@ -508,7 +572,7 @@ export function verifyEvidenceFiles(
         continue;
       }
       // The digest of the text is the digest of its UTF-8 bytes (no lone surrogate: checked above).
-      if (!l.leaf.d.includes(disclosureDigest(d))) {
+      if (!l.leaf.d.includes(l.digests?.[i] ?? disclosureDigest(d))) {
         fail('payload_edited', l.seq, `disclosure ${i} of seq ${l.seq} is not committed to by its leaf`);
         continue;
       }
@@ -656,6 +720,13 @@ export function verifyEvidenceFiles(
     });
   }
 
+  // One pass over what may be 100,000 entries, with no array per entry.
+  const counts: Record<EvidenceRole, number> = { event: 0, withheld: 0, boundary: 0, reference: 0 };
+  const erased: EvidenceSummary['erased'] = [];
+  for (const e of entries) {
+    counts[e.role]++;
+    for (const x of e.erased) erased.push({ seq: e.seq, pointer: x.pointer, by_seq: x.by_seq });
+  }
   const summary: EvidenceSummary = {
     log: origin,
     tree_size: manifest.tree_size,
@@ -664,13 +735,11 @@ export function verifyEvidenceFiles(
     query: manifest.query,
     period: { since, until, first_ts: firstTs, last_ts: lastInTs },
     range: { from, to },
-    events: entries.filter((e) => e.role === 'event').length,
-    withheld: entries.filter((e) => e.role === 'withheld').length,
+    events: counts.event,
+    withheld: counts.withheld,
     checkpoints: manifest.checkpoints,
     keys,
-    erased: entries.flatMap((e) =>
-      e.erased.map((x) => ({ seq: e.seq, pointer: x.pointer, by_seq: x.by_seq })),
-    ),
+    erased,
     policies,
     fields: manifest.fields ?? null,
   };

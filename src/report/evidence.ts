@@ -5,19 +5,27 @@
  * the whole window, the boundary entries that prove nothing in it was left out, the verifier key
  * and the policies in force. Built through the public SDK only.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { writeFileSync, renameSync } from 'node:fs';
 import {
   AuditError,
   EVIDENCE_FORMAT,
+  EVIDENCE_FORMAT_V2,
   verifyEvidenceFiles,
+  type EvidenceFormat,
   type AuditTrail,
   type EvidenceLine,
   type EvidenceReport,
-  type LogEntry,
+  type LogEntryText,
   type QueryOptions,
 } from '../index.js';
 import { packArchive, unpackArchive } from './archive.js';
+
+/** A view of `bytes` as a Buffer: itself when it is one (most leaves are), else a new view. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
 
 /** The filters of `auditrail log`: the time window plus any of the index filters. */
 export type EvidenceQuery = Omit<QueryOptions, 'limit' | 'cursor' | 'order'>;
@@ -43,6 +51,12 @@ export interface EvidenceOptions {
    * at once: `verifyEvidenceFiles(files, { lines })` then skips parsing them back from JSON.
    */
   keepLines?: boolean;
+  /**
+   * `auditrail-evidence/v1` (default) or the lighter `auditrail-evidence/v2` (docs/verification.md
+   * §11.5: leaf records as text, without their digest list when every disclosure ships), which
+   * reports embed.
+   */
+  format?: EvidenceFormat;
 }
 
 export interface EvidenceBuild {
@@ -126,30 +140,64 @@ class LineBuffer {
  * One line of events.jsonl. `chosen`: the pointers an `event` line may disclose (null: all); a
  * reference (a policy in force, an erasure) is always shown in full, since the checks read it.
  */
-function line(e: LogEntry, role: Role, chosen: ReadonlySet<string> | null, proof?: string[]): EvidenceLine {
+function line(
+  e: LogEntryText,
+  role: Role,
+  chosen: ReadonlySet<string> | null,
+  proof?: string[],
+): EvidenceLine {
   const payload = role === 'event' || role === 'reference';
-  const shown = (d: LogEntry['disclosures'][number]): boolean =>
-    payload && (role === 'reference' || chosen === null || chosen.has(d.pointer));
-  return {
-    seq: e.seq,
-    role,
-    leaf: e.leaf,
-    disclosures: e.disclosures
-      .filter((d) => d.disclosure !== null && shown(d))
-      .map((d) => d.disclosure!.toString('utf8')),
-    erased: e.disclosures
-      .filter((d) => d.disclosure === null && d.erased_by_seq !== null && shown(d))
-      .map((d) => ({ pointer: d.pointer, by_seq: d.erased_by_seq! })),
-    ...(proof ? { proof } : {}),
-  };
+  const disclosures: string[] = [];
+  const erased: { pointer: string; by_seq: number }[] = [];
+  if (payload)
+    for (const d of e.disclosures) {
+      if (role !== 'reference' && chosen !== null && !chosen.has(d.pointer)) continue;
+      if (d.disclosure !== null) disclosures.push(d.disclosure);
+      else if (d.erased_by_seq !== null) erased.push({ pointer: d.pointer, by_seq: d.erased_by_seq });
+    }
+  return { seq: e.seq, role, leaf: e.leaf, disclosures, erased, ...(proof ? { proof } : {}) };
 }
 
-/** A line as JSON text (docs/verification.md §11.2): the leaf in base64, the disclosures as strings. */
-export function lineJson(l: EvidenceLine): string {
+/**
+ * The leaf record of a line as v2 text (docs/verification.md §11.5), without its `d` member when
+ * `omit` and the line ships exactly the disclosures the leaf commits to; undefined when the leaf
+ * is not UTF-8 (the line then keeps the base64 `leaf`).
+ */
+function recordText(l: EvidenceLine, omit: boolean): string | undefined {
+  const bytes = asBuffer(l.leaf);
+  if (!isUtf8(bytes)) return undefined;
+  const text = bytes.toString('utf8');
+  if (!omit || l.erased.length > 0 || !text.startsWith('{"d":[')) return text;
+  // Digests are base64url: no quote or bracket inside the list, two quotes per digest.
+  const end = text.indexOf(']');
+  if (end < 0 || text[end + 1] !== ',') return text;
+  let quotes = 0;
+  for (let i = 6; i < end; i++) if (text.charCodeAt(i) === 0x22) quotes++;
+  const ds = l.disclosures;
+  if (quotes !== 2 * ds.length) return text;
+  // The verifier rebuilds the list from the disclosures: two equal ones would not give it back.
+  for (let i = 1; i < ds.length; i++) for (let j = 0; j < i; j++) if (ds[i] === ds[j]) return text;
+  return `{${text.slice(end + 2)}`;
+}
+
+/**
+ * A line as JSON text (docs/verification.md §11.2): the leaf in base64, the disclosures as
+ * strings. In `auditrail-evidence/v2` (§11.5) the leaf is its record as text instead, without the
+ * digest list on an `event` (unless `scoped`: a package of chosen fields) or `reference` line
+ * that ships every disclosure.
+ */
+export function lineJson(l: EvidenceLine, format: EvidenceFormat = EVIDENCE_FORMAT, scoped = false): string {
+  const record =
+    format === EVIDENCE_FORMAT_V2
+      ? recordText(l, l.role === 'reference' || (l.role === 'event' && !scoped))
+      : undefined;
+  if (record !== undefined)
+    // The members of the object below, in its order, without building it.
+    return `{"seq":${l.seq},"role":${JSON.stringify(l.role)},"record":${JSON.stringify(record)},"disclosures":${JSON.stringify(l.disclosures)},"erased":${JSON.stringify(l.erased)}${l.proof ? `,"proof":${JSON.stringify(l.proof)}` : ''}}`;
   return JSON.stringify({
     seq: l.seq,
     role: l.role,
-    leaf: Buffer.from(l.leaf.buffer, l.leaf.byteOffset, l.leaf.byteLength).toString('base64'),
+    leaf: asBuffer(l.leaf).toString('base64'),
     disclosures: l.disclosures,
     erased: l.erased,
     ...(l.proof ? { proof: l.proof } : {}),
@@ -164,6 +212,7 @@ function thin<T>(items: T[], max: number): T[] {
 }
 
 function verifyMd(
+  format: EvidenceFormat,
   origin: string,
   from: number,
   to: number,
@@ -181,7 +230,7 @@ function verifyMd(
    \`event\` line has a pointer outside that list. \`reference\` lines are shown in full.`;
   return `# Verifying this evidence package by hand
 
-This package (format \`${EVIDENCE_FORMAT}\`) holds entries [${from}, ${to}) of the log
+This package (format \`${format}\`) holds entries [${from}, ${to}) of the log
 \`${origin}\` and proves them against its signed checkpoint of size ${size}. The full format is
 docs/verification.md §11 of auditrail; the steps are:
 
@@ -194,7 +243,15 @@ docs/verification.md §11 of auditrail; the steps are:
    \`manifest.checkpoints\`) check \`consistency/<m>-<n>.proof\` (RFC 9162 §2.1.4.2): the log was
    only appended to.
 4. **Entries.** In \`events.jsonl\`, every seq of [${from}, ${to}) has one line. Leaf hash =
-   SHA-256(0x00 ‖ base64-decoded \`leaf\`). \`proofs/range.json\` lists the hashes of the subtrees
+   SHA-256(0x00 ‖ base64-decoded \`leaf\`).${
+     format === EVIDENCE_FORMAT_V2
+       ? `
+   A line may hold its leaf record as text instead (\`record\`, its UTF-8 being the leaf
+   bytes); a record that does not start with \`{"d":\` leaves out the digest list, which is
+   then the sorted digests of the line's disclosures (step 5), placed first:
+   \`{"d":["<digest>",…],\` followed by the record after its \`{\` (docs/verification.md §11.5).`
+       : ''
+   } \`proofs/range.json\` lists the hashes of the subtrees
    beside the range; recompute the root of the checkpoint of size ${size} from them and the leaf
    hashes (docs/verification.md §11.4). \`reference\` lines outside the range carry their own
    RFC 9162 inclusion proof.
@@ -229,6 +286,7 @@ export async function buildEvidence(
   if (fields?.length === 0)
     throw new AuditError('invalid_argument', 'fields: name at least one field to disclose');
   const pointers = fields?.map(fieldPointer) ?? null;
+  const format = options.format ?? EVIDENCE_FORMAT;
   const scope = pointers === null ? null : new Set(pointers);
   const disclosedBy = new Map<string, number>(pointers?.map((p) => [p, 0]));
   if (!trail.readonly) await trail.checkpoint();
@@ -286,12 +344,12 @@ export async function buildEvidence(
   const jsonl = new LineBuffer((to - from) * (selected === null ? 1300 : 600));
   const kept: EvidenceLine[] | undefined = options.keepLines ? [] : undefined;
   const push = (l: EvidenceLine): void => {
-    jsonl.push(lineJson(l));
+    jsonl.push(lineJson(l, format, scope !== null));
     kept?.push(l);
   };
   // An entry outside the range the package refers to (a policy, an erasure), with its own proof.
   const reference = async (seq: number): Promise<void> => {
-    for await (const chunk of trail.readEntries(seq, seq + 1)) {
+    for await (const chunk of trail.readEntryTexts(seq, seq + 1)) {
       for (const e of chunk) {
         const type = (JSON.parse(e.leaf.toString('utf8')) as { type?: string }).type ?? '';
         if (!inForceSeqs.has(seq) && !ERASURES.has(type)) continue;
@@ -303,7 +361,7 @@ export async function buildEvidence(
   for (const seq of [...inForceSeqs].sort((a, b) => a - b)) if (seq < from) await reference(seq);
   const erasedBy = new Set<number>();
   let events = 0;
-  for await (const chunk of trail.readEntries(from, to)) {
+  for await (const chunk of trail.readEntryTexts(from, to)) {
     for (const e of chunk) {
       const inWindow = e.seq >= first && e.seq < windowEnd;
       let role: Role = !inWindow
@@ -352,11 +410,11 @@ export async function buildEvidence(
   }
   files.set('keys/log.vkey', Buffer.from(`${trail.verifierKey()}\n`));
   files.set('policies.json', Buffer.from(`${JSON.stringify(inForce, null, 2)}\n`));
-  files.set('VERIFY.md', Buffer.from(verifyMd(trail.origin, from, to, size, pointers)));
+  files.set('VERIFY.md', Buffer.from(verifyMd(format, trail.origin, from, to, size, pointers)));
   const digests: Record<string, string> = {};
   for (const [name, bytes] of files) digests[name] = createHash('sha256').update(bytes).digest('hex');
   const manifest = {
-    format: EVIDENCE_FORMAT,
+    format,
     log: trail.origin,
     created_at: (options.now?.() ?? new Date()).toISOString(),
     created_by: options.createdBy ?? process.env.USER ?? 'unknown',

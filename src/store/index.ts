@@ -26,6 +26,7 @@ export type {
   CursorStore,
   DisclosureRow,
   EntryRow,
+  EntryText,
   EventFilter,
   ExistingEntry,
   IndexRow,

@@ -360,6 +360,24 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.ok(byEid?.entry.leaf.equals(e4.entry.leaf));
       assert.equal(await store.getBySeq(head.logId, 6), undefined);
       assert.equal(await store.getBySeq(head.logId, -1), undefined);
+      // Evidence's read, where a store has it: the same leaves and disclosures, as text.
+      if (store.readEntryTexts) {
+        const texts = await store.readEntryTexts(head.logId, 1, 6);
+        const events = await store.readEvents(head.logId, 1, 6);
+        assert.deepEqual(
+          texts.map((t) => [t.seq, t.leaf.toString('hex'), t.disclosures]),
+          events.map((e) => [
+            e.entry.seq,
+            e.entry.leaf.toString('hex'),
+            e.disclosures.map((d) => ({
+              pointer: d.pointer,
+              disclosure: d.disclosure?.toString('utf8') ?? null,
+              erasedBySeq: d.erasedBySeq,
+            })),
+          ]),
+        );
+        assert.deepEqual(await store.readEntryTexts(head.logId, 6, 10), []);
+      }
       assert.equal(await store.getByEid(head.logId, 'evt-99'), undefined);
       await store.close();
     });

@@ -83,6 +83,16 @@ export interface ScanRow {
   disclosures: (Omit<DisclosureRow, 'disclosure'> & { disclosure: Buffer | string | null })[];
 }
 
+/**
+ * An entry as evidence reads it ({@link LogStore.readEntryTexts}): the leaf bytes, and each
+ * disclosure in unit order as its UTF-8 text (null once erased).
+ */
+export interface EntryText {
+  seq: number;
+  leaf: Buffer;
+  disclosures: { pointer: string; disclosure: string | null; erasedBySeq: number | null }[];
+}
+
 export interface StoredEvent {
   entry: EntryRow;
   disclosures: DisclosureRow[];
@@ -271,6 +281,13 @@ export interface LogStore {
   /** Checkpoints by size, ascending. */
   listCheckpoints(logId: number): Promise<CheckpointRow[]>;
   latestCheckpoint(logId: number): Promise<CheckpointRow | undefined>;
+  /**
+   * Optional: the entries with seq in [from, to) as evidence packages read them (leaf bytes and
+   * disclosure texts, nothing else), in seq order. A disclosure's text is its bytes decoded as
+   * UTF-8, an invalid sequence replaced by U+FFFD as `Buffer#toString('utf8')` does (a check of
+   * its digest then fails). Without it, {@link readEvents} is read and decoded.
+   */
+  readEntryTexts?(logId: number, from: number, to: number): Promise<EntryText[]>;
   /**
    * Streams every entry of a log in seq order, in chunks, for verification. Leaf and disclosure
    * bytes may come as their UTF-8 text (cheaper to read and hash) when that text is exact.

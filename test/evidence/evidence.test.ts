@@ -460,3 +460,86 @@ describe('selective disclosure (fields)', () => {
     await f.trail.close();
   });
 });
+
+describe('auditrail-evidence/v2 (docs/verification.md §11.5)', () => {
+  const V2 = 'auditrail-evidence/v2' as const;
+  type Line = Record<string, unknown> & { seq: number; role: string; disclosures: string[] };
+  const linesOf = (files: Files): Line[] =>
+    files
+      .get('events.jsonl')!
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+
+  it('records as text, the digest list left out where every disclosure ships; the same entries verify', async () => {
+    const f = await fixture();
+    const query = { since: f.ts[10]!, until: f.ts[20]!, session_id: 's1' };
+    const v1 = await buildEvidence(f.trail, { query });
+    const v2 = await buildEvidence(f.trail, { query, format: V2 });
+    const manifest = JSON.parse(v2.files.get('manifest.json')!.toString('utf8')) as { format: string };
+    assert.equal(manifest.format, V2);
+    const lines = linesOf(v2.files);
+    for (const l of lines) {
+      assert.equal(l.leaf, undefined);
+      const record = l.record as string;
+      // event and reference lines ship everything here: no digests; withheld and boundary keep them.
+      if (l.role === 'event' || l.role === 'reference') assert.ok(!record.startsWith('{"d":'), record);
+      else assert.ok(record.startsWith('{"d":['), record);
+    }
+    assert.ok(lines.some((l) => l.role === 'withheld') && lines.some((l) => l.role === 'reference'));
+    assert.ok(v2.files.get('events.jsonl')!.length < v1.files.get('events.jsonl')!.length);
+    assert.match(v2.files.get('VERIFY.md')!.toString('utf8'), /leaves out the digest list/);
+    const r1 = verifyEvidenceFiles(v1.files, { trustedKey: f.vkey });
+    const r2 = await verifyEvidence(await packArchive(v2.files), { trustedKey: f.vkey });
+    assert.deepEqual(r2.failures, []);
+    assert.deepEqual(r2.entries, r1.entries);
+    await f.trail.close();
+  });
+
+  it('the event lines of a package of chosen fields keep their digest lists', async () => {
+    const f = await fixture();
+    const scoped = await buildEvidence(f.trail, { fields: ['action.params'], format: V2 });
+    for (const l of linesOf(scoped.files))
+      if (l.role !== 'reference') assert.ok((l.record as string).startsWith('{"d":['));
+    assert.ok(verifyEvidenceFiles(scoped.files, { trustedKey: f.vkey }).ok);
+    await f.trail.close();
+  });
+
+  it('tampering: an edited or dropped disclosure changes the rebuilt leaf; misplaced omissions are malformed', async () => {
+    const f = await fixture();
+    const built = await buildEvidence(f.trail, { query: { since: f.ts[10]!, until: f.ts[20]! }, format: V2 });
+    await f.trail.close();
+    const check = (files: Files): EvidenceReport => verifyEvidenceFiles(files, { trustedKey: f.vkey });
+    assert.ok(check(new Map(built.files)).ok);
+    const seq = 12;
+    const at = (edit: (l: Line) => Line): Files =>
+      editLines(new Map(built.files), (ls) => ls.map((l) => (l.seq === seq ? edit(l as Line) : l)));
+    const edited = at((l) => ({ ...l, disclosures: l.disclosures.map((d) => d.replace('12', '13')) }));
+    assert.deepEqual(
+      check(edited).failures.map((x) => x.kind),
+      ['range_proof_failed'],
+    );
+    const dropped = at((l) => ({ ...l, disclosures: l.disclosures.slice(1) }));
+    assert.deepEqual(kinds(check(dropped)), ['range_proof_failed']);
+    // The record says another type: its leaf is not the log's.
+    const retyped = at((l) => ({
+      ...l,
+      record: (l.record as string).replace('action.intent', 'action.failed'),
+    }));
+    assert.ok(kinds(check(retyped)).includes('range_proof_failed'));
+    // Leaving the digests out where disclosures are withheld or erased is not allowed.
+    const omitted = at((l) => ({ ...l, erased: [{ pointer: '/action/params', by_seq: 29 }] }));
+    assert.ok(check(omitted).failures.some((x) => x.kind === 'entry_malformed' && x.seq === seq));
+    const both = at((l) => ({ ...l, leaf: Buffer.from('{}').toString('base64') }));
+    assert.ok(check(both).failures.some((x) => x.kind === 'entry_malformed' && x.seq === seq));
+    const notText = at((l) => ({ ...l, disclosures: [...l.disclosures, 7 as unknown as string] }));
+    assert.ok(check(notText).failures.some((x) => x.kind === 'entry_malformed' && x.seq === seq));
+    // A v1 package has no `record`: the member is refused there.
+    const v1 = editLines(new Map(built.files), (ls) => ls);
+    const m = JSON.parse(v1.get('manifest.json')!.toString('utf8')) as { format: string };
+    m.format = 'auditrail-evidence/v1';
+    v1.set('manifest.json', Buffer.from(JSON.stringify(m)));
+    assert.ok(kinds(check(v1)).includes('entry_malformed'));
+  });
+});

@@ -332,6 +332,39 @@ describe('embedding', () => {
   });
 });
 
+describe('embedded evidence format', () => {
+  it('a new report is auditrail-report/v2 with auditrail-evidence/v2, and one with an erased field verifies', async () => {
+    const t = await openAuditTrail({ tenant: 'acme', store: new MemoryStore(), checkpointIntervalMs: 0 });
+    await runDemoSession(t, 0);
+    const seq = (await t.query({ type: 'context.accessed', limit: 1 })).events[0]!.seq;
+    await t.erase({ seqs: [seq] }, { reason: 'test', requestedBy: 'dpo@example.com' });
+    await t.checkpoint();
+    const r = await buildReport(t, { template: { type: 'soc2' } });
+    assert.equal(r.model.format, 'auditrail-report/v2');
+    assert.equal(r.source.format, 'auditrail-report/v2');
+    const files = evidenceFiles(r.source.evidence)!;
+    const manifest = JSON.parse(files.get('manifest.json')!.toString()) as { format: string };
+    assert.equal(manifest.format, 'auditrail-evidence/v2');
+    const lines = files
+      .get('events.jsonl')!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; record: string; erased: unknown[] });
+    // The erased event keeps its digest list; the others leave it out.
+    assert.ok(lines.find((l) => l.seq === seq)!.record.startsWith('{"d":['));
+    assert.ok(lines.filter((l) => l.seq !== seq).every((l) => !l.record.startsWith('{"d":')));
+    for (const text of [renderHtml(r.model, r.source), reportJson(r.model, r.source)])
+      assert.deepEqual(verifyReport(text, { trustedKey: t.verifierKey() }).failures, []);
+    const subject = await buildReport(t, { template: { type: 'gdpr-dsar' }, subject: 'patient-20931' });
+    assert.deepEqual(
+      verifyReport(reportJson(subject.model, subject.source), { trustedKey: t.verifierKey() }).failures,
+      [],
+    );
+    await t.close();
+  });
+});
+
 describe('verify-report', () => {
   let built: BuiltReport;
   before(async () => {

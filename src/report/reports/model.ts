@@ -8,12 +8,18 @@ import { createHash } from 'node:crypto';
 import type { EvidenceEntry } from '../../index.js';
 import type { ReportTemplate, TemplateSection, Where } from './template.js';
 
-/** The format name every report carries. */
-export const REPORT_FORMAT = 'auditrail-report/v1';
+/**
+ * The format name a new report carries: v2 embeds its evidence as `auditrail-evidence/v2`
+ * (docs/verification.md §11.5), v1 as `auditrail-evidence/v1`. Both are checked.
+ */
+export const REPORT_FORMAT = 'auditrail-report/v2';
+/** Every report format this version reads. */
+export const REPORT_FORMATS = ['auditrail-report/v1', REPORT_FORMAT] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** Everything a report is built from, embedded in it so that it can be checked again. */
 export interface ReportSource {
-  format: typeof REPORT_FORMAT;
+  format: ReportFormat;
   id: string;
   generated_at: string;
   generator: string;
@@ -23,7 +29,10 @@ export interface ReportSource {
   query: Record<string, string>;
   /** The data subject of a subject report, else null. */
   subject: string | null;
-  /** The evidence package's files (auditrail-evidence/v1), each gzip-compressed and base64-encoded. */
+  /**
+   * The evidence package's files (`auditrail-evidence/v2` in a v2 report, v1 in a v1 report),
+   * each gzip-compressed and base64-encoded.
+   */
   evidence: Record<string, string>;
   /** Stored policy diffs by digest (`sha256:…`), each checked against its policy.updated event. */
   policy_diffs: Record<string, string>;
@@ -82,7 +91,7 @@ export interface Totals {
 }
 
 export interface ReportModel {
-  format: typeof REPORT_FORMAT;
+  format: ReportFormat;
   id: string;
   type: string;
   title: string;
@@ -142,14 +151,20 @@ export function cell(v: unknown): string {
   return s.length > MAX_CELL ? `${s.slice(0, MAX_CELL - 1)}…` : s;
 }
 
-function matches(e: Ev, where: Where | undefined): boolean {
-  if (!where) return true;
-  for (const [path, wanted] of Object.entries(where)) {
-    const v = get(e, path);
-    const values = Array.isArray(v) ? (v as unknown[]) : [v];
-    if (!values.some((x) => wanted.includes(x as string))) return false;
-  }
-  return true;
+/**
+ * A section's `where` as a test of one event: every path's value (or one item of an array value)
+ * is among the values listed (SameValueZero, as `includes`). Built once per section, since it
+ * runs on every event.
+ */
+function matcher(where: Where): (e: Ev) => boolean {
+  const tests = Object.entries(where).map(([path, wanted]) => ({ path, wanted: new Set<unknown>(wanted) }));
+  return (e) => {
+    for (const { path, wanted } of tests) {
+      const v = get(e, path);
+      if (Array.isArray(v) ? !v.some((x) => wanted.has(x)) : !wanted.has(v)) return false;
+    }
+    return true;
+  };
 }
 
 const ms = (ts: string): number => Date.parse(ts);
@@ -258,6 +273,9 @@ function row(e: Ev, ctx: Context): EventRow {
   };
 }
 
+const FAILED = new Set(['action.failed', 'action.timed_out', 'action.dead_lettered']);
+const DECIDED = new Set(['approval.granted', 'approval.denied', 'approval.expired']);
+
 function totals(events: Ev[]): { totals: Totals; rates: ReportModel['rates'] } {
   // One action = one intent; its final state is read from the events naming it as parent.
   const intents = new Map<string, { state: string; held: boolean }>();
@@ -285,8 +303,7 @@ function totals(events: Ev[]): { totals: Totals; rates: ReportModel['rates'] } {
       if (d === 'deny' && get(e, 'policy.mode') !== 'shadow') a.state = 'denied';
       if (d === 'require_approval') a.held = true;
     } else if (e.type === 'action.succeeded') a.state = 'success';
-    else if (['action.failed', 'action.timed_out', 'action.dead_lettered'].includes(e.type))
-      a.state = 'failure';
+    else if (FAILED.has(e.type)) a.state = 'failure';
     else if (e.type === 'approval.denied' || e.type === 'approval.expired') a.state = 'denied';
   }
   for (const a of intents.values()) {
@@ -376,7 +393,7 @@ function approvalsSection(s: TemplateSection, events: Ev[], out: Section): void 
     if (!rid) continue;
     if (e.type === 'approval.requested' || (e.type === 'policy.decision' && !requests.has(rid)))
       requests.set(rid, { e });
-    else if (['approval.granted', 'approval.denied', 'approval.expired'].includes(e.type)) {
+    else if (DECIDED.has(e.type)) {
       const r = requests.get(rid) ?? { e };
       r.decided = e;
       requests.set(rid, r);
@@ -674,7 +691,7 @@ export function reportModel(input: ModelInput): ReportModel {
   const { totals: t, rates } = totals(events);
   const sections = template.sections.map((s) => {
     const out = emptySection(s);
-    const selected = s.where ? events.filter((e) => matches(e, s.where)) : events;
+    const selected = s.where ? events.filter(matcher(s.where)) : events;
     switch (s.kind) {
       case 'summary':
         out.stats = [
@@ -726,7 +743,7 @@ export function reportModel(input: ModelInput): ReportModel {
     return out;
   });
   return {
-    format: 'auditrail-report/v1',
+    format: source.format,
     id: source.id,
     type: template.type,
     title: template.title,

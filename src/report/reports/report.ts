@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
 import {
   AuditError,
+  EVIDENCE_FORMAT_V2,
   verifyEvidenceFiles,
   type AuditTrail,
   type EvidenceLine,
@@ -18,7 +19,14 @@ import {
 } from '../../index.js';
 import { buildEvidence, lineJson, type EvidenceQuery } from '../evidence.js';
 import { BUILTIN_TEMPLATES, REPORT_TYPES, type ReportType } from './builtin.js';
-import { get, REPORT_FORMAT, reportModel, type ReportModel, type ReportSource } from './model.js';
+import {
+  get,
+  REPORT_FORMAT,
+  REPORT_FORMATS,
+  reportModel,
+  type ReportModel,
+  type ReportSource,
+} from './model.js';
 import { markEncoded, renderHtml, renderHtmlParts, SOURCE_ELEMENT_ID } from './render-html.js';
 import { parseTemplate, type ReportTemplate } from './template.js';
 
@@ -150,7 +158,7 @@ function narrowToSubject(
     if (inForce.has(l.seq)) return { ...l, role: 'reference' };
     return { ...l, role: 'withheld', disclosures: [], erased: [] };
   });
-  files.set('events.jsonl', Buffer.from(out.map((l) => `${lineJson(l)}\n`).join('')));
+  files.set('events.jsonl', Buffer.from(out.map((l) => `${lineJson(l, EVIDENCE_FORMAT_V2)}\n`).join('')));
   const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8')) as {
     files: Record<string, string>;
   };
@@ -192,6 +200,7 @@ export async function buildReport(trail: AuditTrail, options: ReportOptions): Pr
     now: () => new Date(now),
     generator,
     keepLines: true,
+    format: EVIDENCE_FORMAT_V2,
     ...(options.createdBy !== undefined ? { createdBy: options.createdBy } : {}),
   });
   let lines = built.lines!;
@@ -303,7 +312,7 @@ function isSource(v: unknown): v is ReportSource {
   return (
     typeof s === 'object' &&
     s !== null &&
-    s.format === REPORT_FORMAT &&
+    (REPORT_FORMATS as readonly unknown[]).includes(s.format) &&
     typeof s.id === 'string' &&
     typeof s.generated_at === 'string' &&
     typeof s.generator === 'string' &&
@@ -361,7 +370,7 @@ export function verifyReport(text: string, options: { trustedKey?: string } = {}
         {
           kind: 'not_a_report',
           seq: null,
-          message: `no ${REPORT_FORMAT} source is embedded (HTML or JSON reports only)`,
+          message: `no ${REPORT_FORMATS.join(' or ')} source is embedded (HTML or JSON reports only)`,
         },
       ],
       model: null,
