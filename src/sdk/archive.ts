@@ -9,9 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parquetReadObjects } from 'hyparquet';
+import { canonicalize } from '../core/canonical-json.js';
 import { openCheckpoint, peekCheckpoint } from '../core/checkpoint.js';
 import { assembleEvent, disclosureDigest, parseDisclosure } from '../core/disclosure.js';
 import { INDEX_COLUMNS } from '../core/index-row.js';
@@ -217,6 +218,9 @@ export async function archiveLog(
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
   writeFileSync(join(dir, 'manifest.json'), manifestBytes, { mode: 0o600 });
   const manifestSha256 = sha256(manifestBytes);
+  // The directory is recorded so that a refused erasure can name it (erasure.ts); not when this
+  // trail's redaction rules would rewrite it, since a rewritten path names nothing.
+  const recordDir = canonicalize(trail.redact({ dir }).value) === canonicalize({ dir });
   // The event first: a range whose rows were dropped without it would read as tampering.
   const receipt = await trail.record({
     type: 'archive.created',
@@ -228,6 +232,7 @@ export async function archiveLog(
         to,
         manifest_sha256: manifestSha256,
         files: files.map((f) => ({ name: f.name, sha256: f.sha256 })),
+        ...(recordDir ? { dir } : {}),
       },
     },
   });
@@ -901,8 +906,8 @@ async function archiveFacts(
   store: AuditStore,
   logId: number,
   type: 'archive.created' | 'archive.restored',
-): Promise<{ seq: number; from: number; to: number; manifestSha256: string }[]> {
-  const out: { seq: number; from: number; to: number; manifestSha256: string }[] = [];
+): Promise<{ seq: number; from: number; to: number; manifestSha256: string; dir?: string }[]> {
+  const out: { seq: number; from: number; to: number; manifestSha256: string; dir?: string }[] = [];
   let after: number | undefined;
   for (;;) {
     const page = await store.query(
@@ -917,11 +922,34 @@ async function archiveFacts(
       const stored = await store.getBySeq(logId, e.entry.seq);
       if (!stored || !parseLeaf(stored.entry.leaf).d.includes(disclosureDigest(body))) continue;
       const facts = archiveEventFacts(e.entry.seq, body);
-      if (facts) out.push(facts);
+      if (!facts) continue;
+      const dir = recordedDir(body);
+      out.push(dir === undefined ? facts : { ...facts, dir });
     }
     if (page.length < 1000) return out;
     after = page[page.length - 1]!.entry.seq;
   }
+}
+
+/** `metadata.archive.dir` of an `archive.created` body: an absolute path, when recorded. */
+function recordedDir(body: Uint8Array | string): string | undefined {
+  try {
+    const value = parseDisclosure(body).value as { metadata?: { archive?: { dir?: unknown } } } | null;
+    const dir = value?.metadata?.archive?.dir;
+    return typeof dir === 'string' && isAbsolute(dir) && dir.length <= 4096 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An archived range with where `archiveLog` wrote it. */
+export interface LocatedArchivedRange extends ArchivedRange {
+  /**
+   * The directory `archiveLog` wrote the archive to (absolute), as its `archive.created` event
+   * records it; null for an archive made before the directory was recorded (or when the trail's
+   * redaction rules would have rewritten it). It may have moved since.
+   */
+  location: string | null;
 }
 
 /**
@@ -933,19 +961,31 @@ async function archiveFacts(
  * @example
  * for (const a of await archivedRanges(trail)) console.log(`seq ${a.from}..${a.to - 1} archived by seq ${a.by_seq}`);
  */
-export async function archivedRanges(trail: AuditTrail): Promise<ArchivedRange[]> {
+export async function archivedRanges(trail: AuditTrail): Promise<LocatedArchivedRange[]> {
   const store = storeOf(trail);
   const head = await headOf(store, trail.origin);
   const created = await archiveFacts(store, head.logId, 'archive.created');
   const restored = await archiveFacts(store, head.logId, 'archive.restored');
-  const out = new Map<number, ArchivedRange>();
+  const out = new Map<number, LocatedArchivedRange>();
   for (const c of created) {
     if (restored.some((r) => r.seq > c.seq && r.manifestSha256 === c.manifestSha256)) continue;
-    out.set(c.seq, { by_seq: c.seq, from: c.from, to: c.to, manifest_sha256: c.manifestSha256 });
+    out.set(c.seq, {
+      by_seq: c.seq,
+      from: c.from,
+      to: c.to,
+      manifest_sha256: c.manifestSha256,
+      location: c.dir ?? null,
+    });
   }
   for (const a of await store.listArchives(head.logId)) {
     if (!out.has(a.bySeq))
-      out.set(a.bySeq, { by_seq: a.bySeq, from: a.from, to: a.to, manifest_sha256: a.manifestSha256 });
+      out.set(a.bySeq, {
+        by_seq: a.bySeq,
+        from: a.from,
+        to: a.to,
+        manifest_sha256: a.manifestSha256,
+        location: null,
+      });
   }
   return [...out.values()].sort((x, y) => x.from - y.from || x.by_seq - y.by_seq);
 }

@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { canonicalize } from '../core/canonical-json.js';
 import { disclosureDigest } from '../core/disclosure.js';
 import { AuditError } from '../errors.js';
 import type { RecordedEvent } from '../event/types.js';
 import type { AuditStore, ListedEvent } from '../store/store.js';
 import type { ArchivedRange } from '../core/verify-log.js';
-import { archivedRanges, readArchiveManifest, searchArchive } from './archive.js';
+import { archivedRanges, readArchiveManifest, searchArchive, type LocatedArchivedRange } from './archive.js';
 import type { AuditTrail } from './audit-trail.js';
 import { describeHold, holdCovers, type Hold } from './holds.js';
 import { storeOf, tagOf, toRecordedEvent } from './internals.js';
@@ -37,9 +39,11 @@ export interface ErasureRequest {
 }
 
 /** An archived range, as an erasure by subject searched it (or could not). */
-export interface ArchiveSearch extends ArchivedRange {
+export interface ArchiveSearch extends LocatedArchivedRange {
   /** The archive's directory when it was given and searched, else null. */
   dir: string | null;
+  /** Whether `location` (where `archiveLog` wrote the archive) still holds a manifest. */
+  location_exists: boolean;
   /** Seqs of the archived events concerning the subject (null: not searched; empty: none). */
   seqs: number[] | null;
   /** A date for `archive --before` that archives the range again once the erasure is done. */
@@ -311,6 +315,14 @@ function concerns(event: Record<string, unknown>, subject: string): boolean {
   return actor?.type === 'user' && actor.id === subject;
 }
 
+/** Where an unsearched archive was written, as the refusal says it. */
+function whereIs(a: ArchiveSearch): string {
+  if (a.location === null) return 'its directory was not recorded; ';
+  return a.location_exists
+    ? `written to ${a.location}; `
+    : `written to ${a.location}, which no longer holds it; `;
+}
+
 /**
  * Archived ranges hold rows the hot database cannot reach: an erasure by subject goes on only
  * when every archived range was searched (its directory given) and holds nothing about the
@@ -348,6 +360,7 @@ async function checkArchives(
     all.push({
       ...r,
       dir,
+      location_exists: r.location !== null && existsSync(join(r.location, 'manifest.json')),
       seqs,
       rearchive_before: Number.isNaN(ms) ? (last?.entry.ts ?? '') : new Date(ms + 1).toISOString(),
     });
@@ -363,7 +376,7 @@ async function checkArchives(
   const lines = all.map((a) => {
     const what =
       a.seqs === null
-        ? 'not searched (give its directory to search it)'
+        ? `not searched (${whereIs(a)}give its directory to search it)`
         : a.seqs.length === 0
           ? 'searched, nothing about the subject'
           : `${a.seqs.length} archived event${a.seqs.length === 1 ? '' : 's'} concern the subject (seq ${a.seqs.slice(0, 10).join(', ')}${a.seqs.length > 10 ? ', …' : ''})`;

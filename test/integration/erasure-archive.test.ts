@@ -2,11 +2,13 @@
 // rows, so the erasure is refused, naming each archive, unless every archive is searched and holds
 // nothing about the subject; when one does, the printed fix (restore, erase, archive) works pasted.
 import assert from 'node:assert/strict';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { main, type Io } from '../../src/cli/main.js';
 import {
   archiveLog,
+  archivedRanges,
   ArchivedDataError,
   AuditError,
   openAuditTrail,
@@ -153,8 +155,15 @@ describe('erasure by subject with archived ranges', () => {
     const target = ['--db', 'audit.db', '--tenant', 'acme'];
     const plain = await cli(['erase', '--subject', SUBJECT, '--reason', 'DSR 31', ...target], dir);
     assert.equal(plain.code, 1);
-    assert.match(plain.stderr, /not searched/);
-    assert.match(plain.stderr, /with --archive DIR/);
+    assert.match(plain.stderr, /not searched \(written to \/.*\/cold; give its directory/);
+    // The first fix printed searches the archive where `archive` wrote it.
+    const search = plain.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l));
+    assert.equal(search.length, 1, plain.stderr);
+    assert.match(
+      search[0]!,
+      /auditrail erase --subject cust-5512 --reason 'DSR 31' --by operator --archive cold --db audit.db --tenant acme$/,
+    );
+    const searched = await cli(argvOf(search[0]!.trim()), dir);
 
     const dry = await cli(
       ['erase', '--subject', SUBJECT, '--reason', 'DSR 31', '--archive', 'cold', '--dry-run', ...target],
@@ -168,6 +177,7 @@ describe('erasure by subject with archived ranges', () => {
     );
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr, dry.stderr, 'a dry run prints the same refusal');
+    assert.equal(searched.stderr, refused.stderr, 'the pasted search finds what --archive finds');
     const hint = refused.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l));
     assert.equal(hint.length, 3, refused.stderr);
     assert.match(hint[0]!, /auditrail restore cold --db audit.db --tenant acme$/);
@@ -206,5 +216,61 @@ describe('erasure by subject with archived ranges', () => {
     assert.match(again.stdout, /nothing held about cust-5512/);
     const verified = await cli(['verify', '--archive', 'cold-erased', ...target], dir);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  });
+
+  it('records where the archive was written; the printed search works pasted, or says the directory is gone', async () => {
+    const { dir, trail, cold } = await fixture(false);
+    try {
+      const ranges = await archivedRanges(trail);
+      assert.deepEqual(
+        ranges.map((r) => [r.from, r.to, r.location]),
+        [[0, 20, cold]],
+      );
+      await assert.rejects(
+        trail.erase({ subject: SUBJECT }, request),
+        (e: unknown) =>
+          e instanceof ArchivedDataError &&
+          e.archives[0]?.location === cold &&
+          e.archives[0].location_exists &&
+          e.message.includes(`not searched (written to ${cold}; give its directory to search it)`),
+      );
+    } finally {
+      await trail.close();
+    }
+    const target = ['--db', 'audit.db', '--tenant', 'acme'];
+    // Moved away: said plainly, with no command that would fail.
+    renameSync(cold, join(dir, 'moved'));
+    const gone = await cli(['erase', '--subject', SUBJECT, '--reason', 'DSR 31', ...target], dir);
+    assert.equal(gone.code, 1);
+    assert.ok(
+      gone.stderr.includes(
+        `was written to ${cold}, which no longer holds it: give where it is now with --archive DIR`,
+      ),
+      gone.stderr,
+    );
+    assert.equal(gone.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l)).length, 0);
+    renameSync(join(dir, 'moved'), cold);
+    // In place: the printed command, pasted as is, searches it and erases (a dry run stays one).
+    for (const dryRun of [true, false]) {
+      const extra = dryRun ? ['--dry-run'] : [];
+      const refused = await cli(
+        ['erase', '--subject', SUBJECT, '--reason', 'DSR 31', ...extra, ...target],
+        dir,
+      );
+      assert.equal(refused.code, 1);
+      const hint = refused.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l));
+      assert.equal(hint.length, 1, refused.stderr);
+      assert.match(
+        hint[0]!,
+        dryRun ? /--archive cold --dry-run --db audit.db/ : /--archive cold --db audit.db/,
+      );
+      const pasted = await cli(argvOf(hint[0]!.trim()), dir);
+      assert.equal(pasted.code, 0, pasted.stderr);
+      assert.match(pasted.stdout, /searched archive cold .*nothing about cust-5512/);
+      assert.match(
+        pasted.stdout,
+        dryRun ? /would erase .* \(dry run, nothing written\)/ : /recorded as data\.erased at seq/,
+      );
+    }
   });
 });
