@@ -995,7 +995,8 @@ export async function archivedRanges(trail: AuditTrail): Promise<LocatedArchived
  * hyparquet. The archive must be the one `range` names (its manifest's SHA-256), each file must
  * match the manifest, each archived leaf the hot tree's, and each disclosure a digest its leaf
  * commits to; anything else is refused (`proof_invalid`), since a search of an edited archive
- * proves nothing. Returns the seqs of the matching events that still hold plaintext.
+ * proves nothing. Returns the seqs of the matching events that still hold plaintext; `match` gets
+ * the event assembled from its live disclosures, its seq and the pointers of those disclosures.
  *
  * @example
  * const seqs = await searchArchive(trail, './archive/2025', range, (e) => e.actor?.id === 'alice');
@@ -1004,7 +1005,7 @@ export async function searchArchive(
   trail: AuditTrail,
   dir: string,
   range: ArchivedRange,
-  match: (event: Record<string, unknown>) => boolean,
+  match: (event: Record<string, unknown>, seq: number, pointers: readonly string[]) => boolean,
 ): Promise<number[]> {
   const opened = readArchiveManifest(dir);
   if (opened.sha256 !== range.manifest_sha256) {
@@ -1037,7 +1038,14 @@ export async function searchArchive(
         }
       }
       const event = assembleEvent(live.map((r) => parseDisclosure(r.disclosure!)));
-      if (match(event)) found.push(seq);
+      if (
+        match(
+          event,
+          seq,
+          live.map((r) => r.pointer),
+        )
+      )
+        found.push(seq);
     }
   }
   if (reader.failures.length > 0) {

@@ -274,3 +274,80 @@ describe('erasure by subject with archived ranges', () => {
     }
   });
 });
+
+describe('erasure by seqs or pointers inside an archived range', () => {
+  it('is refused naming the archive unless it is searched and holds no plaintext named', async () => {
+    const { trail, cold, archive } = await fixture(true);
+    try {
+      const size = (await trail.verify()).size;
+      for (const target of [{ seqs: [3] }, { pointers: [{ seq: 3, pointer: '' }] }, { seqs: [3, 25] }]) {
+        await assert.rejects(trail.erase(target, request), (e: unknown) => {
+          assert.ok(e instanceof ArchivedDataError, String(e));
+          assert.match(e.message, /nothing was erased/);
+          assert.match(e.message, new RegExp(`archive.created at seq ${archive.by_seq}: seq 0\\.\\.19`));
+          assert.match(e.message, /not searched \(written to /);
+          assert.deepEqual(
+            e.archives.map((a) => [a.by_seq, a.dir, a.seqs, a.location]),
+            [[archive.by_seq, null, null, cold]],
+          );
+          return true;
+        });
+      }
+      // Searched: the archive holds the plaintext of seq 3 (and of 7, which is not named).
+      await assert.rejects(
+        trail.erase({ seqs: [3] }, { ...request, dryRun: true, archives: [cold] }),
+        (e: unknown) =>
+          e instanceof ArchivedDataError &&
+          /1 archived event concern the request \(seq 3\)/.test(e.message) &&
+          e.archives[0]?.dir === cold &&
+          JSON.stringify(e.archives[0].seqs) === '[3]',
+      );
+      // A pointer the archived event does not hold: the search finds nothing to erase there.
+      const none = await trail.erase(
+        { pointers: [{ seq: 3, pointer: '/nope' }] },
+        { ...request, archives: [cold] },
+      );
+      assert.deepEqual([none.seq, none.erased, none.archives_searched.map((a) => a.dir)], [null, [], [cold]]);
+      assert.equal((await trail.verify()).size, size, 'nothing written');
+      // A seq after the archived range is erased as before, with no archive to search.
+      const hot = await trail.erase({ seqs: [25] }, request);
+      assert.ok(hot.seq !== null);
+      assert.deepEqual(hot.archives_searched, []);
+      assert.deepEqual([...new Set(hot.erased.map((x) => x.seq))], [25]);
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('proceeds, erasing nothing archived, when the named event was erased before it was archived', async () => {
+    const dir = tempDir('auditrail-erase-seqs-archive-');
+    let clock = T0;
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      db: join(dir, 'audit.db'),
+      now: () => clock,
+      checkpointIntervalMs: 0,
+    });
+    try {
+      for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
+      await trail.checkpoint();
+      clock = T0 + DAY;
+      const early = await trail.erase({ seqs: [5] }, request);
+      assert.ok(early.seq !== null);
+      await trail.checkpoint();
+      const cold = join(dir, 'cold');
+      const r = await archiveLog(trail, { before: new Date(T0 + DAY / 2), dir: cold });
+      assert.deepEqual([r.from, r.to], [0, 20]);
+      await assert.rejects(trail.erase({ seqs: [5] }, request), ArchivedDataError);
+      const again = await trail.erase({ seqs: [5] }, { ...request, archives: [cold] });
+      assert.deepEqual([again.seq, again.erased], [null, []]);
+      assert.deepEqual(
+        again.archives_searched.map((a) => [a.from, a.to, a.dir]),
+        [[0, 20, cold]],
+      );
+    } finally {
+      await trail.close();
+    }
+  });
+});
