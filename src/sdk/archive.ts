@@ -35,6 +35,7 @@ import {
   type EncodeRequest,
   type PackedPart,
 } from './archive-encode.js';
+import { EventJsonWriter } from './archive-event-json.js';
 import { keysOf, storeOf, toRecordedEvent } from './internals.js';
 import { resolveVerifiers, verifyStoredLog, type VerifyOptions } from './verify.js';
 
@@ -322,6 +323,7 @@ async function collectPart(
   let dByNull = new Uint8Array(n * 2);
   const pointer = new ColumnBuilder(n * 2, 12);
   const disclosure = new ColumnBuilder(n * 2, 320);
+  const eventJson = new EventJsonWriter(trail.origin);
   let i = 0;
   for (let c = a; c < b; c += READ_CHUNK) {
     const d = Math.min(b, c + READ_CHUNK);
@@ -345,8 +347,11 @@ async function collectPart(
       leaf.bytes(e.entry.leaf);
       leafHash.hex(e.entry.leafHash);
       for (let k = 0; k < INDEX_COLUMNS.length; k++) cols[k]!.textOrNull(row?.[INDEX_COLUMNS[k]!]);
-      // Encoded here: the writer's JSON type would walk and re-encode every value, and cache each in a map.
-      event.text(JSON.stringify(toRecordedEvent(e, trail.origin)));
+      // Encoded here: the writer's JSON type would walk and re-encode every value, and cache each
+      // in a map. Built from the stored bytes when it can be, else parsed and rebuilt.
+      const json = eventJson.build(e);
+      if (json !== undefined) event.bytes(json);
+      else event.text(JSON.stringify(toRecordedEvent(e, trail.origin)));
       for (const x of e.disclosures) {
         if (dn === dSeq.length) {
           const grow = <T extends BigInt64Array | Int32Array | Uint8Array>(t: T, m: T): T => {
