@@ -73,6 +73,13 @@ describe('EventJsonWriter', () => {
         undefined,
         'an event with an erased field is left to the caller',
       );
+      // Bytes the strict parse would refuse are left to it, too.
+      const body = stored[0]!.disclosures[0]!;
+      const bad = Buffer.from(body.disclosure!);
+      bad[bad.indexOf('bot')] = 0xff;
+      const broken = { ...stored[0]!, disclosures: [{ ...body, disclosure: bad }] };
+      assert.equal(writer.build(broken), undefined, 'not UTF-8');
+      assert.ok(writer.build(stored[0]!) !== undefined);
     } finally {
       await trail.close();
       rmSync(dir, { recursive: true, force: true });

@@ -6,8 +6,9 @@
  * go back into the body the way `assembleEvent` puts them (appended to their parent object, in
  * disclosure order). Events outside the common shape (an erased field, a pointer deeper than two
  * tokens or with characters JSON escapes, a parent absent from the body, a body whose event_id or
- * type is not the entry's) are left to the caller's parse-and-rebuild.
+ * type is not the entry's, bytes that are not UTF-8) are left to the caller's parse-and-rebuild.
  */
+import { isUtf8 } from 'node:buffer';
 import type { StoredEvent } from '../store/store.js';
 
 const QUOTE = 0x22;
@@ -125,7 +126,9 @@ export class EventJsonWriter {
         b[at] !== QUOTE ||
         b[at + 1] !== COMMA ||
         b[b.length - 1] !== CLOSE_BRACKET ||
-        !sliceIs(b, POINTER_AT, at, p)
+        !sliceIs(b, POINTER_AT, at, p) ||
+        // Copied as they are into a UTF-8 column: the parse this replaces would refuse them.
+        !isUtf8(b)
       )
         return undefined;
       if (p === '') {
