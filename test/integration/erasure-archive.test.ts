@@ -275,6 +275,63 @@ describe('erasure by subject with archived ranges', () => {
   });
 });
 
+describe('an archive whose directory is not recorded', () => {
+  it('(redaction would rewrite it, or an older version made it) is named as such, with no command to paste', async () => {
+    const dir = tempDir('auditrail-erase-unrecorded-');
+    let clock = T0;
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      db: join(dir, 'audit.db'),
+      now: () => clock,
+      checkpointIntervalMs: 0,
+      redaction: { extraPatterns: [{ name: 'cold-path', pattern: /cold-[a-z]+/ }] },
+    });
+    try {
+      for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
+      await trail.checkpoint();
+      clock = T0 + DAY;
+      await trail.record(aboutSubject(25));
+      await trail.checkpoint();
+      await archiveLog(trail, { before: new Date(T0 + DAY / 2), dir: join(dir, 'cold-store') });
+      assert.deepEqual(
+        (await archivedRanges(trail)).map((r) => [r.from, r.to, r.location]),
+        [[0, 20, null]],
+      );
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
+    const r = await cli(
+      ['erase', '--subject', SUBJECT, '--reason', 'DSR 31', '--db', 'audit.db', '--tenant', 'acme'],
+      dir,
+    );
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /not searched \(its directory was not recorded; give its directory to search it\)/,
+    );
+    assert.match(r.stderr, /did not record its directory: give it with --archive DIR/);
+    assert.equal(r.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l)).length, 0);
+    const given = await cli(
+      [
+        'erase',
+        '--subject',
+        SUBJECT,
+        '--reason',
+        'DSR 31',
+        '--archive',
+        'cold-store',
+        '--db',
+        'audit.db',
+        '--tenant',
+        'acme',
+      ],
+      dir,
+    );
+    assert.equal(given.code, 0, given.stderr);
+  });
+});
+
 describe('erasure by seqs or pointers inside an archived range', () => {
   it('is refused naming the archive unless it is searched and holds no plaintext named', async () => {
     const { trail, cold, archive } = await fixture(true);
