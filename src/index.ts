@@ -35,6 +35,7 @@ export {
   type ArchiveFile,
   type ArchiveManifest,
   type ArchiveResult,
+  type LocatedArchivedRange,
   type RestoreResult,
 } from './sdk/archive.js';
 

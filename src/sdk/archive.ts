@@ -9,9 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parquetReadObjects } from 'hyparquet';
+import { canonicalize } from '../core/canonical-json.js';
 import { openCheckpoint, peekCheckpoint } from '../core/checkpoint.js';
 import { assembleEvent, disclosureDigest, parseDisclosure } from '../core/disclosure.js';
 import { INDEX_COLUMNS } from '../core/index-row.js';
@@ -34,6 +35,7 @@ import {
   type EncodeRequest,
   type PackedPart,
 } from './archive-encode.js';
+import { EventJsonWriter } from './archive-event-json.js';
 import { keysOf, storeOf, toRecordedEvent } from './internals.js';
 import { resolveVerifiers, verifyStoredLog, type VerifyOptions } from './verify.js';
 
@@ -217,6 +219,9 @@ export async function archiveLog(
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8');
   writeFileSync(join(dir, 'manifest.json'), manifestBytes, { mode: 0o600 });
   const manifestSha256 = sha256(manifestBytes);
+  // The directory is recorded so that a refused erasure can name it (erasure.ts); not when this
+  // trail's redaction rules would rewrite it, since a rewritten path names nothing.
+  const recordDir = canonicalize(trail.redact({ dir }).value) === canonicalize({ dir });
   // The event first: a range whose rows were dropped without it would read as tampering.
   const receipt = await trail.record({
     type: 'archive.created',
@@ -228,6 +233,7 @@ export async function archiveLog(
         to,
         manifest_sha256: manifestSha256,
         files: files.map((f) => ({ name: f.name, sha256: f.sha256 })),
+        ...(recordDir ? { dir } : {}),
       },
     },
   });
@@ -317,6 +323,7 @@ async function collectPart(
   let dByNull = new Uint8Array(n * 2);
   const pointer = new ColumnBuilder(n * 2, 12);
   const disclosure = new ColumnBuilder(n * 2, 320);
+  const eventJson = new EventJsonWriter(trail.origin);
   let i = 0;
   for (let c = a; c < b; c += READ_CHUNK) {
     const d = Math.min(b, c + READ_CHUNK);
@@ -340,8 +347,11 @@ async function collectPart(
       leaf.bytes(e.entry.leaf);
       leafHash.hex(e.entry.leafHash);
       for (let k = 0; k < INDEX_COLUMNS.length; k++) cols[k]!.textOrNull(row?.[INDEX_COLUMNS[k]!]);
-      // Encoded here: the writer's JSON type would walk and re-encode every value, and cache each in a map.
-      event.text(JSON.stringify(toRecordedEvent(e, trail.origin)));
+      // Encoded here: the writer's JSON type would walk and re-encode every value, and cache each
+      // in a map. Built from the stored bytes when it can be, else parsed and rebuilt.
+      const json = eventJson.build(e);
+      if (json !== undefined) event.bytes(json);
+      else event.text(JSON.stringify(toRecordedEvent(e, trail.origin)));
       for (const x of e.disclosures) {
         if (dn === dSeq.length) {
           const grow = <T extends BigInt64Array | Int32Array | Uint8Array>(t: T, m: T): T => {
@@ -901,8 +911,8 @@ async function archiveFacts(
   store: AuditStore,
   logId: number,
   type: 'archive.created' | 'archive.restored',
-): Promise<{ seq: number; from: number; to: number; manifestSha256: string }[]> {
-  const out: { seq: number; from: number; to: number; manifestSha256: string }[] = [];
+): Promise<{ seq: number; from: number; to: number; manifestSha256: string; dir?: string }[]> {
+  const out: { seq: number; from: number; to: number; manifestSha256: string; dir?: string }[] = [];
   let after: number | undefined;
   for (;;) {
     const page = await store.query(
@@ -917,11 +927,34 @@ async function archiveFacts(
       const stored = await store.getBySeq(logId, e.entry.seq);
       if (!stored || !parseLeaf(stored.entry.leaf).d.includes(disclosureDigest(body))) continue;
       const facts = archiveEventFacts(e.entry.seq, body);
-      if (facts) out.push(facts);
+      if (!facts) continue;
+      const dir = recordedDir(body);
+      out.push(dir === undefined ? facts : { ...facts, dir });
     }
     if (page.length < 1000) return out;
     after = page[page.length - 1]!.entry.seq;
   }
+}
+
+/** `metadata.archive.dir` of an `archive.created` body: an absolute path, when recorded. */
+function recordedDir(body: Uint8Array | string): string | undefined {
+  try {
+    const value = parseDisclosure(body).value as { metadata?: { archive?: { dir?: unknown } } } | null;
+    const dir = value?.metadata?.archive?.dir;
+    return typeof dir === 'string' && isAbsolute(dir) && dir.length <= 4096 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An archived range with where `archiveLog` wrote it. */
+export interface LocatedArchivedRange extends ArchivedRange {
+  /**
+   * The directory `archiveLog` wrote the archive to (absolute), as its `archive.created` event
+   * records it; null for an archive made before the directory was recorded (or when the trail's
+   * redaction rules would have rewritten it). It may have moved since.
+   */
+  location: string | null;
 }
 
 /**
@@ -933,19 +966,31 @@ async function archiveFacts(
  * @example
  * for (const a of await archivedRanges(trail)) console.log(`seq ${a.from}..${a.to - 1} archived by seq ${a.by_seq}`);
  */
-export async function archivedRanges(trail: AuditTrail): Promise<ArchivedRange[]> {
+export async function archivedRanges(trail: AuditTrail): Promise<LocatedArchivedRange[]> {
   const store = storeOf(trail);
   const head = await headOf(store, trail.origin);
   const created = await archiveFacts(store, head.logId, 'archive.created');
   const restored = await archiveFacts(store, head.logId, 'archive.restored');
-  const out = new Map<number, ArchivedRange>();
+  const out = new Map<number, LocatedArchivedRange>();
   for (const c of created) {
     if (restored.some((r) => r.seq > c.seq && r.manifestSha256 === c.manifestSha256)) continue;
-    out.set(c.seq, { by_seq: c.seq, from: c.from, to: c.to, manifest_sha256: c.manifestSha256 });
+    out.set(c.seq, {
+      by_seq: c.seq,
+      from: c.from,
+      to: c.to,
+      manifest_sha256: c.manifestSha256,
+      location: c.dir ?? null,
+    });
   }
   for (const a of await store.listArchives(head.logId)) {
     if (!out.has(a.bySeq))
-      out.set(a.bySeq, { by_seq: a.bySeq, from: a.from, to: a.to, manifest_sha256: a.manifestSha256 });
+      out.set(a.bySeq, {
+        by_seq: a.bySeq,
+        from: a.from,
+        to: a.to,
+        manifest_sha256: a.manifestSha256,
+        location: null,
+      });
   }
   return [...out.values()].sort((x, y) => x.from - y.from || x.by_seq - y.by_seq);
 }
@@ -955,7 +1000,8 @@ export async function archivedRanges(trail: AuditTrail): Promise<ArchivedRange[]
  * hyparquet. The archive must be the one `range` names (its manifest's SHA-256), each file must
  * match the manifest, each archived leaf the hot tree's, and each disclosure a digest its leaf
  * commits to; anything else is refused (`proof_invalid`), since a search of an edited archive
- * proves nothing. Returns the seqs of the matching events that still hold plaintext.
+ * proves nothing. Returns the seqs of the matching events that still hold plaintext; `match` gets
+ * the event assembled from its live disclosures, its seq and the pointers of those disclosures.
  *
  * @example
  * const seqs = await searchArchive(trail, './archive/2025', range, (e) => e.actor?.id === 'alice');
@@ -964,7 +1010,7 @@ export async function searchArchive(
   trail: AuditTrail,
   dir: string,
   range: ArchivedRange,
-  match: (event: Record<string, unknown>) => boolean,
+  match: (event: Record<string, unknown>, seq: number, pointers: readonly string[]) => boolean,
 ): Promise<number[]> {
   const opened = readArchiveManifest(dir);
   if (opened.sha256 !== range.manifest_sha256) {
@@ -997,7 +1043,14 @@ export async function searchArchive(
         }
       }
       const event = assembleEvent(live.map((r) => parseDisclosure(r.disclosure!)));
-      if (match(event)) found.push(seq);
+      if (
+        match(
+          event,
+          seq,
+          live.map((r) => r.pointer),
+        )
+      )
+        found.push(seq);
     }
   }
   if (reader.failures.length > 0) {

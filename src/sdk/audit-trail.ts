@@ -248,7 +248,9 @@ export class AuditTrail {
    * verify reports "erased by seq N". Refused (`conflict`, nothing written) when an active legal
    * hold covers an event concerned. `dryRun` lists and writes nothing. For `{ subject }` while
    * the log has archived ranges: refused (`ArchivedDataError`, nothing written) unless
-   * `archives` gives the directory of each and none holds data about the subject.
+   * `archives` gives the directory of each and none holds data about the subject. For `{ seqs }`
+   * or `{ pointers }` naming an event inside an archived range: the same, for the archives
+   * holding the events named (their plaintext is in the archive's files, not the hot database).
    *
    * @example
    * const r = await trail.erase({ subject: 'cust-7' }, { reason: 'DSR-2026-14', requestedBy: 'dpo@acme' });

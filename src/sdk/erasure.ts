@@ -1,10 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { canonicalize } from '../core/canonical-json.js';
 import { disclosureDigest } from '../core/disclosure.js';
 import { AuditError } from '../errors.js';
 import type { RecordedEvent } from '../event/types.js';
 import type { AuditStore, ListedEvent } from '../store/store.js';
 import type { ArchivedRange } from '../core/verify-log.js';
-import { archivedRanges, readArchiveManifest, searchArchive } from './archive.js';
+import { archivedRanges, readArchiveManifest, searchArchive, type LocatedArchivedRange } from './archive.js';
 import type { AuditTrail } from './audit-trail.js';
 import { describeHold, holdCovers, type Hold } from './holds.js';
 import { storeOf, tagOf, toRecordedEvent } from './internals.js';
@@ -30,26 +32,34 @@ export interface ErasureRequest {
   /** List what would be erased, write nothing. */
   dryRun?: boolean;
   /**
-   * Directories of the log's archives (`archiveLog`), searched for the subject: an erasure by
-   * subject is refused while any archived range has not been searched or holds the subject's data.
+   * Directories of the log's archives (`archiveLog`), searched for what the erasure names: an
+   * erasure by subject is refused while any archived range has not been searched or holds the
+   * subject's data; one by seqs or pointers, while an archived range holding a seq named has not
+   * been searched or holds plaintext of what is named.
    */
   archives?: readonly string[];
 }
 
 /** An archived range, as an erasure by subject searched it (or could not). */
-export interface ArchiveSearch extends ArchivedRange {
+export interface ArchiveSearch extends LocatedArchivedRange {
   /** The archive's directory when it was given and searched, else null. */
   dir: string | null;
-  /** Seqs of the archived events concerning the subject (null: not searched; empty: none). */
+  /** Whether `location` (where `archiveLog` wrote the archive) still holds a manifest. */
+  location_exists: boolean;
+  /**
+   * Seqs of the archived events concerning the subject, or holding plaintext an erasure by seqs
+   * or pointers names (null: not searched; empty: none, or no seq named lies in the range).
+   */
   seqs: number[] | null;
   /** A date for `archive --before` that archives the range again once the erasure is done. */
   rearchive_before: string;
 }
 
 /**
- * An erasure by subject refused because archived ranges may hold (or do hold) the subject's data,
- * which the hot database cannot reach: `archives` names every archived range and what its search found. Code `conflict`; nothing was
- * erased. The fix: restore each archive, erase, archive again.
+ * An erasure refused because archived ranges may hold (or do hold) data it names (the subject's,
+ * or the plaintext of seqs or pointers inside an archived range), which the hot database cannot
+ * reach: `archives` names every archived range and what its search found. Code `conflict`;
+ * nothing was erased. The fix: restore each archive, erase, archive again.
  *
  * @example
  * try { await trail.erase({ subject: 'cust-7' }, req); }
@@ -155,12 +165,13 @@ async function subjectCandidates(
   return [...out.values()].sort((a, b) => a.event.entry.seq - b.event.entry.seq);
 }
 
-async function explicitCandidates(
-  store: AuditStore,
-  logId: number,
+/** Disclosures named by seq (all of the event's) or by seq and pointer: seq → pointers, or null for all. */
+type Wanted = Map<number, Set<string> | null>;
+
+function wantedOf(
   target: { seqs: readonly number[] } | { pointers: readonly { seq: number; pointer: string }[] },
-): Promise<Candidate[]> {
-  const wanted = new Map<number, Set<string> | null>();
+): Wanted {
+  const wanted: Wanted = new Map();
   if ('seqs' in target) {
     const seqs: unknown = target.seqs;
     if (!Array.isArray(seqs) || seqs.length === 0)
@@ -178,10 +189,16 @@ async function explicitCandidates(
       wanted.set(p.seq, set);
     }
   }
-  const out: Candidate[] = [];
-  for (const [seq, pointers] of [...wanted].sort((a, b) => a[0] - b[0])) {
+  for (const seq of wanted.keys()) {
     if (!Number.isSafeInteger(seq) || seq < 0)
       throw new AuditError('invalid_argument', `seq ${String(seq)} is not a non-negative integer`);
+  }
+  return wanted;
+}
+
+async function explicitCandidates(store: AuditStore, logId: number, wanted: Wanted): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  for (const [seq, pointers] of [...wanted].sort((a, b) => a[0] - b[0])) {
     const stored = await store.getBySeq(logId, seq);
     if (!stored) throw new AuditError('not_found', `no event with seq ${seq}`);
     const units = stored.disclosures
@@ -233,10 +250,30 @@ export async function eraseFromTrail(
         'invalid_argument',
         'subject must be 1 to 128 printable characters without spaces',
       );
-    searched = await checkArchives(trail, store, log.logId, target.subject, request.archives ?? []);
-    candidates = await subjectCandidates(store, log.logId, trail, target.subject);
+    const subject = target.subject;
+    ({ searched } = await checkArchives(trail, store, log.logId, request.archives ?? [], {
+      about: 'the subject',
+      inRange: () => true,
+      match: (e) => concerns(e, subject),
+    }));
+    candidates = await subjectCandidates(store, log.logId, trail, subject);
   } else if ('seqs' in target || 'pointers' in target) {
-    candidates = await explicitCandidates(store, log.logId, target);
+    const wanted = wantedOf(target);
+    // Named seqs inside an archived range: their rows are in the archive, as for a subject.
+    const checked = await checkArchives(trail, store, log.logId, request.archives ?? [], {
+      about: 'the request',
+      inRange: (r) => [...wanted.keys()].some((s) => s >= r.from && s < r.to),
+      match: (_e, seq, pointers) => {
+        if (!wanted.has(seq)) return false;
+        const named = wanted.get(seq);
+        return named === null || pointers.some((p) => named!.has(p));
+      },
+    });
+    searched = checked.searched;
+    // Not refused: every archived seq named was searched and holds no plaintext named.
+    for (const seq of [...wanted.keys()])
+      if (checked.ranges.some((r) => seq >= r.from && seq < r.to)) wanted.delete(seq);
+    candidates = await explicitCandidates(store, log.logId, wanted);
   } else {
     throw new AuditError('invalid_argument', 'erase needs { subject } | { seqs } | { pointers }');
   }
@@ -311,6 +348,14 @@ function concerns(event: Record<string, unknown>, subject: string): boolean {
   return actor?.type === 'user' && actor.id === subject;
 }
 
+/** Where an unsearched archive was written, as the refusal says it. */
+function whereIs(a: ArchiveSearch): string {
+  if (a.location === null) return 'its directory was not recorded; ';
+  return a.location_exists
+    ? `written to ${a.location}; `
+    : `written to ${a.location}, which no longer holds it; `;
+}
+
 /**
  * Archived ranges hold rows the hot database cannot reach: an erasure by subject goes on only
  * when every archived range was searched (its directory given) and holds nothing about the
@@ -320,9 +365,15 @@ async function checkArchives(
   trail: AuditTrail,
   store: AuditStore,
   logId: number,
-  subject: string,
   given: readonly string[],
-): Promise<SearchedArchive[]> {
+  request: {
+    /** What the request is about, in the refusal: "the subject". */
+    about: string;
+    /** Whether the request may concern rows of this range at all (else it needs no search). */
+    inRange: (r: ArchivedRange) => boolean;
+    match: (event: Record<string, unknown>, seq: number, pointers: readonly string[]) => boolean;
+  },
+): Promise<{ searched: SearchedArchive[]; ranges: ArchivedRange[] }> {
   const list: unknown = given;
   if (!Array.isArray(list) || list.some((d) => typeof d !== 'string' || d === ''))
     throw new AuditError('invalid_argument', 'archives must be a list of archive directories');
@@ -338,39 +389,49 @@ async function checkArchives(
       );
     byManifest.set(opened.sha256, opened.dir);
   }
-  if (ranges.length === 0) return [];
+  if (ranges.length === 0) return { searched: [], ranges };
   const all: ArchiveSearch[] = [];
   for (const r of ranges) {
     const dir = byManifest.get(r.manifest_sha256) ?? null;
-    const seqs = dir === null ? null : await searchArchive(trail, dir, r, (e) => concerns(e, subject));
+    const seqs = !request.inRange(r)
+      ? []
+      : dir === null
+        ? null
+        : await searchArchive(trail, dir, r, request.match);
     const last = await store.getBySeq(logId, r.to - 1);
     const ms = last ? Date.parse(last.entry.ts) : NaN;
     all.push({
       ...r,
       dir,
+      location_exists: r.location !== null && existsSync(join(r.location, 'manifest.json')),
       seqs,
       rearchive_before: Number.isNaN(ms) ? (last?.entry.ts ?? '') : new Date(ms + 1).toISOString(),
     });
   }
-  if (all.every((a) => a.seqs?.length === 0))
-    return all.map(({ by_seq, from, to, manifest_sha256, dir }) => ({
-      by_seq,
-      from,
-      to,
-      manifest_sha256,
-      dir: dir!,
-    }));
+  if (all.every((a) => a.seqs?.length === 0)) {
+    const searched = all
+      .filter((a) => a.dir !== null && request.inRange(a))
+      .map(({ by_seq, from, to, manifest_sha256, dir }) => ({
+        by_seq,
+        from,
+        to,
+        manifest_sha256,
+        dir: dir!,
+      }));
+    return { searched, ranges };
+  }
   const lines = all.map((a) => {
-    const what =
-      a.seqs === null
-        ? 'not searched (give its directory to search it)'
+    const what = !request.inRange(a)
+      ? 'no seq named lies in it'
+      : a.seqs === null
+        ? `not searched (${whereIs(a)}give its directory to search it)`
         : a.seqs.length === 0
-          ? 'searched, nothing about the subject'
-          : `${a.seqs.length} archived event${a.seqs.length === 1 ? '' : 's'} concern the subject (seq ${a.seqs.slice(0, 10).join(', ')}${a.seqs.length > 10 ? ', …' : ''})`;
+          ? `searched, nothing about ${request.about}`
+          : `${a.seqs.length} archived event${a.seqs.length === 1 ? '' : 's'} concern ${request.about} (seq ${a.seqs.slice(0, 10).join(', ')}${a.seqs.length > 10 ? ', …' : ''})`;
     return `  archive.created at seq ${a.by_seq}: seq ${a.from}..${a.to - 1}, manifest SHA-256 ${a.manifest_sha256}${a.dir === null ? '' : ` (${a.dir})`}: ${what}`;
   });
   throw new ArchivedDataError(
-    `erasure refused, nothing was erased: archived ranges of ${trail.origin} are out of the hot database's reach and may hold data about the subject:\n${lines.join('\n')}\n` +
+    `erasure refused, nothing was erased: archived ranges of ${trail.origin} are out of the hot database's reach and may hold data about ${request.about}:\n${lines.join('\n')}\n` +
       'restore the archives from the first one holding such data on (auditrail restore DIR, the latest first), erase, then archive the range again (auditrail archive --before DATE -o NEW_DIR)',
     all,
   );

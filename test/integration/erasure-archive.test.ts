@@ -2,11 +2,13 @@
 // rows, so the erasure is refused, naming each archive, unless every archive is searched and holds
 // nothing about the subject; when one does, the printed fix (restore, erase, archive) works pasted.
 import assert from 'node:assert/strict';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { main, type Io } from '../../src/cli/main.js';
 import {
   archiveLog,
+  archivedRanges,
   ArchivedDataError,
   AuditError,
   openAuditTrail,
@@ -153,8 +155,15 @@ describe('erasure by subject with archived ranges', () => {
     const target = ['--db', 'audit.db', '--tenant', 'acme'];
     const plain = await cli(['erase', '--subject', SUBJECT, '--reason', 'DSR 31', ...target], dir);
     assert.equal(plain.code, 1);
-    assert.match(plain.stderr, /not searched/);
-    assert.match(plain.stderr, /with --archive DIR/);
+    assert.match(plain.stderr, /not searched \(written to \/.*\/cold; give its directory/);
+    // The first fix printed searches the archive where `archive` wrote it.
+    const search = plain.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l));
+    assert.equal(search.length, 1, plain.stderr);
+    assert.match(
+      search[0]!,
+      /auditrail erase --subject cust-5512 --reason 'DSR 31' --by operator --archive cold --db audit.db --tenant acme$/,
+    );
+    const searched = await cli(argvOf(search[0]!.trim()), dir);
 
     const dry = await cli(
       ['erase', '--subject', SUBJECT, '--reason', 'DSR 31', '--archive', 'cold', '--dry-run', ...target],
@@ -168,6 +177,7 @@ describe('erasure by subject with archived ranges', () => {
     );
     assert.equal(refused.code, 1);
     assert.equal(refused.stderr, dry.stderr, 'a dry run prints the same refusal');
+    assert.equal(searched.stderr, refused.stderr, 'the pasted search finds what --archive finds');
     const hint = refused.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l));
     assert.equal(hint.length, 3, refused.stderr);
     assert.match(hint[0]!, /auditrail restore cold --db audit.db --tenant acme$/);
@@ -206,5 +216,195 @@ describe('erasure by subject with archived ranges', () => {
     assert.match(again.stdout, /nothing held about cust-5512/);
     const verified = await cli(['verify', '--archive', 'cold-erased', ...target], dir);
     assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+  });
+
+  it('records where the archive was written; the printed search works pasted, or says the directory is gone', async () => {
+    const { dir, trail, cold } = await fixture(false);
+    try {
+      const ranges = await archivedRanges(trail);
+      assert.deepEqual(
+        ranges.map((r) => [r.from, r.to, r.location]),
+        [[0, 20, cold]],
+      );
+      await assert.rejects(
+        trail.erase({ subject: SUBJECT }, request),
+        (e: unknown) =>
+          e instanceof ArchivedDataError &&
+          e.archives[0]?.location === cold &&
+          e.archives[0].location_exists &&
+          e.message.includes(`not searched (written to ${cold}; give its directory to search it)`),
+      );
+    } finally {
+      await trail.close();
+    }
+    const target = ['--db', 'audit.db', '--tenant', 'acme'];
+    // Moved away: said plainly, with no command that would fail.
+    renameSync(cold, join(dir, 'moved'));
+    const gone = await cli(['erase', '--subject', SUBJECT, '--reason', 'DSR 31', ...target], dir);
+    assert.equal(gone.code, 1);
+    assert.ok(
+      gone.stderr.includes(
+        `was written to ${cold}, which no longer holds it: give where it is now with --archive DIR`,
+      ),
+      gone.stderr,
+    );
+    assert.equal(gone.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l)).length, 0);
+    renameSync(join(dir, 'moved'), cold);
+    // In place: the printed command, pasted as is, searches it and erases (a dry run stays one).
+    for (const dryRun of [true, false]) {
+      const extra = dryRun ? ['--dry-run'] : [];
+      const refused = await cli(
+        ['erase', '--subject', SUBJECT, '--reason', 'DSR 31', ...extra, ...target],
+        dir,
+      );
+      assert.equal(refused.code, 1);
+      const hint = refused.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l));
+      assert.equal(hint.length, 1, refused.stderr);
+      assert.match(
+        hint[0]!,
+        dryRun ? /--archive cold --dry-run --db audit.db/ : /--archive cold --db audit.db/,
+      );
+      const pasted = await cli(argvOf(hint[0]!.trim()), dir);
+      assert.equal(pasted.code, 0, pasted.stderr);
+      assert.match(pasted.stdout, /searched archive cold .*nothing about cust-5512/);
+      assert.match(
+        pasted.stdout,
+        dryRun ? /would erase .* \(dry run, nothing written\)/ : /recorded as data\.erased at seq/,
+      );
+    }
+  });
+});
+
+describe('an archive whose directory is not recorded', () => {
+  it('(redaction would rewrite it, or an older version made it) is named as such, with no command to paste', async () => {
+    const dir = tempDir('auditrail-erase-unrecorded-');
+    let clock = T0;
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      db: join(dir, 'audit.db'),
+      now: () => clock,
+      checkpointIntervalMs: 0,
+      redaction: { extraPatterns: [{ name: 'cold-path', pattern: /cold-[a-z]+/ }] },
+    });
+    try {
+      for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
+      await trail.checkpoint();
+      clock = T0 + DAY;
+      await trail.record(aboutSubject(25));
+      await trail.checkpoint();
+      await archiveLog(trail, { before: new Date(T0 + DAY / 2), dir: join(dir, 'cold-store') });
+      assert.deepEqual(
+        (await archivedRanges(trail)).map((r) => [r.from, r.to, r.location]),
+        [[0, 20, null]],
+      );
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
+    const r = await cli(
+      ['erase', '--subject', SUBJECT, '--reason', 'DSR 31', '--db', 'audit.db', '--tenant', 'acme'],
+      dir,
+    );
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /not searched \(its directory was not recorded; give its directory to search it\)/,
+    );
+    assert.match(r.stderr, /did not record its directory: give it with --archive DIR/);
+    assert.equal(r.stderr.split('\n').filter((l) => /^ {2}(npx )?auditrail /.test(l)).length, 0);
+    const given = await cli(
+      [
+        'erase',
+        '--subject',
+        SUBJECT,
+        '--reason',
+        'DSR 31',
+        '--archive',
+        'cold-store',
+        '--db',
+        'audit.db',
+        '--tenant',
+        'acme',
+      ],
+      dir,
+    );
+    assert.equal(given.code, 0, given.stderr);
+  });
+});
+
+describe('erasure by seqs or pointers inside an archived range', () => {
+  it('is refused naming the archive unless it is searched and holds no plaintext named', async () => {
+    const { trail, cold, archive } = await fixture(true);
+    try {
+      const size = (await trail.verify()).size;
+      for (const target of [{ seqs: [3] }, { pointers: [{ seq: 3, pointer: '' }] }, { seqs: [3, 25] }]) {
+        await assert.rejects(trail.erase(target, request), (e: unknown) => {
+          assert.ok(e instanceof ArchivedDataError, String(e));
+          assert.match(e.message, /nothing was erased/);
+          assert.match(e.message, new RegExp(`archive.created at seq ${archive.by_seq}: seq 0\\.\\.19`));
+          assert.match(e.message, /not searched \(written to /);
+          assert.deepEqual(
+            e.archives.map((a) => [a.by_seq, a.dir, a.seqs, a.location]),
+            [[archive.by_seq, null, null, cold]],
+          );
+          return true;
+        });
+      }
+      // Searched: the archive holds the plaintext of seq 3 (and of 7, which is not named).
+      await assert.rejects(
+        trail.erase({ seqs: [3] }, { ...request, dryRun: true, archives: [cold] }),
+        (e: unknown) =>
+          e instanceof ArchivedDataError &&
+          /1 archived event concern the request \(seq 3\)/.test(e.message) &&
+          e.archives[0]?.dir === cold &&
+          JSON.stringify(e.archives[0].seqs) === '[3]',
+      );
+      // A pointer the archived event does not hold: the search finds nothing to erase there.
+      const none = await trail.erase(
+        { pointers: [{ seq: 3, pointer: '/nope' }] },
+        { ...request, archives: [cold] },
+      );
+      assert.deepEqual([none.seq, none.erased, none.archives_searched.map((a) => a.dir)], [null, [], [cold]]);
+      assert.equal((await trail.verify()).size, size, 'nothing written');
+      // A seq after the archived range is erased as before, with no archive to search.
+      const hot = await trail.erase({ seqs: [25] }, request);
+      assert.ok(hot.seq !== null);
+      assert.deepEqual(hot.archives_searched, []);
+      assert.deepEqual([...new Set(hot.erased.map((x) => x.seq))], [25]);
+      assert.equal((await trail.verify()).ok, true);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('proceeds, erasing nothing archived, when the named event was erased before it was archived', async () => {
+    const dir = tempDir('auditrail-erase-seqs-archive-');
+    let clock = T0;
+    const trail = await openAuditTrail({
+      tenant: 'acme',
+      db: join(dir, 'audit.db'),
+      now: () => clock,
+      checkpointIntervalMs: 0,
+    });
+    try {
+      for (let i = 0; i < 20; i++) await trail.record(sampleEvent(i));
+      await trail.checkpoint();
+      clock = T0 + DAY;
+      const early = await trail.erase({ seqs: [5] }, request);
+      assert.ok(early.seq !== null);
+      await trail.checkpoint();
+      const cold = join(dir, 'cold');
+      const r = await archiveLog(trail, { before: new Date(T0 + DAY / 2), dir: cold });
+      assert.deepEqual([r.from, r.to], [0, 20]);
+      await assert.rejects(trail.erase({ seqs: [5] }, request), ArchivedDataError);
+      const again = await trail.erase({ seqs: [5] }, { ...request, archives: [cold] });
+      assert.deepEqual([again.seq, again.erased], [null, []]);
+      assert.deepEqual(
+        again.archives_searched.map((a) => [a.from, a.to, a.dir]),
+        [[0, 20, cold]],
+      );
+    } finally {
+      await trail.close();
+    }
   });
 });

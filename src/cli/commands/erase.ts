@@ -28,8 +28,10 @@ export const spec: CommandSpec = {
     'would be erased and writes nothing.\n' +
     "Archived ranges (auditrail archive) are out of the hot database's reach: while any exists, the\n" +
     'erasure is refused, naming each archive, unless --archive gives the directory of every one and\n' +
-    'none holds data about the subject. When one does, the fix printed is: restore it, erase, then\n' +
-    'archive the range again.',
+    'none holds data about the subject. Refused without --archive, it prints the same command with\n' +
+    '--archive for each archive where `auditrail archive` wrote it (or says the directory is gone).\n' +
+    'When an archive holds such data, the fix printed is: restore it, erase, then archive the range\n' +
+    'again.',
   options: {
     ...TARGET_OPTIONS,
     subject: { type: 'string', value: 'ID', help: 'the data subject (or user) whose data is erased' },
@@ -68,7 +70,7 @@ export function run(args: string[], io: Io): Promise<number> {
         r = await trail.erase({ subject }, { reason, requestedBy: by, dryRun, archives });
       } catch (e) {
         if (e instanceof ArchivedDataError)
-          throw new CliError(archiveHint(io, target, e, [subject, reason, by]));
+          throw new CliError(archiveHint(io, target, e, [subject, reason, by], dryRun));
         if (e instanceof AuditError && (e.code === 'conflict' || e.code === 'invalid_argument'))
           throw new CliError(e.message);
         throw e;
@@ -105,23 +107,52 @@ function shown(io: Io, dir: string): string {
 }
 
 /**
- * The refusal, with the fix as commands that work when pasted. Archiving goes on from the end of
- * the last archived range, so every archive from the first one holding the subject's data on is
- * restored (the latest first); then the erasure; then one archive of the whole range again.
+ * The refusal, with the fix as commands that work when pasted. Archives not searched: the same
+ * erasure with `--archive` for each, at the directory given or the one its `archive.created`
+ * event records (when it still holds the archive; else that is said). Archives holding the
+ * subject's data: archiving goes on from the end of the last archived range, so every archive
+ * from the first one holding such data on is restored (the latest first); then the erasure; then
+ * one archive of the whole range again.
  */
 function archiveHint(
   io: Io,
   target: Target,
   e: ArchivedDataError,
   [subject, reason, by]: [string, string, string],
+  dryRun: boolean,
 ): string {
   const unsearched = e.archives.filter((a) => a.dir === null);
   if (unsearched.length > 0) {
-    return (
-      `${e.message}\n` +
-      `give the directory of ${unsearched.length === 1 ? 'that archive' : 'each archive not searched'} with --archive DIR to search ${unsearched.length === 1 ? 'it' : 'them'}` +
-      (e.archives.length > 1 ? ' (one --archive per archived range)' : '')
+    const lost = unsearched.filter((a) => !a.location_exists);
+    if (lost.length > 0) {
+      return [
+        e.message,
+        ...lost.map((a) =>
+          a.location === null
+            ? `the archive of seq ${a.from}..${a.to - 1} (archive.created at seq ${a.by_seq}) did not record its directory: give it with --archive DIR`
+            : `the archive of seq ${a.from}..${a.to - 1} (archive.created at seq ${a.by_seq}) was written to ${a.location}, which no longer holds it: give where it is now with --archive DIR`,
+        ),
+        `(one --archive per archived range${e.archives.length > 1 ? `: ${e.archives.length} of them` : ''})`,
+      ].join('\n');
+    }
+    const search = commandLine(
+      io,
+      target,
+      'erase',
+      '--subject',
+      shellQuote(subject),
+      '--reason',
+      shellQuote(reason),
+      '--by',
+      shellQuote(by),
+      ...e.archives.flatMap((a) => ['--archive', shown(io, a.dir ?? a.location!)]),
+      ...(dryRun ? ['--dry-run'] : []),
     );
+    return [
+      e.message,
+      `to search ${e.archives.length === 1 ? 'the archive' : 'every archive'} where it was written:`,
+      `  ${search}`,
+    ].join('\n');
   }
   const first = e.archives.findIndex((a) => (a.seqs?.length ?? 0) > 0);
   const kept = e.archives.slice(0, first) as (ArchiveSearch & { dir: string })[];
