@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openAuditTrail, type AuditTrail } from '../index.js';
 import { exportState } from '../sdk/export-state.js';
-import { MemoryStore } from '../store/memory/memory-store.js';
 import { parseExportConfig } from './config.js';
 import { formatJson } from './format.js';
 import { ExportPipeline } from './pipeline.js';
@@ -11,14 +13,15 @@ import type { ExportRecord, SendResult, Sink } from './sink.js';
 const CONTEXT = { hostname: 'test-host', productVersion: '0.0.0-test' };
 
 async function trailOf(n: number): Promise<AuditTrail> {
-  const trail = await openAuditTrail({ tenant: 'acme', store: new MemoryStore(), checkpointIntervalMs: 0 });
+  const db = join(mkdtempSync(join(tmpdir(), 'export-pipeline-')), 'audit.db');
+  const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
   await trail.recordBatch(
     Array.from({ length: n }, (_, i) => ({
       type: 'action.intent' as const,
       actor: { type: 'agent' as const, id: `agent-${i % 3}` },
       // Records of different sizes, so batches cut by bytes end at uneven places.
       action: { type: 'read:doc', target: `doc/${i}`, params: { pad: 'x'.repeat((i * 37) % 300) } },
-      risk_level: (['low', 'medium', 'high'] as const)[i % 3],
+      risk_level: (['low', 'medium', 'high'] as const)[i % 3]!,
     })),
   );
   return trail;
@@ -97,6 +100,7 @@ describe('export pipeline batches', () => {
     assert.equal(report.cursor, 230);
     for (const b of sink.batches)
       for (const r of b) assert.equal(r.json, formatJson('ocsf', r.event, CONTEXT));
+    await trail.close();
   });
 
   it('sends the same batches again after a retry, and a later run reads what was recorded since', async () => {
@@ -122,5 +126,6 @@ describe('export pipeline batches', () => {
       sink.batches.map((b) => b.map((r) => r.event.seq)),
       [[120]],
     );
+    await trail.close();
   });
 });
