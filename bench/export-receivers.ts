@@ -16,6 +16,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 type Format = 'native' | 'ocsf';
@@ -231,4 +232,5 @@ async function main(): Promise<void> {
   process.send?.({ urls, syslogPort });
 }
 
-void main();
+// Only as the forked process: the bench imports the credentials from here.
+if (process.argv[1] === fileURLToPath(import.meta.url)) void main();
