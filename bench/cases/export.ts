@@ -6,8 +6,10 @@
  * The receivers of the throughput figures run in a child process (`bench/export-receivers.ts`), as
  * a SIEM runs on another machine, so their parsing is not charged to the exporter; they still
  * check every record (the request's framing and credentials, then each record's seq: every event
- * once, in order, from 0) and the figure fails when one is missing or out of place. Each note gives
- * the exporter's CPU time per event and the receiver's apart.
+ * once, in order, from 0) and the figure fails when one is missing or out of place. They answer a
+ * request before checking it, so their parsing is not in the exporter's round trip either; after
+ * each run the bench waits until every record was checked. Each note gives the exporter's CPU
+ * time per event and the receiver's apart.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
