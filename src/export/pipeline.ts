@@ -162,6 +162,11 @@ export class ExportPipeline {
   private readonly toRecord: (e: RecordedEvent) => ExportRecord | null | Promise<ExportRecord | null>;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
+  /**
+   * Events of the last page read that its batch did not take, from index `at`; the next batch
+   * (from seq `next`) starts with them.
+   */
+  private spare: { next: number; events: readonly RecordedEvent[]; at: number } | null = null;
 
   constructor(
     private readonly trail: AuditTrail,
@@ -200,7 +205,17 @@ export class ExportPipeline {
     return out;
   }
 
-  /** Reads, filters and formats events from seq `next` on, up to the batch limits. */
+  /** Up to `limit` events of the log after seq `after` (all of them from the start when -1). */
+  private async read(after: number, limit: number): Promise<RecordedEvent[]> {
+    return (await this.trail.query({ limit, ...(after >= 0 ? { cursor: `a${after}` } : {}) })).events;
+  }
+
+  /**
+   * Reads, filters and formats events from seq `next` on, up to the batch limits. The events a
+   * batch examines are the first of a page (up to the page size) from `next`: the spare events
+   * the previous batch left of its page when they start there (a batch cut by bytes leaves most
+   * of its page unsent), then, only if the batch needs more, the store's next ones.
+   */
   private async collect(next: number, last = Infinity): Promise<Batch> {
     const records: ExportRecord[] = [];
     let bytes = 0;
@@ -208,26 +223,46 @@ export class ExportPipeline {
     let to = next - 1;
     const pageSize = Math.min(MAX_PAGE, Math.max(this.maxEvents, this.options.pageSize ?? 0));
     const limit = Math.max(1, Math.min(pageSize, last - next + 1));
-    const page = await this.trail.query({
-      limit,
-      ...(next > 0 ? { cursor: `a${next - 1}` } : {}),
-    });
-    for (const event of page.events) {
-      if (event.seq > last) break;
+    const spare = this.spare;
+    this.spare = null;
+    let events: RecordedEvent[];
+    let fromSpare = spare !== null && spare.next === next;
+    if (spare !== null && fromSpare) events = spare.events.slice(spare.at, spare.at + limit);
+    else events = await this.read(next - 1, limit);
+    // The first event of the page this batch does not take, if any.
+    let unsent = -1;
+    for (let i = 0; unsent < 0; i++) {
+      if (i === events.length) {
+        if (!fromSpare || events.length >= limit) break;
+        // The spare events ran out before the batch was full: the rest of the page from the store.
+        fromSpare = false;
+        const more = await this.read(events[events.length - 1]!.seq, limit - events.length);
+        if (more.length === 0) break;
+        events = events.concat(more);
+      }
+      const event = events[i]!;
+      if (event.seq > last) {
+        unsent = i;
+        break;
+      }
       const out = this.toRecord(event);
       // Awaited only when it is a promise: an export's per-event cost stays synchronous.
       const record = out instanceof Promise ? await out : out;
       if (record !== null) {
         const size = Buffer.byteLength(record.json) + 1;
         // A batch always takes its first record, so one oversized event cannot stall the sink.
-        if (records.length > 0 && bytes + size > this.maxBytes) break;
+        if (records.length > 0 && bytes + size > this.maxBytes) {
+          unsent = i;
+          break;
+        }
         records.push(record);
         bytes += size;
       }
       to = event.seq;
       end = event.seq + 1;
-      if (records.length >= this.maxEvents) break;
+      if (records.length >= this.maxEvents) unsent = i + 1;
     }
+    if (unsent >= 0 && unsent < events.length) this.spare = { next: end, events, at: unsent };
     return { records, from: next, to, end };
   }
 
@@ -286,6 +321,8 @@ export class ExportPipeline {
   async run(options: { follow?: boolean; signal?: AbortSignal } = {}): Promise<RunReport> {
     const { follow = false, signal } = options;
     const report: RunReport = { delivered: 0, batches: 0, dead_lettered: 0, cursor: 0 };
+    // Events read by an earlier run may have been erased since: this run reads its own.
+    this.spare = null;
     let next = await this.state.cursor(this.config.name);
     // The batch after the one being delivered, read and formatted while that one is on its way.
     let ahead: Promise<Batch> | null = null;
@@ -336,6 +373,7 @@ export class ExportPipeline {
    */
   async replay(): Promise<{ replayed: number; events: number; still_dead: number }> {
     const out = { replayed: 0, events: 0, still_dead: 0 };
+    this.spare = null;
     for (const letter of await this.state.deadLetters(this.config.name)) {
       let next = letter.from_seq;
       let refused: DeadLetter | null = null;

@@ -12,8 +12,9 @@ export const TIMESTAMP_HEADER = 'x-auditrail-timestamp';
  * @example
  * webhookSignature('s3cret', '1767225600', '[]') // 'sha256=…'
  */
-export function webhookSignature(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+export function webhookSignature(secret: string, timestamp: string, body: string | Uint8Array): string {
+  // The body's bytes as sent (a string is taken as its UTF-8), after `<timestamp>.`.
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
 }
 
 /** POSTs each batch as a JSON array, signed (HMAC-SHA256 of timestamp and body). */
@@ -21,7 +22,8 @@ export function webhookSink(config: WebhookSinkConfig, now: () => number = Date.
   return {
     limits: {},
     send(batch: readonly ExportRecord[]): Promise<SendResult> {
-      const body = `[${batch.map((r) => r.json).join(',')}]`;
+      // Encoded once: the signature is computed over the bytes that are sent.
+      const body = Buffer.from(`[${batch.map((r) => r.json).join(',')}]`);
       const ts = String(Math.floor(now() / 1000));
       return post(
         config.url,
