@@ -156,9 +156,16 @@ describe('PostgresStore specifics', { skip: skip ?? false }, () => {
       "INSERT INTO events (log_id, seq, ts, type, target) SELECT 1, g, 'ts', 't', repeat('x', 200) FROM generate_series(0, 19999) g",
     );
     await q('DELETE FROM events');
-    const r = await store.reclaimSpace({ compact: true });
+    let r = await store.reclaimSpace({ compact: true });
+    const before = r.fileBytesBefore;
+    // VACUUM keeps the rows a snapshot still open in another session may see (other tests and
+    // processes share this server): once those end, a later run drops them.
+    for (const until = Date.now() + 30_000; r.fileBytesAfter >= before - 2_000_000 && Date.now() < until;) {
+      await new Promise((done) => setTimeout(done, 250));
+      r = await store.reclaimSpace({ compact: true });
+    }
     assert.equal(r.mode, 'vacuum');
-    assert.ok(r.fileBytesAfter < r.fileBytesBefore - 2_000_000, JSON.stringify(r));
+    assert.ok(r.fileBytesAfter < before - 2_000_000, JSON.stringify({ before, ...r }));
     assert.equal(r.freeBytes, r.fileBytesBefore - r.fileBytesAfter);
     const plain = await store.reclaimSpace();
     assert.equal(plain.mode, 'vacuum');
