@@ -907,6 +907,12 @@ export class PostgresStore implements AuditStore {
     return (await this.events(logId, 'eid = $2', [eid], `read event ${eid}`))[0];
   }
 
+  async getByEids(logId: number, eids: readonly string[]): Promise<StoredEvent[]> {
+    const ids = eids.filter((e) => !hasLoneSurrogate(e));
+    if (ids.length === 0) return [];
+    return this.events(logId, 'eid = ANY($2::text[])', [binaryArray(OID.text, ids)], 'read events by id');
+  }
+
   /** The smallest seq whose ts is >= `ts` (the log size when none): ts never decreases along seq. */
   private async firstSeqAtOrAfter(logId: number, ts: string): Promise<number> {
     const r = await this.rows(
