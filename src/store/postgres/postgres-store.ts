@@ -205,35 +205,42 @@ const OID = { int4: 23, int8: 20, text: 25, bytea: 17 } as const;
  * integers (checked by core); null is SQL NULL.
  */
 function binaryArray(oid: number, values: readonly (string | number | Buffer | null | undefined)[]): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(20);
-  head.writeInt32BE(1, 0); // one dimension
-  head.writeInt32BE(values.some((v) => v === null || v === undefined) ? 1 : 0, 4);
-  head.writeUInt32BE(oid, 8);
-  head.writeInt32BE(values.length, 12);
-  head.writeInt32BE(1, 16); // lower bound
-  parts.push(head);
+  // Two passes: the sizes, then one buffer written in place (no allocation per element).
+  const fixed = oid === OID.int8 ? 8 : oid === OID.int4 ? 4 : -1;
   let size = 20;
+  let nulls = 0;
   for (const v of values) {
-    let body: Buffer | null;
-    if (v === null || v === undefined) body = null;
-    else if (oid === OID.int8) {
-      body = Buffer.allocUnsafe(8);
-      body.writeBigInt64BE(BigInt(v as number));
-    } else if (oid === OID.int4) {
-      body = Buffer.allocUnsafe(4);
-      body.writeInt32BE(v as number);
-    } else body = Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'utf8');
-    const len = Buffer.allocUnsafe(4);
-    len.writeInt32BE(body === null ? -1 : body.length);
-    parts.push(len);
     size += 4;
-    if (body) {
-      parts.push(body);
-      size += body.length;
+    if (v === null || v === undefined) nulls = 1;
+    else if (fixed > 0) size += fixed;
+    else size += Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v), 'utf8');
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.writeInt32BE(1, 0); // one dimension
+  out.writeInt32BE(nulls, 4);
+  out.writeUInt32BE(oid, 8);
+  out.writeInt32BE(values.length, 12);
+  out.writeInt32BE(1, 16); // lower bound
+  let at = 20;
+  for (const v of values) {
+    if (v === null || v === undefined) {
+      at = out.writeInt32BE(-1, at);
+    } else if (oid === OID.int8) {
+      at = out.writeInt32BE(8, at);
+      at = out.writeBigInt64BE(BigInt(v as number), at);
+    } else if (oid === OID.int4) {
+      at = out.writeInt32BE(4, at);
+      at = out.writeInt32BE(v as number, at);
+    } else if (Buffer.isBuffer(v)) {
+      at = out.writeInt32BE(v.length, at);
+      at += v.copy(out, at);
+    } else {
+      const n = out.write(String(v), at + 4, 'utf8');
+      out.writeInt32BE(n, at);
+      at += 4 + n;
     }
   }
-  return Buffer.concat(parts, size);
+  return out;
 }
 
 /** Index rows as column arrays, for one `INSERT ... SELECT FROM unnest(...)`. */
