@@ -13,7 +13,14 @@ import type { AuditEvent, RecordedEvent } from '../event/types.js';
 import { nowMs } from '../internal/time.js';
 import { createRedactor, type RedactionOptions, type RedactionResult } from '../redact/index.js';
 import { DIFF_KEY_PREFIX, verifyDiffPayload } from '../policy/index.js';
-import type { AuditStore, EventFilter, LeafWriter, LogHead, SideWrites } from '../store/store.js';
+import type {
+  AuditStore,
+  EventFilter,
+  LeafWriter,
+  LogHead,
+  SideWrites,
+  StoredEvent,
+} from '../store/store.js';
 import { tileKey } from '../store/store.js';
 import { planAppend, type Receipt } from '../core/append-plan.js';
 import { rebuildDerivedRows, REBUILDABLE_KINDS, type RebuildReport } from './verify-derived.js';
@@ -1045,6 +1052,12 @@ export class AuditTrail {
     // A producer's event_id reused for other content (in the log, or earlier in this batch)
     // refuses the whole batch before anything is queued; an identical re-send is a duplicate.
     const earlier = new Map<string, PreparedEvent>();
+    const given = prepared.filter((_p, i) => events[i]!.event_id !== undefined).map((p) => p.eid);
+    // One read for the batch where the store can (a round trip per event on PostgreSQL otherwise).
+    const inLog = new Map<string, StoredEvent>();
+    if (given.length > 0 && this.#store.getByEids) {
+      for (const s of await this.#store.getByEids(this.head.logId, given)) inLog.set(s.entry.eid, s);
+    }
     for (let i = 0; i < prepared.length; i++) {
       if (events[i]!.event_id === undefined) continue;
       const p = prepared[i]!;
@@ -1054,7 +1067,9 @@ export class AuditTrail {
       let where = 'earlier in this batch';
       if (!before) {
         earlier.set(p.eid, p);
-        const stored = await this.#store.getByEid(this.head.logId, p.eid);
+        const stored = this.#store.getByEids
+          ? inLog.get(p.eid)
+          : await this.#store.getByEid(this.head.logId, p.eid);
         if (stored) {
           other = stripLogFields(toRecordedEvent(stored, this.origin));
           where = `at seq ${stored.entry.seq}`;

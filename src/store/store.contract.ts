@@ -112,6 +112,12 @@ export function storeContract(name: string, factory: () => Promise<AuditStore>, 
       assert.ok(events.every((e) => e.disclosures.length === 2));
       assert.equal((await store.getByEid(head.logId, 'evt-2'))?.entry.seq, 2);
       assert.equal((await store.getBySeq(head.logId, 3))?.entry.eid, 'evt-3');
+      if (store.getByEids) {
+        const found = await store.getByEids(head.logId, ['evt-3', 'evt-9', 'evt-1', 'evt-3']);
+        assert.deepEqual(found.map((e) => e.entry.seq).sort(), [1, 3]);
+        assert.ok(found.every((e) => e.disclosures.length === 2));
+        assert.deepEqual(await store.getByEids(head.logId, []), []);
+      }
       await store.close();
     });
 

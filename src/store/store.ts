@@ -225,6 +225,12 @@ export interface LogStore {
   getBySeq(logId: number, seq: number): Promise<StoredEvent | undefined>;
   getByEid(logId: number, eid: string): Promise<StoredEvent | undefined>;
   /**
+   * The stored events of those of `eids` that are in the log, in any order (one read for a
+   * batch's re-send check instead of one per event). Optional: without it, {@link getByEid} is
+   * asked for each.
+   */
+  getByEids?(logId: number, eids: readonly string[]): Promise<StoredEvent[]>;
+  /**
    * Erases the plaintext of disclosures (GDPR erasure, retention): each named one not erased yet
    * gets `disclosure` null and `erasedBySeq` = `bySeq`, the seq of the `data.erased` event naming
    * it. Nothing hashed changes. Returns how many were erased; unknown ones are skipped.

@@ -5,18 +5,15 @@
 // again. Every acknowledged event is at the seq its receipt names, no event_id is stored twice,
 // verify passes, and each stored checkpoint has a consistency proof from the one before.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { openAuditTrail, verifyConsistency } from '../../src/index.js';
 import { uuidv7 } from '../../src/internal/ids.js';
-import { tempDir } from './helpers.js';
+import { startServe, stopServe, tempDir, type ServeProcess } from './helpers.js';
 import { PG_URL, dropSchemas, postgresSkipReason, schemaName } from '../postgres.js';
 
-const CHILD = fileURLToPath(new URL('./nats-collector-child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const CI = process.env['CI'] === 'true';
 /**
  * Events at least (the scale-out goal is 1,000,000). The run is CPU-bound: about 300 µs of CPU per
@@ -39,45 +36,17 @@ after(async () => {
   if (skip === undefined) await dropSchemas(schemas);
 });
 
-interface Collector {
-  child: ChildProcess;
-  url: string;
-  key: string | null;
-}
+type Collector = ServeProcess;
 
 /**
  * Starts `auditrail serve --postgres` in `dir` (its keys in `dir/.auditrail/keys`, shared by every
  * collector of the log) and resolves once it printed its URL (and, on a new database, its key).
  */
-function startCollector(dir: string, url: string, port: number, first: boolean): Promise<Collector> {
-  const args = ['--import', TSX, CHILD, 'serve', '--postgres', url, '--port', String(port), '--quiet'];
-  args.push('--rate-limit', '1000000000');
-  const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${out} ${err}`)), 120_000);
-    const onExit = (code: number | null): void =>
-      reject(new Error(`collector exited ${code}: ${out} ${err}`));
-    child.once('exit', onExit);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const u = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
-      if (!u) return;
-      const key = /^(atr_\S+)$/m.exec(out)?.[1] ?? null;
-      if (key === null && first) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve({ child, url: u, key });
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((r) => child.once('exit', () => r()));
+async function startCollector(dir: string, url: string, port: number, first: boolean): Promise<Collector> {
+  const args = ['serve', '--postgres', url, '--port', String(port), '--quiet', '--rate-limit', '1000000000'];
+  const c = await startServe(args, { cwd: dir, key: first });
+  children.push(c.child);
+  return c;
 }
 
 /** What the clients share: events still to send, and whether the kills are over. */
@@ -191,8 +160,7 @@ describe('several collectors on one PostgreSQL log', { skip: skip ?? false, time
         while (acked.size < at && !failed) await new Promise((r) => setTimeout(r, 50));
         if (failed) break;
         const victim = 1 + (k % (COLLECTORS - 1));
-        collectors[victim]!.child.kill('SIGKILL');
-        await exited(collectors[victim]!.child);
+        await stopServe(collectors[victim]!, 'SIGKILL');
         kills++;
         collectors[victim] = await startCollector(dir, dbUrl, ports[victim]!, false);
       }
@@ -206,8 +174,7 @@ describe('several collectors on one PostgreSQL log', { skip: skip ?? false, time
     const used = process.cpuUsage(cpu);
     if (trialError !== undefined) throw trialError as Error;
     if (sent !== undefined) throw sent as Error;
-    for (const c of collectors) c.child.kill('SIGTERM');
-    for (const c of collectors) await exited(c.child);
+    await Promise.all(collectors.map((c) => stopServe(c, 'SIGTERM')));
     for (const c of collectors) assert.equal(c.child.exitCode, 0, 'graceful stop after the run');
     const total = acked.size;
     console.log(

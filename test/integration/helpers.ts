@@ -1,6 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '../../src/event/types.js';
 
 const made: string[] = [];
@@ -46,4 +48,91 @@ export function sampleEvent(i: number, session = 's-1'): AuditEvent {
     },
   ];
   return { ...kinds[i % kinds.length]!, session_id: session, run_id: `run-${Math.floor(i / 3)}` };
+}
+
+/** A running `auditrail serve` child process, as {@link startServe} resolves it. */
+export interface ServeProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:port` as it printed it. */
+  url: string;
+  /** The first admin key it printed (a new database only), else null. */
+  key: string | null;
+  /** The last 64 KiB of what it wrote to stderr. */
+  stderr: () => string;
+}
+
+export interface StartServeOptions {
+  /** Working directory (the signing key lives in its `.auditrail/keys`). */
+  cwd: string;
+  /** Wait for the first admin key as well (the process that creates the database prints it). */
+  key?: boolean;
+  /** Wait for this text on stdout as well (`nats: consuming stream`). */
+  ready?: string;
+  /**
+   * Node arguments that run the CLI; `args` follow them. Default: this checkout's sources
+   * through tsx (test/integration/nats-collector-child.ts).
+   */
+  cli?: readonly string[];
+  /** Environment of the child (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the readiness lines (default 120 s); then the child is killed. */
+  timeoutMs?: number;
+}
+
+const SERVE_CHILD = fileURLToPath(new URL('./nats-collector-child.ts', import.meta.url));
+const STDERR_KEPT = 64 * 1024;
+
+/**
+ * Spawns `auditrail <args>` (args begin with `serve`) and resolves once it printed its URL, and
+ * the first key and the `ready` text when asked; rejects (the child killed) when it exits first
+ * or stays silent for `timeoutMs`.
+ *
+ * @example
+ * const c = await startServe(['serve', '--postgres', url, '--port', '0', '--quiet'], { cwd: dir, key: true });
+ */
+export function startServe(args: readonly string[], options: StartServeOptions): Promise<ServeProcess> {
+  const cli = options.cli ?? ['--import', import.meta.resolve('tsx'), SERVE_CHILD];
+  const child = spawn(process.execPath, [...cli, ...args], {
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-STDERR_KEPT)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      child.kill('SIGKILL');
+      reject(new Error(`auditrail serve did not start: ${out} ${err}`));
+    }, options.timeoutMs ?? 120_000);
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`auditrail serve exited (${code ?? signal}): ${out} ${err}`));
+    };
+    child.once('exit', onExit);
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
+      const key = /^(atr_\S+)$/m.exec(out)?.[1] ?? null;
+      if (url === undefined || (options.key === true && key === null)) return;
+      if (options.ready !== undefined && !out.includes(options.ready)) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.stdout.off('data', onData);
+      // Keep reading what it prints, so that a full pipe never blocks it.
+      child.stdout.resume();
+      resolve({ child, url, key, stderr: () => err });
+    };
+    child.stdout.on('data', onData);
+  });
+}
+
+/** Sends `signal` to a serve child (SIGTERM: a graceful stop) and resolves when it has exited. */
+export function stopServe(c: ServeProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (c.child.exitCode !== null || c.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    c.child.once('exit', () => resolve());
+    c.child.kill(signal);
+  });
 }

@@ -4,7 +4,7 @@
 // collector is killed with SIGKILL mid-stream or stopped for a while as producers keep publishing.
 // Each test uses its own stream and subjects (random suffix) and deletes the stream after.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -14,11 +14,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { openAuditTrail, type AuditEvent, type NatsAuditTrail, type StreamReceipt } from '../../src/index.js';
 import { AuditError } from '../../src/errors.js';
 import { NatsCollector } from '../../src/server/nats-collector.js';
-import { tempDir } from './helpers.js';
+import { startServe, stopServe, tempDir, type ServeProcess } from './helpers.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CHILD = fileURLToPath(new URL('./nats-collector-child.ts', import.meta.url));
 /** How long the collector stays stopped while producers publish (the task asks for 10+ s). */
 const OUTAGE_MS = Number(process.env['AUDITRAIL_NATS_OUTAGE_S'] ?? 12) * 1000;
 
@@ -59,59 +58,16 @@ function setup(): Setup {
   return { db: join(tempDir('auditrail-nats-'), 'audit.db'), stream, prefix: `t${suffix}.events` };
 }
 
-interface Collector {
-  child: ChildProcess;
-  url: string;
-  key: string | null;
-  stderr: () => string;
-}
+type Collector = ServeProcess;
 
-/** Starts the collector and resolves once it printed its URL (and, on a new database, its key). */
-function startCollector(s: Setup, first: boolean): Promise<Collector> {
-  const args = [
-    '--import',
-    'tsx',
-    CHILD,
-    'serve',
-    '--db',
-    s.db,
-    '--port',
-    '0',
-    '--quiet',
-    '--tenant',
-    'acme',
-  ];
+/** Starts the collector and resolves once it consumes the stream (and, on a new database, printed its key). */
+async function startCollector(s: Setup, first: boolean): Promise<Collector> {
+  const args = ['serve', '--db', s.db, '--port', '0', '--quiet', '--tenant', 'acme'];
   args.push('--nats', NATS_URL, '--nats-stream', s.stream, '--nats-subject-prefix', s.prefix);
   args.push('--nats-ack-wait', '2000');
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${out} ${err}`)), 120_000);
-    const onExit = (code: number | null): void =>
-      reject(new Error(`collector exited ${code}: ${out} ${err}`));
-    child.once('exit', onExit);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
-      if (!url || !out.includes('nats: consuming stream')) return;
-      const key = /^(atr_\S+)$/m.exec(out)?.[1] ?? null;
-      if (key === null && first) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve({ child, url, key, stderr: () => err });
-    });
-  });
-}
-
-function stop(c: Collector, signal: NodeJS.Signals): Promise<void> {
-  if (c.child.exitCode !== null || c.child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    c.child.once('exit', () => resolve());
-    c.child.kill(signal);
-  });
+  const c = await startServe(args, { cwd: ROOT, key: first, ready: 'nats: consuming stream' });
+  children.push(c.child);
+  return c;
 }
 
 async function countIn(url: string, key: string): Promise<number> {
@@ -235,7 +191,7 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     ).text();
     assert.match(metrics, /auditrail_nats_messages_total\{outcome="committed"\} 401/);
     assert.match(metrics, /auditrail_nats_messages_total\{outcome="dead_letter"\} 2/);
-    await stop(c, 'SIGTERM');
+    await stopServe(c, 'SIGTERM');
     for (const p of ps) await p.close();
     const log = await readLog(s.db);
     assert.deepEqual(log.ids, streamOrder(receipts));
@@ -299,7 +255,7 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
       const deadline = Date.now() + 60_000;
       while ((await countIn(c.url, key)) <= before && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 50));
-      await stop(c, 'SIGKILL');
+      await stopServe(c, 'SIGKILL');
       c = await startCollector(s, false);
     }
     await publishing;
@@ -307,7 +263,7 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     // Redeliveries still due (ack wait 2 s) must find their event_id in the log.
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(await countIn(c.url, key), 4 * PER);
-    await stop(c, 'SIGTERM');
+    await stopServe(c, 'SIGTERM');
     for (const p of ps) await p.close();
     const log = await readLog(s.db);
     assert.equal(new Set(log.ids).size, 4 * PER, '0 lost');
@@ -372,7 +328,7 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
       }
     });
     await new Promise((r) => setTimeout(r, 1000));
-    await stop(c, 'SIGTERM');
+    await stopServe(c, 'SIGTERM');
     const atStop = receipts.length;
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     assert.ok(receipts.length > atStop + 50, 'producers kept publishing during the outage');
@@ -381,7 +337,7 @@ describe('NATS JetStream ingestion', { skip, timeout: 600_000 }, () => {
     publishing = false;
     await Promise.all(loops);
     await waitForCount(c.url, key, receipts.length, 'after the outage');
-    await stop(c, 'SIGTERM');
+    await stopServe(c, 'SIGTERM');
     for (const p of ps) await p.close();
     const log = await readLog(s.db);
     assert.equal(log.ids.length, receipts.length);

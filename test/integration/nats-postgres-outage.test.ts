@@ -4,20 +4,18 @@
 // into a temporary directory, its own port), never the machine's shared server; it is stopped
 // and removed after. Skipped with a printed reason without NATS or initdb; a failure under CI.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { openAuditTrail, type AuditEvent, type StreamReceipt } from '../../src/index.js';
+import { startServe, stopServe, type ServeProcess } from './helpers.js';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
-const CHILD = fileURLToPath(new URL('./nats-collector-child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 const CI = process.env['CI'] === 'true';
 /** How long PostgreSQL stays stopped (the scale-out goal: 30 s; shorter locally unless set). */
 const OUTAGE_MS = Number(process.env['AUDITRAIL_PG_OUTAGE_S'] ?? (CI ? 30 : 10)) * 1000;
@@ -147,57 +145,16 @@ after(async () => {
   }
 });
 
-interface Collector {
-  child: ChildProcess;
-  url: string;
-  key: string;
-  stderr: () => string;
-}
+type Collector = ServeProcess & { key: string };
 
-function startCollector(cwd: string, db: string, stream: string, prefix: string): Promise<Collector> {
-  const args = [
-    '--import',
-    TSX,
-    CHILD,
-    'serve',
-    '--postgres',
-    db,
-    '--port',
-    '0',
-    '--quiet',
-    '--tenant',
-    'acme',
-  ];
-  args.push(
-    '--nats',
-    NATS_URL,
-    '--nats-stream',
-    stream,
-    '--nats-subject-prefix',
-    prefix,
-    '--nats-ack-wait',
-    '2000',
-  );
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`collector did not start: ${out} ${err}`)), 120_000);
-    const onExit = (code: number | null): void =>
-      reject(new Error(`collector exited ${code}: ${out} ${err}`));
-    child.once('exit', onExit);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /auditrail serve: (http:\/\/\S+)/.exec(out)?.[1];
-      const key = /^(atr_\S+)$/m.exec(out)?.[1];
-      if (!url || !key || !out.includes('nats: consuming stream')) return;
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      resolve({ child, url, key, stderr: () => err });
-    });
-  });
+/** Starts the collector on a new database and resolves once it consumes the stream and printed its key. */
+async function startCollector(cwd: string, db: string, stream: string, prefix: string): Promise<Collector> {
+  const args = ['serve', '--postgres', db, '--port', '0', '--quiet', '--tenant', 'acme'];
+  args.push('--nats', NATS_URL, '--nats-stream', stream, '--nats-subject-prefix', prefix);
+  args.push('--nats-ack-wait', '2000');
+  const c = await startServe(args, { cwd, key: true, ready: 'nats: consuming stream' });
+  children.push(c.child);
+  return { ...c, key: c.key! };
 }
 
 function event(producer: number, i: number): AuditEvent {
@@ -276,8 +233,7 @@ describe('PostgreSQL outage under NATS ingestion', { skip: skip ?? false, timeou
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(await countIn(c.url, c.key), want);
     assert.match(c.stderr(), /retrying/, 'the collector said it was retrying');
-    c.child.kill('SIGTERM');
-    await new Promise((r) => c.child.once('exit', r));
+    await stopServe(c, 'SIGTERM');
 
     const trail = await openAuditTrail({
       tenant: 'acme',

@@ -196,6 +196,17 @@ export class MemoryStore implements AuditStore {
     return Promise.resolve(seq === undefined ? undefined : this.stored(l, seq));
   }
 
+  getByEids(logId: number, eids: readonly string[]): Promise<StoredEvent[]> {
+    const l = this.log(logId);
+    const out: StoredEvent[] = [];
+    for (const eid of new Set(eids)) {
+      const seq = l.byEid.get(eid);
+      const e = seq === undefined ? undefined : this.stored(l, seq);
+      if (e) out.push(e);
+    }
+    return Promise.resolve(out);
+  }
+
   /** A filter as one test per row; globs go through the shared matcher, compiled once. */
   private matcher(f: EventFilter): (x: IndexRow & { type: string; ts: string }) => boolean {
     const globs: [k: 'action_type' | 'target' | 'type', m: StringMatcher][] = [];

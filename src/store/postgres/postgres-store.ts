@@ -185,6 +185,54 @@ function indexRowOf(r: Row): StoredIndexRow {
   } as StoredIndexRow;
 }
 
+/** Element types of {@link binaryArray}: PostgreSQL type oids. */
+const OID = { int4: 23, int8: 20, text: 25, bytea: 17 } as const;
+
+/**
+ * A one-dimensional array parameter in PostgreSQL's binary array format (array_recv): the driver
+ * sends a Buffer as binary, so the server neither parses array text nor hex-decodes bytea, and
+ * this side does not hex-encode and quote (the large arrays of an append). Numbers are safe
+ * integers (checked by core); null is SQL NULL.
+ */
+function binaryArray(oid: number, values: readonly (string | number | Buffer | null | undefined)[]): Buffer {
+  // Two passes: the sizes, then one buffer written in place (no allocation per element).
+  const fixed = oid === OID.int8 ? 8 : oid === OID.int4 ? 4 : -1;
+  let size = 20;
+  let nulls = 0;
+  for (const v of values) {
+    size += 4;
+    if (v === null || v === undefined) nulls = 1;
+    else if (fixed > 0) size += fixed;
+    else size += Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v), 'utf8');
+  }
+  const out = Buffer.allocUnsafe(size);
+  out.writeInt32BE(1, 0); // one dimension
+  out.writeInt32BE(nulls, 4);
+  out.writeUInt32BE(oid, 8);
+  out.writeInt32BE(values.length, 12);
+  out.writeInt32BE(1, 16); // lower bound
+  let at = 20;
+  for (const v of values) {
+    if (v === null || v === undefined) {
+      at = out.writeInt32BE(-1, at);
+    } else if (oid === OID.int8) {
+      at = out.writeInt32BE(8, at);
+      at = out.writeBigInt64BE(BigInt(v as number), at);
+    } else if (oid === OID.int4) {
+      at = out.writeInt32BE(4, at);
+      at = out.writeInt32BE(v as number, at);
+    } else if (Buffer.isBuffer(v)) {
+      at = out.writeInt32BE(v.length, at);
+      at += v.copy(out, at);
+    } else {
+      const n = out.write(String(v), at + 4, 'utf8');
+      out.writeInt32BE(n, at);
+      at += 4 + n;
+    }
+  }
+  return out;
+}
+
 /** Index rows as column arrays, for one `INSERT ... SELECT FROM unnest(...)`. */
 function indexArrays(rows: readonly { x: IndexRow; ts: string; type: string }[]): unknown[][] {
   const cols: unknown[][] = Array.from({ length: 15 }, () => []);
@@ -219,6 +267,40 @@ const INSERT_EVENTS = `INSERT INTO events (log_id, ${INDEX_COLUMNS})
 const UPSERT_TILES = `INSERT INTO tiles (log_id, level, idx, width, hashes)
   SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::int[], $5::bytea[])
   ON CONFLICT (log_id, level, idx) DO UPDATE SET width = EXCLUDED.width, hashes = EXCLUDED.hashes`;
+
+/**
+ * What an append reads under the log's lock (see PostgresStore.appendContext), one row per item:
+ * `e` an entry stored under one of the event ids $2, `l` a leaf hash of seq $3 … $4 - 1 (the
+ * level-0 partial tile; $3 = $4 reads none), `t` a stored tile (level, idx) of $5, $6.
+ */
+const APPEND_CONTEXT = `SELECT 'e' AS k, NULL::int AS level, seq, eid, leaf_hash AS hash FROM entries
+    WHERE log_id = $1 AND eid = ANY($2::text[])
+  UNION ALL SELECT 'l', NULL, seq, NULL, leaf_hash FROM entries
+    WHERE log_id = $1 AND seq >= $3 AND seq < $4
+  UNION ALL SELECT 't', t.level, t.idx, NULL, t.hashes FROM tiles t
+    JOIN unnest($5::int[], $6::bigint[]) AS w(level, idx) ON t.level = w.level AND t.idx = w.idx
+    WHERE t.log_id = $1
+  ORDER BY 1, 3`;
+
+/**
+ * Everything an append writes, in one statement: entries ($2-$7), disclosures ($8-$11), index
+ * rows ($12-$26), tiles ($27-$30) and the head ($31-$34), moved only from the size it was
+ * locked at ($35). The rows of the head update are what the caller checks.
+ */
+const APPEND_WRITE = `WITH
+  e AS (INSERT INTO entries (log_id, seq, leaf, leaf_hash, eid, type, ts)
+    SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::text[])),
+  d AS (INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure)
+    SELECT $1, * FROM unnest($8::bigint[], $9::int[], $10::text[], $11::bytea[])),
+  x AS (INSERT INTO events (log_id, ${INDEX_COLUMNS})
+    SELECT $1, * FROM unnest($12::bigint[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[],
+      $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
+      $26::text[])),
+  t AS (INSERT INTO tiles (log_id, level, idx, width, hashes)
+    SELECT $1, * FROM unnest($27::int[], $28::bigint[], $29::int[], $30::bytea[])
+    ON CONFLICT (log_id, level, idx) DO UPDATE SET width = EXCLUDED.width, hashes = EXCLUDED.hashes)
+  UPDATE logs SET tree_size = $31, root_hash = $32, right_edge = $33, last_ts = $34
+    WHERE log_id = $1 AND tree_size = $35`;
 
 const FILTER_COLUMNS: Record<keyof EventFilter, string> = {
   tenant: 'tenant',
@@ -483,133 +565,179 @@ export class PostgresStore implements AuditStore {
     this.refuseReadonly(`append to ${origin}`);
     return this.tx(`append to ${origin}`, async (c) => {
       // The serialisation point of every writer of this log, in any process: its row lock,
-      // held until COMMIT. Other logs' rows are not touched, so they append in parallel.
+      // held until COMMIT. Other logs' rows are not touched, so they append in parallel. Under
+      // the lock: this statement, one that reads what the plan needs, one that writes, COMMIT.
+      // The reads cannot join the locking statement: in READ COMMITTED its snapshot predates
+      // the wait, so it would miss the entries of the writer it waited for.
       const row = (await c.query<Row>('SELECT * FROM logs WHERE origin = $1 FOR UPDATE', [origin])).rows[0];
       if (!row) throw new AuditError('not_found', `log ${origin} does not exist`);
       const head = headOf(row);
-      const existing = new Map<string, ExistingEntry>();
-      if (eids.length > 0) {
-        const found = await c.query<Row>(
-          'SELECT seq, leaf_hash, eid FROM entries WHERE log_id = $1 AND eid = ANY($2::text[])',
-          [head.logId, eids],
-        );
-        for (const r of found.rows)
-          existing.set(r['eid'] as string, {
-            seq: r['seq'] as number,
-            leafHash: bytes(r['leaf_hash']),
-            eid: r['eid'] as string,
-          });
-      }
-      // The level-0 partial tile is not stored: it is the leaf hashes of its entries.
-      const seeds = appendSeeds(head.size, eids.length);
-      const wanted = seeds.filter((t) => t.level > 0);
-      const partialTiles: TileRow[] = [];
-      const leaf = seeds.find((t) => t.level === 0);
-      if (leaf) {
-        partialTiles.push({
-          level: 0,
-          index: leaf.index,
-          width: leaf.width,
-          hashes: await this.leafTileFor(c, head),
-        });
-      }
-      if (wanted.length > 0) {
-        const got = await c.query<Row>(
-          `SELECT t.level, t.idx, t.hashes FROM tiles t
-           JOIN unnest($2::int[], $3::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx
-           WHERE t.log_id = $1`,
-          [head.logId, wanted.map((t) => t.level), wanted.map((t) => t.index)],
-        );
-        const byKey = new Map(
-          got.rows.map((r) => [tileKey(r['level'] as number, r['idx'] as number), bytes(r['hashes'])]),
-        );
-        for (const t of wanted) {
-          const hashes = byKey.get(tileKey(t.level, t.index));
-          if (!hashes)
-            throw new AuditError('store_failure', `tile ${t.level}/${t.index} of ${origin} is missing`);
-          partialTiles.push({ level: t.level, index: t.index, width: hashes.length / 32, hashes });
-        }
-      }
-      const { plan: p, result } = plan({ head, existing, partialTiles });
+      const ctx = await this.appendContext(c, head, eids);
+      const { plan: p, result } = plan(ctx);
       await this.write(c, head, p);
       for (const a of sideWrites?.approvals ?? []) await this.insertApproval(c, a);
       return result;
     });
   }
 
+  /**
+   * What the planner needs of the locked `head`, in one statement: entries already stored under
+   * `eids`, the level-0 partial tile (unless this process's copy is of that head) and the level
+   * ≥ 1 partial tiles an append of `eids.length` leaves completes a node of.
+   */
+  private async appendContext(c: Client, head: LogHead, eids: readonly string[]): Promise<AppendContext> {
+    const seeds = appendSeeds(head.size, eids.length);
+    const wanted = seeds.filter((t) => t.level > 0);
+    const leaf = seeds.find((t) => t.level === 0);
+    const known = this.leafTiles.get(head.logId);
+    const cached = known && known.size === head.size && known.root.equals(head.root) ? known.hashes : null;
+    const readLeaf = leaf !== undefined && leaf.width > 0 && cached === null;
+    const existing = new Map<string, ExistingEntry>();
+    const partialTiles: TileRow[] = [];
+    if (eids.length === 0 && !readLeaf && wanted.length === 0) {
+      if (leaf)
+        partialTiles.push({ level: 0, index: leaf.index, width: leaf.width, hashes: cached ?? NO_BYTES });
+      return { head, existing, partialTiles };
+    }
+    const from = partialLeafTile(head.size).from;
+    const r = await c.query<Row>(APPEND_CONTEXT, [
+      head.logId,
+      binaryArray(OID.text, eids),
+      readLeaf ? from : head.size,
+      head.size,
+      binaryArray(
+        OID.int4,
+        wanted.map((t) => t.level),
+      ),
+      binaryArray(
+        OID.int8,
+        wanted.map((t) => t.index),
+      ),
+    ]);
+    const byKey = new Map<string, Buffer>();
+    const leafRows: Row[] = [];
+    for (const x of r.rows) {
+      const kind = x['k'] as string;
+      if (kind === 'e') {
+        existing.set(x['eid'] as string, {
+          seq: Number(x['seq']),
+          leafHash: bytes(x['hash']),
+          eid: x['eid'] as string,
+        });
+      } else if (kind === 'l') leafRows.push({ seq: Number(x['seq']), leaf_hash: x['hash'] });
+      else byKey.set(tileKey(Number(x['level']), Number(x['seq'])), bytes(x['hash']));
+    }
+    if (leaf) {
+      let hashes = cached ?? NO_BYTES;
+      if (readLeaf) {
+        const list = contiguousLeafHashes(leafRows, from);
+        if (list.length !== leaf.width || list.some((h) => h.length !== 32)) {
+          throw new AuditError(
+            'store_failure',
+            `the leaf hashes of entries ${from}…${head.size - 1} of ${head.origin} are missing or malformed (tile 0/${leaf.index})`,
+          );
+        }
+        hashes = Buffer.concat(list);
+        this.leafTiles.set(head.logId, { size: head.size, root: head.root, hashes });
+      }
+      partialTiles.push({ level: 0, index: leaf.index, width: leaf.width, hashes });
+    }
+    for (const t of wanted) {
+      const hashes = byKey.get(tileKey(t.level, t.index));
+      if (!hashes)
+        throw new AuditError('store_failure', `tile ${t.level}/${t.index} of ${head.origin} is missing`);
+      partialTiles.push({ level: t.level, index: t.index, width: hashes.length / 32, hashes });
+    }
+    return { head, existing, partialTiles };
+  }
+
+  /** The rows of an append, its tiles and the new head, in one statement. */
   private async write(c: Client, head: LogHead, p: AppendPlan): Promise<void> {
-    const id = head.logId;
-    if (p.entries.length > 0) {
-      const e = p.entries;
-      await c.query(
-        `INSERT INTO entries (log_id, seq, leaf, leaf_hash, eid, type, ts)
-         SELECT $1, * FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::text[], $6::text[], $7::text[])`,
-        [
-          id,
-          e.map((x) => x.seq),
-          e.map((x) => x.leaf),
-          e.map((x) => x.leafHash),
-          e.map((x) => x.eid),
-          e.map((x) => x.type),
-          e.map((x) => x.ts),
-        ],
-      );
-    }
-    if (p.disclosures.length > 0) {
-      const d = p.disclosures;
-      await c.query(
-        `INSERT INTO disclosures (log_id, seq, unit, pointer, disclosure)
-         SELECT $1, * FROM unnest($2::bigint[], $3::int[], $4::text[], $5::bytea[])`,
-        [id, d.map((x) => x.seq), d.map((x) => x.unit), d.map((x) => x.pointer), d.map((x) => x.disclosure)],
-      );
-    }
-    if (p.index.length > 0) {
-      const rows = p.index.map((x, i) => ({ x, ts: p.entries[i]!.ts, type: p.entries[i]!.type }));
-      await c.query(INSERT_EVENTS, [id, ...indexArrays(rows)]);
-    }
-    const stored = p.tiles.filter((t) => t.level > 0 || t.width === 256);
-    if (stored.length > 0) await this.upsertTiles(c, id, stored);
-    if (p.entries.length > 0) {
-      const r = await c.query(
-        'UPDATE logs SET tree_size = $1, root_hash = $2, right_edge = $3, last_ts = $4 WHERE log_id = $5 AND tree_size = $6',
-        [p.head.size, p.head.root, p.head.rightEdge, p.head.lastTs, id, head.size],
-      );
-      if (r.rowCount !== 1) throw new AuditError('conflict', `log ${head.origin} moved during append`);
-      // Kept for this process's next append, checked against the locked head then: another
-      // collector's commit (or a rollback) only costs a read.
-      const leaf = p.tiles.find((t) => t.level === 0 && t.width < 256);
-      this.leafTiles.set(id, {
-        size: p.head.size,
-        root: p.head.root,
-        hashes: leaf?.hashes ?? Buffer.alloc(0),
-      });
-    }
+    if (p.entries.length === 0) return;
+    const e = p.entries;
+    const d = p.disclosures;
+    const rows = p.index.map((x, i) => ({ x, ts: e[i]!.ts, type: e[i]!.type }));
+    const tiles = p.tiles.filter((t) => t.level > 0 || t.width === 256);
+    const index = indexArrays(rows);
+    const r = await c.query(APPEND_WRITE, [
+      head.logId,
+      binaryArray(
+        OID.int8,
+        e.map((x) => x.seq),
+      ),
+      binaryArray(
+        OID.bytea,
+        e.map((x) => x.leaf),
+      ),
+      binaryArray(
+        OID.bytea,
+        e.map((x) => x.leafHash),
+      ),
+      binaryArray(
+        OID.text,
+        e.map((x) => x.eid),
+      ),
+      binaryArray(
+        OID.text,
+        e.map((x) => x.type),
+      ),
+      binaryArray(
+        OID.text,
+        e.map((x) => x.ts),
+      ),
+      binaryArray(
+        OID.int8,
+        d.map((x) => x.seq),
+      ),
+      binaryArray(
+        OID.int4,
+        d.map((x) => x.unit),
+      ),
+      binaryArray(
+        OID.text,
+        d.map((x) => x.pointer),
+      ),
+      binaryArray(
+        OID.bytea,
+        d.map((x) => x.disclosure),
+      ),
+      binaryArray(OID.int8, index[0] as number[]),
+      ...index.slice(1).map((col) => binaryArray(OID.text, col as (string | null)[])),
+      binaryArray(
+        OID.int4,
+        tiles.map((t) => t.level),
+      ),
+      binaryArray(
+        OID.int8,
+        tiles.map((t) => t.index),
+      ),
+      binaryArray(
+        OID.int4,
+        tiles.map((t) => t.width),
+      ),
+      binaryArray(
+        OID.bytea,
+        tiles.map((t) => t.hashes),
+      ),
+      p.head.size,
+      p.head.root,
+      p.head.rightEdge,
+      p.head.lastTs,
+      head.size,
+    ]);
+    if (r.rowCount !== 1) throw new AuditError('conflict', `log ${head.origin} moved during append`);
+    // Kept for this process's next append, checked against the locked head then: another
+    // collector's commit (or a rollback) only costs a read.
+    const leaf = p.tiles.find((t) => t.level === 0 && t.width < 256);
+    this.leafTiles.set(head.logId, {
+      size: p.head.size,
+      root: p.head.root,
+      hashes: leaf?.hashes ?? Buffer.alloc(0),
+    });
   }
 
   /** The level-0 partial tile of each log as this process last wrote it, with its head. */
   private readonly leafTiles = new Map<number, { size: number; root: Buffer; hashes: Buffer }>();
-
-  /** The level-0 partial tile of `head`: this process's copy when it is of that head, else the entries'. */
-  private async leafTileFor(c: Client, head: LogHead): Promise<Buffer> {
-    const known = this.leafTiles.get(head.logId);
-    if (known && known.size === head.size && known.root.equals(head.root)) return known.hashes;
-    const t = partialLeafTile(head.size);
-    if (t.width === 0) return Buffer.alloc(0);
-    const r = await c.query<Row>(
-      'SELECT seq, leaf_hash FROM entries WHERE log_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq',
-      [head.logId, t.from, head.size],
-    );
-    const hashes = contiguousLeafHashes(r.rows, t.from);
-    if (hashes.length !== t.width || hashes.some((h) => h.length !== 32)) {
-      throw new AuditError(
-        'store_failure',
-        `the leaf hashes of entries ${t.from}…${head.size - 1} of ${head.origin} are missing or malformed (tile 0/${t.index})`,
-      );
-    }
-    const tile = Buffer.concat(hashes);
-    this.leafTiles.set(head.logId, { size: head.size, root: head.root, hashes: tile });
-    return tile;
-  }
 
   /** Where the level-0 partial tile of a log lies, by its stored head (width 0: none). */
   private async leafTileAt(
@@ -672,6 +800,12 @@ export class PostgresStore implements AuditStore {
   async getByEid(logId: number, eid: string): Promise<StoredEvent | undefined> {
     if (hasLoneSurrogate(eid)) return undefined;
     return (await this.events(logId, 'eid = $2', [eid], `read event ${eid}`))[0];
+  }
+
+  async getByEids(logId: number, eids: readonly string[]): Promise<StoredEvent[]> {
+    const ids = eids.filter((e) => !hasLoneSurrogate(e));
+    if (ids.length === 0) return [];
+    return this.events(logId, 'eid = ANY($2::text[])', [binaryArray(OID.text, ids)], 'read events by id');
   }
 
   /** The smallest seq whose ts is >= `ts` (the log size when none): ts never decreases along seq. */

@@ -975,6 +975,15 @@ export class SqliteStore implements AuditStore {
     return Promise.resolve(this.attach([e], logId, e.seq, e.seq + 1)[0]);
   }
 
+  async getByEids(logId: number, eids: readonly string[]): Promise<StoredEvent[]> {
+    const out: StoredEvent[] = [];
+    for (const eid of new Set(eids)) {
+      const e = await this.getByEid(logId, eid);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
   private where(logId: number, filter: EventFilter): { sql: string; args: unknown[] } {
     const clauses = ['v.log_id = ?'];
     const args: unknown[] = [logId];
