@@ -121,6 +121,21 @@ function archiveHint(
   [subject, reason, by]: [string, string, string],
   dryRun: boolean,
 ): string {
+  /** The same erasure, searching the archives in `dirs`. */
+  const eraseLine = (dirs: readonly string[], extra: readonly string[] = []): string =>
+    commandLine(
+      io,
+      target,
+      'erase',
+      '--subject',
+      shellQuote(subject),
+      '--reason',
+      shellQuote(reason),
+      '--by',
+      shellQuote(by),
+      ...dirs.flatMap((d) => ['--archive', shown(io, d)]),
+      ...extra,
+    );
   const unsearched = e.archives.filter((a) => a.dir === null);
   if (unsearched.length > 0) {
     const lost = unsearched.filter((a) => !a.location_exists);
@@ -135,18 +150,9 @@ function archiveHint(
         `(one --archive per archived range${e.archives.length > 1 ? `: ${e.archives.length} of them` : ''})`,
       ].join('\n');
     }
-    const search = commandLine(
-      io,
-      target,
-      'erase',
-      '--subject',
-      shellQuote(subject),
-      '--reason',
-      shellQuote(reason),
-      '--by',
-      shellQuote(by),
-      ...e.archives.flatMap((a) => ['--archive', shown(io, a.dir ?? a.location!)]),
-      ...(dryRun ? ['--dry-run'] : []),
+    const search = eraseLine(
+      e.archives.map((a) => a.dir ?? a.location!),
+      dryRun ? ['--dry-run'] : [],
     );
     return [
       e.message,
@@ -158,18 +164,7 @@ function archiveHint(
   const kept = e.archives.slice(0, first) as (ArchiveSearch & { dir: string })[];
   const restored = e.archives.slice(first) as (ArchiveSearch & { dir: string })[];
   const last = restored[restored.length - 1]!;
-  const erase = commandLine(
-    io,
-    target,
-    'erase',
-    '--subject',
-    shellQuote(subject),
-    '--reason',
-    shellQuote(reason),
-    '--by',
-    shellQuote(by),
-    ...kept.flatMap((a) => ['--archive', shown(io, a.dir)]),
-  );
+  const erase = eraseLine(kept.map((a) => a.dir));
   return [
     e.message.split('\n').slice(0, -1).join('\n'),
     'to erase it: restore, erase, then archive again (into a new directory):',
