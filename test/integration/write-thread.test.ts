@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AuditError } from '../../src/errors.js';
@@ -77,6 +77,33 @@ describe('write thread', () => {
         size = statSync(db).size;
       }
       assert.ok(size > before, `the database file grew from ${before} bytes before the idle truncation`);
+    } finally {
+      await trail.close();
+    }
+  });
+
+  it('starts the WAL over under a steady stream of commits on the calling thread', async () => {
+    const db = join(tempDir(), 'audit.db');
+    const trail = await openAuditTrail({ tenant: 'acme', db, checkpointIntervalMs: 0 });
+    await untilReady(appenderOf(trail));
+    // The WAL header's checkpoint sequence counts the times a commit started the WAL over.
+    const restarts = (): number => {
+      const header = readFileSync(`${db}-wal`).subarray(0, 16);
+      return header.length === 16 ? header.readUInt32BE(12) : -1;
+    };
+    try {
+      const first = restarts();
+      let largest = 0;
+      // One producer awaiting each receipt (one agent, the server): every commit on this thread's
+      // connection, back to back, while the write thread checkpoints in the background. Before,
+      // each background copy was overtaken by a commit, the WAL never started over and grew to
+      // the 64 MiB backstop, and every commit's fsync extended the file.
+      for (let i = 0; i < 2000; i++) {
+        await trail.record({ ...sampleEvent(i), metadata: { pad: 'x'.repeat(3000) } });
+        if (i % 100 === 99) largest = Math.max(largest, statSync(`${db}-wal`).size);
+      }
+      assert.ok(restarts() - first >= 8, `the WAL started over ${restarts() - first} times`);
+      assert.ok(largest < 16 * 1024 * 1024, `the WAL reached ${largest} bytes`);
     } finally {
       await trail.close();
     }

@@ -13,10 +13,11 @@ import { decodeBatch, encodeReceipts } from './wire.js';
 
 if (!parentPort) throw new Error('append-worker runs as a worker thread');
 const port = parentPort;
+const { path, checkpointed } = workerData as { path: string; checkpointed: Int32Array };
 let store: SqliteStore;
 try {
   // The SQLite store alone: the thread starts without loading the other backends.
-  store = new SqliteStore((workerData as { path: string }).path);
+  store = new SqliteStore(path);
 } catch (e) {
   // Tell the caller why, then end: it keeps appending on its own connection.
   port.postMessage({
@@ -42,6 +43,8 @@ function checkpointSoon(): void {
   checkpointTimer ??= setTimeout(() => {
     checkpointTimer = null;
     store.checkpointWal();
+    // Commits on other connections during the copy left frames behind: the next one finishes.
+    Atomics.store(checkpointed, 0, 1);
   }, CHECKPOINT_DELAY_MS);
 }
 

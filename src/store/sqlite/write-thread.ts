@@ -65,6 +65,16 @@ export class WorkerAppender {
   }
 
   private lastHint = 0;
+  /** Set by the thread after each background checkpoint, taken by the next commit elsewhere. */
+  private readonly checkpointed = new Int32Array(new SharedArrayBuffer(4));
+
+  /**
+   * True once after each background checkpoint of the thread: the caller's connection then
+   * checkpoints the frames it committed meanwhile, so its next commit starts the WAL over.
+   */
+  takeCheckpointFinish(): boolean {
+    return Atomics.exchange(this.checkpointed, 0, 0) === 1;
+  }
 
   /**
    * Asks the thread to copy the WAL into the database (a PASSIVE checkpoint, which never blocks a
@@ -97,9 +107,11 @@ export class WorkerAppender {
           `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(
             new URL('./append-worker.ts', self).href,
           )}); }).catch((e) => setImmediate(() => { throw e; }));`,
-          { eval: true, workerData: { path: this.path } },
+          { eval: true, workerData: { path: this.path, checkpointed: this.checkpointed } },
         )
-      : new Worker(new URL('./append-worker.js', self), { workerData: { path: this.path } });
+      : new Worker(new URL('./append-worker.js', self), {
+          workerData: { path: this.path, checkpointed: this.checkpointed },
+        });
     worker.unref();
     this.worker = worker;
     const fail = (e: unknown) => {
