@@ -105,7 +105,8 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
     ? undefined
     : (options.db ?? process.env['AUDITRAIL_DB'] ?? './.auditrail/audit.db');
   // The server's own connection (keys, approvals, readiness); each tenant log opens its own.
-  const store = options.store ?? (await openStore(db!));
+  // Point lookups after the tenants' commits: not memory-mapped (see SqliteStoreOptions.mmap).
+  const store = options.store ?? (await openStore(db!, { mmap: false }));
   const ownsStore = options.store === undefined;
   const closing = new AbortController();
   const logger = loggerOptions(options.logger);

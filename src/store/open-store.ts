@@ -19,7 +19,7 @@ export function isPostgresUrl(location: string): boolean {
  */
 export async function openStore(
   location: string,
-  options: { readonly?: boolean; schema?: string } = {},
+  options: { readonly?: boolean; schema?: string; mmap?: boolean } = {},
 ): Promise<AuditStore> {
   if (isPostgresUrl(location)) {
     let url: URL;

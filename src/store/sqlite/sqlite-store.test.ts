@@ -125,6 +125,16 @@ describe('SqliteStore specifics', () => {
     await store.close();
   });
 
+  it('maps the file into memory unless told not to (the server connection for key lookups)', async () => {
+    const path = join(dir, 'mmap', 'audit.db');
+    const mapped = new SqliteStore(path);
+    const unmapped = new SqliteStore(path, { mmap: false });
+    assert.equal(mapped.db.pragma('mmap_size', { simple: true }), 2147418112);
+    assert.equal(unmapped.db.pragma('mmap_size', { simple: true }), 0);
+    await unmapped.close();
+    await mapped.close();
+  });
+
   it('records migrations with checksums and refuses an altered schema', async () => {
     const path = join(dir, 'mig', 'audit.db');
     const store = new SqliteStore(path);
