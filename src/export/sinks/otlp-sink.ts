@@ -1,8 +1,3 @@
-import { ROOT_CONTEXT, TraceFlags, trace, type Context } from '@opentelemetry/api';
-import type { AnyValueMap } from '@opentelemetry/api-logs';
-import { JsonLogsSerializer } from '@opentelemetry/otlp-transformer';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { LoggerProvider, type LogRecordProcessor, type SdkLogRecord } from '@opentelemetry/sdk-logs';
 import type { RecordedEvent } from '../../event/types.js';
 import type { OtlpSinkConfig } from '../config.js';
 import { post, type ExportRecord, type SendResult, type Sink } from '../sink.js';
@@ -22,8 +17,8 @@ const SEVERITY = {
  * conventions' "Development" names, copied here rather than imported from an unstable entry),
  * `trace_id`/`span_id` to join the agent's spans, and what `auditrail prove` needs.
  */
-export function otlpAttributes(e: RecordedEvent): AnyValueMap {
-  const a: AnyValueMap = {
+export function otlpAttributes(e: RecordedEvent): Record<string, string | number> {
+  const a: Record<string, string | number> = {
     'event.name': e.type,
     'auditrail.seq': e.seq,
     'auditrail.event_id': e.event_id,
@@ -58,85 +53,109 @@ export function otlpAttributes(e: RecordedEvent): AnyValueMap {
   return a;
 }
 
-/**
- * The event's W3C trace and span ids as the log record's own `traceId`/`spanId` (what backends
- * join logs to traces by); none when either is missing or not lowercase hex of the right size.
- */
-function spanContextOf(e: RecordedEvent): Context | undefined {
+/** The event's W3C trace and span ids, lowercase, when both are hex of the right size and not all zero. */
+function spanIdsOf(e: RecordedEvent): { traceId: string; spanId: string } | undefined {
   const traceId = e.trace_id?.toLowerCase();
   const spanId = e.span_id?.toLowerCase();
   if (traceId === undefined || spanId === undefined) return undefined;
   if (!/^[0-9a-f]{32}$/.test(traceId) || !/^[0-9a-f]{16}$/.test(spanId)) return undefined;
   if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
-  return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId,
-    spanId,
-    traceFlags: TraceFlags.SAMPLED,
-    isRemote: true,
+  return { traceId, spanId };
+}
+
+/** An OTLP AnyValue (the attribute values of {@link otlpAttributes}: strings, numbers). */
+function anyValue(v: string | number): Record<string, string | number> {
+  if (typeof v === 'string') return { stringValue: v };
+  return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
+}
+
+/** Epoch milliseconds as OTLP/JSON unix nanoseconds (a decimal string). */
+function unixNanos(ms: number): string {
+  return (BigInt(ms) * 1_000_000n).toString();
+}
+
+/**
+ * One event's OTLP log record, with the fields in the order the SDK's JSON serializer writes
+ * them. An event time before 1970 (OTLP times are unsigned) is given as the recorded time; the
+ * SDK would stamp the export's own clock instead.
+ */
+function logRecord(r: ExportRecord): Record<string, unknown> {
+  const e = r.event;
+  const [severityNumber, severityText] = e.risk_level ? SEVERITY[e.risk_level] : SEVERITY.medium;
+  const observed = Math.max(0, Date.parse(e.ts));
+  const t = Date.parse(e.time ?? e.ts);
+  const attributes = [];
+  for (const [key, value] of Object.entries(otlpAttributes(e)))
+    attributes.push({ key, value: anyValue(value) });
+  const record: Record<string, unknown> = {
+    timeUnixNano: unixNanos(Number.isFinite(t) && t >= 0 ? t : observed),
+    observedTimeUnixNano: unixNanos(observed),
+    severityNumber,
+    severityText,
+    body: { stringValue: r.json },
+    eventName: e.type,
+    attributes,
+    droppedAttributesCount: 0,
+  };
+  const ids = spanIdsOf(e);
+  if (ids) {
+    record['flags'] = 1;
+    record['traceId'] = ids.traceId;
+    record['spanId'] = ids.spanId;
+  }
+  return record;
+}
+
+/**
+ * A batch as an OTLP/HTTP JSON `ExportLogsServiceRequest`: one resource (`service.name`), one
+ * scope (`auditrail`), one log record per event. The same bytes the OpenTelemetry SDK's
+ * `JsonLogsSerializer` writes for the same records (a test holds it to that), without the
+ * SDK's log record objects in between.
+ */
+export function otlpLogsJson(batch: readonly ExportRecord[], serviceName: string): string {
+  if (batch.length === 0) return '{"resourceLogs":[]}';
+  return JSON.stringify({
+    resourceLogs: [
+      {
+        resource: {
+          attributes: [{ key: 'service.name', value: { stringValue: serviceName } }],
+          droppedAttributesCount: 0,
+        },
+        scopeLogs: [{ scope: { name: 'auditrail' }, logRecords: batch.map(logRecord) }],
+      },
+    ],
   });
 }
 
 /**
- * OpenTelemetry logs over OTLP/HTTP (JSON encoding): each event becomes a log record of the
- * OpenTelemetry SDK (`@opentelemetry/sdk-logs`, resource `service.name`), encoded by the OTLP
- * exporter's serializer, one POST per batch. Severity from risk (low DEBUG … critical ERROR), body
- * the record as JSON text, attributes from {@link otlpAttributes}, and the event's trace and span
- * ids as the record's own `traceId`/`spanId` too. The exporter's own retry loop
- * is not used: the pipeline retries, as for every sink.
+ * OpenTelemetry logs over OTLP/HTTP (JSON encoding), one POST per batch: each event a log record
+ * of resource `service.name`, scope `auditrail`, severity from risk (low DEBUG … critical ERROR),
+ * body the record as JSON text, attributes from {@link otlpAttributes}, and the event's trace and
+ * span ids as the record's own `traceId`/`spanId` too (see {@link otlpLogsJson}). No exporter
+ * retry loop: the pipeline retries, as for every sink.
  *
  * @example
  * const sink = otlpSink({ type: 'otlp', url: 'http://collector:4318/v1/logs' });
  */
 export function otlpSink(config: OtlpSinkConfig): Sink {
-  const emitted: SdkLogRecord[] = [];
-  const collector: LogRecordProcessor = {
-    onEmit: (r) => void emitted.push(r),
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-  };
-  const provider = new LoggerProvider({
-    resource: resourceFromAttributes({ 'service.name': config.service_name ?? 'auditrail' }),
-    processors: [collector],
-  });
-  const logger = provider.getLogger('auditrail');
   const url = config.url ?? OTLP_DEFAULT_URL;
+  const serviceName = config.service_name ?? 'auditrail';
+  const headers = { ...config.headers, 'content-type': 'application/json' };
   return {
     limits: {},
-    async send(batch: readonly ExportRecord[]): Promise<SendResult> {
-      emitted.length = 0;
-      let body: Uint8Array | undefined;
+    send(batch: readonly ExportRecord[]): Promise<SendResult> {
+      let body: Buffer;
       try {
-        for (const r of batch) {
-          const e = r.event;
-          const [severityNumber, severityText] = e.risk_level ? SEVERITY[e.risk_level] : SEVERITY.medium;
-          const t = Date.parse(e.time ?? e.ts);
-          const context = spanContextOf(e);
-          logger.emit({
-            ...(context ? { context } : {}),
-            timestamp: Number.isFinite(t) ? t : Date.parse(e.ts),
-            observedTimestamp: Date.parse(e.ts),
-            severityNumber,
-            severityText,
-            eventName: e.type,
-            body: r.json,
-            attributes: otlpAttributes(e),
-          });
-        }
-        body = JsonLogsSerializer.serializeRequest(emitted);
+        body = Buffer.from(otlpLogsJson(batch, serviceName), 'utf8');
       } catch (e) {
-        return { kind: 'permanent', status: null, detail: `cannot encode as OTLP: ${(e as Error).message}` };
-      } finally {
-        emitted.length = 0;
+        return Promise.resolve({
+          kind: 'permanent',
+          status: null,
+          detail: `cannot encode as OTLP: ${(e as Error).message}`,
+        });
       }
-      if (body === undefined)
-        return { kind: 'permanent', status: null, detail: 'the OTLP serializer produced nothing' };
-      return post(
-        url,
-        { ...config.headers, 'content-type': 'application/json' },
-        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-        config.timeout_ms ?? 30_000,
-      );
+      return post(url, headers, body, config.timeout_ms ?? 30_000);
     },
-    close: () => provider.shutdown(),
+    close: () => Promise.resolve(),
   };
 }
