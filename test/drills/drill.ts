@@ -7,10 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_POLICY_YAML, runDemoSession } from '../../src/cli/demo-session.js';
-import { main, type Io } from '../../src/cli/main.js';
 import { loadPolicyFile, openAuditTrail, type AuditTrail, type RecordedEvent } from '../../src/index.js';
 import type { PolicyRule } from '../../src/policy/index.js';
-import { tempDir } from '../integration/helpers.js';
+import { runCli, tempDir } from '../integration/helpers.js';
 
 export const POLICY_FILE = fileURLToPath(
   new URL('../../examples/policies/support-agent.yaml', import.meta.url),
@@ -60,17 +59,11 @@ export function openTrail(db: string, now?: () => number): Promise<AuditTrail> {
 
 /** Runs `auditrail <args>` in process against the drill's database, as the auditor types it. */
 export async function cli(log: Pick<DrillLog, 'db' | 'dir'>, args: string[]): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { AUDITRAIL_DB: log.db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' },
+  const r = await runCli(args, {
     cwd: log.dir,
-  };
-  const code = await main(args, io);
-  return { code, out, err };
+    env: { AUDITRAIL_DB: log.db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' },
+  });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** `auditrail log <filters> --format json`: the events, oldest first. */

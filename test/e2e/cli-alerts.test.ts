@@ -7,27 +7,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { openAuditTrail, type AuditTrail } from '../../src/index.js';
 import { serve } from '../../src/server/index.js';
 import { parseAlertConfig } from '../../src/detect/alerts/index.js';
 import { parseResponseConfig } from '../../src/detect/responses/index.js';
-import { tempDir } from '../integration/helpers.js';
+import { runCli, tempDir } from '../integration/helpers.js';
 
-async function run(args: string[], cwd: string, env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { PATH: '', ...env },
-    cwd,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+const run = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+  runCli(args, { cwd, env: { PATH: '', ...env }, columns: 100 });
 
 const bodies: unknown[] = [];
 let refuse = 0;

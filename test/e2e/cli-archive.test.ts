@@ -7,34 +7,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
-import { tempDir } from '../integration/helpers.js';
+import { argvOf, runCli, tempDir } from '../integration/helpers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], cwd: string): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: {},
-    cwd,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
-/** Splits a pasted shell hint into argv (single-quoted words, as the hint prints them). */
-function argvOf(hint: string): string[] {
-  return [...hint.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
-}
+const cli = (args: string[], cwd: string) => runCli(args, { cwd, columns: 100 });
 
 describe('auditrail archive / verify --archive / restore', () => {
   const dir = tempDir('auditrail-cli-archive-');
@@ -65,7 +40,7 @@ describe('auditrail archive / verify --archive / restore', () => {
     assert.ok(readdirSync(join(dir, 'cold')).some((f) => f.endsWith('.parquet')));
     // The printed hint, pasted as is.
     const hint = /check with: (.*)/.exec(archived.stdout)![1]!;
-    const pasted = await cli(argvOf(hint).slice(hint.startsWith('npx ') ? 2 : 1), dir);
+    const pasted = await cli(argvOf(hint), dir);
     assert.equal(pasted.code, 0, pasted.stdout + pasted.stderr);
     assert.match(pasted.stdout, /OK/);
 

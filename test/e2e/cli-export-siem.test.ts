@@ -7,30 +7,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { openAuditTrail } from '../../src/index.js';
-import { tempDir } from '../integration/helpers.js';
+import { runCli, tempDir } from '../integration/helpers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { PATH: '', ...env },
-    cwd,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+const run = (args: string[], cwd: string, env: Record<string, string> = {}) =>
+  runCli(args, { cwd, env: { PATH: '', ...env }, columns: 100 });
 
 /**
  * Name and hash of every file in `dir`: unchanged means nothing was written. SQLite's shared-memory

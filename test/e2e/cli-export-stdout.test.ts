@@ -7,9 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { openAuditTrail, type AuditEvent } from '../../src/index.js';
-import { tempDir } from '../integration/helpers.js';
+import { runCli, tempDir } from '../integration/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -31,22 +30,7 @@ function child(args: string[]): Promise<{ code: number | null; stdout: string; s
   return new Promise((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-async function inProcess(
-  args: string[],
-  cwd: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { PATH: '' },
-    cwd,
-    columns: 100,
-  };
-  return { code: await main(args, io), stdout, stderr };
-}
+const inProcess = (args: string[], cwd: string) => runCli(args, { cwd, env: { PATH: '' }, columns: 100 });
 
 const RISKS = ['low', 'medium', 'high', 'critical'] as const;
 const LEVEL = { low: 'debug', medium: 'info', high: 'warn', critical: 'error' } as const;

@@ -7,8 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
-import { tempDir } from '../integration/helpers.js';
+import { runCli, tempDir } from '../integration/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -86,19 +85,11 @@ describe('auditrail serve --config with exports:', () => {
       server.kill('SIGTERM');
     }
     assert.equal(await exited, 0, stderr);
-    let status = '';
-    const io: Io = {
-      stdout: { write: (s) => void (status += s) },
-      stderr: { write: () => undefined },
-      isTTY: { stdout: false, stderr: false },
-      env: { PATH: '' },
-      cwd: dir,
-      columns: 100,
-    };
-    assert.equal(
-      await main(['export', 'status', '--db', db, '--tenant', 'default', '--config', config], io),
-      0,
+    const { code, stdout: status } = await runCli(
+      ['export', 'status', '--db', db, '--tenant', 'default', '--config', config],
+      { cwd: dir, env: { PATH: '' }, columns: 100 },
     );
+    assert.equal(code, 0);
     assert.match(status, /^archive: next seq 4, lag 0 events, 0 dead letters$/m);
   });
 });

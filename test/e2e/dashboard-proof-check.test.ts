@@ -7,30 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main, type Io } from '../../src/cli/main.js';
 import {
   checkProofBundle,
   keyFingerprint,
   parsePinnedKey,
 } from '../../src/server/dashboard/client/verify-proof.js';
 import { verifyProofBundle } from '../../src/core/proof-bundle.js';
+import { runCli } from '../integration/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-proof-check-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function cli(args: string[]): Promise<string> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: {},
-    cwd: dir,
-    columns: 100,
-  };
-  const code = await main(args, io);
+  const { code, stdout, stderr } = await runCli(args, { cwd: dir, columns: 100 });
   assert.equal(code, 0, `auditrail ${args.join(' ')}: ${stderr}`);
   return stdout;
 }

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { DEMO_POLICY_FILE, DEMO_POLICY_YAML } from '../../src/cli/demo-session.js';
-import { main, type Io } from '../../src/cli/main.js';
 import {
   ApprovalRequiredError,
   Governor,
@@ -16,7 +15,7 @@ import {
   openAuditTrail,
   parsePolicy,
 } from '../../src/index.js';
-import { tempDir } from '../integration/helpers.js';
+import { runCli, tempDir } from '../integration/helpers.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -47,17 +46,8 @@ async function run(
   db: string,
   cwd: string = process.cwd(),
 ): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' },
-    cwd,
-  };
-  const code = await main(args, io);
-  return { code, out, err };
+  const r = await runCli(args, { cwd, env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' } });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 function setup() {

@@ -4,27 +4,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { openAuditTrail, type AuditEvent } from '../../src/index.js';
+import { runCli } from '../integration/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-privacy-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SUBJECT = 'cust-8841';
 
-async function cli(args: string[], db: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { AUDITRAIL_DB: db, NO_COLOR: '1', USER: 'dpo' },
-    cwd: dir,
-  };
-  const code = await main([...args, '--tenant', 'acme'], io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], db: string) =>
+  runCli([...args, '--tenant', 'acme'], { cwd: dir, env: { AUDITRAIL_DB: db, NO_COLOR: '1', USER: 'dpo' } });
 
 let n = 0;
 async function database(): Promise<string> {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main, type Io } from '../../src/cli/main.js';
+import { runCli } from '../integration/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src', 'cli', 'main.ts');
@@ -51,19 +51,8 @@ function cli(args: string[], db?: string): Run {
 }
 
 /** main() in process against `db` (cwd = the repository). */
-async function quick(args: string[], db?: string): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: db === undefined ? {} : { AUDITRAIL_DB: db },
-    cwd: ROOT,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
+function quick(args: string[], db?: string): Promise<Run> {
+  return runCli(args, { cwd: ROOT, env: db === undefined ? {} : { AUDITRAIL_DB: db }, columns: 100 });
 }
 
 async function ok(args: string[], db?: string): Promise<string> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main, type Io } from '../../src/cli/main.js';
+import { runCli } from '../integration/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const example = JSON.parse(
@@ -19,19 +19,7 @@ const example = JSON.parse(
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-verify-proof-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: {},
-    cwd: dir,
-    columns: 100,
-  };
-  return { code: await main(args, io), stdout, stderr };
-}
+const run = (args: string[]) => runCli(args, { cwd: dir, columns: 100 });
 
 describe('auditrail verify-proof on the worked example', () => {
   it('passes, printing the documented event', async () => {

@@ -3,29 +3,9 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
-import { tempDir } from '../integration/helpers.js';
+import { argvOf, runCli, tempDir } from '../integration/helpers.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], cwd: string): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: {},
-    cwd,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], cwd: string) => runCli(args, { cwd, columns: 100 });
 
 function tamper(db: string, sql: string): void {
   const d = new Database(db);
@@ -36,11 +16,6 @@ function tamper(db: string, sql: string): void {
     d.exec(`DROP TRIGGER ${t}`);
   d.exec(sql);
   d.close();
-}
-
-/** Splits a pasted shell hint into argv (single-quoted words, as the hint prints them). */
-function argvOf(hint: string): string[] {
-  return [...hint.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 }
 
 describe('auditrail verify: derived rows and --rebuild-index', () => {
@@ -60,7 +35,7 @@ describe('auditrail verify: derived rows and --rebuild-index', () => {
     assert.match(failed.stdout, /seq +9 +index_missing/);
     const hint = /^ {2}((?:npx )?auditrail verify --rebuild-index.*)$/m.exec(failed.stderr)?.[1];
     assert.ok(hint, failed.stderr);
-    const rebuilt = await cli(argvOf(hint).slice(hint.startsWith('npx ') ? 2 : 1), dir);
+    const rebuilt = await cli(argvOf(hint), dir);
     assert.equal(rebuilt.code, 0, rebuilt.stdout + rebuilt.stderr);
     assert.match(
       rebuilt.stderr,

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import {
   archiveLog,
   archivedRanges,
@@ -15,7 +14,7 @@ import {
   type AuditEvent,
   type AuditTrail,
 } from '../../src/index.js';
-import { sampleEvent, tempDir } from './helpers.js';
+import { argvOf, runCli, sampleEvent, tempDir } from './helpers.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -58,26 +57,7 @@ async function fixture(archivedSubject: boolean): Promise<{
   return { dir, db, cold, trail, archive: { by_seq: r.by_seq, manifest_sha256: r.manifest_sha256 } };
 }
 
-async function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: {},
-    cwd,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
-/** Splits a pasted shell hint into argv (single-quoted words, as the hint prints them). */
-function argvOf(hint: string): string[] {
-  const argv = [...hint.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
-  return argv.slice(argv[0] === 'npx' ? 2 : 1);
-}
+const cli = (args: string[], cwd: string) => runCli(args, { cwd, columns: 100 });
 
 const request = { reason: 'DSR-2026-31', requestedBy: 'dpo@acme' };
 

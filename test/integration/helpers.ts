@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Io } from '../../src/cli/main.js';
 import type { AuditEvent } from '../../src/event/types.js';
 
 const made: string[] = [];
@@ -18,6 +19,72 @@ export function tempDir(prefix = 'auditrail-'): string {
   const d = mkdtempSync(join(tmpdir(), prefix));
   made.push(d);
   return d;
+}
+
+/** What {@link runCli} resolves: the exit code and what the command printed. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr together, in the order they were written. */
+  output: string;
+}
+
+export interface RunCliOptions {
+  /** Working directory of the command (default: this process's). */
+  cwd?: string;
+  /** The command's whole environment (default: empty; nothing is inherited). */
+  env?: Record<string, string | undefined>;
+  /** Terminal width (default: none, as when stdout is not a terminal). */
+  columns?: number;
+}
+
+/**
+ * Runs `auditrail <args>` in process through `main(args, io)`, with no terminal (no colour, no
+ * progress) and what it prints captured.
+ *
+ * @example
+ * const r = await runCli(['verify', '--db', db], { cwd: dir, env: { NO_COLOR: '1' } });
+ * assert.equal(r.code, 0, r.stderr);
+ */
+export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  let output = '';
+  const io: Io = {
+    stdout: {
+      write: (s) => {
+        stdout += s;
+        output += s;
+      },
+    },
+    stderr: {
+      write: (s) => {
+        stderr += s;
+        output += s;
+      },
+    },
+    isTTY: { stdout: false, stderr: false },
+    env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
+    ...(options.columns === undefined ? {} : { columns: options.columns }),
+  };
+  // Loaded here, not at the top: the files that only need tempDir() do not load the CLI and SDK.
+  const { main } = await import('../../src/cli/main.js');
+  const code = await main([...args], io);
+  return { code, stdout, stderr, output };
+}
+
+/**
+ * Splits a shell command the CLI printed as a hint (single-quoted words, as it quotes them) into
+ * the argv `main` takes: without the leading `auditrail` or `npx auditrail`.
+ *
+ * @example
+ * argvOf("npx auditrail erase --reason 'DSR 31'"); // ['erase', '--reason', 'DSR 31']
+ */
+export function argvOf(hint: string): string[] {
+  const argv = [...hint.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+  return argv.slice(argv[0] === 'npx' ? 2 : 1);
 }
 
 /** A varied, realistic event number `i` of a session. */

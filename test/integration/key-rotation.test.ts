@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { signCheckpoint } from '../../src/core/checkpoint.js';
 import { keyAnnouncement } from '../../src/core/key-chain.js';
 import { CompactRange, hashLeaf } from '../../src/core/merkle.js';
@@ -22,7 +21,7 @@ import {
   type AuditTrail,
 } from '../../src/index.js';
 import { openStore } from '../../src/store/open-store.js';
-import { sampleEvent, tempDir } from './helpers.js';
+import { runCli, sampleEvent, tempDir } from './helpers.js';
 
 function signatureLines(note: string): string[] {
   return note
@@ -40,17 +39,10 @@ async function cli(
   db: string,
   env: Record<string, string> = {},
 ): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    isTTY: { stdout: false, stderr: false },
+  const r = await runCli(args, {
     env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1', ...env },
-    cwd: process.cwd(),
-  };
-  const code = await main(args, io);
-  return { code, out, err };
+  });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 describe('key rotation', () => {

@@ -3,23 +3,21 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { peekCheckpoint } from '../../src/core/checkpoint.js';
 import { verifyConsistency } from '../../src/core/proof.js';
 import { openAuditTrail, verifyProofBundle } from '../../src/index.js';
 import { copySqliteToPostgres } from '../../src/store/copy-to-postgres.js';
 import { adminQuery, dropSchemas, PG_URL, postgresSkipReason, schemaName } from '../postgres.js';
-import { sampleEvent, tempDir } from './helpers.js';
+import { runCli, sampleEvent, tempDir } from './helpers.js';
 
 const skip = await postgresSkipReason();
 
-const io = (cwd: string, out: string[] = []): Io => ({
-  stdout: { write: (s: string) => void out.push(s) },
-  stderr: { write: (s: string) => void out.push(s) },
-  isTTY: { stdout: false, stderr: false },
-  env: {},
-  cwd,
-});
+/** `auditrail <args>` in process: the exit code; what it printed goes to `out`. */
+async function cli(args: string[], cwd: string, out: string[] = []): Promise<number> {
+  const r = await runCli(args, { cwd });
+  out.push(r.output);
+  return r.code;
+}
 
 describe('auditrail migrate --to postgres://', { skip: skip ?? false }, () => {
   const schemas: string[] = [];
@@ -35,8 +33,8 @@ describe('auditrail migrate --to postgres://', { skip: skip ?? false }, () => {
   it('copies every log with its tree and checkpoints: verify passes there and old proofs still hold', async () => {
     const dir = tempDir('auditrail-migrate-');
     // Two logs, more than 256 entries in one (full and partial tiles), two checkpoints, approvals.
-    assert.equal(await main(['demo', '--events', '300'], io(dir)), 0);
-    assert.equal(await main(['demo', '--tenant', 'beta'], io(dir)), 0);
+    assert.equal(await cli(['demo', '--events', '300'], dir), 0);
+    assert.equal(await cli(['demo', '--tenant', 'beta'], dir), 0);
     const db = join(dir, '.auditrail', 'audit.db');
     const src = await openAuditTrail({ tenant: 'demo', db, checkpointIntervalMs: 0, writeThread: false });
     await src.record(sampleEvent(1));
@@ -48,13 +46,13 @@ describe('auditrail migrate --to postgres://', { skip: skip ?? false }, () => {
 
     const to = target();
     const out: string[] = [];
-    assert.equal(await main(['migrate', '--to', to], io(dir, out)), 0, out.join(''));
+    assert.equal(await cli(['migrate', '--to', to], dir, out), 0, out.join(''));
     assert.match(out.join(''), /demo\/default: 30\d entries, verified on the target/);
     assert.match(out.join(''), /beta\/default: \d+ entries, verified on the target/);
     // The printed next step works as is (cwd: the key directory is ./.auditrail/keys).
     const next = /Next: \S+ auditrail (.*)$/m.exec(out.join(''))![1]!;
     const args = next.split(' ').map((a) => a.replace(/^'(.*)'$/, '$1'));
-    assert.equal(await main([...args, '--tenant', 'demo'], io(dir)), 0);
+    assert.equal(await cli([...args, '--tenant', 'demo'], dir), 0);
 
     const pg = await openAuditTrail({
       tenant: 'demo',
@@ -139,28 +137,28 @@ describe('auditrail migrate --to postgres://', { skip: skip ?? false }, () => {
 
   it('refuses a target that holds the logs already, and a second key; copies nothing then', async () => {
     const dir = tempDir('auditrail-migrate-');
-    assert.equal(await main(['demo'], io(dir)), 0);
+    assert.equal(await cli(['demo'], dir), 0);
     const to = target();
-    assert.equal(await main(['migrate', '--to', to], io(dir)), 0);
+    assert.equal(await cli(['migrate', '--to', to], dir), 0);
     const out: string[] = [];
-    assert.equal(await main(['migrate', '--to', to], io(dir, out)), 1);
+    assert.equal(await cli(['migrate', '--to', to], dir, out), 1);
     assert.match(out.join(''), /exists in .* already; migrate into an empty schema/);
     // Another key in the target's key directory: refused before anything is copied.
     const other = tempDir('auditrail-migrate-keys-');
-    assert.equal(await main(['demo', '--db', join(other, 'x.db')], io(other)), 0);
+    assert.equal(await cli(['demo', '--db', join(other, 'x.db')], other), 0);
     const to2 = target();
     const out2: string[] = [];
-    assert.equal(await main(['migrate', '--to', to2, '--key-dir', join(other, 'keys')], io(dir, out2)), 1);
+    assert.equal(await cli(['migrate', '--to', to2, '--key-dir', join(other, 'keys')], dir, out2), 1);
     assert.match(out2.join(''), /holds another signing key/);
     // Nothing was created there: the schema holds no tables.
     const listed: string[] = [];
-    assert.equal(await main(['logs', '--postgres', to2], io(dir, listed)), 1);
+    assert.equal(await cli(['logs', '--postgres', to2], dir, listed), 1);
     assert.match(listed.join(''), /holds no auditrail tables/);
     // A password in the URL never shows in what is printed.
     const secret: string[] = [];
     const u = new URL(to2);
     u.password = 's3cret';
-    await main(['migrate', '--to', u.toString(), '--key-dir', join(other, 'keys')], io(dir, secret));
+    await cli(['migrate', '--to', u.toString(), '--key-dir', join(other, 'keys')], dir, secret);
     assert.doesNotMatch(secret.join(''), /s3cret/);
     assert.ok(readFileSync(join(dir, '.auditrail', 'keys', 'log-signing.key')).length > 0);
     rmSync(other, { recursive: true, force: true });

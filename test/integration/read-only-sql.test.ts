@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { AuditError } from '../../src/errors.js';
 import { openAuditTrail } from '../../src/index.js';
 import { readOnlySql } from '../../src/store/read-only-sql.js';
 import { backends } from '../postgres.js';
-import { tempDir } from './helpers.js';
+import { runCli, tempDir } from './helpers.js';
 
-const quiet = (cwd: string, out: string[] = []): Io => ({
-  stdout: { write: (s: string) => void out.push(s) },
-  stderr: { write: (s: string) => void out.push(s) },
-  isTTY: { stdout: false, stderr: false },
-  env: {},
-  cwd,
-});
+/** `auditrail <args>` in process: the exit code; what it printed goes to `out`. */
+async function cli(args: string[], cwd: string, out: string[] = []): Promise<number> {
+  const r = await runCli(args, { cwd });
+  out.push(r.output);
+  return r.code;
+}
 
 const isCode = (code: string) => (e: unknown) => {
   assert.ok(e instanceof AuditError, String(e));
@@ -29,7 +27,7 @@ for (const backend of await backends()) {
     after(() => backend.cleanup());
 
     it('answers over the documented views what the SDK recorded', async () => {
-      assert.equal(await main(['demo', flag, db], quiet(dir)), 0);
+      assert.equal(await cli(['demo', flag, db], dir), 0);
       const trail = await openAuditTrail({ tenant: 'demo', db, readonly: true, keyDir: `${dir}/keys` });
       const size = trail.size;
       const denies = (await trail.query({ decision: 'deny', type: 'policy.decision', limit: 1000 })).events
@@ -53,9 +51,10 @@ for (const backend of await backends()) {
       // The CLI prints the same as JSON.
       const out: string[] = [];
       assert.equal(
-        await main(
+        await cli(
           ['sql', 'SELECT seq, type FROM events_v WHERE seq < 2 ORDER BY seq', flag, db, '--json'],
-          quiet(dir, out),
+          dir,
+          out,
         ),
         0,
       );
@@ -82,7 +81,7 @@ for (const backend of await backends()) {
       assert.deepEqual(await readOnlySql(db, 'SELECT count(*) FROM entries'), before);
       assert.ok(((await readOnlySql(db, 'SELECT count(*) FROM meta')).rows[0]![0] as number) > 0);
       const out: string[] = [];
-      assert.equal(await main(['sql', 'DELETE FROM entries', flag, db], quiet(dir, out)), 2);
+      assert.equal(await cli(['sql', 'DELETE FROM entries', flag, db], dir, out), 2);
       assert.match(out.join(''), /only queries run here .* not DELETE/);
     });
 
@@ -100,7 +99,7 @@ for (const backend of await backends()) {
       // Generous: the bound is the statement's, plus starting the query on a loaded machine.
       assert.ok(Date.now() - t0 < 30_000);
       const out: string[] = [];
-      assert.equal(await main(['sql', endless, flag, db, '--timeout', '300'], quiet(dir, out)), 1);
+      assert.equal(await cli(['sql', endless, flag, db, '--timeout', '300'], dir, out), 1);
       assert.match(out.join(''), /error: the query ran longer than 300 ms/);
     });
 

@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import type { AuditEvent } from '../../src/event/types.js';
 import { ApprovalRequiredError, Governor, openAuditTrail, parsePolicy } from '../../src/index.js';
 import { Approvals } from '../../src/sdk/governance/approvals.js';
 import { ARGV_SECRETS, SECRETS } from '../redaction-corpus.js';
-import { tempDir } from './helpers.js';
+import { runCli, tempDir } from './helpers.js';
 
 interface Needle {
   name: string;
@@ -155,14 +154,11 @@ rules:
     approval_ttl: 15m
 `;
 
-function io(db: string, out: { text: string }): Io {
-  return {
-    stdout: { write: (s: string) => void (out.text += s) },
-    stderr: { write: (s: string) => void (out.text += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' },
-    cwd: process.cwd(),
-  };
+/** `auditrail <args>` in process against `db`: the exit code; what it printed goes to `out.text`. */
+async function cli(args: string[], db: string, out: { text: string }): Promise<number> {
+  const r = await runCli(args, { env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' } });
+  out.text += r.output;
+  return r.code;
 }
 
 describe('secrets at rest', () => {
@@ -240,16 +236,17 @@ describe('secrets at rest', () => {
         .catch((e: unknown) => e);
       assert.ok(err instanceof ApprovalRequiredError);
       const listed = { text: '' };
-      assert.equal(await main(['approvals', 'list', '--json'], io(db, listed)), 0, listed.text);
+      assert.equal(await cli(['approvals', 'list', '--json'], db, listed), 0, listed.text);
       assert.ok(listed.text.includes(err.approval.id), listed.text);
       assert.ok(!listed.text.includes(cliSecret.core) && !listed.text.includes(slack.core), listed.text);
       const dbPassword = SECRETS.find((s) => s.name === '.env line')!;
       const approved = { text: '' };
       const reason = `ok, password=${dbPassword.core} rotated after`;
       assert.equal(
-        await main(
+        await cli(
           ['approvals', 'approve', err.approval.id, '--as', 'release_lead', '--reason', reason],
-          io(db, approved),
+          db,
+          approved,
         ),
         0,
         approved.text,

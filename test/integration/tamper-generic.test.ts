@@ -4,7 +4,6 @@ import { cpSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { main, type Io } from '../../src/cli/main.js';
 import {
   ApprovalRequiredError,
   Governor,
@@ -15,7 +14,7 @@ import {
 } from '../../src/index.js';
 import { adminQuery, backends, databaseName, databaseUrl } from '../postgres.js';
 import { witnessScope } from '../../src/sdk/open.js';
-import { tempDir } from './helpers.js';
+import { runCli, tempDir } from './helpers.js';
 
 /**
  * The generic tamper test, on SQLite and on PostgreSQL: for every table of a real demo database
@@ -56,13 +55,8 @@ rules:
 /** Values probed per filter (the most frequent ones, plus the middle row's). */
 const VALUES_PER_FILTER = 3;
 
-const quietIo = (cwd: string): Io => ({
-  stdout: { write: () => undefined },
-  stderr: { write: () => undefined },
-  isTTY: { stdout: false, stderr: false },
-  env: {},
-  cwd,
-});
+/** `auditrail <args>` in process, output discarded: the exit code. */
+const quiet = async (args: string[], cwd: string): Promise<number> => (await runCli(args, { cwd })).code;
 
 interface Probes {
   filters: QueryOptions[];
@@ -110,8 +104,8 @@ const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 async function buildDemo(root: string, flag: string, db: string, keyDir: string): Promise<void> {
   // Two demo runs: more than 256 events (full and partial tiles, a level-1 tile), two checkpoints.
-  assert.equal(await main(['demo', flag, db, '--events', '300'], quietIo(root)), 0);
-  assert.equal(await main(['demo', flag, db], quietIo(root)), 0);
+  assert.equal(await quiet(['demo', flag, db, '--events', '300'], root), 0);
+  assert.equal(await quiet(['demo', flag, db], root), 0);
   // Governed actions: approval requests (the approvals table) and the policy in force (meta).
   const trail = await openAuditTrail({
     tenant: TENANT,

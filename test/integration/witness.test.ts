@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { cosignatureTime, formatAddCheckpoint, parseCosignerKey } from '../../src/core/cosignature.js';
 import { AuditError, cosignLatest, openAuditTrail, Witness, type AuditTrail } from '../../src/index.js';
 import { buildServer } from '../../src/server/app.js';
-import { sampleEvent, tempDir } from './helpers.js';
+import { runCli, sampleEvent, tempDir } from './helpers.js';
 
 const SUFFIXES = ['', '-wal', '-shm'];
 
@@ -42,16 +41,8 @@ async function grow(db: string, n: number, tag: string): Promise<void> {
 }
 
 async function cli(args: string[], db: string): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' },
-    cwd: process.cwd(),
-  };
-  return { code: await main(args, io), out, err };
+  const r = await runCli(args, { env: { AUDITRAIL_DB: db, AUDITRAIL_TENANT: 'acme', NO_COLOR: '1' } });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** A log with a witness trusting it: the log's database, its backup path and the witness. */

@@ -7,27 +7,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main, type Io } from '../../src/cli/main.js';
 import { chromiumPath } from '../../src/internal/chromium.js';
+import { runCli } from '../integration/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'auditrail-report-'));
 const db = join(dir, 'audit.db');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    stdout: { write: (s) => void (stdout += s) },
-    stderr: { write: (s) => void (stderr += s) },
-    isTTY: { stdout: false, stderr: false },
-    env: { AUDITRAIL_DB: db },
-    cwd: dir,
-    columns: 100,
-  };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { cwd: dir, env: { AUDITRAIL_DB: db }, columns: 100 });
 
 let key = '';
 before(async () => {
