@@ -11,7 +11,14 @@ import {
 } from '../policy/condition.js';
 import { EXPORT_CEL_VARIABLES, type ExportConfig, type ExportFilter } from './config.js';
 import { formatJson, nativeRecord, type FormatContext } from './format.js';
-import type { ExportRecord, SendResult, Sink } from './sink.js';
+import {
+  EncodedParts,
+  isEncodingSink,
+  type EncodingSink,
+  type ExportRecord,
+  type SendResult,
+  type Sink,
+} from './sink.js';
 
 /**
  * What a pipeline needs of its config: a name (its cursor's), batching, retries and the secrets
@@ -47,8 +54,9 @@ export interface PipelineOptions {
    */
   transform?: EventTransform;
   /**
-   * Events read per query (default: the batch size). A transform that keeps few events (alerts:
-   * anomalies only) reads larger pages, so a one-event batch does not cost one query per event.
+   * Events read per query (default: the batch size, at most {@link READ_PAGE}). A transform that
+   * keeps few events (alerts: anomalies only) reads larger pages, so a one-event batch does not
+   * cost one query per event.
    */
   pageSize?: number;
   /** Waits `ms` (or less, when `signal` aborts). Injected by tests. */
@@ -66,6 +74,8 @@ export interface PipelineOptions {
 const MAX_RETRY_AFTER_MS = 3_600_000;
 /** trail.query's largest page. */
 const MAX_PAGE = 10_000;
+/** Events read per query by default: a batch is read in pages this size, so only a page of event objects is alive at a time. */
+const READ_PAGE = 128;
 const RISK_RANK = { low: 1, medium: 2, high: 3, critical: 4 } as const;
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -134,7 +144,11 @@ function withJson(event: RecordedEvent, record: Record<string, unknown> | null):
 }
 
 interface Batch {
+  /** The records, or for an encoding sink nothing: their bytes are in `parts` (see {@link EncodingSink}). */
   records: ExportRecord[];
+  parts: EncodedParts;
+  /** How many records the batch sends. */
+  size: number;
   /** First and last seq the batch covers (filtered-out events included). */
   from: number;
   to: number;
@@ -160,6 +174,8 @@ export class ExportPipeline {
   private readonly log: (line: string) => void;
   /** What is sent for an event, or null to skip it; a promise only from an async transform. */
   private readonly toRecord: (e: RecordedEvent) => ExportRecord | null | Promise<ExportRecord | null>;
+  /** The sink's encoder, when it is an {@link EncodingSink}. */
+  private readonly encode: ((record: ExportRecord) => string) | undefined;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
   /**
@@ -194,6 +210,7 @@ export class ExportPipeline {
         }
       : // The format's JSON is what sinks send; the object is parsed from it only if a sink asks.
         (e) => (accept(e) ? new FormattedRecord(e, formatJson(format, e, options.context)) : null);
+    this.encode = isEncodingSink(sink) ? (r) => sink.encode(r) : undefined;
     this.maxEvents = Math.min(config.batch.max_events, sink.limits.maxEvents ?? MAX_PAGE, MAX_PAGE);
     this.maxBytes = Math.min(config.batch.max_bytes, sink.limits.maxBytes ?? Infinity);
   }
@@ -211,38 +228,40 @@ export class ExportPipeline {
   }
 
   /**
-   * Reads, filters and formats events from seq `next` on, up to the batch limits. The events a
-   * batch examines are the first of a page (up to the page size) from `next`: the spare events
-   * the previous batch left of its page when they start there (a batch cut by bytes leaves most
-   * of its page unsent), then, only if the batch needs more, the store's next ones.
+   * Reads, filters and formats events from seq `next` on (up to `last`), up to the batch limits.
+   * Events are read a page at a time, and for an encoding sink each record becomes its bytes at
+   * once, so no more than a page of event objects is alive while a batch fills. A batch cut by
+   * bytes or count leaves the rest of its page for the next batch (when that starts there).
    */
   private async collect(next: number, last = Infinity): Promise<Batch> {
     const records: ExportRecord[] = [];
+    const parts = new EncodedParts();
     let bytes = 0;
     let end = next;
     let to = next - 1;
-    const pageSize = Math.min(MAX_PAGE, Math.max(this.maxEvents, this.options.pageSize ?? 0));
-    const limit = Math.max(1, Math.min(pageSize, last - next + 1));
+    const page = Math.min(MAX_PAGE, this.options.pageSize ?? Math.min(this.maxEvents, READ_PAGE));
     const spare = this.spare;
     this.spare = null;
-    let events: RecordedEvent[];
-    let fromSpare = spare !== null && spare.next === next;
-    if (spare !== null && fromSpare) events = spare.events.slice(spare.at, spare.at + limit);
-    else events = await this.read(next - 1, limit);
-    // The first event of the page this batch does not take, if any.
-    let unsent = -1;
-    for (let i = 0; unsent < 0; i++) {
+    let events: readonly RecordedEvent[] = [];
+    let i = 0;
+    // Whether the store may hold events after those of `events`.
+    let more = true;
+    if (spare !== null && spare.next === next) {
+      events = spare.events;
+      i = spare.at;
+    }
+    for (;;) {
       if (i === events.length) {
-        if (!fromSpare || events.length >= limit) break;
-        // The spare events ran out before the batch was full: the rest of the page from the store.
-        fromSpare = false;
-        const more = await this.read(events[events.length - 1]!.seq, limit - events.length);
-        if (more.length === 0) break;
-        events = events.concat(more);
+        const want = Math.min(page, last - end + 1);
+        if (!more || want <= 0) break;
+        events = await this.read(end - 1, want);
+        i = 0;
+        more = events.length === want;
+        if (events.length === 0) break;
       }
       const event = events[i]!;
       if (event.seq > last) {
-        unsent = i;
+        this.spare = { next: end, events, at: i };
         break;
       }
       const out = this.toRecord(event);
@@ -251,19 +270,23 @@ export class ExportPipeline {
       if (record !== null) {
         const size = Buffer.byteLength(record.json) + 1;
         // A batch always takes its first record, so one oversized event cannot stall the sink.
-        if (records.length > 0 && bytes + size > this.maxBytes) {
-          unsent = i;
+        if (records.length + parts.length > 0 && bytes + size > this.maxBytes) {
+          this.spare = { next: end, events, at: i };
           break;
         }
-        records.push(record);
+        if (this.encode) parts.add(this.encode(record));
+        else records.push(record);
         bytes += size;
       }
       to = event.seq;
       end = event.seq + 1;
-      if (records.length >= this.maxEvents) unsent = i + 1;
+      i++;
+      if (records.length + parts.length >= this.maxEvents) {
+        if (i < events.length) this.spare = { next: end, events, at: i };
+        break;
+      }
     }
-    if (unsent >= 0 && unsent < events.length) this.spare = { next: end, events, at: unsent };
-    return { records, from: next, to, end };
+    return { records, parts, size: records.length + parts.length, from: next, to, end };
   }
 
   /** Sends one batch until acknowledged, refused for good, or out of attempts (`follow`: never). */
@@ -273,7 +296,9 @@ export class ExportPipeline {
     signal?: AbortSignal,
   ): Promise<SendResult | { kind: 'aborted' }> {
     for (let attempt = 1; ; attempt++) {
-      const result = await this.sink.send(batch.records);
+      const result = await (this.encode
+        ? (this.sink as EncodingSink).sendEncoded(batch.parts)
+        : this.sink.send(batch.records));
       if (result.kind !== 'retry') return result;
       if (!follow && attempt >= this.config.retry.max_attempts) return result;
       const { initial_ms, max_ms } = this.config.retry;
@@ -298,7 +323,7 @@ export class ExportPipeline {
       id: `${batch.from}-${batch.to}`,
       from_seq: batch.from,
       to_seq: batch.to,
-      events: batch.records.length,
+      events: batch.size,
       status: result.status,
       response,
       at: new Date(this.now()).toISOString(),
@@ -334,7 +359,7 @@ export class ExportPipeline {
         await this.sleep(this.config.batch.max_wait_ms, signal);
         continue;
       }
-      if (batch.records.length > 0) {
+      if (batch.size > 0) {
         const delivering = this.deliver(batch, follow, signal);
         // Reading never writes, so reading ahead changes nothing the cursor stands for; a failed
         // read surfaces when the next turn awaits it (or not at all, when this run stops first).
@@ -349,10 +374,10 @@ export class ExportPipeline {
             `${this.config.name}: seq ${batch.from}-${batch.to} refused (${this.scrub(result.detail)}); ` +
               'kept as a dead letter',
           );
-          report.dead_lettered += batch.records.length;
+          report.dead_lettered += batch.size;
         } else {
-          report.delivered += batch.records.length;
-          this.options.onDelivered?.(batch.records.length);
+          report.delivered += batch.size;
+          this.options.onDelivered?.(batch.size);
         }
         report.batches++;
       }
@@ -381,7 +406,7 @@ export class ExportPipeline {
       while (next <= letter.to_seq) {
         const batch = await this.collect(next, letter.to_seq);
         if (batch.end === next) break;
-        if (batch.records.length > 0) {
+        if (batch.size > 0) {
           const result = await this.deliver(batch, false);
           if (result.kind === 'aborted') break;
           if (result.kind === 'retry') throw this.gaveUp(batch, result);
@@ -394,7 +419,7 @@ export class ExportPipeline {
             };
             break;
           }
-          sent += batch.records.length;
+          sent += batch.size;
         }
         next = batch.end;
       }

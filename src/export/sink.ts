@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import type { RecordedEvent } from '../event/types.js';
 
 /** One event ready to send: the event, its record in the sink's format, and that record as JSON. */
@@ -26,6 +28,104 @@ export interface Sink {
   readonly limits: { maxEvents?: number; maxBytes?: number; maxRecordBytes?: number };
   send(batch: readonly ExportRecord[]): Promise<SendResult>;
   close(): Promise<void>;
+}
+
+/**
+ * A sink whose request is the records' parts joined: it turns each record into its part of the
+ * body as soon as the record is read, and a batch waiting for its turn (or for a retry) holds
+ * those bytes, outside the JavaScript heap, instead of event objects that the garbage collector
+ * would copy again and again. `send(batch)` encodes the batch, then sends it.
+ */
+export interface EncodingSink extends Sink {
+  /** The record's part of a request body, as text; never throws. */
+  encode(record: ExportRecord): string;
+  /** Delivers the records whose parts these are, once, as `send` does. */
+  sendEncoded(parts: EncodedParts): Promise<SendResult>;
+}
+
+/** Whether `sink` encodes records as they are read (see {@link EncodingSink}). */
+export function isEncodingSink(sink: Sink): sink is EncodingSink {
+  return 'encode' in sink && 'sendEncoded' in sink;
+}
+
+/** An {@link EncodingSink} from its two functions. */
+export function encodingSink(
+  limits: Sink['limits'],
+  encode: (record: ExportRecord) => string,
+  sendEncoded: (parts: EncodedParts) => Promise<SendResult>,
+): EncodingSink {
+  return {
+    limits,
+    encode,
+    sendEncoded,
+    send: (batch) => {
+      const parts = new EncodedParts();
+      for (const r of batch) parts.add(encode(r));
+      return sendEncoded(parts);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Size of the buffers parts are written into (a part larger than this gets a buffer of its own). */
+const PARTS_CHUNK = 1 << 20;
+
+/**
+ * The parts of a request body as UTF-8, written one after another into large buffers as they
+ * are made: no buffer per part, and nothing of them on the JavaScript heap.
+ *
+ * @example
+ * const parts = new EncodedParts();
+ * parts.add('1');
+ * parts.add('2');
+ * parts.join('[', ',', ']').toString() // '[1,2]'
+ */
+export class EncodedParts {
+  private readonly chunks: Buffer[] = [];
+  private used = 0;
+  /** Per part: its chunk, start and end. */
+  private readonly where: number[] = [];
+
+  /** How many parts there are. */
+  get length(): number {
+    return this.where.length / 3;
+  }
+
+  add(text: string): void {
+    const n = Buffer.byteLength(text);
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined || this.used + n > chunk.length) {
+      chunk = Buffer.allocUnsafe(Math.max(PARTS_CHUNK, n));
+      this.chunks.push(chunk);
+      this.used = 0;
+    }
+    chunk.write(text, this.used);
+    this.where.push(this.chunks.length - 1, this.used, this.used + n);
+    this.used += n;
+  }
+
+  /** Size in bytes of part `i`. */
+  size(i: number): number {
+    return this.where[3 * i + 2]! - this.where[3 * i + 1]!;
+  }
+
+  /** `open`, parts `from` to `to` (exclusive) separated by `separator`, then `close`, in one buffer. */
+  join(open: string, separator: string, close: string, from = 0, to = this.length): Buffer {
+    const sep = Buffer.from(separator);
+    const head = Buffer.from(open);
+    const tail = Buffer.from(close);
+    let size = head.length + tail.length + Math.max(0, to - from - 1) * sep.length;
+    for (let i = from; i < to; i++) size += this.size(i);
+    const out = Buffer.allocUnsafe(size);
+    let at = head.copy(out, 0);
+    for (let i = from; i < to; i++) {
+      if (i > from) at += sep.copy(out, at);
+      const w = 3 * i;
+      at += this.chunks[this.where[w]!]!.copy(out, at, this.where[w + 1], this.where[w + 2]);
+    }
+    tail.copy(out, at);
+    return out;
+  }
 }
 
 /** Parses Retry-After (seconds or an HTTP date) into ms from `now`; undefined when absent or invalid. */
@@ -81,33 +181,68 @@ export class Utf8Body {
 const MAX_BODY_TEXT = 2048;
 
 /**
- * POSTs `body` and classifies the answer; a network error or timeout is a `retry`. The request's
- * headers (tokens) never appear in the result.
+ * POSTs `body` and classifies the answer; a network error, a timeout or a redirect (never
+ * followed) is a `retry`. The request's headers (tokens) never appear in the result. Node's own
+ * HTTP client on its keep-alive agent: the body is written as it is, not copied into a stream.
  */
-export async function post(
+export function post(
   url: string,
   headers: Record<string, string>,
   body: string | Buffer,
   timeoutMs: number,
   check?: (status: number, text: string) => SendResult | undefined,
 ): Promise<SendResult> {
-  try {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers,
-      // Encoded here: Buffer's UTF-8 encoder is faster than the TextEncoder fetch would use.
-      body: typeof body === 'string' ? Buffer.from(body) : body,
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'error',
+  return new Promise((resolve) => {
+    const failure = (why: string): SendResult => ({
+      kind: 'retry',
+      status: null,
+      detail: `request failed: ${why}`,
     });
-    const text = (await res.text()).slice(0, MAX_BODY_TEXT);
-    const checked = check?.(res.status, text);
-    if (checked) return checked;
-    return classify(res.status, text, retryAfterMs(res.headers.get('retry-after'), Date.now()));
-  } catch (e) {
-    const err = e as Error & { cause?: { code?: string } };
-    const why =
-      err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.message);
-    return { kind: 'retry', status: null, detail: `request failed: ${why}` };
-  }
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return resolve(failure('Invalid URL'));
+    }
+    const transport = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
+    if (transport === undefined) return resolve(failure(`unsupported protocol ${target.protocol}`));
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    let settled = false;
+    // Settles once: the first of the answer, an error and the timeout.
+    const done = (result: SendResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    const failed = (why: string): void => done(failure(why));
+    const req = transport.request(
+      target,
+      { method: 'POST', headers: { ...headers, 'content-length': String(bytes.length) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          // Read to the end (the connection is reused), kept only up to what a detail shows.
+          if (size < MAX_BODY_TEXT * 4) chunks.push(c);
+          size += c.length;
+        });
+        res.on('error', (e: NodeJS.ErrnoException) => failed(e.code ?? e.message));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8').slice(0, MAX_BODY_TEXT);
+          if (status >= 300 && status < 400) return failed(`HTTP ${status}: redirects are not followed`);
+          const checked = check?.(status, text);
+          if (checked) return done(checked);
+          done(classify(status, text, retryAfterMs(res.headers['retry-after'] ?? null, Date.now())));
+        });
+      },
+    );
+    const timer = setTimeout(() => {
+      failed(`no answer within ${timeoutMs} ms`);
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (e: NodeJS.ErrnoException) => failed(e.code ?? e.message));
+    req.end(bytes);
+  });
 }

@@ -1,7 +1,14 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { DatadogSinkConfig } from '../config.js';
-import { post, Utf8Body, type ExportRecord, type SendResult, type Sink } from '../sink.js';
+import {
+  encodingSink,
+  post,
+  type EncodingSink,
+  type ExportRecord,
+  type SendResult,
+  type EncodedParts,
+} from '../sink.js';
 
 export const DATADOG_DEFAULT_URL = 'https://http-intake.logs.datadoghq.com/api/v2/logs';
 /** Datadog Logs intake v2: ≤ 1,000 entries and ≤ 5 MB (uncompressed) per request, ≤ 1 MB per entry. */
@@ -12,10 +19,11 @@ const gzipAsync = promisify(gzip);
 
 /**
  * Datadog Logs intake v2: a gzipped JSON array, `DD-API-KEY`, ddsource/service/ddtags per entry.
- * Each entry is written as JSON text around the record's JSON, which is escaped into `message`;
- * the body is compressed on libuv's thread pool, while the pipeline formats the next batch.
+ * Each entry is written as JSON text around the record's JSON, which is escaped into `message`,
+ * as the record is read (an {@link EncodingSink}); a batch is split into bodies of at most 5 MB,
+ * each compressed on libuv's thread pool while the pipeline formats the next batch.
  */
-export function datadogSink(config: DatadogSinkConfig, hostname: string): Sink {
+export function datadogSink(config: DatadogSinkConfig, hostname: string): EncodingSink {
   // What every entry of this sink starts with: its source, service and host.
   const head =
     `{"ddsource":${JSON.stringify(config.ddsource ?? 'auditrail')}` +
@@ -28,59 +36,52 @@ export function datadogSink(config: DatadogSinkConfig, hostname: string): Sink {
     'content-type': 'application/json',
     'content-encoding': 'gzip',
   };
-  return {
-    limits: DATADOG_LIMITS,
-    async send(batch: readonly ExportRecord[]): Promise<SendResult> {
-      // Escaping the record into `message` grows it: split again on the exact sizes.
-      const bodies: Utf8Body[] = [];
-      let body = new Utf8Body();
-      for (const r of batch) {
-        const e = r.event;
-        const status = e.risk_level ? STATUS[e.risk_level] : 'info';
-        const start =
-          `${head},"ddtags":${JSON.stringify(`${tagsHead}seq:${e.seq},type:${e.type}`)}` +
-          `,"status":"${status}","timestamp":${JSON.stringify(Date.parse(e.time ?? e.ts))},"message":`;
-        const message = JSON.stringify(r.json);
-        const startBytes = Buffer.byteLength(start);
-        const messageBytes = Buffer.byteLength(message);
-        // The entry, its closing brace, and the bracket or comma before it.
-        const n = startBytes + messageBytes + 2;
-        if (n > DATADOG_LIMITS.maxRecordBytes)
-          return {
-            kind: 'permanent',
-            status: null,
-            detail: `an entry of ${n} bytes is over Datadog's 1 MB limit`,
-          };
-        // +1: the closing bracket.
-        if (body.bytes > 0 && body.bytes + n + 1 > DATADOG_LIMITS.maxBytes) {
-          body.push(']', 1);
-          bodies.push(body);
-          body = new Utf8Body();
-        }
-        body.push(body.bytes === 0 ? '[' : ',', 1);
-        body.push(start, startBytes);
-        body.push(message, messageBytes);
-        body.push('}', 1);
-      }
-      body.push(']', 1);
-      bodies.push(body);
-      for (const b of bodies) {
-        let gzipped: Buffer;
-        try {
-          // Level 1: most of the size win of gzip for a fraction of its CPU (the intake takes any level).
-          gzipped = await gzipAsync(b.toBuffer(), { level: 1 });
-        } catch (err) {
-          return {
-            kind: 'permanent',
-            status: null,
-            detail: `cannot gzip the body: ${(err as Error).message}`,
-          };
-        }
-        const result = await post(url, headers, gzipped, config.timeout_ms ?? 30_000);
-        if (result.kind !== 'ok') return result;
-      }
-      return { kind: 'ok' };
-    },
-    close: () => Promise.resolve(),
+  const encode = (r: ExportRecord): string => {
+    const e = r.event;
+    const status = e.risk_level ? STATUS[e.risk_level] : 'info';
+    return (
+      `${head},"ddtags":${JSON.stringify(`${tagsHead}seq:${e.seq},type:${e.type}`)}` +
+      `,"status":"${status}","timestamp":${JSON.stringify(Date.parse(e.time ?? e.ts))}` +
+      `,"message":${JSON.stringify(r.json)}}`
+    );
   };
+  const sendEncoded = async (entries: EncodedParts): Promise<SendResult> => {
+    // Bodies as [from, to) ranges of entries: each with its commas and two brackets ≤ 5 MB.
+    const bodies: [number, number][] = [];
+    let from = 0;
+    let bytes = 2;
+    for (let i = 0; i < entries.length; i++) {
+      const n = entries.size(i);
+      if (n + 1 > DATADOG_LIMITS.maxRecordBytes)
+        return {
+          kind: 'permanent',
+          status: null,
+          detail: `an entry of ${n + 1} bytes is over Datadog's 1 MB limit`,
+        };
+      if (i > from && bytes + 1 + n > DATADOG_LIMITS.maxBytes) {
+        bodies.push([from, i]);
+        from = i;
+        bytes = 2;
+      }
+      bytes += (i > from ? 1 : 0) + n;
+    }
+    bodies.push([from, entries.length]);
+    for (const [start, end] of bodies) {
+      let gzipped: Buffer;
+      try {
+        // Level 1: most of the size win of gzip for a fraction of its CPU (the intake takes any level).
+        gzipped = await gzipAsync(entries.join('[', ',', ']', start, end), { level: 1 });
+      } catch (err) {
+        return {
+          kind: 'permanent',
+          status: null,
+          detail: `cannot gzip the body: ${(err as Error).message}`,
+        };
+      }
+      const result = await post(url, headers, gzipped, config.timeout_ms ?? 30_000);
+      if (result.kind !== 'ok') return result;
+    }
+    return { kind: 'ok' };
+  };
+  return encodingSink(DATADOG_LIMITS, encode, sendEncoded);
 }

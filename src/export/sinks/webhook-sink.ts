@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookSinkConfig } from '../config.js';
-import { post, type ExportRecord, type SendResult, type Sink } from '../sink.js';
+import { encodingSink, post, type EncodingSink } from '../sink.js';
 
 export const SIGNATURE_HEADER = 'x-auditrail-signature';
 export const TIMESTAMP_HEADER = 'x-auditrail-timestamp';
@@ -17,13 +17,14 @@ export function webhookSignature(secret: string, timestamp: string, body: string
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
 }
 
-/** POSTs each batch as a JSON array, signed (HMAC-SHA256 of timestamp and body). */
-export function webhookSink(config: WebhookSinkConfig, now: () => number = Date.now): Sink {
-  return {
-    limits: {},
-    send(batch: readonly ExportRecord[]): Promise<SendResult> {
+/** POSTs each batch as a JSON array, signed (HMAC-SHA256 of timestamp and body); an {@link EncodingSink}. */
+export function webhookSink(config: WebhookSinkConfig, now: () => number = Date.now): EncodingSink {
+  return encodingSink(
+    {},
+    (r) => r.json,
+    (parts) => {
       // Encoded once: the signature is computed over the bytes that are sent.
-      const body = Buffer.from(`[${batch.map((r) => r.json).join(',')}]`);
+      const body = parts.join('[', ',', ']');
       const ts = String(Math.floor(now() / 1000));
       return post(
         config.url,
@@ -37,6 +38,5 @@ export function webhookSink(config: WebhookSinkConfig, now: () => number = Date.
         config.timeout_ms ?? 30_000,
       );
     },
-    close: () => Promise.resolve(),
-  };
+  );
 }
