@@ -12,7 +12,7 @@ import type { ReceiverReport } from './export-receivers.js';
 import { workloadEvents } from './fixtures/workload-events.js';
 
 const [dir = '/tmp', only = '', roundsArg = '3'] = process.argv.slice(2);
-const n = 20_000;
+const n = Number(process.env.N ?? 20_000);
 const db = join(dir, 'profile-export.db');
 const fresh = !existsSync(db);
 const trail = await openAuditTrail({ tenant: 'bench', db });

@@ -54,7 +54,8 @@ export interface PipelineOptions {
    */
   transform?: EventTransform;
   /**
-   * Events read per query (default: the batch size, at most {@link READ_PAGE}). A transform that
+   * Events read per query (default: the batch size; at most {@link READ_PAGE} for a sink that
+   * encodes records as they are read). A transform that
    * keeps few events (alerts: anomalies only) reads larger pages, so a one-event batch does not
    * cost one query per event.
    */
@@ -239,7 +240,11 @@ export class ExportPipeline {
     let bytes = 0;
     let end = next;
     let to = next - 1;
-    const page = Math.min(MAX_PAGE, this.options.pageSize ?? Math.min(this.maxEvents, READ_PAGE));
+    // A batch of records holds its events anyway: read it in one page. One of parts holds bytes.
+    const page = Math.min(
+      MAX_PAGE,
+      this.options.pageSize ?? (this.encode ? Math.min(this.maxEvents, READ_PAGE) : this.maxEvents),
+    );
     const spare = this.spare;
     this.spare = null;
     let events: readonly RecordedEvent[] = [];
