@@ -354,12 +354,17 @@ export class ExportPipeline {
     // Events read by an earlier run may have been erased since: this run reads its own.
     this.spare = null;
     let next = await this.state.cursor(this.config.name);
-    // The batch after the one being delivered, read and formatted while that one is on its way.
+    // The two batches after the one being delivered, read and formatted (the second once the
+    // first is) while that one is on its way: the reading thread never waits on a receiver's
+    // answer, and sending stays one batch at a time, in order.
     let ahead: Promise<Batch> | null = null;
+    let ahead2: Promise<Batch> | null = null;
     while (!signal?.aborted) {
       const batch = await (ahead ?? this.collect(next));
-      ahead = null;
+      ahead = ahead2;
+      ahead2 = null;
       if (batch.end === next) {
+        ahead = null;
         if (!follow) break;
         await this.sleep(this.config.batch.max_wait_ms, signal);
         continue;
@@ -367,9 +372,13 @@ export class ExportPipeline {
       if (batch.size > 0) {
         const delivering = this.deliver(batch, follow, signal);
         // Reading never writes, so reading ahead changes nothing the cursor stands for; a failed
-        // read surfaces when the next turn awaits it (or not at all, when this run stops first).
-        ahead = this.collect(batch.end);
-        ahead.catch(() => undefined);
+        // read surfaces when a later turn awaits it (or not at all, when this run stops first).
+        const first: Promise<Batch> = ahead ?? this.collect(batch.end);
+        const second = first.then((b) => (b.end > b.from ? this.collect(b.end) : b));
+        first.catch(() => undefined);
+        second.catch(() => undefined);
+        ahead = first;
+        ahead2 = second;
         const result = await delivering;
         if (result.kind === 'aborted') break;
         if (result.kind === 'retry') throw this.gaveUp(batch, result);
