@@ -12,6 +12,7 @@ import {
 import { EXPORT_CEL_VARIABLES, type ExportConfig, type ExportFilter } from './config.js';
 import { formatJson, nativeRecord, type FormatContext } from './format.js';
 import {
+  ChunkPool,
   EncodedParts,
   isEncodingSink,
   type EncodingSink,
@@ -177,6 +178,8 @@ export class ExportPipeline {
   private readonly toRecord: (e: RecordedEvent) => ExportRecord | null | Promise<ExportRecord | null>;
   /** The sink's encoder, when it is an {@link EncodingSink}. */
   private readonly encode: ((record: ExportRecord) => string) | undefined;
+  /** The buffers encoded batches are written into, reused from batch to batch. */
+  private readonly chunks = new ChunkPool();
   private readonly maxEvents: number;
   private readonly maxBytes: number;
   /**
@@ -236,7 +239,7 @@ export class ExportPipeline {
    */
   private async collect(next: number, last = Infinity): Promise<Batch> {
     const records: ExportRecord[] = [];
-    const parts = new EncodedParts();
+    const parts = new EncodedParts(this.chunks);
     let bytes = 0;
     let end = next;
     let to = next - 1;
@@ -380,6 +383,8 @@ export class ExportPipeline {
         ahead = first;
         ahead2 = second;
         const result = await delivering;
+        // Delivered, refused or given up: its buffers go back for the batches after it.
+        batch.parts.release();
         if (result.kind === 'aborted') break;
         if (result.kind === 'retry') throw this.gaveUp(batch, result);
         if (result.kind === 'permanent') {
@@ -422,6 +427,7 @@ export class ExportPipeline {
         if (batch.end === next) break;
         if (batch.size > 0) {
           const result = await this.deliver(batch, false);
+          batch.parts.release();
           if (result.kind === 'aborted') break;
           if (result.kind === 'retry') throw this.gaveUp(batch, result);
           if (result.kind === 'permanent') {

@@ -71,6 +71,26 @@ export function encodingSink(
 const PARTS_CHUNK = 1 << 20;
 
 /**
+ * Buffers that {@link EncodedParts} write into, handed back once their batch is delivered: a
+ * pipeline reuses the same few megabytes instead of allocating them for every batch (memory
+ * outside the heap that grows by the batch makes V8 collect the whole heap more often).
+ */
+export class ChunkPool {
+  private readonly free: Buffer[] = [];
+  constructor(private readonly keep = 16) {}
+
+  take(size: number): Buffer {
+    return size <= PARTS_CHUNK
+      ? (this.free.pop() ?? Buffer.allocUnsafe(PARTS_CHUNK))
+      : Buffer.allocUnsafe(size);
+  }
+
+  give(chunks: readonly Buffer[]): void {
+    for (const c of chunks) if (c.length === PARTS_CHUNK && this.free.length < this.keep) this.free.push(c);
+  }
+}
+
+/**
  * The parts of a request body as UTF-8, written one after another into large buffers as they
  * are made: no buffer per part, and nothing of them on the JavaScript heap.
  *
@@ -86,6 +106,8 @@ export class EncodedParts {
   /** Per part: its chunk, start and end. */
   private readonly where: number[] = [];
 
+  constructor(private readonly pool: ChunkPool = new ChunkPool(0)) {}
+
   /** How many parts there are. */
   get length(): number {
     return this.where.length / 3;
@@ -95,7 +117,7 @@ export class EncodedParts {
     const n = Buffer.byteLength(text);
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || this.used + n > chunk.length) {
-      chunk = Buffer.allocUnsafe(Math.max(PARTS_CHUNK, n));
+      chunk = this.pool.take(n);
       this.chunks.push(chunk);
       this.used = 0;
     }
@@ -109,22 +131,45 @@ export class EncodedParts {
     return this.where[3 * i + 2]! - this.where[3 * i + 1]!;
   }
 
-  /** `open`, parts `from` to `to` (exclusive) separated by `separator`, then `close`, in one buffer. */
-  join(open: string, separator: string, close: string, from = 0, to = this.length): Buffer {
+  /**
+   * `open`, parts `from` to `to` (exclusive) separated by `separator`, then `close`, as pieces
+   * to write one after another: views of the parts' buffers, nothing copied.
+   */
+  pieces(open: string, separator: string, close: string, from = 0, to = this.length): Buffer[] {
     const sep = Buffer.from(separator);
-    const head = Buffer.from(open);
-    const tail = Buffer.from(close);
-    let size = head.length + tail.length + Math.max(0, to - from - 1) * sep.length;
-    for (let i = from; i < to; i++) size += this.size(i);
-    const out = Buffer.allocUnsafe(size);
-    let at = head.copy(out, 0);
+    const out: Buffer[] = [Buffer.from(open)];
     for (let i = from; i < to; i++) {
-      if (i > from) at += sep.copy(out, at);
       const w = 3 * i;
-      at += this.chunks[this.where[w]!]!.copy(out, at, this.where[w + 1], this.where[w + 2]);
+      const chunk = this.chunks[this.where[w]!]!;
+      const start = this.where[w + 1]!;
+      const end = this.where[w + 2]!;
+      if (i > from) out.push(sep);
+      out.push(chunk.subarray(start, end));
     }
-    tail.copy(out, at);
+    out.push(Buffer.from(close));
     return out;
+  }
+
+  /**
+   * {@link pieces} in one buffer: `into` (from its start) when it is large enough, which the
+   * caller then must not reuse while the result is in use, else a new one.
+   */
+  join(open: string, separator: string, close: string, from = 0, to = this.length, into?: Buffer): Buffer {
+    const pieces = this.pieces(open, separator, close, from, to);
+    let size = 0;
+    for (const p of pieces) size += p.length;
+    const out = into !== undefined && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const p of pieces) at += p.copy(out, at);
+    return out;
+  }
+
+  /** Hands the buffers back to the pool; the parts are gone. */
+  release(): void {
+    this.pool.give(this.chunks);
+    this.chunks.length = 0;
+    this.where.length = 0;
+    this.used = 0;
   }
 }
 
@@ -181,14 +226,14 @@ export class Utf8Body {
 const MAX_BODY_TEXT = 2048;
 
 /**
- * POSTs `body` and classifies the answer; a network error, a timeout or a redirect (never
+ * POSTs `body` (text, bytes, or bytes in pieces written one after another) and classifies the answer; a network error, a timeout or a redirect (never
  * followed) is a `retry`. The request's headers (tokens) never appear in the result. Node's own
  * HTTP client on its keep-alive agent: the body is written as it is, not copied into a stream.
  */
 export function post(
   url: string,
   headers: Record<string, string>,
-  body: string | Buffer,
+  body: string | Buffer | readonly Buffer[],
   timeoutMs: number,
   check?: (status: number, text: string) => SendResult | undefined,
 ): Promise<SendResult> {
@@ -206,7 +251,9 @@ export function post(
     }
     const transport = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
     if (transport === undefined) return resolve(failure(`unsupported protocol ${target.protocol}`));
-    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const pieces = typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+    let length = 0;
+    for (const p of pieces) length += p.length;
     let settled = false;
     // Settles once: the first of the answer, an error and the timeout.
     const done = (result: SendResult): void => {
@@ -218,7 +265,7 @@ export function post(
     const failed = (why: string): void => done(failure(why));
     const req = transport.request(
       target,
-      { method: 'POST', headers: { ...headers, 'content-length': String(bytes.length) } },
+      { method: 'POST', headers: { ...headers, 'content-length': String(length) } },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -243,6 +290,7 @@ export function post(
       req.destroy();
     }, timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => failed(e.code ?? e.message));
-    req.end(bytes);
+    for (const p of pieces) req.write(p);
+    req.end();
   });
 }

@@ -16,6 +16,8 @@ export const DATADOG_LIMITS = { maxEvents: 1000, maxBytes: 5_000_000, maxRecordB
 
 const STATUS = { low: 'debug', medium: 'info', high: 'warn', critical: 'error' } as const;
 const gzipAsync = promisify(gzip);
+/** The largest uncompressed body kept for reuse. */
+const MAX_SCRATCH = DATADOG_LIMITS.maxBytes;
 
 /**
  * Datadog Logs intake v2: a gzipped JSON array, `DD-API-KEY`, ddsource/service/ddtags per entry.
@@ -45,6 +47,9 @@ export function datadogSink(config: DatadogSinkConfig, hostname: string): Encodi
       `,"message":${JSON.stringify(r.json)}}`
     );
   };
+  // The uncompressed body, reused from batch to batch: gzip reads it on the thread pool, and
+  // the next body is made only after that one was sent.
+  let scratch: Buffer | undefined;
   const sendEncoded = async (entries: EncodedParts): Promise<SendResult> => {
     // Bodies as [from, to) ranges of entries: each with its commas and two brackets ≤ 5 MB.
     const bodies: [number, number][] = [];
@@ -70,7 +75,10 @@ export function datadogSink(config: DatadogSinkConfig, hostname: string): Encodi
       let gzipped: Buffer;
       try {
         // Level 1: most of the size win of gzip for a fraction of its CPU (the intake takes any level).
-        gzipped = await gzipAsync(entries.join('[', ',', ']', start, end), { level: 1 });
+        const body = entries.join('[', ',', ']', start, end, scratch);
+        // Kept for the next body when it was made anew (this sink sends one body at a time).
+        if (body.buffer !== scratch?.buffer) scratch = body.length <= MAX_SCRATCH ? body : scratch;
+        gzipped = await gzipAsync(body, { level: 1 });
       } catch (err) {
         return {
           kind: 'permanent',

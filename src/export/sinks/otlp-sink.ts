@@ -147,6 +147,6 @@ export function otlpSink(config: OtlpSinkConfig): EncodingSink {
   return encodingSink({}, logRecordJson, (parts) =>
     parts.length === 0
       ? Promise.resolve({ kind: 'ok' })
-      : post(url, headers, parts.join(open, ',', close), config.timeout_ms ?? 30_000),
+      : post(url, headers, parts.pieces(open, ',', close), config.timeout_ms ?? 30_000),
   );
 }

@@ -35,7 +35,7 @@ export function splunkSink(config: SplunkSinkConfig, hostname: string): Encoding
       url,
       { authorization: `Splunk ${config.token}`, 'content-type': 'application/json' },
       // Concatenated JSON objects, one per line (JSON text never holds a raw newline).
-      parts.join('', '\n', ''),
+      parts.pieces('', '\n', ''),
       config.timeout_ms ?? 30_000,
       (status, text) => {
         if (status !== 200) return undefined;

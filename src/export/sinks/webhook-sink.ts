@@ -12,9 +12,16 @@ export const TIMESTAMP_HEADER = 'x-auditrail-timestamp';
  * @example
  * webhookSignature('s3cret', '1767225600', '[]') // 'sha256=…'
  */
-export function webhookSignature(secret: string, timestamp: string, body: string | Uint8Array): string {
-  // The body's bytes as sent (a string is taken as its UTF-8), after `<timestamp>.`.
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
+export function webhookSignature(
+  secret: string,
+  timestamp: string,
+  body: string | Uint8Array | readonly Uint8Array[],
+): string {
+  // The body's bytes as sent (a string is taken as its UTF-8; pieces one after another), after `<timestamp>.`.
+  const hmac = createHmac('sha256', secret).update(`${timestamp}.`);
+  if (typeof body === 'string' || body instanceof Uint8Array) hmac.update(body);
+  else for (const piece of body) hmac.update(piece);
+  return `sha256=${hmac.digest('hex')}`;
 }
 
 /** POSTs each batch as a JSON array, signed (HMAC-SHA256 of timestamp and body); an {@link EncodingSink}. */
@@ -24,7 +31,7 @@ export function webhookSink(config: WebhookSinkConfig, now: () => number = Date.
     (r) => r.json,
     (parts) => {
       // Encoded once: the signature is computed over the bytes that are sent.
-      const body = parts.join('[', ',', ']');
+      const body = parts.pieces('[', ',', ']');
       const ts = String(Math.floor(now() / 1000));
       return post(
         config.url,
