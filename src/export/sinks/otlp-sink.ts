@@ -68,6 +68,14 @@ function spanIdsOf(e: RecordedEvent): { traceId: string; spanId: string } | unde
   return { traceId, spanId };
 }
 
+/** `{"key":<key>,"value":` for each attribute key (a fixed few), made once. */
+const KEY_JSON = new Map<string, string>();
+function keyJson(key: string): string {
+  let json = KEY_JSON.get(key);
+  if (json === undefined) KEY_JSON.set(key, (json = `{"key":${JSON.stringify(key)},"value":`));
+  return json;
+}
+
 /** An OTLP AnyValue as JSON text (the attribute values of {@link eachAttribute}: strings, numbers). */
 function anyValueJson(v: string | number): string {
   if (typeof v === 'string') return `{"stringValue":${JSON.stringify(v)}}`;
@@ -92,7 +100,7 @@ function logRecordJson(r: ExportRecord): string {
   const t = Date.parse(e.time ?? e.ts);
   let attributes = '';
   eachAttribute(e, (key, value) => {
-    attributes += `${attributes === '' ? '' : ','}{"key":${JSON.stringify(key)},"value":${anyValueJson(value)}}`;
+    attributes += `${attributes === '' ? '' : ','}${keyJson(key)}${anyValueJson(value)}}`;
   });
   const ids = spanIdsOf(e);
   return (
