@@ -11,6 +11,8 @@ import type { RecordedEvent } from '../../event/types.js';
 import type { ExportRecord } from '../sink.js';
 import { otlpAttributes, otlpLogsJson } from './otlp-sink.js';
 
+// The expected mapping, written here from the OTel SeverityNumber table rather than imported, so a
+// wrong table in the sink fails this test.
 const SEVERITY = {
   low: [5, 'DEBUG'],
   medium: [9, 'INFO'],
