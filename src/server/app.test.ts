@@ -466,7 +466,15 @@ describe('auth', () => {
     });
     assert.equal(h.statusCode, 200);
     assert.equal(h.headers['x-content-type-options'], 'nosniff');
+    assert.equal(h.headers['x-frame-options'], 'SAMEORIGIN');
+    assert.equal(h.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+    assert.match(String(h.headers['content-security-policy']), /^default-src 'self';/);
     assert.equal(h.headers['access-control-allow-origin'], undefined);
+    // On an authenticated route, a problem answer and the routes' own headers alike.
+    const denied = await s.call(null, { method: 'GET', url: '/v1/events' });
+    assert.equal(denied.statusCode, 401);
+    assert.equal(denied.headers['x-content-type-options'], 'nosniff');
+    assert.equal(denied.headers['referrer-policy'], 'no-referrer');
     assert.equal((await s.call(null, { method: 'GET', url: '/readyz' })).statusCode, 200);
     const metrics = await s.call(s.keys.a!, { method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /auditrail_http_requests_total/);

@@ -1,6 +1,5 @@
 import type { SamplingPolicy } from '../index.js';
 import { readFileSync } from 'node:fs';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { PolicyBundle } from '../policy/index.js';
@@ -8,6 +7,7 @@ import { createRedactor } from '../redact/index.js';
 import { openStore } from '../store/open-store.js';
 import type { AuditStore } from '../store/store.js';
 import { ApiKeys } from './api-keys.js';
+import { securityHeaders } from './security-headers.js';
 import { dashboard } from './dashboard/plugin.js';
 import type { ServerContext, ServerHandle } from './context.js';
 import { parseStrictJson } from './json-body.js';
@@ -187,7 +187,14 @@ export async function buildServer(options: ServerOptions = {}): Promise<FastifyI
     routes.push(...routeDoc(r));
   });
 
-  await app.register(helmet, { global: true });
+  // Helmet's default headers on every answer, worked out once (a route may override one).
+  const security = securityHeaders();
+  app.addHook('onRequest', (_req, reply, done) => {
+    const raw = reply.raw;
+    for (const [name, value] of security.set) raw.setHeader(name, value);
+    for (const name of security.removed) raw.removeHeader(name);
+    done();
+  });
 
   // Authentication first (before the body is read): Bearer key → principal, then the route's scopes.
   app.addHook('onRequest', async (req) => {
