@@ -73,6 +73,27 @@ export interface PreparedLeaf {
   index: IndexValues;
 }
 
+/**
+ * A disclosure as `prepareEvent` makes it: its UTF-8 text, whose bytes are made only when a
+ * store asks for them. The SQLite write thread never does: its batches are packed by writing
+ * each text straight into the one buffer that crosses to the thread (store/sqlite/wire.ts), so
+ * preparing an event allocates no Buffer per disclosure.
+ */
+export class TextDisclosure {
+  #bytes: Buffer | undefined;
+  constructor(
+    readonly pointer: string,
+    /** The disclosure text (docs/verification.md §3.1). */
+    readonly text: string,
+    /** Its UTF-8 length in bytes. */
+    readonly size: number,
+  ) {}
+
+  get bytes(): Buffer {
+    return (this.#bytes ??= Buffer.from(this.text, 'utf8'));
+  }
+}
+
 /** What `record()` resolves with, once the event is durable. */
 export interface Receipt {
   seq: number;

@@ -16,7 +16,7 @@ import { validateEvent } from '../event/validate.js';
 import { randomBytesFast, uuidv7 } from '../internal/ids.js';
 import { isoTime } from '../internal/time.js';
 import type { Redactor } from '../redact/index.js';
-import type { PreparedLeaf } from '../core/append-plan.js';
+import { TextDisclosure, type PreparedLeaf } from '../core/append-plan.js';
 
 /** An event made ready for the log outside the write lock: validated, redacted, split, committed. */
 export interface PreparedEvent extends PreparedLeaf {
@@ -92,7 +92,7 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   if (event.actor.type === 'user') sensitive.push(...PERSON_ACTOR_POINTERS);
   const parts = splitEvent(event as unknown as Record<string, unknown>, sensitive);
   const random = options.random ?? randomBytesFast;
-  const disclosures: { pointer: string; bytes: Buffer }[] = [];
+  const disclosures: TextDisclosure[] = [];
   const digests: string[] = [];
   let total = 0;
   for (const part of parts) {
@@ -104,9 +104,9 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
         { field: part.pointer, rule: 'json', message: `cannot be stored as JSON: ${(e as Error).message}` },
       ]);
     }
-    const bytes = Buffer.from(text, 'utf8');
-    total += bytes.length;
-    disclosures.push({ pointer: part.pointer, bytes });
+    const size = Buffer.byteLength(text, 'utf8');
+    total += size;
+    disclosures.push(new TextDisclosure(part.pointer, text, size));
     // The digest of the text is the digest of its UTF-8 bytes (no copy to prefix the domain).
     digests.push(disclosureDigest(text));
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PreparedLeaf, Receipt } from '../../core/append-plan.js';
+import { TextDisclosure, type PreparedLeaf, type Receipt } from '../../core/append-plan.js';
 import { INDEX_COLUMNS, type IndexValues } from '../../core/index-row.js';
 import { decodeBatch, decodeReceipts, encodeBatch, encodeReceipts } from './wire.js';
 
@@ -31,6 +31,35 @@ describe('write thread wire', () => {
       items.map((b) => ({ ...b, disclosures: b.disclosures.map((d) => [d.pointer, d.bytes.toString()]) })),
     );
     assert.ok(back.every((b) => b.disclosures.every((d) => Buffer.isBuffer(d.bytes))));
+  });
+
+  it('writes text disclosures straight into the batch, byte for byte, next to Buffer ones', () => {
+    const texts = ['["s","",{"a":"plain"}]', '["s","/n",{"v":"é ✓ 𝄞 \u2028"}]', ''];
+    const mixed: PreparedLeaf = {
+      ...leaf(5, 1),
+      disclosures: [
+        ...texts.map((t, k) => new TextDisclosure(`/t${k}`, t, Buffer.byteLength(t))),
+        { pointer: '/b', bytes: Buffer.from('["s","/b","bytes"]') },
+      ],
+    };
+    const items = [leaf(0, 2), mixed];
+    const { batch, transfer } = encodeBatch(items);
+    assert.equal(batch.bytes.byteOffset, 0);
+    assert.equal(transfer[0]!.byteLength, batch.bytes.byteLength, 'its own buffer, not a slice of a pool');
+    const back = decodeBatch(structuredClone(batch, { transfer }));
+    assert.deepEqual(
+      back[1]!.disclosures.map((d) => [d.pointer, d.bytes.toString('utf8')]),
+      [...texts.map((t, k) => [`/t${k}`, t]), ['/b', '["s","/b","bytes"]']],
+    );
+    // The bytes a store asks for are the text's UTF-8, made once.
+    const d = mixed.disclosures[1] as TextDisclosure;
+    assert.ok(d.bytes.equals(Buffer.from(texts[1]!, 'utf8')));
+    assert.equal(d.bytes, d.bytes);
+  });
+
+  it('refuses a text disclosure whose size is not its UTF-8 length', () => {
+    const bad: PreparedLeaf = { ...leaf(1, 0), disclosures: [new TextDisclosure('/x', 'é', 1)] };
+    assert.throws(() => encodeBatch([bad]), { name: 'AuditError', code: 'store_failure' });
   });
 
   it('refuses a batch whose lengths run past its bytes', () => {

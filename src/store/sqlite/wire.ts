@@ -6,7 +6,7 @@
  * of disclosure bytes, transferred, not copied. Receipts come back the same way.
  */
 import { INDEX_COLUMNS, type IndexValues } from '../../core/index-row.js';
-import type { PreparedLeaf, Receipt } from '../../core/append-plan.js';
+import { TextDisclosure, type PreparedLeaf, type Receipt } from '../../core/append-plan.js';
 import { AuditError } from '../../errors.js';
 
 /** A batch of prepared events on the wire. */
@@ -31,17 +31,26 @@ type WireRow = [string, string, string[], string[], number[], (string | null)[]]
 /** Packs `items`; post the batch with `transfer` (its buffers move to the other thread). */
 export function encodeBatch(items: readonly PreparedLeaf[]): { batch: WireBatch; transfer: ArrayBuffer[] } {
   let total = 0;
-  for (const item of items) for (const d of item.disclosures) total += d.bytes.length;
-  const bytes = new Uint8Array(total);
+  for (const item of items)
+    for (const d of item.disclosures) total += d instanceof TextDisclosure ? d.size : d.bytes.length;
+  // Its own ArrayBuffer (never a slice of Node's shared pool): it is transferred, not copied.
+  const bytes = Buffer.allocUnsafeSlow(total);
   let at = 0;
   const rows: WireRow[] = items.map((item) => {
     const pointers: string[] = [];
     const lengths: number[] = [];
     for (const d of item.disclosures) {
-      bytes.set(d.bytes, at);
-      at += d.bytes.length;
+      let length: number;
+      if (d instanceof TextDisclosure) {
+        length = bytes.write(d.text, at, d.size, 'utf8');
+        if (length !== d.size) throw new AuditError('store_failure', 'a disclosure changed size on the wire');
+      } else {
+        length = d.bytes.length;
+        bytes.set(d.bytes, at);
+      }
+      at += length;
       pointers.push(d.pointer);
-      lengths.push(d.bytes.length);
+      lengths.push(length);
     }
     const index = INDEX_COLUMNS.map((c) => item.index[c]);
     return [item.eid, item.type, item.digests, pointers, lengths, index];
