@@ -1,4 +1,5 @@
 import helmet from 'helmet';
+import { AuditError } from '../errors.js';
 
 /** Response headers set on every answer, and those removed (names as helmet gives them). */
 export interface SecurityHeaders {
@@ -27,7 +28,10 @@ export function securityHeaders(): SecurityHeaders {
   let failure: unknown;
   // Helmet 8's defaults read nothing of the request and call `next` synchronously.
   helmet()({ headers: {} } as never, response as never, (e?: unknown) => (failure = e));
-  if (failure instanceof Error) throw failure;
-  if (failure !== undefined) throw new Error('helmet refused its default options');
+  if (failure !== undefined) {
+    throw new AuditError('invalid_argument', 'helmet refused its default security headers', {
+      cause: failure,
+    });
+  }
   return { set: [...set], removed };
 }
