@@ -12,7 +12,7 @@ function leaf(i: number, disclosures: number): PreparedLeaf {
     digests: Array.from({ length: disclosures }, (_, k) => `digest-${i}-${k}`),
     disclosures: Array.from({ length: disclosures }, (_, k) => ({
       pointer: k === 0 ? '' : `/action/params/é${k}`,
-      // Pooled Buffers, as prepareEvent makes them: only their own bytes may cross.
+      // Pooled Buffers, as a store SPI caller may pass them: only their own bytes may cross.
       bytes: Buffer.from(`["salt${i}","/p${k}",{"v":"\\u2028 ${'x'.repeat(i * 7 + k)}"}]`),
     })),
     index: index as unknown as IndexValues,
