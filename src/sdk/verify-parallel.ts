@@ -185,6 +185,25 @@ export async function verifyInParallel(args: {
   return outcome;
 }
 
+/** The last long segments are cut into this many short ones (see {@link tailedSegments}). */
+const TAIL_SPLIT = 8;
+
+/**
+ * {@link planSegments} of at most `max` entries, except that the last `threads × max` entries or
+ * so go in segments of `max / TAIL_SPLIT`: threads take segments as they finish, and with long
+ * segments to the end one thread would still work on its last one long after the others ran out
+ * (on the 1M-entry bench log, 0.6 s of a 7 s run with two threads).
+ *
+ * @example
+ * tailedSegments(0, 1_000_000, 65_536, 2) // 13 segments of 65,536, then 19 of at most 8,192
+ */
+export function tailedSegments(from: number, end: number, max: number, threads: number): [number, number][] {
+  const short = Math.max(1, max / TAIL_SPLIT);
+  const tail = Math.floor((end - threads * max) / max) * max;
+  if (short === max || tail <= from) return planSegments(from, end, max);
+  return [...planSegments(from, tail, max), ...planSegments(tail, end, short)];
+}
+
 async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promise<ParallelOutcome | null> {
   const { from, end, verifier } = args;
   const total = end - from;
@@ -192,7 +211,7 @@ async function runSegments(args: Parameters<typeof verifyInParallel>[0]): Promis
   const { run, location, threads } = args.run;
   let max = 1;
   while (max * 2 <= Math.max(1, Math.ceil(total / (threads.length * 4))) && max * 2 <= MAX_SEGMENT) max *= 2;
-  const segments = planSegments(from, end, max);
+  const segments = tailedSegments(from, end, max, threads.length);
   const heads = verifier.signedSizes;
   const outcomes: (SegmentOutcome | undefined)[] = new Array<SegmentOutcome | undefined>(segments.length);
   let next = 0;

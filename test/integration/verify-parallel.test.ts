@@ -6,11 +6,14 @@ import { describe, it } from 'node:test';
 import type { VerifyReport } from '../../src/core/verify-log.js';
 import type { AuditEvent } from '../../src/event/types.js';
 import { openAuditTrail } from '../../src/index.js';
-import { parallelVerifyStats } from '../../src/sdk/verify-parallel.js';
+import { parallelVerifyStats, tailedSegments } from '../../src/sdk/verify-parallel.js';
 import { planSegments } from '../../src/sdk/verify-segment.js';
 import { sampleEvent, tempDir } from './helpers.js';
 
-/** 700 entries: with 2 threads, segments of 64 (planSegments); checkpoints at 200, 450 and 700. */
+/**
+ * 700 entries: with 2 threads, segments of 64 up to 512 and of 8 after it (tailedSegments);
+ * checkpoints at 200, 450 and 700.
+ */
 const N = 700;
 
 /** A tool call held for approval: intent, held decision, request, grant (optional), execution. */
@@ -132,6 +135,35 @@ describe('parallel verification (segments on worker threads)', () => {
         assert.ok(b - a <= max && a % width === 0, `${a}..${b}`);
       }
     }
+  });
+
+  it('cuts the last long segments short, so that no thread is left alone with a long one', () => {
+    // The bench log: 13 segments of 65,536, then the last 148,032 entries in 19 of at most 8,192.
+    const segs = tailedSegments(0, 1_000_000, 65_536, 2);
+    assert.equal(segs.length, 13 + 19);
+    assert.deepEqual(segs[12], [786_432, 851_968]);
+    assert.deepEqual(segs[13], [851_968, 860_160]);
+    assert.deepEqual(segs[31], [999_424, 1_000_000]);
+    for (const [from, end, max, threads] of [
+      [0, 700, 64, 2],
+      [300, 1000, 64, 4],
+      [0, 100, 64, 2],
+      [5, 6, 1, 2],
+    ] as const) {
+      const got = tailedSegments(from, end, max, threads);
+      // Contiguous, and aligned like planSegments.
+      assert.equal(got[0]![0], from);
+      assert.equal(got[got.length - 1]![1], end);
+      for (let i = 0; i < got.length; i++) {
+        const [a, b] = got[i]!;
+        if (i > 0) assert.equal(a, got[i - 1]![1]);
+        let width = 1;
+        while (width < b - a) width *= 2;
+        assert.ok(b - a <= max && a % width === 0, `${a}..${b}`);
+      }
+    }
+    // Too short to have a tail of its own: planSegments unchanged.
+    assert.deepEqual(tailedSegments(0, 100, 64, 2), planSegments(0, 100, 64));
   });
 
   it('verifies an untouched log on the threads, without verifying it again here', async () => {
