@@ -122,13 +122,16 @@ async function main(): Promise<number> {
   const quick = values.quick;
   const groups = select(benchmarks(), values.only?.split(',').filter(Boolean));
   const tmp = mkdtempSync(join(tmpdir(), 'auditrail-bench-'));
+  let groupTmp = tmp;
   const figures = new Map<string, number>();
   const fixtures = new Map<string, Promise<unknown>>();
   const log = (m: string): void => void process.stderr.write(`[bench] ${m}\n`);
   const ctx: BenchContext = {
     quick,
     scale: (q, f) => (quick ? q : f),
-    tmpDir: tmp,
+    get tmpDir() {
+      return groupTmp;
+    },
     cacheDir: join(BENCH_DIR, '.cache'),
     rebuild: values.rebuild,
     result: (name) => figures.get(name),
@@ -150,6 +153,10 @@ async function main(): Promise<number> {
     for (const b of groups) {
       log(`${b.name} …`);
       const t = performance.now();
+      // Each group writes in its own folder, removed when it is done: files of an earlier group
+      // left behind would be written back to disk while a later one measures its own commits.
+      groupTmp = join(tmp, b.name);
+      mkdirSync(groupTmp);
       try {
         for (const r of await b.run(ctx)) {
           if (figures.has(r.name)) throw new Error(`figure ${r.name} is reported twice`);
@@ -161,6 +168,7 @@ async function main(): Promise<number> {
         errors.push({ group: b.name, error: message });
         log(`${b.name} failed: ${message}`);
       }
+      rmSync(groupTmp, { recursive: true, force: true });
       log(`${b.name} done in ${(since(t) / 1000).toFixed(1)} s`);
     }
   } finally {

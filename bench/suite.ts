@@ -38,7 +38,7 @@ export interface BenchContext {
   readonly quick: boolean;
   /** The quick or the full size. */
   scale<T>(quick: T, full: T): T;
-  /** A temporary directory for this run, removed at the end. */
+  /** A temporary directory for this group, removed when the group is done. */
   readonly tmpDir: string;
   /** `bench/.cache`: built fixtures kept between runs. */
   readonly cacheDir: string;
