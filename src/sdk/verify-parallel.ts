@@ -192,7 +192,7 @@ const TAIL_SPLIT = 8;
  * {@link planSegments} of at most `max` entries, except that the last `threads × max` entries or
  * so go in segments of `max / TAIL_SPLIT`: threads take segments as they finish, and with long
  * segments to the end one thread would still work on its last one long after the others ran out
- * (on the 1M-entry bench log, 0.6 s of a 7 s run with two threads).
+ * (on the 1M-entry bench log, about half a second of a 7 s run with two threads).
  *
  * @example
  * tailedSegments(0, 1_000_000, 65_536, 2) // 13 segments of 65,536, then 19 of at most 8,192
